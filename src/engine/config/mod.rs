@@ -1,0 +1,352 @@
+//! Configuration: `.clk/config/clk.config.json`, `providers.json` and `agents.json`.
+//!
+//! Every struct here has serde defaults at every level, so a user file that sets one key of a
+//! nested block keeps every other default of that block (the Python CLK merged shallowly and
+//! dropped them). Environment variables win over files: `CLK_<BLOCK>_<KEY>` for any key of
+//! clk.config.json (e.g. `CLK_SUPERVISE_MAX_CYCLES`), and the provider variables in
+//! [`providers`]. Reading never writes; writes go through [`crate::engine::workspace`].
+
+pub mod agents;
+pub mod keys;
+pub mod providers;
+
+use serde::{Deserialize, Serialize};
+
+pub use agents::{AgentSpec, AgentsFile};
+pub use providers::{ProviderSettings, ProvidersFile};
+
+/// A source of environment variables, so tests can pass their own.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment as an [`EnvLookup`].
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// `.clk/config/clk.config.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClkConfig {
+    pub version: u32,
+    pub project_name: Option<String>,
+    /// Provider used when neither the agent, `CLK_PROVIDER` nor providers.json's `active` says.
+    pub default_provider: String,
+    pub default_workflow: String,
+    /// Iterations of `clk loop` when `--max-iterations` is not given.
+    pub max_iterations: u32,
+    /// Commit every agent batch that changed files.
+    pub auto_commit: bool,
+    /// Longest a single provider call may take, in seconds (at least 1).
+    pub provider_timeout_s: u64,
+    /// Give up on a provider that printed nothing for this long, in seconds (0: no limit).
+    pub provider_no_output_timeout_s: u64,
+    pub provider_retry: RetryConfig,
+    pub validation: ValidationConfig,
+    pub supervise: SuperviseConfig,
+    pub recovery: RecoveryConfig,
+    pub consensus: ConsensusConfig,
+    pub casting: CastingConfig,
+    pub robustness: RobustnessConfig,
+    pub blackboard: BlackboardConfig,
+}
+
+impl Default for ClkConfig {
+    fn default() -> Self {
+        ClkConfig {
+            version: 1,
+            project_name: None,
+            default_provider: "shell".into(),
+            default_workflow: "engineering".into(),
+            max_iterations: 10,
+            auto_commit: true,
+            provider_timeout_s: 600,
+            provider_no_output_timeout_s: 0,
+            provider_retry: RetryConfig::default(),
+            validation: ValidationConfig::default(),
+            supervise: SuperviseConfig::default(),
+            recovery: RecoveryConfig::default(),
+            consensus: ConsensusConfig::default(),
+            casting: CastingConfig::default(),
+            robustness: RobustnessConfig::default(),
+            blackboard: BlackboardConfig::default(),
+        }
+    }
+}
+
+/// Retries of a failed provider call (retryable errors only) and of a failed stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetryConfig {
+    pub max_retries: u32,
+    /// First pause; each further retry doubles it (with jitter), up to `max_backoff_ms`.
+    pub backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    pub stage_max_retries: u32,
+    pub stage_backoff_ms: u64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            max_retries: 3,
+            backoff_ms: 2_000,
+            max_backoff_ms: 30_000,
+            stage_max_retries: 2,
+            stage_backoff_ms: 5_000,
+        }
+    }
+}
+
+/// Limits the action gate enforces on one agent batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ValidationConfig {
+    /// File actions past this many in one reply are refused.
+    pub max_files_per_batch: u32,
+    /// A batch with more file actions than this is applied with a warning.
+    pub warn_files_per_batch: u32,
+    /// Longest an `ACTION: run` command may take, in seconds.
+    pub run_timeout_s: u64,
+    /// When a stage's validation fails, undo its commit: never, careful (careful stages), always.
+    pub rollback_on_failure: String,
+}
+
+impl Default for ValidationConfig {
+    fn default() -> Self {
+        ValidationConfig {
+            max_files_per_batch: 25,
+            warn_files_per_batch: 5,
+            run_timeout_s: 120,
+            rollback_on_failure: "careful".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SuperviseConfig {
+    pub max_cycles: u32,
+    pub max_consecutive_no_progress: u32,
+    pub stall_rescue: bool,
+}
+
+impl Default for SuperviseConfig {
+    fn default() -> Self {
+        SuperviseConfig {
+            max_cycles: 20,
+            max_consecutive_no_progress: 3,
+            stall_rescue: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RecoveryConfig {
+    pub max_per_stage: u32,
+}
+
+impl Default for RecoveryConfig {
+    fn default() -> Self {
+        RecoveryConfig { max_per_stage: 3 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConsensusConfig {
+    pub max_samples: u32,
+    pub max_parallel: u32,
+}
+
+impl Default for ConsensusConfig {
+    fn default() -> Self {
+        ConsensusConfig {
+            max_samples: 6,
+            max_parallel: 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CastingConfig {
+    pub max_dynamic_roles: u32,
+    pub auto_cast_on_idea: bool,
+}
+
+impl Default for CastingConfig {
+    fn default() -> Self {
+        CastingConfig {
+            max_dynamic_roles: 12,
+            auto_cast_on_idea: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RobustnessConfig {
+    /// off | on_careful | always
+    pub auto_consensus: String,
+    /// off | careful_only | all
+    pub auto_refine: String,
+    pub max_quality_retries: u32,
+    pub min_response_chars: u32,
+    /// Replies that report CONFIDENCE below this are treated as weak.
+    pub min_confidence: f64,
+    pub refine_max_rounds: u32,
+    pub refine_accept_threshold: f64,
+    pub max_qa_depth: u32,
+    pub plateau_window: u32,
+}
+
+impl Default for RobustnessConfig {
+    fn default() -> Self {
+        RobustnessConfig {
+            auto_consensus: "on_careful".into(),
+            auto_refine: "careful_only".into(),
+            max_quality_retries: 2,
+            min_response_chars: 40,
+            min_confidence: 0.5,
+            refine_max_rounds: 3,
+            refine_accept_threshold: 0.8,
+            max_qa_depth: 4,
+            plateau_window: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BlackboardConfig {
+    pub digest_max_posts: u32,
+    pub digest_max_chars_per_post: u32,
+}
+
+impl Default for BlackboardConfig {
+    fn default() -> Self {
+        BlackboardConfig {
+            digest_max_posts: 20,
+            digest_max_chars_per_post: 800,
+        }
+    }
+}
+
+/// A configuration problem, said so a person knows what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: not valid JSON ({detail}); fix the file or restore {path}.bak")]
+    Parse { path: String, detail: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot read {path}: {detail}")]
+    Io { path: String, detail: String },
+}
+
+impl ClkConfig {
+    /// Parse the user's file (if any) over the defaults, then apply `CLK_*` overrides.
+    pub fn from_json_with_env(
+        user: Option<&serde_json::Value>,
+        env: EnvLookup<'_>,
+    ) -> Result<ClkConfig, ConfigError> {
+        let mut value = serde_json::to_value(ClkConfig::default()).expect("defaults serialize");
+        if let Some(user) = user {
+            keys::check_types(&value, user, "clk.config.json")?;
+            keys::merge_deep(&mut value, user);
+        }
+        keys::apply_env_overrides(&mut value, env)?;
+        let config: ClkConfig = serde_json::from_value(value)
+            .map_err(|e| ConfigError::Invalid(format!("clk.config.json: {e}")))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Values that parse but make no sense.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if self.provider_timeout_s == 0 {
+            return bad(
+                "provider_timeout_s must be at least 1 second; set it with `clk configure --set provider_timeout_s=600`",
+            );
+        }
+        if self.validation.max_files_per_batch == 0 {
+            return bad("validation.max_files_per_batch must be at least 1");
+        }
+        if self.validation.run_timeout_s == 0 {
+            return bad("validation.run_timeout_s must be at least 1 second");
+        }
+        if self.consensus.max_parallel == 0 {
+            return bad("consensus.max_parallel must be at least 1");
+        }
+        let one_of = |key: &str, v: &str, allowed: &[&str]| -> Result<(), ConfigError> {
+            if allowed.contains(&v) {
+                Ok(())
+            } else {
+                Err(ConfigError::Invalid(format!(
+                    "{key} is {v:?}; use one of: {}",
+                    allowed.join(", ")
+                )))
+            }
+        };
+        one_of(
+            "robustness.auto_consensus",
+            &self.robustness.auto_consensus,
+            &["off", "on_careful", "always"],
+        )?;
+        one_of(
+            "robustness.auto_refine",
+            &self.robustness.auto_refine,
+            &["off", "careful_only", "all"],
+        )?;
+        one_of(
+            "validation.rollback_on_failure",
+            &self.validation.rollback_on_failure,
+            &["never", "careful", "always"],
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn a_partial_nested_block_keeps_the_other_defaults() {
+        let user = serde_json::json!({"supervise": {"max_cycles": 1}});
+        let c = ClkConfig::from_json_with_env(Some(&user), &no_env).unwrap();
+        assert_eq!(c.supervise.max_cycles, 1);
+        assert_eq!(
+            c.supervise.max_consecutive_no_progress,
+            SuperviseConfig::default().max_consecutive_no_progress
+        );
+        assert!(c.supervise.stall_rescue);
+    }
+
+    #[test]
+    fn env_wins_over_the_file() {
+        let user = serde_json::json!({"supervise": {"max_cycles": 1}});
+        let env = |k: &str| (k == "CLK_SUPERVISE_MAX_CYCLES").then(|| "7".to_string());
+        let c = ClkConfig::from_json_with_env(Some(&user), &env).unwrap();
+        assert_eq!(c.supervise.max_cycles, 7);
+    }
+
+    #[test]
+    fn zero_timeout_is_refused_with_the_fix() {
+        let user = serde_json::json!({"provider_timeout_s": 0});
+        let e = ClkConfig::from_json_with_env(Some(&user), &no_env).unwrap_err();
+        assert!(e.to_string().contains("clk configure --set"), "{e}");
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_key() {
+        let user = serde_json::json!({"supervise": {"max_cycles": "many"}});
+        let e = ClkConfig::from_json_with_env(Some(&user), &no_env).unwrap_err();
+        assert!(e.to_string().contains("max_cycles"), "{e}");
+    }
+}

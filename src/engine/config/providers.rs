@@ -1,0 +1,216 @@
+//! `.clk/config/providers.json`: which providers exist, their settings, and the active one.
+//!
+//! Settings come from the file, then the environment wins: `CLK_PROVIDER` picks the active
+//! provider, and `CLK_<NAME>_<FIELD>` sets a field of provider NAME (`CLK_OLLAMA_ENDPOINT`,
+//! `CLK_OPENWEBUI_API_KEY`, …). Unknown fields in the file are kept on rewrite.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ConfigError, EnvLookup};
+
+/// One provider's settings. Which fields matter depends on `kind`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProviderSettings {
+    /// Implementation: shell, ollama, openwebui.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Program to run (shell: a command line that reads the prompt on stdin).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// Extra environment variables for the provider's process.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// A key stored in the file. Prefer the environment; this is redacted everywhere it could show.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    /// Overrides clk.config.json's provider_timeout_s for this provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_s: Option<u64>,
+    /// Fields this version does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// The provider kinds this build can run.
+pub const KNOWN_KINDS: &[&str] = &["shell", "ollama", "openwebui"];
+
+/// The whole providers.json.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProvidersFile {
+    pub active: String,
+    pub providers: BTreeMap<String, ProviderSettings>,
+}
+
+impl Default for ProvidersFile {
+    fn default() -> Self {
+        let mut providers = BTreeMap::new();
+        providers.insert(
+            "shell".to_string(),
+            ProviderSettings {
+                kind: "shell".into(),
+                description: "Built in, free, no account. Without a command it answers with a \
+                              fixed protocol reply; with `command` it pipes each prompt to that \
+                              program and uses its output."
+                    .into(),
+                ..Default::default()
+            },
+        );
+        providers.insert(
+            "ollama".to_string(),
+            ProviderSettings {
+                kind: "ollama".into(),
+                description: "A local Ollama server.".into(),
+                endpoint: Some("http://localhost:11434".into()),
+                model: Some("llama3.1".into()),
+                ..Default::default()
+            },
+        );
+        providers.insert(
+            "openwebui".to_string(),
+            ProviderSettings {
+                kind: "openwebui".into(),
+                description: "Any OpenAI-compatible chat completions server (Open WebUI, \
+                              vLLM, llama.cpp, LM Studio)."
+                    .into(),
+                endpoint: Some("http://localhost:8080".into()),
+                model: Some(String::new()),
+                api_key: Some(String::new()),
+                ..Default::default()
+            },
+        );
+        ProvidersFile {
+            active: "shell".into(),
+            providers,
+        }
+    }
+}
+
+/// Fields of a provider that `CLK_<NAME>_<FIELD>` may set.
+const ENV_FIELDS: &[&str] = &["endpoint", "model", "api_key", "command", "timeout_s"];
+
+impl ProvidersFile {
+    /// The file's contents over the built-in defaults, then environment overrides.
+    /// A provider named in the file replaces that provider's defaults field by field.
+    pub fn from_json_with_env(
+        user: Option<&serde_json::Value>,
+        env: EnvLookup<'_>,
+    ) -> Result<ProvidersFile, ConfigError> {
+        let mut value = serde_json::to_value(ProvidersFile::default()).expect("defaults");
+        if let Some(user) = user {
+            super::keys::merge_deep(&mut value, user);
+        }
+        let mut file: ProvidersFile = serde_json::from_value(value)
+            .map_err(|e| ConfigError::Invalid(format!("providers.json: {e}")))?;
+        for (name, settings) in file.providers.iter_mut() {
+            if settings.kind.is_empty() {
+                settings.kind = name.clone();
+            }
+            let prefix = format!("CLK_{}_", name.to_ascii_uppercase().replace('-', "_"));
+            for field in ENV_FIELDS {
+                let var = format!("{prefix}{}", field.to_ascii_uppercase());
+                if let Some(v) = env(&var) {
+                    match *field {
+                        "endpoint" => settings.endpoint = Some(v),
+                        "model" => settings.model = Some(v),
+                        "api_key" => settings.api_key = Some(v),
+                        "command" => settings.command = Some(v),
+                        "timeout_s" => {
+                            let n = v.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(
+                                || {
+                                    ConfigError::Invalid(format!(
+                                        "{var}={v:?}: takes a whole number of seconds, at least 1"
+                                    ))
+                                },
+                            )?;
+                            settings.timeout_s = Some(n);
+                        }
+                        other => unreachable!("ENV_FIELDS lists {other} without a setter"),
+                    }
+                }
+            }
+            if let Some(key) = settings.api_key.as_deref() {
+                crate::engine::redact::register(key);
+            }
+        }
+        if let Some(active) = env("CLK_PROVIDER") {
+            file.active = active;
+        }
+        Ok(file)
+    }
+
+    /// Settings for `name`, or a clear error listing what exists.
+    pub fn get(&self, name: &str) -> Result<&ProviderSettings, ConfigError> {
+        self.providers.get(name).ok_or_else(|| {
+            let names: Vec<&str> = self.providers.keys().map(String::as_str).collect();
+            ConfigError::Invalid(format!(
+                "unknown provider {name:?}; known providers: {}",
+                names.join(", ")
+            ))
+        })
+    }
+
+    /// Check that the active provider exists and every provider has a kind this build runs.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        self.get(&self.active)?;
+        for (name, s) in &self.providers {
+            if !KNOWN_KINDS.contains(&s.kind.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "provider {name:?} has type {:?}; this build runs: {}",
+                    s.kind,
+                    KNOWN_KINDS.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_endpoint_and_active() {
+        let env = |k: &str| match k {
+            "CLK_PROVIDER" => Some("ollama".to_string()),
+            "CLK_OLLAMA_ENDPOINT" => Some("http://127.0.0.1:9".to_string()),
+            _ => None,
+        };
+        let f = ProvidersFile::from_json_with_env(None, &env).unwrap();
+        assert_eq!(f.active, "ollama");
+        assert_eq!(
+            f.providers["ollama"].endpoint.as_deref(),
+            Some("http://127.0.0.1:9")
+        );
+        assert_eq!(f.providers["ollama"].model.as_deref(), Some("llama3.1"));
+    }
+
+    #[test]
+    fn a_partial_provider_block_keeps_its_defaults() {
+        let user = serde_json::json!({"providers": {"ollama": {"model": "qwen3"}}});
+        let f = ProvidersFile::from_json_with_env(Some(&user), &|_| None).unwrap();
+        assert_eq!(f.providers["ollama"].model.as_deref(), Some("qwen3"));
+        assert_eq!(f.providers["ollama"].kind, "ollama");
+        assert!(f.providers["ollama"].endpoint.is_some());
+    }
+
+    #[test]
+    fn unknown_active_provider_is_a_clear_error() {
+        let env = |k: &str| (k == "CLK_PROVIDER").then(|| "nope".to_string());
+        let f = ProvidersFile::from_json_with_env(None, &env).unwrap();
+        let e = f.check().unwrap_err().to_string();
+        assert!(e.contains("unknown provider \"nope\""), "{e}");
+        assert!(e.contains("shell"), "{e}");
+    }
+}

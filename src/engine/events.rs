@@ -1,0 +1,244 @@
+//! Events (facts, past tense) and commands (requests, imperative).
+//!
+//! Both are serde wire types: the same JSON goes to `--json` output, `.clk/logs/activity.jsonl`,
+//! and test fixtures. An event carries everything a consumer needs to show it; consumers never
+//! read engine internals. Field names carry their units (`_ms`, `_bytes`, `_micros`).
+
+use serde::{Deserialize, Serialize};
+
+/// Which stream a live output line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    /// Text the model produced (HTTP providers, or a CLI's parsed reply stream).
+    Model,
+    /// A child process's standard output.
+    Stdout,
+    /// A child process's standard error.
+    Stderr,
+}
+
+/// Token usage of one dispatch, as the provider reported it or as estimated.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Tokens served from a prompt cache, when the protocol reports them (part of input).
+    #[serde(default)]
+    pub cached_input_tokens: u64,
+    /// True when the protocol gave no usage and the numbers are chars/4 estimates.
+    #[serde(default)]
+    pub estimated: bool,
+    /// Where the numbers came from, e.g. `openai-usage`, `ollama-eval-count`, `estimate`.
+    #[serde(default)]
+    pub source: String,
+}
+
+impl Usage {
+    pub fn total(&self) -> u64 {
+        self.input_tokens + self.output_tokens
+    }
+
+    /// A chars/4 estimate for when a protocol reports nothing.
+    pub fn estimate(prompt: &str, reply: &str) -> Usage {
+        Usage {
+            input_tokens: prompt.chars().count().div_ceil(4) as u64,
+            output_tokens: reply.chars().count().div_ceil(4) as u64,
+            cached_input_tokens: 0,
+            estimated: true,
+            source: "estimate".to_string(),
+        }
+    }
+}
+
+/// What the gate decided about one ACTION block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// The action took effect.
+    Applied,
+    /// The action was valid but could not or should not take effect (OLD missing, cap reached).
+    Skipped,
+    /// The action broke a rule (path outside the project, dangerous command) and was refused.
+    Rejected,
+}
+
+/// Something that happened. Serialized with an `event` tag in snake_case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// `.clk/` was created or completed.
+    WorkspaceInitialized {
+        root: String,
+        prompts_written: usize,
+        workflows_written: usize,
+        created_commit: bool,
+    },
+    /// The user's idea was stored in `.clk/state/idea.json`.
+    IdeaCaptured { title: String },
+    /// An agent was handed an objective.
+    DispatchStarted {
+        agent: String,
+        stage: Option<String>,
+        run_id: String,
+        provider: String,
+        objective: String,
+        prompt_chars: usize,
+        dry_run: bool,
+    },
+    /// A provider process started (CLI providers and the shell command mode).
+    ProcessStarted {
+        agent: String,
+        run_id: String,
+        pid: u32,
+        command: String,
+    },
+    /// One complete line of live output from a working agent.
+    AgentOutput {
+        agent: String,
+        run_id: String,
+        stream: Stream,
+        line: String,
+    },
+    /// A provider attempt failed with a retryable error; another attempt follows after a delay.
+    ProviderRetry {
+        agent: String,
+        run_id: String,
+        attempt: u32,
+        max_attempts: u32,
+        delay_ms: u64,
+        error: String,
+    },
+    /// The provider answered (or finally failed).
+    DispatchFinished {
+        agent: String,
+        run_id: String,
+        ok: bool,
+        error: Option<String>,
+        error_kind: Option<String>,
+        response_chars: usize,
+        elapsed_ms: u64,
+    },
+    /// Token usage of one dispatch.
+    UsageRecorded {
+        agent: String,
+        run_id: String,
+        provider: String,
+        model: String,
+        usage: Usage,
+        cost_micros: u64,
+    },
+    /// A reply contained a block the parser could not read in full.
+    MalformedBlock {
+        agent: String,
+        run_id: String,
+        kind: String,
+        line: usize,
+        problem: String,
+    },
+    /// The gate decided on one ACTION block.
+    Action {
+        agent: String,
+        run_id: String,
+        kind: String,
+        /// The path or command the action named.
+        target: String,
+        decision: Decision,
+        /// Why, for skipped and rejected actions; a short summary for applied ones.
+        reason: String,
+    },
+    /// A `run` action finished.
+    CommandFinished {
+        agent: String,
+        run_id: String,
+        command: String,
+        exit_code: Option<i32>,
+        timed_out: bool,
+        elapsed_ms: u64,
+        /// The last lines of combined output, redacted.
+        output_tail: String,
+    },
+    /// The gate warned about a large batch.
+    BatchWarning {
+        agent: String,
+        run_id: String,
+        message: String,
+    },
+    /// An agent asked to end the run with `ACTION: done`.
+    DoneRequested { agent: String, reason: String },
+    /// A POST block landed on the blackboard.
+    PostAdded {
+        agent: String,
+        post_id: String,
+        post_type: String,
+        to: Option<String>,
+        urgency: Option<String>,
+    },
+    /// An agent's batch became a commit.
+    Committed {
+        agent: String,
+        sha: String,
+        subject: String,
+        files: Vec<String>,
+    },
+    /// Files the user changed by hand were left out of an agent commit.
+    UserChangesKept { agent: String, files: Vec<String> },
+    /// Something worth a person's attention that is not a failure.
+    Warning { message: String },
+}
+
+impl Event {
+    /// The snake_case tag this event serializes with (the `event` field).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::WorkspaceInitialized { .. } => "workspace_initialized",
+            Event::IdeaCaptured { .. } => "idea_captured",
+            Event::DispatchStarted { .. } => "dispatch_started",
+            Event::ProcessStarted { .. } => "process_started",
+            Event::AgentOutput { .. } => "agent_output",
+            Event::ProviderRetry { .. } => "provider_retry",
+            Event::DispatchFinished { .. } => "dispatch_finished",
+            Event::UsageRecorded { .. } => "usage_recorded",
+            Event::MalformedBlock { .. } => "malformed_block",
+            Event::Action { .. } => "action",
+            Event::CommandFinished { .. } => "command_finished",
+            Event::BatchWarning { .. } => "batch_warning",
+            Event::DoneRequested { .. } => "done_requested",
+            Event::PostAdded { .. } => "post_added",
+            Event::Committed { .. } => "committed",
+            Event::UserChangesKept { .. } => "user_changes_kept",
+            Event::Warning { .. } => "warning",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_with_their_tag() {
+        let ev = Event::Action {
+            agent: "engineer".into(),
+            run_id: "r1".into(),
+            kind: "write".into(),
+            target: "../x".into(),
+            decision: Decision::Rejected,
+            reason: "path outside the project".into(),
+        };
+        let json = serde_json::to_string(&ev).unwrap();
+        assert!(json.contains("\"event\":\"action\""), "{json}");
+        assert!(json.contains("\"decision\":\"rejected\""), "{json}");
+        let back: Event = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, ev);
+        assert_eq!(back.name(), "action");
+    }
+
+    #[test]
+    fn estimate_rounds_up_and_says_so() {
+        let u = Usage::estimate("abcde", "");
+        assert_eq!(u.input_tokens, 2);
+        assert_eq!(u.output_tokens, 0);
+        assert!(u.estimated);
+    }
+}

@@ -1,0 +1,19 @@
+//! The engine: workspace, block protocol, action gate, git, providers and dispatch.
+//!
+//! Nothing in here draws or prints. Work is reported as [`events::Event`]s on one broadcast
+//! stream; every front end folds them with [`state::RunState::apply`].
+
+pub mod actions;
+pub mod blackboard;
+pub mod bus;
+pub mod config;
+pub mod dispatch;
+pub mod events;
+pub mod git;
+pub mod paths;
+pub mod prompts;
+pub mod protocol;
+pub mod providers;
+pub mod redact;
+pub mod state;
+pub mod workspace;

@@ -1,0 +1,147 @@
+//! Secret redaction for everything clk writes: logs, run records, events, commit messages.
+//!
+//! Two nets: the exact values of secrets clk knows about (API keys from providers.json and
+//! from environment variables whose names say KEY, TOKEN, SECRET or PASS), and patterns that
+//! look like keys whoever owns them (`sk-…`, `Bearer …`). A redacted value reads
+//! `<redacted: N chars>` so a person can still tell that something was there.
+
+use std::sync::{OnceLock, RwLock};
+
+use regex::Regex;
+
+fn known() -> &'static RwLock<Vec<String>> {
+    static KNOWN: OnceLock<RwLock<Vec<String>>> = OnceLock::new();
+    KNOWN.get_or_init(|| RwLock::new(Vec::new()))
+}
+
+fn patterns() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"(?x)
+            (?P<sk>\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{12,})
+            | (?P<bearer>(?i:bearer)\s+[A-Za-z0-9_\-\.=]{12,})
+            | (?P<google>\bAIza[0-9A-Za-z_\-]{20,})
+            | (?P<gh>\bgh[pousr]_[A-Za-z0-9]{20,})",
+        )
+        .expect("static redaction pattern")
+    })
+}
+
+/// Shortest secret value worth remembering; shorter values would redact ordinary words.
+const MIN_SECRET_CHARS: usize = 6;
+
+/// Remember a secret value so that it is redacted wherever it appears.
+pub fn register(secret: &str) {
+    let secret = secret.trim();
+    if secret.chars().count() < MIN_SECRET_CHARS {
+        return;
+    }
+    let mut list = known().write().unwrap_or_else(|p| p.into_inner());
+    if !list.iter().any(|s| s == secret) {
+        list.push(secret.to_string());
+        // Longest first so a secret that contains another is replaced whole.
+        list.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+}
+
+/// True for environment variable names that hold secrets by convention.
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["KEY", "TOKEN", "SECRET", "PASS", "AUTH"]
+        .iter()
+        .any(|w| upper.contains(w))
+}
+
+/// Register every secret-named environment variable's value. Called once at start-up.
+pub fn register_env_secrets() {
+    for (name, value) in std::env::vars() {
+        if is_secret_name(&name) {
+            register(&value);
+        }
+    }
+}
+
+/// How a redacted value is shown.
+pub fn mask(secret: &str) -> String {
+    format!("<redacted: {} chars>", secret.chars().count())
+}
+
+/// Replace every known secret and every key-shaped token in `text`.
+pub fn redact_text(text: &str) -> String {
+    let mut out = text.to_string();
+    {
+        let list = known().read().unwrap_or_else(|p| p.into_inner());
+        for secret in list.iter() {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), &mask(secret));
+            }
+        }
+    }
+    if patterns().is_match(&out) {
+        out = patterns()
+            .replace_all(&out, |caps: &regex::Captures<'_>| {
+                let m = caps.get(0).map(|m| m.as_str()).unwrap_or_default();
+                if caps.name("bearer").is_some() {
+                    let token = m.split_whitespace().nth(1).unwrap_or_default();
+                    format!("Bearer {}", mask(token))
+                } else {
+                    mask(m)
+                }
+            })
+            .into_owned();
+    }
+    out
+}
+
+/// Redact every string inside a JSON value, in place.
+pub fn redact_json(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) => {
+            let r = redact_text(s);
+            if r != *s {
+                *s = r;
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_json),
+        serde_json::Value::Object(map) => map.values_mut().for_each(redact_json),
+        serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registered_values_are_masked_with_their_length() {
+        register("hunter2-very-secret");
+        let out = redact_text("key=hunter2-very-secret end");
+        assert_eq!(out, "key=<redacted: 19 chars> end");
+    }
+
+    #[test]
+    fn key_shapes_are_masked_without_registration() {
+        let out = redact_text("auth: Bearer abcdefghijklmnop and sk-proj-ABCDEFGHIJKLMNOP");
+        assert!(!out.contains("abcdefghijklmnop"), "{out}");
+        assert!(!out.contains("ABCDEFGHIJKLMNOP"), "{out}");
+        assert!(out.contains("Bearer <redacted: 16 chars>"), "{out}");
+    }
+
+    #[test]
+    fn short_values_and_plain_words_survive() {
+        register("abc");
+        assert_eq!(
+            redact_text("abc is fine, skipping"),
+            "abc is fine, skipping"
+        );
+    }
+
+    #[test]
+    fn json_strings_are_redacted_deeply() {
+        register("zz-top-secret-value");
+        let mut v = serde_json::json!({"a": ["zz-top-secret-value"], "b": {"c": 1}});
+        redact_json(&mut v);
+        assert_eq!(v["a"][0], "<redacted: 19 chars>");
+    }
+}
