@@ -1,1 +1,279 @@
-//! (being written)
+//! Git through git2: the project repository, per-batch commits, and dirty-file checks.
+//!
+//! An agent's commit contains exactly the paths the gate changed for it, built on HEAD's tree
+//! in a private index. The user's staged and unstaged changes to other files are neither
+//! committed under the agent's name nor touched; afterwards the real index is updated for the
+//! agent's paths only, so `git status` stays truthful.
+
+use std::path::Path;
+
+use git2::{
+    ErrorCode, Index, IndexEntry, IndexTime, Oid, Repository, RepositoryInitOptions, Signature,
+    Status, StatusOptions,
+};
+
+/// A git failure, said for a person.
+#[derive(Debug, thiserror::Error)]
+#[error("git: {0}")]
+pub struct GitError(pub String);
+
+impl From<git2::Error> for GitError {
+    fn from(e: git2::Error) -> Self {
+        GitError(e.message().to_string())
+    }
+}
+
+/// Open the repository at `root`, creating it on branch `main` when there is none.
+/// Returns the repository and whether it was created.
+pub fn open_or_init(root: &Path) -> Result<(Repository, bool), GitError> {
+    match Repository::open(root) {
+        Ok(r) => Ok((r, false)),
+        Err(e) if e.code() == ErrorCode::NotFound => {
+            let mut opts = RepositoryInitOptions::new();
+            opts.initial_head("main");
+            let repo = Repository::init_opts(root, &opts)?;
+            Ok((repo, true))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Open the repository whose work tree is exactly `root`; None when `root` is not one.
+pub fn open(root: &Path) -> Option<Repository> {
+    let repo = Repository::open(root).ok()?;
+    let wd = repo.workdir()?.canonicalize().ok()?;
+    (wd == root.canonicalize().ok()?).then_some(repo)
+}
+
+/// Make sure commits have an identity: set a local one only when none is configured anywhere.
+pub fn ensure_identity(repo: &Repository) -> Result<(), GitError> {
+    if repo.signature().is_ok() {
+        return Ok(());
+    }
+    let mut cfg = repo.config()?;
+    cfg.set_str("user.name", "clk")?;
+    cfg.set_str("user.email", "clk@local.invalid")?;
+    Ok(())
+}
+
+/// What one agent batch committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitInfo {
+    pub sha: String,
+    pub subject: String,
+}
+
+/// Paths (relative, `/`-separated) that differ from HEAD or the index in the work tree,
+/// untracked files included, ignored files not. Only `paths` are looked at.
+pub fn dirty_among(repo: &Repository, paths: &[String]) -> Vec<String> {
+    paths
+        .iter()
+        .filter(|p| match repo.status_file(Path::new(p.as_str())) {
+            Ok(s) => !(s.is_empty() || s.contains(Status::IGNORED)),
+            // Not found in index or tree and absent: clean.
+            Err(_) => false,
+        })
+        .cloned()
+        .collect()
+}
+
+/// Every changed, untracked or staged path in the work tree (ignored files left out).
+pub fn dirty_paths(repo: &Repository) -> Result<Vec<String>, GitError> {
+    let mut opts = StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false);
+    let statuses = repo.statuses(Some(&mut opts))?;
+    Ok(statuses
+        .iter()
+        .filter_map(|s| s.path().ok().map(str::to_string))
+        .collect())
+}
+
+/// Commit exactly `paths` (files written or deleted in the work tree) on top of HEAD.
+///
+/// Paths that git ignores are left out. Returns None when nothing differs from HEAD.
+pub fn commit_paths(
+    repo: &Repository,
+    author_name: &str,
+    paths: &[String],
+    message: &str,
+) -> Result<Option<CommitInfo>, GitError> {
+    let workdir = repo
+        .workdir()
+        .ok_or_else(|| GitError("the repository has no work tree".into()))?
+        .to_path_buf();
+    let head_commit = match repo.head() {
+        Ok(h) => Some(h.peel_to_commit()?),
+        Err(e) if e.code() == ErrorCode::UnbornBranch || e.code() == ErrorCode::NotFound => None,
+        Err(e) => return Err(e.into()),
+    };
+    let mut private = Index::new()?;
+    if let Some(c) = &head_commit {
+        private.read_tree(&c.tree()?)?;
+    }
+    let mut real = repo.index()?;
+    let mut touched = Vec::new();
+    for rel in paths {
+        let rel_path = Path::new(rel);
+        if repo.status_should_ignore(rel_path).unwrap_or(false) {
+            continue;
+        }
+        let abs = workdir.join(rel_path);
+        let meta = std::fs::symlink_metadata(&abs);
+        match meta {
+            Ok(m) if m.is_file() => {
+                let oid = repo.blob_path(&abs)?;
+                let entry = index_entry(rel, oid, &m);
+                private.add(&entry)?;
+                real.add(&entry)?;
+            }
+            Ok(_) => continue,
+            Err(_) => {
+                let _ = private.remove_path(rel_path);
+                let _ = real.remove_path(rel_path);
+            }
+        }
+        touched.push(rel.clone());
+    }
+    let tree_id = private.write_tree_to(repo)?;
+    if let Some(c) = &head_commit {
+        if c.tree_id() == tree_id {
+            return Ok(None);
+        }
+    } else if touched.is_empty() {
+        return Ok(None);
+    }
+    let tree = repo.find_tree(tree_id)?;
+    let committer = repo
+        .signature()
+        .or_else(|_| Signature::now("clk", "clk@local.invalid"))?;
+    let author = Signature::now(
+        &format!("{author_name} (clk)"),
+        &format!(
+            "clk+{}@local.invalid",
+            super::workspace::slug(author_name, 40)
+        ),
+    )?;
+    let parents: Vec<&git2::Commit<'_>> = head_commit.iter().collect();
+    let oid = repo.commit(Some("HEAD"), &author, &committer, message, &tree, &parents)?;
+    real.write()?;
+    Ok(Some(CommitInfo {
+        sha: oid.to_string(),
+        subject: message.lines().next().unwrap_or_default().to_string(),
+    }))
+}
+
+fn index_entry(rel: &str, id: Oid, meta: &std::fs::Metadata) -> IndexEntry {
+    use std::os::unix::fs::MetadataExt;
+    let mode = if meta.mode() & 0o111 != 0 {
+        0o100755
+    } else {
+        0o100644
+    };
+    IndexEntry {
+        ctime: IndexTime::new(meta.ctime() as i32, meta.ctime_nsec() as u32),
+        mtime: IndexTime::new(meta.mtime() as i32, meta.mtime_nsec() as u32),
+        dev: meta.dev() as u32,
+        ino: meta.ino() as u32,
+        mode,
+        uid: meta.uid(),
+        gid: meta.gid(),
+        file_size: meta.len() as u32,
+        id,
+        flags: (rel.len().min(0xfff)) as u16,
+        flags_extended: 0,
+        path: rel.as_bytes().to_vec(),
+    }
+}
+
+/// Short sha and subject of HEAD, or None for an empty repository.
+pub fn head_summary(repo: &Repository) -> Option<(String, String)> {
+    let c = repo.head().ok()?.peel_to_commit().ok()?;
+    let sha = c.id().to_string();
+    Some((
+        sha[..sha.len().min(8)].to_string(),
+        c.summary().ok().flatten().unwrap_or_default().to_string(),
+    ))
+}
+
+/// The current branch name, if HEAD points at one.
+pub fn branch(repo: &Repository) -> Option<String> {
+    repo.head().ok()?.shorthand().ok().map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn repo() -> (tempfile::TempDir, Repository) {
+        let dir = tempfile::tempdir().unwrap();
+        let (r, created) = open_or_init(dir.path()).unwrap();
+        assert!(created);
+        ensure_identity(&r).unwrap();
+        (dir, r)
+    }
+
+    #[test]
+    fn commits_only_the_agents_paths() {
+        let (dir, r) = repo();
+        fs::write(dir.path().join("a.txt"), "agent\n").unwrap();
+        fs::write(dir.path().join("user.txt"), "mine\n").unwrap();
+        let info = commit_paths(&r, "engineer", &["a.txt".into()], "[engineer] add a")
+            .unwrap()
+            .unwrap();
+        assert_eq!(info.subject, "[engineer] add a");
+        let head = r.head().unwrap().peel_to_commit().unwrap();
+        let tree = head.tree().unwrap();
+        assert!(tree.get_path(Path::new("a.txt")).is_ok());
+        assert!(tree.get_path(Path::new("user.txt")).is_err());
+        assert_eq!(head.author().name().ok(), Some("engineer (clk)"));
+        assert_eq!(branch(&r).as_deref(), Some("main"));
+        // The user's file is still there, untracked.
+        assert_eq!(dirty_paths(&r).unwrap(), vec!["user.txt".to_string()]);
+    }
+
+    #[test]
+    fn staged_user_changes_stay_staged_and_uncommitted() {
+        let (dir, r) = repo();
+        fs::write(dir.path().join("base.txt"), "1\n").unwrap();
+        commit_paths(&r, "init", &["base.txt".into()], "base")
+            .unwrap()
+            .unwrap();
+        fs::write(dir.path().join("staged.txt"), "user\n").unwrap();
+        let mut idx = r.index().unwrap();
+        idx.add_path(Path::new("staged.txt")).unwrap();
+        idx.write().unwrap();
+        fs::write(dir.path().join("b.txt"), "agent\n").unwrap();
+        commit_paths(&r, "engineer", &["b.txt".into()], "[engineer] b")
+            .unwrap()
+            .unwrap();
+        let tree = r.head().unwrap().peel_to_commit().unwrap().tree().unwrap();
+        assert!(tree.get_path(Path::new("staged.txt")).is_err());
+        let st = r.status_file(Path::new("staged.txt")).unwrap();
+        assert!(st.contains(Status::INDEX_NEW), "{st:?}");
+        assert!(r.status_file(Path::new("b.txt")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn deletions_and_no_change() {
+        let (dir, r) = repo();
+        fs::write(dir.path().join("x.txt"), "1\n").unwrap();
+        commit_paths(&r, "a", &["x.txt".into()], "add")
+            .unwrap()
+            .unwrap();
+        assert!(
+            commit_paths(&r, "a", &["x.txt".into()], "same")
+                .unwrap()
+                .is_none()
+        );
+        fs::remove_file(dir.path().join("x.txt")).unwrap();
+        commit_paths(&r, "a", &["x.txt".into()], "rm")
+            .unwrap()
+            .unwrap();
+        let tree = r.head().unwrap().peel_to_commit().unwrap().tree().unwrap();
+        assert!(tree.get_path(Path::new("x.txt")).is_err());
+        assert!(dirty_paths(&r).unwrap().is_empty());
+    }
+}

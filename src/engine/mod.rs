@@ -11,6 +11,7 @@ pub mod dispatch;
 pub mod events;
 pub mod git;
 pub mod paths;
+pub mod process;
 pub mod prompts;
 pub mod protocol;
 pub mod providers;

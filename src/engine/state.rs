@@ -1,1 +1,382 @@
-//! (being written)
+//! `RunState`: what a run looks like, folded from events.
+//!
+//! Every consumer (dashboard, headless summary, tests) builds its view with the same
+//! [`RunState::apply`], so they can never disagree. The fold is pure and bounded in memory:
+//! the log keeps the newest [`LOG_CAPACITY`] lines.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde::Serialize;
+
+use super::events::{Decision, Event, Usage};
+
+/// Log lines kept in memory.
+pub const LOG_CAPACITY: usize = 5_000;
+
+/// What an agent is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    Idle,
+    Working,
+    Done,
+    Failed,
+}
+
+/// One agent as the run sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentView {
+    pub status: AgentStatus,
+    pub run_id: Option<String>,
+    pub pid: Option<u32>,
+    pub bytes_received: u64,
+    pub last_line: String,
+    /// Short outcome of the last dispatch (error text or "ok").
+    pub outcome: String,
+    pub dispatches: u64,
+}
+
+impl Default for AgentView {
+    fn default() -> Self {
+        AgentView {
+            status: AgentStatus::Idle,
+            run_id: None,
+            pid: None,
+            bytes_received: 0,
+            last_line: String::new(),
+            outcome: String::new(),
+            dispatches: 0,
+        }
+    }
+}
+
+/// Token and cost totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_micros: u64,
+    /// True when any figure in the total was estimated.
+    pub estimated: bool,
+}
+
+impl Totals {
+    pub fn add(&mut self, u: &Usage, cost_micros: u64) {
+        self.input_tokens += u.input_tokens;
+        self.output_tokens += u.output_tokens;
+        self.cost_micros += cost_micros;
+        self.estimated |= u.estimated;
+    }
+}
+
+/// The folded state of a run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunState {
+    pub agents: BTreeMap<String, AgentView>,
+    pub totals: Totals,
+    pub per_provider: BTreeMap<String, Totals>,
+    pub files_written: BTreeSet<String>,
+    pub commits: Vec<(String, String)>,
+    pub actions_applied: u64,
+    pub actions_refused: u64,
+    pub dispatch_failures: u64,
+    pub done_requested: Option<String>,
+    #[serde(skip)]
+    pub log: VecDeque<String>,
+}
+
+impl RunState {
+    fn agent(&mut self, name: &str) -> &mut AgentView {
+        self.agents.entry(name.to_string()).or_default()
+    }
+
+    fn log_line(&mut self, line: String) {
+        if self.log.len() == LOG_CAPACITY {
+            self.log.pop_front();
+        }
+        self.log.push_back(line);
+    }
+
+    /// Fold one event.
+    pub fn apply(&mut self, ev: &Event) {
+        if let Some(line) = describe(ev) {
+            self.log_line(line);
+        }
+        match ev {
+            Event::WorkspaceInitialized { .. }
+            | Event::IdeaCaptured { .. }
+            | Event::MalformedBlock { .. }
+            | Event::BatchWarning { .. }
+            | Event::PostAdded { .. }
+            | Event::UserChangesKept { .. }
+            | Event::Warning { .. }
+            | Event::CommandFinished { .. }
+            | Event::ProviderRetry { .. } => {}
+            Event::DispatchStarted { agent, run_id, .. } => {
+                let a = self.agent(agent);
+                a.status = AgentStatus::Working;
+                a.run_id = Some(run_id.clone());
+                a.pid = None;
+                a.bytes_received = 0;
+                a.last_line.clear();
+                a.dispatches += 1;
+            }
+            Event::ProcessStarted { agent, pid, .. } => self.agent(agent).pid = Some(*pid),
+            Event::AgentOutput { agent, line, .. } => {
+                let a = self.agent(agent);
+                a.bytes_received += line.len() as u64 + 1;
+                if !line.trim().is_empty() {
+                    a.last_line = line.clone();
+                }
+            }
+            Event::DispatchFinished {
+                agent, ok, error, ..
+            } => {
+                let a = self.agent(agent);
+                a.status = if *ok {
+                    AgentStatus::Done
+                } else {
+                    AgentStatus::Failed
+                };
+                a.pid = None;
+                a.outcome = error.clone().unwrap_or_else(|| "ok".into());
+                if !ok {
+                    self.dispatch_failures += 1;
+                }
+            }
+            Event::UsageRecorded {
+                provider,
+                usage,
+                cost_micros,
+                ..
+            } => {
+                self.totals.add(usage, *cost_micros);
+                self.per_provider
+                    .entry(provider.clone())
+                    .or_default()
+                    .add(usage, *cost_micros);
+            }
+            Event::Action {
+                kind,
+                target,
+                decision,
+                ..
+            } => match decision {
+                Decision::Applied => {
+                    self.actions_applied += 1;
+                    if matches!(kind.as_str(), "write" | "edit" | "append" | "delete") {
+                        self.files_written.insert(target.clone());
+                    }
+                }
+                Decision::Skipped | Decision::Rejected => self.actions_refused += 1,
+            },
+            Event::DoneRequested { reason, .. } => self.done_requested = Some(reason.clone()),
+            Event::Committed { sha, subject, .. } => {
+                self.commits.push((sha.clone(), subject.clone()));
+            }
+        }
+    }
+}
+
+fn short(s: &str, n: usize) -> String {
+    let first = s.lines().next().unwrap_or_default();
+    if first.chars().count() > n {
+        format!("{}…", first.chars().take(n).collect::<String>())
+    } else {
+        first.to_string()
+    }
+}
+
+/// One readable line for an event, or None for events too fine-grained to log.
+pub fn describe(ev: &Event) -> Option<String> {
+    Some(match ev {
+        Event::WorkspaceInitialized { root, .. } => format!("initialized clk in {root}"),
+        Event::IdeaCaptured { title } => format!("idea captured: {title}"),
+        Event::DispatchStarted {
+            agent,
+            stage,
+            provider,
+            objective,
+            dry_run,
+            ..
+        } => format!(
+            "{agent}{} → {provider}{}: {}",
+            stage
+                .as_ref()
+                .map(|s| format!(" [{s}]"))
+                .unwrap_or_default(),
+            if *dry_run { " (dry run)" } else { "" },
+            short(objective, 80)
+        ),
+        Event::ProcessStarted { agent, pid, .. } => format!("{agent}: process {pid} started"),
+        Event::AgentOutput { .. } => return None,
+        Event::ProviderRetry {
+            agent,
+            attempt,
+            max_attempts,
+            delay_ms,
+            error,
+            ..
+        } => format!(
+            "{agent}: attempt {attempt}/{max_attempts} failed ({}); retrying in {:.1}s",
+            short(error, 100),
+            *delay_ms as f64 / 1000.0
+        ),
+        Event::DispatchFinished {
+            agent,
+            ok,
+            error,
+            elapsed_ms,
+            response_chars,
+            ..
+        } => {
+            if *ok {
+                format!(
+                    "{agent}: replied, {response_chars} chars in {:.1}s",
+                    *elapsed_ms as f64 / 1000.0
+                )
+            } else {
+                format!(
+                    "{agent}: failed: {}",
+                    error.as_deref().unwrap_or("unknown error")
+                )
+            }
+        }
+        Event::UsageRecorded { agent, usage, .. } => format!(
+            "{agent}: {} tokens in, {} out{}",
+            usage.input_tokens,
+            usage.output_tokens,
+            if usage.estimated { " (estimated)" } else { "" }
+        ),
+        Event::MalformedBlock { agent, problem, .. } => {
+            format!("{agent}: malformed block: {problem}")
+        }
+        Event::Action {
+            agent,
+            kind,
+            target,
+            decision,
+            reason,
+            ..
+        } => match decision {
+            Decision::Applied => format!("{agent}: {kind} {}", short(target, 80)),
+            Decision::Skipped => format!("{agent}: skipped {kind} {}: {reason}", short(target, 60)),
+            Decision::Rejected => {
+                format!("{agent}: refused {kind} {}: {reason}", short(target, 60))
+            }
+        },
+        Event::CommandFinished {
+            agent,
+            command,
+            exit_code,
+            timed_out,
+            ..
+        } => {
+            let how = if *timed_out {
+                "timed out".to_string()
+            } else {
+                match exit_code {
+                    Some(c) => format!("exit {c}"),
+                    None => "killed".to_string(),
+                }
+            };
+            format!("{agent}: $ {} ({how})", short(command, 80))
+        }
+        Event::BatchWarning { agent, message, .. } => format!("{agent}: {message}"),
+        Event::DoneRequested { agent, reason } => {
+            format!("{agent} asks to finish: {}", short(reason, 100))
+        }
+        Event::PostAdded {
+            agent,
+            post_type,
+            to,
+            ..
+        } => format!(
+            "{agent} posted a {post_type}{}",
+            to.as_ref().map(|t| format!(" to {t}")).unwrap_or_default()
+        ),
+        Event::Committed {
+            sha,
+            subject,
+            files,
+            ..
+        } => format!(
+            "commit {} {} ({} file{})",
+            &sha[..sha.len().min(8)],
+            short(subject, 80),
+            files.len(),
+            if files.len() == 1 { "" } else { "s" }
+        ),
+        Event::UserChangesKept { agent, files } => format!(
+            "{agent}: left your uncommitted changes alone: {}",
+            files.join(", ")
+        ),
+        Event::Warning { message } => format!("warning: {message}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dispatch_folds_into_agent_and_totals() {
+        let mut s = RunState::default();
+        s.apply(&Event::DispatchStarted {
+            agent: "engineer".into(),
+            stage: None,
+            run_id: "r".into(),
+            provider: "shell".into(),
+            objective: "x".into(),
+            prompt_chars: 10,
+            dry_run: false,
+        });
+        assert_eq!(s.agents["engineer"].status, AgentStatus::Working);
+        s.apply(&Event::AgentOutput {
+            agent: "engineer".into(),
+            run_id: "r".into(),
+            stream: crate::engine::events::Stream::Model,
+            line: "hello".into(),
+        });
+        s.apply(&Event::UsageRecorded {
+            agent: "engineer".into(),
+            run_id: "r".into(),
+            provider: "shell".into(),
+            model: String::new(),
+            usage: Usage {
+                input_tokens: 5,
+                output_tokens: 7,
+                ..Default::default()
+            },
+            cost_micros: 3,
+        });
+        s.apply(&Event::DispatchFinished {
+            agent: "engineer".into(),
+            run_id: "r".into(),
+            ok: true,
+            error: None,
+            error_kind: None,
+            response_chars: 5,
+            elapsed_ms: 1,
+        });
+        let a = &s.agents["engineer"];
+        assert_eq!(a.status, AgentStatus::Done);
+        assert_eq!(a.last_line, "hello");
+        assert_eq!(a.bytes_received, 6);
+        assert_eq!(s.totals.input_tokens, 5);
+        assert_eq!(s.per_provider["shell"].cost_micros, 3);
+        assert_eq!(s.log.len(), 3);
+    }
+
+    #[test]
+    fn the_log_is_bounded() {
+        let mut s = RunState::default();
+        for i in 0..(LOG_CAPACITY + 10) {
+            s.apply(&Event::Warning {
+                message: i.to_string(),
+            });
+        }
+        assert_eq!(s.log.len(), LOG_CAPACITY);
+        assert_eq!(s.log.front().unwrap(), "warning: 10");
+    }
+}
