@@ -1,1 +1,107 @@
-fn main() {}
+//! Engine benchmarks (figures go in the issue notes):
+//! - applying 25 write actions and committing them in a repository of 10,000 files;
+//! - `clk status` cold start (the whole process, as a user runs it).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use clk::engine::actions::{GateContext, apply};
+use clk::engine::bus::Bus;
+use clk::engine::git;
+use clk::engine::protocol::parse;
+use criterion::{Criterion, criterion_group, criterion_main};
+use tokio_util::sync::CancellationToken;
+
+fn big_repo(root: &Path) {
+    for d in 0..100 {
+        let dir = root.join(format!("src/m{d:03}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in 0..100 {
+            std::fs::write(dir.join(format!("f{f:03}.txt")), format!("file {d} {f}\n")).unwrap();
+        }
+    }
+    let st = Command::new("git")
+        .args(["init", "-q", "-b", "main"])
+        .current_dir(root)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let st = Command::new("git")
+        .args(["-c", "user.name=b", "-c", "user.email=b@b", "add", "-A"])
+        .current_dir(root)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let st = Command::new("git")
+        .args(["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "base"])
+        .current_dir(root)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+fn apply_and_commit(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    big_repo(&root);
+    let repo = git::open(&root).unwrap();
+    git::ensure_identity(&repo).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let bus = Bus::new(None);
+    let ctx = GateContext {
+        root: root.clone(),
+        agent: "engineer".into(),
+        run_id: "bench".into(),
+        backups: root.join(".clk/backups/bench"),
+        warn_files: 30,
+        max_files: 25,
+        run_timeout: Duration::from_secs(10),
+        user_dirty: Default::default(),
+        done_file: root.join(".clk/state/done.md"),
+    };
+    let mut n = 0u64;
+    c.bench_function("apply 25 writes + commit (10k-file repo)", |b| {
+        b.iter(|| {
+            n += 1;
+            let text: String = (0..25)
+                .map(|i| {
+                    format!("ACTION: write\nPATH: src/new/f{i:02}.txt\nCONTENT:\nround {n} file {i}\nEND_ACTION\n")
+                })
+                .collect();
+            let parsed = parse(&text);
+            let out = rt.block_on(apply(&ctx, &bus, &parsed.actions, &CancellationToken::new()));
+            let info = git::commit_paths(&repo, "engineer", &out.changed_paths(), "[engineer] bench")
+                .unwrap();
+            assert!(info.is_some());
+        })
+    });
+}
+
+fn status_cold_start(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = env!("CARGO_BIN_EXE_clk");
+    let st = Command::new(exe).arg("init").current_dir(dir.path()).output().unwrap();
+    assert!(st.status.success());
+    c.bench_function("clk status (cold process)", |b| {
+        b.iter(|| {
+            let out = Command::new(exe)
+                .arg("status")
+                .current_dir(dir.path())
+                .env_remove("CLK_PROVIDER")
+                .output()
+                .unwrap();
+            assert!(out.status.success());
+        })
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30).measurement_time(Duration::from_secs(5));
+    targets = apply_and_commit, status_cold_start
+}
+criterion_main!(benches);

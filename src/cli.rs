@@ -1,1 +1,79 @@
-//! (being written)
+//! Command-line definitions. Parsing only: the work happens in `cmd`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// clk runs a team of AI coding agents on your project, one guarded, committed step at a time.
+#[derive(Debug, Parser)]
+#[command(name = "clk", version, about, long_about = None)]
+pub struct Cli {
+    /// An idea to start from: sets up the project if needed, records the idea and sets the
+    /// team to work on it.
+    pub idea: Option<String>,
+
+    /// Run in this folder instead of the current one.
+    #[arg(short = 'C', long = "dir", global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// Print events as JSON lines instead of readable text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Run without the dashboard.
+    #[arg(long, global = true, env = "CLK_NO_TUI", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_tui: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Set up clk in this folder: .clk/, default config, prompts, workflows, git.
+    Init {
+        /// Project name (default: the folder's name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Record the idea the team works on.
+    Idea {
+        /// What to build, in a sentence or two.
+        #[arg(required = true, num_args = 1..)]
+        statement: Vec<String>,
+        /// A short title (default: the first sentence).
+        #[arg(long)]
+        title: Option<String>,
+        /// A tag; repeat for more.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+    },
+    /// Give one agent one objective, apply its reply and commit the result.
+    Ask {
+        /// The agent (engineer, qa, chief, ... or any name with a prompt).
+        agent: String,
+        /// What it should do.
+        #[arg(required = true, num_args = 1..)]
+        objective: Vec<String>,
+        /// Stage name to record with the dispatch.
+        #[arg(long)]
+        stage: Option<String>,
+        /// Render and record the prompt without calling the provider or changing files.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Where the project stands: idea, provider, agents, usage, recent runs.
+    Status,
+    /// Which providers can be used now, and why not (JSON).
+    Providers,
+    /// Show or change settings.
+    Configure {
+        /// KEY=VALUE; dotted keys reach nested settings (supervise.max_cycles=5,
+        /// providers.ollama.model=qwen3, default_provider=ollama). Repeatable.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Print the effective settings.
+        #[arg(long)]
+        show: bool,
+    },
+}

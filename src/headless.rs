@@ -1,1 +1,88 @@
-//! (being written)
+//! The headless front end: prints the event stream as readable lines (or JSON lines) and folds
+//! it into the same `RunState` the dashboard uses, for the closing summary.
+
+use tokio::sync::broadcast::error::RecvError;
+use tokio::task::JoinHandle;
+
+use crate::engine::bus::Bus;
+use crate::engine::events::Event;
+use crate::engine::state::{RunState, describe};
+
+/// How events are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+/// A running printer; `finish` waits until it has printed everything and returns the state.
+pub struct Printer {
+    handle: JoinHandle<RunState>,
+}
+
+/// One line for an event in human form. Live output lines are shown indented under the agent.
+pub fn human_line(ev: &Event) -> Option<String> {
+    match ev {
+        Event::AgentOutput { agent, line, .. } => Some(format!("  {agent} │ {line}")),
+        other => describe(other),
+    }
+}
+
+impl Printer {
+    /// Subscribe to `bus` now (so no event is missed) and print until every sender is gone.
+    pub fn start(bus: &Bus, format: Format) -> Printer {
+        let mut rx = bus.subscribe();
+        let handle = tokio::spawn(async move {
+            let mut state = RunState::default();
+            loop {
+                match rx.recv().await {
+                    Ok(ev) => {
+                        state.apply(&ev);
+                        match format {
+                            Format::Json => {
+                                if let Ok(s) = serde_json::to_string(&ev) {
+                                    println!("{s}");
+                                }
+                            }
+                            Format::Human => {
+                                if let Some(l) = human_line(&ev) {
+                                    println!("{l}");
+                                }
+                            }
+                        }
+                    }
+                    Err(RecvError::Lagged(n)) => {
+                        if format == Format::Human {
+                            println!("({n} events not shown: output was too fast)");
+                        }
+                    }
+                    Err(RecvError::Closed) => break,
+                }
+            }
+            state
+        });
+        Printer { handle }
+    }
+
+    /// Wait for the stream to close (drop every `Bus` clone first) and return the folded state.
+    pub async fn finish(self) -> RunState {
+        self.handle.await.unwrap_or_default()
+    }
+}
+
+/// A short closing summary.
+pub fn summary(state: &RunState) -> String {
+    let mut parts = vec![format!(
+        "{} tokens ({} in, {} out{})",
+        state.totals.input_tokens + state.totals.output_tokens,
+        state.totals.input_tokens,
+        state.totals.output_tokens,
+        if state.totals.estimated { ", estimated" } else { "" }
+    )];
+    parts.push(format!("{} file(s) changed", state.files_written.len()));
+    parts.push(format!("{} commit(s)", state.commits.len()));
+    if state.actions_refused > 0 {
+        parts.push(format!("{} action(s) refused", state.actions_refused));
+    }
+    parts.join(", ")
+}

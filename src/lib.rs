@@ -5,5 +5,6 @@
 //! engine's event stream.
 
 pub mod cli;
+pub mod cmd;
 pub mod engine;
 pub mod headless;

@@ -1,1 +1,75 @@
-fn main() {}
+//! The `clk` binary: parse arguments, pick the front end, choose the exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use clk::cli::{Cli, Command};
+use clk::cmd::{self, Failure};
+use clk::headless::Format;
+
+fn main() -> ExitCode {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    clk::engine::redact::register_env_secrets();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { cmd::EXIT_BAD_INPUT } else { cmd::EXIT_OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(Failure { code, message }) => {
+            eprintln!("clk: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Log to `.clk/logs/clk.log` (level from `CLK_LOG_LEVEL`, default info) when in a project.
+/// The screen shows events; the log file is for diagnosing clk itself.
+fn start_logging(dir: &std::path::Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let ws = clk::engine::workspace::Workspace::find(dir)?;
+    let logs = ws.logs_dir();
+    std::fs::create_dir_all(&logs).ok()?;
+    let appender = tracing_appender::rolling::never(&logs, "clk.log");
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let level = std::env::var("CLK_LOG_LEVEL").unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_new(format!("clk={}", level.to_lowercase()))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("clk=info"));
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init()
+        .ok()?;
+    Some(guard)
+}
+
+fn run(cli: Cli) -> Result<u8, Failure> {
+    let dir = cmd::start_dir(cli.dir.as_deref())?;
+    let _log_guard = start_logging(&dir);
+    tracing::info!(args = ?std::env::args().skip(1).map(|a| clk::engine::redact::redact_text(&a)).collect::<Vec<_>>(), "clk started");
+    let format = if cli.json { Format::Json } else { Format::Human };
+    match (cli.command, cli.idea) {
+        (Some(_), Some(idea)) => Err(Failure::bad_input(format!(
+            "an idea ({idea:?}) and a command cannot be given together"
+        ))),
+        (Some(Command::Init { name }), None) => cmd::init::run(&dir, name.as_deref()),
+        (Some(Command::Idea { statement, title, tags }), None) => {
+            cmd::idea::run(&dir, &statement, title.as_deref(), tags)
+        }
+        (Some(Command::Ask { agent, objective, stage, dry_run }), None) => {
+            cmd::ask::run(&dir, &agent, &objective.join(" "), stage, dry_run, format)
+        }
+        (Some(Command::Status), None) => cmd::status::run(&dir),
+        (Some(Command::Providers), None) => cmd::providers::run(&dir),
+        (Some(Command::Configure { set, show }), None) => cmd::configure::run(&dir, &set, show),
+        (None, Some(idea)) => cmd::start::run(&dir, &idea, format),
+        (None, None) => Err(Failure::bad_input(
+            "give an idea (clk \"a journaling app\") or a command; `clk --help` lists them",
+        )),
+    }
+}

@@ -1,1 +1,402 @@
-//! (being written)
+//! One dispatch: objective in, applied and committed batch out.
+//!
+//! Steps, each reported as events: choose and build the provider, reserve a run id, render
+//! the prompt (trace line first) and keep it, call the provider with retries and clk's own
+//! time limit, keep the reply and usage, parse it, post POST blocks to the blackboard, apply
+//! ACTION blocks through the gate, and commit the agent's changed files. A provider failure is
+//! an outcome (`ok: false`), not an error: errors are only for setup problems a person must fix.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::actions::{self, BatchOutcome, GateContext};
+use super::blackboard;
+use super::bus::Bus;
+use super::config::ConfigError;
+use super::context;
+use super::events::{Event, Usage};
+use super::git;
+use super::prompts;
+use super::protocol::{self, Parsed};
+use super::providers::retry::{RetryPolicy, with_retries};
+use super::providers::{ErrorKind, OutputSink, ProviderError, Request, registry};
+use super::records::{self, RunMeta, UsageTotals};
+use super::redact::redact_text;
+use super::workspace::Project;
+
+/// What to ask of whom.
+#[derive(Debug, Clone, Default)]
+pub struct DispatchRequest {
+    pub agent: String,
+    pub objective: String,
+    pub stage: Option<String>,
+    pub workflow: Option<String>,
+    /// Extra template variables (stage_id, phase, iteration, ...).
+    pub vars: BTreeMap<String, String>,
+    /// Render and record the prompt, but call no provider and apply nothing.
+    pub dry_run: bool,
+}
+
+/// What came of it.
+#[derive(Debug, Clone)]
+pub struct DispatchOutcome {
+    pub run_id: String,
+    pub provider: String,
+    pub ok: bool,
+    pub error: Option<ProviderError>,
+    pub reply: String,
+    pub parsed: Parsed,
+    pub batch: BatchOutcome,
+    pub commit: Option<git::CommitInfo>,
+    pub usage: Usage,
+}
+
+/// A problem that stops a dispatch before any provider is called.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot write the run record: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Backstop on top of the provider's own timeout handling.
+const TIMEOUT_GRACE: Duration = Duration::from_secs(5);
+
+/// Run one dispatch to the end.
+pub async fn dispatch(
+    project: &Project,
+    bus: &Bus,
+    req: &DispatchRequest,
+    cancel: &CancellationToken,
+) -> Result<DispatchOutcome, DispatchError> {
+    let ws = &project.ws;
+    let cfg = &project.config;
+    let provider_name = registry::choose(project, &req.agent);
+    let provider = registry::for_agent(project, &req.agent)?;
+    let settings = project.providers.get(&provider_name)?;
+    let spec = project.agents.spec(&req.agent);
+
+    let (run_id, run_dir) = ws.reserve_run(&req.agent)?;
+    let mut vars = context::vars(project, &req.agent, &req.objective, &req.vars);
+    if let Some(s) = &req.stage {
+        vars.insert("stage_id".into(), s.clone());
+    }
+    if let Some(w) = &req.workflow {
+        vars.insert("workflow".into(), w.clone());
+    }
+    let template = prompts::load_template(ws, &req.agent, &spec.prompt);
+    let prompt = prompts::build(
+        &template,
+        &vars,
+        &req.agent,
+        req.stage.as_deref(),
+        &run_id,
+    );
+    records::write_text(&run_dir, "prompt.txt", &prompt)?;
+
+    tracing::info!(agent = %req.agent, run_id = %run_id, provider = %provider_name, "dispatch");
+    let started_at = chrono::Local::now();
+    let clock = Instant::now();
+    bus.emit(Event::DispatchStarted {
+        agent: req.agent.clone(),
+        stage: req.stage.clone(),
+        run_id: run_id.clone(),
+        provider: provider_name.clone(),
+        objective: redact_text(&req.objective),
+        prompt_chars: prompt.chars().count(),
+        dry_run: req.dry_run,
+    });
+
+    let timeout = Duration::from_secs(settings.timeout_s.unwrap_or(cfg.provider_timeout_s));
+    let result = if req.dry_run {
+        Ok(None)
+    } else {
+        let preq = Request {
+            agent: req.agent.clone(),
+            stage: req.stage.clone(),
+            run_id: run_id.clone(),
+            prompt: prompt.clone(),
+            workdir: ws.root.clone(),
+            timeout,
+            idle_timeout: (cfg.provider_no_output_timeout_s > 0)
+                .then(|| Duration::from_secs(cfg.provider_no_output_timeout_s)),
+            cancel: cancel.clone(),
+        };
+        let sink = {
+            let (bus, agent, run_id) = (bus.clone(), req.agent.clone(), run_id.clone());
+            OutputSink::new(move |stream, line| {
+                bus.emit(Event::AgentOutput {
+                    agent: agent.clone(),
+                    run_id: run_id.clone(),
+                    stream,
+                    line: redact_text(line),
+                })
+            })
+        };
+        let policy = RetryPolicy::from_config(&cfg.provider_retry);
+        let call = with_retries(
+            &policy,
+            cancel,
+            |n| {
+                bus.emit(Event::ProviderRetry {
+                    agent: req.agent.clone(),
+                    run_id: run_id.clone(),
+                    attempt: n.attempt,
+                    max_attempts: n.max_attempts,
+                    delay_ms: n.delay.as_millis() as u64,
+                    error: n.error.message.clone(),
+                })
+            },
+            || provider.dispatch(&preq, &sink),
+        );
+        // The backstop covers the whole retry sequence plus its pauses.
+        let backstop = timeout
+            .saturating_mul(policy.max_attempts())
+            .saturating_add(Duration::from_millis(policy.max_backoff_ms) * policy.max_retries)
+            .saturating_add(TIMEOUT_GRACE);
+        match tokio::time::timeout(backstop, call).await {
+            Ok(r) => r.map(Some),
+            Err(_) => Err(ProviderError::new(
+                ErrorKind::Timeout,
+                format!("{provider_name} did not finish within {}s", backstop.as_secs()),
+            )),
+        }
+    };
+
+    let (ok, error, reply, usage, model) = match result {
+        Ok(Some(r)) => (true, None, r.text, r.usage, r.model),
+        Ok(None) => (true, None, String::new(), Usage::default(), String::new()),
+        Err(e) => (false, Some(e), String::new(), Usage::default(), String::new()),
+    };
+    let elapsed_ms = clock.elapsed().as_millis() as u64;
+    if let Some(e) = &error {
+        tracing::warn!(agent = %req.agent, run_id = %run_id, kind = e.kind.as_str(), "dispatch failed: {}", e.message);
+    }
+    let response_file = if req.dry_run {
+        "(dry run: the prompt was not sent)\n".to_string()
+    } else if let Some(e) = &error {
+        format!("(no reply: {e})\n")
+    } else {
+        reply.clone()
+    };
+    records::write_text(&run_dir, "response.txt", &response_file)?;
+
+    // Price tables arrive with the paid providers; the ones in this build cost nothing.
+    let cost_micros = 0;
+    if !req.dry_run && ok {
+        bus.emit(Event::UsageRecorded {
+            agent: req.agent.clone(),
+            run_id: run_id.clone(),
+            provider: provider_name.clone(),
+            model: model.clone(),
+            usage: usage.clone(),
+            cost_micros,
+        });
+        UsageTotals::record(ws, &provider_name, &req.agent, &usage, cost_micros)?;
+    }
+    bus.emit(Event::DispatchFinished {
+        agent: req.agent.clone(),
+        run_id: run_id.clone(),
+        ok,
+        error: error.as_ref().map(|e| e.message.clone()),
+        error_kind: error.as_ref().map(|e| e.kind.as_str().to_string()),
+        response_chars: reply.chars().count(),
+        elapsed_ms,
+    });
+
+    let parsed = protocol::parse(&reply);
+    let mut batch = BatchOutcome::default();
+    let mut commit = None;
+    if ok && !req.dry_run {
+        for p in &parsed.problems {
+            bus.emit(Event::MalformedBlock {
+                agent: req.agent.clone(),
+                run_id: run_id.clone(),
+                kind: format!("{:?}", p.block).to_lowercase(),
+                line: p.line,
+                problem: p.message.clone(),
+            });
+        }
+        post_to_blackboard(project, bus, req, &parsed);
+        (batch, commit) = apply_and_commit(project, bus, req, &run_id, &parsed, &usage, cancel).await;
+    }
+
+    let meta = RunMeta {
+        agent: req.agent.clone(),
+        run_id: run_id.clone(),
+        stage: req.stage.clone(),
+        objective: req.objective.clone(),
+        provider: provider_name.clone(),
+        model,
+        ok,
+        error: error.as_ref().map(|e| e.message.clone()),
+        dry_run: req.dry_run,
+        started_at: started_at.to_rfc3339(),
+        finished_at: chrono::Local::now().to_rfc3339(),
+        elapsed_ms,
+        usage: usage.clone(),
+        cost_micros,
+        files_written: batch.changed_paths(),
+        text_preview: reply.chars().take(500).collect(),
+    };
+    records::write_meta(ws, &run_dir, &meta)?;
+
+    Ok(DispatchOutcome {
+        run_id,
+        provider: provider_name,
+        ok,
+        error,
+        reply,
+        parsed,
+        batch,
+        commit,
+        usage,
+    })
+}
+
+fn post_to_blackboard(project: &Project, bus: &Bus, req: &DispatchRequest, parsed: &Parsed) {
+    let origin = blackboard::Origin {
+        author: &req.agent,
+        stage_id: req.stage.as_deref(),
+        workflow: req.workflow.as_deref(),
+    };
+    for block in &parsed.posts {
+        match blackboard::add(&project.ws, &origin, block) {
+            Ok(post) => bus.emit(Event::PostAdded {
+                agent: req.agent.clone(),
+                post_id: post.id,
+                post_type: post.post_type,
+                to: post.target_agent,
+                urgency: post.urgency,
+            }),
+            Err(e) => bus.emit(Event::Warning {
+                message: format!("cannot store a post from {}: {e}", req.agent),
+            }),
+        }
+    }
+}
+
+async fn apply_and_commit(
+    project: &Project,
+    bus: &Bus,
+    req: &DispatchRequest,
+    run_id: &str,
+    parsed: &Parsed,
+    usage: &Usage,
+    cancel: &CancellationToken,
+) -> (BatchOutcome, Option<git::CommitInfo>) {
+    let ws = &project.ws;
+    let cfg = &project.config;
+    if parsed.actions.is_empty() {
+        return (BatchOutcome::default(), None);
+    }
+    let root = ws.root.canonicalize().unwrap_or_else(|_| ws.root.clone());
+    // Files the user changed by hand are off limits while clk commits for agents.
+    let user_dirty: BTreeSet<String> = if cfg.auto_commit {
+        git::open(&root)
+            .map(|repo| git::dirty_among(&repo, &actions::file_targets(&root, &parsed.actions)))
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
+    if !user_dirty.is_empty() {
+        bus.emit(Event::UserChangesKept {
+            agent: req.agent.clone(),
+            files: user_dirty.iter().cloned().collect(),
+        });
+    }
+    let ctx = GateContext {
+        root: root.clone(),
+        agent: req.agent.clone(),
+        run_id: run_id.to_string(),
+        backups: ws.backups_dir().join(run_id),
+        warn_files: cfg.validation.warn_files_per_batch,
+        max_files: cfg.validation.max_files_per_batch,
+        run_timeout: Duration::from_secs(cfg.validation.run_timeout_s),
+        user_dirty,
+        done_file: ws.state_dir().join("done.md"),
+    };
+    let batch = actions::apply(&ctx, bus, &parsed.actions, cancel).await;
+    let changed = batch.changed_paths();
+    if changed.is_empty() || !cfg.auto_commit {
+        return (batch, None);
+    }
+    let Some(repo) = git::open(&root) else {
+        bus.emit(Event::Warning {
+            message: "the project is not a git repository; changes were not committed".into(),
+        });
+        return (batch, None);
+    };
+    let message = commit_message(&req.agent, &req.objective, &batch, usage, run_id);
+    match git::commit_paths(&repo, &req.agent, &changed, &message) {
+        Ok(Some(info)) => {
+            bus.emit(Event::Committed {
+                agent: req.agent.clone(),
+                sha: info.sha.clone(),
+                subject: info.subject.clone(),
+                files: changed,
+            });
+            (batch, Some(info))
+        }
+        Ok(None) => (batch, None),
+        Err(e) => {
+            bus.emit(Event::Warning {
+                message: format!("commit of {}'s changes failed: {e}", req.agent),
+            });
+            (batch, None)
+        }
+    }
+}
+
+/// `[agent] objective` and a body that says what happened, redacted.
+pub fn commit_message(
+    agent: &str,
+    objective: &str,
+    batch: &BatchOutcome,
+    usage: &Usage,
+    run_id: &str,
+) -> String {
+    let first = objective.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("changes");
+    let mut title = format!("[{agent}] {first}");
+    if title.chars().count() > 120 {
+        title = format!("{}…", title.chars().take(119).collect::<String>());
+    }
+    let mut body = String::from("Files changed:\n");
+    for f in &batch.written {
+        body.push_str(&format!("  - {f}\n"));
+    }
+    for f in &batch.deleted {
+        body.push_str(&format!("  - deleted: {f}\n"));
+    }
+    body.push_str(&format!("\nValidation: {}\n", batch.summary()));
+    if !batch.commands.is_empty() {
+        body.push_str("\nCommands run:\n");
+        for c in batch.commands.iter().take(8) {
+            let how = match (c.timed_out, c.exit_code) {
+                (true, _) => "timed out".to_string(),
+                (false, Some(code)) => format!("exit {code}"),
+                (false, None) => "stopped".to_string(),
+            };
+            body.push_str(&format!("  $ {} ({how})\n", c.cmd));
+        }
+    }
+    if !batch.refused.is_empty() {
+        body.push_str("\nRefused actions:\n");
+        for r in batch.refused.iter().take(8) {
+            body.push_str(&format!("  - {r}\n"));
+        }
+    }
+    body.push_str(&format!(
+        "\nTokens: total={} in={} out={}{}\nRun: {run_id}\n\nGenerated by clk",
+        usage.total(),
+        usage.input_tokens,
+        usage.output_tokens,
+        if usage.estimated { " (estimated)" } else { "" }
+    ));
+    redact_text(&format!("{title}\n\n{body}\n"))
+}

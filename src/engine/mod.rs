@@ -5,15 +5,18 @@
 
 pub mod actions;
 pub mod blackboard;
+pub mod bundled;
 pub mod bus;
 pub mod config;
+pub mod context;
 pub mod dispatch;
 pub mod events;
 pub mod git;
-pub mod paths;
+pub mod init;
 pub mod process;
 pub mod prompts;
 pub mod protocol;
+pub mod records;
 pub mod providers;
 pub mod redact;
 pub mod state;

@@ -29,8 +29,6 @@ pub fn process_env(name: &str) -> Option<String> {
 pub struct ClkConfig {
     pub version: u32,
     pub project_name: Option<String>,
-    /// Provider used when neither the agent, `CLK_PROVIDER` nor providers.json's `active` says.
-    pub default_provider: String,
     pub default_workflow: String,
     /// Iterations of `clk loop` when `--max-iterations` is not given.
     pub max_iterations: u32,
@@ -55,7 +53,6 @@ impl Default for ClkConfig {
         ClkConfig {
             version: 1,
             project_name: None,
-            default_provider: "shell".into(),
             default_workflow: "engineering".into(),
             max_iterations: 10,
             auto_commit: true,

@@ -1,1 +1,48 @@
-//! (being written)
+//! Which provider serves a dispatch, and building it from its settings.
+//!
+//! Choice: the agent's pin in agents.json, else providers.json's `active` (which
+//! `CLK_PROVIDER` overrides). A name that is not configured is an error that lists the
+//! configured ones; it never silently falls back to another provider.
+
+use std::sync::Arc;
+
+use super::Provider;
+use super::ollama::OllamaProvider;
+use super::openwebui::OpenAiCompatProvider;
+use super::shell::ShellProvider;
+use crate::engine::config::{ConfigError, ProviderSettings};
+use crate::engine::workspace::Project;
+
+/// The provider name for `agent`.
+pub fn choose(project: &Project, agent: &str) -> String {
+    project
+        .agents
+        .agents
+        .get(agent)
+        .and_then(|a| a.provider.clone())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| project.providers.active.clone())
+}
+
+/// Build provider `name` from its settings.
+pub fn build(name: &str, settings: &ProviderSettings) -> Result<Arc<dyn Provider>, ConfigError> {
+    let bad = |e: String| ConfigError::Invalid(format!("provider {name}: {e}"));
+    Ok(match settings.kind.as_str() {
+        "shell" => Arc::new(ShellProvider::new(name, settings)),
+        "ollama" => Arc::new(OllamaProvider::new(name, settings).map_err(bad)?),
+        "openwebui" => Arc::new(OpenAiCompatProvider::new(name, settings).map_err(bad)?),
+        other => {
+            return Err(ConfigError::Invalid(format!(
+                "provider {name} has type {other:?}; this build runs: {}",
+                crate::engine::config::providers::KNOWN_KINDS.join(", ")
+            )));
+        }
+    })
+}
+
+/// Build the provider that serves `agent` in `project`.
+pub fn for_agent(project: &Project, agent: &str) -> Result<Arc<dyn Provider>, ConfigError> {
+    let name = choose(project, agent);
+    let settings = project.providers.get(&name)?;
+    build(&name, settings)
+}

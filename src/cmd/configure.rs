@@ -1,0 +1,118 @@
+//! `clk configure`: show settings, or change them with dotted keys.
+//!
+//! `default_provider=NAME` (or `provider=NAME`) sets the active provider in providers.json;
+//! `providers.NAME.FIELD=VALUE` edits a provider; any other key is a clk.config.json setting.
+//! Every change is checked as a whole before anything is written, so a bad value leaves the
+//! files exactly as they were.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use super::{Failure, project};
+use crate::engine::config::keys::{self, coerce, get_path, set_path};
+use crate::engine::config::{ClkConfig, ProvidersFile, process_env};
+use crate::engine::workspace::{read_json, write_json};
+
+const PROVIDER_FIELDS: &[&str] = &[
+    "type", "description", "command", "args", "endpoint", "model", "api_key", "timeout_s",
+];
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+pub fn run(dir: &Path, sets: &[String], show: bool) -> Result<u8, Failure> {
+    let p = project(dir)?;
+    let ws = &p.ws;
+    if !sets.is_empty() {
+        let mut cfg_user = read_json(&ws.config_file())?.unwrap_or_else(|| json!({}));
+        let mut prov_user = read_json(&ws.providers_file())?.unwrap_or_else(|| json!({}));
+        let schema = serde_json::to_value(ClkConfig::default()).expect("defaults serialize");
+        let (mut cfg_changed, mut prov_changed) = (false, false);
+        for item in sets {
+            let (key, raw) = item.split_once('=').ok_or_else(|| {
+                Failure::bad_input(format!("{item:?} is not KEY=VALUE (e.g. supervise.max_cycles=5)"))
+            })?;
+            let key = key.trim();
+            if key == "default_provider" || key == "provider" || key == "active" {
+                set_path(&mut prov_user, "active", Value::String(raw.trim().to_string()));
+                prov_changed = true;
+            } else if let Some(rest) = key.strip_prefix("providers.") {
+                let (name, field) = rest.split_once('.').ok_or_else(|| {
+                    Failure::bad_input(format!("{key}: use providers.NAME.FIELD (e.g. providers.ollama.model)"))
+                })?;
+                let field_ok = PROVIDER_FIELDS.contains(&field)
+                    || field.strip_prefix("env.").is_some_and(|v| !v.is_empty());
+                if !field_ok {
+                    return Err(Failure::bad_input(format!(
+                        "{key}: unknown provider field {field:?}; fields: {}, env.VAR",
+                        PROVIDER_FIELDS.join(", ")
+                    )));
+                }
+                let like = match field {
+                    "timeout_s" => json!(1),
+                    "args" => json!([]),
+                    _ => json!(""),
+                };
+                let v = coerce(raw, &like).map_err(|why| Failure::bad_input(format!("{key}: {why}")))?;
+                set_path(&mut prov_user, &format!("providers.{name}.{field}"), v);
+                prov_changed = true;
+            } else {
+                let Some(default) = get_path(&schema, key) else {
+                    return Err(Failure::bad_input(format!(
+                        "unknown setting {key:?}; `clk configure --show` lists them"
+                    )));
+                };
+                if default.is_object() {
+                    return Err(Failure::bad_input(format!(
+                        "{key} is a block; set one of its keys, e.g. {key}.{}",
+                        default.as_object().and_then(|m| m.keys().next()).cloned().unwrap_or_default()
+                    )));
+                }
+                let v = coerce(raw, default).map_err(|why| Failure::bad_input(format!("{key}: {why}")))?;
+                set_path(&mut cfg_user, key, v);
+                cfg_changed = true;
+            }
+        }
+        // Check the result as a whole before writing anything.
+        ClkConfig::from_json_with_env(Some(&cfg_user), &no_env)?;
+        let prov = ProvidersFile::from_json_with_env(Some(&prov_user), &no_env)?;
+        prov.check()?;
+        if cfg_changed {
+            write_json(&ws.config_file(), &cfg_user)
+                .map_err(|e| Failure::failed(format!("cannot write clk.config.json: {e}")))?;
+        }
+        if prov_changed {
+            write_json(&ws.providers_file(), &prov_user)
+                .map_err(|e| Failure::failed(format!("cannot write providers.json: {e}")))?;
+        }
+        for item in sets {
+            let key = item.split_once('=').map(|(k, _)| k.trim()).unwrap_or(item);
+            let shown = if key.contains("api_key") { "<set>".to_string() } else { item.clone() };
+            println!("set {shown}");
+        }
+        let unknown = keys::unknown_keys(&schema, &cfg_user);
+        if !unknown.is_empty() {
+            println!("note: clk.config.json has keys clk does not use: {}", unknown.join(", "));
+        }
+    }
+    if show || sets.is_empty() {
+        let p = project(dir)?;
+        let mut providers = serde_json::to_value(&p.providers).unwrap_or_default();
+        crate::engine::redact::redact_json(&mut providers);
+        let doc = json!({"config": p.config, "providers": providers, "env_overrides": env_in_use()});
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    }
+    Ok(super::EXIT_OK)
+}
+
+/// Names of CLK_* variables currently set (values left out: they may be secrets).
+fn env_in_use() -> Vec<String> {
+    let mut v: Vec<String> = std::env::vars()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("CLK_") && process_env(k).is_some())
+        .collect();
+    v.sort();
+    v
+}

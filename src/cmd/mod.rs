@@ -1,0 +1,88 @@
+//! Command handlers for the CLI. Each returns an exit code or a [`Failure`] whose one-line
+//! message tells the user what to do; only `main` turns them into a process exit.
+
+pub mod ask;
+pub mod start;
+pub mod configure;
+pub mod idea;
+pub mod init;
+pub mod providers;
+pub mod status;
+
+use std::path::{Path, PathBuf};
+
+use crate::engine::config::{ConfigError, process_env};
+use crate::engine::workspace::{Project, Workspace};
+
+/// Exit codes.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_BAD_INPUT: u8 = 2;
+pub const EXIT_CANCELLED: u8 = 130;
+
+/// A command that could not do its job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Failure {
+            code: EXIT_BAD_INPUT,
+            message: message.into(),
+        }
+    }
+
+    pub fn failed(message: impl Into<String>) -> Self {
+        Failure {
+            code: EXIT_FAILED,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Failure::bad_input(e.to_string())
+    }
+}
+
+/// The folder a command runs in.
+pub fn start_dir(dir: Option<&Path>) -> Result<PathBuf, Failure> {
+    let d = match dir {
+        Some(d) => d.to_path_buf(),
+        None => std::env::current_dir()
+            .map_err(|e| Failure::bad_input(format!("cannot read the current folder: {e}")))?,
+    };
+    if !d.is_dir() {
+        return Err(Failure::bad_input(format!(
+            "{} is not a folder",
+            d.display()
+        )));
+    }
+    Ok(d)
+}
+
+/// The initialized project containing `dir`, loaded with environment overrides.
+pub fn project(dir: &Path) -> Result<Project, Failure> {
+    let ws = Workspace::find(dir).ok_or_else(|| {
+        Failure::bad_input(format!(
+            "clk is not set up in {} (no .clk/ here or above); run `clk init` first",
+            dir.display()
+        ))
+    })?;
+    let project = ws.load(&process_env)?;
+    project.providers.check()?;
+    Ok(project)
+}
+
+/// A tokio runtime for commands that do async work.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::failed(format!("cannot start the async runtime: {e}")))
+}

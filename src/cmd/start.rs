@@ -1,0 +1,35 @@
+//! `clk "idea"`: set up the project if needed, record the idea, and have the engineer build
+//! the first slice. The dashboard and the full plan/run/loop cycle build on this.
+
+use std::path::Path;
+
+use super::{Failure, ask, idea, project, runtime};
+use crate::engine::dispatch::DispatchRequest;
+use crate::engine::workspace::Workspace;
+use crate::headless::Format;
+
+pub fn run(dir: &Path, statement: &str, format: Format) -> Result<u8, Failure> {
+    if statement.trim().is_empty() {
+        return Err(Failure::bad_input("the idea is empty; say what you want to build"));
+    }
+    if Workspace::find(dir).is_none() {
+        super::init::run(dir, None)?;
+    }
+    let idea = idea::capture(dir, statement, None, Vec::new())?;
+    if format == Format::Human {
+        println!("Idea recorded: {}", idea.title);
+    }
+    let project = project(dir)?;
+    let req = DispatchRequest {
+        agent: "engineer".into(),
+        objective: format!(
+            "Build the smallest working first slice of this idea, with a test and a README \
+             section on how to run it: {}",
+            idea.statement
+        ),
+        stage: Some("first-slice".into()),
+        ..Default::default()
+    };
+    let out = runtime()?.block_on(ask::dispatch_printed(&project, &req, format))?;
+    Ok(ask::exit_code(&out))
+}

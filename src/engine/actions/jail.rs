@@ -1,0 +1,203 @@
+//! The path jail: where an agent may write.
+//!
+//! A path is accepted only if it names a place inside the project root that is not `.git/`
+//! and not `.clk/` (except `.clk/blackboard/`, and only for writes). `..` is refused outright
+//! rather than resolved, absolute paths are accepted only when they lie under the root, and
+//! the deepest existing ancestor of the target is canonicalized so a symlink anywhere on the
+//! way that leads out of the root, or into `.git/` or `.clk/`, is refused too.
+
+use std::path::{Component, Path, PathBuf};
+
+/// Why a path was refused. The text is what the agent and the user are shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal(pub String);
+
+/// A path the gate may touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Jailed {
+    /// Relative to the root, `/`-separated, no `.` or `..` parts.
+    pub rel: String,
+    pub abs: PathBuf,
+}
+
+/// Whether the action writes into the blackboard exception.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// write: may target `.clk/blackboard/`.
+    Write,
+    /// edit, append, delete.
+    Modify,
+}
+
+fn refuse(msg: impl Into<String>) -> Result<Jailed, Refusal> {
+    Err(Refusal(msg.into()))
+}
+
+/// Resolve `raw` against `root`, which must already be canonical.
+pub fn resolve(root: &Path, raw: &str, access: Access) -> Result<Jailed, Refusal> {
+    let trimmed = raw
+        .trim()
+        .trim_matches(|c| c == '`' || c == '"' || c == '\'')
+        .trim();
+    if trimmed.is_empty() {
+        return refuse("empty path");
+    }
+    if trimmed.contains('\0') {
+        return refuse("path contains a NUL byte");
+    }
+    if trimmed.starts_with('~') {
+        return refuse("paths starting with ~ point outside the project");
+    }
+    let mut rel_str = trimmed.to_string();
+    if Path::new(trimmed).is_absolute() {
+        match Path::new(trimmed).strip_prefix(root) {
+            Ok(r) => rel_str = r.to_string_lossy().into_owned(),
+            Err(_) => return refuse("absolute path outside the project"),
+        }
+    }
+    // The old protocol's `blackboard/x` shorthand.
+    if rel_str == "blackboard" || rel_str.starts_with("blackboard/") {
+        rel_str = format!(".clk/{rel_str}");
+    }
+    let mut parts: Vec<String> = Vec::new();
+    for comp in Path::new(&rel_str).components() {
+        match comp {
+            Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
+            Component::CurDir => {}
+            Component::ParentDir => return refuse("paths may not contain '..'"),
+            Component::RootDir | Component::Prefix(_) => {
+                return refuse("absolute path outside the project");
+            }
+        }
+    }
+    if parts.is_empty() {
+        return refuse("the path names the project root itself");
+    }
+    check_protected(&parts, access)?;
+    let rel = parts.join("/");
+    let abs = root.join(&rel);
+
+    // Follow symlinks on the existing part of the path.
+    let mut probe = abs.clone();
+    let mut rest = Vec::new();
+    while !probe.exists() && probe.symlink_metadata().is_err() {
+        match (probe.file_name(), probe.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name.to_owned());
+                probe = parent.to_path_buf();
+            }
+            _ => return refuse("path cannot be resolved"),
+        }
+    }
+    let real = match probe.canonicalize() {
+        Ok(r) => r,
+        // A dangling symlink: refuse rather than write through it.
+        Err(_) => return refuse("path goes through a broken symlink"),
+    };
+    let Ok(real_rel) = real.strip_prefix(root) else {
+        return refuse("path leads outside the project through a symlink");
+    };
+    let mut real_parts: Vec<String> = real_rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    real_parts.extend(rest.iter().rev().map(|s| s.to_string_lossy().into_owned()));
+    if real_parts.is_empty() {
+        return refuse("the path names the project root itself");
+    }
+    if real_parts != parts {
+        check_protected(&real_parts, access)
+            .map_err(|Refusal(m)| Refusal(format!("{m} (through a symlink)")))?;
+    }
+    Ok(Jailed { rel, abs })
+}
+
+fn check_protected(parts: &[String], access: Access) -> Result<(), Refusal> {
+    let first = parts[0].to_ascii_lowercase();
+    if first == ".git" {
+        return Err(Refusal("agents may not touch .git/".into()));
+    }
+    if first == ".clk" {
+        let blackboard = parts.len() >= 3 && parts[1] == "blackboard";
+        return match (blackboard, access) {
+            (true, Access::Write) => Ok(()),
+            (true, Access::Modify) => Err(Refusal(
+                "blackboard posts may be written, not edited or deleted".into(),
+            )),
+            (false, _) => Err(Refusal(
+                "agents may not touch .clk/ (except writing .clk/blackboard/)".into(),
+            )),
+        };
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn root() -> (tempfile::TempDir, PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path().canonicalize().unwrap();
+        std::fs::create_dir_all(r.join(".clk/blackboard")).unwrap();
+        std::fs::create_dir_all(r.join(".git")).unwrap();
+        (d, r)
+    }
+
+    fn ok(root: &Path, p: &str) -> String {
+        resolve(root, p, Access::Write).unwrap().rel
+    }
+
+    fn no(root: &Path, p: &str) -> String {
+        resolve(root, p, Access::Write).unwrap_err().0
+    }
+
+    #[test]
+    fn plain_paths_are_normalized() {
+        let (_d, r) = root();
+        assert_eq!(ok(&r, "src/app.rs"), "src/app.rs");
+        assert_eq!(ok(&r, "./src/./app.rs"), "src/app.rs");
+        assert_eq!(ok(&r, " `README.md` "), "README.md");
+        let abs = format!("{}/notes/a.md", r.display());
+        assert_eq!(ok(&r, &abs), "notes/a.md");
+        assert_eq!(ok(&r, "blackboard/x.json"), ".clk/blackboard/x.json");
+    }
+
+    #[test]
+    fn escapes_are_refused() {
+        let (_d, r) = root();
+        for p in [
+            "../x",
+            "a/../../x",
+            "/etc/passwd",
+            "~/.bashrc",
+            "",
+            ".",
+            ".git/config",
+            ".GIT/hooks/pre-commit",
+            ".clk/config/clk.config.json",
+            ".clk/state/done.md",
+            "a\0b",
+        ] {
+            assert!(resolve(&r, p, Access::Write).is_err(), "{p:?} was accepted");
+        }
+        assert!(no(&r, "../x").contains(".."));
+        assert!(resolve(&r, ".clk/blackboard/p.json", Access::Modify).is_err());
+    }
+
+    #[test]
+    fn symlinks_that_lead_out_are_refused() {
+        let (_d, r) = root();
+        let outside = tempfile::tempdir().unwrap();
+        symlink(outside.path(), r.join("out")).unwrap();
+        symlink(r.join(".git"), r.join("g")).unwrap();
+        symlink(r.join("missing-target"), r.join("dangling")).unwrap();
+        std::fs::create_dir(r.join("inner")).unwrap();
+        symlink(r.join("inner"), r.join("in")).unwrap();
+        assert!(no(&r, "out/x.txt").contains("outside"));
+        assert!(no(&r, "g/config").contains(".git"));
+        assert!(resolve(&r, "dangling", Access::Write).is_err());
+        assert_eq!(ok(&r, "in/x.txt"), "in/x.txt");
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every check the project has, installing what they need first.
+# Usage: tests/run-all.sh        (from the repository root)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need git; then
+  echo "run-all: installing git" >&2
+  apt-get update -qq && apt-get install -y -qq git >/dev/null
+fi
+if ! need cargo; then
+  echo "run-all: cargo is missing; install Rust from https://rustup.rs" >&2
+  exit 2
+fi
+rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+echo "== cargo fmt --check"
+cargo fmt --check
+echo "== cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+echo "== cargo test"
+cargo test --all-targets --quiet 2>&1 | tee /tmp/clk-test-output.txt
+echo "== kickoff smoke test"
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}" ./kickoff.sh "Add a hello() function to greeter.py" > /tmp/clk-kickoff.txt 2>&1 || { cat /tmp/clk-kickoff.txt; exit 1; }
+grep -q "Idea recorded" /tmp/clk-kickoff.txt
+echo "all checks passed"
