@@ -1,0 +1,384 @@
+//! A scriptable mock model server for integration tests, speaking just enough HTTP/1.1.
+//!
+//! It runs on 127.0.0.1 on an ephemeral port, on its own thread with its own tokio runtime, so
+//! both sync tests (running the `clk` binary) and async tests can use it; it stops on drop.
+//! HTTP is hand-rolled (one request per connection, `Connection: close`) so a test controls the
+//! bytes exactly: how a stream is framed and split into writes, where it is cut, when it stalls.
+//!
+//! Every model call (see [`Protocol::from_request`]) takes the next [`Reply`] of the
+//! [`Script`], rendered in the protocol the request used (see `render.rs`); when the script is
+//! used up, the [`Fallback`] answers. Other endpoints (`/api/tags`, `/api/version`, `/v1/models`,
+//! `/api/models`, `/models`) answer from the script's settings. Every request is recorded.
+//!
+//! ```ignore
+//! let mock = MockServer::start(Script::new(vec![Reply::status(429, "slow"), Reply::text("hi")]));
+//! let url = mock.url(); // http://127.0.0.1:PORT
+//! assert_eq!(mock.model_calls(), 2);
+//! ```
+
+#![allow(dead_code)]
+
+mod http1;
+mod render;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use http1::{Plan, read_request, respond};
+pub use render::Protocol;
+
+/// One scripted answer to one model call.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// A normal answer in the request's protocol, streamed in pieces of `chunk_size`
+    /// characters when the request streams. `usage` is (input, output) tokens, or none.
+    Text {
+        text: String,
+        usage: Option<(u64, u64)>,
+        chunk_size: usize,
+    },
+    /// An error status with this body (`Retry-After: 1` is added for 429 and 503).
+    Status { code: u16, body: String },
+    /// Exactly this status, content type and body (e.g. a non-JSON 200).
+    Raw {
+        code: u16,
+        content_type: String,
+        body: String,
+    },
+    /// Read the request, then never answer.
+    Stall,
+    /// Send streaming headers, then go silent.
+    StallAfterHeaders,
+    /// Start the streamed `text` reply, then close the socket after `bytes` body bytes.
+    CutAfter { text: String, bytes: usize },
+    /// Wait, then answer with `then`.
+    Delay { ms: u64, then: Box<Reply> },
+    /// Answer with `then`, pausing `pause_ms` after every write.
+    Paced { pause_ms: u64, then: Box<Reply> },
+}
+
+impl Reply {
+    pub fn text(text: &str) -> Reply {
+        Reply::Text {
+            text: text.into(),
+            usage: None,
+            chunk_size: 8,
+        }
+    }
+    pub fn text_usage(text: &str, input: u64, output: u64) -> Reply {
+        Reply::chunked(text, 8, Some((input, output)))
+    }
+    pub fn chunked(text: &str, chunk_size: usize, usage: Option<(u64, u64)>) -> Reply {
+        Reply::Text {
+            text: text.into(),
+            usage,
+            chunk_size,
+        }
+    }
+    pub fn status(code: u16, body: &str) -> Reply {
+        Reply::Status {
+            code,
+            body: body.into(),
+        }
+    }
+    pub fn raw(code: u16, content_type: &str, body: &str) -> Reply {
+        Reply::Raw {
+            code,
+            content_type: content_type.into(),
+            body: body.into(),
+        }
+    }
+    pub fn cut(text: &str, bytes: usize) -> Reply {
+        Reply::CutAfter {
+            text: text.into(),
+            bytes,
+        }
+    }
+    pub fn delay(ms: u64, then: Reply) -> Reply {
+        Reply::Delay {
+            ms,
+            then: Box::new(then),
+        }
+    }
+    pub fn paced(pause_ms: u64, then: Reply) -> Reply {
+        Reply::Paced {
+            pause_ms,
+            then: Box::new(then),
+        }
+    }
+}
+
+/// What answers model calls once the script is used up.
+#[derive(Debug, Clone)]
+pub enum Fallback {
+    /// Repeat the last scripted reply (a 500 if there was none).
+    RepeatLast,
+    /// Always this reply.
+    Reply(Reply),
+}
+
+/// How a streamed body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// `Transfer-Encoding: chunked`; a cut is visible to the client as an incomplete body.
+    Chunked,
+    /// No length: the body ends when the socket closes, so a cut looks like a clean end.
+    Close,
+}
+
+/// The replies for model calls and the settings for everything else.
+#[derive(Debug, Clone)]
+pub struct Script {
+    replies: VecDeque<Reply>,
+    fallback: Fallback,
+    models: Vec<String>,
+    api_key: Option<String>,
+    version: String,
+    framing: Framing,
+    write_size: Option<usize>,
+}
+
+impl Script {
+    /// These replies in order; the default fallback is a 500 "mock script exhausted".
+    pub fn new(replies: Vec<Reply>) -> Script {
+        Script {
+            replies: replies.into(),
+            fallback: Fallback::Reply(Reply::status(500, r#"{"error":"mock script exhausted"}"#)),
+            models: vec!["llama3.1:latest".into()],
+            api_key: None,
+            version: "0.6.0".into(),
+            framing: Framing::Chunked,
+            write_size: None,
+        }
+    }
+    pub fn fallback(mut self, f: Fallback) -> Script {
+        self.fallback = f;
+        self
+    }
+    /// Models listed by `/api/tags` and the OpenAI `models` endpoints.
+    pub fn models(mut self, models: &[&str]) -> Script {
+        self.models = models.iter().map(|m| m.to_string()).collect();
+        self
+    }
+    /// Require `Authorization: Bearer <key>` on every request (401 otherwise).
+    pub fn api_key(mut self, key: &str) -> Script {
+        self.api_key = Some(key.into());
+        self
+    }
+    pub fn version(mut self, v: &str) -> Script {
+        self.version = v.into();
+        self
+    }
+    pub fn framing(mut self, f: Framing) -> Script {
+        self.framing = f;
+        self
+    }
+    /// Re-split every body into writes of `n` bytes (frames and UTF-8 characters get cut).
+    pub fn split_writes(mut self, n: usize) -> Script {
+        self.write_size = Some(n.max(1));
+        self
+    }
+}
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    /// Without the query string.
+    pub path: String,
+    pub query: String,
+    /// Names in lower case, in arrival order.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub json: Option<Value>,
+    pub at: Instant,
+    /// Set for model calls.
+    pub protocol: Option<Protocol>,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+struct State {
+    script: Script,
+    last: Option<Reply>,
+    requests: Vec<Recorded>,
+}
+
+/// A running mock server; dropping it stops the server and closes every connection.
+pub struct MockServer {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    stop: CancellationToken,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl MockServer {
+    pub fn start(script: Script) -> MockServer {
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        std_listener.set_nonblocking(true).expect("nonblocking");
+        let addr = std_listener.local_addr().expect("local addr");
+        let state = Arc::new(Mutex::new(State {
+            script,
+            last: None,
+            requests: Vec::new(),
+        }));
+        let stop = CancellationToken::new();
+        let (st, sp) = (state.clone(), stop.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("mock-server-{}", addr.port()))
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("mock runtime");
+                rt.block_on(async move {
+                    let listener = TcpListener::from_std(std_listener).expect("listener");
+                    loop {
+                        tokio::select! {
+                            _ = sp.cancelled() => break,
+                            acc = listener.accept() => if let Ok((sock, _)) = acc {
+                                tokio::spawn(handle(sock, st.clone()));
+                            },
+                        }
+                    }
+                });
+                // Dropping the runtime drops stalled connections with it.
+            })
+            .expect("spawn mock thread");
+        MockServer {
+            addr,
+            state,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+    /// Every request so far, in arrival order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.lock().requests.clone()
+    }
+    /// The model calls so far.
+    pub fn model_requests(&self) -> Vec<Recorded> {
+        let st = self.lock();
+        st.requests
+            .iter()
+            .filter(|r| r.protocol.is_some())
+            .cloned()
+            .collect()
+    }
+    /// How many model calls arrived (including ones refused for a wrong key).
+    pub fn model_calls(&self) -> usize {
+        self.lock()
+            .requests
+            .iter()
+            .filter(|r| r.protocol.is_some())
+            .count()
+    }
+    /// Add a reply to the end of the script while running.
+    pub fn push(&self, reply: Reply) {
+        self.lock().script.replies.push_back(reply);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A port on 127.0.0.1 that nothing listens on (bound, then released).
+pub fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local addr").port()
+}
+
+/// `http://127.0.0.1:PORT` for a [`closed_port`].
+pub fn closed_url() -> String {
+    format!("http://127.0.0.1:{}", closed_port())
+}
+
+async fn handle(mut sock: TcpStream, state: Arc<Mutex<State>>) {
+    let _ = sock.set_nodelay(true);
+    let Some(rec) = read_request(&mut sock).await else {
+        return;
+    };
+    let plan = {
+        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+        let plan = decide(&mut st, &rec);
+        st.requests.push(rec);
+        plan
+    };
+    let _ = respond(&mut sock, plan).await;
+}
+
+fn decide(st: &mut State, rec: &Recorded) -> Plan {
+    let plan = |reply| Plan {
+        reply,
+        protocol: rec.protocol,
+        body: rec.json.clone(),
+        framing: st.script.framing,
+        write_size: st.script.write_size,
+    };
+    if let Some(key) = &st.script.api_key
+        && rec.header("authorization") != Some(format!("Bearer {key}").as_str())
+    {
+        let body =
+            json!({"error": {"message": "invalid api key", "type": "invalid_request_error"}});
+        return plan(Reply::status(401, &body.to_string()));
+    }
+    if rec.protocol.is_some() {
+        let reply = match st.script.replies.pop_front() {
+            Some(r) => {
+                st.last = Some(r.clone());
+                r
+            }
+            None => match &st.script.fallback {
+                Fallback::Reply(r) => r.clone(),
+                Fallback::RepeatLast => st
+                    .last
+                    .clone()
+                    .unwrap_or_else(|| Reply::status(500, r#"{"error":"mock script empty"}"#)),
+            },
+        };
+        return plan(reply);
+    }
+    let json_ok = |v: Value| Reply::raw(200, "application/json", &v.to_string());
+    let models = &st.script.models;
+    let reply = match (rec.method.as_str(), rec.path.as_str()) {
+        ("GET", "/api/tags") => json_ok(json!({"models": models.iter()
+            .map(|m| json!({"name": m, "model": m, "size": 1})).collect::<Vec<_>>()})),
+        ("GET", "/api/version") => json_ok(json!({"version": st.script.version})),
+        ("GET", "/v1/models" | "/api/models" | "/models") => json_ok(json!({"object": "list",
+            "data": models.iter().map(|m| json!({"id": m, "object": "model"})).collect::<Vec<_>>()})),
+        _ => Reply::status(404, r#"{"error":"no such endpoint on the mock server"}"#),
+    };
+    plan(reply)
+}
