@@ -83,7 +83,8 @@ impl Default for ProvidersFile {
                 description: "Any OpenAI-compatible chat completions server (Open WebUI, \
                               vLLM, llama.cpp, LM Studio)."
                     .into(),
-                endpoint: Some("http://localhost:8080".into()),
+                // Open WebUI serves chat completions under /api.
+                endpoint: Some("http://localhost:8080/api".into()),
                 model: Some(String::new()),
                 api_key: Some(String::new()),
                 ..Default::default()

@@ -134,10 +134,13 @@ impl Availability {
     }
 }
 
+/// The callback behind an [`OutputSink`].
+type SinkFn = dyn Fn(Stream, &str) + Send + Sync;
+
 /// Where live output goes while a provider works. Cheap to clone.
 #[derive(Clone)]
 pub struct OutputSink {
-    f: Arc<dyn Fn(Stream, &str) + Send + Sync>,
+    f: Arc<SinkFn>,
 }
 
 impl OutputSink {
