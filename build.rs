@@ -26,7 +26,10 @@ fn list(dir: &str, ext: &str) -> Vec<(String, String)> {
 
 fn main() {
     let mut src = String::new();
-    for (konst, dir, ext) in [("PROMPTS", "prompts", "md"), ("WORKFLOWS", "workflows", "yaml")] {
+    for (konst, dir, ext) in [
+        ("PROMPTS", "prompts", "md"),
+        ("WORKFLOWS", "workflows", "yaml"),
+    ] {
         writeln!(src, "pub const {konst}: &[(&str, &str)] = &[").unwrap();
         for (name, path) in list(dir, ext) {
             writeln!(src, "    ({name:?}, include_str!({path:?})),").unwrap();

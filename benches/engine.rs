@@ -34,7 +34,15 @@ fn big_repo(root: &Path) {
         .unwrap();
     assert!(st.success());
     let st = Command::new("git")
-        .args(["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "base"])
+        .args([
+            "-c",
+            "user.name=b",
+            "-c",
+            "user.email=b@b",
+            "commit",
+            "-qm",
+            "base",
+        ])
         .current_dir(root)
         .status()
         .unwrap();
@@ -84,7 +92,11 @@ fn apply_and_commit(c: &mut Criterion) {
 fn status_cold_start(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let exe = env!("CARGO_BIN_EXE_clk");
-    let st = Command::new(exe).arg("init").current_dir(dir.path()).output().unwrap();
+    let st = Command::new(exe)
+        .arg("init")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     assert!(st.status.success());
     c.bench_function("clk status (cold process)", |b| {
         b.iter(|| {

@@ -77,7 +77,11 @@ pub fn summary(state: &RunState) -> String {
         state.totals.input_tokens + state.totals.output_tokens,
         state.totals.input_tokens,
         state.totals.output_tokens,
-        if state.totals.estimated { ", estimated" } else { "" }
+        if state.totals.estimated {
+            ", estimated"
+        } else {
+            ""
+        }
     )];
     parts.push(format!("{} file(s) changed", state.files_written.len()));
     parts.push(format!("{} commit(s)", state.commits.len()));

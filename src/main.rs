@@ -14,7 +14,11 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { cmd::EXIT_BAD_INPUT } else { cmd::EXIT_OK };
+            let code = if e.use_stderr() {
+                cmd::EXIT_BAD_INPUT
+            } else {
+                cmd::EXIT_OK
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -52,18 +56,33 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     let dir = cmd::start_dir(cli.dir.as_deref())?;
     let _log_guard = start_logging(&dir);
     tracing::info!(args = ?std::env::args().skip(1).map(|a| clk::engine::redact::redact_text(&a)).collect::<Vec<_>>(), "clk started");
-    let format = if cli.json { Format::Json } else { Format::Human };
+    let format = if cli.json {
+        Format::Json
+    } else {
+        Format::Human
+    };
     match (cli.command, cli.idea) {
         (Some(_), Some(idea)) => Err(Failure::bad_input(format!(
             "an idea ({idea:?}) and a command cannot be given together"
         ))),
         (Some(Command::Init { name }), None) => cmd::init::run(&dir, name.as_deref()),
-        (Some(Command::Idea { statement, title, tags }), None) => {
-            cmd::idea::run(&dir, &statement, title.as_deref(), tags)
-        }
-        (Some(Command::Ask { agent, objective, stage, dry_run }), None) => {
-            cmd::ask::run(&dir, &agent, &objective.join(" "), stage, dry_run, format)
-        }
+        (
+            Some(Command::Idea {
+                statement,
+                title,
+                tags,
+            }),
+            None,
+        ) => cmd::idea::run(&dir, &statement, title.as_deref(), tags),
+        (
+            Some(Command::Ask {
+                agent,
+                objective,
+                stage,
+                dry_run,
+            }),
+            None,
+        ) => cmd::ask::run(&dir, &agent, &objective.join(" "), stage, dry_run, format),
         (Some(Command::Status), None) => cmd::status::run(&dir),
         (Some(Command::Providers), None) => cmd::providers::run(&dir),
         (Some(Command::Configure { set, show }), None) => cmd::configure::run(&dir, &set, show),

@@ -49,13 +49,18 @@ fn init_creates_the_layout_and_is_harmless_twice() {
     ] {
         assert!(d.path().join(".clk").join(sub).is_dir(), "{sub}");
     }
-    let cfg: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(d.path().join(".clk/config/clk.config.json")).unwrap())
-            .unwrap();
+    let cfg: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(d.path().join(".clk/config/clk.config.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(cfg["project_name"], "demo");
     assert_eq!(cfg["validation"]["max_files_per_batch"], 25);
     assert!(d.path().join(".clk/prompts/engineer.md").is_file());
-    assert!(d.path().join(".clk/config/workflows/engineering.yaml").is_file());
+    assert!(
+        d.path()
+            .join(".clk/config/workflows/engineering.yaml")
+            .is_file()
+    );
     assert!(git_log(d.path()).contains("[clk-init]"));
     // A user's edit to a prompt survives a second init.
     fs::write(d.path().join(".clk/prompts/qa.md"), "my qa prompt\n").unwrap();
@@ -70,7 +75,12 @@ fn init_creates_the_layout_and_is_harmless_twice() {
 #[test]
 fn commands_outside_a_project_say_to_run_init() {
     let d = tempfile::tempdir().unwrap();
-    for args in [vec!["idea", "x"], vec!["status"], vec!["providers"], vec!["configure"]] {
+    for args in [
+        vec!["idea", "x"],
+        vec!["status"],
+        vec!["providers"],
+        vec!["configure"],
+    ] {
         clk(d.path())
             .args(&args)
             .assert()
@@ -84,7 +94,12 @@ fn idea_is_recorded_and_committed() {
     let d = tempfile::tempdir().unwrap();
     init(d.path());
     clk(d.path())
-        .args(["idea", "A local-first journaling app. It syncs later.", "--tag", "mvp"])
+        .args([
+            "idea",
+            "A local-first journaling app. It syncs later.",
+            "--tag",
+            "mvp",
+        ])
         .assert()
         .success()
         .stdout(predicate::str::contains("A local-first journaling app"));
@@ -98,7 +113,9 @@ fn idea_is_recorded_and_committed() {
         .arg("status")
         .assert()
         .success()
-        .stdout(predicate::str::contains("Idea      A local-first journaling app"))
+        .stdout(predicate::str::contains(
+            "Idea      A local-first journaling app",
+        ))
         .stdout(predicate::str::contains("Provider  shell"));
 }
 
@@ -108,10 +125,17 @@ fn configure_sets_nested_keys_and_refuses_bad_ones_without_writing() {
     init(d.path());
     let cfg_path = d.path().join(".clk/config/clk.config.json");
     clk(d.path())
-        .args(["configure", "--set", "supervise.max_cycles=5", "--set", "auto_commit=false"])
+        .args([
+            "configure",
+            "--set",
+            "supervise.max_cycles=5",
+            "--set",
+            "auto_commit=false",
+        ])
         .assert()
         .success();
-    let cfg: serde_json::Value = serde_json::from_str(&fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    let cfg: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&cfg_path).unwrap()).unwrap();
     assert_eq!(cfg["supervise"]["max_cycles"], 5);
     assert_eq!(cfg["supervise"]["stall_rescue"], true);
     assert_eq!(cfg["auto_commit"], false);
@@ -137,7 +161,13 @@ fn configure_sets_nested_keys_and_refuses_bad_ones_without_writing() {
         prov_before
     );
     clk(d.path())
-        .args(["configure", "--set", "default_provider=ollama", "--set", "providers.ollama.model=qwen3"])
+        .args([
+            "configure",
+            "--set",
+            "default_provider=ollama",
+            "--set",
+            "providers.ollama.model=qwen3",
+        ])
         .assert()
         .success();
     let prov: serde_json::Value = serde_json::from_str(
@@ -190,14 +220,20 @@ fn init_where_it_cannot_write_fails_clearly() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("cannot write"));
-    assert_eq!(fs::read_to_string(d.path().join(".clk")).unwrap(), "in the way");
+    assert_eq!(
+        fs::read_to_string(d.path().join(".clk")).unwrap(),
+        "in the way"
+    );
 }
 
 #[test]
 fn bad_arguments_exit_2() {
     let d = tempfile::tempdir().unwrap();
     clk(d.path()).arg("--frobnicate").assert().code(2);
-    clk(d.path()).assert().code(2).stderr(predicate::str::contains("--help"));
+    clk(d.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--help"));
 }
 
 #[test]
@@ -224,5 +260,10 @@ fn providers_reports_availability_quickly() {
     assert_eq!(v["active"], "shell");
     assert_eq!(v["available"]["shell"], true);
     assert_eq!(v["available"]["ollama"], false);
-    assert!(!v["providers"]["ollama"]["reason"].as_str().unwrap().is_empty());
+    assert!(
+        !v["providers"]["ollama"]["reason"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    );
 }

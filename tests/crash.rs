@@ -21,8 +21,16 @@ fn writer_loop(root: &Path) -> ! {
         n += 1;
         let doc = serde_json::json!({"n": n, "items": big});
         write_json(&ws.config_file(), &doc).unwrap();
-        append_jsonl(&ws.activity_log(), &serde_json::json!({"n": n, "pad": big[..50]})).unwrap();
-        let u = Usage { input_tokens: n, output_tokens: 1, ..Default::default() };
+        append_jsonl(
+            &ws.activity_log(),
+            &serde_json::json!({"n": n, "pad": big[..50]}),
+        )
+        .unwrap();
+        let u = Usage {
+            input_tokens: n,
+            output_tokens: 1,
+            ..Default::default()
+        };
         UsageTotals::record(&ws, "shell", "engineer", &u, 0).unwrap();
     }
 }
@@ -50,9 +58,15 @@ fn state_files_survive_a_kill_at_any_moment() {
         child.kill().unwrap();
         child.wait().unwrap();
         let cfg = read_json(&ws.config_file());
-        assert!(matches!(cfg, Ok(Some(_))), "round {round}: config unreadable: {cfg:?}");
+        assert!(
+            matches!(cfg, Ok(Some(_))),
+            "round {round}: config unreadable: {cfg:?}"
+        );
         let usage = read_json(&ws.state_dir().join("usage.json"));
-        assert!(matches!(usage, Ok(Some(_))) || matches!(usage, Ok(None)), "round {round}: {usage:?}");
+        assert!(
+            matches!(usage, Ok(Some(_))) || matches!(usage, Ok(None)),
+            "round {round}: {usage:?}"
+        );
         let text = std::fs::read_to_string(ws.activity_log()).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         let bad = lines
@@ -62,7 +76,11 @@ fn state_files_survive_a_kill_at_any_moment() {
             .map(|(i, _)| i)
             .collect::<Vec<_>>();
         // Only a line cut by a kill may be bad, and records after it are whole.
-        assert!(bad.len() <= round as usize + 1, "round {round}: {} bad lines", bad.len());
+        assert!(
+            bad.len() <= round as usize + 1,
+            "round {round}: {} bad lines",
+            bad.len()
+        );
         assert!(read_jsonl(&ws.activity_log()).len() + bad.len() == lines.len());
     }
     assert!(read_jsonl(&ws.activity_log()).len() > 10);

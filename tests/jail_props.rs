@@ -32,8 +32,26 @@ fn files_under(p: &Path) -> Vec<PathBuf> {
 
 fn part() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        "..", ".", "a", "b", ".git", ".clk", "blackboard", "config", "out", "gitlink", "in",
-        "~", "", "x.txt", "..a", "a..", "...", " ", "hooks", "state",
+        "..",
+        ".",
+        "a",
+        "b",
+        ".git",
+        ".clk",
+        "blackboard",
+        "config",
+        "out",
+        "gitlink",
+        "in",
+        "~",
+        "",
+        "x.txt",
+        "..a",
+        "a..",
+        "...",
+        " ",
+        "hooks",
+        "state",
     ])
     .prop_map(str::to_string)
 }

@@ -55,9 +55,15 @@ pub fn run(
     format: Format,
 ) -> Result<u8, Failure> {
     if objective.trim().is_empty() {
-        return Err(Failure::bad_input("the objective is empty; say what the agent should do"));
+        return Err(Failure::bad_input(
+            "the objective is empty; say what the agent should do",
+        ));
     }
-    if agent.trim().is_empty() || !agent.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if agent.trim().is_empty()
+        || !agent
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         return Err(Failure::bad_input(format!(
             "{agent:?} is not an agent name; use letters, digits, _ or - (e.g. engineer)"
         )));
@@ -74,7 +80,12 @@ pub fn run(
     if dry_run && format == Format::Human {
         println!(
             "Dry run: prompt saved in {}",
-            project.ws.runs_dir().join(&out.run_id).join("prompt.txt").display()
+            project
+                .ws
+                .runs_dir()
+                .join(&out.run_id)
+                .join("prompt.txt")
+                .display()
         );
     }
     Ok(exit_code(&out))

@@ -15,7 +15,14 @@ use crate::engine::config::{ClkConfig, ProvidersFile, process_env};
 use crate::engine::workspace::{read_json, write_json};
 
 const PROVIDER_FIELDS: &[&str] = &[
-    "type", "description", "command", "args", "endpoint", "model", "api_key", "timeout_s",
+    "type",
+    "description",
+    "command",
+    "args",
+    "endpoint",
+    "model",
+    "api_key",
+    "timeout_s",
 ];
 
 fn no_env(_: &str) -> Option<String> {
@@ -32,15 +39,23 @@ pub fn run(dir: &Path, sets: &[String], show: bool) -> Result<u8, Failure> {
         let (mut cfg_changed, mut prov_changed) = (false, false);
         for item in sets {
             let (key, raw) = item.split_once('=').ok_or_else(|| {
-                Failure::bad_input(format!("{item:?} is not KEY=VALUE (e.g. supervise.max_cycles=5)"))
+                Failure::bad_input(format!(
+                    "{item:?} is not KEY=VALUE (e.g. supervise.max_cycles=5)"
+                ))
             })?;
             let key = key.trim();
             if key == "default_provider" || key == "provider" || key == "active" {
-                set_path(&mut prov_user, "active", Value::String(raw.trim().to_string()));
+                set_path(
+                    &mut prov_user,
+                    "active",
+                    Value::String(raw.trim().to_string()),
+                );
                 prov_changed = true;
             } else if let Some(rest) = key.strip_prefix("providers.") {
                 let (name, field) = rest.split_once('.').ok_or_else(|| {
-                    Failure::bad_input(format!("{key}: use providers.NAME.FIELD (e.g. providers.ollama.model)"))
+                    Failure::bad_input(format!(
+                        "{key}: use providers.NAME.FIELD (e.g. providers.ollama.model)"
+                    ))
                 })?;
                 let field_ok = PROVIDER_FIELDS.contains(&field)
                     || field.strip_prefix("env.").is_some_and(|v| !v.is_empty());
@@ -55,7 +70,8 @@ pub fn run(dir: &Path, sets: &[String], show: bool) -> Result<u8, Failure> {
                     "args" => json!([]),
                     _ => json!(""),
                 };
-                let v = coerce(raw, &like).map_err(|why| Failure::bad_input(format!("{key}: {why}")))?;
+                let v = coerce(raw, &like)
+                    .map_err(|why| Failure::bad_input(format!("{key}: {why}")))?;
                 set_path(&mut prov_user, &format!("providers.{name}.{field}"), v);
                 prov_changed = true;
             } else {
@@ -67,10 +83,15 @@ pub fn run(dir: &Path, sets: &[String], show: bool) -> Result<u8, Failure> {
                 if default.is_object() {
                     return Err(Failure::bad_input(format!(
                         "{key} is a block; set one of its keys, e.g. {key}.{}",
-                        default.as_object().and_then(|m| m.keys().next()).cloned().unwrap_or_default()
+                        default
+                            .as_object()
+                            .and_then(|m| m.keys().next())
+                            .cloned()
+                            .unwrap_or_default()
                     )));
                 }
-                let v = coerce(raw, default).map_err(|why| Failure::bad_input(format!("{key}: {why}")))?;
+                let v = coerce(raw, default)
+                    .map_err(|why| Failure::bad_input(format!("{key}: {why}")))?;
                 set_path(&mut cfg_user, key, v);
                 cfg_changed = true;
             }
@@ -89,19 +110,27 @@ pub fn run(dir: &Path, sets: &[String], show: bool) -> Result<u8, Failure> {
         }
         for item in sets {
             let key = item.split_once('=').map(|(k, _)| k.trim()).unwrap_or(item);
-            let shown = if key.contains("api_key") { "<set>".to_string() } else { item.clone() };
+            let shown = if key.contains("api_key") {
+                "<set>".to_string()
+            } else {
+                item.clone()
+            };
             println!("set {shown}");
         }
         let unknown = keys::unknown_keys(&schema, &cfg_user);
         if !unknown.is_empty() {
-            println!("note: clk.config.json has keys clk does not use: {}", unknown.join(", "));
+            println!(
+                "note: clk.config.json has keys clk does not use: {}",
+                unknown.join(", ")
+            );
         }
     }
     if show || sets.is_empty() {
         let p = project(dir)?;
         let mut providers = serde_json::to_value(&p.providers).unwrap_or_default();
         crate::engine::redact::redact_json(&mut providers);
-        let doc = json!({"config": p.config, "providers": providers, "env_overrides": env_in_use()});
+        let doc =
+            json!({"config": p.config, "providers": providers, "env_overrides": env_in_use()});
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     }
     Ok(super::EXIT_OK)

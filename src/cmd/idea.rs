@@ -7,9 +7,16 @@ use crate::engine::context::Idea;
 use crate::engine::git;
 
 /// Store the idea in `dir`'s project; returns it.
-pub fn capture(dir: &Path, statement: &str, title: Option<&str>, tags: Vec<String>) -> Result<Idea, Failure> {
+pub fn capture(
+    dir: &Path,
+    statement: &str,
+    title: Option<&str>,
+    tags: Vec<String>,
+) -> Result<Idea, Failure> {
     if statement.trim().is_empty() {
-        return Err(Failure::bad_input("the idea is empty; say what you want to build"));
+        return Err(Failure::bad_input(
+            "the idea is empty; say what you want to build",
+        ));
     }
     let project = project(dir)?;
     let idea = Idea::new(statement, title, tags);
@@ -27,7 +34,12 @@ pub fn capture(dir: &Path, statement: &str, title: Option<&str>, tags: Vec<Strin
     Ok(idea)
 }
 
-pub fn run(dir: &Path, statement: &[String], title: Option<&str>, tags: Vec<String>) -> Result<u8, Failure> {
+pub fn run(
+    dir: &Path,
+    statement: &[String],
+    title: Option<&str>,
+    tags: Vec<String>,
+) -> Result<u8, Failure> {
     let idea = capture(dir, &statement.join(" "), title, tags)?;
     println!("Idea recorded: {}", idea.title);
     println!("Next: clk ask engineer \"build the first slice\"");

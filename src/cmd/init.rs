@@ -11,12 +11,19 @@ pub fn run(dir: &Path, name: Option<&str>) -> Result<u8, Failure> {
         InitError::Git(_) => Failure::failed(e.to_string()),
     })?;
     println!("clk is set up in {}", r.root);
-    println!("  config:    {}", if r.created_config { "created" } else { "kept" });
+    println!(
+        "  config:    {}",
+        if r.created_config { "created" } else { "kept" }
+    );
     println!("  prompts:   {} written", r.prompts_written);
     println!("  workflows: {} written", r.workflows_written);
     println!(
         "  git:       {}{}",
-        if r.git_created { "new repository on main" } else { "existing repository" },
+        if r.git_created {
+            "new repository on main"
+        } else {
+            "existing repository"
+        },
         r.commit
             .as_ref()
             .map(|c| format!(", commit {}", &c[..8]))

@@ -2,11 +2,11 @@
 //! message tells the user what to do; only `main` turns them into a process exit.
 
 pub mod ask;
-pub mod start;
 pub mod configure;
 pub mod idea;
 pub mod init;
 pub mod providers;
+pub mod start;
 pub mod status;
 
 use std::path::{Path, PathBuf};

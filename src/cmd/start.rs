@@ -10,7 +10,9 @@ use crate::headless::Format;
 
 pub fn run(dir: &Path, statement: &str, format: Format) -> Result<u8, Failure> {
     if statement.trim().is_empty() {
-        return Err(Failure::bad_input("the idea is empty; say what you want to build"));
+        return Err(Failure::bad_input(
+            "the idea is empty; say what you want to build",
+        ));
     }
     if Workspace::find(dir).is_none() {
         super::init::run(dir, None)?;

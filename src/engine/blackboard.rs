@@ -93,7 +93,8 @@ pub fn add(ws: &Workspace, origin: &Origin<'_>, block: &PostBlock) -> std::io::R
             .open(&path)
         {
             Ok(mut f) => {
-                let mut text = serde_json::to_string_pretty(&post).map_err(std::io::Error::other)?;
+                let mut text =
+                    serde_json::to_string_pretty(&post).map_err(std::io::Error::other)?;
                 text.push('\n');
                 f.write_all(text.as_bytes())?;
                 f.sync_all()?;

@@ -160,7 +160,9 @@ pub fn vars(
     );
     set(
         "idea_statement",
-        idea.as_ref().map(|i| i.statement.clone()).unwrap_or_default(),
+        idea.as_ref()
+            .map(|i| i.statement.clone())
+            .unwrap_or_default(),
     );
     set(
         "blackboard_digest",
@@ -204,7 +206,11 @@ mod tests {
 
     #[test]
     fn titles_come_from_the_first_sentence() {
-        let i = Idea::new("A local-first journaling app. It syncs later.", None, vec![]);
+        let i = Idea::new(
+            "A local-first journaling app. It syncs later.",
+            None,
+            vec![],
+        );
         assert_eq!(i.title, "A local-first journaling app");
         let long = "x".repeat(200);
         assert_eq!(Idea::new(&long, None, vec![]).title.len(), 80);

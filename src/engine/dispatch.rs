@@ -88,13 +88,7 @@ pub async fn dispatch(
         vars.insert("workflow".into(), w.clone());
     }
     let template = prompts::load_template(ws, &req.agent, &spec.prompt);
-    let prompt = prompts::build(
-        &template,
-        &vars,
-        &req.agent,
-        req.stage.as_deref(),
-        &run_id,
-    );
+    let prompt = prompts::build(&template, &vars, &req.agent, req.stage.as_deref(), &run_id);
     records::write_text(&run_dir, "prompt.txt", &prompt)?;
 
     tracing::info!(agent = %req.agent, run_id = %run_id, provider = %provider_name, "dispatch");
@@ -161,7 +155,10 @@ pub async fn dispatch(
             Ok(r) => r.map(Some),
             Err(_) => Err(ProviderError::new(
                 ErrorKind::Timeout,
-                format!("{provider_name} did not finish within {}s", backstop.as_secs()),
+                format!(
+                    "{provider_name} did not finish within {}s",
+                    backstop.as_secs()
+                ),
             )),
         }
     };
@@ -169,7 +166,13 @@ pub async fn dispatch(
     let (ok, error, reply, usage, model) = match result {
         Ok(Some(r)) => (true, None, r.text, r.usage, r.model),
         Ok(None) => (true, None, String::new(), Usage::default(), String::new()),
-        Err(e) => (false, Some(e), String::new(), Usage::default(), String::new()),
+        Err(e) => (
+            false,
+            Some(e),
+            String::new(),
+            Usage::default(),
+            String::new(),
+        ),
     };
     let elapsed_ms = clock.elapsed().as_millis() as u64;
     if let Some(e) = &error {
@@ -221,7 +224,8 @@ pub async fn dispatch(
             });
         }
         post_to_blackboard(project, bus, req, &parsed);
-        (batch, commit) = apply_and_commit(project, bus, req, &run_id, &parsed, &usage, cancel).await;
+        (batch, commit) =
+            apply_and_commit(project, bus, req, &run_id, &parsed, &usage, cancel).await;
     }
 
     let meta = RunMeta {
@@ -361,7 +365,11 @@ pub fn commit_message(
     usage: &Usage,
     run_id: &str,
 ) -> String {
-    let first = objective.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("changes");
+    let first = objective
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("changes");
     let mut title = format!("[{agent}] {first}");
     if title.chars().count() > 120 {
         title = format!("{}…", title.chars().take(119).collect::<String>());

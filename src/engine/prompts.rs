@@ -50,7 +50,9 @@ pub fn render(template: &str, vars: &BTreeMap<String, String>) -> String {
         } else {
             let end = after
                 .char_indices()
-                .find(|(i, c)| !(c.is_ascii_alphanumeric() || *c == '_') || (*i == 0 && c.is_ascii_digit()))
+                .find(|(i, c)| {
+                    !(c.is_ascii_alphanumeric() || *c == '_') || (*i == 0 && c.is_ascii_digit())
+                })
                 .map(|(i, _)| i)
                 .unwrap_or(after.len());
             (&after[..end], end)
@@ -122,15 +124,27 @@ mod tests {
         let v = vars(&[("objective", "ship it"), ("a", "A")]);
         assert_eq!(render("do $objective now", &v), "do ship it now");
         assert_eq!(render("${a}b $ab", &v), "Ab $ab");
-        assert_eq!(render("cost $$5 and $HOME and $", &v), "cost $5 and $HOME and $");
+        assert_eq!(
+            render("cost $$5 and $HOME and $", &v),
+            "cost $5 and $HOME and $"
+        );
         assert_eq!(render("$1 ${unclosed", &v), "$1 ${unclosed");
         assert_eq!(render("ünï $a ✓", &v), "ünï A ✓");
     }
 
     #[test]
     fn the_prompt_opens_with_the_trace_line() {
-        let p = build("Do $objective", &vars(&[("objective", "x")]), "qa", None, "r1");
-        assert!(p.starts_with("[clk] agent=qa stage=none run=r1\nDo x"), "{p}");
+        let p = build(
+            "Do $objective",
+            &vars(&[("objective", "x")]),
+            "qa",
+            None,
+            "r1",
+        );
+        assert!(
+            p.starts_with("[clk] agent=qa stage=none run=r1\nDo x"),
+            "{p}"
+        );
     }
 
     #[test]

@@ -229,14 +229,19 @@ impl Applier<'_> {
         let spec = process::Spec::shell(cmd, self.ctx.root.clone(), self.ctx.run_timeout);
         let bus = self.bus.clone();
         let (agent, run_id) = (self.ctx.agent.clone(), self.ctx.run_id.clone());
-        let res = process::run(&spec, cancel, |_| {}, |stream, line| {
-            bus.emit(Event::AgentOutput {
-                agent: agent.clone(),
-                run_id: run_id.clone(),
-                stream,
-                line: redact::redact_text(line),
-            })
-        })
+        let res = process::run(
+            &spec,
+            cancel,
+            |_| {},
+            |stream, line| {
+                bus.emit(Event::AgentOutput {
+                    agent: agent.clone(),
+                    run_id: run_id.clone(),
+                    stream,
+                    line: redact::redact_text(line),
+                })
+            },
+        )
         .await;
         match res {
             Err(e) => self.decide("run", cmd, Decision::Skipped, e.to_string()),

@@ -89,7 +89,10 @@ async fn write_edit_append_delete_with_backups() {
     assert_eq!(out.summary(), "wrote 2, deleted 1");
     let d = decisions(&mut f.rx);
     assert_eq!(d.len(), 4);
-    assert!(d.iter().all(|(_, dec, _)| *dec == Decision::Applied), "{d:?}");
+    assert!(
+        d.iter().all(|(_, dec, _)| *dec == Decision::Applied),
+        "{d:?}"
+    );
 }
 
 #[tokio::test]
@@ -108,7 +111,10 @@ async fn escapes_are_rejected_and_nothing_lands_outside() {
     assert_eq!(out.refused.len(), 3);
     assert!(!f.root.parent().unwrap().join("evil.txt").exists());
     let d = decisions(&mut f.rx);
-    assert!(d.iter().all(|(_, dec, _)| *dec == Decision::Rejected), "{d:?}");
+    assert!(
+        d.iter().all(|(_, dec, _)| *dec == Decision::Rejected),
+        "{d:?}"
+    );
 }
 
 #[tokio::test]

@@ -25,10 +25,7 @@ impl ShellProvider {
     pub fn new(name: &str, settings: &ProviderSettings) -> ShellProvider {
         ShellProvider {
             name: name.to_string(),
-            command: settings
-                .command
-                .clone()
-                .filter(|c| !c.trim().is_empty()),
+            command: settings.command.clone().filter(|c| !c.trim().is_empty()),
             env: settings.env.clone(),
         }
     }
@@ -49,7 +46,10 @@ impl ShellProvider {
             req.prompt.chars().count()
         );
         for l in preview {
-            text.push_str(&format!("  > {}\n", l.chars().take(100).collect::<String>()));
+            text.push_str(&format!(
+                "  > {}\n",
+                l.chars().take(100).collect::<String>()
+            ));
         }
         text.push_str(
             "To let agents do real work, pick a model provider, e.g. \
@@ -229,7 +229,10 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(e.kind, ErrorKind::Fatal);
-        assert!(e.message.contains("code 2") && e.message.contains("broken"), "{e}");
+        assert!(
+            e.message.contains("code 2") && e.message.contains("broken"),
+            "{e}"
+        );
         let slow = ShellProvider::new(
             "shell",
             &ProviderSettings {
