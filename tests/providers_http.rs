@@ -56,6 +56,7 @@ fn request(timeout_ms: u64) -> Request {
     Request {
         agent: "engineer".into(),
         stage: Some("build".into()),
+        objective: "build".into(),
         run_id: "r1".into(),
         prompt: PROMPT.into(),
         workdir: std::env::temp_dir(),

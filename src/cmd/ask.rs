@@ -1,49 +1,79 @@
-//! `clk ask AGENT OBJECTIVE`: one dispatch, printed as it happens.
+//! `clk ask AGENT OBJECTIVE`: one dispatch through the engine, printed as it happens.
 
 use std::path::Path;
 
-use tokio_util::sync::CancellationToken;
+use tokio::sync::broadcast::error::RecvError;
 
 use super::{EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, Failure, project, runtime};
 use crate::engine::bus::Bus;
-use crate::engine::dispatch::{DispatchOutcome, DispatchRequest, dispatch};
-use crate::engine::providers::ErrorKind;
+use crate::engine::events::{Command, Event};
 use crate::engine::workspace::Project;
+use crate::engine::{Engine, EngineGone};
 use crate::headless::{Format, Printer, summary};
 
-/// Run one dispatch with a printer attached; Ctrl-C aborts it.
-pub async fn dispatch_printed(
-    project: &Project,
-    req: &DispatchRequest,
+/// How a submitted command ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskResult {
+    pub ok: bool,
+    pub cancelled: bool,
+    /// The run id of the last dispatch the task started.
+    pub run_id: Option<String>,
+}
+
+impl TaskResult {
+    pub fn exit_code(&self) -> u8 {
+        match (self.ok, self.cancelled) {
+            (true, _) => EXIT_OK,
+            (false, true) => EXIT_CANCELLED,
+            (false, false) => EXIT_FAILED,
+        }
+    }
+}
+
+/// Start an engine, submit `cmd`, print events until it finishes; Ctrl-C aborts it.
+pub async fn run_printed(
+    project: Project,
+    cmd: Command,
     format: Format,
-) -> Result<DispatchOutcome, Failure> {
+) -> Result<TaskResult, Failure> {
     let bus = Bus::new(Some(project.ws.activity_log()));
     let printer = Printer::start(&bus, format);
-    let cancel = CancellationToken::new();
-    let c2 = cancel.clone();
+    let mut events = bus.subscribe();
+    let (engine, join) = Engine::spawn(project, bus);
+    let gone = |_: EngineGone| Failure::failed("the engine stopped unexpectedly");
+    let id = engine.submit(cmd).map_err(gone)?;
+    let mut result = TaskResult::default();
+    let aborter = engine.clone();
     let ctrl_c = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            c2.cancel();
+            let _ = aborter.submit(Command::Abort);
         }
     });
-    let out = dispatch(project, &bus, req, &cancel).await;
+    loop {
+        match events.recv().await {
+            Ok(Event::DispatchStarted { run_id, .. }) => result.run_id = Some(run_id),
+            Ok(Event::DispatchFinished { error_kind, .. }) => {
+                result.cancelled |= error_kind.as_deref() == Some("cancelled");
+            }
+            Ok(Event::TaskFinished { task_id, ok, .. }) if task_id == id => {
+                result.ok = ok;
+                break;
+            }
+            Ok(_) | Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => break,
+        }
+    }
     ctrl_c.abort();
-    drop(bus);
+    let _ = ctrl_c.await;
+    engine.submit(Command::Shutdown).map_err(gone)?;
+    drop(engine);
+    drop(events);
+    let _ = join.await;
     let state = printer.finish().await;
-    let out = out.map_err(|e| Failure::bad_input(e.to_string()))?;
     if format == Format::Human {
         println!("{}", summary(&state));
     }
-    Ok(out)
-}
-
-/// Exit code for a finished dispatch.
-pub fn exit_code(out: &DispatchOutcome) -> u8 {
-    match &out.error {
-        None => EXIT_OK,
-        Some(e) if e.kind == ErrorKind::Cancelled => EXIT_CANCELLED,
-        Some(_) => EXIT_FAILED,
-    }
+    Ok(result)
 }
 
 pub fn run(
@@ -69,24 +99,21 @@ pub fn run(
         )));
     }
     let project = project(dir)?;
-    let req = DispatchRequest {
+    let runs = project.ws.runs_dir();
+    let cmd = Command::Dispatch {
         agent: agent.to_string(),
         objective: objective.to_string(),
         stage,
         dry_run,
-        ..Default::default()
     };
-    let out = runtime()?.block_on(dispatch_printed(&project, &req, format))?;
+    let out = runtime()?.block_on(run_printed(project, cmd, format))?;
     if dry_run && format == Format::Human {
-        println!(
-            "Dry run: prompt saved in {}",
-            project
-                .ws
-                .runs_dir()
-                .join(&out.run_id)
-                .join("prompt.txt")
-                .display()
-        );
+        if let Some(run_id) = &out.run_id {
+            println!(
+                "Dry run: prompt saved in {}",
+                runs.join(run_id).join("prompt.txt").display()
+            );
+        }
     }
-    Ok(exit_code(&out))
+    Ok(out.exit_code())
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::{Failure, ask, idea, project, runtime};
-use crate::engine::dispatch::DispatchRequest;
+use crate::engine::events::Command;
 use crate::engine::workspace::Workspace;
 use crate::headless::Format;
 
@@ -22,7 +22,7 @@ pub fn run(dir: &Path, statement: &str, format: Format) -> Result<u8, Failure> {
         println!("Idea recorded: {}", idea.title);
     }
     let project = project(dir)?;
-    let req = DispatchRequest {
+    let cmd = Command::Dispatch {
         agent: "engineer".into(),
         objective: format!(
             "Build the smallest working first slice of this idea, with a test and a README \
@@ -30,8 +30,8 @@ pub fn run(dir: &Path, statement: &str, format: Format) -> Result<u8, Failure> {
             idea.statement
         ),
         stage: Some("first-slice".into()),
-        ..Default::default()
+        dry_run: false,
     };
-    let out = runtime()?.block_on(ask::dispatch_printed(&project, &req, format))?;
-    Ok(ask::exit_code(&out))
+    let out = runtime()?.block_on(ask::run_printed(project, cmd, format))?;
+    Ok(out.exit_code())
 }

@@ -87,19 +87,20 @@ pub fn add(ws: &Workspace, origin: &Origin<'_>, block: &PostBlock) -> std::io::R
             urgency: urgency.clone(),
         };
         let path = dir.join(format!("{id}.json"));
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
+        // Write a temp file, then hard-link it into place: the post appears whole or not
+        // at all, and an existing post with the same id is never replaced.
+        let tmp = dir.join(format!(".{id}.tmp-{}", std::process::id()));
         {
-            Ok(mut f) => {
-                let mut text =
-                    serde_json::to_string_pretty(&post).map_err(std::io::Error::other)?;
-                text.push('\n');
-                f.write_all(text.as_bytes())?;
-                f.sync_all()?;
-                return Ok(post);
-            }
+            let mut f = fs::File::create(&tmp)?;
+            let mut text = serde_json::to_string_pretty(&post).map_err(std::io::Error::other)?;
+            text.push('\n');
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+        }
+        let linked = fs::hard_link(&tmp, &path);
+        let _ = fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => return Ok(post),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
         }

@@ -112,6 +112,7 @@ pub async fn dispatch(
             agent: req.agent.clone(),
             stage: req.stage.clone(),
             run_id: run_id.clone(),
+            objective: req.objective.clone(),
             prompt: prompt.clone(),
             workdir: ws.root.clone(),
             timeout,

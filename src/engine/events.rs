@@ -185,6 +185,41 @@ pub enum Event {
     UserChangesKept { agent: String, files: Vec<String> },
     /// Something worth a person's attention that is not a failure.
     Warning { message: String },
+    /// A command submitted to the engine finished.
+    TaskFinished {
+        task_id: u64,
+        /// What the task was, e.g. `dispatch engineer`.
+        task: String,
+        ok: bool,
+        /// One line: the error, or what came of it.
+        summary: String,
+    },
+}
+
+/// A request to the engine. Front ends (dashboard, CLI, scripts) only ever send these.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Store the idea (and commit it).
+    CaptureIdea {
+        statement: String,
+        title: Option<String>,
+        #[serde(default)]
+        tags: Vec<String>,
+    },
+    /// Give one agent one objective.
+    Dispatch {
+        agent: String,
+        objective: String,
+        #[serde(default)]
+        stage: Option<String>,
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// Stop every running task at once, killing provider processes.
+    Abort,
+    /// Finish: no new tasks are accepted; the engine ends when running tasks are done.
+    Shutdown,
 }
 
 impl Event {
@@ -208,6 +243,7 @@ impl Event {
             Event::Committed { .. } => "committed",
             Event::UserChangesKept { .. } => "user_changes_kept",
             Event::Warning { .. } => "warning",
+            Event::TaskFinished { .. } => "task_finished",
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod context;
 pub mod dispatch;
 pub mod events;
 pub mod git;
+pub mod handle;
 pub mod init;
 pub mod process;
 pub mod prompts;
@@ -21,3 +22,5 @@ pub mod records;
 pub mod redact;
 pub mod state;
 pub mod workspace;
+
+pub use handle::{Engine, EngineGone, EngineHandle};

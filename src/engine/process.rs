@@ -156,6 +156,45 @@ fn trim_tail(buf: &mut String, keep: usize) {
     }
 }
 
+/// Longest line kept; longer lines are cut (the rest of the line is dropped).
+const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// Forward every line of `pipe` to `tx`. Bytes that are not UTF-8 are replaced rather than
+/// ending the read: a reader that stopped early would leave the child blocked on a full pipe.
+fn spawn_reader(
+    pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+    stream: Stream,
+    tx: mpsc::UnboundedSender<(Stream, String)>,
+) {
+    tokio::spawn(async move {
+        let mut reader = BufReader::new(pipe);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    while matches!(buf.last(), Some(b'\n' | b'\r')) {
+                        buf.pop();
+                    }
+                    buf.truncate(MAX_LINE_BYTES);
+                    let line = String::from_utf8_lossy(&buf).into_owned();
+                    if tx.send((stream, line)).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+}
+
+fn keep(stdout: &mut String, stderr: &mut String, stream: Stream, line: &str, keep_bytes: usize) {
+    match stream {
+        Stream::Stderr => push_tail(stderr, line, keep_bytes),
+        Stream::Stdout | Stream::Model => push_tail(stdout, line, keep_bytes),
+    }
+}
+
 /// Run `spec`, calling `on_start(pid)` once it runs and `on_line` for every output line.
 pub async fn run(
     spec: &Spec,
@@ -197,33 +236,13 @@ pub async fn run(
     }
 
     let (tx, mut rx) = mpsc::unbounded_channel::<(Stream, String)>();
-    let mut readers = 0;
     if let Some(out) = child.stdout.take() {
-        readers += 1;
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(out).lines();
-            while let Ok(Some(l)) = lines.next_line().await {
-                if tx.send((Stream::Stdout, l)).is_err() {
-                    break;
-                }
-            }
-        });
+        spawn_reader(out, Stream::Stdout, tx.clone());
     }
     if let Some(err) = child.stderr.take() {
-        readers += 1;
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(err).lines();
-            while let Ok(Some(l)) = lines.next_line().await {
-                if tx.send((Stream::Stderr, l)).is_err() {
-                    break;
-                }
-            }
-        });
+        spawn_reader(err, Stream::Stderr, tx.clone());
     }
     drop(tx);
-    let _ = readers;
 
     let deadline = tokio::time::Instant::now() + spec.timeout;
     let mut last_output = tokio::time::Instant::now();
@@ -246,10 +265,7 @@ pub async fn run(
                 Some((stream, line)) => {
                     last_output = tokio::time::Instant::now();
                     on_line(stream, &line);
-                    match stream {
-                        Stream::Stderr => push_tail(&mut stderr, &line, spec.keep_bytes),
-                        Stream::Stdout | Stream::Model => push_tail(&mut stdout, &line, spec.keep_bytes),
-                    }
+                    keep(&mut stdout, &mut stderr, stream, &line, spec.keep_bytes);
                 }
                 None => streams_open = false,
             },
@@ -260,10 +276,7 @@ pub async fn run(
                     let grace = tokio::time::Instant::now() + Duration::from_millis(200);
                     while let Ok(Some((stream, line))) = tokio::time::timeout_at(grace, rx.recv()).await {
                         on_line(stream, &line);
-                        match stream {
-                            Stream::Stderr => push_tail(&mut stderr, &line, spec.keep_bytes),
-                            Stream::Stdout | Stream::Model => push_tail(&mut stdout, &line, spec.keep_bytes),
-                        }
+                        keep(&mut stdout, &mut stderr, stream, &line, spec.keep_bytes);
                     }
                     streams_open = false;
                 }
@@ -367,6 +380,26 @@ mod tests {
             .await
             .unwrap_err();
         assert!(e.not_found);
+    }
+
+    #[tokio::test]
+    async fn invalid_utf8_does_not_stop_the_reader() {
+        // 200 KB after a bad byte: a reader that gave up would block the child on the pipe.
+        let cmd = "printf 'a\\377b\\n'; head -c 200000 /dev/zero | tr '\\0' x; echo; echo end";
+        let lines = Mutex::new(Vec::new());
+        let out = run(
+            &spec(cmd, 5_000),
+            &CancellationToken::new(),
+            |_| {},
+            |_, l| lines.lock().unwrap().push(l.to_string()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.ending, Ending::Exited(Some(0)));
+        let lines = lines.into_inner().unwrap();
+        assert_eq!(lines.first().map(String::as_str), Some("a\u{FFFD}b"));
+        assert_eq!(lines.last().map(String::as_str), Some("end"));
+        assert!(out.stdout.ends_with("end\n"));
     }
 
     #[test]

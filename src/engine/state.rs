@@ -110,6 +110,7 @@ impl RunState {
             | Event::PostAdded { .. }
             | Event::UserChangesKept { .. }
             | Event::Warning { .. }
+            | Event::TaskFinished { .. }
             | Event::CommandFinished { .. }
             | Event::ProviderRetry { .. } => {}
             Event::DispatchStarted { agent, run_id, .. } => {
@@ -312,6 +313,12 @@ pub fn describe(ev: &Event) -> Option<String> {
             files.join(", ")
         ),
         Event::Warning { message } => format!("warning: {message}"),
+        Event::TaskFinished {
+            task, ok, summary, ..
+        } => format!(
+            "{task} {}: {summary}",
+            if *ok { "finished" } else { "failed" }
+        ),
     })
 }
 

@@ -33,6 +33,8 @@ pub struct Request {
     pub agent: String,
     pub stage: Option<String>,
     pub run_id: String,
+    /// The objective alone, for providers that report it (the prompt already contains it).
+    pub objective: String,
     /// The whole rendered prompt; its first line is the `[clk] agent=… stage=… run=…` trace line.
     pub prompt: String,
     /// Where CLI providers run (the project root).

@@ -26,7 +26,13 @@ pub fn choose(project: &Project, agent: &str) -> String {
 
 /// Build provider `name` from its settings.
 pub fn build(name: &str, settings: &ProviderSettings) -> Result<Arc<dyn Provider>, ConfigError> {
-    let bad = |e: String| ConfigError::Invalid(format!("provider {name}: {e}"));
+    let bad = |e: String| {
+        if e.starts_with(name) {
+            ConfigError::Invalid(e)
+        } else {
+            ConfigError::Invalid(format!("provider {name}: {e}"))
+        }
+    };
     Ok(match settings.kind.as_str() {
         "shell" => Arc::new(ShellProvider::new(name, settings)),
         "ollama" => Arc::new(OllamaProvider::new(name, settings).map_err(bad)?),

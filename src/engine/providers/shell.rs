@@ -31,25 +31,20 @@ impl ShellProvider {
     }
 
     fn fixed_reply(req: &Request) -> String {
-        let preview: Vec<&str> = req
-            .prompt
-            .lines()
-            .skip(1)
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .take(3)
-            .collect();
         let mut text = format!(
             "[shell] {} received a prompt of {} chars. No model is attached to the shell \
-             provider, so this is a fixed reply and nothing was changed.\n",
+             provider, so this is a fixed reply and nothing was changed.\nObjective:\n",
             req.agent,
             req.prompt.chars().count()
         );
-        for l in preview {
-            text.push_str(&format!(
-                "  > {}\n",
-                l.chars().take(100).collect::<String>()
-            ));
+        for l in req
+            .objective
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .take(3)
+        {
+            let l: String = l.chars().take(100).collect();
+            text.push_str(&format!("  > {l}\n"));
         }
         text.push_str(
             "To let agents do real work, pick a model provider, e.g. \
@@ -179,6 +174,7 @@ mod tests {
             agent: "engineer".into(),
             stage: Some("build".into()),
             run_id: "r1".into(),
+            objective: "Build a thing".into(),
             prompt: prompt.into(),
             workdir: std::env::temp_dir(),
             timeout: Duration::from_secs(5),
@@ -191,7 +187,7 @@ mod tests {
     async fn fixed_reply_claims_no_progress() {
         let p = ShellProvider::new("shell", &ProviderSettings::default());
         let r = p
-            .dispatch(&req("[clk] trace\nBuild a thing"), &OutputSink::discard())
+            .dispatch(&req("[clk] trace\nsome prompt"), &OutputSink::discard())
             .await
             .unwrap();
         assert!(r.text.contains("PROGRESS: no"));
