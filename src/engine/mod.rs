@@ -7,6 +7,7 @@ pub mod actions;
 pub mod blackboard;
 pub mod bundled;
 pub mod bus;
+pub mod casting;
 pub mod config;
 pub mod context;
 pub mod dispatch;
