@@ -9,6 +9,7 @@ use std::fs;
 use serde::{Deserialize, Serialize};
 
 use super::blackboard;
+use super::casting;
 use super::workspace::{Project, Workspace, read_json, write_json};
 
 /// `.clk/state/idea.json`.
@@ -108,23 +109,6 @@ pub fn state_summary(ws: &Workspace, idea: Option<&Idea>) -> String {
     }
 }
 
-/// One line per roster agent.
-pub fn roster(project: &Project) -> String {
-    project
-        .agents
-        .agents
-        .iter()
-        .map(|(name, a)| {
-            format!(
-                "- [{}] {name} :: {}",
-                if a.dynamic { "dynamic" } else { "baseline" },
-                a.role
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Every template variable for one dispatch; `extra` wins.
 pub fn vars(
     project: &Project,
@@ -178,8 +162,16 @@ pub fn vars(
             .map(|t| tail_chars(&t, 3000))
             .unwrap_or_default(),
     );
-    set("current_roster", roster(project));
-    set("casting_feedback", "(none)".into());
+    set(
+        "current_roster",
+        casting::roster_summary(&project.agents, &|a| {
+            casting::current_prompt(ws, &project.agents, a)
+        }),
+    );
+    set(
+        "casting_feedback",
+        casting::casting_feedback(ws, casting::FEEDBACK_MAX),
+    );
     set(
         "stop_when",
         fs::read_to_string(ws.state_dir().join("stop_when.txt")).unwrap_or_default(),

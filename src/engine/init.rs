@@ -24,8 +24,7 @@ const GITIGNORE_LINES: &[&str] = &[
     ".clk/state/experiments.jsonl",
     ".clk/state/usage.json",
     ".clk/state/.tui-active",
-    ".clk/config/*.bak",
-    ".clk/state/*.bak",
+    ".clk/**/*.bak",
 ];
 
 /// What init did.
