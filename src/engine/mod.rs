@@ -22,6 +22,7 @@ pub mod providers;
 pub mod records;
 pub mod redact;
 pub mod state;
+pub mod workflow;
 pub mod workspace;
 
 pub use handle::{Engine, EngineGone, EngineHandle};
