@@ -37,6 +37,18 @@ pub struct DispatchRequest {
     pub vars: BTreeMap<String, String>,
     /// Render and record the prompt, but call no provider and apply nothing.
     pub dry_run: bool,
+    /// When the applied batch is committed.
+    pub commit: CommitPolicy,
+}
+
+/// When an agent's batch becomes a commit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CommitPolicy {
+    /// Right after the batch is applied (when `auto_commit` is on).
+    #[default]
+    Now,
+    /// Not here: the caller commits (or undoes) the batch after validating it.
+    Later,
 }
 
 /// What came of it.
@@ -300,7 +312,7 @@ async fn apply_and_commit(
     }
     let root = ws.root.canonicalize().unwrap_or_else(|_| ws.root.clone());
     // Files the user changed by hand are off limits while clk commits for agents.
-    let user_dirty: BTreeSet<String> = if cfg.auto_commit {
+    let user_dirty: BTreeSet<String> = if cfg.auto_commit || req.commit == CommitPolicy::Later {
         git::open(&root)
             .map(|repo| git::dirty_among(&repo, &actions::file_targets(&root, &parsed.actions)))
             .unwrap_or_default()
@@ -328,7 +340,7 @@ async fn apply_and_commit(
     };
     let batch = actions::apply(&ctx, bus, &parsed.actions, cancel).await;
     let changed = batch.changed_paths();
-    if changed.is_empty() || !cfg.auto_commit {
+    if changed.is_empty() || !cfg.auto_commit || req.commit == CommitPolicy::Later {
         return (batch, None);
     }
     let Some(repo) = git::open(&root) else {

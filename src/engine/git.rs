@@ -187,6 +187,91 @@ fn index_entry(rel: &str, id: Oid, meta: &std::fs::Metadata) -> IndexEntry {
     }
 }
 
+/// Put `paths` back as they are in commit `rev` (HEAD when None): content and mode restored,
+/// files that `rev` lacks deleted, index entries reset to match. Paths not named are not
+/// touched, so the user's other changes survive. Returns the paths that changed.
+pub fn restore_paths(
+    repo: &Repository,
+    rev: Option<&str>,
+    paths: &[String],
+) -> Result<Vec<String>, GitError> {
+    let workdir = repo
+        .workdir()
+        .ok_or_else(|| GitError("the repository has no work tree".into()))?
+        .to_path_buf();
+    let tree = match rev {
+        Some(r) => Some(repo.revparse_single(r)?.peel_to_commit()?.tree()?),
+        None => match repo.head() {
+            Ok(h) => Some(h.peel_to_commit()?.tree()?),
+            Err(e) if e.code() == ErrorCode::UnbornBranch || e.code() == ErrorCode::NotFound => {
+                None
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let mut index = repo.index()?;
+    let mut changed = Vec::new();
+    for rel in paths {
+        let abs = workdir.join(rel);
+        let entry = tree.as_ref().and_then(|t| t.get_path(Path::new(rel)).ok());
+        match entry {
+            Some(e) if e.kind() == Some(git2::ObjectType::Blob) => {
+                let blob = repo.find_blob(e.id())?;
+                let current = std::fs::read(&abs).ok();
+                if current.as_deref() != Some(blob.content()) {
+                    if let Some(parent) = abs.parent() {
+                        std::fs::create_dir_all(parent)
+                            .map_err(|err| GitError(format!("{rel}: {err}")))?;
+                    }
+                    std::fs::write(&abs, blob.content())
+                        .map_err(|err| GitError(format!("{rel}: {err}")))?;
+                    changed.push(rel.clone());
+                }
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    let mode = if e.filemode() == 0o100755 {
+                        0o755
+                    } else {
+                        0o644
+                    };
+                    let _ = std::fs::set_permissions(&abs, std::fs::Permissions::from_mode(mode));
+                }
+                let meta = std::fs::symlink_metadata(&abs)
+                    .map_err(|err| GitError(format!("{rel}: {err}")))?;
+                index.add(&index_entry(rel, e.id(), &meta))?;
+            }
+            Some(_) => {}
+            None => {
+                if abs.is_file() {
+                    std::fs::remove_file(&abs).map_err(|err| GitError(format!("{rel}: {err}")))?;
+                    changed.push(rel.clone());
+                }
+                let _ = index.remove_path(Path::new(rel));
+            }
+        }
+    }
+    index.write()?;
+    Ok(changed)
+}
+
+/// Files touched by the commits after `since` up to HEAD (first-parent), oldest first.
+pub fn paths_changed_since(repo: &Repository, since: &str) -> Result<Vec<String>, GitError> {
+    let old = repo.revparse_single(since)?.peel_to_commit()?.tree()?;
+    let new = repo.head()?.peel_to_commit()?.tree()?;
+    let diff = repo.diff_tree_to_tree(Some(&old), Some(&new), None)?;
+    let mut out = Vec::new();
+    for d in diff.deltas() {
+        for f in [d.old_file(), d.new_file()] {
+            if let Some(p) = f.path().and_then(|p| p.to_str()) {
+                if !out.iter().any(|o| o == p) {
+                    out.push(p.to_string());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Short sha and subject of HEAD, or None for an empty repository.
 pub fn head_summary(repo: &Repository) -> Option<(String, String)> {
     let c = repo.head().ok()?.peel_to_commit().ok()?;
@@ -254,6 +339,38 @@ mod tests {
         let st = r.status_file(Path::new("staged.txt")).unwrap();
         assert!(st.contains(Status::INDEX_NEW), "{st:?}");
         assert!(r.status_file(Path::new("b.txt")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn restore_puts_back_only_the_named_paths() {
+        let (dir, r) = repo();
+        let p = dir.path();
+        fs::write(p.join("a.txt"), "v1\n").unwrap();
+        commit_paths(&r, "init", &["a.txt".into()], "base").unwrap();
+        let base = r.head().unwrap().peel_to_commit().unwrap().id().to_string();
+        // An agent edits a.txt and adds b.txt; the user edits their own file meanwhile.
+        fs::write(p.join("a.txt"), "v2\n").unwrap();
+        fs::write(p.join("b.txt"), "new\n").unwrap();
+        commit_paths(&r, "engineer", &["a.txt".into(), "b.txt".into()], "agent").unwrap();
+        fs::write(p.join("user.txt"), "mine\n").unwrap();
+        let touched = paths_changed_since(&r, &base).unwrap();
+        assert_eq!(touched, vec!["a.txt", "b.txt"]);
+        let changed = restore_paths(&r, Some(&base), &touched).unwrap();
+        assert_eq!(changed, vec!["a.txt", "b.txt"]);
+        assert_eq!(fs::read_to_string(p.join("a.txt")).unwrap(), "v1\n");
+        assert!(!p.join("b.txt").exists());
+        assert_eq!(fs::read_to_string(p.join("user.txt")).unwrap(), "mine\n");
+        // Committing the restore gives a tree equal to the base.
+        commit_paths(&r, "clk", &touched, "undo").unwrap().unwrap();
+        let head_tree = r.head().unwrap().peel_to_commit().unwrap().tree_id();
+        let base_tree = r
+            .revparse_single(&base)
+            .unwrap()
+            .peel_to_commit()
+            .unwrap()
+            .tree_id();
+        assert_eq!(head_tree, base_tree);
+        assert_eq!(dirty_paths(&r).unwrap(), vec!["user.txt".to_string()]);
     }
 
     #[test]
