@@ -185,6 +185,36 @@ pub enum Event {
     UserChangesKept { agent: String, files: Vec<String> },
     /// Something worth a person's attention that is not a failure.
     Warning { message: String },
+    /// A workflow stage began.
+    StageStarted {
+        workflow: String,
+        stage: String,
+        agent: String,
+    },
+    /// A stage's validation command ran.
+    ValidationRan {
+        workflow: String,
+        stage: String,
+        command: String,
+        exit_code: Option<i32>,
+        timed_out: bool,
+        output_tail: String,
+    },
+    /// An agent's changes were put back because they failed validation.
+    ChangesUndone {
+        agent: String,
+        files: Vec<String>,
+        reason: String,
+    },
+    /// A workflow stage ended.
+    StageFinished {
+        workflow: String,
+        stage: String,
+        ok: bool,
+        /// Why it failed, or a note (e.g. declared outputs missing).
+        reason: Option<String>,
+        commit: Option<String>,
+    },
     /// A command submitted to the engine finished.
     TaskFinished {
         task_id: u64,
@@ -244,6 +274,10 @@ impl Event {
             Event::UserChangesKept { .. } => "user_changes_kept",
             Event::Warning { .. } => "warning",
             Event::TaskFinished { .. } => "task_finished",
+            Event::StageStarted { .. } => "stage_started",
+            Event::ValidationRan { .. } => "validation_ran",
+            Event::ChangesUndone { .. } => "changes_undone",
+            Event::StageFinished { .. } => "stage_finished",
         }
     }
 }

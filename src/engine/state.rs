@@ -111,6 +111,9 @@ impl RunState {
             | Event::UserChangesKept { .. }
             | Event::Warning { .. }
             | Event::TaskFinished { .. }
+            | Event::StageStarted { .. }
+            | Event::ValidationRan { .. }
+            | Event::StageFinished { .. }
             | Event::CommandFinished { .. }
             | Event::ProviderRetry { .. } => {}
             Event::DispatchStarted { agent, run_id, .. } => {
@@ -172,6 +175,11 @@ impl RunState {
                 Decision::Skipped | Decision::Rejected => self.actions_refused += 1,
             },
             Event::DoneRequested { reason, .. } => self.done_requested = Some(reason.clone()),
+            Event::ChangesUndone { files, .. } => {
+                for f in files {
+                    self.files_written.remove(f);
+                }
+            }
             Event::Committed { sha, subject, .. } => {
                 self.commits.push((sha.clone(), subject.clone()));
             }
@@ -313,6 +321,50 @@ pub fn describe(ev: &Event) -> Option<String> {
             files.join(", ")
         ),
         Event::Warning { message } => format!("warning: {message}"),
+        Event::StageStarted {
+            workflow,
+            stage,
+            agent,
+        } => format!("stage {workflow}/{stage} started ({agent})"),
+        Event::ValidationRan {
+            stage,
+            command,
+            exit_code,
+            timed_out,
+            ..
+        } => format!(
+            "stage {stage}: validation `{}` {}",
+            short(command, 60),
+            match (timed_out, exit_code) {
+                (true, _) => "timed out".to_string(),
+                (false, Some(0)) => "passed".to_string(),
+                (false, Some(c)) => format!("failed (exit {c})"),
+                (false, None) => "was stopped".to_string(),
+            }
+        ),
+        Event::ChangesUndone {
+            agent,
+            files,
+            reason,
+        } => format!(
+            "undid {agent}'s changes to {} file(s): {}",
+            files.len(),
+            short(reason, 80)
+        ),
+        Event::StageFinished {
+            workflow,
+            stage,
+            ok,
+            reason,
+            ..
+        } => format!(
+            "stage {workflow}/{stage} {}{}",
+            if *ok { "done" } else { "failed" },
+            reason
+                .as_ref()
+                .map(|r| format!(": {}", short(r, 100)))
+                .unwrap_or_default()
+        ),
         Event::TaskFinished {
             task, ok, summary, ..
         } => format!(

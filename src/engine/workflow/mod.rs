@@ -12,6 +12,7 @@ mod error;
 pub mod inputs;
 mod parse;
 pub mod propose;
+pub mod runner;
 pub mod schedule;
 mod spec;
 mod validate;
