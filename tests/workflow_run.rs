@@ -33,6 +33,7 @@ const AGENT: &str = r#"cat >/dev/null
 case "$CLK_AGENT" in
 engineer) printf 'ACTION: write\nPATH: %s\nCONTENT:\nhello\nEND_ACTION\nPROGRESS: yes\n' "$FILE" ;;
 qa) printf 'POST: qa\nPRODUCES: qa_verdict\nBODY:\nPASS all good\nEND_POST\n' ;;
+chief) if [ -n "$CHIEF_FIXES" ]; then printf 'ACTION: write\nPATH: app.txt\nCONTENT:\nfixed by chief\nEND_ACTION\n'; fi ;;
 esac
 "#;
 
@@ -122,7 +123,11 @@ async fn a_failing_validation_is_undone_and_user_work_survives() {
         Outcome::Failed { reason } => assert!(reason.contains("test -f app.txt"), "{reason}"),
         other => panic!("build should fail, got {other:?}"),
     }
-    match &report.stages[1].outcome {
+    // The chief was sent to recover three times; each retry failed the same way.
+    let builds = report.stages.iter().filter(|s| s.stage == "build").count();
+    assert_eq!(builds, 4);
+    let check = report.stages.iter().find(|s| s.stage == "check").unwrap();
+    match &check.outcome {
         Outcome::Skipped { reason } => assert!(reason.contains("build"), "{reason}"),
         other => panic!("check should be skipped, got {other:?}"),
     }
@@ -148,6 +153,55 @@ async fn a_failing_validation_is_undone_and_user_work_survives() {
         }
     }
     assert!(undone);
+}
+
+#[tokio::test]
+async fn recovery_sends_the_chief_with_the_failure_then_retries_the_stage() {
+    let top = tempfile::tempdir().unwrap();
+    let dir = top.path().join("p");
+    fs::create_dir(&dir).unwrap();
+    let mut p = project(&dir, "wrong.txt");
+    let shell = p.providers.providers.get_mut("shell").unwrap();
+    shell.env.insert("CHIEF_FIXES".into(), "1".into());
+    let wf = load("demo.yaml", WORKFLOW, &roster()).unwrap();
+    let bus = Bus::new(Some(p.ws.activity_log()));
+    let report = run_pass(
+        &p,
+        &bus,
+        &wf,
+        &PassOptions::default(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let order: Vec<(&str, bool)> = report
+        .stages
+        .iter()
+        .map(|s| (s.stage.as_str(), s.outcome == Outcome::Completed))
+        .collect();
+    assert_eq!(
+        order,
+        vec![("build", false), ("build", true), ("check", true)]
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("app.txt")).unwrap(),
+        "fixed by chief\n"
+    );
+    // The chief's prompt carried the exact failure.
+    let runs = fs::read_dir(p.ws.runs_dir()).unwrap();
+    let chief_prompt = runs
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("chief"))
+        .map(|e| fs::read_to_string(e.path().join("prompt.txt")).unwrap())
+        .next()
+        .unwrap();
+    assert!(chief_prompt.contains("RECOVERY (attempt 1/3)"));
+    assert!(chief_prompt.contains("validation `test -f app.txt` failed (exit 1)"));
+    let subjects = git_subjects(&dir);
+    assert!(
+        subjects.iter().any(|s| s.starts_with("[chief] RECOVERY")),
+        "{subjects:?}"
+    );
 }
 
 #[tokio::test]

@@ -63,6 +63,8 @@ pub struct DispatchOutcome {
     pub batch: BatchOutcome,
     pub commit: Option<git::CommitInfo>,
     pub usage: Usage,
+    /// What the reply's PROPOSE_ROLE and PROPOSE_WORKFLOW blocks changed.
+    pub proposals: super::proposals::ProposalsOutcome,
 }
 
 /// A problem that stops a dispatch before any provider is called.
@@ -226,6 +228,7 @@ pub async fn dispatch(
     let parsed = protocol::parse(&reply);
     let mut batch = BatchOutcome::default();
     let mut commit = None;
+    let mut proposals = super::proposals::ProposalsOutcome::default();
     if ok && !req.dry_run {
         for p in &parsed.problems {
             bus.emit(Event::MalformedBlock {
@@ -237,6 +240,7 @@ pub async fn dispatch(
             });
         }
         post_to_blackboard(project, bus, req, &parsed);
+        proposals = super::proposals::apply(project, bus, &req.agent, &parsed);
         (batch, commit) =
             apply_and_commit(project, bus, req, &run_id, &parsed, &usage, cancel).await;
     }
@@ -271,6 +275,7 @@ pub async fn dispatch(
         batch,
         commit,
         usage,
+        proposals,
     })
 }
 

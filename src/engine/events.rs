@@ -185,6 +185,21 @@ pub enum Event {
     UserChangesKept { agent: String, files: Vec<String> },
     /// Something worth a person's attention that is not a failure.
     Warning { message: String },
+    /// A PROPOSE_ROLE block was accepted or refused.
+    RoleDecided {
+        by: String,
+        name: String,
+        /// add, update, refresh_baseline_prompt or reject.
+        decision: String,
+        reason: Option<String>,
+    },
+    /// A PROPOSE_WORKFLOW block was written or refused.
+    WorkflowProposed {
+        by: String,
+        name: String,
+        accepted: bool,
+        reason: Option<String>,
+    },
     /// A workflow stage began.
     StageStarted {
         workflow: String,
@@ -275,6 +290,8 @@ impl Event {
             Event::Warning { .. } => "warning",
             Event::TaskFinished { .. } => "task_finished",
             Event::StageStarted { .. } => "stage_started",
+            Event::RoleDecided { .. } => "role_decided",
+            Event::WorkflowProposed { .. } => "workflow_proposed",
             Event::ValidationRan { .. } => "validation_ran",
             Event::ChangesUndone { .. } => "changes_undone",
             Event::StageFinished { .. } => "stage_finished",

@@ -17,6 +17,7 @@ pub mod handle;
 pub mod init;
 pub mod process;
 pub mod prompts;
+pub mod proposals;
 pub mod protocol;
 pub mod providers;
 pub mod records;

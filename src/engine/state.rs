@@ -112,6 +112,8 @@ impl RunState {
             | Event::Warning { .. }
             | Event::TaskFinished { .. }
             | Event::StageStarted { .. }
+            | Event::RoleDecided { .. }
+            | Event::WorkflowProposed { .. }
             | Event::ValidationRan { .. }
             | Event::StageFinished { .. }
             | Event::CommandFinished { .. }
@@ -326,6 +328,30 @@ pub fn describe(ev: &Event) -> Option<String> {
             stage,
             agent,
         } => format!("stage {workflow}/{stage} started ({agent})"),
+        Event::RoleDecided {
+            by,
+            name,
+            decision,
+            reason,
+        } => match reason {
+            Some(r) => format!("{by} proposed role {name}: refused: {}", short(r, 100)),
+            None => format!("{by} cast role {name} ({decision})"),
+        },
+        Event::WorkflowProposed {
+            by,
+            name,
+            accepted,
+            reason,
+        } => {
+            if *accepted {
+                format!("{by} wrote workflow {name}")
+            } else {
+                format!(
+                    "{by} proposed workflow {name}: refused: {}",
+                    short(reason.as_deref().unwrap_or("invalid"), 120)
+                )
+            }
+        }
         Event::ValidationRan {
             stage,
             command,

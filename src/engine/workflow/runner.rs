@@ -34,6 +34,11 @@ pub struct PassOptions {
     pub cycle_context: String,
 }
 
+/// How many times the chief is sent to recover each blocked stage.
+fn recovery_cap(project: &Project) -> u32 {
+    project.config.recovery.max_per_stage
+}
+
 /// What one stage did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StageReport {
@@ -49,6 +54,8 @@ pub struct StageReport {
     pub done_requested: bool,
     /// New blackboard posts the stage made.
     pub posts: usize,
+    /// The provider's failure, when the agent could not answer at all.
+    pub provider_error: Option<crate::engine::providers::ErrorKind>,
 }
 
 /// What a pass did.
@@ -89,10 +96,59 @@ pub async fn run_pass(
 ) -> Result<PassReport, DispatchError> {
     let mut outcomes: BTreeMap<String, Outcome> = BTreeMap::new();
     let mut started: BTreeSet<String> = BTreeSet::new();
-    let mut reports = Vec::new();
+    let mut reports: Vec<StageReport> = Vec::new();
+    let mut recoveries: BTreeMap<String, u32> = BTreeMap::new();
     while !cancel.is_cancelled() {
         let done = completed(&outcomes);
         let next: Vec<Stage> = ready(wf, &done, &started).into_iter().cloned().collect();
+        if next.is_empty() && !opts.dry_run {
+            // A stage waits on a failed one: send the chief to remove the cause, then retry
+            // the failed stage, a bounded number of times.
+            let stuck = blocked(wf, &outcomes)
+                .into_iter()
+                .find(|b| recoveries.get(&b.root).copied().unwrap_or(0) < recovery_cap(project))
+                .map(|b| (b.root.clone(), b.to_string()));
+            if let Some((root, why)) = stuck {
+                let n = recoveries.entry(root.clone()).or_insert(0);
+                *n += 1;
+                let failure = reports
+                    .iter()
+                    .rev()
+                    .find(|r| r.stage == root)
+                    .map(|r| match &r.outcome {
+                        Outcome::Failed { reason } | Outcome::Skipped { reason } => reason.clone(),
+                        Outcome::Completed => String::new(),
+                    })
+                    .unwrap_or_default();
+                let objective = format!(
+                    "RECOVERY (attempt {n}/{}): workflow {} is blocked. {why}. \
+                     Stage \"{root}\" failed with: {failure}. Remove the cause: fix or write the \
+                     missing files yourself with ACTION blocks, replace a stage that can never \
+                     pass with PROPOSE_WORKFLOW, or cast the missing role. Stage \"{root}\" runs \
+                     again after your reply.",
+                    recovery_cap(project),
+                    wf.name
+                );
+                let req = DispatchRequest {
+                    agent: "chief".into(),
+                    objective,
+                    stage: Some(format!("{root}-recovery")),
+                    workflow: Some(wf.name.clone()),
+                    vars: BTreeMap::from([("phase".to_string(), "recovery".to_string())]),
+                    dry_run: false,
+                    commit: CommitPolicy::Now,
+                };
+                let out = dispatch(project, bus, &req, cancel).await?;
+                if out.error.is_some() {
+                    // The chief cannot answer either: retrying the stage would fail the same way.
+                    recoveries.insert(root, u32::MAX);
+                    continue;
+                }
+                outcomes.remove(&root);
+                started.remove(&root);
+                continue;
+            }
+        }
         if next.is_empty() {
             for b in blocked(wf, &outcomes) {
                 let id = b.stage.id.clone();
@@ -117,6 +173,7 @@ pub async fn run_pass(
                         progress: None,
                         done_requested: false,
                         posts: 0,
+                        provider_error: None,
                     });
                     outcomes.insert(id, Outcome::Skipped { reason });
                 }
@@ -204,6 +261,7 @@ async fn run_stage(
         progress: out.parsed.footer.progress,
         done_requested: out.batch.done.is_some(),
         posts: out.parsed.posts.len(),
+        provider_error: out.error.as_ref().map(|e| e.kind),
     };
     if let Some(e) = &out.error {
         report.outcome = Outcome::Failed {
