@@ -47,6 +47,38 @@ pub enum Command {
         /// A tag; repeat for more.
         #[arg(long = "tag")]
         tags: Vec<String>,
+        /// Record the idea without having the chief cast the team.
+        #[arg(long)]
+        no_cast: bool,
+    },
+    /// Have the chief cast the team for the recorded idea.
+    Cast {
+        /// Render and record the chief's prompt without calling the provider.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List, add or remove roles on the team.
+    Roles {
+        #[command(subcommand)]
+        action: RolesAction,
+    },
+    /// Run discovery then product planning, each supervised until done or stalled.
+    Plan {
+        /// Render one cycle's prompts without calling providers or changing files.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Run a workflow (engineering by default) cycle after cycle until the work is done.
+    Run {
+        /// The workflow to run (a file in .clk/config/workflows/).
+        #[arg(long, default_value = "engineering")]
+        workflow: String,
+        /// Most cycles to run (default: supervise.max_cycles).
+        #[arg(long)]
+        max_cycles: Option<u32>,
+        /// Render one cycle's prompts without calling providers or changing files.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Give one agent one objective, apply its reply and commit the result.
     Ask {
@@ -76,4 +108,19 @@ pub enum Command {
         #[arg(long)]
         show: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolesAction {
+    /// Show the team.
+    List,
+    /// Add a role: `clk roles add data_steward "owns the schema and migrations"`.
+    Add {
+        name: String,
+        /// What the role does.
+        #[arg(required = true, num_args = 1..)]
+        role: Vec<String>,
+    },
+    /// Remove a role the chief or you added (baseline roles stay).
+    Remove { name: String },
 }

@@ -55,6 +55,9 @@ pub async fn run_printed(
             Ok(Event::DispatchFinished { error_kind, .. }) => {
                 result.cancelled |= error_kind.as_deref() == Some("cancelled");
             }
+            Ok(Event::RunFinished { outcome, .. }) => {
+                result.cancelled |= outcome == "cancelled";
+            }
             Ok(Event::TaskFinished { task_id, ok, .. }) if task_id == id => {
                 result.ok = ok;
                 break;

@@ -5,7 +5,9 @@ pub mod ask;
 pub mod configure;
 pub mod idea;
 pub mod init;
+pub mod orchestrate;
 pub mod providers;
+pub mod roles;
 pub mod start;
 pub mod status;
 

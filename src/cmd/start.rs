@@ -1,37 +1,78 @@
-//! `clk "idea"`: set up the project if needed, record the idea, and have the engineer build
-//! the first slice. The dashboard and the full plan/run/loop cycle build on this.
+//! `clk "idea"` (and `kickoff.sh`): set up the project if needed, record the idea, then cast,
+//! plan, run and refine in one go. Exit 0 when the run finished its work.
+//!
+//! With the shell provider and no command attached, no model answers: agents give a fixed
+//! reply and change nothing, so a full run could only stall. The flow then runs as a
+//! rehearsal: every step once, clearly labelled, so a newcomer sees the whole cycle for free
+//! and is told how to attach a model.
 
 use std::path::Path;
 
-use super::{Failure, ask, idea, project, runtime};
+use super::{Failure, idea, orchestrate, project};
 use crate::engine::events::Command;
 use crate::engine::workspace::Workspace;
 use crate::headless::Format;
 
+/// True when every agent would get the model-less fixed reply.
+fn rehearsal(dir: &Path) -> Result<bool, Failure> {
+    let p = project(dir)?;
+    let stub = |name: &str| {
+        p.providers
+            .providers
+            .get(name)
+            .is_some_and(|s| s.kind == "shell" && s.command.as_deref().unwrap_or("").trim().is_empty())
+    };
+    let pinned_elsewhere = p
+        .agents
+        .agents
+        .values()
+        .filter_map(|a| a.provider.as_deref())
+        .any(|prov| !stub(prov));
+    Ok(stub(&p.providers.active) && !pinned_elsewhere)
+}
+
 pub fn run(dir: &Path, statement: &str, format: Format) -> Result<u8, Failure> {
     if statement.trim().is_empty() {
-        return Err(Failure::bad_input(
-            "the idea is empty; say what you want to build",
-        ));
+        return Err(Failure::bad_input("the idea is empty; say what you want to build"));
     }
     if Workspace::find(dir).is_none() {
         super::init::run(dir, None)?;
     }
     let idea = idea::capture(dir, statement, None, Vec::new())?;
-    if format == Format::Human {
+    let human = format == Format::Human;
+    if human {
         println!("Idea recorded: {}", idea.title);
     }
-    let project = project(dir)?;
-    let cmd = Command::Dispatch {
-        agent: "engineer".into(),
-        objective: format!(
-            "Build the smallest working first slice of this idea, with a test and a README \
-             section on how to run it: {}",
-            idea.statement
-        ),
-        stage: Some("first-slice".into()),
-        dry_run: false,
-    };
-    let out = runtime()?.block_on(ask::run_printed(project, cmd, format))?;
-    Ok(out.exit_code())
+    let rehearse = rehearsal(dir)?;
+    if rehearse && human {
+        println!(
+            "Rehearsal: the shell provider has no model attached, so agents give a fixed reply \
+             and change nothing. Each step runs once to show the flow. For real work: \
+             CLK_PROVIDER=ollama (or `clk configure --set default_provider=...`)."
+        );
+    }
+    let max_cycles = rehearse.then_some(1);
+    let steps = [
+        ("cast", Command::Cast { dry_run: false }),
+        ("plan: discovery", Command::Run { workflow: "discovery".into(), max_cycles, dry_run: false }),
+        ("plan: product", Command::Run { workflow: "product".into(), max_cycles, dry_run: false }),
+        ("run: engineering", Command::Run { workflow: "engineering".into(), max_cycles, dry_run: false }),
+    ];
+    for (label, cmd) in steps {
+        if human {
+            println!("== {label}");
+        }
+        let code = orchestrate::submit(dir, cmd, format)?;
+        if code == super::EXIT_CANCELLED || code == super::EXIT_BAD_INPUT {
+            return Ok(code);
+        }
+        // A rehearsal cannot finish the work; it succeeds when every step ran.
+        if code != super::EXIT_OK && !rehearse {
+            return Ok(code);
+        }
+    }
+    if rehearse && human {
+        println!("Rehearsal complete: every step ran. Attach a model to build for real.");
+    }
+    Ok(super::EXIT_OK)
 }

@@ -230,6 +230,25 @@ pub enum Event {
         reason: Option<String>,
         commit: Option<String>,
     },
+    /// One supervise cycle ended.
+    CycleFinished {
+        workflow: String,
+        cycle: u32,
+        max_cycles: u32,
+        progress: bool,
+        stages_ok: usize,
+        stages_failed: usize,
+    },
+    /// The done gate judged an `ACTION: done`.
+    DoneGate { granted: bool, unmet: Vec<String> },
+    /// A supervised run ended.
+    RunFinished {
+        workflow: String,
+        /// done, stalled, cycle_cap, provider_failed, cancelled or dry_run.
+        outcome: String,
+        reason: String,
+        cycles: u32,
+    },
     /// A command submitted to the engine finished.
     TaskFinished {
         task_id: u64,
@@ -258,6 +277,24 @@ pub enum Command {
         objective: String,
         #[serde(default)]
         stage: Option<String>,
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// Have the chief cast the team for the recorded idea.
+    Cast {
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// Supervise the discovery then the product workflow.
+    Plan {
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// Supervise a workflow (the engineering one by default) until done or stalled.
+    Run {
+        workflow: String,
+        #[serde(default)]
+        max_cycles: Option<u32>,
         #[serde(default)]
         dry_run: bool,
     },
@@ -291,6 +328,9 @@ impl Event {
             Event::TaskFinished { .. } => "task_finished",
             Event::StageStarted { .. } => "stage_started",
             Event::RoleDecided { .. } => "role_decided",
+            Event::CycleFinished { .. } => "cycle_finished",
+            Event::DoneGate { .. } => "done_gate",
+            Event::RunFinished { .. } => "run_finished",
             Event::WorkflowProposed { .. } => "workflow_proposed",
             Event::ValidationRan { .. } => "validation_ran",
             Event::ChangesUndone { .. } => "changes_undone",

@@ -16,6 +16,7 @@ use super::context::Idea;
 use super::dispatch::{DispatchRequest, dispatch};
 use super::events::{Command, Event};
 use super::git;
+use super::orchestrate;
 use super::state::RunState;
 use super::workspace::Project;
 
@@ -96,7 +97,14 @@ async fn run(project: Arc<Project>, bus: Bus, mut rx: mpsc::UnboundedReceiver<(u
                     cancel.cancel();
                     cancel = CancellationToken::new();
                 }
-                Some((id, cmd @ (Command::CaptureIdea { .. } | Command::Dispatch { .. }))) => {
+                Some((
+                    id,
+                    cmd @ (Command::CaptureIdea { .. }
+                    | Command::Dispatch { .. }
+                    | Command::Cast { .. }
+                    | Command::Plan { .. }
+                    | Command::Run { .. }),
+                )) => {
                     let (p, b, c) = (project.clone(), bus.clone(), cancel.clone());
                     tasks.spawn(async move { run_task(&p, &b, id, cmd, &c).await });
                 }
@@ -146,6 +154,22 @@ async fn run_task(project: &Project, bus: &Bus, id: u64, cmd: Command, cancel: &
                 },
                 Err(e) => (task, false, e.to_string()),
             }
+        }
+        Command::Cast { dry_run } => {
+            let r = orchestrate::cast(project, bus, dry_run, cancel).await;
+            ("cast".to_string(), r.ok, r.summary)
+        }
+        Command::Plan { dry_run } => {
+            let r = orchestrate::plan(project, bus, dry_run, cancel).await;
+            ("plan".to_string(), r.ok, r.summary)
+        }
+        Command::Run {
+            workflow,
+            max_cycles,
+            dry_run,
+        } => {
+            let r = orchestrate::run(project, bus, &workflow, max_cycles, dry_run, cancel).await;
+            (format!("run {workflow}"), r.ok, r.summary)
         }
         Command::Abort | Command::Shutdown => return,
     };

@@ -15,6 +15,7 @@ pub mod events;
 pub mod git;
 pub mod handle;
 pub mod init;
+pub mod orchestrate;
 pub mod process;
 pub mod prompts;
 pub mod proposals;

@@ -113,6 +113,9 @@ impl RunState {
             | Event::TaskFinished { .. }
             | Event::StageStarted { .. }
             | Event::RoleDecided { .. }
+            | Event::CycleFinished { .. }
+            | Event::DoneGate { .. }
+            | Event::RunFinished { .. }
             | Event::WorkflowProposed { .. }
             | Event::ValidationRan { .. }
             | Event::StageFinished { .. }
@@ -328,6 +331,30 @@ pub fn describe(ev: &Event) -> Option<String> {
             stage,
             agent,
         } => format!("stage {workflow}/{stage} started ({agent})"),
+        Event::CycleFinished {
+            workflow,
+            cycle,
+            max_cycles,
+            progress,
+            stages_ok,
+            stages_failed,
+        } => format!(
+            "{workflow} cycle {cycle}/{max_cycles}: {stages_ok} stage(s) ok, {stages_failed} failed{}",
+            if *progress { "" } else { ", no progress" }
+        ),
+        Event::DoneGate { granted, unmet } => {
+            if *granted {
+                "done gate: granted".to_string()
+            } else {
+                format!("done gate: refused: {}", short(&unmet.join("; "), 140))
+            }
+        }
+        Event::RunFinished {
+            workflow,
+            outcome,
+            reason,
+            cycles,
+        } => format!("{workflow} run {outcome} after {cycles} cycle(s): {}", short(reason, 120)),
         Event::RoleDecided {
             by,
             name,

@@ -13,6 +13,7 @@ pub mod inputs;
 mod parse;
 pub mod propose;
 pub mod runner;
+pub mod supervise;
 pub mod schedule;
 mod spec;
 mod validate;

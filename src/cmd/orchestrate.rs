@@ -1,0 +1,69 @@
+//! `clk cast`, `clk plan`, `clk run`: engine commands printed as they happen.
+
+use std::path::Path;
+
+use super::{Failure, ask, project, runtime};
+use crate::engine::context::Idea;
+use crate::engine::events::Command;
+use crate::engine::proposals::{current_agents, roster_names};
+use crate::engine::workflow::load_named;
+use crate::headless::Format;
+
+fn need_idea(dir: &Path) -> Result<(), Failure> {
+    let p = project(dir)?;
+    match Idea::load(&p.ws) {
+        Some(_) => Ok(()),
+        None => Err(Failure::bad_input(
+            "no idea recorded yet; run `clk idea \"what you want to build\"` first",
+        )),
+    }
+}
+
+fn check_workflow(dir: &Path, name: &str) -> Result<(), Failure> {
+    let p = project(dir)?;
+    let roster = roster_names(&p.ws, &current_agents(&p));
+    load_named(&p.ws, name, &roster)
+        .map(|_| ())
+        .map_err(|e| Failure::bad_input(e.to_string()))
+}
+
+/// Submit `cmd` to an engine for this project and print until it ends.
+pub fn submit(dir: &Path, cmd: Command, format: Format) -> Result<u8, Failure> {
+    let p = project(dir)?;
+    let out = runtime()?.block_on(ask::run_printed(p, cmd, format))?;
+    Ok(out.exit_code())
+}
+
+pub fn cast(dir: &Path, dry_run: bool, format: Format) -> Result<u8, Failure> {
+    need_idea(dir)?;
+    submit(dir, Command::Cast { dry_run }, format)
+}
+
+pub fn plan(dir: &Path, dry_run: bool, format: Format) -> Result<u8, Failure> {
+    for wf in ["discovery", "product"] {
+        check_workflow(dir, wf)?;
+    }
+    submit(dir, Command::Plan { dry_run }, format)
+}
+
+pub fn run(
+    dir: &Path,
+    workflow: &str,
+    max_cycles: Option<u32>,
+    dry_run: bool,
+    format: Format,
+) -> Result<u8, Failure> {
+    if max_cycles == Some(0) {
+        return Err(Failure::bad_input("--max-cycles must be at least 1"));
+    }
+    check_workflow(dir, workflow)?;
+    submit(
+        dir,
+        Command::Run {
+            workflow: workflow.to_string(),
+            max_cycles,
+            dry_run,
+        },
+        format,
+    )
+}
