@@ -11,6 +11,7 @@ pub mod casting;
 pub mod config;
 pub mod context;
 pub mod dispatch;
+pub mod done_gate;
 pub mod events;
 pub mod git;
 pub mod handle;
