@@ -239,7 +239,8 @@ pub async fn dispatch(
                 problem: p.message.clone(),
             });
         }
-        post_to_blackboard(project, bus, req, &parsed);
+        let posts = post_to_blackboard(project, bus, req, &parsed);
+        super::questions::route(project, bus, req, &posts, cancel).await;
         proposals = super::proposals::apply(project, bus, &req.agent, &parsed);
         (batch, commit) =
             apply_and_commit(project, bus, req, &run_id, &parsed, &usage, cancel).await;
@@ -279,7 +280,13 @@ pub async fn dispatch(
     })
 }
 
-fn post_to_blackboard(project: &Project, bus: &Bus, req: &DispatchRequest, parsed: &Parsed) {
+fn post_to_blackboard(
+    project: &Project,
+    bus: &Bus,
+    req: &DispatchRequest,
+    parsed: &Parsed,
+) -> Vec<blackboard::Post> {
+    let mut stored = Vec::new();
     let origin = blackboard::Origin {
         author: &req.agent,
         stage_id: req.stage.as_deref(),
@@ -287,18 +294,22 @@ fn post_to_blackboard(project: &Project, bus: &Bus, req: &DispatchRequest, parse
     };
     for block in &parsed.posts {
         match blackboard::add(&project.ws, &origin, block) {
-            Ok(post) => bus.emit(Event::PostAdded {
-                agent: req.agent.clone(),
-                post_id: post.id,
-                post_type: post.post_type,
-                to: post.target_agent,
-                urgency: post.urgency,
-            }),
+            Ok(post) => {
+                bus.emit(Event::PostAdded {
+                    agent: req.agent.clone(),
+                    post_id: post.id.clone(),
+                    post_type: post.post_type.clone(),
+                    to: post.target_agent.clone(),
+                    urgency: post.urgency.clone(),
+                });
+                stored.push(post);
+            }
             Err(e) => bus.emit(Event::Warning {
                 message: format!("cannot store a post from {}: {e}", req.agent),
             }),
         }
     }
+    stored
 }
 
 async fn apply_and_commit(

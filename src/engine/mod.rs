@@ -21,6 +21,7 @@ pub mod process;
 pub mod prompts;
 pub mod proposals;
 pub mod protocol;
+pub mod questions;
 pub mod providers;
 pub mod records;
 pub mod redact;

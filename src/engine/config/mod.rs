@@ -46,6 +46,8 @@ pub struct ClkConfig {
     pub casting: CastingConfig,
     pub robustness: RobustnessConfig,
     pub blackboard: BlackboardConfig,
+    /// What must hold before an `ACTION: done` ends a run.
+    pub done_gate: crate::engine::done_gate::GateConfig,
 }
 
 impl Default for ClkConfig {
@@ -66,6 +68,7 @@ impl Default for ClkConfig {
             casting: CastingConfig::default(),
             robustness: RobustnessConfig::default(),
             blackboard: BlackboardConfig::default(),
+            done_gate: crate::engine::done_gate::GateConfig::default(),
         }
     }
 }
