@@ -80,6 +80,19 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Refine the project in iterations: ralph picks one measurable improvement, the engineer
+    /// makes it, qa checks it; kept when the checks pass, undone when they fail.
+    Loop {
+        /// ralph (improvements) or autoresearch (experiments on open questions).
+        #[arg(long, value_enum, default_value_t = LoopMode::Ralph)]
+        mode: LoopMode,
+        /// Most iterations (default: max_iterations in clk.config.json).
+        #[arg(long)]
+        max_iterations: Option<u32>,
+        /// Render one iteration's prompts without calling providers or changing files.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Give one agent one objective, apply its reply and commit the result.
     Ask {
         /// The agent (engineer, qa, chief, ... or any name with a prompt).
@@ -123,4 +136,11 @@ pub enum RolesAction {
     },
     /// Remove a role the chief or you added (baseline roles stay).
     Remove { name: String },
+}
+
+/// Which improvement loop to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoopMode {
+    Ralph,
+    Autoresearch,
 }

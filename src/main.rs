@@ -61,34 +61,49 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     } else {
         Format::Human
     };
-    match (cli.command, cli.idea) {
-        (Some(_), Some(idea)) => Err(Failure::bad_input(format!(
-            "an idea ({idea:?}) and a command cannot be given together"
-        ))),
-        (Some(Command::Init { name }), None) => cmd::init::run(&dir, name.as_deref()),
-        (
-            Some(Command::Idea {
-                statement,
-                title,
-                tags,
-            }),
-            None,
-        ) => cmd::idea::run(&dir, &statement, title.as_deref(), tags),
-        (
-            Some(Command::Ask {
-                agent,
-                objective,
-                stage,
-                dry_run,
-            }),
-            None,
-        ) => cmd::ask::run(&dir, &agent, &objective.join(" "), stage, dry_run, format),
-        (Some(Command::Status), None) => cmd::status::run(&dir),
-        (Some(Command::Providers), None) => cmd::providers::run(&dir),
-        (Some(Command::Configure { set, show }), None) => cmd::configure::run(&dir, &set, show),
-        (None, Some(idea)) => cmd::start::run(&dir, &idea, format),
-        (None, None) => Err(Failure::bad_input(
-            "give an idea (clk \"a journaling app\") or a command; `clk --help` lists them",
-        )),
+    let command = match (cli.command, cli.idea) {
+        (Some(_), Some(idea)) => {
+            return Err(Failure::bad_input(format!(
+                "an idea ({idea:?}) and a command cannot be given together"
+            )));
+        }
+        (None, Some(idea)) => return cmd::start::run(&dir, &idea, format),
+        (None, None) => {
+            return Err(Failure::bad_input(
+                "give an idea (clk \"a journaling app\") or a command; `clk --help` lists them",
+            ));
+        }
+        (Some(c), None) => c,
+    };
+    match command {
+        Command::Init { name } => cmd::init::run(&dir, name.as_deref()),
+        Command::Idea {
+            statement,
+            title,
+            tags,
+            no_cast,
+        } => cmd::idea::run(&dir, &statement, title.as_deref(), tags, no_cast, format),
+        Command::Cast { dry_run } => cmd::orchestrate::cast(&dir, dry_run, format),
+        Command::Roles { action } => cmd::roles::run(&dir, &action),
+        Command::Plan { dry_run } => cmd::orchestrate::plan(&dir, dry_run, format),
+        Command::Run {
+            workflow,
+            max_cycles,
+            dry_run,
+        } => cmd::orchestrate::run(&dir, &workflow, max_cycles, dry_run, format),
+        Command::Loop {
+            mode,
+            max_iterations,
+            dry_run,
+        } => cmd::orchestrate::run_loop(&dir, mode, max_iterations, dry_run, format),
+        Command::Ask {
+            agent,
+            objective,
+            stage,
+            dry_run,
+        } => cmd::ask::run(&dir, &agent, &objective.join(" "), stage, dry_run, format),
+        Command::Status => cmd::status::run(&dir),
+        Command::Providers => cmd::providers::run(&dir),
+        Command::Configure { set, show } => cmd::configure::run(&dir, &set, show),
     }
 }

@@ -50,17 +50,41 @@ fn prompt_of(mock: &MockServer, call: usize) -> String {
         .to_string()
 }
 
-const CASTING: &str = "Roster: add a data steward.\n\
-PROPOSE_ROLE: data_steward\nROLE: owns the data model and migrations\nPROMPT:\n\
-You are the data steward. You own SCHEMA.md and every migration. $objective\nEND_ROLE\n\
-PROPOSE_ROLE: coder\nROLE: writes code\nPROMPT:\nYou write code.\nEND_ROLE\n\
-PROPOSE_WORKFLOW: engineering\nDESCRIPTION: build, refine, test, review\nYAML:\n\
-stages:\n  - id: build\n    agent: engineer\n    objective: Build the app.\n\
-  - id: refine\n    agent: ralph\n    depends_on: [build]\n    objective: One improvement.\n\
-  - id: check\n    agent: qa\n    depends_on: [refine]\n    objective: Test it.\n\
-  - id: supervise\n    agent: chief\n    depends_on: [check]\n    phase: review\n    commit: false\n\
-    objective: \"SUPERVISE: finish or name the next slice.\"\n\
-END_WORKFLOW\nPROGRESS: yes\n";
+const CASTING: &str = r#"Roster: add a data steward.
+PROPOSE_ROLE: data_steward
+ROLE: owns the data model and migrations
+PROMPT:
+You are the data steward. You own SCHEMA.md and every migration. $objective
+END_ROLE
+PROPOSE_ROLE: coder
+ROLE: writes code
+PROMPT:
+You write code.
+END_ROLE
+PROPOSE_WORKFLOW: engineering
+DESCRIPTION: build, refine, test, review
+YAML:
+stages:
+  - id: build
+    agent: engineer
+    objective: Build the app.
+  - id: refine
+    agent: ralph
+    depends_on: [build]
+    objective: One improvement.
+  - id: check
+    agent: qa
+    depends_on: [refine]
+    objective: Test it.
+  - id: supervise
+    agent: chief
+    depends_on: [check]
+    phase: review
+    commit: false
+    objective: "SUPERVISE: finish or name the next slice."
+END_WORKFLOW
+PROGRESS: yes
+"#;
 
 const BUILD: &str = "ACTION: write\nPATH: app.py\nCONTENT:\nprint('journal')\nEND_ACTION\n\
 ACTION: write\nPATH: ../outside.py\nCONTENT:\nx = 1\nEND_ACTION\n\
@@ -69,9 +93,11 @@ POST: implementation\nPRODUCES: implementation\nBODY:\napp.py prints journal\nEN
 const RALPH: &str = "Add a docstring.\nACTION: edit\nPATH: app.py\nOLD:\nprint('journal')\nNEW:\n\
 \"\"\"Journal app.\"\"\"\nprint('journal')\nEND_ACTION\nPROGRESS: yes\n";
 
-const QA: &str = "POST: qa\nPRODUCES: qa_verdict\nBODY:\nPASS: app.py runs and prints journal\nEND_POST\n";
+const QA: &str =
+    "POST: qa\nPRODUCES: qa_verdict\nBODY:\nPASS: app.py runs and prints journal\nEND_POST\n";
 
-const SUPERVISE: &str = "All criteria hold.\nACTION: done\nREASON: the app runs and qa passed\nEND_ACTION\n";
+const SUPERVISE: &str =
+    "All criteria hold.\nACTION: done\nREASON: the app runs and qa passed\nEND_ACTION\n";
 
 #[test]
 fn cast_then_run_to_a_granted_done() {
@@ -95,18 +121,26 @@ fn cast_then_run_to_a_granted_done() {
         .stdout(predicate::str::contains("chief wrote workflow engineering"));
     assert!(prompt_of(&mock, 0).contains("CASTING: pick the team"));
 
-    let agents: serde_json::Value = serde_json::from_str(
-        &fs::read_to_string(dir.join(".clk/config/agents.json")).unwrap(),
-    )
-    .unwrap();
+    let agents: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join(".clk/config/agents.json")).unwrap())
+            .unwrap();
     assert_eq!(agents["agents"]["data_steward"]["dynamic"], true);
     assert!(agents["agents"].get("coder").is_none());
     assert!(dir.join(".clk/prompts/data_steward.md").is_file());
     let log = fs::read_to_string(dir.join(".clk/state/casting.log")).unwrap();
-    assert!(log.contains("role_rejected") && log.contains("coder"), "{log}");
+    assert!(
+        log.contains("role_rejected") && log.contains("coder"),
+        "{log}"
+    );
     let wf = fs::read_to_string(dir.join(".clk/config/workflows/engineering.yaml")).unwrap();
-    assert!(wf.contains("id: refine") && wf.starts_with("name: engineering"), "{wf}");
-    assert!(git_log(&dir)[0].starts_with("chief (clk)|[chief] casting: roles data_steward; workflow engineering"));
+    assert!(
+        wf.contains("id: refine") && wf.starts_with("name: engineering"),
+        "{wf}"
+    );
+    assert!(
+        git_log(&dir)[0]
+            .starts_with("chief (clk)|[chief] casting: roles data_steward; workflow engineering")
+    );
 
     clk(&dir, &mock)
         .args(["run", "--max-cycles", "2"])
@@ -114,7 +148,9 @@ fn cast_then_run_to_a_granted_done() {
         .success()
         .stdout(predicate::str::contains("refused write ../outside.py"))
         .stdout(predicate::str::contains("done gate: granted"))
-        .stdout(predicate::str::contains("engineering run done after 1 cycle(s)"));
+        .stdout(predicate::str::contains(
+            "engineering run done after 1 cycle(s)",
+        ));
     assert_eq!(mock.model_calls(), 5);
     assert!(!top.path().join("outside.py").exists());
     assert_eq!(
@@ -122,13 +158,24 @@ fn cast_then_run_to_a_granted_done() {
         "\"\"\"Journal app.\"\"\"\nprint('journal')\n"
     );
     let log = git_log(&dir);
-    assert!(log.iter().any(|l| l == "engineer (clk)|[engineer] Build the app."), "{log:?}");
-    assert!(log.iter().any(|l| l == "ralph (clk)|[ralph] One improvement."), "{log:?}");
+    assert!(
+        log.iter()
+            .any(|l| l == "engineer (clk)|[engineer] Build the app."),
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l == "ralph (clk)|[ralph] One improvement."),
+        "{log:?}"
+    );
     assert!(dir.join(".clk/state/done_granted.md").is_file());
     let ev = events(&dir);
     let fin = ev.iter().find(|e| e["event"] == "run_finished").unwrap();
     assert_eq!(fin["outcome"], "done");
-    assert!(ev.iter().any(|e| e["event"] == "post_added" && e["post_type"] == "qa"));
+    assert!(
+        ev.iter()
+            .any(|e| e["event"] == "post_added" && e["post_type"] == "qa")
+    );
     let progress = fs::read_to_string(dir.join(".clk/state/progress.md")).unwrap();
     assert!(progress.contains("engineering cycle 1: build ok, refine ok, check ok, supervise ok"));
 }
@@ -138,9 +185,19 @@ fn a_malformed_workflow_proposal_leaves_the_old_one_and_the_chief_is_told() {
     let top = tempfile::tempdir().unwrap();
     let dir = top.path().join("proj");
     fs::create_dir(&dir).unwrap();
-    let bad = "PROPOSE_WORKFLOW: engineering\nYAML:\nstages:\n  - id: a\n    agent: engineer\n\
-               objective: x\n    depends_on: [b]\n  - id: b\n    agent: qa\n    objective: y\n\
-               depends_on: [a]\nEND_WORKFLOW\n";
+    let bad = r#"PROPOSE_WORKFLOW: engineering
+YAML:
+stages:
+  - id: a
+    agent: engineer
+    objective: x
+    depends_on: [b]
+  - id: b
+    agent: qa
+    objective: y
+    depends_on: [a]
+END_WORKFLOW
+"#;
     let mock = MockServer::start(Script::new(vec![Reply::text(bad)]));
     clk(&dir, &mock).arg("init").assert().success();
     let before = fs::read_to_string(dir.join(".clk/config/workflows/engineering.yaml")).unwrap();
@@ -148,13 +205,18 @@ fn a_malformed_workflow_proposal_leaves_the_old_one_and_the_chief_is_told() {
         .args(["idea", "A journaling app"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("proposed workflow engineering: refused"));
+        .stdout(predicate::str::contains(
+            "proposed workflow engineering: refused",
+        ));
     assert_eq!(
         fs::read_to_string(dir.join(".clk/config/workflows/engineering.yaml")).unwrap(),
         before
     );
     // The refusal reaches the chief's next prompt.
-    clk(&dir, &mock).args(["cast", "--dry-run"]).assert().success();
+    clk(&dir, &mock)
+        .args(["cast", "--dry-run"])
+        .assert()
+        .success();
     let run = fs::read_dir(dir.join(".clk/runs"))
         .unwrap()
         .flatten()
@@ -162,7 +224,10 @@ fn a_malformed_workflow_proposal_leaves_the_old_one_and_the_chief_is_told() {
         .max()
         .unwrap();
     let prompt = fs::read_to_string(run.join("prompt.txt")).unwrap();
-    assert!(prompt.contains("workflow `engineering` rejected"), "{prompt}");
+    assert!(
+        prompt.contains("workflow `engineering` rejected"),
+        "{prompt}"
+    );
     assert!(prompt.contains("dependency cycle"), "{prompt}");
 }
 
@@ -188,7 +253,11 @@ fn a_blocking_question_is_answered_by_the_peer() {
         .flatten()
         .map(|e| fs::read_to_string(e.path()).unwrap())
         .collect();
-    assert!(posts.iter().any(|p| p.contains("Use pytest.") && p.contains("\"author\": \"qa\"")));
+    assert!(
+        posts
+            .iter()
+            .any(|p| p.contains("Use pytest.") && p.contains("\"author\": \"qa\""))
+    );
 }
 
 #[test]
@@ -202,7 +271,9 @@ fn unknown_workflow_and_missing_idea_are_bad_input() {
         .args(["run", "--workflow", "nope"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("workflow \"nope\" does not exist; available:"))
+        .stderr(predicate::str::contains(
+            "workflow \"nope\" does not exist; available:",
+        ))
         .stderr(predicate::str::contains("engineering"));
     clk(&dir, &mock)
         .arg("cast")

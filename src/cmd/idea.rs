@@ -28,9 +28,14 @@ pub fn run(
     statement: &[String],
     title: Option<&str>,
     tags: Vec<String>,
+    no_cast: bool,
+    format: crate::headless::Format,
 ) -> Result<u8, Failure> {
     let idea = capture(dir, &statement.join(" "), title, tags)?;
     println!("Idea recorded: {}", idea.title);
-    println!("Next: clk ask engineer \"build the first slice\"");
-    Ok(super::EXIT_OK)
+    if no_cast || !project(dir)?.config.casting.auto_cast_on_idea {
+        println!("Next: clk cast, then clk run");
+        return Ok(super::EXIT_OK);
+    }
+    super::orchestrate::cast(dir, false, format)
 }

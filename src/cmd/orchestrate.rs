@@ -67,3 +67,30 @@ pub fn run(
         format,
     )
 }
+
+pub fn run_loop(
+    dir: &Path,
+    mode: crate::cli::LoopMode,
+    max_iterations: Option<u32>,
+    dry_run: bool,
+    format: Format,
+) -> Result<u8, Failure> {
+    use crate::engine::loops::LoopKind;
+    if max_iterations == Some(0) {
+        return Err(Failure::bad_input("--max-iterations must be at least 1"));
+    }
+    let kind = match mode {
+        crate::cli::LoopMode::Ralph => LoopKind::Ralph,
+        crate::cli::LoopMode::Autoresearch => LoopKind::Autoresearch,
+    };
+    let iterations = max_iterations.unwrap_or(0);
+    submit(
+        dir,
+        Command::Loop {
+            kind,
+            iterations,
+            dry_run,
+        },
+        format,
+    )
+}

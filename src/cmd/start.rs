@@ -17,10 +17,9 @@ use crate::headless::Format;
 fn rehearsal(dir: &Path) -> Result<bool, Failure> {
     let p = project(dir)?;
     let stub = |name: &str| {
-        p.providers
-            .providers
-            .get(name)
-            .is_some_and(|s| s.kind == "shell" && s.command.as_deref().unwrap_or("").trim().is_empty())
+        p.providers.providers.get(name).is_some_and(|s| {
+            s.kind == "shell" && s.command.as_deref().unwrap_or("").trim().is_empty()
+        })
     };
     let pinned_elsewhere = p
         .agents
@@ -33,7 +32,9 @@ fn rehearsal(dir: &Path) -> Result<bool, Failure> {
 
 pub fn run(dir: &Path, statement: &str, format: Format) -> Result<u8, Failure> {
     if statement.trim().is_empty() {
-        return Err(Failure::bad_input("the idea is empty; say what you want to build"));
+        return Err(Failure::bad_input(
+            "the idea is empty; say what you want to build",
+        ));
     }
     if Workspace::find(dir).is_none() {
         super::init::run(dir, None)?;
@@ -54,9 +55,38 @@ pub fn run(dir: &Path, statement: &str, format: Format) -> Result<u8, Failure> {
     let max_cycles = rehearse.then_some(1);
     let steps = [
         ("cast", Command::Cast { dry_run: false }),
-        ("plan: discovery", Command::Run { workflow: "discovery".into(), max_cycles, dry_run: false }),
-        ("plan: product", Command::Run { workflow: "product".into(), max_cycles, dry_run: false }),
-        ("run: engineering", Command::Run { workflow: "engineering".into(), max_cycles, dry_run: false }),
+        (
+            "plan: discovery",
+            Command::Run {
+                workflow: "discovery".into(),
+                max_cycles,
+                dry_run: false,
+            },
+        ),
+        (
+            "plan: product",
+            Command::Run {
+                workflow: "product".into(),
+                max_cycles,
+                dry_run: false,
+            },
+        ),
+        (
+            "run: engineering",
+            Command::Run {
+                workflow: "engineering".into(),
+                max_cycles,
+                dry_run: false,
+            },
+        ),
+        (
+            "loop: ralph",
+            Command::Loop {
+                kind: crate::engine::loops::LoopKind::Ralph,
+                iterations: if rehearse { 1 } else { 0 },
+                dry_run: false,
+            },
+        ),
     ];
     for (label, cmd) in steps {
         if human {

@@ -298,6 +298,14 @@ pub enum Command {
         #[serde(default)]
         dry_run: bool,
     },
+    /// Run an improvement loop (0 iterations: the configured `max_iterations`).
+    Loop {
+        kind: crate::engine::loops::LoopKind,
+        #[serde(default)]
+        iterations: u32,
+        #[serde(default)]
+        dry_run: bool,
+    },
     /// Stop every running task at once, killing provider processes.
     Abort,
     /// Finish: no new tasks are accepted; the engine ends when running tasks are done.

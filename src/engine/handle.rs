@@ -103,7 +103,8 @@ async fn run(project: Arc<Project>, bus: Bus, mut rx: mpsc::UnboundedReceiver<(u
                     | Command::Dispatch { .. }
                     | Command::Cast { .. }
                     | Command::Plan { .. }
-                    | Command::Run { .. }),
+                    | Command::Run { .. }
+                    | Command::Loop { .. }),
                 )) => {
                     let (p, b, c) = (project.clone(), bus.clone(), cancel.clone());
                     tasks.spawn(async move { run_task(&p, &b, id, cmd, &c).await });
@@ -170,6 +171,14 @@ async fn run_task(project: &Project, bus: &Bus, id: u64, cmd: Command, cancel: &
         } => {
             let r = orchestrate::run(project, bus, &workflow, max_cycles, dry_run, cancel).await;
             (format!("run {workflow}"), r.ok, r.summary)
+        }
+        Command::Loop {
+            kind,
+            iterations,
+            dry_run,
+        } => {
+            let r = orchestrate::run_loop(project, bus, kind, iterations, dry_run, cancel).await;
+            (format!("{} loop", kind.name()), r.ok, r.summary)
         }
         Command::Abort | Command::Shutdown => return,
     };

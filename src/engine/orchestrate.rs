@@ -11,6 +11,7 @@ use super::bus::Bus;
 use super::config::process_env;
 use super::context::Idea;
 use super::dispatch::{DispatchRequest, dispatch};
+use super::loops::{LoopKind, LoopOptions, StopReason, run_autoresearch, run_ralph};
 use super::workflow::supervise::{RunEnd, SuperviseError, SuperviseOptions, supervise};
 use super::workspace::Project;
 
@@ -150,6 +151,43 @@ pub async fn plan(
         ok: true,
         cancelled: false,
         summary: summaries.join("; "),
+        bad_input: false,
+    }
+}
+
+/// Run an improvement loop; it succeeds when it ends normally (done, plateau, or its cap).
+pub async fn run_loop(
+    project: &Project,
+    bus: &Bus,
+    kind: LoopKind,
+    iterations: u32,
+    dry_run: bool,
+    cancel: &CancellationToken,
+) -> StepResult {
+    let opts = LoopOptions {
+        max_iterations: iterations,
+        dry_run,
+        checks: Vec::new(),
+    };
+    let report = match kind {
+        LoopKind::Ralph => run_ralph(project, bus, &opts, cancel).await,
+        LoopKind::Autoresearch => run_autoresearch(project, bus, &opts, cancel).await,
+    };
+    let summary = format!(
+        "{} loop: {} iteration(s), {} improved, {} committed; stopped: {}",
+        kind.name(),
+        report.iterations,
+        report.improved,
+        report.committed,
+        report.stop_reason
+    );
+    StepResult {
+        ok: !matches!(
+            report.stop_reason,
+            StopReason::Failed(_) | StopReason::Cancelled
+        ),
+        cancelled: report.stop_reason == StopReason::Cancelled,
+        summary,
         bad_input: false,
     }
 }

@@ -90,7 +90,10 @@ pub fn route<'a>(
                 commit: CommitPolicy::Now,
             };
             if let Err(e) = dispatch(project, bus, &req, cancel).await {
-                warn(format!("could not route {}'s question to {target}: {e}", asker.agent));
+                warn(format!(
+                    "could not route {}'s question to {target}: {e}",
+                    asker.agent
+                ));
             }
         }
     })

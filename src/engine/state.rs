@@ -354,7 +354,10 @@ pub fn describe(ev: &Event) -> Option<String> {
             outcome,
             reason,
             cycles,
-        } => format!("{workflow} run {outcome} after {cycles} cycle(s): {}", short(reason, 120)),
+        } => format!(
+            "{workflow} run {outcome} after {cycles} cycle(s): {}",
+            short(reason, 120)
+        ),
         Event::RoleDecided {
             by,
             name,

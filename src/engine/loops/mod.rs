@@ -97,7 +97,8 @@ pub struct LoopReport {
 }
 
 /// Which loop is running; also the commit author and the workflow name in events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LoopKind {
     Ralph,
     Autoresearch,

@@ -13,9 +13,9 @@ pub mod inputs;
 mod parse;
 pub mod propose;
 pub mod runner;
-pub mod supervise;
 pub mod schedule;
 mod spec;
+pub mod supervise;
 mod validate;
 
 #[cfg(test)]

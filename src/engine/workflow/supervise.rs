@@ -36,13 +36,21 @@ pub struct SuperviseOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunEnd {
     /// The done gate granted an `ACTION: done`.
-    Done { reason: String },
+    Done {
+        reason: String,
+    },
     /// No progress for too long, even after a stall rescue.
-    Stalled { reason: String },
+    Stalled {
+        reason: String,
+    },
     /// `supervise.max_cycles` cycles ran without the work being done.
-    CycleCap { cycles: u32 },
+    CycleCap {
+        cycles: u32,
+    },
     /// An agent's provider could not answer (auth, missing model, timeout, ...).
-    ProviderFailed { reason: String },
+    ProviderFailed {
+        reason: String,
+    },
     Cancelled,
     /// A dry run renders one cycle's prompts and stops.
     DryRun,
