@@ -74,7 +74,10 @@ impl Printer {
 pub fn summary(state: &RunState) -> String {
     let mut parts = vec![format!(
         "{} tokens ({} in, {} out{})",
-        state.totals.input_tokens + state.totals.output_tokens,
+        state
+            .totals
+            .input_tokens
+            .saturating_add(state.totals.output_tokens),
         state.totals.input_tokens,
         state.totals.output_tokens,
         if state.totals.estimated {

@@ -55,7 +55,8 @@ fn start_logging(dir: &std::path::Path) -> Option<tracing_appender::non_blocking
 fn run(cli: Cli) -> Result<u8, Failure> {
     let dir = cmd::start_dir(cli.dir.as_deref())?;
     let _log_guard = start_logging(&dir);
-    tracing::info!(args = ?std::env::args().skip(1).map(|a| clk::engine::redact::redact_text(&a)).collect::<Vec<_>>(), "clk started");
+    // Arguments are not logged: `configure --set` values may be keys.
+    tracing::info!(command = ?std::env::args().nth(1).unwrap_or_default(), "clk started");
     let format = if cli.json {
         Format::Json
     } else {

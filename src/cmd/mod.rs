@@ -64,7 +64,9 @@ pub fn start_dir(dir: Option<&Path>) -> Result<PathBuf, Failure> {
             d.display()
         )));
     }
-    Ok(d)
+    // Everything below works on the real, absolute path: the path jail depends on it.
+    d.canonicalize()
+        .map_err(|e| Failure::bad_input(format!("cannot resolve {}: {e}", d.display())))
 }
 
 /// The initialized project containing `dir`, loaded with environment overrides.

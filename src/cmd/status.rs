@@ -54,7 +54,7 @@ pub fn run(dir: &Path) -> Result<u8, Failure> {
         out.push_str(&format!(
             "  {prov:<16} {} dispatches, {} tokens, ${:.4}\n",
             tally.dispatches,
-            tally.input_tokens + tally.output_tokens,
+            tally.input_tokens.saturating_add(tally.output_tokens),
             tally.cost_micros as f64 / 1_000_000.0
         ));
     }

@@ -38,11 +38,12 @@ impl Bus {
         self.tx.subscribe()
     }
 
-    /// Record and broadcast one event.
+    /// Record and broadcast one event, redacted for both.
     pub fn emit(&self, event: Event) {
+        let mut value = serde_json::to_value(&event).unwrap_or_default();
+        redact::redact_json(&mut value);
+        let event: Event = serde_json::from_value(value.clone()).unwrap_or(event);
         if let Some(log) = &self.log {
-            let mut value = serde_json::to_value(&event).unwrap_or_default();
-            redact::redact_json(&mut value);
             if let serde_json::Value::Object(map) = &mut value {
                 map.insert(
                     "ts".into(),
@@ -84,6 +85,13 @@ mod tests {
         });
         let got = rx.try_recv().unwrap();
         assert_eq!(got.name(), "warning");
+        // Consumers (the screen, --json) get the redacted event too.
+        assert_eq!(
+            got,
+            Event::Warning {
+                message: "key <redacted: 19 chars>".into()
+            }
+        );
         let text = std::fs::read_to_string(&log).unwrap();
         assert!(text.contains("\"event\":\"warning\""), "{text}");
         assert!(text.contains("\"ts\":"), "{text}");

@@ -63,13 +63,14 @@ pub struct CommitInfo {
     pub subject: String,
 }
 
-/// Paths (relative, `/`-separated) that differ from HEAD or the index in the work tree,
-/// untracked files included, ignored files not. Only `paths` are looked at.
+/// Paths (relative, `/`-separated) that hold work of the user's: changed from HEAD or the
+/// index, untracked, or ignored but present (a `.env`, local settings). Only `paths` are
+/// looked at; a path that does not exist yet is nobody's work.
 pub fn dirty_among(repo: &Repository, paths: &[String]) -> Vec<String> {
     paths
         .iter()
         .filter(|p| match repo.status_file(Path::new(p.as_str())) {
-            Ok(s) => !(s.is_empty() || s.contains(Status::IGNORED)),
+            Ok(s) => !s.is_empty(),
             // Not found in index or tree and absent: clean.
             Err(_) => false,
         })
@@ -217,17 +218,34 @@ pub fn restore_paths(
         match entry {
             Some(e) if e.kind() == Some(git2::ObjectType::Blob) => {
                 let blob = repo.find_blob(e.id())?;
-                let current = std::fs::read(&abs).ok();
-                if current.as_deref() != Some(blob.content()) {
-                    if let Some(parent) = abs.parent() {
-                        std::fs::create_dir_all(parent)
-                            .map_err(|err| GitError(format!("{rel}: {err}")))?;
-                    }
-                    std::fs::write(&abs, blob.content())
-                        .map_err(|err| GitError(format!("{rel}: {err}")))?;
-                    changed.push(rel.clone());
+                let io = |err: std::io::Error| GitError(format!("{rel}: {err}"));
+                let current = std::fs::symlink_metadata(&abs).ok();
+                let is_link_now = current.as_ref().is_some_and(|m| m.file_type().is_symlink());
+                if let Some(parent) = abs.parent() {
+                    std::fs::create_dir_all(parent).map_err(io)?;
                 }
-                {
+                if e.filemode() == 0o120000 {
+                    // A symlink in the commit: recreate the link itself, never write through it.
+                    let target = String::from_utf8_lossy(blob.content()).into_owned();
+                    let same = is_link_now
+                        && std::fs::read_link(&abs).is_ok_and(|t| t.as_os_str() == target.as_str());
+                    if !same {
+                        if current.is_some() {
+                            std::fs::remove_file(&abs).map_err(io)?;
+                        }
+                        std::os::unix::fs::symlink(&target, &abs).map_err(io)?;
+                        changed.push(rel.clone());
+                    }
+                } else {
+                    // Replace a symlink standing where a file belongs instead of following it.
+                    if is_link_now {
+                        std::fs::remove_file(&abs).map_err(io)?;
+                    }
+                    let now = std::fs::read(&abs).ok();
+                    if is_link_now || now.as_deref() != Some(blob.content()) {
+                        std::fs::write(&abs, blob.content()).map_err(io)?;
+                        changed.push(rel.clone());
+                    }
                     use std::os::unix::fs::PermissionsExt;
                     let mode = if e.filemode() == 0o100755 {
                         0o755
@@ -236,13 +254,15 @@ pub fn restore_paths(
                     };
                     let _ = std::fs::set_permissions(&abs, std::fs::Permissions::from_mode(mode));
                 }
-                let meta = std::fs::symlink_metadata(&abs)
-                    .map_err(|err| GitError(format!("{rel}: {err}")))?;
-                index.add(&index_entry(rel, e.id(), &meta))?;
+                let meta = std::fs::symlink_metadata(&abs).map_err(io)?;
+                let mut entry = index_entry(rel, e.id(), &meta);
+                entry.mode = e.filemode() as u32;
+                index.add(&entry)?;
             }
             Some(_) => {}
             None => {
-                if abs.is_file() {
+                let meta = std::fs::symlink_metadata(&abs).ok();
+                if meta.is_some_and(|m| m.is_file() || m.file_type().is_symlink()) {
                     std::fs::remove_file(&abs).map_err(|err| GitError(format!("{rel}: {err}")))?;
                     changed.push(rel.clone());
                 }
@@ -371,6 +391,36 @@ mod tests {
             .tree_id();
         assert_eq!(head_tree, base_tree);
         assert_eq!(dirty_paths(&r).unwrap(), vec!["user.txt".to_string()]);
+    }
+
+    #[test]
+    fn restore_recreates_a_symlink_instead_of_writing_through_it() {
+        let (dir, r) = repo();
+        let p = dir.path();
+        fs::write(p.join("target.txt"), "keep\n").unwrap();
+        std::os::unix::fs::symlink("target.txt", p.join("link")).unwrap();
+        let mut idx = r.index().unwrap();
+        idx.add_path(Path::new("target.txt")).unwrap();
+        idx.add_path(Path::new("link")).unwrap();
+        idx.write().unwrap();
+        let tree = r.find_tree(idx.write_tree().unwrap()).unwrap();
+        let sig = Signature::now("t", "t@t").unwrap();
+        r.commit(Some("HEAD"), &sig, &sig, "base", &tree, &[])
+            .unwrap();
+        // An agent replaced the link by a file.
+        fs::remove_file(p.join("link")).unwrap();
+        fs::write(p.join("link"), "agent\n").unwrap();
+        restore_paths(&r, None, &["link".into()]).unwrap();
+        assert_eq!(
+            fs::read_link(p.join("link")).unwrap(),
+            Path::new("target.txt")
+        );
+        assert_eq!(fs::read_to_string(p.join("target.txt")).unwrap(), "keep\n");
+        assert!(
+            dirty_paths(&r).unwrap().is_empty(),
+            "{:?}",
+            dirty_paths(&r).unwrap()
+        );
     }
 
     #[test]

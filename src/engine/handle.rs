@@ -107,7 +107,25 @@ async fn run(project: Arc<Project>, bus: Bus, mut rx: mpsc::UnboundedReceiver<(u
                     | Command::Loop { .. }),
                 )) => {
                     let (p, b, c) = (project.clone(), bus.clone(), cancel.clone());
-                    tasks.spawn(async move { run_task(&p, &b, id, cmd, &c).await });
+                    tasks.spawn(async move {
+                        use futures_util::FutureExt;
+                        // A bug in a task must end it with a failure, never leave a front
+                        // end waiting forever for its TaskFinished.
+                        let run = std::panic::AssertUnwindSafe(run_task(&p, &b, id, cmd, &c));
+                        if let Err(panic) = run.catch_unwind().await {
+                            let what = panic
+                                .downcast_ref::<String>()
+                                .cloned()
+                                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                                .unwrap_or_else(|| "unknown".into());
+                            b.emit(Event::TaskFinished {
+                                task_id: id,
+                                task: "task".into(),
+                                ok: false,
+                                summary: format!("internal error (a bug in clk): {what}"),
+                            });
+                        }
+                    });
                 }
             },
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}

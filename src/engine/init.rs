@@ -11,7 +11,7 @@ use std::path::Path;
 use super::bundled;
 use super::config::{AgentsFile, ClkConfig, ProvidersFile};
 use super::git;
-use super::workspace::{DIRS, Workspace, write_atomic, write_json};
+use super::workspace::{DIRS, Workspace, replace_file, write_atomic, write_json};
 
 /// The `.gitignore` block for clk's local-only files.
 pub const GITIGNORE_MARKER: &str = "# clk: local-only files";
@@ -161,8 +161,15 @@ pub fn init(root: &Path, name: Option<&str>) -> Result<InitReport, InitError> {
             text.push_str(l);
             text.push('\n');
         }
-        write_atomic(&gi, text.as_bytes()).map_err(io(&gi))?;
-        written.push(".gitignore".into());
+        // A user's pending edits to .gitignore must not land in clk's commit.
+        let user_edits = git::open(&root)
+            .map(|r| !git::dirty_among(&r, &[".gitignore".to_string()]).is_empty())
+            .unwrap_or(false)
+            && !existing.is_empty();
+        replace_file(&gi, text.as_bytes()).map_err(io(&gi))?;
+        if !user_edits {
+            written.push(".gitignore".into());
+        }
         report.gitignore_updated = true;
     }
 

@@ -31,6 +31,9 @@ pub struct Spec {
     pub idle_timeout: Option<Duration>,
     /// How much of each stream's tail to keep.
     pub keep_bytes: usize,
+    /// Leave out environment variables whose names say KEY, TOKEN, SECRET, PASS or AUTH, so
+    /// an agent's command cannot print the user's keys.
+    pub without_secrets: bool,
 }
 
 impl Spec {
@@ -45,6 +48,7 @@ impl Spec {
             timeout,
             idle_timeout: None,
             keep_bytes: 64 * 1024,
+            without_secrets: false,
         }
     }
 }
@@ -216,6 +220,13 @@ pub async fn run(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    if spec.without_secrets {
+        for (name, _) in std::env::vars_os() {
+            if crate::engine::redact::is_secret_name(&name.to_string_lossy()) {
+                cmd.env_remove(&name);
+            }
+        }
+    }
     let mut child = cmd.spawn().map_err(|e| SpawnError {
         program: spec.program.clone(),
         not_found: e.kind() == std::io::ErrorKind::NotFound,

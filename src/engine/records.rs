@@ -61,11 +61,11 @@ pub struct Tally {
 
 impl Tally {
     fn add(&mut self, u: &Usage, cost_micros: u64) {
-        self.input_tokens += u.input_tokens;
-        self.output_tokens += u.output_tokens;
-        self.cost_micros += cost_micros;
-        self.dispatches += 1;
-        self.estimated += u64::from(u.estimated);
+        self.input_tokens = self.input_tokens.saturating_add(u.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(u.output_tokens);
+        self.cost_micros = self.cost_micros.saturating_add(cost_micros);
+        self.dispatches = self.dispatches.saturating_add(1);
+        self.estimated = self.estimated.saturating_add(u64::from(u.estimated));
     }
 }
 

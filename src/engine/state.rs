@@ -62,9 +62,9 @@ pub struct Totals {
 
 impl Totals {
     pub fn add(&mut self, u: &Usage, cost_micros: u64) {
-        self.input_tokens += u.input_tokens;
-        self.output_tokens += u.output_tokens;
-        self.cost_micros += cost_micros;
+        self.input_tokens = self.input_tokens.saturating_add(u.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(u.output_tokens);
+        self.cost_micros = self.cost_micros.saturating_add(cost_micros);
         self.estimated |= u.estimated;
     }
 }

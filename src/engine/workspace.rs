@@ -38,7 +38,9 @@ impl Workspace {
     }
 
     /// The nearest ancestor of `start` (itself included) that holds an initialized `.clk/`.
+    /// The root is canonical (absolute, no symlinks), which the path jail relies on.
     pub fn find(start: &Path) -> Option<Workspace> {
+        let start = start.canonicalize().ok()?;
         start
             .ancestors()
             .find(|p| p.join(".clk/config/clk.config.json").is_file())
@@ -184,33 +186,48 @@ pub fn read_json(path: &Path) -> Result<Option<Value>, ConfigError> {
     }
 }
 
-/// Write `bytes` to `path` atomically: temp file in the same folder, fsync, rename. The file
-/// it replaces is kept as `<path>.bak` (itself written atomically).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// A temp-file name no other writer (thread or process) uses at the same time.
+fn temp_name(name: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!(".{name}.tmp-{}-{n}", std::process::id())
+}
+
+/// Replace `path` with `bytes` atomically: temp file in the same folder, fsync, rename.
+pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    {
-        let mut f = File::create(&tmp)?;
+    let tmp = dir.join(temp_name(&name));
+    let written = File::create(&tmp).and_then(|mut f| {
         f.write_all(bytes)?;
-        f.sync_all()?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
     }
-    if path.is_file() {
-        let bak = dir.join(format!("{name}.bak"));
-        let bak_tmp = dir.join(format!(".{name}.bak.tmp-{}", std::process::id()));
-        if fs::copy(path, &bak_tmp).is_ok() {
-            fs::rename(&bak_tmp, &bak)?;
-        }
-    }
-    fs::rename(&tmp, path)?;
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// [`replace_file`], keeping the version it replaces as `<path>.bak`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if path.is_file() {
+        if let Ok(old) = fs::read(path) {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "file".into());
+            replace_file(&path.with_file_name(format!("{name}.bak")), &old)?;
+        }
+    }
+    replace_file(path, bytes)
 }
 
 /// Pretty JSON with sorted keys and a trailing newline, written atomically.

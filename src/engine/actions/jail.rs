@@ -35,6 +35,9 @@ fn refuse(msg: impl Into<String>) -> Result<Jailed, Refusal> {
 
 /// Resolve `raw` against `root`, which must already be canonical.
 pub fn resolve(root: &Path, raw: &str, access: Access) -> Result<Jailed, Refusal> {
+    if !root.is_absolute() || root.canonicalize().ok().as_deref() != Some(root) {
+        return refuse("the project root is not a resolved absolute path; nothing is written");
+    }
     let trimmed = raw
         .trim()
         .trim_matches(|c| c == '`' || c == '"' || c == '\'')
@@ -74,9 +77,28 @@ pub fn resolve(root: &Path, raw: &str, access: Access) -> Result<Jailed, Refusal
         return refuse("the path names the project root itself");
     }
     check_protected(&parts, access)?;
+    if parts.iter().any(|p| p.eq_ignore_ascii_case(".git")) {
+        return refuse("agents may not touch a .git folder or file, at any depth");
+    }
     let rel = parts.join("/");
     let abs = root.join(&rel);
 
+    // No symlink on the way: writing through one would change a file other than the one
+    // named, past the checks on uncommitted work, and commit the wrong path.
+    let mut walk = root.to_path_buf();
+    for p in &parts {
+        walk.push(p);
+        match walk.symlink_metadata() {
+            Ok(m) if m.file_type().is_symlink() => {
+                return refuse(format!(
+                    "{} is a symlink; agents may not write through symlinks",
+                    walk.strip_prefix(root).unwrap_or(&walk).display()
+                ));
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
     // Follow symlinks on the existing part of the path.
     let mut probe = abs.clone();
     let mut rest = Vec::new();
@@ -195,9 +217,25 @@ mod tests {
         symlink(r.join("missing-target"), r.join("dangling")).unwrap();
         std::fs::create_dir(r.join("inner")).unwrap();
         symlink(r.join("inner"), r.join("in")).unwrap();
-        assert!(no(&r, "out/x.txt").contains("outside"));
-        assert!(no(&r, "g/config").contains(".git"));
+        assert!(no(&r, "out/x.txt").contains("symlink"));
+        assert!(no(&r, "g/config").contains("symlink"));
         assert!(resolve(&r, "dangling", Access::Write).is_err());
-        assert_eq!(ok(&r, "in/x.txt"), "in/x.txt");
+        // Even a link that stays inside is refused: it would bypass the dirty-file checks.
+        assert!(no(&r, "in/x.txt").contains("symlink"));
+        assert!(resolve(&r, "in", Access::Modify).is_err());
+    }
+
+    #[test]
+    fn nested_git_folders_and_loose_roots_are_refused() {
+        let (_d, r) = root();
+        for p in [
+            "vendor/lib/.git/hooks/pre-commit",
+            "a/.GIT/config",
+            "sub/.git",
+        ] {
+            assert!(no(&r, p).contains(".git"), "{p}");
+        }
+        assert!(resolve(Path::new(""), "x.txt", Access::Write).is_err());
+        assert!(resolve(Path::new("relative/root"), "x.txt", Access::Write).is_err());
     }
 }

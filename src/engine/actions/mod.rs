@@ -187,8 +187,8 @@ impl Applier<'_> {
                     .into(),
             );
         }
-        if j.abs.is_dir() {
-            return self.decide(kind, &j.rel, Decision::Skipped, "is a directory".into());
+        if let Some(why) = not_a_plain_file(&j.abs) {
+            return self.decide(kind, &j.rel, Decision::Rejected, why);
         }
         if let Err(e) = self.backup(&j) {
             return self.decide(
@@ -226,7 +226,8 @@ impl Applier<'_> {
         if let Some(why) = rules::refusal(cmd) {
             return self.decide("run", cmd, Decision::Rejected, format!("refused: it {why}"));
         }
-        let spec = process::Spec::shell(cmd, self.ctx.root.clone(), self.ctx.run_timeout);
+        let mut spec = process::Spec::shell(cmd, self.ctx.root.clone(), self.ctx.run_timeout);
+        spec.without_secrets = true;
         let bus = self.bus.clone();
         let (agent, run_id) = (self.ctx.agent.clone(), self.ctx.run_id.clone());
         let res = process::run(
@@ -365,6 +366,24 @@ pub async fn apply(
         }
     }
     ap.out
+}
+
+/// Why an existing path must not be written as a file: folders, FIFOs, devices and sockets
+/// (a FIFO would block the write forever), and files with other hard links (writing one
+/// would change the other name too, which may lie in .git/ or outside the project).
+fn not_a_plain_file(abs: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(abs).ok()?;
+    if meta.is_dir() {
+        return Some("is a directory".into());
+    }
+    if !meta.is_file() {
+        return Some("is not a regular file (a FIFO, device or socket)".into());
+    }
+    if meta.nlink() > 1 {
+        return Some("has other hard links; agents may only change files with one name".into());
+    }
+    None
 }
 
 fn with_newline(s: &str) -> String {

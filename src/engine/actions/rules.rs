@@ -23,8 +23,8 @@ fn rules() -> &'static [Rule] {
         vec![
             r(r"(^|[;&|(\s])(sudo|doas|su)\s", "runs with elevated privileges"),
             r(
-                r"\brm\s+(-[a-zA-Z]*\s+)*(/|~|\$HOME|\.|\*|\.\.)(/\*?)?(\s|$|;|&)",
-                "deletes the root, home or project folder",
+                r#"\brm\s+(-{1,2}[\w-]+\s+)*(--\s+)?["']?(/\*|/|~|\$HOME|\$\{HOME\}|\.|\*|\.\.|\.git|\.clk)["']?(/\*?)?(\s|$|;|&|\|)"#,
+                "deletes the root, home, project, .git or .clk folder",
             ),
             r(r"--no-preserve-root", "deletes the root folder"),
             r(r"\bmkfs(\.\w+)?\b", "formats a disk"),
@@ -33,8 +33,16 @@ fn rules() -> &'static [Rule] {
             r(r":\(\)\s*\{", "is a fork bomb"),
             r(r"\b(shutdown|reboot|halt|poweroff)\b", "stops the machine"),
             r(
-                r"\bgit\s+(reset\s+--hard|clean\s+-[a-zA-Z]*f|checkout\s+(--\s+)?\.(\s|$)|restore\s+\.|stash)",
-                "would throw away uncommitted work (clk commits and undoes for you)",
+                r"\bgit\b.*\s(reset\s+--hard|reset\s+--merge|clean\s+(-\w*f|--force)|checkout\s+(-f\b|--\s|\.)|restore\b|stash\b|commit\b|rebase\b|filter-branch\b|update-ref\b)",
+                "would throw away uncommitted work or rewrite history (clk commits and undoes for you)",
+            ),
+            r(
+                r"\.git/(hooks|config|HEAD|refs|objects|index|info)|\bgit\s+config\b",
+                "changes git's own settings or internals",
+            ),
+            r(
+                r"\.clk/(config|state|prompts|logs|runs|backups)",
+                "touches clk's own files",
             ),
             r(
                 r"\bgit\s+push\b.*(--force|\s-f\b|--mirror)",
@@ -74,6 +82,18 @@ mod tests {
             "git stash",
             "git push --force origin main",
             "shutdown -h now",
+            "rm -rf /*",
+            "rm -rf .git",
+            "rm --recursive --force /",
+            "rm -rf -- /",
+            "rm -rf \"$HOME\"",
+            "git checkout -- f",
+            "git restore f",
+            "git commit -am x",
+            "git -C . reset --hard && git clean --force -d",
+            "printf x > .git/hooks/pre-commit",
+            "echo {} > .clk/config/agents.json",
+            "git config core.hooksPath /tmp",
         ] {
             assert!(refusal(c).is_some(), "{c} was allowed");
         }

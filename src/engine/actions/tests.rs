@@ -207,3 +207,46 @@ async fn done_writes_the_request() {
     let text = std::fs::read_to_string(f.root.join(".clk/state/done.md")).unwrap();
     assert!(text.contains("all green"));
 }
+
+#[tokio::test]
+async fn fifos_hard_links_and_symlinks_are_refused_without_hanging() {
+    let mut f = fixture();
+    let fifo = f.root.join("pipe");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::create_dir_all(f.root.join(".git")).unwrap();
+    std::fs::write(f.root.join(".git/config"), "[core]\n").unwrap();
+    std::fs::hard_link(f.root.join(".git/config"), f.root.join("cfg")).unwrap();
+    std::fs::write(f.root.join("notes.txt"), "mine\n").unwrap();
+    std::os::unix::fs::symlink("notes.txt", f.root.join("l")).unwrap();
+    let c = ctx(&f.root);
+    let out = tokio::time::timeout(
+        Duration::from_secs(5),
+        apply_text(
+            &f,
+            &c,
+            "ACTION: write\nPATH: pipe\nCONTENT:\nx\nEND_ACTION\n\
+             ACTION: append\nPATH: cfg\nCONTENT:\n[alias]\nEND_ACTION\n\
+             ACTION: write\nPATH: l\nCONTENT:\nagent\nEND_ACTION\n",
+        ),
+    )
+    .await
+    .expect("a FIFO must not block the gate");
+    assert!(out.written.is_empty(), "{:?}", out.written);
+    assert_eq!(
+        std::fs::read_to_string(f.root.join(".git/config")).unwrap(),
+        "[core]\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(f.root.join("notes.txt")).unwrap(),
+        "mine\n"
+    );
+    let d = decisions(&mut f.rx);
+    assert!(
+        d.iter().all(|(_, dec, _)| *dec == Decision::Rejected),
+        "{d:?}"
+    );
+}

@@ -270,6 +270,37 @@ impl ClkConfig {
                 "provider_timeout_s must be at least 1 second; set it with `clk configure --set provider_timeout_s=600`",
             );
         }
+        // Limits beyond a week are mistakes, and would overflow time arithmetic.
+        const WEEK_S: u64 = 7 * 24 * 3600;
+        for (key, v) in [
+            ("provider_timeout_s", self.provider_timeout_s),
+            (
+                "provider_no_output_timeout_s",
+                self.provider_no_output_timeout_s,
+            ),
+            ("validation.run_timeout_s", self.validation.run_timeout_s),
+            (
+                "provider_retry.backoff_ms",
+                self.provider_retry.backoff_ms / 1000,
+            ),
+            (
+                "provider_retry.max_backoff_ms",
+                self.provider_retry.max_backoff_ms / 1000,
+            ),
+            (
+                "provider_retry.stage_backoff_ms",
+                self.provider_retry.stage_backoff_ms / 1000,
+            ),
+        ] {
+            if v > WEEK_S {
+                return Err(ConfigError::Invalid(format!(
+                    "{key} is more than a week; use a smaller value"
+                )));
+            }
+        }
+        if self.provider_retry.max_retries > 100 {
+            return bad("provider_retry.max_retries must be at most 100");
+        }
         if self.validation.max_files_per_batch == 0 {
             return bad("validation.max_files_per_batch must be at least 1");
         }

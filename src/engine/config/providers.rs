@@ -97,6 +97,16 @@ impl Default for ProvidersFile {
     }
 }
 
+/// The password of a `scheme://user:password@host` URL.
+fn url_password(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let userinfo = rest.split(['/', '?', '#']).next()?.rsplit_once('@')?.0;
+    userinfo
+        .split_once(':')
+        .map(|(_, p)| p)
+        .filter(|p| !p.is_empty())
+}
+
 /// Fields of a provider that `CLK_<NAME>_<FIELD>` may set.
 const ENV_FIELDS: &[&str] = &["endpoint", "model", "api_key", "command", "timeout_s"];
 
@@ -142,6 +152,14 @@ impl ProvidersFile {
             }
             if let Some(key) = settings.api_key.as_deref() {
                 crate::engine::redact::register(key);
+            }
+            for (var, value) in &settings.env {
+                if crate::engine::redact::is_secret_name(var) {
+                    crate::engine::redact::register(value);
+                }
+            }
+            if let Some(pass) = settings.endpoint.as_deref().and_then(url_password) {
+                crate::engine::redact::register(pass);
             }
         }
         if let Some(active) = env("CLK_PROVIDER") {
@@ -195,6 +213,21 @@ mod tests {
             Some("http://127.0.0.1:9")
         );
         assert_eq!(f.providers["ollama"].model.as_deref(), Some("llama3.1"));
+    }
+
+    #[test]
+    fn url_passwords_and_secret_env_values_are_redacted() {
+        assert_eq!(url_password("http://bob:pa55word@h:1/x"), Some("pa55word"));
+        assert_eq!(url_password("http://h:1/x@y"), None);
+        let user = serde_json::json!({"providers": {"ollama": {
+            "endpoint": "http://bob:s3cr3t-pass@127.0.0.1:1",
+            "env": {"MY_TOKEN": "tok-abcdef-123", "PLAIN": "visible-value"}}}});
+        ProvidersFile::from_json_with_env(Some(&user), &|_| None).unwrap();
+        let out = crate::engine::redact::redact_text("s3cr3t-pass tok-abcdef-123 visible-value");
+        assert_eq!(
+            out,
+            "<redacted: 11 chars> <redacted: 14 chars> visible-value"
+        );
     }
 
     #[test]
