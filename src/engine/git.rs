@@ -9,7 +9,7 @@ use std::path::Path;
 
 use git2::{
     ErrorCode, Index, IndexEntry, IndexTime, Oid, Repository, RepositoryInitOptions, Signature,
-    Status, StatusOptions,
+    StatusOptions,
 };
 
 /// A git failure, said for a person.
@@ -357,7 +357,7 @@ mod tests {
         let tree = r.head().unwrap().peel_to_commit().unwrap().tree().unwrap();
         assert!(tree.get_path(Path::new("staged.txt")).is_err());
         let st = r.status_file(Path::new("staged.txt")).unwrap();
-        assert!(st.contains(Status::INDEX_NEW), "{st:?}");
+        assert!(st.contains(git2::Status::INDEX_NEW), "{st:?}");
         assert!(r.status_file(Path::new("b.txt")).unwrap().is_empty());
     }
 
