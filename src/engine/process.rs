@@ -31,6 +31,8 @@ pub struct Spec {
     pub idle_timeout: Option<Duration>,
     /// How much of each stream's tail to keep.
     pub keep_bytes: usize,
+    /// Longest line kept whole; the rest of a longer line is dropped (and `truncated` set).
+    pub max_line_bytes: usize,
     /// Leave out environment variables whose names say KEY, TOKEN, SECRET, PASS or AUTH, so
     /// an agent's command cannot print the user's keys.
     pub without_secrets: bool,
@@ -48,6 +50,7 @@ impl Spec {
             timeout,
             idle_timeout: None,
             keep_bytes: 64 * 1024,
+            max_line_bytes: 64 * 1024,
             without_secrets: false,
         }
     }
@@ -90,13 +93,11 @@ pub struct Outcome {
     pub stdout: String,
     pub stderr: String,
     pub elapsed: Duration,
+    /// Some output was dropped: a line over `max_line_bytes`, or more than `keep_bytes`.
+    pub truncated: bool,
 }
 
 impl Outcome {
-    pub fn success(&self) -> bool {
-        self.ending == Ending::Exited(Some(0))
-    }
-
     /// Stdout then stderr, as one text.
     pub fn combined(&self) -> String {
         match (self.stdout.is_empty(), self.stderr.is_empty()) {
@@ -138,7 +139,8 @@ impl Drop for GroupGuard {
     }
 }
 
-fn push_tail(buf: &mut String, line: &str, keep: usize) {
+/// Append a line, keeping at most about `2 * keep` bytes; true when older output was dropped.
+fn push_tail(buf: &mut String, line: &str, keep: usize) -> bool {
     buf.push_str(line);
     buf.push('\n');
     if buf.len() > keep * 2 {
@@ -147,7 +149,9 @@ fn push_tail(buf: &mut String, line: &str, keep: usize) {
             cut += 1;
         }
         buf.drain(..cut);
+        return true;
     }
+    false
 }
 
 fn trim_tail(buf: &mut String, keep: usize) {
@@ -160,39 +164,60 @@ fn trim_tail(buf: &mut String, keep: usize) {
     }
 }
 
-/// Longest line kept; longer lines are cut (the rest of the line is dropped).
-const MAX_LINE_BYTES: usize = 64 * 1024;
-
-/// Forward every line of `pipe` to `tx`. Bytes that are not UTF-8 are replaced rather than
-/// ending the read: a reader that stopped early would leave the child blocked on a full pipe.
+/// Forward every line of `pipe` to `tx` as `(stream, line, cut)`. Memory stays bounded by
+/// `max_line` however long a line is; bytes that are not UTF-8 are replaced rather than
+/// ending the read, since a reader that stopped early would leave the child blocked on a
+/// full pipe.
 fn spawn_reader(
     pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static,
     stream: Stream,
-    tx: mpsc::UnboundedSender<(Stream, String)>,
+    max_line: usize,
+    tx: mpsc::UnboundedSender<(Stream, String, bool)>,
 ) {
     tokio::spawn(async move {
         let mut reader = BufReader::new(pipe);
-        let mut buf = Vec::new();
+        let mut line: Vec<u8> = Vec::new();
+        let mut cut = false;
         loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    while matches!(buf.last(), Some(b'\n' | b'\r')) {
-                        buf.pop();
-                    }
-                    buf.truncate(MAX_LINE_BYTES);
-                    let line = String::from_utf8_lossy(&buf).into_owned();
-                    if tx.send((stream, line)).is_err() {
-                        break;
-                    }
-                }
+            let chunk = match reader.fill_buf().await {
+                Ok([]) | Err(_) => break,
+                Ok(c) => c,
+            };
+            let (part, ends, used) = match chunk.iter().position(|b| *b == b'\n') {
+                Some(i) => (&chunk[..i], true, i + 1),
+                None => (chunk, false, chunk.len()),
+            };
+            let room = max_line.saturating_sub(line.len());
+            if part.len() > room {
+                cut = true;
             }
+            line.extend_from_slice(&part[..part.len().min(room)]);
+            reader.consume(used);
+            if ends {
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                let text = String::from_utf8_lossy(&line).into_owned();
+                if tx.send((stream, text, cut)).is_err() {
+                    return;
+                }
+                line.clear();
+                cut = false;
+            }
+        }
+        if !line.is_empty() {
+            let _ = tx.send((stream, String::from_utf8_lossy(&line).into_owned(), cut));
         }
     });
 }
 
-fn keep(stdout: &mut String, stderr: &mut String, stream: Stream, line: &str, keep_bytes: usize) {
+fn keep(
+    stdout: &mut String,
+    stderr: &mut String,
+    stream: Stream,
+    line: &str,
+    keep_bytes: usize,
+) -> bool {
     match stream {
         Stream::Stderr => push_tail(stderr, line, keep_bytes),
         Stream::Stdout | Stream::Model => push_tail(stdout, line, keep_bytes),
@@ -246,13 +271,14 @@ pub async fn run(
         });
     }
 
-    let (tx, mut rx) = mpsc::unbounded_channel::<(Stream, String)>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<(Stream, String, bool)>();
     if let Some(out) = child.stdout.take() {
-        spawn_reader(out, Stream::Stdout, tx.clone());
+        spawn_reader(out, Stream::Stdout, spec.max_line_bytes, tx.clone());
     }
     if let Some(err) = child.stderr.take() {
-        spawn_reader(err, Stream::Stderr, tx.clone());
+        spawn_reader(err, Stream::Stderr, spec.max_line_bytes, tx.clone());
     }
+    let mut truncated = false;
     drop(tx);
 
     let deadline = tokio::time::Instant::now() + spec.timeout;
@@ -273,10 +299,11 @@ pub async fn run(
                 break Ending::Idle;
             }
             msg = rx.recv(), if streams_open => match msg {
-                Some((stream, line)) => {
+                Some((stream, line, cut)) => {
+                    truncated |= cut;
                     last_output = tokio::time::Instant::now();
                     on_line(stream, &line);
-                    keep(&mut stdout, &mut stderr, stream, &line, spec.keep_bytes);
+                    truncated |= keep(&mut stdout, &mut stderr, stream, &line, spec.keep_bytes);
                 }
                 None => streams_open = false,
             },
@@ -285,9 +312,10 @@ pub async fn run(
                 // A grandchild may keep the pipes open; give readers a moment, then stop.
                 if streams_open {
                     let grace = tokio::time::Instant::now() + Duration::from_millis(200);
-                    while let Ok(Some((stream, line))) = tokio::time::timeout_at(grace, rx.recv()).await {
+                    while let Ok(Some((stream, line, cut))) = tokio::time::timeout_at(grace, rx.recv()).await {
+                        truncated |= cut;
                         on_line(stream, &line);
-                        keep(&mut stdout, &mut stderr, stream, &line, spec.keep_bytes);
+                        truncated |= keep(&mut stdout, &mut stderr, stream, &line, spec.keep_bytes);
                     }
                     streams_open = false;
                 }
@@ -299,6 +327,7 @@ pub async fn run(
     if exit.is_none() {
         let _ = child.wait().await;
     }
+    truncated |= stdout.len() > spec.keep_bytes || stderr.len() > spec.keep_bytes;
     trim_tail(&mut stdout, spec.keep_bytes);
     trim_tail(&mut stderr, spec.keep_bytes);
     Ok(Outcome {
@@ -307,6 +336,7 @@ pub async fn run(
         stdout,
         stderr,
         elapsed: started.elapsed(),
+        truncated,
     })
 }
 
@@ -409,8 +439,32 @@ mod tests {
         assert_eq!(out.ending, Ending::Exited(Some(0)));
         let lines = lines.into_inner().unwrap();
         assert_eq!(lines.first().map(String::as_str), Some("a\u{FFFD}b"));
+        assert!(
+            out.truncated,
+            "the 200 KB line is longer than the line limit"
+        );
         assert_eq!(lines.last().map(String::as_str), Some("end"));
         assert!(out.stdout.ends_with("end\n"));
+    }
+
+    #[tokio::test]
+    async fn an_endless_line_keeps_memory_bounded() {
+        let mut s = spec("head -c 50000000 /dev/zero", 20_000);
+        s.max_line_bytes = 1024;
+        let longest = std::sync::atomic::AtomicUsize::new(0);
+        let out = run(
+            &s,
+            &CancellationToken::new(),
+            |_| {},
+            |_, l| {
+                longest.fetch_max(l.len(), std::sync::atomic::Ordering::Relaxed);
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.ending, Ending::Exited(Some(0)));
+        assert!(out.truncated);
+        assert_eq!(longest.into_inner(), 1024);
     }
 
     #[test]

@@ -24,9 +24,25 @@ pub fn protocol_section() -> &'static str {
 
 /// The trace line that opens every prompt.
 pub fn trace_line(agent: &str, stage: Option<&str>, run_id: &str) -> String {
+    // One line, one token per field, whatever a caller passed in.
+    let token = |s: &str| -> String {
+        let t: String = s
+            .chars()
+            .map(|c| {
+                if c.is_whitespace() || c.is_control() {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        if t.is_empty() { "none".into() } else { t }
+    };
     format!(
-        "[clk] agent={agent} stage={} run={run_id}",
-        stage.unwrap_or("none")
+        "[clk] agent={} stage={} run={}",
+        token(agent),
+        token(stage.unwrap_or("none")),
+        token(run_id)
     )
 }
 
@@ -130,6 +146,14 @@ mod tests {
         );
         assert_eq!(render("$1 ${unclosed", &v), "$1 ${unclosed");
         assert_eq!(render("ünï $a ✓", &v), "ünï A ✓");
+    }
+
+    #[test]
+    fn the_trace_line_stays_one_line() {
+        assert_eq!(
+            trace_line("qa", Some("a b\nc"), "r1"),
+            "[clk] agent=qa stage=a_b_c run=r1"
+        );
     }
 
     #[test]

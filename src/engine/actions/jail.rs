@@ -82,6 +82,9 @@ pub fn resolve(root: &Path, raw: &str, access: Access) -> Result<Jailed, Refusal
     }
     let rel = parts.join("/");
     let abs = root.join(&rel);
+    if parts[0] == ".clk" && abs.symlink_metadata().is_ok() {
+        return refuse("that blackboard post exists; posts are added, never replaced");
+    }
 
     // No symlink on the way: writing through one would change a file other than the one
     // named, past the checks on uncommitted work, and commit the wrong path.
@@ -206,6 +209,8 @@ mod tests {
         }
         assert!(no(&r, "../x").contains(".."));
         assert!(resolve(&r, ".clk/blackboard/p.json", Access::Modify).is_err());
+        std::fs::write(r.join(".clk/blackboard/old.json"), "{}").unwrap();
+        assert!(no(&r, ".clk/blackboard/old.json").contains("never replaced"));
     }
 
     #[test]

@@ -226,6 +226,7 @@ impl Applier<'_> {
         if let Some(why) = rules::refusal(cmd) {
             return self.decide("run", cmd, Decision::Rejected, format!("refused: it {why}"));
         }
+        let before = tree_changes(&self.ctx.root);
         let mut spec = process::Spec::shell(cmd, self.ctx.root.clone(), self.ctx.run_timeout);
         spec.without_secrets = true;
         let bus = self.bus.clone();
@@ -278,7 +279,41 @@ impl Applier<'_> {
                     }
                 };
                 self.decide("run", cmd, Decision::Applied, how);
+                self.attribute_command_changes(before);
             }
+        }
+    }
+
+    /// Files the command created, changed or deleted belong to this batch (and its commit),
+    /// not to the user: anything newly changed that was not already the user's.
+    fn attribute_command_changes(&mut self, before: Option<BTreeSet<String>>) {
+        let (Some(before), Some(after)) = (before, tree_changes(&self.ctx.root)) else {
+            return;
+        };
+        for rel in after.difference(&before) {
+            if rel.starts_with(".clk/") || self.ctx.user_dirty.contains(rel) {
+                continue;
+            }
+            let abs = self.ctx.root.join(rel);
+            let exists = std::fs::symlink_metadata(&abs).is_ok();
+            if exists {
+                self.note_written(rel);
+            } else if !self.out.deleted.contains(rel) {
+                self.out.written.retain(|w| w != rel);
+                self.out.deleted.push(rel.clone());
+            }
+            self.bus.emit(Event::Action {
+                agent: self.ctx.agent.clone(),
+                run_id: self.ctx.run_id.clone(),
+                kind: "run_change".into(),
+                target: rel.clone(),
+                decision: Decision::Applied,
+                reason: if exists {
+                    "changed by the command".into()
+                } else {
+                    "deleted by the command".into()
+                },
+            });
         }
     }
 
@@ -366,6 +401,14 @@ pub async fn apply(
         }
     }
     ap.out
+}
+
+/// Every changed, untracked or deleted path in the work tree, when the root is a repository.
+fn tree_changes(root: &Path) -> Option<BTreeSet<String>> {
+    let repo = super::git::open(root)?;
+    super::git::dirty_paths(&repo)
+        .ok()
+        .map(|v| v.into_iter().collect())
 }
 
 /// Why an existing path must not be written as a file: folders, FIFOs, devices and sockets

@@ -250,3 +250,21 @@ async fn fifos_hard_links_and_symlinks_are_refused_without_hanging() {
         "{d:?}"
     );
 }
+
+#[tokio::test]
+async fn files_made_by_commands_belong_to_the_batch() {
+    let f = fixture();
+    let repo = git2::Repository::init(&f.root).unwrap();
+    drop(repo);
+    std::fs::write(f.root.join("mine.txt"), "user\n").unwrap();
+    let mut c = ctx(&f.root);
+    c.user_dirty.insert("mine.txt".into());
+    let out = apply_text(
+        &f,
+        &c,
+        "ACTION: run\nCMD: mkdir -p gen && echo data > gen/out.txt && echo more >> mine.txt\nEND_ACTION\n",
+    )
+    .await;
+    assert_eq!(out.written, vec!["gen/out.txt"]);
+    assert!(out.changed_paths().iter().all(|p| p != "mine.txt"));
+}

@@ -236,7 +236,9 @@ impl Default for BlackboardConfig {
 /// A configuration problem, said so a person knows what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: not valid JSON ({detail}); fix the file or restore {path}.bak")]
+    #[error(
+        "{path}: not valid JSON ({detail}); fix the file (clk keeps the version before its last change as {path}.bak)"
+    )]
     Parse { path: String, detail: String },
     #[error("{0}")]
     Invalid(String),

@@ -15,6 +15,9 @@ use crate::engine::config::ProviderSettings;
 use crate::engine::events::{Stream, Usage};
 use crate::engine::process;
 
+/// Largest reply taken from a shell command; a larger one is refused, never cut.
+const MAX_REPLY_BYTES: usize = 8 * 1024 * 1024;
+
 pub struct ShellProvider {
     name: String,
     command: Option<String>,
@@ -87,7 +90,8 @@ impl Provider for ShellProvider {
             let mut spec = process::Spec::shell(command, req.workdir.clone(), req.timeout);
             spec.stdin = Some(req.prompt.clone());
             spec.idle_timeout = req.idle_timeout;
-            spec.keep_bytes = 4 * 1024 * 1024;
+            spec.keep_bytes = MAX_REPLY_BYTES;
+            spec.max_line_bytes = MAX_REPLY_BYTES;
             spec.env = self.env.clone();
             spec.env.insert("CLK_AGENT".into(), req.agent.clone());
             spec.env
@@ -104,6 +108,13 @@ impl Provider for ShellProvider {
                     ProviderError::new(kind, e.to_string())
                 })?;
             match o.ending {
+                process::Ending::Exited(Some(0)) if o.truncated => Err(ProviderError::new(
+                    ErrorKind::BadReply,
+                    format!(
+                        "shell command replied with more than {} MiB; its reply was not used",
+                        MAX_REPLY_BYTES / (1024 * 1024)
+                    ),
+                )),
                 process::Ending::Exited(Some(0)) => {
                     let mut usage = Usage::estimate(&req.prompt, &o.stdout);
                     usage.source = "shell-estimate".into();
