@@ -111,9 +111,47 @@ fn status_cold_start(c: &mut Criterion) {
     });
 }
 
+/// One pass of the bundled engineering workflow (engineer, ralph, qa, chief supervise) with
+/// the in-process shell provider, which answers instantly: what is measured is clk itself.
+fn engineering_cycle(c: &mut Criterion) {
+    use clk::engine::proposals::{current_agents, roster_names};
+    use clk::engine::workflow::load_named;
+    use clk::engine::workflow::runner::{PassOptions, run_pass};
+    let dir = tempfile::tempdir().unwrap();
+    clk::engine::init::init(dir.path(), None).unwrap();
+    let ws = clk::engine::workspace::Workspace::new(dir.path().canonicalize().unwrap());
+    let mut project = ws.load(&|_| None).unwrap();
+    project.providers.active = "shell".into();
+    let roster = roster_names(&ws, &current_agents(&project));
+    let wf = load_named(&ws, "engineering", &roster).unwrap();
+    let stages = wf.stages.len() as u32;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let bus = Bus::new(Some(ws.activity_log()));
+    c.bench_function(
+        &format!("engineering cycle, {stages} dispatches, instant provider"),
+        |b| {
+            b.iter(|| {
+                let r = rt
+                    .block_on(run_pass(
+                        &project,
+                        &bus,
+                        &wf,
+                        &PassOptions::default(),
+                        &CancellationToken::new(),
+                    ))
+                    .unwrap();
+                assert_eq!(r.stages.len() as u32, stages);
+            })
+        },
+    );
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(Duration::from_secs(5));
-    targets = apply_and_commit, status_cold_start
+    targets = apply_and_commit, status_cold_start, engineering_cycle
 }
 criterion_main!(benches);

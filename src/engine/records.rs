@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::events::Usage;
 use super::redact::{redact_json, redact_text};
-use super::workspace::{Workspace, append_jsonl, read_json, write_atomic, write_json};
+use super::workspace::{Workspace, append_jsonl, read_json, replace_file, write_record};
 
 /// One dispatch's record (meta.json and the agent_memory.jsonl line).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -37,14 +37,16 @@ pub struct RunMeta {
 
 /// Write a redacted text file into the run folder.
 pub fn write_text(run_dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
-    write_atomic(&run_dir.join(name), redact_text(text).as_bytes())
+    write_record(&run_dir.join(name), redact_text(text).as_bytes())
 }
 
 /// Write meta.json and append the agent_memory.jsonl line.
 pub fn write_meta(ws: &Workspace, run_dir: &Path, meta: &RunMeta) -> std::io::Result<()> {
     let mut v = serde_json::to_value(meta).map_err(std::io::Error::other)?;
     redact_json(&mut v);
-    write_json(&run_dir.join("meta.json"), &v)?;
+    let mut text = serde_json::to_string_pretty(&v).map_err(std::io::Error::other)?;
+    text.push('\n');
+    write_record(&run_dir.join("meta.json"), text.as_bytes())?;
     append_jsonl(&ws.state_dir().join("agent_memory.jsonl"), &v)
 }
 
@@ -107,8 +109,10 @@ impl UsageTotals {
             .entry(agent.to_string())
             .or_default()
             .add(usage, cost_micros);
-        let v = serde_json::to_value(&t).map_err(std::io::Error::other)?;
-        write_json(&ws.state_dir().join("usage.json"), &v)
+        let mut text = serde_json::to_string_pretty(&t).map_err(std::io::Error::other)?;
+        text.push('\n');
+        // Totals are rewritten on every dispatch: atomic, but no .bak copy each time.
+        replace_file(&ws.state_dir().join("usage.json"), text.as_bytes())
     }
 }
 

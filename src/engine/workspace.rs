@@ -216,6 +216,14 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Write a file that is written once and never replaced (run records in a fresh run
+/// folder): no temp file and no fsync, which cost more than clk's own work per dispatch.
+/// Nothing reads these back to decide anything; `agent_memory.jsonl` is the index.
+pub fn write_record(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = OpenOptions::new().write(true).create_new(true).open(path)?;
+    f.write_all(bytes)
+}
+
 /// [`replace_file`], keeping the version it replaces as `<path>.bak`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if path.is_file() {

@@ -139,8 +139,12 @@ pub async fn run_pass(
                     commit: CommitPolicy::Now,
                 };
                 let out = dispatch(project, bus, &req, cancel).await?;
-                if out.error.is_some() {
-                    // The chief cannot answer either: retrying the stage would fail the same way.
+                let changed_something = !out.batch.changed_paths().is_empty()
+                    || !out.proposals.roles_accepted.is_empty()
+                    || !out.proposals.workflows_written.is_empty();
+                if out.error.is_some() || !changed_something {
+                    // The chief could not answer, or changed nothing: retrying the stage
+                    // would fail the same way, and cost another dispatch.
                     recoveries.insert(root, u32::MAX);
                     continue;
                 }
