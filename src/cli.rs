@@ -87,8 +87,10 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = LoopMode::Ralph)]
         mode: LoopMode,
         /// Most iterations (default: max_iterations in clk.config.json).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "iterations")]
         max_iterations: Option<u32>,
+        /// The same as --max-iterations: `clk loop --mode autoresearch 3`.
+        iterations: Option<u32>,
         /// Render one iteration's prompts without calling providers or changing files.
         #[arg(long)]
         dry_run: bool,

@@ -95,8 +95,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Loop {
             mode,
             max_iterations,
+            iterations,
             dry_run,
-        } => cmd::orchestrate::run_loop(&dir, mode, max_iterations, dry_run, format),
+        } => cmd::orchestrate::run_loop(&dir, mode, max_iterations.or(iterations), dry_run, format),
         Command::Ask {
             agent,
             objective,

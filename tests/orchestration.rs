@@ -176,6 +176,16 @@ fn cast_then_run_to_a_granted_done() {
         ev.iter()
             .any(|e| e["event"] == "post_added" && e["post_type"] == "qa")
     );
+    let decisions = fs::read_to_string(dir.join(".clk/state/decisions.md")).unwrap();
+    assert!(
+        decisions.contains("chief: role data_steward (added)"),
+        "{decisions}"
+    );
+    assert!(
+        decisions.contains("chief: refused role coder"),
+        "{decisions}"
+    );
+    assert!(decisions.contains("done gate: granted"), "{decisions}");
     let progress = fs::read_to_string(dir.join(".clk/state/progress.md")).unwrap();
     assert!(progress.contains("engineering cycle 1: build ok, refine ok, check ok, supervise ok"));
 }
@@ -281,4 +291,61 @@ fn unknown_workflow_and_missing_idea_are_bad_input() {
         .code(2)
         .stderr(predicate::str::contains("no idea recorded yet"));
     assert_eq!(mock.model_calls(), 0);
+}
+
+const VALIDATED: &str = r#"name: engineering
+stages:
+  - id: build
+    agent: engineer
+    objective: Build the app.
+    validation: test -f app.py
+"#;
+
+#[test]
+fn a_failing_validation_is_undone_and_the_users_own_file_survives() {
+    let top = tempfile::tempdir().unwrap();
+    let dir = top.path().join("proj");
+    fs::create_dir(&dir).unwrap();
+    let wrong = "ACTION: write\nPATH: wrong.py\nCONTENT:\nx = 1\nEND_ACTION\nPROGRESS: yes\n";
+    let mock = MockServer::start(Script::new(vec![
+        Reply::text(wrong),
+        Reply::text("Nothing to fix from here.\nPROGRESS: no\n"),
+    ]));
+    clk(&dir, &mock).arg("init").assert().success();
+    fs::write(
+        dir.join(".clk/config/workflows/engineering.yaml"),
+        VALIDATED,
+    )
+    .unwrap();
+    fs::write(dir.join("draft.md"), "my uncommitted notes\n").unwrap();
+    let before = git_log(&dir).len();
+    clk(&dir, &mock)
+        .args(["run", "--max-cycles", "1"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "validation `test -f app.py` failed",
+        ))
+        .stdout(predicate::str::contains(
+            "undid engineer's changes to 1 file(s)",
+        ));
+    assert!(!dir.join("wrong.py").exists());
+    assert_eq!(
+        fs::read_to_string(dir.join("draft.md")).unwrap(),
+        "my uncommitted notes\n"
+    );
+    assert_eq!(
+        git_log(&dir).len(),
+        before,
+        "a failed stage must not commit"
+    );
+    let ev = events(&dir);
+    assert!(ev.iter().any(|e| e["event"] == "changes_undone"));
+    let fin = ev.iter().find(|e| e["event"] == "run_finished").unwrap();
+    assert_eq!(fin["outcome"], "cycle_cap");
+    assert_eq!(
+        mock.model_calls(),
+        1,
+        "a stage with no dependents needs no recovery"
+    );
 }

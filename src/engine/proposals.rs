@@ -86,6 +86,11 @@ pub fn apply(project: &Project, bus: &Bus, by: &str, parsed: &Parsed) -> Proposa
                         }
                     };
                     files.extend(o.files_written.iter().cloned());
+                    let note = match &reason {
+                        Some(r) => format!("refused role {}: {r}", o.name),
+                        None => format!("role {} ({decision})", o.name),
+                    };
+                    super::records::note_decision(ws, by, &note);
                     bus.emit(Event::RoleDecided {
                         by: by.to_string(),
                         name: o.name,
@@ -115,6 +120,7 @@ pub fn apply(project: &Project, bus: &Bus, by: &str, parsed: &Parsed) -> Proposa
         });
         match result {
             Ok(name) => {
+                super::records::note_decision(ws, by, &format!("wrote workflow {name}"));
                 files.push(format!(".clk/config/workflows/{name}.yaml"));
                 out.workflows_written.push(name.clone());
                 bus.emit(Event::WorkflowProposed {
@@ -127,6 +133,11 @@ pub fn apply(project: &Project, bus: &Bus, by: &str, parsed: &Parsed) -> Proposa
             Err(e) => {
                 let reason = e.to_string();
                 let _ = casting::log_workflow_rejected(ws, by, &proposal.name, &reason);
+                super::records::note_decision(
+                    ws,
+                    by,
+                    &format!("refused workflow {}: {reason}", proposal.name),
+                );
                 out.workflows_refused
                     .push(format!("{}: {reason}", proposal.name));
                 bus.emit(Event::WorkflowProposed {

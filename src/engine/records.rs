@@ -50,6 +50,23 @@ pub fn write_meta(ws: &Workspace, run_dir: &Path, meta: &RunMeta) -> std::io::Re
     append_jsonl(&ws.state_dir().join("agent_memory.jsonl"), &v)
 }
 
+/// Append one line to `.clk/state/decisions.md`, the readable record of what was decided
+/// and why (casting, workflow changes, done-gate verdicts). Best effort: a failure to write
+/// the note never stops the work.
+pub fn note_decision(ws: &Workspace, who: &str, what: &str) {
+    use std::io::Write;
+    let line = format!(
+        "- {} :: {who}: {}\n",
+        chrono::Local::now().format("%Y-%m-%d %H:%M"),
+        redact_text(&what.split_whitespace().collect::<Vec<_>>().join(" "))
+    );
+    let _ = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(ws.state_dir().join("decisions.md"))
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+}
+
 /// Token and cost totals, persisted so a restart keeps them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {

@@ -279,6 +279,7 @@ async fn check_done(project: &Project, bus: &Bus, cancel: &CancellationToken) ->
     match done_gate::evaluate_request(ws, &project.config.done_gate, &facts) {
         Ok(GateVerdict::NoRequest) => DoneStep::NoRequest,
         Ok(GateVerdict::Granted { reason }) => {
+            crate::engine::records::note_decision(ws, "done gate", &format!("granted: {reason}"));
             bus.emit(Event::DoneGate {
                 granted: true,
                 unmet: Vec::new(),
@@ -286,6 +287,12 @@ async fn check_done(project: &Project, bus: &Bus, cancel: &CancellationToken) ->
             DoneStep::Granted(reason)
         }
         Ok(GateVerdict::Rejected { unmet }) => {
+            let ids: Vec<&str> = unmet.iter().map(|u| u.id()).collect();
+            crate::engine::records::note_decision(
+                ws,
+                "done gate",
+                &format!("refused ACTION: done ({})", ids.join(", ")),
+            );
             bus.emit(Event::DoneGate {
                 granted: false,
                 unmet: unmet.iter().map(|u| u.message()).collect(),
