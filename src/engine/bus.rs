@@ -5,6 +5,8 @@
 //! printer, tests). Writing the log is synchronous so the file is complete whenever a command
 //! returns; a full broadcast channel drops events for slow consumers, never for the log.
 
+use std::fs::File;
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -12,7 +14,7 @@ use tokio::sync::broadcast;
 
 use super::events::Event;
 use super::redact;
-use super::workspace::append_jsonl;
+use super::workspace::open_jsonl;
 
 /// Capacity of the broadcast channel; consumers that fall further behind see `Lagged`.
 const CAPACITY: usize = 4096;
@@ -21,7 +23,13 @@ const CAPACITY: usize = 4096;
 #[derive(Clone)]
 pub struct Bus {
     tx: broadcast::Sender<Event>,
-    log: Option<Arc<Mutex<PathBuf>>>,
+    log: Option<Arc<Mutex<ActivityLog>>>,
+}
+
+/// The activity log, opened on first use and kept open: one write per event.
+struct ActivityLog {
+    path: PathBuf,
+    file: Option<File>,
 }
 
 impl Bus {
@@ -30,7 +38,7 @@ impl Bus {
         let (tx, _) = broadcast::channel(CAPACITY);
         Bus {
             tx,
-            log: activity.map(|p| Arc::new(Mutex::new(p))),
+            log: activity.map(|path| Arc::new(Mutex::new(ActivityLog { path, file: None }))),
         }
     }
 
@@ -53,9 +61,20 @@ impl Bus {
                         .into(),
                 );
             }
-            let path = log.lock().unwrap_or_else(|p| p.into_inner());
-            if let Err(e) = append_jsonl(&path, &value) {
-                tracing::warn!("cannot append to {}: {e}", path.display());
+            let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+            if log.file.is_none() {
+                match open_jsonl(&log.path) {
+                    Ok(f) => log.file = Some(f),
+                    Err(e) => tracing::warn!("cannot open {}: {e}", log.path.display()),
+                }
+            }
+            if let Some(f) = log.file.as_mut() {
+                let mut line = serde_json::to_string(&value).unwrap_or_default();
+                line.push('\n');
+                if let Err(e) = f.write_all(line.as_bytes()) {
+                    tracing::warn!("cannot append to {}: {e}", log.path.display());
+                    log.file = None;
+                }
             }
         }
         // No receivers is fine: headless commands may run without a printer.

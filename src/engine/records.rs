@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::events::Usage;
 use super::redact::{redact_json, redact_text};
-use super::workspace::{Workspace, append_jsonl, read_json, replace_file, write_record};
+use super::workspace::{Workspace, append_jsonl, read_json, replace_file_fast, write_record};
 
 /// One dispatch's record (meta.json and the agent_memory.jsonl line).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -129,7 +129,7 @@ impl UsageTotals {
         let mut text = serde_json::to_string_pretty(&t).map_err(std::io::Error::other)?;
         text.push('\n');
         // Totals are rewritten on every dispatch: atomic, but no .bak copy each time.
-        replace_file(&ws.state_dir().join("usage.json"), text.as_bytes())
+        replace_file_fast(&ws.state_dir().join("usage.json"), text.as_bytes())
     }
 }
 

@@ -216,6 +216,22 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Replace `path` atomically (temp file and rename) without fsync: whole or old after a
+/// crash of clk, for files rewritten on every dispatch (usage totals).
+pub fn replace_file_fast(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let tmp = dir.join(temp_name(&name));
+    fs::write(&tmp, bytes)?;
+    fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })
+}
+
 /// Write a file that is written once and never replaced (run records in a fresh run
 /// folder): no temp file and no fsync, which cost more than clk's own work per dispatch.
 /// Nothing reads these back to decide anything; `agent_memory.jsonl` is the index.
@@ -246,9 +262,9 @@ pub fn write_json(path: &Path, value: &Value) -> std::io::Result<()> {
     write_atomic(path, text.as_bytes())
 }
 
-/// Append one record as a single line. If a crash left the file without a final newline,
-/// start on a fresh line so the cut record stays alone (and is skipped by readers).
-pub fn append_jsonl(path: &Path, value: &Value) -> std::io::Result<()> {
+/// Open a JSONL file for appending whole lines. If a crash left it without a final newline,
+/// a newline is written first so the cut record stays alone (and is skipped by readers).
+pub fn open_jsonl(path: &Path) -> std::io::Result<File> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
     }
@@ -258,16 +274,21 @@ pub fn append_jsonl(path: &Path, value: &Value) -> std::io::Result<()> {
         .read(true)
         .open(path)?;
     let len = f.metadata()?.len();
-    let mut line = String::new();
     if len > 0 {
         let mut last = [0u8; 1];
         f.seek(SeekFrom::Start(len - 1))?;
         f.read_exact(&mut last)?;
         if last[0] != b'\n' {
-            line.push('\n');
+            f.write_all(b"\n")?;
         }
     }
-    line.push_str(&serde_json::to_string(value).map_err(std::io::Error::other)?);
+    Ok(f)
+}
+
+/// Append one record as a single line (see [`open_jsonl`]).
+pub fn append_jsonl(path: &Path, value: &Value) -> std::io::Result<()> {
+    let mut f = open_jsonl(path)?;
+    let mut line = serde_json::to_string(value).map_err(std::io::Error::other)?;
     line.push('\n');
     f.write_all(line.as_bytes())
 }
