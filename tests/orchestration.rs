@@ -349,3 +349,64 @@ fn a_failing_validation_is_undone_and_the_users_own_file_survives() {
         "a stage with no dependents needs no recovery"
     );
 }
+
+#[test]
+fn a_ralph_loop_that_never_improves_escalates_reframes_and_stops_on_plateau() {
+    use support::mock_server::Fallback;
+    let top = tempfile::tempdir().unwrap();
+    let dir = top.path().join("proj");
+    fs::create_dir(&dir).unwrap();
+    // Every agent says the same thing and changes nothing.
+    let idle = "Tighten the README wording.\nPROGRESS: no\n";
+    let mock =
+        MockServer::start(Script::new(vec![Reply::text(idle)]).fallback(Fallback::RepeatLast));
+    clk(&dir, &mock).arg("init").assert().success();
+    clk(&dir, &mock)
+        .args(["loop", "--max-iterations", "10"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("stopped: plateau"));
+    // Five iterations of ralph, engineer and qa, plus one chief reframe.
+    let agents: Vec<String> = mock
+        .model_requests()
+        .iter()
+        .map(|r| {
+            let p = r.json.as_ref().unwrap()["messages"][0]["content"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            p.split_whitespace().nth(1).unwrap_or_default().to_string()
+        })
+        .collect();
+    let count = |a: &str| {
+        agents
+            .iter()
+            .filter(|x| x.as_str() == format!("agent={a}"))
+            .count()
+    };
+    assert_eq!(
+        (
+            count("ralph"),
+            count("engineer"),
+            count("qa"),
+            count("chief")
+        ),
+        (5, 5, 5, 1),
+        "{agents:?}"
+    );
+    let chief = (0..agents.len())
+        .find(|i| agents[*i] == "agent=chief")
+        .map(|i| prompt_of(&mock, i))
+        .unwrap();
+    assert!(
+        chief.contains("RECOVERY: the Ralph loop has plateaued"),
+        "{chief:.300}"
+    );
+    let experiments = fs::read_to_string(dir.join(".clk/state/experiments.jsonl")).unwrap();
+    assert_eq!(experiments.lines().count(), 5);
+    assert!(
+        experiments
+            .lines()
+            .all(|l| l.contains("\"improved\":false"))
+    );
+}
