@@ -13,7 +13,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::iteration::{self, Iteration};
-use super::steer::{Failure, Steering};
+use super::steer::Steering;
 use super::{Ctx, IterationResult, LoopKind, LoopOptions, LoopReport, drive, text};
 use crate::engine::bus::Bus;
 use crate::engine::dispatch::DispatchError;
@@ -145,13 +145,7 @@ pub(super) async fn step(
             it.keep(ctx, &question, &notes)
         }
         Some(why) => {
-            let diff = it.undo(ctx, why);
-            failure = Some(Failure {
-                index: i,
-                objective: question.clone(),
-                why: why.clone(),
-                diff,
-            });
+            failure = Some(it.fail(ctx, &question, why));
             None
         }
     };

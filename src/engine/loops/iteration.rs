@@ -167,6 +167,16 @@ impl Iteration {
 
     /// Put the iteration's files back as they were when it began; returns the undone change
     /// as a patch (bounded), for the critic.
+    /// Put the iteration's files back and describe the failure for the critic.
+    pub fn fail(&self, ctx: &Ctx<'_>, objective: &str, why: &str) -> super::steer::Failure {
+        super::steer::Failure {
+            index: self.index,
+            objective: objective.to_string(),
+            why: why.to_string(),
+            diff: self.undo(ctx, why),
+        }
+    }
+
     pub fn undo(&self, ctx: &Ctx<'_>, reason: &str) -> String {
         let files = self.files();
         if files.is_empty() {

@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::iteration::{self, Iteration};
-use super::steer::{Failure, Steering};
+use super::steer::Steering;
 use super::{Ctx, IterationResult, LoopKind, LoopOptions, LoopReport, drive, text};
 use crate::engine::bus::Bus;
 use crate::engine::dispatch::DispatchError;
@@ -116,13 +116,7 @@ pub(super) async fn iteration(
             it.keep(ctx, &objective, &[note])
         }
         Some(why) => {
-            let diff = it.undo(ctx, why);
-            failure = Some(Failure {
-                index: i,
-                objective: objective.clone(),
-                why: why.clone(),
-                diff,
-            });
+            failure = Some(it.fail(ctx, &objective, why));
             None
         }
     };
