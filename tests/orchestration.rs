@@ -410,3 +410,37 @@ fn a_ralph_loop_that_never_improves_escalates_reframes_and_stops_on_plateau() {
             .all(|l| l.contains("\"improved\":false"))
     );
 }
+
+#[test]
+fn the_chief_can_retire_a_role_it_cast_but_not_a_baseline_one() {
+    let top = tempfile::tempdir().unwrap();
+    let dir = top.path().join("proj");
+    fs::create_dir(&dir).unwrap();
+    let reply = "PROPOSE_ROLE: data_steward\nROLE: remove\nEND_ROLE\n\
+                 PROPOSE_ROLE: qa\nROLE: remove\nEND_ROLE\n";
+    let mock = MockServer::start(Script::new(vec![Reply::text(reply)]));
+    clk(&dir, &mock).arg("init").assert().success();
+    clk(&dir, &mock)
+        .args([
+            "roles",
+            "add",
+            "data_steward",
+            "owns the schema and migrations",
+        ])
+        .assert()
+        .success();
+    clk(&dir, &mock)
+        .args(["ask", "chief", "CASTING: review the team"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "chief cast role data_steward (removed)",
+        ))
+        .stdout(predicate::str::contains("proposed role qa: refused"));
+    let agents = fs::read_to_string(dir.join(".clk/config/agents.json")).unwrap();
+    assert!(
+        !agents.contains("data_steward") && agents.contains("\"qa\""),
+        "{agents}"
+    );
+    assert!(git_log(&dir)[0].contains("[chief] casting: roles data_steward"));
+}

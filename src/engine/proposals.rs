@@ -67,9 +67,41 @@ pub fn apply(project: &Project, bus: &Bus, by: &str, parsed: &Parsed) -> Proposa
     }
     let mut files: Vec<String> = Vec::new();
     let mut roster = current_agents(project);
-    if !parsed.roles.is_empty() {
+    // `ROLE: remove` (or retire) with no prompt retires a role the chief cast earlier.
+    let (removals, additions): (Vec<_>, Vec<_>) = parsed.roles.iter().cloned().partition(|r| {
+        let role = r.role.trim().to_ascii_lowercase();
+        (role == "remove" || role == "retire") && r.prompt.trim().is_empty()
+    });
+    for r in &removals {
+        let name = casting::rules::normalize(&r.name);
+        let (decision, reason) = match casting::remove(ws, &mut roster, &name) {
+            Ok(()) => {
+                out.roles_accepted.push(name.clone());
+                ("removed".to_string(), None)
+            }
+            Err(why) => {
+                out.roles_refused.push(name.clone());
+                ("reject".to_string(), Some(why))
+            }
+        };
+        let note = match &reason {
+            Some(r) => format!("refused to remove role {name}: {r}"),
+            None => format!("removed role {name}"),
+        };
+        super::records::note_decision(ws, by, &note);
+        bus.emit(Event::RoleDecided {
+            by: by.to_string(),
+            name,
+            decision,
+            reason,
+        });
+    }
+    if !removals.is_empty() && out.roles_refused.len() < removals.len() {
+        files.push(".clk/config/agents.json".into());
+    }
+    if !additions.is_empty() {
         let max = project.config.casting.max_dynamic_roles;
-        match casting::apply(ws, &mut roster, &parsed.roles, by, max) {
+        match casting::apply(ws, &mut roster, &additions, by, max) {
             Ok(outcomes) => {
                 for o in outcomes {
                     let (decision, reason) = match &o.decision {
@@ -98,7 +130,9 @@ pub fn apply(project: &Project, bus: &Bus, by: &str, parsed: &Parsed) -> Proposa
                         reason,
                     });
                 }
-                if !out.roles_accepted.is_empty() {
+                if !out.roles_accepted.is_empty()
+                    && !files.iter().any(|f| f.ends_with("agents.json"))
+                {
                     files.push(".clk/config/agents.json".into());
                 }
             }

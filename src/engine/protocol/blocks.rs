@@ -152,21 +152,25 @@ pub(super) fn parse_role(lines: &[&str], head: usize, name: &str, out: &mut Pars
     let own = |top: &Top<'_>| matches!(top, Top::Role(Ok(_)));
     let ext = open(lines, head, "END_ROLE", own, &what, BlockKind::Role, out);
     let f = Fields::split(ext.lines(lines), "PROMPT");
-    match f.require_body(&what, "PROMPT") {
-        Ok(prompt) => out.roles.push(RoleProposal {
-            line,
-            name: name.to_string(),
-            role: f.last(&["ROLE"]).unwrap_or_default(),
-            provider: f.last(&["PROVIDER"]),
-            capabilities: f.list(&["CAPABILITIES"]),
-            prompt,
-        }),
-        Err(message) => report(
+    // The prompt is optional: casting scaffolds one, or `ROLE: remove` retires the role.
+    let prompt = f.body.clone().unwrap_or_default();
+    let role = f.last(&["ROLE"]).unwrap_or_default();
+    if prompt.trim().is_empty() && role.trim().is_empty() {
+        report(
             out,
             line,
             BlockKind::Role,
-            format!("{message}; the role was dropped"),
-        ),
+            format!("{what} has neither ROLE nor PROMPT; the role was dropped"),
+        );
+    } else {
+        out.roles.push(RoleProposal {
+            line,
+            name: name.to_string(),
+            role,
+            provider: f.last(&["PROVIDER"]),
+            capabilities: f.list(&["CAPABILITIES"]),
+            prompt,
+        });
     }
     ext.next
 }
