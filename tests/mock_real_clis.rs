@@ -257,9 +257,9 @@ fn pi_reads_each_protocol_of_the_mock() {
         assert_eq!(code, Some(0), "{api}: stdout: {out}\nstderr: {err}");
         let end = out
             .lines()
+            .rev()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|e| e["type"] == "message_end" && e["message"]["role"] == "assistant")
-            .last()
+            .find(|e| e["type"] == "message_end" && e["message"]["role"] == "assistant")
             .unwrap_or_else(|| panic!("{api}: no assistant message_end in {out}\n{err}"));
         let msg = &end["message"];
         assert_ne!(msg["stopReason"], "error", "{api}: {msg}");
