@@ -37,13 +37,33 @@ pub struct ProviderSettings {
     /// Overrides clk.config.json's provider_timeout_s for this provider.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_s: Option<u64>,
+    /// Agent CLIs: run the program with this folder as its HOME and config folder instead of
+    /// the user's own (a separate login, or a test's fixture).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub home: Option<String>,
+    /// Agent CLIs: let the program edit files with its own tools. Every change is checked
+    /// after the fact against the same rules as ACTION blocks. Off by default.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub native_tools: bool,
+    /// pi: its provider name (`openrouter`, `anthropic`, ...); the key goes to
+    /// `<KEY_TYPE>_API_KEY`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_type: Option<String>,
     /// Fields this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 /// The provider kinds this build can run.
-pub const KNOWN_KINDS: &[&str] = &["shell", "ollama", "openwebui"];
+pub const KNOWN_KINDS: &[&str] = &[
+    "shell",
+    "ollama",
+    "openwebui",
+    "claude",
+    "codex",
+    "gemini",
+    "pi",
+];
 
 /// The whole providers.json.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,7 +128,14 @@ fn url_password(url: &str) -> Option<&str> {
 }
 
 /// Fields of a provider that `CLK_<NAME>_<FIELD>` may set.
-const ENV_FIELDS: &[&str] = &["endpoint", "model", "api_key", "command", "timeout_s"];
+const ENV_FIELDS: &[&str] = &[
+    "endpoint",
+    "model",
+    "api_key",
+    "command",
+    "timeout_s",
+    "key_type",
+];
 
 impl ProvidersFile {
     /// The file's contents over the built-in defaults, then environment overrides.
@@ -136,6 +163,7 @@ impl ProvidersFile {
                         "model" => settings.model = Some(v),
                         "api_key" => settings.api_key = Some(v),
                         "command" => settings.command = Some(v),
+                        "key_type" => settings.key_type = Some(v),
                         "timeout_s" => {
                             let n = v.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(
                                 || {

@@ -7,6 +7,7 @@
 //! without string matching. Providers never touch the project: applying the reply is the gate's
 //! job.
 
+pub mod cli;
 pub mod http;
 pub mod ollama;
 pub mod openwebui;
@@ -138,16 +139,35 @@ impl Availability {
 
 /// The callback behind an [`OutputSink`].
 type SinkFn = dyn Fn(Stream, &str) + Send + Sync;
+/// Told the PID and a redacted command line when a provider starts a process.
+type StartFn = dyn Fn(u32, &str) + Send + Sync;
 
 /// Where live output goes while a provider works. Cheap to clone.
 #[derive(Clone)]
 pub struct OutputSink {
     f: Arc<SinkFn>,
+    started: Option<Arc<StartFn>>,
 }
 
 impl OutputSink {
     pub fn new(f: impl Fn(Stream, &str) + Send + Sync + 'static) -> Self {
-        OutputSink { f: Arc::new(f) }
+        OutputSink {
+            f: Arc::new(f),
+            started: None,
+        }
+    }
+
+    /// Also be told when a provider starts a process (its PID and command line).
+    pub fn on_process_start(mut self, f: impl Fn(u32, &str) + Send + Sync + 'static) -> Self {
+        self.started = Some(Arc::new(f));
+        self
+    }
+
+    /// Report that a process started; `command` must already be redacted and short.
+    pub fn process_started(&self, pid: u32, command: &str) {
+        if let Some(f) = &self.started {
+            f(pid, command)
+        }
     }
 
     /// A sink that drops everything.
@@ -211,6 +231,12 @@ pub trait Provider: Send + Sync {
     /// Whether the provider can be used now (program on PATH, endpoint reachable, key present).
     /// Quick: no model call, at most a short connect.
     fn check(&self) -> BoxFuture<'_, Availability>;
+
+    /// Whether the provider's program may change project files itself (an agent CLI with its
+    /// own edit tools). The dispatch then checks every change after the fact.
+    fn edits_files(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

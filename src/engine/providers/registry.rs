@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use super::Provider;
+use super::cli::{Cli, CliProvider};
 use super::ollama::OllamaProvider;
 use super::openwebui::OpenAiCompatProvider;
 use super::shell::ShellProvider;
@@ -37,6 +38,10 @@ pub fn build(name: &str, settings: &ProviderSettings) -> Result<Arc<dyn Provider
         "shell" => Arc::new(ShellProvider::new(name, settings)),
         "ollama" => Arc::new(OllamaProvider::new(name, settings).map_err(bad)?),
         "openwebui" => Arc::new(OpenAiCompatProvider::new(name, settings).map_err(bad)?),
+        kind @ ("claude" | "codex" | "gemini" | "pi") => {
+            let cli = Cli::from_kind(kind).expect("matched a CLI kind");
+            Arc::new(CliProvider::new(name, cli, settings))
+        }
         other => {
             return Err(ConfigError::Invalid(format!(
                 "provider {name} has type {other:?}; this build runs: {}",
