@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::actions::{self, BatchOutcome, GateContext};
+use super::actions::{self, BatchOutcome, GateContext, native};
 use super::blackboard;
 use super::bus::Bus;
 use super::config::ConfigError;
@@ -119,6 +119,8 @@ pub async fn dispatch(
     });
 
     let timeout = Duration::from_secs(settings.timeout_s.unwrap_or(cfg.provider_timeout_s));
+    // Agents that edit files with their own tools are checked after the call.
+    let native = (provider.edits_files() && !req.dry_run).then(|| watch_native(project, bus));
     let result = if req.dry_run {
         Ok(None)
     } else {
@@ -136,12 +138,21 @@ pub async fn dispatch(
         };
         let sink = {
             let (bus, agent, run_id) = (bus.clone(), req.agent.clone(), run_id.clone());
+            let (bus2, agent2, run_id2) = (bus.clone(), agent.clone(), run_id.clone());
             OutputSink::new(move |stream, line| {
                 bus.emit(Event::AgentOutput {
                     agent: agent.clone(),
                     run_id: run_id.clone(),
                     stream,
                     line: redact_text(line),
+                })
+            })
+            .on_process_start(move |pid, command| {
+                bus2.emit(Event::ProcessStarted {
+                    agent: agent2.clone(),
+                    run_id: run_id2.clone(),
+                    pid,
+                    command: redact_text(command),
                 })
             })
         };
@@ -178,6 +189,18 @@ pub async fn dispatch(
         }
     };
 
+    let native_batch = match native.flatten() {
+        Some(watch) => watch.finish(
+            &native::Judge {
+                agent: &req.agent,
+                run_id: &run_id,
+                max_files: cfg.validation.max_files_per_batch,
+                keep: result.is_ok(),
+            },
+            bus,
+        ),
+        None => BatchOutcome::default(),
+    };
     let (ok, error, reply, usage, model) = match result {
         Ok(Some(r)) => (true, None, r.text, r.usage, r.model),
         Ok(None) => (true, None, String::new(), Usage::default(), String::new()),
@@ -228,6 +251,9 @@ pub async fn dispatch(
     let parsed = protocol::parse(&reply);
     let mut batch = BatchOutcome::default();
     let mut commit = None;
+    if !ok {
+        batch = native_batch.clone();
+    }
     let mut proposals = super::proposals::ProposalsOutcome::default();
     if ok && !req.dry_run {
         for p in &parsed.problems {
@@ -242,8 +268,17 @@ pub async fn dispatch(
         let posts = post_to_blackboard(project, bus, req, &parsed);
         super::questions::route(project, bus, req, &posts, cancel).await;
         proposals = super::proposals::apply(project, bus, &req.agent, &parsed);
-        (batch, commit) =
-            apply_and_commit(project, bus, req, &run_id, &parsed, &usage, cancel).await;
+        (batch, commit) = apply_and_commit(
+            project,
+            bus,
+            req,
+            &run_id,
+            &parsed,
+            native_batch,
+            &usage,
+            cancel,
+        )
+        .await;
     }
 
     let meta = RunMeta {
@@ -312,27 +347,67 @@ fn post_to_blackboard(
     stored
 }
 
+/// Start watching the tree for an agent that edits files itself; None (with a warning)
+/// when its changes cannot be told from the user's.
+fn watch_native(project: &Project, bus: &Bus) -> Option<native::Watch> {
+    let root = project.ws.root.canonicalize().ok()?;
+    let watch = native::Watch::begin(&root);
+    if watch.is_none() {
+        bus.emit(Event::Warning {
+            message: "the project is not a git repository, so changes an agent makes with its \
+                      own tools cannot be checked or committed; run `clk init`"
+                .into(),
+        });
+    }
+    watch
+}
+
+/// The agent's own-tool changes first, then what its ACTION blocks did.
+fn merge_batches(mut native: BatchOutcome, gate: BatchOutcome) -> BatchOutcome {
+    for w in gate.written {
+        native.deleted.retain(|d| d != &w);
+        if !native.written.contains(&w) {
+            native.written.push(w);
+        }
+    }
+    for d in gate.deleted {
+        native.written.retain(|w| w != &d);
+        if !native.deleted.contains(&d) {
+            native.deleted.push(d);
+        }
+    }
+    native.commands = gate.commands;
+    native.refused.extend(gate.refused);
+    native.done = gate.done;
+    native
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn apply_and_commit(
     project: &Project,
     bus: &Bus,
     req: &DispatchRequest,
     run_id: &str,
     parsed: &Parsed,
+    native: BatchOutcome,
     usage: &Usage,
     cancel: &CancellationToken,
 ) -> (BatchOutcome, Option<git::CommitInfo>) {
     let ws = &project.ws;
     let cfg = &project.config;
-    if parsed.actions.is_empty() {
-        return (BatchOutcome::default(), None);
+    if parsed.actions.is_empty() && native.changed_paths().is_empty() {
+        return (native, None);
     }
     let root = ws.root.canonicalize().unwrap_or_else(|_| ws.root.clone());
-    // Files the user changed by hand are off limits while clk commits for agents.
+    let native_paths = native.changed_paths();
+    // Files the user changed by hand are off limits while clk commits for agents; the ones
+    // this agent just changed with its own tools are its own.
     let user_dirty: BTreeSet<String> = if cfg.auto_commit || req.commit == CommitPolicy::Later {
         git::open(&root)
             .map(|repo| git::dirty_among(&repo, &actions::file_targets(&root, &parsed.actions)))
             .unwrap_or_default()
             .into_iter()
+            .filter(|p| !native_paths.contains(p))
             .collect()
     } else {
         BTreeSet::new()
@@ -354,7 +429,12 @@ async fn apply_and_commit(
         user_dirty,
         done_file: ws.state_dir().join("done.md"),
     };
-    let batch = actions::apply(&ctx, bus, &parsed.actions, cancel).await;
+    let gate = if parsed.actions.is_empty() {
+        BatchOutcome::default()
+    } else {
+        actions::apply(&ctx, bus, &parsed.actions, cancel).await
+    };
+    let batch = merge_batches(native, gate);
     let changed = batch.changed_paths();
     if changed.is_empty() || !cfg.auto_commit || req.commit == CommitPolicy::Later {
         return (batch, None);

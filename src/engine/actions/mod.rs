@@ -7,6 +7,7 @@
 //! with a time limit. Every decision is an `Event::Action` with its reason.
 
 pub mod jail;
+pub mod native;
 pub mod rules;
 
 use std::collections::BTreeSet;

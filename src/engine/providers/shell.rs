@@ -97,16 +97,22 @@ impl Provider for ShellProvider {
             spec.env
                 .insert("CLK_STAGE".into(), req.stage.clone().unwrap_or_default());
             spec.env.insert("CLK_RUN_ID".into(), req.run_id.clone());
-            let o = process::run(&spec, &req.cancel, |_| {}, |s, l| out.line(s, l))
-                .await
-                .map_err(|e| {
-                    let kind = if e.not_found {
-                        ErrorKind::NotFound
-                    } else {
-                        ErrorKind::Fatal
-                    };
-                    ProviderError::new(kind, e.to_string())
-                })?;
+            let shown = crate::engine::redact::redact_text(command);
+            let o = process::run(
+                &spec,
+                &req.cancel,
+                |pid| out.process_started(pid, &shown),
+                |s, l| out.line(s, l),
+            )
+            .await
+            .map_err(|e| {
+                let kind = if e.not_found {
+                    ErrorKind::NotFound
+                } else {
+                    ErrorKind::Fatal
+                };
+                ProviderError::new(kind, e.to_string())
+            })?;
             match o.ending {
                 process::Ending::Exited(Some(0)) if o.truncated => Err(ProviderError::new(
                     ErrorKind::BadReply,
