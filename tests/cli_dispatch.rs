@@ -280,3 +280,59 @@ fn keys_never_reach_clk_files_or_commits() {
         assert!(!history.contains(secret), "a commit holds a key");
     }
 }
+
+#[test]
+fn an_agent_pinned_to_a_cli_provider_uses_it_and_a_missing_cli_fails_cleanly() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = project();
+    // The active provider stays `shell`; only the engineer is pinned to codex.
+    let script = d.path().join(".clk/cache/fake-codex");
+    fs::create_dir_all(script.parent().unwrap()).unwrap();
+    fs::write(
+        &script,
+        "#!/bin/sh\nprintf '%s\\n' '{\"type\":\"item.completed\",\"item\":{\"type\":\"agent_message\",\"text\":\"pinned reply\"}}' '{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":3,\"output_tokens\":2}}'\n",
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let path = d.path().join(".clk/config/providers.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    doc["providers"]["codex"] = serde_json::json!({"type": "codex",
+        "command": script.display().to_string()});
+    doc["providers"]["claude"] = serde_json::json!({"type": "claude",
+        "command": "claude-is-not-installed-here"});
+    fs::write(&path, doc.to_string()).unwrap();
+    let agents = d.path().join(".clk/config/agents.json");
+    let mut a: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&agents).unwrap()).unwrap();
+    a["agents"]["engineer"]["provider"] = "codex".into();
+    a["agents"]["qa"]["provider"] = "claude".into();
+    fs::write(&agents, a.to_string()).unwrap();
+
+    clk(d.path())
+        .args(["ask", "engineer", "hello"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("pinned reply"));
+    let started = std::time::Instant::now();
+    let out = clk(d.path())
+        .args(["ask", "qa", "hello"])
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains("claude-is-not-installed-here (providers.claude.command) not found"),
+        "{all}"
+    );
+    let providers = clk(d.path()).arg("providers").assert().success();
+    let doc: serde_json::Value = serde_json::from_slice(&providers.get_output().stdout).unwrap();
+    assert_eq!(doc["providers"]["codex"]["usable"], true, "{doc}");
+    assert_eq!(doc["providers"]["claude"]["usable"], false, "{doc}");
+}

@@ -15,6 +15,12 @@ if ! need cargo; then
 fi
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
+# The CLI-provider contract tests drive the real claude, codex, gemini and pi programs; they
+# fail (rather than skip) here when the programs are missing.
+echo "== agent CLIs"
+CLK_CLI_BIN="$(tests/install-clis.sh)"
+export CLK_CLI_BIN CLK_REQUIRE_CLIS=1
+
 echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy"

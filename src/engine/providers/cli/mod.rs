@@ -81,7 +81,14 @@ impl Cli {
     }
 
     fn parser(self) -> Box<dyn JsonStream> {
-        match self {
+        parser(self)
+    }
+}
+
+/// A fresh parser for `cli`'s JSON output.
+pub fn parser(cli: Cli) -> Box<dyn JsonStream> {
+    {
+        match cli {
             Cli::Claude => Box::new(claude::Parser::default()),
             Cli::Codex => Box::new(codex::Parser::default()),
             Cli::Gemini => Box::new(gemini::Parser::default()),
