@@ -313,3 +313,35 @@ async fn anthropic_and_gemini_fail_inside_the_stream() {
     assert_eq!(last["error"]["status"], "UNAVAILABLE");
     assert_eq!(last["error"]["message"], "try later");
 }
+
+#[test]
+fn protocols_are_known_by_path_and_query() {
+    use support::mock_server::Protocol;
+    let p = |m, path, q| Protocol::from_request(m, path, q);
+    assert_eq!(
+        p("POST", "/v1/messages", "beta=true"),
+        Some(Protocol::AnthropicMessages)
+    );
+    assert_eq!(
+        p("POST", "/v1/responses", ""),
+        Some(Protocol::OpenAiResponses)
+    );
+    assert_eq!(
+        p(
+            "POST",
+            "/v1beta/models/g-1:streamGenerateContent",
+            "alt=sse"
+        ),
+        Some(Protocol::GeminiStreamSse)
+    );
+    assert_eq!(
+        p("POST", "/v1beta/models/g-1:streamGenerateContent", ""),
+        Some(Protocol::GeminiStreamArray)
+    );
+    assert_eq!(
+        p("POST", "/v1beta/models/g-1:generateContent", ""),
+        Some(Protocol::GeminiGenerate)
+    );
+    assert_eq!(p("POST", "/v1beta/models/g-1:countTokens", ""), None);
+    assert_eq!(p("GET", "/v1/messages", ""), None);
+}

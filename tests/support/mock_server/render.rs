@@ -270,39 +270,3 @@ fn named(v: &Value) -> Vec<u8> {
     let name = v.get("type").and_then(Value::as_str).unwrap_or("message");
     format!("event: {name}\ndata: {v}\n\n").into_bytes()
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn protocols_are_known_by_path_and_query() {
-        let p = |m, path, q| Protocol::from_request(m, path, q);
-        assert_eq!(
-            p("POST", "/v1/messages", "beta=true"),
-            Some(Protocol::AnthropicMessages)
-        );
-        assert_eq!(
-            p("POST", "/v1/responses", ""),
-            Some(Protocol::OpenAiResponses)
-        );
-        assert_eq!(
-            p(
-                "POST",
-                "/v1beta/models/g-1:streamGenerateContent",
-                "alt=sse"
-            ),
-            Some(Protocol::GeminiStreamSse)
-        );
-        assert_eq!(
-            p("POST", "/v1beta/models/g-1:streamGenerateContent", ""),
-            Some(Protocol::GeminiStreamArray)
-        );
-        assert_eq!(
-            p("POST", "/v1beta/models/g-1:generateContent", ""),
-            Some(Protocol::GeminiGenerate)
-        );
-        assert_eq!(p("POST", "/v1beta/models/g-1:countTokens", ""), None);
-        assert_eq!(p("GET", "/v1/messages", ""), None);
-    }
-}
