@@ -31,6 +31,16 @@ struct Run {
 }
 
 fn dispatch(kind: &str, bin: &Path, url: &str, timeout: Duration) -> Run {
+    dispatch_prompt(
+        kind,
+        bin,
+        url,
+        timeout,
+        "[clk] agent=engineer stage=none run=r1\nSay hello.",
+    )
+}
+
+fn dispatch_prompt(kind: &str, bin: &Path, url: &str, timeout: Duration, prompt: &str) -> Run {
     let home = home_dir();
     let work = tempfile::tempdir().unwrap();
     let s = settings(kind, bin, url, KEY, home.path());
@@ -40,7 +50,7 @@ fn dispatch(kind: &str, bin: &Path, url: &str, timeout: Duration) -> Run {
         stage: None,
         run_id: "r1".into(),
         objective: "say hello".into(),
-        prompt: "[clk] agent=engineer stage=none run=r1\nSay hello.".into(),
+        prompt: prompt.into(),
         workdir: work.path().to_path_buf(),
         timeout,
         idle_timeout: None,
@@ -86,11 +96,14 @@ fn replies_and_reports_usage(kind: &str) {
     assert!(!reply.usage.estimated, "{kind}");
     assert_eq!(reply.usage.source, format!("{kind}-json"));
     for want in ["Hello from the mock: ünïcödé ✓", "Second line."] {
-        assert!(
-            run.lines
-                .iter()
-                .any(|(s, l)| *s == Stream::Model && l == want),
-            "{kind}: {want:?} was not streamed as model text: {shown:#?}"
+        let times = run
+            .lines
+            .iter()
+            .filter(|(s, l)| *s == Stream::Model && l == want)
+            .count();
+        assert_eq!(
+            times, 1,
+            "{kind}: {want:?} was not streamed once as model text: {shown:#?}"
         );
     }
     assert_eq!(run.pids.len(), 1, "{kind}: one process started");
@@ -121,6 +134,45 @@ fn gemini_replies_and_reports_usage() {
 #[test]
 fn pi_replies_and_reports_usage() {
     replies_and_reports_usage("pi");
+}
+
+#[test]
+fn a_prompt_too_long_for_an_argument_goes_by_stdin() {
+    let Some(bin) = bin_dir() else { return };
+    // Over Linux's 128 KiB limit for one argument.
+    let prompt = format!(
+        "[clk] agent=engineer stage=none run=r1\n{}\nEND-OF-PROMPT-MARKER",
+        "Background line for the agent to read.\n".repeat(4000)
+    );
+    assert!(prompt.len() > 131_072);
+    let handles: Vec<_> =
+        CLIS.iter()
+            .map(|kind| {
+                let (bin, prompt) = (bin.clone(), prompt.clone());
+                std::thread::spawn(move || {
+                    let mock = MockServer::start(
+                        Script::new(vec![MockReply::chunked(ANSWER, 50, Some((42, 17)))])
+                            .models(&["gpt-mock", "gemini-mock", "claude-mock-1", "test-model"]),
+                    );
+                    let run =
+                        dispatch_prompt(kind, &bin, &mock.url(), Duration::from_secs(90), &prompt);
+                    (kind, run, mock.model_requests())
+                })
+            })
+            .collect();
+    for h in handles {
+        let (kind, run, calls) = h.join().unwrap();
+        let reply = run.result.unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(reply.text, ANSWER, "{kind}");
+        let body = &calls.last().expect("a model call").body;
+        assert!(body.contains("END-OF-PROMPT-MARKER"), "{kind}: prompt cut");
+        assert!(
+            body.matches("Background line for the agent to read.")
+                .count()
+                >= 4000,
+            "{kind}: prompt incomplete"
+        );
+    }
 }
 
 /// Every CLI against one failure: the error kind each must report, within `limit`.

@@ -1,6 +1,8 @@
 //! Claude Code: `claude -p --output-format stream-json --verbose`.
 //!
-//! Output is JSONL: a `system` line (model, tools), `assistant` lines (text and tool calls),
+//! Output is JSONL: a `system` line (model, tools), `stream_event` lines (the API's own stream,
+//! from `--include-partial-messages`, for text as it arrives), `assistant` lines (whole
+//! messages: text and tool calls),
 //! `user` lines (tool results) and one final `result` line with the reply (`result`), the
 //! usage, and `is_error`. An API failure still exits 0 or 1 with a `result` line whose text
 //! says what went wrong (`API Error: 401 ...`), so the result line decides, not the exit code.
@@ -15,9 +17,15 @@ use crate::engine::providers::{ErrorKind, ProviderError};
 pub(super) fn invocation(p: &CliProvider) -> Invocation {
     let mut inv = Invocation::default();
     inv.args.extend(
-        ["-p", "--output-format", "stream-json", "--verbose"]
-            .iter()
-            .map(|s| s.to_string()),
+        [
+            "-p",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--include-partial-messages",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
     );
     if !p.model_setting().is_empty() {
         inv.args.push("--model".into());
@@ -53,6 +61,36 @@ pub(crate) struct Parser {
     saw_json: bool,
     model: String,
     result: Option<Value>,
+    /// Streamed text whose line is not complete yet.
+    pending: String,
+    /// The current message's text was shown from its deltas; its whole copy in the
+    /// `assistant` line is not shown again.
+    streamed: bool,
+}
+
+impl Parser {
+    fn flush(&mut self, show: &mut dyn FnMut(Stream, &str)) {
+        if !self.pending.is_empty() {
+            show_text(&std::mem::take(&mut self.pending), show);
+        }
+    }
+
+    /// `--include-partial-messages`: the API's own stream events, for text as it arrives.
+    fn stream_event(&mut self, e: &Value, show: &mut dyn FnMut(Stream, &str)) {
+        match text(e, "type") {
+            "message_start" => self.streamed = false,
+            "content_block_delta" if text(&e["delta"], "type") == "text_delta" => {
+                self.streamed = true;
+                self.pending.push_str(text(&e["delta"], "text"));
+                if let Some(pos) = self.pending.rfind('\n') {
+                    let done: String = self.pending.drain(..=pos).collect();
+                    show_text(&done, show);
+                }
+            }
+            "content_block_stop" | "message_stop" => self.flush(show),
+            _ => {}
+        }
+    }
 }
 
 impl JsonStream for Parser {
@@ -72,7 +110,9 @@ impl JsonStream for Parser {
                     &format!("claude started (model {})", text(&v, "model")),
                 );
             }
+            "stream_event" => self.stream_event(&v["event"], show),
             "assistant" => {
+                self.flush(show);
                 let msg = &v["message"];
                 let model = text(msg, "model");
                 if !model.is_empty() && !model.starts_with('<') {
@@ -80,7 +120,7 @@ impl JsonStream for Parser {
                 }
                 for block in msg["content"].as_array().into_iter().flatten() {
                     match text(block, "type") {
-                        "text" => show_text(text(block, "text"), show),
+                        "text" if !self.streamed => show_text(text(block, "text"), show),
                         "tool_use" => show(
                             Stream::Stdout,
                             &super::common::tool_line(text(block, "name"), &block["input"]),
@@ -89,7 +129,10 @@ impl JsonStream for Parser {
                     }
                 }
             }
-            "result" => self.result = Some(v),
+            "result" => {
+                self.flush(show);
+                self.result = Some(v);
+            }
             _ => {}
         }
     }
