@@ -336,3 +336,64 @@ fn an_agent_pinned_to_a_cli_provider_uses_it_and_a_missing_cli_fails_cleanly() {
     assert_eq!(doc["providers"]["codex"]["usable"], true, "{doc}");
     assert_eq!(doc["providers"]["claude"]["usable"], false, "{doc}");
 }
+
+/// The CLIs' own retries are off, so retrying is clk's: a 429 is retried by clk (one more
+/// model call, a retry event) and a refused key is not retried at all.
+#[test]
+fn clk_retries_a_rate_limited_cli_and_not_a_refused_key() {
+    let Some(bin) = bin_dir() else { return };
+    let d = project();
+    clk(d.path())
+        .args(["configure", "--set", "provider_retry.backoff_ms=50"])
+        .assert()
+        .success();
+    let mock = MockServer::start(
+        Script::new(vec![
+            Reply::status(
+                429,
+                r#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#,
+            ),
+            Reply::chunked(REPLY, 7, Some((30, 9))),
+        ])
+        .models(&["claude-mock-1"]),
+    );
+    let home = home_dir();
+    let mut s = settings("claude", &bin, &mock.url(), "sk-test-retry", home.path());
+    s.timeout_s = Some(60);
+    use_provider(d.path(), "claude", &s);
+    clk(d.path())
+        .args(["ask", "engineer", "add a greeter"])
+        .assert()
+        .success();
+    assert_eq!(mock.model_calls(), 2, "one 429, then clk's retry");
+    assert!(d.path().join("greeter.py").is_file());
+    let events = activity(d.path());
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["event"] == "provider_retry")
+            .count(),
+        1
+    );
+
+    let refused = MockServer::start(
+        Script::new(vec![Reply::text("never")])
+            .api_key("sk-the-right-key")
+            .models(&["gpt-mock"]),
+    );
+    let home = home_dir();
+    let mut s = settings("codex", &bin, &refused.url(), "sk-a-wrong-key", home.path());
+    s.timeout_s = Some(60);
+    use_provider(d.path(), "codex", &s);
+    clk(d.path())
+        .args(["ask", "engineer", "again"])
+        .assert()
+        .failure();
+    assert_eq!(refused.model_calls(), 1, "an auth failure is not retried");
+    let finished = activity(d.path())
+        .into_iter()
+        .rev()
+        .find(|e| e["event"] == "dispatch_finished")
+        .unwrap();
+    assert_eq!(finished["error_kind"], "auth", "{finished}");
+}

@@ -154,13 +154,20 @@ impl CliProvider {
         self.settings.model.as_deref().map(str::trim).unwrap_or("")
     }
 
+    /// The `home` setting as an absolute path (a relative one is taken from the folder clk
+    /// runs in, the project root), since the program runs with it as HOME.
     pub(crate) fn home(&self) -> Option<PathBuf> {
-        self.settings
+        let raw = self
+            .settings
             .home
             .as_deref()
             .map(str::trim)
             .filter(|h| !h.is_empty())
-            .map(PathBuf::from)
+            .map(PathBuf::from)?;
+        if raw.is_absolute() {
+            return Some(raw);
+        }
+        Some(std::env::current_dir().map_or(raw.clone(), |cwd| cwd.join(&raw)))
     }
 
     /// Is `var` set, by the user's environment or this provider's `env`?
