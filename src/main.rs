@@ -104,7 +104,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             stage,
             dry_run,
         } => cmd::ask::run(&dir, &agent, &objective.join(" "), stage, dry_run, format),
-        Command::Status => cmd::status::run(&dir),
+        Command::Status => cmd::status::run(&dir, format),
+        Command::Budget { reset } => cmd::budget::run(&dir, reset),
         Command::Providers => cmd::providers::run(&dir),
         Command::Configure { set, show } => cmd::configure::run(&dir, &set, show),
     }

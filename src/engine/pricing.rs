@@ -285,18 +285,24 @@ pub fn cap_micros(usd: f64) -> u64 {
     usd_to_micros(usd).unwrap_or(0)
 }
 
-/// Money for people: `$0.00` for nothing, four decimals under a dollar (`$0.0042`), two from
-/// a dollar up (`$12.34`), `<$0.0001` for a non-zero amount too small to show. Rounded to the
-/// nearest shown digit.
+/// Money for people: `$0.00` for nothing, cents from a dollar up (`$12.35`), and under a
+/// dollar up to four decimals without trailing zeros past the cents (`$0.50`, `$0.002`,
+/// `$0.0042`); `<$0.0001` for a non-zero amount too small to show. Rounded to the nearest
+/// shown digit.
 pub fn format_usd(micros: u64) -> String {
+    let usd = micros as f64 / MICROS_PER_USD as f64;
     if micros == 0 {
         "$0.00".to_string()
     } else if micros < 100 {
         "<$0.0001".to_string()
     } else if micros < MICROS_PER_USD {
-        format!("${:.4}", micros as f64 / MICROS_PER_USD as f64)
+        let mut s = format!("{usd:.4}");
+        while s.ends_with('0') && s.len() > "0.00".len() {
+            s.pop();
+        }
+        format!("${s}")
     } else {
-        format!("${:.2}", micros as f64 / MICROS_PER_USD as f64)
+        format!("${usd:.2}")
     }
 }
 

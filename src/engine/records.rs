@@ -129,6 +129,11 @@ pub struct UsageTotals {
     pub agents: BTreeMap<String, Tally>,
 }
 
+/// The local time to the second, for the session's start and end.
+fn now_text() -> String {
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
 static TOTALS_LOCK: Mutex<()> = Mutex::new(());
 
 impl UsageTotals {
@@ -151,7 +156,7 @@ impl UsageTotals {
         let _guard = TOTALS_LOCK.lock().unwrap_or_else(|p| p.into_inner());
         let mut t = UsageTotals::load(ws);
         if t.started_at.is_empty() {
-            t.started_at = chrono::Local::now().to_rfc3339();
+            t.started_at = now_text();
         }
         t.total.add(usage, cost);
         t.providers
@@ -186,7 +191,7 @@ impl UsageTotals {
             append_jsonl(&ws.state_dir().join("usage-history.jsonl"), &line)?;
         }
         UsageTotals {
-            started_at: chrono::Local::now().to_rfc3339(),
+            started_at: now_text(),
             ..Default::default()
         }
         .save(ws)?;

@@ -55,7 +55,7 @@ fn a_cap_is_reached_at_equal_spend_and_names_its_setting() {
     assert!(b.is_empty());
     let why = reached(&c, &totals(0, &[("qa", 300_000)]), "qa")[0].reason();
     assert!(
-        why.starts_with("qa's spend $0.3000 reached the $0.2500 cap"),
+        why.starts_with("qa's spend $0.30 reached the $0.25 cap"),
         "{why}"
     );
     assert!(
@@ -99,10 +99,7 @@ fn a_fanout_the_budget_cannot_cover_is_refused() {
     // $0.50 spent: $0.50 left, not enough for $0.5486.
     let e = fanout_verdict(&c, &totals(500_000, &[]), "qa", 6, worst).unwrap_err();
     assert!(e.contains("6-sample consensus"), "{e}");
-    assert!(
-        e.contains("$0.5486") && e.contains("$0.5000 is left"),
-        "{e}"
-    );
+    assert!(e.contains("$0.5486") && e.contains("$0.50 is left"), "{e}");
     // $0.40 spent: $0.60 left covers it.
     assert!(fanout_verdict(&c, &totals(400_000, &[]), "qa", 6, worst).is_ok());
     // An agent cap refuses on its own.
@@ -138,7 +135,7 @@ async fn headless_refuses_a_dispatch_past_the_cap_with_an_event() {
     let stop = before_dispatch(&p, &bus, "engineer").await.unwrap_err();
     assert!(
         stop.to_string()
-            .starts_with("stopped by the budget: session spend $0.0010")
+            .starts_with("stopped by the budget: session spend $0.001")
     );
     match rx.try_recv().unwrap() {
         Event::BudgetStopped { agent, reason, .. } => {

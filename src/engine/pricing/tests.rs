@@ -174,7 +174,9 @@ fn money_is_shown_for_people() {
     assert_eq!(format_usd(0), "$0.00");
     assert_eq!(format_usd(7), "<$0.0001");
     assert_eq!(format_usd(4_200), "$0.0042");
-    assert_eq!(format_usd(999_999), "$1.0000");
+    assert_eq!(format_usd(999_999), "$1.00");
+    assert_eq!(format_usd(500_000), "$0.50");
+    assert_eq!(format_usd(2_000), "$0.002");
     assert_eq!(format_usd(12_345_678), "$12.35");
     assert_eq!(usd_to_micros(0.0123), Some(12_300));
     assert_eq!(usd_to_micros(-1.0), None);
