@@ -6,6 +6,7 @@ use clap::Parser;
 
 use clk::cli::{Cli, Command};
 use clk::cmd::{self, Failure};
+use clk::engine::events::Command as EngineCommand;
 use clk::headless::Format;
 
 fn main() -> ExitCode {
@@ -109,6 +110,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Status => cmd::status::run(&dir, format),
         Command::Budget { reset } => cmd::budget::run(&dir, reset),
         Command::Providers => cmd::providers::run(&dir),
+        Command::Undo { confirm } => cmd::undo::run(&dir, confirm),
+        Command::Doctor { fix } => cmd::doctor::run(&dir, fix),
+        Command::Tutorial => cmd::orchestrate::submit(&dir, EngineCommand::Tutorial, format),
         Command::Configure { set, show } => cmd::configure::run(&dir, &set, show),
     }
 }

@@ -1,6 +1,7 @@
 //! `clk providers` with endpoints that never answer: every check runs at once under one hard
 //! deadline, so the command reports them as not usable, with the reason, instead of waiting.
-//! The speed itself is measured in `benches/providers.rs`; the bound here only catches a hang.
+//! The speed itself is measured in `benches/providers.rs`; the bound here only catches a hang,
+//! and the deadline itself is unit-tested with a check that never ends (src/cmd/providers.rs).
 
 mod support;
 
@@ -52,8 +53,11 @@ fn unreachable_endpoints_are_reported_without_waiting_for_them() {
     )
     .unwrap();
     let started = Instant::now();
+    // A longer deadline than the default 0.75 s, so a busy test machine cannot push the live
+    // server's answer past it; the dead endpoints still fail on their own short limits.
     let out = clk(d.path())
         .env("CLK_OLLAMA_ENDPOINT", hole.url())
+        .env("CLK_PROVIDERS_TIMEOUT_MS", "4000")
         .arg("providers")
         .assert()
         .success()
@@ -69,17 +73,30 @@ fn unreachable_endpoints_are_reported_without_waiting_for_them() {
     }
     assert!(reason("closed").contains("refused"), "{}", reason("closed"));
     assert!(
-        reason("hole").contains("no answer within"),
+        reason("hole").contains("no answer within 250 ms"),
         "{}",
         reason("hole")
+    );
+    assert!(
+        reason("silent").contains("gave no answer within"),
+        "{}",
+        reason("silent")
     );
     assert_eq!(v["available"]["live"], true, "{v}");
     assert_eq!(v["available"]["shell"], true);
     assert_eq!(v["providers"]["shell"]["price"]["basis"], "free");
     assert_eq!(v["providers"]["paid"]["price"]["basis"], "configured");
     assert_eq!(v["providers"]["paid"]["price"]["output_per_mtok"], 15.0);
-    assert!(v["checked_ms"].as_u64().unwrap() < 1_000, "{v}");
-    // A hang guard, not the speed goal: several never-answering endpoints, checked in turn,
-    // would take seconds.
-    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    assert!(v["checked_ms"].is_u64(), "{v}");
+    // A hang guard, not the speed goal (that is benches/providers.rs): endpoints that never
+    // answer must not hold the command for long.
+    assert!(elapsed < Duration::from_secs(8), "{elapsed:?}");
+    clk(d.path())
+        .env("CLK_PROVIDERS_TIMEOUT_MS", "soon")
+        .arg("providers")
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "use milliseconds from 50 to 60000",
+        ));
 }

@@ -4,6 +4,7 @@
 pub mod ask;
 pub mod budget;
 pub mod configure;
+pub mod doctor;
 pub mod idea;
 pub mod init;
 pub mod orchestrate;
@@ -11,6 +12,7 @@ pub mod providers;
 pub mod roles;
 pub mod start;
 pub mod status;
+pub mod undo;
 
 use std::path::{Path, PathBuf};
 

@@ -118,16 +118,6 @@ pub fn newly_reached(
         .collect()
 }
 
-/// Ask the person running clk a yes/no question; false when no one can answer.
-///
-/// Every front end on this build is headless (the CLI commands print and exit), and headless
-/// answers no at once. When the engine's confirm mechanism (`Bus::ask`) is merged, this is
-/// the one call to route through it.
-async fn confirm(_bus: &Bus, question: String) -> bool {
-    tracing::info!("budget question with no one to answer (headless): {question}");
-    false
-}
-
 /// Check the caps before a dispatch by `agent`: Ok to go ahead, or the stop that ends the run.
 pub async fn before_dispatch(project: &Project, bus: &Bus, agent: &str) -> Result<(), BudgetStop> {
     let cfg = &project.config.budget;
@@ -143,7 +133,8 @@ pub async fn before_dispatch(project: &Project, bus: &Bus, agent: &str) -> Resul
         "{} Let {agent} make one more model call anyway? (y/N)",
         first.reason()
     );
-    if confirm(bus, question).await {
+    // The engine's confirm mechanism: the dashboard asks; headless answers no at once.
+    if bus.ask(question).await {
         for b in &breaches {
             bus.emit(Event::BudgetOverrideApproved {
                 agent: agent.to_string(),

@@ -137,6 +137,17 @@ async fn headless_refuses_a_dispatch_past_the_cap_with_an_event() {
         stop.to_string()
             .starts_with("stopped by the budget: session spend $0.001")
     );
+    // Asked, answered no at once by the headless bus, then stopped.
+    match rx.try_recv().unwrap() {
+        Event::ConfirmRequested { question, .. } => {
+            assert!(question.ends_with("Let engineer make one more model call anyway? (y/N)"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        rx.try_recv().unwrap(),
+        Event::ConfirmAnswered { approve: false, .. }
+    ));
     match rx.try_recv().unwrap() {
         Event::BudgetStopped { agent, reason, .. } => {
             assert_eq!(agent, "engineer");
@@ -144,4 +155,56 @@ async fn headless_refuses_a_dispatch_past_the_cap_with_an_event() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// Wait for the next question on the bus and answer it.
+async fn answer_next(bus: &Bus, rx: &mut tokio::sync::broadcast::Receiver<Event>, yes: bool) {
+    loop {
+        if let Event::ConfirmRequested { id, .. } = rx.recv().await.unwrap() {
+            assert!(bus.answer(id, yes));
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_interactive_user_is_asked_every_time_and_decides() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::engine::init::init(dir.path(), Some("t")).unwrap();
+    let mut p = crate::engine::workspace::Workspace::new(dir.path())
+        .load(&|_| None)
+        .unwrap();
+    p.config.budget = cfg(0.0, &[("qa", 0.001)]);
+    let cost = pricing::Cost {
+        micros: 5_000,
+        basis: CostBasis::Reported,
+    };
+    UsageTotals::record(&p.ws, "api", "qa", &Default::default(), cost).unwrap();
+    let bus = Bus::new(None);
+    bus.set_interactive(true);
+    let mut rx = bus.subscribe();
+    // Yes lets this one dispatch go ahead, and says so.
+    let (go, ()) = tokio::join!(
+        before_dispatch(&p, &bus, "qa"),
+        answer_next(&bus, &mut rx, true)
+    );
+    assert!(go.is_ok());
+    let mut approved = false;
+    while let Ok(ev) = rx.try_recv() {
+        approved |= matches!(ev, Event::BudgetOverrideApproved { ref cap_key, .. }
+            if cap_key == "budget.agent_usd_caps.qa");
+    }
+    assert!(approved);
+    // The next dispatch asks again; no stops it.
+    let (stop, ()) = tokio::join!(
+        before_dispatch(&p, &bus, "qa"),
+        answer_next(&bus, &mut rx, false)
+    );
+    assert!(
+        stop.unwrap_err()
+            .reason
+            .contains("budget.agent_usd_caps.qa")
+    );
+    // Another agent is not asked at all.
+    assert!(before_dispatch(&p, &bus, "engineer").await.is_ok());
 }
