@@ -247,18 +247,24 @@ pub fn quote(settings: &ProviderSettings, model: &str) -> Quote {
 
 /// The cost of one dispatch on this provider (see the module doc for the order of sources).
 pub fn cost(settings: &ProviderSettings, model: &str, usage: &Usage) -> Cost {
-    match quote(settings, model) {
-        Quote::Priced {
-            price,
-            basis: CostBasis::Configured,
-        } => Cost {
+    let quote = quote(settings, model);
+    if let Quote::Priced {
+        price,
+        basis: CostBasis::Configured,
+    } = quote
+    {
+        return Cost {
             micros: price.charge(usage),
             basis: CostBasis::Configured,
-        },
-        _ if usage.reported_cost_micros.is_some() => Cost {
-            micros: usage.reported_cost_micros.unwrap_or_default(),
+        };
+    }
+    if let Some(micros) = usage.reported_cost_micros {
+        return Cost {
+            micros,
             basis: CostBasis::Reported,
-        },
+        };
+    }
+    match quote {
         Quote::Priced { price, basis } => Cost {
             micros: price.charge(usage),
             basis,
