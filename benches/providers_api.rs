@@ -71,8 +71,8 @@ fn bench(c: &mut Criterion) {
         8,
         Some((10, 20)),
     ))));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    // One thread: on a loaded machine, cross-thread wake-ups would dominate the figure.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();

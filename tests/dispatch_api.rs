@@ -125,7 +125,9 @@ fn api_mode_dispatch_applies_actions_records_usage_and_keeps_the_key_secret() {
         let mock = MockServer::start(Script::new(vec![Reply::chunked(REPLY, 5, Some((321, 45)))]));
         let mode_var = format!("CLK_{}_MODE", case.provider.to_uppercase());
         let mut cmd = clk(d.path());
+        // The most verbose log, so a key slipping into any log line would be caught below.
         cmd.env("CLK_PROVIDER", case.provider)
+            .env("CLK_LOG_LEVEL", "trace")
             .env(&mode_var, "api")
             .env(case.key_var, &key)
             .env(case.base_var, format!("{}{}", mock.url(), case.base_suffix));
@@ -164,6 +166,8 @@ fn api_mode_dispatch_applies_actions_records_usage_and_keeps_the_key_secret() {
         assert_eq!(usage["usage"]["source"], case.source, "{ctx}");
         assert_eq!(usage["usage"]["estimated"], false, "{ctx}");
 
+        let log = fs::read_to_string(d.path().join(".clk/logs/clk.log")).unwrap_or_default();
+        assert!(log.contains("dispatch"), "{ctx}: the trace log was written");
         for (path, bytes) in files_under(&d.path().join(".clk")) {
             assert!(
                 !contains(&bytes, &key),

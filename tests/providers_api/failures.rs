@@ -211,3 +211,20 @@ async fn a_down_endpoint_is_retryable_and_named() {
         assert!(e.message.contains(&url), "{e}");
     }
 }
+
+#[tokio::test]
+async fn googles_400_for_a_bad_key_counts_as_a_refused_key() {
+    // What generativelanguage.googleapis.com answers for a wrong key.
+    let body = r#"{"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.",
+        "status": "INVALID_ARGUMENT", "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": "API_KEY_INVALID", "domain": "googleapis.com"}]}}"#;
+    let (out, retries, calls) =
+        with_policy(Api::Gemini, Script::new(vec![Mock::status(400, body)])).await;
+    let e = out.unwrap_err();
+    assert_eq!((e.kind, retries, calls), (ErrorKind::Auth, 0, 1), "{e}");
+    assert!(e.message.contains("API key not valid"), "{e}");
+    assert!(e.message.contains("GEMINI_API_KEY"), "{e}");
+    // An ordinary 400 stays a plain failure.
+    let e = err(Api::Gemini, Mock::status(400, "contents is empty")).await;
+    assert_eq!(e.kind, ErrorKind::Fatal, "{e}");
+}

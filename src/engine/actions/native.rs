@@ -234,7 +234,7 @@ impl Watch {
                 Ok(_) if rel.starts_with(".clk/") => {
                     Some("agents may not touch .clk/ (except writing .clk/blackboard/)".into())
                 }
-                Ok(_) => not_a_plain_file(&abs),
+                Ok(_) => not_a_plain_file(&abs).or_else(|| holds_a_key(&abs)),
             };
             match why {
                 Some(why) => {
@@ -363,6 +363,17 @@ impl Watch {
             decide(out, &format!(".git/{name}"), Decision::Rejected, reason);
         }
     }
+}
+
+/// The file would be committed: a key clk knows must not reach git history.
+fn holds_a_key(abs: &Path) -> Option<String> {
+    let meta = std::fs::symlink_metadata(abs).ok()?;
+    if !meta.is_file() || meta.len() > KEEP_FILE_BYTES {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&std::fs::read(abs).ok()?).into_owned();
+    crate::engine::redact::known_secret_in(&text)
+        .map(|masked| format!("it holds a secret clk knows ({masked})"))
 }
 
 /// Put a user's file back as it was.

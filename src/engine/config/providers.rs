@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, EnvLookup};
+use crate::engine::pricing::ModelPrice;
 
 /// One provider's settings. Which fields matter depends on `kind`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -49,6 +50,14 @@ pub struct ProviderSettings {
     /// `<KEY_TYPE>_API_KEY`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_type: Option<String>,
+    /// What every model of this provider costs (USD per million tokens); beats the built-in
+    /// table and a provider's own reported cost. `{"input_per_mtok": 0, "output_per_mtok": 0}`
+    /// marks a subscription or free plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<ModelPrice>,
+    /// Prices per model name (the longest matching prefix wins); beat `price`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub prices: BTreeMap<String, ModelPrice>,
     /// claude, codex, gemini: `cli` (run the vendor's program, the default) or `api` (call the
     /// vendor's HTTP API with a key). See [`ProviderSettings::mode`].
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -308,6 +317,13 @@ impl ProvidersFile {
                     s.kind,
                     KNOWN_KINDS.join(", ")
                 )));
+            }
+            let priced = s.price.iter().map(|p| ("price".to_string(), p));
+            let per_model = s.prices.iter().map(|(m, p)| (format!("prices.{m}"), p));
+            for (key, p) in priced.chain(per_model) {
+                p.to_price().map_err(|e| {
+                    ConfigError::Invalid(format!("providers.json: providers.{name}.{key}: {e}"))
+                })?;
             }
             s.mode(name)?;
             s.api_style(name)?;

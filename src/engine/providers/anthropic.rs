@@ -253,6 +253,7 @@ impl Decoder for MessagesDecoder {
             cached_input_tokens: self.cache_read,
             estimated: false,
             source: USAGE_SOURCE.into(),
+            reported_cost_micros: None,
         })
     }
 

@@ -175,7 +175,10 @@ impl ApiTarget {
         let status = resp.status().as_u16();
         if !resp.status().is_success() {
             let text = http::read_some(resp, 8192, req.idle_timeout).await;
-            let err = http::status_error(&label, status, &text);
+            let mut err = http::status_error(&label, status, &text);
+            if status == 400 && rejects_key(&text) {
+                err.kind = ErrorKind::Auth;
+            }
             return Err(match err.kind {
                 ErrorKind::Auth => ProviderError::new(
                     err.kind,
@@ -199,6 +202,12 @@ impl ApiTarget {
             .unwrap_or_else(|| self.model.clone());
         Ok(Reply { text, usage, model })
     }
+}
+
+/// True for a 400 that is really a refused key: Google answers a bad key with
+/// `400 INVALID_ARGUMENT` and reason `API_KEY_INVALID` rather than 401.
+fn rejects_key(body: &str) -> bool {
+    body.contains("API_KEY_INVALID") || body.to_ascii_lowercase().contains("api key not valid")
 }
 
 /// An error a protocol reported inside a 200 reply (an error event or object), classified

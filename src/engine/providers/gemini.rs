@@ -194,6 +194,7 @@ fn usage_from(u: &Value) -> Option<Usage> {
         cached_input_tokens: n("cachedContentTokenCount").unwrap_or(0),
         estimated: false,
         source: USAGE_SOURCE.into(),
+        reported_cost_micros: None,
     })
 }
 

@@ -252,6 +252,7 @@ fn usage_from(u: &Value) -> Option<Usage> {
             .unwrap_or(0),
         estimated: false,
         source: USAGE_SOURCE.into(),
+        reported_cost_micros: None,
     })
 }
 

@@ -180,3 +180,20 @@ fn not_a_repository_means_no_watch() {
     let d = tempfile::tempdir().unwrap();
     assert!(Watch::begin(&d.path().canonicalize().unwrap()).is_none());
 }
+
+#[test]
+fn a_file_holding_a_known_key_is_undone() {
+    let (_d, root) = repo();
+    crate::engine::redact::register("sk-native-test-key-8f3a2b");
+    let w = Watch::begin(&root).unwrap();
+    std::fs::write(
+        root.join("config.py"),
+        "KEY = 'sk-native-test-key-8f3a2b'\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("ok.py"), "x = 1\n").unwrap();
+    let out = w.finish(&judge(true), &Bus::new(None));
+    assert_eq!(out.written, vec!["ok.py"]);
+    assert!(!root.join("config.py").exists());
+    assert!(out.refused[0].contains("secret"), "{:?}", out.refused);
+}

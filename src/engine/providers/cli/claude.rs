@@ -169,6 +169,9 @@ impl JsonStream for Parser {
             cached_input_tokens: cache_read,
             estimated: false,
             source: "claude-json".into(),
+            reported_cost_micros: r["total_cost_usd"]
+                .as_f64()
+                .and_then(crate::engine::pricing::usd_to_micros),
         };
         Ok(Folded {
             text: reply,
@@ -194,6 +197,7 @@ mod tests {
         assert_eq!(r.text, "Hello from the mock.\nSecond line.");
         assert_eq!(r.usage.input_tokens, 12);
         assert_eq!(r.usage.output_tokens, 7);
+        assert_eq!(r.usage.reported_cost_micros, Some(188));
         assert!(!r.usage.estimated);
         assert!(
             shown.iter().any(|l| l == "Hello from the mock."),

@@ -191,6 +191,7 @@ impl JsonStream for Parser {
                 cached_input_tokens: num(s, "cached"),
                 estimated: false,
                 source: "gemini-json".into(),
+                reported_cost_micros: None,
             },
             model: std::mem::take(&mut self.model),
         })

@@ -128,6 +128,14 @@ impl Parser {
         total.input_tokens += num(u, "input") + cache_read + num(u, "cacheWrite");
         total.cached_input_tokens += cache_read;
         total.output_tokens += num(u, "output");
+        // pi reports 0 for models it has no price for; that is "unknown", not "free".
+        if let Some(micros) = u["cost"]["total"]
+            .as_f64()
+            .and_then(crate::engine::pricing::usd_to_micros)
+            .filter(|m| *m > 0)
+        {
+            *total.reported_cost_micros.get_or_insert(0) += micros;
+        }
     }
 }
 
@@ -201,6 +209,10 @@ mod tests {
         let r = r.unwrap();
         assert_eq!(r.text, "Hello from the mock.\nSecond line.");
         assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (12, 7));
+        assert_eq!(
+            r.usage.reported_cost_micros, None,
+            "pi's 0 means no price known"
+        );
         assert!(shown.iter().any(|l| l == "Second line."), "{shown:?}");
     }
 
