@@ -113,6 +113,11 @@ fn ask_applies_and_commits(kind: &str) {
         .unwrap();
     assert_eq!(usage["usage"]["input_tokens"], 321, "{kind}");
     assert_eq!(usage["usage"]["estimated"], false, "{kind}");
+    if kind == "claude" {
+        // Claude Code prices its own call; that figure is the cost when none is configured.
+        assert_eq!(usage["cost_basis"], "reported", "{usage}");
+        assert!(usage["cost_micros"].as_u64().unwrap() > 0, "{usage}");
+    }
     let lines: Vec<&str> = events
         .iter()
         .filter(|e| e["event"] == "agent_output" && e["stream"] == "model")

@@ -4,7 +4,7 @@
 //!
 //! The programs come from `tests/install-clis.sh`'s cache (`CLK_CLI_BIN` names another folder
 //! of programs). When they are not installed the tests say so on stderr and pass, so a machine
-//! without Node still runs the suite; the CI job that installs them runs them for real.
+//! without Node still runs the suite; under tests/run-all.sh (`CLK_REQUIRE_CLIS=1`) they fail.
 
 mod support;
 
@@ -17,21 +17,16 @@ use support::mock_server::{MockServer, Reply, Script};
 
 const ANSWER: &str = "The mock says: ünïcödé ✓\nsecond line";
 
-fn bin_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("CLK_CLI_BIN")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(|h| Path::new(&h).join(".cache/clk-test-clis/node_modules/.bin"))
-        })?;
-    dir.is_dir().then_some(dir)
-}
-
 fn program(name: &str) -> Option<PathBuf> {
-    let p = bin_dir()?.join(name);
+    // Skips, or fails under tests/run-all.sh (CLK_REQUIRE_CLIS=1), when they are missing.
+    let p = support::clis::bin_dir()?.join(name);
     if p.exists() {
         Some(p)
     } else {
+        // tests/run-all.sh installs them and sets this: there a missing program is a failure.
+        if std::env::var("CLK_REQUIRE_CLIS").as_deref() == Ok("1") {
+            panic!("{name} is not installed in {}", p.display());
+        }
         eprintln!("{name} is not installed (run tests/install-clis.sh); skipping");
         None
     }
