@@ -40,6 +40,21 @@ pub const MAX_ARG_PROMPT_BYTES: usize = 100_000;
 /// Largest stdout line kept whole: one JSON line can carry the whole reply.
 const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
+/// Longest live line shown; a longer one (a huge non-JSON line, a runaway stderr line) is cut
+/// for display only, so one line cannot flood the event stream.
+const MAX_SHOWN_BYTES: usize = 8 * 1024;
+
+fn clip(line: &str) -> std::borrow::Cow<'_, str> {
+    if line.len() <= MAX_SHOWN_BYTES {
+        return line.into();
+    }
+    let mut cut = MAX_SHOWN_BYTES;
+    while !line.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… ({} bytes)", &line[..cut], line.len()).into()
+}
+
 /// Which agent CLI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cli {
@@ -270,9 +285,9 @@ impl CliProvider {
             |stream, line| match stream {
                 Stream::Stdout => {
                     let mut p = parser.lock().unwrap_or_else(|e| e.into_inner());
-                    p.feed(line, &mut |s, l| out.line(s, l));
+                    p.feed(line, &mut |s, l| out.line(s, &clip(l)));
                 }
-                Stream::Stderr | Stream::Model => out.line(stream, line),
+                Stream::Stderr | Stream::Model => out.line(stream, &clip(line)),
             },
         )
         .await

@@ -285,3 +285,12 @@ fn user_env_wins_and_headless_settings_are_flags() {
     );
     assert!(inv.args.contains(&"--skip-trust".to_string()));
 }
+
+#[test]
+fn shown_lines_are_clipped_on_a_char_boundary() {
+    assert_eq!(clip("short"), "short");
+    let long = "é".repeat(MAX_SHOWN_BYTES);
+    let c = clip(&long);
+    assert!(c.len() < MAX_SHOWN_BYTES + 40, "{}", c.len());
+    assert!(c.ends_with(&format!("… ({} bytes)", long.len())));
+}
