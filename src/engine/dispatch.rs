@@ -79,6 +79,33 @@ pub enum DispatchError {
 /// Backstop on top of the provider's own timeout handling.
 const TIMEOUT_GRACE: Duration = Duration::from_secs(5);
 
+/// A reply that came back but has not been acted on yet: the provider was called, the prompt,
+/// reply and usage are recorded, the reply is parsed. [`finish`] decides whether it is applied.
+#[derive(Debug, Clone)]
+pub struct Called {
+    pub run_id: String,
+    run_dir: std::path::PathBuf,
+    pub provider: String,
+    model: String,
+    pub ok: bool,
+    pub error: Option<ProviderError>,
+    pub reply: String,
+    pub parsed: Parsed,
+    pub usage: Usage,
+    started_at: chrono::DateTime<chrono::Local>,
+    pub elapsed_ms: u64,
+    cost_micros: u64,
+}
+
+/// Whether [`finish`] lets a reply change anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effects {
+    /// Posts, questions, proposals, actions and the commit: the normal path.
+    Apply,
+    /// Only the run record: a consensus sample, or an attempt the quality check turned down.
+    RecordOnly,
+}
+
 /// Run one dispatch to the end.
 pub async fn dispatch(
     project: &Project,
@@ -86,6 +113,17 @@ pub async fn dispatch(
     req: &DispatchRequest,
     cancel: &CancellationToken,
 ) -> Result<DispatchOutcome, DispatchError> {
+    let called = call(project, bus, req, cancel).await?;
+    finish(project, bus, req, called, Effects::Apply, cancel).await
+}
+
+/// The first half of a dispatch: ask the provider and record what it said, change nothing.
+pub async fn call(
+    project: &Project,
+    bus: &Bus,
+    req: &DispatchRequest,
+    cancel: &CancellationToken,
+) -> Result<Called, DispatchError> {
     let ws = &project.ws;
     let cfg = &project.config;
     let provider_name = registry::choose(project, &req.agent);
@@ -226,10 +264,50 @@ pub async fn dispatch(
     });
 
     let parsed = protocol::parse(&reply);
+    Ok(Called {
+        run_id,
+        run_dir,
+        provider: provider_name,
+        model,
+        ok,
+        error,
+        reply,
+        parsed,
+        usage,
+        started_at,
+        elapsed_ms,
+        cost_micros,
+    })
+}
+
+/// The second half: apply the reply (or only record it) and write the run's meta record.
+pub async fn finish(
+    project: &Project,
+    bus: &Bus,
+    req: &DispatchRequest,
+    called: Called,
+    effects: Effects,
+    cancel: &CancellationToken,
+) -> Result<DispatchOutcome, DispatchError> {
+    let ws = &project.ws;
+    let Called {
+        run_id,
+        run_dir,
+        provider: provider_name,
+        model,
+        ok,
+        error,
+        reply,
+        parsed,
+        usage,
+        started_at,
+        elapsed_ms,
+        cost_micros,
+    } = called;
     let mut batch = BatchOutcome::default();
     let mut commit = None;
     let mut proposals = super::proposals::ProposalsOutcome::default();
-    if ok && !req.dry_run {
+    if ok && !req.dry_run && effects == Effects::Apply {
         for p in &parsed.problems {
             bus.emit(Event::MalformedBlock {
                 agent: req.agent.clone(),
@@ -263,6 +341,7 @@ pub async fn dispatch(
         cost_micros,
         files_written: batch.changed_paths(),
         text_preview: reply.chars().take(500).collect(),
+        applied: effects == Effects::Apply && ok && !req.dry_run,
     };
     records::write_meta(ws, &run_dir, &meta)?;
 

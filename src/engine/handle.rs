@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::bus::Bus;
 use super::context::Idea;
-use super::dispatch::{DispatchRequest, dispatch};
+use super::dispatch::DispatchRequest;
 use super::events::{Command, Event};
 use super::git;
 use super::orchestrate;
@@ -166,7 +166,8 @@ async fn run_task(project: &Project, bus: &Bus, id: u64, cmd: Command, cancel: &
                 ..Default::default()
             };
             let task = format!("dispatch {agent}");
-            match dispatch(project, bus, &req, cancel).await {
+            let care = crate::engine::robust::Care::default();
+            match crate::engine::robust::dispatch_careful(project, bus, &req, &care, cancel).await {
                 Ok(out) => match &out.error {
                     None => (task, true, out.batch.summary()),
                     Some(e) => (task, false, e.message.clone()),

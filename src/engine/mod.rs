@@ -27,6 +27,7 @@ pub mod providers;
 pub mod questions;
 pub mod records;
 pub mod redact;
+pub mod robust;
 pub mod state;
 pub mod workflow;
 pub mod workspace;
