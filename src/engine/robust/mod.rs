@@ -120,10 +120,13 @@ pub async fn dispatch_careful(
     run_proposals(project, bus, req, care, out, cancel).await
 }
 
+/// True when `agent` can be dispatched: on the roster, or an agent with a prompt file.
 fn roster_has(project: &Project, agent: &str) -> bool {
-    crate::engine::proposals::current_agents(project)
-        .agents
-        .contains_key(agent)
+    crate::engine::proposals::roster_names(
+        &project.ws,
+        &crate::engine::proposals::current_agents(project),
+    )
+    .contains(agent)
 }
 
 /// Score, repair, escalate: the reply that comes out of here is the one applied.
@@ -349,8 +352,12 @@ async fn run_proposals(
             ),
         });
     }
-    let agents = crate::engine::proposals::current_agents(project);
-    let on_roster = |a: &str| agents.agents.contains_key(a);
+    // The same names a workflow may use: the roster, and agents with a prompt file.
+    let names = crate::engine::proposals::roster_names(
+        &project.ws,
+        &crate::engine::proposals::current_agents(project),
+    );
+    let on_roster = |a: &str| names.contains(a);
     for p in proposals {
         let plan = FanoutPlan::proposal(
             &p,
