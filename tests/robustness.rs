@@ -314,6 +314,7 @@ stages:
     agent: engineer
     depends_on: [design]
     objective: Write app.txt.
+    refine: {critic: critic, max_rounds: 3}
   - id: check
     agent: qa
     depends_on: [build]
@@ -347,4 +348,70 @@ async fn with_every_knob_off_each_stage_costs_exactly_one_call() {
     ] {
         assert!(named(&p, ev).is_empty(), "{ev} with every knob off");
     }
+}
+
+const DEBATED: &str = r#"
+name: demo
+stages:
+  - id: build
+    agent: engineer
+    objective: Write app.txt.
+    refine: {mode: debate, max_rounds: 2, accept_threshold: 0.8}
+"#;
+
+#[tokio::test]
+async fn a_debate_panel_reviews_through_each_lens_and_decides_by_majority() {
+    let (_top, dir) = new_dir();
+    let write = |v: &str| {
+        format!("Version {v}.\nACTION: write\nPATH: app.txt\nCONTENT:\n{v}\nEND_ACTION\n")
+    };
+    let revise = "Gap found through my lens.\nVERDICT: revise\nSCORE: 0.4\n";
+    let accept = "Nothing blocks a user.\nVERDICT: accept\nSCORE: 0.9\n";
+    let minor = "One small gap, not blocking.\nVERDICT: revise\nSCORE: 0.75\n";
+    let mock = MockServer::start(Script::new(vec![
+        Reply::text(&write("v1")),
+        Reply::text(revise),
+        Reply::text(revise),
+        Reply::text(accept),
+        Reply::text(&write("v2")),
+        // Round 2: one revise among three and a mean of 0.85: the panel accepts.
+        Reply::text(accept),
+        Reply::text(accept),
+        Reply::text(minor),
+    ]));
+    let p = project(&dir, &mock, &[]);
+    pass(&p, &workflow(&p, DEBATED)).await;
+    assert_eq!(mock.model_calls(), 8);
+    let by_agent = calls_by_agent(&mock);
+    assert_eq!((by_agent["engineer"], by_agent["critic"]), (2, 6));
+    let rounds: Vec<(bool, String)> = named(&p, "refine_round")
+        .iter()
+        .map(|e| {
+            (
+                e["accepted"].as_bool().unwrap(),
+                e["critic"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let panel = "critic panel (correctness, security, simplicity)".to_string();
+    assert_eq!(rounds, [(false, panel.clone()), (true, panel)]);
+    assert_eq!(fs::read_to_string(dir.join("app.txt")).unwrap(), "v2\n");
+    let all = prompts(&mock);
+    for lens in ["correctness", "security", "simplicity"] {
+        assert!(
+            all.iter()
+                .any(|p| p.contains(&format!("DEBATE panel, lens \"{lens}\""))),
+            "no {lens} review"
+        );
+    }
+    let revision = all
+        .iter()
+        .find(|p| p.contains("REVISION requested"))
+        .unwrap();
+    assert!(revision.contains("--- security: "), "{revision:.600}");
+    let debates = clk::engine::blackboard::all(&p.ws)
+        .into_iter()
+        .filter(|p| p.post_type == "debate" && p.author == "critic-panel")
+        .count();
+    assert_eq!(debates, 2);
 }

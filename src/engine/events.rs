@@ -286,6 +286,7 @@ pub enum Event {
         run_id: String,
         ok: bool,
         score: f64,
+        /// Since the fan-out began.
         elapsed_ms: u64,
     },
     /// The chief merged the samples into one answer, which was applied.

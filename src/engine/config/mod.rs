@@ -194,7 +194,8 @@ impl Default for CastingConfig {
 pub struct RobustnessConfig {
     /// Fan a dispatch out into consensus samples: off | on_careful | always.
     pub auto_consensus: String,
-    /// Run the critic loop after a dispatch: off | careful_only | all.
+    /// Critic loops: off (none, not even a stage's `refine:` block) | careful_only (stages with
+    /// `refine:` and careful stages) | all (every stage).
     pub auto_refine: String,
     /// Repair dispatches after a reply fails the quality check (0: none).
     pub max_quality_retries: u32,
@@ -453,6 +454,44 @@ mod tests {
         let env = |k: &str| (k == "CLK_SUPERVISE_MAX_CYCLES").then(|| "7".to_string());
         let c = ClkConfig::from_json_with_env(Some(&user), &env).unwrap();
         assert_eq!(c.supervise.max_cycles, 7);
+    }
+
+    /// Every key of robustness.* and consensus.* has a `CLK_*` override that changes it.
+    #[test]
+    fn every_robustness_and_consensus_key_has_an_env_override() {
+        let defaults = serde_json::to_value(ClkConfig::default()).unwrap();
+        let mut checked = 0;
+        for (key, value) in keys::leaves(&defaults) {
+            if !(key.starts_with("robustness.") || key.starts_with("consensus.")) {
+                continue;
+            }
+            let other = match (key.as_str(), &value) {
+                ("robustness.auto_consensus", _) => "always".to_string(),
+                ("robustness.auto_refine", _) => "all".to_string(),
+                ("robustness.plateau_action", _) => "off".to_string(),
+                (_, serde_json::Value::Number(n)) if n.is_u64() => {
+                    (n.as_u64().unwrap() + 1).to_string()
+                }
+                (_, serde_json::Value::Number(n)) => (n.as_f64().unwrap() / 2.0).to_string(),
+                (k, v) => panic!("{k} = {v}: add a value for this key to the test"),
+            };
+            let name = keys::env_name(&key);
+            assert!(name.starts_with("CLK_ROBUSTNESS_") || name.starts_with("CLK_CONSENSUS_"));
+            let env = |k: &str| (k == name).then(|| other.clone());
+            let c = ClkConfig::from_json_with_env(None, &env)
+                .unwrap_or_else(|e| panic!("{name}={other}: {e}"));
+            let got = serde_json::to_value(&c).unwrap();
+            assert_ne!(
+                keys::get_path(&got, &key),
+                Some(&value),
+                "{name}={other} changed nothing"
+            );
+            checked += 1;
+        }
+        assert_eq!(
+            checked, 12,
+            "a key was added or removed: keep this test in step"
+        );
     }
 
     #[test]

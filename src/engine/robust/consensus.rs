@@ -198,8 +198,11 @@ pub async fn run(
         );
         set.spawn(async move {
             // The semaphore lives as long as the set; a closed one only means shutting down.
-            let _slot = slots.acquire_owned().await.ok();
-            let called = call(&project, &bus, &req, &cancel).await?;
+            let slot = slots.acquire_owned().await.ok();
+            let called = call(&project, &bus, &req, &cancel).await;
+            // The slot bounds provider calls; writing the record need not hold it.
+            drop(slot);
+            let called = called?;
             let quality = score(&called.reply, &called.parsed, &opts);
             let outcome =
                 finish(&project, &bus, &req, called, Effects::RecordOnly, &cancel).await?;

@@ -117,7 +117,7 @@ pub async fn dispatch_careful(
             });
         }
     }
-    run_proposals(project, bus, req, care, out, cancel).await
+    run_proposals(project, bus, req, out, cancel).await
 }
 
 /// True when `agent` can be dispatched: on the roster, or an agent with a prompt file.
@@ -149,8 +149,22 @@ async fn quality_loop(
     loop {
         let called = call(project, bus, &attempt_req, cancel).await?;
         if !called.ok {
-            drop_best(project, bus, best.take(), cancel).await?;
-            return finish(project, bus, &attempt_req, called, Effects::Apply, cancel).await;
+            // A repair that could not be sent at all: the best reply so far still stands.
+            return match best.take() {
+                Some((b_req, b, _)) => {
+                    finish(
+                        project,
+                        bus,
+                        &attempt_req,
+                        called,
+                        Effects::RecordOnly,
+                        cancel,
+                    )
+                    .await?;
+                    finish(project, bus, &b_req, b, Effects::Apply, cancel).await
+                }
+                None => finish(project, bus, &attempt_req, called, Effects::Apply, cancel).await,
+            };
         }
         let q = score(&called.reply, &called.parsed, &opts);
         let repeated = best
@@ -332,7 +346,6 @@ async fn run_proposals(
     project: &Project,
     bus: &Bus,
     req: &DispatchRequest,
-    care: &Care,
     mut out: DispatchOutcome,
     cancel: &CancellationToken,
 ) -> Result<DispatchOutcome, DispatchError> {
@@ -365,7 +378,8 @@ async fn run_proposals(
             &on_roster,
             project.config.consensus.max_samples,
         );
-        match consensus::run(project, bus, &plan, req, care, cancel).await? {
+        // The stage's output contract is not the proposal's: samples are scored plainly.
+        match consensus::run(project, bus, &plan, req, &Care::default(), cancel).await? {
             Fanned::Merged(o) => out = merge(out, o),
             Fanned::AllFailed(_) => bus.emit(Event::Warning {
                 message: format!("consensus {}: no sample got an answer", p.name),

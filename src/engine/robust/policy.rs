@@ -29,17 +29,67 @@ pub fn consensus_trigger(mode: AutoConsensus, agent: &str, careful: bool) -> Opt
     }
 }
 
+/// The lenses of a debate panel whose `refine:` block names none.
+pub const DEFAULT_LENSES: &[&str] = &["correctness", "security", "simplicity"];
+
 /// A critic loop to run after a dispatch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefinePlan {
     pub critic: String,
     pub max_rounds: u32,
     pub accept_threshold: f64,
+    /// Empty: one critic per round. Otherwise `mode: debate`: the critic reviews once per lens,
+    /// in parallel, and the panel decides.
+    pub lenses: Vec<String>,
 }
 
-/// The critic loop for `agent`'s reply: an explicit `refine:` block on the stage always runs
-/// (unless the critic would review itself); otherwise `auto_refine` decides, never for
-/// reviewers.
+/// What a reviewer with `lens` looks for, one sentence for its objective.
+pub fn lens_guidance(lens: &str) -> String {
+    match lens {
+        "correctness" => "Does it do what the task asks, for every input a user will give it, \
+                          and do the tests prove it?"
+            .into(),
+        "security" => "Can input, paths, commands or secrets be abused, leaked or escape \
+                       where they should stay?"
+            .into(),
+        "simplicity" => "Is there a simpler design with the same behaviour; is anything \
+                         unused, duplicated or premature?"
+            .into(),
+        "performance" => "Where does time or memory grow faster than the input, and does it \
+                          matter at the sizes this project meets?"
+            .into(),
+        "robustness" => "What happens on bad input, missing files, timeouts and partial \
+                         failure; is every error clear and recoverable?"
+            .into(),
+        "tests" => "Which behaviour has no test, and which test could pass while the code is \
+                    wrong?"
+            .into(),
+        "ux" => "Can a new user get from nothing to a working result by following the README \
+                 and the messages alone?"
+            .into(),
+        other => format!("Judge the work for {other}."),
+    }
+}
+
+/// A debate panel's decision: accepted when at most half of the lenses ask for a revision and
+/// the mean score reaches the threshold. Returns (accepted, mean score).
+pub fn panel_decision(judgements: &[Judgement], threshold: f64) -> (bool, f64) {
+    if judgements.is_empty() {
+        return (false, 0.0);
+    }
+    let revise = judgements
+        .iter()
+        .filter(|j| j.verdict == Verdict::Revise)
+        .count();
+    let mean = judgements.iter().map(|j| j.score).sum::<f64>() / judgements.len() as f64;
+    let mean = (mean * 1000.0).round() / 1000.0;
+    (revise * 2 <= judgements.len() && mean >= threshold, mean)
+}
+
+/// The critic loop for `agent`'s reply. `auto_refine: off` turns every critic loop off, so the
+/// cost-minimal setting really is one call per stage; otherwise a stage's own `refine:` block
+/// runs (unless the critic would review itself), and `careful_only` / `all` add careful or all
+/// other stages, never for reviewers.
 pub fn refine_plan(
     cfg: &RobustnessConfig,
     explicit: Option<&Refine>,
@@ -47,6 +97,7 @@ pub fn refine_plan(
     careful: bool,
 ) -> Option<RefinePlan> {
     let wanted = match explicit {
+        _ if cfg.refine_mode() == AutoRefine::Off => false,
         Some(_) => true,
         None => {
             !REVIEWERS.contains(&agent)
@@ -72,6 +123,13 @@ pub fn refine_plan(
         accept_threshold: explicit
             .and_then(|r| r.accept_threshold)
             .unwrap_or(cfg.refine_accept_threshold),
+        lenses: match explicit {
+            Some(r) if r.mode.as_deref() == Some("debate") && r.critics.is_empty() => {
+                DEFAULT_LENSES.iter().map(|l| l.to_string()).collect()
+            }
+            Some(r) if r.mode.as_deref() == Some("debate") => r.critics.clone(),
+            Some(_) | None => Vec::new(),
+        },
     })
 }
 
@@ -302,9 +360,9 @@ mod tests {
     }
 
     #[test]
-    fn an_explicit_refine_block_wins_over_the_mode() {
+    fn an_explicit_refine_block_runs_unless_refining_is_off() {
         let mut c = cfg();
-        c.auto_refine = "off".into();
+        c.auto_refine = "careful_only".into();
         let r = Refine {
             critic: Some("reviewer".into()),
             max_rounds: Some(4),
@@ -323,6 +381,44 @@ mod tests {
             refine_plan(&c, Some(&Refine::default()), "critic", true),
             None
         );
+        c.auto_refine = "off".into();
+        assert_eq!(refine_plan(&c, Some(&r), "engineer", true), None);
+    }
+
+    #[test]
+    fn debate_mode_brings_its_lenses() {
+        let r = Refine {
+            mode: Some("debate".into()),
+            ..Refine::default()
+        };
+        let plan = refine_plan(&cfg(), Some(&r), "engineer", false).unwrap();
+        assert_eq!(plan.lenses, DEFAULT_LENSES);
+        let r = Refine {
+            mode: Some("debate".into()),
+            critics: vec!["tests".into()],
+            ..Refine::default()
+        };
+        let plan = refine_plan(&cfg(), Some(&r), "engineer", false).unwrap();
+        assert_eq!(plan.lenses, ["tests"]);
+        assert!(lens_guidance("tests").contains("test"));
+        assert_eq!(lens_guidance("cost"), "Judge the work for cost.");
+    }
+
+    #[test]
+    fn a_panel_needs_a_majority_and_the_mean_score() {
+        let j = |v: Verdict, score: f64| Judgement {
+            verdict: v,
+            score,
+            accepted: false,
+        };
+        let (a, r) = (Verdict::Accept, Verdict::Revise);
+        assert_eq!(
+            panel_decision(&[j(a, 0.9), j(a, 0.9), j(r, 0.7)], 0.8),
+            (true, 0.833)
+        );
+        assert!(!panel_decision(&[j(a, 0.9), j(r, 0.9), j(r, 0.9)], 0.8).0);
+        assert!(!panel_decision(&[j(a, 0.9), j(a, 0.5)], 0.8).0);
+        assert!(!panel_decision(&[], 0.8).0);
     }
 
     #[test]

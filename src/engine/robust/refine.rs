@@ -6,17 +6,30 @@
 //! case is `max_rounds` critic and `max_rounds` worker dispatches. Revisions build on the files
 //! as the earlier rounds left them; the returned outcome covers every round (see
 //! [`super::merge`]). A critic that cannot answer ends the loop and keeps the work as it is.
+//! In debate mode the critic reviews once per lens, all lenses at once; those reviews are
+//! recorded but not applied, their transcript goes on the board as one `POST: debate`, and the
+//! panel accepts when at most half ask for a revision and the mean score reaches the threshold.
 
 use tokio_util::sync::CancellationToken;
 
 use super::merge;
-use super::policy::{RefinePlan, judge, verdict_word};
+use super::policy::{Judgement, RefinePlan, judge, lens_guidance, panel_decision, verdict_word};
+use crate::engine::blackboard;
 use crate::engine::bus::Bus;
 use crate::engine::dispatch::{
-    CommitPolicy, DispatchError, DispatchOutcome, DispatchRequest, dispatch,
+    CommitPolicy, DispatchError, DispatchOutcome, DispatchRequest, Effects, call, dispatch, finish,
 };
 use crate::engine::events::Event;
+use crate::engine::protocol::{PostBlock, Urgency, Verdict};
 use crate::engine::workspace::Project;
+
+/// One round's review: the judgement and the text the worker revises with; None when the
+/// reviewers could not answer.
+struct Review {
+    judgement: Judgement,
+    critic: String,
+    feedback: String,
+}
 
 /// Longest piece of a reply quoted to the other side, in characters.
 const MAX_QUOTE_CHARS: usize = 4000;
@@ -56,20 +69,28 @@ pub async fn run(
             dry_run: false,
             commit: CommitPolicy::Now,
         };
-        let review = dispatch(project, bus, &critic_req, cancel).await?;
-        if let Some(e) = &review.error {
+        let review = if plan.lenses.is_empty() {
+            single(project, bus, &critic_req, plan, cancel).await?
+        } else {
+            panel(project, bus, &critic_req, plan, cancel).await?
+        };
+        let Some(Review {
+            judgement: j,
+            critic,
+            feedback,
+        }) = review
+        else {
             bus.emit(Event::Warning {
                 message: format!(
-                    "{} could not review {}'s work ({}); the work is kept as it is",
-                    plan.critic, req.agent, e.message
+                    "{} could not review {}'s work; the work is kept as it is",
+                    plan.critic, req.agent
                 ),
             });
             break;
-        }
-        let j = judge(&review.parsed.footer, plan.accept_threshold);
+        };
         bus.emit(Event::RefineRound {
             agent: req.agent.clone(),
-            critic: plan.critic.clone(),
+            critic,
             stage: req.stage.clone(),
             round,
             max_rounds: plan.max_rounds,
@@ -81,7 +102,7 @@ pub async fn run(
             break;
         }
         let mut revise = req.clone();
-        revise.objective = revision_objective(req, plan, round, &review.reply);
+        revise.objective = revision_objective(req, plan, round, &feedback);
         revise
             .vars
             .insert("phase".to_string(), "refine_worker".to_string());
@@ -98,6 +119,117 @@ pub async fn run(
         work = merge(work, revised);
     }
     Ok(work)
+}
+
+/// One critic, applied like any dispatch (its posts reach the board).
+async fn single(
+    project: &Project,
+    bus: &Bus,
+    critic_req: &DispatchRequest,
+    plan: &RefinePlan,
+    cancel: &CancellationToken,
+) -> Result<Option<Review>, DispatchError> {
+    let review = dispatch(project, bus, critic_req, cancel).await?;
+    if review.error.is_some() {
+        return Ok(None);
+    }
+    Ok(Some(Review {
+        judgement: judge(&review.parsed.footer, plan.accept_threshold),
+        critic: plan.critic.clone(),
+        feedback: review.reply,
+    }))
+}
+
+/// The critic once per lens, all at once; only the transcript is posted.
+async fn panel(
+    project: &Project,
+    bus: &Bus,
+    critic_req: &DispatchRequest,
+    plan: &RefinePlan,
+    cancel: &CancellationToken,
+) -> Result<Option<Review>, DispatchError> {
+    let requests: Vec<DispatchRequest> = plan
+        .lenses
+        .iter()
+        .map(|lens| {
+            let mut r = critic_req.clone();
+            r.stage = r.stage.map(|s| format!("{s}-{lens}"));
+            r.objective = format!(
+                "DEBATE panel, lens \"{lens}\": review only through this lens. {}\n\n{}",
+                lens_guidance(lens),
+                critic_req.objective
+            );
+            r
+        })
+        .collect();
+    let calls =
+        futures_util::future::join_all(requests.iter().map(|r| call(project, bus, r, cancel)))
+            .await;
+    let mut judgements = Vec::new();
+    let mut transcript = String::new();
+    for ((lens, r), called) in plan.lenses.iter().zip(&requests).zip(calls) {
+        let out = finish(project, bus, r, called?, Effects::RecordOnly, cancel).await?;
+        if out.error.is_some() {
+            continue;
+        }
+        let j = judge(&out.parsed.footer, plan.accept_threshold);
+        transcript.push_str(&format!(
+            "--- {lens}: {} (score {:.2}) ---\n{}\n\n",
+            verdict_word(j.verdict),
+            j.score,
+            quote(&out.reply)
+        ));
+        judgements.push(j);
+    }
+    if judgements.is_empty() {
+        return Ok(None);
+    }
+    let (accepted, mean) = panel_decision(&judgements, plan.accept_threshold);
+    post_transcript(project, bus, critic_req, &transcript);
+    Ok(Some(Review {
+        judgement: Judgement {
+            verdict: if accepted {
+                Verdict::Accept
+            } else {
+                Verdict::Revise
+            },
+            score: mean,
+            accepted,
+        },
+        critic: format!("{} panel ({})", plan.critic, plan.lenses.join(", ")),
+        feedback: transcript,
+    }))
+}
+
+fn post_transcript(project: &Project, bus: &Bus, critic_req: &DispatchRequest, text: &str) {
+    let block = PostBlock {
+        line: 0,
+        post_type: "debate".into(),
+        title: Some("Critic panel transcript".into()),
+        slug: None,
+        to: None,
+        urgency: Urgency::Async,
+        produces: Vec::new(),
+        consumes: Vec::new(),
+        body: text.trim_end().to_string(),
+    };
+    let origin = blackboard::Origin {
+        author: "critic-panel",
+        stage_id: critic_req.stage.as_deref(),
+        workflow: critic_req.workflow.as_deref(),
+    };
+    match blackboard::add(&project.ws, &origin, &block) {
+        Ok(post) => bus.emit(Event::PostAdded {
+            agent: "critic-panel".into(),
+            post_id: post.id,
+            post_type: post.post_type,
+            to: post.target_agent,
+            urgency: post.urgency,
+        }),
+        Err(e) => bus.emit(Event::Warning {
+            message: format!("cannot post the critic panel's transcript: {e}"),
+        }),
+    }
 }
 
 fn critic_objective(
