@@ -415,3 +415,37 @@ async fn a_debate_panel_reviews_through_each_lens_and_decides_by_majority() {
         .count();
     assert_eq!(debates, 2);
 }
+
+#[tokio::test]
+async fn a_fan_out_the_spending_cap_cannot_cover_does_not_start() {
+    let (_top, dir) = new_dir();
+    let mock = MockServer::start(Script::new(vec![Reply::text(
+        "SQLite: one file, no server, enough for one user.\nCONFIDENCE: 0.8\n",
+    )]));
+    // Six samples of up to 4096 output tokens at $100 per million could cost $2.46; the cap
+    // leaves $1. One short reply costs a fraction of a cent.
+    let env = [
+        ("CLK_ROBUSTNESS_AUTO_REFINE", "off"),
+        ("CLK_BUDGET_SESSION_USD_CAP", "1"),
+    ];
+    let mut p = project(&dir, &mock, &env);
+    p.providers.providers.get_mut("ollama").unwrap().price =
+        Some(clk::engine::pricing::ModelPrice {
+            input_per_mtok: 0.0,
+            output_per_mtok: 100.0,
+            cached_input_per_mtok: None,
+        });
+    let report = pass(&p, &workflow(&p, CAREFUL)).await;
+    assert_eq!(
+        report.stages[0].outcome,
+        clk::engine::workflow::Outcome::Completed
+    );
+    assert_eq!(mock.model_calls(), 1, "the stage ran once, without samples");
+    assert!(named(&p, "consensus_started").is_empty());
+    let warned = named(&p, "warning").iter().any(|w| {
+        w["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("did not start") && m.contains("6-sample consensus"))
+    });
+    assert!(warned, "{:?}", named(&p, "warning"));
+}

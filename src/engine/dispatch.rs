@@ -7,6 +7,8 @@
 //! an outcome (`ok: false`), not an error: errors are only for setup problems a person must fix.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
@@ -18,6 +20,7 @@ use super::config::ConfigError;
 use super::context;
 use super::events::{Event, Usage};
 use super::git;
+use super::pricing;
 use super::prompts;
 use super::protocol::{self, Parsed};
 use super::providers::retry::{RetryPolicy, with_retries};
@@ -63,6 +66,8 @@ pub struct DispatchOutcome {
     pub batch: BatchOutcome,
     pub commit: Option<git::CommitInfo>,
     pub usage: Usage,
+    /// What the dispatch cost and where the figure came from.
+    pub cost: pricing::Cost,
     /// What the reply's PROPOSE_ROLE and PROPOSE_WORKFLOW blocks changed.
     pub proposals: super::proposals::ProposalsOutcome,
 }
@@ -74,6 +79,9 @@ pub enum DispatchError {
     Config(#[from] ConfigError),
     #[error("cannot write the run record: {0}")]
     Io(#[from] std::io::Error),
+    /// A spending cap was reached and no one let the dispatch go ahead: the run must stop.
+    #[error(transparent)]
+    Budget(#[from] super::budget::BudgetStop),
 }
 
 /// Backstop on top of the provider's own timeout handling.
@@ -94,7 +102,7 @@ pub struct Called {
     pub usage: Usage,
     started_at: chrono::DateTime<chrono::Local>,
     pub elapsed_ms: u64,
-    cost_micros: u64,
+    cost: pricing::Cost,
 }
 
 /// Whether [`finish`] lets a reply change anything.
@@ -130,6 +138,10 @@ pub async fn call(
     let provider = registry::for_agent(project, &req.agent)?;
     let settings = project.providers.get(&provider_name)?;
     let spec = project.agents.spec(&req.agent);
+    if !req.dry_run {
+        // Before anything is recorded: a refused dispatch leaves no run behind.
+        super::budget::before_dispatch(project, bus, &req.agent).await?;
+    }
 
     let (run_id, run_dir) = ws.reserve_run(&req.agent)?;
     let mut vars = context::vars(project, &req.agent, &req.objective, &req.vars);
@@ -172,9 +184,12 @@ pub async fn call(
                 .then(|| Duration::from_secs(cfg.provider_no_output_timeout_s)),
             cancel: cancel.clone(),
         };
+        let pulse = Arc::new(Pulse::new());
         let sink = {
             let (bus, agent, run_id) = (bus.clone(), req.agent.clone(), run_id.clone());
+            let pulse = pulse.clone();
             OutputSink::new(move |stream, line| {
+                pulse.output(line.len() as u64 + 1);
                 bus.emit(Event::AgentOutput {
                     agent: agent.clone(),
                     run_id: run_id.clone(),
@@ -204,7 +219,20 @@ pub async fn call(
             .saturating_mul(policy.max_attempts())
             .saturating_add(Duration::from_millis(policy.max_backoff_ms) * policy.max_retries)
             .saturating_add(TIMEOUT_GRACE);
-        match tokio::time::timeout(backstop, call).await {
+        let heartbeat = (cfg.heartbeat_s > 0).then(|| {
+            tokio::spawn(heartbeats(
+                bus.clone(),
+                req.agent.clone(),
+                run_id.clone(),
+                pulse,
+                Duration::from_secs(cfg.heartbeat_s),
+            ))
+        });
+        let outcome = tokio::time::timeout(backstop, call).await;
+        if let Some(h) = heartbeat {
+            h.abort();
+        }
+        match outcome {
             Ok(r) => r.map(Some),
             Err(_) => Err(ProviderError::new(
                 ErrorKind::Timeout,
@@ -240,8 +268,9 @@ pub async fn call(
     };
     records::write_text(&run_dir, "response.txt", &response_file)?;
 
-    // Price tables arrive with the paid providers; the ones in this build cost nothing.
-    let cost_micros = 0;
+    let priced_model = pricing::effective_model(settings, &model).to_string();
+    let cost = pricing::cost(settings, &priced_model, &usage);
+    let cost_micros = cost.micros;
     if !req.dry_run && ok {
         bus.emit(Event::UsageRecorded {
             agent: req.agent.clone(),
@@ -250,8 +279,18 @@ pub async fn call(
             model: model.clone(),
             usage: usage.clone(),
             cost_micros,
+            cost_basis: cost.basis,
         });
-        UsageTotals::record(ws, &provider_name, &req.agent, &usage, cost_micros)?;
+        let totals = UsageTotals::record(ws, &provider_name, &req.agent, &usage, cost)?;
+        super::budget::after_dispatch(
+            project,
+            bus,
+            &req.agent,
+            &provider_name,
+            &priced_model,
+            cost,
+            &totals,
+        );
     }
     bus.emit(Event::DispatchFinished {
         agent: req.agent.clone(),
@@ -276,7 +315,7 @@ pub async fn call(
         usage,
         started_at,
         elapsed_ms,
-        cost_micros,
+        cost,
     })
 }
 
@@ -302,8 +341,9 @@ pub async fn finish(
         usage,
         started_at,
         elapsed_ms,
-        cost_micros,
+        cost,
     } = called;
+    let cost_micros = cost.micros;
     let mut batch = BatchOutcome::default();
     let mut commit = None;
     let mut proposals = super::proposals::ProposalsOutcome::default();
@@ -339,6 +379,7 @@ pub async fn finish(
         elapsed_ms,
         usage: usage.clone(),
         cost_micros,
+        cost_basis: cost.basis,
         files_written: batch.changed_paths(),
         text_preview: reply.chars().take(500).collect(),
         applied: effects == Effects::Apply && ok && !req.dry_run,
@@ -355,6 +396,7 @@ pub async fn finish(
         batch,
         commit,
         usage,
+        cost,
         proposals,
     })
 }
@@ -462,6 +504,48 @@ async fn apply_and_commit(
             });
             (batch, None)
         }
+    }
+}
+
+/// When a working agent last produced output, and how much, for heartbeats.
+struct Pulse {
+    started: Instant,
+    /// Milliseconds after `started` of the last output line (0: none yet).
+    last_ms: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Pulse {
+    fn new() -> Pulse {
+        Pulse {
+            started: Instant::now(),
+            last_ms: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+        }
+    }
+
+    fn output(&self, bytes: u64) {
+        let now = self.started.elapsed().as_millis() as u64;
+        self.last_ms.store(now.max(1), Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+/// Every `every`, tell the front ends whether the agent is streaming or silent. Aborted when
+/// the dispatch ends.
+async fn heartbeats(bus: Bus, agent: String, run_id: String, pulse: Arc<Pulse>, every: Duration) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tick.tick().await;
+        let elapsed_ms = pulse.started.elapsed().as_millis() as u64;
+        let last = pulse.last_ms.load(Ordering::Relaxed);
+        bus.emit(Event::Heartbeat {
+            agent: agent.clone(),
+            run_id: run_id.clone(),
+            elapsed_ms,
+            silent_ms: elapsed_ms.saturating_sub(last),
+            bytes: pulse.bytes.load(Ordering::Relaxed),
+        });
     }
 }
 

@@ -32,6 +32,10 @@ pub struct Usage {
     /// Where the numbers came from, e.g. `openai-usage`, `ollama-eval-count`, `estimate`.
     #[serde(default)]
     pub source: String,
+    /// What the provider itself said the call cost (claude's `total_cost_usd`, pi's
+    /// `usage.cost`), in micro-dollars; see `pricing::usd_to_micros`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_cost_micros: Option<u64>,
 }
 
 impl Usage {
@@ -47,6 +51,7 @@ impl Usage {
             cached_input_tokens: 0,
             estimated: true,
             source: "estimate".to_string(),
+            reported_cost_micros: None,
         }
     }
 }
@@ -127,6 +132,33 @@ pub enum Event {
         model: String,
         usage: Usage,
         cost_micros: u64,
+        /// Where the cost came from; `unknown` means `cost_micros` is not a real figure.
+        #[serde(default)]
+        cost_basis: crate::engine::pricing::CostBasis,
+    },
+    /// A dispatch took spend to or past a cap (`cap_key` is the setting, e.g.
+    /// `budget.session_usd_cap` or `budget.agent_usd_caps.qa`).
+    BudgetReached {
+        agent: String,
+        cap_key: String,
+        spent_micros: u64,
+        cap_micros: u64,
+    },
+    /// Spend was at or past a cap and the user let one more dispatch go ahead.
+    BudgetOverrideApproved {
+        agent: String,
+        cap_key: String,
+        spent_micros: u64,
+        cap_micros: u64,
+    },
+    /// A dispatch was refused because spend reached a cap; the run stops.
+    BudgetStopped {
+        agent: String,
+        cap_key: String,
+        spent_micros: u64,
+        cap_micros: u64,
+        /// One line: what was reached and what to do.
+        reason: String,
     },
     /// A reply contained a block the parser could not read in full.
     MalformedBlock {
@@ -339,6 +371,39 @@ pub enum Event {
         step: String,
         message: String,
     },
+    /// The engine needs a yes/no from the user before going on (a cost cap, a repair).
+    /// Answered by `Command::Confirm` with the same id; no answer means no.
+    ConfirmRequested { id: u64, question: String },
+    /// A question was answered; `by` is `user`, `headless` (nobody to ask) or `abort`.
+    ConfirmAnswered { id: u64, approve: bool, by: String },
+    /// A narrative answer to a request (`/status`, `/roles list`, `/undo`, `/doctor`).
+    Report { topic: String, lines: Vec<String> },
+    /// A working agent is still at it (every `heartbeat_s`): whether output is flowing.
+    Heartbeat {
+        agent: String,
+        run_id: String,
+        elapsed_ms: u64,
+        /// Time since the last output line (or since the start when none came).
+        silent_ms: u64,
+        bytes: u64,
+    },
+    /// The user asked to stop after the current step.
+    StopRequested,
+    /// The active provider changed; `usable`/`reason` say whether it can be used now.
+    ProviderSwitched {
+        name: String,
+        usable: bool,
+        reason: String,
+    },
+    /// A clk commit was reverted by a new commit.
+    Undone {
+        reverted: String,
+        sha: String,
+        subject: String,
+        files: Vec<String>,
+    },
+    /// The tutorial ran (in its scratch project, which is kept for a look).
+    TutorialFinished { ok: bool, scratch: String },
     /// A command submitted to the engine finished.
     TaskFinished {
         task_id: u64,
@@ -396,10 +461,47 @@ pub enum Command {
         #[serde(default)]
         dry_run: bool,
     },
+    /// Free text from the user. With no idea yet it becomes the idea and starts casting and
+    /// the engineering run; later it joins the conversation and starts another cycle.
+    Message { text: String },
+    /// List, add or drop roles.
+    Roles {
+        #[serde(flatten)]
+        action: RolesCommand,
+    },
+    /// Finish the current step, then stop the running work.
+    Stop,
+    /// Make `name` the active provider (saved in providers.json) and check it can be reached.
+    SwitchProvider { name: String },
+    /// Show the last clk commit; with `confirm`, revert it with a new commit.
+    Undo {
+        #[serde(default)]
+        confirm: bool,
+    },
+    /// Check providers, config and git; with `fix`, offer each repair (asked every time).
+    Doctor {
+        #[serde(default)]
+        fix: bool,
+    },
+    /// A narrative snapshot: idea, agents, tokens, files, cost.
+    Status,
+    /// Run the sample idea on the built-in provider in a scratch project.
+    Tutorial,
+    /// The answer to a `ConfirmRequested` question.
+    Confirm { id: u64, approve: bool },
     /// Stop every running task at once, killing provider processes.
     Abort,
     /// Finish: no new tasks are accepted; the engine ends when running tasks are done.
     Shutdown,
+}
+
+/// What `Command::Roles` does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum RolesCommand {
+    List,
+    Add { name: String, description: String },
+    Drop { name: String },
 }
 
 impl Event {
@@ -415,6 +517,9 @@ impl Event {
             Event::DispatchFinished { .. } => "dispatch_finished",
             Event::UsageRecorded { .. } => "usage_recorded",
             Event::MalformedBlock { .. } => "malformed_block",
+            Event::BudgetReached { .. } => "budget_reached",
+            Event::BudgetOverrideApproved { .. } => "budget_override_approved",
+            Event::BudgetStopped { .. } => "budget_stopped",
             Event::Action { .. } => "action",
             Event::CommandFinished { .. } => "command_finished",
             Event::BatchWarning { .. } => "batch_warning",
@@ -424,6 +529,14 @@ impl Event {
             Event::UserChangesKept { .. } => "user_changes_kept",
             Event::Warning { .. } => "warning",
             Event::TaskFinished { .. } => "task_finished",
+            Event::ConfirmRequested { .. } => "confirm_requested",
+            Event::ConfirmAnswered { .. } => "confirm_answered",
+            Event::Report { .. } => "report",
+            Event::Heartbeat { .. } => "heartbeat",
+            Event::StopRequested => "stop_requested",
+            Event::ProviderSwitched { .. } => "provider_switched",
+            Event::Undone { .. } => "undone",
+            Event::TutorialFinished { .. } => "tutorial_finished",
             Event::StageStarted { .. } => "stage_started",
             Event::RoleDecided { .. } => "role_decided",
             Event::CycleFinished { .. } => "cycle_finished",

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde::Serialize;
 
 use super::events::{Decision, Event, Usage};
+use super::pricing::{CostBasis, format_usd};
 
 /// Log lines kept in memory.
 pub const LOG_CAPACITY: usize = 5_000;
@@ -58,14 +59,17 @@ pub struct Totals {
     pub cost_micros: u64,
     /// True when any figure in the total was estimated.
     pub estimated: bool,
+    /// True when some dispatch had no known price: `cost_micros` leaves it out.
+    pub cost_unknown: bool,
 }
 
 impl Totals {
-    pub fn add(&mut self, u: &Usage, cost_micros: u64) {
+    pub fn add(&mut self, u: &Usage, cost_micros: u64, basis: CostBasis) {
         self.input_tokens = self.input_tokens.saturating_add(u.input_tokens);
         self.output_tokens = self.output_tokens.saturating_add(u.output_tokens);
         self.cost_micros = self.cost_micros.saturating_add(cost_micros);
         self.estimated |= u.estimated;
+        self.cost_unknown |= basis == CostBasis::Unknown;
     }
 }
 
@@ -75,6 +79,7 @@ pub struct RunState {
     pub agents: BTreeMap<String, AgentView>,
     pub totals: Totals,
     pub per_provider: BTreeMap<String, Totals>,
+    pub per_agent: BTreeMap<String, Totals>,
     pub files_written: BTreeSet<String>,
     pub commits: Vec<(String, String)>,
     pub actions_applied: u64,
@@ -82,6 +87,8 @@ pub struct RunState {
     pub dispatch_failures: u64,
     pub done_requested: Option<String>,
     pub robustness: RobustTally,
+    /// Why a spending cap stopped the run, once it did.
+    pub budget_stopped: Option<String>,
     #[serde(skip)]
     pub log: VecDeque<String>,
 }
@@ -105,11 +112,14 @@ impl RunState {
         self.agents.entry(name.to_string()).or_default()
     }
 
-    fn log_line(&mut self, line: String) {
-        if self.log.len() == LOG_CAPACITY {
-            self.log.pop_front();
+    fn log_line(&mut self, text: String) {
+        // A report is several lines; each is its own log line.
+        for line in text.lines() {
+            if self.log.len() == LOG_CAPACITY {
+                self.log.pop_front();
+            }
+            self.log.push_back(line.to_string());
         }
-        self.log.push_back(line);
     }
 
     /// Fold one event.
@@ -126,6 +136,16 @@ impl RunState {
             | Event::UserChangesKept { .. }
             | Event::Warning { .. }
             | Event::TaskFinished { .. }
+            | Event::BudgetReached { .. }
+            | Event::BudgetOverrideApproved { .. }
+            | Event::ConfirmRequested { .. }
+            | Event::ConfirmAnswered { .. }
+            | Event::Report { .. }
+            | Event::Heartbeat { .. }
+            | Event::StopRequested
+            | Event::ProviderSwitched { .. }
+            | Event::Undone { .. }
+            | Event::TutorialFinished { .. }
             | Event::StageStarted { .. }
             | Event::RoleDecided { .. }
             | Event::CycleFinished { .. }
@@ -182,16 +202,24 @@ impl RunState {
                 }
             }
             Event::UsageRecorded {
+                agent,
                 provider,
                 usage,
                 cost_micros,
+                cost_basis,
                 ..
             } => {
-                self.totals.add(usage, *cost_micros);
-                self.per_provider
-                    .entry(provider.clone())
-                    .or_default()
-                    .add(usage, *cost_micros);
+                self.totals.add(usage, *cost_micros, *cost_basis);
+                self.per_provider.entry(provider.clone()).or_default().add(
+                    usage,
+                    *cost_micros,
+                    *cost_basis,
+                );
+                self.per_agent.entry(agent.clone()).or_default().add(
+                    usage,
+                    *cost_micros,
+                    *cost_basis,
+                );
             }
             Event::Action {
                 kind,
@@ -208,6 +236,7 @@ impl RunState {
                 Decision::Skipped | Decision::Rejected => self.actions_refused += 1,
             },
             Event::DoneRequested { reason, .. } => self.done_requested = Some(reason.clone()),
+            Event::BudgetStopped { reason, .. } => self.budget_stopped = Some(reason.clone()),
             Event::ChangesUndone { files, .. } => {
                 for f in files {
                     self.files_written.remove(f);
@@ -217,6 +246,20 @@ impl RunState {
                 self.commits.push((sha.clone(), subject.clone()));
             }
         }
+    }
+}
+
+fn sha7(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
+/// `1m05s`-style durations for log lines.
+fn clock(ms: u64) -> String {
+    let s = ms / 1000;
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
     }
 }
 
@@ -284,12 +327,46 @@ pub fn describe(ev: &Event) -> Option<String> {
                 )
             }
         }
-        Event::UsageRecorded { agent, usage, .. } => format!(
-            "{agent}: {} tokens in, {} out{}",
+        Event::UsageRecorded {
+            agent,
+            usage,
+            cost_micros,
+            cost_basis,
+            ..
+        } => format!(
+            "{agent}: {} tokens in, {} out{}{}",
             usage.input_tokens,
             usage.output_tokens,
-            if usage.estimated { " (estimated)" } else { "" }
+            if usage.estimated { " (estimated)" } else { "" },
+            match cost_basis {
+                CostBasis::Free => String::new(),
+                CostBasis::Unknown => ", cost unknown".to_string(),
+                CostBasis::Table | CostBasis::Configured | CostBasis::Reported => {
+                    format!(", {}", format_usd(*cost_micros))
+                }
+            }
         ),
+        Event::BudgetReached {
+            agent,
+            cap_key,
+            spent_micros,
+            cap_micros,
+        } => format!(
+            "budget: {agent} took spend to {} of the {} cap ({cap_key})",
+            format_usd(*spent_micros),
+            format_usd(*cap_micros)
+        ),
+        Event::BudgetOverrideApproved {
+            agent,
+            cap_key,
+            spent_micros,
+            cap_micros,
+        } => format!(
+            "budget: over {cap_key} ({} of {}); you let {agent} go ahead",
+            format_usd(*spent_micros),
+            format_usd(*cap_micros)
+        ),
+        Event::BudgetStopped { reason, .. } => format!("budget: stopped: {reason}"),
         Event::MalformedBlock { agent, problem, .. } => {
             format!("{agent}: malformed block: {problem}")
         }
@@ -543,6 +620,72 @@ pub fn describe(ev: &Event) -> Option<String> {
             "{loop_name} loop after iteration {iteration}: {step}: {}",
             short(message, 100)
         ),
+        Event::ConfirmRequested { question, .. } => format!("question: {question} (y/N)"),
+        Event::ConfirmAnswered { approve, by, .. } => {
+            format!("answered {} ({by})", if *approve { "yes" } else { "no" })
+        }
+        Event::Report { topic, lines } => {
+            let mut text = format!("── {topic} ──");
+            for l in lines {
+                text.push('\n');
+                text.push_str(l);
+            }
+            text
+        }
+        Event::Heartbeat {
+            agent,
+            elapsed_ms,
+            silent_ms,
+            bytes,
+            ..
+        } => {
+            let working = clock(*elapsed_ms);
+            if *silent_ms >= 120_000 {
+                format!(
+                    "{agent}: working {working}, silent for {}; /abort stops it",
+                    clock(*silent_ms)
+                )
+            } else if *silent_ms >= 15_000 {
+                format!(
+                    "{agent}: working {working}, silent for {}",
+                    clock(*silent_ms)
+                )
+            } else {
+                format!("{agent}: working {working}, streaming ({bytes} bytes)")
+            }
+        }
+        Event::StopRequested => {
+            "stop requested: the current step finishes, then the work stops".to_string()
+        }
+        Event::ProviderSwitched {
+            name,
+            usable,
+            reason,
+        } => {
+            if *usable {
+                format!("provider is now {name} (reachable)")
+            } else {
+                format!("provider is now {name}, but it is not usable: {reason}")
+            }
+        }
+        Event::Undone {
+            reverted,
+            sha,
+            files,
+            ..
+        } => format!(
+            "reverted {} with commit {} ({} file(s))",
+            sha7(reverted),
+            sha7(sha),
+            files.len()
+        ),
+        Event::TutorialFinished { ok, scratch } => {
+            if *ok {
+                format!("tutorial finished; its project is kept in {scratch}")
+            } else {
+                format!("tutorial did not finish; look in {scratch}")
+            }
+        }
         Event::TaskFinished {
             task, ok, summary, ..
         } => format!(
@@ -586,6 +729,7 @@ mod tests {
                 ..Default::default()
             },
             cost_micros: 3,
+            cost_basis: CostBasis::Table,
         });
         s.apply(&Event::DispatchFinished {
             agent: "engineer".into(),
@@ -602,6 +746,12 @@ mod tests {
         assert_eq!(a.bytes_received, 6);
         assert_eq!(s.totals.input_tokens, 5);
         assert_eq!(s.per_provider["shell"].cost_micros, 3);
+        assert_eq!(s.per_agent["engineer"].output_tokens, 7);
+        assert!(
+            s.log
+                .iter()
+                .any(|l| l == "engineer: 5 tokens in, 7 out, <$0.0001")
+        );
         assert_eq!(s.log.len(), 3);
     }
 

@@ -121,13 +121,10 @@ fn sample_objective(name: &str, i: u32, n: u32, objective: &str) -> String {
 }
 
 /// The one door every fan-out goes through, before any sample is sent: it refuses a fan-out
-/// that cannot run (cancelled, nothing to sample) and announces the rest with
-/// `ConsensusStarted`. A spending limit belongs here too: the coordinator wires
-/// `budget::check_fanout(project, estimate_micros)` (from the cost work) in front of the event,
-/// estimating the worst case of `plan.samples.len()` dispatches plus the chief's merge from the
-/// sample objectives; when it refuses, return its reason as `Err` and the caller keeps the
-/// single reply it has (or dispatches once) instead of fanning out. This function works as is
-/// without that check.
+/// that cannot run (cancelled, nothing to sample) or that the spending caps cannot cover
+/// (`budget::check_fanout`, per sampled agent), and announces the rest with
+/// `ConsensusStarted`. On `Err` nothing was sent; the caller keeps the single reply it has (or
+/// dispatches once) instead of fanning out.
 pub fn open_fanout(
     project: &Project,
     bus: &Bus,
@@ -140,6 +137,17 @@ pub fn open_fanout(
     if plan.samples.is_empty() {
         return Err("no samples to take".into());
     }
+    let mut per_agent: std::collections::BTreeMap<&str, (u32, usize)> = Default::default();
+    for s in &plan.samples {
+        let e = per_agent.entry(s.agent.as_str()).or_default();
+        e.0 += 1;
+        e.1 = e.1.max(s.objective.chars().count());
+    }
+    for (agent, (samples, objective_chars)) in per_agent {
+        let prompt_chars = prompt_estimate(project, agent, objective_chars);
+        crate::engine::budget::check_fanout(project, agent, prompt_chars, samples, None)
+            .map_err(|why| format!("the spending cap does not cover it: {why}"))?;
+    }
     bus.emit(Event::ConsensusStarted {
         agent: plan.for_agent.clone(),
         name: plan.name.clone(),
@@ -148,6 +156,17 @@ pub fn open_fanout(
         max_parallel: project.config.consensus.max_parallel.max(1),
     });
     Ok(())
+}
+
+/// A sample's prompt size without rendering it: the agent's template, the objective, and the
+/// largest blackboard digest the config allows (the variables that can grow).
+fn prompt_estimate(project: &Project, agent: &str, objective_chars: usize) -> usize {
+    let spec = project.agents.spec(agent);
+    let template = crate::engine::prompts::load_template(&project.ws, agent, &spec.prompt);
+    let bb = &project.config.blackboard;
+    template.chars().count()
+        + objective_chars
+        + (bb.digest_max_posts as usize) * (bb.digest_max_chars_per_post as usize)
 }
 
 /// A sample that came back, recorded but not applied.

@@ -110,7 +110,7 @@ pub async fn run_pass(
     let mut direction = opts.direction.clone();
     let mut redirect = None;
     let mut aborted = None;
-    'pass: while !cancel.is_cancelled() {
+    'pass: while !cancel.is_cancelled() && !bus.stop_requested() {
         let done = completed(&outcomes);
         let next: Vec<Stage> = ready(wf, &done, &started).into_iter().cloned().collect();
         if next.is_empty() && !opts.dry_run {
@@ -197,6 +197,10 @@ pub async fn run_pass(
             break;
         }
         for stage in next {
+            // `/stop`: the stage that was running has finished; start no other.
+            if bus.stop_requested() {
+                break;
+            }
             started.insert(stage.id.clone());
             let (report, course) =
                 run_stage(project, bus, wf, &stage, opts, direction.as_deref(), cancel).await?;
