@@ -247,3 +247,59 @@ async fn stage_retries_are_bounded_and_skip_errors_that_retrying_cannot_fix() {
     assert_eq!(mock.model_calls(), 1, "a refused key is not retried");
     assert!(named(&p, "stage_retry").is_empty());
 }
+
+#[tokio::test]
+async fn with_plateau_action_off_a_loop_runs_to_its_cap_without_steering() {
+    let (_top, dir) = new_dir();
+    let idle = "Tighten the README wording a little more.\nPROGRESS: no\n";
+    let mock =
+        MockServer::start(Script::new(vec![Reply::text(idle)]).fallback(Fallback::RepeatLast));
+    let env = [
+        ("CLK_ROBUSTNESS_PLATEAU_WINDOW", "2"),
+        ("CLK_ROBUSTNESS_PLATEAU_ACTION", "off"),
+    ];
+    let p = project(&dir, &mock, &env);
+    let bus = Bus::new(Some(p.ws.activity_log()));
+    let opts = LoopOptions {
+        max_iterations: 4,
+        dry_run: false,
+        checks: vec!["test -f never.txt".into()],
+    };
+    let report = run_ralph(&p, &bus, &opts, &CancellationToken::new()).await;
+    assert_eq!(report.stop_reason, StopReason::MaxIterations);
+    assert_eq!(report.iterations, 4);
+    assert!(named(&p, "loop_steered").is_empty());
+    // Never careful, so never fanned out or reviewed: ralph, engineer and qa once each.
+    assert_eq!(mock.model_calls(), 12);
+    assert_eq!(calls_by_agent(&mock).get("chief"), None);
+}
+
+const ROUNDS: &str = r#"
+name: demo
+stages:
+  - id: build
+    agent: engineer
+    objective: Write app.txt.
+    rounds: 3
+"#;
+
+#[tokio::test]
+async fn a_stage_with_rounds_runs_until_the_agent_says_done() {
+    let (_top, dir) = new_dir();
+    let mock = MockServer::start(Script::new(vec![
+        Reply::text(
+            "First draft.\nACTION: write\nPATH: app.txt\nCONTENT:\nv1\nEND_ACTION\nROUND_STATUS: continue\n",
+        ),
+        Reply::text(
+            "Polished.\nACTION: write\nPATH: notes.txt\nCONTENT:\nv2\nEND_ACTION\nROUND_STATUS: done\n",
+        ),
+    ]));
+    let p = project(&dir, &mock, &[]);
+    let report = pass(&p, &workflow(&p, ROUNDS)).await;
+    assert_eq!(mock.model_calls(), 2, "round 2 said done");
+    let all = prompts(&mock);
+    assert!(all[0].contains("Round 1/3 of stage build"));
+    assert!(all[1].contains("Round 2/3 of stage build"));
+    // The stage's outcome covers both rounds.
+    assert_eq!(report.stages[0].files, ["app.txt", "notes.txt"]);
+}
