@@ -449,3 +449,32 @@ async fn a_fan_out_the_spending_cap_cannot_cover_does_not_start() {
     });
     assert!(warned, "{:?}", named(&p, "warning"));
 }
+
+#[tokio::test]
+async fn a_merge_that_misses_the_stages_output_is_repaired_once() {
+    let (_top, dir) = new_dir();
+    let sample = "SQLite.\nPOST: design\nPRODUCES: design\nBODY:\nSQLite\nEND_POST\n";
+    let merged_without = "Both samples say SQLite, so SQLite it is for now.\nCONFIDENCE: 0.9\n";
+    let merged_with = "SQLite.\nPOST: design\nPRODUCES: design\nBODY:\nSQLite, both agree\n\
+                       END_POST\n";
+    let mock = MockServer::start(Script::new(vec![
+        Reply::text(sample),
+        Reply::text(sample),
+        Reply::text(merged_without),
+        Reply::text(merged_with),
+    ]));
+    let env = [
+        ("CLK_ROBUSTNESS_AUTO_REFINE", "off"),
+        ("CLK_CONSENSUS_MAX_SAMPLES", "2"),
+    ];
+    let p = project(&dir, &mock, &env);
+    let wf = workflow(&p, &format!("{CAREFUL}    outputs: [design]\n"));
+    let report = pass(&p, &wf).await;
+    assert_eq!(mock.model_calls(), 4);
+    assert_eq!(calls_by_agent(&mock)["chief"], 2);
+    assert!(report.stages[0].outputs_missing.is_empty(), "{report:?}");
+    let retry = named(&p, "quality_retry");
+    assert_eq!(retry.len(), 1);
+    assert_eq!(retry[0]["agent"], "chief");
+    assert!(prompts(&mock)[3].contains("declared outputs missing: design"));
+}

@@ -1,7 +1,8 @@
 //! Consensus fan-out: N independent samples of one answer, run in parallel, merged by the chief.
 //!
 //! Invariants: samples only ever reach the run records and the event stream — they never post,
-//! apply an action or commit; only the chief's merged reply goes through the gate. At most
+//! apply an action or commit; only the chief's merged reply goes through the gate, after the
+//! same quality check as any reply (one repair at most). At most
 //! `consensus.max_parallel` samples are in flight at once (a semaphore over a `JoinSet`), so N
 //! samples take about ceil(N / max_parallel) times one. Every fan-out starts in [`open_fanout`],
 //! the one place a spending limit can refuse it.
@@ -22,7 +23,7 @@ use crate::engine::events::Event;
 use crate::engine::protocol::{ConsensusProposal, score};
 use crate::engine::workspace::Project;
 
-use super::policy::CHIEF;
+use super::policy::{self, CHIEF, QualityStep};
 
 /// Longest sample text shown to the chief, in characters.
 const MAX_SAMPLE_CHARS: usize = 8000;
@@ -274,7 +275,7 @@ pub async fn run(
     req.objective = coalesce_objective(plan, &taken);
     req.vars
         .insert("phase".to_string(), "consensus".to_string());
-    let merged = crate::engine::dispatch::dispatch(project, bus, &req, cancel).await?;
+    let merged = merge_checked(project, bus, &req, &opts, cancel).await?;
     bus.emit(Event::ConsensusCoalesced {
         name: plan.name.clone(),
         by: CHIEF.to_string(),
@@ -285,6 +286,36 @@ pub async fn run(
         elapsed_ms: clock.elapsed().as_millis() as u64,
     });
     Ok(Fanned::Merged(merged))
+}
+
+/// The chief's merge, scored before it is applied like any reply: a flawed merge (a broken
+/// block, an output the stage needs missing) gets one repair when quality retries are on.
+async fn merge_checked(
+    project: &Project,
+    bus: &Bus,
+    req: &DispatchRequest,
+    opts: &crate::engine::protocol::ScoreOptions,
+    cancel: &CancellationToken,
+) -> Result<DispatchOutcome, DispatchError> {
+    let called = call(project, bus, req, cancel).await?;
+    let max_retries = project.config.robustness.max_quality_retries.min(1);
+    let q = score(&called.reply, &called.parsed, opts);
+    if !called.ok || policy::quality_step(&q, 1, max_retries, false) != QualityStep::Repair {
+        return finish(project, bus, req, called, Effects::Apply, cancel).await;
+    }
+    let reasons = policy::reasons(&q, &called.parsed);
+    bus.emit(Event::QualityRetry {
+        agent: req.agent.clone(),
+        run_id: called.run_id.clone(),
+        attempt: 1,
+        max_retries,
+        score: q.score,
+        reasons: reasons.clone(),
+    });
+    finish(project, bus, req, called, Effects::RecordOnly, cancel).await?;
+    let mut repair = req.clone();
+    repair.objective = policy::repair_objective(&reasons, &req.objective);
+    crate::engine::dispatch::dispatch(project, bus, &repair, cancel).await
 }
 
 fn coalesce_objective(plan: &FanoutPlan, taken: &[Taken]) -> String {
