@@ -101,5 +101,46 @@ pub fn summary(state: &RunState) -> String {
     if state.actions_refused > 0 {
         parts.push(format!("{} action(s) refused", state.actions_refused));
     }
+    let r = &state.robustness;
+    for (n, what) in [
+        (r.quality_retries, "quality repair(s)"),
+        (r.consensus_runs, "consensus run(s)"),
+        (r.refine_rounds, "critic review(s)"),
+        (r.stage_retries, "stage retry(ies)"),
+        (r.refusals, "refusal(s)"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
     parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::events::Event;
+
+    #[test]
+    fn the_summary_counts_what_the_robustness_loops_spent() {
+        let mut state = RunState::default();
+        assert!(!summary(&state).contains("repair"));
+        state.apply(&Event::QualityRetry {
+            agent: "engineer".into(),
+            run_id: "r1".into(),
+            attempt: 1,
+            max_retries: 2,
+            score: 0.4,
+            reasons: vec!["the reply is empty".into()],
+        });
+        state.apply(&Event::ConsensusStarted {
+            agent: "engineer".into(),
+            name: "auto_engineer".into(),
+            trigger: "careful".into(),
+            samples: 6,
+            max_parallel: 4,
+        });
+        let s = summary(&state);
+        assert!(s.contains("1 quality repair(s), 1 consensus run(s)"), "{s}");
+    }
 }

@@ -150,8 +150,12 @@ async fn a_failing_iteration_is_put_back_and_the_users_work_survives() {
 #[tokio::test]
 async fn a_loop_that_never_improves_escalates_reframes_and_stops() {
     let (_top, dir) = new_dir();
-    let p = project(&dir, &[("FILE", "bad.txt")]);
+    let mut p = project(&dir, &[("FILE", "bad.txt")]);
     assert_eq!(p.config.robustness.plateau_window, 3);
+    // The ladder alone: careful iterations cost no extra dispatches here (the consensus and
+    // critic that escalation brings are tested against the mock server in tests/robustness.rs).
+    p.config.robustness.auto_consensus = "off".into();
+    p.config.robustness.auto_refine = "off".into();
     let bus = Bus::new(Some(p.ws.activity_log()));
     let report = run_ralph(
         &p,
@@ -186,17 +190,23 @@ async fn a_loop_that_never_improves_escalates_reframes_and_stops() {
         .map(|r| r["careful"].as_bool().unwrap())
         .collect();
     assert_eq!(careful, vec![false, false, false, true, true]);
-    let warnings: Vec<&str> = ev
+    let steps: Vec<(u64, &str)> = ev
         .iter()
-        .filter(|e| e["event"] == "warning")
-        .filter_map(|e| e["message"].as_str())
+        .filter(|e| e["event"] == "loop_steered")
+        .map(|e| {
+            (
+                e["iteration"].as_u64().unwrap(),
+                e["step"].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert!(
-        warnings
-            .iter()
-            .any(|w| w.contains("plateau") && w.contains("carefully"))
-    );
-    assert!(warnings.iter().any(|w| w.contains("stopped: plateau")));
+    assert_eq!(steps, [(3, "escalated"), (4, "reframed"), (5, "stopped")]);
+    assert!(ev.iter().any(|e| {
+        e["event"] == "loop_steered"
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("stopped: plateau"))
+    }));
     assert!(!dir.join("bad.txt").exists());
 }
 

@@ -361,7 +361,11 @@ fn a_ralph_loop_that_never_improves_escalates_reframes_and_stops_on_plateau() {
     let mock =
         MockServer::start(Script::new(vec![Reply::text(idle)]).fallback(Fallback::RepeatLast));
     clk(&dir, &mock).arg("init").assert().success();
+    // The ladder alone (the consensus and critic that careful iterations bring are counted in
+    // tests/robustness.rs); the env overrides reach the config.
     clk(&dir, &mock)
+        .env("CLK_ROBUSTNESS_AUTO_CONSENSUS", "off")
+        .env("CLK_ROBUSTNESS_AUTO_REFINE", "off")
         .args(["loop", "--max-iterations", "10"])
         .assert()
         .success()

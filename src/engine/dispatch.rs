@@ -87,6 +87,36 @@ pub enum DispatchError {
 /// Backstop on top of the provider's own timeout handling.
 const TIMEOUT_GRACE: Duration = Duration::from_secs(5);
 
+/// A reply that came back but has not been acted on yet: the provider was called, the prompt,
+/// reply and usage are recorded, the reply is parsed. [`finish`] decides whether it is applied.
+#[derive(Debug, Clone)]
+pub struct Called {
+    pub run_id: String,
+    run_dir: std::path::PathBuf,
+    pub provider: String,
+    model: String,
+    pub ok: bool,
+    pub error: Option<ProviderError>,
+    pub reply: String,
+    pub parsed: Parsed,
+    pub usage: Usage,
+    started_at: chrono::DateTime<chrono::Local>,
+    pub elapsed_ms: u64,
+    cost: pricing::Cost,
+    /// Files the provider's own tools changed during the call (native tools), already judged
+    /// by the gate's rules; empty for providers that only answer in text.
+    native_batch: BatchOutcome,
+}
+
+/// Whether [`finish`] lets a reply change anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effects {
+    /// Posts, questions, proposals, actions and the commit: the normal path.
+    Apply,
+    /// Only the run record: a consensus sample, or an attempt the quality check turned down.
+    RecordOnly,
+}
+
 /// Run one dispatch to the end.
 pub async fn dispatch(
     project: &Project,
@@ -94,6 +124,17 @@ pub async fn dispatch(
     req: &DispatchRequest,
     cancel: &CancellationToken,
 ) -> Result<DispatchOutcome, DispatchError> {
+    let called = call(project, bus, req, cancel).await?;
+    finish(project, bus, req, called, Effects::Apply, cancel).await
+}
+
+/// The first half of a dispatch: ask the provider and record what it said, change nothing.
+pub async fn call(
+    project: &Project,
+    bus: &Bus,
+    req: &DispatchRequest,
+    cancel: &CancellationToken,
+) -> Result<Called, DispatchError> {
     let ws = &project.ws;
     let cfg = &project.config;
     let provider_name = registry::choose(project, &req.agent);
@@ -288,13 +329,60 @@ pub async fn dispatch(
     });
 
     let parsed = protocol::parse(&reply);
+    Ok(Called {
+        run_id,
+        run_dir,
+        provider: provider_name,
+        model,
+        ok,
+        error,
+        reply,
+        parsed,
+        usage,
+        started_at,
+        elapsed_ms,
+        cost,
+        native_batch,
+    })
+}
+
+/// The second half: apply the reply (or only record it) and write the run's meta record.
+pub async fn finish(
+    project: &Project,
+    bus: &Bus,
+    req: &DispatchRequest,
+    called: Called,
+    effects: Effects,
+    cancel: &CancellationToken,
+) -> Result<DispatchOutcome, DispatchError> {
+    let ws = &project.ws;
+    let Called {
+        run_id,
+        run_dir,
+        provider: provider_name,
+        model,
+        ok,
+        error,
+        reply,
+        parsed,
+        usage,
+        started_at,
+        elapsed_ms,
+        cost,
+        native_batch,
+    } = called;
+    let cost_micros = cost.micros;
     let mut batch = BatchOutcome::default();
     let mut commit = None;
     if !ok {
         batch = native_batch.clone();
+    } else if effects == Effects::RecordOnly && !req.dry_run {
+        // A consensus sample or a turned-down attempt keeps no changes, not even those its
+        // provider made with its own tools.
+        undo_native(project, bus, &req.agent, &native_batch);
     }
     let mut proposals = super::proposals::ProposalsOutcome::default();
-    if ok && !req.dry_run {
+    if ok && !req.dry_run && effects == Effects::Apply {
         for p in &parsed.problems {
             bus.emit(Event::MalformedBlock {
                 agent: req.agent.clone(),
@@ -338,6 +426,7 @@ pub async fn dispatch(
         cost_basis: cost.basis,
         files_written: batch.changed_paths(),
         text_preview: reply.chars().take(500).collect(),
+        applied: effects == Effects::Apply && ok && !req.dry_run,
     };
     records::write_meta(ws, &run_dir, &meta)?;
 
@@ -404,6 +493,29 @@ fn watch_native(project: &Project, bus: &Bus) -> Option<native::Watch> {
 }
 
 /// The agent's own-tool changes first, then what its ACTION blocks did.
+/// Put back the files a provider's own tools changed, when its reply is not to be kept.
+fn undo_native(project: &Project, bus: &Bus, agent: &str, native: &BatchOutcome) {
+    let paths = native.changed_paths();
+    if paths.is_empty() {
+        return;
+    }
+    let Some(repo) = git::open(&project.ws.root) else {
+        return;
+    };
+    match git::restore_paths(&repo, None, &paths) {
+        Ok(files) => bus.emit(Event::ChangesUndone {
+            agent: agent.to_string(),
+            files,
+            reason: "this reply is only recorded (a consensus sample or a repaired attempt), \
+                     so the edits its own tools made are put back"
+                .into(),
+        }),
+        Err(e) => bus.emit(Event::Warning {
+            message: format!("could not put back {agent}'s own edits: {e}"),
+        }),
+    }
+}
+
 fn merge_batches(mut native: BatchOutcome, gate: BatchOutcome) -> BatchOutcome {
     for w in gate.written {
         native.deleted.retain(|d| d != &w);

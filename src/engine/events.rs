@@ -276,10 +276,100 @@ pub enum Event {
     /// A supervised run ended.
     RunFinished {
         workflow: String,
-        /// done, stalled, cycle_cap, provider_failed, cancelled or dry_run.
+        /// done, stalled, aborted, cycle_cap, provider_failed, cancelled or dry_run.
         outcome: String,
         reason: String,
         cycles: u32,
+    },
+    /// A reply failed the quality check; the agent is asked again with the reasons quoted.
+    QualityRetry {
+        agent: String,
+        /// The run whose reply was turned down.
+        run_id: String,
+        /// The repair about to be sent (1-based).
+        attempt: u32,
+        max_retries: u32,
+        score: f64,
+        reasons: Vec<String>,
+    },
+    /// An agent declined its task. It is not asked again; the chief is told on the board.
+    ReplyRefused {
+        agent: String,
+        run_id: String,
+        stage: Option<String>,
+        reason: String,
+    },
+    /// A consensus fan-out began: `samples` independent answers, at most `max_parallel` at once.
+    ConsensusStarted {
+        /// Who the answer is for (the agent of the stage, or the agent that proposed it).
+        agent: String,
+        name: String,
+        /// careful, always, quality or proposal.
+        trigger: String,
+        samples: u32,
+        max_parallel: u32,
+    },
+    /// One consensus sample came back (it is recorded, never applied).
+    ConsensusSampleFinished {
+        agent: String,
+        name: String,
+        sample: u32,
+        samples: u32,
+        run_id: String,
+        ok: bool,
+        score: f64,
+        /// Since the fan-out began.
+        elapsed_ms: u64,
+    },
+    /// The chief merged the samples into one answer, which was applied.
+    ConsensusCoalesced {
+        name: String,
+        by: String,
+        run_id: String,
+        ok: bool,
+        samples_ok: u32,
+        samples: u32,
+        /// Wall time of the whole fan-out, samples and coalescing.
+        elapsed_ms: u64,
+    },
+    /// A critic reviewed a piece of work in a refine loop.
+    RefineRound {
+        agent: String,
+        critic: String,
+        stage: Option<String>,
+        round: u32,
+        max_rounds: u32,
+        /// accept or revise.
+        verdict: String,
+        score: f64,
+        accepted: bool,
+    },
+    /// The chief's verdict after a review stage: continue, redirect or abort.
+    CheckpointVerdict {
+        workflow: String,
+        stage: String,
+        verdict: String,
+        /// The new direction (redirect), the reason (abort), or the chief's note.
+        note: String,
+    },
+    /// A stage failed with a retryable provider error and runs again after a pause.
+    StageRetry {
+        workflow: String,
+        stage: String,
+        /// The retry about to start (1-based).
+        attempt: u32,
+        max_retries: u32,
+        delay_ms: u64,
+        error: String,
+    },
+    /// An improvement loop changed course: escalated, reframed, critiqued or stopped.
+    LoopSteered {
+        #[serde(rename = "loop")]
+        loop_name: String,
+        iteration: u32,
+        /// escalated, reframed, critiqued or stopped.
+        step: String,
+        message: String,
     },
     /// The engine needs a yes/no from the user before going on (a cost cap, a repair).
     /// Answered by `Command::Confirm` with the same id; no answer means no.
@@ -456,6 +546,15 @@ impl Event {
             Event::ValidationRan { .. } => "validation_ran",
             Event::ChangesUndone { .. } => "changes_undone",
             Event::StageFinished { .. } => "stage_finished",
+            Event::QualityRetry { .. } => "quality_retry",
+            Event::ReplyRefused { .. } => "reply_refused",
+            Event::ConsensusStarted { .. } => "consensus_started",
+            Event::ConsensusSampleFinished { .. } => "consensus_sample_finished",
+            Event::ConsensusCoalesced { .. } => "consensus_coalesced",
+            Event::RefineRound { .. } => "refine_round",
+            Event::CheckpointVerdict { .. } => "checkpoint_verdict",
+            Event::StageRetry { .. } => "stage_retry",
+            Event::LoopSteered { .. } => "loop_steered",
         }
     }
 }

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::bus::Bus;
 use super::config::process_env;
 use super::context::Idea;
-use super::dispatch::{DispatchRequest, dispatch};
+use super::dispatch::DispatchRequest;
 use super::events::{Command, Event, RolesCommand};
 use super::git;
 use super::orchestrate;
@@ -300,7 +300,8 @@ async fn project_task(
                 dry_run,
                 ..Default::default()
             };
-            match dispatch(project, bus, &req, cancel).await {
+            let care = crate::engine::robust::Care::default();
+            match crate::engine::robust::dispatch_careful(project, bus, &req, &care, cancel).await {
                 Ok(out) => match &out.error {
                     None => (true, out.batch.summary()),
                     Some(e) => (false, e.message.clone()),

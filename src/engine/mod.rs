@@ -32,6 +32,7 @@ pub mod questions;
 pub mod records;
 pub mod redact;
 pub mod report;
+pub mod robust;
 pub mod roles;
 pub mod slash;
 pub mod state;

@@ -42,6 +42,14 @@ pub struct RunMeta {
     pub cost_basis: CostBasis,
     pub files_written: Vec<String>,
     pub text_preview: String,
+    /// False for replies that were only recorded: consensus samples and attempts the quality
+    /// check sent back for repair.
+    #[serde(default = "applied_default")]
+    pub applied: bool,
+}
+
+fn applied_default() -> bool {
+    true
 }
 
 /// Write a redacted text file into the run folder.

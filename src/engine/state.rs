@@ -86,10 +86,25 @@ pub struct RunState {
     pub actions_refused: u64,
     pub dispatch_failures: u64,
     pub done_requested: Option<String>,
+    pub robustness: RobustTally,
     /// Why a spending cap stopped the run, once it did.
     pub budget_stopped: Option<String>,
     #[serde(skip)]
     pub log: VecDeque<String>,
+}
+
+/// What the robustness loops spent, for the title bar and the headless summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RobustTally {
+    pub quality_retries: u64,
+    pub refusals: u64,
+    pub consensus_runs: u64,
+    pub consensus_samples: u64,
+    pub refine_rounds: u64,
+    pub stage_retries: u64,
+    /// The last checkpoint verdict and loop steering step, as `<word>: <note>`.
+    pub last_checkpoint: Option<String>,
+    pub last_loop_step: Option<String>,
 }
 
 impl RunState {
@@ -140,7 +155,20 @@ impl RunState {
             | Event::ValidationRan { .. }
             | Event::StageFinished { .. }
             | Event::CommandFinished { .. }
-            | Event::ProviderRetry { .. } => {}
+            | Event::ProviderRetry { .. }
+            | Event::ConsensusCoalesced { .. } => {}
+            Event::QualityRetry { .. } => self.robustness.quality_retries += 1,
+            Event::ReplyRefused { .. } => self.robustness.refusals += 1,
+            Event::ConsensusStarted { .. } => self.robustness.consensus_runs += 1,
+            Event::ConsensusSampleFinished { .. } => self.robustness.consensus_samples += 1,
+            Event::RefineRound { .. } => self.robustness.refine_rounds += 1,
+            Event::StageRetry { .. } => self.robustness.stage_retries += 1,
+            Event::CheckpointVerdict { verdict, note, .. } => {
+                self.robustness.last_checkpoint = Some(format!("{verdict}: {}", short(note, 80)));
+            }
+            Event::LoopSteered { step, message, .. } => {
+                self.robustness.last_loop_step = Some(format!("{step}: {}", short(message, 80)));
+            }
             Event::DispatchStarted { agent, run_id, .. } => {
                 let a = self.agent(agent);
                 a.status = AgentStatus::Working;
@@ -497,6 +525,100 @@ pub fn describe(ev: &Event) -> Option<String> {
                 .as_ref()
                 .map(|r| format!(": {}", short(r, 100)))
                 .unwrap_or_default()
+        ),
+        Event::QualityRetry {
+            agent,
+            attempt,
+            max_retries,
+            score,
+            reasons,
+            ..
+        } => format!(
+            "{agent}: reply scored {score:.2}, repair {attempt}/{max_retries}: {}",
+            short(&reasons.join("; "), 120)
+        ),
+        Event::ReplyRefused { agent, reason, .. } => {
+            format!("{agent} declined the task: {}", short(reason, 120))
+        }
+        Event::ConsensusStarted {
+            agent,
+            name,
+            trigger,
+            samples,
+            max_parallel,
+        } => format!(
+            "consensus {name} for {agent} ({trigger}): {samples} samples, {max_parallel} at a time"
+        ),
+        Event::ConsensusSampleFinished {
+            agent,
+            name,
+            sample,
+            samples,
+            ok,
+            score,
+            elapsed_ms,
+            ..
+        } => format!(
+            "consensus {name}: sample {sample}/{samples} from {agent} {} (score {score:.2}, {elapsed_ms} ms)",
+            if *ok { "back" } else { "failed" }
+        ),
+        Event::ConsensusCoalesced {
+            name,
+            by,
+            ok,
+            samples_ok,
+            samples,
+            elapsed_ms,
+            ..
+        } => format!(
+            "consensus {name}: {by} {} {samples_ok}/{samples} samples in {elapsed_ms} ms",
+            if *ok { "merged" } else { "could not merge" }
+        ),
+        Event::RefineRound {
+            agent,
+            critic,
+            round,
+            max_rounds,
+            verdict,
+            score,
+            accepted,
+            ..
+        } => format!(
+            "{critic} on {agent}'s work, round {round}/{max_rounds}: {verdict} (score {score:.2}){}",
+            if *accepted { ", accepted" } else { "" }
+        ),
+        Event::CheckpointVerdict {
+            workflow,
+            stage,
+            verdict,
+            note,
+        } => format!(
+            "checkpoint after {workflow}/{stage}: {verdict}{}",
+            if note.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", short(note, 100))
+            }
+        ),
+        Event::StageRetry {
+            workflow,
+            stage,
+            attempt,
+            max_retries,
+            delay_ms,
+            error,
+        } => format!(
+            "stage {workflow}/{stage}: retry {attempt}/{max_retries} in {delay_ms} ms after: {}",
+            short(error, 80)
+        ),
+        Event::LoopSteered {
+            loop_name,
+            iteration,
+            step,
+            message,
+        } => format!(
+            "{loop_name} loop after iteration {iteration}: {step}: {}",
+            short(message, 100)
         ),
         Event::ConfirmRequested { question, .. } => format!("question: {question} (y/N)"),
         Event::ConfirmAnswered { approve, by, .. } => {

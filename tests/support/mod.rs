@@ -3,4 +3,5 @@
 
 pub mod blackhole;
 pub mod clis;
+pub mod mock_project;
 pub mod mock_server;

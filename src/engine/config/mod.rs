@@ -169,10 +169,13 @@ impl Default for RecoveryConfig {
     }
 }
 
+/// Consensus fan-out: how many samples of one reply at most, and how many run at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ConsensusConfig {
+    /// Samples per fan-out (a PROPOSE_CONSENSUS may ask for fewer, never more).
     pub max_samples: u32,
+    /// Samples in flight at once; the rest wait for a free slot.
     pub max_parallel: u32,
 }
 
@@ -201,21 +204,73 @@ impl Default for CastingConfig {
     }
 }
 
+/// What clk spends on the quality of replies; every key here is read by
+/// [`crate::engine::robust`], the Q&A router or the improvement loops.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RobustnessConfig {
-    /// off | on_careful | always
+    /// Fan a dispatch out into consensus samples: off | on_careful | always.
     pub auto_consensus: String,
-    /// off | careful_only | all
+    /// Critic loops: off (none, not even a stage's `refine:` block) | careful_only (stages with
+    /// `refine:` and careful stages) | all (every stage).
     pub auto_refine: String,
+    /// Repair dispatches after a reply fails the quality check (0: none).
     pub max_quality_retries: u32,
+    /// A reply shorter than this, once trimmed, counts as empty.
     pub min_response_chars: u32,
     /// Replies that report CONFIDENCE below this are treated as weak.
     pub min_confidence: f64,
+    /// Critic reviews per refine loop when the stage does not say.
     pub refine_max_rounds: u32,
+    /// A critic SCORE at or above this accepts the work.
     pub refine_accept_threshold: f64,
     pub max_qa_depth: u32,
+    /// Iterations without improvement before a loop counts as on a plateau.
     pub plateau_window: u32,
+    /// What a loop does on a plateau: escalate_then_reframe (escalate, reframe, then stop) or
+    /// off (no escalation, reframe, critique or plateau stop: the loop runs to its cap).
+    pub plateau_action: String,
+}
+
+/// `robustness.auto_consensus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutoConsensus {
+    Off,
+    OnCareful,
+    Always,
+}
+
+/// `robustness.auto_refine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutoRefine {
+    Off,
+    CarefulOnly,
+    All,
+}
+
+impl RobustnessConfig {
+    /// The consensus mode; [`ClkConfig::check`] has refused anything unknown.
+    pub fn consensus_mode(&self) -> AutoConsensus {
+        match self.auto_consensus.as_str() {
+            "always" => AutoConsensus::Always,
+            "on_careful" => AutoConsensus::OnCareful,
+            _ => AutoConsensus::Off,
+        }
+    }
+
+    /// The refine mode; [`ClkConfig::check`] has refused anything unknown.
+    pub fn refine_mode(&self) -> AutoRefine {
+        match self.auto_refine.as_str() {
+            "all" => AutoRefine::All,
+            "careful_only" => AutoRefine::CarefulOnly,
+            _ => AutoRefine::Off,
+        }
+    }
+
+    /// False when `plateau_action` is off.
+    pub fn plateau_steering(&self) -> bool {
+        self.plateau_action != "off"
+    }
 }
 
 impl Default for RobustnessConfig {
@@ -230,6 +285,7 @@ impl Default for RobustnessConfig {
             refine_accept_threshold: 0.8,
             max_qa_depth: 4,
             plateau_window: 3,
+            plateau_action: "escalate_then_reframe".into(),
         }
     }
 }
@@ -329,6 +385,32 @@ impl ClkConfig {
         if self.consensus.max_parallel == 0 {
             return bad("consensus.max_parallel must be at least 1");
         }
+        if self.consensus.max_samples == 0 || self.consensus.max_samples > 64 {
+            return bad(
+                "consensus.max_samples must be between 1 and 64; turn fan-out off with robustness.auto_consensus=off",
+            );
+        }
+        if self.robustness.max_quality_retries > 20 {
+            return bad("robustness.max_quality_retries must be at most 20");
+        }
+        if self.robustness.refine_max_rounds == 0 || self.robustness.refine_max_rounds > 20 {
+            return bad(
+                "robustness.refine_max_rounds must be between 1 and 20; turn refining off with robustness.auto_refine=off",
+            );
+        }
+        for (key, v) in [
+            ("robustness.min_confidence", self.robustness.min_confidence),
+            (
+                "robustness.refine_accept_threshold",
+                self.robustness.refine_accept_threshold,
+            ),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(ConfigError::Invalid(format!(
+                    "{key} is {v}; use a number between 0 and 1"
+                )));
+            }
+        }
         let one_of = |key: &str, v: &str, allowed: &[&str]| -> Result<(), ConfigError> {
             if allowed.contains(&v) {
                 Ok(())
@@ -367,6 +449,11 @@ impl ClkConfig {
             &["off", "careful_only", "all"],
         )?;
         one_of(
+            "robustness.plateau_action",
+            &self.robustness.plateau_action,
+            &["escalate_then_reframe", "off"],
+        )?;
+        one_of(
             "validation.rollback_on_failure",
             &self.validation.rollback_on_failure,
             &["never", "careful", "always"],
@@ -401,6 +488,44 @@ mod tests {
         let env = |k: &str| (k == "CLK_SUPERVISE_MAX_CYCLES").then(|| "7".to_string());
         let c = ClkConfig::from_json_with_env(Some(&user), &env).unwrap();
         assert_eq!(c.supervise.max_cycles, 7);
+    }
+
+    /// Every key of robustness.* and consensus.* has a `CLK_*` override that changes it.
+    #[test]
+    fn every_robustness_and_consensus_key_has_an_env_override() {
+        let defaults = serde_json::to_value(ClkConfig::default()).unwrap();
+        let mut checked = 0;
+        for (key, value) in keys::leaves(&defaults) {
+            if !(key.starts_with("robustness.") || key.starts_with("consensus.")) {
+                continue;
+            }
+            let other = match (key.as_str(), &value) {
+                ("robustness.auto_consensus", _) => "always".to_string(),
+                ("robustness.auto_refine", _) => "all".to_string(),
+                ("robustness.plateau_action", _) => "off".to_string(),
+                (_, serde_json::Value::Number(n)) if n.is_u64() => {
+                    (n.as_u64().unwrap() + 1).to_string()
+                }
+                (_, serde_json::Value::Number(n)) => (n.as_f64().unwrap() / 2.0).to_string(),
+                (k, v) => panic!("{k} = {v}: add a value for this key to the test"),
+            };
+            let name = keys::env_name(&key);
+            assert!(name.starts_with("CLK_ROBUSTNESS_") || name.starts_with("CLK_CONSENSUS_"));
+            let env = |k: &str| (k == name).then(|| other.clone());
+            let c = ClkConfig::from_json_with_env(None, &env)
+                .unwrap_or_else(|e| panic!("{name}={other}: {e}"));
+            let got = serde_json::to_value(&c).unwrap();
+            assert_ne!(
+                keys::get_path(&got, &key),
+                Some(&value),
+                "{name}={other} changed nothing"
+            );
+            checked += 1;
+        }
+        assert_eq!(
+            checked, 12,
+            "a key was added or removed: keep this test in step"
+        );
     }
 
     #[test]

@@ -70,6 +70,7 @@ impl Iteration {
     ) -> Result<DispatchOutcome, DispatchError> {
         let asked = ctx
             .ask(
+                super::Ask::Work,
                 agent,
                 objective,
                 self.index,

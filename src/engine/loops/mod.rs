@@ -145,10 +145,21 @@ struct Ctx<'a> {
     pub opts: &'a LoopOptions,
 }
 
+/// Which dispatch an agent gets inside a loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ask {
+    /// An iteration's own work: quality checks, and consensus and the critic loop when careful.
+    Work,
+    /// Steering between iterations (the chief's reframe, the critic's critique): one dispatch.
+    Steer,
+}
+
 impl Ctx<'_> {
     /// Dispatch `agent` with the loop's variables (`iteration`, `loop`, `careful`).
+    #[allow(clippy::too_many_arguments)]
     async fn ask(
         &self,
+        how: Ask,
         agent: &str,
         objective: String,
         index: u32,
@@ -172,7 +183,23 @@ impl Ctx<'_> {
             dry_run: self.opts.dry_run,
             commit,
         };
-        dispatch(self.project, self.bus, &req, self.cancel).await
+        match how {
+            Ask::Work => {
+                let care = crate::engine::robust::Care {
+                    careful,
+                    ..Default::default()
+                };
+                crate::engine::robust::dispatch_careful(
+                    self.project,
+                    self.bus,
+                    &req,
+                    &care,
+                    self.cancel,
+                )
+                .await
+            }
+            Ask::Steer => dispatch(self.project, self.bus, &req, self.cancel).await,
+        }
     }
 
     fn done_requested(&self) -> bool {
@@ -199,7 +226,7 @@ async fn drive(
         0 => project.config.max_iterations.max(1),
         n => n,
     };
-    let mut steer = steer::Steering::new(project.config.robustness.plateau_window);
+    let mut steer = steer::Steering::new(&project.config.robustness);
     let mut report = LoopReport {
         iterations: 0,
         improved: 0,

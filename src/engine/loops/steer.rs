@@ -7,7 +7,8 @@
 //! under their own names and are never part of an iteration's undo.
 
 use super::plateau::{PlateauGuard, Step, Trend, assess, effective_window};
-use super::{Ctx, IterationResult, StopReason, iteration};
+use super::{Ask, Ctx, IterationResult, StopReason, iteration};
+use crate::engine::config::RobustnessConfig;
 use crate::engine::dispatch::{CommitPolicy, DispatchError};
 use crate::engine::events::Event;
 
@@ -26,6 +27,8 @@ const RECENT_SHOWN: usize = 8;
 
 pub(super) struct Steering {
     window: usize,
+    /// False when `robustness.plateau_action` is off: outcomes are recorded, nothing is done.
+    enabled: bool,
     history: Vec<bool>,
     /// `#i improved=<b> :: <what was tried> (<evaluation>)`, one per iteration.
     labels: Vec<String>,
@@ -35,9 +38,10 @@ pub(super) struct Steering {
 }
 
 impl Steering {
-    pub fn new(plateau_window: u32) -> Steering {
+    pub fn new(rb: &RobustnessConfig) -> Steering {
         Steering {
-            window: effective_window(plateau_window),
+            window: effective_window(rb.plateau_window),
+            enabled: rb.plateau_steering(),
             history: Vec::new(),
             labels: Vec::new(),
             guard: PlateauGuard::new(),
@@ -88,29 +92,50 @@ impl Steering {
         } else if outcome.failure.is_some() {
             self.last_failure = outcome.failure;
         }
+        if !self.enabled {
+            return Ok(None);
+        }
         let trend = assess(&self.history, self.window);
         self.last_trend = trend;
         let title = ctx.kind.title();
+        let steered = |step: &str, message: String| {
+            ctx.bus.emit(Event::LoopSteered {
+                loop_name: ctx.kind.name().to_string(),
+                iteration: index,
+                step: step.to_string(),
+                message,
+            })
+        };
         match self.guard.next(trend) {
             Step::Continue => Ok(None),
             Step::Escalate => {
-                ctx.bus.emit(Event::Warning {
-                    message: format!(
-                        "{title} plateau: no improvement in the last {} iterations; \
-                         the next one works carefully",
+                steered(
+                    "escalated",
+                    format!(
+                        "{title} plateau: no improvement in the last {} iterations; the next \
+                         iterations work carefully (consensus and critic review as configured)",
                         self.window
                     ),
-                });
+                );
                 Ok(None)
             }
             Step::Reframe => {
-                ctx.bus.emit(Event::Warning {
-                    message: format!("{title} still on a plateau; asking the chief to reframe"),
-                });
+                steered(
+                    "reframed",
+                    format!("{title} still on a plateau; the chief reframes the approach"),
+                );
                 let objective = self.reframe_objective(ctx, index);
                 let extra = [("phase", "recovery")];
-                ctx.ask("chief", objective, index, true, CommitPolicy::Now, &extra)
-                    .await?;
+                ctx.ask(
+                    Ask::Steer,
+                    "chief",
+                    objective,
+                    index,
+                    true,
+                    CommitPolicy::Now,
+                    &extra,
+                )
+                .await?;
                 Ok(None)
             }
             Step::Stop => {
@@ -119,16 +144,28 @@ impl Steering {
                      after escalating and reframing)",
                     self.window
                 );
-                ctx.bus.emit(Event::Warning {
-                    message: message.clone(),
-                });
+                steered("stopped", message.clone());
                 iteration::progress_line(ctx, &format!("- {} :: {message}", iteration::now()));
                 Ok(Some(StopReason::Plateau))
             }
             Step::Critique => {
+                steered(
+                    "critiqued",
+                    "the last iteration failed after an earlier one improved; the critic \
+                     reviews the failing change"
+                        .to_string(),
+                );
                 let objective = self.critique_objective(ctx);
-                ctx.ask("critic", objective, index, false, CommitPolicy::Now, &[])
-                    .await?;
+                ctx.ask(
+                    Ask::Steer,
+                    "critic",
+                    objective,
+                    index,
+                    false,
+                    CommitPolicy::Now,
+                    &[],
+                )
+                .await?;
                 Ok(None)
             }
         }

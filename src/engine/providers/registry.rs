@@ -93,3 +93,12 @@ pub fn for_agent(project: &Project, agent: &str) -> Result<Arc<dyn Provider>, Co
     let settings = project.providers.get(&name)?;
     build(&name, settings)
 }
+
+/// True when `agent`'s provider answers with a fixed text (the shell provider without a
+/// command): asking it again, or several times, cannot change the answer.
+pub fn fixed_replies(project: &Project, agent: &str) -> bool {
+    let name = choose(project, agent);
+    project.providers.get(&name).is_ok_and(|s| {
+        s.kind == "shell" && s.command.as_deref().is_none_or(|c| c.trim().is_empty())
+    })
+}

@@ -8,6 +8,8 @@
 //! naming file, stage and field. Nothing here runs an agent or prints; only [`propose::write`]
 //! and the `load_*` readers touch the disk.
 
+mod attempt;
+mod checkpoint;
 mod error;
 pub mod inputs;
 mod parse;
@@ -21,6 +23,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+pub use checkpoint::Course;
 pub use error::{Problem, StageRef, WorkflowError};
 pub use inputs::{Selector, effective_selectors, outputs_missing, select};
 pub use schedule::{Blocked, Outcome, blocked, completed, ready, topo_order};

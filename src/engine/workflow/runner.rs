@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::attempt::dispatch_stage;
+use super::checkpoint::{self, Course, with_direction};
 use super::{Outcome, Stage, Workflow, blocked, completed, effective_selectors, ready, select};
 use crate::engine::blackboard;
 use crate::engine::bus::Bus;
@@ -23,6 +25,7 @@ use crate::engine::events::Event;
 use crate::engine::git;
 use crate::engine::process;
 use crate::engine::redact::redact_text;
+use crate::engine::robust::policy::CHIEF;
 use crate::engine::workspace::Project;
 
 /// How to run a pass.
@@ -32,6 +35,8 @@ pub struct PassOptions {
     pub dry_run: bool,
     /// e.g. `Supervise cycle 2/20.`
     pub cycle_context: String,
+    /// The chief's direction from a checkpoint in the previous cycle, for every stage.
+    pub direction: Option<String>,
 }
 
 /// How many times the chief is sent to recover each blocked stage.
@@ -63,6 +68,10 @@ pub struct StageReport {
 pub struct PassReport {
     pub workflow: String,
     pub stages: Vec<StageReport>,
+    /// The chief's latest REDIRECT in this pass: the direction for the next cycle.
+    pub redirect: Option<String>,
+    /// Set when the chief said ABORT at a checkpoint: why the run ends.
+    pub aborted: Option<String>,
 }
 
 impl PassReport {
@@ -98,7 +107,10 @@ pub async fn run_pass(
     let mut started: BTreeSet<String> = BTreeSet::new();
     let mut reports: Vec<StageReport> = Vec::new();
     let mut recoveries: BTreeMap<String, u32> = BTreeMap::new();
-    while !cancel.is_cancelled() && !bus.stop_requested() {
+    let mut direction = opts.direction.clone();
+    let mut redirect = None;
+    let mut aborted = None;
+    'pass: while !cancel.is_cancelled() && !bus.stop_requested() {
         let done = completed(&outcomes);
         let next: Vec<Stage> = ready(wf, &done, &started).into_iter().cloned().collect();
         if next.is_empty() && !opts.dry_run {
@@ -190,14 +202,28 @@ pub async fn run_pass(
                 break;
             }
             started.insert(stage.id.clone());
-            let report = run_stage(project, bus, wf, &stage, opts, cancel).await?;
+            let (report, course) =
+                run_stage(project, bus, wf, &stage, opts, direction.as_deref(), cancel).await?;
             outcomes.insert(stage.id.clone(), report.outcome.clone());
             reports.push(report);
+            match course {
+                Course::Continue => {}
+                Course::Redirect(d) => {
+                    direction = Some(d.clone());
+                    redirect = Some(d);
+                }
+                Course::Abort(why) => {
+                    aborted = Some(why);
+                    break 'pass;
+                }
+            }
         }
     }
     Ok(PassReport {
         workflow: wf.name.clone(),
         stages: reports,
+        redirect,
+        aborted,
     })
 }
 
@@ -219,8 +245,9 @@ async fn run_stage(
     wf: &Workflow,
     stage: &Stage,
     opts: &PassOptions,
+    direction: Option<&str>,
     cancel: &CancellationToken,
-) -> Result<StageReport, DispatchError> {
+) -> Result<(StageReport, Course), DispatchError> {
     bus.emit(Event::StageStarted {
         workflow: wf.name.clone(),
         stage: stage.id.clone(),
@@ -245,9 +272,13 @@ async fn run_stage(
     vars.insert("cycle_context".into(), opts.cycle_context.clone());
     vars.insert("outputs_contract".into(), outputs_contract(stage));
     let validated = stage.validation.is_some() && !opts.dry_run;
+    let mut objective = with_direction(&stage.objective, direction);
+    if stage.is_review() && stage.agent == CHIEF {
+        objective.push_str(checkpoint::ASK);
+    }
     let req = DispatchRequest {
         agent: stage.agent.clone(),
-        objective: stage.objective.clone(),
+        objective,
         stage: Some(stage.id.clone()),
         workflow: Some(wf.name.clone()),
         vars,
@@ -258,7 +289,7 @@ async fn run_stage(
             CommitPolicy::Now
         },
     };
-    let out = dispatch(project, bus, &req, cancel).await?;
+    let out = dispatch_stage(project, bus, wf, stage, &req, cancel).await?;
     let mut report = StageReport {
         stage: stage.id.clone(),
         agent: stage.agent.clone(),
@@ -296,7 +327,12 @@ async fn run_stage(
         reason,
         commit: report.commit.clone(),
     });
-    Ok(report)
+    let course = if opts.dry_run || !matches!(report.outcome, Outcome::Completed) {
+        Course::Continue
+    } else {
+        checkpoint::after_review(project, bus, wf, stage, &out, cancel).await?
+    };
+    Ok((report, course))
 }
 
 fn missing_outputs(stage: &Stage, out: &DispatchOutcome) -> Vec<String> {

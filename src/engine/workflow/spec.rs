@@ -81,7 +81,8 @@ pub struct Refine {
     /// `refine` (one critic) or `debate` (a panel, one critic per lens).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
-    /// Debate lenses (correctness, security, ...); empty means the configured default.
+    /// Debate lenses (correctness, security, ...); empty means correctness, security and
+    /// simplicity.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub critics: Vec<String>,
 }

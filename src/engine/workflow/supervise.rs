@@ -43,6 +43,10 @@ pub enum RunEnd {
     Stalled {
         reason: String,
     },
+    /// The chief answered ABORT at a checkpoint.
+    Aborted {
+        reason: String,
+    },
     /// `supervise.max_cycles` cycles ran without the work being done.
     CycleCap {
         cycles: u32,
@@ -63,6 +67,7 @@ impl RunEnd {
         match self {
             RunEnd::Done { .. } => "done",
             RunEnd::Stalled { .. } => "stalled",
+            RunEnd::Aborted { .. } => "aborted",
             RunEnd::CycleCap { .. } => "cycle_cap",
             RunEnd::ProviderFailed { .. } => "provider_failed",
             RunEnd::Cancelled => "cancelled",
@@ -75,6 +80,7 @@ impl RunEnd {
         match self {
             RunEnd::Done { reason }
             | RunEnd::Stalled { reason }
+            | RunEnd::Aborted { reason }
             | RunEnd::ProviderFailed { reason } => reason.clone(),
             RunEnd::CycleCap { cycles } => {
                 format!("{cycles} cycles ran and the work is not done yet (supervise.max_cycles)")
@@ -135,6 +141,7 @@ pub async fn supervise(
     let mut no_progress = 0u32;
     let mut rescued = false;
     let mut refusal = String::new();
+    let mut direction: Option<String> = None;
     for cycle in 1..=max_cycles {
         if cancel.is_cancelled() {
             report.end = RunEnd::Cancelled;
@@ -154,6 +161,7 @@ pub async fn supervise(
         let pass_opts = PassOptions {
             dry_run: opts.dry_run,
             cycle_context,
+            direction: direction.clone(),
         };
         let pass = run_pass(&project, bus, &wf, &pass_opts, cancel).await?;
         report.cycles = cycle;
@@ -178,7 +186,20 @@ pub async fn supervise(
                 }
                 super::Outcome::Completed => format!("{} could not answer", s.agent),
             });
+        let aborted = pass.aborted.clone();
+        // A redirect holds until a later checkpoint decides otherwise.
+        let reviewed = pass.stages.iter().any(|s| {
+            matches!(s.outcome, super::Outcome::Completed)
+                && wf.stage(&s.stage).is_some_and(|st| st.is_review())
+        });
+        if pass.redirect.is_some() || reviewed {
+            direction.clone_from(&pass.redirect);
+        }
         report.passes.push(pass);
+        if let Some(reason) = aborted {
+            report.end = RunEnd::Aborted { reason };
+            break;
+        }
         if opts.dry_run {
             report.end = RunEnd::DryRun;
             break;

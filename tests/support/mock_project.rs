@@ -1,0 +1,120 @@
+//! A project whose agents are answered by the mock model server (Ollama protocol), for the
+//! robustness tests: build it, run a workflow pass, and read back what the mock saw and what
+//! the engine reported.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clk::engine::bus::Bus;
+use clk::engine::workflow::runner::{PassOptions, PassReport, run_pass};
+use clk::engine::workflow::{Workflow, load};
+use clk::engine::workspace::{Project, Workspace, read_jsonl};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::mock_server::MockServer;
+
+/// A fresh folder `p` inside a temp dir (the guard removes it).
+pub fn new_dir() -> (tempfile::TempDir, PathBuf) {
+    let top = tempfile::tempdir().unwrap();
+    let dir = top.path().join("p");
+    std::fs::create_dir(&dir).unwrap();
+    (top, dir)
+}
+
+/// Init a project in `dir`, with `env` as the only `CLK_*` overrides, served by `mock`.
+pub fn project(dir: &Path, mock: &MockServer, env: &[(&str, &str)]) -> Project {
+    clk::engine::init::init(dir, Some("demo")).unwrap();
+    let lookup = |k: &str| {
+        env.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    };
+    let mut p = Workspace::new(dir.canonicalize().unwrap())
+        .load(&lookup)
+        .unwrap();
+    p.providers.active = "ollama".into();
+    let o = p.providers.providers.get_mut("ollama").unwrap();
+    o.endpoint = Some(mock.url());
+    o.model = Some("test-model".into());
+    p
+}
+
+/// Parse `yaml` against the project's roster.
+pub fn workflow(p: &Project, yaml: &str) -> Workflow {
+    let roster = clk::engine::proposals::roster_names(&p.ws, &p.agents);
+    load("test.yaml", yaml, &roster).unwrap()
+}
+
+/// One pass of `wf`, events logged to the project's activity log.
+pub async fn pass(p: &Project, wf: &Workflow) -> PassReport {
+    let bus = Bus::new(Some(p.ws.activity_log()));
+    run_pass(
+        p,
+        &bus,
+        wf,
+        &PassOptions::default(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap()
+}
+
+/// The prompt of every model call, in arrival order.
+pub fn prompts(mock: &MockServer) -> Vec<String> {
+    mock.model_requests()
+        .iter()
+        .map(|r| {
+            r.json.as_ref().unwrap()["messages"][0]["content"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+/// `agent=` of a prompt's trace line.
+pub fn agent_of(prompt: &str) -> String {
+    prompt
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("agent="))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Model calls per agent.
+pub fn calls_by_agent(mock: &MockServer) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for p in prompts(mock) {
+        *m.entry(agent_of(&p)).or_default() += 1;
+    }
+    m
+}
+
+pub fn events(p: &Project) -> Vec<Value> {
+    read_jsonl(&p.ws.activity_log())
+}
+
+/// The events named `name`.
+pub fn named(p: &Project, name: &str) -> Vec<Value> {
+    events(p)
+        .into_iter()
+        .filter(|e| e["event"] == name)
+        .collect()
+}
+
+/// Every run's meta.json, in run order.
+pub fn run_metas(p: &Project) -> Vec<Value> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(p.ws.runs_dir())
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    dirs.iter()
+        .filter_map(|d| std::fs::read_to_string(d.join("meta.json")).ok())
+        .filter_map(|t| serde_json::from_str(&t).ok())
+        .collect()
+}
