@@ -137,6 +137,8 @@ pub struct AppState {
     /// Silence reported by the latest heartbeat of each working agent.
     pub silent_ms: BTreeMap<String, u64>,
     pub agent_provider: BTreeMap<String, String>,
+    /// How long each agent's last dispatch took.
+    pub last_run_ms: BTreeMap<String, u64>,
     pub width: u16,
     pub height: u16,
     pub frame: u64,
@@ -171,6 +173,7 @@ impl AppState {
             working_since: BTreeMap::new(),
             silent_ms: BTreeMap::new(),
             agent_provider: BTreeMap::new(),
+            last_run_ms: BTreeMap::new(),
             width: init.width,
             height: init.height,
             frame: 0,

@@ -39,6 +39,15 @@ pub fn duration_ms(ms: u64) -> String {
     }
 }
 
+/// 0.4s, 12.3s, then as `duration_ms` from a minute on.
+pub fn seconds_ms(ms: u64) -> String {
+    if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        duration_ms(ms)
+    }
+}
+
 /// 512b, 3.4kb, 1.2mb.
 pub fn bytes(n: u64) -> String {
     match n {

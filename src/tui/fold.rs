@@ -97,9 +97,11 @@ pub fn event(s: &mut AppState, ev: &Event) {
             agent,
             ok,
             error_kind,
+            elapsed_ms,
             ..
         } => {
             s.working_since.remove(agent);
+            s.last_run_ms.insert(agent.clone(), *elapsed_ms);
             s.silent_ms.remove(agent);
             let kind = error_kind.as_deref().unwrap_or("");
             if *ok {
@@ -118,8 +120,10 @@ pub fn event(s: &mut AppState, ev: &Event) {
         Event::IdeaCaptured { title } => {
             s.idea = Some(title.clone());
         }
-        Event::RoleDecided { name, decision, .. } => match decision.as_str() {
-            "add" | "update" => s.ensure_card(name, ""),
+        Event::RoleDecided {
+            by, name, decision, ..
+        } => match decision.as_str() {
+            "add" | "update" => s.ensure_card(name, &format!("cast by {by}")),
             "removed" => s.remove_card(name),
             _ => {}
         },

@@ -208,7 +208,8 @@ impl Log {
 /// drop the time.
 pub fn wrap_entry(e: &Entry, width: usize) -> Vec<String> {
     let width = width.max(1);
-    if width < PREFIX_COLS + 8 {
+    // Narrow panes spend no room on the time.
+    if width < PREFIX_COLS + 30 {
         return wrap(&e.text, width, width);
     }
     let body = width - PREFIX_COLS;
@@ -293,9 +294,10 @@ mod tests {
             level: Level::Info,
             text: "one two three four five six seven".into(),
         };
-        let rows = wrap_entry(&e, 20);
-        assert_eq!(rows[0], "00:00:00 one two");
-        assert!(rows[1].starts_with("         three"), "{rows:?}");
+        let rows = wrap_entry(&e, 40);
+        assert_eq!(rows[0], "00:00:00 one two three four five six");
+        assert_eq!(rows[1], "         seven");
+        assert_eq!(wrap_entry(&e, 20)[0], "one two three four", "narrow: no time");
     }
 
     #[test]

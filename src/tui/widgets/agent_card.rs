@@ -31,7 +31,7 @@ pub fn rows<'a>(s: &AppState, card: &Card, cols: usize) -> Vec<Line<'a>> {
                 " {}{runs}",
                 fmt::duration_ms(s.now_ms.saturating_sub(since))
             )));
-            let pid = a.pid.map_or("no process yet".to_string(), |p| format!("pid {p}"));
+            let pid = a.pid.map(|p| format!("pid {p} · ")).unwrap_or_default();
             let silent = s.silent_ms.get(&card.name).copied().unwrap_or(0);
             let flow = if a.bytes_received == 0 && silent < 15_000 {
                 "waiting".to_string()
@@ -49,7 +49,7 @@ pub fn rows<'a>(s: &AppState, card: &Card, cols: usize) -> Vec<Line<'a>> {
             vec![
                 Line::from(head),
                 Line::from(vec![
-                    Span::raw(format!("{pid} · {} · ", fmt::bytes(a.bytes_received))),
+                    Span::raw(format!("{pid}{} · ", fmt::bytes(a.bytes_received))),
                     Span::styled(flow, flow_style),
                 ]),
                 Line::raw(fmt::fit(&last, cols)),
@@ -62,9 +62,13 @@ pub fn rows<'a>(s: &AppState, card: &Card, cols: usize) -> Vec<Line<'a>> {
             } else {
                 t.ok()
             };
+            let outcome = match (st, s.last_run_ms.get(&card.name)) {
+                (AgentStatus::Done, Some(ms)) => format!("ok in {}", fmt::seconds_ms(*ms)),
+                _ => a.outcome.clone(),
+            };
             vec![
                 Line::from(head),
-                Line::styled(fmt::fit(&a.outcome, cols), outcome_style),
+                Line::styled(fmt::fit(&outcome, cols), outcome_style),
                 Line::styled(fmt::fit(&a.last_line, cols), t.dim()),
             ]
         }
