@@ -113,6 +113,20 @@ pub enum Command {
     Status,
     /// Which providers can be used now, and why not (JSON).
     Providers,
+    /// Show the last commit clk made; with --confirm, revert it with a new commit.
+    Undo {
+        /// Revert it (your own commits and uncommitted changes are never touched).
+        #[arg(long)]
+        confirm: bool,
+    },
+    /// Check providers, config and git; with --fix, offer each repair (asked every time).
+    Doctor {
+        /// Offer repairs on the terminal, one y/N question each.
+        #[arg(long)]
+        fix: bool,
+    },
+    /// A 30-second sample run on the free built-in provider, in a scratch project.
+    Tutorial,
     /// Show or change settings.
     Configure {
         /// KEY=VALUE; dotted keys reach nested settings (supervise.max_cycles=5,

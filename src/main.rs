@@ -7,6 +7,7 @@ use clap::Parser;
 
 use clk::cli::{Cli, Command};
 use clk::cmd::{self, Failure};
+use clk::engine::events::Command as EngineCommand;
 use clk::headless::Format;
 
 fn main() -> ExitCode {
@@ -113,6 +114,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         } => cmd::ask::run(&dir, &agent, &objective.join(" "), stage, dry_run, format),
         Command::Status => cmd::status::run(&dir),
         Command::Providers => cmd::providers::run(&dir),
+        Command::Undo { confirm } => cmd::undo::run(&dir, confirm),
+        Command::Doctor { fix } => cmd::doctor::run(&dir, fix),
+        Command::Tutorial => cmd::orchestrate::submit(&dir, EngineCommand::Tutorial, format),
         Command::Configure { set, show } => cmd::configure::run(&dir, &set, show),
     }
 }

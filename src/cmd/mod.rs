@@ -3,6 +3,7 @@
 
 pub mod ask;
 pub mod configure;
+pub mod doctor;
 pub mod idea;
 pub mod init;
 pub mod orchestrate;
@@ -10,6 +11,7 @@ pub mod providers;
 pub mod roles;
 pub mod start;
 pub mod status;
+pub mod undo;
 
 use std::path::{Path, PathBuf};
 

@@ -15,19 +15,7 @@ use crate::headless::Format;
 
 /// True when every agent would get the model-less fixed reply.
 fn rehearsal(dir: &Path) -> Result<bool, Failure> {
-    let p = project(dir)?;
-    let stub = |name: &str| {
-        p.providers.providers.get(name).is_some_and(|s| {
-            s.kind == "shell" && s.command.as_deref().unwrap_or("").trim().is_empty()
-        })
-    };
-    let pinned_elsewhere = p
-        .agents
-        .agents
-        .values()
-        .filter_map(|a| a.provider.as_deref())
-        .any(|prov| !stub(prov));
-    Ok(stub(&p.providers.active) && !pinned_elsewhere)
+    Ok(crate::engine::orchestrate::rehearsal(&project(dir)?))
 }
 
 pub fn run(dir: &Path, statement: &str, format: Format) -> Result<u8, Failure> {

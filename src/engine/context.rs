@@ -102,6 +102,13 @@ pub fn state_summary(ws: &Workspace, idea: Option<&Idea>) -> String {
             lines.push(format!("{label}: {}", first_lines(&t, 5)));
         }
     }
+    let asks = super::converse::recent_requests(ws, 3);
+    if !asks.is_empty() {
+        lines.push(format!(
+            "latest requests from the user: {}",
+            asks.join(" | ")
+        ));
+    }
     if lines.is_empty() {
         "(no state yet)".into()
     } else {

@@ -7,6 +7,8 @@
 //! an outcome (`ok: false`), not an error: errors are only for setup problems a person must fix.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
@@ -134,9 +136,12 @@ pub async fn dispatch(
                 .then(|| Duration::from_secs(cfg.provider_no_output_timeout_s)),
             cancel: cancel.clone(),
         };
+        let pulse = Arc::new(Pulse::new());
         let sink = {
             let (bus, agent, run_id) = (bus.clone(), req.agent.clone(), run_id.clone());
+            let pulse = pulse.clone();
             OutputSink::new(move |stream, line| {
+                pulse.output(line.len() as u64 + 1);
                 bus.emit(Event::AgentOutput {
                     agent: agent.clone(),
                     run_id: run_id.clone(),
@@ -166,7 +171,20 @@ pub async fn dispatch(
             .saturating_mul(policy.max_attempts())
             .saturating_add(Duration::from_millis(policy.max_backoff_ms) * policy.max_retries)
             .saturating_add(TIMEOUT_GRACE);
-        match tokio::time::timeout(backstop, call).await {
+        let heartbeat = (cfg.heartbeat_s > 0).then(|| {
+            tokio::spawn(heartbeats(
+                bus.clone(),
+                req.agent.clone(),
+                run_id.clone(),
+                pulse,
+                Duration::from_secs(cfg.heartbeat_s),
+            ))
+        });
+        let outcome = tokio::time::timeout(backstop, call).await;
+        if let Some(h) = heartbeat {
+            h.abort();
+        }
+        match outcome {
             Ok(r) => r.map(Some),
             Err(_) => Err(ProviderError::new(
                 ErrorKind::Timeout,
@@ -383,6 +401,48 @@ async fn apply_and_commit(
             });
             (batch, None)
         }
+    }
+}
+
+/// When a working agent last produced output, and how much, for heartbeats.
+struct Pulse {
+    started: Instant,
+    /// Milliseconds after `started` of the last output line (0: none yet).
+    last_ms: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Pulse {
+    fn new() -> Pulse {
+        Pulse {
+            started: Instant::now(),
+            last_ms: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+        }
+    }
+
+    fn output(&self, bytes: u64) {
+        let now = self.started.elapsed().as_millis() as u64;
+        self.last_ms.store(now.max(1), Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+/// Every `every`, tell the front ends whether the agent is streaming or silent. Aborted when
+/// the dispatch ends.
+async fn heartbeats(bus: Bus, agent: String, run_id: String, pulse: Arc<Pulse>, every: Duration) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tick.tick().await;
+        let elapsed_ms = pulse.started.elapsed().as_millis() as u64;
+        let last = pulse.last_ms.load(Ordering::Relaxed);
+        bus.emit(Event::Heartbeat {
+            agent: agent.clone(),
+            run_id: run_id.clone(),
+            elapsed_ms,
+            silent_ms: elapsed_ms.saturating_sub(last),
+            bytes: pulse.bytes.load(Ordering::Relaxed),
+        });
     }
 }
 

@@ -249,6 +249,39 @@ pub enum Event {
         reason: String,
         cycles: u32,
     },
+    /// The engine needs a yes/no from the user before going on (a cost cap, a repair).
+    /// Answered by `Command::Confirm` with the same id; no answer means no.
+    ConfirmRequested { id: u64, question: String },
+    /// A question was answered; `by` is `user`, `headless` (nobody to ask) or `abort`.
+    ConfirmAnswered { id: u64, approve: bool, by: String },
+    /// A narrative answer to a request (`/status`, `/roles list`, `/undo`, `/doctor`).
+    Report { topic: String, lines: Vec<String> },
+    /// A working agent is still at it (every `heartbeat_s`): whether output is flowing.
+    Heartbeat {
+        agent: String,
+        run_id: String,
+        elapsed_ms: u64,
+        /// Time since the last output line (or since the start when none came).
+        silent_ms: u64,
+        bytes: u64,
+    },
+    /// The user asked to stop after the current step.
+    StopRequested,
+    /// The active provider changed; `usable`/`reason` say whether it can be used now.
+    ProviderSwitched {
+        name: String,
+        usable: bool,
+        reason: String,
+    },
+    /// A clk commit was reverted by a new commit.
+    Undone {
+        reverted: String,
+        sha: String,
+        subject: String,
+        files: Vec<String>,
+    },
+    /// The tutorial ran (in its scratch project, which is kept for a look).
+    TutorialFinished { ok: bool, scratch: String },
     /// A command submitted to the engine finished.
     TaskFinished {
         task_id: u64,
@@ -306,10 +339,47 @@ pub enum Command {
         #[serde(default)]
         dry_run: bool,
     },
+    /// Free text from the user. With no idea yet it becomes the idea and starts casting and
+    /// the engineering run; later it joins the conversation and starts another cycle.
+    Message { text: String },
+    /// List, add or drop roles.
+    Roles {
+        #[serde(flatten)]
+        action: RolesCommand,
+    },
+    /// Finish the current step, then stop the running work.
+    Stop,
+    /// Make `name` the active provider (saved in providers.json) and check it can be reached.
+    SwitchProvider { name: String },
+    /// Show the last clk commit; with `confirm`, revert it with a new commit.
+    Undo {
+        #[serde(default)]
+        confirm: bool,
+    },
+    /// Check providers, config and git; with `fix`, offer each repair (asked every time).
+    Doctor {
+        #[serde(default)]
+        fix: bool,
+    },
+    /// A narrative snapshot: idea, agents, tokens, files, cost.
+    Status,
+    /// Run the sample idea on the built-in provider in a scratch project.
+    Tutorial,
+    /// The answer to a `ConfirmRequested` question.
+    Confirm { id: u64, approve: bool },
     /// Stop every running task at once, killing provider processes.
     Abort,
     /// Finish: no new tasks are accepted; the engine ends when running tasks are done.
     Shutdown,
+}
+
+/// What `Command::Roles` does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum RolesCommand {
+    List,
+    Add { name: String, description: String },
+    Drop { name: String },
 }
 
 impl Event {
@@ -334,6 +404,14 @@ impl Event {
             Event::UserChangesKept { .. } => "user_changes_kept",
             Event::Warning { .. } => "warning",
             Event::TaskFinished { .. } => "task_finished",
+            Event::ConfirmRequested { .. } => "confirm_requested",
+            Event::ConfirmAnswered { .. } => "confirm_answered",
+            Event::Report { .. } => "report",
+            Event::Heartbeat { .. } => "heartbeat",
+            Event::StopRequested => "stop_requested",
+            Event::ProviderSwitched { .. } => "provider_switched",
+            Event::Undone { .. } => "undone",
+            Event::TutorialFinished { .. } => "tutorial_finished",
             Event::StageStarted { .. } => "stage_started",
             Event::RoleDecided { .. } => "role_decided",
             Event::CycleFinished { .. } => "cycle_finished",

@@ -12,13 +12,15 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::bus::Bus;
+use super::config::process_env;
 use super::context::Idea;
 use super::dispatch::{DispatchRequest, dispatch};
-use super::events::{Command, Event};
+use super::events::{Command, Event, RolesCommand};
 use super::git;
 use super::orchestrate;
+use super::providers::Availability;
 use super::state::RunState;
-use super::workspace::Project;
+use super::workspace::{Project, read_json, write_json};
 
 /// The engine is gone (it was shut down).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -57,6 +59,33 @@ impl EngineHandle {
 /// Starting point for [`Engine::spawn`].
 pub struct Engine;
 
+/// What the engine keeps between commands.
+struct Session {
+    /// The project as handed to `spawn`; each command reloads its config from disk.
+    base: Project,
+    /// The active provider for this session (`/provider` changes it).
+    active: Mutex<String>,
+    state: Arc<Mutex<RunState>>,
+}
+
+impl Session {
+    /// The project with its config files read again (casting and `/roles` change them), and
+    /// the session's active provider.
+    fn project(&self) -> Result<Project, String> {
+        let mut p = self
+            .base
+            .ws
+            .load(&process_env)
+            .map_err(|e| format!("{e}; /doctor can help"))?;
+        p.providers.active = self
+            .active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        Ok(p)
+    }
+}
+
 impl Engine {
     /// Start the engine for `project`, reporting on `bus`. Must be called inside a tokio
     /// runtime. The returned join handle ends after `Shutdown` once running tasks are done.
@@ -81,14 +110,27 @@ impl Engine {
                 }
             }
         });
-        let join = tokio::spawn(run(Arc::new(project), bus, rx));
+        let session = Arc::new(Session {
+            active: Mutex::new(project.providers.active.clone()),
+            base: project,
+            state,
+        });
+        let join = tokio::spawn(run(session, bus, rx));
         (handle, join)
     }
 }
 
-async fn run(project: Arc<Project>, bus: Bus, mut rx: mpsc::UnboundedReceiver<(u64, Command)>) {
+async fn run(session: Arc<Session>, bus: Bus, mut rx: mpsc::UnboundedReceiver<(u64, Command)>) {
     let mut tasks = JoinSet::new();
     let mut cancel = CancellationToken::new();
+    let finished = |id: u64, task: &str, ok: bool, summary: String| {
+        bus.emit(Event::TaskFinished {
+            task_id: id,
+            task: task.to_string(),
+            ok,
+            summary,
+        })
+    };
     loop {
         tokio::select! {
             msg = rx.recv() => match msg {
@@ -96,6 +138,23 @@ async fn run(project: Arc<Project>, bus: Bus, mut rx: mpsc::UnboundedReceiver<(u
                 Some((_, Command::Abort)) => {
                     cancel.cancel();
                     cancel = CancellationToken::new();
+                    bus.answer_all_no();
+                }
+                Some((id, Command::Confirm { id: question, approve })) => {
+                    if bus.answer(question, approve) {
+                        finished(id, "answer", true, format!("answered question {question}"));
+                    } else {
+                        finished(id, "answer", false, format!("no question {question} is waiting"));
+                    }
+                }
+                Some((id, Command::Stop)) => {
+                    if tasks.is_empty() {
+                        finished(id, "stop", false, "nothing is running".into());
+                    } else {
+                        bus.request_stop();
+                        bus.emit(Event::StopRequested);
+                        finished(id, "stop", true, "stopping after the current step".into());
+                    }
                 }
                 Some((
                     id,
@@ -104,14 +163,25 @@ async fn run(project: Arc<Project>, bus: Bus, mut rx: mpsc::UnboundedReceiver<(u
                     | Command::Cast { .. }
                     | Command::Plan { .. }
                     | Command::Run { .. }
-                    | Command::Loop { .. }),
+                    | Command::Loop { .. }
+                    | Command::Message { .. }
+                    | Command::Roles { .. }
+                    | Command::SwitchProvider { .. }
+                    | Command::Undo { .. }
+                    | Command::Doctor { .. }
+                    | Command::Status
+                    | Command::Tutorial),
                 )) => {
-                    let (p, b, c) = (project.clone(), bus.clone(), cancel.clone());
+                    if tasks.is_empty() {
+                        // A stop asked for earlier work must not stop this new work.
+                        bus.clear_stop();
+                    }
+                    let (s, b, c) = (session.clone(), bus.clone(), cancel.clone());
                     tasks.spawn(async move {
                         use futures_util::FutureExt;
                         // A bug in a task must end it with a failure, never leave a front
                         // end waiting forever for its TaskFinished.
-                        let run = std::panic::AssertUnwindSafe(run_task(&p, &b, id, cmd, &c));
+                        let run = std::panic::AssertUnwindSafe(run_task(&s, &b, id, cmd, &c));
                         if let Err(panic) = run.catch_unwind().await {
                             let what = panic
                                 .downcast_ref::<String>()
@@ -134,8 +204,73 @@ async fn run(project: Arc<Project>, bus: Bus, mut rx: mpsc::UnboundedReceiver<(u
     while tasks.join_next().await.is_some() {}
 }
 
-async fn run_task(project: &Project, bus: &Bus, id: u64, cmd: Command, cancel: &CancellationToken) {
-    let (task, ok, summary) = match cmd {
+/// The name of a command's task, for `TaskFinished`.
+fn task_name(cmd: &Command) -> String {
+    match cmd {
+        Command::CaptureIdea { .. } => "idea".into(),
+        Command::Dispatch { agent, .. } => format!("dispatch {agent}"),
+        Command::Cast { .. } => "cast".into(),
+        Command::Plan { .. } => "plan".into(),
+        Command::Run { workflow, .. } => format!("run {workflow}"),
+        Command::Loop { kind, .. } => format!("{} loop", kind.name()),
+        Command::Message { .. } => "message".into(),
+        Command::Roles { .. } => "roles".into(),
+        Command::SwitchProvider { .. } => "provider".into(),
+        Command::Undo { .. } => "undo".into(),
+        Command::Doctor { .. } => "doctor".into(),
+        Command::Status => "status".into(),
+        Command::Tutorial => "tutorial".into(),
+        Command::Confirm { .. } => "answer".into(),
+        Command::Stop => "stop".into(),
+        Command::Abort => "abort".into(),
+        Command::Shutdown => "shutdown".into(),
+    }
+}
+
+async fn run_task(session: &Session, bus: &Bus, id: u64, cmd: Command, cancel: &CancellationToken) {
+    let task = task_name(&cmd);
+    let (ok, summary) = match cmd {
+        // Doctor reads the folder itself: it must work when the config is broken.
+        Command::Doctor { fix } => {
+            let (lines, failing) = super::doctor::run(&session.base.ws, bus, fix).await;
+            bus.emit(Event::Report {
+                topic: "doctor".into(),
+                lines,
+            });
+            (
+                !failing,
+                if failing {
+                    "some checks fail; see the doctor report".into()
+                } else {
+                    "no check fails".into()
+                },
+            )
+        }
+        cmd => match session.project() {
+            Err(e) => (false, e),
+            Ok(project) => project_task(session, &project, bus, cmd, cancel).await,
+        },
+    };
+    bus.emit(Event::TaskFinished {
+        task_id: id,
+        task,
+        ok,
+        summary,
+    });
+}
+
+fn step(r: orchestrate::StepResult) -> (bool, String) {
+    (r.ok, r.summary)
+}
+
+async fn project_task(
+    session: &Session,
+    project: &Project,
+    bus: &Bus,
+    cmd: Command,
+    cancel: &CancellationToken,
+) -> (bool, String) {
+    match cmd {
         Command::CaptureIdea {
             statement,
             title,
@@ -147,9 +282,9 @@ async fn run_task(project: &Project, bus: &Bus, id: u64, cmd: Command, cancel: &
                     bus.emit(Event::IdeaCaptured {
                         title: idea.title.clone(),
                     });
-                    ("idea".to_string(), true, idea.title)
+                    (true, idea.title)
                 }
-                Err(e) => ("idea".to_string(), false, e),
+                Err(e) => (false, e),
             }
         }
         Command::Dispatch {
@@ -159,53 +294,193 @@ async fn run_task(project: &Project, bus: &Bus, id: u64, cmd: Command, cancel: &
             dry_run,
         } => {
             let req = DispatchRequest {
-                agent: agent.clone(),
+                agent,
                 objective,
                 stage,
                 dry_run,
                 ..Default::default()
             };
-            let task = format!("dispatch {agent}");
             match dispatch(project, bus, &req, cancel).await {
                 Ok(out) => match &out.error {
-                    None => (task, true, out.batch.summary()),
-                    Some(e) => (task, false, e.message.clone()),
+                    None => (true, out.batch.summary()),
+                    Some(e) => (false, e.message.clone()),
                 },
-                Err(e) => (task, false, e.to_string()),
+                Err(e) => (false, e.to_string()),
             }
         }
-        Command::Cast { dry_run } => {
-            let r = orchestrate::cast(project, bus, dry_run, cancel).await;
-            ("cast".to_string(), r.ok, r.summary)
-        }
-        Command::Plan { dry_run } => {
-            let r = orchestrate::plan(project, bus, dry_run, cancel).await;
-            ("plan".to_string(), r.ok, r.summary)
-        }
+        Command::Cast { dry_run } => step(orchestrate::cast(project, bus, dry_run, cancel).await),
+        Command::Plan { dry_run } => step(orchestrate::plan(project, bus, dry_run, cancel).await),
         Command::Run {
             workflow,
             max_cycles,
             dry_run,
-        } => {
-            let r = orchestrate::run(project, bus, &workflow, max_cycles, dry_run, cancel).await;
-            (format!("run {workflow}"), r.ok, r.summary)
-        }
+        } => step(orchestrate::run(project, bus, &workflow, max_cycles, dry_run, cancel).await),
         Command::Loop {
             kind,
             iterations,
             dry_run,
-        } => {
-            let r = orchestrate::run_loop(project, bus, kind, iterations, dry_run, cancel).await;
-            (format!("{} loop", kind.name()), r.ok, r.summary)
+        } => step(orchestrate::run_loop(project, bus, kind, iterations, dry_run, cancel).await),
+        Command::Message { text } => {
+            step(super::converse::message(project, bus, &text, cancel).await)
         }
-        Command::Abort | Command::Shutdown => return,
+        Command::Roles { action } => roles(project, bus, action),
+        Command::SwitchProvider { name } => switch_provider(session, project, bus, &name).await,
+        Command::Undo { confirm } => undo(project, bus, confirm),
+        Command::Status => {
+            let state = session
+                .state
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            let lines = super::report::status_lines(project, &state);
+            bus.emit(Event::Report {
+                topic: "status".into(),
+                lines,
+            });
+            (true, "status shown".into())
+        }
+        Command::Tutorial => step(super::tutorial::run(project, bus, None, cancel).await),
+        Command::Doctor { .. }
+        | Command::Confirm { .. }
+        | Command::Stop
+        | Command::Abort
+        | Command::Shutdown => (false, "not a task".into()),
+    }
+}
+
+fn roles(project: &Project, bus: &Bus, action: RolesCommand) -> (bool, String) {
+    match action {
+        RolesCommand::List => {
+            bus.emit(Event::Report {
+                topic: "roles".into(),
+                lines: super::roles::list(project),
+            });
+            (true, "roles listed".into())
+        }
+        RolesCommand::Add { name, description } => {
+            match super::roles::add(project, &name, &description) {
+                Ok(added) => {
+                    bus.emit(Event::RoleDecided {
+                        by: "user".into(),
+                        name: added.clone(),
+                        decision: "added".into(),
+                        reason: None,
+                    });
+                    (true, format!("added role {added}"))
+                }
+                Err(e) => (false, e),
+            }
+        }
+        RolesCommand::Drop { name } => match super::roles::drop(project, &name) {
+            Ok(()) => {
+                bus.emit(Event::RoleDecided {
+                    by: "user".into(),
+                    name: name.clone(),
+                    decision: "removed".into(),
+                    reason: None,
+                });
+                (true, format!("dropped role {name}"))
+            }
+            Err(e) => (false, e),
+        },
+    }
+}
+
+/// Longest a provider's reachability check may take when switching.
+const SWITCH_CHECK: std::time::Duration = std::time::Duration::from_millis(900);
+
+async fn switch_provider(
+    session: &Session,
+    project: &Project,
+    bus: &Bus,
+    name: &str,
+) -> (bool, String) {
+    let Some(settings) = project.providers.providers.get(name) else {
+        let known: Vec<&str> = project
+            .providers
+            .providers
+            .keys()
+            .map(String::as_str)
+            .collect();
+        return (
+            false,
+            format!(
+                "no provider called {name:?}; configured: {}",
+                known.join(", ")
+            ),
+        );
     };
-    bus.emit(Event::TaskFinished {
-        task_id: id,
-        task,
-        ok,
-        summary,
+    let avail = match super::providers::registry::build(name, settings) {
+        Ok(p) => tokio::time::timeout(SWITCH_CHECK, p.check())
+            .await
+            .unwrap_or_else(|_| Availability::no("no answer within 0.9 s")),
+        Err(e) => Availability::no(e.to_string()),
+    };
+    // Saved so the next session starts with it; unknown fields of the file are kept.
+    let path = project.ws.providers_file();
+    let saved = read_json(&path).map_err(|e| e.to_string()).and_then(|v| {
+        let mut v = v.unwrap_or_else(|| serde_json::json!({}));
+        match v.as_object_mut() {
+            Some(map) => {
+                map.insert("active".into(), name.into());
+                write_json(&path, &v).map_err(|e| e.to_string())
+            }
+            None => Err(format!("{} is not a JSON object", path.display())),
+        }
     });
+    *session.active.lock().unwrap_or_else(|e| e.into_inner()) = name.to_string();
+    bus.emit(Event::ProviderSwitched {
+        name: name.to_string(),
+        usable: avail.usable,
+        reason: avail.reason.clone(),
+    });
+    match (saved, avail.usable) {
+        (Err(e), _) => (
+            false,
+            format!("switched to {name} for this session, but could not save it: {e}"),
+        ),
+        (Ok(()), true) => (true, format!("switched to {name}")),
+        (Ok(()), false) => (
+            false,
+            format!("switched to {name}, but it is not usable: {}", avail.reason),
+        ),
+    }
+}
+
+fn undo(project: &Project, bus: &Bus, confirm: bool) -> (bool, String) {
+    let Some(repo) = git::open(&project.ws.root) else {
+        return (
+            false,
+            "this project is not a git repository; nothing to undo".into(),
+        );
+    };
+    if !confirm {
+        return match super::undo::plan(&repo) {
+            Ok(plan) => {
+                bus.emit(Event::Report {
+                    topic: "undo".into(),
+                    lines: super::undo::preview_lines(plan.as_ref()),
+                });
+                (true, "undo previewed".into())
+            }
+            Err(e) => (false, e.to_string()),
+        };
+    }
+    match super::undo::revert(&repo) {
+        Ok(done) => {
+            bus.emit(Event::Undone {
+                reverted: done.reverted.clone(),
+                sha: done.sha.clone(),
+                subject: done.subject.clone(),
+                files: done.files.clone(),
+            });
+            (
+                true,
+                format!("reverted {} with {}", &done.reverted[..7], &done.sha[..7]),
+            )
+        }
+        Err(e) => (false, e),
+    }
 }
 
 /// Store the idea and commit its files.
@@ -239,6 +514,9 @@ mod tests {
         if let Some(s) = p.providers.providers.get_mut("shell") {
             s.command = shell_command.map(str::to_string);
         }
+        // The engine reads the config files again for every command: keep them in step.
+        let v = serde_json::to_value(&p.providers).unwrap();
+        write_json(&p.ws.providers_file(), &v).unwrap();
         p
     }
 

@@ -15,7 +15,7 @@ use super::workspace::{DIRS, Workspace, replace_file, write_atomic, write_json};
 
 /// The `.gitignore` block for clk's local-only files.
 pub const GITIGNORE_MARKER: &str = "# clk: local-only files";
-const GITIGNORE_LINES: &[&str] = &[
+pub const GITIGNORE_LINES: &[&str] = &[
     ".clk/logs/",
     ".clk/runs/",
     ".clk/backups/",
@@ -24,8 +24,25 @@ const GITIGNORE_LINES: &[&str] = &[
     ".clk/state/experiments.jsonl",
     ".clk/state/usage.json",
     ".clk/state/.tui-active",
+    ".clk/state/conversation.jsonl",
+    ".clk/state/tutorial.json",
+    ".clk/tutorial/",
     ".clk/**/*.bak",
 ];
+
+/// clk's local-only lines that `.gitignore` (its text given) does not have yet. None when
+/// the whole `.clk/` folder is ignored.
+pub fn gitignore_missing(gitignore: &str) -> Vec<&'static str> {
+    let has = |want: &str| gitignore.lines().any(|l| l.trim() == want);
+    if has(".clk") || has(".clk/") {
+        return Vec::new();
+    }
+    GITIGNORE_LINES
+        .iter()
+        .copied()
+        .filter(|l| !has(l))
+        .collect()
+}
 
 /// What init did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -143,11 +160,8 @@ pub fn init(root: &Path, name: Option<&str>) -> Result<InitReport, InitError> {
 
     let gi = root.join(".gitignore");
     let existing = fs::read_to_string(&gi).unwrap_or_default();
-    let already = existing.lines().any(|l| {
-        let l = l.trim();
-        l == GITIGNORE_MARKER || l == ".clk" || l == ".clk/"
-    });
-    if !already {
+    let missing = gitignore_missing(&existing);
+    if !missing.is_empty() {
         let mut text = existing.clone();
         if !text.is_empty() && !text.ends_with('\n') {
             text.push('\n');
@@ -155,9 +169,11 @@ pub fn init(root: &Path, name: Option<&str>) -> Result<InitReport, InitError> {
         if !text.is_empty() {
             text.push('\n');
         }
+        // A newer clk adds its new lines under the marker again rather than editing the
+        // user's file in the middle.
         text.push_str(GITIGNORE_MARKER);
         text.push('\n');
-        for l in GITIGNORE_LINES {
+        for l in missing {
             text.push_str(l);
             text.push('\n');
         }

@@ -8,7 +8,7 @@
 use tokio_util::sync::CancellationToken;
 
 use super::bus::Bus;
-use super::config::process_env;
+use super::config::{EnvLookup, process_env};
 use super::context::Idea;
 use super::dispatch::{DispatchRequest, dispatch};
 use super::loops::{LoopKind, LoopOptions, StopReason, run_autoresearch, run_ralph};
@@ -26,7 +26,8 @@ pub struct StepResult {
 }
 
 impl StepResult {
-    fn bad(summary: String) -> StepResult {
+    /// The input was wrong.
+    pub fn bad(summary: String) -> StepResult {
         StepResult {
             ok: false,
             cancelled: false,
@@ -34,6 +35,33 @@ impl StepResult {
             bad_input: true,
         }
     }
+
+    /// The step could not be done.
+    pub fn failed(summary: String) -> StepResult {
+        StepResult {
+            ok: false,
+            cancelled: false,
+            summary,
+            bad_input: false,
+        }
+    }
+}
+
+/// True when every agent would get the shell provider's model-less fixed reply: no model is
+/// attached, so a run can only rehearse the flow (each step once), never finish real work.
+pub fn rehearsal(project: &Project) -> bool {
+    let stub = |name: &str| {
+        project.providers.providers.get(name).is_some_and(|s| {
+            s.kind == "shell" && s.command.as_deref().unwrap_or("").trim().is_empty()
+        })
+    };
+    let pinned_elsewhere = project
+        .agents
+        .agents
+        .values()
+        .filter_map(|a| a.provider.as_deref())
+        .any(|prov| !stub(prov));
+    stub(&project.providers.active) && !pinned_elsewhere
 }
 
 /// The chief's casting objective for an idea.
@@ -100,12 +128,35 @@ pub async fn run(
     dry_run: bool,
     cancel: &CancellationToken,
 ) -> StepResult {
+    // Cycles reload the config from disk; keep the provider this project was given (a
+    // `/provider` switch or CLK_PROVIDER) instead of re-reading it.
+    let active = project.providers.active.clone();
+    let env = move |name: &str| {
+        if name == "CLK_PROVIDER" {
+            Some(active.clone())
+        } else {
+            process_env(name)
+        }
+    };
+    run_with_env(project, bus, workflow, max_cycles, dry_run, cancel, &env).await
+}
+
+/// [`run`] with the `CLK_*` overrides taken from `env` when cycles reload the config.
+pub async fn run_with_env(
+    project: &Project,
+    bus: &Bus,
+    workflow: &str,
+    max_cycles: Option<u32>,
+    dry_run: bool,
+    cancel: &CancellationToken,
+    env: EnvLookup<'_>,
+) -> StepResult {
     let opts = SuperviseOptions {
         workflow: workflow.to_string(),
         dry_run,
         max_cycles,
     };
-    match supervise(&project.ws, process_env, bus, &opts, cancel).await {
+    match supervise(&project.ws, env, bus, &opts, cancel).await {
         Ok(report) => StepResult {
             ok: matches!(report.end, RunEnd::Done { .. } | RunEnd::DryRun),
             cancelled: report.end == RunEnd::Cancelled,

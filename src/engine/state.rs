@@ -90,11 +90,14 @@ impl RunState {
         self.agents.entry(name.to_string()).or_default()
     }
 
-    fn log_line(&mut self, line: String) {
-        if self.log.len() == LOG_CAPACITY {
-            self.log.pop_front();
+    fn log_line(&mut self, text: String) {
+        // A report is several lines; each is its own log line.
+        for line in text.lines() {
+            if self.log.len() == LOG_CAPACITY {
+                self.log.pop_front();
+            }
+            self.log.push_back(line.to_string());
         }
-        self.log.push_back(line);
     }
 
     /// Fold one event.
@@ -111,6 +114,14 @@ impl RunState {
             | Event::UserChangesKept { .. }
             | Event::Warning { .. }
             | Event::TaskFinished { .. }
+            | Event::ConfirmRequested { .. }
+            | Event::ConfirmAnswered { .. }
+            | Event::Report { .. }
+            | Event::Heartbeat { .. }
+            | Event::StopRequested
+            | Event::ProviderSwitched { .. }
+            | Event::Undone { .. }
+            | Event::TutorialFinished { .. }
             | Event::StageStarted { .. }
             | Event::RoleDecided { .. }
             | Event::CycleFinished { .. }
@@ -189,6 +200,20 @@ impl RunState {
                 self.commits.push((sha.clone(), subject.clone()));
             }
         }
+    }
+}
+
+fn sha7(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
+/// `1m05s`-style durations for log lines.
+fn clock(ms: u64) -> String {
+    let s = ms / 1000;
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
     }
 }
 
@@ -421,6 +446,72 @@ pub fn describe(ev: &Event) -> Option<String> {
                 .map(|r| format!(": {}", short(r, 100)))
                 .unwrap_or_default()
         ),
+        Event::ConfirmRequested { question, .. } => format!("question: {question} (y/N)"),
+        Event::ConfirmAnswered { approve, by, .. } => {
+            format!("answered {} ({by})", if *approve { "yes" } else { "no" })
+        }
+        Event::Report { topic, lines } => {
+            let mut text = format!("── {topic} ──");
+            for l in lines {
+                text.push('\n');
+                text.push_str(l);
+            }
+            text
+        }
+        Event::Heartbeat {
+            agent,
+            elapsed_ms,
+            silent_ms,
+            bytes,
+            ..
+        } => {
+            let working = clock(*elapsed_ms);
+            if *silent_ms >= 120_000 {
+                format!(
+                    "{agent}: working {working}, silent for {}; /abort stops it",
+                    clock(*silent_ms)
+                )
+            } else if *silent_ms >= 15_000 {
+                format!(
+                    "{agent}: working {working}, silent for {}",
+                    clock(*silent_ms)
+                )
+            } else {
+                format!("{agent}: working {working}, streaming ({bytes} bytes)")
+            }
+        }
+        Event::StopRequested => {
+            "stop requested: the current step finishes, then the work stops".to_string()
+        }
+        Event::ProviderSwitched {
+            name,
+            usable,
+            reason,
+        } => {
+            if *usable {
+                format!("provider is now {name} (reachable)")
+            } else {
+                format!("provider is now {name}, but it is not usable: {reason}")
+            }
+        }
+        Event::Undone {
+            reverted,
+            sha,
+            files,
+            ..
+        } => format!(
+            "reverted {} with commit {} ({} file(s))",
+            sha7(reverted),
+            sha7(sha),
+            files.len()
+        ),
+        Event::TutorialFinished { ok, scratch } => {
+            if *ok {
+                format!("tutorial finished; its project is kept in {scratch}")
+            } else {
+                format!("tutorial did not finish; look in {scratch}")
+            }
+        }
         Event::TaskFinished {
             task, ok, summary, ..
         } => format!(

@@ -16,7 +16,7 @@ pub use agents::{AgentSpec, AgentsFile};
 pub use providers::{ProviderSettings, ProvidersFile};
 
 /// A source of environment variables, so tests can pass their own.
-pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub type EnvLookup<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
 
 /// The process environment as an [`EnvLookup`].
 pub fn process_env(name: &str) -> Option<String> {
@@ -38,6 +38,8 @@ pub struct ClkConfig {
     pub provider_timeout_s: u64,
     /// Give up on a provider that printed nothing for this long, in seconds (0: no limit).
     pub provider_no_output_timeout_s: u64,
+    /// While an agent works, say every this many seconds whether output is flowing (0: never).
+    pub heartbeat_s: u64,
     pub provider_retry: RetryConfig,
     pub validation: ValidationConfig,
     pub supervise: SuperviseConfig,
@@ -60,6 +62,7 @@ impl Default for ClkConfig {
             auto_commit: true,
             provider_timeout_s: 600,
             provider_no_output_timeout_s: 0,
+            heartbeat_s: 15,
             provider_retry: RetryConfig::default(),
             validation: ValidationConfig::default(),
             supervise: SuperviseConfig::default(),

@@ -53,6 +53,8 @@ pub enum StopReason {
     Plateau,
     MaxIterations,
     Cancelled,
+    /// The user asked to stop after the current step (`/stop`).
+    Stopped,
     /// A setup problem a person must fix (config, provider, unwritable records).
     Failed(String),
     /// A dry run renders one iteration and ends.
@@ -67,6 +69,7 @@ impl StopReason {
             StopReason::Plateau => "plateau",
             StopReason::MaxIterations => "max_iterations",
             StopReason::Cancelled => "cancelled",
+            StopReason::Stopped => "stopped",
             StopReason::Failed(_) => "failed",
             StopReason::DryRun => "dry_run",
         }
@@ -81,6 +84,7 @@ impl std::fmt::Display for StopReason {
             | StopReason::Plateau
             | StopReason::MaxIterations
             | StopReason::Cancelled
+            | StopReason::Stopped
             | StopReason::DryRun => f.write_str(self.as_str()),
         }
     }
@@ -209,6 +213,10 @@ async fn drive(
         }
         if ctx.done_requested() && !opts.dry_run {
             report.stop_reason = StopReason::Done;
+            break;
+        }
+        if bus.stop_requested() {
+            report.stop_reason = StopReason::Stopped;
             break;
         }
         report.iterations = index;

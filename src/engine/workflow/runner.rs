@@ -98,7 +98,7 @@ pub async fn run_pass(
     let mut started: BTreeSet<String> = BTreeSet::new();
     let mut reports: Vec<StageReport> = Vec::new();
     let mut recoveries: BTreeMap<String, u32> = BTreeMap::new();
-    while !cancel.is_cancelled() {
+    while !cancel.is_cancelled() && !bus.stop_requested() {
         let done = completed(&outcomes);
         let next: Vec<Stage> = ready(wf, &done, &started).into_iter().cloned().collect();
         if next.is_empty() && !opts.dry_run {
@@ -185,6 +185,10 @@ pub async fn run_pass(
             break;
         }
         for stage in next {
+            // `/stop`: the stage that was running has finished; start no other.
+            if bus.stop_requested() {
+                break;
+            }
             started.insert(stage.id.clone());
             let report = run_stage(project, bus, wf, &stage, opts, cancel).await?;
             outcomes.insert(stage.id.clone(), report.outcome.clone());

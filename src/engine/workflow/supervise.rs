@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::runner::{PassOptions, PassReport, run_pass};
 use super::{WorkflowError, load_named};
 use crate::engine::bus::Bus;
-use crate::engine::config::ConfigError;
+use crate::engine::config::{ConfigError, EnvLookup};
 use crate::engine::dispatch::{CommitPolicy, DispatchError, DispatchRequest, dispatch};
 use crate::engine::done_gate::{self, GateVerdict, TestsStatus};
 use crate::engine::evaluate;
@@ -52,6 +52,8 @@ pub enum RunEnd {
         reason: String,
     },
     Cancelled,
+    /// The user asked to stop after the current step (`/stop`).
+    Stopped,
     /// A dry run renders one cycle's prompts and stops.
     DryRun,
 }
@@ -64,6 +66,7 @@ impl RunEnd {
             RunEnd::CycleCap { .. } => "cycle_cap",
             RunEnd::ProviderFailed { .. } => "provider_failed",
             RunEnd::Cancelled => "cancelled",
+            RunEnd::Stopped => "stopped",
             RunEnd::DryRun => "dry_run",
         }
     }
@@ -77,6 +80,7 @@ impl RunEnd {
                 format!("{cycles} cycles ran and the work is not done yet (supervise.max_cycles)")
             }
             RunEnd::Cancelled => "cancelled".into(),
+            RunEnd::Stopped => "stopped at your request after the current step".into(),
             RunEnd::DryRun => "dry run: prompts rendered, nothing applied".into(),
         }
     }
@@ -112,12 +116,12 @@ enum DoneStep {
 /// Run `opts.workflow` under supervision. `env` supplies the `CLK_*` overrides.
 pub async fn supervise(
     ws: &Workspace,
-    env: fn(&str) -> Option<String>,
+    env: EnvLookup<'_>,
     bus: &Bus,
     opts: &SuperviseOptions,
     cancel: &CancellationToken,
 ) -> Result<RunReport, SuperviseError> {
-    let first = ws.load(&env)?;
+    let first = ws.load(env)?;
     let max_cycles = opts
         .max_cycles
         .unwrap_or(first.config.supervise.max_cycles)
@@ -136,7 +140,11 @@ pub async fn supervise(
             report.end = RunEnd::Cancelled;
             break;
         }
-        let project = ws.load(&env)?;
+        if bus.stop_requested() {
+            report.end = RunEnd::Stopped;
+            break;
+        }
+        let project = ws.load(env)?;
         let roster = roster_names(ws, &crate::engine::proposals::current_agents(&project));
         let wf = load_named(ws, &opts.workflow, &roster)?;
         let cycle_context = format!(
@@ -177,6 +185,10 @@ pub async fn supervise(
         }
         if cancel.is_cancelled() {
             report.end = RunEnd::Cancelled;
+            break;
+        }
+        if bus.stop_requested() {
+            report.end = RunEnd::Stopped;
             break;
         }
         if let Some(reason) = provider_failure {

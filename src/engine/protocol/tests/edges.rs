@@ -172,9 +172,10 @@ fn pathological_repetition_stays_fast() {
         let p = parse(text);
         assert!(p.problems.len() <= 2 * text.lines().count());
     }
-    // Linear work is a few milliseconds even unoptimised; quadratic work would be minutes.
+    // Linear work is a few milliseconds even unoptimised; quadratic work would be many
+    // minutes. The bound is loose so a busy machine cannot fail it; benches/parse.rs measures.
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(3),
+        started.elapsed() < std::time::Duration::from_secs(60),
         "{:?}",
         started.elapsed()
     );

@@ -1,0 +1,68 @@
+//! `clk doctor [--fix]`: health of providers, config and git, one line per finding.
+//!
+//! Runs from the folder alone, so it works when a config file is broken. With `--fix` each
+//! repair is asked on the terminal (y/N, default no); without a terminal nothing is repaired.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+use super::{EXIT_FAILED, EXIT_OK, Failure, runtime};
+use crate::engine::bus::Bus;
+use crate::engine::doctor;
+use crate::engine::events::Event;
+use crate::engine::workspace::Workspace;
+
+pub fn run(dir: &Path, fix: bool) -> Result<u8, Failure> {
+    let root = dir
+        .ancestors()
+        .find(|p| p.join(".clk").is_dir())
+        .ok_or_else(|| {
+            Failure::bad_input(format!(
+                "clk is not set up in {} (no .clk/ here or above); run `clk init` first",
+                dir.display()
+            ))
+        })?;
+    let ws = Workspace::new(root);
+    let bus = Bus::new(None);
+    let ask = fix && std::io::stdin().is_terminal();
+    bus.set_interactive(ask);
+    let rt = runtime()?;
+    let (lines, failing) = rt.block_on(async {
+        let mut questions = bus.subscribe();
+        let answerer = bus.clone();
+        let prompts = tokio::spawn(async move {
+            while let Ok(ev) = questions.recv().await {
+                match ev {
+                    Event::ConfirmRequested { id, question } if answerer.is_interactive() => {
+                        let yes = tokio::task::spawn_blocking(move || {
+                            eprint!("{question} [y/N] ");
+                            let _ = std::io::stderr().flush();
+                            let mut line = String::new();
+                            let _ = std::io::stdin().lock().read_line(&mut line);
+                            matches!(line.trim().to_lowercase().as_str(), "y" | "yes")
+                        })
+                        .await
+                        .unwrap_or(false);
+                        answerer.answer(id, yes);
+                    }
+                    Event::Report { lines, .. } => {
+                        for l in lines {
+                            println!("{l}");
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        });
+        let out = doctor::run(&ws, &bus, fix).await;
+        prompts.abort();
+        out
+    });
+    for l in lines {
+        println!("{l}");
+    }
+    if fix && !ask {
+        eprintln!("(no terminal to ask on, so nothing was repaired)");
+    }
+    Ok(if failing { EXIT_FAILED } else { EXIT_OK })
+}
