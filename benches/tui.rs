@@ -9,11 +9,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use clk::engine::EngineGone;
 use clk::engine::bus::Bus;
 use clk::engine::config::agents::BASELINE;
 use clk::engine::events::{Command, Event, Stream, Usage};
 use clk::engine::state::RunState;
-use clk::engine::EngineGone;
 use clk::tui::app::{AppState, Init, Msg, update};
 use clk::tui::event_loop::{self, EngineLink, Screen, Side};
 use clk::tui::theme::Theme;
@@ -33,7 +33,10 @@ fn state(width: u16, height: u16) -> AppState {
     let mut s = AppState::new(Init {
         project: "bench".into(),
         provider: "shell".into(),
-        roster: BASELINE.iter().map(|(n, r)| (n.to_string(), r.to_string())).collect(),
+        roster: BASELINE
+            .iter()
+            .map(|(n, r)| (n.to_string(), r.to_string()))
+            .collect(),
         idea: Some("bench".into()),
         tutorial_done: true,
         width,
@@ -41,7 +44,13 @@ fn state(width: u16, height: u16) -> AppState {
         theme: Some(Theme::colored()),
         ..Init::default()
     });
-    update(&mut s, Msg::Tick { now_ms: 0, tod_secs: 36_000 });
+    update(
+        &mut s,
+        Msg::Tick {
+            now_ms: 0,
+            tod_secs: 36_000,
+        },
+    );
     s
 }
 
@@ -63,11 +72,17 @@ fn event(i: u64) -> Event {
             run_id: format!("r{i}"),
             provider: "shell".into(),
             model: String::new(),
-            usage: Usage { input_tokens: 1500, output_tokens: 120, ..Default::default() },
+            usage: Usage {
+                input_tokens: 1500,
+                output_tokens: 120,
+                ..Default::default()
+            },
             cost_micros: 3,
         },
         2 => Event::Warning {
-            message: format!("event {i}: a warning long enough to wrap on a narrow terminal, as real ones do"),
+            message: format!(
+                "event {i}: a warning long enough to wrap on a narrow terminal, as real ones do"
+            ),
         },
         _ => Event::AgentOutput {
             agent,
@@ -99,23 +114,29 @@ fn memory() {
 fn render() {
     let mut s = state(200, 60);
     for i in 0..11 {
-        update(&mut s, Msg::Engine(Event::RoleDecided {
-            by: "chief".into(),
-            name: format!("specialist_{i:02}"),
-            decision: "add".into(),
-            reason: None,
-        }));
+        update(
+            &mut s,
+            Msg::Engine(Event::RoleDecided {
+                by: "chief".into(),
+                name: format!("specialist_{i:02}"),
+                decision: "add".into(),
+                reason: None,
+            }),
+        );
     }
     for c in s.cards.clone() {
-        update(&mut s, Msg::Engine(Event::DispatchStarted {
-            agent: c.name.clone(),
-            stage: None,
-            run_id: "r".into(),
-            provider: "shell".into(),
-            objective: "x".into(),
-            prompt_chars: 1,
-            dry_run: false,
-        }));
+        update(
+            &mut s,
+            Msg::Engine(Event::DispatchStarted {
+                agent: c.name.clone(),
+                stage: None,
+                run_id: "r".into(),
+                provider: "shell".into(),
+                objective: "x".into(),
+                prompt_chars: 1,
+                dry_run: false,
+            }),
+        );
     }
     for i in 0..100_000u64 {
         let text = format!("log line {i}: {}", "word ".repeat((i % 40) as usize));
@@ -126,12 +147,15 @@ fn render() {
     let mut times = Vec::new();
     for i in 0..400u64 {
         // Change something each frame, as a live session does.
-        update(&mut s, Msg::Engine(Event::AgentOutput {
-            agent: "engineer".into(),
-            run_id: "r".into(),
-            stream: Stream::Stdout,
-            line: format!("frame {i}"),
-        }));
+        update(
+            &mut s,
+            Msg::Engine(Event::AgentOutput {
+                agent: "engineer".into(),
+                run_id: "r".into(),
+                stream: Stream::Stdout,
+                line: format!("frame {i}"),
+            }),
+        );
         let t = Instant::now();
         term.draw(|f| clk::tui::widgets::draw(f, &s)).unwrap();
         times.push(t.elapsed());
@@ -184,7 +208,11 @@ impl Screen for Watch {
 }
 
 fn latency() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let bus = Bus::new(None);
         let mut app = state(120, 40);
@@ -249,22 +277,59 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
 
 fn idle() {
     use std::process::Command as Cmd;
-    if !Cmd::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success()) {
+    if !Cmd::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
         println!("idle: skipped (tmux is not installed)");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let clk = env!("CARGO_BIN_EXE_clk");
-    assert!(Cmd::new(clk).arg("init").current_dir(dir.path()).output().unwrap().status.success());
+    assert!(
+        Cmd::new(clk)
+            .arg("init")
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
     let sock = format!("clk-bench-{}", std::process::id());
-    let tmux = |args: &[&str]| Cmd::new("tmux").arg("-L").arg(&sock).args(args).output().unwrap();
-    tmux(&["-f", "/dev/null", "new-session", "-d", "-s", "b", "-x", "120", "-y", "40", "-c", dir.path().to_str().unwrap(), clk]);
+    let tmux = |args: &[&str]| {
+        Cmd::new("tmux")
+            .arg("-L")
+            .arg(&sock)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    tmux(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "b",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "-c",
+        dir.path().to_str().unwrap(),
+        clk,
+    ]);
     let lock = dir.path().join(".clk/state/.tui-active");
     let t = Instant::now();
     while !lock.exists() && t.elapsed() < Duration::from_secs(20) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    let pid: u32 = std::fs::read_to_string(&lock).unwrap().trim().parse().unwrap();
+    let pid: u32 = std::fs::read_to_string(&lock)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     std::thread::sleep(Duration::from_secs(2));
     let hz = 100.0; // USER_HZ on Linux
     let a = cpu_ticks(pid).unwrap();
@@ -282,7 +347,10 @@ fn idle() {
 }
 
 fn main() {
-    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let run = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     if run("memory") {
         memory();

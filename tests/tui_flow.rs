@@ -7,9 +7,9 @@ mod tui;
 use std::io;
 use std::sync::{Arc, Mutex};
 
+use clk::engine::EngineGone;
 use clk::engine::events::{Command, Event, RolesCommand, Stream};
 use clk::engine::state::{AgentStatus, RunState};
-use clk::engine::EngineGone;
 use clk::tui::app::{AppState, Effect, Msg, Pending, hint, update};
 use clk::tui::event_loop::{self, EngineLink, Screen, Side};
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
@@ -20,7 +20,10 @@ fn key(s: &mut AppState, code: KeyCode) -> Vec<Effect> {
 }
 
 fn ctrl(s: &mut AppState, c: char) -> Vec<Effect> {
-    update(s, Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)))
+    update(
+        s,
+        Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)),
+    )
 }
 
 fn typed(s: &mut AppState, text: &str) -> Vec<Effect> {
@@ -35,15 +38,18 @@ fn log_text(s: &AppState) -> Vec<String> {
 }
 
 fn working(s: &mut AppState, agent: &str) {
-    update(s, Msg::Engine(Event::DispatchStarted {
-        agent: agent.into(),
-        stage: None,
-        run_id: "r1".into(),
-        provider: "shell".into(),
-        objective: "x".into(),
-        prompt_chars: 1,
-        dry_run: false,
-    }));
+    update(
+        s,
+        Msg::Engine(Event::DispatchStarted {
+            agent: agent.into(),
+            stage: None,
+            run_id: "r1".into(),
+            provider: "shell".into(),
+            objective: "x".into(),
+            prompt_chars: 1,
+            dry_run: false,
+        }),
+    );
 }
 
 #[test]
@@ -52,23 +58,50 @@ fn free_text_becomes_a_message_and_is_echoed() {
     let fx = typed(&mut s, "Add a hello() function to greeter.py");
     assert_eq!(
         fx,
-        vec![Effect::Submit(Command::Message { text: "Add a hello() function to greeter.py".into() })]
+        vec![Effect::Submit(Command::Message {
+            text: "Add a hello() function to greeter.py".into()
+        })]
     );
     assert!(s.input.is_empty());
-    assert_eq!(log_text(&s).last().unwrap(), "> Add a hello() function to greeter.py");
+    assert_eq!(
+        log_text(&s).last().unwrap(),
+        "> Add a hello() function to greeter.py"
+    );
     assert!(typed(&mut s, "   ").is_empty(), "blank input sends nothing");
 }
 
 #[test]
 fn slash_commands_become_engine_commands() {
     let mut s = state(80, 24);
-    assert!(matches!(&typed(&mut s, "/run")[..], [Effect::Submit(Command::Run { workflow, .. })] if workflow == "engineering"));
-    assert!(matches!(&typed(&mut s, "/loop ralph 5")[..], [Effect::Submit(Command::Loop { iterations: 5, .. })]));
-    assert_eq!(typed(&mut s, "/abort"), vec![Effect::Submit(Command::Abort)]);
-    assert_eq!(typed(&mut s, "/undo"), vec![Effect::Submit(Command::Undo { confirm: false })]);
-    assert_eq!(typed(&mut s, "/undo confirm"), vec![Effect::Submit(Command::Undo { confirm: true })]);
-    assert_eq!(typed(&mut s, "/roles list"), vec![Effect::Submit(Command::Roles { action: RolesCommand::List })]);
-    assert_eq!(typed(&mut s, "/tutorial"), vec![Effect::Submit(Command::Tutorial)]);
+    assert!(
+        matches!(&typed(&mut s, "/run")[..], [Effect::Submit(Command::Run { workflow, .. })] if workflow == "engineering")
+    );
+    assert!(matches!(
+        &typed(&mut s, "/loop ralph 5")[..],
+        [Effect::Submit(Command::Loop { iterations: 5, .. })]
+    ));
+    assert_eq!(
+        typed(&mut s, "/abort"),
+        vec![Effect::Submit(Command::Abort)]
+    );
+    assert_eq!(
+        typed(&mut s, "/undo"),
+        vec![Effect::Submit(Command::Undo { confirm: false })]
+    );
+    assert_eq!(
+        typed(&mut s, "/undo confirm"),
+        vec![Effect::Submit(Command::Undo { confirm: true })]
+    );
+    assert_eq!(
+        typed(&mut s, "/roles list"),
+        vec![Effect::Submit(Command::Roles {
+            action: RolesCommand::List
+        })]
+    );
+    assert_eq!(
+        typed(&mut s, "/tutorial"),
+        vec![Effect::Submit(Command::Tutorial)]
+    );
     assert!(s.tutorial_running);
     assert!(hint(&s).contains("tutorial"));
 }
@@ -92,7 +125,10 @@ fn help_opens_from_slash_f1_and_question_mark_and_any_key_closes_it() {
     key(&mut s, KeyCode::F(1));
     assert!(s.help_open);
     key(&mut s, KeyCode::Char('q'));
-    assert!(!s.help_open && s.input.is_empty(), "the closing key is not typed");
+    assert!(
+        !s.help_open && s.input.is_empty(),
+        "the closing key is not typed"
+    );
     key(&mut s, KeyCode::Char('?'));
     assert!(s.help_open);
     key(&mut s, KeyCode::Enter);
@@ -105,18 +141,79 @@ fn help_opens_from_slash_f1_and_question_mark_and_any_key_closes_it() {
 #[test]
 fn questions_default_to_no_and_y_says_yes() {
     let mut s = state(80, 24);
-    update(&mut s, Msg::Engine(Event::ConfirmRequested { id: 7, question: "Revert abc123?".into() }));
-    update(&mut s, Msg::Engine(Event::ConfirmRequested { id: 8, question: "And this?".into() }));
+    update(
+        &mut s,
+        Msg::Engine(Event::ConfirmRequested {
+            id: 7,
+            question: "Revert abc123?".into(),
+        }),
+    );
+    update(
+        &mut s,
+        Msg::Engine(Event::ConfirmRequested {
+            id: 8,
+            question: "And this?".into(),
+        }),
+    );
     assert!(hint(&s).contains("y for yes"));
-    assert_eq!(key(&mut s, KeyCode::Char('y')), vec![Effect::Submit(Command::Confirm { id: 7, approve: true })]);
-    assert_eq!(key(&mut s, KeyCode::Enter), vec![Effect::Submit(Command::Confirm { id: 8, approve: false })]);
-    update(&mut s, Msg::Engine(Event::ConfirmRequested { id: 9, question: "Again?".into() }));
-    assert_eq!(key(&mut s, KeyCode::Esc), vec![Effect::Submit(Command::Confirm { id: 9, approve: false })]);
-    update(&mut s, Msg::Engine(Event::ConfirmRequested { id: 10, question: "Once more?".into() }));
-    assert_eq!(key(&mut s, KeyCode::Char('n')), vec![Effect::Submit(Command::Confirm { id: 10, approve: false })]);
+    assert_eq!(
+        key(&mut s, KeyCode::Char('y')),
+        vec![Effect::Submit(Command::Confirm {
+            id: 7,
+            approve: true
+        })]
+    );
+    assert_eq!(
+        key(&mut s, KeyCode::Enter),
+        vec![Effect::Submit(Command::Confirm {
+            id: 8,
+            approve: false
+        })]
+    );
+    update(
+        &mut s,
+        Msg::Engine(Event::ConfirmRequested {
+            id: 9,
+            question: "Again?".into(),
+        }),
+    );
+    assert_eq!(
+        key(&mut s, KeyCode::Esc),
+        vec![Effect::Submit(Command::Confirm {
+            id: 9,
+            approve: false
+        })]
+    );
+    update(
+        &mut s,
+        Msg::Engine(Event::ConfirmRequested {
+            id: 10,
+            question: "Once more?".into(),
+        }),
+    );
+    assert_eq!(
+        key(&mut s, KeyCode::Char('n')),
+        vec![Effect::Submit(Command::Confirm {
+            id: 10,
+            approve: false
+        })]
+    );
     // A question answered elsewhere (abort) leaves the screen.
-    update(&mut s, Msg::Engine(Event::ConfirmRequested { id: 11, question: "Gone?".into() }));
-    update(&mut s, Msg::Engine(Event::ConfirmAnswered { id: 11, approve: false, by: "abort".into() }));
+    update(
+        &mut s,
+        Msg::Engine(Event::ConfirmRequested {
+            id: 11,
+            question: "Gone?".into(),
+        }),
+    );
+    update(
+        &mut s,
+        Msg::Engine(Event::ConfirmAnswered {
+            id: 11,
+            approve: false,
+            by: "abort".into(),
+        }),
+    );
     assert!(s.pending.is_empty());
     assert!(s.input.is_empty(), "answers are not typed into the input");
 }
@@ -156,7 +253,10 @@ fn tab_completes_and_up_down_walk_the_history() {
     assert_eq!(s.input.text(), "/loop ");
     s.input.set_text("/st");
     key(&mut s, KeyCode::Tab);
-    assert!(log_text(&s).last().unwrap().contains("/status"), "several matches are listed");
+    assert!(
+        log_text(&s).last().unwrap().contains("/status"),
+        "several matches are listed"
+    );
     s.input.set_text("");
     typed(&mut s, "first idea");
     typed(&mut s, "/status");
@@ -205,7 +305,10 @@ fn cards_appear_as_the_chief_casts_and_go_when_retired() {
     };
     update(&mut s, cast("data_steward", "add"));
     let names: Vec<_> = s.cards.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["chief", "engineer", "qa", "ralph", "critic", "data_steward"]);
+    assert_eq!(
+        names,
+        ["chief", "engineer", "qa", "ralph", "critic", "data_steward"]
+    );
     update(&mut s, cast("data_steward", "removed"));
     update(&mut s, cast("chief", "removed"));
     assert_eq!(s.cards.len(), 5, "baseline cards stay");
@@ -219,22 +322,28 @@ fn cards_follow_an_agent_through_working_to_done_and_failed() {
     working(&mut s, "engineer");
     assert_eq!(s.status("engineer"), AgentStatus::Working);
     assert!(s.busy() && s.animating());
-    update(&mut s, Msg::Engine(Event::AgentOutput {
-        agent: "engineer".into(),
-        run_id: "r1".into(),
-        stream: Stream::Stdout,
-        line: "compiling".into(),
-    }));
+    update(
+        &mut s,
+        Msg::Engine(Event::AgentOutput {
+            agent: "engineer".into(),
+            run_id: "r1".into(),
+            stream: Stream::Stdout,
+            line: "compiling".into(),
+        }),
+    );
     assert_eq!(s.run.agents["engineer"].last_line, "compiling");
-    update(&mut s, Msg::Engine(Event::DispatchFinished {
-        agent: "engineer".into(),
-        run_id: "r1".into(),
-        ok: false,
-        error: Some("codex CLI not found".into()),
-        error_kind: Some("not_found".into()),
-        response_chars: 0,
-        elapsed_ms: 5,
-    }));
+    update(
+        &mut s,
+        Msg::Engine(Event::DispatchFinished {
+            agent: "engineer".into(),
+            run_id: "r1".into(),
+            ok: false,
+            error: Some("codex CLI not found".into()),
+            error_kind: Some("not_found".into()),
+            response_chars: 0,
+            elapsed_ms: 5,
+        }),
+    );
     assert_eq!(s.status("engineer"), AgentStatus::Failed);
     assert!(!s.animating(), "nothing works: no clock ticks");
     assert!(hint(&s).contains("not found"), "{}", hint(&s));
@@ -244,17 +353,29 @@ fn cards_follow_an_agent_through_working_to_done_and_failed() {
 fn the_hint_always_names_the_next_move() {
     let mut s = state(80, 24);
     assert!(hint(&s).contains("type your idea"));
-    update(&mut s, Msg::Engine(Event::IdeaCaptured { title: "x".into() }));
+    update(
+        &mut s,
+        Msg::Engine(Event::IdeaCaptured { title: "x".into() }),
+    );
     assert!(hint(&s).contains("type a message"));
-    update(&mut s, Msg::Submitted { task_id: 4, what: "ralph loop".into() });
+    update(
+        &mut s,
+        Msg::Submitted {
+            task_id: 4,
+            what: "ralph loop".into(),
+        },
+    );
     assert!(hint(&s).contains("/abort"));
     assert_eq!(s.phase(), "ralph loop");
-    update(&mut s, Msg::Engine(Event::TaskFinished {
-        task_id: 4,
-        task: "ralph loop".into(),
-        ok: true,
-        summary: "3 iterations".into(),
-    }));
+    update(
+        &mut s,
+        Msg::Engine(Event::TaskFinished {
+            task_id: 4,
+            task: "ralph loop".into(),
+            ok: true,
+            summary: "3 iterations".into(),
+        }),
+    );
     assert!(hint(&s).contains("/loop ralph 5"), "{}", hint(&s));
     assert_eq!(s.phase(), "ready");
 }
@@ -264,7 +385,13 @@ fn a_lagging_screen_takes_the_engine_snapshot() {
     let mut s = state(80, 24);
     let mut snap = RunState::default();
     snap.totals.input_tokens = 500;
-    update(&mut s, Msg::Lagged { missed: 12, snapshot: Box::new(snap) });
+    update(
+        &mut s,
+        Msg::Lagged {
+            missed: 12,
+            snapshot: Box::new(snap),
+        },
+    );
     assert_eq!(s.total_tokens(), 500);
     assert!(log_text(&s).last().unwrap().contains("12 events"));
 }
@@ -272,10 +399,13 @@ fn a_lagging_screen_takes_the_engine_snapshot() {
 #[test]
 fn a_report_is_shown_line_by_line() {
     let mut s = state(80, 24);
-    update(&mut s, Msg::Engine(Event::Report {
-        topic: "status".into(),
-        lines: vec!["idea: greeter".into(), "agents: 5".into()],
-    }));
+    update(
+        &mut s,
+        Msg::Engine(Event::Report {
+            topic: "status".into(),
+            lines: vec!["idea: greeter".into(), "agents: 5".into()],
+        }),
+    );
     let log = log_text(&s);
     assert_eq!(&log[log.len() - 2..], ["idea: greeter", "agents: 5"]);
 }
@@ -285,14 +415,21 @@ fn session_cost_adds_to_what_earlier_sessions_spent() {
     let mut s = state(80, 24);
     s.base_cost_micros = 1_000_000;
     s.base_tokens = 10;
-    update(&mut s, Msg::Engine(Event::UsageRecorded {
-        agent: "qa".into(),
-        run_id: "r".into(),
-        provider: "claude".into(),
-        model: "m".into(),
-        usage: clk::engine::events::Usage { input_tokens: 5, output_tokens: 5, ..Default::default() },
-        cost_micros: 250_000,
-    }));
+    update(
+        &mut s,
+        Msg::Engine(Event::UsageRecorded {
+            agent: "qa".into(),
+            run_id: "r".into(),
+            provider: "claude".into(),
+            model: "m".into(),
+            usage: clk::engine::events::Usage {
+                input_tokens: 5,
+                output_tokens: 5,
+                ..Default::default()
+            },
+            cost_micros: 250_000,
+        }),
+    );
     assert_eq!(s.total_cost_micros(), 1_250_000);
     assert_eq!(s.total_tokens(), 20);
     assert!(clk::tui::widgets::title_bar::text(&s, 200).contains("$1.25"));
@@ -325,7 +462,9 @@ struct CountingScreen {
 impl Screen for CountingScreen {
     fn show(&mut self, app: &AppState) -> io::Result<()> {
         self.frames += 1;
-        let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(app.width, app.height)).unwrap();
+        let mut t =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(app.width, app.height))
+                .unwrap();
         t.draw(|f| clk::tui::widgets::draw(f, app)).unwrap();
         self.last = format!("{}", t.backend());
         Ok(())
@@ -333,7 +472,8 @@ impl Screen for CountingScreen {
 }
 
 fn press(tx: &tokio::sync::mpsc::UnboundedSender<io::Result<TermEvent>>, code: KeyCode) {
-    tx.send(Ok(TermEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)))).unwrap();
+    tx.send(Ok(TermEvent::Key(KeyEvent::new(code, KeyModifiers::NONE))))
+        .unwrap();
 }
 
 #[tokio::test]
@@ -364,16 +504,30 @@ async fn the_loop_submits_draws_once_per_burst_and_aborts_on_quit() {
         let engine = engine.clone();
         async move {
             let mut side = Side::default();
-            event_loop::run(&mut app, &engine, events, &mut screen, keys, tx, rx, &mut side)
-                .await
-                .unwrap();
+            event_loop::run(
+                &mut app,
+                &engine,
+                events,
+                &mut screen,
+                keys,
+                tx,
+                rx,
+                &mut side,
+            )
+            .await
+            .unwrap();
             (app, screen)
         }
     };
     let quitter = async move {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         // Ctrl-C, then y.
-        key_tx.send(Ok(TermEvent::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)))).unwrap();
+        key_tx
+            .send(Ok(TermEvent::Key(KeyEvent::new(
+                KeyCode::Char('c'),
+                KeyModifiers::CONTROL,
+            ))))
+            .unwrap();
         press(&key_tx, KeyCode::Char('y'));
         key_tx
     };
@@ -407,8 +561,17 @@ async fn the_loop_ends_when_input_ends() {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let mut app = state(60, 20);
     let mut screen = CountingScreen::default();
-    event_loop::run(&mut app, &engine, bus.subscribe(), &mut screen, keys, tx, rx, &mut Side::default())
-        .await
-        .unwrap();
+    event_loop::run(
+        &mut app,
+        &engine,
+        bus.subscribe(),
+        &mut screen,
+        keys,
+        tx,
+        rx,
+        &mut Side::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(*engine.sent.lock().unwrap(), vec![Command::Shutdown]);
 }

@@ -17,7 +17,10 @@ struct Tmux {
 
 impl Tmux {
     fn available() -> bool {
-        Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success())
+        Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
     }
 
     /// A server with one 100x32 window running a plain bash.
@@ -25,8 +28,22 @@ impl Tmux {
         let socket = format!("clk-e2e-{}-{name}", std::process::id());
         let t = Tmux { socket };
         t.tmux(&[
-            "-f", "/dev/null", "new-session", "-d", "-s", "main", "-x", "100", "-y", "32",
-            "env", "PS1=$ ", "TERM=xterm-256color", "bash", "--norc", "--noprofile",
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "main",
+            "-x",
+            "100",
+            "-y",
+            "32",
+            "env",
+            "PS1=$ ",
+            "TERM=xterm-256color",
+            "bash",
+            "--norc",
+            "--noprofile",
         ]);
         t
     }
@@ -76,10 +93,23 @@ impl Tmux {
     /// After the dashboard left: the shell is back and the terminal is in cooked mode.
     fn assert_cooked(&self) {
         self.line("clear; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo :stty-done");
-        let s = self.wait(":stty-done", 10, |s| s.lines().any(|l| l.contains("icanon") && l.contains(":stty-done")));
-        let line = s.lines().find(|l| l.contains(":stty-done") && l.contains("icanon")).unwrap().to_string();
-        assert!(line.contains("icanon") && !line.contains("-icanon"), "not cooked: {line}");
-        assert!(line.contains("echo") && !line.contains("-echo"), "no echo: {line}");
+        let s = self.wait(":stty-done", 10, |s| {
+            s.lines()
+                .any(|l| l.contains("icanon") && l.contains(":stty-done"))
+        });
+        let line = s
+            .lines()
+            .find(|l| l.contains(":stty-done") && l.contains("icanon"))
+            .unwrap()
+            .to_string();
+        assert!(
+            line.contains("icanon") && !line.contains("-icanon"),
+            "not cooked: {line}"
+        );
+        assert!(
+            line.contains("echo") && !line.contains("-echo"),
+            "no echo: {line}"
+        );
     }
 }
 
@@ -94,8 +124,16 @@ impl Drop for Tmux {
 /// A fresh project set up with `clk init`.
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(CLK).arg("init").current_dir(dir.path()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(CLK)
+        .arg("init")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     dir
 }
 
@@ -141,7 +179,9 @@ fn an_idea_runs_on_the_shell_provider_then_help_undo_and_quit() {
     t.line("Add a hello() function to greeter.py");
     t.wait_for("working", 20);
     t.wait_for("reading the project", 20);
-    t.wait("the run to finish", 120, |s| s.contains("next: /loop ralph 5") && s.contains("done"));
+    t.wait("the run to finish", 120, |s| {
+        s.contains("next: /loop ralph 5") && s.contains("done")
+    });
     t.line("/help");
     t.wait_for("clk commands", 10);
     t.key("Escape");
@@ -183,7 +223,10 @@ fn abort_kills_a_hanging_provider_and_ctrl_c_asks_before_quitting() {
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     while !running() {
-        assert!(Instant::now() < deadline, "the provider process never started");
+        assert!(
+            Instant::now() < deadline,
+            "the provider process never started"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     t.line("/abort");
@@ -212,11 +255,18 @@ fn a_second_dashboard_is_refused_and_a_crash_is_reported_next_time() {
     launch(&t, dir.path(), "");
     t.wait_for("type your idea", 20);
     let lock = dir.path().join(".clk/state/.tui-active");
-    let pid: i32 = std::fs::read_to_string(&lock).unwrap().trim().parse().unwrap();
+    let pid: i32 = std::fs::read_to_string(&lock)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     // A second dashboard in another window of the same server.
     t.tmux(&["new-window", "-t", "main", "-n", "second"]);
     t.tmux(&[
-        "send-keys", "-t", "main:second", "-l",
+        "send-keys",
+        "-t",
+        "main:second",
+        "-l",
         &format!("cd '{}' && {CLK}; echo code:$?", dir.path().display()),
     ]);
     t.tmux(&["send-keys", "-t", "main:second", "Enter"]);
@@ -228,7 +278,10 @@ fn a_second_dashboard_is_refused_and_a_crash_is_reported_next_time() {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert!(second.contains("another clk dashboard") && second.contains("code:2"), "{second}");
+    assert!(
+        second.contains("another clk dashboard") && second.contains("code:2"),
+        "{second}"
+    );
     t.tmux(&["kill-window", "-t", "main:second"]);
     // Kill the first without a chance to clean up: the lock stays behind.
     // SAFETY: sending SIGKILL to the dashboard this test started.
@@ -241,7 +294,16 @@ fn a_second_dashboard_is_refused_and_a_crash_is_reported_next_time() {
     }
     assert!(lock.exists(), "a crash leaves the lock");
     // The killed dashboard left its pane in raw mode; start again in a fresh window.
-    t.tmux(&["new-window", "-t", "main", "env", "PS1=$ ", "bash", "--norc", "--noprofile"]);
+    t.tmux(&[
+        "new-window",
+        "-t",
+        "main",
+        "env",
+        "PS1=$ ",
+        "bash",
+        "--norc",
+        "--noprofile",
+    ]);
     launch(&t, dir.path(), "");
     t.wait_for("recovered from a crashed session", 20);
     t.wait_for("conversation.jsonl", 5);
@@ -267,4 +329,42 @@ fn sigterm_restores_the_terminal() {
     t.wait_for("$ ", 10);
     t.assert_cooked();
     assert!(!dir.path().join(".clk/state/.tui-active").exists());
+}
+
+#[test]
+fn clk_with_an_idea_opens_the_dashboard_and_no_tui_stays_headless() {
+    need_tmux!();
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::start("start");
+    // A folder clk has not seen: `clk "idea"` sets it up first.
+    t.line(&format!(
+        "cd '{}' && CLK_SUPERVISE_MAX_CYCLES=1 {CLK} 'Add a hello() function to greeter.py'",
+        dir.path().display()
+    ));
+    t.wait_for("> Add a hello() function to greeter.py", 30);
+    t.wait_for("idea captured", 30);
+    t.wait("the run to finish", 120, |s| {
+        s.contains("next: /loop ralph 5")
+    });
+    t.line("/quit");
+    t.wait_for("$ ", 10);
+    t.assert_cooked();
+    t.line("clear");
+    let other = tempfile::tempdir().unwrap();
+    // Output still goes to the terminal, but CLK_NO_TUI asks for the headless run.
+    t.line(&format!(
+        "cd '{}' && CLK_NO_TUI=true {CLK} 'Add a hello() function'; echo code:$?",
+        other.path().display()
+    ));
+    let s = t.wait("the headless run", 120, |s| {
+        s.lines().any(|l| l.starts_with("code:"))
+    });
+    assert!(
+        s.contains("code:0") && s.contains("Rehearsal complete"),
+        "{s}"
+    );
+    assert!(
+        !other.path().join(".clk/logs/session.log").exists(),
+        "no dashboard ran"
+    );
 }

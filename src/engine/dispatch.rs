@@ -140,6 +140,7 @@ pub async fn dispatch(
         let sink = {
             let (bus, agent, run_id) = (bus.clone(), req.agent.clone(), run_id.clone());
             let pulse = pulse.clone();
+            let started = (bus.clone(), agent.clone(), run_id.clone());
             OutputSink::new(move |stream, line| {
                 pulse.output(line.len() as u64 + 1);
                 bus.emit(Event::AgentOutput {
@@ -147,6 +148,15 @@ pub async fn dispatch(
                     run_id: run_id.clone(),
                     stream,
                     line: redact_text(line),
+                })
+            })
+            .on_start(move |pid, command| {
+                let (bus, agent, run_id) = &started;
+                bus.emit(Event::ProcessStarted {
+                    agent: agent.clone(),
+                    run_id: run_id.clone(),
+                    pid,
+                    command: redact_text(command),
                 })
             })
         };

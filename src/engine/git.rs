@@ -349,8 +349,13 @@ mod tests {
         assert_eq!(unpushed_count(&r), None, "no remote: nothing to push to");
         let remote_dir = tempfile::tempdir().unwrap();
         Repository::init_bare(remote_dir.path()).unwrap();
-        r.remote("origin", remote_dir.path().to_str().unwrap()).unwrap();
-        assert_eq!(unpushed_count(&r), Some(1), "never pushed: every commit counts");
+        r.remote("origin", remote_dir.path().to_str().unwrap())
+            .unwrap();
+        assert_eq!(
+            unpushed_count(&r),
+            Some(1),
+            "never pushed: every commit counts"
+        );
         let status = std::process::Command::new("git")
             .args(["push", "-q", "-u", "origin", "HEAD:main"])
             .current_dir(dir.path())

@@ -5,9 +5,9 @@
 //! are what the driver must do (submit a command to the engine, quit). The reducer does no IO
 //! and reads no clock: time arrives as `Msg::Tick`, so every test can replay a session exactly.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyEvent, KeyEventKind};
 
 use super::input::InputBox;
 use super::layout::{self, Areas, Needs};
@@ -15,25 +15,36 @@ use super::log::{Level, Log};
 use super::theme::Theme;
 use crate::engine::config::agents::BASELINE;
 use crate::engine::events::{Command, Event};
-use crate::engine::slash::{self, Slash};
 use crate::engine::state::{AgentStatus, RunState};
 
 /// Something the dashboard was told.
 #[derive(Debug, Clone)]
 pub enum Msg {
     /// The clock: monotonic milliseconds since the session started and local time of day.
-    Tick { now_ms: u64, tod_secs: u32 },
+    Tick {
+        now_ms: u64,
+        tod_secs: u32,
+    },
     Key(KeyEvent),
     Paste(String),
     /// Mouse wheel: positive scrolls towards older lines.
     Wheel(i8),
-    Resize { width: u16, height: u16 },
+    Resize {
+        width: u16,
+        height: u16,
+    },
     Engine(Event),
     /// The screen fell behind the engine by this many events; `RunState` is replaced by the
     /// engine's snapshot so cards and totals are right again.
-    Lagged { missed: u64, snapshot: Box<RunState> },
+    Lagged {
+        missed: u64,
+        snapshot: Box<RunState>,
+    },
     /// The driver handed a command to the engine; its `TaskFinished` will carry `task_id`.
-    Submitted { task_id: u64, what: String },
+    Submitted {
+        task_id: u64,
+        what: String,
+    },
     /// The engine is gone: nothing more will happen.
     EngineGone,
     /// Facts re-read from the project after a commit or an undo: commits not pushed (None:
@@ -104,6 +115,8 @@ pub struct Init {
     /// Lines to show first (crash recovery, startup notes).
     pub notes: Vec<String>,
 }
+
+pub use super::hint::hint;
 
 pub struct AppState {
     pub theme: Theme,
@@ -280,7 +293,7 @@ impl AppState {
     }
 
     /// Rows and columns of the log's text (inside its top border).
-    fn log_page(&self) -> (usize, usize) {
+    pub(crate) fn log_page(&self) -> (usize, usize) {
         let a = self.areas().log;
         (
             usize::from(a.height.saturating_sub(1)).max(1),
@@ -313,7 +326,9 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Effect> {
             s.run = *snapshot;
             s.note(
                 Level::Warn,
-                &format!("{missed} events not shown (the screen fell behind); cards are up to date"),
+                &format!(
+                    "{missed} events not shown (the screen fell behind); cards are up to date"
+                ),
             );
             Vec::new()
         }
@@ -355,203 +370,7 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Effect> {
             if key.kind == KeyEventKind::Release {
                 return Vec::new();
             }
-            on_key(s, key)
+            super::keys::on_key(s, key)
         }
     }
-}
-
-fn on_key(s: &mut AppState, key: KeyEvent) -> Vec<Effect> {
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    if let Some(p) = s.pending.pop_front() {
-        let yes = matches!(key.code, KeyCode::Char('y' | 'Y')) && !ctrl;
-        return match p {
-            Pending::Engine { id, .. } => {
-                s.note(Level::User, if yes { "> yes" } else { "> no" });
-                vec![Effect::Submit(Command::Confirm { id, approve: yes })]
-            }
-            // Ctrl-C twice leaves too.
-            Pending::Quit { .. } if yes || (ctrl && key.code == KeyCode::Char('c')) => {
-                vec![Effect::Quit]
-            }
-            Pending::Quit { .. } => Vec::new(),
-        };
-    }
-    if s.help_open {
-        s.help_open = false;
-        return Vec::new();
-    }
-    let (page, cols) = s.log_page();
-    match key.code {
-        KeyCode::Char('c') if ctrl => {
-            ask_quit(s);
-            Vec::new()
-        }
-        KeyCode::Char('d') if ctrl && s.input.is_empty() => quit(s),
-        KeyCode::F(1) => {
-            s.help_open = true;
-            Vec::new()
-        }
-        KeyCode::Char('?') if s.input.is_empty() && !ctrl => {
-            s.help_open = true;
-            Vec::new()
-        }
-        KeyCode::Enter => submit(s),
-        KeyCode::Tab => {
-            let many = s.input.complete();
-            if !many.is_empty() {
-                s.note(Level::System, &format!("commands: {}", many.join("  ")));
-            }
-            Vec::new()
-        }
-        KeyCode::Up => {
-            s.input.history_prev();
-            Vec::new()
-        }
-        KeyCode::Down => {
-            s.input.history_next();
-            Vec::new()
-        }
-        KeyCode::PageUp => {
-            s.log.scroll_up(page.saturating_sub(1).max(1), cols);
-            Vec::new()
-        }
-        KeyCode::PageDown => {
-            s.log.scroll_down(page.saturating_sub(1).max(1), cols);
-            Vec::new()
-        }
-        KeyCode::Home if ctrl || s.input.is_empty() => {
-            s.log.to_top(page, cols);
-            Vec::new()
-        }
-        KeyCode::End if ctrl || s.input.is_empty() => {
-            s.log.to_tail();
-            Vec::new()
-        }
-        _ => {
-            s.input.key(key);
-            Vec::new()
-        }
-    }
-}
-
-fn ask_quit(s: &mut AppState) {
-    if s.pending.iter().any(|p| matches!(p, Pending::Quit { .. })) {
-        return;
-    }
-    let question = if s.busy() {
-        "Quit clk? The running work will be stopped."
-    } else {
-        "Quit clk?"
-    };
-    s.pending.push_front(Pending::Quit {
-        question: question.to_string(),
-    });
-}
-
-/// `/quit`, Ctrl-D: leave at once when idle, ask first while work runs.
-fn quit(s: &mut AppState) -> Vec<Effect> {
-    if s.busy() {
-        ask_quit(s);
-        Vec::new()
-    } else {
-        vec![Effect::Quit]
-    }
-}
-
-fn submit(s: &mut AppState) -> Vec<Effect> {
-    let text = s.input.take();
-    if text.is_empty() {
-        return Vec::new();
-    }
-    s.log.to_tail();
-    s.note(Level::User, &format!("> {text}"));
-    if s.engine_gone && !text.starts_with('/') {
-        s.note(Level::Error, "the engine stopped; /quit to leave");
-        return Vec::new();
-    }
-    if !text.starts_with('/') {
-        s.work_finished = false;
-        return vec![Effect::Submit(Command::Message { text })];
-    }
-    match slash::parse(&text) {
-        Err(message) => {
-            s.note(Level::Warn, &message);
-            Vec::new()
-        }
-        Ok(Slash::Help) => {
-            s.help_open = true;
-            Vec::new()
-        }
-        Ok(Slash::Quit) => quit(s),
-        Ok(Slash::Engine(cmd)) => {
-            match &cmd {
-                Command::Tutorial => s.tutorial_running = true,
-                Command::SwitchProvider { .. } => s.error_hint = None,
-                _ => {}
-            }
-            s.work_finished = false;
-            vec![Effect::Submit(cmd)]
-        }
-    }
-}
-
-/// The one line above the input: the next useful move for the current state.
-pub fn hint(s: &AppState) -> String {
-    if let Some(p) = s.pending.front() {
-        return match p {
-            Pending::Engine { .. } => "answer above: y for yes, any other key for no".into(),
-            Pending::Quit { .. } => "y to quit, any other key to stay".into(),
-        };
-    }
-    if s.help_open {
-        return "any key closes help".into();
-    }
-    if s.engine_gone {
-        return "the engine stopped — /quit to leave".into();
-    }
-    if s.tutorial_running {
-        return "tutorial running — watch the cards fill in; it costs nothing".into();
-    }
-    let silent: Option<(&String, &u64)> = s
-        .silent_ms
-        .iter()
-        .filter(|(a, _)| s.status(a) == AgentStatus::Working)
-        .max_by_key(|(_, ms)| **ms);
-    if let Some((agent, ms)) = silent
-        && *ms >= 120_000
-    {
-        return format!(
-            "{agent} has been silent for {} — /abort kills it",
-            super::fmt::duration_ms(*ms)
-        );
-    }
-    if s.stop_requested && s.busy() {
-        return "stop requested — the work ends after the current step (/abort stops now)".into();
-    }
-    if s.busy() {
-        return "agents are working — /stop after this step, /abort to kill it now".into();
-    }
-    if let Some(e) = &s.error_hint {
-        let p = &e.provider;
-        return match e.kind.as_str() {
-            "not_found" => {
-                format!("{p} CLI or model not found — install it, or /provider <other>")
-            }
-            "auth" => format!("{p} refused the login — check its key, or /provider <other>"),
-            "timeout" => format!("{p} stalled — /doctor checks it, or /provider <other>"),
-            _ => format!("{p} is busy or unreachable — wait and retry, or /provider <other>"),
-        };
-    }
-    if s.idea.is_none() {
-        return "type your idea, or /tutorial for a free sample run, or /help".into();
-    }
-    if s.work_finished {
-        return "next: /loop ralph 5 to refine, /undo to revert, or type a follow-up".into();
-    }
-    "type a message to continue, or /help for commands".into()
-}
-
-/// Names of every card, for tests and the grid.
-pub fn card_names(s: &AppState) -> BTreeSet<String> {
-    s.cards.iter().map(|c| c.name.clone()).collect()
 }

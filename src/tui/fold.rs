@@ -13,7 +13,11 @@ use crate::engine::state::describe;
 /// How loud an event's log line is.
 fn level(ev: &Event) -> Level {
     match ev {
-        Event::DispatchFinished { ok: false, error_kind, .. } => {
+        Event::DispatchFinished {
+            ok: false,
+            error_kind,
+            ..
+        } => {
             if error_kind.as_deref() == Some("cancelled") {
                 Level::Warn
             } else {

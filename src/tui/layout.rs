@@ -70,7 +70,10 @@ pub fn compute(screen: Rect, needs: Needs) -> Areas {
         ..Areas::default()
     };
     // Leave at least one row for the log while the input grows.
-    let input_rows = needs.input_rows.clamp(1, 5).min(rest.height.saturating_sub(2).max(1));
+    let input_rows = needs
+        .input_rows
+        .clamp(1, 5)
+        .min(rest.height.saturating_sub(2).max(1));
     a.input = take_bottom(&mut rest, input_rows);
     if rest.height >= 2 {
         a.hint = take_bottom(&mut rest, 1);
@@ -154,8 +157,8 @@ mod tests {
                 for cards in [0, 5, 16, 40] {
                     let a = compute(screen, needs(cards));
                     let parts = [a.title, a.welcome, a.grid.area, a.log, a.hint, a.input];
-                    let total: u32 = parts.iter().map(|r| u32::from(r.area())).sum();
-                    assert!(total <= u32::from(screen.area()), "{w}x{h}");
+                    let total: u32 = parts.iter().map(|r| r.area()).sum();
+                    assert!(total <= screen.area(), "{w}x{h}");
                     for (i, p) in parts.iter().enumerate() {
                         assert!(inside(screen, *p), "{w}x{h} part {i} {p:?}");
                         for q in &parts[i + 1..] {
@@ -163,7 +166,10 @@ mod tests {
                         }
                     }
                     for i in 0..a.grid.slots {
-                        assert!(inside(a.grid.area, card_rect(&a.grid, i)), "{w}x{h} card {i}");
+                        assert!(
+                            inside(a.grid.area, card_rect(&a.grid, i)),
+                            "{w}x{h} card {i}"
+                        );
                     }
                 }
             }
@@ -179,7 +185,10 @@ mod tests {
         assert_eq!((a.grid.cols, a.grid.slots), (7, 16));
         let tiny = compute(Rect::new(0, 0, 20, 5), needs(5));
         assert_eq!(tiny.grid.slots, 0);
-        assert_eq!((tiny.title.height, tiny.input.height, tiny.hint.height), (1, 1, 1));
+        assert_eq!(
+            (tiny.title.height, tiny.input.height, tiny.hint.height),
+            (1, 1, 1)
+        );
         assert!(tiny.log.height >= 1);
     }
 }

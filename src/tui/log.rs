@@ -297,7 +297,11 @@ mod tests {
         let rows = wrap_entry(&e, 40);
         assert_eq!(rows[0], "00:00:00 one two three four five six");
         assert_eq!(rows[1], "         seven");
-        assert_eq!(wrap_entry(&e, 20)[0], "one two three four", "narrow: no time");
+        assert_eq!(
+            wrap_entry(&e, 20)[0],
+            "one two three four",
+            "narrow: no time"
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@ pub mod app;
 pub mod event_loop;
 pub mod fmt;
 pub mod fold;
+pub mod hint;
 pub mod input;
+pub mod keys;
 pub mod layout;
 pub mod log;
 pub mod session;
@@ -136,8 +138,17 @@ async fn session(app: &mut AppState, project: Project, idea: Option<&str>) -> Re
     let outcome = match terminal::TerminalGuard::enter() {
         Ok(mut guard) => {
             let keys = crossterm::event::EventStream::new();
-            let r = event_loop::run(app, &engine, events, &mut guard.terminal, keys, tx, rx, &mut side)
-                .await;
+            let r = event_loop::run(
+                app,
+                &engine,
+                events,
+                &mut guard.terminal,
+                keys,
+                tx,
+                rx,
+                &mut side,
+            )
+            .await;
             drop(guard);
             r.map_err(|e| Failure::failed(format!("the dashboard stopped: {e}")))
         }

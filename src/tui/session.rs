@@ -200,7 +200,12 @@ mod tests {
         // A PID no process has: the earlier session crashed.
         std::fs::write(lock_path(&ws), "999999999\n").unwrap();
         let (lock, state) = SessionLock::acquire(&ws).unwrap();
-        assert_eq!(state, LockState::Recovered { prior_pid: 999_999_999 });
+        assert_eq!(
+            state,
+            LockState::Recovered {
+                prior_pid: 999_999_999
+            }
+        );
         drop(lock);
         assert!(!lock_path(&ws).exists(), "a clean drop releases");
         assert!(recovery_note(&ws, 7).contains(".clk/state/conversation.jsonl"));
@@ -209,7 +214,12 @@ mod tests {
     #[test]
     fn a_recycled_pid_of_another_program_is_stale() {
         // pid 1 exists but is not clk.
-        assert!(!alive(1) || std::fs::read_to_string("/proc/1/comm").unwrap().contains("clk"));
+        assert!(
+            !alive(1)
+                || std::fs::read_to_string("/proc/1/comm")
+                    .unwrap()
+                    .contains("clk")
+        );
         assert!(alive(std::process::id()));
     }
 

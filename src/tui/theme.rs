@@ -124,6 +124,9 @@ mod tests {
         assert_eq!(t.warn(), Style::new());
         assert!(t.title().add_modifier.contains(Modifier::REVERSED));
         assert_eq!(t.status(AgentStatus::Done).fg, None);
-        assert_eq!(Theme::colored().status(AgentStatus::Done).fg, Some(Color::Green));
+        assert_eq!(
+            Theme::colored().status(AgentStatus::Done).fg,
+            Some(Color::Green)
+        );
     }
 }

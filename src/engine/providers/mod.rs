@@ -139,15 +139,35 @@ impl Availability {
 /// The callback behind an [`OutputSink`].
 type SinkFn = dyn Fn(Stream, &str) + Send + Sync;
 
+/// The callback told when a provider's process starts: its PID and command line.
+type StartFn = dyn Fn(u32, &str) + Send + Sync;
+
 /// Where live output goes while a provider works. Cheap to clone.
 #[derive(Clone)]
 pub struct OutputSink {
     f: Arc<SinkFn>,
+    start: Option<Arc<StartFn>>,
 }
 
 impl OutputSink {
     pub fn new(f: impl Fn(Stream, &str) + Send + Sync + 'static) -> Self {
-        OutputSink { f: Arc::new(f) }
+        OutputSink {
+            f: Arc::new(f),
+            start: None,
+        }
+    }
+
+    /// Also be told when a provider starts a process (front ends show its PID).
+    pub fn on_start(mut self, f: impl Fn(u32, &str) + Send + Sync + 'static) -> Self {
+        self.start = Some(Arc::new(f));
+        self
+    }
+
+    /// Report that the provider's process `pid` runs `command`.
+    pub fn started(&self, pid: u32, command: &str) {
+        if let Some(f) = &self.start {
+            f(pid, command)
+        }
     }
 
     /// A sink that drops everything.

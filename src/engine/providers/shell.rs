@@ -97,16 +97,21 @@ impl Provider for ShellProvider {
             spec.env
                 .insert("CLK_STAGE".into(), req.stage.clone().unwrap_or_default());
             spec.env.insert("CLK_RUN_ID".into(), req.run_id.clone());
-            let o = process::run(&spec, &req.cancel, |_| {}, |s, l| out.line(s, l))
-                .await
-                .map_err(|e| {
-                    let kind = if e.not_found {
-                        ErrorKind::NotFound
-                    } else {
-                        ErrorKind::Fatal
-                    };
-                    ProviderError::new(kind, e.to_string())
-                })?;
+            let o = process::run(
+                &spec,
+                &req.cancel,
+                |pid| out.started(pid, command),
+                |s, l| out.line(s, l),
+            )
+            .await
+            .map_err(|e| {
+                let kind = if e.not_found {
+                    ErrorKind::NotFound
+                } else {
+                    ErrorKind::Fatal
+                };
+                ProviderError::new(kind, e.to_string())
+            })?;
             match o.ending {
                 process::Ending::Exited(Some(0)) if o.truncated => Err(ProviderError::new(
                     ErrorKind::BadReply,
@@ -216,10 +221,16 @@ mod tests {
         let p = ShellProvider::new("shell", &settings);
         let seen = Arc::new(Mutex::new(Vec::new()));
         let s2 = seen.clone();
-        let sink = OutputSink::new(move |_, l| s2.lock().unwrap().push(l.to_string()));
+        let pid = Arc::new(Mutex::new(None));
+        let p2 = pid.clone();
+        let sink = OutputSink::new(move |_, l| s2.lock().unwrap().push(l.to_string()))
+            .on_start(move |n, cmd| *p2.lock().unwrap() = Some((n, cmd.to_string())));
         let r = p.dispatch(&req("line one\nline two"), &sink).await.unwrap();
         assert_eq!(r.text, "agent=engineer stage=build\nline one\nline two\n");
         assert_eq!(seen.lock().unwrap().len(), 3);
+        let (n, cmd) = pid.lock().unwrap().clone().expect("the start was reported");
+        assert!(n > 0);
+        assert!(cmd.contains("CLK_AGENT"), "{cmd}");
     }
 
     #[tokio::test]

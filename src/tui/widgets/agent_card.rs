@@ -20,7 +20,11 @@ pub fn rows<'a>(s: &AppState, card: &Card, cols: usize) -> Vec<Line<'a>> {
     let st = a.status;
     let mut head = vec![Span::styled(status_word(st).to_string(), t.status(st))];
     let runs = if a.dispatches > 0 {
-        format!(" · {} run{}", a.dispatches, if a.dispatches == 1 { "" } else { "s" })
+        format!(
+            " · {} run{}",
+            a.dispatches,
+            if a.dispatches == 1 { "" } else { "s" }
+        )
     } else {
         String::new()
     };
@@ -40,7 +44,11 @@ pub fn rows<'a>(s: &AppState, card: &Card, cols: usize) -> Vec<Line<'a>> {
             } else {
                 "streaming".to_string()
             };
-            let flow_style = if silent >= 120_000 { t.error() } else { t.dim() };
+            let flow_style = if silent >= 120_000 {
+                t.error()
+            } else {
+                t.dim()
+            };
             let last = if a.last_line.is_empty() {
                 "awaiting output…".to_string()
             } else {
@@ -79,7 +87,11 @@ pub fn rows<'a>(s: &AppState, card: &Card, cols: usize) -> Vec<Line<'a>> {
             let n = role.len();
             for (i, r) in role.into_iter().take(2).enumerate() {
                 // The second row ends in … when the role is longer still.
-                let r = if i == 1 && n > 2 { fmt::fit(&format!("{r} …"), cols) } else { r };
+                let r = if i == 1 && n > 2 {
+                    fmt::fit(&format!("{r} …"), cols)
+                } else {
+                    r
+                };
                 out.push(Line::styled(r, t.dim()));
             }
             out

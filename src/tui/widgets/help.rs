@@ -11,7 +11,8 @@ use crate::tui::app::AppState;
 use crate::tui::fmt;
 use crate::tui::layout::centered;
 
-pub const KEYS: &str = "Enter sends · Tab completes · ↑/↓ history · PgUp/PgDn scroll · Ctrl-C quits";
+pub const KEYS: &str =
+    "Enter sends · Tab completes · ↑/↓ history · PgUp/PgDn scroll · Ctrl-C quits";
 
 pub fn lines(s: &AppState, width: usize) -> Vec<Line<'static>> {
     let t = s.theme;
@@ -36,7 +37,13 @@ pub fn lines(s: &AppState, width: usize) -> Vec<Line<'static>> {
         })
         .collect();
     out.push(Line::raw(""));
-    out.push(Line::styled(fmt::fit("Free text talks to the team: the first message is the idea.", width), t.dim()));
+    out.push(Line::styled(
+        fmt::fit(
+            "Free text talks to the team: the first message is the idea.",
+            width,
+        ),
+        t.dim(),
+    ));
     out.push(Line::styled(fmt::fit(KEYS, width), t.dim()));
     out
 }

@@ -36,8 +36,7 @@ pub fn render(s: &AppState, area: Rect, buf: &mut Buffer) {
         if !s.log.following() {
             let marker = format!(" ↓ {} newer · End follows ", s.log.newer_hidden());
             block = block.title(
-                Line::styled(fmt::fit(&marker, usize::from(area.width)), t.warn())
-                    .right_aligned(),
+                Line::styled(fmt::fit(&marker, usize::from(area.width)), t.warn()).right_aligned(),
             );
         }
         let inner = block.inner(area);
