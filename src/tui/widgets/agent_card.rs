@@ -32,10 +32,9 @@ pub fn rows<'a>(s: &AppState, card: &Card, cols: usize) -> Vec<Line<'a>> {
         AgentStatus::Working => {
             let since = s.working_since.get(&card.name).copied().unwrap_or(s.now_ms);
             head.push(Span::raw(format!(
-                " {}{runs}",
+                " {} · ",
                 fmt::duration_ms(s.now_ms.saturating_sub(since))
             )));
-            let pid = a.pid.map(|p| format!("pid {p} · ")).unwrap_or_default();
             let silent = s.silent_ms.get(&card.name).copied().unwrap_or(0);
             let flow = if a.bytes_received == 0 && silent < 15_000 {
                 "waiting".to_string()
@@ -49,6 +48,8 @@ pub fn rows<'a>(s: &AppState, card: &Card, cols: usize) -> Vec<Line<'a>> {
             } else {
                 t.dim()
             };
+            head.push(Span::styled(flow, flow_style));
+            let pid = a.pid.map(|p| format!("pid {p} · ")).unwrap_or_default();
             let last = if a.last_line.is_empty() {
                 "awaiting output…".to_string()
             } else {
@@ -56,10 +57,10 @@ pub fn rows<'a>(s: &AppState, card: &Card, cols: usize) -> Vec<Line<'a>> {
             };
             vec![
                 Line::from(head),
-                Line::from(vec![
-                    Span::raw(format!("{pid}{} · ", fmt::bytes(a.bytes_received))),
-                    Span::styled(flow, flow_style),
-                ]),
+                Line::raw(fmt::fit(
+                    &format!("{pid}{}{runs}", fmt::bytes(a.bytes_received)),
+                    cols,
+                )),
                 Line::raw(fmt::fit(&last, cols)),
             ]
         }
