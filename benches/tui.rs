@@ -78,6 +78,7 @@ fn event(i: u64) -> Event {
                 ..Default::default()
             },
             cost_micros: 3,
+            cost_basis: Default::default(),
         },
         2 => Event::Warning {
             message: format!(

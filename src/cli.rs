@@ -109,8 +109,15 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Where the project stands: idea, provider, agents, usage, recent runs.
+    /// Where the project stands: idea, provider, agents, usage and cost, budget, recent runs.
     Status,
+    /// Spending caps and the session's spend against them.
+    Budget {
+        /// Start a new budget session: the totals so far are filed in
+        /// .clk/state/usage-history.jsonl and counting starts again from zero.
+        #[arg(long)]
+        reset: bool,
+    },
     /// Which providers can be used now, and why not (JSON).
     Providers,
     /// Show the last commit clk made; with --confirm, revert it with a new commit.

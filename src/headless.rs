@@ -86,6 +86,16 @@ pub fn summary(state: &RunState) -> String {
             ""
         }
     )];
+    let t = &state.totals;
+    if t.cost_micros > 0 || t.cost_unknown {
+        let money = crate::engine::pricing::format_usd(t.cost_micros);
+        parts.push(match (t.cost_micros, t.cost_unknown) {
+            (0, true) => "cost unknown".to_string(),
+            (_, true) => format!("{money} + calls at unknown price"),
+            (_, false) if t.estimated => format!("{money} (estimated)"),
+            (_, false) => money,
+        });
+    }
     parts.push(format!("{} file(s) changed", state.files_written.len()));
     parts.push(format!("{} commit(s)", state.commits.len()));
     if state.actions_refused > 0 {

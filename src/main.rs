@@ -41,7 +41,9 @@ fn start_logging(dir: &std::path::Path) -> Option<tracing_appender::non_blocking
     let logs = ws.logs_dir();
     std::fs::create_dir_all(&logs).ok()?;
     let appender = tracing_appender::rolling::never(&logs, "clk.log");
-    let (writer, guard) = tracing_appender::non_blocking(appender);
+    // Secrets are masked before a line reaches the file, whatever code logged it.
+    let (writer, guard) =
+        tracing_appender::non_blocking(clk::engine::redact::RedactingWriter::new(appender));
     let level = std::env::var("CLK_LOG_LEVEL").unwrap_or_else(|_| "info".into());
     let filter = tracing_subscriber::EnvFilter::try_new(format!("clk={}", level.to_lowercase()))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("clk=info"));
@@ -112,7 +114,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             stage,
             dry_run,
         } => cmd::ask::run(&dir, &agent, &objective.join(" "), stage, dry_run, format),
-        Command::Status => cmd::status::run(&dir),
+        Command::Status => cmd::status::run(&dir, format),
+        Command::Budget { reset } => cmd::budget::run(&dir, reset),
         Command::Providers => cmd::providers::run(&dir),
         Command::Undo { confirm } => cmd::undo::run(&dir, confirm),
         Command::Doctor { fix } => cmd::doctor::run(&dir, fix),

@@ -10,6 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use clk::engine::events::Usage;
+use clk::engine::pricing::{Cost, CostBasis};
 use clk::engine::records::UsageTotals;
 use clk::engine::workspace::{Workspace, append_jsonl, read_json, read_jsonl, write_json};
 
@@ -31,7 +32,17 @@ fn writer_loop(root: &Path) -> ! {
             output_tokens: 1,
             ..Default::default()
         };
-        UsageTotals::record(&ws, "shell", "engineer", &u, 0).unwrap();
+        UsageTotals::record(
+            &ws,
+            "shell",
+            "engineer",
+            &u,
+            Cost {
+                micros: 0,
+                basis: CostBasis::Free,
+            },
+        )
+        .unwrap();
     }
 }
 

@@ -428,6 +428,7 @@ fn session_cost_adds_to_what_earlier_sessions_spent() {
                 ..Default::default()
             },
             cost_micros: 250_000,
+            cost_basis: Default::default(),
         }),
     );
     assert_eq!(s.total_cost_micros(), 1_250_000);
@@ -574,4 +575,60 @@ async fn the_loop_ends_when_input_ends() {
     .await
     .unwrap();
     assert_eq!(*engine.sent.lock().unwrap(), vec![Command::Shutdown]);
+}
+
+#[test]
+fn a_spending_cap_stop_is_the_hint_until_new_work_starts() {
+    let mut s = state(80, 24);
+    update(
+        &mut s,
+        Msg::Engine(Event::IdeaCaptured { title: "x".into() }),
+    );
+    update(
+        &mut s,
+        Msg::Engine(Event::BudgetStopped {
+            agent: "qa".into(),
+            cap_key: "budget.session_usd_cap".into(),
+            spent_micros: 5_000_000,
+            cap_micros: 5_000_000,
+            reason: "session cap $5.00 reached; raise budget.session_usd_cap".into(),
+        }),
+    );
+    assert!(
+        hint(&s).contains("raise budget.session_usd_cap"),
+        "{}",
+        hint(&s)
+    );
+    assert_eq!(s.log.last().unwrap().level, clk::tui::log::Level::Error);
+    update(
+        &mut s,
+        Msg::Submitted {
+            task_id: 1,
+            what: "run".into(),
+        },
+    );
+    update(
+        &mut s,
+        Msg::Engine(Event::TaskFinished {
+            task_id: 1,
+            task: "status".into(),
+            ok: true,
+            summary: String::new(),
+        }),
+    );
+    assert!(!hint(&s).contains("budget"), "{}", hint(&s));
+    // A call with no known price makes the shown cost a lower bound.
+    update(
+        &mut s,
+        Msg::Engine(Event::UsageRecorded {
+            agent: "qa".into(),
+            run_id: "r".into(),
+            provider: "claude".into(),
+            model: "new-model".into(),
+            usage: clk::engine::events::Usage::default(),
+            cost_micros: 0,
+            cost_basis: clk::engine::pricing::CostBasis::Unknown,
+        }),
+    );
+    assert!(clk::tui::widgets::title_bar::text(&s, 200).contains("≥$0.00"));
 }

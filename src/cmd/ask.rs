@@ -4,7 +4,7 @@ use std::path::Path;
 
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, Failure, project, runtime};
+use super::{EXIT_BUDGET, EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, Failure, project, runtime};
 use crate::engine::bus::Bus;
 use crate::engine::events::{Command, Event};
 use crate::engine::workspace::Project;
@@ -18,14 +18,28 @@ pub struct TaskResult {
     pub cancelled: bool,
     /// The run id of the last dispatch the task started.
     pub run_id: Option<String>,
+    /// Why a spending cap stopped the task, when one did.
+    pub budget_stop: Option<String>,
 }
 
 impl TaskResult {
     pub fn exit_code(&self) -> u8 {
-        match (self.ok, self.cancelled) {
-            (true, _) => EXIT_OK,
-            (false, true) => EXIT_CANCELLED,
-            (false, false) => EXIT_FAILED,
+        match (self.ok, self.cancelled, &self.budget_stop) {
+            (true, _, _) => EXIT_OK,
+            (false, true, _) => EXIT_CANCELLED,
+            (false, false, Some(_)) => EXIT_BUDGET,
+            (false, false, None) => EXIT_FAILED,
+        }
+    }
+
+    /// The exit code, or the failure to report when a spending cap stopped the task.
+    pub fn finish(&self) -> Result<u8, Failure> {
+        match (&self.budget_stop, self.exit_code()) {
+            (Some(reason), EXIT_BUDGET) => Err(Failure {
+                code: EXIT_BUDGET,
+                message: format!("stopped by the budget: {reason}"),
+            }),
+            (_, code) => Ok(code),
         }
     }
 }
@@ -55,6 +69,7 @@ pub async fn run_printed(
             Ok(Event::DispatchFinished { error_kind, .. }) => {
                 result.cancelled |= error_kind.as_deref() == Some("cancelled");
             }
+            Ok(Event::BudgetStopped { reason, .. }) => result.budget_stop = Some(reason),
             Ok(Event::RunFinished { outcome, .. }) => {
                 result.cancelled |= outcome == "cancelled";
             }
@@ -118,5 +133,5 @@ pub fn run(
             );
         }
     }
-    Ok(out.exit_code())
+    out.finish()
 }

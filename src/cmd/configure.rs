@@ -57,11 +57,19 @@ pub fn run(dir: &Path, sets: &[String], show: bool) -> Result<u8, Failure> {
                         "{key}: use providers.NAME.FIELD (e.g. providers.ollama.model)"
                     ))
                 })?;
+                if let Some((model, part)) = price_field(field) {
+                    let v = coerce(raw, &json!(0.5))
+                        .map_err(|why| Failure::bad_input(format!("{key}: {why}")))?;
+                    set_price(&mut prov_user, name, model, part, v);
+                    prov_changed = true;
+                    continue;
+                }
                 let field_ok = PROVIDER_FIELDS.contains(&field)
                     || field.strip_prefix("env.").is_some_and(|v| !v.is_empty());
                 if !field_ok {
                     return Err(Failure::bad_input(format!(
-                        "{key}: unknown provider field {field:?}; fields: {}, env.VAR",
+                        "{key}: unknown provider field {field:?}; fields: {}, env.VAR, \
+                         price.{{input,output,cached_input}}_per_mtok, prices.MODEL.…",
                         PROVIDER_FIELDS.join(", ")
                     )));
                 }
@@ -74,6 +82,11 @@ pub fn run(dir: &Path, sets: &[String], show: bool) -> Result<u8, Failure> {
                     .map_err(|why| Failure::bad_input(format!("{key}: {why}")))?;
                 set_path(&mut prov_user, &format!("providers.{name}.{field}"), v);
                 prov_changed = true;
+            } else if keys::number_map_of(key).is_some() {
+                let v = coerce(raw, &json!(0.5))
+                    .map_err(|why| Failure::bad_input(format!("{key}: {why}")))?;
+                set_path(&mut cfg_user, key, v);
+                cfg_changed = true;
             } else {
                 let Some(default) = get_path(&schema, key) else {
                     return Err(Failure::bad_input(format!(
@@ -134,6 +147,47 @@ pub fn run(dir: &Path, sets: &[String], show: bool) -> Result<u8, Failure> {
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     }
     Ok(super::EXIT_OK)
+}
+
+const PRICE_PARTS: &[&str] = &["input_per_mtok", "output_per_mtok", "cached_input_per_mtok"];
+
+/// `price.input_per_mtok` -> (None, part); `prices.gpt-4.1.input_per_mtok` -> (Some(model),
+/// part). Model names may contain dots, so the part is the last segment.
+fn price_field(field: &str) -> Option<(Option<&str>, &str)> {
+    if let Some(part) = field.strip_prefix("price.") {
+        return PRICE_PARTS.contains(&part).then_some((None, part));
+    }
+    let (model, part) = field.strip_prefix("prices.")?.rsplit_once('.')?;
+    (!model.is_empty() && PRICE_PARTS.contains(&part)).then_some((Some(model), part))
+}
+
+/// Set one figure of a provider's price without splitting the model name on its dots.
+fn set_price(prov_user: &mut Value, name: &str, model: Option<&str>, part: &str, v: Value) {
+    let slot = |v: &mut Value, k: &str| -> Value {
+        if !v.is_object() {
+            *v = json!({});
+        }
+        let map = v.as_object_mut().expect("made an object above");
+        map.entry(k.to_string()).or_insert_with(|| json!({})).take()
+    };
+    let mut providers = slot(prov_user, "providers");
+    let mut provider = slot(&mut providers, name);
+    match model {
+        None => {
+            let mut price = slot(&mut provider, "price");
+            price[part] = v;
+            provider["price"] = price;
+        }
+        Some(m) => {
+            let mut prices = slot(&mut provider, "prices");
+            let mut one = slot(&mut prices, m);
+            one[part] = v;
+            prices[m] = one;
+            provider["prices"] = prices;
+        }
+    }
+    providers[name] = provider;
+    prov_user["providers"] = providers;
 }
 
 /// Names of CLK_* variables currently set (values left out: they may be secrets).

@@ -2,6 +2,7 @@
 //! message tells the user what to do; only `main` turns them into a process exit.
 
 pub mod ask;
+pub mod budget;
 pub mod configure;
 pub mod doctor;
 pub mod idea;
@@ -22,6 +23,8 @@ use crate::engine::workspace::{Project, Workspace};
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
+/// A spending cap (clk.config.json `budget`) was reached and the run stopped.
+pub const EXIT_BUDGET: u8 = 3;
 pub const EXIT_CANCELLED: u8 = 130;
 
 /// A command that could not do its job.

@@ -31,7 +31,7 @@ fn check_workflow(dir: &Path, name: &str) -> Result<(), Failure> {
 pub fn submit(dir: &Path, cmd: Command, format: Format) -> Result<u8, Failure> {
     let p = project(dir)?;
     let out = runtime()?.block_on(ask::run_printed(p, cmd, format))?;
-    Ok(out.exit_code())
+    out.finish()
 }
 
 pub fn cast(dir: &Path, dry_run: bool, format: Format) -> Result<u8, Failure> {

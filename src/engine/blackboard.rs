@@ -92,7 +92,10 @@ pub fn add(ws: &Workspace, origin: &Origin<'_>, block: &PostBlock) -> std::io::R
         let tmp = dir.join(format!(".{id}.tmp-{}", std::process::id()));
         {
             let mut f = fs::File::create(&tmp)?;
-            let mut text = serde_json::to_string_pretty(&post).map_err(std::io::Error::other)?;
+            // Every field came from a model's reply; mask keys in all of them.
+            let mut value = serde_json::to_value(&post).map_err(std::io::Error::other)?;
+            super::redact::redact_json(&mut value);
+            let mut text = serde_json::to_string_pretty(&value).map_err(std::io::Error::other)?;
             text.push('\n');
             f.write_all(text.as_bytes())?;
             f.sync_all()?;

@@ -24,8 +24,12 @@ pub struct Idea {
 
 impl Idea {
     /// Title: the given one, else the statement up to its first full stop, at most 80 chars.
+    /// A key pasted into the idea is masked here, so it reaches no file, prompt or commit.
     pub fn new(statement: &str, title: Option<&str>, tags: Vec<String>) -> Idea {
-        let statement = statement.trim().to_string();
+        let statement = super::redact::redact_text(statement.trim());
+        let title = title.map(super::redact::redact_text);
+        let title = title.as_deref();
+        let tags = tags.iter().map(|t| super::redact::redact_text(t)).collect();
         let title = title
             .map(str::trim)
             .filter(|t| !t.is_empty())
@@ -51,7 +55,9 @@ impl Idea {
 
     /// Store idea.json and a readable brief; returns the files written (relative).
     pub fn save(&self, ws: &Workspace) -> std::io::Result<Vec<String>> {
-        let v = serde_json::to_value(self).map_err(std::io::Error::other)?;
+        // The idea is committed: a key pasted into it must not reach git history.
+        let mut v = serde_json::to_value(self).map_err(std::io::Error::other)?;
+        super::redact::redact_json(&mut v);
         write_json(&ws.state_dir().join("idea.json"), &v)?;
         let brief = format!(
             "# {}\n\n{}\n\nCaptured {}{}\n",
@@ -64,6 +70,7 @@ impl Idea {
                 format!("; tags: {}", self.tags.join(", "))
             }
         );
+        let brief = super::redact::redact_text(&brief);
         super::workspace::write_atomic(&ws.state_dir().join("system_brief.md"), brief.as_bytes())?;
         Ok(vec![
             ".clk/state/idea.json".into(),

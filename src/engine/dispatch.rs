@@ -20,6 +20,7 @@ use super::config::ConfigError;
 use super::context;
 use super::events::{Event, Usage};
 use super::git;
+use super::pricing;
 use super::prompts;
 use super::protocol::{self, Parsed};
 use super::providers::retry::{RetryPolicy, with_retries};
@@ -65,6 +66,8 @@ pub struct DispatchOutcome {
     pub batch: BatchOutcome,
     pub commit: Option<git::CommitInfo>,
     pub usage: Usage,
+    /// What the dispatch cost and where the figure came from.
+    pub cost: pricing::Cost,
     /// What the reply's PROPOSE_ROLE and PROPOSE_WORKFLOW blocks changed.
     pub proposals: super::proposals::ProposalsOutcome,
 }
@@ -76,6 +79,9 @@ pub enum DispatchError {
     Config(#[from] ConfigError),
     #[error("cannot write the run record: {0}")]
     Io(#[from] std::io::Error),
+    /// A spending cap was reached and no one let the dispatch go ahead: the run must stop.
+    #[error(transparent)]
+    Budget(#[from] super::budget::BudgetStop),
 }
 
 /// Backstop on top of the provider's own timeout handling.
@@ -94,6 +100,10 @@ pub async fn dispatch(
     let provider = registry::for_agent(project, &req.agent)?;
     let settings = project.providers.get(&provider_name)?;
     let spec = project.agents.spec(&req.agent);
+    if !req.dry_run {
+        // Before anything is recorded: a refused dispatch leaves no run behind.
+        super::budget::before_dispatch(project, bus, &req.agent).await?;
+    }
 
     let (run_id, run_dir) = ws.reserve_run(&req.agent)?;
     let mut vars = context::vars(project, &req.agent, &req.objective, &req.vars);
@@ -230,8 +240,9 @@ pub async fn dispatch(
     };
     records::write_text(&run_dir, "response.txt", &response_file)?;
 
-    // Price tables arrive with the paid providers; the ones in this build cost nothing.
-    let cost_micros = 0;
+    let priced_model = pricing::effective_model(settings, &model).to_string();
+    let cost = pricing::cost(settings, &priced_model, &usage);
+    let cost_micros = cost.micros;
     if !req.dry_run && ok {
         bus.emit(Event::UsageRecorded {
             agent: req.agent.clone(),
@@ -240,8 +251,18 @@ pub async fn dispatch(
             model: model.clone(),
             usage: usage.clone(),
             cost_micros,
+            cost_basis: cost.basis,
         });
-        UsageTotals::record(ws, &provider_name, &req.agent, &usage, cost_micros)?;
+        let totals = UsageTotals::record(ws, &provider_name, &req.agent, &usage, cost)?;
+        super::budget::after_dispatch(
+            project,
+            bus,
+            &req.agent,
+            &provider_name,
+            &priced_model,
+            cost,
+            &totals,
+        );
     }
     bus.emit(Event::DispatchFinished {
         agent: req.agent.clone(),
@@ -289,6 +310,7 @@ pub async fn dispatch(
         elapsed_ms,
         usage: usage.clone(),
         cost_micros,
+        cost_basis: cost.basis,
         files_written: batch.changed_paths(),
         text_preview: reply.chars().take(500).collect(),
     };
@@ -304,6 +326,7 @@ pub async fn dispatch(
         batch,
         commit,
         usage,
+        cost,
         proposals,
     })
 }

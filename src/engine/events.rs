@@ -32,6 +32,10 @@ pub struct Usage {
     /// Where the numbers came from, e.g. `openai-usage`, `ollama-eval-count`, `estimate`.
     #[serde(default)]
     pub source: String,
+    /// What the provider itself said the call cost (claude's `total_cost_usd`, pi's
+    /// `usage.cost`), in micro-dollars; see `pricing::usd_to_micros`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_cost_micros: Option<u64>,
 }
 
 impl Usage {
@@ -47,6 +51,7 @@ impl Usage {
             cached_input_tokens: 0,
             estimated: true,
             source: "estimate".to_string(),
+            reported_cost_micros: None,
         }
     }
 }
@@ -127,6 +132,33 @@ pub enum Event {
         model: String,
         usage: Usage,
         cost_micros: u64,
+        /// Where the cost came from; `unknown` means `cost_micros` is not a real figure.
+        #[serde(default)]
+        cost_basis: crate::engine::pricing::CostBasis,
+    },
+    /// A dispatch took spend to or past a cap (`cap_key` is the setting, e.g.
+    /// `budget.session_usd_cap` or `budget.agent_usd_caps.qa`).
+    BudgetReached {
+        agent: String,
+        cap_key: String,
+        spent_micros: u64,
+        cap_micros: u64,
+    },
+    /// Spend was at or past a cap and the user let one more dispatch go ahead.
+    BudgetOverrideApproved {
+        agent: String,
+        cap_key: String,
+        spent_micros: u64,
+        cap_micros: u64,
+    },
+    /// A dispatch was refused because spend reached a cap; the run stops.
+    BudgetStopped {
+        agent: String,
+        cap_key: String,
+        spent_micros: u64,
+        cap_micros: u64,
+        /// One line: what was reached and what to do.
+        reason: String,
     },
     /// A reply contained a block the parser could not read in full.
     MalformedBlock {
@@ -395,6 +427,9 @@ impl Event {
             Event::DispatchFinished { .. } => "dispatch_finished",
             Event::UsageRecorded { .. } => "usage_recorded",
             Event::MalformedBlock { .. } => "malformed_block",
+            Event::BudgetReached { .. } => "budget_reached",
+            Event::BudgetOverrideApproved { .. } => "budget_override_approved",
+            Event::BudgetStopped { .. } => "budget_stopped",
             Event::Action { .. } => "action",
             Event::CommandFinished { .. } => "command_finished",
             Event::BatchWarning { .. } => "batch_warning",

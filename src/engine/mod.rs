@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod blackboard;
+pub mod budget;
 pub mod bundled;
 pub mod bus;
 pub mod casting;
@@ -21,6 +22,7 @@ pub mod handle;
 pub mod init;
 pub mod loops;
 pub mod orchestrate;
+pub mod pricing;
 pub mod process;
 pub mod prompts;
 pub mod proposals;

@@ -65,10 +65,14 @@ pub fn apply(project: &Project, bus: &Bus, by: &str, parsed: &Parsed) -> Proposa
     if parsed.roles.is_empty() && parsed.workflows.is_empty() {
         return out;
     }
+    // Proposals become files clk commits (prompts, workflows, agents.json, casting.log):
+    // mask any key a model put in them first.
+    let roles = super::redact::redacted(&parsed.roles);
+    let workflows = super::redact::redacted(&parsed.workflows);
     let mut files: Vec<String> = Vec::new();
     let mut roster = current_agents(project);
     // `ROLE: remove` (or retire) with no prompt retires a role the chief cast earlier.
-    let (removals, additions): (Vec<_>, Vec<_>) = parsed.roles.iter().cloned().partition(|r| {
+    let (removals, additions): (Vec<_>, Vec<_>) = roles.into_iter().partition(|r| {
         let role = r.role.trim().to_ascii_lowercase();
         (role == "remove" || role == "retire") && r.prompt.trim().is_empty()
     });
@@ -142,7 +146,7 @@ pub fn apply(project: &Project, bus: &Bus, by: &str, parsed: &Parsed) -> Proposa
         }
     }
     let names = roster_names(ws, &roster);
-    for proposal in &parsed.workflows {
+    for proposal in &workflows {
         let result = propose::prepare(proposal, &names).and_then(|(file, yaml, _)| {
             let name = file.trim_end_matches(".yaml").to_string();
             propose::write(ws, &name, &yaml)

@@ -94,6 +94,53 @@ pub fn redact_text(text: &str) -> String {
     out
 }
 
+/// The mask of the first secret clk knows (a registered value, not a mere key shape) that
+/// `text` holds, if any. For refusing to write a key into a file that would be committed.
+pub fn known_secret_in(text: &str) -> Option<String> {
+    let list = known().read().unwrap_or_else(|p| p.into_inner());
+    list.iter()
+        .find(|s| text.contains(s.as_str()))
+        .map(|s| mask(s))
+}
+
+/// An `io::Write` that redacts what passes through it, for the tracing log file. Each write
+/// is redacted on its own; tracing writes one whole line per call, so a secret is never split
+/// across two writes.
+pub struct RedactingWriter<W: std::io::Write> {
+    inner: W,
+}
+
+impl<W: std::io::Write> RedactingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        RedactingWriter { inner }
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for RedactingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.inner.write_all(redact_text(&text).as_bytes())?;
+        // All of `buf` was consumed, whatever length its redacted form has.
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A copy of `value` with every string in it redacted (through its JSON form).
+pub fn redacted<T>(value: &T) -> T
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + Clone,
+{
+    let Ok(mut v) = serde_json::to_value(value) else {
+        return value.clone();
+    };
+    redact_json(&mut v);
+    serde_json::from_value(v).unwrap_or_else(|_| value.clone())
+}
+
 /// Redact every string inside a JSON value, in place.
 pub fn redact_json(value: &mut serde_json::Value) {
     match value {
@@ -134,6 +181,30 @@ mod tests {
         assert_eq!(
             redact_text("abc is fine, skipping"),
             "abc is fine, skipping"
+        );
+    }
+
+    #[test]
+    fn known_secrets_are_found_but_key_shapes_alone_are_not() {
+        register("find-me-secret-42");
+        assert_eq!(
+            known_secret_in("x find-me-secret-42 y").as_deref(),
+            Some("<redacted: 17 chars>")
+        );
+        assert_eq!(known_secret_in("sk-proj-ABCDEFGHIJKLMNOP"), None);
+    }
+
+    #[test]
+    fn the_log_writer_redacts_what_it_passes_on() {
+        use std::io::Write;
+        register("log-writer-secret-7");
+        let mut out = Vec::new();
+        let mut w = RedactingWriter::new(&mut out);
+        let line = b"INFO token=log-writer-secret-7 done\n";
+        assert_eq!(w.write(line).unwrap(), line.len());
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "INFO token=<redacted: 19 chars> done\n"
         );
     }
 

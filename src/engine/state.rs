@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde::Serialize;
 
 use super::events::{Decision, Event, Usage};
+use super::pricing::{CostBasis, format_usd};
 
 /// Log lines kept in memory.
 pub const LOG_CAPACITY: usize = 5_000;
@@ -58,14 +59,17 @@ pub struct Totals {
     pub cost_micros: u64,
     /// True when any figure in the total was estimated.
     pub estimated: bool,
+    /// True when some dispatch had no known price: `cost_micros` leaves it out.
+    pub cost_unknown: bool,
 }
 
 impl Totals {
-    pub fn add(&mut self, u: &Usage, cost_micros: u64) {
+    pub fn add(&mut self, u: &Usage, cost_micros: u64, basis: CostBasis) {
         self.input_tokens = self.input_tokens.saturating_add(u.input_tokens);
         self.output_tokens = self.output_tokens.saturating_add(u.output_tokens);
         self.cost_micros = self.cost_micros.saturating_add(cost_micros);
         self.estimated |= u.estimated;
+        self.cost_unknown |= basis == CostBasis::Unknown;
     }
 }
 
@@ -75,12 +79,15 @@ pub struct RunState {
     pub agents: BTreeMap<String, AgentView>,
     pub totals: Totals,
     pub per_provider: BTreeMap<String, Totals>,
+    pub per_agent: BTreeMap<String, Totals>,
     pub files_written: BTreeSet<String>,
     pub commits: Vec<(String, String)>,
     pub actions_applied: u64,
     pub actions_refused: u64,
     pub dispatch_failures: u64,
     pub done_requested: Option<String>,
+    /// Why a spending cap stopped the run, once it did.
+    pub budget_stopped: Option<String>,
     #[serde(skip)]
     pub log: VecDeque<String>,
 }
@@ -114,6 +121,8 @@ impl RunState {
             | Event::UserChangesKept { .. }
             | Event::Warning { .. }
             | Event::TaskFinished { .. }
+            | Event::BudgetReached { .. }
+            | Event::BudgetOverrideApproved { .. }
             | Event::ConfirmRequested { .. }
             | Event::ConfirmAnswered { .. }
             | Event::Report { .. }
@@ -165,16 +174,24 @@ impl RunState {
                 }
             }
             Event::UsageRecorded {
+                agent,
                 provider,
                 usage,
                 cost_micros,
+                cost_basis,
                 ..
             } => {
-                self.totals.add(usage, *cost_micros);
-                self.per_provider
-                    .entry(provider.clone())
-                    .or_default()
-                    .add(usage, *cost_micros);
+                self.totals.add(usage, *cost_micros, *cost_basis);
+                self.per_provider.entry(provider.clone()).or_default().add(
+                    usage,
+                    *cost_micros,
+                    *cost_basis,
+                );
+                self.per_agent.entry(agent.clone()).or_default().add(
+                    usage,
+                    *cost_micros,
+                    *cost_basis,
+                );
             }
             Event::Action {
                 kind,
@@ -191,6 +208,7 @@ impl RunState {
                 Decision::Skipped | Decision::Rejected => self.actions_refused += 1,
             },
             Event::DoneRequested { reason, .. } => self.done_requested = Some(reason.clone()),
+            Event::BudgetStopped { reason, .. } => self.budget_stopped = Some(reason.clone()),
             Event::ChangesUndone { files, .. } => {
                 for f in files {
                     self.files_written.remove(f);
@@ -281,12 +299,46 @@ pub fn describe(ev: &Event) -> Option<String> {
                 )
             }
         }
-        Event::UsageRecorded { agent, usage, .. } => format!(
-            "{agent}: {} tokens in, {} out{}",
+        Event::UsageRecorded {
+            agent,
+            usage,
+            cost_micros,
+            cost_basis,
+            ..
+        } => format!(
+            "{agent}: {} tokens in, {} out{}{}",
             usage.input_tokens,
             usage.output_tokens,
-            if usage.estimated { " (estimated)" } else { "" }
+            if usage.estimated { " (estimated)" } else { "" },
+            match cost_basis {
+                CostBasis::Free => String::new(),
+                CostBasis::Unknown => ", cost unknown".to_string(),
+                CostBasis::Table | CostBasis::Configured | CostBasis::Reported => {
+                    format!(", {}", format_usd(*cost_micros))
+                }
+            }
         ),
+        Event::BudgetReached {
+            agent,
+            cap_key,
+            spent_micros,
+            cap_micros,
+        } => format!(
+            "budget: {agent} took spend to {} of the {} cap ({cap_key})",
+            format_usd(*spent_micros),
+            format_usd(*cap_micros)
+        ),
+        Event::BudgetOverrideApproved {
+            agent,
+            cap_key,
+            spent_micros,
+            cap_micros,
+        } => format!(
+            "budget: over {cap_key} ({} of {}); you let {agent} go ahead",
+            format_usd(*spent_micros),
+            format_usd(*cap_micros)
+        ),
+        Event::BudgetStopped { reason, .. } => format!("budget: stopped: {reason}"),
         Event::MalformedBlock { agent, problem, .. } => {
             format!("{agent}: malformed block: {problem}")
         }
@@ -555,6 +607,7 @@ mod tests {
                 ..Default::default()
             },
             cost_micros: 3,
+            cost_basis: CostBasis::Table,
         });
         s.apply(&Event::DispatchFinished {
             agent: "engineer".into(),
@@ -571,6 +624,12 @@ mod tests {
         assert_eq!(a.bytes_received, 6);
         assert_eq!(s.totals.input_tokens, 5);
         assert_eq!(s.per_provider["shell"].cost_micros, 3);
+        assert_eq!(s.per_agent["engineer"].output_tokens, 7);
+        assert!(
+            s.log
+                .iter()
+                .any(|l| l == "engineer: 5 tokens in, 7 out, <$0.0001")
+        );
         assert_eq!(s.log.len(), 3);
     }
 

@@ -109,6 +109,8 @@ pub struct Init {
     /// Tokens and micro-dollars of earlier sessions (`.clk/state/usage.json`).
     pub base_tokens: u64,
     pub base_cost_micros: u64,
+    /// Earlier sessions had calls with no known price (the cost shown is a lower bound).
+    pub base_cost_unknown: bool,
     pub width: u16,
     pub height: u16,
     pub theme: Option<Theme>,
@@ -137,11 +139,14 @@ pub struct AppState {
     /// The workflow stage running now, for the title bar.
     pub stage: Option<String>,
     pub error_hint: Option<ErrorHint>,
+    /// Why the last run stopped at a spending cap, until new work starts.
+    pub budget_stop: Option<String>,
     /// A run, loop or message cycle finished since the last input: suggest what next.
     pub work_finished: bool,
     pub engine_gone: bool,
     pub base_tokens: u64,
     pub base_cost_micros: u64,
+    pub base_cost_unknown: bool,
     pub ahead: Option<u64>,
     pub now_ms: u64,
     pub tod_secs: u32,
@@ -176,10 +181,12 @@ impl AppState {
             tasks: BTreeMap::new(),
             stage: None,
             error_hint: None,
+            budget_stop: None,
             work_finished: false,
             engine_gone: false,
             base_tokens: init.base_tokens,
             base_cost_micros: init.base_cost_micros,
+            base_cost_unknown: init.base_cost_unknown,
             ahead: None,
             now_ms: 0,
             tod_secs: 0,
@@ -268,6 +275,11 @@ impl AppState {
             .saturating_add(self.run.totals.cost_micros)
     }
 
+    /// Some call had no known price: the total is a lower bound.
+    pub fn cost_unknown(&self) -> bool {
+        self.base_cost_unknown || self.run.totals.cost_unknown
+    }
+
     /// What the title bar calls the phase.
     pub fn phase(&self) -> String {
         if let Some(st) = &self.stage {
@@ -335,6 +347,7 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Effect> {
         Msg::Submitted { task_id, what } => {
             s.tasks.insert(task_id, what);
             s.work_finished = false;
+            s.budget_stop = None;
             Vec::new()
         }
         Msg::EngineGone => {

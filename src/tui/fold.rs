@@ -38,7 +38,10 @@ fn level(ev: &Event) -> Level {
         Event::Heartbeat { silent_ms, .. } if *silent_ms >= 120_000 => Level::Warn,
         Event::ProviderSwitched { usable: false, .. } => Level::Warn,
         Event::TutorialFinished { ok: false, .. } => Level::Warn,
-        Event::Warning { .. }
+        Event::BudgetStopped { .. } => Level::Error,
+        Event::BudgetReached { .. }
+        | Event::BudgetOverrideApproved { .. }
+        | Event::Warning { .. }
         | Event::BatchWarning { .. }
         | Event::MalformedBlock { .. }
         | Event::ProviderRetry { .. }
@@ -150,6 +153,7 @@ pub fn event(s: &mut AppState, ev: &Event) {
             .pending
             .retain(|p| !matches!(p, Pending::Engine { id: q, .. } if q == id)),
         Event::StopRequested => s.stop_requested = true,
+        Event::BudgetStopped { reason, .. } => s.budget_stop = Some(reason.clone()),
         Event::ProviderSwitched { name, .. } => {
             s.provider = name.clone();
             s.error_hint = None;
@@ -178,6 +182,8 @@ pub fn event(s: &mut AppState, ev: &Event) {
         | Event::ProcessStarted { .. }
         | Event::ProviderRetry { .. }
         | Event::UsageRecorded { .. }
+        | Event::BudgetReached { .. }
+        | Event::BudgetOverrideApproved { .. }
         | Event::MalformedBlock { .. }
         | Event::Action { .. }
         | Event::CommandFinished { .. }

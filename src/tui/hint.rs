@@ -39,6 +39,9 @@ pub fn hint(s: &AppState) -> String {
     if s.busy() {
         return "agents are working — /stop after this step, /abort to kill it now".into();
     }
+    if let Some(reason) = &s.budget_stop {
+        return reason.clone();
+    }
     if let Some(e) = &s.error_hint {
         let p = &e.provider;
         return match e.kind.as_str() {

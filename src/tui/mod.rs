@@ -63,6 +63,7 @@ pub fn init_for(project: &Project, width: u16, height: u16, notes: Vec<String>) 
             .input_tokens
             .saturating_add(usage.total.output_tokens),
         base_cost_micros: usage.total.cost_micros,
+        base_cost_unknown: usage.total.unpriced > 0,
         width,
         height,
         theme: Some(theme::Theme::from_env()),

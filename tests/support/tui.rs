@@ -27,6 +27,7 @@ pub fn state(width: u16, height: u16) -> AppState {
         tutorial_done: false,
         base_tokens: 0,
         base_cost_micros: 0,
+        base_cost_unknown: false,
         width,
         height,
         theme: Some(Theme::colored()),

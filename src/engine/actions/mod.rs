@@ -190,6 +190,23 @@ impl Applier<'_> {
         if let Some(why) = not_a_plain_file(&j.abs) {
             return self.decide(kind, &j.rel, Decision::Rejected, why);
         }
+        let new_text = match action {
+            Action::Write { content, .. } | Action::Append { content, .. } => Some(content),
+            Action::Edit { new, .. } => Some(new),
+            Action::Delete { .. } | Action::Run { .. } | Action::Done { .. } => None,
+        };
+        // The file would be committed: a key in it would end up in git history.
+        if let Some(masked) = new_text.and_then(|t| redact::known_secret_in(t)) {
+            return self.decide(
+                kind,
+                &j.rel,
+                Decision::Rejected,
+                format!(
+                    "refused: it holds a secret clk knows ({masked}); read keys from the \
+                     environment instead of writing them into files"
+                ),
+            );
+        }
         if let Err(e) = self.backup(&j) {
             return self.decide(
                 kind,

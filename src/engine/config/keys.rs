@@ -8,6 +8,45 @@ use serde_json::{Map, Value};
 
 use super::{ConfigError, EnvLookup};
 
+/// Keys whose value is an open map from names the user picks to numbers
+/// (`budget.agent_usd_caps.engineer`). The defaults cannot list their keys, so they are
+/// handled here: any name under them is a known key that takes a number, and `CLK_<KEY>` sets
+/// the whole map as `name=number,name=number` (or a JSON object).
+pub const NUMBER_MAPS: &[&str] = &["budget.agent_usd_caps"];
+
+/// The open map `dotted` belongs to (`budget.agent_usd_caps.qa` -> `budget.agent_usd_caps`).
+pub fn number_map_of(dotted: &str) -> Option<&'static str> {
+    NUMBER_MAPS.iter().copied().find(|m| {
+        dotted
+            .strip_prefix(m)
+            .and_then(|rest| rest.strip_prefix('.'))
+            .is_some_and(|name| !name.is_empty() && !name.contains('.'))
+    })
+}
+
+/// `a=1,b=2.5` or `{"a": 1}` as a JSON object of numbers.
+fn parse_number_map(raw: &str) -> Result<Value, String> {
+    let raw = raw.trim();
+    let bad = || "takes name=number pairs separated by commas (agent=usd,agent=usd)".to_string();
+    if raw.starts_with('{') {
+        let v: Value = serde_json::from_str(raw).map_err(|_| bad())?;
+        let ok = v
+            .as_object()
+            .is_some_and(|m| m.values().all(Value::is_number));
+        return if ok { Ok(v) } else { Err(bad()) };
+    }
+    let mut map = Map::new();
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, num) = pair.split_once('=').ok_or_else(bad)?;
+        let n = coerce(num, &Value::from(0.5)).map_err(|_| bad())?;
+        if name.trim().is_empty() {
+            return Err(bad());
+        }
+        map.insert(name.trim().to_string(), n);
+    }
+    Ok(Value::Object(map))
+}
+
 /// Merge `over` into `base`: objects key by key at every depth, anything else replaced.
 pub fn merge_deep(base: &mut Value, over: &Value) {
     match (base, over) {
@@ -62,6 +101,15 @@ pub fn apply_env_overrides(value: &mut Value, env: EnvLookup<'_>) -> Result<(), 
                 ConfigError::Invalid(format!("environment variable {name}={raw:?}: {why}"))
             })?;
             set_path(value, &key, typed);
+        }
+    }
+    for key in NUMBER_MAPS {
+        let name = env_name(key);
+        if let Some(raw) = env(&name) {
+            let map = parse_number_map(&raw).map_err(|why| {
+                ConfigError::Invalid(format!("environment variable {name}={raw:?}: {why}"))
+            })?;
+            set_path(value, key, map);
         }
     }
     Ok(())
@@ -156,6 +204,11 @@ pub fn type_word(v: &Value) -> &'static str {
 /// fits where a number is asked for; anything fits where the default is null.
 pub fn check_types(schema: &Value, user: &Value, file: &str) -> Result<(), ConfigError> {
     for (key, value) in leaves(user) {
+        if number_map_of(&key).is_some() && !value.is_number() {
+            return Err(ConfigError::Invalid(format!(
+                "{file}: {key} is {value}, but it takes a number"
+            )));
+        }
         let Some(want) = get_path(schema, &key) else {
             continue;
         };
@@ -182,7 +235,7 @@ pub fn check_types(schema: &Value, user: &Value, file: &str) -> Result<(), Confi
 pub fn unknown_keys(schema: &Value, user: &Value) -> Vec<String> {
     let mut out = Vec::new();
     for (key, _) in leaves(user) {
-        if key.is_empty() {
+        if key.is_empty() || number_map_of(&key).is_some() {
             continue;
         }
         // A key is known when some prefix of it is a leaf or the whole path exists.
@@ -226,6 +279,25 @@ mod tests {
             env_name("provider_retry.max_retries"),
             "CLK_PROVIDER_RETRY_MAX_RETRIES"
         );
+    }
+
+    #[test]
+    fn open_number_maps_take_any_name() {
+        assert_eq!(
+            number_map_of("budget.agent_usd_caps.qa"),
+            Some("budget.agent_usd_caps")
+        );
+        assert_eq!(number_map_of("budget.agent_usd_caps"), None);
+        assert_eq!(number_map_of("budget.agent_usd_caps.a.b"), None);
+        let schema = json!({"budget": {"agent_usd_caps": {}}});
+        let user = json!({"budget": {"agent_usd_caps": {"qa": 1}}});
+        assert!(unknown_keys(&schema, &user).is_empty());
+        assert_eq!(
+            parse_number_map("a=1, b=2.5").unwrap(),
+            json!({"a": 1.0, "b": 2.5})
+        );
+        assert!(parse_number_map("a").is_err());
+        assert!(parse_number_map(r#"{"a": "x"}"#).is_err());
     }
 
     #[test]

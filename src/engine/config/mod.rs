@@ -50,6 +50,8 @@ pub struct ClkConfig {
     pub blackboard: BlackboardConfig,
     /// What must hold before an `ACTION: done` ends a run.
     pub done_gate: crate::engine::done_gate::GateConfig,
+    /// Spending caps, checked against the persisted usage totals around every dispatch.
+    pub budget: BudgetConfig,
 }
 
 impl Default for ClkConfig {
@@ -72,8 +74,20 @@ impl Default for ClkConfig {
             robustness: RobustnessConfig::default(),
             blackboard: BlackboardConfig::default(),
             done_gate: crate::engine::done_gate::GateConfig::default(),
+            budget: BudgetConfig::default(),
         }
     }
+}
+
+/// Spending caps in USD over the session's persisted totals (`.clk/state/usage.json`).
+/// Reaching a cap pauses the run to ask the user; without an answer (headless) it stops.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BudgetConfig {
+    /// Most the whole session may spend, in USD (0: no cap).
+    pub session_usd_cap: f64,
+    /// Most each named agent may spend in the session, in USD (0 or absent: no cap).
+    pub agent_usd_caps: std::collections::BTreeMap<String, f64>,
 }
 
 /// Retries of a failed provider call (retryable errors only) and of a failed stage.
@@ -325,6 +339,23 @@ impl ClkConfig {
                 )))
             }
         };
+        let caps = std::iter::once((
+            "budget.session_usd_cap".to_string(),
+            self.budget.session_usd_cap,
+        ))
+        .chain(
+            self.budget
+                .agent_usd_caps
+                .iter()
+                .map(|(a, v)| (format!("budget.agent_usd_caps.{a}"), *v)),
+        );
+        for (key, usd) in caps {
+            if !usd.is_finite() || usd < 0.0 {
+                return Err(ConfigError::Invalid(format!(
+                    "{key} is {usd}; use a number of dollars, 0 or more (0: no cap)"
+                )));
+            }
+        }
         one_of(
             "robustness.auto_consensus",
             &self.robustness.auto_consensus,
@@ -377,6 +408,47 @@ mod tests {
         let user = serde_json::json!({"provider_timeout_s": 0});
         let e = ClkConfig::from_json_with_env(Some(&user), &no_env).unwrap_err();
         assert!(e.to_string().contains("clk configure --set"), "{e}");
+    }
+
+    #[test]
+    fn budget_caps_come_from_the_file_and_the_environment() {
+        let user = serde_json::json!({"budget": {"agent_usd_caps": {"qa": 0.5}}});
+        let env = |k: &str| match k {
+            "CLK_BUDGET_SESSION_USD_CAP" => Some("2.5".to_string()),
+            _ => None,
+        };
+        let c = ClkConfig::from_json_with_env(Some(&user), &env).unwrap();
+        assert_eq!(c.budget.session_usd_cap, 2.5);
+        assert_eq!(c.budget.agent_usd_caps["qa"], 0.5);
+        let env = |k: &str| {
+            (k == "CLK_BUDGET_AGENT_USD_CAPS").then(|| "engineer=1.25, chief=3".to_string())
+        };
+        let c = ClkConfig::from_json_with_env(Some(&user), &env).unwrap();
+        assert_eq!(
+            c.budget.agent_usd_caps.len(),
+            2,
+            "the variable replaces the file's map"
+        );
+        assert_eq!(c.budget.agent_usd_caps["engineer"], 1.25);
+        assert_eq!(c.budget.agent_usd_caps["chief"], 3.0);
+        let env = |k: &str| (k == "CLK_BUDGET_AGENT_USD_CAPS").then(|| "engineer".to_string());
+        let e = ClkConfig::from_json_with_env(None, &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("CLK_BUDGET_AGENT_USD_CAPS") && e.contains("agent=usd"),
+            "{e}"
+        );
+        let user = serde_json::json!({"budget": {"session_usd_cap": -1}});
+        let e = ClkConfig::from_json_with_env(Some(&user), &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("budget.session_usd_cap"), "{e}");
+        let user = serde_json::json!({"budget": {"agent_usd_caps": {"qa": "lots"}}});
+        let e = ClkConfig::from_json_with_env(Some(&user), &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("budget.agent_usd_caps.qa"), "{e}");
     }
 
     #[test]

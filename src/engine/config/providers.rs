@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, EnvLookup};
+use crate::engine::pricing::ModelPrice;
 
 /// One provider's settings. Which fields matter depends on `kind`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -37,6 +38,14 @@ pub struct ProviderSettings {
     /// Overrides clk.config.json's provider_timeout_s for this provider.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_s: Option<u64>,
+    /// What every model of this provider costs (USD per million tokens); beats the built-in
+    /// table and a provider's own reported cost. `{"input_per_mtok": 0, "output_per_mtok": 0}`
+    /// marks a subscription or free plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<ModelPrice>,
+    /// Prices per model name (the longest matching prefix wins); beat `price`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub prices: BTreeMap<String, ModelPrice>,
     /// Fields this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -189,6 +198,13 @@ impl ProvidersFile {
                     s.kind,
                     KNOWN_KINDS.join(", ")
                 )));
+            }
+            let priced = s.price.iter().map(|p| ("price".to_string(), p));
+            let per_model = s.prices.iter().map(|(m, p)| (format!("prices.{m}"), p));
+            for (key, p) in priced.chain(per_model) {
+                p.to_price().map_err(|e| {
+                    ConfigError::Invalid(format!("providers.json: providers.{name}.{key}: {e}"))
+                })?;
             }
         }
         Ok(())

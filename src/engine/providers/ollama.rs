@@ -256,6 +256,7 @@ fn usage_from(done: &Value, prompt: &str, reply: &str) -> Usage {
             cached_input_tokens: 0,
             estimated: false,
             source: "ollama".into(),
+            reported_cost_micros: None,
         },
         (None, None) => est,
         (i, o) => Usage {
@@ -264,6 +265,7 @@ fn usage_from(done: &Value, prompt: &str, reply: &str) -> Usage {
             cached_input_tokens: 0,
             estimated: true,
             source: "ollama+estimate".into(),
+            reported_cost_micros: None,
         },
     }
 }

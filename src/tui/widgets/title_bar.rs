@@ -23,7 +23,14 @@ pub fn segments(s: &AppState) -> Vec<(u8, String)> {
         (2, s.provider.clone()),
         (1, phase),
         (4, format!("tok {}", fmt::tokens(s.total_tokens()))),
-        (3, fmt::usd(s.total_cost_micros())),
+        (
+            3,
+            format!(
+                "{}{}",
+                if s.cost_unknown() { "≥" } else { "" },
+                fmt::usd(s.total_cost_micros())
+            ),
+        ),
         (6, format!("files {}", s.run.files_written.len())),
     ];
     if let Some(n) = s.ahead.filter(|n| *n > 0) {

@@ -182,6 +182,7 @@ fn usage_from(u: &Value) -> Option<Usage> {
         cached_input_tokens: cached,
         estimated: false,
         source: "openai-usage".into(),
+        reported_cost_micros: None,
     })
 }
 
