@@ -4,7 +4,8 @@
 //! - latency: an agent's output line from the bus to a drawn frame (goal < 50 ms);
 //! - idle CPU of the real binary in tmux over 10 s with no agent working (goal < 1%).
 //!
-//! Pass a section name (`memory`, `render`, `latency`, `idle`) to run only that one.
+//! `cargo bench --bench tui -- render` runs one section (`memory`, `render`, `latency`, `idle`).
+//! Under `cargo test` (no `--bench` argument) it only runs a quick smoke check.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -348,6 +349,17 @@ fn idle() {
 }
 
 fn main() {
+    // `cargo test --all-targets` runs this binary without `--bench`: check it works, quickly.
+    if !std::env::args().any(|a| a == "--bench") {
+        let mut s = state(80, 24);
+        for i in 0..1_000 {
+            update(&mut s, Msg::Engine(event(i)));
+        }
+        let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        term.draw(|f| clk::tui::widgets::draw(f, &s)).unwrap();
+        println!("tui bench: smoke run only; `cargo bench --bench tui` measures");
+        return;
+    }
     let only: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
