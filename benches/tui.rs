@@ -345,7 +345,10 @@ fn idle() {
         secs,
         b - a
     );
+    let socket = tmux(&["display-message", "-p", "#{socket_path}"]).stdout;
     tmux(&["kill-server"]);
+    // tmux can leave its socket file behind.
+    let _ = std::fs::remove_file(String::from_utf8_lossy(&socket).trim());
 }
 
 fn main() {

@@ -13,6 +13,8 @@ const CLK: &str = env!("CARGO_BIN_EXE_clk");
 
 struct Tmux {
     socket: String,
+    /// The server's socket file, removed on drop (tmux can leave it behind).
+    socket_path: String,
 }
 
 impl Tmux {
@@ -26,7 +28,10 @@ impl Tmux {
     /// A server with one 100x32 window running a plain bash.
     fn start(name: &str) -> Tmux {
         let socket = format!("clk-e2e-{}-{name}", std::process::id());
-        let t = Tmux { socket };
+        let mut t = Tmux {
+            socket,
+            socket_path: String::new(),
+        };
         t.tmux(&[
             "-f",
             "/dev/null",
@@ -45,6 +50,10 @@ impl Tmux {
             "--norc",
             "--noprofile",
         ]);
+        t.socket_path = t
+            .tmux(&["display-message", "-p", "#{socket_path}"])
+            .trim()
+            .to_string();
         t
     }
 
@@ -118,6 +127,9 @@ impl Drop for Tmux {
         let _ = Command::new("tmux")
             .args(["-L", &self.socket, "kill-server"])
             .output();
+        if !self.socket_path.is_empty() {
+            let _ = std::fs::remove_file(&self.socket_path);
+        }
     }
 }
 
