@@ -101,23 +101,23 @@ impl Tmux {
 
     /// After the dashboard left: the shell is back and the terminal is in cooked mode.
     fn assert_cooked(&self) {
-        self.line("clear; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo :stty-done");
-        let s = self.wait(":stty-done", 10, |s| {
-            s.lines()
-                .any(|l| l.contains("icanon") && l.contains(":stty-done"))
+        // The output line starts with "tty-mode-42:", which the typed command does not contain.
+        self.line(
+            "clear; echo \"tty-mode-$((40+2)): $(stty -a | tr ' ;' '\\n\\n' | \
+             grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' ')\"",
+        );
+        let s = self.wait("the tty modes", 10, |s| {
+            s.lines().any(|l| l.starts_with("tty-mode-42:"))
         });
         let line = s
             .lines()
-            .find(|l| l.contains(":stty-done") && l.contains("icanon"))
+            .find(|l| l.starts_with("tty-mode-42:"))
             .unwrap()
             .to_string();
+        let modes: Vec<&str> = line.split_whitespace().skip(1).collect();
         assert!(
-            line.contains("icanon") && !line.contains("-icanon"),
-            "not cooked: {line}"
-        );
-        assert!(
-            line.contains("echo") && !line.contains("-echo"),
-            "no echo: {line}"
+            modes.contains(&"icanon") && modes.contains(&"echo"),
+            "not in cooked mode with echo: {line}"
         );
     }
 }
@@ -354,7 +354,6 @@ fn clk_with_an_idea_opens_the_dashboard_and_no_tui_stays_headless() {
         dir.path().display()
     ));
     t.wait_for("> Add a hello() function to greeter.py", 30);
-    t.wait_for("idea captured", 30);
     t.wait("the run to finish", 120, |s| {
         s.contains("next: /loop ralph 5")
     });
@@ -379,4 +378,39 @@ fn clk_with_an_idea_opens_the_dashboard_and_no_tui_stays_headless() {
         !other.path().join(".clk/logs/session.log").exists(),
         "no dashboard ran"
     );
+}
+
+/// Run inside tmux by `a_panic_restores_the_terminal`: take the terminal the way the dashboard
+/// does, leak the guard (so only the panic hook can put the terminal back), then panic.
+#[test]
+#[ignore = "a helper: run by a_panic_restores_the_terminal inside tmux"]
+fn helper_take_the_terminal_then_panic() {
+    if std::env::var_os("CLK_E2E_PANIC").is_none() {
+        return;
+    }
+    let guard = clk::tui::terminal::TerminalGuard::enter().unwrap();
+    std::mem::forget(guard);
+    std::thread::sleep(Duration::from_millis(300));
+    panic!("deliberate panic with the terminal in raw mode");
+}
+
+#[test]
+fn a_panic_restores_the_terminal() {
+    need_tmux!();
+    let exe = std::env::current_exe().unwrap();
+    let t = Tmux::start("panic");
+    t.line(&format!(
+        "clear; RUST_BACKTRACE=0 CLK_E2E_PANIC=1 '{}' --ignored --exact \
+         helper_take_the_terminal_then_panic --nocapture --test-threads 1 >/dev/null; \
+         echo code:done",
+        exe.display()
+    ));
+    let s = t.wait("the helper to end", 30, |s| {
+        s.lines().any(|l| l.starts_with("code:done"))
+    });
+    assert!(
+        s.contains("deliberate panic"),
+        "the message is readable: {s}"
+    );
+    t.assert_cooked();
 }
