@@ -5,10 +5,12 @@
 //! HTTP is hand-rolled (one request per connection, `Connection: close`) so a test controls the
 //! bytes exactly: how a stream is framed and split into writes, where it is cut, when it stalls.
 //!
-//! Every model call (see [`Protocol::from_request`]) takes the next [`Reply`] of the
-//! [`Script`], rendered in the protocol the request used (see `render.rs`); when the script is
-//! used up, the [`Fallback`] answers. Other endpoints (`/api/tags`, `/api/version`, `/v1/models`,
-//! `/api/models`, `/models`) answer from the script's settings. Every request is recorded.
+//! Every model call (see [`Protocol::from_request`]: Ollama, OpenAI chat completions and
+//! Responses, Anthropic Messages, Gemini generateContent / streamGenerateContent) takes the next
+//! [`Reply`] of the [`Script`], rendered in the protocol the request used (see `render.rs`);
+//! when the script is used up, the [`Fallback`] answers. Other endpoints (`/api/tags`,
+//! `/api/version`, `/v1/models`, `/api/models`, `/models`, Gemini's `/v1beta/models`) answer
+//! from the script's settings. Every request is recorded.
 //!
 //! ```ignore
 //! let mock = MockServer::start(Script::new(vec![Reply::status(429, "slow"), Reply::text("hi")]));
@@ -20,18 +22,20 @@
 
 mod http1;
 mod render;
+mod routes;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use http1::{Plan, read_request, respond};
+use http1::{read_request, respond};
 pub use render::Protocol;
+use routes::decide;
 
 /// One scripted answer to one model call.
 #[derive(Debug, Clone)]
@@ -43,7 +47,9 @@ pub enum Reply {
         usage: Option<(u64, u64)>,
         chunk_size: usize,
     },
-    /// An error status with this body (`Retry-After: 1` is added for 429 and 503).
+    /// An error status with this body (`Retry-After: 1` is added for 429 and 503). For the
+    /// Anthropic, Responses and Gemini protocols a body that is not JSON is taken as the
+    /// message and wrapped in that protocol's error shape.
     Status { code: u16, body: String },
     /// Exactly this status, content type and body (e.g. a non-JSON 200).
     Raw {
@@ -61,6 +67,15 @@ pub enum Reply {
     Delay { ms: u64, then: Box<Reply> },
     /// Answer with `then`, pausing `pause_ms` after every write.
     Paced { pause_ms: u64, then: Box<Reply> },
+    /// Start streaming `text`, then report an error inside the stream the way the protocol
+    /// does after its headers are sent (Anthropic's `error` event, Responses'
+    /// `response.failed`, an error chunk). `code` picks the error type: 429 rate limit,
+    /// 529 overloaded, 500 server error. A non-streaming request gets the status error.
+    FailMidStream {
+        text: String,
+        code: u16,
+        message: String,
+    },
 }
 
 impl Reply {
@@ -104,6 +119,13 @@ impl Reply {
         Reply::Delay {
             ms,
             then: Box::new(then),
+        }
+    }
+    pub fn fail_mid_stream(text: &str, code: u16, message: &str) -> Reply {
+        Reply::FailMidStream {
+            text: text.into(),
+            code,
+            message: message.into(),
         }
     }
     pub fn paced(pause_ms: u64, then: Reply) -> Reply {
@@ -166,7 +188,9 @@ impl Script {
         self.models = models.iter().map(|m| m.to_string()).collect();
         self
     }
-    /// Require `Authorization: Bearer <key>` on every request (401 otherwise).
+    /// Require the key on every request, sent the way the protocols send it:
+    /// `Authorization: Bearer <key>`, `x-api-key` (Anthropic), `x-goog-api-key` or `?key=`
+    /// (Gemini). Anything else gets a 401 in the request's protocol's error shape.
     pub fn api_key(mut self, key: &str) -> Script {
         self.api_key = Some(key.into());
         self
@@ -337,48 +361,4 @@ async fn handle(mut sock: TcpStream, state: Arc<Mutex<State>>) {
         plan
     };
     let _ = respond(&mut sock, plan).await;
-}
-
-fn decide(st: &mut State, rec: &Recorded) -> Plan {
-    let plan = |reply| Plan {
-        reply,
-        protocol: rec.protocol,
-        body: rec.json.clone(),
-        framing: st.script.framing,
-        write_size: st.script.write_size,
-    };
-    if let Some(key) = &st.script.api_key
-        && rec.header("authorization") != Some(format!("Bearer {key}").as_str())
-    {
-        let body =
-            json!({"error": {"message": "invalid api key", "type": "invalid_request_error"}});
-        return plan(Reply::status(401, &body.to_string()));
-    }
-    if rec.protocol.is_some() {
-        let reply = match st.script.replies.pop_front() {
-            Some(r) => {
-                st.last = Some(r.clone());
-                r
-            }
-            None => match &st.script.fallback {
-                Fallback::Reply(r) => r.clone(),
-                Fallback::RepeatLast => st
-                    .last
-                    .clone()
-                    .unwrap_or_else(|| Reply::status(500, r#"{"error":"mock script empty"}"#)),
-            },
-        };
-        return plan(reply);
-    }
-    let json_ok = |v: Value| Reply::raw(200, "application/json", &v.to_string());
-    let models = &st.script.models;
-    let reply = match (rec.method.as_str(), rec.path.as_str()) {
-        ("GET", "/api/tags") => json_ok(json!({"models": models.iter()
-            .map(|m| json!({"name": m, "model": m, "size": 1})).collect::<Vec<_>>()})),
-        ("GET", "/api/version") => json_ok(json!({"version": st.script.version})),
-        ("GET", "/v1/models" | "/api/models" | "/models") => json_ok(json!({"object": "list",
-            "data": models.iter().map(|m| json!({"id": m, "object": "model"})).collect::<Vec<_>>()})),
-        _ => Reply::status(404, r#"{"error":"no such endpoint on the mock server"}"#),
-    };
-    plan(reply)
 }

@@ -13,7 +13,7 @@ pub mod providers;
 use serde::{Deserialize, Serialize};
 
 pub use agents::{AgentSpec, AgentsFile};
-pub use providers::{ProviderSettings, ProvidersFile};
+pub use providers::{ApiStyle, Mode, ProviderSettings, ProvidersFile};
 
 /// A source of environment variables, so tests can pass their own.
 pub type EnvLookup<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);

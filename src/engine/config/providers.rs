@@ -46,13 +46,71 @@ pub struct ProviderSettings {
     /// Prices per model name (the longest matching prefix wins); beat `price`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub prices: BTreeMap<String, ModelPrice>,
+    /// claude, codex, gemini: `cli` (run the vendor's program, the default) or `api` (call the
+    /// vendor's HTTP API with a key). See [`ProviderSettings::mode`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// codex in api mode: `responses` (the Responses API, the default) or `chat` (chat
+    /// completions). See [`ProviderSettings::api_style`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_style: Option<String>,
     /// Fields this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 /// The provider kinds this build can run.
-pub const KNOWN_KINDS: &[&str] = &["shell", "ollama", "openwebui"];
+pub const KNOWN_KINDS: &[&str] = &[
+    "shell",
+    "ollama",
+    "openwebui",
+    "claude",
+    "codex",
+    "gemini",
+    "pi",
+];
+
+/// How a vendor provider (claude, codex, gemini, pi) reaches its model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Run the vendor's own program (its login, its tools).
+    Cli,
+    /// Call the vendor's HTTP API directly with an API key.
+    Api,
+}
+
+/// Which OpenAI API a codex provider in api mode speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiStyle {
+    /// `POST /responses`, the API codex itself uses.
+    Responses,
+    /// `POST /chat/completions`, for servers that only speak chat completions.
+    Chat,
+}
+
+impl ProviderSettings {
+    /// The `mode` setting; empty or absent means `cli`.
+    pub fn mode(&self, name: &str) -> Result<Mode, ConfigError> {
+        match self.mode.as_deref().map(str::trim).unwrap_or_default() {
+            "" | "cli" => Ok(Mode::Cli),
+            "api" => Ok(Mode::Api),
+            other => Err(ConfigError::Invalid(format!(
+                "provider {name}: mode {other:?} is not known; use \"cli\" or \"api\""
+            ))),
+        }
+    }
+
+    /// The `api_style` setting; empty or absent means `responses`.
+    pub fn api_style(&self, name: &str) -> Result<ApiStyle, ConfigError> {
+        match self.api_style.as_deref().map(str::trim).unwrap_or_default() {
+            "" | "responses" => Ok(ApiStyle::Responses),
+            "chat" => Ok(ApiStyle::Chat),
+            other => Err(ConfigError::Invalid(format!(
+                "provider {name}: api_style {other:?} is not known; use \"responses\" or \"chat\""
+            ))),
+        }
+    }
+}
 
 /// The whole providers.json.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,6 +157,44 @@ impl Default for ProvidersFile {
                 ..Default::default()
             },
         );
+        let vendor = |kind: &str, description: &str| ProviderSettings {
+            kind: kind.into(),
+            description: description.into(),
+            ..Default::default()
+        };
+        providers.insert(
+            "claude".to_string(),
+            vendor(
+                "claude",
+                "Anthropic's Claude. Mode cli runs the `claude` program (Claude Code) with its \
+                 own login; mode api calls the Messages API with ANTHROPIC_API_KEY.",
+            ),
+        );
+        providers.insert(
+            "codex".to_string(),
+            vendor(
+                "codex",
+                "OpenAI. Mode cli runs the `codex` program with its own login; mode api calls \
+                 the Responses API (or chat completions with api_style chat) with \
+                 OPENAI_API_KEY.",
+            ),
+        );
+        providers.insert(
+            "gemini".to_string(),
+            vendor(
+                "gemini",
+                "Google Gemini. Mode cli runs the `gemini` program with its own login; mode api \
+                 calls the Gemini API with GEMINI_API_KEY or GOOGLE_API_KEY.",
+            ),
+        );
+        providers.insert(
+            "pi".to_string(),
+            vendor(
+                "pi",
+                "The pi coding agent, run as the `pi` program with its own model settings \
+                 (cli mode only).",
+            ),
+        );
         ProvidersFile {
             active: "shell".into(),
             providers,
@@ -117,7 +213,15 @@ fn url_password(url: &str) -> Option<&str> {
 }
 
 /// Fields of a provider that `CLK_<NAME>_<FIELD>` may set.
-const ENV_FIELDS: &[&str] = &["endpoint", "model", "api_key", "command", "timeout_s"];
+const ENV_FIELDS: &[&str] = &[
+    "endpoint",
+    "model",
+    "api_key",
+    "command",
+    "timeout_s",
+    "mode",
+    "api_style",
+];
 
 impl ProvidersFile {
     /// The file's contents over the built-in defaults, then environment overrides.
@@ -145,6 +249,8 @@ impl ProvidersFile {
                         "model" => settings.model = Some(v),
                         "api_key" => settings.api_key = Some(v),
                         "command" => settings.command = Some(v),
+                        "mode" => settings.mode = Some(v),
+                        "api_style" => settings.api_style = Some(v),
                         "timeout_s" => {
                             let n = v.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(
                                 || {
@@ -176,7 +282,6 @@ impl ProvidersFile {
         }
         Ok(file)
     }
-
     /// Settings for `name`, or a clear error listing what exists.
     pub fn get(&self, name: &str) -> Result<&ProviderSettings, ConfigError> {
         self.providers.get(name).ok_or_else(|| {
@@ -206,6 +311,8 @@ impl ProvidersFile {
                     ConfigError::Invalid(format!("providers.json: providers.{name}.{key}: {e}"))
                 })?;
             }
+            s.mode(name)?;
+            s.api_style(name)?;
         }
         Ok(())
     }
@@ -253,6 +360,30 @@ mod tests {
         assert_eq!(f.providers["ollama"].model.as_deref(), Some("qwen3"));
         assert_eq!(f.providers["ollama"].kind, "ollama");
         assert!(f.providers["ollama"].endpoint.is_some());
+    }
+
+    #[test]
+    fn vendor_providers_default_to_cli_mode_and_env_sets_mode_and_style() {
+        let f = ProvidersFile::from_json_with_env(None, &|_| None).unwrap();
+        for name in ["claude", "codex", "gemini", "pi"] {
+            let s = &f.providers[name];
+            assert_eq!(s.kind, name);
+            assert_eq!(s.mode(name).unwrap(), Mode::Cli);
+            assert!(!s.description.is_empty());
+        }
+        f.check().unwrap();
+        let env = |k: &str| match k {
+            "CLK_CODEX_MODE" => Some("api".to_string()),
+            "CLK_CODEX_API_STYLE" => Some("chat".to_string()),
+            "CLK_CLAUDE_MODE" => Some("web".to_string()),
+            _ => None,
+        };
+        let f = ProvidersFile::from_json_with_env(None, &env).unwrap();
+        let codex = &f.providers["codex"];
+        assert_eq!(codex.mode("codex").unwrap(), Mode::Api);
+        assert_eq!(codex.api_style("codex").unwrap(), ApiStyle::Chat);
+        let e = f.check().unwrap_err().to_string();
+        assert!(e.contains("mode \"web\"") && e.contains("\"api\""), "{e}");
     }
 
     #[test]

@@ -7,10 +7,14 @@
 //! without string matching. Providers never touch the project: applying the reply is the gate's
 //! job.
 
+pub mod anthropic;
+pub mod apikey;
+pub mod gemini;
 pub mod http;
 pub mod ollama;
 pub mod openwebui;
 pub mod registry;
+pub mod responses;
 pub mod retry;
 pub mod shell;
 

@@ -7,10 +7,13 @@
 use std::sync::Arc;
 
 use super::Provider;
+use super::anthropic::AnthropicProvider;
+use super::gemini::GeminiProvider;
 use super::ollama::OllamaProvider;
 use super::openwebui::OpenAiCompatProvider;
+use super::responses::{OpenAiChatProvider, ResponsesProvider};
 use super::shell::ShellProvider;
-use crate::engine::config::{ConfigError, ProviderSettings};
+use crate::engine::config::{ApiStyle, ConfigError, Mode, ProviderSettings};
 use crate::engine::workspace::Project;
 
 /// The provider name for `agent`.
@@ -37,10 +40,47 @@ pub fn build(name: &str, settings: &ProviderSettings) -> Result<Arc<dyn Provider
         "shell" => Arc::new(ShellProvider::new(name, settings)),
         "ollama" => Arc::new(OllamaProvider::new(name, settings).map_err(bad)?),
         "openwebui" => Arc::new(OpenAiCompatProvider::new(name, settings).map_err(bad)?),
+        "claude" | "codex" | "gemini" | "pi" => match settings.mode(name)? {
+            Mode::Api => api_mode(name, settings)?,
+            Mode::Cli => {
+                return Err(ConfigError::Invalid(format!(
+                    "provider {name}: cli mode (running the `{}` program) is not part of this \
+                     build yet; use api mode instead: set \"mode\": \"api\" in \
+                     .clk/config/providers.json or CLK_{}_MODE=api",
+                    settings.kind,
+                    name.to_ascii_uppercase().replace('-', "_")
+                )));
+            }
+        },
         other => {
             return Err(ConfigError::Invalid(format!(
                 "provider {name} has type {other:?}; this build runs: {}",
                 crate::engine::config::providers::KNOWN_KINDS.join(", ")
+            )));
+        }
+    })
+}
+
+/// The API-key client for a vendor provider in api mode.
+fn api_mode(name: &str, settings: &ProviderSettings) -> Result<Arc<dyn Provider>, ConfigError> {
+    let bad = |e: String| {
+        ConfigError::Invalid(if e.starts_with(name) {
+            e
+        } else {
+            format!("provider {name}: {e}")
+        })
+    };
+    Ok(match settings.kind.as_str() {
+        "claude" => Arc::new(AnthropicProvider::new(name, settings).map_err(bad)?),
+        "codex" => match settings.api_style(name)? {
+            ApiStyle::Responses => Arc::new(ResponsesProvider::new(name, settings).map_err(bad)?),
+            ApiStyle::Chat => Arc::new(OpenAiChatProvider::new(name, settings).map_err(bad)?),
+        },
+        "gemini" => Arc::new(GeminiProvider::new(name, settings).map_err(bad)?),
+        other => {
+            return Err(ConfigError::Invalid(format!(
+                "provider {name}: type {other} has no api mode; it only runs its own program \
+                 (mode cli); for api mode use claude, codex or gemini"
             )));
         }
     })

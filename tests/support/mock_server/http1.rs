@@ -10,13 +10,15 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::render::{self, Protocol, Rendered};
+use super::render::{self, Call, Protocol, Rendered};
 use super::{Framing, Recorded, Reply};
 
 /// What to send, decided under the lock, written without it.
 pub struct Plan {
     pub reply: Reply,
     pub protocol: Option<Protocol>,
+    /// The request path (Gemini names the model there).
+    pub path: String,
     pub body: Option<Value>,
     pub framing: Framing,
     pub write_size: Option<usize>,
@@ -67,7 +69,7 @@ pub async fn read_request(sock: &mut TcpStream) -> Option<Recorded> {
         None => (target, String::new()),
     };
     Some(Recorded {
-        protocol: Protocol::from_request(&method, &path),
+        protocol: Protocol::from_request(&method, &path, &query),
         json: serde_json::from_str(&body).ok(),
         method,
         path,
@@ -100,6 +102,11 @@ pub async fn respond(sock: &mut TcpStream, plan: Plan) -> std::io::Result<()> {
         pause: Duration::from_millis(pause),
     };
     let protocol = plan.protocol.unwrap_or(Protocol::OpenAiChat);
+    let call = Call {
+        protocol,
+        body: plan.body.as_ref(),
+        path: &plan.path,
+    };
     match reply {
         // Both were unwrapped by the loop above.
         Reply::Delay { .. } | Reply::Paced { .. } => Ok(()),
@@ -112,6 +119,12 @@ pub async fn respond(sock: &mut TcpStream, plan: Plan) -> std::io::Result<()> {
             std::future::pending().await
         }
         Reply::Status { code, body } => {
+            let body = match plan.protocol {
+                Some(p) if p.wraps_errors() && serde_json::from_str::<Value>(&body).is_err() => {
+                    render::error_body(p, code, &body)
+                }
+                Some(_) | None => body,
+            };
             let ct = if serde_json::from_str::<Value>(&body).is_ok() {
                 "application/json"
             } else {
@@ -137,12 +150,25 @@ pub async fn respond(sock: &mut TcpStream, plan: Plan) -> std::io::Result<()> {
             usage,
             chunk_size,
         } => {
-            let r = render::text(protocol, plan.body.as_ref(), &text, usage, chunk_size);
+            let r = render::text(&call, &text, usage, chunk_size);
             w.rendered(sock, &r, None).await
         }
         Reply::CutAfter { text, bytes } => {
-            let r = render::text(protocol, plan.body.as_ref(), &text, None, 4);
+            let r = render::text(&call, &text, None, 4);
             w.rendered(sock, &r, Some(bytes)).await
+        }
+        Reply::FailMidStream {
+            text,
+            code,
+            message,
+        } => {
+            let r = render::fail_mid_stream(&call, &text, code, &message);
+            if r.stream {
+                w.rendered(sock, &r, None).await
+            } else {
+                let body = r.frames.concat();
+                w.whole(sock, code, r.content_type, &body, &[], None).await
+            }
         }
     }
 }
@@ -164,6 +190,7 @@ fn head(
         429 => "Too Many Requests",
         500 => "Internal Server Error",
         503 => "Service Unavailable",
+        529 => "Overloaded",
         _ => "Status",
     };
     let mut h = format!("HTTP/1.1 {code} {reason}\r\nContent-Type: {ct}\r\nConnection: close\r\n");

@@ -1,14 +1,24 @@
-//! How the mock server writes a scripted text reply in each model protocol.
+//! How the mock server writes a scripted reply in each model protocol.
 //!
-//! One function per protocol turns (request body, text, usage, chunk size) into the exact byte
-//! frames a real server would send: NDJSON lines for Ollama, SSE events for OpenAI chat. To add
-//! a protocol (Anthropic Messages, OpenAI Responses, Gemini), add a [`Protocol`] variant, its
-//! paths in [`Protocol::from_request`], its streaming default in [`Protocol::wants_stream`], and
-//! one render function called from [`text`]; the server itself needs no change.
+//! [`Protocol::from_request`] names the protocol of a model call from its method, path and
+//! query; [`text`] turns (call, text, usage, chunk size) into the exact byte frames a real
+//! server would send, [`error_body`] gives a status error in the protocol's own JSON shape, and
+//! [`fail_mid_stream`] an error that arrives after some text. Each protocol lives in its own
+//! file under `render/`; the server itself knows none of them. To add a protocol, add a
+//! [`Protocol`] variant, its paths, its streaming default and content type, and one module.
+//!
+//! Shapes follow the real services closely (ids, `type` fields, `model`, stop reasons, roles,
+//! usage field names) because the real claude, codex and gemini programs parse them.
+
+mod anthropic;
+mod chat;
+mod gemini;
+mod ollama;
+mod responses;
 
 use serde_json::{Value, json};
 
-/// A model-call protocol, known from the request path.
+/// A model-call protocol, known from the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
     /// `POST /api/chat`: NDJSON stream unless `"stream": false`.
@@ -18,21 +28,46 @@ pub enum Protocol {
     /// `POST /v1/chat/completions`, `/api/chat/completions`, `/chat/completions`: one JSON
     /// object unless `"stream": true`, then SSE ending in `data: [DONE]`.
     OpenAiChat,
+    /// `POST /v1/messages` (any query, e.g. `?beta=true`): one JSON message unless
+    /// `"stream": true`, then named SSE events from `message_start` to `message_stop`.
+    AnthropicMessages,
+    /// `POST /v1/responses` or `/responses`: one response object unless `"stream": true`,
+    /// then named SSE events from `response.created` to `response.completed`.
+    OpenAiResponses,
+    /// `POST /v1beta/models/{m}:generateContent`: one JSON object.
+    GeminiGenerate,
+    /// `POST /v1beta/models/{m}:streamGenerateContent?alt=sse`: SSE `data:` chunks.
+    GeminiStreamSse,
+    /// `:streamGenerateContent` without `alt=sse`: a JSON array written element by element.
+    GeminiStreamArray,
 }
 
 impl Protocol {
     /// The protocol of a model call, or None for any other request.
-    pub fn from_request(method: &str, path: &str) -> Option<Protocol> {
+    pub fn from_request(method: &str, path: &str, query: &str) -> Option<Protocol> {
         if method != "POST" {
             return None;
         }
         match path {
-            "/api/chat" => Some(Protocol::OllamaChat),
-            "/api/generate" => Some(Protocol::OllamaGenerate),
+            "/api/chat" => return Some(Protocol::OllamaChat),
+            "/api/generate" => return Some(Protocol::OllamaGenerate),
             "/v1/chat/completions" | "/api/chat/completions" | "/chat/completions" => {
-                Some(Protocol::OpenAiChat)
+                return Some(Protocol::OpenAiChat);
             }
-            _ => None,
+            "/v1/messages" => return Some(Protocol::AnthropicMessages),
+            "/v1/responses" | "/responses" => return Some(Protocol::OpenAiResponses),
+            _ => {}
+        }
+        gemini_model(path)?;
+        let sse = query.split('&').any(|kv| kv == "alt=sse");
+        if path.ends_with(":generateContent") {
+            Some(Protocol::GeminiGenerate)
+        } else if path.ends_with(":streamGenerateContent") && sse {
+            Some(Protocol::GeminiStreamSse)
+        } else if path.ends_with(":streamGenerateContent") {
+            Some(Protocol::GeminiStreamArray)
+        } else {
+            None
         }
     }
 
@@ -41,7 +76,11 @@ impl Protocol {
         let asked = body.and_then(|b| b.get("stream")).and_then(Value::as_bool);
         match self {
             Protocol::OllamaChat | Protocol::OllamaGenerate => asked.unwrap_or(true),
-            Protocol::OpenAiChat => asked.unwrap_or(false),
+            Protocol::OpenAiChat | Protocol::AnthropicMessages | Protocol::OpenAiResponses => {
+                asked.unwrap_or(false)
+            }
+            Protocol::GeminiGenerate => false,
+            Protocol::GeminiStreamSse | Protocol::GeminiStreamArray => true,
         }
     }
 
@@ -49,9 +88,72 @@ impl Protocol {
     pub fn content_type(self, stream: bool) -> &'static str {
         match (self, stream) {
             (Protocol::OllamaChat | Protocol::OllamaGenerate, true) => "application/x-ndjson",
-            (Protocol::OpenAiChat, true) => "text/event-stream",
+            (
+                Protocol::OpenAiChat
+                | Protocol::AnthropicMessages
+                | Protocol::OpenAiResponses
+                | Protocol::GeminiStreamSse,
+                true,
+            ) => "text/event-stream",
+            (Protocol::GeminiGenerate | Protocol::GeminiStreamArray, true) => "application/json",
             (_, false) => "application/json",
         }
+    }
+
+    /// True for the protocols whose errors the mock wraps in their own JSON shape when a
+    /// script gives a plain message (the older ones answer exactly what the script says).
+    pub fn wraps_errors(self) -> bool {
+        match self {
+            Protocol::OllamaChat | Protocol::OllamaGenerate | Protocol::OpenAiChat => false,
+            Protocol::AnthropicMessages
+            | Protocol::OpenAiResponses
+            | Protocol::GeminiGenerate
+            | Protocol::GeminiStreamSse
+            | Protocol::GeminiStreamArray => true,
+        }
+    }
+}
+
+/// `{m}` of `/v1beta/models/{m}:method` (also `/v1/…`), when the path has that form.
+pub fn gemini_model(path: &str) -> Option<&str> {
+    let rest = path
+        .strip_prefix("/v1beta/models/")
+        .or_else(|| path.strip_prefix("/v1/models/"))?;
+    let (model, _method) = rest.split_once(':')?;
+    (!model.is_empty() && !model.contains('/')).then_some(model)
+}
+
+/// One model call as the renderers need it.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    pub protocol: Protocol,
+    pub body: Option<&'a Value>,
+    pub path: &'a str,
+}
+
+impl Call<'_> {
+    /// The model asked for: Gemini names it in the path, the others in the body.
+    pub fn model(&self) -> String {
+        if let Some(m) = gemini_model(self.path) {
+            return m.to_string();
+        }
+        self.body
+            .and_then(|b| b.get("model"))
+            .and_then(Value::as_str)
+            .unwrap_or("mock-model")
+            .to_string()
+    }
+
+    fn stream(&self) -> bool {
+        self.protocol.wants_stream(self.body)
+    }
+
+    /// A rough prompt size in tokens (request body chars / 4), for protocols that always
+    /// report usage when the script gave none.
+    fn prompt_tokens(&self) -> u64 {
+        self.body
+            .map(|b| b.to_string().chars().count().div_ceil(4) as u64)
+            .unwrap_or(0)
     }
 }
 
@@ -64,35 +166,77 @@ pub struct Rendered {
     pub frames: Vec<Vec<u8>>,
 }
 
-/// Render `text` in `protocol`, as the request asked (streamed or whole).
-pub fn text(
-    protocol: Protocol,
-    body: Option<&Value>,
-    text: &str,
-    usage: Option<(u64, u64)>,
-    chunk_size: usize,
-) -> Rendered {
-    let stream = protocol.wants_stream(body);
-    let model = body
-        .and_then(|b| b.get("model"))
-        .and_then(Value::as_str)
-        .unwrap_or("mock-model");
-    let frames = match protocol {
-        Protocol::OllamaChat => ollama(model, text, usage, chunk_size, stream, true),
-        Protocol::OllamaGenerate => ollama(model, text, usage, chunk_size, stream, false),
+/// Render `text` for `call`, as the request asked (streamed or whole).
+pub fn text(call: &Call, text: &str, usage: Option<(u64, u64)>, chunk_size: usize) -> Rendered {
+    let stream = call.stream();
+    let model = call.model();
+    let frames = match call.protocol {
+        Protocol::OllamaChat => ollama::text(&model, text, usage, chunk_size, stream, true),
+        Protocol::OllamaGenerate => ollama::text(&model, text, usage, chunk_size, stream, false),
         Protocol::OpenAiChat => {
-            let include_usage = body
+            let include_usage = call
+                .body
                 .and_then(|b| b.pointer("/stream_options/include_usage"))
                 .and_then(Value::as_bool)
                 .unwrap_or(false);
-            openai_chat(model, text, usage, chunk_size, stream, include_usage)
+            chat::text(&model, text, usage, chunk_size, stream, include_usage)
+        }
+        Protocol::AnthropicMessages => {
+            let usage = usage.unwrap_or((call.prompt_tokens(), count_tokens(text)));
+            anthropic::text(&model, text, usage, chunk_size, stream)
+        }
+        Protocol::OpenAiResponses => responses::text(&model, text, usage, chunk_size, stream),
+        Protocol::GeminiGenerate | Protocol::GeminiStreamSse | Protocol::GeminiStreamArray => {
+            gemini::text(call.protocol, &model, text, usage, chunk_size)
         }
     };
     Rendered {
         stream,
-        content_type: protocol.content_type(stream),
+        content_type: call.protocol.content_type(stream),
         frames,
     }
+}
+
+/// Start `text` as a stream, then fail inside it the way `call`'s protocol reports errors
+/// that happen after the headers (an `error` event, a failed response, an error chunk).
+/// `code` picks the error's type (429 rate limit, 529 overloaded, 500 server error, ...).
+pub fn fail_mid_stream(call: &Call, text: &str, code: u16, message: &str) -> Rendered {
+    let mut r = self::text(call, text, Some((1, 1)), 4);
+    let model = call.model();
+    let p = call.protocol;
+    let (keep, error) = match p {
+        Protocol::OllamaChat | Protocol::OllamaGenerate => (1, ollama::error_frame(message)),
+        Protocol::OpenAiChat => (2, sse(&chat::error_json(code, message))),
+        Protocol::AnthropicMessages => (4, anthropic::error_frame(code, message)),
+        Protocol::OpenAiResponses => (5, responses::failed_frame(&model, code, message)),
+        Protocol::GeminiGenerate | Protocol::GeminiStreamSse | Protocol::GeminiStreamArray => {
+            (1, gemini::error_frame(p, code, message))
+        }
+    };
+    if !r.stream {
+        // A whole reply cannot fail half way; answer with the protocol's error body instead.
+        return Rendered {
+            stream: false,
+            content_type: "application/json",
+            frames: vec![error_body(p, code, message).into_bytes()],
+        };
+    }
+    r.frames.truncate(keep.min(r.frames.len()));
+    r.frames.push(error);
+    r
+}
+
+/// A status error's body in `protocol`'s own JSON shape.
+pub fn error_body(protocol: Protocol, code: u16, message: &str) -> String {
+    let v = match protocol {
+        Protocol::OllamaChat | Protocol::OllamaGenerate => json!({"error": message}),
+        Protocol::OpenAiChat | Protocol::OpenAiResponses => chat::error_json(code, message),
+        Protocol::AnthropicMessages => anthropic::error_json(code, message),
+        Protocol::GeminiGenerate | Protocol::GeminiStreamSse | Protocol::GeminiStreamArray => {
+            gemini::error_json(code, message)
+        }
+    };
+    v.to_string()
 }
 
 /// `text` in pieces of `size` characters (0: one piece). Never splits a character.
@@ -104,102 +248,25 @@ pub fn pieces(text: &str, size: usize) -> Vec<String> {
     chars.chunks(size).map(|c| c.iter().collect()).collect()
 }
 
-fn line(v: Value) -> Vec<u8> {
+/// A made-up token count for text (chars / 4, at least 1 for non-empty text).
+fn count_tokens(text: &str) -> u64 {
+    text.chars().count().div_ceil(4) as u64
+}
+
+/// One NDJSON line.
+fn line(v: &Value) -> Vec<u8> {
     let mut s = v.to_string();
     s.push('\n');
     s.into_bytes()
 }
 
+/// One unnamed SSE event.
 fn sse(v: &Value) -> Vec<u8> {
     format!("data: {v}\n\n").into_bytes()
 }
 
-fn ollama(
-    model: &str,
-    text: &str,
-    usage: Option<(u64, u64)>,
-    chunk_size: usize,
-    stream: bool,
-    chat: bool,
-) -> Vec<Vec<u8>> {
-    let content = |t: &str| {
-        if chat {
-            json!({"message": {"role": "assistant", "content": t}})
-        } else {
-            json!({"response": t})
-        }
-    };
-    let with = |mut v: Value, done: bool| {
-        v["model"] = json!(model);
-        v["created_at"] = json!("2025-01-01T00:00:00Z");
-        v["done"] = json!(done);
-        if done {
-            v["done_reason"] = json!("stop");
-            if let Some((i, o)) = usage {
-                v["prompt_eval_count"] = json!(i);
-                v["eval_count"] = json!(o);
-            }
-        }
-        v
-    };
-    if !stream {
-        return vec![with(content(text), true).to_string().into_bytes()];
-    }
-    let mut frames: Vec<Vec<u8>> = pieces(text, chunk_size)
-        .iter()
-        .map(|p| line(with(content(p), false)))
-        .collect();
-    frames.push(line(with(content(""), true)));
-    frames
-}
-
-fn openai_chat(
-    model: &str,
-    text: &str,
-    usage: Option<(u64, u64)>,
-    chunk_size: usize,
-    stream: bool,
-    include_usage: bool,
-) -> Vec<Vec<u8>> {
-    let usage_json = usage
-        .map(|(i, o)| json!({"prompt_tokens": i, "completion_tokens": o, "total_tokens": i + o}));
-    if !stream {
-        let mut v = json!({
-            "id": "chatcmpl-mock", "object": "chat.completion", "created": 0, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": "stop"}],
-        });
-        if let Some(u) = usage_json {
-            v["usage"] = u;
-        }
-        return vec![v.to_string().into_bytes()];
-    }
-    let chunk = |delta: Value, finish: Value| {
-        let mut v = json!({
-            "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0,
-            "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        });
-        if include_usage {
-            // Real servers send `"usage": null` on every chunk but the last when asked.
-            v["usage"] = Value::Null;
-        }
-        v
-    };
-    let mut frames = vec![sse(&chunk(
-        json!({"role": "assistant", "content": ""}),
-        Value::Null,
-    ))];
-    for p in pieces(text, chunk_size) {
-        frames.push(sse(&chunk(json!({"content": p}), Value::Null)));
-    }
-    frames.push(sse(&chunk(json!({}), json!("stop"))));
-    if let (true, Some(u)) = (include_usage, usage_json) {
-        frames.push(sse(&json!({
-            "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0,
-            "model": model, "choices": [], "usage": u,
-        })));
-    }
-    frames.push(b"data: [DONE]\n\n".to_vec());
-    frames
+/// One named SSE event whose name is the data's `type`, as Anthropic and OpenAI send them.
+fn named(v: &Value) -> Vec<u8> {
+    let name = v.get("type").and_then(Value::as_str).unwrap_or("message");
+    format!("event: {name}\ndata: {v}\n\n").into_bytes()
 }
