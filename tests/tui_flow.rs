@@ -632,3 +632,64 @@ fn a_spending_cap_stop_is_the_hint_until_new_work_starts() {
     );
     assert!(clk::tui::widgets::title_bar::text(&s, 200).contains("≥$0.00"));
 }
+
+#[test]
+fn after_an_abort_the_hint_offers_to_carry_on_and_the_phase_names_the_step() {
+    let mut s = state(80, 24);
+    update(
+        &mut s,
+        Msg::Engine(Event::IdeaCaptured { title: "x".into() }),
+    );
+    update(
+        &mut s,
+        Msg::Submitted {
+            task_id: 1,
+            what: "working on your message".into(),
+        },
+    );
+    update(
+        &mut s,
+        Msg::Engine(Event::DispatchStarted {
+            agent: "chief".into(),
+            stage: Some("casting".into()),
+            run_id: "r".into(),
+            provider: "shell".into(),
+            objective: "cast".into(),
+            prompt_chars: 1,
+            dry_run: false,
+        }),
+    );
+    assert_eq!(s.phase(), "casting");
+    update(
+        &mut s,
+        Msg::Engine(Event::DispatchFinished {
+            agent: "chief".into(),
+            run_id: "r".into(),
+            ok: false,
+            error: Some("aborted".into()),
+            error_kind: Some("cancelled".into()),
+            response_chars: 0,
+            elapsed_ms: 3,
+        }),
+    );
+    update(
+        &mut s,
+        Msg::Engine(Event::TaskFinished {
+            task_id: 1,
+            task: "message".into(),
+            ok: false,
+            summary: "cast: aborted".into(),
+        }),
+    );
+    assert!(hint(&s).starts_with("stopped"), "{}", hint(&s));
+    assert_eq!(s.phase(), "ready");
+    typed(&mut s, "go on");
+    update(
+        &mut s,
+        Msg::Submitted {
+            task_id: 2,
+            what: "working on your message".into(),
+        },
+    );
+    assert!(!s.aborted);
+}

@@ -141,6 +141,10 @@ pub struct AppState {
     pub error_hint: Option<ErrorHint>,
     /// Why the last run stopped at a spending cap, until new work starts.
     pub budget_stop: Option<String>,
+    /// The last work was aborted (a dispatch ended cancelled), until new work starts.
+    pub aborted: bool,
+    /// The stage of the latest dispatch (casting has one but no workflow stage).
+    pub dispatch_stage: Option<String>,
     /// A run, loop or message cycle finished since the last input: suggest what next.
     pub work_finished: bool,
     pub engine_gone: bool,
@@ -182,6 +186,8 @@ impl AppState {
             stage: None,
             error_hint: None,
             budget_stop: None,
+            aborted: false,
+            dispatch_stage: None,
             work_finished: false,
             engine_gone: false,
             base_tokens: init.base_tokens,
@@ -285,6 +291,13 @@ impl AppState {
         if let Some(st) = &self.stage {
             return st.clone();
         }
+        if let Some(st) = self
+            .dispatch_stage
+            .as_ref()
+            .filter(|_| !self.tasks.is_empty())
+        {
+            return st.clone();
+        }
         match self.tasks.values().next_back() {
             Some(t) => t.clone(),
             None => "ready".to_string(),
@@ -348,6 +361,7 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Effect> {
             s.tasks.insert(task_id, what);
             s.work_finished = false;
             s.budget_stop = None;
+            s.aborted = false;
             Vec::new()
         }
         Msg::EngineGone => {

@@ -85,8 +85,14 @@ pub fn event(s: &mut AppState, ev: &Event) {
     }
     match ev {
         Event::DispatchStarted {
-            agent, provider, ..
+            agent,
+            provider,
+            stage,
+            ..
         } => {
+            if stage.is_some() {
+                s.dispatch_stage = stage.clone();
+            }
             s.ensure_card(agent, "");
             s.working_since.insert(agent.clone(), s.now_ms);
             s.silent_ms.remove(agent);
@@ -111,6 +117,7 @@ pub fn event(s: &mut AppState, ev: &Event) {
             s.last_run_ms.insert(agent.clone(), *elapsed_ms);
             s.silent_ms.remove(agent);
             let kind = error_kind.as_deref().unwrap_or("");
+            s.aborted |= kind == "cancelled";
             if *ok {
                 s.error_hint = None;
             } else if matches!(kind, "not_found" | "auth" | "timeout" | "retryable") {
@@ -164,10 +171,11 @@ pub fn event(s: &mut AppState, ev: &Event) {
         }
         Event::TaskFinished { task_id, task, .. } => {
             s.tasks.remove(task_id);
-            if task.starts_with("run")
-                || task.ends_with("loop")
-                || task.starts_with("message")
-                || task.starts_with("plan")
+            if !s.aborted
+                && (task.starts_with("run")
+                    || task.ends_with("loop")
+                    || task.starts_with("message")
+                    || task.starts_with("plan"))
             {
                 s.work_finished = true;
             }
@@ -175,6 +183,7 @@ pub fn event(s: &mut AppState, ev: &Event) {
                 s.stop_requested = false;
                 s.tutorial_running = false;
                 s.stage = None;
+                s.dispatch_stage = None;
                 s.working_since.clear();
             }
         }

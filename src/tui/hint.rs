@@ -42,6 +42,9 @@ pub fn hint(s: &AppState) -> String {
     if let Some(reason) = &s.budget_stop {
         return reason.clone();
     }
+    if s.aborted {
+        return "stopped — type a message to carry on, or /run to try again".into();
+    }
     if let Some(e) = &s.error_hint {
         let p = &e.provider;
         return match e.kind.as_str() {
