@@ -20,7 +20,7 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
-    /// Run without the dashboard.
+    /// Run without the dashboard (it opens by default when clk runs in a terminal).
     #[arg(long, global = true, env = "CLK_NO_TUI", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_tui: bool,
 

@@ -1,5 +1,6 @@
 //! The `clk` binary: parse arguments, pick the front end, choose the exit code.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -65,16 +66,22 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     } else {
         Format::Human
     };
+    // The dashboard needs a terminal to draw on; anything else (a pipe, CI, --json) runs the
+    // same work headless.
+    let dashboard = !cli.no_tui && !cli.json && std::io::stdout().is_terminal();
     let command = match (cli.command, cli.idea) {
         (Some(_), Some(idea)) => {
             return Err(Failure::bad_input(format!(
                 "an idea ({idea:?}) and a command cannot be given together"
             )));
         }
+        (None, Some(idea)) if dashboard => return clk::tui::run(&dir, Some(&idea)),
         (None, Some(idea)) => return cmd::start::run(&dir, &idea, format),
+        (None, None) if dashboard => return clk::tui::run(&dir, None),
         (None, None) => {
             return Err(Failure::bad_input(
-                "give an idea (clk \"a journaling app\") or a command; `clk --help` lists them",
+                "give an idea (clk \"a journaling app\") or a command; `clk --help` lists them \
+                 (the dashboard opens when clk runs in a terminal without --no-tui)",
             ));
         }
         (Some(c), None) => c,

@@ -9,6 +9,11 @@ if ! need git; then
   echo "run-all: installing git" >&2
   apt-get update -qq && apt-get install -y -qq git >/dev/null
 fi
+if ! need tmux; then
+  # The dashboard's end-to-end tests drive the real binary in tmux.
+  echo "run-all: installing tmux" >&2
+  apt-get update -qq && apt-get install -y -qq tmux >/dev/null
+fi
 if ! need cargo; then
   echo "run-all: cargo is missing; install Rust from https://rustup.rs" >&2
   exit 2

@@ -307,10 +307,65 @@ pub fn branch(repo: &Repository) -> Option<String> {
     repo.head().ok()?.shorthand().ok().map(str::to_string)
 }
 
+/// Commits on HEAD not yet on the remote, for the dashboard's `↑N`. None when the repository
+/// has no remote (nothing to push to). Counted against the branch's upstream when it has one,
+/// otherwise against every remote-tracking branch (all of HEAD when nothing was pushed yet).
+pub fn unpushed_count(repo: &Repository) -> Option<u64> {
+    if repo.remotes().ok()?.is_empty() {
+        return None;
+    }
+    let head = repo.head().ok()?;
+    let local = head.target()?;
+    if head.is_branch() {
+        let branch = git2::Branch::wrap(head);
+        if let Some(up) = branch.upstream().ok().and_then(|u| u.get().target()) {
+            return repo
+                .graph_ahead_behind(local, up)
+                .ok()
+                .map(|(ahead, _)| ahead as u64);
+        }
+    }
+    let mut walk = repo.revwalk().ok()?;
+    walk.push(local).ok()?;
+    for r in repo.references_glob("refs/remotes/*").ok()?.flatten() {
+        if let Some(oid) = r.target() {
+            // A remote ref unrelated to HEAD's history cannot be hidden; skip it.
+            let _ = walk.hide(oid);
+        }
+    }
+    Some(walk.flatten().count() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::fs;
+
+    #[test]
+    fn unpushed_commits_are_counted_only_with_a_remote() {
+        let (dir, r) = repo();
+        fs::write(dir.path().join("a.txt"), "a").unwrap();
+        commit_paths(&r, "engineer", &["a.txt".to_string()], "one").unwrap();
+        assert_eq!(unpushed_count(&r), None, "no remote: nothing to push to");
+        let remote_dir = tempfile::tempdir().unwrap();
+        Repository::init_bare(remote_dir.path()).unwrap();
+        r.remote("origin", remote_dir.path().to_str().unwrap())
+            .unwrap();
+        assert_eq!(
+            unpushed_count(&r),
+            Some(1),
+            "never pushed: every commit counts"
+        );
+        let status = std::process::Command::new("git")
+            .args(["push", "-q", "-u", "origin", "HEAD:main"])
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        fs::write(dir.path().join("b.txt"), "b").unwrap();
+        commit_paths(&r, "engineer", &["b.txt".to_string()], "two").unwrap();
+        assert_eq!(unpushed_count(&r), Some(1));
+    }
 
     fn repo() -> (tempfile::TempDir, Repository) {
         let dir = tempfile::tempdir().unwrap();

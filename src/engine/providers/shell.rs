@@ -222,10 +222,16 @@ mod tests {
         let p = ShellProvider::new("shell", &settings);
         let seen = Arc::new(Mutex::new(Vec::new()));
         let s2 = seen.clone();
-        let sink = OutputSink::new(move |_, l| s2.lock().unwrap().push(l.to_string()));
+        let pid = Arc::new(Mutex::new(None));
+        let p2 = pid.clone();
+        let sink = OutputSink::new(move |_, l| s2.lock().unwrap().push(l.to_string()))
+            .on_process_start(move |n, cmd| *p2.lock().unwrap() = Some((n, cmd.to_string())));
         let r = p.dispatch(&req("line one\nline two"), &sink).await.unwrap();
         assert_eq!(r.text, "agent=engineer stage=build\nline one\nline two\n");
         assert_eq!(seen.lock().unwrap().len(), 3);
+        let (n, cmd) = pid.lock().unwrap().clone().expect("the start was reported");
+        assert!(n > 0);
+        assert!(cmd.contains("CLK_AGENT"), "{cmd}");
     }
 
     #[tokio::test]

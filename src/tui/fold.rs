@@ -1,0 +1,231 @@
+//! Folding one engine event into the dashboard's state (part of the reducer).
+//!
+//! The engine-wide picture (agents, totals, files) comes from `RunState::apply`, the same
+//! fold every front end uses; this adds what only the screen needs: cards as the chief casts,
+//! the phase, questions waiting for an answer, and the facts the hint bar reads. Log lines
+//! come from `describe`, so the dashboard and headless output always say the same thing.
+
+use super::app::{AppState, ErrorHint, Pending};
+use super::log::Level;
+use crate::engine::events::{Decision, Event};
+use crate::engine::state::describe;
+
+/// How loud an event's log line is.
+fn level(ev: &Event) -> Level {
+    match ev {
+        Event::DispatchFinished {
+            ok: false,
+            error_kind,
+            ..
+        } => {
+            if error_kind.as_deref() == Some("cancelled") {
+                Level::Warn
+            } else {
+                Level::Error
+            }
+        }
+        Event::TaskFinished { ok: false, .. } | Event::StageFinished { ok: false, .. } => {
+            Level::Error
+        }
+        Event::RunFinished { outcome, .. } => match outcome.as_str() {
+            "done" | "dry_run" => Level::Info,
+            _ => Level::Warn,
+        },
+        Event::Action { decision, .. } => match decision {
+            Decision::Applied => Level::Info,
+            Decision::Skipped | Decision::Rejected => Level::Warn,
+        },
+        Event::Heartbeat { silent_ms, .. } if *silent_ms >= 120_000 => Level::Warn,
+        Event::ProviderSwitched { usable: false, .. } => Level::Warn,
+        Event::TutorialFinished { ok: false, .. } => Level::Warn,
+        Event::BudgetStopped { .. } => Level::Error,
+        Event::BudgetReached { .. }
+        | Event::BudgetOverrideApproved { .. }
+        | Event::Warning { .. }
+        | Event::BatchWarning { .. }
+        | Event::MalformedBlock { .. }
+        | Event::ProviderRetry { .. }
+        | Event::ChangesUndone { .. }
+        | Event::UserChangesKept { .. }
+        | Event::ConfirmRequested { .. }
+        | Event::QualityRetry { .. }
+        | Event::ReplyRefused { .. }
+        | Event::StageRetry { .. } => Level::Warn,
+        Event::WorkspaceInitialized { .. }
+        | Event::IdeaCaptured { .. }
+        | Event::DispatchStarted { .. }
+        | Event::ProcessStarted { .. }
+        | Event::AgentOutput { .. }
+        | Event::DispatchFinished { ok: true, .. }
+        | Event::UsageRecorded { .. }
+        | Event::CommandFinished { .. }
+        | Event::DoneRequested { .. }
+        | Event::PostAdded { .. }
+        | Event::Committed { .. }
+        | Event::RoleDecided { .. }
+        | Event::WorkflowProposed { .. }
+        | Event::StageStarted { .. }
+        | Event::ValidationRan { .. }
+        | Event::StageFinished { ok: true, .. }
+        | Event::CycleFinished { .. }
+        | Event::DoneGate { .. }
+        | Event::ConfirmAnswered { .. }
+        | Event::Report { .. }
+        | Event::Heartbeat { .. }
+        | Event::StopRequested
+        | Event::ProviderSwitched { usable: true, .. }
+        | Event::Undone { .. }
+        | Event::TutorialFinished { ok: true, .. }
+        | Event::TaskFinished { ok: true, .. }
+        | Event::ConsensusStarted { .. }
+        | Event::ConsensusSampleFinished { .. }
+        | Event::ConsensusCoalesced { .. }
+        | Event::RefineRound { .. }
+        | Event::CheckpointVerdict { .. }
+        | Event::LoopSteered { .. } => Level::Info,
+    }
+}
+
+/// Fold `ev` into `s`.
+pub fn event(s: &mut AppState, ev: &Event) {
+    s.run.apply(ev);
+    if let Some(text) = describe(ev) {
+        s.note(level(ev), &text);
+    }
+    match ev {
+        Event::DispatchStarted {
+            agent,
+            provider,
+            stage,
+            ..
+        } => {
+            if stage.is_some() {
+                s.dispatch_stage = stage.clone();
+            }
+            s.ensure_card(agent, "");
+            s.working_since.insert(agent.clone(), s.now_ms);
+            s.silent_ms.remove(agent);
+            s.agent_provider.insert(agent.clone(), provider.clone());
+        }
+        Event::AgentOutput { agent, .. } => {
+            s.silent_ms.insert(agent.clone(), 0);
+        }
+        Event::Heartbeat {
+            agent, silent_ms, ..
+        } => {
+            s.silent_ms.insert(agent.clone(), *silent_ms);
+        }
+        Event::DispatchFinished {
+            agent,
+            ok,
+            error_kind,
+            elapsed_ms,
+            ..
+        } => {
+            s.working_since.remove(agent);
+            s.last_run_ms.insert(agent.clone(), *elapsed_ms);
+            s.silent_ms.remove(agent);
+            let kind = error_kind.as_deref().unwrap_or("");
+            s.aborted |= kind == "cancelled";
+            if *ok {
+                s.error_hint = None;
+            } else if matches!(kind, "not_found" | "auth" | "timeout" | "retryable") {
+                s.error_hint = Some(ErrorHint {
+                    provider: s
+                        .agent_provider
+                        .get(agent)
+                        .cloned()
+                        .unwrap_or_else(|| s.provider.clone()),
+                    kind: kind.to_string(),
+                });
+            }
+        }
+        Event::IdeaCaptured { title } => {
+            s.idea = Some(title.clone());
+        }
+        Event::RoleDecided {
+            by, name, decision, ..
+        } => match decision.as_str() {
+            "added" | "updated" => s.ensure_card(name, &format!("cast by {by}")),
+            "removed" => s.remove_card(name),
+            _ => {}
+        },
+        Event::StageStarted {
+            workflow, stage, ..
+        } => s.stage = Some(format!("{workflow}/{stage}")),
+        Event::StageFinished { .. } => s.stage = None,
+        Event::RunFinished { .. } => {
+            s.stage = None;
+            s.work_finished = true;
+        }
+        Event::ConfirmRequested { id, question } => {
+            // Questions queue behind a quit prompt the user is looking at.
+            s.pending.push_back(Pending::Engine {
+                id: *id,
+                question: question.clone(),
+            });
+        }
+        Event::ConfirmAnswered { id, .. } => s
+            .pending
+            .retain(|p| !matches!(p, Pending::Engine { id: q, .. } if q == id)),
+        Event::StopRequested => s.stop_requested = true,
+        Event::BudgetStopped { reason, .. } => s.budget_stop = Some(reason.clone()),
+        Event::ProviderSwitched { name, .. } => {
+            s.provider = name.clone();
+            s.error_hint = None;
+        }
+        Event::TutorialFinished { .. } => {
+            s.tutorial_running = false;
+            s.show_welcome = false;
+        }
+        Event::TaskFinished { task_id, task, .. } => {
+            s.tasks.remove(task_id);
+            if !s.aborted
+                && (task.starts_with("run")
+                    || task.ends_with("loop")
+                    || task.starts_with("message")
+                    || task.starts_with("plan"))
+            {
+                s.work_finished = true;
+            }
+            if s.tasks.is_empty() {
+                s.stop_requested = false;
+                s.tutorial_running = false;
+                s.stage = None;
+                s.dispatch_stage = None;
+                s.working_since.clear();
+            }
+        }
+        Event::WorkspaceInitialized { .. }
+        | Event::ProcessStarted { .. }
+        | Event::ProviderRetry { .. }
+        | Event::UsageRecorded { .. }
+        | Event::BudgetReached { .. }
+        | Event::BudgetOverrideApproved { .. }
+        | Event::MalformedBlock { .. }
+        | Event::Action { .. }
+        | Event::CommandFinished { .. }
+        | Event::BatchWarning { .. }
+        | Event::DoneRequested { .. }
+        | Event::PostAdded { .. }
+        | Event::Committed { .. }
+        | Event::UserChangesKept { .. }
+        | Event::Warning { .. }
+        | Event::WorkflowProposed { .. }
+        | Event::ValidationRan { .. }
+        | Event::ChangesUndone { .. }
+        | Event::CycleFinished { .. }
+        | Event::DoneGate { .. }
+        | Event::Report { .. }
+        | Event::Undone { .. }
+        | Event::QualityRetry { .. }
+        | Event::ReplyRefused { .. }
+        | Event::ConsensusStarted { .. }
+        | Event::ConsensusSampleFinished { .. }
+        | Event::ConsensusCoalesced { .. }
+        | Event::RefineRound { .. }
+        | Event::CheckpointVerdict { .. }
+        | Event::StageRetry { .. }
+        | Event::LoopSteered { .. } => {}
+    }
+}

@@ -1,0 +1,239 @@
+//! The input box's state: a tui-textarea buffer, a bounded history and slash completion.
+//!
+//! Enter never reaches the textarea (the reducer submits instead), so the buffer is one
+//! logical line; pasted newlines become spaces. Input is capped at [`MAX_INPUT_CHARS`].
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use tui_textarea::{CursorMove, TextArea, WrapMode};
+
+use crate::engine::slash;
+
+/// Longest message accepted from the input box.
+pub const MAX_INPUT_CHARS: usize = 1024;
+/// Entries kept for Up/Down.
+const HISTORY_CAP: usize = 200;
+
+#[derive(Debug, Clone)]
+pub struct InputBox {
+    area: TextArea<'static>,
+    history: Vec<String>,
+    /// Index into `history` while browsing; None when editing a fresh line.
+    browsing: Option<usize>,
+    /// What was typed before browsing started, restored by Down past the newest entry.
+    draft: String,
+}
+
+impl Default for InputBox {
+    fn default() -> Self {
+        let mut area = TextArea::default();
+        area.set_wrap_mode(WrapMode::WordOrGlyph);
+        area.set_cursor_line_style(ratatui::style::Style::new());
+        area.set_max_histories(50);
+        InputBox {
+            area,
+            history: Vec::new(),
+            browsing: None,
+            draft: String::new(),
+        }
+    }
+}
+
+impl InputBox {
+    pub fn text(&self) -> String {
+        self.area.lines().join(" ")
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.area.is_empty()
+    }
+
+    pub fn textarea(&self) -> &TextArea<'static> {
+        &self.area
+    }
+
+    pub fn set_style(&mut self, cursor: ratatui::style::Style) {
+        self.area.set_cursor_style(cursor);
+    }
+
+    fn chars(&self) -> usize {
+        self.area.lines().iter().map(|l| l.chars().count()).sum()
+    }
+
+    /// Replace the whole text and put the cursor at its end.
+    pub fn set_text(&mut self, text: &str) {
+        self.area.select_all();
+        self.area.cut();
+        let text: String = text.chars().take(MAX_INPUT_CHARS).collect();
+        self.area.insert_str(text);
+        self.area.move_cursor(CursorMove::End);
+    }
+
+    /// Take the text for submission, remember it, and clear the box.
+    pub fn take(&mut self) -> String {
+        let text = self.text().trim().to_string();
+        self.set_text("");
+        self.browsing = None;
+        if !text.is_empty() && self.history.last() != Some(&text) {
+            if self.history.len() == HISTORY_CAP {
+                self.history.remove(0);
+            }
+            self.history.push(text.clone());
+        }
+        text
+    }
+
+    /// Insert pasted text (newlines become spaces), within the cap.
+    pub fn paste(&mut self, text: &str) {
+        let room = MAX_INPUT_CHARS.saturating_sub(self.chars());
+        let flat: String = text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(room)
+            .collect();
+        self.area.insert_str(flat);
+    }
+
+    /// An editing key (letters, arrows within the line, Backspace, Ctrl-A/E ...).
+    pub fn key(&mut self, key: KeyEvent) {
+        let inserts = matches!(key.code, KeyCode::Char(_))
+            && !key
+                .modifiers
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        if inserts && self.chars() >= MAX_INPUT_CHARS {
+            return;
+        }
+        // Ctrl-M and Ctrl-J would put a newline in the buffer: the box holds one line.
+        if key.modifiers.contains(KeyModifiers::CONTROL)
+            && matches!(key.code, KeyCode::Char('m' | 'j'))
+        {
+            return;
+        }
+        self.area.input(key);
+    }
+
+    /// Up: an older history entry.
+    pub fn history_prev(&mut self) {
+        if self.history.is_empty() {
+            return;
+        }
+        let i = match self.browsing {
+            None => {
+                self.draft = self.text();
+                self.history.len() - 1
+            }
+            Some(i) => i.saturating_sub(1),
+        };
+        self.browsing = Some(i);
+        let t = self.history[i].clone();
+        self.set_text(&t);
+    }
+
+    /// Down: a newer history entry, then back to the draft.
+    pub fn history_next(&mut self) {
+        let Some(i) = self.browsing else {
+            return;
+        };
+        if i + 1 < self.history.len() {
+            self.browsing = Some(i + 1);
+            let t = self.history[i + 1].clone();
+            self.set_text(&t);
+        } else {
+            self.browsing = None;
+            let d = std::mem::take(&mut self.draft);
+            self.set_text(&d);
+        }
+    }
+
+    /// Tab: complete a slash command name. Returns the candidates when more than one fits.
+    pub fn complete(&mut self) -> Vec<&'static str> {
+        let text = self.text();
+        if !text.starts_with('/') || text.contains(' ') {
+            return Vec::new();
+        }
+        let found = slash::complete(&text);
+        match found.as_slice() {
+            [] => Vec::new(),
+            [one] => {
+                self.set_text(&format!("{one} "));
+                Vec::new()
+            }
+            many => {
+                let common = common_prefix(many);
+                if common.len() > text.len() {
+                    self.set_text(&common);
+                }
+                found
+            }
+        }
+    }
+
+    /// Rows the box needs at `width` columns (after the prompt), at least one.
+    pub fn rows(&self, width: usize) -> usize {
+        let w = super::fmt::width(&self.text());
+        (w / width.max(1) + 1).max(1)
+    }
+}
+
+fn common_prefix(words: &[&str]) -> String {
+    let first = words[0];
+    let mut end = first.len();
+    for w in &words[1..] {
+        end = end.min(
+            first
+                .char_indices()
+                .zip(w.chars())
+                .take_while(|((_, a), b)| a == b)
+                .last()
+                .map_or(0, |((i, a), _)| i + a.len_utf8()),
+        );
+    }
+    first[..end].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn history_walks_back_and_returns_to_the_draft() {
+        let mut b = InputBox::default();
+        b.set_text("one");
+        assert_eq!(b.take(), "one");
+        b.set_text("two");
+        b.take();
+        b.key(k('x'));
+        b.history_prev();
+        assert_eq!(b.text(), "two");
+        b.history_prev();
+        assert_eq!(b.text(), "one");
+        b.history_next();
+        b.history_next();
+        assert_eq!(b.text(), "x");
+    }
+
+    #[test]
+    fn input_is_capped_and_pastes_are_flattened() {
+        let mut b = InputBox::default();
+        b.paste("a\nb");
+        assert_eq!(b.text(), "a b");
+        b.paste(&"z".repeat(5000));
+        assert_eq!(b.text().chars().count(), MAX_INPUT_CHARS);
+        b.key(k('q'));
+        assert_eq!(b.text().chars().count(), MAX_INPUT_CHARS);
+    }
+
+    #[test]
+    fn tab_completes_a_unique_command_and_lists_several() {
+        let mut b = InputBox::default();
+        b.set_text("/he");
+        assert!(b.complete().is_empty());
+        assert_eq!(b.text(), "/help ");
+        b.set_text("/");
+        assert!(b.complete().len() > 3);
+        assert_eq!(common_prefix(&["/stop", "/status"]), "/st");
+    }
+}

@@ -1,0 +1,145 @@
+//! Keys and submitted text (part of the reducer): questions on screen take the next key,
+//! then help, then the input box; Enter sends free text as a message or a slash command to
+//! `slash::parse`.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::app::{AppState, Effect, Pending};
+use super::log::Level;
+use crate::engine::events::Command;
+use crate::engine::slash::{self, Slash};
+
+pub(crate) fn on_key(s: &mut AppState, key: KeyEvent) -> Vec<Effect> {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if let Some(p) = s.pending.pop_front() {
+        let yes = matches!(key.code, KeyCode::Char('y' | 'Y')) && !ctrl;
+        return match p {
+            Pending::Engine { id, .. } => {
+                s.note(Level::User, if yes { "> yes" } else { "> no" });
+                vec![Effect::Submit(Command::Confirm { id, approve: yes })]
+            }
+            // Ctrl-C twice leaves too.
+            Pending::Quit { .. } if yes || (ctrl && key.code == KeyCode::Char('c')) => {
+                vec![Effect::Quit]
+            }
+            Pending::Quit { .. } => Vec::new(),
+        };
+    }
+    if s.help_open {
+        s.help_open = false;
+        return Vec::new();
+    }
+    let (page, cols) = s.log_page();
+    match key.code {
+        KeyCode::Char('c') if ctrl => {
+            ask_quit(s);
+            Vec::new()
+        }
+        KeyCode::Char('d') if ctrl && s.input.is_empty() => quit(s),
+        KeyCode::F(1) => {
+            s.help_open = true;
+            Vec::new()
+        }
+        KeyCode::Char('?') if s.input.is_empty() && !ctrl => {
+            s.help_open = true;
+            Vec::new()
+        }
+        KeyCode::Enter => submit(s),
+        KeyCode::Tab => {
+            let many = s.input.complete();
+            if !many.is_empty() {
+                s.note(Level::System, &format!("commands: {}", many.join("  ")));
+            }
+            Vec::new()
+        }
+        KeyCode::Up => {
+            s.input.history_prev();
+            Vec::new()
+        }
+        KeyCode::Down => {
+            s.input.history_next();
+            Vec::new()
+        }
+        KeyCode::PageUp => {
+            s.log.scroll_up(page.saturating_sub(1).max(1), cols);
+            Vec::new()
+        }
+        KeyCode::PageDown => {
+            s.log.scroll_down(page.saturating_sub(1).max(1), cols);
+            Vec::new()
+        }
+        KeyCode::Home if ctrl || s.input.is_empty() => {
+            s.log.to_top(page, cols);
+            Vec::new()
+        }
+        KeyCode::End if ctrl || s.input.is_empty() => {
+            s.log.to_tail();
+            Vec::new()
+        }
+        _ => {
+            s.input.key(key);
+            Vec::new()
+        }
+    }
+}
+
+pub(crate) fn ask_quit(s: &mut AppState) {
+    if s.pending.iter().any(|p| matches!(p, Pending::Quit { .. })) {
+        return;
+    }
+    let question = if s.busy() {
+        "Quit clk? The running work will be stopped."
+    } else {
+        "Quit clk?"
+    };
+    s.pending.push_front(Pending::Quit {
+        question: question.to_string(),
+    });
+}
+
+/// `/quit`, Ctrl-D: leave at once when idle, ask first while work runs.
+fn quit(s: &mut AppState) -> Vec<Effect> {
+    if s.busy() {
+        ask_quit(s);
+        Vec::new()
+    } else {
+        vec![Effect::Quit]
+    }
+}
+
+fn submit(s: &mut AppState) -> Vec<Effect> {
+    let text = s.input.take();
+    if text.is_empty() {
+        return Vec::new();
+    }
+    s.log.to_tail();
+    s.note(Level::User, &format!("> {text}"));
+    if s.engine_gone && !text.starts_with('/') {
+        s.note(Level::Error, "the engine stopped; /quit to leave");
+        return Vec::new();
+    }
+    if !text.starts_with('/') {
+        s.work_finished = false;
+        return vec![Effect::Submit(Command::Message { text })];
+    }
+    match slash::parse(&text) {
+        Err(message) => {
+            s.note(Level::Warn, &message);
+            Vec::new()
+        }
+        Ok(Slash::Help) => {
+            s.help_open = true;
+            Vec::new()
+        }
+        Ok(Slash::Quit) => quit(s),
+        Ok(Slash::Engine(cmd)) => {
+            match &cmd {
+                Command::Tutorial => s.tutorial_running = true,
+                Command::SwitchProvider { .. } => s.error_hint = None,
+                _ => {}
+            }
+            s.work_finished = false;
+            vec![Effect::Submit(cmd)]
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! The status log: every event as one readable line, bounded, word-wrapped on demand.
+//!
+//! Entries are stored unwrapped; wrapping happens at draw time and only for the rows that are
+//! visible, so a 100,000-line log costs no more to draw than a short one. Scrolling is kept as
+//! an anchor (the sequence number of the entry at the bottom of the pane) rather than a row
+//! offset, so new lines arriving while the user reads older ones never move the view.
+
+use std::collections::VecDeque;
+
+use unicode_width::UnicodeWidthChar;
+
+use super::fmt;
+
+/// Entries kept in memory; older ones are dropped (they stay in `.clk/logs/session.log`).
+pub const LOG_CAPACITY: usize = 100_000;
+
+/// Width of the `HH:MM:SS ` prefix; continuation rows are indented by as much.
+const PREFIX_COLS: usize = 9;
+
+/// How a line is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+    /// What the user typed.
+    User,
+    /// The dashboard's own notes (help text, lock recovery, completions).
+    System,
+}
+
+impl Level {
+    pub fn tag(self) -> &'static str {
+        match self {
+            Level::Info => "INFO",
+            Level::Warn => "WARN",
+            Level::Error => "ERROR",
+            Level::User => "USER",
+            Level::System => "SYSTEM",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub seq: u64,
+    pub tod_secs: u32,
+    pub level: Level,
+    pub text: Box<str>,
+}
+
+/// The bounded log with its scroll position.
+#[derive(Debug, Clone, Default)]
+pub struct Log {
+    entries: VecDeque<Entry>,
+    next_seq: u64,
+    /// None: follow the tail. Some(seq): that entry is the bottom row of the pane.
+    anchor: Option<u64>,
+}
+
+impl Log {
+    pub fn push(&mut self, level: Level, tod_secs: u32, text: &str) {
+        if self.entries.len() >= LOG_CAPACITY {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(Entry {
+            seq: self.next_seq,
+            tod_secs,
+            level,
+            text: fmt::printable(text).into_boxed_str(),
+        });
+        self.next_seq += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Sequence number the next entry will get (for mirroring to the session log).
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Entries with `seq >= from`, oldest first.
+    pub fn since(&self, from: u64) -> impl Iterator<Item = &Entry> {
+        let first = self.entries.front().map_or(0, |e| e.seq);
+        let skip = from.saturating_sub(first) as usize;
+        self.entries.iter().skip(skip)
+    }
+
+    pub fn last(&self) -> Option<&Entry> {
+        self.entries.back()
+    }
+
+    fn index_of(&self, seq: u64) -> usize {
+        let first = self.entries.front().map_or(0, |e| e.seq);
+        (seq.saturating_sub(first) as usize).min(self.entries.len().saturating_sub(1))
+    }
+
+    /// Index of the entry at the bottom of the pane.
+    fn bottom_index(&self) -> Option<usize> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        Some(match self.anchor {
+            None => self.entries.len() - 1,
+            Some(seq) => self.index_of(seq),
+        })
+    }
+
+    pub fn following(&self) -> bool {
+        self.anchor.is_none()
+    }
+
+    /// Entries below the view (0 when following the tail).
+    pub fn newer_hidden(&self) -> usize {
+        match self.bottom_index() {
+            Some(i) if self.anchor.is_some() => self.entries.len() - 1 - i,
+            _ => 0,
+        }
+    }
+
+    /// Scroll towards older lines by about `rows` wrapped rows of a pane `width` wide.
+    pub fn scroll_up(&mut self, rows: usize, width: usize) {
+        let Some(mut i) = self.bottom_index() else {
+            return;
+        };
+        let mut moved = 0;
+        while i > 0 && moved < rows {
+            moved += wrap_entry(&self.entries[i], width).len();
+            i -= 1;
+        }
+        self.anchor = Some(self.entries[i].seq);
+    }
+
+    /// Scroll towards newer lines; reaching the newest line follows the tail again.
+    pub fn scroll_down(&mut self, rows: usize, width: usize) {
+        let Some(mut i) = self.bottom_index() else {
+            return;
+        };
+        if self.anchor.is_none() {
+            return;
+        }
+        let mut moved = 0;
+        while i + 1 < self.entries.len() && moved < rows {
+            i += 1;
+            moved += wrap_entry(&self.entries[i], width).len();
+        }
+        self.anchor = if i + 1 >= self.entries.len() {
+            None
+        } else {
+            Some(self.entries[i].seq)
+        };
+    }
+
+    pub fn to_tail(&mut self) {
+        self.anchor = None;
+    }
+
+    /// Show the oldest lines: the pane's bottom row is the entry that fills it from the top.
+    pub fn to_top(&mut self, rows: usize, width: usize) {
+        let mut used = 0;
+        let mut i = 0;
+        while i < self.entries.len() {
+            used += wrap_entry(&self.entries[i], width).len();
+            if used >= rows {
+                break;
+            }
+            i += 1;
+        }
+        if i + 1 >= self.entries.len() {
+            self.anchor = None;
+        } else if let Some(e) = self.entries.get(i) {
+            self.anchor = Some(e.seq);
+        }
+    }
+
+    /// The rows to draw in a pane `width` x `height`, top to bottom, with each row's level.
+    pub fn visible(&self, width: usize, height: usize) -> Vec<(Level, String)> {
+        let mut rows: Vec<(Level, String)> = Vec::with_capacity(height);
+        let Some(mut i) = self.bottom_index() else {
+            return rows;
+        };
+        loop {
+            let e = &self.entries[i];
+            let wrapped = wrap_entry(e, width);
+            for r in wrapped.into_iter().rev() {
+                if rows.len() == height {
+                    break;
+                }
+                rows.push((e.level, r));
+            }
+            if rows.len() == height || i == 0 {
+                break;
+            }
+            i -= 1;
+        }
+        rows.reverse();
+        rows
+    }
+}
+
+/// One entry as rows: `HH:MM:SS text`, word-wrapped with a hanging indent. Very narrow panes
+/// drop the time.
+pub fn wrap_entry(e: &Entry, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    // Narrow panes spend no room on the time.
+    if width < PREFIX_COLS + 30 {
+        return wrap(&e.text, width, width);
+    }
+    let body = width - PREFIX_COLS;
+    let mut rows = wrap(&e.text, body, body);
+    let indent = " ".repeat(PREFIX_COLS);
+    for (n, r) in rows.iter_mut().enumerate() {
+        let prefix = if n == 0 {
+            format!("{} ", fmt::clock(e.tod_secs))
+        } else {
+            indent.clone()
+        };
+        r.insert_str(0, &prefix);
+    }
+    rows
+}
+
+/// Greedy word wrap by display width; words wider than a row are split.
+pub fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
+    let mut rows = Vec::new();
+    let mut row = String::new();
+    let mut used = 0usize;
+    let mut limit = first.max(1);
+    for word in text.split(' ') {
+        let w = fmt::width(word);
+        let sep = usize::from(!row.is_empty());
+        if used + sep + w <= limit {
+            if sep == 1 {
+                row.push(' ');
+            }
+            row.push_str(word);
+            used += sep + w;
+            continue;
+        }
+        if !row.is_empty() {
+            rows.push(std::mem::take(&mut row));
+            used = 0;
+            limit = rest.max(1);
+        }
+        if w <= limit {
+            row.push_str(word);
+            used = w;
+            continue;
+        }
+        // A word longer than a row: split it by cells.
+        for c in word.chars() {
+            let cw = c.width().unwrap_or(0);
+            if used + cw > limit && !row.is_empty() {
+                rows.push(std::mem::take(&mut row));
+                used = 0;
+                limit = rest.max(1);
+            }
+            row.push(c);
+            used += cw;
+        }
+    }
+    if !row.is_empty() || rows.is_empty() {
+        rows.push(row);
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(n: usize) -> Log {
+        let mut l = Log::default();
+        for i in 0..n {
+            l.push(Level::Info, 0, &format!("line {i}"));
+        }
+        l
+    }
+
+    #[test]
+    fn wrap_breaks_at_words_and_splits_long_ones() {
+        assert_eq!(wrap("aa bb cc", 5, 5), vec!["aa bb", "cc"]);
+        assert_eq!(wrap("abcdefgh", 3, 3), vec!["abc", "def", "gh"]);
+        assert_eq!(wrap("", 3, 3), vec![""]);
+        let e = Entry {
+            seq: 0,
+            tod_secs: 0,
+            level: Level::Info,
+            text: "one two three four five six seven".into(),
+        };
+        let rows = wrap_entry(&e, 40);
+        assert_eq!(rows[0], "00:00:00 one two three four five six");
+        assert_eq!(rows[1], "         seven");
+        assert_eq!(
+            wrap_entry(&e, 20)[0],
+            "one two three four",
+            "narrow: no time"
+        );
+    }
+
+    #[test]
+    fn the_tail_is_followed_until_the_user_scrolls() {
+        let mut l = log(50);
+        assert_eq!(l.visible(40, 3).last().unwrap().1, "00:00:00 line 49");
+        l.scroll_up(10, 40);
+        assert!(!l.following());
+        assert_eq!(l.newer_hidden(), 10);
+        let bottom = l.visible(40, 3).last().unwrap().1.clone();
+        l.push(Level::Info, 0, "new");
+        assert_eq!(l.visible(40, 3).last().unwrap().1, bottom, "view moved");
+        assert_eq!(l.newer_hidden(), 11);
+        l.scroll_down(100, 40);
+        assert!(l.following());
+        l.to_top(3, 40);
+        assert_eq!(l.visible(40, 3)[0].1, "00:00:00 line 0");
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let mut l = log(LOG_CAPACITY + 5);
+        assert_eq!(l.len(), LOG_CAPACITY);
+        assert_eq!(&*l.since(0).next().unwrap().text, "line 5");
+        assert_eq!(l.since(l.next_seq() - 1).count(), 1);
+        l.scroll_up(1_000_000, 40);
+        assert_eq!(l.visible(40, 1)[0].1, "00:00:00 line 5");
+    }
+}

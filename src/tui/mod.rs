@@ -1,0 +1,171 @@
+//! The full-screen dashboard: a ratatui session over the engine's event stream.
+//!
+//! `run` checks everything that can fail before the terminal changes mode (project, session
+//! lock), starts the engine with an interactive bus (the engine asks instead of assuming no),
+//! enters the terminal guard, and hands over to the event loop. On the way out, in this order:
+//! running work is aborted, the terminal is restored, the engine is given a few seconds to
+//! finish, the session log gets its end marker and the lock is released.
+
+pub mod app;
+pub mod event_loop;
+pub mod fmt;
+pub mod fold;
+pub mod hint;
+pub mod input;
+pub mod keys;
+pub mod layout;
+pub mod log;
+pub mod session;
+pub mod terminal;
+pub mod theme;
+pub mod widgets;
+
+use std::path::Path;
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::cmd::{self, Failure};
+use crate::engine::bus::Bus;
+use crate::engine::context::Idea;
+use crate::engine::proposals::current_agents;
+use crate::engine::records::UsageTotals;
+use crate::engine::workspace::{Project, Workspace};
+use crate::engine::{Engine, tutorial};
+use app::{AppState, Init, Msg};
+use session::{LockState, SessionLock, SessionLog};
+
+/// How long the engine gets to wind down after the user quits.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The session's opening state, read from the project.
+pub fn init_for(project: &Project, width: u16, height: u16, notes: Vec<String>) -> Init {
+    let ws = &project.ws;
+    let name = project.config.project_name.clone().unwrap_or_else(|| {
+        ws.root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "project".into())
+    });
+    let usage = UsageTotals::load(ws);
+    Init {
+        project: name,
+        provider: project.providers.active.clone(),
+        roster: current_agents(project)
+            .agents
+            .into_iter()
+            .map(|(n, a)| (n, a.role))
+            .collect(),
+        idea: Idea::load(ws).map(|i| i.title),
+        tutorial_done: tutorial::has_run(ws),
+        base_tokens: usage
+            .total
+            .input_tokens
+            .saturating_add(usage.total.output_tokens),
+        base_cost_micros: usage.total.cost_micros,
+        base_cost_unknown: usage.total.unpriced > 0,
+        width,
+        height,
+        theme: Some(theme::Theme::from_env()),
+        notes,
+    }
+}
+
+/// Open the dashboard on the project at `dir`; with `idea`, send it as the first message.
+pub fn run(dir: &Path, idea: Option<&str>) -> Result<u8, Failure> {
+    if let Some(i) = idea {
+        if i.trim().is_empty() {
+            return Err(Failure::bad_input(
+                "the idea is empty; say what you want to build",
+            ));
+        }
+        if Workspace::find(dir).is_none() {
+            cmd::init::run(dir, None)?;
+        }
+    } else if Workspace::find(dir).is_none() {
+        return Err(Failure::bad_input(format!(
+            "clk is not set up in {}; run `clk init`, or start with an idea: clk \"what to build\"",
+            dir.display()
+        )));
+    }
+    let project = cmd::project(dir)?;
+    let ws = project.ws.clone();
+    let (lock, state) = SessionLock::acquire(&ws).map_err(Failure::bad_input)?;
+    let mut notes = Vec::new();
+    if let LockState::Recovered { prior_pid } = state {
+        notes.push(session::recovery_note(&ws, prior_pid));
+    }
+    let (width, height) = crossterm::terminal::size().unwrap_or((80, 24));
+    let mut app = AppState::new(init_for(&project, width, height, notes));
+    let rt = cmd::runtime()?;
+    let result = rt.block_on(session(&mut app, project, idea));
+    // A failure to draw is reported after the terminal is back to normal.
+    lock.release();
+    result.map(|()| cmd::EXIT_OK)
+}
+
+async fn session(app: &mut AppState, project: Project, idea: Option<&str>) -> Result<(), Failure> {
+    let ws = project.ws.clone();
+    let bus = Bus::new(Some(ws.activity_log()));
+    bus.set_interactive(true);
+    let events = bus.subscribe();
+    let (engine, join) = Engine::spawn(project, bus);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let signals = tx.clone();
+    let listener = tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+        let _ = signals.send(Msg::Terminate);
+    });
+    let mut side = event_loop::Side {
+        root: Some(ws.root.clone()),
+        mirror: Some(SessionLog::open(&ws)),
+    };
+    if let Some(idea) = idea {
+        // The idea goes in the way a typed one would: same log line, same command.
+        app.input.set_text(idea);
+        tx.send(Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)))
+            .ok();
+    }
+    let outcome = match terminal::TerminalGuard::enter() {
+        Ok(mut guard) => {
+            let keys = crossterm::event::EventStream::new();
+            let r = event_loop::run(
+                app,
+                &engine,
+                events,
+                &mut guard.terminal,
+                keys,
+                tx,
+                rx,
+                &mut side,
+            )
+            .await;
+            drop(guard);
+            r.map_err(|e| Failure::failed(format!("the dashboard stopped: {e}")))
+        }
+        Err(e) => Err(Failure::failed(format!(
+            "cannot open the dashboard on this terminal ({e}); run with --no-tui"
+        ))),
+    };
+    listener.abort();
+    // Make sure the engine winds down even when the loop ended on an error.
+    let _ = engine.submit(crate::engine::events::Command::Abort);
+    let _ = engine.submit(crate::engine::events::Command::Shutdown);
+    if tokio::time::timeout(SHUTDOWN_GRACE, join).await.is_err() {
+        eprintln!("clk: the engine did not stop within 5 s; leaving it");
+    }
+    if let Some(m) = side.mirror.take() {
+        m.close(&app.log);
+    }
+    outcome
+}

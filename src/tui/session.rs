@@ -1,0 +1,244 @@
+//! What a dashboard session leaves on disk: the session lock and the status-log mirror.
+//!
+//! The lock `.clk/state/.tui-active` holds the dashboard's PID. A second dashboard on the same
+//! project is refused while that process lives. A lock whose process is gone means the last
+//! session crashed (a panic or a kill leaves it on purpose); the next start says so and points
+//! at the preserved conversation. The mirror `.clk/logs/session.log` gets every status-log
+//! line with its level, between `=== session start/end ===` markers.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::fmt;
+use super::log::Log;
+use crate::engine::workspace::Workspace;
+
+/// The held lock; released on a clean exit (and on an early error), kept after a panic.
+#[derive(Debug)]
+pub struct SessionLock {
+    path: PathBuf,
+    pid: u32,
+}
+
+/// Why a dashboard cannot start, or what it found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockState {
+    /// No earlier session, or it ended cleanly.
+    Fresh,
+    /// An earlier session died without cleaning up.
+    Recovered { prior_pid: u32 },
+}
+
+pub fn lock_path(ws: &Workspace) -> PathBuf {
+    ws.state_dir().join(".tui-active")
+}
+
+pub fn conversation_path(ws: &Workspace) -> PathBuf {
+    crate::engine::converse::log_path(ws)
+}
+
+/// True when `pid` is a live process that could be a clk dashboard.
+fn alive(pid: u32) -> bool {
+    if pid == 0 || pid > i32::MAX as u32 {
+        return false;
+    }
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    let r = unsafe { libc::kill(pid as i32, 0) };
+    let exists = r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    if !exists {
+        return false;
+    }
+    // A recycled PID that now belongs to another program is not a dashboard.
+    match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
+        Ok(comm) => comm.contains("clk"),
+        Err(_) => true,
+    }
+}
+
+impl SessionLock {
+    /// Take the lock for this process.
+    pub fn acquire(ws: &Workspace) -> Result<(SessionLock, LockState), String> {
+        let path = lock_path(ws);
+        let me = std::process::id();
+        let _ = std::fs::create_dir_all(ws.state_dir());
+        let mut state = LockState::Fresh;
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let prior = text.trim().parse::<u32>().unwrap_or(0);
+            if prior != me && alive(prior) {
+                return Err(format!(
+                    "another clk dashboard (pid {prior}) is open on this project; use that one, \
+                     or run with --no-tui"
+                ));
+            }
+            if prior != me {
+                state = LockState::Recovered { prior_pid: prior };
+            }
+        }
+        std::fs::write(&path, format!("{me}\n"))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok((SessionLock { path, pid: me }, state))
+    }
+
+    /// Remove the lock if it is still ours.
+    pub fn release(&self) {
+        let ours = std::fs::read_to_string(&self.path)
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+            == Some(self.pid);
+        if ours {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+impl Drop for SessionLock {
+    fn drop(&mut self) {
+        // A panic is a crash: leave the lock so the next start reports it.
+        if !std::thread::panicking() {
+            self.release();
+        }
+    }
+}
+
+/// The recovery line shown when a crashed session's lock was found.
+pub fn recovery_note(ws: &Workspace, prior_pid: u32) -> String {
+    format!(
+        "recovered from a crashed session (pid {prior_pid}); the conversation is preserved in {}",
+        display_rel(ws, &conversation_path(ws))
+    )
+}
+
+fn display_rel(ws: &Workspace, p: &Path) -> String {
+    p.strip_prefix(&ws.root)
+        .map(|r| r.display().to_string())
+        .unwrap_or_else(|_| p.display().to_string())
+}
+
+/// Appends new status-log lines to `.clk/logs/session.log`.
+pub struct SessionLog {
+    out: Option<BufWriter<File>>,
+    /// The next log sequence number to write.
+    next: u64,
+}
+
+fn stamp() -> String {
+    chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+impl SessionLog {
+    /// Open (append) and write the start marker. A log that cannot be opened is skipped:
+    /// the dashboard works without its mirror.
+    pub fn open(ws: &Workspace) -> SessionLog {
+        let dir = ws.logs_dir();
+        let _ = std::fs::create_dir_all(&dir);
+        let out = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("session.log"))
+            .ok()
+            .map(BufWriter::new);
+        let mut s = SessionLog { out, next: 0 };
+        s.line(&format!("=== session start {} ===", stamp()));
+        s
+    }
+
+    fn line(&mut self, text: &str) {
+        if let Some(out) = self.out.as_mut()
+            && writeln!(out, "{text}").is_err()
+        {
+            self.out = None;
+        }
+    }
+
+    /// Write every log entry not yet written (entries already dropped from memory are gone
+    /// from the screen too; the log keeps 100,000, far more than one burst).
+    pub fn sync(&mut self, log: &Log) {
+        let mut lines = Vec::new();
+        for e in log.since(self.next) {
+            lines.push(format!(
+                "{} [{}] {}",
+                fmt::clock(e.tod_secs),
+                e.level.tag(),
+                e.text
+            ));
+        }
+        for l in lines {
+            self.line(&l);
+        }
+        self.next = log.next_seq();
+        if let Some(out) = self.out.as_mut() {
+            let _ = out.flush();
+        }
+    }
+
+    pub fn close(mut self, log: &Log) {
+        self.sync(log);
+        self.line(&format!("=== session end {} ===", stamp()));
+        if let Some(out) = self.out.as_mut() {
+            let _ = out.flush();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::log::Level;
+
+    #[test]
+    fn a_live_lock_refuses_and_a_dead_one_is_recovered() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::new(dir.path());
+        let (lock, state) = SessionLock::acquire(&ws).unwrap();
+        assert_eq!(state, LockState::Fresh);
+        // Our own PID is alive, and this test binary's name contains "clk".
+        let (_again, state) = SessionLock::acquire(&ws).unwrap();
+        assert_eq!(state, LockState::Fresh, "re-taking our own lock is fine");
+        lock.release();
+        assert!(!lock_path(&ws).exists());
+        // A PID no process has: the earlier session crashed.
+        std::fs::write(lock_path(&ws), "999999999\n").unwrap();
+        let (lock, state) = SessionLock::acquire(&ws).unwrap();
+        assert_eq!(
+            state,
+            LockState::Recovered {
+                prior_pid: 999_999_999
+            }
+        );
+        drop(lock);
+        assert!(!lock_path(&ws).exists(), "a clean drop releases");
+        assert!(recovery_note(&ws, 7).contains(".clk/state/conversation.jsonl"));
+    }
+
+    #[test]
+    fn a_recycled_pid_of_another_program_is_stale() {
+        // pid 1 exists but is not clk.
+        assert!(
+            !alive(1)
+                || std::fs::read_to_string("/proc/1/comm")
+                    .unwrap()
+                    .contains("clk")
+        );
+        assert!(alive(std::process::id()));
+    }
+
+    #[test]
+    fn the_mirror_gets_every_line_once_between_markers() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::new(dir.path());
+        let mut log = Log::default();
+        let mut m = SessionLog::open(&ws);
+        log.push(Level::Info, 61, "one");
+        m.sync(&log);
+        log.push(Level::Warn, 62, "two");
+        m.sync(&log);
+        m.close(&log);
+        let text = std::fs::read_to_string(ws.logs_dir().join("session.log")).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("=== session start"), "{text}");
+        assert_eq!(lines[1], "00:01:01 [INFO] one");
+        assert_eq!(lines[2], "00:01:02 [WARN] two");
+        assert!(lines[3].starts_with("=== session end"), "{text}");
+    }
+}

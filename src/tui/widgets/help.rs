@@ -1,0 +1,66 @@
+//! The help overlay (`/help`, F1, `?` in an empty input): every command on one line, then the
+//! keys. Any key closes it. Drawn over the screen in a centred box; shows what fits.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
+
+use crate::engine::slash::COMMANDS;
+use crate::tui::app::AppState;
+use crate::tui::fmt;
+use crate::tui::layout::centered;
+
+pub const KEYS: &str =
+    "Enter sends · Tab completes · ↑/↓ history · PgUp/PgDn scroll · Ctrl-C quits";
+
+pub fn lines(s: &AppState, width: usize) -> Vec<Line<'static>> {
+    let t = s.theme;
+    // Most usages fit a narrow column; a longer one pushes its help text right.
+    let usage_cols = COMMANDS
+        .iter()
+        .map(|c| fmt::width(c.usage))
+        .filter(|w| *w <= 24)
+        .max()
+        .unwrap_or(0)
+        .min(width / 2);
+    let mut out: Vec<Line<'static>> = COMMANDS
+        .iter()
+        .map(|c| {
+            let usage = fmt::fit(c.usage, width.saturating_sub(2));
+            let pad = usage_cols.saturating_sub(fmt::width(&usage));
+            let help = fmt::fit(c.help, width.saturating_sub(fmt::width(&usage) + pad + 2));
+            Line::from(vec![
+                Span::styled(format!("{usage}{}  ", " ".repeat(pad)), t.accent()),
+                Span::raw(help),
+            ])
+        })
+        .collect();
+    out.push(Line::raw(""));
+    out.push(Line::styled(
+        fmt::fit(
+            "Free text talks to the team: the first message is the idea.",
+            width,
+        ),
+        t.dim(),
+    ));
+    out.push(Line::styled(fmt::fit(KEYS, width), t.dim()));
+    out
+}
+
+pub fn render(s: &AppState, screen: Rect, buf: &mut Buffer) {
+    let want_w = 84.min(screen.width.saturating_sub(2)).max(10);
+    let want_h = (COMMANDS.len() as u16 + 5).min(screen.height);
+    let area = centered(screen, want_w, want_h);
+    if area.width < 6 || area.height < 3 {
+        return;
+    }
+    Clear.render(area, buf);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(s.theme.accent())
+        .title(" clk commands · any key closes ");
+    let inner = block.inner(area);
+    block.render(area, buf);
+    Paragraph::new(lines(s, usize::from(inner.width))).render(inner, buf);
+}

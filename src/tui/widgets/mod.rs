@@ -1,0 +1,35 @@
+//! Pure views: each widget draws from `&AppState` into a buffer area. No widget holds a
+//! channel, spawns a task or reads the clock; `draw` lays the screen out and calls them.
+
+pub mod agent_card;
+pub mod agent_grid;
+pub mod confirm;
+pub mod help;
+pub mod hint_bar;
+pub mod input;
+pub mod status_log;
+pub mod title_bar;
+pub mod welcome;
+
+use ratatui::Frame;
+
+use super::app::AppState;
+
+/// Draw the whole screen.
+pub fn draw(frame: &mut Frame, s: &AppState) {
+    let a = s.areas();
+    let buf = frame.buffer_mut();
+    title_bar::render(s, a.title, buf);
+    welcome::render(s, a.welcome, buf);
+    agent_grid::render(s, &a.grid, buf);
+    status_log::render(s, a.log, buf);
+    hint_bar::render(s, a.hint, buf);
+    input::render(s, a.input, buf);
+    let screen = frame.area();
+    if s.help_open {
+        help::render(s, screen, frame.buffer_mut());
+    }
+    if let Some(p) = s.pending.front() {
+        confirm::render(s, p, screen, frame.buffer_mut());
+    }
+}

@@ -1,0 +1,55 @@
+//! The status log pane: a top border titled with the scroll keys, the visible wrapped rows,
+//! and, when the user has scrolled up, how many newer lines are below and how to get back.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Widget};
+
+use crate::tui::app::AppState;
+use crate::tui::fmt;
+use crate::tui::log::Level;
+use crate::tui::theme::Theme;
+
+fn style(t: Theme, l: Level) -> Style {
+    match l {
+        Level::Info => t.plain(),
+        Level::Warn => t.warn(),
+        Level::Error => t.error(),
+        Level::User => t.user(),
+        Level::System => t.accent(),
+    }
+}
+
+pub fn render(s: &AppState, area: Rect, buf: &mut Buffer) {
+    if area.is_empty() {
+        return;
+    }
+    let t = s.theme;
+    // A border only when there is room for it and a line of text.
+    let inner = if area.height >= 3 {
+        let mut block = Block::default()
+            .borders(Borders::TOP)
+            .border_style(t.dim())
+            .title(Span::styled(" status log · PgUp/PgDn ", t.dim()));
+        if !s.log.following() {
+            let marker = format!(" ↓ {} newer · End follows ", s.log.newer_hidden());
+            block = block.title(
+                Line::styled(fmt::fit(&marker, usize::from(area.width)), t.warn()).right_aligned(),
+            );
+        }
+        let inner = block.inner(area);
+        block.render(area, buf);
+        inner
+    } else {
+        area
+    };
+    let rows = s
+        .log
+        .visible(usize::from(inner.width), usize::from(inner.height));
+    for (i, (level, text)) in rows.iter().enumerate() {
+        let r = Rect::new(inner.x, inner.y + i as u16, inner.width, 1);
+        Line::styled(text.as_str(), style(t, *level)).render(r, buf);
+    }
+}

@@ -1,0 +1,73 @@
+//! The title bar: project, provider, phase, tokens, session cost, files written and commits
+//! not pushed. Segments that do not fit are dropped, least important first.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::Widget;
+
+use crate::tui::app::AppState;
+use crate::tui::fmt;
+
+const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
+
+/// The segments in display order, each with its priority (0 = kept longest).
+pub fn segments(s: &AppState) -> Vec<(u8, String)> {
+    let mut phase = s.phase();
+    if s.busy() {
+        phase.push(' ');
+        phase.push(SPINNER[(s.frame % 4) as usize]);
+    }
+    let mut out = vec![
+        (0, format!("clk · {}", s.project)),
+        (2, s.provider.clone()),
+        (1, phase),
+        (4, format!("tok {}", fmt::tokens(s.total_tokens()))),
+        (
+            3,
+            format!(
+                "{}{}",
+                if s.cost_unknown() { "≥" } else { "" },
+                fmt::usd(s.total_cost_micros())
+            ),
+        ),
+        (6, format!("files {}", s.run.files_written.len())),
+    ];
+    if let Some(n) = s.ahead.filter(|n| *n > 0) {
+        out.push((5, format!("↑{n}")));
+    }
+    out
+}
+
+pub fn text(s: &AppState, width: usize) -> String {
+    let mut segs = segments(s);
+    loop {
+        let t = format!(
+            " {} ",
+            segs.iter()
+                .map(|(_, t)| t.as_str())
+                .collect::<Vec<_>>()
+                .join(" · ")
+        );
+        if fmt::width(&t) <= width || segs.len() <= 1 {
+            return fmt::fit(&t, width);
+        }
+        // Drop the least important segment.
+        if let Some(i) = segs
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, (p, _))| *p)
+            .map(|(i, _)| i)
+        {
+            segs.remove(i);
+        }
+    }
+}
+
+pub fn render(s: &AppState, area: Rect, buf: &mut Buffer) {
+    if area.is_empty() {
+        return;
+    }
+    buf.set_style(area, s.theme.title());
+    Line::styled(text(s, usize::from(area.width)), s.theme.title()).render(area, buf);
+}
