@@ -27,7 +27,9 @@ fn one_fanout(rt: &tokio::runtime::Runtime) -> (Duration, Duration) {
     let mut replies: Vec<Reply> = (0..SAMPLES)
         .map(|_| Reply::delay(DELAY_MS, Reply::text("SQLite.\nCONFIDENCE: 0.8\n")))
         .collect();
-    replies.push(Reply::text("Merged: SQLite.\n"));
+    replies.push(Reply::text(
+        "Merged: all six samples chose SQLite, one file and no server.\n",
+    ));
     let mock = MockServer::start(Script::new(replies));
     let env = [
         ("CLK_CONSENSUS_MAX_SAMPLES", "6"),
