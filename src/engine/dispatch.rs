@@ -108,6 +108,14 @@ pub struct Called {
     native_batch: BatchOutcome,
 }
 
+impl Called {
+    /// True when the provider's own tools changed files during the call: the work is in the
+    /// files, so a short reply text is not an empty answer.
+    pub fn made_native_changes(&self) -> bool {
+        !self.native_batch.changed_paths().is_empty()
+    }
+}
+
 /// Whether [`finish`] lets a reply change anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effects {
