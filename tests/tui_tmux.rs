@@ -378,8 +378,12 @@ fn clk_with_an_idea_opens_the_dashboard_and_no_tui_stays_headless() {
         "cd '{}' && CLK_NO_TUI=true {CLK} 'Add a hello() function'; echo code:$?",
         other.path().display()
     ));
+    // The typed command itself may wrap so that "code:$?" starts a line: wait for a digit.
     let s = t.wait("the headless run", 120, |s| {
-        s.lines().any(|l| l.starts_with("code:"))
+        s.lines().any(|l| {
+            l.strip_prefix("code:")
+                .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+        })
     });
     assert!(
         s.contains("code:0") && s.contains("Rehearsal complete"),
