@@ -403,7 +403,8 @@ fn clk_retries_a_rate_limited_cli_and_not_a_refused_key() {
     assert_eq!(finished["error_kind"], "auth", "{finished}");
 }
 
-/// A native-editing CLI whose first reply the quality check turns down: that attempt's edits
+/// A native-editing CLI whose first reply the quality check turns down (it says it is not
+/// sure: confidence 0.1): that attempt's edits
 /// are put back before the repair runs, so the repair's own edits are its own (not taken for
 /// the user's) and end up in the commit.
 #[test]
@@ -417,7 +418,7 @@ fn a_repaired_attempt_starts_from_a_clean_tree() {
         r#"#!/bin/sh
 n=$(cat {count} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {count}
 printf 'attempt %s\n' "$n" > notes.txt
-if [ "$n" = 1 ]; then text='ok'; else
+if [ "$n" = 1 ]; then text='I wrote notes.txt, but I am not sure it is right.\nCONFIDENCE: 0.1\nPROGRESS: yes'; else
 text='I wrote notes.txt with the attempt number, as asked, and checked it.\nCONFIDENCE: 0.8\nPROGRESS: yes'; fi
 printf '{{"type":"result","is_error":false,"result":"%s","usage":{{"input_tokens":1,"output_tokens":1}}}}\n' "$text"
 "#,

@@ -303,7 +303,7 @@ fn cards_appear_as_the_chief_casts_and_go_when_retired() {
             reason: None,
         })
     };
-    update(&mut s, cast("data_steward", "add"));
+    update(&mut s, cast("data_steward", "added"));
     let names: Vec<_> = s.cards.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,

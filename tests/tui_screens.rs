@@ -161,7 +161,7 @@ fn agent_grid_reflows_and_says_what_does_not_fit() {
             Msg::Engine(Event::RoleDecided {
                 by: "chief".into(),
                 name: format!("specialist_{i:02}"),
-                decision: "add".into(),
+                decision: "added".into(),
                 reason: None,
             }),
         );

@@ -99,6 +99,17 @@ impl Tmux {
         self.wait(text, secs, |s| s.contains(text))
     }
 
+    /// Wait until the shell prompt is back: the last non-empty line is a bare `$` (capture-pane
+    /// drops trailing spaces, so "$ " cannot be matched on an empty prompt line).
+    fn wait_prompt(&self, secs: u64) -> String {
+        self.wait("the shell prompt", secs, |s| {
+            s.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .is_some_and(|l| l.trim_end() == "$")
+        })
+    }
+
     /// After the dashboard left: the shell is back and the terminal is in cooked mode.
     fn assert_cooked(&self) {
         // The output line starts with "tty-mode-42:", which the typed command does not contain.
@@ -203,7 +214,7 @@ fn an_idea_runs_on_the_shell_provider_then_help_undo_and_quit() {
     t.line("/undo confirm");
     t.wait_for("reverted", 20);
     t.line("/quit");
-    t.wait_for("$ ", 10);
+    t.wait_prompt(10);
     t.assert_cooked();
     assert!(
         !dir.path().join(".clk/state/.tui-active").exists(),
@@ -255,7 +266,7 @@ fn abort_kills_a_hanging_provider_and_ctrl_c_asks_before_quitting() {
     t.key("C-c");
     t.wait_for("Quit clk?", 10);
     t.key("y");
-    t.wait_for("$ ", 10);
+    t.wait_prompt(10);
     t.assert_cooked();
 }
 
@@ -320,7 +331,7 @@ fn a_second_dashboard_is_refused_and_a_crash_is_reported_next_time() {
     t.wait_for("recovered from a crashed session", 20);
     t.wait_for("conversation.jsonl", 5);
     t.line("/quit");
-    t.wait_for("$ ", 10);
+    t.wait_prompt(10);
     t.assert_cooked();
 }
 
@@ -338,7 +349,7 @@ fn sigterm_restores_the_terminal() {
         .unwrap();
     // SAFETY: sending SIGTERM to the dashboard this test started.
     unsafe { libc::kill(pid, libc::SIGTERM) };
-    t.wait_for("$ ", 10);
+    t.wait_prompt(10);
     t.assert_cooked();
     assert!(!dir.path().join(".clk/state/.tui-active").exists());
 }
@@ -358,7 +369,7 @@ fn clk_with_an_idea_opens_the_dashboard_and_no_tui_stays_headless() {
         s.contains("next: /loop ralph 5")
     });
     t.line("/quit");
-    t.wait_for("$ ", 10);
+    t.wait_prompt(10);
     t.assert_cooked();
     t.line("clear");
     let other = tempfile::tempdir().unwrap();

@@ -117,6 +117,12 @@ impl Called {
         undo_native(project, bus, agent, &self.native_batch);
         self.native_batch = BatchOutcome::default();
     }
+
+    /// True when the provider's own tools changed files during the call: the work is in the
+    /// files, so a short reply text is not an empty answer.
+    pub fn made_native_changes(&self) -> bool {
+        !self.native_batch.changed_paths().is_empty()
+    }
 }
 
 /// Whether [`finish`] lets a reply change anything.

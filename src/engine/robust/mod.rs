@@ -166,7 +166,18 @@ async fn quality_loop(
                 None => finish(project, bus, &attempt_req, called, Effects::Apply, cancel).await,
             };
         }
-        let q = score(&called.reply, &called.parsed, &opts);
+        let q = if called.made_native_changes() {
+            // An agent that edited files with its own tools did its work there; its reply may
+            // be a single line.
+            let lenient = ScoreOptions {
+                min_chars: 0,
+                expect_file_action: false,
+                ..opts.clone()
+            };
+            score(&called.reply, &called.parsed, &lenient)
+        } else {
+            score(&called.reply, &called.parsed, &opts)
+        };
         let repeated = best
             .as_ref()
             .is_some_and(|(_, b, _)| b.reply == called.reply);
