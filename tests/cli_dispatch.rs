@@ -165,7 +165,7 @@ printf '#!/bin/sh\nexit 0\n' > .git/hooks/pre-commit
 printf 'overwritten\n' > draft.md
 printf '%s\n' '{"type":"system","subtype":"init","model":"fake"}'
 printf '%s\n' '{"type":"assistant","message":{"model":"fake","content":[{"type":"tool_use","name":"Write","input":{"file_path":"src/greet.py"}}]}}'
-printf '%s\n' '{"type":"result","is_error":false,"result":"Wrote src/greet.py.\nPROGRESS: yes","usage":{"input_tokens":10,"output_tokens":5}}'
+printf '%s\n' '{"type":"result","is_error":false,"result":"I wrote src/greet.py with a hello() function that returns 1, as asked.\nCONFIDENCE: 0.8\nPROGRESS: yes","usage":{"input_tokens":10,"output_tokens":5}}'
 "#;
 
 #[test]
@@ -401,4 +401,67 @@ fn clk_retries_a_rate_limited_cli_and_not_a_refused_key() {
         .find(|e| e["event"] == "dispatch_finished")
         .unwrap();
     assert_eq!(finished["error_kind"], "auth", "{finished}");
+}
+
+/// A native-editing CLI whose first reply the quality check turns down (it says it is not
+/// sure: confidence 0.1): that attempt's edits
+/// are put back before the repair runs, so the repair's own edits are its own (not taken for
+/// the user's) and end up in the commit.
+#[test]
+fn a_repaired_attempt_starts_from_a_clean_tree() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = project();
+    let script = d.path().join(".clk/cache/fake-claude");
+    let count = d.path().join(".clk/cache/calls");
+    fs::create_dir_all(script.parent().unwrap()).unwrap();
+    let body = format!(
+        r#"#!/bin/sh
+n=$(cat {count} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {count}
+printf 'attempt %s\n' "$n" > notes.txt
+if [ "$n" = 1 ]; then text='I wrote notes.txt, but I am not sure it is right.\nCONFIDENCE: 0.1\nPROGRESS: yes'; else
+text='I wrote notes.txt with the attempt number, as asked, and checked it.\nCONFIDENCE: 0.8\nPROGRESS: yes'; fi
+printf '{{"type":"result","is_error":false,"result":"%s","usage":{{"input_tokens":1,"output_tokens":1}}}}\n' "$text"
+"#,
+        count = count.display()
+    );
+    fs::write(&script, body).unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let s = ProviderSettings {
+        kind: "claude".into(),
+        command: Some(script.display().to_string()),
+        native_tools: true,
+        ..Default::default()
+    };
+    use_provider(d.path(), "claude", &s);
+    git(d.path(), &["add", ".clk/config/providers.json"]);
+    git(
+        d.path(),
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "use claude",
+        ],
+    );
+    clk(d.path())
+        .args(["ask", "engineer", "write notes"])
+        .assert()
+        .success();
+    assert_eq!(fs::read_to_string(&count).unwrap().trim(), "2");
+    let files = git(d.path(), &["show", "--name-only", "--format=%s", "HEAD"]);
+    assert!(files.starts_with("[engineer] "), "{files}");
+    assert!(files.contains("\nnotes.txt"), "{files}");
+    assert_eq!(
+        fs::read_to_string(d.path().join("notes.txt")).unwrap(),
+        "attempt 2\n"
+    );
+    assert!(
+        !activity(d.path())
+            .iter()
+            .any(|e| e["event"] == "action" && e["decision"] == "rejected"),
+        "the first attempt's edit was taken for the user's"
+    );
 }

@@ -109,6 +109,15 @@ pub struct Called {
 }
 
 impl Called {
+    /// Put back what the provider's own tools changed, and forget it: the reply was turned
+    /// down for now and the next attempt must start from the tree as it was, or its edits
+    /// would look like the user's. If this reply is applied after all, only its text (its
+    /// ACTION blocks) takes effect.
+    pub fn put_back_native(&mut self, project: &Project, bus: &Bus, agent: &str) {
+        undo_native(project, bus, agent, &self.native_batch);
+        self.native_batch = BatchOutcome::default();
+    }
+
     /// True when the provider's own tools changed files during the call: the work is in the
     /// files, so a short reply text is not an empty answer.
     pub fn made_native_changes(&self) -> bool {
@@ -500,7 +509,6 @@ fn watch_native(project: &Project, bus: &Bus) -> Option<native::Watch> {
     watch
 }
 
-/// The agent's own-tool changes first, then what its ACTION blocks did.
 /// Put back the files a provider's own tools changed, when its reply is not to be kept.
 fn undo_native(project: &Project, bus: &Bus, agent: &str, native: &BatchOutcome) {
     let paths = native.changed_paths();
@@ -524,6 +532,7 @@ fn undo_native(project: &Project, bus: &Bus, agent: &str, native: &BatchOutcome)
     }
 }
 
+/// The agent's own-tool changes first, then what its ACTION blocks did.
 fn merge_batches(mut native: BatchOutcome, gate: BatchOutcome) -> BatchOutcome {
     for w in gate.written {
         native.deleted.retain(|d| d != &w);

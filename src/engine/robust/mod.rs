@@ -209,6 +209,8 @@ async fn quality_loop(
             QualityStep::Escalate => {
                 let reasons = policy::reasons(&q, &called.parsed);
                 emit_retry(bus, req, &called, attempt, max_retries, &q, reasons);
+                let mut called = called;
+                called.put_back_native(project, bus, &req.agent);
                 let plan = FanoutPlan::auto(
                     &req.agent,
                     &req.objective,
@@ -238,6 +240,8 @@ async fn quality_loop(
             QualityStep::Repair => {
                 let reasons = policy::reasons(&q, &called.parsed);
                 emit_retry(bus, req, &called, attempt, max_retries, &q, reasons.clone());
+                let mut called = called;
+                called.put_back_native(project, bus, &req.agent);
                 keep_better(
                     project,
                     bus,
