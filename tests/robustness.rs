@@ -61,6 +61,14 @@ async fn a_malformed_action_is_repaired_on_retry_and_only_the_repair_is_applied(
         .map(|m| m["applied"].as_bool().unwrap())
         .collect();
     assert_eq!(applied, [false, true]);
+    // The commit is titled with what was asked, not with the repair instructions.
+    let subject = std::process::Command::new("git")
+        .args(["log", "-1", "--format=%s"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let subject = String::from_utf8_lossy(&subject.stdout);
+    assert!(subject.contains("] Write app.txt."), "{subject}");
 }
 
 #[tokio::test]

@@ -151,7 +151,7 @@ async fn quality_loop(
         if !called.ok {
             // A repair that could not be sent at all: the best reply so far still stands.
             return match best.take() {
-                Some((b_req, b, _)) => {
+                Some((_, b, _)) => {
                     finish(
                         project,
                         bus,
@@ -161,9 +161,9 @@ async fn quality_loop(
                         cancel,
                     )
                     .await?;
-                    finish(project, bus, &b_req, b, Effects::Apply, cancel).await
+                    finish(project, bus, req, b, Effects::Apply, cancel).await
                 }
-                None => finish(project, bus, &attempt_req, called, Effects::Apply, cancel).await,
+                None => finish(project, bus, req, called, Effects::Apply, cancel).await,
             };
         }
         let q = if called.made_native_changes() {
@@ -189,22 +189,22 @@ async fn quality_loop(
         match step {
             QualityStep::Accept => {
                 drop_best(project, bus, best.take(), cancel).await?;
-                return finish(project, bus, &attempt_req, called, Effects::Apply, cancel).await;
+                return finish(project, bus, req, called, Effects::Apply, cancel).await;
             }
             QualityStep::Refused => {
                 drop_best(project, bus, best.take(), cancel).await?;
                 tell_chief_of_refusal(project, bus, req, &called);
-                return finish(project, bus, &attempt_req, called, Effects::Apply, cancel).await;
+                return finish(project, bus, req, called, Effects::Apply, cancel).await;
             }
             QualityStep::GiveUp => {
-                let (keep_req, keep, other) = match best.take() {
+                let (_, keep, other) = match best.take() {
                     Some((b_req, b, bq)) if bq.score > q.score => {
                         (b_req, b, Some((attempt_req.clone(), called, q)))
                     }
                     prev => (attempt_req.clone(), called, prev),
                 };
                 drop_best(project, bus, other, cancel).await?;
-                return finish(project, bus, &keep_req, keep, Effects::Apply, cancel).await;
+                return finish(project, bus, req, keep, Effects::Apply, cancel).await;
             }
             QualityStep::Escalate => {
                 let reasons = policy::reasons(&q, &called.parsed);
@@ -232,8 +232,8 @@ async fn quality_loop(
                     }
                     Fanned::Merged(_) | Fanned::AllFailed(_) | Fanned::NotStarted(_) => {
                         // Nothing better came of it: the best reply seen is applied.
-                        let (b_req, b, _) = best.take().expect("kept above");
-                        return finish(project, bus, &b_req, b, Effects::Apply, cancel).await;
+                        let (_, b, _) = best.take().expect("kept above");
+                        return finish(project, bus, req, b, Effects::Apply, cancel).await;
                     }
                 }
             }
