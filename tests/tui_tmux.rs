@@ -54,6 +54,8 @@ impl Tmux {
             .tmux(&["display-message", "-p", "#{socket_path}"])
             .trim()
             .to_string();
+        // Keys typed before bash shows its prompt are echoed twice and can garble the screen.
+        t.wait_prompt(10);
         t
     }
 
@@ -327,6 +329,7 @@ fn a_second_dashboard_is_refused_and_a_crash_is_reported_next_time() {
         "--norc",
         "--noprofile",
     ]);
+    t.wait_prompt(10);
     launch(&t, dir.path(), "");
     t.wait_for("recovered from a crashed session", 20);
     t.wait_for("conversation.jsonl", 5);
