@@ -30,8 +30,19 @@ pub fn run(dir: &Path, fix: bool) -> Result<u8, Failure> {
     let (lines, failing) = rt.block_on(async {
         let mut questions = bus.subscribe();
         let answerer = bus.clone();
+        let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<()>();
         let prompts = tokio::spawn(async move {
-            while let Ok(ev) = questions.recv().await {
+            loop {
+                // Events first: everything emitted before the end is printed before leaving.
+                let ev = tokio::select! {
+                    biased;
+                    ev = questions.recv() => match ev {
+                        Ok(ev) => ev,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    },
+                    _ = &mut done_rx => break,
+                };
                 match ev {
                     Event::ConfirmRequested { id, question } if answerer.is_interactive() => {
                         let yes = tokio::task::spawn_blocking(move || {
@@ -47,7 +58,7 @@ pub fn run(dir: &Path, fix: bool) -> Result<u8, Failure> {
                     }
                     Event::Report { lines, .. } => {
                         for l in lines {
-                            println!("{l}");
+                            println!("{}", for_cli(&l));
                         }
                     }
                     _ => {}
@@ -55,14 +66,20 @@ pub fn run(dir: &Path, fix: bool) -> Result<u8, Failure> {
             }
         });
         let out = doctor::run(&ws, &bus, fix).await;
-        prompts.abort();
+        let _ = done_tx.send(());
+        let _ = prompts.await;
         out
     });
     for l in lines {
-        println!("{l}");
+        println!("{}", for_cli(&l));
     }
     if fix && !ask {
         eprintln!("(no terminal to ask on, so nothing was repaired)");
     }
     Ok(if failing { EXIT_FAILED } else { EXIT_OK })
+}
+
+/// Findings name the dashboard's command; on the command line it is `clk doctor --fix`.
+fn for_cli(line: &str) -> String {
+    line.replace("/doctor --fix", "clk doctor --fix")
 }
