@@ -267,3 +267,36 @@ fn providers_reports_availability_quickly() {
             .is_empty()
     );
 }
+
+#[test]
+fn doctor_reports_a_broken_config_and_repairs_nothing_without_a_terminal() {
+    let d = tempfile::tempdir().unwrap();
+    init(d.path());
+    let cfg = d.path().join(".clk/config/clk.config.json");
+    fs::write(&cfg, "{broken").unwrap();
+    let out = clk(d.path())
+        .args(["doctor", "--fix"])
+        .write_stdin("")
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    let fail = out.find("fail ").expect("a fail line");
+    let skipped = out
+        .find("skipped: Replace")
+        .expect("the repair was offered");
+    assert!(fail < skipped, "findings come before the repairs:\n{out}");
+    assert_eq!(
+        fs::read_to_string(&cfg).unwrap(),
+        "{broken",
+        "nothing repaired"
+    );
+    // Without --fix it says how to repair, in command-line words.
+    clk(d.path())
+        .arg("doctor")
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("clk doctor --fix offers"));
+}
