@@ -12,7 +12,7 @@ use super::bus::Bus;
 use super::config::process_env;
 use super::git;
 use super::init;
-use super::providers::{Availability, registry};
+use super::providers::registry;
 use super::workspace::{DIRS, Workspace, read_json};
 
 /// Longest the provider checks may take together.
@@ -238,12 +238,7 @@ async fn check_providers(ws: &Workspace, out: &mut Vec<Finding>) {
     for (name, settings) in &project.providers.providers {
         let (name, settings) = (name.clone(), settings.clone());
         tasks.push(tokio::spawn(async move {
-            let avail = match registry::build(&name, &settings) {
-                Ok(p) => tokio::time::timeout(PROVIDER_BUDGET, p.check())
-                    .await
-                    .unwrap_or_else(|_| Availability::no("no answer within 0.9 s")),
-                Err(e) => Availability::no(e.to_string()),
-            };
+            let avail = registry::availability(&name, &settings, PROVIDER_BUDGET).await;
             (name, avail)
         }));
     }

@@ -18,7 +18,6 @@ use super::dispatch::DispatchRequest;
 use super::events::{Command, Event, RolesCommand};
 use super::git;
 use super::orchestrate;
-use super::providers::Availability;
 use super::state::RunState;
 use super::workspace::{Project, read_json, write_json};
 
@@ -411,12 +410,7 @@ async fn switch_provider(
             ),
         );
     };
-    let avail = match super::providers::registry::build(name, settings) {
-        Ok(p) => tokio::time::timeout(SWITCH_CHECK, p.check())
-            .await
-            .unwrap_or_else(|_| Availability::no("no answer within 0.9 s")),
-        Err(e) => Availability::no(e.to_string()),
-    };
+    let avail = super::providers::registry::availability(name, settings, SWITCH_CHECK).await;
     // Saved so the next session starts with it; unknown fields of the file are kept.
     let path = project.ws.providers_file();
     let saved = read_json(&path).map_err(|e| e.to_string()).and_then(|v| {

@@ -87,6 +87,23 @@ fn api_mode(name: &str, settings: &ProviderSettings) -> Result<Arc<dyn Provider>
     })
 }
 
+/// Whether provider `name` can be used now, answered within `limit` (a provider that does not
+/// answer in time counts as not usable). No model call.
+pub async fn availability(
+    name: &str,
+    settings: &ProviderSettings,
+    limit: std::time::Duration,
+) -> super::Availability {
+    match build(name, settings) {
+        Ok(p) => tokio::time::timeout(limit, p.check())
+            .await
+            .unwrap_or_else(|_| {
+                super::Availability::no(format!("no answer within {:.1} s", limit.as_secs_f64()))
+            }),
+        Err(e) => super::Availability::no(e.to_string()),
+    }
+}
+
 /// Build the provider that serves `agent` in `project`.
 pub fn for_agent(project: &Project, agent: &str) -> Result<Arc<dyn Provider>, ConfigError> {
     let name = choose(project, agent);
