@@ -11,9 +11,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use clk::engine::config::ProviderSettings;
-use clk::engine::providers::cli::{Cli, CliProvider};
-use clk::engine::providers::{OutputSink, Provider, Request};
+use clk::engine::agents::providers::cli::{Cli, CliProvider};
+use clk::engine::agents::providers::{OutputSink, Provider, Request};
+use clk::engine::ground::config::ProviderSettings;
 use criterion::{Criterion, criterion_group, criterion_main};
 use tokio_util::sync::CancellationToken;
 
@@ -95,7 +95,7 @@ fn bench_parse(c: &mut Criterion) {
         let cli = Cli::from_kind(kind).unwrap();
         g.bench_function(kind, |b| {
             b.iter(|| {
-                let mut p = clk::engine::providers::cli::parser(cli);
+                let mut p = clk::engine::agents::providers::cli::parser(cli);
                 let mut shown = 0usize;
                 for line in text.lines() {
                     p.feed(line, &mut |_, _| shown += 1);

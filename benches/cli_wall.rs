@@ -12,8 +12,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use clk::engine::providers::cli::{Cli, CliProvider, PromptVia};
-use clk::engine::providers::{OutputSink, Provider, Request};
+use clk::engine::agents::providers::cli::{Cli, CliProvider, PromptVia};
+use clk::engine::agents::providers::{OutputSink, Provider, Request};
 use support::clis::{bin_dir, home_dir, settings};
 use support::mock_server::{Fallback, MockServer, Reply, Script};
 use tokio_util::sync::CancellationToken;

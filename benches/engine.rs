@@ -6,10 +6,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use clk::engine::actions::{GateContext, apply};
-use clk::engine::bus::Bus;
-use clk::engine::git;
-use clk::engine::protocol::parse;
+use clk::engine::act::actions::{GateContext, apply};
+use clk::engine::ground::protocol::parse;
+use clk::engine::store::bus::Bus;
+use clk::engine::store::git;
 use criterion::{Criterion, criterion_group, criterion_main};
 use tokio_util::sync::CancellationToken;
 
@@ -114,12 +114,12 @@ fn status_cold_start(c: &mut Criterion) {
 /// One pass of the bundled engineering workflow (engineer, ralph, qa, chief supervise) with
 /// the in-process shell provider, which answers instantly: what is measured is clk itself.
 fn engineering_cycle(c: &mut Criterion) {
-    use clk::engine::proposals::{current_agents, roster_names};
-    use clk::engine::workflow::load_named;
-    use clk::engine::workflow::runner::{PassOptions, run_pass};
+    use clk::engine::runs::proposals::{current_agents, roster_names};
+    use clk::engine::runs::stages::runner::{PassOptions, run_pass};
+    use clk::engine::store::workflow::load_named;
     let dir = tempfile::tempdir().unwrap();
-    clk::engine::init::init(dir.path(), None).unwrap();
-    let ws = clk::engine::workspace::Workspace::new(dir.path().canonicalize().unwrap());
+    clk::engine::store::init::init(dir.path(), None).unwrap();
+    let ws = clk::engine::store::workspace::Workspace::new(dir.path().canonicalize().unwrap());
     let mut project = ws.load(&|_| None).unwrap();
     project.providers.active = "shell".into();
     let roster = roster_names(&ws, &current_agents(&project));

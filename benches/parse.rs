@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::hint::black_box;
 
-use clk::engine::protocol::{ScoreOptions, parse, score};
+use clk::engine::ground::protocol::{ScoreOptions, parse, score};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 /// A reply shaped like a busy agent's: prose, then 50 blocks, then TODOS and the footer.

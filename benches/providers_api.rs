@@ -9,11 +9,11 @@ mod support;
 
 use std::time::Duration;
 
-use clk::engine::config::ProviderSettings;
-use clk::engine::providers::anthropic::AnthropicProvider;
-use clk::engine::providers::gemini::GeminiProvider;
-use clk::engine::providers::responses::ResponsesProvider;
-use clk::engine::providers::{OutputSink, Provider, Request};
+use clk::engine::agents::providers::anthropic::AnthropicProvider;
+use clk::engine::agents::providers::gemini::GeminiProvider;
+use clk::engine::agents::providers::responses::ResponsesProvider;
+use clk::engine::agents::providers::{OutputSink, Provider, Request};
+use clk::engine::ground::config::ProviderSettings;
 use criterion::{Criterion, criterion_group, criterion_main};
 use support::mock_server::{Fallback, MockServer, Reply, Script};
 use tokio_util::sync::CancellationToken;
@@ -90,7 +90,7 @@ fn bench(c: &mut Criterion) {
         });
     }
     // Baseline: the same Anthropic stream read as raw bytes, no decoding at all.
-    let client = clk::engine::providers::http::client(Duration::from_secs(5)).unwrap();
+    let client = clk::engine::agents::providers::http::client(Duration::from_secs(5)).unwrap();
     let url = format!("{}/v1/messages", mock.url());
     let body = serde_json::json!({"model": "bench-model", "stream": true, "messages": []});
     g.bench_function("raw_bytes_baseline", |b| {

@@ -8,10 +8,10 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use clk::engine::bus::Bus;
-use clk::engine::dispatch::DispatchRequest;
-use clk::engine::robust::Care;
-use clk::engine::robust::consensus::{Fanned, FanoutPlan, run};
+use clk::engine::agents::dispatch::DispatchRequest;
+use clk::engine::agents::robust::Care;
+use clk::engine::agents::robust::consensus::{Fanned, FanoutPlan, run};
+use clk::engine::store::bus::Bus;
 use criterion::{Criterion, criterion_group, criterion_main};
 use support::mock_project::{named, new_dir, project};
 use support::mock_server::{MockServer, Reply, Script};

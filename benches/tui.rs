@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clk::engine::EngineGone;
-use clk::engine::bus::Bus;
-use clk::engine::config::agents::BASELINE;
-use clk::engine::events::{Command, Event, Stream, Usage};
-use clk::engine::state::RunState;
+use clk::engine::ground::config::agents::BASELINE;
+use clk::engine::ground::events::{Command, Event, Stream, Usage};
+use clk::engine::ground::state::RunState;
+use clk::engine::store::bus::Bus;
 use clk::tui::app::{AppState, Init, Msg, update};
 use clk::tui::event_loop::{self, EngineLink, Screen, Side};
 use clk::tui::theme::Theme;

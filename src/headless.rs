@@ -4,9 +4,9 @@
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
-use crate::engine::bus::Bus;
-use crate::engine::events::Event;
-use crate::engine::state::{RunState, describe};
+use crate::engine::ground::events::Event;
+use crate::engine::ground::state::{RunState, describe};
+use crate::engine::store::bus::Bus;
 
 /// How events are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +88,7 @@ pub fn summary(state: &RunState) -> String {
     )];
     let t = &state.totals;
     if t.cost_micros > 0 || t.cost_unknown {
-        let money = crate::engine::pricing::format_usd(t.cost_micros);
+        let money = crate::engine::ground::pricing::format_usd(t.cost_micros);
         parts.push(match (t.cost_micros, t.cost_unknown) {
             (0, true) => "cost unknown".to_string(),
             (_, true) => format!("{money} + calls at unknown price"),
@@ -119,7 +119,7 @@ pub fn summary(state: &RunState) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::events::Event;
+    use crate::engine::ground::events::Event;
 
     #[test]
     fn the_summary_counts_what_the_robustness_loops_spent() {

@@ -7,12 +7,12 @@ use clap::Parser;
 
 use clk::cli::{Cli, Command};
 use clk::cmd::{self, Failure};
-use clk::engine::events::Command as EngineCommand;
+use clk::engine::ground::events::Command as EngineCommand;
 use clk::headless::Format;
 
 fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    clk::engine::redact::register_env_secrets();
+    clk::engine::ground::redact::register_env_secrets();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -37,13 +37,13 @@ fn main() -> ExitCode {
 /// Log to `.clk/logs/clk.log` (level from `CLK_LOG_LEVEL`, default info) when in a project.
 /// The screen shows events; the log file is for diagnosing clk itself.
 fn start_logging(dir: &std::path::Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let ws = clk::engine::workspace::Workspace::find(dir)?;
+    let ws = clk::engine::store::workspace::Workspace::find(dir)?;
     let logs = ws.logs_dir();
     std::fs::create_dir_all(&logs).ok()?;
     let appender = tracing_appender::rolling::never(&logs, "clk.log");
     // Secrets are masked before a line reaches the file, whatever code logged it.
     let (writer, guard) =
-        tracing_appender::non_blocking(clk::engine::redact::RedactingWriter::new(appender));
+        tracing_appender::non_blocking(clk::engine::ground::redact::RedactingWriter::new(appender));
     let level = std::env::var("CLK_LOG_LEVEL").unwrap_or_else(|_| "info".into());
     let filter = tracing_subscriber::EnvFilter::try_new(format!("clk={}", level.to_lowercase()))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("clk=info"));

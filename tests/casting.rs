@@ -3,15 +3,15 @@
 
 use std::fs;
 
-use clk::engine::casting::{
+use clk::engine::ground::config::AgentsFile;
+use clk::engine::ground::protocol::RoleProposal;
+use clk::engine::store::casting::{
     self, CastOutcome, Decision, FEEDBACK_MAX, RejectReason, add_manual, casting_feedback,
     current_prompt, remove, roster_summary,
 };
-use clk::engine::config::AgentsFile;
-use clk::engine::init::init;
-use clk::engine::prompts::PROTOCOL_MARKER;
-use clk::engine::protocol::RoleProposal;
-use clk::engine::workspace::{Workspace, read_jsonl};
+use clk::engine::store::init::init;
+use clk::engine::store::prompts::PROTOCOL_MARKER;
+use clk::engine::store::workspace::{Workspace, read_jsonl};
 use serde_json::Value;
 
 fn project() -> (tempfile::TempDir, Workspace, AgentsFile) {

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command as StdCommand;
 
 use assert_cmd::Command;
-use clk::engine::config::ProviderSettings;
+use clk::engine::ground::config::ProviderSettings;
 use support::clis::{bin_dir, home_dir, settings};
 use support::mock_server::{MockServer, Reply, Script};
 

@@ -12,9 +12,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clk::engine::events::Stream;
-use clk::engine::providers::cli::{Cli, CliProvider};
-use clk::engine::providers::{ErrorKind, OutputSink, Provider, ProviderError, Reply, Request};
+use clk::engine::agents::providers::cli::{Cli, CliProvider};
+use clk::engine::agents::providers::{
+    ErrorKind, OutputSink, Provider, ProviderError, Reply, Request,
+};
+use clk::engine::ground::events::Stream;
 use support::clis::{bin_dir, home_dir, settings};
 use support::mock_server::{MockServer, Reply as MockReply, Script, closed_url};
 use tokio_util::sync::CancellationToken;
@@ -298,7 +300,10 @@ fn record_fixtures() {
             let s = settings(kind, &bin, &url, KEY, home.path());
             std::fs::create_dir_all(home.path().join(".codex")).unwrap();
             let p = CliProvider::new(kind, Cli::from_kind(kind).unwrap(), &s);
-            let inv = p.invocation("Say hello.", clk::engine::providers::cli::PromptVia::Arg);
+            let inv = p.invocation(
+                "Say hello.",
+                clk::engine::agents::providers::cli::PromptVia::Arg,
+            );
             let out = std::process::Command::new(s.command.as_deref().unwrap())
                 .args(&inv.args)
                 .envs(&inv.env)

@@ -9,10 +9,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use clk::engine::events::Usage;
-use clk::engine::pricing::{Cost, CostBasis};
-use clk::engine::records::UsageTotals;
-use clk::engine::workspace::{Workspace, append_jsonl, read_json, read_jsonl, write_json};
+use clk::engine::ground::events::Usage;
+use clk::engine::ground::pricing::{Cost, CostBasis};
+use clk::engine::store::records::UsageTotals;
+use clk::engine::store::workspace::{Workspace, append_jsonl, read_json, read_jsonl, write_json};
 
 fn writer_loop(root: &Path) -> ! {
     let ws = Workspace::new(root);

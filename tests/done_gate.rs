@@ -8,17 +8,17 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clk::engine::actions::{GateContext, apply};
-use clk::engine::blackboard::{self, Origin};
-use clk::engine::bus::Bus;
-use clk::engine::done_gate::{
+use clk::engine::act::actions::{GateContext, apply};
+use clk::engine::ground::protocol::parse;
+use clk::engine::runs::done_gate::{
     Facts, GateConfig, GateVerdict, TestsStatus, Unmet, decide, deliverable_files,
     evaluate_request, gather, gather_for, todo_markers,
 };
-use clk::engine::git;
-use clk::engine::init::init;
-use clk::engine::protocol::parse;
-use clk::engine::workspace::{Workspace, append_jsonl};
+use clk::engine::store::blackboard::{self, Origin};
+use clk::engine::store::bus::Bus;
+use clk::engine::store::git;
+use clk::engine::store::init::init;
+use clk::engine::store::workspace::{Workspace, append_jsonl};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 

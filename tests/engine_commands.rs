@@ -5,16 +5,16 @@
 use std::path::Path;
 use std::time::Duration;
 
-use clk::engine::bus::Bus;
-use clk::engine::config::process_env;
-use clk::engine::events::{Command, Event, RolesCommand};
-use clk::engine::workspace::{Project, Workspace, read_json, write_json};
+use clk::engine::ground::config::process_env;
+use clk::engine::ground::events::{Command, Event, RolesCommand};
+use clk::engine::store::bus::Bus;
+use clk::engine::store::workspace::{Project, Workspace, read_json, write_json};
 use clk::engine::{Engine, EngineHandle};
 use tokio::sync::broadcast::Receiver;
 
 /// A fresh project whose shell provider runs `script` (None: the fixed model-less reply).
 fn project(dir: &Path, script: Option<&str>) -> Project {
-    clk::engine::init::init(dir, Some("t")).unwrap();
+    clk::engine::store::init::init(dir, Some("t")).unwrap();
     let ws = Workspace::new(dir.canonicalize().unwrap());
     if let Some(body) = script {
         let path = ws.config_dir().join("agent.sh");

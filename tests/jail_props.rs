@@ -5,9 +5,9 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use clk::engine::actions::{GateContext, apply};
-use clk::engine::bus::Bus;
-use clk::engine::protocol::parse;
+use clk::engine::act::actions::{GateContext, apply};
+use clk::engine::ground::protocol::parse;
+use clk::engine::store::bus::Bus;
 use proptest::prelude::*;
 use tokio_util::sync::CancellationToken;
 

@@ -9,11 +9,11 @@ mod loop_agents;
 use std::collections::BTreeMap;
 use std::fs;
 
-use clk::engine::bus::Bus;
-use clk::engine::config::process_env;
-use clk::engine::git;
-use clk::engine::loops::{LoopOptions, StopReason, run_autoresearch, run_ralph};
-use clk::engine::workspace::Workspace;
+use clk::engine::ground::config::process_env;
+use clk::engine::runs::loops::{LoopOptions, StopReason, run_autoresearch, run_ralph};
+use clk::engine::store::bus::Bus;
+use clk::engine::store::git;
+use clk::engine::store::workspace::Workspace;
 use loop_agents::*;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -352,7 +352,7 @@ async fn a_dry_run_renders_one_iteration_and_changes_nothing() {
 #[tokio::test]
 async fn the_shell_stub_is_never_an_improvement() {
     let (_top, dir) = new_dir();
-    clk::engine::init::init(&dir, None).unwrap();
+    clk::engine::store::init::init(&dir, None).unwrap();
     let mut p = Workspace::new(dir.canonicalize().unwrap())
         .load(&process_env)
         .unwrap();

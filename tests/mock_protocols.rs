@@ -13,7 +13,7 @@ use support::mock_server::{MockServer, Reply, Script};
 const TEXT: &str = "héllo\nworld ✓";
 
 fn client() -> reqwest::Client {
-    clk::engine::providers::http::client(Duration::from_secs(2)).unwrap()
+    clk::engine::agents::providers::http::client(Duration::from_secs(2)).unwrap()
 }
 
 /// POST `body` to `path` and return (status, content type, body text).

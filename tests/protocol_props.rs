@@ -3,7 +3,7 @@
 //!
 //! 512 cases per property by default; set PROPTEST_CASES for a longer run.
 
-use clk::engine::protocol::{Action, Flag, ScoreOptions, parse, score};
+use clk::engine::ground::protocol::{Action, Flag, ScoreOptions, parse, score};
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {

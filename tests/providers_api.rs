@@ -14,12 +14,12 @@ mod keys;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clk::engine::config::ProviderSettings;
-use clk::engine::events::{Stream, Usage};
-use clk::engine::providers::anthropic::AnthropicProvider;
-use clk::engine::providers::gemini::GeminiProvider;
-use clk::engine::providers::responses::{OpenAiChatProvider, ResponsesProvider};
-use clk::engine::providers::{OutputSink, Provider, ProviderError, Reply, Request};
+use clk::engine::agents::providers::anthropic::AnthropicProvider;
+use clk::engine::agents::providers::gemini::GeminiProvider;
+use clk::engine::agents::providers::responses::{OpenAiChatProvider, ResponsesProvider};
+use clk::engine::agents::providers::{OutputSink, Provider, ProviderError, Reply, Request};
+use clk::engine::ground::config::ProviderSettings;
+use clk::engine::ground::events::{Stream, Usage};
 use support::mock_server::{MockServer, Protocol, Reply as Mock, Script};
 use tokio_util::sync::CancellationToken;
 

@@ -13,12 +13,14 @@ mod requests;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clk::engine::config::ProviderSettings;
-use clk::engine::events::{Stream, Usage};
-use clk::engine::providers::ollama::OllamaProvider;
-use clk::engine::providers::openwebui::OpenAiCompatProvider;
-use clk::engine::providers::retry::{RetryPolicy, with_retries};
-use clk::engine::providers::{ErrorKind, OutputSink, Provider, ProviderError, Reply, Request};
+use clk::engine::agents::providers::ollama::OllamaProvider;
+use clk::engine::agents::providers::openwebui::OpenAiCompatProvider;
+use clk::engine::agents::providers::retry::{RetryPolicy, with_retries};
+use clk::engine::agents::providers::{
+    ErrorKind, OutputSink, Provider, ProviderError, Reply, Request,
+};
+use clk::engine::ground::config::ProviderSettings;
+use clk::engine::ground::events::{Stream, Usage};
 use support::mock_server::{Framing, MockServer, Reply as Mock, Script, closed_url};
 use tokio_util::sync::CancellationToken;
 

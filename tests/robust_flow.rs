@@ -9,9 +9,9 @@ use std::fs;
 use std::path::Path;
 
 use assert_cmd::Command;
-use clk::engine::bus::Bus;
-use clk::engine::loops::{LoopOptions, StopReason, run_ralph};
-use clk::engine::workflow::Outcome;
+use clk::engine::runs::loops::{LoopOptions, StopReason, run_ralph};
+use clk::engine::store::bus::Bus;
+use clk::engine::store::workflow::Outcome;
 use support::mock_project::*;
 use support::mock_server::{Fallback, MockServer, Reply, Script};
 use tokio_util::sync::CancellationToken;

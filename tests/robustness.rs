@@ -147,7 +147,7 @@ async fn a_refusal_is_not_retried_and_the_chief_is_told() {
     let refused = named(&p, "reply_refused");
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0]["agent"], "engineer");
-    let posts = clk::engine::blackboard::all(&p.ws);
+    let posts = clk::engine::store::blackboard::all(&p.ws);
     let post = posts.iter().find(|p| p.post_type == "refusal").unwrap();
     assert_eq!(post.target_agent.as_deref(), Some("chief"));
     assert!(post.body.contains("engineer declined"), "{}", post.body);
@@ -417,7 +417,7 @@ async fn a_debate_panel_reviews_through_each_lens_and_decides_by_majority() {
         .find(|p| p.contains("REVISION requested"))
         .unwrap();
     assert!(revision.contains("--- security: "), "{revision:.600}");
-    let debates = clk::engine::blackboard::all(&p.ws)
+    let debates = clk::engine::store::blackboard::all(&p.ws)
         .into_iter()
         .filter(|p| p.post_type == "debate" && p.author == "critic-panel")
         .count();
@@ -438,7 +438,7 @@ async fn a_fan_out_the_spending_cap_cannot_cover_does_not_start() {
     ];
     let mut p = project(&dir, &mock, &env);
     p.providers.providers.get_mut("ollama").unwrap().price =
-        Some(clk::engine::pricing::ModelPrice {
+        Some(clk::engine::ground::pricing::ModelPrice {
             input_per_mtok: 0.0,
             output_per_mtok: 100.0,
             cached_input_per_mtok: None,
@@ -446,7 +446,7 @@ async fn a_fan_out_the_spending_cap_cannot_cover_does_not_start() {
     let report = pass(&p, &workflow(&p, CAREFUL)).await;
     assert_eq!(
         report.stages[0].outcome,
-        clk::engine::workflow::Outcome::Completed
+        clk::engine::store::workflow::Outcome::Completed
     );
     assert_eq!(mock.model_calls(), 1, "the stage ran once, without samples");
     assert!(named(&p, "consensus_started").is_empty());

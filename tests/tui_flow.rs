@@ -8,8 +8,8 @@ use std::io;
 use std::sync::{Arc, Mutex};
 
 use clk::engine::EngineGone;
-use clk::engine::events::{Command, Event, RolesCommand, Stream};
-use clk::engine::state::{AgentStatus, RunState};
+use clk::engine::ground::events::{Command, Event, RolesCommand, Stream};
+use clk::engine::ground::state::{AgentStatus, RunState};
 use clk::tui::app::{AppState, Effect, Msg, Pending, hint, update};
 use clk::tui::event_loop::{self, EngineLink, Screen, Side};
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
@@ -422,7 +422,7 @@ fn session_cost_adds_to_what_earlier_sessions_spent() {
             run_id: "r".into(),
             provider: "claude".into(),
             model: "m".into(),
-            usage: clk::engine::events::Usage {
+            usage: clk::engine::ground::events::Usage {
                 input_tokens: 5,
                 output_tokens: 5,
                 ..Default::default()
@@ -480,7 +480,7 @@ fn press(tx: &tokio::sync::mpsc::UnboundedSender<io::Result<TermEvent>>, code: K
 #[tokio::test]
 async fn the_loop_submits_draws_once_per_burst_and_aborts_on_quit() {
     let engine = FakeEngine::default();
-    let bus = clk::engine::bus::Bus::new(None);
+    let bus = clk::engine::store::bus::Bus::new(None);
     let events = bus.subscribe();
     let (key_tx, key_rx) = tokio::sync::mpsc::unbounded_channel();
     let keys = tokio_stream::wrappers::UnboundedReceiverStream::new(key_rx);
@@ -555,7 +555,7 @@ async fn the_loop_submits_draws_once_per_burst_and_aborts_on_quit() {
 #[tokio::test]
 async fn the_loop_ends_when_input_ends() {
     let engine = FakeEngine::default();
-    let bus = clk::engine::bus::Bus::new(None);
+    let bus = clk::engine::store::bus::Bus::new(None);
     let (key_tx, key_rx) = tokio::sync::mpsc::unbounded_channel::<io::Result<TermEvent>>();
     drop(key_tx);
     let keys = tokio_stream::wrappers::UnboundedReceiverStream::new(key_rx);
@@ -625,9 +625,9 @@ fn a_spending_cap_stop_is_the_hint_until_new_work_starts() {
             run_id: "r".into(),
             provider: "claude".into(),
             model: "new-model".into(),
-            usage: clk::engine::events::Usage::default(),
+            usage: clk::engine::ground::events::Usage::default(),
             cost_micros: 0,
-            cost_basis: clk::engine::pricing::CostBasis::Unknown,
+            cost_basis: clk::engine::ground::pricing::CostBasis::Unknown,
         }),
     );
     assert!(clk::tui::widgets::title_bar::text(&s, 200).contains("≥$0.00"));

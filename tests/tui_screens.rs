@@ -4,7 +4,7 @@
 #[path = "support/tui.rs"]
 mod tui;
 
-use clk::engine::events::{Event, Stream};
+use clk::engine::ground::events::{Event, Stream};
 use clk::tui::app::{Msg, Pending, update};
 use clk::tui::widgets::{
     agent_card, agent_grid, confirm, help, hint_bar, input, status_log, title_bar, welcome,
@@ -276,7 +276,7 @@ fn input_states() {
 fn help_overlay_lists_every_command() {
     let s = state(90, 26);
     let text = widget(90, 26, |a, b| help::render(&s, a, b));
-    for c in clk::engine::slash::COMMANDS {
+    for c in clk::engine::ground::slash::COMMANDS {
         assert!(text.contains(c.name), "{} missing from help", c.name);
     }
     assert_snapshot!(text);

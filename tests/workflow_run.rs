@@ -6,12 +6,12 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use clk::engine::bus::Bus;
-use clk::engine::config::process_env;
-use clk::engine::events::Event;
-use clk::engine::workflow::runner::{PassOptions, run_pass};
-use clk::engine::workflow::{Outcome, load};
-use clk::engine::workspace::{Project, Workspace};
+use clk::engine::ground::config::process_env;
+use clk::engine::ground::events::Event;
+use clk::engine::runs::stages::runner::{PassOptions, run_pass};
+use clk::engine::store::bus::Bus;
+use clk::engine::store::workflow::{Outcome, load};
+use clk::engine::store::workspace::{Project, Workspace};
 use tokio_util::sync::CancellationToken;
 
 const WORKFLOW: &str = r#"
@@ -38,7 +38,7 @@ esac
 "#;
 
 fn project(dir: &Path, file: &str) -> Project {
-    clk::engine::init::init(dir, Some("demo")).unwrap();
+    clk::engine::store::init::init(dir, Some("demo")).unwrap();
     let script = dir.join("../agent.sh");
     fs::write(&script, AGENT).unwrap();
     let mut p = Workspace::new(dir.canonicalize().unwrap())
@@ -210,7 +210,7 @@ async fn the_shell_stub_is_not_progress() {
     let top = tempfile::tempdir().unwrap();
     let dir = top.path().join("p");
     fs::create_dir(&dir).unwrap();
-    clk::engine::init::init(&dir, None).unwrap();
+    clk::engine::store::init::init(&dir, None).unwrap();
     let mut p = Workspace::new(dir.canonicalize().unwrap())
         .load(&process_env)
         .unwrap();

@@ -5,11 +5,13 @@
 use std::fs;
 use std::path::Path;
 
-use clk::engine::bundled;
-use clk::engine::protocol::WorkflowProposal;
-use clk::engine::workflow::propose::{prepare, write};
-use clk::engine::workflow::{Workflow, WorkflowError, load, load_file, load_named, topo_order};
-use clk::engine::workspace::Workspace;
+use clk::engine::ground::bundled;
+use clk::engine::ground::protocol::WorkflowProposal;
+use clk::engine::store::workflow::propose::{prepare, write};
+use clk::engine::store::workflow::{
+    Workflow, WorkflowError, load, load_file, load_named, topo_order,
+};
+use clk::engine::store::workspace::Workspace;
 
 /// The baseline roster plus every agent that ships with a prompt.
 const ROSTER: [&str; 10] = [

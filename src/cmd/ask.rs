@@ -5,9 +5,9 @@ use std::path::Path;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{EXIT_BUDGET, EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, Failure, project, runtime};
-use crate::engine::bus::Bus;
-use crate::engine::events::{Command, Event};
-use crate::engine::workspace::Project;
+use crate::engine::ground::events::{Command, Event};
+use crate::engine::store::bus::Bus;
+use crate::engine::store::workspace::Project;
 use crate::engine::{Engine, EngineGone};
 use crate::headless::{Format, Printer, summary};
 

@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use super::{Failure, project};
-use crate::engine::budget;
-use crate::engine::pricing::{cap_micros, format_usd};
-use crate::engine::records::UsageTotals;
+use crate::engine::agents::budget;
+use crate::engine::ground::pricing::{cap_micros, format_usd};
+use crate::engine::store::records::UsageTotals;
 
 pub fn run(dir: &Path, reset: bool) -> Result<u8, Failure> {
     let p = project(dir)?;

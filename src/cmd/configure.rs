@@ -10,9 +10,9 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::{Failure, project};
-use crate::engine::config::keys::{self, coerce, get_path, set_path};
-use crate::engine::config::{ClkConfig, ProvidersFile, process_env};
-use crate::engine::workspace::{read_json, write_json};
+use crate::engine::ground::config::keys::{self, coerce, get_path, set_path};
+use crate::engine::ground::config::{ClkConfig, ProvidersFile, process_env};
+use crate::engine::store::workspace::{read_json, write_json};
 
 const PROVIDER_FIELDS: &[&str] = &[
     "type",
@@ -141,7 +141,7 @@ pub fn run(dir: &Path, sets: &[String], show: bool) -> Result<u8, Failure> {
     if show || sets.is_empty() {
         let p = project(dir)?;
         let mut providers = serde_json::to_value(&p.providers).unwrap_or_default();
-        crate::engine::redact::redact_json(&mut providers);
+        crate::engine::ground::redact::redact_json(&mut providers);
         let doc =
             json!({"config": p.config, "providers": providers, "env_overrides": env_in_use()});
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());

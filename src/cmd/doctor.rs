@@ -7,10 +7,10 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
 use super::{EXIT_FAILED, EXIT_OK, Failure, runtime};
-use crate::engine::bus::Bus;
-use crate::engine::doctor;
-use crate::engine::events::Event;
-use crate::engine::workspace::Workspace;
+use crate::engine::ground::events::Event;
+use crate::engine::session::doctor;
+use crate::engine::store::bus::Bus;
+use crate::engine::store::workspace::Workspace;
 
 pub fn run(dir: &Path, fix: bool) -> Result<u8, Failure> {
     let root = dir

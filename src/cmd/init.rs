@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::Failure;
-use crate::engine::init::{InitError, init};
+use crate::engine::store::init::{InitError, init};
 
 pub fn run(dir: &Path, name: Option<&str>) -> Result<u8, Failure> {
     let r = init(dir, name).map_err(|e| match e {

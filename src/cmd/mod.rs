@@ -16,8 +16,8 @@ pub mod undo;
 
 use std::path::{Path, PathBuf};
 
-use crate::engine::config::{ConfigError, process_env};
-use crate::engine::workspace::{Project, Workspace};
+use crate::engine::ground::config::{ConfigError, process_env};
+use crate::engine::store::workspace::{Project, Workspace};
 
 /// Exit codes.
 pub const EXIT_OK: u8 = 0;

@@ -3,10 +3,10 @@
 use std::path::Path;
 
 use super::{Failure, ask, project, runtime};
-use crate::engine::context::Idea;
-use crate::engine::events::Command;
-use crate::engine::proposals::{current_agents, roster_names};
-use crate::engine::workflow::load_named;
+use crate::engine::agents::context::Idea;
+use crate::engine::ground::events::Command;
+use crate::engine::runs::proposals::{current_agents, roster_names};
+use crate::engine::store::workflow::load_named;
 use crate::headless::Format;
 
 fn need_idea(dir: &Path) -> Result<(), Failure> {
@@ -75,7 +75,7 @@ pub fn run_loop(
     dry_run: bool,
     format: Format,
 ) -> Result<u8, Failure> {
-    use crate::engine::loops::LoopKind;
+    use crate::engine::runs::loops::LoopKind;
     if max_iterations == Some(0) {
         return Err(Failure::bad_input("--max-iterations must be at least 1"));
     }

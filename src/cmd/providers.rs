@@ -14,16 +14,16 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::{Failure, project, runtime};
-use crate::engine::config::ProviderSettings;
-use crate::engine::pricing::{self, Quote};
-use crate::engine::providers::{Availability, registry};
+use crate::engine::agents::providers::{Availability, registry};
+use crate::engine::ground::config::ProviderSettings;
+use crate::engine::ground::pricing::{self, Quote};
 
 /// Longest the checks may take together, from when they start.
 const CHECK_DEADLINE: Duration = Duration::from_millis(750);
 
 /// `CLK_PROVIDERS_TIMEOUT_MS` lengthens (or shortens) the deadline, for endpoints far away.
 fn deadline() -> Result<Duration, Failure> {
-    let Some(raw) = crate::engine::config::process_env("CLK_PROVIDERS_TIMEOUT_MS") else {
+    let Some(raw) = crate::engine::ground::config::process_env("CLK_PROVIDERS_TIMEOUT_MS") else {
         return Ok(CHECK_DEADLINE);
     };
     match raw.trim().parse::<u64>() {

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::{EXIT_OK, Failure, project};
 use crate::cli::RolesAction;
-use crate::engine::roles;
+use crate::engine::session::roles;
 
 pub fn run(dir: &Path, action: &RolesAction) -> Result<u8, Failure> {
     let p = project(dir)?;

@@ -9,13 +9,13 @@
 use std::path::Path;
 
 use super::{Failure, idea, orchestrate, project};
-use crate::engine::events::Command;
-use crate::engine::workspace::Workspace;
+use crate::engine::ground::events::Command;
+use crate::engine::store::workspace::Workspace;
 use crate::headless::Format;
 
 /// True when every agent would get the model-less fixed reply.
 fn rehearsal(dir: &Path) -> Result<bool, Failure> {
-    Ok(crate::engine::orchestrate::rehearsal(&project(dir)?))
+    Ok(crate::engine::runs::orchestrate::rehearsal(&project(dir)?))
 }
 
 pub fn run(dir: &Path, statement: &str, format: Format) -> Result<u8, Failure> {
@@ -70,7 +70,7 @@ pub fn run(dir: &Path, statement: &str, format: Format) -> Result<u8, Failure> {
         (
             "loop: ralph",
             Command::Loop {
-                kind: crate::engine::loops::LoopKind::Ralph,
+                kind: crate::engine::runs::loops::LoopKind::Ralph,
                 iterations: if rehearse { 1 } else { 0 },
                 dry_run: false,
             },

@@ -9,13 +9,13 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::{Failure, project};
-use crate::engine::budget;
-use crate::engine::context::Idea;
-use crate::engine::git;
-use crate::engine::pricing::{self, format_usd};
-use crate::engine::providers::registry;
-use crate::engine::records::{Tally, UsageTotals};
-use crate::engine::workspace::Project;
+use crate::engine::agents::budget;
+use crate::engine::agents::context::Idea;
+use crate::engine::agents::providers::registry;
+use crate::engine::ground::pricing::{self, format_usd};
+use crate::engine::store::git;
+use crate::engine::store::records::{Tally, UsageTotals};
+use crate::engine::store::workspace::Project;
 use crate::headless::Format;
 
 pub fn run(dir: &Path, format: Format) -> Result<u8, Failure> {

@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use super::{EXIT_OK, Failure, project};
-use crate::engine::{git, undo};
+use crate::engine::act::undo;
+use crate::engine::store::git;
 
 pub fn run(dir: &Path, confirm: bool) -> Result<u8, Failure> {
     let p = project(dir)?;

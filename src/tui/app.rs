@@ -13,9 +13,9 @@ use super::input::InputBox;
 use super::layout::{self, Areas, Needs};
 use super::log::{Level, Log};
 use super::theme::Theme;
-use crate::engine::config::agents::BASELINE;
-use crate::engine::events::{Command, Event};
-use crate::engine::state::{AgentStatus, RunState};
+use crate::engine::ground::config::agents::BASELINE;
+use crate::engine::ground::events::{Command, Event};
+use crate::engine::ground::state::{AgentStatus, RunState};
 
 /// Something the dashboard was told.
 #[derive(Debug, Clone)]

@@ -21,8 +21,8 @@ use tokio::sync::mpsc;
 
 use super::app::{AppState, Effect, Msg, update};
 use super::session::SessionLog;
-use crate::engine::events::{Command, Event};
-use crate::engine::state::RunState;
+use crate::engine::ground::events::{Command, Event};
+use crate::engine::ground::state::RunState;
 use crate::engine::{EngineGone, EngineHandle};
 
 /// Shortest time between two frames.
@@ -118,10 +118,10 @@ fn spawn_refresh(root: &std::path::Path, tx: &mpsc::UnboundedSender<Msg>) {
     let root = root.to_path_buf();
     let tx = tx.clone();
     tokio::task::spawn_blocking(move || {
-        let ahead =
-            crate::engine::git::open(&root).and_then(|r| crate::engine::git::unpushed_count(&r));
-        let ws = crate::engine::workspace::Workspace::new(&root);
-        let idea = crate::engine::context::Idea::load(&ws).map(|i| i.title);
+        let ahead = crate::engine::store::git::open(&root)
+            .and_then(|r| crate::engine::store::git::unpushed_count(&r));
+        let ws = crate::engine::store::workspace::Workspace::new(&root);
+        let idea = crate::engine::agents::context::Idea::load(&ws).map(|i| i.title);
         let _ = tx.send(Msg::Refreshed { ahead, idea });
     });
 }

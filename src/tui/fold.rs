@@ -7,8 +7,8 @@
 
 use super::app::{AppState, ErrorHint, Pending};
 use super::log::Level;
-use crate::engine::events::{Decision, Event};
-use crate::engine::state::describe;
+use crate::engine::ground::events::{Decision, Event};
+use crate::engine::ground::state::describe;
 
 /// How loud an event's log line is.
 fn level(ev: &Event) -> Level {

@@ -1,7 +1,7 @@
 //! The hint bar's text: the next useful move for the current state, first match wins.
 
 use super::app::{AppState, Pending};
-use crate::engine::state::AgentStatus;
+use crate::engine::ground::state::AgentStatus;
 
 /// The one line above the input: the next useful move for the current state.
 pub fn hint(s: &AppState) -> String {

@@ -6,7 +6,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_textarea::{CursorMove, TextArea, WrapMode};
 
-use crate::engine::slash;
+use crate::engine::ground::slash;
 
 /// Longest message accepted from the input box.
 pub const MAX_INPUT_CHARS: usize = 1024;

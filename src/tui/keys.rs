@@ -6,8 +6,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::app::{AppState, Effect, Pending};
 use super::log::Level;
-use crate::engine::events::Command;
-use crate::engine::slash::{self, Slash};
+use crate::engine::ground::events::Command;
+use crate::engine::ground::slash::{self, Slash};
 
 pub(crate) fn on_key(s: &mut AppState, key: KeyEvent) -> Vec<Effect> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);

@@ -26,12 +26,13 @@ use std::time::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::cmd::{self, Failure};
-use crate::engine::bus::Bus;
-use crate::engine::context::Idea;
-use crate::engine::proposals::current_agents;
-use crate::engine::records::UsageTotals;
-use crate::engine::workspace::{Project, Workspace};
-use crate::engine::{Engine, tutorial};
+use crate::engine::Engine;
+use crate::engine::agents::context::Idea;
+use crate::engine::runs::proposals::current_agents;
+use crate::engine::session::tutorial;
+use crate::engine::store::bus::Bus;
+use crate::engine::store::records::UsageTotals;
+use crate::engine::store::workspace::{Project, Workspace};
 use app::{AppState, Init, Msg};
 use session::{LockState, SessionLock, SessionLog};
 
@@ -159,8 +160,8 @@ async fn session(app: &mut AppState, project: Project, idea: Option<&str>) -> Re
     };
     listener.abort();
     // Make sure the engine winds down even when the loop ended on an error.
-    let _ = engine.submit(crate::engine::events::Command::Abort);
-    let _ = engine.submit(crate::engine::events::Command::Shutdown);
+    let _ = engine.submit(crate::engine::ground::events::Command::Abort);
+    let _ = engine.submit(crate::engine::ground::events::Command::Shutdown);
     if tokio::time::timeout(SHUTDOWN_GRACE, join).await.is_err() {
         eprintln!("clk: the engine did not stop within 5 s; leaving it");
     }

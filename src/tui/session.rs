@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::fmt;
 use super::log::Log;
-use crate::engine::workspace::Workspace;
+use crate::engine::store::workspace::Workspace;
 
 /// The held lock; released on a clean exit (and on an early error), kept after a panic.
 #[derive(Debug)]
@@ -35,7 +35,7 @@ pub fn lock_path(ws: &Workspace) -> PathBuf {
 }
 
 pub fn conversation_path(ws: &Workspace) -> PathBuf {
-    crate::engine::converse::log_path(ws)
+    crate::engine::session::converse::log_path(ws)
 }
 
 /// True when `pid` is a live process that could be a clk dashboard.

@@ -5,7 +5,7 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
-use crate::engine::state::AgentStatus;
+use crate::engine::ground::state::AgentStatus;
 
 /// The styles of one session; chosen once at start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

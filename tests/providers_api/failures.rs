@@ -2,8 +2,8 @@
 //! stream, cut streams, garbage, stalls, aborts, and the retry policy on top.
 
 use super::*;
-use clk::engine::providers::ErrorKind;
-use clk::engine::providers::retry::{RetryPolicy, with_retries};
+use clk::engine::agents::providers::ErrorKind;
+use clk::engine::agents::providers::retry::{RetryPolicy, with_retries};
 use support::mock_server::Framing;
 
 async fn err(api: Api, reply: Mock) -> ProviderError {

@@ -2,7 +2,7 @@
 //! sending anything when missing, and never shown in error text.
 
 use super::*;
-use clk::engine::providers::ErrorKind;
+use clk::engine::agents::providers::ErrorKind;
 
 #[tokio::test]
 async fn without_a_key_the_provider_is_unusable_and_sends_nothing() {

@@ -102,7 +102,7 @@ async fn the_mock_also_answers_whole_replies_and_side_endpoints() {
         ])
         .version("9.9.9"),
     );
-    let client = clk::engine::providers::http::client(Duration::from_secs(2)).unwrap();
+    let client = clk::engine::agents::providers::http::client(Duration::from_secs(2)).unwrap();
     let post = |path: &str, body: serde_json::Value| {
         client
             .post(format!("{}{path}", mock.url()))

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use clk::engine::config::ProviderSettings;
+use clk::engine::ground::config::ProviderSettings;
 
 /// The folder holding claude, codex, gemini and pi, or None (after saying why) to skip.
 pub fn bin_dir() -> Option<PathBuf> {

@@ -7,9 +7,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use clk::engine::config::process_env;
-use clk::engine::loops::LoopOptions;
-use clk::engine::workspace::{Project, Workspace, read_jsonl};
+use clk::engine::ground::config::process_env;
+use clk::engine::runs::loops::LoopOptions;
+use clk::engine::store::workspace::{Project, Workspace, read_jsonl};
 use serde_json::Value;
 
 /// Every agent of both loops. `$CLK_STAGE` is `<loop>-<iteration>`; the rest comes from the
@@ -43,7 +43,7 @@ esac
 "#;
 
 pub fn project(dir: &Path, env: &[(&str, &str)]) -> Project {
-    clk::engine::init::init(dir, Some("demo")).unwrap();
+    clk::engine::store::init::init(dir, Some("demo")).unwrap();
     let script = dir.join("../agent.sh");
     fs::write(&script, AGENT).unwrap();
     let mut p = Workspace::new(dir.canonicalize().unwrap())

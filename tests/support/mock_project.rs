@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use clk::engine::bus::Bus;
-use clk::engine::workflow::runner::{PassOptions, PassReport, run_pass};
-use clk::engine::workflow::{Workflow, load};
-use clk::engine::workspace::{Project, Workspace, read_jsonl};
+use clk::engine::runs::stages::runner::{PassOptions, PassReport, run_pass};
+use clk::engine::store::bus::Bus;
+use clk::engine::store::workflow::{Workflow, load};
+use clk::engine::store::workspace::{Project, Workspace, read_jsonl};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -25,7 +25,7 @@ pub fn new_dir() -> (tempfile::TempDir, PathBuf) {
 
 /// Init a project in `dir`, with `env` as the only `CLK_*` overrides, served by `mock`.
 pub fn project(dir: &Path, mock: &MockServer, env: &[(&str, &str)]) -> Project {
-    clk::engine::init::init(dir, Some("demo")).unwrap();
+    clk::engine::store::init::init(dir, Some("demo")).unwrap();
     let lookup = |k: &str| {
         env.iter()
             .find(|(n, _)| *n == k)
@@ -43,7 +43,7 @@ pub fn project(dir: &Path, mock: &MockServer, env: &[(&str, &str)]) -> Project {
 
 /// Parse `yaml` against the project's roster.
 pub fn workflow(p: &Project, yaml: &str) -> Workflow {
-    let roster = clk::engine::proposals::roster_names(&p.ws, &p.agents);
+    let roster = clk::engine::runs::proposals::roster_names(&p.ws, &p.agents);
     load("test.yaml", yaml, &roster).unwrap()
 }
 

@@ -3,8 +3,8 @@
 
 #![allow(dead_code)]
 
-use clk::engine::config::agents::BASELINE;
-use clk::engine::events::Event;
+use clk::engine::ground::config::agents::BASELINE;
+use clk::engine::ground::events::Event;
 use clk::tui::app::{AppState, Init, Msg, update};
 use clk::tui::theme::Theme;
 use ratatui::Terminal;

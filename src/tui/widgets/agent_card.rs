@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
-use crate::engine::state::{AgentStatus, AgentView};
+use crate::engine::ground::state::{AgentStatus, AgentView};
 use crate::tui::app::{AppState, Card};
 use crate::tui::fmt;
 use crate::tui::theme::status_word;

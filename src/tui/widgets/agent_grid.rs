@@ -6,7 +6,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 
 use super::agent_card;
-use crate::engine::state::AgentStatus;
+use crate::engine::ground::state::AgentStatus;
 use crate::tui::app::AppState;
 use crate::tui::layout::{Grid, card_rect};
 

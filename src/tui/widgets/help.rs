@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
-use crate::engine::slash::COMMANDS;
+use crate::engine::ground::slash::COMMANDS;
 use crate::tui::app::AppState;
 use crate::tui::fmt;
 use crate::tui::layout::centered;

@@ -1,0 +1,3 @@
+pub mod actions;
+pub mod process;
+pub mod undo;

@@ -1,0 +1,479 @@
+//! Child processes for `run` actions and process-based providers.
+//!
+//! Every child runs in its own process group with stdin closed (or fed and then closed), so a
+//! timeout, a silence limit or `/abort` can kill it together with everything it started. Lines
+//! of stdout and stderr are reported as they arrive. Output kept in memory is bounded: only
+//! the last `keep_bytes` of each stream survive, so a chatty command cannot exhaust memory.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::ground::events::Stream;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub program: String,
+    pub args: Vec<String>,
+    pub cwd: PathBuf,
+    pub env: BTreeMap<String, String>,
+    /// Written to stdin, which is then closed. None: stdin is /dev/null.
+    pub stdin: Option<String>,
+    pub timeout: Duration,
+    /// Kill when neither stream printed anything for this long.
+    pub idle_timeout: Option<Duration>,
+    /// How much of each stream's tail to keep.
+    pub keep_bytes: usize,
+    /// Longest line kept whole; the rest of a longer line is dropped (and `truncated` set).
+    pub max_line_bytes: usize,
+    /// Leave out environment variables whose names say KEY, TOKEN, SECRET, PASS or AUTH, so
+    /// an agent's command cannot print the user's keys.
+    pub without_secrets: bool,
+}
+
+impl Spec {
+    /// `sh -c <command>` in `cwd`.
+    pub fn shell(command: &str, cwd: PathBuf, timeout: Duration) -> Spec {
+        Spec {
+            program: "sh".into(),
+            args: vec!["-c".into(), command.into()],
+            cwd,
+            env: BTreeMap::new(),
+            stdin: None,
+            timeout,
+            idle_timeout: None,
+            keep_bytes: 64 * 1024,
+            max_line_bytes: 64 * 1024,
+            without_secrets: false,
+        }
+    }
+}
+
+/// The full path of `program` if it can be run: a path that exists, or a name on PATH.
+pub fn which(program: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &std::path::Path| {
+        p.metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return runnable(&p).then_some(p);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| runnable(p))
+    })
+}
+
+/// Why a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// It exited by itself (code None when killed by a signal it did not get from us).
+    Exited(Option<i32>),
+    TimedOut,
+    Idle,
+    Cancelled,
+}
+
+/// How it went.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub ending: Ending,
+    pub pid: u32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+    /// Some output was dropped: a line over `max_line_bytes`, or more than `keep_bytes`.
+    pub truncated: bool,
+}
+
+impl Outcome {
+    /// Stdout then stderr, as one text.
+    pub fn combined(&self) -> String {
+        match (self.stdout.is_empty(), self.stderr.is_empty()) {
+            (_, true) => self.stdout.clone(),
+            (true, false) => self.stderr.clone(),
+            (false, false) => format!("{}\n{}", self.stdout.trim_end(), self.stderr),
+        }
+    }
+}
+
+/// The program could not be started.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start {program}: {detail}")]
+pub struct SpawnError {
+    pub program: String,
+    pub detail: String,
+    pub not_found: bool,
+}
+
+/// Kills the child's whole process group when dropped, unless disarmed.
+struct GroupGuard {
+    pgid: Option<i32>,
+}
+
+impl GroupGuard {
+    fn kill(&mut self) {
+        if let Some(pgid) = self.pgid.take() {
+            // SAFETY: killpg only sends a signal; a stale pgid fails with ESRCH, which is fine.
+            unsafe {
+                libc::killpg(pgid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Append a line, keeping at most about `2 * keep` bytes; true when older output was dropped.
+fn push_tail(buf: &mut String, line: &str, keep: usize) -> bool {
+    buf.push_str(line);
+    buf.push('\n');
+    if buf.len() > keep * 2 {
+        let mut cut = buf.len() - keep;
+        while !buf.is_char_boundary(cut) {
+            cut += 1;
+        }
+        buf.drain(..cut);
+        return true;
+    }
+    false
+}
+
+fn trim_tail(buf: &mut String, keep: usize) {
+    if buf.len() > keep {
+        let mut cut = buf.len() - keep;
+        while !buf.is_char_boundary(cut) {
+            cut += 1;
+        }
+        buf.drain(..cut);
+    }
+}
+
+/// Forward every line of `pipe` to `tx` as `(stream, line, cut)`. Memory stays bounded by
+/// `max_line` however long a line is; bytes that are not UTF-8 are replaced rather than
+/// ending the read, since a reader that stopped early would leave the child blocked on a
+/// full pipe.
+fn spawn_reader(
+    pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+    stream: Stream,
+    max_line: usize,
+    tx: mpsc::UnboundedSender<(Stream, String, bool)>,
+) {
+    tokio::spawn(async move {
+        let mut reader = BufReader::new(pipe);
+        let mut line: Vec<u8> = Vec::new();
+        let mut cut = false;
+        loop {
+            let chunk = match reader.fill_buf().await {
+                Ok([]) | Err(_) => break,
+                Ok(c) => c,
+            };
+            let (part, ends, used) = match chunk.iter().position(|b| *b == b'\n') {
+                Some(i) => (&chunk[..i], true, i + 1),
+                None => (chunk, false, chunk.len()),
+            };
+            let room = max_line.saturating_sub(line.len());
+            if part.len() > room {
+                cut = true;
+            }
+            line.extend_from_slice(&part[..part.len().min(room)]);
+            reader.consume(used);
+            if ends {
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                let text = String::from_utf8_lossy(&line).into_owned();
+                if tx.send((stream, text, cut)).is_err() {
+                    return;
+                }
+                line.clear();
+                cut = false;
+            }
+        }
+        if !line.is_empty() {
+            let _ = tx.send((stream, String::from_utf8_lossy(&line).into_owned(), cut));
+        }
+    });
+}
+
+fn keep(
+    stdout: &mut String,
+    stderr: &mut String,
+    stream: Stream,
+    line: &str,
+    keep_bytes: usize,
+) -> bool {
+    match stream {
+        Stream::Stderr => push_tail(stderr, line, keep_bytes),
+        Stream::Stdout | Stream::Model => push_tail(stdout, line, keep_bytes),
+    }
+}
+
+/// Run `spec`, calling `on_start(pid)` once it runs and `on_line` for every output line.
+pub async fn run(
+    spec: &Spec,
+    cancel: &CancellationToken,
+    on_start: impl FnOnce(u32),
+    on_line: impl Fn(Stream, &str),
+) -> Result<Outcome, SpawnError> {
+    let started = Instant::now();
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .current_dir(&spec.cwd)
+        .envs(&spec.env)
+        .stdin(if spec.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if spec.without_secrets {
+        for (name, _) in std::env::vars_os() {
+            if crate::engine::ground::redact::is_secret_name(&name.to_string_lossy()) {
+                cmd.env_remove(&name);
+            }
+        }
+    }
+    let mut child = cmd.spawn().map_err(|e| SpawnError {
+        program: spec.program.clone(),
+        not_found: e.kind() == std::io::ErrorKind::NotFound,
+        detail: e.to_string(),
+    })?;
+    let pid = child.id().unwrap_or_default();
+    let mut guard = GroupGuard {
+        pgid: (pid > 0).then_some(pid as i32),
+    };
+    on_start(pid);
+
+    if let (Some(text), Some(mut stdin)) = (spec.stdin.clone(), child.stdin.take()) {
+        // Feed in the background so a child that does not read cannot block us.
+        tokio::spawn(async move {
+            let _ = stdin.write_all(text.as_bytes()).await;
+            let _ = stdin.shutdown().await;
+        });
+    }
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<(Stream, String, bool)>();
+    if let Some(out) = child.stdout.take() {
+        spawn_reader(out, Stream::Stdout, spec.max_line_bytes, tx.clone());
+    }
+    if let Some(err) = child.stderr.take() {
+        spawn_reader(err, Stream::Stderr, spec.max_line_bytes, tx.clone());
+    }
+    let mut truncated = false;
+    drop(tx);
+
+    let deadline = tokio::time::Instant::now() + spec.timeout;
+    let mut last_output = tokio::time::Instant::now();
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    let mut streams_open = true;
+    let mut exit: Option<Option<i32>> = None;
+    let ending = loop {
+        if exit.is_some() && !streams_open {
+            break Ending::Exited(exit.flatten());
+        }
+        let idle_at = spec.idle_timeout.map(|d| last_output + d);
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break Ending::Cancelled,
+            _ = tokio::time::sleep_until(deadline) => break Ending::TimedOut,
+            _ = async { tokio::time::sleep_until(idle_at.expect("guarded")).await }, if idle_at.is_some() => {
+                break Ending::Idle;
+            }
+            msg = rx.recv(), if streams_open => match msg {
+                Some((stream, line, cut)) => {
+                    truncated |= cut;
+                    last_output = tokio::time::Instant::now();
+                    on_line(stream, &line);
+                    truncated |= keep(&mut stdout, &mut stderr, stream, &line, spec.keep_bytes);
+                }
+                None => streams_open = false,
+            },
+            status = child.wait(), if exit.is_none() => {
+                exit = Some(status.ok().and_then(|s| s.code()));
+                // A grandchild may keep the pipes open; give readers a moment, then stop.
+                if streams_open {
+                    let grace = tokio::time::Instant::now() + Duration::from_millis(200);
+                    while let Ok(Some((stream, line, cut))) = tokio::time::timeout_at(grace, rx.recv()).await {
+                        truncated |= cut;
+                        on_line(stream, &line);
+                        truncated |= keep(&mut stdout, &mut stderr, stream, &line, spec.keep_bytes);
+                    }
+                    streams_open = false;
+                }
+            }
+        }
+    };
+    // Whatever the ending, nothing of the group may outlive the call.
+    guard.kill();
+    if exit.is_none() {
+        let _ = child.wait().await;
+    }
+    truncated |= stdout.len() > spec.keep_bytes || stderr.len() > spec.keep_bytes;
+    trim_tail(&mut stdout, spec.keep_bytes);
+    trim_tail(&mut stderr, spec.keep_bytes);
+    Ok(Outcome {
+        ending,
+        pid,
+        stdout,
+        stderr,
+        elapsed: started.elapsed(),
+        truncated,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn spec(cmd: &str, timeout_ms: u64) -> Spec {
+        Spec::shell(cmd, std::env::temp_dir(), Duration::from_millis(timeout_ms))
+    }
+
+    #[tokio::test]
+    async fn captures_lines_and_exit_code() {
+        let lines = Mutex::new(Vec::new());
+        let out = run(
+            &spec("echo one; echo two >&2; exit 3", 5_000),
+            &CancellationToken::new(),
+            |_| {},
+            |s, l| lines.lock().unwrap().push((s, l.to_string())),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.ending, Ending::Exited(Some(3)));
+        assert_eq!(out.stdout, "one\n");
+        assert_eq!(out.stderr, "two\n");
+        assert_eq!(lines.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn timeout_kills_the_whole_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("survived");
+        let cmd = format!("(sleep 1; touch {}) & sleep 30", marker.display());
+        let out = run(
+            &spec(&cmd, 200),
+            &CancellationToken::new(),
+            |_| {},
+            |_, _| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.ending, Ending::TimedOut);
+        assert!(out.elapsed < Duration::from_secs(3));
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        assert!(!marker.exists(), "a grandchild outlived the timeout");
+    }
+
+    #[tokio::test]
+    async fn cancel_stops_at_once() {
+        let cancel = CancellationToken::new();
+        let c2 = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            c2.cancel();
+        });
+        let out = run(&spec("sleep 30", 60_000), &cancel, |_| {}, |_, _| {})
+            .await
+            .unwrap();
+        assert_eq!(out.ending, Ending::Cancelled);
+        assert!(out.elapsed < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn idle_limit_and_stdin() {
+        let mut s = spec("cat; sleep 30", 60_000);
+        s.stdin = Some("hello\n".into());
+        s.idle_timeout = Some(Duration::from_millis(300));
+        let out = run(&s, &CancellationToken::new(), |_| {}, |_, _| {})
+            .await
+            .unwrap();
+        assert_eq!(out.ending, Ending::Idle);
+        assert_eq!(out.stdout, "hello\n");
+    }
+
+    #[tokio::test]
+    async fn missing_program_is_a_spawn_error() {
+        let mut s = spec("", 1000);
+        s.program = "definitely-not-a-program-clk".into();
+        s.args.clear();
+        let e = run(&s, &CancellationToken::new(), |_| {}, |_, _| {})
+            .await
+            .unwrap_err();
+        assert!(e.not_found);
+    }
+
+    #[tokio::test]
+    async fn invalid_utf8_does_not_stop_the_reader() {
+        // 200 KB after a bad byte: a reader that gave up would block the child on the pipe.
+        let cmd = "printf 'a\\377b\\n'; head -c 200000 /dev/zero | tr '\\0' x; echo; echo end";
+        let lines = Mutex::new(Vec::new());
+        let out = run(
+            &spec(cmd, 5_000),
+            &CancellationToken::new(),
+            |_| {},
+            |_, l| lines.lock().unwrap().push(l.to_string()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.ending, Ending::Exited(Some(0)));
+        let lines = lines.into_inner().unwrap();
+        assert_eq!(lines.first().map(String::as_str), Some("a\u{FFFD}b"));
+        assert!(
+            out.truncated,
+            "the 200 KB line is longer than the line limit"
+        );
+        assert_eq!(lines.last().map(String::as_str), Some("end"));
+        assert!(out.stdout.ends_with("end\n"));
+    }
+
+    #[tokio::test]
+    async fn an_endless_line_keeps_memory_bounded() {
+        let mut s = spec("head -c 50000000 /dev/zero", 20_000);
+        s.max_line_bytes = 1024;
+        let longest = std::sync::atomic::AtomicUsize::new(0);
+        let out = run(
+            &s,
+            &CancellationToken::new(),
+            |_| {},
+            |_, l| {
+                longest.fetch_max(l.len(), std::sync::atomic::Ordering::Relaxed);
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.ending, Ending::Exited(Some(0)));
+        assert!(out.truncated);
+        assert_eq!(longest.into_inner(), 1024);
+    }
+
+    #[test]
+    fn tails_are_bounded() {
+        let mut b = String::new();
+        for _ in 0..10_000 {
+            push_tail(&mut b, "0123456789", 100);
+        }
+        trim_tail(&mut b, 100);
+        assert!(b.len() <= 100);
+    }
+}

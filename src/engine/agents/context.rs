@@ -1,0 +1,231 @@
+//! What an agent is told: the idea, the state summary, the roster, the blackboard digest.
+//!
+//! `vars` builds every template variable the bundled prompts use; names with nothing to say
+//! are set to an empty string or a short "(none)" so no `$name` leaks into a prompt.
+
+use std::collections::BTreeMap;
+use std::fs;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::store::blackboard;
+use crate::engine::store::casting;
+use crate::engine::store::workspace::{Project, Workspace, read_json, write_json};
+
+/// `.clk/state/idea.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Idea {
+    pub title: String,
+    pub statement: String,
+    pub captured_at: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+impl Idea {
+    /// Title: the given one, else the statement up to its first full stop, at most 80 chars.
+    /// A key pasted into the idea is masked here, so it reaches no file, prompt or commit.
+    pub fn new(statement: &str, title: Option<&str>, tags: Vec<String>) -> Idea {
+        let statement = crate::engine::ground::redact::redact_text(statement.trim());
+        let title = title.map(crate::engine::ground::redact::redact_text);
+        let title = title.as_deref();
+        let tags = tags
+            .iter()
+            .map(|t| crate::engine::ground::redact::redact_text(t))
+            .collect();
+        let title = title
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .unwrap_or_else(|| {
+                let first = statement.split(". ").next().unwrap_or(&statement);
+                let first = first.lines().next().unwrap_or_default();
+                let t: String = first.trim_end_matches('.').chars().take(80).collect();
+                t.trim().to_string()
+            });
+        Idea {
+            title,
+            statement,
+            captured_at: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            tags,
+        }
+    }
+
+    pub fn load(ws: &Workspace) -> Option<Idea> {
+        let v = read_json(&ws.state_dir().join("idea.json")).ok()??;
+        serde_json::from_value(v).ok()
+    }
+
+    /// Store idea.json and a readable brief; returns the files written (relative).
+    pub fn save(&self, ws: &Workspace) -> std::io::Result<Vec<String>> {
+        // The idea is committed: a key pasted into it must not reach git history.
+        let mut v = serde_json::to_value(self).map_err(std::io::Error::other)?;
+        crate::engine::ground::redact::redact_json(&mut v);
+        write_json(&ws.state_dir().join("idea.json"), &v)?;
+        let brief = format!(
+            "# {}\n\n{}\n\nCaptured {}{}\n",
+            self.title,
+            self.statement,
+            self.captured_at,
+            if self.tags.is_empty() {
+                String::new()
+            } else {
+                format!("; tags: {}", self.tags.join(", "))
+            }
+        );
+        let brief = crate::engine::ground::redact::redact_text(&brief);
+        crate::engine::store::workspace::write_atomic(
+            &ws.state_dir().join("system_brief.md"),
+            brief.as_bytes(),
+        )?;
+        Ok(vec![
+            ".clk/state/idea.json".into(),
+            ".clk/state/system_brief.md".into(),
+        ])
+    }
+}
+
+fn first_lines(text: &str, n: usize) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take(n)
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+fn tail_chars(text: &str, n: usize) -> String {
+    let count = text.chars().count();
+    text.chars().skip(count.saturating_sub(n)).collect()
+}
+
+/// A few lines on where the project stands.
+pub fn state_summary(ws: &Workspace, idea: Option<&Idea>) -> String {
+    let mut lines = Vec::new();
+    if let Some(i) = idea {
+        lines.push(format!("idea: {}", i.title));
+        lines.push(format!("statement: {}", i.statement));
+    }
+    for (label, file) in [
+        ("prd", "PRD.json"),
+        ("progress", "PROGRESS.md"),
+        ("decisions", "DECISIONS.md"),
+    ] {
+        if let Ok(t) = fs::read_to_string(ws.root.join(file)) {
+            lines.push(format!("{label}: {}", first_lines(&t, 5)));
+        }
+    }
+    let asks = crate::engine::session::converse::recent_requests(ws, 3);
+    if !asks.is_empty() {
+        lines.push(format!(
+            "latest requests from the user: {}",
+            asks.join(" | ")
+        ));
+    }
+    if lines.is_empty() {
+        "(no state yet)".into()
+    } else {
+        lines.join("\n")
+    }
+}
+
+/// Every template variable for one dispatch; `extra` wins.
+pub fn vars(
+    project: &Project,
+    agent: &str,
+    objective: &str,
+    extra: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let ws = &project.ws;
+    let idea = Idea::load(ws);
+    let posts = blackboard::all(ws);
+    let bb = &project.config.blackboard;
+    let mut v = BTreeMap::new();
+    let mut set = |k: &str, val: String| {
+        v.insert(k.to_string(), val);
+    };
+    set("agent", agent.to_string());
+    set("objective", objective.to_string());
+    set(
+        "project_name",
+        project.config.project_name.clone().unwrap_or_else(|| {
+            ws.root
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        }),
+    );
+    set("project_root", ws.root.display().to_string());
+    set("workspace_root", ws.root.display().to_string());
+    set("state_summary", state_summary(ws, idea.as_ref()));
+    set(
+        "idea_title",
+        idea.as_ref().map(|i| i.title.clone()).unwrap_or_default(),
+    );
+    set(
+        "idea_statement",
+        idea.as_ref()
+            .map(|i| i.statement.clone())
+            .unwrap_or_default(),
+    );
+    set(
+        "blackboard_digest",
+        blackboard::digest(
+            &posts,
+            bb.digest_max_posts as usize,
+            bb.digest_max_chars_per_post as usize,
+        ),
+    );
+    set(
+        "notes",
+        fs::read_to_string(ws.root.join("PROGRESS.md"))
+            .map(|t| tail_chars(&t, 3000))
+            .unwrap_or_default(),
+    );
+    set(
+        "current_roster",
+        casting::roster_summary(&project.agents, &|a| {
+            casting::current_prompt(ws, &project.agents, a)
+        }),
+    );
+    set(
+        "casting_feedback",
+        casting::casting_feedback(ws, casting::FEEDBACK_MAX),
+    );
+    set(
+        "stop_when",
+        fs::read_to_string(ws.state_dir().join("stop_when.txt")).unwrap_or_default(),
+    );
+    for k in [
+        "stage_id",
+        "workflow",
+        "phase",
+        "iteration",
+        "cycle_context",
+        "outputs_contract",
+    ] {
+        set(k, String::new());
+    }
+    for (k, val) in extra {
+        v.insert(k.clone(), val.clone());
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_come_from_the_first_sentence() {
+        let i = Idea::new(
+            "A local-first journaling app. It syncs later.",
+            None,
+            vec![],
+        );
+        assert_eq!(i.title, "A local-first journaling app");
+        let long = "x".repeat(200);
+        assert_eq!(Idea::new(&long, None, vec![]).title.len(), 80);
+        assert_eq!(Idea::new("a", Some("T"), vec![]).title, "T");
+    }
+}

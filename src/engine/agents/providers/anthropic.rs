@@ -1,0 +1,360 @@
+//! Claude through the Anthropic Messages API with an API key (`claude` in mode `api`).
+//!
+//! `POST {base}/v1/messages` with `x-api-key` and `anthropic-version`, one user message, and
+//! `"stream": true`. Text arrives in `content_block_delta` events of type `text_delta`; usage
+//! is `message_start.message.usage` updated by `message_delta.usage`; the reply is complete at
+//! `message_stop`. An `error` event inside the stream (e.g. `overloaded_error`) is classified
+//! like the HTTP status it stands for. Key: settings, then ANTHROPIC_API_KEY; base URL:
+//! settings `endpoint`, then ANTHROPIC_BASE_URL, then https://api.anthropic.com.
+
+use serde_json::{Value, json};
+
+use super::apikey::{self, ApiTarget, Decoder, Vendor};
+use super::http;
+use super::{Availability, BoxFuture, OutputSink, Provider, ProviderError, Reply, Request};
+use crate::engine::ground::config::{EnvLookup, ProviderSettings};
+use crate::engine::ground::events::Usage;
+
+const VENDOR: Vendor = Vendor {
+    api: "the Anthropic API",
+    key_vars: &["ANTHROPIC_API_KEY"],
+    base_var: "ANTHROPIC_BASE_URL",
+    default_base: "https://api.anthropic.com",
+    default_model: "claude-sonnet-4-5",
+};
+const DEFAULT_VERSION: &str = "2023-06-01";
+/// Replies carry whole files in ACTION blocks; 4096 tokens cuts many of them short.
+const DEFAULT_MAX_TOKENS: u64 = 16_000;
+pub const USAGE_SOURCE: &str = "anthropic-usage";
+
+/// Claude over the Messages API.
+#[derive(Debug)]
+pub struct AnthropicProvider {
+    target: ApiTarget,
+    url: String,
+    version: String,
+    max_tokens: u64,
+}
+
+impl AnthropicProvider {
+    /// Built from settings and the process environment.
+    pub fn new(name: &str, settings: &ProviderSettings) -> Result<Self, String> {
+        Self::with_env(name, settings, &crate::engine::ground::config::process_env)
+    }
+
+    /// Built from settings and `env` (tests pass their own).
+    pub fn with_env(
+        name: &str,
+        settings: &ProviderSettings,
+        env: EnvLookup<'_>,
+    ) -> Result<Self, String> {
+        let target = ApiTarget::new(name, settings, env, &VENDOR)?;
+        // The base may be given as the host, …/v1 or the full …/v1/messages.
+        let root = target
+            .base
+            .trim_end_matches("/messages")
+            .trim_end_matches("/v1")
+            .to_string();
+        let version = text_setting(settings, "api_version").unwrap_or(DEFAULT_VERSION.into());
+        let max_tokens = match settings.extra.get("max_tokens") {
+            None | Some(Value::Null) => DEFAULT_MAX_TOKENS,
+            Some(v) => v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+                format!("{name}: \"max_tokens\" is {v}; use a whole number above 0")
+            })?,
+        };
+        Ok(AnthropicProvider {
+            url: format!("{root}/v1/messages"),
+            target,
+            version,
+            max_tokens,
+        })
+    }
+
+    /// Where messages are posted.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    async fn messages(&self, req: &Request, out: &OutputSink) -> Result<Reply, ProviderError> {
+        let t = &self.target;
+        let body = json!({
+            "model": t.model,
+            "max_tokens": self.max_tokens,
+            "messages": [{"role": "user", "content": req.prompt}],
+            "stream": t.stream,
+        });
+        let rb = t
+            .client
+            .post(&self.url)
+            .header("x-api-key", t.key())
+            .header("anthropic-version", &self.version)
+            .json(&body);
+        let mut dec = MessagesDecoder::new(&t.label());
+        t.call(req, out, rb, &mut dec).await
+    }
+}
+
+fn text_setting(settings: &ProviderSettings, key: &str) -> Option<String> {
+    settings
+        .extra
+        .get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+impl Provider for AnthropicProvider {
+    fn name(&self) -> &str {
+        &self.target.name
+    }
+
+    fn model(&self) -> &str {
+        &self.target.model
+    }
+
+    fn dispatch<'a>(
+        &'a self,
+        req: &'a Request,
+        out: &'a OutputSink,
+    ) -> BoxFuture<'a, Result<Reply, ProviderError>> {
+        Box::pin(async move {
+            let label = self.target.label();
+            http::guard(req, &label, self.messages(req, out)).await
+        })
+    }
+
+    fn check(&self) -> BoxFuture<'_, Availability> {
+        Box::pin(self.target.availability())
+    }
+}
+
+/// The Messages reply grammar, streamed or whole.
+#[derive(Debug, Default)]
+pub struct MessagesDecoder {
+    label: String,
+    model: Option<String>,
+    input: Option<u64>,
+    cache_read: u64,
+    cache_write: u64,
+    output: Option<u64>,
+    stopped: bool,
+}
+
+impl MessagesDecoder {
+    pub fn new(label: &str) -> Self {
+        MessagesDecoder {
+            label: label.to_string(),
+            ..Default::default()
+        }
+    }
+
+    /// Fold a `usage` object; later counts replace earlier ones (they are cumulative).
+    fn note_usage(&mut self, u: &Value) {
+        let n = |k: &str| u.get(k).and_then(Value::as_u64);
+        if let Some(i) = n("input_tokens") {
+            self.input = Some(i);
+        }
+        if let Some(c) = n("cache_read_input_tokens") {
+            self.cache_read = c;
+        }
+        if let Some(c) = n("cache_creation_input_tokens") {
+            self.cache_write = c;
+        }
+        if let Some(o) = n("output_tokens") {
+            self.output = Some(o);
+        }
+    }
+
+    fn error(&self, e: &Value) -> ProviderError {
+        let kind = e.get("type").and_then(Value::as_str).unwrap_or("error");
+        let message = e.get("message").and_then(Value::as_str).unwrap_or_default();
+        apikey::reported_error(&self.label, None, kind, message)
+    }
+}
+
+impl Decoder for MessagesDecoder {
+    fn event(
+        &mut self,
+        name: &str,
+        data: &Value,
+        emit: &mut dyn FnMut(&str),
+    ) -> Result<(), ProviderError> {
+        // The data's own `type` is authoritative; the event name is only a fallback.
+        let kind = data.get("type").and_then(Value::as_str).unwrap_or(name);
+        match kind {
+            "message_start" => {
+                let m = &data["message"];
+                self.model = m.get("model").and_then(Value::as_str).map(str::to_string);
+                if let Some(u) = m.get("usage") {
+                    self.note_usage(u);
+                }
+            }
+            "content_block_delta" => {
+                let delta = &data["delta"];
+                if delta.get("type").and_then(Value::as_str) == Some("text_delta")
+                    && let Some(t) = delta.get("text").and_then(Value::as_str)
+                {
+                    emit(t);
+                }
+            }
+            "message_delta" => {
+                if let Some(u) = data.get("usage") {
+                    self.note_usage(u);
+                }
+            }
+            "message_stop" => self.stopped = true,
+            "error" => return Err(self.error(data.get("error").unwrap_or(data))),
+            // ping, content_block_start/stop, thinking deltas: nothing to take.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn whole(&mut self, v: &Value, emit: &mut dyn FnMut(&str)) -> Result<(), ProviderError> {
+        if v.get("type").and_then(Value::as_str) == Some("error") {
+            return Err(self.error(v.get("error").unwrap_or(v)));
+        }
+        let Some(content) = v.get("content").and_then(Value::as_array) else {
+            return Err(ProviderError::new(
+                super::ErrorKind::BadReply,
+                format!(
+                    "{}: JSON reply without content: {}",
+                    self.label,
+                    http::excerpt(&v.to_string())
+                ),
+            ));
+        };
+        for block in content {
+            if block.get("type").and_then(Value::as_str) == Some("text")
+                && let Some(t) = block.get("text").and_then(Value::as_str)
+            {
+                emit(t);
+            }
+        }
+        self.model = v.get("model").and_then(Value::as_str).map(str::to_string);
+        if let Some(u) = v.get("usage") {
+            self.note_usage(u);
+        }
+        self.stopped = true;
+        Ok(())
+    }
+
+    fn finished(&self) -> bool {
+        self.stopped
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        let (input, output) = (self.input?, self.output?);
+        // Anthropic counts cached input apart; clk's input total includes it.
+        Some(Usage {
+            input_tokens: input + self.cache_read + self.cache_write,
+            output_tokens: output,
+            cached_input_tokens: self.cache_read,
+            estimated: false,
+            source: USAGE_SOURCE.into(),
+            reported_cost_micros: None,
+        })
+    }
+
+    fn model(&self) -> Option<String> {
+        self.model.clone()
+    }
+
+    fn final_marker(&self) -> &'static str {
+        "message_stop"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::agents::providers::ErrorKind;
+    use crate::engine::agents::providers::apikey::{decode_sse_bytewise, decode_sse_pieces};
+
+    /// A stream as the real API sends it (with a ping and cache counts).
+    const STREAM: &str = concat!(
+        "event: message_start\n",
+        "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",",
+        "\"role\":\"assistant\",\"model\":\"claude-x-1\",\"content\":[],\"stop_reason\":null,",
+        "\"usage\":{\"input_tokens\":10,\"cache_read_input_tokens\":30,",
+        "\"cache_creation_input_tokens\":2,\"output_tokens\":1}}}\n\n",
+        "event: content_block_start\n",
+        "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+        "event: ping\ndata: {\"type\": \"ping\"}\n\n",
+        "event: content_block_delta\n",
+        "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"héllo\\nwo\"}}\n\n",
+        "event: content_block_delta\n",
+        "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"rld ✓\"}}\n\n",
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+        "event: message_delta\n",
+        "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":7}}\n\n",
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+    );
+
+    #[tokio::test]
+    async fn a_stream_split_at_every_byte_decodes_the_same() {
+        for split in [1, 2, 3, 7, STREAM.len()] {
+            let mut dec = MessagesDecoder::new("t");
+            let (text, lines) = decode_sse_bytewise(STREAM.as_bytes(), split, &mut dec)
+                .await
+                .unwrap();
+            assert_eq!(text, "héllo\nworld ✓", "split {split}");
+            assert_eq!(lines, ["héllo", "world ✓"]);
+            let u = dec.usage().unwrap();
+            assert_eq!(
+                (u.input_tokens, u.output_tokens, u.cached_input_tokens),
+                (42, 7, 30)
+            );
+            assert_eq!(u.source, USAGE_SOURCE);
+            assert_eq!(dec.model().as_deref(), Some("claude-x-1"));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_without_message_stop_ended_early() {
+        let cut = &STREAM[..STREAM.find("event: message_stop").unwrap()];
+        let mut dec = MessagesDecoder::new("t");
+        let e = decode_sse_bytewise(cut.as_bytes(), 5, &mut dec)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Retryable);
+        assert_eq!(e.message, "t: stream ended early (no message_stop)");
+    }
+
+    #[tokio::test]
+    async fn an_error_event_is_classified() {
+        let s = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+        let mut dec = MessagesDecoder::new("t");
+        let e = decode_sse_bytewise(s.as_bytes(), 1, &mut dec)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Retryable);
+        assert_eq!(e.message, "t: overloaded_error: Overloaded");
+    }
+
+    #[test]
+    fn the_url_follows_the_base_in_any_form() {
+        for base in ["http://h:1", "http://h:1/v1", "http://h:1/v1/messages/"] {
+            let s = ProviderSettings {
+                endpoint: Some(base.into()),
+                ..Default::default()
+            };
+            let p = AnthropicProvider::with_env("claude", &s, &|_| None).unwrap();
+            assert_eq!(p.url(), "http://h:1/v1/messages", "{base}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_cut_in_two_at_every_byte_decodes_the_same() {
+        let bytes = STREAM.as_bytes();
+        for k in 1..bytes.len() {
+            let mut dec = MessagesDecoder::new("t");
+            let (text, _) = decode_sse_pieces(vec![&bytes[..k], &bytes[k..]], &mut dec)
+                .await
+                .unwrap_or_else(|e| panic!("cut at {k}: {e}"));
+            assert_eq!(text, "héllo\nworld ✓", "cut at {k}");
+            assert!(dec.usage().is_some(), "cut at {k}");
+        }
+    }
+}

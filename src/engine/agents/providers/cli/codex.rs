@@ -1,0 +1,228 @@
+//! Codex CLI: `codex exec --json`, everything headless set with `-c` flags.
+//!
+//! Output is JSONL: `thread.started`, `turn.started`, `item.started` / `item.completed`
+//! (`agent_message` text, `command_execution`, `file_change`, `reasoning`, and `error` items
+//! that are only warnings), then `turn.completed` with the usage, or `error` and
+//! `turn.failed` when the model call failed.
+//!
+//! Codex waits for the network forever when the feature `unbounded_connection_retries` is on
+//! and retries requests itself; both are switched off so a dead endpoint fails at once and
+//! clk's retry policy decides. With an `endpoint` setting clk defines a model provider of its
+//! own (`clk`, Responses API, no retries) instead of the user's configured one.
+
+use super::common::{Folded, JsonStream, failure, json_line, no_reply, num, show_text, text};
+use super::{CliProvider, Invocation};
+use crate::engine::agents::providers::ProviderError;
+use crate::engine::ground::events::{Stream, Usage};
+
+fn set(inv: &mut Invocation, key: &str, toml_value: &str) {
+    inv.args.push("-c".into());
+    inv.args.push(format!("{key}={toml_value}"));
+}
+
+/// A TOML string literal.
+fn toml_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+pub(super) fn invocation(p: &CliProvider) -> Invocation {
+    let mut inv = Invocation::default();
+    inv.args.extend(
+        ["exec", "--json", "--skip-git-repo-check", "--ephemeral"]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    set(&mut inv, "approval_policy", "\"never\"");
+    let sandbox = if p.settings.native_tools {
+        "\"workspace-write\""
+    } else {
+        "\"read-only\""
+    };
+    set(&mut inv, "sandbox_mode", sandbox);
+    set(&mut inv, "check_for_update_on_startup", "false");
+    set(&mut inv, "features.unbounded_connection_retries", "false");
+    if let Some(url) = p.settings.endpoint.as_deref().filter(|u| !u.is_empty()) {
+        let url = url.trim_end_matches('/');
+        let base = if url.ends_with("/v1") {
+            url.to_string()
+        } else {
+            format!("{url}/v1")
+        };
+        set(&mut inv, "model_provider", "\"clk\"");
+        set(&mut inv, "model_providers.clk.name", "\"clk\"");
+        set(&mut inv, "model_providers.clk.base_url", &toml_str(&base));
+        set(
+            &mut inv,
+            "model_providers.clk.env_key",
+            "\"OPENAI_API_KEY\"",
+        );
+        set(&mut inv, "model_providers.clk.wire_api", "\"responses\"");
+        set(&mut inv, "model_providers.clk.request_max_retries", "0");
+        set(&mut inv, "model_providers.clk.stream_max_retries", "0");
+    }
+    if !p.model_setting().is_empty() {
+        inv.args.push("-m".into());
+        inv.args.push(p.model_setting().into());
+    }
+    if let Some(home) = p.home() {
+        inv.env.insert("HOME".into(), home.display().to_string());
+        inv.env.insert(
+            "CODEX_HOME".into(),
+            home.join(".codex").display().to_string(),
+        );
+    }
+    if let Some(key) = p.settings.api_key.as_deref().filter(|k| !k.is_empty()) {
+        inv.env.insert("OPENAI_API_KEY".into(), key.into());
+    }
+    inv
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Parser {
+    saw_json: bool,
+    messages: Vec<String>,
+    usage: Option<Usage>,
+    error: Option<String>,
+    failed: bool,
+}
+
+impl JsonStream for Parser {
+    fn feed(&mut self, line: &str, show: &mut dyn FnMut(Stream, &str)) {
+        let Some(v) = json_line(line) else {
+            if !line.trim().is_empty() {
+                show(Stream::Stdout, line);
+            }
+            return;
+        };
+        self.saw_json = true;
+        let item = &v["item"];
+        match (text(&v, "type"), text(item, "type")) {
+            ("thread.started", _) => show(Stream::Stdout, "codex started"),
+            ("item.started", "command_execution") => show(
+                Stream::Stdout,
+                &format!("tool: run {}", text(item, "command")),
+            ),
+            ("item.completed", "agent_message") => {
+                let t = text(item, "text");
+                show_text(t, show);
+                self.messages.push(t.to_string());
+            }
+            ("item.completed", "command_execution") => {
+                let code = item["exit_code"]
+                    .as_i64()
+                    .map_or("?".to_string(), |c| c.to_string());
+                show(
+                    Stream::Stdout,
+                    &format!("ran: {} (exit {code})", text(item, "command")),
+                );
+            }
+            ("item.completed", "file_change") => {
+                for c in item["changes"].as_array().into_iter().flatten() {
+                    show(
+                        Stream::Stdout,
+                        &format!("tool: {} {}", text(c, "kind"), text(c, "path")),
+                    );
+                }
+            }
+            ("item.completed", "error") => {
+                show(Stream::Stderr, &format!("codex: {}", text(item, "message")))
+            }
+            ("turn.completed", _) => {
+                let u = &v["usage"];
+                let total = self.usage.get_or_insert_with(|| Usage {
+                    source: "codex-json".into(),
+                    ..Usage::default()
+                });
+                total.input_tokens += num(u, "input_tokens");
+                total.cached_input_tokens += num(u, "cached_input_tokens");
+                total.output_tokens += num(u, "output_tokens");
+            }
+            ("error", _) => self.error = Some(text(&v, "message").to_string()),
+            ("turn.failed", _) => {
+                self.failed = true;
+                let m = text(&v["error"], "message");
+                if !m.is_empty() {
+                    self.error = Some(m.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, code: Option<i32>, stderr: &str) -> Result<Folded, ProviderError> {
+        if self.failed || (self.usage.is_none() && self.error.is_some()) {
+            let m = self
+                .error
+                .clone()
+                .unwrap_or_else(|| "the turn failed".into());
+            return Err(failure(&m));
+        }
+        let Some(usage) = self.usage.take() else {
+            return Err(no_reply(code, stderr, self.saw_json));
+        };
+        Ok(Folded {
+            text: self.messages.join("\n\n"),
+            usage,
+            model: String::new(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::agents::providers::ErrorKind;
+    use crate::engine::agents::providers::cli::tests::fold;
+
+    #[test]
+    fn folds_a_recorded_reply() {
+        let (r, shown) = fold(
+            Box::new(Parser::default()),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/cli/codex-ok.jsonl"
+            )),
+            0,
+        );
+        let r = r.unwrap();
+        assert_eq!(r.text, "Hello from the mock.\nSecond line.");
+        assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (12, 7));
+        assert!(shown.iter().any(|l| l == "Second line."), "{shown:?}");
+    }
+
+    #[test]
+    fn failed_turns_are_classified() {
+        let (r, _) = fold(
+            Box::new(Parser::default()),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/cli/codex-401.jsonl"
+            )),
+            1,
+        );
+        assert_eq!(r.unwrap_err().kind, ErrorKind::Auth);
+        let (r, _) = fold(
+            Box::new(Parser::default()),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/cli/codex-down.jsonl"
+            )),
+            1,
+        );
+        assert_eq!(r.unwrap_err().kind, ErrorKind::Retryable);
+    }
+
+    #[test]
+    fn the_endpoint_setting_defines_a_provider_without_retries() {
+        let s = crate::engine::ground::config::ProviderSettings {
+            kind: "codex".into(),
+            endpoint: Some("http://127.0.0.1:9".into()),
+            ..Default::default()
+        };
+        let p = CliProvider::new("codex", super::super::Cli::Codex, &s);
+        let args = invocation(&p).args.join(" ");
+        assert!(args.contains("model_providers.clk.base_url=\"http://127.0.0.1:9/v1\""));
+        assert!(args.contains("model_providers.clk.request_max_retries=0"));
+        assert!(args.contains("sandbox_mode=\"read-only\""));
+    }
+}

@@ -1,0 +1,261 @@
+//! What the four CLI parsers share: the parser trait, error classification from the CLIs'
+//! own words, the shape of a live line, and setting up a private home folder.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use super::Cli;
+use crate::engine::agents::providers::{ErrorKind, ProviderError};
+use crate::engine::ground::events::{Stream, Usage};
+
+/// What a CLI's output came to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Folded {
+    pub text: String,
+    pub usage: Usage,
+    pub model: String,
+}
+
+/// Folds one CLI's JSON lines as they arrive.
+pub trait JsonStream: Send {
+    /// Take one stdout line; call `show` for what a person should see of it, if anything.
+    fn feed(&mut self, line: &str, show: &mut dyn FnMut(Stream, &str));
+
+    /// The program exited with `code` (None: killed by a signal); `stderr` is the tail of
+    /// its stderr. The reply, or the failure classified.
+    fn finish(&mut self, code: Option<i32>, stderr: &str) -> Result<Folded, ProviderError>;
+}
+
+/// Parse a line as a JSON object, or None (blank lines, banners, partial lines).
+pub fn json_line(line: &str) -> Option<serde_json::Value> {
+    let t = line.trim();
+    if !t.starts_with('{') {
+        return None;
+    }
+    serde_json::from_str::<serde_json::Value>(t)
+        .ok()
+        .filter(|v| v.is_object())
+}
+
+/// A number field, 0 when absent.
+pub fn num(v: &serde_json::Value, key: &str) -> u64 {
+    v.get(key).and_then(serde_json::Value::as_u64).unwrap_or(0)
+}
+
+/// A string field, "" when absent.
+pub fn text<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
+    v.get(key).and_then(serde_json::Value::as_str).unwrap_or("")
+}
+
+/// Show each line of `s` as model text.
+pub fn show_text(s: &str, show: &mut dyn FnMut(Stream, &str)) {
+    for l in s.lines() {
+        show(Stream::Model, l);
+    }
+}
+
+/// `tool: edit src/x.py` from a tool's name and a likely argument.
+pub fn tool_line(name: &str, input: &serde_json::Value) -> String {
+    let arg = [
+        "file_path",
+        "path",
+        "command",
+        "cmd",
+        "pattern",
+        "url",
+        "query",
+        "description",
+    ]
+    .iter()
+    .find_map(|k| match input.get(*k) {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Array(a)) => Some(
+            a.iter()
+                .filter_map(|x| x.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        _ => None,
+    })
+    .unwrap_or_default();
+    let arg = arg.lines().next().unwrap_or_default();
+    let arg: String = arg.chars().take(120).collect();
+    if arg.is_empty() {
+        format!("tool: {name}")
+    } else {
+        format!("tool: {name} {arg}")
+    }
+}
+
+fn status_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"\b(429|500|502|503|504|529)\b").expect("static regex"))
+}
+
+/// What kind of failure a CLI's error message describes. The CLIs report HTTP trouble in
+/// prose, so this reads their words: auth first (retrying a refused key never helps), then
+/// the passing kinds (rate limits, overload, server errors, a dropped connection).
+pub fn classify(message: &str) -> ErrorKind {
+    let m = message.to_ascii_lowercase();
+    let any = |words: &[&str]| words.iter().any(|w| m.contains(w));
+    if m.contains("401")
+        || m.contains("403")
+        || any(&[
+            "unauthorized",
+            "authentication",
+            "invalid api key",
+            "invalid x-api-key",
+            "api key not valid",
+            "api_key_invalid",
+            "invalid_api_key",
+            "incorrect api key",
+            "permission_denied",
+            "forbidden",
+            "not logged in",
+            "please run /login",
+            "invalid auth",
+            "missing api key",
+            "no api key",
+        ])
+    {
+        return ErrorKind::Auth;
+    }
+    if status_re().is_match(&m)
+        || any(&[
+            "rate limit",
+            "rate_limit",
+            "too many requests",
+            "overloaded",
+            "resource_exhausted",
+            "resource exhausted",
+            "internal server error",
+            "service unavailable",
+            "bad gateway",
+            "server_error",
+            "connection",
+            "econnrefused",
+            "econnreset",
+            "fetch failed",
+            "network",
+            "timed out",
+            "stream disconnected",
+            "socket hang up",
+        ])
+    {
+        return ErrorKind::Retryable;
+    }
+    if m.contains("404") || any(&["model not found", "not_found_error", "no such model"]) {
+        return ErrorKind::NotFound;
+    }
+    ErrorKind::Fatal
+}
+
+/// A failure with its kind read from the message.
+pub fn failure(message: &str) -> ProviderError {
+    ProviderError::new(classify(message), message)
+}
+
+/// The last few non-empty stderr lines, joined, for an error message.
+pub fn stderr_tail(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("at "))
+        .collect();
+    let start = lines.len().saturating_sub(3);
+    let tail = lines[start..].join(" | ");
+    tail.chars().take(400).collect()
+}
+
+/// The error for a run that produced no usable JSON.
+pub fn no_reply(code: Option<i32>, stderr: &str, saw_json: bool) -> ProviderError {
+    let tail = stderr_tail(stderr);
+    match code {
+        Some(0) if !saw_json => ProviderError::new(
+            ErrorKind::BadReply,
+            format!(
+                "printed no JSON reply; check that the installed version supports its JSON \
+                 output mode{}",
+                if tail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({tail})")
+                }
+            ),
+        ),
+        Some(0) => ProviderError::new(ErrorKind::BadReply, "ended without a final reply"),
+        code => {
+            let how = code.map_or("a signal".to_string(), |c| format!("code {c}"));
+            let msg = if tail.is_empty() {
+                format!("exited with {how}")
+            } else {
+                format!("exited with {how}: {tail}")
+            };
+            ProviderError::new(classify(&msg), msg)
+        }
+    }
+}
+
+/// Create the folders a CLI expects under a private `home`.
+pub fn prepare_home(cli: Cli, home: &Path) -> std::io::Result<()> {
+    let sub = match cli {
+        Cli::Claude => ".claude",
+        Cli::Codex => ".codex",
+        Cli::Gemini => ".gemini",
+        Cli::Pi => ".pi/agent",
+    };
+    std::fs::create_dir_all(home.join(sub))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_the_clis_words() {
+        for (m, k) in [
+            (
+                "API Error: 401 {\"error\":\"invalid api key\"}",
+                ErrorKind::Auth,
+            ),
+            ("Invalid API key · Please run /login", ErrorKind::Auth),
+            (
+                "unexpected status 429 Too Many Requests",
+                ErrorKind::Retryable,
+            ),
+            ("API Error: 503 overloaded", ErrorKind::Retryable),
+            ("Connection error.", ErrorKind::Retryable),
+            (
+                "[API Error: exception TypeError: fetch failed sending request]",
+                ErrorKind::Retryable,
+            ),
+            ("model not found: gpt-9", ErrorKind::NotFound),
+            ("credit balance is too low", ErrorKind::Fatal),
+            ("max_tokens 5000 exceeded", ErrorKind::Fatal),
+        ] {
+            assert_eq!(classify(m), k, "{m}");
+        }
+    }
+
+    #[test]
+    fn tool_lines_are_short() {
+        let v = serde_json::json!({"file_path": "src/x.py", "content": "..."});
+        assert_eq!(tool_line("Write", &v), "tool: Write src/x.py");
+        let v = serde_json::json!({"command": "cargo test\nmore"});
+        assert_eq!(tool_line("Bash", &v), "tool: Bash cargo test");
+        assert_eq!(tool_line("Read", &serde_json::json!({})), "tool: Read");
+    }
+
+    #[test]
+    fn no_reply_errors_say_why() {
+        let e = no_reply(Some(0), "", false);
+        assert_eq!(e.kind, ErrorKind::BadReply);
+        let e = no_reply(Some(1), "boom\nError: 429 rate limited\n", false);
+        assert_eq!(e.kind, ErrorKind::Retryable);
+        assert!(e.message.contains("code 1"), "{}", e.message);
+        let e = no_reply(None, "", true);
+        assert_eq!(e.kind, ErrorKind::Fatal);
+    }
+}

@@ -1,0 +1,266 @@
+//! pi (pi-coding-agent): `pi -p --mode json --no-session`.
+//!
+//! Output is JSONL: `session`, `agent_start`, `turn_start`, `message_start` /
+//! `message_update` (text deltas in `assistantMessageEvent`) / `message_end` (the whole
+//! message with its `usage` and `stopReason`), `tool_execution_start` / `_end`, `turn_end`,
+//! `agent_end`. In JSON mode pi exits 0 even when the model call failed: the failure is an
+//! assistant `message_end` with `stopReason: "error"` and an `errorMessage`.
+//!
+//! pi's provider and key come from `key_type` (its provider name, e.g. `openrouter`) and
+//! `api_key`, which goes to the variable `<KEY_TYPE>_API_KEY`, never to the argument list.
+//! Without `native_tools` pi gets only its read-only tools; its changes are checked after
+//! every call all the same, since the allow-list is pi's promise, not clk's.
+
+use super::common::{Folded, JsonStream, failure, json_line, no_reply, num, show_text, text};
+use super::{CliProvider, Invocation};
+use crate::engine::agents::providers::ProviderError;
+use crate::engine::ground::events::{Stream, Usage};
+
+/// The tools pi keeps without `native_tools`: none of them writes.
+pub(super) const READ_ONLY_TOOLS: &str = "read,grep,find,ls";
+
+/// `openrouter` → `OPENROUTER_API_KEY`.
+pub(super) fn key_var(key_type: &str) -> String {
+    let clean: String = key_type
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{clean}_API_KEY")
+}
+
+pub(super) fn key_type(p: &CliProvider) -> Option<&str> {
+    p.settings
+        .key_type
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+}
+
+pub(super) fn invocation(p: &CliProvider) -> Invocation {
+    let mut inv = Invocation::default();
+    inv.args.extend(
+        ["-p", "--mode", "json", "--no-session"]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    if let Some(kt) = key_type(p) {
+        inv.args.push("--provider".into());
+        inv.args.push(kt.into());
+        if let Some(key) = p.settings.api_key.as_deref().filter(|k| !k.is_empty()) {
+            inv.env.insert(key_var(kt), key.into());
+        }
+    }
+    if !p.model_setting().is_empty() {
+        inv.args.push("--model".into());
+        inv.args.push(p.model_setting().into());
+    }
+    if !p.settings.native_tools {
+        inv.args.push("--tools".into());
+        inv.args.push(READ_ONLY_TOOLS.into());
+    }
+    inv.env.insert("PI_OFFLINE".into(), "1".into());
+    if let Some(home) = p.home() {
+        inv.env.insert("HOME".into(), home.display().to_string());
+        inv.env.insert(
+            "PI_CODING_AGENT_DIR".into(),
+            home.join(".pi/agent").display().to_string(),
+        );
+    }
+    inv
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Parser {
+    saw_json: bool,
+    model: String,
+    messages: Vec<String>,
+    usage: Option<Usage>,
+    error: Option<String>,
+    pending: String,
+}
+
+impl Parser {
+    fn flush(&mut self, show: &mut dyn FnMut(Stream, &str)) {
+        if !self.pending.is_empty() {
+            show_text(&std::mem::take(&mut self.pending), show);
+        }
+    }
+
+    fn message_end(&mut self, m: &serde_json::Value) {
+        if text(m, "role") != "assistant" {
+            return;
+        }
+        let model = text(m, "model");
+        if !model.is_empty() {
+            self.model = model.to_string();
+        }
+        if text(m, "stopReason") == "error" || text(m, "stopReason") == "aborted" {
+            let e = text(m, "errorMessage");
+            self.error = Some(if e.is_empty() {
+                format!("the call ended with {}", text(m, "stopReason"))
+            } else {
+                e.to_string()
+            });
+        }
+        let body: String = m["content"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|b| text(b, "type") == "text")
+            .map(|b| text(b, "text"))
+            .collect();
+        if !body.is_empty() {
+            self.messages.push(body);
+        }
+        let u = &m["usage"];
+        let total = self.usage.get_or_insert_with(|| Usage {
+            source: "pi-json".into(),
+            ..Usage::default()
+        });
+        let cache_read = num(u, "cacheRead");
+        total.input_tokens += num(u, "input") + cache_read + num(u, "cacheWrite");
+        total.cached_input_tokens += cache_read;
+        total.output_tokens += num(u, "output");
+        // pi reports 0 for models it has no price for; that is "unknown", not "free".
+        if let Some(micros) = u["cost"]["total"]
+            .as_f64()
+            .and_then(crate::engine::ground::pricing::usd_to_micros)
+            .filter(|m| *m > 0)
+        {
+            *total.reported_cost_micros.get_or_insert(0) += micros;
+        }
+    }
+}
+
+impl JsonStream for Parser {
+    fn feed(&mut self, line: &str, show: &mut dyn FnMut(Stream, &str)) {
+        let Some(v) = json_line(line) else {
+            if !line.trim().is_empty() {
+                show(Stream::Stdout, line);
+            }
+            return;
+        };
+        self.saw_json = true;
+        match text(&v, "type") {
+            "agent_start" => show(Stream::Stdout, "pi started"),
+            "message_update" => {
+                let e = &v["assistantMessageEvent"];
+                if text(e, "type") == "text_delta" {
+                    self.pending.push_str(text(e, "delta"));
+                    if let Some(pos) = self.pending.rfind('\n') {
+                        let done: String = self.pending.drain(..=pos).collect();
+                        show_text(&done, show);
+                    }
+                }
+            }
+            "message_end" => {
+                self.flush(show);
+                self.message_end(&v["message"]);
+            }
+            "tool_execution_start" => {
+                self.flush(show);
+                show(
+                    Stream::Stdout,
+                    &super::common::tool_line(text(&v, "toolName"), &v["args"]),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, code: Option<i32>, stderr: &str) -> Result<Folded, ProviderError> {
+        if let Some(e) = self.error.take() {
+            return Err(failure(&e));
+        }
+        let Some(usage) = self.usage.take() else {
+            return Err(no_reply(code, stderr, self.saw_json));
+        };
+        if code != Some(0) {
+            return Err(no_reply(code, stderr, self.saw_json));
+        }
+        Ok(Folded {
+            text: self.messages.join("\n\n"),
+            usage,
+            model: std::mem::take(&mut self.model),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::agents::providers::ErrorKind;
+    use crate::engine::agents::providers::cli::tests::fold;
+
+    #[test]
+    fn folds_a_recorded_reply() {
+        let (r, shown) = fold(
+            Box::new(Parser::default()),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/cli/pi-ok.jsonl"
+            )),
+            0,
+        );
+        let r = r.unwrap();
+        assert_eq!(r.text, "Hello from the mock.\nSecond line.");
+        assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (12, 7));
+        assert_eq!(
+            r.usage.reported_cost_micros, None,
+            "pi's 0 means no price known"
+        );
+        assert!(shown.iter().any(|l| l == "Second line."), "{shown:?}");
+    }
+
+    #[test]
+    fn exit_zero_with_an_error_message_is_a_failure() {
+        let (r, _) = fold(
+            Box::new(Parser::default()),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/cli/pi-down.jsonl"
+            )),
+            0,
+        );
+        assert_eq!(r.unwrap_err().kind, ErrorKind::Retryable);
+        let (r, _) = fold(
+            Box::new(Parser::default()),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/cli/pi-401.jsonl"
+            )),
+            0,
+        );
+        assert_eq!(r.unwrap_err().kind, ErrorKind::Auth);
+    }
+
+    #[test]
+    fn keys_go_to_the_key_types_variable() {
+        assert_eq!(key_var("openrouter"), "OPENROUTER_API_KEY");
+        assert_eq!(key_var("google-vertex"), "GOOGLE_VERTEX_API_KEY");
+        let s = crate::engine::ground::config::ProviderSettings {
+            kind: "pi".into(),
+            key_type: Some("local".into()),
+            api_key: Some("sk-pi-secret-value".into()),
+            model: Some("test-model".into()),
+            ..Default::default()
+        };
+        let p = CliProvider::new("pi", super::super::Cli::Pi, &s);
+        let inv = invocation(&p);
+        assert_eq!(inv.env["LOCAL_API_KEY"], "sk-pi-secret-value");
+        assert!(!inv.args.iter().any(|a| a.contains("sk-pi-secret")));
+        assert!(inv.args.windows(2).any(|w| w == ["--provider", "local"]));
+        assert!(
+            inv.args
+                .windows(2)
+                .any(|w| w == ["--tools", READ_ONLY_TOOLS])
+        );
+    }
+}

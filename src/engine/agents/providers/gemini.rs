@@ -1,0 +1,365 @@
+//! Gemini through the Gemini API with an API key (`gemini` in mode `api`).
+//!
+//! `POST {base}/v1beta/models/{model}:streamGenerateContent?alt=sse` (or `:generateContent`
+//! with `"stream": false`) with `x-goog-api-key` and one user turn. Every SSE chunk is a
+//! `GenerateContentResponse`: text in `candidates[0].content.parts[].text` (thought parts are
+//! skipped), the reply complete at a chunk with `finishReason`, usage in the last
+//! `usageMetadata` (output counts thinking tokens too, as they are billed). An `error` object
+//! in the stream and a blocked prompt fail the reply. Key: settings, then GEMINI_API_KEY or
+//! GOOGLE_API_KEY; base URL: settings `endpoint`, then GOOGLE_GEMINI_BASE_URL, then
+//! https://generativelanguage.googleapis.com.
+
+use serde_json::{Value, json};
+
+use super::apikey::{self, ApiTarget, Decoder, Vendor};
+use super::http;
+use super::{
+    Availability, BoxFuture, ErrorKind, OutputSink, Provider, ProviderError, Reply, Request,
+};
+use crate::engine::ground::config::{EnvLookup, ProviderSettings};
+use crate::engine::ground::events::Usage;
+
+const VENDOR: Vendor = Vendor {
+    api: "the Gemini API",
+    key_vars: &["GEMINI_API_KEY", "GOOGLE_API_KEY"],
+    base_var: "GOOGLE_GEMINI_BASE_URL",
+    default_base: "https://generativelanguage.googleapis.com",
+    default_model: "gemini-2.5-flash",
+};
+pub const USAGE_SOURCE: &str = "gemini-usage";
+
+/// Gemini's generateContent API.
+#[derive(Debug)]
+pub struct GeminiProvider {
+    target: ApiTarget,
+    url: String,
+}
+
+impl GeminiProvider {
+    /// Built from settings and the process environment.
+    pub fn new(name: &str, settings: &ProviderSettings) -> Result<Self, String> {
+        Self::with_env(name, settings, &crate::engine::ground::config::process_env)
+    }
+
+    /// Built from settings and `env` (tests pass their own).
+    pub fn with_env(
+        name: &str,
+        settings: &ProviderSettings,
+        env: EnvLookup<'_>,
+    ) -> Result<Self, String> {
+        let mut target = ApiTarget::new(name, settings, env, &VENDOR)?;
+        // Google's own docs name models both "gemini-x" and "models/gemini-x".
+        target.model = target.model.trim_start_matches("models/").to_string();
+        let versioned = if target.base.ends_with("/v1beta") || target.base.ends_with("/v1") {
+            target.base.clone()
+        } else {
+            format!("{}/v1beta", target.base)
+        };
+        let url = if target.stream {
+            format!(
+                "{versioned}/models/{}:streamGenerateContent?alt=sse",
+                target.model
+            )
+        } else {
+            format!("{versioned}/models/{}:generateContent", target.model)
+        };
+        Ok(GeminiProvider { target, url })
+    }
+
+    /// Where requests are posted.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    async fn generate(&self, req: &Request, out: &OutputSink) -> Result<Reply, ProviderError> {
+        let t = &self.target;
+        let body = json!({"contents": [{"role": "user", "parts": [{"text": req.prompt}]}]});
+        let rb = t
+            .client
+            .post(&self.url)
+            .header("x-goog-api-key", t.key())
+            .json(&body);
+        let mut dec = GeminiDecoder::new(&t.label());
+        t.call(req, out, rb, &mut dec).await
+    }
+}
+
+impl Provider for GeminiProvider {
+    fn name(&self) -> &str {
+        &self.target.name
+    }
+
+    fn model(&self) -> &str {
+        &self.target.model
+    }
+
+    fn dispatch<'a>(
+        &'a self,
+        req: &'a Request,
+        out: &'a OutputSink,
+    ) -> BoxFuture<'a, Result<Reply, ProviderError>> {
+        Box::pin(async move {
+            let label = self.target.label();
+            http::guard(req, &label, self.generate(req, out)).await
+        })
+    }
+
+    fn check(&self) -> BoxFuture<'_, Availability> {
+        Box::pin(self.target.availability())
+    }
+}
+
+/// The GenerateContentResponse grammar, streamed or whole.
+#[derive(Debug, Default)]
+pub struct GeminiDecoder {
+    label: String,
+    model: Option<String>,
+    usage: Option<Usage>,
+    finish: Option<String>,
+    had_text: bool,
+}
+
+impl GeminiDecoder {
+    pub fn new(label: &str) -> Self {
+        GeminiDecoder {
+            label: label.to_string(),
+            ..Default::default()
+        }
+    }
+
+    /// One GenerateContentResponse (an SSE chunk, an array element, or a whole reply).
+    fn chunk(&mut self, v: &Value, emit: &mut dyn FnMut(&str)) -> Result<(), ProviderError> {
+        if let Some(e) = v.get("error").filter(|e| !e.is_null()) {
+            let code = e.get("code").and_then(Value::as_u64);
+            let status = e.get("status").and_then(Value::as_str).unwrap_or_default();
+            let message = e.get("message").and_then(Value::as_str).unwrap_or_default();
+            return Err(apikey::reported_error(&self.label, code, status, message));
+        }
+        if let Some(reason) = v
+            .pointer("/promptFeedback/blockReason")
+            .and_then(Value::as_str)
+        {
+            return Err(ProviderError::new(
+                ErrorKind::Fatal,
+                format!("{}: the prompt was blocked ({reason})", self.label),
+            ));
+        }
+        if let Some(m) = v.get("modelVersion").and_then(Value::as_str) {
+            self.model = Some(m.to_string());
+        }
+        if let Some(u) = v.get("usageMetadata").and_then(usage_from) {
+            self.usage = Some(u);
+        }
+        let cand = v.pointer("/candidates/0");
+        let parts = cand
+            .and_then(|c| c.pointer("/content/parts"))
+            .and_then(Value::as_array);
+        for p in parts.into_iter().flatten() {
+            if p.get("thought").and_then(Value::as_bool) == Some(true) {
+                continue;
+            }
+            if let Some(t) = p.get("text").and_then(Value::as_str) {
+                self.had_text |= !t.is_empty();
+                emit(t);
+            }
+        }
+        if let Some(r) = cand
+            .and_then(|c| c.get("finishReason"))
+            .and_then(Value::as_str)
+        {
+            // A safety stop with nothing said is a refusal, not an empty answer.
+            if !self.had_text && !matches!(r, "STOP" | "MAX_TOKENS" | "FINISH_REASON_UNSPECIFIED") {
+                return Err(ProviderError::new(
+                    ErrorKind::Fatal,
+                    format!("{}: the model stopped without an answer ({r})", self.label),
+                ));
+            }
+            self.finish = Some(r.to_string());
+        }
+        Ok(())
+    }
+}
+
+/// `usageMetadata`; None without the two main counts.
+fn usage_from(u: &Value) -> Option<Usage> {
+    let n = |k: &str| u.get(k).and_then(Value::as_u64);
+    let input = n("promptTokenCount")?;
+    let output = n("candidatesTokenCount").unwrap_or(0) + n("thoughtsTokenCount").unwrap_or(0);
+    if n("candidatesTokenCount").is_none() && n("totalTokenCount").is_none() {
+        return None;
+    }
+    Some(Usage {
+        input_tokens: input,
+        output_tokens: output,
+        cached_input_tokens: n("cachedContentTokenCount").unwrap_or(0),
+        estimated: false,
+        source: USAGE_SOURCE.into(),
+        reported_cost_micros: None,
+    })
+}
+
+impl Decoder for GeminiDecoder {
+    fn event(
+        &mut self,
+        _name: &str,
+        data: &Value,
+        emit: &mut dyn FnMut(&str),
+    ) -> Result<(), ProviderError> {
+        self.chunk(data, emit)
+    }
+
+    fn whole(&mut self, v: &Value, emit: &mut dyn FnMut(&str)) -> Result<(), ProviderError> {
+        // streamGenerateContent without alt=sse answers one JSON array of chunks.
+        let chunks: Vec<&Value> = match v.as_array() {
+            Some(a) => a.iter().collect(),
+            None => vec![v],
+        };
+        for c in chunks {
+            if c.get("candidates").is_none()
+                && c.get("error").is_none()
+                && c.get("promptFeedback").is_none()
+            {
+                return Err(ProviderError::new(
+                    ErrorKind::BadReply,
+                    format!(
+                        "{}: JSON reply without candidates: {}",
+                        self.label,
+                        http::excerpt(&c.to_string())
+                    ),
+                ));
+            }
+            self.chunk(c, emit)?;
+        }
+        // A whole reply is complete by construction, even if a proxy dropped finishReason.
+        self.finish.get_or_insert_with(|| "STOP".into());
+        Ok(())
+    }
+
+    fn finished(&self) -> bool {
+        self.finish.is_some()
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.usage.clone()
+    }
+
+    fn model(&self) -> Option<String> {
+        self.model.clone()
+    }
+
+    fn final_marker(&self) -> &'static str {
+        "finishReason"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::agents::providers::apikey::{decode_sse_bytewise, decode_sse_pieces};
+
+    /// Chunks as Google sends them: CRLF framing, usage on every chunk, thinking counted.
+    const STREAM: &str = concat!(
+        "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"héllo\\nwo\"}],",
+        "\"role\": \"model\"},\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 9,",
+        "\"totalTokenCount\": 9},\"modelVersion\": \"gemini-x\",\"responseId\": \"r1\"}\r\n\r\n",
+        "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"thinking\", \"thought\": true},",
+        "{\"text\": \"rld ✓\"}],\"role\": \"model\"},\"finishReason\": \"STOP\",\"index\": 0}],",
+        "\"usageMetadata\": {\"promptTokenCount\": 9,\"candidatesTokenCount\": 3,",
+        "\"thoughtsTokenCount\": 4,\"cachedContentTokenCount\": 2,\"totalTokenCount\": 16},",
+        "\"modelVersion\": \"gemini-x\",\"responseId\": \"r1\"}\r\n\r\n",
+    );
+
+    #[tokio::test]
+    async fn a_stream_split_at_every_byte_decodes_the_same() {
+        for split in [1, 2, 5, STREAM.len()] {
+            let mut dec = GeminiDecoder::new("t");
+            let (text, lines) = decode_sse_bytewise(STREAM.as_bytes(), split, &mut dec)
+                .await
+                .unwrap();
+            assert_eq!(text, "héllo\nworld ✓", "split {split}");
+            assert_eq!(lines, ["héllo", "world ✓"]);
+            let u = dec.usage().unwrap();
+            assert_eq!(
+                (u.input_tokens, u.output_tokens, u.cached_input_tokens),
+                (9, 7, 2)
+            );
+            assert_eq!(dec.model().as_deref(), Some("gemini-x"));
+        }
+    }
+
+    #[tokio::test]
+    async fn without_finish_reason_the_stream_ended_early() {
+        let first = &STREAM[..STREAM.find("\r\n\r\n").unwrap() + 4];
+        let mut dec = GeminiDecoder::new("t");
+        let e = decode_sse_bytewise(first.as_bytes(), 3, &mut dec)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Retryable);
+        assert_eq!(e.message, "t: stream ended early (no finishReason)");
+    }
+
+    #[tokio::test]
+    async fn errors_blocks_and_refusals_fail_the_reply() {
+        let cases = [
+            (
+                "data: {\"error\": {\"code\": 503, \"message\": \"overloaded\", \"status\": \"UNAVAILABLE\"}}\r\n\r\n",
+                ErrorKind::Retryable,
+                "t: UNAVAILABLE: overloaded",
+            ),
+            (
+                "data: {\"promptFeedback\": {\"blockReason\": \"SAFETY\"}}\n\n",
+                ErrorKind::Fatal,
+                "t: the prompt was blocked (SAFETY)",
+            ),
+            (
+                "data: {\"candidates\": [{\"finishReason\": \"SAFETY\", \"index\": 0}]}\n\n",
+                ErrorKind::Fatal,
+                "t: the model stopped without an answer (SAFETY)",
+            ),
+        ];
+        for (s, kind, msg) in cases {
+            let mut dec = GeminiDecoder::new("t");
+            let e = decode_sse_bytewise(s.as_bytes(), 2, &mut dec)
+                .await
+                .unwrap_err();
+            assert_eq!((e.kind, e.message.as_str()), (kind, msg));
+        }
+    }
+
+    #[test]
+    fn urls_follow_base_model_and_stream_settings() {
+        let s = |base: &str, model: &str, stream: bool| {
+            let mut s = ProviderSettings {
+                endpoint: Some(base.into()),
+                model: Some(model.into()),
+                ..Default::default()
+            };
+            s.extra.insert("stream".into(), Value::Bool(stream));
+            GeminiProvider::with_env("gemini", &s, &|_| None)
+                .unwrap()
+                .url()
+                .to_string()
+        };
+        assert_eq!(
+            s("http://h", "g-1", true),
+            "http://h/v1beta/models/g-1:streamGenerateContent?alt=sse"
+        );
+        assert_eq!(
+            s("http://h/v1beta/", "models/g-1", false),
+            "http://h/v1beta/models/g-1:generateContent"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stream_cut_in_two_at_every_byte_decodes_the_same() {
+        let bytes = STREAM.as_bytes();
+        for k in 1..bytes.len() {
+            let mut dec = GeminiDecoder::new("t");
+            let (text, _) = decode_sse_pieces(vec![&bytes[..k], &bytes[k..]], &mut dec)
+                .await
+                .unwrap_or_else(|e| panic!("cut at {k}: {e}"));
+            assert_eq!(text, "héllo\nworld ✓", "cut at {k}");
+            assert!(dec.usage().is_some(), "cut at {k}");
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Reading reply bodies under the silence limit: NDJSON lines (Ollama), server-sent events
+//! (OpenAI-compatible), and whole bodies.
+//!
+//! Invariants: every wait for bytes goes through [`idle`]; a transport error in the middle of
+//! a body is a retryable "stream ended early"; bytes are joined before they are decoded, so a
+//! UTF-8 character or a frame split between network reads arrives whole.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use eventsource_stream::{Event, EventStream, EventStreamError, Eventsource};
+use futures_util::{Stream, StreamExt};
+
+use super::{describe_error, ended_early, excerpt, idle};
+use crate::engine::agents::providers::{ErrorKind, ProviderError};
+
+/// Read at most `limit` bytes of a (usually error) body; a failure just ends the text.
+pub async fn read_some(
+    mut resp: reqwest::Response,
+    limit: usize,
+    idle_limit: Option<Duration>,
+) -> String {
+    let mut buf = Vec::new();
+    while buf.len() < limit {
+        match idle(idle_limit, "", resp.chunk()).await {
+            Ok(Ok(Some(chunk))) => buf.extend_from_slice(&chunk),
+            Ok(Ok(None)) | Ok(Err(_)) | Err(_) => break,
+        }
+    }
+    buf.truncate(limit);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// The whole body, under the silence limit; a cut body is a retryable early end, and one
+/// larger than `max` bytes is not a reply this protocol sends.
+pub async fn read_all(
+    mut resp: reqwest::Response,
+    idle_limit: Option<Duration>,
+    label: &str,
+    max: usize,
+) -> Result<Vec<u8>, ProviderError> {
+    let mut buf = Vec::new();
+    while let Some(chunk) = idle(idle_limit, label, resp.chunk())
+        .await?
+        .map_err(|e| ended_early(label, &describe_error(&e)))?
+    {
+        buf.extend_from_slice(&chunk);
+        if buf.len() > max {
+            return Err(ProviderError::new(
+                ErrorKind::BadReply,
+                format!("{label}: reply larger than {} MiB", max >> 20),
+            ));
+        }
+    }
+    Ok(buf)
+}
+
+/// Longest NDJSON line accepted; a server sending more without a newline is not speaking NDJSON.
+const MAX_LINE_BYTES: usize = 16 << 20;
+
+/// Newline-delimited JSON lines out of a byte stream, under the silence limit.
+pub struct NdjsonLines<S> {
+    inner: Pin<Box<S>>,
+    buf: Vec<u8>,
+    ended: bool,
+    idle: Option<Duration>,
+    label: String,
+}
+
+impl<S, B> NdjsonLines<S>
+where
+    S: Stream<Item = Result<B, reqwest::Error>>,
+    B: AsRef<[u8]>,
+{
+    pub fn new(stream: S, idle: Option<Duration>, label: &str) -> Self {
+        NdjsonLines {
+            inner: Box::pin(stream),
+            buf: Vec::new(),
+            ended: false,
+            idle,
+            label: label.to_string(),
+        }
+    }
+
+    /// True once the byte stream ended: a line returned now had no closing newline.
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// The next non-empty line, or None when the stream ended. Bytes are split only at `\n`,
+    /// so a UTF-8 character cut between network reads is whole again here.
+    pub async fn next_line(&mut self) -> Result<Option<String>, ProviderError> {
+        loop {
+            if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=pos).collect();
+                let text = String::from_utf8_lossy(&line);
+                let text = text.trim();
+                if text.is_empty() {
+                    continue;
+                }
+                return Ok(Some(text.to_string()));
+            }
+            if self.ended {
+                let rest = std::mem::take(&mut self.buf);
+                let text = String::from_utf8_lossy(&rest).trim().to_string();
+                return Ok((!text.is_empty()).then_some(text));
+            }
+            if self.buf.len() > MAX_LINE_BYTES {
+                return Err(ProviderError::new(
+                    ErrorKind::BadReply,
+                    format!("{}: a reply line longer than 16 MiB", self.label),
+                ));
+            }
+            match idle(self.idle, &self.label, self.inner.next()).await? {
+                Some(Ok(chunk)) => self.buf.extend_from_slice(chunk.as_ref()),
+                Some(Err(e)) => return Err(ended_early(&self.label, &describe_error(&e))),
+                None => self.ended = true,
+            }
+        }
+    }
+}
+
+/// Server-sent events out of a byte stream, under the silence limit.
+pub struct SseEvents<S> {
+    inner: Pin<Box<EventStream<S>>>,
+    idle: Option<Duration>,
+    label: String,
+}
+
+impl<S, B> SseEvents<S>
+where
+    S: Stream<Item = Result<B, reqwest::Error>>,
+    B: AsRef<[u8]>,
+{
+    pub fn new(stream: S, idle: Option<Duration>, label: &str) -> Self {
+        SseEvents {
+            inner: Box::pin(stream.eventsource()),
+            idle,
+            label: label.to_string(),
+        }
+    }
+
+    /// The next event, or None when the stream ended.
+    pub async fn next_event(&mut self) -> Result<Option<Event>, ProviderError> {
+        match idle(self.idle, &self.label, self.inner.next()).await? {
+            None => Ok(None),
+            Some(Ok(ev)) => Ok(Some(ev)),
+            Some(Err(EventStreamError::Transport(e))) => {
+                Err(ended_early(&self.label, &describe_error(&e)))
+            }
+            Some(Err(EventStreamError::Utf8(e))) => Err(ProviderError::new(
+                ErrorKind::BadReply,
+                format!("{}: event stream is not UTF-8: {e}", self.label),
+            )),
+            Some(Err(EventStreamError::Parser(e))) => Err(ProviderError::new(
+                ErrorKind::BadReply,
+                format!(
+                    "{}: not an event stream: {}",
+                    self.label,
+                    excerpt(&e.to_string())
+                ),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks(parts: &[&[u8]]) -> impl Stream<Item = Result<Vec<u8>, reqwest::Error>> + use<> {
+        let owned: Vec<Result<Vec<u8>, reqwest::Error>> =
+            parts.iter().map(|p| Ok(p.to_vec())).collect();
+        futures_util::stream::iter(owned)
+    }
+
+    #[tokio::test]
+    async fn ndjson_lines_survive_any_chunking() {
+        let mut r = NdjsonLines::new(
+            chunks(&[b"{\"a\":\"\xc3", b"\xa9\"}\n\n{\"b\"", b":1}\r\n{\"c\":2}"]),
+            None,
+            "t",
+        );
+        assert_eq!(r.next_line().await.unwrap().unwrap(), "{\"a\":\"é\"}");
+        assert_eq!(r.next_line().await.unwrap().unwrap(), "{\"b\":1}");
+        assert_eq!(r.next_line().await.unwrap().unwrap(), "{\"c\":2}");
+        assert_eq!(r.next_line().await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn sse_frames_split_across_reads_are_joined() {
+        let mut r = SseEvents::new(
+            chunks(&[b"data: {\"x\"", b":1}\n", b"\ndata: [DONE]\n\n"]),
+            None,
+            "t",
+        );
+        assert_eq!(r.next_event().await.unwrap().unwrap().data, "{\"x\":1}");
+        assert_eq!(r.next_event().await.unwrap().unwrap().data, "[DONE]");
+        assert!(r.next_event().await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn silence_longer_than_the_idle_limit_is_a_timeout() {
+        let pending = futures_util::stream::pending::<Result<Vec<u8>, reqwest::Error>>();
+        let mut r = NdjsonLines::new(pending, Some(Duration::from_millis(20)), "t");
+        let e = r.next_line().await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Timeout);
+        assert_eq!(e.message, "t: no output for 20 ms");
+    }
+}

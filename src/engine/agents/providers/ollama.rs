@@ -1,0 +1,324 @@
+//! The Ollama provider: `POST /api/chat` with a streamed NDJSON reply.
+//!
+//! Each chunk's `message.content` goes through a [`LineSplitter`] to the live output as it
+//! arrives; the reply is complete only when a chunk says `"done": true` (a stream that ends
+//! before that is a retryable "stream ended early", never a silent partial reply). Usage comes
+//! from the final chunk's `prompt_eval_count`/`eval_count`, or is estimated when absent.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::http;
+use super::{
+    Availability, BoxFuture, ErrorKind, LineSplitter, OutputSink, Provider, ProviderError, Reply,
+    Request,
+};
+use crate::engine::ground::config::ProviderSettings;
+use crate::engine::ground::events::{Stream, Usage};
+
+const DEFAULT_ENDPOINT: &str = "http://localhost:11434";
+const DEFAULT_MODEL: &str = "llama3.1";
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// `check` budgets: together well under the one second a status screen can wait.
+const CHECK_CONNECT: Duration = Duration::from_millis(250);
+const CHECK_TAGS: Duration = Duration::from_millis(700);
+const HINT: &str = "is `ollama serve` running?";
+
+/// A local or remote Ollama server.
+#[derive(Debug)]
+pub struct OllamaProvider {
+    name: String,
+    endpoint: String,
+    model: String,
+    client: reqwest::Client,
+}
+
+impl OllamaProvider {
+    pub fn new(name: &str, settings: &ProviderSettings) -> Result<Self, String> {
+        let endpoint = http::normalize_endpoint(
+            settings
+                .endpoint
+                .as_deref()
+                .filter(|e| !e.trim().is_empty())
+                .unwrap_or(DEFAULT_ENDPOINT),
+        );
+        http::host_port(&endpoint).map_err(|e| format!("{name}: endpoint {endpoint}: {e}"))?;
+        let model = settings
+            .model
+            .as_deref()
+            .unwrap_or(DEFAULT_MODEL)
+            .trim()
+            .to_string();
+        if model.is_empty() {
+            return Err(format!(
+                "{name}: no model set; set CLK_{}_MODEL or \"model\" in .clk/config/providers.json \
+                 (e.g. {DEFAULT_MODEL})",
+                env_name(name)
+            ));
+        }
+        let client = http::client(CONNECT_TIMEOUT).map_err(|e| format!("{name}: {e}"))?;
+        Ok(OllamaProvider {
+            name: name.to_string(),
+            endpoint,
+            model,
+            client,
+        })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    fn label(&self) -> String {
+        format!("{} at {}", self.name, self.endpoint)
+    }
+
+    async fn chat(&self, req: &Request, out: &OutputSink) -> Result<Reply, ProviderError> {
+        let label = self.label();
+        let body = json!({
+            "model": self.model,
+            "messages": [{"role": "user", "content": req.prompt}],
+            "stream": true,
+        });
+        let send = self
+            .client
+            .post(format!("{}/api/chat", self.endpoint))
+            .json(&body)
+            .send();
+        let resp = http::idle(req.idle_timeout, &label, send)
+            .await?
+            .map_err(|e| http::request_error(&label, &e, HINT))?;
+        let status = resp.status().as_u16();
+        if !resp.status().is_success() {
+            let text = http::read_some(resp, 4096, req.idle_timeout).await;
+            let mut err = http::status_error(&label, status, &text);
+            if err.kind == ErrorKind::NotFound && text.contains("not found") {
+                err = ProviderError::new(
+                    err.kind,
+                    format!("{}; run `ollama pull {}`", err.message, self.model),
+                );
+            }
+            return Err(err);
+        }
+
+        let mut lines = http::NdjsonLines::new(resp.bytes_stream(), req.idle_timeout, &label);
+        let mut splitter = LineSplitter::default();
+        let mut text = String::new();
+        let mut model = String::new();
+        let mut chunks = 0usize;
+        while let Some(line) = lines.next_line().await? {
+            let Ok(chunk) = serde_json::from_str::<Value>(&line) else {
+                splitter.finish(out, Stream::Model);
+                // An unfinished last line after good ones is a cut, not a foreign protocol.
+                if chunks > 0 && lines.ended() {
+                    return Err(http::ended_early(&label, "cut inside a line"));
+                }
+                return Err(ProviderError::new(
+                    ErrorKind::BadReply,
+                    format!(
+                        "{label}: reply is not Ollama NDJSON: {}",
+                        http::excerpt(&line)
+                    ),
+                ));
+            };
+            chunks += 1;
+            if let Some(e) = chunk.get("error") {
+                return Err(stream_error(&label, e));
+            }
+            if model.is_empty()
+                && let Some(m) = chunk.get("model").and_then(Value::as_str)
+            {
+                model = m.to_string();
+            }
+            let fragment = chunk
+                .pointer("/message/content")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if !fragment.is_empty() {
+                text.push_str(fragment);
+                splitter.push(fragment, out, Stream::Model);
+            }
+            if chunk.get("done").and_then(Value::as_bool) == Some(true) {
+                splitter.finish(out, Stream::Model);
+                let usage = usage_from(&chunk, &req.prompt, &text);
+                if model.is_empty() {
+                    model = self.model.clone();
+                }
+                return Ok(Reply { text, usage, model });
+            }
+        }
+        // Show what did arrive, but fail: a partial reply must not pass as a whole one.
+        splitter.finish(out, Stream::Model);
+        Err(http::ended_early(&label, "no chunk with \"done\": true"))
+    }
+
+    async fn availability(&self) -> Availability {
+        let label = self.label();
+        if let Err(e) = http::tcp_reachable(&self.endpoint, CHECK_CONNECT).await {
+            return Availability::no(format!("{label}: {e}; {HINT}"));
+        }
+        let get = async {
+            let resp = self
+                .client
+                .get(format!("{}/api/tags", self.endpoint))
+                .send()
+                .await?;
+            let status = resp.status().as_u16();
+            let text = resp.text().await?;
+            Ok::<_, reqwest::Error>((status, text))
+        };
+        let (status, text) = match tokio::time::timeout(CHECK_TAGS, get).await {
+            Err(_) => {
+                return Availability::no(format!(
+                    "{label}: /api/tags gave no answer within {}",
+                    http::human(CHECK_TAGS)
+                ));
+            }
+            Ok(Err(e)) => return Availability::no(http::request_error(&label, &e, HINT).message),
+            Ok(Ok(v)) => v,
+        };
+        if !(200..300).contains(&status) {
+            return Availability::no(http::status_error(&label, status, &text).message);
+        }
+        let Ok(tags) = serde_json::from_str::<Value>(&text) else {
+            return Availability::no(format!(
+                "{label}: /api/tags is not JSON; is this an Ollama server?"
+            ));
+        };
+        if has_model(&tags, &self.model) {
+            Availability::ok()
+        } else {
+            Availability::no(format!(
+                "{label}: model {m} is not pulled; run `ollama pull {m}`",
+                m = self.model
+            ))
+        }
+    }
+}
+
+impl Provider for OllamaProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn model(&self) -> &str {
+        &self.model
+    }
+
+    fn dispatch<'a>(
+        &'a self,
+        req: &'a Request,
+        out: &'a OutputSink,
+    ) -> BoxFuture<'a, Result<Reply, ProviderError>> {
+        Box::pin(async move {
+            let label = self.label();
+            http::guard(req, &label, self.chat(req, out)).await
+        })
+    }
+
+    fn check(&self) -> BoxFuture<'_, Availability> {
+        Box::pin(self.availability())
+    }
+}
+
+/// `CLK_<NAME>_…` spelling of a provider name, as the config's environment overrides use it.
+fn env_name(name: &str) -> String {
+    name.to_ascii_uppercase().replace('-', "_")
+}
+
+/// An `{"error": …}` object inside a 200 stream.
+fn stream_error(label: &str, e: &Value) -> ProviderError {
+    let said = e
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| e.get("message").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| e.to_string());
+    let lower = said.to_ascii_lowercase();
+    let kind = if lower.contains("not found") {
+        ErrorKind::NotFound
+    } else {
+        ErrorKind::Fatal
+    };
+    ProviderError::new(kind, format!("{label}: {}", http::excerpt(&said)))
+}
+
+/// Usage from the final chunk; counts Ollama leaves out (it omits `prompt_eval_count` when
+/// the whole prompt came from its cache) are estimated and the result marked so.
+fn usage_from(done: &Value, prompt: &str, reply: &str) -> Usage {
+    let input = done.get("prompt_eval_count").and_then(Value::as_u64);
+    let output = done.get("eval_count").and_then(Value::as_u64);
+    let est = Usage::estimate(prompt, reply);
+    match (input, output) {
+        (Some(i), Some(o)) => Usage {
+            input_tokens: i,
+            output_tokens: o,
+            cached_input_tokens: 0,
+            estimated: false,
+            source: "ollama".into(),
+            reported_cost_micros: None,
+        },
+        (None, None) => est,
+        (i, o) => Usage {
+            input_tokens: i.unwrap_or(est.input_tokens),
+            output_tokens: o.unwrap_or(est.output_tokens),
+            cached_input_tokens: 0,
+            estimated: true,
+            source: "ollama+estimate".into(),
+            reported_cost_micros: None,
+        },
+    }
+}
+
+/// Whether `/api/tags` lists the model; `llama3.1` means `llama3.1:latest`.
+fn has_model(tags: &Value, model: &str) -> bool {
+    let Some(list) = tags.get("models").and_then(Value::as_array) else {
+        return false;
+    };
+    let want_latest = (!model.contains(':')).then(|| format!("{model}:latest"));
+    list.iter()
+        .flat_map(|m| ["name", "model"].map(|k| m.get(k).and_then(Value::as_str)))
+        .flatten()
+        .any(|n| n == model || Some(n) == want_latest.as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_an_empty_model() {
+        let p = OllamaProvider::new("ollama", &ProviderSettings::default()).unwrap();
+        assert_eq!(p.endpoint(), DEFAULT_ENDPOINT);
+        assert_eq!(p.model(), DEFAULT_MODEL);
+        let s = ProviderSettings {
+            endpoint: Some("127.0.0.1:9/".into()),
+            model: Some(" ".into()),
+            ..Default::default()
+        };
+        let e = OllamaProvider::new("my-llama", &s).unwrap_err();
+        assert!(e.contains("CLK_MY_LLAMA_MODEL"), "{e}");
+    }
+
+    #[test]
+    fn tags_match_with_and_without_latest() {
+        let tags = json!({"models": [{"name": "llama3.1:latest"}, {"model": "qwen3:8b"}]});
+        assert!(has_model(&tags, "llama3.1"));
+        assert!(has_model(&tags, "llama3.1:latest"));
+        assert!(has_model(&tags, "qwen3:8b"));
+        assert!(!has_model(&tags, "qwen3"));
+        assert!(!has_model(&json!({"nope": 1}), "x"));
+    }
+
+    #[test]
+    fn usage_is_reported_partly_estimated_or_estimated() {
+        let u = usage_from(&json!({"prompt_eval_count": 3, "eval_count": 4}), "p", "r");
+        assert_eq!(
+            (u.input_tokens, u.output_tokens, u.estimated),
+            (3, 4, false)
+        );
+        let u = usage_from(&json!({"eval_count": 4}), "12345678", "r");
+        assert_eq!((u.input_tokens, u.output_tokens, u.estimated), (2, 4, true));
+        assert!(usage_from(&json!({}), "p", "r").estimated);
+    }
+}

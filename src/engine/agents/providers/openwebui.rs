@@ -1,0 +1,300 @@
+//! The OpenAI-compatible provider: chat completions on Open WebUI, vLLM, llama.cpp, LM Studio.
+//!
+//! The request asks for an SSE stream with a usage chunk. `choices[0].delta.content` fragments
+//! go through a [`LineSplitter`](super::LineSplitter) to the live output; the reply is complete
+//! at `data: [DONE]` or a `finish_reason`, and a stream that ends before either is a retryable
+//! "stream ended early". A server that answers with one JSON object instead is read as such.
+//!
+//! Where to post: `extra.path` from providers.json when set; otherwise `/chat/completions`
+//! under an endpoint ending in `/v1` or `/api` (Open WebUI serves `/api/chat/completions`), and
+//! `/v1/chat/completions` under any other endpoint. The key is sent only when non-empty.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::http;
+use super::{
+    Availability, BoxFuture, ErrorKind, OutputSink, Provider, ProviderError, Reply, Request,
+};
+use crate::engine::ground::config::ProviderSettings;
+use crate::engine::ground::events::Usage;
+
+mod wire;
+
+const DEFAULT_ENDPOINT: &str = "http://localhost:8080";
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const CHECK_CONNECT: Duration = Duration::from_millis(250);
+const CHECK_MODELS: Duration = Duration::from_millis(700);
+const HINT: &str = "is the server running at that address?";
+
+/// Any server that speaks OpenAI chat completions.
+pub struct OpenAiCompatProvider {
+    name: String,
+    endpoint: String,
+    chat_url: String,
+    models_url: String,
+    model: String,
+    api_key: String,
+    env: String,
+    client: reqwest::Client,
+}
+
+// By hand, so the key never reaches a log through `{:?}`.
+impl std::fmt::Debug for OpenAiCompatProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiCompatProvider")
+            .field("name", &self.name)
+            .field("chat_url", &self.chat_url)
+            .field("model", &self.model)
+            .field(
+                "api_key",
+                &if self.api_key.is_empty() {
+                    "none"
+                } else {
+                    "set"
+                },
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpenAiCompatProvider {
+    pub fn new(name: &str, settings: &ProviderSettings) -> Result<Self, String> {
+        let env = name.to_ascii_uppercase().replace('-', "_");
+        let endpoint = http::normalize_endpoint(
+            settings
+                .endpoint
+                .as_deref()
+                .filter(|e| !e.trim().is_empty())
+                .unwrap_or(DEFAULT_ENDPOINT),
+        );
+        http::host_port(&endpoint).map_err(|e| format!("{name}: endpoint {endpoint}: {e}"))?;
+        let model = settings.model.as_deref().unwrap_or_default().trim();
+        if model.is_empty() {
+            return Err(format!(
+                "{name}: no model set; set CLK_{env}_MODEL or \"model\" in \
+                 .clk/config/providers.json"
+            ));
+        }
+        let path = settings.extra.get("path").and_then(Value::as_str);
+        let (chat_url, models_url) = urls(&endpoint, path);
+        let api_key = settings.api_key.as_deref().unwrap_or_default().trim();
+        crate::engine::ground::redact::register(api_key);
+        let client = http::client(CONNECT_TIMEOUT).map_err(|e| format!("{name}: {e}"))?;
+        Ok(OpenAiCompatProvider {
+            name: name.to_string(),
+            endpoint,
+            chat_url,
+            models_url,
+            model: model.to_string(),
+            api_key: api_key.to_string(),
+            env,
+            client,
+        })
+    }
+
+    /// Where chat completions are posted.
+    pub fn chat_url(&self) -> &str {
+        &self.chat_url
+    }
+
+    /// Where `check` lists the served models.
+    pub fn models_url(&self) -> &str {
+        &self.models_url
+    }
+
+    fn label(&self) -> String {
+        format!("{} at {}", self.name, self.endpoint)
+    }
+
+    fn authorized(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        if self.api_key.is_empty() {
+            rb
+        } else {
+            rb.bearer_auth(&self.api_key)
+        }
+    }
+
+    async fn chat(&self, req: &Request, out: &OutputSink) -> Result<Reply, ProviderError> {
+        let label = self.label();
+        let body = json!({
+            "model": self.model,
+            "messages": [{"role": "user", "content": req.prompt}],
+            "stream": true,
+            "stream_options": {"include_usage": true},
+        });
+        let send = self
+            .authorized(self.client.post(&self.chat_url))
+            .json(&body)
+            .send();
+        let resp = http::idle(req.idle_timeout, &label, send)
+            .await?
+            .map_err(|e| http::request_error(&label, &e, HINT))?;
+        let status = resp.status().as_u16();
+        if !resp.status().is_success() {
+            let text = http::read_some(resp, 4096, req.idle_timeout).await;
+            let err = http::status_error(&label, status, &text);
+            return Err(match err.kind {
+                ErrorKind::Auth => ProviderError::new(
+                    err.kind,
+                    format!("{}; check CLK_{}_API_KEY", err.message, self.env),
+                ),
+                ErrorKind::Retryable
+                | ErrorKind::NotFound
+                | ErrorKind::Timeout
+                | ErrorKind::Cancelled
+                | ErrorKind::BadReply
+                | ErrorKind::Fatal => err,
+            });
+        }
+        let got = wire::collect(resp, req.idle_timeout, &label, out).await?;
+        let usage = got
+            .usage
+            .unwrap_or_else(|| Usage::estimate(&req.prompt, &got.text));
+        let model = if got.model.is_empty() {
+            self.model.clone()
+        } else {
+            got.model
+        };
+        Ok(Reply {
+            text: got.text,
+            usage,
+            model,
+        })
+    }
+
+    async fn availability(&self) -> Availability {
+        let label = self.label();
+        if let Err(e) = http::tcp_reachable(&self.endpoint, CHECK_CONNECT).await {
+            return Availability::no(format!("{label}: {e}; {HINT}"));
+        }
+        let get = async {
+            let resp = self
+                .authorized(self.client.get(&self.models_url))
+                .send()
+                .await?;
+            let status = resp.status().as_u16();
+            Ok::<_, reqwest::Error>((status, resp.text().await?))
+        };
+        let (status, text) = match tokio::time::timeout(CHECK_MODELS, get).await {
+            Err(_) => {
+                return Availability::no(format!(
+                    "{label}: {} gave no answer within {}",
+                    self.models_url,
+                    http::human(CHECK_MODELS)
+                ));
+            }
+            Ok(Err(e)) => return Availability::no(http::request_error(&label, &e, HINT).message),
+            Ok(Ok(v)) => v,
+        };
+        if status == 401 || status == 403 {
+            return Availability::no(format!(
+                "{label}: key rejected: set CLK_{}_API_KEY",
+                self.env
+            ));
+        }
+        if !(200..300).contains(&status) {
+            return Availability::no(http::status_error(&label, status, &text).message);
+        }
+        let ids: Vec<String> = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v.get("data").and_then(Value::as_array).cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|m| m.get("id").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        if ids.contains(&self.model) {
+            return Availability::ok();
+        }
+        let mut shown: Vec<&str> = ids.iter().take(12).map(String::as_str).collect();
+        if ids.len() > shown.len() {
+            shown.push("…");
+        }
+        let available = if shown.is_empty() {
+            "none".to_string()
+        } else {
+            shown.join(", ")
+        };
+        Availability::no(format!(
+            "{label}: model {} not served; available: {available}",
+            self.model
+        ))
+    }
+}
+
+impl Provider for OpenAiCompatProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn model(&self) -> &str {
+        &self.model
+    }
+
+    fn dispatch<'a>(
+        &'a self,
+        req: &'a Request,
+        out: &'a OutputSink,
+    ) -> BoxFuture<'a, Result<Reply, ProviderError>> {
+        Box::pin(async move {
+            let label = self.label();
+            http::guard(req, &label, self.chat(req, out)).await
+        })
+    }
+
+    fn check(&self) -> BoxFuture<'_, Availability> {
+        Box::pin(self.availability())
+    }
+}
+
+/// The chat-completions and models URLs for an endpoint and an optional configured path.
+fn urls(endpoint: &str, path: Option<&str>) -> (String, String) {
+    match path.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => {
+            let chat = format!("{endpoint}/{}", p.trim_start_matches('/'));
+            let base = chat
+                .strip_suffix("/chat/completions")
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("{endpoint}/v1"));
+            (chat, format!("{base}/models"))
+        }
+        None if endpoint.ends_with("/v1") || endpoint.ends_with("/api") => (
+            format!("{endpoint}/chat/completions"),
+            format!("{endpoint}/models"),
+        ),
+        None => (
+            format!("{endpoint}/v1/chat/completions"),
+            format!("{endpoint}/v1/models"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_follow_the_endpoint_and_path() {
+        let u = |e: &str, p: Option<&str>| urls(e, p);
+        assert_eq!(u("http://h", None).0, "http://h/v1/chat/completions");
+        assert_eq!(u("http://h", None).1, "http://h/v1/models");
+        assert_eq!(u("http://h/api", None).0, "http://h/api/chat/completions");
+        assert_eq!(u("http://h/api", None).1, "http://h/api/models");
+        assert_eq!(u("http://h/v1", None).0, "http://h/v1/chat/completions");
+        assert_eq!(
+            u("http://h", Some("api/chat/completions")),
+            (
+                "http://h/api/chat/completions".into(),
+                "http://h/api/models".into()
+            )
+        );
+        assert_eq!(u("http://h", Some("/x/y")).1, "http://h/v1/models");
+    }
+
+    #[test]
+    fn an_empty_model_names_the_variable() {
+        let e = OpenAiCompatProvider::new("openwebui", &ProviderSettings::default()).unwrap_err();
+        assert!(e.contains("CLK_OPENWEBUI_MODEL"), "{e}");
+    }
+}

@@ -1,0 +1,591 @@
+//! Events (facts, past tense) and commands (requests, imperative).
+//!
+//! Both are serde wire types: the same JSON goes to `--json` output, `.clk/logs/activity.jsonl`,
+//! and test fixtures. An event carries everything a consumer needs to show it; consumers never
+//! read engine internals. Field names carry their units (`_ms`, `_bytes`, `_micros`).
+
+use serde::{Deserialize, Serialize};
+
+/// Which stream a live output line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    /// Text the model produced (HTTP providers, or a CLI's parsed reply stream).
+    Model,
+    /// A child process's standard output.
+    Stdout,
+    /// A child process's standard error.
+    Stderr,
+}
+
+/// Token usage of one dispatch, as the provider reported it or as estimated.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Tokens served from a prompt cache, when the protocol reports them (part of input).
+    #[serde(default)]
+    pub cached_input_tokens: u64,
+    /// True when the protocol gave no usage and the numbers are chars/4 estimates.
+    #[serde(default)]
+    pub estimated: bool,
+    /// Where the numbers came from, e.g. `openai-usage`, `ollama-eval-count`, `estimate`.
+    #[serde(default)]
+    pub source: String,
+    /// What the provider itself said the call cost (claude's `total_cost_usd`, pi's
+    /// `usage.cost`), in micro-dollars; see `pricing::usd_to_micros`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_cost_micros: Option<u64>,
+}
+
+impl Usage {
+    pub fn total(&self) -> u64 {
+        self.input_tokens.saturating_add(self.output_tokens)
+    }
+
+    /// A chars/4 estimate for when a protocol reports nothing.
+    pub fn estimate(prompt: &str, reply: &str) -> Usage {
+        Usage {
+            input_tokens: prompt.chars().count().div_ceil(4) as u64,
+            output_tokens: reply.chars().count().div_ceil(4) as u64,
+            cached_input_tokens: 0,
+            estimated: true,
+            source: "estimate".to_string(),
+            reported_cost_micros: None,
+        }
+    }
+}
+
+/// What the gate decided about one ACTION block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// The action took effect.
+    Applied,
+    /// The action was valid but could not or should not take effect (OLD missing, cap reached).
+    Skipped,
+    /// The action broke a rule (path outside the project, dangerous command) and was refused.
+    Rejected,
+}
+
+/// Something that happened. Serialized with an `event` tag in snake_case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// `.clk/` was created or completed.
+    WorkspaceInitialized {
+        root: String,
+        prompts_written: usize,
+        workflows_written: usize,
+        created_commit: bool,
+    },
+    /// The user's idea was stored in `.clk/state/idea.json`.
+    IdeaCaptured { title: String },
+    /// An agent was handed an objective.
+    DispatchStarted {
+        agent: String,
+        stage: Option<String>,
+        run_id: String,
+        provider: String,
+        objective: String,
+        prompt_chars: usize,
+        dry_run: bool,
+    },
+    /// A provider process started (CLI providers and the shell command mode).
+    ProcessStarted {
+        agent: String,
+        run_id: String,
+        pid: u32,
+        command: String,
+    },
+    /// One complete line of live output from a working agent.
+    AgentOutput {
+        agent: String,
+        run_id: String,
+        stream: Stream,
+        line: String,
+    },
+    /// A provider attempt failed with a retryable error; another attempt follows after a delay.
+    ProviderRetry {
+        agent: String,
+        run_id: String,
+        attempt: u32,
+        max_attempts: u32,
+        delay_ms: u64,
+        error: String,
+    },
+    /// The provider answered (or finally failed).
+    DispatchFinished {
+        agent: String,
+        run_id: String,
+        ok: bool,
+        error: Option<String>,
+        error_kind: Option<String>,
+        response_chars: usize,
+        elapsed_ms: u64,
+    },
+    /// Token usage of one dispatch.
+    UsageRecorded {
+        agent: String,
+        run_id: String,
+        provider: String,
+        model: String,
+        usage: Usage,
+        cost_micros: u64,
+        /// Where the cost came from; `unknown` means `cost_micros` is not a real figure.
+        #[serde(default)]
+        cost_basis: crate::engine::ground::pricing::CostBasis,
+    },
+    /// A dispatch took spend to or past a cap (`cap_key` is the setting, e.g.
+    /// `budget.session_usd_cap` or `budget.agent_usd_caps.qa`).
+    BudgetReached {
+        agent: String,
+        cap_key: String,
+        spent_micros: u64,
+        cap_micros: u64,
+    },
+    /// Spend was at or past a cap and the user let one more dispatch go ahead.
+    BudgetOverrideApproved {
+        agent: String,
+        cap_key: String,
+        spent_micros: u64,
+        cap_micros: u64,
+    },
+    /// A dispatch was refused because spend reached a cap; the run stops.
+    BudgetStopped {
+        agent: String,
+        cap_key: String,
+        spent_micros: u64,
+        cap_micros: u64,
+        /// One line: what was reached and what to do.
+        reason: String,
+    },
+    /// A reply contained a block the parser could not read in full.
+    MalformedBlock {
+        agent: String,
+        run_id: String,
+        kind: String,
+        line: usize,
+        problem: String,
+    },
+    /// The gate decided on one ACTION block.
+    Action {
+        agent: String,
+        run_id: String,
+        kind: String,
+        /// The path or command the action named.
+        target: String,
+        decision: Decision,
+        /// Why, for skipped and rejected actions; a short summary for applied ones.
+        reason: String,
+    },
+    /// A `run` action finished.
+    CommandFinished {
+        agent: String,
+        run_id: String,
+        command: String,
+        exit_code: Option<i32>,
+        timed_out: bool,
+        elapsed_ms: u64,
+        /// The last lines of combined output, redacted.
+        output_tail: String,
+    },
+    /// The gate warned about a large batch.
+    BatchWarning {
+        agent: String,
+        run_id: String,
+        message: String,
+    },
+    /// An agent asked to end the run with `ACTION: done`.
+    DoneRequested { agent: String, reason: String },
+    /// A POST block landed on the blackboard.
+    PostAdded {
+        agent: String,
+        post_id: String,
+        post_type: String,
+        to: Option<String>,
+        urgency: Option<String>,
+    },
+    /// An agent's batch became a commit.
+    Committed {
+        agent: String,
+        sha: String,
+        subject: String,
+        files: Vec<String>,
+    },
+    /// Files the user changed by hand were left out of an agent commit.
+    UserChangesKept { agent: String, files: Vec<String> },
+    /// Something worth a person's attention that is not a failure.
+    Warning { message: String },
+    /// A PROPOSE_ROLE block was accepted or refused.
+    RoleDecided {
+        by: String,
+        name: String,
+        /// add, update, refresh_baseline_prompt or reject.
+        decision: String,
+        reason: Option<String>,
+    },
+    /// A PROPOSE_WORKFLOW block was written or refused.
+    WorkflowProposed {
+        by: String,
+        name: String,
+        accepted: bool,
+        reason: Option<String>,
+    },
+    /// A workflow stage began.
+    StageStarted {
+        workflow: String,
+        stage: String,
+        agent: String,
+    },
+    /// A stage's validation command ran.
+    ValidationRan {
+        workflow: String,
+        stage: String,
+        command: String,
+        exit_code: Option<i32>,
+        timed_out: bool,
+        output_tail: String,
+    },
+    /// An agent's changes were put back because they failed validation.
+    ChangesUndone {
+        agent: String,
+        files: Vec<String>,
+        reason: String,
+    },
+    /// A workflow stage ended.
+    StageFinished {
+        workflow: String,
+        stage: String,
+        ok: bool,
+        /// Why it failed, or a note (e.g. declared outputs missing).
+        reason: Option<String>,
+        commit: Option<String>,
+    },
+    /// One supervise cycle ended.
+    CycleFinished {
+        workflow: String,
+        cycle: u32,
+        max_cycles: u32,
+        progress: bool,
+        stages_ok: usize,
+        stages_failed: usize,
+    },
+    /// The done gate judged an `ACTION: done`.
+    DoneGate { granted: bool, unmet: Vec<String> },
+    /// A supervised run ended.
+    RunFinished {
+        workflow: String,
+        /// done, stalled, aborted, cycle_cap, provider_failed, cancelled or dry_run.
+        outcome: String,
+        reason: String,
+        cycles: u32,
+    },
+    /// A reply failed the quality check; the agent is asked again with the reasons quoted.
+    QualityRetry {
+        agent: String,
+        /// The run whose reply was turned down.
+        run_id: String,
+        /// The repair about to be sent (1-based).
+        attempt: u32,
+        max_retries: u32,
+        score: f64,
+        reasons: Vec<String>,
+    },
+    /// An agent declined its task. It is not asked again; the chief is told on the board.
+    ReplyRefused {
+        agent: String,
+        run_id: String,
+        stage: Option<String>,
+        reason: String,
+    },
+    /// A consensus fan-out began: `samples` independent answers, at most `max_parallel` at once.
+    ConsensusStarted {
+        /// Who the answer is for (the agent of the stage, or the agent that proposed it).
+        agent: String,
+        name: String,
+        /// careful, always, quality or proposal.
+        trigger: String,
+        samples: u32,
+        max_parallel: u32,
+    },
+    /// One consensus sample came back (it is recorded, never applied).
+    ConsensusSampleFinished {
+        agent: String,
+        name: String,
+        sample: u32,
+        samples: u32,
+        run_id: String,
+        ok: bool,
+        score: f64,
+        /// Since the fan-out began.
+        elapsed_ms: u64,
+    },
+    /// The chief merged the samples into one answer, which was applied.
+    ConsensusCoalesced {
+        name: String,
+        by: String,
+        run_id: String,
+        ok: bool,
+        samples_ok: u32,
+        samples: u32,
+        /// Wall time of the whole fan-out, samples and coalescing.
+        elapsed_ms: u64,
+    },
+    /// A critic reviewed a piece of work in a refine loop.
+    RefineRound {
+        agent: String,
+        critic: String,
+        stage: Option<String>,
+        round: u32,
+        max_rounds: u32,
+        /// accept or revise.
+        verdict: String,
+        score: f64,
+        accepted: bool,
+    },
+    /// The chief's verdict after a review stage: continue, redirect or abort.
+    CheckpointVerdict {
+        workflow: String,
+        stage: String,
+        verdict: String,
+        /// The new direction (redirect), the reason (abort), or the chief's note.
+        note: String,
+    },
+    /// A stage failed with a retryable provider error and runs again after a pause.
+    StageRetry {
+        workflow: String,
+        stage: String,
+        /// The retry about to start (1-based).
+        attempt: u32,
+        max_retries: u32,
+        delay_ms: u64,
+        error: String,
+    },
+    /// An improvement loop changed course: escalated, reframed, critiqued or stopped.
+    LoopSteered {
+        #[serde(rename = "loop")]
+        loop_name: String,
+        iteration: u32,
+        /// escalated, reframed, critiqued or stopped.
+        step: String,
+        message: String,
+    },
+    /// The engine needs a yes/no from the user before going on (a cost cap, a repair).
+    /// Answered by `Command::Confirm` with the same id; no answer means no.
+    ConfirmRequested { id: u64, question: String },
+    /// A question was answered; `by` is `user`, `headless` (nobody to ask) or `abort`.
+    ConfirmAnswered { id: u64, approve: bool, by: String },
+    /// A narrative answer to a request (`/status`, `/roles list`, `/undo`, `/doctor`).
+    Report { topic: String, lines: Vec<String> },
+    /// A working agent is still at it (every `heartbeat_s`): whether output is flowing.
+    Heartbeat {
+        agent: String,
+        run_id: String,
+        elapsed_ms: u64,
+        /// Time since the last output line (or since the start when none came).
+        silent_ms: u64,
+        bytes: u64,
+    },
+    /// The user asked to stop after the current step.
+    StopRequested,
+    /// The active provider changed; `usable`/`reason` say whether it can be used now.
+    ProviderSwitched {
+        name: String,
+        usable: bool,
+        reason: String,
+    },
+    /// A clk commit was reverted by a new commit.
+    Undone {
+        reverted: String,
+        sha: String,
+        subject: String,
+        files: Vec<String>,
+    },
+    /// The tutorial ran (in its scratch project, which is kept for a look).
+    TutorialFinished { ok: bool, scratch: String },
+    /// A command submitted to the engine finished.
+    TaskFinished {
+        task_id: u64,
+        /// What the task was, e.g. `dispatch engineer`.
+        task: String,
+        ok: bool,
+        /// One line: the error, or what came of it.
+        summary: String,
+    },
+}
+
+/// A request to the engine. Front ends (dashboard, CLI, scripts) only ever send these.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Store the idea (and commit it).
+    CaptureIdea {
+        statement: String,
+        title: Option<String>,
+        #[serde(default)]
+        tags: Vec<String>,
+    },
+    /// Give one agent one objective.
+    Dispatch {
+        agent: String,
+        objective: String,
+        #[serde(default)]
+        stage: Option<String>,
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// Have the chief cast the team for the recorded idea.
+    Cast {
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// Supervise the discovery then the product workflow.
+    Plan {
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// Supervise a workflow (the engineering one by default) until done or stalled.
+    Run {
+        workflow: String,
+        #[serde(default)]
+        max_cycles: Option<u32>,
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// Run an improvement loop (0 iterations: the configured `max_iterations`).
+    Loop {
+        kind: crate::engine::runs::loops::LoopKind,
+        #[serde(default)]
+        iterations: u32,
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// Free text from the user. With no idea yet it becomes the idea and starts casting and
+    /// the engineering run; later it joins the conversation and starts another cycle.
+    Message { text: String },
+    /// List, add or drop roles.
+    Roles {
+        #[serde(flatten)]
+        action: RolesCommand,
+    },
+    /// Finish the current step, then stop the running work.
+    Stop,
+    /// Make `name` the active provider (saved in providers.json) and check it can be reached.
+    SwitchProvider { name: String },
+    /// Show the last clk commit; with `confirm`, revert it with a new commit.
+    Undo {
+        #[serde(default)]
+        confirm: bool,
+    },
+    /// Check providers, config and git; with `fix`, offer each repair (asked every time).
+    Doctor {
+        #[serde(default)]
+        fix: bool,
+    },
+    /// A narrative snapshot: idea, agents, tokens, files, cost.
+    Status,
+    /// Run the sample idea on the built-in provider in a scratch project.
+    Tutorial,
+    /// The answer to a `ConfirmRequested` question.
+    Confirm { id: u64, approve: bool },
+    /// Stop every running task at once, killing provider processes.
+    Abort,
+    /// Finish: no new tasks are accepted; the engine ends when running tasks are done.
+    Shutdown,
+}
+
+/// What `Command::Roles` does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum RolesCommand {
+    List,
+    Add { name: String, description: String },
+    Drop { name: String },
+}
+
+impl Event {
+    /// The snake_case tag this event serializes with (the `event` field).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::WorkspaceInitialized { .. } => "workspace_initialized",
+            Event::IdeaCaptured { .. } => "idea_captured",
+            Event::DispatchStarted { .. } => "dispatch_started",
+            Event::ProcessStarted { .. } => "process_started",
+            Event::AgentOutput { .. } => "agent_output",
+            Event::ProviderRetry { .. } => "provider_retry",
+            Event::DispatchFinished { .. } => "dispatch_finished",
+            Event::UsageRecorded { .. } => "usage_recorded",
+            Event::MalformedBlock { .. } => "malformed_block",
+            Event::BudgetReached { .. } => "budget_reached",
+            Event::BudgetOverrideApproved { .. } => "budget_override_approved",
+            Event::BudgetStopped { .. } => "budget_stopped",
+            Event::Action { .. } => "action",
+            Event::CommandFinished { .. } => "command_finished",
+            Event::BatchWarning { .. } => "batch_warning",
+            Event::DoneRequested { .. } => "done_requested",
+            Event::PostAdded { .. } => "post_added",
+            Event::Committed { .. } => "committed",
+            Event::UserChangesKept { .. } => "user_changes_kept",
+            Event::Warning { .. } => "warning",
+            Event::TaskFinished { .. } => "task_finished",
+            Event::ConfirmRequested { .. } => "confirm_requested",
+            Event::ConfirmAnswered { .. } => "confirm_answered",
+            Event::Report { .. } => "report",
+            Event::Heartbeat { .. } => "heartbeat",
+            Event::StopRequested => "stop_requested",
+            Event::ProviderSwitched { .. } => "provider_switched",
+            Event::Undone { .. } => "undone",
+            Event::TutorialFinished { .. } => "tutorial_finished",
+            Event::StageStarted { .. } => "stage_started",
+            Event::RoleDecided { .. } => "role_decided",
+            Event::CycleFinished { .. } => "cycle_finished",
+            Event::DoneGate { .. } => "done_gate",
+            Event::RunFinished { .. } => "run_finished",
+            Event::WorkflowProposed { .. } => "workflow_proposed",
+            Event::ValidationRan { .. } => "validation_ran",
+            Event::ChangesUndone { .. } => "changes_undone",
+            Event::StageFinished { .. } => "stage_finished",
+            Event::QualityRetry { .. } => "quality_retry",
+            Event::ReplyRefused { .. } => "reply_refused",
+            Event::ConsensusStarted { .. } => "consensus_started",
+            Event::ConsensusSampleFinished { .. } => "consensus_sample_finished",
+            Event::ConsensusCoalesced { .. } => "consensus_coalesced",
+            Event::RefineRound { .. } => "refine_round",
+            Event::CheckpointVerdict { .. } => "checkpoint_verdict",
+            Event::StageRetry { .. } => "stage_retry",
+            Event::LoopSteered { .. } => "loop_steered",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_with_their_tag() {
+        let ev = Event::Action {
+            agent: "engineer".into(),
+            run_id: "r1".into(),
+            kind: "write".into(),
+            target: "../x".into(),
+            decision: Decision::Rejected,
+            reason: "path outside the project".into(),
+        };
+        let json = serde_json::to_string(&ev).unwrap();
+        assert!(json.contains("\"event\":\"action\""), "{json}");
+        assert!(json.contains("\"decision\":\"rejected\""), "{json}");
+        let back: Event = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, ev);
+        assert_eq!(back.name(), "action");
+    }
+
+    #[test]
+    fn estimate_rounds_up_and_says_so() {
+        let u = Usage::estimate("abcde", "");
+        assert_eq!(u.input_tokens, 2);
+        assert_eq!(u.output_tokens, 0);
+        assert!(u.estimated);
+    }
+}

@@ -1,0 +1,413 @@
+//! Slash commands: the text a person types (`/loop ralph 5`) turned into a [`Command`].
+//!
+//! One parser for every front end (the dashboard's input box, headless scripts, chat bridges),
+//! so `/run` means the same thing everywhere. Parsing is pure: no IO, no engine state. A bad
+//! command gives one line that says what to type instead; an unknown one suggests the closest.
+
+use crate::engine::ground::events::{Command, RolesCommand};
+use crate::engine::runs::loops::LoopKind;
+
+/// What a line of slash text asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Slash {
+    /// Show the help overlay (front end only).
+    Help,
+    /// Leave the dashboard (front end only; it asks first when work is running).
+    Quit,
+    /// Something for the engine.
+    Engine(Command),
+}
+
+/// One slash command, for help and completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlashSpec {
+    /// The command word with its slash, e.g. `/loop`.
+    pub name: &'static str,
+    /// How to call it.
+    pub usage: &'static str,
+    /// What it does, one line.
+    pub help: &'static str,
+}
+
+/// Every slash command, in the order help shows them.
+pub const COMMANDS: &[SlashSpec] = &[
+    SlashSpec {
+        name: "/help",
+        usage: "/help",
+        help: "show every command (also F1, or ? in an empty input)",
+    },
+    SlashSpec {
+        name: "/idea",
+        usage: "/idea <text>",
+        help: "record a new idea (replaces the current one)",
+    },
+    SlashSpec {
+        name: "/cast",
+        usage: "/cast",
+        help: "have the chief pick the team for the idea",
+    },
+    SlashSpec {
+        name: "/roles",
+        usage: "/roles list | add NAME \"description\" | drop NAME",
+        help: "show, add or drop team roles",
+    },
+    SlashSpec {
+        name: "/run",
+        usage: "/run [workflow]",
+        help: "run a workflow (engineering by default) until done or stalled",
+    },
+    SlashSpec {
+        name: "/loop",
+        usage: "/loop ralph N | /loop autoresearch N",
+        help: "run N improvement iterations",
+    },
+    SlashSpec {
+        name: "/stop",
+        usage: "/stop",
+        help: "stop after the current step",
+    },
+    SlashSpec {
+        name: "/abort",
+        usage: "/abort",
+        help: "stop now: kill the working agent's process",
+    },
+    SlashSpec {
+        name: "/provider",
+        usage: "/provider <name>",
+        help: "switch the active provider and check it can be reached",
+    },
+    SlashSpec {
+        name: "/undo",
+        usage: "/undo [confirm]",
+        help: "show the last clk commit; /undo confirm reverts it with a new commit",
+    },
+    SlashSpec {
+        name: "/doctor",
+        usage: "/doctor [--fix]",
+        help: "check providers, config and git; --fix offers each repair",
+    },
+    SlashSpec {
+        name: "/status",
+        usage: "/status",
+        help: "where things stand: idea, agents, tokens, files, cost",
+    },
+    SlashSpec {
+        name: "/tutorial",
+        usage: "/tutorial",
+        help: "a 30-second sample run on the free built-in provider",
+    },
+    SlashSpec {
+        name: "/quit",
+        usage: "/quit",
+        help: "leave clk",
+    },
+];
+
+/// Command names starting with `prefix` (which includes the slash), for Tab completion.
+pub fn complete(prefix: &str) -> Vec<&'static str> {
+    let prefix = prefix.trim_start();
+    COMMANDS
+        .iter()
+        .map(|c| c.name)
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+/// The known command closest to `word` (with its slash), when one is close enough.
+pub fn suggest(word: &str) -> Option<&'static str> {
+    let word = word.to_lowercase();
+    let bare = word.trim_start_matches('/');
+    COMMANDS
+        .iter()
+        .map(|c| (distance(bare, &c.name[1..]), c.name))
+        .filter(|(d, name)| *d <= 2.max(bare.len() / 3) || name[1..].starts_with(bare))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, name)| name)
+}
+
+/// Edit distance (insertions, deletions, substitutions).
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(diag + usize::from(ca != *cb));
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+/// Split arguments on spaces, keeping "quoted text" together.
+fn words(text: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut any = false;
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                any = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if any || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            (None, c) => cur.push(c),
+        }
+    }
+    if quote.is_some() {
+        return Err("a quote is not closed; close it and try again".into());
+    }
+    if any || !cur.is_empty() {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+fn count(arg: Option<&String>, usage: &str) -> Result<u32, String> {
+    let Some(arg) = arg else {
+        return Ok(0);
+    };
+    match arg.parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "{arg:?} is not a number of iterations; usage: {usage}"
+        )),
+    }
+}
+
+/// Parse one line of slash text (it must start with `/`).
+pub fn parse(text: &str) -> Result<Slash, String> {
+    let text = text.trim();
+    let Some(rest) = text.strip_prefix('/') else {
+        return Err("slash commands start with /; type /help for the list".into());
+    };
+    let (word, args) = match rest.split_once(char::is_whitespace) {
+        Some((w, a)) => (w, a.trim()),
+        None => (rest, ""),
+    };
+    let word = word.to_lowercase();
+    let argv = words(args)?;
+    let none = |cmd: Slash| {
+        if argv.is_empty() {
+            Ok(cmd)
+        } else {
+            Err(format!("/{word} takes no arguments"))
+        }
+    };
+    let engine = |c: Command| Ok(Slash::Engine(c));
+    match word.as_str() {
+        "help" | "?" => none(Slash::Help),
+        "quit" | "exit" | "q" => none(Slash::Quit),
+        "idea" => {
+            if args.is_empty() {
+                return Err("say what you want to build: /idea <text>".into());
+            }
+            engine(Command::CaptureIdea {
+                statement: args.to_string(),
+                title: None,
+                tags: Vec::new(),
+            })
+        }
+        "cast" => none(Slash::Engine(Command::Cast { dry_run: false })),
+        "roles" => {
+            let usage = "usage: /roles list | add NAME \"description\" | drop NAME";
+            let action = match argv.first().map(String::as_str) {
+                None | Some("list") if argv.len() <= 1 => RolesCommand::List,
+                Some("add") if argv.len() >= 3 => RolesCommand::Add {
+                    name: argv[1].clone(),
+                    description: argv[2..].join(" "),
+                },
+                Some("add") => {
+                    return Err(format!(
+                        "/roles add needs a name and a description; {usage}"
+                    ));
+                }
+                Some("drop" | "remove") if argv.len() == 2 => RolesCommand::Drop {
+                    name: argv[1].clone(),
+                },
+                _ => return Err(usage.into()),
+            };
+            engine(Command::Roles { action })
+        }
+        "run" => match argv.as_slice() {
+            [] => engine(Command::Run {
+                workflow: "engineering".into(),
+                max_cycles: None,
+                dry_run: false,
+            }),
+            [wf] => engine(Command::Run {
+                workflow: wf.clone(),
+                max_cycles: None,
+                dry_run: false,
+            }),
+            _ => Err("usage: /run [workflow]".into()),
+        },
+        "loop" => {
+            let usage = "/loop ralph N | /loop autoresearch N";
+            let kind = match argv.first().map(|s| s.to_lowercase()).as_deref() {
+                Some("ralph") => LoopKind::Ralph,
+                Some("autoresearch" | "research") => LoopKind::Autoresearch,
+                Some(other) => {
+                    return Err(format!("no loop called {other:?}; usage: {usage}"));
+                }
+                None => return Err(format!("which loop? usage: {usage}")),
+            };
+            if argv.len() > 2 {
+                return Err(format!("usage: {usage}"));
+            }
+            engine(Command::Loop {
+                kind,
+                iterations: count(argv.get(1), usage)?,
+                dry_run: false,
+            })
+        }
+        "stop" => none(Slash::Engine(Command::Stop)),
+        "abort" => none(Slash::Engine(Command::Abort)),
+        "provider" => match argv.as_slice() {
+            [name] => engine(Command::SwitchProvider { name: name.clone() }),
+            _ => Err("usage: /provider <name> (clk providers lists them)".into()),
+        },
+        "undo" => match argv.as_slice() {
+            [] => engine(Command::Undo { confirm: false }),
+            [c] if c == "confirm" => engine(Command::Undo { confirm: true }),
+            _ => Err("usage: /undo to preview, /undo confirm to revert".into()),
+        },
+        "doctor" => match argv.as_slice() {
+            [] => engine(Command::Doctor { fix: false }),
+            [f] if f == "--fix" || f == "fix" => engine(Command::Doctor { fix: true }),
+            _ => Err("usage: /doctor [--fix]".into()),
+        },
+        "status" => none(Slash::Engine(Command::Status)),
+        "tutorial" => none(Slash::Engine(Command::Tutorial)),
+        "" => Err("type a command after the slash; /help lists them".into()),
+        other => Err(match suggest(other) {
+            Some(s) => format!("unknown command /{other}; did you mean {s}?"),
+            None => format!("unknown command /{other}; type /help for the list"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(text: &str) -> Command {
+        match parse(text) {
+            Ok(Slash::Engine(c)) => c,
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_listed_command_parses() {
+        for spec in COMMANDS {
+            let line = match spec.name {
+                "/idea" => "/idea a journaling app".to_string(),
+                "/loop" => "/loop ralph 5".to_string(),
+                "/provider" => "/provider shell".to_string(),
+                other => other.to_string(),
+            };
+            assert!(parse(&line).is_ok(), "{line}: {:?}", parse(&line));
+        }
+    }
+
+    #[test]
+    fn commands_carry_their_arguments() {
+        assert_eq!(
+            engine("/loop ralph 5"),
+            Command::Loop {
+                kind: LoopKind::Ralph,
+                iterations: 5,
+                dry_run: false
+            }
+        );
+        assert_eq!(
+            engine("/loop autoresearch"),
+            Command::Loop {
+                kind: LoopKind::Autoresearch,
+                iterations: 0,
+                dry_run: false
+            }
+        );
+        assert_eq!(
+            engine("/roles add designer \"Owns the look and feel\""),
+            Command::Roles {
+                action: RolesCommand::Add {
+                    name: "designer".into(),
+                    description: "Owns the look and feel".into()
+                }
+            }
+        );
+        assert_eq!(
+            engine("/roles drop designer"),
+            Command::Roles {
+                action: RolesCommand::Drop {
+                    name: "designer".into()
+                }
+            }
+        );
+        assert_eq!(engine("/undo confirm"), Command::Undo { confirm: true });
+        assert_eq!(engine("/doctor --fix"), Command::Doctor { fix: true });
+        assert_eq!(
+            engine("/run product"),
+            Command::Run {
+                workflow: "product".into(),
+                max_cycles: None,
+                dry_run: false
+            }
+        );
+        assert_eq!(
+            engine("/idea  A local-first journaling app "),
+            Command::CaptureIdea {
+                statement: "A local-first journaling app".into(),
+                title: None,
+                tags: Vec::new()
+            }
+        );
+        assert_eq!(parse("/help"), Ok(Slash::Help));
+        assert_eq!(parse("/QUIT"), Ok(Slash::Quit));
+    }
+
+    #[test]
+    fn bad_input_says_what_to_type() {
+        let err = |t: &str| parse(t).unwrap_err();
+        assert_eq!(err("/rnu"), "unknown command /rnu; did you mean /run?");
+        assert_eq!(err("/undoo"), "unknown command /undoo; did you mean /undo?");
+        assert!(
+            err("/xyzzyplugh").contains("/help"),
+            "{}",
+            err("/xyzzyplugh")
+        );
+        assert!(err("/loop ralph zero").contains("not a number"));
+        assert!(err("/loop ralph 0").contains("not a number"));
+        assert!(err("/loop dance 3").contains("no loop called"));
+        assert!(err("/idea").contains("/idea <text>"));
+        assert!(err("/roles add x").contains("description"));
+        assert!(err("/roles add x \"open").contains("quote"));
+        assert!(err("/stop now").contains("no arguments"));
+        assert!(err("hello").contains("start with /"));
+        for e in [err("/"), err("/provider"), err("/undo maybe")] {
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+    }
+
+    #[test]
+    fn tab_completes_prefixes() {
+        assert_eq!(complete("/r"), vec!["/roles", "/run"]);
+        assert_eq!(complete("/tu"), vec!["/tutorial"]);
+        assert_eq!(complete("/").len(), COMMANDS.len());
+        assert!(complete("/zz").is_empty());
+    }
+}

@@ -1,0 +1,7 @@
+pub mod done_gate;
+pub mod evaluate;
+pub mod loops;
+pub mod orchestrate;
+pub mod proposals;
+pub mod questions;
+pub mod stages;

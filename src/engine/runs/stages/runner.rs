@@ -1,0 +1,455 @@
+//! Running one pass of a workflow: every stage whose dependencies are met, in file order,
+//! until nothing more can run.
+//!
+//! A stage's agent sees the blackboard posts its `inputs:` select and the outputs it must
+//! declare. A stage with `validation` has its batch applied but not committed; the command
+//! then decides: exit 0 commits the batch, anything else puts the agent's files back as they
+//! were (only those files: the user's other changes are never touched) and fails the stage.
+//! Stages whose dependencies failed are skipped with the reason. The pass reports what each
+//! stage did so the supervise loop can judge progress.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::attempt::dispatch_stage;
+use super::checkpoint::{self, Course, with_direction};
+use crate::engine::act::process;
+use crate::engine::agents::dispatch::{
+    CommitPolicy, DispatchError, DispatchOutcome, DispatchRequest, commit_message, dispatch,
+};
+use crate::engine::agents::robust::policy::CHIEF;
+use crate::engine::ground::events::Event;
+use crate::engine::ground::redact::redact_text;
+use crate::engine::store::blackboard;
+use crate::engine::store::bus::Bus;
+use crate::engine::store::git;
+use crate::engine::store::workflow::{
+    Outcome, Stage, Workflow, blocked, completed, effective_selectors, ready, select,
+};
+use crate::engine::store::workspace::Project;
+
+/// How to run a pass.
+#[derive(Debug, Clone, Default)]
+pub struct PassOptions {
+    /// Render and record prompts only.
+    pub dry_run: bool,
+    /// e.g. `Supervise cycle 2/20.`
+    pub cycle_context: String,
+    /// The chief's direction from a checkpoint in the previous cycle, for every stage.
+    pub direction: Option<String>,
+}
+
+/// How many times the chief is sent to recover each blocked stage.
+fn recovery_cap(project: &Project) -> u32 {
+    project.config.recovery.max_per_stage
+}
+
+/// What one stage did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageReport {
+    pub stage: String,
+    pub agent: String,
+    pub outcome: Outcome,
+    pub commit: Option<String>,
+    /// Files the stage changed and kept.
+    pub files: Vec<String>,
+    pub outputs_missing: Vec<String>,
+    /// The agent's own `PROGRESS:` signal, if it gave one.
+    pub progress: Option<bool>,
+    pub done_requested: bool,
+    /// New blackboard posts the stage made.
+    pub posts: usize,
+    /// The provider's failure, when the agent could not answer at all.
+    pub provider_error: Option<crate::engine::agents::providers::ErrorKind>,
+}
+
+/// What a pass did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PassReport {
+    pub workflow: String,
+    pub stages: Vec<StageReport>,
+    /// The chief's latest REDIRECT in this pass: the direction for the next cycle.
+    pub redirect: Option<String>,
+    /// Set when the chief said ABORT at a checkpoint: why the run ends.
+    pub aborted: Option<String>,
+}
+
+impl PassReport {
+    /// Something changed: a stage kept files, or posted news and did not say it made no
+    /// progress. A reply that only says `PROGRESS: no` (the shell provider's) is no progress.
+    pub fn made_progress(&self) -> bool {
+        self.stages.iter().any(|s| {
+            matches!(s.outcome, Outcome::Completed)
+                && (!s.files.is_empty() || (s.posts > 0 && s.progress != Some(false)))
+        })
+    }
+
+    pub fn failed(&self) -> impl Iterator<Item = &StageReport> {
+        self.stages
+            .iter()
+            .filter(|s| !matches!(s.outcome, Outcome::Completed))
+    }
+
+    pub fn done_requested(&self) -> bool {
+        self.stages.iter().any(|s| s.done_requested)
+    }
+}
+
+/// Run every runnable stage of `wf` once.
+pub async fn run_pass(
+    project: &Project,
+    bus: &Bus,
+    wf: &Workflow,
+    opts: &PassOptions,
+    cancel: &CancellationToken,
+) -> Result<PassReport, DispatchError> {
+    let mut outcomes: BTreeMap<String, Outcome> = BTreeMap::new();
+    let mut started: BTreeSet<String> = BTreeSet::new();
+    let mut reports: Vec<StageReport> = Vec::new();
+    let mut recoveries: BTreeMap<String, u32> = BTreeMap::new();
+    let mut direction = opts.direction.clone();
+    let mut redirect = None;
+    let mut aborted = None;
+    'pass: while !cancel.is_cancelled() && !bus.stop_requested() {
+        let done = completed(&outcomes);
+        let next: Vec<Stage> = ready(wf, &done, &started).into_iter().cloned().collect();
+        if next.is_empty() && !opts.dry_run {
+            // A stage waits on a failed one: send the chief to remove the cause, then retry
+            // the failed stage, a bounded number of times.
+            let stuck = blocked(wf, &outcomes)
+                .into_iter()
+                .find(|b| recoveries.get(&b.root).copied().unwrap_or(0) < recovery_cap(project))
+                .map(|b| (b.root.clone(), b.to_string()));
+            if let Some((root, why)) = stuck {
+                let n = recoveries.entry(root.clone()).or_insert(0);
+                *n += 1;
+                let failure = reports
+                    .iter()
+                    .rev()
+                    .find(|r| r.stage == root)
+                    .map(|r| match &r.outcome {
+                        Outcome::Failed { reason } | Outcome::Skipped { reason } => reason.clone(),
+                        Outcome::Completed => String::new(),
+                    })
+                    .unwrap_or_default();
+                let objective = format!(
+                    "RECOVERY (attempt {n}/{}): workflow {} is blocked. {why}. \
+                     Stage \"{root}\" failed with: {failure}. Remove the cause: fix or write the \
+                     missing files yourself with ACTION blocks, replace a stage that can never \
+                     pass with PROPOSE_WORKFLOW, or cast the missing role. Stage \"{root}\" runs \
+                     again after your reply.",
+                    recovery_cap(project),
+                    wf.name
+                );
+                let req = DispatchRequest {
+                    agent: "chief".into(),
+                    objective,
+                    stage: Some(format!("{root}-recovery")),
+                    workflow: Some(wf.name.clone()),
+                    vars: BTreeMap::from([("phase".to_string(), "recovery".to_string())]),
+                    dry_run: false,
+                    commit: CommitPolicy::Now,
+                };
+                let out = dispatch(project, bus, &req, cancel).await?;
+                let changed_something = !out.batch.changed_paths().is_empty()
+                    || !out.proposals.roles_accepted.is_empty()
+                    || !out.proposals.workflows_written.is_empty();
+                if out.error.is_some() || !changed_something {
+                    // The chief could not answer, or changed nothing: retrying the stage
+                    // would fail the same way, and cost another dispatch.
+                    recoveries.insert(root, u32::MAX);
+                    continue;
+                }
+                outcomes.remove(&root);
+                started.remove(&root);
+                continue;
+            }
+        }
+        if next.is_empty() {
+            for b in blocked(wf, &outcomes) {
+                let id = b.stage.id.clone();
+                if started.insert(id.clone()) {
+                    let reason = b.to_string();
+                    bus.emit(Event::StageFinished {
+                        workflow: wf.name.clone(),
+                        stage: id.clone(),
+                        ok: false,
+                        reason: Some(reason.clone()),
+                        commit: None,
+                    });
+                    reports.push(StageReport {
+                        stage: id.clone(),
+                        agent: b.stage.agent.clone(),
+                        outcome: Outcome::Skipped {
+                            reason: reason.clone(),
+                        },
+                        commit: None,
+                        files: Vec::new(),
+                        outputs_missing: Vec::new(),
+                        progress: None,
+                        done_requested: false,
+                        posts: 0,
+                        provider_error: None,
+                    });
+                    outcomes.insert(id, Outcome::Skipped { reason });
+                }
+            }
+            break;
+        }
+        for stage in next {
+            // `/stop`: the stage that was running has finished; start no other.
+            if bus.stop_requested() {
+                break;
+            }
+            started.insert(stage.id.clone());
+            let (report, course) =
+                run_stage(project, bus, wf, &stage, opts, direction.as_deref(), cancel).await?;
+            outcomes.insert(stage.id.clone(), report.outcome.clone());
+            reports.push(report);
+            match course {
+                Course::Continue => {}
+                Course::Redirect(d) => {
+                    direction = Some(d.clone());
+                    redirect = Some(d);
+                }
+                Course::Abort(why) => {
+                    aborted = Some(why);
+                    break 'pass;
+                }
+            }
+        }
+    }
+    Ok(PassReport {
+        workflow: wf.name.clone(),
+        stages: reports,
+        redirect,
+        aborted,
+    })
+}
+
+fn outputs_contract(stage: &Stage) -> String {
+    if stage.outputs.is_empty() {
+        return String::new();
+    }
+    format!(
+        "REQUIRED OUTPUT CONTRACT: end with a POST whose PRODUCES line names: {}\n\
+         Example:\nPOST: finding\nPRODUCES: {}\nBODY:\n...\nEND_POST",
+        stage.outputs.join(", "),
+        stage.outputs.join(", ")
+    )
+}
+
+async fn run_stage(
+    project: &Project,
+    bus: &Bus,
+    wf: &Workflow,
+    stage: &Stage,
+    opts: &PassOptions,
+    direction: Option<&str>,
+    cancel: &CancellationToken,
+) -> Result<(StageReport, Course), DispatchError> {
+    bus.emit(Event::StageStarted {
+        workflow: wf.name.clone(),
+        stage: stage.id.clone(),
+        agent: stage.agent.clone(),
+    });
+    let bb = &project.config.blackboard;
+    let posts = blackboard::all(&project.ws);
+    let selected: Vec<blackboard::Post> = select(&posts, &effective_selectors(stage))
+        .into_iter()
+        .cloned()
+        .collect();
+    let mut vars = BTreeMap::new();
+    vars.insert(
+        "blackboard_digest".to_string(),
+        blackboard::digest(
+            &selected,
+            bb.digest_max_posts as usize,
+            bb.digest_max_chars_per_post as usize,
+        ),
+    );
+    vars.insert("phase".into(), stage.phase.clone().unwrap_or_default());
+    vars.insert("cycle_context".into(), opts.cycle_context.clone());
+    vars.insert("outputs_contract".into(), outputs_contract(stage));
+    let validated = stage.validation.is_some() && !opts.dry_run;
+    let mut objective = with_direction(&stage.objective, direction);
+    if stage.is_review() && stage.agent == CHIEF {
+        objective.push_str(checkpoint::ASK);
+    }
+    let req = DispatchRequest {
+        agent: stage.agent.clone(),
+        objective,
+        stage: Some(stage.id.clone()),
+        workflow: Some(wf.name.clone()),
+        vars,
+        dry_run: opts.dry_run,
+        commit: if validated {
+            CommitPolicy::Later
+        } else {
+            CommitPolicy::Now
+        },
+    };
+    let out = dispatch_stage(project, bus, wf, stage, &req, cancel).await?;
+    let mut report = StageReport {
+        stage: stage.id.clone(),
+        agent: stage.agent.clone(),
+        outcome: Outcome::Completed,
+        commit: out.commit.as_ref().map(|c| c.sha.clone()),
+        files: out.batch.changed_paths(),
+        outputs_missing: Vec::new(),
+        progress: out.parsed.footer.progress,
+        done_requested: out.batch.done.is_some(),
+        posts: out.parsed.posts.len(),
+        provider_error: out.error.as_ref().map(|e| e.kind),
+    };
+    if let Some(e) = &out.error {
+        report.outcome = Outcome::Failed {
+            reason: e.message.clone(),
+        };
+    } else if let (true, Some(cmd)) = (validated, &stage.validation) {
+        validate(project, bus, wf, stage, cmd, &out, &mut report, cancel).await;
+    }
+    if matches!(report.outcome, Outcome::Completed) && !opts.dry_run {
+        report.outputs_missing = missing_outputs(stage, &out);
+    }
+    let reason = match &report.outcome {
+        Outcome::Completed if !report.outputs_missing.is_empty() => Some(format!(
+            "declared outputs missing: {}",
+            report.outputs_missing.join(", ")
+        )),
+        Outcome::Completed => None,
+        Outcome::Failed { reason } | Outcome::Skipped { reason } => Some(reason.clone()),
+    };
+    bus.emit(Event::StageFinished {
+        workflow: wf.name.clone(),
+        stage: stage.id.clone(),
+        ok: matches!(report.outcome, Outcome::Completed),
+        reason,
+        commit: report.commit.clone(),
+    });
+    let course = if opts.dry_run || !matches!(report.outcome, Outcome::Completed) {
+        Course::Continue
+    } else {
+        checkpoint::after_review(project, bus, wf, stage, &out, cancel).await?
+    };
+    Ok((report, course))
+}
+
+fn missing_outputs(stage: &Stage, out: &DispatchOutcome) -> Vec<String> {
+    stage
+        .outputs
+        .iter()
+        .filter(|key| {
+            !out.parsed
+                .posts
+                .iter()
+                .any(|p| p.produces.iter().any(|k| k.eq_ignore_ascii_case(key)))
+        })
+        .cloned()
+        .collect()
+}
+
+/// Run the stage's validation; commit the batch when it passes, put it back when it fails.
+#[allow(clippy::too_many_arguments)]
+async fn validate(
+    project: &Project,
+    bus: &Bus,
+    wf: &Workflow,
+    stage: &Stage,
+    cmd: &str,
+    out: &DispatchOutcome,
+    report: &mut StageReport,
+    cancel: &CancellationToken,
+) {
+    let root = project.ws.root.clone();
+    let timeout = Duration::from_secs(project.config.validation.run_timeout_s);
+    let spec = process::Spec::shell(cmd, root.clone(), timeout);
+    let (exit_code, timed_out, tail) = match process::run(&spec, cancel, |_| {}, |_, _| {}).await {
+        Ok(o) => {
+            let combined = o.combined();
+            let tail: Vec<&str> = combined.lines().rev().take(15).collect();
+            let tail = tail.into_iter().rev().collect::<Vec<_>>().join("\n");
+            match o.ending {
+                process::Ending::Exited(code) => (code, false, tail),
+                process::Ending::TimedOut | process::Ending::Idle => (None, true, tail),
+                process::Ending::Cancelled => (None, false, tail),
+            }
+        }
+        Err(e) => (None, false, e.to_string()),
+    };
+    bus.emit(Event::ValidationRan {
+        workflow: wf.name.clone(),
+        stage: stage.id.clone(),
+        command: redact_text(cmd),
+        exit_code,
+        timed_out,
+        output_tail: redact_text(&tail),
+    });
+    let files = out.batch.changed_paths();
+    let repo = git::open(&root);
+    if exit_code == Some(0) {
+        if files.is_empty() || !project.config.auto_commit {
+            return;
+        }
+        let Some(repo) = repo else { return };
+        let note = format!(
+            "Stage: {}.{}; validation `{}` passed",
+            wf.name, stage.id, cmd
+        );
+        let message = commit_message(
+            &stage.agent,
+            &stage.objective,
+            &out.batch,
+            &out.usage,
+            &out.run_id,
+            &[note],
+        );
+        match git::commit_paths(&repo, &stage.agent, &files, &message) {
+            Ok(Some(info)) => {
+                bus.emit(Event::Committed {
+                    agent: stage.agent.clone(),
+                    sha: info.sha.clone(),
+                    subject: info.subject.clone(),
+                    files: files.clone(),
+                });
+                report.commit = Some(info.sha);
+            }
+            Ok(None) => {}
+            Err(e) => bus.emit(Event::Warning {
+                message: format!("commit of stage {} failed: {e}", stage.id),
+            }),
+        }
+        return;
+    }
+    let how = match (timed_out, exit_code) {
+        (true, _) => format!("timed out after {}s", timeout.as_secs()),
+        (false, Some(c)) => format!("exit {c}"),
+        (false, None) => "stopped".to_string(),
+    };
+    let last = tail.lines().last().unwrap_or_default();
+    let reason = format!("validation `{cmd}` failed ({how}): {last}");
+    if !files.is_empty() {
+        match repo.map(|r| git::restore_paths(&r, None, &files)) {
+            Some(Ok(_)) => bus.emit(Event::ChangesUndone {
+                agent: stage.agent.clone(),
+                files: files.clone(),
+                reason: reason.clone(),
+            }),
+            Some(Err(e)) => bus.emit(Event::Warning {
+                message: format!("could not undo stage {}: {e}", stage.id),
+            }),
+            None => bus.emit(Event::Warning {
+                message: format!(
+                    "stage {} failed validation; not a git repository, so its files were kept",
+                    stage.id
+                ),
+            }),
+        }
+    }
+    report.files.clear();
+    report.outcome = Outcome::Failed {
+        reason: redact_text(&reason),
+    };
+}

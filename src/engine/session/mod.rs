@@ -1,0 +1,6 @@
+pub mod converse;
+pub mod doctor;
+pub mod handle;
+pub mod report;
+pub mod roles;
+pub mod tutorial;

@@ -1,0 +1,280 @@
+//! The one event stream.
+//!
+//! `Bus::emit` writes the event (redacted, timestamped) as a line of
+//! `.clk/logs/activity.jsonl` and broadcasts it to every consumer (dashboard, headless
+//! printer, tests). Writing the log is synchronous so the file is complete whenever a command
+//! returns; a full broadcast channel drops events for slow consumers, never for the log.
+//!
+//! The bus also carries the two signals that flow back from a person to running work:
+//! answers to yes/no questions ([`Bus::ask`]) and the request to stop after the current step
+//! ([`Bus::stop_requested`]). Every clone shares them. With no interactive front end
+//! (headless runs, scripts) every question is answered no at once, so nothing waits forever
+//! and nothing risky happens without a person saying yes.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{broadcast, oneshot};
+
+use crate::engine::ground::events::Event;
+use crate::engine::ground::redact;
+use crate::engine::store::workspace::open_jsonl;
+
+/// Capacity of the broadcast channel; consumers that fall further behind see `Lagged`.
+const CAPACITY: usize = 4096;
+
+/// Cheap to clone; all clones share the channel and the log.
+#[derive(Clone)]
+pub struct Bus {
+    tx: broadcast::Sender<Event>,
+    log: Option<Arc<Mutex<ActivityLog>>>,
+    control: Arc<Control>,
+}
+
+/// Signals from the person back to the work.
+#[derive(Default)]
+struct Control {
+    interactive: AtomicBool,
+    stop: AtomicBool,
+    next_question: AtomicU64,
+    pending: Mutex<HashMap<u64, oneshot::Sender<bool>>>,
+}
+
+/// The activity log, opened on first use and kept open: one write per event.
+struct ActivityLog {
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl Bus {
+    /// A bus that logs to `activity` (when given) and broadcasts.
+    pub fn new(activity: Option<PathBuf>) -> Bus {
+        let (tx, _) = broadcast::channel(CAPACITY);
+        Bus {
+            tx,
+            log: activity.map(|path| Arc::new(Mutex::new(ActivityLog { path, file: None }))),
+            control: Arc::new(Control::default()),
+        }
+    }
+
+    /// Say whether a person is there to answer questions (the dashboard, a terminal).
+    pub fn set_interactive(&self, interactive: bool) {
+        self.control
+            .interactive
+            .store(interactive, Ordering::SeqCst);
+    }
+
+    pub fn is_interactive(&self) -> bool {
+        self.control.interactive.load(Ordering::SeqCst)
+    }
+
+    /// Ask the person a yes/no question and wait for the answer. No is the default: with
+    /// nobody to ask, on abort, or when the engine goes away, the answer is no.
+    pub async fn ask(&self, question: impl Into<String>) -> bool {
+        let id = self.control.next_question.fetch_add(1, Ordering::SeqCst) + 1;
+        let question = question.into();
+        if !self.is_interactive() {
+            self.emit(Event::ConfirmRequested { id, question });
+            self.emit(Event::ConfirmAnswered {
+                id,
+                approve: false,
+                by: "headless".into(),
+            });
+            return false;
+        }
+        let (tx, rx) = oneshot::channel();
+        self.pending().insert(id, tx);
+        self.emit(Event::ConfirmRequested { id, question });
+        rx.await.unwrap_or(false)
+    }
+
+    /// Deliver the answer to question `id`. False when no such question is waiting.
+    pub fn answer(&self, id: u64, approve: bool) -> bool {
+        let Some(tx) = self.pending().remove(&id) else {
+            return false;
+        };
+        self.emit(Event::ConfirmAnswered {
+            id,
+            approve,
+            by: "user".into(),
+        });
+        let _ = tx.send(approve);
+        true
+    }
+
+    /// Answer every waiting question with no (on abort).
+    pub fn answer_all_no(&self) {
+        let waiting: Vec<_> = self.pending().drain().collect();
+        for (id, tx) in waiting {
+            self.emit(Event::ConfirmAnswered {
+                id,
+                approve: false,
+                by: "abort".into(),
+            });
+            let _ = tx.send(false);
+        }
+    }
+
+    /// Ids of the questions still waiting for an answer, oldest first.
+    pub fn waiting_questions(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self.pending().keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<bool>>> {
+        self.control
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Ask running work to stop after its current step.
+    pub fn request_stop(&self) {
+        self.control.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// True once a stop was requested; loops check it between steps.
+    pub fn stop_requested(&self) -> bool {
+        self.control.stop.load(Ordering::SeqCst)
+    }
+
+    /// Forget a stop request (when new work starts).
+    pub fn clear_stop(&self) {
+        self.control.stop.store(false, Ordering::SeqCst);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.tx.subscribe()
+    }
+
+    /// Record and broadcast one event, redacted for both.
+    pub fn emit(&self, event: Event) {
+        let mut value = serde_json::to_value(&event).unwrap_or_default();
+        redact::redact_json(&mut value);
+        let event: Event = serde_json::from_value(value.clone()).unwrap_or(event);
+        if let Some(log) = &self.log {
+            if let serde_json::Value::Object(map) = &mut value {
+                map.insert(
+                    "ts".into(),
+                    chrono::Local::now()
+                        .format("%Y-%m-%dT%H:%M:%S%.3f%:z")
+                        .to_string()
+                        .into(),
+                );
+            }
+            let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+            if log.file.is_none() {
+                match open_jsonl(&log.path) {
+                    Ok(f) => log.file = Some(f),
+                    Err(e) => tracing::warn!("cannot open {}: {e}", log.path.display()),
+                }
+            }
+            if let Some(f) = log.file.as_mut() {
+                let mut line = serde_json::to_string(&value).unwrap_or_default();
+                line.push('\n');
+                if let Err(e) = f.write_all(line.as_bytes()) {
+                    tracing::warn!("cannot append to {}: {e}", log.path.display());
+                    log.file = None;
+                }
+            }
+        }
+        // No receivers is fine: headless commands may run without a printer.
+        let _ = self.tx.send(event);
+    }
+}
+
+impl std::fmt::Debug for Bus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bus").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn headless_questions_are_answered_no_at_once() {
+        let bus = Bus::new(None);
+        let mut rx = bus.subscribe();
+        assert!(!bus.ask("spend more?").await);
+        assert!(matches!(
+            rx.try_recv().unwrap(),
+            Event::ConfirmRequested { id: 1, .. }
+        ));
+        assert_eq!(
+            rx.try_recv().unwrap(),
+            Event::ConfirmAnswered {
+                id: 1,
+                approve: false,
+                by: "headless".into()
+            }
+        );
+        assert!(bus.waiting_questions().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_interactive_question_waits_for_its_answer() {
+        let bus = Bus::new(None);
+        bus.set_interactive(true);
+        let mut rx = bus.subscribe();
+        let asker = bus.clone();
+        let yes = tokio::spawn(async move { asker.ask("go on?").await });
+        let Event::ConfirmRequested { id, question } = rx.recv().await.unwrap() else {
+            panic!("expected a question first");
+        };
+        assert_eq!(question, "go on?");
+        assert!(!bus.answer(id + 100, true), "an unknown id is refused");
+        assert!(bus.answer(id, true));
+        assert!(yes.await.unwrap());
+        // A second question, then an abort: the answer is no.
+        let asker = bus.clone();
+        let no = tokio::spawn(async move { asker.ask("again?").await });
+        while bus.waiting_questions().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        bus.answer_all_no();
+        assert!(!no.await.unwrap());
+    }
+
+    #[test]
+    fn stop_is_shared_by_clones_until_cleared() {
+        let bus = Bus::new(None);
+        let other = bus.clone();
+        assert!(!other.stop_requested());
+        bus.request_stop();
+        assert!(other.stop_requested());
+        other.clear_stop();
+        assert!(!bus.stop_requested());
+    }
+
+    #[test]
+    fn events_are_logged_redacted_and_broadcast() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("logs/activity.jsonl");
+        let bus = Bus::new(Some(log.clone()));
+        let mut rx = bus.subscribe();
+        redact::register("bus-test-secret-123");
+        bus.emit(Event::Warning {
+            message: "key bus-test-secret-123".into(),
+        });
+        let got = rx.try_recv().unwrap();
+        assert_eq!(got.name(), "warning");
+        // Consumers (the screen, --json) get the redacted event too.
+        assert_eq!(
+            got,
+            Event::Warning {
+                message: "key <redacted: 19 chars>".into()
+            }
+        );
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.contains("\"event\":\"warning\""), "{text}");
+        assert!(text.contains("\"ts\":"), "{text}");
+        assert!(!text.contains("bus-test-secret-123"), "{text}");
+    }
+}

@@ -1,0 +1,501 @@
+//! Git through git2: the project repository, per-batch commits, and dirty-file checks.
+//!
+//! An agent's commit contains exactly the paths the gate changed for it, built on HEAD's tree
+//! in a private index. The user's staged and unstaged changes to other files are neither
+//! committed under the agent's name nor touched; afterwards the real index is updated for the
+//! agent's paths only, so `git status` stays truthful.
+
+use std::path::Path;
+
+use git2::{
+    ErrorCode, Index, IndexEntry, IndexTime, Oid, Repository, RepositoryInitOptions, Signature,
+    StatusOptions,
+};
+
+/// A git failure, said for a person.
+#[derive(Debug, thiserror::Error)]
+#[error("git: {0}")]
+pub struct GitError(pub String);
+
+impl From<git2::Error> for GitError {
+    fn from(e: git2::Error) -> Self {
+        GitError(e.message().to_string())
+    }
+}
+
+/// Open the repository at `root`, creating it on branch `main` when there is none.
+/// Returns the repository and whether it was created.
+pub fn open_or_init(root: &Path) -> Result<(Repository, bool), GitError> {
+    match Repository::open(root) {
+        Ok(r) => Ok((r, false)),
+        Err(e) if e.code() == ErrorCode::NotFound => {
+            let mut opts = RepositoryInitOptions::new();
+            opts.initial_head("main");
+            let repo = Repository::init_opts(root, &opts)?;
+            Ok((repo, true))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Open the repository whose work tree is exactly `root`; None when `root` is not one.
+pub fn open(root: &Path) -> Option<Repository> {
+    let repo = Repository::open(root).ok()?;
+    let wd = repo.workdir()?.canonicalize().ok()?;
+    (wd == root.canonicalize().ok()?).then_some(repo)
+}
+
+/// Make sure commits have an identity: set a local one only when none is configured anywhere.
+pub fn ensure_identity(repo: &Repository) -> Result<(), GitError> {
+    if repo.signature().is_ok() {
+        return Ok(());
+    }
+    let mut cfg = repo.config()?;
+    cfg.set_str("user.name", "clk")?;
+    cfg.set_str("user.email", "clk@local.invalid")?;
+    Ok(())
+}
+
+/// What one agent batch committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitInfo {
+    pub sha: String,
+    pub subject: String,
+}
+
+/// Paths (relative, `/`-separated) that hold work of the user's: changed from HEAD or the
+/// index, untracked, or ignored but present (a `.env`, local settings). Only `paths` are
+/// looked at; a path that does not exist yet is nobody's work.
+pub fn dirty_among(repo: &Repository, paths: &[String]) -> Vec<String> {
+    paths
+        .iter()
+        .filter(|p| match repo.status_file(Path::new(p.as_str())) {
+            Ok(s) => !s.is_empty(),
+            // Not found in index or tree and absent: clean.
+            Err(_) => false,
+        })
+        .cloned()
+        .collect()
+}
+
+/// Every changed, untracked or staged path in the work tree (ignored files left out).
+pub fn dirty_paths(repo: &Repository) -> Result<Vec<String>, GitError> {
+    let mut opts = StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false);
+    let statuses = repo.statuses(Some(&mut opts))?;
+    Ok(statuses
+        .iter()
+        .filter_map(|s| s.path().ok().map(str::to_string))
+        .collect())
+}
+
+/// Commit exactly `paths` (files written or deleted in the work tree) on top of HEAD.
+///
+/// Paths that git ignores are left out. Returns None when nothing differs from HEAD.
+pub fn commit_paths(
+    repo: &Repository,
+    author_name: &str,
+    paths: &[String],
+    message: &str,
+) -> Result<Option<CommitInfo>, GitError> {
+    let workdir = repo
+        .workdir()
+        .ok_or_else(|| GitError("the repository has no work tree".into()))?
+        .to_path_buf();
+    let head_commit = match repo.head() {
+        Ok(h) => Some(h.peel_to_commit()?),
+        Err(e) if e.code() == ErrorCode::UnbornBranch || e.code() == ErrorCode::NotFound => None,
+        Err(e) => return Err(e.into()),
+    };
+    let mut private = Index::new()?;
+    if let Some(c) = &head_commit {
+        private.read_tree(&c.tree()?)?;
+    }
+    let mut real = repo.index()?;
+    let mut touched = Vec::new();
+    for rel in paths {
+        let rel_path = Path::new(rel);
+        if repo.status_should_ignore(rel_path).unwrap_or(false) {
+            continue;
+        }
+        let abs = workdir.join(rel_path);
+        let meta = std::fs::symlink_metadata(&abs);
+        match meta {
+            Ok(m) if m.is_file() => {
+                let oid = repo.blob_path(&abs)?;
+                let entry = index_entry(rel, oid, &m);
+                private.add(&entry)?;
+                real.add(&entry)?;
+            }
+            Ok(_) => continue,
+            Err(_) => {
+                let _ = private.remove_path(rel_path);
+                let _ = real.remove_path(rel_path);
+            }
+        }
+        touched.push(rel.clone());
+    }
+    let tree_id = private.write_tree_to(repo)?;
+    if let Some(c) = &head_commit {
+        if c.tree_id() == tree_id {
+            return Ok(None);
+        }
+    } else if touched.is_empty() {
+        return Ok(None);
+    }
+    let tree = repo.find_tree(tree_id)?;
+    let committer = repo
+        .signature()
+        .or_else(|_| Signature::now("clk", "clk@local.invalid"))?;
+    let author = Signature::now(
+        &format!("{author_name} (clk)"),
+        &format!(
+            "clk+{}@local.invalid",
+            crate::engine::store::workspace::slug(author_name, 40)
+        ),
+    )?;
+    let parents: Vec<&git2::Commit<'_>> = head_commit.iter().collect();
+    let oid = repo.commit(Some("HEAD"), &author, &committer, message, &tree, &parents)?;
+    real.write()?;
+    Ok(Some(CommitInfo {
+        sha: oid.to_string(),
+        subject: message.lines().next().unwrap_or_default().to_string(),
+    }))
+}
+
+fn index_entry(rel: &str, id: Oid, meta: &std::fs::Metadata) -> IndexEntry {
+    use std::os::unix::fs::MetadataExt;
+    let mode = if meta.mode() & 0o111 != 0 {
+        0o100755
+    } else {
+        0o100644
+    };
+    IndexEntry {
+        ctime: IndexTime::new(meta.ctime() as i32, meta.ctime_nsec() as u32),
+        mtime: IndexTime::new(meta.mtime() as i32, meta.mtime_nsec() as u32),
+        dev: meta.dev() as u32,
+        ino: meta.ino() as u32,
+        mode,
+        uid: meta.uid(),
+        gid: meta.gid(),
+        file_size: meta.len() as u32,
+        id,
+        flags: (rel.len().min(0xfff)) as u16,
+        flags_extended: 0,
+        path: rel.as_bytes().to_vec(),
+    }
+}
+
+/// Put `paths` back as they are in commit `rev` (HEAD when None): content and mode restored,
+/// files that `rev` lacks deleted, index entries reset to match. Paths not named are not
+/// touched, so the user's other changes survive. Returns the paths that changed.
+pub fn restore_paths(
+    repo: &Repository,
+    rev: Option<&str>,
+    paths: &[String],
+) -> Result<Vec<String>, GitError> {
+    let workdir = repo
+        .workdir()
+        .ok_or_else(|| GitError("the repository has no work tree".into()))?
+        .to_path_buf();
+    let tree = match rev {
+        Some(r) => Some(repo.revparse_single(r)?.peel_to_commit()?.tree()?),
+        None => match repo.head() {
+            Ok(h) => Some(h.peel_to_commit()?.tree()?),
+            Err(e) if e.code() == ErrorCode::UnbornBranch || e.code() == ErrorCode::NotFound => {
+                None
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let mut index = repo.index()?;
+    let mut changed = Vec::new();
+    for rel in paths {
+        let abs = workdir.join(rel);
+        let entry = tree.as_ref().and_then(|t| t.get_path(Path::new(rel)).ok());
+        match entry {
+            Some(e) if e.kind() == Some(git2::ObjectType::Blob) => {
+                let blob = repo.find_blob(e.id())?;
+                let io = |err: std::io::Error| GitError(format!("{rel}: {err}"));
+                let current = std::fs::symlink_metadata(&abs).ok();
+                let is_link_now = current.as_ref().is_some_and(|m| m.file_type().is_symlink());
+                if let Some(parent) = abs.parent() {
+                    std::fs::create_dir_all(parent).map_err(io)?;
+                }
+                if e.filemode() == 0o120000 {
+                    // A symlink in the commit: recreate the link itself, never write through it.
+                    let target = String::from_utf8_lossy(blob.content()).into_owned();
+                    let same = is_link_now
+                        && std::fs::read_link(&abs).is_ok_and(|t| t.as_os_str() == target.as_str());
+                    if !same {
+                        if current.is_some() {
+                            std::fs::remove_file(&abs).map_err(io)?;
+                        }
+                        std::os::unix::fs::symlink(&target, &abs).map_err(io)?;
+                        changed.push(rel.clone());
+                    }
+                } else {
+                    // Replace a symlink standing where a file belongs instead of following it.
+                    if is_link_now {
+                        std::fs::remove_file(&abs).map_err(io)?;
+                    }
+                    let now = std::fs::read(&abs).ok();
+                    if is_link_now || now.as_deref() != Some(blob.content()) {
+                        std::fs::write(&abs, blob.content()).map_err(io)?;
+                        changed.push(rel.clone());
+                    }
+                    use std::os::unix::fs::PermissionsExt;
+                    let mode = if e.filemode() == 0o100755 {
+                        0o755
+                    } else {
+                        0o644
+                    };
+                    let _ = std::fs::set_permissions(&abs, std::fs::Permissions::from_mode(mode));
+                }
+                let meta = std::fs::symlink_metadata(&abs).map_err(io)?;
+                let mut entry = index_entry(rel, e.id(), &meta);
+                entry.mode = e.filemode() as u32;
+                index.add(&entry)?;
+            }
+            Some(_) => {}
+            None => {
+                let meta = std::fs::symlink_metadata(&abs).ok();
+                if meta.is_some_and(|m| m.is_file() || m.file_type().is_symlink()) {
+                    std::fs::remove_file(&abs).map_err(|err| GitError(format!("{rel}: {err}")))?;
+                    changed.push(rel.clone());
+                }
+                let _ = index.remove_path(Path::new(rel));
+            }
+        }
+    }
+    index.write()?;
+    Ok(changed)
+}
+
+/// Files touched by the commits after `since` up to HEAD (first-parent), oldest first.
+pub fn paths_changed_since(repo: &Repository, since: &str) -> Result<Vec<String>, GitError> {
+    let old = repo.revparse_single(since)?.peel_to_commit()?.tree()?;
+    let new = repo.head()?.peel_to_commit()?.tree()?;
+    let diff = repo.diff_tree_to_tree(Some(&old), Some(&new), None)?;
+    let mut out = Vec::new();
+    for d in diff.deltas() {
+        for f in [d.old_file(), d.new_file()] {
+            if let Some(p) = f.path().and_then(|p| p.to_str()) {
+                if !out.iter().any(|o| o == p) {
+                    out.push(p.to_string());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Short sha and subject of HEAD, or None for an empty repository.
+pub fn head_summary(repo: &Repository) -> Option<(String, String)> {
+    let c = repo.head().ok()?.peel_to_commit().ok()?;
+    let sha = c.id().to_string();
+    Some((
+        sha[..sha.len().min(8)].to_string(),
+        c.summary().ok().flatten().unwrap_or_default().to_string(),
+    ))
+}
+
+/// The current branch name, if HEAD points at one.
+pub fn branch(repo: &Repository) -> Option<String> {
+    repo.head().ok()?.shorthand().ok().map(str::to_string)
+}
+
+/// Commits on HEAD not yet on the remote, for the dashboard's `↑N`. None when the repository
+/// has no remote (nothing to push to). Counted against the branch's upstream when it has one,
+/// otherwise against every remote-tracking branch (all of HEAD when nothing was pushed yet).
+pub fn unpushed_count(repo: &Repository) -> Option<u64> {
+    if repo.remotes().ok()?.is_empty() {
+        return None;
+    }
+    let head = repo.head().ok()?;
+    let local = head.target()?;
+    if head.is_branch() {
+        let branch = git2::Branch::wrap(head);
+        if let Some(up) = branch.upstream().ok().and_then(|u| u.get().target()) {
+            return repo
+                .graph_ahead_behind(local, up)
+                .ok()
+                .map(|(ahead, _)| ahead as u64);
+        }
+    }
+    let mut walk = repo.revwalk().ok()?;
+    walk.push(local).ok()?;
+    for r in repo.references_glob("refs/remotes/*").ok()?.flatten() {
+        if let Some(oid) = r.target() {
+            // A remote ref unrelated to HEAD's history cannot be hidden; skip it.
+            let _ = walk.hide(oid);
+        }
+    }
+    Some(walk.flatten().count() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn unpushed_commits_are_counted_only_with_a_remote() {
+        let (dir, r) = repo();
+        fs::write(dir.path().join("a.txt"), "a").unwrap();
+        commit_paths(&r, "engineer", &["a.txt".to_string()], "one").unwrap();
+        assert_eq!(unpushed_count(&r), None, "no remote: nothing to push to");
+        let remote_dir = tempfile::tempdir().unwrap();
+        Repository::init_bare(remote_dir.path()).unwrap();
+        r.remote("origin", remote_dir.path().to_str().unwrap())
+            .unwrap();
+        assert_eq!(
+            unpushed_count(&r),
+            Some(1),
+            "never pushed: every commit counts"
+        );
+        let status = std::process::Command::new("git")
+            .args(["push", "-q", "-u", "origin", "HEAD:main"])
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        fs::write(dir.path().join("b.txt"), "b").unwrap();
+        commit_paths(&r, "engineer", &["b.txt".to_string()], "two").unwrap();
+        assert_eq!(unpushed_count(&r), Some(1));
+    }
+
+    fn repo() -> (tempfile::TempDir, Repository) {
+        let dir = tempfile::tempdir().unwrap();
+        let (r, created) = open_or_init(dir.path()).unwrap();
+        assert!(created);
+        ensure_identity(&r).unwrap();
+        (dir, r)
+    }
+
+    #[test]
+    fn commits_only_the_agents_paths() {
+        let (dir, r) = repo();
+        fs::write(dir.path().join("a.txt"), "agent\n").unwrap();
+        fs::write(dir.path().join("user.txt"), "mine\n").unwrap();
+        let info = commit_paths(&r, "engineer", &["a.txt".into()], "[engineer] add a")
+            .unwrap()
+            .unwrap();
+        assert_eq!(info.subject, "[engineer] add a");
+        let head = r.head().unwrap().peel_to_commit().unwrap();
+        let tree = head.tree().unwrap();
+        assert!(tree.get_path(Path::new("a.txt")).is_ok());
+        assert!(tree.get_path(Path::new("user.txt")).is_err());
+        assert_eq!(head.author().name().ok(), Some("engineer (clk)"));
+        assert_eq!(branch(&r).as_deref(), Some("main"));
+        // The user's file is still there, untracked.
+        assert_eq!(dirty_paths(&r).unwrap(), vec!["user.txt".to_string()]);
+    }
+
+    #[test]
+    fn staged_user_changes_stay_staged_and_uncommitted() {
+        let (dir, r) = repo();
+        fs::write(dir.path().join("base.txt"), "1\n").unwrap();
+        commit_paths(&r, "init", &["base.txt".into()], "base")
+            .unwrap()
+            .unwrap();
+        fs::write(dir.path().join("staged.txt"), "user\n").unwrap();
+        let mut idx = r.index().unwrap();
+        idx.add_path(Path::new("staged.txt")).unwrap();
+        idx.write().unwrap();
+        fs::write(dir.path().join("b.txt"), "agent\n").unwrap();
+        commit_paths(&r, "engineer", &["b.txt".into()], "[engineer] b")
+            .unwrap()
+            .unwrap();
+        let tree = r.head().unwrap().peel_to_commit().unwrap().tree().unwrap();
+        assert!(tree.get_path(Path::new("staged.txt")).is_err());
+        let st = r.status_file(Path::new("staged.txt")).unwrap();
+        assert!(st.contains(git2::Status::INDEX_NEW), "{st:?}");
+        assert!(r.status_file(Path::new("b.txt")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn restore_puts_back_only_the_named_paths() {
+        let (dir, r) = repo();
+        let p = dir.path();
+        fs::write(p.join("a.txt"), "v1\n").unwrap();
+        commit_paths(&r, "init", &["a.txt".into()], "base").unwrap();
+        let base = r.head().unwrap().peel_to_commit().unwrap().id().to_string();
+        // An agent edits a.txt and adds b.txt; the user edits their own file meanwhile.
+        fs::write(p.join("a.txt"), "v2\n").unwrap();
+        fs::write(p.join("b.txt"), "new\n").unwrap();
+        commit_paths(&r, "engineer", &["a.txt".into(), "b.txt".into()], "agent").unwrap();
+        fs::write(p.join("user.txt"), "mine\n").unwrap();
+        let touched = paths_changed_since(&r, &base).unwrap();
+        assert_eq!(touched, vec!["a.txt", "b.txt"]);
+        let changed = restore_paths(&r, Some(&base), &touched).unwrap();
+        assert_eq!(changed, vec!["a.txt", "b.txt"]);
+        assert_eq!(fs::read_to_string(p.join("a.txt")).unwrap(), "v1\n");
+        assert!(!p.join("b.txt").exists());
+        assert_eq!(fs::read_to_string(p.join("user.txt")).unwrap(), "mine\n");
+        // Committing the restore gives a tree equal to the base.
+        commit_paths(&r, "clk", &touched, "undo").unwrap().unwrap();
+        let head_tree = r.head().unwrap().peel_to_commit().unwrap().tree_id();
+        let base_tree = r
+            .revparse_single(&base)
+            .unwrap()
+            .peel_to_commit()
+            .unwrap()
+            .tree_id();
+        assert_eq!(head_tree, base_tree);
+        assert_eq!(dirty_paths(&r).unwrap(), vec!["user.txt".to_string()]);
+    }
+
+    #[test]
+    fn restore_recreates_a_symlink_instead_of_writing_through_it() {
+        let (dir, r) = repo();
+        let p = dir.path();
+        fs::write(p.join("target.txt"), "keep\n").unwrap();
+        std::os::unix::fs::symlink("target.txt", p.join("link")).unwrap();
+        let mut idx = r.index().unwrap();
+        idx.add_path(Path::new("target.txt")).unwrap();
+        idx.add_path(Path::new("link")).unwrap();
+        idx.write().unwrap();
+        let tree = r.find_tree(idx.write_tree().unwrap()).unwrap();
+        let sig = Signature::now("t", "t@t").unwrap();
+        r.commit(Some("HEAD"), &sig, &sig, "base", &tree, &[])
+            .unwrap();
+        // An agent replaced the link by a file.
+        fs::remove_file(p.join("link")).unwrap();
+        fs::write(p.join("link"), "agent\n").unwrap();
+        restore_paths(&r, None, &["link".into()]).unwrap();
+        assert_eq!(
+            fs::read_link(p.join("link")).unwrap(),
+            Path::new("target.txt")
+        );
+        assert_eq!(fs::read_to_string(p.join("target.txt")).unwrap(), "keep\n");
+        assert!(
+            dirty_paths(&r).unwrap().is_empty(),
+            "{:?}",
+            dirty_paths(&r).unwrap()
+        );
+    }
+
+    #[test]
+    fn deletions_and_no_change() {
+        let (dir, r) = repo();
+        fs::write(dir.path().join("x.txt"), "1\n").unwrap();
+        commit_paths(&r, "a", &["x.txt".into()], "add")
+            .unwrap()
+            .unwrap();
+        assert!(
+            commit_paths(&r, "a", &["x.txt".into()], "same")
+                .unwrap()
+                .is_none()
+        );
+        fs::remove_file(dir.path().join("x.txt")).unwrap();
+        commit_paths(&r, "a", &["x.txt".into()], "rm")
+            .unwrap()
+            .unwrap();
+        let tree = r.head().unwrap().peel_to_commit().unwrap().tree().unwrap();
+        assert!(tree.get_path(Path::new("x.txt")).is_err());
+        assert!(dirty_paths(&r).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,9 @@
+pub mod blackboard;
+pub mod bus;
+pub mod casting;
+pub mod git;
+pub mod init;
+pub mod prompts;
+pub mod records;
+pub mod workflow;
+pub mod workspace;
