@@ -114,8 +114,8 @@ fn status_cold_start(c: &mut Criterion) {
 /// One pass of the bundled engineering workflow (engineer, ralph, qa, chief supervise) with
 /// the in-process shell provider, which answers instantly: what is measured is clk itself.
 fn engineering_cycle(c: &mut Criterion) {
-    use clk::engine::runs::proposals::{current_agents, roster_names};
     use clk::engine::runs::stages::runner::{PassOptions, run_pass};
+    use clk::engine::store::roster::{current_agents, roster_names};
     use clk::engine::store::workflow::load_named;
     let dir = tempfile::tempdir().unwrap();
     clk::engine::store::init::init(dir.path(), None).unwrap();

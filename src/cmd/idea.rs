@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::{Failure, project};
-use crate::engine::agents::context::Idea;
+use crate::engine::store::idea::Idea;
 
 /// Store the idea in `dir`'s project; returns it.
 pub fn capture(
@@ -19,7 +19,7 @@ pub fn capture(
     }
     let project = project(dir)?;
     let idea = Idea::new(statement, title, tags);
-    crate::engine::session::handle::capture(&project, &idea).map_err(Failure::failed)?;
+    crate::engine::store::idea::capture(&project, &idea).map_err(Failure::failed)?;
     Ok(idea)
 }
 

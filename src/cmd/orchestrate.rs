@@ -3,9 +3,9 @@
 use std::path::Path;
 
 use super::{Failure, ask, project, runtime};
-use crate::engine::agents::context::Idea;
 use crate::engine::ground::events::Command;
-use crate::engine::runs::proposals::{current_agents, roster_names};
+use crate::engine::store::idea::Idea;
+use crate::engine::store::roster::{current_agents, roster_names};
 use crate::engine::store::workflow::load_named;
 use crate::headless::Format;
 

@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 
 use super::{Failure, project};
 use crate::engine::agents::budget;
-use crate::engine::agents::context::Idea;
 use crate::engine::agents::providers::registry;
 use crate::engine::ground::pricing::{self, format_usd};
 use crate::engine::store::git;
+use crate::engine::store::idea::Idea;
 use crate::engine::store::records::{Tally, UsageTotals};
 use crate::engine::store::workspace::Project;
 use crate::headless::Format;

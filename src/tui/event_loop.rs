@@ -121,7 +121,7 @@ fn spawn_refresh(root: &std::path::Path, tx: &mpsc::UnboundedSender<Msg>) {
         let ahead = crate::engine::store::git::open(&root)
             .and_then(|r| crate::engine::store::git::unpushed_count(&r));
         let ws = crate::engine::store::workspace::Workspace::new(&root);
-        let idea = crate::engine::agents::context::Idea::load(&ws).map(|i| i.title);
+        let idea = crate::engine::store::idea::Idea::load(&ws).map(|i| i.title);
         let _ = tx.send(Msg::Refreshed { ahead, idea });
     });
 }

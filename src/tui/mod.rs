@@ -27,11 +27,11 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::cmd::{self, Failure};
 use crate::engine::Engine;
-use crate::engine::agents::context::Idea;
-use crate::engine::runs::proposals::current_agents;
 use crate::engine::session::tutorial;
 use crate::engine::store::bus::Bus;
+use crate::engine::store::idea::Idea;
 use crate::engine::store::records::UsageTotals;
+use crate::engine::store::roster::current_agents;
 use crate::engine::store::workspace::{Project, Workspace};
 use app::{AppState, Init, Msg};
 use session::{LockState, SessionLock, SessionLog};

@@ -35,7 +35,7 @@ pub fn lock_path(ws: &Workspace) -> PathBuf {
 }
 
 pub fn conversation_path(ws: &Workspace) -> PathBuf {
-    crate::engine::session::converse::log_path(ws)
+    crate::engine::store::conversation::log_path(ws)
 }
 
 /// True when `pid` is a live process that could be a clk dashboard.

@@ -43,7 +43,7 @@ pub fn project(dir: &Path, mock: &MockServer, env: &[(&str, &str)]) -> Project {
 
 /// Parse `yaml` against the project's roster.
 pub fn workflow(p: &Project, yaml: &str) -> Workflow {
-    let roster = clk::engine::runs::proposals::roster_names(&p.ws, &p.agents);
+    let roster = clk::engine::store::roster::roster_names(&p.ws, &p.agents);
     load("test.yaml", yaml, &roster).unwrap()
 }
 

@@ -6,84 +6,10 @@
 use std::collections::BTreeMap;
 use std::fs;
 
-use serde::{Deserialize, Serialize};
-
 use crate::engine::store::blackboard;
 use crate::engine::store::casting;
-use crate::engine::store::workspace::{Project, Workspace, read_json, write_json};
-
-/// `.clk/state/idea.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Idea {
-    pub title: String,
-    pub statement: String,
-    pub captured_at: String,
-    #[serde(default)]
-    pub tags: Vec<String>,
-}
-
-impl Idea {
-    /// Title: the given one, else the statement up to its first full stop, at most 80 chars.
-    /// A key pasted into the idea is masked here, so it reaches no file, prompt or commit.
-    pub fn new(statement: &str, title: Option<&str>, tags: Vec<String>) -> Idea {
-        let statement = crate::engine::ground::redact::redact_text(statement.trim());
-        let title = title.map(crate::engine::ground::redact::redact_text);
-        let title = title.as_deref();
-        let tags = tags
-            .iter()
-            .map(|t| crate::engine::ground::redact::redact_text(t))
-            .collect();
-        let title = title
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .unwrap_or_else(|| {
-                let first = statement.split(". ").next().unwrap_or(&statement);
-                let first = first.lines().next().unwrap_or_default();
-                let t: String = first.trim_end_matches('.').chars().take(80).collect();
-                t.trim().to_string()
-            });
-        Idea {
-            title,
-            statement,
-            captured_at: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            tags,
-        }
-    }
-
-    pub fn load(ws: &Workspace) -> Option<Idea> {
-        let v = read_json(&ws.state_dir().join("idea.json")).ok()??;
-        serde_json::from_value(v).ok()
-    }
-
-    /// Store idea.json and a readable brief; returns the files written (relative).
-    pub fn save(&self, ws: &Workspace) -> std::io::Result<Vec<String>> {
-        // The idea is committed: a key pasted into it must not reach git history.
-        let mut v = serde_json::to_value(self).map_err(std::io::Error::other)?;
-        crate::engine::ground::redact::redact_json(&mut v);
-        write_json(&ws.state_dir().join("idea.json"), &v)?;
-        let brief = format!(
-            "# {}\n\n{}\n\nCaptured {}{}\n",
-            self.title,
-            self.statement,
-            self.captured_at,
-            if self.tags.is_empty() {
-                String::new()
-            } else {
-                format!("; tags: {}", self.tags.join(", "))
-            }
-        );
-        let brief = crate::engine::ground::redact::redact_text(&brief);
-        crate::engine::store::workspace::write_atomic(
-            &ws.state_dir().join("system_brief.md"),
-            brief.as_bytes(),
-        )?;
-        Ok(vec![
-            ".clk/state/idea.json".into(),
-            ".clk/state/system_brief.md".into(),
-        ])
-    }
-}
+use crate::engine::store::idea::Idea;
+use crate::engine::store::workspace::{Project, Workspace};
 
 fn first_lines(text: &str, n: usize) -> String {
     text.lines()
@@ -115,7 +41,7 @@ pub fn state_summary(ws: &Workspace, idea: Option<&Idea>) -> String {
             lines.push(format!("{label}: {}", first_lines(&t, 5)));
         }
     }
-    let asks = crate::engine::session::converse::recent_requests(ws, 3);
+    let asks = crate::engine::store::conversation::recent_requests(ws, 3);
     if !asks.is_empty() {
         lines.push(format!(
             "latest requests from the user: {}",

@@ -68,8 +68,34 @@ pub struct DispatchOutcome {
     pub usage: Usage,
     /// What the dispatch cost and where the figure came from.
     pub cost: pricing::Cost,
-    /// What the reply's PROPOSE_ROLE and PROPOSE_WORKFLOW blocks changed.
-    pub proposals: crate::engine::runs::proposals::ProposalsOutcome,
+    /// What the reply's PROPOSE_ROLE and PROPOSE_WORKFLOW blocks changed; filled in by the
+    /// runs layer when it applies [`DispatchOutcome::follow_ups`].
+    pub proposals: crate::engine::store::roster::ProposalsOutcome,
+    /// What the reply asks of the run beyond its own batch, left for the runs layer.
+    pub follow_ups: FollowUps,
+}
+
+/// The parts of applied replies that reach beyond the agent's own batch, oldest first: posts
+/// that may ask other agents blocking questions, and role and workflow proposals. Dispatch only
+/// records them; the runs layer routes the questions and applies the proposals.
+#[derive(Debug, Clone, Default)]
+pub struct FollowUps(pub Vec<FollowUp>);
+
+/// One applied reply's follow-ups, with the request it answered (the asker of its questions).
+#[derive(Debug, Clone)]
+pub struct FollowUp {
+    pub request: DispatchRequest,
+    /// The posts as written to the blackboard, with their ids.
+    pub posts: Vec<crate::engine::store::blackboard::Post>,
+    pub roles: Vec<crate::engine::ground::protocol::RoleProposal>,
+    pub workflows: Vec<crate::engine::ground::protocol::WorkflowProposal>,
+}
+
+impl FollowUps {
+    /// Adds a later reply's follow-ups after these.
+    pub fn extend(&mut self, later: FollowUps) {
+        self.0.extend(later.0);
+    }
 }
 
 /// A problem that stops a dispatch before any provider is called.
@@ -398,7 +424,7 @@ pub async fn finish(
         // provider made with its own tools.
         undo_native(project, bus, &req.agent, &native_batch);
     }
-    let mut proposals = crate::engine::runs::proposals::ProposalsOutcome::default();
+    let mut follow_ups = FollowUps::default();
     if ok && !req.dry_run && effects == Effects::Apply {
         for p in &parsed.problems {
             bus.emit(Event::MalformedBlock {
@@ -409,9 +435,12 @@ pub async fn finish(
                 problem: p.message.clone(),
             });
         }
-        let posts = post_to_blackboard(project, bus, req, &parsed);
-        crate::engine::runs::questions::route(project, bus, req, &posts, cancel).await;
-        proposals = crate::engine::runs::proposals::apply(project, bus, &req.agent, &parsed);
+        follow_ups = FollowUps(vec![FollowUp {
+            request: req.clone(),
+            posts: post_to_blackboard(project, bus, req, &parsed),
+            roles: parsed.roles.clone(),
+            workflows: parsed.workflows.clone(),
+        }]);
         (batch, commit) = apply_and_commit(
             project,
             bus,
@@ -458,7 +487,8 @@ pub async fn finish(
         commit,
         usage,
         cost,
-        proposals,
+        proposals: Default::default(),
+        follow_ups,
     })
 }
 

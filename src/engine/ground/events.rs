@@ -455,7 +455,7 @@ pub enum Command {
     },
     /// Run an improvement loop (0 iterations: the configured `max_iterations`).
     Loop {
-        kind: crate::engine::runs::loops::LoopKind,
+        kind: LoopKind,
         #[serde(default)]
         iterations: u32,
         #[serde(default)]
@@ -555,6 +555,30 @@ impl Event {
             Event::CheckpointVerdict { .. } => "checkpoint_verdict",
             Event::StageRetry { .. } => "stage_retry",
             Event::LoopSteered { .. } => "loop_steered",
+        }
+    }
+}
+
+/// Which loop is running; also the commit author and the workflow name in events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoopKind {
+    Ralph,
+    Autoresearch,
+}
+
+impl LoopKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            LoopKind::Ralph => "ralph",
+            LoopKind::Autoresearch => "autoresearch",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            LoopKind::Ralph => "Ralph loop",
+            LoopKind::Autoresearch => "autoresearch loop",
         }
     }
 }

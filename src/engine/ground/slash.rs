@@ -4,8 +4,8 @@
 //! so `/run` means the same thing everywhere. Parsing is pure: no IO, no engine state. A bad
 //! command gives one line that says what to type instead; an unknown one suggests the closest.
 
+use crate::engine::ground::events::LoopKind;
 use crate::engine::ground::events::{Command, RolesCommand};
-use crate::engine::runs::loops::LoopKind;
 
 /// What a line of slash text asks for.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,3 +1,4 @@
+pub mod call;
 pub mod done_gate;
 pub mod evaluate;
 pub mod loops;

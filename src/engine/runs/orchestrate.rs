@@ -7,12 +7,13 @@
 
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::agents::context::Idea;
-use crate::engine::agents::dispatch::{DispatchRequest, dispatch};
+use crate::engine::agents::dispatch::DispatchRequest;
 use crate::engine::ground::config::{EnvLookup, process_env};
+use crate::engine::runs::call::dispatch;
 use crate::engine::runs::loops::{LoopKind, LoopOptions, StopReason, run_autoresearch, run_ralph};
 use crate::engine::runs::stages::supervise::{RunEnd, SuperviseError, SuperviseOptions, supervise};
 use crate::engine::store::bus::Bus;
+use crate::engine::store::idea::Idea;
 use crate::engine::store::workspace::Project;
 
 /// How a step ended.

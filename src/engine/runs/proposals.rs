@@ -7,68 +7,32 @@
 //! file stays and the refusal is logged for the chief. Accepted changes are committed as the
 //! proposing agent's casting commit.
 
-use std::collections::BTreeSet;
-
-use crate::engine::ground::bundled;
-use crate::engine::ground::config::AgentsFile;
 use crate::engine::ground::events::Event;
-use crate::engine::ground::protocol::Parsed;
+use crate::engine::ground::protocol::{RoleProposal, WorkflowProposal};
 use crate::engine::store::bus::Bus;
 use crate::engine::store::casting;
 use crate::engine::store::git;
+use crate::engine::store::roster::{ProposalsOutcome, current_agents, roster_names};
 use crate::engine::store::workflow::propose;
-use crate::engine::store::workspace::{Project, Workspace, read_json};
-
-/// Every agent name a workflow may use: the roster, prompt files on disk, bundled prompts.
-pub fn roster_names(ws: &Workspace, agents: &AgentsFile) -> BTreeSet<String> {
-    let mut names: BTreeSet<String> = agents.agents.keys().cloned().collect();
-    if let Ok(rd) = std::fs::read_dir(ws.prompts_dir()) {
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(stem) = name.strip_suffix(".md") {
-                names.insert(stem.to_string());
-            }
-        }
-    }
-    for (file, _) in bundled::PROMPTS {
-        if let Some(stem) = file.strip_suffix(".md") {
-            names.insert(stem.to_string());
-        }
-    }
-    names
-}
-
-/// The roster as it is on disk now (casting may have changed it since the project loaded).
-pub fn current_agents(project: &Project) -> AgentsFile {
-    read_json(&project.ws.agents_file())
-        .ok()
-        .flatten()
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_else(|| project.agents.clone())
-}
-
-/// What the proposals of one reply changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProposalsOutcome {
-    pub roles_accepted: Vec<String>,
-    pub roles_refused: Vec<String>,
-    pub workflows_written: Vec<String>,
-    /// `name: reason` for each refused workflow.
-    pub workflows_refused: Vec<String>,
-    pub commit: Option<String>,
-}
+use crate::engine::store::workspace::Project;
 
 /// Apply the reply's role and workflow proposals, report each decision, commit the result.
-pub fn apply(project: &Project, bus: &Bus, by: &str, parsed: &Parsed) -> ProposalsOutcome {
+pub fn apply(
+    project: &Project,
+    bus: &Bus,
+    by: &str,
+    roles: &[RoleProposal],
+    workflows: &[WorkflowProposal],
+) -> ProposalsOutcome {
     let ws = &project.ws;
     let mut out = ProposalsOutcome::default();
-    if parsed.roles.is_empty() && parsed.workflows.is_empty() {
+    if roles.is_empty() && workflows.is_empty() {
         return out;
     }
     // Proposals become files clk commits (prompts, workflows, agents.json, casting.log):
     // mask any key a model put in them first.
-    let roles = crate::engine::ground::redact::redacted(&parsed.roles);
-    let workflows = crate::engine::ground::redact::redacted(&parsed.workflows);
+    let roles = crate::engine::ground::redact::redacted(&roles.to_vec());
+    let workflows = crate::engine::ground::redact::redacted(&workflows.to_vec());
     let mut files: Vec<String> = Vec::new();
     let mut roster = current_agents(project);
     // `ROLE: remove` (or retire) with no prompt retires a role the chief cast earlier.

@@ -11,11 +11,12 @@ use std::pin::Pin;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::agents::dispatch::{CommitPolicy, DispatchRequest, dispatch};
+use crate::engine::agents::dispatch::{CommitPolicy, DispatchRequest};
 use crate::engine::ground::events::Event;
-use crate::engine::runs::proposals::{current_agents, roster_names};
+use crate::engine::runs::call::dispatch;
 use crate::engine::store::blackboard::Post;
 use crate::engine::store::bus::Bus;
+use crate::engine::store::roster::{current_agents, roster_names};
 use crate::engine::store::workspace::Project;
 
 /// The template variable that carries the chain of askers, comma-separated.

@@ -6,45 +6,13 @@
 //! default workflow. A finished project is reopened by a new request: the granted done files
 //! are set aside (kept with a timestamp) so the loop does not stop at once.
 
-use std::path::PathBuf;
-
-use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::agents::context::Idea;
 use crate::engine::ground::events::Event;
 use crate::engine::runs::orchestrate::{self, StepResult};
 use crate::engine::store::bus::Bus;
-use crate::engine::store::workspace::{Project, Workspace, append_jsonl, read_jsonl};
-
-/// Where the conversation is kept.
-pub fn log_path(ws: &Workspace) -> PathBuf {
-    ws.state_dir().join("conversation.jsonl")
-}
-
-/// Append one message to the conversation. `kind` is `idea` for the message that became the
-/// idea (already in every prompt), `request` otherwise.
-pub fn record(ws: &Workspace, from: &str, kind: &str, text: &str) -> std::io::Result<()> {
-    let at = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    append_jsonl(
-        &log_path(ws),
-        &json!({"at": at, "from": from, "kind": kind, "text": crate::engine::ground::redact::redact_text(text)}),
-    )
-}
-
-/// The newest `n` messages from the person, oldest first.
-pub fn recent_requests(ws: &Workspace, n: usize) -> Vec<String> {
-    let all: Vec<Value> = read_jsonl(&log_path(ws));
-    let mut texts: Vec<String> = all
-        .iter()
-        .rev()
-        .filter(|v| v["from"] == "user" && v["kind"] != "idea")
-        .filter_map(|v| v["text"].as_str().map(str::to_string))
-        .take(n)
-        .collect();
-    texts.reverse();
-    texts
-}
+use crate::engine::store::idea::Idea;
+use crate::engine::store::workspace::{Project, Workspace};
 
 /// Set a granted "done" aside so new work can start; the files are kept, renamed.
 fn reopen(ws: &Workspace) {
@@ -76,7 +44,7 @@ pub async fn message(
     let ws = &project.ws;
     let first = Idea::load(ws).is_none();
     let kind = if first { "idea" } else { "request" };
-    if let Err(e) = record(ws, "user", kind, text) {
+    if let Err(e) = crate::engine::store::conversation::record(ws, "user", kind, text) {
         return StepResult::failed(format!("cannot keep the message: {e}"));
     }
     let rehearsal = orchestrate::rehearsal(project);
@@ -85,7 +53,7 @@ pub async fn message(
     let mut summaries = Vec::new();
     if first {
         let idea = Idea::new(text, None, Vec::new());
-        if let Err(e) = crate::engine::session::handle::capture(project, &idea) {
+        if let Err(e) = crate::engine::store::idea::capture(project, &idea) {
             return StepResult::failed(e);
         }
         bus.emit(Event::IdeaCaptured {
@@ -122,26 +90,6 @@ pub async fn message(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn requests_are_kept_in_order_and_redacted() {
-        let dir = tempfile::tempdir().unwrap();
-        let ws = Workspace::new(dir.path());
-        crate::engine::ground::redact::register("converse-secret-991");
-        record(&ws, "user", "idea", "the idea").unwrap();
-        record(&ws, "user", "request", "first").unwrap();
-        record(&ws, "chief", "request", "noted").unwrap();
-        record(&ws, "user", "request", "second with converse-secret-991").unwrap();
-        record(&ws, "user", "request", "third").unwrap();
-        assert_eq!(
-            recent_requests(&ws, 2),
-            vec![
-                "second with <redacted: 19 chars>".to_string(),
-                "third".to_string()
-            ]
-        );
-        assert_eq!(recent_requests(&ws, 10).len(), 3);
-    }
 
     #[test]
     fn a_new_request_sets_a_granted_done_aside() {

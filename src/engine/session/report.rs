@@ -3,12 +3,12 @@
 //! Built from the files (idea, roster, persisted usage) and the session's folded state (who is
 //! working, files written), so it is right after a restart and during a run alike.
 
-use crate::engine::agents::context::Idea;
 use crate::engine::agents::providers::registry;
 use crate::engine::ground::state::{AgentStatus, RunState};
-use crate::engine::runs::proposals::current_agents;
 use crate::engine::store::git;
+use crate::engine::store::idea::Idea;
 use crate::engine::store::records::UsageTotals;
+use crate::engine::store::roster::current_agents;
 use crate::engine::store::workspace::Project;
 
 fn dollars(micros: u64) -> String {

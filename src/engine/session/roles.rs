@@ -3,9 +3,9 @@
 //! The same casting rules judge a hand-added role as a chief's proposal (valid name, no clash,
 //! the dynamic-role cap), so a person cannot put the roster into a state the chief could not.
 
-use crate::engine::runs::proposals::current_agents;
 use crate::engine::store::casting;
 use crate::engine::store::git;
+use crate::engine::store::roster::current_agents;
 use crate::engine::store::workspace::Project;
 
 /// The roster as readable lines.

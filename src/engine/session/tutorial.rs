@@ -13,12 +13,12 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::agents::context::Idea;
 use crate::engine::ground::config::ProvidersFile;
 use crate::engine::ground::events::Event;
 use crate::engine::runs::orchestrate::{self, StepResult};
 use crate::engine::store::bus::Bus;
 use crate::engine::store::git;
+use crate::engine::store::idea::Idea;
 use crate::engine::store::init;
 use crate::engine::store::workspace::{Project, Workspace, read_json, write_atomic, write_json};
 
@@ -166,7 +166,7 @@ pub async fn run(
     };
     let scratch = project.ws.root.display().to_string();
     let idea = Idea::new(IDEA, None, Vec::new());
-    if let Err(e) = crate::engine::session::handle::capture(&project, &idea) {
+    if let Err(e) = crate::engine::store::idea::capture(&project, &idea) {
         return StepResult::failed(e);
     }
     bus.emit(Event::IdeaCaptured {

@@ -1,9 +1,12 @@
 pub mod blackboard;
 pub mod bus;
 pub mod casting;
+pub mod conversation;
 pub mod git;
+pub mod idea;
 pub mod init;
 pub mod prompts;
 pub mod records;
+pub mod roster;
 pub mod workflow;
 pub mod workspace;

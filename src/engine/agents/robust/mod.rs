@@ -122,9 +122,9 @@ pub async fn dispatch_careful(
 
 /// True when `agent` can be dispatched: on the roster, or an agent with a prompt file.
 fn roster_has(project: &Project, agent: &str) -> bool {
-    crate::engine::runs::proposals::roster_names(
+    crate::engine::store::roster::roster_names(
         &project.ws,
-        &crate::engine::runs::proposals::current_agents(project),
+        &crate::engine::store::roster::current_agents(project),
     )
     .contains(agent)
 }
@@ -382,9 +382,9 @@ async fn run_proposals(
         });
     }
     // The same names a workflow may use: the roster, and agents with a prompt file.
-    let names = crate::engine::runs::proposals::roster_names(
+    let names = crate::engine::store::roster::roster_names(
         &project.ws,
-        &crate::engine::runs::proposals::current_agents(project),
+        &crate::engine::store::roster::current_agents(project),
     );
     let on_roster = |a: &str| names.contains(a);
     for p in proposals {
@@ -436,14 +436,8 @@ pub fn merge(mut acc: DispatchOutcome, next: DispatchOutcome) -> DispatchOutcome
     posts.extend(next.parsed.posts.iter().cloned());
     acc.parsed = next.parsed;
     acc.parsed.posts = posts;
-    let p = &mut acc.proposals;
-    p.roles_accepted.extend(next.proposals.roles_accepted);
-    p.roles_refused.extend(next.proposals.roles_refused);
-    p.workflows_written.extend(next.proposals.workflows_written);
-    p.workflows_refused.extend(next.proposals.workflows_refused);
-    if next.proposals.commit.is_some() {
-        p.commit = next.proposals.commit;
-    }
+    acc.follow_ups.extend(next.follow_ups);
+    acc.proposals.extend(next.proposals);
     acc.run_id = next.run_id;
     acc.ok = next.ok;
     acc.error = next.error;

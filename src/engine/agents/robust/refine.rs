@@ -15,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 use super::merge;
 use super::policy::{Judgement, RefinePlan, judge, lens_guidance, panel_decision, verdict_word};
 use crate::engine::agents::dispatch::{
-    CommitPolicy, DispatchError, DispatchOutcome, DispatchRequest, Effects, call, dispatch, finish,
+    CommitPolicy, DispatchError, DispatchOutcome, DispatchRequest, Effects, FollowUps, call,
+    dispatch, finish,
 };
 use crate::engine::ground::events::Event;
 use crate::engine::ground::protocol::{PostBlock, Urgency, Verdict};
@@ -29,6 +30,8 @@ struct Review {
     judgement: Judgement,
     critic: String,
     feedback: String,
+    /// The critic's own questions and proposals, settled with the work's.
+    follow_ups: FollowUps,
 }
 
 /// Longest piece of a reply quoted to the other side, in characters.
@@ -78,6 +81,7 @@ pub async fn run(
             judgement: j,
             critic,
             feedback,
+            follow_ups,
         }) = review
         else {
             bus.emit(Event::Warning {
@@ -88,6 +92,7 @@ pub async fn run(
             });
             break;
         };
+        work.follow_ups.extend(follow_ups);
         bus.emit(Event::RefineRound {
             agent: req.agent.clone(),
             critic,
@@ -137,6 +142,7 @@ async fn single(
         judgement: judge(&review.parsed.footer, plan.accept_threshold),
         critic: plan.critic.clone(),
         feedback: review.reply,
+        follow_ups: review.follow_ups,
     }))
 }
 
@@ -198,6 +204,8 @@ async fn panel(
         },
         critic: format!("{} panel ({})", plan.critic, plan.lenses.join(", ")),
         feedback: transcript,
+        // The lenses' replies are only recorded: nothing of theirs is settled.
+        follow_ups: FollowUps::default(),
     }))
 }
 

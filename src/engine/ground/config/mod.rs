@@ -7,12 +7,14 @@
 //! [`providers`]. Reading never writes; writes go through [`crate::engine::store::workspace`].
 
 pub mod agents;
+mod gate;
 pub mod keys;
 pub mod providers;
 
 use serde::{Deserialize, Serialize};
 
 pub use agents::{AgentSpec, AgentsFile};
+pub use gate::GateConfig;
 pub use providers::{ApiStyle, Mode, ProviderSettings, ProvidersFile};
 
 /// A source of environment variables, so tests can pass their own.
@@ -49,7 +51,7 @@ pub struct ClkConfig {
     pub robustness: RobustnessConfig,
     pub blackboard: BlackboardConfig,
     /// What must hold before an `ACTION: done` ends a run.
-    pub done_gate: crate::engine::runs::done_gate::GateConfig,
+    pub done_gate: GateConfig,
     /// Spending caps, checked against the persisted usage totals around every dispatch.
     pub budget: BudgetConfig,
 }
@@ -73,7 +75,7 @@ impl Default for ClkConfig {
             casting: CastingConfig::default(),
             robustness: RobustnessConfig::default(),
             blackboard: BlackboardConfig::default(),
-            done_gate: crate::engine::runs::done_gate::GateConfig::default(),
+            done_gate: GateConfig::default(),
             budget: BudgetConfig::default(),
         }
     }

@@ -26,9 +26,11 @@ use std::collections::BTreeMap;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::agents::dispatch::{
-    CommitPolicy, DispatchError, DispatchOutcome, DispatchRequest, dispatch,
+    CommitPolicy, DispatchError, DispatchOutcome, DispatchRequest,
 };
 use crate::engine::ground::events::Event;
+pub use crate::engine::ground::events::LoopKind;
+use crate::engine::runs::call::dispatch;
 use crate::engine::store::bus::Bus;
 use crate::engine::store::workspace::Project;
 
@@ -102,30 +104,6 @@ pub struct LoopReport {
     pub stop_reason: StopReason,
 }
 
-/// Which loop is running; also the commit author and the workflow name in events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LoopKind {
-    Ralph,
-    Autoresearch,
-}
-
-impl LoopKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            LoopKind::Ralph => "ralph",
-            LoopKind::Autoresearch => "autoresearch",
-        }
-    }
-
-    fn title(self) -> &'static str {
-        match self {
-            LoopKind::Ralph => "Ralph loop",
-            LoopKind::Autoresearch => "autoresearch loop",
-        }
-    }
-}
-
 /// What one iteration came to, for the loop's bookkeeping.
 #[derive(Debug, Clone, Default)]
 struct IterationResult {
@@ -191,7 +169,7 @@ impl Ctx<'_> {
                     careful,
                     ..Default::default()
                 };
-                crate::engine::agents::robust::dispatch_careful(
+                crate::engine::runs::call::dispatch_careful(
                     self.project,
                     self.bus,
                     &req,

@@ -10,11 +10,12 @@
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::agents::dispatch::{
-    CommitPolicy, DispatchError, DispatchOutcome, DispatchRequest, dispatch,
+    CommitPolicy, DispatchError, DispatchOutcome, DispatchRequest,
 };
 use crate::engine::agents::robust::policy::{CHIEF, checkpoint_note, checkpoint_word};
 use crate::engine::ground::events::Event;
 use crate::engine::ground::protocol::Checkpoint;
+use crate::engine::runs::call::dispatch;
 use crate::engine::store::bus::Bus;
 use crate::engine::store::workflow::{Stage, Workflow};
 use crate::engine::store::workspace::Project;

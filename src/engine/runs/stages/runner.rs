@@ -17,11 +17,12 @@ use super::attempt::dispatch_stage;
 use super::checkpoint::{self, Course, with_direction};
 use crate::engine::act::process;
 use crate::engine::agents::dispatch::{
-    CommitPolicy, DispatchError, DispatchOutcome, DispatchRequest, commit_message, dispatch,
+    CommitPolicy, DispatchError, DispatchOutcome, DispatchRequest, commit_message,
 };
 use crate::engine::agents::robust::policy::CHIEF;
 use crate::engine::ground::events::Event;
 use crate::engine::ground::redact::redact_text;
+use crate::engine::runs::call::dispatch;
 use crate::engine::store::blackboard;
 use crate::engine::store::bus::Bus;
 use crate::engine::store::git;

@@ -13,13 +13,14 @@ use std::collections::BTreeMap;
 use tokio_util::sync::CancellationToken;
 
 use super::runner::{PassOptions, PassReport, run_pass};
-use crate::engine::agents::dispatch::{CommitPolicy, DispatchError, DispatchRequest, dispatch};
+use crate::engine::agents::dispatch::{CommitPolicy, DispatchError, DispatchRequest};
 use crate::engine::ground::config::{ConfigError, EnvLookup};
 use crate::engine::ground::events::Event;
+use crate::engine::runs::call::dispatch;
 use crate::engine::runs::done_gate::{self, GateVerdict, TestsStatus};
 use crate::engine::runs::evaluate;
-use crate::engine::runs::proposals::roster_names;
 use crate::engine::store::bus::Bus;
+use crate::engine::store::roster::roster_names;
 use crate::engine::store::workflow::{Outcome, WorkflowError, load_named};
 use crate::engine::store::workspace::{Project, Workspace};
 
@@ -152,10 +153,7 @@ pub async fn supervise(
             break;
         }
         let project = ws.load(env)?;
-        let roster = roster_names(
-            ws,
-            &crate::engine::runs::proposals::current_agents(&project),
-        );
+        let roster = roster_names(ws, &crate::engine::store::roster::current_agents(&project));
         let wf = load_named(ws, &opts.workflow, &roster)?;
         let cycle_context = format!(
             "Supervise cycle {cycle}/{max_cycles}, {} remaining.{refusal}",
