@@ -5,8 +5,8 @@
 //! the phase, questions waiting for an answer, and the facts the hint bar reads. Log lines
 //! come from `describe`, so the dashboard and headless output always say the same thing.
 
-use super::app::{AppState, ErrorHint, Pending};
 use super::log::Level;
+use super::state::{AppState, ErrorHint, Pending};
 use crate::engine::ground::events::{Decision, Event};
 use crate::engine::ground::state::describe;
 

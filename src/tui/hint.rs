@@ -1,6 +1,6 @@
 //! The hint bar's text: the next useful move for the current state, first match wins.
 
-use super::app::{AppState, Pending};
+use super::state::{AppState, Pending};
 use crate::engine::ground::state::AgentStatus;
 
 /// The one line above the input: the next useful move for the current state.

@@ -4,8 +4,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::app::{AppState, Effect, Pending};
 use super::log::Level;
+use super::state::{AppState, Effect, Pending};
 use crate::engine::ground::events::Command;
 use crate::engine::ground::slash::{self, Slash};
 

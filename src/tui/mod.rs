@@ -16,6 +16,7 @@ pub mod keys;
 pub mod layout;
 pub mod log;
 pub mod session;
+pub mod state;
 pub mod terminal;
 pub mod theme;
 pub mod widgets;

@@ -4,5 +4,4 @@ pub mod evaluate;
 pub mod loops;
 pub mod orchestrate;
 pub mod proposals;
-pub mod questions;
 pub mod stages;

@@ -6,7 +6,7 @@
 //! `PATH: x` or `CMD: y` line, which the reference parser cut off.
 
 use super::lex::{ActionKind, Top, first_line, join_block, lookup, split_key, unquote};
-use super::parse::{clip, extent, report};
+use super::span::{clip, extent, report};
 use super::types::{Action, ActionBlock, BlockKind, Parsed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! (BODY, PROMPT, YAML, OBJECTIVE) after which every line up to the terminator is body text.
 
 use super::lex::{Top, join_block, lookup, split_key, split_list};
-use super::parse::{Extent, clip, extent, report};
+use super::span::{Extent, clip, extent, report};
 use super::types::{
     BlockKind, ConsensusProposal, Parsed, PostBlock, RoleProposal, Urgency, WorkflowProposal,
 };

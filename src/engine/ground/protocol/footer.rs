@@ -3,11 +3,9 @@
 //! A signal whose value cannot be read is reported and leaves the earlier value in place, so
 //! "last occurrence wins" means the last readable one.
 
-use super::lex::{Signal, Top, classify, is_end, keyword, lookup};
-use super::parse::{clip, report};
-use super::types::{
-    BlockKind, Checkpoint, Gate, Parsed, RoundStatus, TodoItem, TodoState, Verdict,
-};
+use super::lex::{Signal, Top, classify, is_end, keyword, lookup, todo_item};
+use super::span::{clip, report};
+use super::types::{BlockKind, Checkpoint, Gate, Parsed, RoundStatus, Verdict};
 
 /// Applies one signal line (`line` is 1-based) to the footer.
 pub(super) fn apply_signal(signal: Signal, value: &str, line: usize, out: &mut Parsed) {
@@ -133,21 +131,4 @@ pub(super) fn parse_todos(lines: &[&str], head: usize, out: &mut Parsed) -> usiz
     }
     out.todos = Some(items);
     end + 1
-}
-
-/// `- [ ] text`, `- [~] text`, `- [x] text` (or `*`/`+` bullets); `None` for anything else.
-pub(super) fn todo_item(trimmed: &str) -> Option<TodoItem> {
-    let rest = trimmed.strip_prefix(['-', '*', '+'])?.trim_start();
-    let (mark, text) = rest.strip_prefix('[')?.split_once(']')?;
-    let state = match mark.trim() {
-        "" => TodoState::Todo,
-        "~" => TodoState::Doing,
-        "x" | "X" => TodoState::Done,
-        _ => return None,
-    };
-    let text = text.trim();
-    (!text.is_empty()).then(|| TodoItem {
-        text: text.to_string(),
-        state,
-    })
 }

@@ -1,6 +1,8 @@
 //! Line-level recognition shared by every block parser: what a trimmed line is at top level,
 //! and the small text helpers that turn collected lines into values.
 
+use super::types::{TodoItem, TodoState};
+
 /// The action kinds the grammar knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ActionKind {
@@ -247,4 +249,21 @@ pub(super) fn keyword(value: &str) -> String {
         .unwrap_or("")
         .trim_matches(|c: char| !c.is_alphanumeric())
         .to_lowercase()
+}
+
+/// `- [ ] text`, `- [~] text`, `- [x] text` (or `*`/`+` bullets); `None` for anything else.
+pub(super) fn todo_item(trimmed: &str) -> Option<TodoItem> {
+    let rest = trimmed.strip_prefix(['-', '*', '+'])?.trim_start();
+    let (mark, text) = rest.strip_prefix('[')?.split_once(']')?;
+    let state = match mark.trim() {
+        "" => TodoState::Todo,
+        "~" => TodoState::Doing,
+        "x" | "X" => TodoState::Done,
+        _ => return None,
+    };
+    let text = text.trim();
+    (!text.is_empty()).then(|| TodoItem {
+        text: text.to_string(),
+        state,
+    })
 }

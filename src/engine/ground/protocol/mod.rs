@@ -17,6 +17,7 @@ mod footer;
 mod lex;
 mod parse;
 pub mod quality;
+mod span;
 mod types;
 
 #[cfg(test)]

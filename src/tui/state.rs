@@ -1,0 +1,322 @@
+//! The dashboard's state: what it shows and what it waits for. Only `app::update` (and the
+//! folds it calls) change it; widgets read it.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crossterm::event::KeyEvent;
+
+use super::input::InputBox;
+use super::layout::{self, Areas, Needs};
+use super::log::{Level, Log};
+use super::theme::Theme;
+use crate::engine::ground::config::agents::BASELINE;
+use crate::engine::ground::events::{Command, Event};
+use crate::engine::ground::state::{AgentStatus, RunState};
+
+/// Something the dashboard was told.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// The clock: monotonic milliseconds since the session started and local time of day.
+    Tick {
+        now_ms: u64,
+        tod_secs: u32,
+    },
+    Key(KeyEvent),
+    Paste(String),
+    /// Mouse wheel: positive scrolls towards older lines.
+    Wheel(i8),
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    Engine(Event),
+    /// The screen fell behind the engine by this many events; `RunState` is replaced by the
+    /// engine's snapshot so cards and totals are right again.
+    Lagged {
+        missed: u64,
+        snapshot: Box<RunState>,
+    },
+    /// The driver handed a command to the engine; its `TaskFinished` will carry `task_id`.
+    Submitted {
+        task_id: u64,
+        what: String,
+    },
+    /// The engine is gone: nothing more will happen.
+    EngineGone,
+    /// Facts re-read from the project after a commit or an undo: commits not pushed (None:
+    /// no remote) and the recorded idea's title (an undo may have taken it back).
+    Refreshed {
+        ahead: Option<u64>,
+        idea: Option<String>,
+    },
+    /// SIGTERM or SIGHUP: leave now.
+    Terminate,
+}
+
+/// What the driver must do after an update.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Submit(Command),
+    Quit,
+}
+
+/// A yes/no question on screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pending {
+    /// The engine waits for `Command::Confirm { id }`.
+    Engine { id: u64, question: String },
+    /// Ctrl-C (or /quit while work runs): leave the dashboard?
+    Quit { question: String },
+}
+
+impl Pending {
+    pub fn question(&self) -> &str {
+        match self {
+            Pending::Engine { question, .. } | Pending::Quit { question } => question,
+        }
+    }
+}
+
+/// A card on the grid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Card {
+    pub name: String,
+    pub baseline: bool,
+    pub role: String,
+}
+
+/// The last provider failure worth a hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorHint {
+    pub provider: String,
+    /// `not_found`, `auth`, `timeout` or `retryable` (ErrorKind::as_str).
+    pub kind: String,
+}
+
+/// How the session starts: read from the project by the driver.
+#[derive(Debug, Clone, Default)]
+pub struct Init {
+    pub project: String,
+    pub provider: String,
+    /// (name, role) of every roster agent.
+    pub roster: Vec<(String, String)>,
+    pub idea: Option<String>,
+    pub tutorial_done: bool,
+    /// Tokens and micro-dollars of earlier sessions (`.clk/state/usage.json`).
+    pub base_tokens: u64,
+    pub base_cost_micros: u64,
+    /// Earlier sessions had calls with no known price (the cost shown is a lower bound).
+    pub base_cost_unknown: bool,
+    pub width: u16,
+    pub height: u16,
+    pub theme: Option<Theme>,
+    /// Lines to show first (crash recovery, startup notes).
+    pub notes: Vec<String>,
+}
+
+pub struct AppState {
+    pub theme: Theme,
+    pub project: String,
+    pub provider: String,
+    pub run: RunState,
+    pub cards: Vec<Card>,
+    pub log: Log,
+    pub input: InputBox,
+    pub help_open: bool,
+    pub pending: VecDeque<Pending>,
+    pub idea: Option<String>,
+    pub show_welcome: bool,
+    pub tutorial_running: bool,
+    pub stop_requested: bool,
+    /// Tasks the engine is running: id -> what.
+    pub tasks: BTreeMap<u64, String>,
+    /// The workflow stage running now, for the title bar.
+    pub stage: Option<String>,
+    pub error_hint: Option<ErrorHint>,
+    /// Why the last run stopped at a spending cap, until new work starts.
+    pub budget_stop: Option<String>,
+    /// The last work was aborted (a dispatch ended cancelled), until new work starts.
+    pub aborted: bool,
+    /// The stage of the latest dispatch (casting has one but no workflow stage).
+    pub dispatch_stage: Option<String>,
+    /// A run, loop or message cycle finished since the last input: suggest what next.
+    pub work_finished: bool,
+    pub engine_gone: bool,
+    pub base_tokens: u64,
+    pub base_cost_micros: u64,
+    pub base_cost_unknown: bool,
+    pub ahead: Option<u64>,
+    pub now_ms: u64,
+    pub tod_secs: u32,
+    /// When each working agent started (monotonic ms).
+    pub working_since: BTreeMap<String, u64>,
+    /// Silence reported by the latest heartbeat of each working agent.
+    pub silent_ms: BTreeMap<String, u64>,
+    pub agent_provider: BTreeMap<String, String>,
+    /// How long each agent's last dispatch took.
+    pub last_run_ms: BTreeMap<String, u64>,
+    pub width: u16,
+    pub height: u16,
+    pub frame: u64,
+}
+
+impl AppState {
+    pub fn new(init: Init) -> AppState {
+        let mut s = AppState {
+            theme: init.theme.unwrap_or_else(Theme::colored),
+            project: init.project,
+            provider: init.provider,
+            run: RunState::default(),
+            cards: Vec::new(),
+            log: Log::default(),
+            input: InputBox::default(),
+            help_open: false,
+            pending: VecDeque::new(),
+            idea: init.idea,
+            show_welcome: !init.tutorial_done,
+            tutorial_running: false,
+            stop_requested: false,
+            tasks: BTreeMap::new(),
+            stage: None,
+            error_hint: None,
+            budget_stop: None,
+            aborted: false,
+            dispatch_stage: None,
+            work_finished: false,
+            engine_gone: false,
+            base_tokens: init.base_tokens,
+            base_cost_micros: init.base_cost_micros,
+            base_cost_unknown: init.base_cost_unknown,
+            ahead: None,
+            now_ms: 0,
+            tod_secs: 0,
+            working_since: BTreeMap::new(),
+            silent_ms: BTreeMap::new(),
+            agent_provider: BTreeMap::new(),
+            last_run_ms: BTreeMap::new(),
+            width: init.width,
+            height: init.height,
+            frame: 0,
+        };
+        for (name, role) in init.roster {
+            s.ensure_card(&name, &role);
+        }
+        for n in init.notes {
+            s.note(Level::System, &n);
+        }
+        s
+    }
+
+    pub fn note(&mut self, level: Level, text: &str) {
+        for line in text.lines() {
+            self.log.push(level, self.tod_secs, line);
+        }
+    }
+
+    /// Add a card unless there is one; baseline first in their fixed order, then by name.
+    pub fn ensure_card(&mut self, name: &str, role: &str) {
+        if let Some(c) = self.cards.iter_mut().find(|c| c.name == name) {
+            if !role.is_empty() {
+                c.role = role.to_string();
+            }
+            return;
+        }
+        self.cards.push(Card {
+            name: name.to_string(),
+            baseline: BASELINE.iter().any(|(n, _)| *n == name),
+            role: role.to_string(),
+        });
+        self.cards.sort_by_key(|c| {
+            let rank = BASELINE
+                .iter()
+                .position(|(n, _)| *n == c.name)
+                .unwrap_or(BASELINE.len());
+            (rank, c.name.clone())
+        });
+    }
+
+    pub fn remove_card(&mut self, name: &str) {
+        self.cards.retain(|c| c.baseline || c.name != name);
+    }
+
+    pub fn status(&self, name: &str) -> AgentStatus {
+        self.run
+            .agents
+            .get(name)
+            .map_or(AgentStatus::Idle, |a| a.status)
+    }
+
+    pub fn working(&self) -> impl Iterator<Item = &str> {
+        self.run
+            .agents
+            .iter()
+            .filter(|(_, a)| a.status == AgentStatus::Working)
+            .map(|(n, _)| n.as_str())
+    }
+
+    /// Work is under way: an engine task runs or an agent works.
+    pub fn busy(&self) -> bool {
+        !self.tasks.is_empty() || self.working().next().is_some()
+    }
+
+    /// The dashboard needs clock ticks (elapsed times, the spinner) only while busy.
+    pub fn animating(&self) -> bool {
+        self.busy() && !self.engine_gone
+    }
+
+    pub fn total_tokens(&self) -> u64 {
+        self.base_tokens
+            .saturating_add(self.run.totals.input_tokens)
+            .saturating_add(self.run.totals.output_tokens)
+    }
+
+    pub fn total_cost_micros(&self) -> u64 {
+        self.base_cost_micros
+            .saturating_add(self.run.totals.cost_micros)
+    }
+
+    /// Some call had no known price: the total is a lower bound.
+    pub fn cost_unknown(&self) -> bool {
+        self.base_cost_unknown || self.run.totals.cost_unknown
+    }
+
+    /// What the title bar calls the phase.
+    pub fn phase(&self) -> String {
+        if let Some(st) = &self.stage {
+            return st.clone();
+        }
+        if let Some(st) = self
+            .dispatch_stage
+            .as_ref()
+            .filter(|_| !self.tasks.is_empty())
+        {
+            return st.clone();
+        }
+        match self.tasks.values().next_back() {
+            Some(t) => t.clone(),
+            None => "ready".to_string(),
+        }
+    }
+
+    pub fn areas(&self) -> Areas {
+        let screen = ratatui::layout::Rect::new(0, 0, self.width, self.height);
+        let input_rows = self.input.rows(usize::from(self.width.saturating_sub(2))) as u16;
+        layout::compute(
+            screen,
+            Needs {
+                cards: self.cards.len(),
+                input_rows,
+                welcome: self.show_welcome,
+            },
+        )
+    }
+
+    /// Rows and columns of the log's text (inside its top border).
+    pub(crate) fn log_page(&self) -> (usize, usize) {
+        let a = self.areas().log;
+        (
+            usize::from(a.height.saturating_sub(1)).max(1),
+            usize::from(a.width).max(1),
+        )
+    }
+}
