@@ -5,6 +5,8 @@
 //! `cargo bench --bench cli_wall` (needs tests/install-clis.sh's programs; `CLK_WALL_RUNS`
 //! sets the runs per side, default 7). Under `cargo test` it does nothing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 // The test helpers' own unit tests are compiled here too and use things only tests need.
 #[allow(unused_imports)]
 #[path = "../tests/support/mod.rs"]

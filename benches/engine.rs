@@ -2,6 +2,8 @@
 //! - applying 25 write actions and committing them in a repository of 10,000 files;
 //! - `clk status` cold start (the whole process, as a user runs it).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! Parse and score a ~100 KB reply holding 50 blocks (multi-line writes, edits, posts, a run,
 //! a TODOS list and a footer). Goal: each well under 1 ms.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 use std::fmt::Write as _;
 use std::hint::black_box;
 

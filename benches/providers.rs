@@ -2,6 +2,8 @@
 //! that never answers: a blackhole (SYNs dropped), a server that accepts and stays silent, a
 //! closed port, and the default Ollama endpoint pointed at the blackhole. Goal: under 1 s.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 #[path = "../tests/support/blackhole.rs"]
 mod blackhole;
 

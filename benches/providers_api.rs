@@ -4,6 +4,8 @@
 //!   of clk's SSE decoding, line splitting and usage reading on top of the socket;
 //! - `clk providers` as a whole process with the api-mode providers keyed (one-second goal).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 #[path = "../tests/support/mod.rs"]
 mod support;
 

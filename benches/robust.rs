@@ -3,6 +3,8 @@
 //! the cap really holds. Only the fan-out and the chief's merge are timed (and, separately,
 //! the samples alone); setting up the project and the mock server is not.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 #[path = "../tests/support/mod.rs"]
 mod support;
 

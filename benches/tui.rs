@@ -7,6 +7,8 @@
 //! `cargo bench --bench tui -- render` runs one section (`memory`, `render`, `latency`, `idle`).
 //! Under `cargo test` (no `--bench` argument) it only runs a quick smoke check.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

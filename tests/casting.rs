@@ -1,6 +1,8 @@
 //! Casting against a real project folder: prompt files, agents.json, casting.log and the
 //! feedback the chief reads back.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 use std::fs;
 
 use clk::engine::ground::config::AgentsFile;

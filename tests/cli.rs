@@ -1,6 +1,8 @@
 //! The `clk` binary as a user runs it: init, idea, ask, status, providers, configure, and
 //! what happens on bad input (a clear one-line error, exit code 2, nothing lost).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 use std::fs;
 use std::path::Path;
 use std::process::Command as StdCommand;

@@ -4,6 +4,8 @@
 //! (a fake one: the gate after the fact keeps the allowed file and undoes the forbidden
 //! ones), and keys that must never reach .clk/ or a commit.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 mod support;
 
 use std::fs;

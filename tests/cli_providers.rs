@@ -6,6 +6,8 @@
 //!
 //! See tests/support/clis.rs for where the programs come from and when these tests skip.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 mod support;
 
 use std::path::Path;

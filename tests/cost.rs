@@ -3,6 +3,8 @@
 //! totals and `clk status`, and a spending cap stops a headless run before the next model call
 //! with a clear reason and exit code 3.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 mod support;
 
 use std::fs;

@@ -5,6 +5,8 @@
 //! and checks the files: every JSON file parses, and every JSONL line but possibly a cut last
 //! one parses (readers skip it, and the next append starts on a fresh line).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;

@@ -3,6 +3,8 @@
 //! committed, usage from the protocol is recorded, and the key appears in no file under .clk/,
 //! no commit, and no output.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 mod support;
 
 use std::fs;

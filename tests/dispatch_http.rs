@@ -2,6 +2,8 @@
 //! protocols: the trace line reaches the model, streamed lines become events, usage comes from
 //! the protocol, retryable failures are retried with events, and hard failures end cleanly.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 mod support;
 
 use std::fs;

@@ -1,6 +1,8 @@
 //! Whole dispatches through the real binary with the shell provider in command mode: a script
 //! plays the agent, so the prompt, the gate, the commit and the records are all real.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 use std::fs;
 use std::path::Path;
 use std::process::Command as StdCommand;

@@ -3,6 +3,8 @@
 //! rejected → done.md moved to done_requested.md). The pure decision is tested in
 //! src/engine/done_gate/tests.rs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -2,6 +2,8 @@
 //! `/stop`, `/provider`, `/undo`, `/doctor --fix` with its questions, `/status`, `/roles`,
 //! and heartbeats. Agents are the shell provider running small scripts.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 use std::path::Path;
 use std::time::Duration;
 

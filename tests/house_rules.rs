@@ -1,5 +1,7 @@
 //! Rules of the house that a reviewer should not have to check by eye.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 use std::fs;
 use std::path::{Path, PathBuf};
 

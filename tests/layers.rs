@@ -5,6 +5,8 @@
 //! inline `crate::`/`super::` paths, with comments, strings and `#[cfg(test)]` items left out.
 //! Each path is resolved to the deepest module file it names.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};

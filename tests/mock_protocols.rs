@@ -3,6 +3,8 @@
 //! errors and in-stream errors in each protocol's own JSON, keys checked the protocol's way.
 //! The real claude, codex and gemini programs parse these replies, so the shapes matter.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 mod support;
 
 use std::time::Duration;

@@ -6,6 +6,8 @@
 //! of programs). When they are not installed the tests say so on stderr and pass, so a machine
 //! without Node still runs the suite; under tests/run-all.sh (`CLK_REQUIRE_CLIS=1`) they fail.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 mod support;
 
 use std::path::{Path, PathBuf};

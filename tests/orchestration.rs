@@ -2,6 +2,8 @@
 //! scripted replies: casting, a custom workflow run to a granted done, a refused workflow
 //! proposal, a blocking question routed to a peer, and bad input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 mod support;
 
 use std::fs;

@@ -3,6 +3,8 @@
 //!
 //! 512 cases per property by default; set PROPTEST_CASES for a longer run.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 use clk::engine::ground::protocol::{Action, Flag, ScoreOptions, parse, score};
 use proptest::prelude::*;
 

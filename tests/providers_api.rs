@@ -4,6 +4,8 @@
 //! while the reply streams; every failure gets the kind the retry policy needs; keys are
 //! sent the vendor's way and never show in error text.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 mod support;
 
 #[path = "providers_api/failures.rs"]

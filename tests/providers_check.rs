@@ -3,6 +3,8 @@
 //! The speed itself is measured in `benches/providers.rs`; the bound here only catches a hang,
 //! and the deadline itself is unit-tested with a check that never ends (src/cmd/providers.rs).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 mod support;
 
 use std::path::Path;

@@ -3,6 +3,8 @@
 //! every failure (status, refused connection, cut stream, stall, abort, garbage) gets the kind
 //! the retry policy needs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 mod support;
 
 #[path = "providers_http/check.rs"]

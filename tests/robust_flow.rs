@@ -3,6 +3,8 @@
 //! loop that never improves escalates into consensus and critic review, reframes and stops,
 //! and provider plus stage retries ride out an outage.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 mod support;
 
 use std::fs;

@@ -3,6 +3,8 @@
 //! time, a critic that asks for two revisions, a PROPOSE_CONSENSUS, and the all-off setting
 //! that costs one call per stage. Each test counts the model calls the mock recorded.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 mod support;
 
 use std::fs;

@@ -5,6 +5,8 @@
 //! providers.json, where the user put one) and nothing in `git log -p --all` contains any key,
 //! and neither does anything clk printed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 mod support;
 
 use std::fs;

@@ -1,6 +1,8 @@
 //! App-flow tests: keys and engine events in, commands out. First against the reducer alone,
 //! then through the real event loop with a fake engine and a test screen.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 #[path = "support/tui.rs"]
 mod tui;
 

@@ -1,6 +1,8 @@
 //! Snapshots of the dashboard: each widget in each state, and whole screens at 80x24 and
 //! 120x40 built from a recorded session. Review changes with `cargo insta review`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 #[path = "support/tui.rs"]
 mod tui;
 

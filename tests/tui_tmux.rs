@@ -5,6 +5,8 @@
 //! deadline instead of sleeping, and kills its server when dropped. Tests skip (and say so)
 //! when tmux is not installed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

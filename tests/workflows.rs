@@ -2,6 +2,8 @@
 //! against the roster a fresh project has, and a rejected proposal never touches the file on
 //! disk.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
 use std::fs;
 use std::path::Path;
 

@@ -35,7 +35,7 @@ pub fn run(dir: &Path, sets: &[String], show: bool) -> Result<u8, Failure> {
     if !sets.is_empty() {
         let mut cfg_user = read_json(&ws.config_file())?.unwrap_or_else(|| json!({}));
         let mut prov_user = read_json(&ws.providers_file())?.unwrap_or_else(|| json!({}));
-        let schema = serde_json::to_value(ClkConfig::default()).expect("defaults serialize");
+        let schema = crate::engine::ground::fixed::json(&ClkConfig::default());
         let (mut cfg_changed, mut prov_changed) = (false, false);
         for item in sets {
             let (key, raw) = item.split_once('=').ok_or_else(|| {
@@ -167,8 +167,10 @@ fn set_price(prov_user: &mut Value, name: &str, model: Option<&str>, part: &str,
         if !v.is_object() {
             *v = json!({});
         }
-        let map = v.as_object_mut().expect("made an object above");
-        map.entry(k.to_string()).or_insert_with(|| json!({})).take()
+        match v.as_object_mut() {
+            Some(map) => map.entry(k.to_string()).or_insert_with(|| json!({})).take(),
+            None => json!({}),
+        }
     };
     let mut providers = slot(prov_user, "providers");
     let mut provider = slot(&mut providers, name);

@@ -4,6 +4,8 @@
 //! broadcast stream; every front end folds them with [`ground::state::RunState::apply`].
 //! ARCHITECTURE.md at the repository root maps each folder to its layer.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod act;
 pub mod agents;
 pub mod ground;

@@ -295,7 +295,7 @@ pub async fn run(
             biased;
             _ = cancel.cancelled() => break Ending::Cancelled,
             _ = tokio::time::sleep_until(deadline) => break Ending::TimedOut,
-            _ = async { tokio::time::sleep_until(idle_at.expect("guarded")).await }, if idle_at.is_some() => {
+            _ = async { tokio::time::sleep_until(idle_at.unwrap_or(deadline)).await }, if idle_at.is_some() => {
                 break Ending::Idle;
             }
             msg = rx.recv(), if streams_open => match msg {

@@ -15,7 +15,6 @@
 //! dispatches each pass the check on their own, so a fan-out is checked as a whole first with
 //! [`check_fanout`].
 
-use crate::engine::agents::providers::registry;
 use crate::engine::ground::config::{BudgetConfig, ProviderSettings};
 use crate::engine::ground::events::Event;
 use crate::engine::ground::pricing::{self, CostBasis, Quote, format_usd};
@@ -253,8 +252,8 @@ fn provider_max_output(settings: &ProviderSettings) -> Option<u64> {
         .and_then(serde_json::Value::as_u64)
 }
 
-/// Before a consensus fan-out of `samples` parallel dispatches of `agent` with a prompt of
-/// `prompt_chars` characters: Ok with the worst-case cost in micros (None: price unknown), or
+/// Before a consensus fan-out of `samples` parallel dispatches of `agent` (on the provider
+/// whose `settings` are given) with a prompt of `prompt_chars` characters: Ok with the worst-case cost in micros (None: price unknown), or
 /// the reason it must not start.
 ///
 /// Assumptions (see [`fanout_worst_case`]): every sample is a fresh, uncached call on the
@@ -264,16 +263,12 @@ fn provider_max_output(settings: &ProviderSettings) -> Option<u64> {
 /// persisted session totals now, so dispatches already running elsewhere are not counted.
 pub fn check_fanout(
     project: &Project,
+    settings: &ProviderSettings,
     agent: &str,
     prompt_chars: usize,
     samples: u32,
     max_output_tokens: Option<u64>,
 ) -> Result<Option<u64>, String> {
-    let provider = registry::choose(project, agent);
-    let settings = project
-        .providers
-        .get(&provider)
-        .map_err(|e| e.to_string())?;
     let max_out = max_output_tokens
         .or_else(|| provider_max_output(settings))
         .unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS);

@@ -1,6 +1,7 @@
 pub mod bundled;
 pub mod config;
 pub mod events;
+pub mod fixed;
 pub mod pricing;
 pub mod protocol;
 pub mod redact;

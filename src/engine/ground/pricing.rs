@@ -156,6 +156,7 @@ struct TableFile {
 }
 
 /// The built-in price table, parsed once.
+#[derive(Default)]
 struct Table {
     kinds: BTreeMap<String, KindRule>,
     /// Lower-case model prefixes, exact prices.
@@ -182,7 +183,13 @@ fn parse_table(text: &str) -> Result<Table, String> {
 fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
     // The embedded file is checked by `the_built_in_table_parses_and_is_sane`.
-    TABLE.get_or_init(|| parse_table(TABLE_JSON).expect("assets/pricing.json is valid"))
+    TABLE.get_or_init(|| {
+        parse_table(TABLE_JSON).unwrap_or_else(|e| {
+            // Every price then reads as unknown, which is what the title bar shows.
+            tracing::error!("the built-in price table does not parse: {e}");
+            Table::default()
+        })
+    })
 }
 
 /// The part of a model name prices are keyed by: lower case, without a vendor or path prefix

@@ -17,14 +17,13 @@ fn known() -> &'static RwLock<Vec<String>> {
 fn patterns() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(
+        crate::engine::ground::fixed::regex(
             r"(?x)
             (?P<sk>\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{12,})
             | (?P<bearer>(?i:bearer)\s+[A-Za-z0-9_\-\.=]{12,})
             | (?P<google>\bAIza[0-9A-Za-z_\-]{20,})
             | (?P<gh>\bgh[pousr]_[A-Za-z0-9]{20,})",
         )
-        .expect("static redaction pattern")
     })
 }
 

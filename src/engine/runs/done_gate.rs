@@ -122,9 +122,9 @@ pub enum QaVerdict {
 }
 
 static PASS_WORD: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\bPASS(?:ED)?\b").expect("pass re"));
+    LazyLock::new(|| crate::engine::ground::fixed::regex(r"\bPASS(?:ED)?\b"));
 static FAIL_WORD: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\bFAIL(?:ED|URE)?\b").expect("fail re"));
+    LazyLock::new(|| crate::engine::ground::fixed::regex(r"\bFAIL(?:ED|URE)?\b"));
 
 /// The verdict in a qa post. Case-sensitive, as qa is told to write it: prose such as
 /// "the passport check passed" is not a verdict. Any FAIL word wins over PASS, so

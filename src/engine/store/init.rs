@@ -112,7 +112,7 @@ pub fn init(root: &Path, name: Option<&str>) -> Result<InitReport, InitError> {
             })),
             ..ClkConfig::default()
         };
-        let v = serde_json::to_value(&cfg).expect("config serializes");
+        let v = crate::engine::ground::fixed::json(&cfg);
         write_json(&cfg_path, &v).map_err(io(&cfg_path))?;
         written.push(".clk/config/clk.config.json".into());
         report.created_config = true;
@@ -120,11 +120,11 @@ pub fn init(root: &Path, name: Option<&str>) -> Result<InitReport, InitError> {
     for (path, value) in [
         (
             ws.providers_file(),
-            serde_json::to_value(ProvidersFile::default()).expect("serializes"),
+            crate::engine::ground::fixed::json(&ProvidersFile::default()),
         ),
         (
             ws.agents_file(),
-            serde_json::to_value(AgentsFile::default()).expect("serializes"),
+            crate::engine::ground::fixed::json(&AgentsFile::default()),
         ),
     ] {
         if !path.exists() {

@@ -17,7 +17,7 @@ fn rules() -> &'static [Rule] {
     static RULES: OnceLock<Vec<Rule>> = OnceLock::new();
     RULES.get_or_init(|| {
         let r = |p: &str, why: &'static str| Rule {
-            re: Regex::new(p).expect("static rule"),
+            re: crate::engine::ground::fixed::regex(p),
             why,
         };
         vec![

@@ -146,8 +146,20 @@ pub fn open_fanout(
     }
     for (agent, (samples, objective_chars)) in per_agent {
         let prompt_chars = prompt_estimate(project, agent, objective_chars);
-        crate::engine::agents::budget::check_fanout(project, agent, prompt_chars, samples, None)
-            .map_err(|why| format!("the spending cap does not cover it: {why}"))?;
+        let provider = crate::engine::agents::providers::registry::choose(project, agent);
+        let settings = project
+            .providers
+            .get(&provider)
+            .map_err(|e| e.to_string())?;
+        crate::engine::agents::budget::check_fanout(
+            project,
+            settings,
+            agent,
+            prompt_chars,
+            samples,
+            None,
+        )
+        .map_err(|why| format!("the spending cap does not cover it: {why}"))?;
     }
     bus.emit(Event::ConsensusStarted {
         agent: plan.for_agent.clone(),

@@ -218,22 +218,22 @@ async fn quality_loop(
                     "quality",
                     project.config.consensus.max_samples,
                 );
-                keep_better(
+                let kept = keep_better(
                     project,
                     bus,
-                    &mut best,
+                    best.take(),
                     (attempt_req.clone(), called, q),
                     cancel,
                 )
                 .await?;
                 match consensus::run(project, bus, &plan, req, care, cancel).await? {
                     Fanned::Merged(o) if o.ok => {
-                        drop_best(project, bus, best.take(), cancel).await?;
+                        drop_best(project, bus, Some(kept), cancel).await?;
                         return Ok(o);
                     }
                     Fanned::Merged(_) | Fanned::AllFailed(_) | Fanned::NotStarted(_) => {
                         // Nothing better came of it: the best reply seen is applied.
-                        let (_, b, _) = best.take().expect("kept above");
+                        let (_, b, _) = kept;
                         return finish(project, bus, req, b, Effects::Apply, cancel).await;
                     }
                 }
@@ -243,14 +243,16 @@ async fn quality_loop(
                 emit_retry(bus, req, &called, attempt, max_retries, &q, reasons.clone());
                 let mut called = called;
                 called.put_back_native(project, bus, &req.agent);
-                keep_better(
-                    project,
-                    bus,
-                    &mut best,
-                    (attempt_req.clone(), called, q),
-                    cancel,
-                )
-                .await?;
+                best = Some(
+                    keep_better(
+                        project,
+                        bus,
+                        best.take(),
+                        (attempt_req.clone(), called, q),
+                        cancel,
+                    )
+                    .await?,
+                );
                 attempt_req = req.clone();
                 attempt_req.objective = policy::repair_objective(&reasons, &req.objective);
                 attempt += 1;
@@ -282,21 +284,16 @@ fn emit_retry(
 async fn keep_better(
     project: &Project,
     bus: &Bus,
-    best: &mut Option<(DispatchRequest, Called, Quality)>,
+    best: Option<(DispatchRequest, Called, Quality)>,
     new: (DispatchRequest, Called, Quality),
     cancel: &CancellationToken,
-) -> Result<(), DispatchError> {
-    let loser = match best.take() {
-        Some(old) if old.2.score > new.2.score => {
-            *best = Some(old);
-            Some(new)
-        }
-        old => {
-            *best = Some(new);
-            old
-        }
+) -> Result<(DispatchRequest, Called, Quality), DispatchError> {
+    let (kept, loser) = match best {
+        Some(old) if old.2.score > new.2.score => (old, Some(new)),
+        old => (new, old),
     };
-    drop_best(project, bus, loser, cancel).await
+    drop_best(project, bus, loser, cancel).await?;
+    Ok(kept)
 }
 
 /// Write the run record of a reply that is not applied.

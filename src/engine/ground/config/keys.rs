@@ -169,7 +169,9 @@ pub fn set_path(value: &mut Value, dotted: &str, new: Value) {
         if !cur.is_object() {
             *cur = Value::Object(Map::new());
         }
-        let map = cur.as_object_mut().expect("made an object above");
+        let Some(map) = cur.as_object_mut() else {
+            return;
+        };
         if i == parts.len() - 1 {
             map.insert(part.to_string(), new);
             return;

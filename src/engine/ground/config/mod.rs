@@ -327,7 +327,7 @@ impl ClkConfig {
         user: Option<&serde_json::Value>,
         env: EnvLookup<'_>,
     ) -> Result<ClkConfig, ConfigError> {
-        let mut value = serde_json::to_value(ClkConfig::default()).expect("defaults serialize");
+        let mut value = crate::engine::ground::fixed::json(&ClkConfig::default());
         if let Some(user) = user {
             keys::check_types(&value, user, "clk.config.json")?;
             keys::merge_deep(&mut value, user);

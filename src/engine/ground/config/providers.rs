@@ -243,7 +243,7 @@ impl ProvidersFile {
         user: Option<&serde_json::Value>,
         env: EnvLookup<'_>,
     ) -> Result<ProvidersFile, ConfigError> {
-        let mut value = serde_json::to_value(ProvidersFile::default()).expect("defaults");
+        let mut value = crate::engine::ground::fixed::json(&ProvidersFile::default());
         if let Some(user) = user {
             super::keys::merge_deep(&mut value, user);
         }

@@ -110,14 +110,13 @@ const REFUSAL_WINDOW_BYTES: usize = 2000;
 fn refusal() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(
+        crate::engine::ground::fixed::regex(
             r"(?ix)
             \bi \s+ (?:cannot|can[’']?t|can \s+ not) \s+ (?:help|assist|do|comply|fulfil|fulfill|complete|provide|proceed|continue)\b
             | \bi (?:\s+am|[’']m) \s+ sorry\b [^\n]{0,120}? \b(?:unable|cannot|can[’']?t|won[’']?t)\b
             | \bas \s+ an \s+ ai (?:\s+ language)? \s+ model\b
             | \bi \s+ do \s+ not \s+ have \s+ the \s+ ability\b",
         )
-        .expect("static refusal pattern")
     })
 }
 

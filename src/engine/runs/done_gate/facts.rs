@@ -26,8 +26,9 @@ pub const MAX_MARKERS: usize = 50;
 /// Files this size or larger are not scanned for markers.
 const MAX_SCAN_BYTES: u64 = 1024 * 1024;
 
-static MARKER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b(?:TODO|FIXME|XXX|HACK|PLACEHOLDER)\b").expect("marker re"));
+static MARKER: LazyLock<Regex> = LazyLock::new(|| {
+    crate::engine::ground::fixed::regex(r"\b(?:TODO|FIXME|XXX|HACK|PLACEHOLDER)\b")
+});
 
 /// The facts about the project at `ws`, without the TODO scan (see [`gather_for`]).
 pub fn gather(ws: &Workspace, tests: TestsStatus) -> Facts {

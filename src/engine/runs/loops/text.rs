@@ -102,12 +102,12 @@ pub fn question_line(reply: &str) -> Option<String> {
 
 fn pass_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"\bPASS(ED)?\b").expect("static pattern"))
+    RE.get_or_init(|| crate::engine::ground::fixed::regex(r"\bPASS(ED)?\b"))
 }
 
 fn fail_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"\bFAIL(ED|URE|S)?\b").expect("static pattern"))
+    RE.get_or_init(|| crate::engine::ground::fixed::regex(r"\bFAIL(ED|URE|S)?\b"))
 }
 
 /// Qa's verdict from its `POST: qa` blocks, the last one deciding: Some(true) for PASS,

@@ -38,7 +38,10 @@ pub(super) async fn dispatch_stage(
     };
     let rounds = stage.rounds.unwrap_or(1).max(1);
     let mut acc: Option<DispatchOutcome> = None;
-    for round in 1..=rounds {
+    let mut round = 0;
+    // At least one round runs, so the loop always ends with an outcome.
+    loop {
+        round += 1;
         let mut r = req.clone();
         if rounds > 1 {
             r.objective = format!(
@@ -53,15 +56,15 @@ pub(super) async fn dispatch_stage(
             || req.dry_run
             || cancel.is_cancelled()
             || out.parsed.footer.round_status == Some(RoundStatus::Done);
-        acc = Some(match acc {
+        let all = match acc.take() {
             Some(a) => merge(a, out),
             None => out,
-        });
-        if stop {
-            break;
+        };
+        if stop || round >= rounds {
+            return Ok(all);
         }
+        acc = Some(all);
     }
-    Ok(acc.expect("rounds is at least 1"))
 }
 
 /// Worth another try of the whole stage after a pause.

@@ -39,7 +39,8 @@ const REFINE_KEYS: &[&str] = &[
     "critics",
 ];
 
-static ID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9_-]*$").expect("id re"));
+static ID: LazyLock<Regex> =
+    LazyLock::new(|| crate::engine::ground::fixed::regex(r"^[a-z0-9][a-z0-9_-]*$"));
 
 /// A parsed text and which top-level keys it wrote (proposals add the missing ones).
 pub(crate) struct Parsed {
@@ -345,8 +346,9 @@ fn shown(v: &Value) -> String {
 /// The parser's message without its source snippet, location suffix or API advice.
 fn yaml_problem(e: &serde_saphyr::Error) -> Problem {
     static AT: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"^(?:error: )?(?:line \d+ column \d+: )?(.*?)(?: at line \d+, column \d+)?$")
-            .expect("yaml message re")
+        crate::engine::ground::fixed::regex(
+            r"^(?:error: )?(?:line \d+ column \d+: )?(.*?)(?: at line \d+, column \d+)?$",
+        )
     });
     let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
     let plain = e.without_snippet().to_string();

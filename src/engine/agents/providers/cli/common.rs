@@ -91,7 +91,7 @@ pub fn tool_line(name: &str, input: &serde_json::Value) -> String {
 
 fn status_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"\b(429|500|502|503|504|529)\b").expect("static regex"))
+    RE.get_or_init(|| crate::engine::ground::fixed::regex(r"\b(429|500|502|503|504|529)\b"))
 }
 
 /// What kind of failure a CLI's error message describes. The CLIs report HTTP trouble in
