@@ -1,6 +1,8 @@
 //! The `clk` binary as a user runs it: init, idea, ask, status, providers, configure, and
 //! what happens on bad input (a clear one-line error, exit code 2, nothing lost).
 
+use crate::support;
+
 use std::fs;
 use std::path::Path;
 use std::process::Command as StdCommand;
@@ -9,11 +11,8 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 
 fn clk(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("clk").unwrap();
-    c.current_dir(dir)
-        .env_remove("CLK_PROVIDER")
-        .env_remove("CLK_SHELL_COMMAND")
-        .env("CLK_NO_TUI", "1");
+    let mut c = support::clk();
+    c.current_dir(dir).env("CLK_NO_TUI", "1");
     c
 }
 

@@ -20,10 +20,8 @@ ACTION: write\nPATH: greeter.py\nCONTENT:\ndef hello():\n    return \"hello\"\nE
 CONFIDENCE: 0.8\nPROGRESS: yes\n";
 
 fn clk(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("clk").unwrap();
-    c.current_dir(dir)
-        .env("CLK_NO_TUI", "1")
-        .env_remove("CLK_PROVIDER");
+    let mut c = support::clk();
+    c.current_dir(dir).env("CLK_NO_TUI", "1");
     c
 }
 

@@ -18,20 +18,8 @@ ACTION: write\nPATH: greeter.py\nCONTENT:\ndef hello():\n    return \"hello\"\nE
 CONFIDENCE: 0.8\nPROGRESS: yes\n";
 
 fn clk(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("clk").unwrap();
+    let mut c = support::clk();
     c.current_dir(dir).env("CLK_NO_TUI", "1");
-    for var in [
-        "CLK_PROVIDER",
-        "ANTHROPIC_API_KEY",
-        "ANTHROPIC_BASE_URL",
-        "OPENAI_API_KEY",
-        "OPENAI_BASE_URL",
-        "GEMINI_API_KEY",
-        "GOOGLE_API_KEY",
-        "GOOGLE_GEMINI_BASE_URL",
-    ] {
-        c.env_remove(var);
-    }
     c
 }
 

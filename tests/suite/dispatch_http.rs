@@ -28,10 +28,8 @@ fn project() -> tempfile::TempDir {
 }
 
 fn clk(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("clk").unwrap();
-    c.current_dir(dir)
-        .env("CLK_NO_TUI", "1")
-        .env_remove("CLK_PROVIDER");
+    let mut c = support::clk();
+    c.current_dir(dir).env("CLK_NO_TUI", "1");
     c
 }
 

@@ -1,6 +1,8 @@
 //! Whole dispatches through the real binary with the shell provider in command mode: a script
 //! plays the agent, so the prompt, the gate, the commit and the records are all real.
 
+use crate::support;
+
 use std::fs;
 use std::path::Path;
 use std::process::Command as StdCommand;
@@ -9,10 +11,8 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 
 fn clk(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("clk").unwrap();
-    c.current_dir(dir)
-        .env_remove("CLK_PROVIDER")
-        .env("CLK_NO_TUI", "1");
+    let mut c = support::clk();
+    c.current_dir(dir).env("CLK_NO_TUI", "1");
     c
 }
 

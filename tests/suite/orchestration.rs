@@ -13,7 +13,7 @@ use predicates::prelude::*;
 use support::mock_server::{MockServer, Reply, Script};
 
 fn clk(dir: &Path, mock: &MockServer) -> Command {
-    let mut c = Command::cargo_bin("clk").unwrap();
+    let mut c = support::clk();
     c.current_dir(dir)
         .env("CLK_NO_TUI", "1")
         .env("CLK_PROVIDER", "ollama")

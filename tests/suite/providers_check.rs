@@ -13,10 +13,8 @@ use support::blackhole::{Blackhole, Silent};
 use support::mock_server::{MockServer, Script, closed_url};
 
 fn clk(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("clk").unwrap();
-    c.current_dir(dir)
-        .env("CLK_NO_TUI", "1")
-        .env_remove("CLK_PROVIDER");
+    let mut c = support::clk();
+    c.current_dir(dir).env("CLK_NO_TUI", "1");
     c
 }
 

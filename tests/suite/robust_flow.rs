@@ -72,7 +72,7 @@ async fn a_redirect_checkpoint_feeds_the_chiefs_direction_to_the_next_stage() {
 }
 
 fn clk(dir: &Path, mock: &MockServer) -> Command {
-    let mut c = Command::cargo_bin("clk").unwrap();
+    let mut c = support::clk();
     c.current_dir(dir)
         .env("CLK_NO_TUI", "1")
         .env("CLK_PROVIDER", "ollama")

@@ -29,11 +29,8 @@ fn all_keys() -> Vec<&'static str> {
 }
 
 fn clk(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("clk").unwrap();
-    c.current_dir(dir)
-        .env("CLK_NO_TUI", "1")
-        .env_remove("CLK_PROVIDER")
-        .env_remove("CLK_OPENWEBUI_API_KEY");
+    let mut c = support::clk();
+    c.current_dir(dir).env("CLK_NO_TUI", "1");
     for (k, v) in ENV_KEYS {
         c.env(k, v);
     }

@@ -60,7 +60,13 @@ impl Tmux {
     }
 
     fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
+        let mut cmd = Command::new("tmux");
+        // The server (started by the first call) passes its environment to every shell in it:
+        // keep the developer's clk settings and vendor keys out of the dashboards under test.
+        for name in crate::support::clk_env_vars() {
+            cmd.env_remove(name);
+        }
+        let out = cmd
             .arg("-L")
             .arg(&self.socket)
             .args(args)
@@ -149,7 +155,7 @@ impl Drop for Tmux {
 /// A fresh project set up with `clk init`.
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(CLK)
+    let out = crate::support::clk()
         .arg("init")
         .current_dir(dir.path())
         .output()
