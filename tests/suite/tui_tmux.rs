@@ -118,6 +118,31 @@ impl Tmux {
         })
     }
 
+    /// The pane's line discipline as `stty -a` shows it, read from outside the pane (so it
+    /// works while a program holds the terminal): `icanon` or `-icanon`, `echo` or `-echo`.
+    fn tty_modes(&self) -> Vec<String> {
+        let tty = self.tmux(&["display-message", "-p", "-t", "main", "#{pane_tty}"]);
+        let out = Command::new("stty")
+            .args(["-a", "-F", tty.trim()])
+            .output()
+            .expect("stty runs");
+        assert!(out.status.success(), "stty -a -F {tty}: {out:?}");
+        String::from_utf8_lossy(&out.stdout)
+            .split([' ', ';', '\n'])
+            .filter(|w| ["icanon", "-icanon", "echo", "-echo"].contains(w))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// While a program holds the terminal: raw mode, no echo.
+    fn assert_raw(&self) {
+        let modes = self.tty_modes();
+        assert!(
+            modes.contains(&"-icanon".to_string()) && modes.contains(&"-echo".to_string()),
+            "not in raw mode: {modes:?}"
+        );
+    }
+
     /// After the dashboard left: the shell is back and the terminal is in cooked mode.
     fn assert_cooked(&self) {
         // The output line starts with "tty-mode-42:", which the typed command does not contain.
@@ -351,6 +376,7 @@ fn sigterm_restores_the_terminal() {
     let t = Tmux::start("term");
     launch(&t, dir.path(), "");
     t.wait_for("type your idea", 20);
+    t.assert_raw();
     let pid: i32 = std::fs::read_to_string(dir.path().join(".clk/state/.tui-active"))
         .unwrap()
         .trim()
@@ -405,16 +431,21 @@ fn clk_with_an_idea_opens_the_dashboard_and_no_tui_stays_headless() {
 }
 
 /// Run inside tmux by `a_panic_restores_the_terminal`: take the terminal the way the dashboard
-/// does, leak the guard (so only the panic hook can put the terminal back), then panic.
+/// does, leak the guard (so only the panic hook can put the terminal back), say so by creating
+/// `raw` in the folder `CLK_E2E_PANIC` names, wait for `go` there, then panic.
 #[test]
 #[ignore = "a helper: run by a_panic_restores_the_terminal inside tmux"]
 fn helper_take_the_terminal_then_panic() {
-    if std::env::var_os("CLK_E2E_PANIC").is_none() {
+    let Some(dir) = std::env::var_os("CLK_E2E_PANIC").map(PathBuf::from) else {
         return;
-    }
+    };
     let guard = clk::tui::terminal::TerminalGuard::enter().unwrap();
     std::mem::forget(guard);
-    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(dir.join("raw"), "").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !dir.join("go").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     panic!("deliberate panic with the terminal in raw mode");
 }
 
@@ -422,13 +453,27 @@ fn helper_take_the_terminal_then_panic() {
 fn a_panic_restores_the_terminal() {
     need_tmux!();
     let exe = std::env::current_exe().unwrap();
+    let signals = tempfile::tempdir().unwrap();
     let t = Tmux::start("panic");
     t.line(&format!(
-        "clear; RUST_BACKTRACE=0 CLK_E2E_PANIC=1 '{}' --ignored --exact \
-         suite::tui_tmux::helper_take_the_terminal_then_panic --nocapture --test-threads 1 >/dev/null; \
-         echo code:done",
+        "clear; RUST_BACKTRACE=0 CLK_E2E_PANIC='{}' '{}' --ignored --exact \
+         suite::tui_tmux::helper_take_the_terminal_then_panic --nocapture --test-threads 1 \
+         >/dev/null; echo code:done",
+        signals.path().display(),
         exe.display()
     ));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !signals.path().join("raw").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the helper never took the terminal; the screen was:\n{}",
+            t.screen()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The helper holds the terminal: it must really be raw, or "cooked afterwards" proves nothing.
+    t.assert_raw();
+    std::fs::write(signals.path().join("go"), "").unwrap();
     let s = t.wait("the helper to end", 30, |s| {
         s.lines().any(|l| l.starts_with("code:done"))
     });
