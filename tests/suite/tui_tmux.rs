@@ -3,7 +3,8 @@
 //!
 //! Each test has its own tmux server (`tmux -L <unique>`), polls `capture-pane` against a
 //! deadline instead of sleeping, and kills its server when dropped. Tests skip (and say so)
-//! when tmux is not installed.
+//! when tmux is not installed, and fail instead under `CLK_REQUIRE_TMUX=1` (set by
+//! tests/run-all.sh, so a run there cannot pass without them).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -218,6 +219,9 @@ fn launch(t: &Tmux, dir: &Path, shell_command: &str) {
 macro_rules! need_tmux {
     () => {
         if !Tmux::available() {
+            if std::env::var("CLK_REQUIRE_TMUX").as_deref() == Ok("1") {
+                panic!("tmux is not installed (CLK_REQUIRE_TMUX=1)");
+            }
             eprintln!("skipped: tmux is not installed");
             return;
         }
