@@ -109,3 +109,88 @@ proptest! {
         }
     }
 }
+
+/// Names a path inside the project may be made of, lookalikes of `..` included.
+fn safe_part() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "a", "b", "src", "x.txt", "notes.md", "..a", "a..", "...", "dir-1", "_",
+    ])
+    .prop_map(str::to_string)
+}
+
+fn gate(root: &Path) -> GateContext {
+    GateContext {
+        root: root.to_path_buf(),
+        agent: "engineer".into(),
+        run_id: "r".into(),
+        backups: root.join(".clk/backups/r"),
+        warn_files: 5,
+        max_files: 25,
+        run_timeout: std::time::Duration::from_secs(5),
+        user_dirty: Default::default(),
+        done_file: root.join(".clk/state/done.md"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    /// The other side of `writes_stay_inside`: a gate that refused everything would pass that
+    /// one. Any path inside the project (however spelled: `./`, `//`, `/./`, absolute under
+    /// the root) is written and appended to, and a blackboard post is written, at exactly the
+    /// place it names and nowhere else.
+    #[test]
+    fn writes_inside_land_where_they_name(
+        parts in prop::collection::vec(safe_part(), 1..5),
+        sep in prop::sample::select(vec!["/", "//", "/./"]),
+        lead in prop::sample::select(vec!["", "./", "root"]),
+        blackboard in prop::sample::select(
+            vec![None, Some(".clk/blackboard"), Some("blackboard")],
+        ),
+    ) {
+        // `blackboard/x` is shorthand for `.clk/blackboard/x`; `./blackboard/x` is not (it names
+        // a project folder called blackboard), so that spelling is left out here.
+        prop_assume!(!(lead == "./" && blackboard == Some("blackboard")));
+        let top = tempfile::tempdir().unwrap();
+        fs::create_dir(top.path().join("root")).unwrap();
+        let root = top.path().join("root").canonicalize().unwrap();
+        fs::create_dir_all(root.join(".git/hooks")).unwrap();
+        fs::create_dir_all(root.join(".clk/blackboard")).unwrap();
+
+        let mut named = parts.join(sep);
+        let mut rel = parts.join("/");
+        if let Some(board) = blackboard {
+            named = format!("{board}/{named}");
+            rel = format!(".clk/blackboard/{rel}");
+        }
+        let path = match lead {
+            "root" => format!("{}/{named}", root.display()),
+            _ => format!("{lead}{named}"),
+        };
+        // Blackboard posts may only be written; everything else is also appended to.
+        let mut text = format!("ACTION: write\nPATH: {path}\nCONTENT:\npwned\nEND_ACTION\n");
+        if blackboard.is_none() {
+            text.push_str(&format!(
+                "ACTION: append\nPATH: {path}\nCONTENT:\npwned\nEND_ACTION\n"
+            ));
+        }
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let parsed = parse(&text);
+        let cancel = CancellationToken::new();
+        let out = rt.block_on(apply(&gate(&root), &Bus::new(None), &parsed.actions, &cancel));
+
+        prop_assert!(out.refused.is_empty(), "refused {path:?}: {:?}", out.refused);
+        prop_assert_eq!(&out.written, &vec![rel.clone()], "via {:?}", path);
+        let written = fs::read_to_string(root.join(&rel));
+        prop_assert!(written.is_ok(), "{rel} missing via {path:?}");
+        let times = if blackboard.is_some() { 1 } else { 2 };
+        let count = written.unwrap().matches("pwned").count();
+        prop_assert_eq!(count, times, "{} via {:?}", rel, path);
+        for f in files_under(top.path()) {
+            let r = f.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+            prop_assert!(
+                r == rel || r.starts_with(".clk/backups/"),
+                "also wrote {r} via {path:?}"
+            );
+        }
+    }
+}
