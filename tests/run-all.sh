@@ -25,6 +25,8 @@ rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup compon
 echo "== agent CLIs"
 CLK_CLI_BIN="$(tests/install-clis.sh)"
 export CLK_CLI_BIN CLK_REQUIRE_CLIS=1
+# Likewise the dashboard's tmux tests (installed above): here a missing tmux is a failure.
+export CLK_REQUIRE_TMUX=1
 
 echo "== cargo fmt --check"
 cargo fmt --check

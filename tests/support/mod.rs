@@ -1,7 +1,52 @@
-//! Helpers shared by the integration tests. Each test crate that says `mod support;` gets all
-//! of them; unused ones are allowed so that no test crate has to use everything.
+//! Helpers shared by the integration tests (tests/all.rs declares `mod support;`; benches
+//! include this file by path). Unused ones are allowed so that no user has to use everything.
 
 pub mod blackhole;
 pub mod clis;
+pub mod loop_agents;
 pub mod mock_project;
 pub mod mock_server;
+pub mod tui;
+
+/// Variables clk reads besides `CLK_*` and `*_API_KEY`: the vendors' endpoints and the agent
+/// CLIs' own settings that clk leaves alone when the user has set them.
+const VENDOR_VARS: &[&str] = &[
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GOOGLE_GEMINI_BASE_URL",
+    "OPENROUTER_API_KEY",
+    "GEMINI_CLI_SYSTEM_DEFAULTS_PATH",
+    "CLAUDE_CODE_MAX_RETRIES",
+];
+
+/// The names of every variable in this process's environment that could change what clk
+/// does: every `CLK_*`, every `*_API_KEY` (pi names its key after the key type) and
+/// [`VENDOR_VARS`]. A child started without them sees only what its test sets.
+#[allow(dead_code)]
+pub fn clk_env_vars() -> Vec<String> {
+    let mut names: Vec<String> = VENDOR_VARS.iter().map(|v| v.to_string()).collect();
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        if (name.starts_with("CLK_") || name.ends_with("_API_KEY"))
+            && !names.iter().any(|n| n == name)
+        {
+            names.push(name.to_string());
+        }
+    }
+    names
+}
+
+/// The `clk` binary, with none of the developer's clk settings or vendor keys (see
+/// [`clk_env_vars`]): a test sets what it means to.
+#[allow(dead_code)]
+pub fn clk() -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::new(env!("CARGO_BIN_EXE_clk"));
+    for name in clk_env_vars() {
+        c.env_remove(name);
+    }
+    c
+}

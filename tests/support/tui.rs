@@ -50,7 +50,10 @@ pub fn tick(s: &mut AppState, now_ms: u64) {
 /// The recorded session: a real `clk --json run` on a scripted shell agent, with an idea and
 /// a cast role before it and a failed dispatch after it.
 pub fn fixture() -> Vec<Event> {
-    let text = include_str!("../fixtures/tui/session.jsonl");
+    let text = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/tui/session.jsonl"
+    ));
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).expect("fixture line is an Event"))

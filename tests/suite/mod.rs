@@ -1,0 +1,32 @@
+//! One module per area of the integration tests (see tests/all.rs).
+
+mod casting;
+mod cli;
+mod cli_dispatch;
+mod cli_providers;
+mod cost;
+mod crash;
+mod dispatch_api;
+mod dispatch_http;
+mod dispatch_shell;
+mod done_gate;
+mod engine_commands;
+mod house_rules;
+mod jail_props;
+mod layers;
+mod loops;
+mod mock_protocols;
+mod mock_real_clis;
+mod orchestration;
+mod protocol_props;
+mod providers_api;
+mod providers_check;
+mod providers_http;
+mod robust_flow;
+mod robustness;
+mod secrets;
+mod tui_flow;
+mod tui_screens;
+mod tui_tmux;
+mod workflow_run;
+mod workflows;
