@@ -534,6 +534,26 @@ fn no_import_cycle_crosses_folders() {
     );
 }
 
+/// Every folder that holds shipped code has its line in ARCHITECTURE.md's folder table.
+#[test]
+fn every_folder_has_a_line_in_the_map() {
+    let text = fs::read_to_string(root().join("ARCHITECTURE.md")).unwrap();
+    let g = graph();
+    let folders: BTreeSet<String> = g
+        .files
+        .iter()
+        .filter_map(|f| f.rsplit_once('/').map(|(d, _)| format!("{d}/")))
+        .collect();
+    let missing: Vec<&String> = folders
+        .iter()
+        .filter(|d| !text.contains(&format!("| `{d}` |")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "folders with no line in ARCHITECTURE.md's folder table: {missing:?}"
+    );
+}
+
 /// Tarjan's algorithm, iterative: the strongly connected components of a graph.
 fn strongly_connected(adj: &[Vec<usize>]) -> Vec<Vec<usize>> {
     let n = adj.len();

@@ -165,7 +165,8 @@ stages:
 #[tokio::test]
 async fn six_samples_four_at_a_time_take_two_rounds_of_the_mock_delay() {
     let (_top, dir) = new_dir();
-    let delay_ms = 400;
+    // Long enough that a loaded machine's scheduling noise stays well inside the bounds below.
+    let delay_ms = 1000;
     let sample = "SQLite: one file, no server, enough for one user.\nCONFIDENCE: 0.8\n";
     let mut replies: Vec<Reply> = (0..6)
         .map(|_| Reply::delay(delay_ms, Reply::text(sample)))
@@ -206,8 +207,9 @@ async fn six_samples_four_at_a_time_take_two_rounds_of_the_mock_delay() {
         .unwrap();
     assert!(wall >= 2 * delay_ms, "{wall} ms");
     assert!(
-        wall < 4 * delay_ms,
-        "{wall} ms: samples ran one after another"
+        wall < 5 * delay_ms,
+        "{wall} ms: samples ran one after another (six rounds would be {} ms)",
+        6 * delay_ms
     );
 }
 
