@@ -3,6 +3,7 @@
 //! Nothing in here draws or prints. Work is reported as [`events::Event`]s on one broadcast
 //! stream; every front end folds them with [`state::RunState::apply`].
 
+pub mod act;
 pub mod actions;
 pub mod blackboard;
 pub mod budget;

@@ -1,0 +1,347 @@
+//! The OS sandbox around every command clk starts for agents: `ACTION: run`, validation, the
+//! done gate's tests and CLI providers.
+//!
+//! [`command`] turns a program, its arguments, a working directory and a [`SandboxPolicy`]
+//! into a [`Sandboxed`]: a `std::process::Command` (convert it with
+//! `tokio::process::Command::from`, then set stdio, `process_group(0)` and `kill_on_drop` as
+//! for any child) and a [`SandboxGuard`] to keep until the child has been waited for, then
+//! [`SandboxGuard::finish`]. [`detect`] picks the backend once per process: bubblewrap when it
+//! really runs, else Landlock, else [`Unavailable`], whose message names the fix.
+//! [`Backend::Off`] is only for a user who set `sandbox: off`: the command runs as it is, with
+//! the environment allow-list still applied.
+//!
+//! What holds, per backend:
+//! - Bubblewrap: writes only to the writable paths and a private tmpfs /tmp; protected paths
+//!   mounted read-only, hidden paths covered; a PID namespace, so `setsid`, `nohup` and double
+//!   forks die with the command; optional network namespace (no network at all).
+//! - Landlock: writes only to the writable paths and a private `TMPDIR` made per command and
+//!   removed after (/tmp itself is read-only); protected paths are checked and restored after
+//!   the command, since Landlock cannot deny below a writable directory; hidden paths are not
+//!   hidden. Processes are held in a PID namespace when this process may make one (root, or an
+//!   unprivileged user namespace), else by a child subreaper that sweeps them up when the
+//!   command ends. Network off is a network namespace when one can be made, else Landlock's
+//!   TCP rules (ABI 4), which leave UDP open.
+//! - Both: `RLIMIT_AS`, and a process limit from a cgroup of the command's own when one can be
+//!   made (root or delegation), else `RLIMIT_NPROC` (never binds root); [`Enforced`] says which
+//!   hold. The environment is the allow-list in [`env`], never the parent's.
+//!
+//! Spawn from a thread that lives as long as the command (a runtime worker, not a blocking
+//! pool thread): bubblewrap's `--die-with-parent` follows the spawning thread.
+
+mod bwrap;
+mod detect;
+pub mod env;
+mod limits;
+mod lock;
+mod proc_scan;
+mod protect;
+mod supervise;
+
+use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub use detect::{detect, landlock_abi};
+pub use limits::Enforced;
+
+/// Which sandbox runs commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    Bubblewrap,
+    Landlock,
+    /// Only when the user set `sandbox: off`.
+    Off,
+}
+
+/// No sandbox can be had here; the message names the fix.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "no sandbox for commands ({detail}): install bubblewrap (apt-get install bubblewrap) or set sandbox: off"
+)]
+pub struct Unavailable {
+    pub detail: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+    #[error("sandbox path {path}: {source}")]
+    Path {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("landlock: {detail}")]
+    Landlock { detail: String },
+    #[error("the command changed protected paths (restored where possible): {paths:?}")]
+    Tampered { paths: Vec<PathBuf> },
+}
+
+/// How the Landlock backend keeps a command's processes from outliving it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Containment {
+    /// A PID namespace when this process may make one, else a subreaper.
+    #[default]
+    Auto,
+    /// Always the subreaper (what an unprivileged user without user namespaces gets).
+    Subreaper,
+}
+
+/// What a command may touch.
+#[derive(Debug, Clone)]
+pub struct SandboxPolicy {
+    /// Writable trees: the run's worktree (and caches the caller chooses to share).
+    pub writable: Vec<PathBuf>,
+    /// Paths inside writable trees that stay read-only: the worktree's `.git` pointer, `.clk/`.
+    pub read_only: Vec<PathBuf>,
+    /// Paths covered by an empty one (bubblewrap only): sockets that reach outside the
+    /// sandbox, a config folder holding keys.
+    pub hidden: Vec<PathBuf>,
+    pub network: bool,
+    /// The command's whole environment; see [`env::allowed`] and [`env::for_provider`].
+    pub env: BTreeMap<String, String>,
+    pub max_processes: Option<u32>,
+    pub max_memory_bytes: Option<u64>,
+    pub containment: Containment,
+}
+
+impl SandboxPolicy {
+    /// A run's worktree: writable except its `.git` pointer and `.clk/`, network on, this
+    /// process's allow-listed environment, 1024 processes, 16 GiB of address space each.
+    pub fn for_worktree(worktree: &Path) -> SandboxPolicy {
+        SandboxPolicy {
+            writable: vec![worktree.to_path_buf()],
+            read_only: vec![worktree.join(".git"), worktree.join(".clk")],
+            hidden: [
+                "/run/user",
+                "/run/dbus",
+                "/run/docker.sock",
+                "/var/run/docker.sock",
+            ]
+            .iter()
+            .map(PathBuf::from)
+            .collect(),
+            network: true,
+            env: env::allowed_from_process(),
+            max_processes: Some(1024),
+            max_memory_bytes: Some(16 << 30),
+            containment: Containment::Auto,
+        }
+    }
+}
+
+/// A command ready to spawn, and what must stay alive until it has been waited for.
+#[derive(Debug)]
+pub struct Sandboxed {
+    pub command: Command,
+    pub guard: SandboxGuard,
+}
+
+/// Cleans up after one command: kills what is left in its cgroup, removes its private
+/// temporary directory. Keep it until the child has been waited for.
+#[derive(Debug)]
+pub struct SandboxGuard {
+    backend: Backend,
+    enforced: Enforced,
+    tmp: Option<PathBuf>,
+    cgroup: Option<limits::Cgroup>,
+    snapshot: protect::Snapshot,
+}
+
+impl SandboxGuard {
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Which limits hold for this command.
+    pub fn enforced(&self) -> Enforced {
+        self.enforced
+    }
+
+    /// The private temporary directory (Landlock; bubblewrap's /tmp is a tmpfs).
+    pub fn tmp_dir(&self) -> Option<&Path> {
+        self.tmp.as_deref()
+    }
+
+    /// After the child was waited for: kill leftovers, check the protected paths (restoring
+    /// files), clean up. `Tampered` names what the command changed.
+    pub fn finish(mut self) -> Result<(), SandboxError> {
+        self.cgroup.take();
+        let paths = self.snapshot.verify_and_restore();
+        if paths.is_empty() {
+            Ok(())
+        } else {
+            Err(SandboxError::Tampered { paths })
+        }
+    }
+}
+
+impl Drop for SandboxGuard {
+    fn drop(&mut self) {
+        self.cgroup.take();
+        if let Some(tmp) = self.tmp.take() {
+            let _ = std::fs::remove_dir_all(tmp);
+        }
+    }
+}
+
+fn canonical(path: &Path) -> Result<PathBuf, SandboxError> {
+    path.canonicalize().map_err(|source| SandboxError::Path {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// A path that may not exist yet: its parent resolved, its name kept.
+fn canonical_lenient(path: &Path) -> PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    match (path.parent().map(Path::canonicalize), path.file_name()) {
+        (Some(Ok(parent)), Some(name)) => parent.join(name),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Resolve symlinks so mounts and rules name real paths.
+fn resolved(policy: &SandboxPolicy) -> Result<SandboxPolicy, SandboxError> {
+    let mut p = policy.clone();
+    p.writable = policy
+        .writable
+        .iter()
+        .map(|w| canonical(w))
+        .collect::<Result<_, _>>()?;
+    p.read_only = policy
+        .read_only
+        .iter()
+        .map(|r| canonical_lenient(r))
+        .collect();
+    p.hidden = policy
+        .hidden
+        .iter()
+        .filter_map(|h| h.canonicalize().ok())
+        .collect();
+    Ok(p)
+}
+
+/// A fresh private directory under the system's temporary directory, mode 0700.
+fn private_dir(kind: &str) -> Result<PathBuf, SandboxError> {
+    use std::os::unix::fs::DirBuilderExt;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!(
+        "clk-sandbox-{kind}-{}-{}-{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|source| SandboxError::Path {
+            path: dir.clone(),
+            source,
+        })?;
+    Ok(dir)
+}
+
+/// `program args` in `cwd`, inside the sandbox `backend` gives under `policy`.
+pub fn command(
+    backend: Backend,
+    program: &str,
+    args: &[String],
+    cwd: &Path,
+    policy: &SandboxPolicy,
+) -> Result<Sandboxed, SandboxError> {
+    backend.check()?;
+    let cwd = canonical(cwd)?;
+    if backend == Backend::Off {
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .current_dir(&cwd)
+            .env_clear()
+            .envs(&policy.env);
+        let guard = SandboxGuard {
+            backend,
+            enforced: Enforced::default(),
+            tmp: None,
+            cgroup: None,
+            snapshot: protect::Snapshot::default(),
+        };
+        return Ok(Sandboxed {
+            command: cmd,
+            guard,
+        });
+    }
+    let policy = resolved(policy)?;
+    // Landlock cannot keep them read-only, so small protected directories are copied to be
+    // put back; under bubblewrap they are mounted read-only and need no copy.
+    let copy_root = match backend {
+        Backend::Landlock => Some(private_dir("copy")?),
+        Backend::Bubblewrap | Backend::Off => None,
+    };
+    let snapshot = protect::Snapshot::take(&policy.read_only, copy_root);
+    let (entry, cgroup, enforced) = limits::prepare(policy.max_processes, policy.max_memory_bytes);
+    let mut guard = SandboxGuard {
+        backend,
+        enforced,
+        tmp: None,
+        cgroup,
+        snapshot,
+    };
+    let mut cmd;
+    if backend == Backend::Bubblewrap {
+        cmd = Command::new("bwrap");
+        cmd.args(bwrap::args(&cwd, &policy))
+            .arg(program)
+            .args(args)
+            .env_clear()
+            .envs(&policy.env)
+            .env("TMPDIR", "/tmp");
+        // SAFETY: Entry::enter makes only async-signal-safe system calls.
+        unsafe {
+            cmd.pre_exec(move || entry.enter());
+        }
+    } else {
+        let tmp = private_dir("tmp")?;
+        guard.tmp = Some(tmp.clone());
+        let hold = match (policy.containment, detect::namespaces()) {
+            (Containment::Subreaper, _) | (Containment::Auto, detect::Namespaces::None) => {
+                supervise::Hold::Subreaper
+            }
+            (Containment::Auto, detect::Namespaces::Plain) => supervise::Hold::PidNamespace,
+            (Containment::Auto, detect::Namespaces::WithUser) => supervise::Hold::UserPidNamespace,
+        };
+        let unshare_net = !policy.network && hold != supervise::Hold::Subreaper;
+        let mut writable = policy.writable.clone();
+        writable.push(tmp.clone());
+        let mut plan = supervise::Plan {
+            hold,
+            unshare_net,
+            id_maps: supervise::id_maps(),
+            ruleset: Some(lock::ruleset(&writable, !policy.network && !unshare_net)?),
+        };
+        cmd = Command::new(program);
+        cmd.args(args)
+            .current_dir(&cwd)
+            .env_clear()
+            .envs(&policy.env)
+            .env("TMPDIR", &tmp);
+        // SAFETY: both steps make only async-signal-safe system calls; the ruleset was built
+        // by the parent and is only applied here.
+        unsafe {
+            cmd.pre_exec(move || {
+                entry.enter()?;
+                supervise::enter(&mut plan)
+            });
+        }
+    }
+    Ok(Sandboxed {
+        command: cmd,
+        guard,
+    })
+}
