@@ -228,20 +228,42 @@ impl Cgroup {
     }
 }
 
-impl Drop for Cgroup {
-    fn drop(&mut self) {
-        for _ in 0..200 {
-            for pid in self.members() {
-                // SAFETY: kill only sends a signal to a member of our own cgroup.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
+impl Cgroup {
+    /// Kill every member, then try to remove the directories once; true when all are gone.
+    fn sweep(&mut self) -> bool {
+        for pid in self.members() {
+            // SAFETY: kill only sends a signal to a member of our own cgroup.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
             }
-            self.dirs.retain(|d| fs::remove_dir(d).is_err());
-            if self.dirs.is_empty() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(5));
         }
+        self.dirs.retain(|d| fs::remove_dir(d).is_err());
+        self.dirs.is_empty()
+    }
+}
+
+impl Drop for Cgroup {
+    /// Members are killed at once; a directory the kernel is still releasing (the dead are
+    /// reaped asynchronously) is removed by a background thread, so the caller does not wait.
+    fn drop(&mut self) {
+        if self.sweep() {
+            return;
+        }
+        let mut rest = Cgroup {
+            dirs: std::mem::take(&mut self.dirs),
+            holds_processes: false,
+        };
+        let _ = std::thread::Builder::new()
+            .name("clk-cgroup-cleanup".into())
+            .spawn(move || {
+                for _ in 0..400 {
+                    std::thread::sleep(Duration::from_millis(5));
+                    if rest.sweep() {
+                        return;
+                    }
+                }
+                // Give up quietly: dropping `rest` with directories left would start again.
+                rest.dirs.clear();
+            });
     }
 }

@@ -278,13 +278,7 @@ pub fn command(
         });
     }
     let policy = resolved(policy)?;
-    // Landlock cannot keep them read-only, so small protected directories are copied to be
-    // put back; under bubblewrap they are mounted read-only and need no copy.
-    let copy_root = match backend {
-        Backend::Landlock => Some(private_dir("copy")?),
-        Backend::Bubblewrap | Backend::Off => None,
-    };
-    let snapshot = protect::Snapshot::take(&policy.read_only, copy_root);
+    let snapshot = protect::Snapshot::take(&policy.read_only);
     let (entry, cgroup, enforced) = limits::prepare(policy.max_processes, policy.max_memory_bytes);
     let mut guard = SandboxGuard {
         backend,

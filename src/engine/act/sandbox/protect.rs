@@ -3,11 +3,11 @@
 //!
 //! Bubblewrap mounts them read-only, so there the check only catches a path that did not exist
 //! and was created. Landlock cannot take back write access below a writable directory, so
-//! there this check is the protection: files are restored byte for byte, created paths are
-//! removed, and a changed directory is put back from a copy taken before the command (when it
-//! is small: at most [`MAX_COPY_BYTES`]; a bigger one is only reported). Since nothing the
-//! command started outlives it, nothing can change them again between the check and clk's
-//! next git operation.
+//! there this check is the protection: files and small directories (at most
+//! [`MAX_COPY_BYTES`], held in memory) are put back byte for byte, created paths are removed,
+//! and a change to a bigger directory is only reported. Since nothing the command started
+//! outlives it, nothing can change them again between the check and clk's next git operation.
+//! Nothing is written to disk when nothing changed: on slow disks a copy costs milliseconds.
 
 use std::collections::hash_map::DefaultHasher;
 use std::fs;
@@ -15,66 +15,70 @@ use std::hash::{Hash, Hasher};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// Most entries hashed for one directory; a bigger tree is compared on its first ones.
+/// Most entries hashed for one big directory; a bigger tree is compared on its first ones.
 const MAX_ENTRIES: usize = 100_000;
 
-/// Largest directory copied before the command so that it can be put back.
+/// Largest directory kept in memory so that it can be put back.
 pub const MAX_COPY_BYTES: u64 = 8 << 20;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Node {
+    Dir { mode: u32 },
+    File { bytes: Vec<u8>, mode: u32 },
+    Link(PathBuf),
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
     Missing,
-    File { bytes: Vec<u8>, mode: u32 },
-    Link(PathBuf),
-    Dir(u64),
+    /// A file, symlink or small directory, whole: (path relative to the protected path, node).
+    Tree(Vec<(PathBuf, Node)>),
+    /// A directory too big to keep: a hash of its entries' metadata.
+    BigDir(u64),
 }
 
 /// What the protected paths were before the command.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     items: Vec<(PathBuf, State)>,
-    /// Copies of small protected directories: (original, copy).
-    copies: Vec<(PathBuf, PathBuf)>,
-    /// Where the copies live; removed on drop.
-    copy_root: Option<PathBuf>,
 }
 
-/// Bytes under `dir`, or None once past `limit`.
-fn tree_size(dir: &Path, limit: u64) -> Option<u64> {
+fn node(path: &Path, m: &fs::Metadata) -> Node {
+    let mode = m.permissions().mode();
+    if m.file_type().is_symlink() {
+        Node::Link(fs::read_link(path).unwrap_or_default())
+    } else if m.is_dir() {
+        Node::Dir { mode }
+    } else {
+        Node::File {
+            bytes: fs::read(path).unwrap_or_default(),
+            mode,
+        }
+    }
+}
+
+/// Every entry under `root` with its content, parents first; None past `limit` bytes.
+fn read_tree(root: &Path, root_meta: &fs::Metadata, limit: u64) -> Option<Vec<(PathBuf, Node)>> {
+    let mut out = vec![(PathBuf::new(), node(root, root_meta))];
     let mut total = 0u64;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).ok()?.filter_map(Result::ok) {
-            let m = e.metadata().ok()?;
-            total += m.len().max(1);
-            if total > limit {
-                return None;
-            }
-            if m.is_dir() {
-                stack.push(e.path());
+    let mut i = 0;
+    while i < out.len() {
+        if matches!(out[i].1, Node::Dir { .. }) {
+            let rel = out[i].0.clone();
+            let mut entries: Vec<_> = fs::read_dir(root.join(&rel)).ok()?.flatten().collect();
+            entries.sort_by_key(|e| e.file_name());
+            for e in entries {
+                let m = fs::symlink_metadata(e.path()).ok()?;
+                total += m.len().max(1);
+                if total > limit {
+                    return None;
+                }
+                out.push((rel.join(e.file_name()), node(&e.path(), &m)));
             }
         }
+        i += 1;
     }
-    Some(total)
-}
-
-/// Copy a tree: directories, files (with their modes) and symlinks.
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    fs::create_dir_all(to)?;
-    fs::set_permissions(to, fs::metadata(from)?.permissions())?;
-    for e in fs::read_dir(from)? {
-        let e = e?;
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        let t = e.file_type()?;
-        if t.is_symlink() {
-            std::os::unix::fs::symlink(fs::read_link(&src)?, &dst)?;
-        } else if t.is_dir() {
-            copy_tree(&src, &dst)?;
-        } else {
-            fs::copy(&src, &dst)?;
-        }
-    }
-    Ok(())
+    Some(out)
 }
 
 fn hash_tree(dir: &Path) -> u64 {
@@ -107,18 +111,9 @@ fn state_of(path: &Path) -> State {
     let Ok(m) = fs::symlink_metadata(path) else {
         return State::Missing;
     };
-    if m.file_type().is_symlink() {
-        return State::Link(fs::read_link(path).unwrap_or_default());
-    }
-    if m.is_dir() {
-        let own = (m.mtime(), m.mtime_nsec(), m.mode(), m.ino());
-        let mut h = DefaultHasher::new();
-        (own, hash_tree(path)).hash(&mut h);
-        return State::Dir(h.finish());
-    }
-    State::File {
-        bytes: fs::read(path).unwrap_or_default(),
-        mode: m.permissions().mode(),
+    match read_tree(path, &m, MAX_COPY_BYTES) {
+        Some(tree) => State::Tree(tree),
+        None => State::BigDir(hash_tree(path)),
     }
 }
 
@@ -134,34 +129,40 @@ fn remove_any(path: &Path) {
     }
 }
 
-impl Snapshot {
-    /// Record `paths`; with `copy_root`, also copy the small directories among them there.
-    pub fn take(paths: &[PathBuf], copy_root: Option<PathBuf>) -> Snapshot {
-        let mut snap = Snapshot {
-            items: paths.iter().map(|p| (p.clone(), state_of(p))).collect(),
-            copies: Vec::new(),
-            copy_root: None,
+fn write_tree(root: &Path, tree: &[(PathBuf, Node)]) -> std::io::Result<()> {
+    for (rel, node) in tree {
+        // `root.join("")` would add a trailing slash, which a file path cannot take.
+        let path = if rel.as_os_str().is_empty() {
+            root.to_path_buf()
+        } else {
+            root.join(rel)
         };
-        let Some(root) = copy_root else {
-            return snap;
-        };
-        for (i, (path, state)) in snap.items.iter().enumerate() {
-            if !matches!(state, State::Dir(_)) || tree_size(path, MAX_COPY_BYTES).is_none() {
-                continue;
+        match node {
+            Node::Dir { mode } => {
+                fs::create_dir(&path)?;
+                fs::set_permissions(&path, fs::Permissions::from_mode(*mode))?;
             }
-            let copy = root.join(i.to_string());
-            if copy_tree(path, &copy).is_ok() {
-                snap.copies.push((path.clone(), copy));
+            Node::File { bytes, mode } => {
+                fs::write(&path, bytes)?;
+                fs::set_permissions(&path, fs::Permissions::from_mode(*mode))?;
             }
+            Node::Link(target) => std::os::unix::fs::symlink(target, &path)?,
         }
-        snap.copy_root = Some(root);
-        snap
+    }
+    Ok(())
+}
+
+impl Snapshot {
+    pub fn take(paths: &[PathBuf]) -> Snapshot {
+        Snapshot {
+            items: paths.iter().map(|p| (p.clone(), state_of(p))).collect(),
+        }
     }
 
-    /// Paths that changed; files and created paths are put back as they were.
+    /// Paths that changed; all but big directories are put back as they were.
     pub fn verify_and_restore(&mut self) -> Vec<PathBuf> {
         let mut changed = Vec::new();
-        for (path, before) in &self.items {
+        for (path, before) in &mut self.items {
             let now = state_of(path);
             if &now == before {
                 continue;
@@ -169,39 +170,17 @@ impl Snapshot {
             changed.push(path.clone());
             match before {
                 State::Missing => remove_any(path),
-                State::File { bytes, mode } => {
+                State::Tree(tree) => {
                     remove_any(path);
-                    if fs::write(path, bytes).is_ok() {
-                        let _ = fs::set_permissions(path, fs::Permissions::from_mode(*mode));
-                    }
+                    let _ = write_tree(path, tree);
                 }
-                State::Link(target) => {
-                    remove_any(path);
-                    let _ = std::os::unix::fs::symlink(target, path);
-                }
-                State::Dir(_) => {
-                    if let Some((_, copy)) = self.copies.iter().find(|(p, _)| p == path) {
-                        remove_any(path);
-                        let _ = copy_tree(copy, path);
-                    }
-                }
+                // Too big to have been kept; the caller reports it.
+                State::BigDir(_) => {}
             }
-        }
-        // What was put back is the new baseline.
-        for (path, state) in self.items.iter_mut() {
-            if changed.contains(path) {
-                *state = state_of(path);
-            }
+            // What is there now is the new baseline.
+            *before = state_of(path);
         }
         changed
-    }
-}
-
-impl Drop for Snapshot {
-    fn drop(&mut self) {
-        if let Some(root) = self.copy_root.take() {
-            let _ = fs::remove_dir_all(root);
-        }
     }
 }
 
@@ -210,23 +189,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn restores_files_removes_new_paths_and_reports_dirs() {
+    fn restores_files_and_dirs_and_removes_new_paths() {
         let dir = tempfile::tempdir().unwrap();
         let pointer = dir.path().join(".git");
         let state = dir.path().join(".clk");
         let absent = dir.path().join("absent");
         fs::write(&pointer, "gitdir: /repo/.git/worktrees/x\n").unwrap();
-        fs::create_dir(&state).unwrap();
+        fs::create_dir_all(state.join("prompts")).unwrap();
         fs::write(state.join("config"), "a").unwrap();
-        let copies = dir.path().join("copies");
-        let mut snap = Snapshot::take(
-            &[pointer.clone(), state.clone(), absent.clone()],
-            Some(copies),
-        );
+        fs::write(state.join("prompts/qa.md"), "qa").unwrap();
+        let mut snap = Snapshot::take(&[pointer.clone(), state.clone(), absent.clone()]);
         assert!(snap.verify_and_restore().is_empty());
 
         fs::write(&pointer, "gitdir: /evil\n").unwrap();
         fs::write(state.join("config"), "b").unwrap();
+        fs::remove_file(state.join("prompts/qa.md")).unwrap();
+        fs::write(state.join("forged"), "x").unwrap();
         fs::create_dir(&absent).unwrap();
         let changed = snap.verify_and_restore();
         assert_eq!(changed, [pointer.clone(), state.clone(), absent.clone()]);
@@ -236,9 +214,23 @@ mod tests {
         );
         assert!(!absent.exists());
         assert_eq!(fs::read_to_string(state.join("config")).unwrap(), "a");
-        assert!(
-            snap.verify_and_restore().is_empty(),
-            "restored state is the same"
+        assert_eq!(
+            fs::read_to_string(state.join("prompts/qa.md")).unwrap(),
+            "qa"
         );
+        assert!(!state.join("forged").exists());
+        assert!(snap.verify_and_restore().is_empty());
+    }
+
+    #[test]
+    fn a_big_directory_is_compared_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big");
+        fs::create_dir(&big).unwrap();
+        fs::write(big.join("blob"), vec![0u8; MAX_COPY_BYTES as usize + 1]).unwrap();
+        let mut snap = Snapshot::take(std::slice::from_ref(&big));
+        assert!(matches!(snap.items[0].1, State::BigDir(_)));
+        fs::write(big.join("new"), "x").unwrap();
+        assert_eq!(snap.verify_and_restore(), [big]);
     }
 }
