@@ -4,7 +4,8 @@
 //! /dev and /proc, a private tmpfs on /tmp, then the writable paths (a worktree under /tmp
 //! stays visible because it is bound after the tmpfs), then the protected paths inside them
 //! read-only again, then the hidden paths covered. New PID, IPC (and, when the network is
-//! off, network) namespaces; `--new-session` so the command cannot push input into clk's
+//! off, network) namespaces; no capabilities (as root, bwrap would otherwise leave them all and
+//! the command could remount / read-write); `--new-session` so the command cannot push input into clk's
 //! terminal; `--die-with-parent` so nothing stays when clk goes. When the command's process
 //! ends, bwrap's init in the PID namespace ends too and the kernel kills everything left.
 //!
@@ -55,7 +56,11 @@ pub fn args(cwd: &Path, policy: &SandboxPolicy) -> Vec<OsString> {
         push_path(&mut a, "--bind", p, p);
     }
     for p in by_depth(&policy.read_only) {
-        push_path(&mut a, "--ro-bind-try", p, p);
+        // A symlink is skipped: the mount would land on its target (the check after the
+        // command still covers it).
+        if std::fs::symlink_metadata(p).is_ok_and(|m| !m.file_type().is_symlink()) {
+            push_path(&mut a, "--ro-bind", p, p);
+        }
     }
     for p in by_depth(&policy.hidden) {
         match std::fs::symlink_metadata(p) {
@@ -72,6 +77,8 @@ pub fn args(cwd: &Path, policy: &SandboxPolicy) -> Vec<OsString> {
         &[
             "--unshare-pid",
             "--unshare-ipc",
+            "--cap-drop",
+            "ALL",
             "--die-with-parent",
             "--new-session",
         ],
@@ -91,17 +98,30 @@ mod tests {
 
     #[test]
     fn mounts_in_order_and_namespaces() {
-        let mut policy = SandboxPolicy::for_worktree(Path::new("/w"));
+        let dir = tempfile::tempdir().unwrap();
+        let wt = dir.path();
+        std::fs::write(wt.join(".git"), "gitdir: x\n").unwrap();
+        let mut policy = SandboxPolicy::for_worktree(wt);
         policy.network = false;
-        let a: Vec<String> = args(Path::new("/w/src"), &policy)
+        let a: Vec<String> = args(&wt.join("src"), &policy)
             .into_iter()
             .map(|s| s.to_string_lossy().into_owned())
             .collect();
-        let at = |s: &str| a.iter().position(|x| x == s).unwrap();
-        assert!(at("--tmpfs") < at("--bind"), "{a:?}");
-        assert!(at("--bind") < at("--ro-bind-try"), "{a:?}");
-        assert!(a.contains(&"/w/.git".to_string()));
+        let at = |s: &str| a.iter().rposition(|x| x == s).unwrap();
+        let first = |s: &str| a.iter().position(|x| x == s).unwrap();
+        assert!(first("--tmpfs") < at("--bind"), "{a:?}");
+        assert!(at("--bind") < at("--ro-bind"), "{a:?}");
+        let git = wt.join(".git").to_string_lossy().into_owned();
+        assert_eq!(a[at("--ro-bind") + 1], git, "{a:?}");
+        assert!(
+            !a.contains(&wt.join(".clk").to_string_lossy().into_owned()),
+            "missing: skipped"
+        );
         assert!(a.contains(&"--unshare-net".to_string()));
-        assert_eq!(a[a.len() - 3..], ["--chdir", "/w/src", "--"]);
+        assert!(a.windows(2).any(|w| w == ["--cap-drop", "ALL"]));
+        assert_eq!(
+            a[a.len() - 3..],
+            ["--chdir", &*wt.join("src").to_string_lossy(), "--"]
+        );
     }
 }

@@ -111,14 +111,17 @@ fn try_unshare(flags: libc::c_int, maps: Option<(CString, CString)>) -> bool {
     cmd.status().is_ok_and(|s| s.success())
 }
 
-/// Whether and how this process can make a PID namespace; probed once.
+/// Whether and how this process can make PID, mount and network namespaces; probed once.
 pub fn namespaces() -> Namespaces {
     static NS: OnceLock<Namespaces> = OnceLock::new();
     *NS.get_or_init(|| {
-        if try_unshare(libc::CLONE_NEWPID | libc::CLONE_NEWNET, None) {
+        if try_unshare(
+            libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWNET,
+            None,
+        ) {
             Namespaces::Plain
         } else if try_unshare(
-            libc::CLONE_NEWUSER | libc::CLONE_NEWPID | libc::CLONE_NEWNET,
+            libc::CLONE_NEWUSER | libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWNET,
             super::supervise::id_maps(),
         ) {
             Namespaces::WithUser

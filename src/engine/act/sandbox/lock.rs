@@ -1,8 +1,8 @@
 //! The Landlock ruleset for one command, built by the parent (opening paths allocates) and
 //! applied in the child just before exec.
 //!
-//! Read and execute everywhere; every right on the writable paths and the command's private
-//! temporary directory; write (no create) on a few character devices (/dev/null, /dev/tty,
+//! Read and execute everywhere; every right but making device nodes on the writable paths and
+//! the command's private temporary directory; write (no create) on a few character devices (/dev/null, /dev/tty,
 //! the terminal). Scoped (ABI 6): no signals to processes outside the sandbox, no connecting
 //! to abstract Unix sockets made outside it. With the network off and no network namespace,
 //! TCP bind and connect are denied (ABI 4); UDP and Unix sockets are not covered by Landlock.
@@ -56,7 +56,10 @@ pub fn ruleset(writable: &[PathBuf], deny_tcp: bool) -> Result<RulesetCreated, S
         .map_err(err)?
         .add_rules(path_beneath_rules(["/"], AccessFs::from_read(abi)))
         .map_err(err)?
-        .add_rules(path_beneath_rules(writable, AccessFs::from_all(abi)))
+        .add_rules(path_beneath_rules(
+            writable,
+            AccessFs::from_all(abi) & !(AccessFs::MakeChar | AccessFs::MakeBlock),
+        ))
         .map_err(err)?
         .add_rules(path_beneath_rules(
             DEVICES,

@@ -33,6 +33,7 @@ mod detect;
 pub mod env;
 mod limits;
 mod lock;
+mod mounts;
 mod proc_scan;
 mod protect;
 mod supervise;
@@ -193,11 +194,9 @@ fn canonical(path: &Path) -> Result<PathBuf, SandboxError> {
     })
 }
 
-/// A path that may not exist yet: its parent resolved, its name kept.
+/// A protected path: its parent resolved, its own name kept even when it is a symlink (the
+/// symlink is what a command could replace) or does not exist yet.
 fn canonical_lenient(path: &Path) -> PathBuf {
-    if let Ok(p) = path.canonicalize() {
-        return p;
-    }
     match (path.parent().map(Path::canonicalize), path.file_name()) {
         (Some(Ok(parent)), Some(name)) => parent.join(name),
         _ => path.to_path_buf(),
@@ -317,6 +316,12 @@ pub fn command(
             hold,
             unshare_net,
             id_maps: supervise::id_maps(),
+            mounts: match hold {
+                supervise::Hold::Subreaper => Vec::new(),
+                supervise::Hold::PidNamespace | supervise::Hold::UserPidNamespace => {
+                    mounts::plan(&policy.read_only, &policy.hidden)
+                }
+            },
             ruleset: Some(lock::ruleset(&writable, !policy.network && !unshare_net)?),
         };
         cmd = Command::new(program);

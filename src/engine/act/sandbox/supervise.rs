@@ -2,7 +2,8 @@
 //! outlive it.
 //!
 //! The forked child (C) becomes a supervisor and forks the process that will exec the command.
-//! With a PID namespace (root, or an unprivileged user namespace) C first unshares one, its
+//! With a PID namespace (root, or an unprivileged user namespace) C first unshares one (and a
+//! mount namespace for the read-only binds, see [`super::mounts`]), its
 //! child D is the namespace's init and forks the command E: when E ends D exits, and the kernel
 //! kills everything left in the namespace, `setsid` and double forks included. Without
 //! namespaces C makes itself a child subreaper, so orphans are re-parented to it instead of to
@@ -17,6 +18,8 @@ use std::ffi::{CStr, CString};
 use std::io;
 
 use landlock::{RulesetCreated, RulesetStatus};
+
+use super::mounts::{self, Mount};
 
 /// How C holds the command's processes together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +38,8 @@ pub struct Plan {
     /// Also unshare the network namespace (network off and namespaces available).
     pub unshare_net: bool,
     pub id_maps: Option<(CString, CString)>,
+    /// Read-only binds and hidden paths, made in a new mount namespace (namespace modes only).
+    pub mounts: Vec<Mount>,
     pub ruleset: Option<RulesetCreated>,
 }
 
@@ -86,17 +91,20 @@ pub fn enter(plan: &mut Plan) -> io::Result<()> {
     unsafe {
         match plan.hold {
             Hold::PidNamespace => {
-                if libc::unshare(libc::CLONE_NEWPID | net) != 0 {
+                if libc::unshare(libc::CLONE_NEWPID | libc::CLONE_NEWNS | net) != 0 {
                     return Err(last_error());
                 }
+                mounts::apply(&plan.mounts)?;
             }
             Hold::UserPidNamespace => {
-                if libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWPID | net) != 0 {
+                let flags = libc::CLONE_NEWUSER | libc::CLONE_NEWPID | libc::CLONE_NEWNS | net;
+                if libc::unshare(flags) != 0 {
                     return Err(last_error());
                 }
                 if let Some((u, g)) = &plan.id_maps {
                     write_id_maps(u, g)?;
                 }
+                mounts::apply(&plan.mounts)?;
             }
             Hold::Subreaper => {
                 if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0 {
@@ -131,6 +139,7 @@ pub fn enter(plan: &mut Plan) -> io::Result<()> {
             die_with_parent(me);
         }
     }
+    mounts::drop_capabilities();
     if let Some(ruleset) = plan.ruleset.take() {
         let status = ruleset
             .restrict_self()

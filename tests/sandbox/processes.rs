@@ -1,0 +1,162 @@
+//! Processes: nothing outlives a command, fork bombs and memory are bounded, no capabilities,
+//! no signals to processes outside.
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use clk::engine::act::sandbox;
+
+use super::support::*;
+
+/// Background processes of every kind would touch files in the worktree (where the sandbox
+/// allows writes) two seconds later; none of them may still be alive to do it.
+fn nothing_outlives(kind: Kind) {
+    if !usable(kind) {
+        return;
+    }
+    let fx = fixture();
+    let spawn = "setsid sh -c 'sleep 2; touch {wt}/OUT_setsid' >/dev/null 2>&1 &
+        nohup sh -c 'sleep 2; touch {wt}/OUT_nohup' >/dev/null 2>&1 &
+        ( ( sleep 2; touch {wt}/OUT_double ) & ) &
+        setsid sh -c 'trap \"\" HUP INT TERM; sleep 2; touch {wt}/OUT_trap' >/dev/null 2>&1 &
+        setsid -f sh -c 'sleep 2; touch {wt}/OUT_fork' >/dev/null 2>&1";
+    let exited = run(kind, &fx.policy(kind), &fx.wt, &fx.script(spawn), SHORT);
+    assert!(exited.status.is_some(), "{}: {}", kind.name, exited.stderr);
+    let killed_script = fx.script(&format!("{}\nsleep 30", spawn.replace("OUT_", "KILLED_")));
+    let killed = run(
+        kind,
+        &fx.policy(kind),
+        &fx.wt,
+        &killed_script,
+        Duration::from_millis(500),
+    );
+    assert!(
+        killed.status.is_none(),
+        "{}: the command should have been killed: {:?} {}",
+        kind.name,
+        killed.status,
+        killed.stderr
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let left: Vec<_> = fs::read_dir(&fx.wt)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("OUT_") || n.starts_with("KILLED_"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "{}: survived and wrote {left:?}",
+        kind.name
+    );
+}
+
+#[test]
+fn nothing_outlives_bubblewrap() {
+    nothing_outlives(BWRAP);
+}
+
+#[test]
+fn nothing_outlives_landlock() {
+    nothing_outlives(LANDLOCK);
+}
+
+#[test]
+fn nothing_outlives_landlock_subreaper() {
+    nothing_outlives(SUBREAPER);
+}
+
+/// Processes still running whose command line holds `marker`.
+fn processes_with(marker: &str) -> usize {
+    fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|e| fs::read(e.path().join("cmdline")).ok())
+        .filter(|c| String::from_utf8_lossy(c).contains(marker))
+        .count()
+}
+
+#[test]
+fn fork_bombs_are_bounded() {
+    for kind in ALL.into_iter().filter(|k| usable(*k)) {
+        let fx = fixture();
+        let mut policy = fx.policy(kind);
+        policy.max_processes = Some(40);
+        let enforced = sandbox::command(kind.backend, "true", &[], &fx.wt, &policy)
+            .unwrap()
+            .guard
+            .enforced();
+        if !enforced.processes {
+            assert!(std::env::var("CLK_REQUIRE_SANDBOX").as_deref() != Ok("1"));
+            eprintln!("SKIPPED {}: no process limit can be set here", kind.name);
+            continue;
+        }
+        let many = "i=0; while [ $i -lt 400 ]; do sleep 20 & i=$((i+1)); done; wait";
+        let ran = run(kind, &policy, &fx.wt, many, SHORT);
+        assert!(
+            ran.status.is_some_and(|s| !s.success()),
+            "{}: {}",
+            kind.name,
+            ran.stderr
+        );
+        let marker = format!("clkbomb{}x{}", std::process::id(), kind.name.len());
+        let bomb = format!("b() {{ b | b & }}; b; sleep 1; : {marker}");
+        let started = Instant::now();
+        let ran = run(kind, &policy, &fx.wt, &bomb, SHORT);
+        assert!(ran.status.is_some(), "{}: the bomb hung", kind.name);
+        assert!(started.elapsed() < SHORT);
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(
+            processes_with(&marker),
+            0,
+            "{}: bomb processes survived",
+            kind.name
+        );
+    }
+}
+
+#[test]
+fn memory_limit_stops_a_big_allocation() {
+    for kind in ALL.into_iter().filter(|k| usable(*k)) {
+        let fx = fixture();
+        let mut policy = fx.policy(kind);
+        policy.max_memory_bytes = Some(256 << 20);
+        let script = "awk 'BEGIN { s = sprintf(\"%600000000s\", \"\"); print length(s) }'";
+        let ran = run(kind, &policy, &fx.wt, script, SHORT);
+        assert!(
+            ran.status.is_some_and(|s| !s.success()),
+            "{}: {}",
+            kind.name,
+            ran.stdout
+        );
+    }
+}
+
+#[test]
+fn commands_have_no_capabilities_and_cannot_signal_outside() {
+    for kind in ALL.into_iter().filter(|k| usable(*k)) {
+        let fx = fixture();
+        let mut victim = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let script = format!(
+            "kill -9 {} 2>/dev/null; grep CapEff /proc/self/status",
+            victim.id()
+        );
+        let ran = run(kind, &fx.policy(kind), &fx.wt, &script, SHORT);
+        assert!(
+            ran.stdout.contains("CapEff:\t0000000000000000"),
+            "{}: {}",
+            kind.name,
+            ran.stdout
+        );
+        assert!(
+            victim.try_wait().unwrap().is_none(),
+            "{}: killed a process outside",
+            kind.name
+        );
+        let _ = victim.kill();
+        let _ = victim.wait();
+    }
+}
