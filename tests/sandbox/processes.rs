@@ -8,6 +8,15 @@ use clk::engine::act::sandbox;
 
 use super::support::*;
 
+/// The policy without limits: no cgroup, whose cleanup would kill survivors anyway, so the
+/// backend's own containment (PID namespace or subreaper) is what is tested.
+fn without_limits(fx: &Fx, kind: Kind) -> sandbox::SandboxPolicy {
+    let mut p = fx.policy(kind);
+    p.max_processes = None;
+    p.max_memory_bytes = None;
+    p
+}
+
 /// Background processes of every kind would touch files in the worktree (where the sandbox
 /// allows writes) two seconds later; none of them may still be alive to do it.
 fn nothing_outlives(kind: Kind) {
@@ -20,12 +29,18 @@ fn nothing_outlives(kind: Kind) {
         ( ( sleep 2; touch {wt}/OUT_double ) & ) &
         setsid sh -c 'trap \"\" HUP INT TERM; sleep 2; touch {wt}/OUT_trap' >/dev/null 2>&1 &
         setsid -f sh -c 'sleep 2; touch {wt}/OUT_fork' >/dev/null 2>&1";
-    let exited = run(kind, &fx.policy(kind), &fx.wt, &fx.script(spawn), SHORT);
+    let exited = run(
+        kind,
+        &without_limits(&fx, kind),
+        &fx.wt,
+        &fx.script(spawn),
+        SHORT,
+    );
     assert!(exited.status.is_some(), "{}: {}", kind.name, exited.stderr);
     let killed_script = fx.script(&format!("{}\nsleep 30", spawn.replace("OUT_", "KILLED_")));
     let killed = run(
         kind,
-        &fx.policy(kind),
+        &without_limits(&fx, kind),
         &fx.wt,
         &killed_script,
         Duration::from_millis(500),
@@ -159,4 +174,50 @@ fn commands_have_no_capabilities_and_cannot_signal_outside() {
         let _ = victim.kill();
         let _ = victim.wait();
     }
+}
+
+/// The way src/engine/process.rs runs a child (tokio, its own process group, killed as a group
+/// at the deadline, kill_on_drop): nothing the command started survives the kill.
+#[test]
+fn a_tokio_runner_that_kills_the_group_leaves_nothing() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let fx = fixture();
+    for kind in ALL.into_iter().filter(|k| usable(*k)) {
+        let marker = fx.wt.join(format!("TOKIO_{}", kind.name));
+        let script = format!(
+            "setsid sh -c 'sleep 2; touch {0}' >/dev/null 2>&1 & echo started; sleep 30",
+            marker.display()
+        );
+        let args = ["-c".to_string(), script];
+        let policy = without_limits(&fx, kind);
+        let sb = sandbox::command(kind.backend, "sh", &args, &fx.wt, &policy).unwrap();
+        let (mut cmd, guard) = sb.into_tokio();
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        rt.block_on(async {
+            use tokio::io::AsyncBufReadExt;
+            let mut child = cmd.spawn().unwrap();
+            let pid = child.id().unwrap() as i32;
+            let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+            assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("started"));
+            let waited = tokio::time::timeout(Duration::from_millis(300), child.wait()).await;
+            assert!(waited.is_err(), "{}: sleep 30 ended early", kind.name);
+            // SAFETY: a signal to the group this test started.
+            unsafe { libc::killpg(pid, libc::SIGKILL) };
+            child.wait().await.unwrap();
+        });
+        guard.finish().unwrap();
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let left: Vec<_> = fs::read_dir(&fx.wt)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("TOKIO_"))
+        .collect();
+    assert!(left.is_empty(), "survivors wrote {left:?}");
 }

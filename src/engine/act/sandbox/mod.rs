@@ -139,6 +139,13 @@ pub struct Sandboxed {
     pub guard: SandboxGuard,
 }
 
+impl Sandboxed {
+    /// The command for tokio, and the guard to keep until the child has been waited for.
+    pub fn into_tokio(self) -> (tokio::process::Command, SandboxGuard) {
+        (tokio::process::Command::from(self.command), self.guard)
+    }
+}
+
 /// Cleans up after one command: kills what is left in its cgroup, removes its private
 /// temporary directory. Keep it until the child has been waited for.
 #[derive(Debug)]
@@ -313,6 +320,7 @@ pub fn command(
         let mut writable = policy.writable.clone();
         writable.push(tmp.clone());
         let mut plan = supervise::Plan {
+            parent: std::process::id() as libc::pid_t,
             hold,
             unshare_net,
             id_maps: supervise::id_maps(),

@@ -34,6 +34,8 @@ pub enum Hold {
 
 /// Everything the child needs, prepared before fork.
 pub struct Plan {
+    /// clk's pid: the supervisor dies with it, like bubblewrap's `--die-with-parent`.
+    pub parent: libc::pid_t,
     pub hold: Hold,
     /// Also unshare the network namespace (network off and namespaces available).
     pub unshare_net: bool,
@@ -89,6 +91,7 @@ pub fn enter(plan: &mut Plan) -> io::Result<()> {
     };
     // SAFETY (whole function): async-signal-safe system calls only; see the module comment.
     unsafe {
+        die_with_parent(plan.parent);
         match plan.hold {
             Hold::PidNamespace => {
                 if libc::unshare(libc::CLONE_NEWPID | libc::CLONE_NEWNS | net) != 0 {
