@@ -2,31 +2,37 @@
 //! done gate's tests and CLI providers.
 //!
 //! [`command`] turns a program, its arguments, a working directory and a [`SandboxPolicy`]
-//! into a [`Sandboxed`]: a `std::process::Command` (convert it with
-//! `tokio::process::Command::from`, then set stdio, `process_group(0)` and `kill_on_drop` as
-//! for any child) and a [`SandboxGuard`] to keep until the child has been waited for, then
-//! [`SandboxGuard::finish`]. [`detect`] picks the backend once per process: bubblewrap when it
-//! really runs, else Landlock, else [`Unavailable`], whose message names the fix.
-//! [`Backend::Off`] is only for a user who set `sandbox: off`: the command runs as it is, with
-//! the environment allow-list still applied.
+//! into a [`Sandboxed`]: a `std::process::Command` ([`Sandboxed::into_tokio`] converts it; then
+//! set stdio, `process_group(0)` and `kill_on_drop` as for any child) and a [`SandboxGuard`] to
+//! keep until the child has been waited for, then [`SandboxGuard::finish`]. [`detect`] picks
+//! the backend once per process: bubblewrap when it really runs, else Landlock, else
+//! [`Unavailable`], whose message names the fix. [`Backend::Off`] is only for a user who set
+//! `sandbox: off`: the command runs as it is, with the environment allow-list still applied.
 //!
 //! What holds, per backend:
 //! - Bubblewrap: writes only to the writable paths and a private tmpfs /tmp; protected paths
-//!   mounted read-only, hidden paths covered; a PID namespace, so `setsid`, `nohup` and double
-//!   forks die with the command; optional network namespace (no network at all).
+//!   mounted read-only, hidden paths covered, fresh /dev and /proc; no capabilities, even for
+//!   root; a PID namespace, so `setsid`, `nohup` and double forks die with the command;
+//!   network off is a network namespace (no network at all).
 //! - Landlock: writes only to the writable paths and a private `TMPDIR` made per command and
-//!   removed after (/tmp itself is read-only); protected paths are checked and restored after
-//!   the command, since Landlock cannot deny below a writable directory; hidden paths are not
-//!   hidden. Processes are held in a PID namespace when this process may make one (root, or an
-//!   unprivileged user namespace), else by a child subreaper that sweeps them up when the
-//!   command ends. Network off is a network namespace when one can be made, else Landlock's
-//!   TCP rules (ABI 4), which leave UDP open.
-//! - Both: `RLIMIT_AS`, and a process limit from a cgroup of the command's own when one can be
-//!   made (root or delegation), else `RLIMIT_NPROC` (never binds root); [`Enforced`] says which
-//!   hold. The environment is the allow-list in [`env`], never the parent's.
+//!   removed after (/tmp itself is read-only); no capabilities, no device nodes, no mounts, no
+//!   signals to processes outside (ABI 6). When this process may make namespaces (root, or
+//!   unprivileged user namespaces), the command gets PID and mount namespaces: protected paths
+//!   are bind-mounted read-only and hidden paths covered, and network off is a network
+//!   namespace. Without namespaces: a child subreaper sweeps up every process the command left
+//!   (unless the supervisor itself is killed: kill the process group, not the pid), protected
+//!   paths are restored after the command (files and directories up to 8 MiB; a bigger one is
+//!   only reported), hidden paths stay visible, pathname Unix sockets (a session bus) stay
+//!   reachable, and network off is Landlock's TCP rules (ABI 4), which leave UDP open.
+//!   /proc shows the host's processes either way.
+//! - Both: `RLIMIT_AS` per process, and a process limit from a cgroup of the command's own when
+//!   one can be made (root or delegation; its cleanup also kills anything left inside), else
+//!   `RLIMIT_NPROC` (counted over all of the user's processes, never binds root). [`Enforced`]
+//!   says which hold. The environment is the allow-list in [`mod@env`], never the parent's.
 //!
 //! Spawn from a thread that lives as long as the command (a runtime worker, not a blocking
-//! pool thread): bubblewrap's `--die-with-parent` follows the spawning thread.
+//! pool thread): the kernel's parent-death signal, which both backends use to die with clk,
+//! follows the spawning thread.
 
 mod bwrap;
 mod detect;
@@ -92,12 +98,14 @@ pub enum Containment {
 /// What a command may touch.
 #[derive(Debug, Clone)]
 pub struct SandboxPolicy {
-    /// Writable trees: the run's worktree (and caches the caller chooses to share).
+    /// Writable trees: the run's worktree, and caches the caller chooses to share (HOME and
+    /// CARGO_HOME stay read-only otherwise: builds with cached dependencies work, downloads
+    /// into them do not).
     pub writable: Vec<PathBuf>,
     /// Paths inside writable trees that stay read-only: the worktree's `.git` pointer, `.clk/`.
     pub read_only: Vec<PathBuf>,
-    /// Paths covered by an empty one (bubblewrap only): sockets that reach outside the
-    /// sandbox, a config folder holding keys.
+    /// Paths covered by an empty one (bubblewrap, and Landlock with namespaces): sockets that
+    /// reach outside the sandbox, a config folder holding keys.
     pub hidden: Vec<PathBuf>,
     pub network: bool,
     /// The command's whole environment; see [`env::allowed`] and [`env::for_provider`].
