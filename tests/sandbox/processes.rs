@@ -221,3 +221,43 @@ fn a_tokio_runner_that_kills_the_group_leaves_nothing() {
         .collect();
     assert!(left.is_empty(), "survivors wrote {left:?}");
 }
+
+/// A terminal clk's user types in (a pty here) cannot be written to or driven by its path: no
+/// text, no TIOCSTI keystrokes.
+#[test]
+fn a_terminal_cannot_be_reached_by_path() {
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty fills the two descriptors; name, termios and winsize may be null.
+    let r = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(r, 0);
+    let name = fs::read_link(format!("/proc/self/fd/{slave}")).unwrap();
+    // SAFETY: O_NONBLOCK on our own descriptor, so reading an empty pty returns at once.
+    unsafe { libc::fcntl(master, libc::F_SETFL, libc::O_NONBLOCK) };
+    let fx = fixture();
+    let script = format!("echo INJECTED > {0}; printf INJECTED > {0}", name.display());
+    for kind in ALL.into_iter().filter(|k| usable(*k)) {
+        run(kind, &fx.policy(kind), &fx.wt, &script, SHORT);
+        let mut buf = [0u8; 256];
+        // SAFETY: reads into our buffer from our descriptor.
+        let n = unsafe { libc::read(master, buf.as_mut_ptr().cast(), buf.len()) };
+        let got = String::from_utf8_lossy(&buf[..n.max(0) as usize]).into_owned();
+        assert!(
+            !got.contains("INJECTED"),
+            "{}: wrote to {name:?}",
+            kind.name
+        );
+    }
+    // SAFETY: closing the descriptors openpty gave us.
+    unsafe {
+        libc::close(master);
+        libc::close(slave);
+    }
+}

@@ -2,8 +2,8 @@
 //! applied in the child just before exec.
 //!
 //! Read and execute everywhere; every right but making device nodes on the writable paths and
-//! the command's private temporary directory; write (no create) on a few character devices (/dev/null, /dev/tty,
-//! the terminal). Scoped (ABI 6): no signals to processes outside the sandbox, no connecting
+//! the command's private temporary directory; write and ioctl (no create) on a few character
+//! devices (/dev/null, /dev/zero, /dev/urandom...), never on terminals. Scoped (ABI 6): no signals to processes outside the sandbox, no connecting
 //! to abstract Unix sockets made outside it. With the network off and no network namespace,
 //! TCP bind and connect are denied (ABI 4); UDP and Unix sockets are not covered by Landlock.
 
@@ -16,16 +16,15 @@ use landlock::{
 
 use super::SandboxError;
 
-/// Devices a command may write to; creating files in /dev stays denied.
+/// Devices a command may write to; creating files in /dev stays denied. Not the terminals
+/// (/dev/tty, /dev/pts): with write and ioctl rights there, a command could push keystrokes
+/// into clk's terminal with TIOCSTI (allowed while `dev.tty.legacy_tiocsti` is 1).
 const DEVICES: &[&str] = &[
     "/dev/null",
     "/dev/zero",
     "/dev/full",
     "/dev/random",
     "/dev/urandom",
-    "/dev/tty",
-    "/dev/ptmx",
-    "/dev/pts",
 ];
 
 fn err(e: impl std::fmt::Display) -> SandboxError {

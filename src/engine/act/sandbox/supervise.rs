@@ -140,6 +140,9 @@ pub fn enter(plan: &mut Plan) -> io::Result<()> {
                 init(command);
             }
             die_with_parent(me);
+            // No controlling terminal, so no TIOCSTI into clk's. (The namespace's end still
+            // reaches us outside the runner's process group.)
+            libc::setsid();
         }
     }
     mounts::drop_capabilities();
