@@ -360,3 +360,39 @@ pub fn command(
         guard,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unavailable_message_names_the_fix() {
+        let e = Unavailable {
+            detail: "bwrap cannot be started".into(),
+        };
+        let text = e.to_string();
+        assert!(text.contains("apt-get install bubblewrap"), "{text}");
+        assert!(text.contains("sandbox: off"), "{text}");
+    }
+
+    #[test]
+    fn off_runs_as_is_with_the_allow_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut policy = SandboxPolicy::for_worktree(dir.path());
+        policy.env = env::allowed([("PATH", "/usr/bin:/bin"), ("OPENAI_API_KEY", "sk-x")]);
+        let mut sb = command(Backend::Off, "env", &[], dir.path(), &policy).unwrap();
+        let out = sb.command.output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "PATH=/usr/bin:/bin\n");
+        assert_eq!(sb.guard.enforced(), Enforced::default());
+        assert!(sb.guard.finish().is_ok());
+    }
+
+    #[test]
+    fn a_protected_symlink_keeps_its_own_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().canonicalize().unwrap();
+        std::os::unix::fs::symlink("/etc", real.join(".clk")).unwrap();
+        assert_eq!(canonical_lenient(&real.join(".clk")), real.join(".clk"));
+        assert_eq!(canonical_lenient(&real.join("absent")), real.join("absent"));
+    }
+}
