@@ -8,16 +8,33 @@
 
 use std::ffi::CString;
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use super::{Backend, Unavailable};
 
+/// bwrap's full path, looked up once on this process's PATH (the command's own PATH, from
+/// the allow-list, may differ or be missing).
+pub fn bwrap_path() -> Option<&'static Path> {
+    static PATH: OnceLock<Option<PathBuf>> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let dirs = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+        std::env::split_paths(&dirs)
+            .map(|d| d.join("bwrap"))
+            .find(|p| p.is_file())
+    })
+    .as_deref()
+}
+
 /// What the bubblewrap probe found: its version line when it works, why not otherwise.
 fn bwrap_probe() -> &'static Result<String, String> {
     static PROBE: OnceLock<Result<String, String>> = OnceLock::new();
     PROBE.get_or_init(|| {
-        let run = Command::new("bwrap")
+        let Some(bwrap) = bwrap_path() else {
+            return Err("bwrap is not installed".into());
+        };
+        let run = Command::new(bwrap)
             .args([
                 "--ro-bind",
                 "/",
@@ -32,6 +49,8 @@ fn bwrap_probe() -> &'static Result<String, String> {
                 "--unshare-net",
                 "--die-with-parent",
                 "--new-session",
+                "--cap-drop",
+                "ALL",
                 "--",
                 "true",
             ])
@@ -47,7 +66,7 @@ fn bwrap_probe() -> &'static Result<String, String> {
                 String::from_utf8_lossy(&out.stderr).trim()
             )),
             Ok(_) => {
-                let version = Command::new("bwrap")
+                let version = Command::new(bwrap)
                     .arg("--version")
                     .output()
                     .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())

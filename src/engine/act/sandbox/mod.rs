@@ -303,7 +303,7 @@ pub fn command(
     };
     let mut cmd;
     if backend == Backend::Bubblewrap {
-        cmd = Command::new("bwrap");
+        cmd = Command::new(detect::bwrap_path().unwrap_or(Path::new("bwrap")));
         cmd.args(bwrap::args(&cwd, &policy))
             .arg(program)
             .args(args)
