@@ -14,6 +14,11 @@ if ! need tmux; then
   echo "run-all: installing tmux" >&2
   apt-get update -qq && apt-get install -y -qq tmux >/dev/null
 fi
+if ! need bwrap; then
+  # Agents' commands run in a bubblewrap sandbox; the sandbox tests need it (Landlock too).
+  echo "run-all: installing bubblewrap" >&2
+  apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null
+fi
 if ! need cargo; then
   echo "run-all: cargo is missing; install Rust from https://rustup.rs" >&2
   exit 2
@@ -27,6 +32,8 @@ CLK_CLI_BIN="$(tests/install-clis.sh)"
 export CLK_CLI_BIN CLK_REQUIRE_CLIS=1
 # Likewise the dashboard's tmux tests (installed above): here a missing tmux is a failure.
 export CLK_REQUIRE_TMUX=1
+# The sandbox tests fail, not skip, when bubblewrap or Landlock is missing.
+export CLK_REQUIRE_SANDBOX=1
 
 echo "== cargo fmt --check"
 cargo fmt --check

@@ -24,6 +24,7 @@ mod providers_check;
 mod providers_http;
 mod robust_flow;
 mod robustness;
+mod sandbox;
 mod secrets;
 mod tui_flow;
 mod tui_screens;

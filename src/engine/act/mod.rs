@@ -1,3 +1,4 @@
 pub mod actions;
 pub mod process;
+pub mod sandbox;
 pub mod undo;
