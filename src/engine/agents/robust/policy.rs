@@ -97,11 +97,11 @@ pub fn refine_plan(
     careful: bool,
 ) -> Option<RefinePlan> {
     let wanted = match explicit {
-        _ if cfg.refine_mode() == AutoRefine::Off => false,
+        _ if cfg.auto_refine == AutoRefine::Off => false,
         Some(_) => true,
         None => {
             !REVIEWERS.contains(&agent)
-                && match cfg.refine_mode() {
+                && match cfg.auto_refine {
                     AutoRefine::Off => false,
                     AutoRefine::CarefulOnly => careful,
                     AutoRefine::All => true,
@@ -362,7 +362,7 @@ mod tests {
     #[test]
     fn an_explicit_refine_block_runs_unless_refining_is_off() {
         let mut c = cfg();
-        c.auto_refine = "careful_only".into();
+        c.auto_refine = AutoRefine::CarefulOnly;
         let r = Refine {
             critic: Some("reviewer".into()),
             max_rounds: Some(4),
@@ -381,7 +381,7 @@ mod tests {
             refine_plan(&c, Some(&Refine::default()), "critic", true),
             None
         );
-        c.auto_refine = "off".into();
+        c.auto_refine = AutoRefine::Off;
         assert_eq!(refine_plan(&c, Some(&r), "engineer", true), None);
     }
 
@@ -424,15 +424,15 @@ mod tests {
     #[test]
     fn auto_refine_covers_careful_or_all_but_never_reviewers() {
         let mut c = cfg();
-        c.auto_refine = "careful_only".into();
+        c.auto_refine = AutoRefine::CarefulOnly;
         assert!(refine_plan(&c, None, "engineer", true).is_some());
         assert!(refine_plan(&c, None, "engineer", false).is_none());
-        c.auto_refine = "all".into();
+        c.auto_refine = AutoRefine::All;
         assert!(refine_plan(&c, None, "engineer", false).is_some());
         for r in ["chief", "qa", "critic"] {
             assert!(refine_plan(&c, None, r, true).is_none(), "{r}");
         }
-        c.auto_refine = "off".into();
+        c.auto_refine = AutoRefine::Off;
         assert!(refine_plan(&c, None, "engineer", true).is_none());
     }
 

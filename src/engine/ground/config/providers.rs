@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, EnvLookup};
+use super::error::{ConfigError, EnvLookup};
 use crate::engine::ground::pricing::ModelPrice;
 
 /// One provider's settings. Which fields matter depends on `kind`.
