@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::ground::config::ProviderSettings;
-use crate::engine::ground::events::Usage;
+use crate::engine::ground::usage::Usage;
 
 /// Micro-dollars in one dollar.
 pub const MICROS_PER_USD: u64 = 1_000_000;
