@@ -27,7 +27,7 @@ pub fn run(dir: &Path, fix: bool) -> Result<u8, Failure> {
     let ask = fix && std::io::stdin().is_terminal();
     bus.set_interactive(ask);
     let rt = runtime()?;
-    let (lines, failing) = rt.block_on(async {
+    let checkup = rt.block_on(async {
         let mut questions = bus.subscribe();
         let answerer = bus.clone();
         let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<()>();
@@ -70,13 +70,17 @@ pub fn run(dir: &Path, fix: bool) -> Result<u8, Failure> {
         let _ = prompts.await;
         out
     });
-    for l in lines {
+    for l in checkup.lines {
         println!("{}", for_cli(&l));
     }
     if fix && !ask {
         eprintln!("(no terminal to ask on, so nothing was repaired)");
     }
-    Ok(if failing { EXIT_FAILED } else { EXIT_OK })
+    Ok(if checkup.failing {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    })
 }
 
 /// Findings name the dashboard's command; on the command line it is `clk doctor --fix`.

@@ -313,11 +313,9 @@ fn imports(code: &str) -> Vec<Import> {
             break;
         };
         let tree = rest[pos + 4..end].trim();
-        if before_ok
-            && ["crate::", "super::", "self::", "clk::"]
-                .iter()
-                .any(|p| tree.starts_with(p))
-        {
+        // Any path: crate-relative ones, and `child::X` naming a child module (`resolve`
+        // drops paths into other crates).
+        if before_ok && tree.contains("::") {
             for path in expand_use(tree) {
                 found.push(Import {
                     line: line_at(pos),
@@ -389,6 +387,10 @@ fn resolve(
                 }
                 segs = &segs[1..];
             }
+        }
+        // `use child::X` names a child module of this one.
+        Some(first) if modules.contains_key(&[base, &[first.to_string()]].concat()) => {
+            cur = base.to_vec();
         }
         _ => return None,
     }

@@ -8,7 +8,7 @@ use crate::support::loop_agents;
 use std::collections::BTreeMap;
 use std::fs;
 
-use clk::engine::ground::config::process_env;
+use clk::engine::ground::config::{AutoConsensus, AutoRefine, process_env};
 use clk::engine::runs::loops::{LoopOptions, StopReason, run_autoresearch, run_ralph};
 use clk::engine::store::bus::Bus;
 use clk::engine::store::git;
@@ -154,8 +154,8 @@ async fn a_loop_that_never_improves_escalates_reframes_and_stops() {
     // The ladder alone: careful iterations cost no extra dispatches here (the consensus and
     // critic that escalation brings are tested against the mock server in
     // tests/suite/robustness.rs).
-    p.config.robustness.auto_consensus = "off".into();
-    p.config.robustness.auto_refine = "off".into();
+    p.config.robustness.auto_consensus = AutoConsensus::Off;
+    p.config.robustness.auto_refine = AutoRefine::Off;
     let bus = Bus::new(Some(p.ws.activity_log()));
     let report = run_ralph(
         &p,

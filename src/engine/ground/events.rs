@@ -1,10 +1,14 @@
-//! Events (facts, past tense) and commands (requests, imperative).
+//! Events (facts, past tense), with the commands (requests, imperative) of [`super::command`]
+//! and the [`Usage`] they carry re-exported beside them.
 //!
 //! Both are serde wire types: the same JSON goes to `--json` output, `.clk/logs/activity.jsonl`,
 //! and test fixtures. An event carries everything a consumer needs to show it; consumers never
 //! read engine internals. Field names carry their units (`_ms`, `_bytes`, `_micros`).
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::engine::ground::command::{Command, LoopKind, RolesCommand};
+pub use crate::engine::ground::usage::Usage;
 
 /// Which stream a live output line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,44 +20,6 @@ pub enum Stream {
     Stdout,
     /// A child process's standard error.
     Stderr,
-}
-
-/// Token usage of one dispatch, as the provider reported it or as estimated.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    /// Tokens served from a prompt cache, when the protocol reports them (part of input).
-    #[serde(default)]
-    pub cached_input_tokens: u64,
-    /// True when the protocol gave no usage and the numbers are chars/4 estimates.
-    #[serde(default)]
-    pub estimated: bool,
-    /// Where the numbers came from, e.g. `openai-usage`, `ollama-eval-count`, `estimate`.
-    #[serde(default)]
-    pub source: String,
-    /// What the provider itself said the call cost (claude's `total_cost_usd`, pi's
-    /// `usage.cost`), in micro-dollars; see `pricing::usd_to_micros`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reported_cost_micros: Option<u64>,
-}
-
-impl Usage {
-    pub fn total(&self) -> u64 {
-        self.input_tokens.saturating_add(self.output_tokens)
-    }
-
-    /// A chars/4 estimate for when a protocol reports nothing.
-    pub fn estimate(prompt: &str, reply: &str) -> Usage {
-        Usage {
-            input_tokens: prompt.chars().count().div_ceil(4) as u64,
-            output_tokens: reply.chars().count().div_ceil(4) as u64,
-            cached_input_tokens: 0,
-            estimated: true,
-            source: "estimate".to_string(),
-            reported_cost_micros: None,
-        }
-    }
 }
 
 /// What the gate decided about one ACTION block.
@@ -415,95 +381,6 @@ pub enum Event {
     },
 }
 
-/// A request to the engine. Front ends (dashboard, CLI, scripts) only ever send these.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "snake_case")]
-pub enum Command {
-    /// Store the idea (and commit it).
-    CaptureIdea {
-        statement: String,
-        title: Option<String>,
-        #[serde(default)]
-        tags: Vec<String>,
-    },
-    /// Give one agent one objective.
-    Dispatch {
-        agent: String,
-        objective: String,
-        #[serde(default)]
-        stage: Option<String>,
-        #[serde(default)]
-        dry_run: bool,
-    },
-    /// Have the chief cast the team for the recorded idea.
-    Cast {
-        #[serde(default)]
-        dry_run: bool,
-    },
-    /// Supervise the discovery then the product workflow.
-    Plan {
-        #[serde(default)]
-        dry_run: bool,
-    },
-    /// Supervise a workflow (the engineering one by default) until done or stalled.
-    Run {
-        workflow: String,
-        #[serde(default)]
-        max_cycles: Option<u32>,
-        #[serde(default)]
-        dry_run: bool,
-    },
-    /// Run an improvement loop (0 iterations: the configured `max_iterations`).
-    Loop {
-        kind: LoopKind,
-        #[serde(default)]
-        iterations: u32,
-        #[serde(default)]
-        dry_run: bool,
-    },
-    /// Free text from the user. With no idea yet it becomes the idea and starts casting and
-    /// the engineering run; later it joins the conversation and starts another cycle.
-    Message { text: String },
-    /// List, add or drop roles.
-    Roles {
-        #[serde(flatten)]
-        action: RolesCommand,
-    },
-    /// Finish the current step, then stop the running work.
-    Stop,
-    /// Make `name` the active provider (saved in providers.json) and check it can be reached.
-    SwitchProvider { name: String },
-    /// Show the last clk commit; with `confirm`, revert it with a new commit.
-    Undo {
-        #[serde(default)]
-        confirm: bool,
-    },
-    /// Check providers, config and git; with `fix`, offer each repair (asked every time).
-    Doctor {
-        #[serde(default)]
-        fix: bool,
-    },
-    /// A narrative snapshot: idea, agents, tokens, files, cost.
-    Status,
-    /// Run the sample idea on the built-in provider in a scratch project.
-    Tutorial,
-    /// The answer to a `ConfirmRequested` question.
-    Confirm { id: u64, approve: bool },
-    /// Stop every running task at once, killing provider processes.
-    Abort,
-    /// Finish: no new tasks are accepted; the engine ends when running tasks are done.
-    Shutdown,
-}
-
-/// What `Command::Roles` does.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum RolesCommand {
-    List,
-    Add { name: String, description: String },
-    Drop { name: String },
-}
-
 impl Event {
     /// The snake_case tag this event serializes with (the `event` field).
     pub fn name(&self) -> &'static str {
@@ -559,30 +436,6 @@ impl Event {
     }
 }
 
-/// Which loop is running; also the commit author and the workflow name in events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LoopKind {
-    Ralph,
-    Autoresearch,
-}
-
-impl LoopKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            LoopKind::Ralph => "ralph",
-            LoopKind::Autoresearch => "autoresearch",
-        }
-    }
-
-    pub fn title(self) -> &'static str {
-        match self {
-            LoopKind::Ralph => "Ralph loop",
-            LoopKind::Autoresearch => "autoresearch loop",
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -603,13 +456,5 @@ mod tests {
         let back: Event = serde_json::from_str(&json).unwrap();
         assert_eq!(back, ev);
         assert_eq!(back.name(), "action");
-    }
-
-    #[test]
-    fn estimate_rounds_up_and_says_so() {
-        let u = Usage::estimate("abcde", "");
-        assert_eq!(u.input_tokens, 2);
-        assert_eq!(u.output_tokens, 0);
-        assert!(u.estimated);
     }
 }

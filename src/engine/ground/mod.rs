@@ -1,4 +1,5 @@
 pub mod bundled;
+pub mod command;
 pub mod config;
 pub mod events;
 pub mod fixed;
@@ -7,3 +8,4 @@ pub mod protocol;
 pub mod redact;
 pub mod slash;
 pub mod state;
+pub mod usage;

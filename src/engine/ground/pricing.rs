@@ -23,7 +23,8 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::ground::config::ProviderSettings;
-use crate::engine::ground::events::Usage;
+pub use crate::engine::ground::usage::ModelPrice;
+use crate::engine::ground::usage::Usage;
 
 /// Micro-dollars in one dollar.
 pub const MICROS_PER_USD: u64 = 1_000_000;
@@ -31,17 +32,6 @@ pub const MICROS_PER_USD: u64 = 1_000_000;
 const TOKENS_PER_MTOK: u128 = 1_000_000;
 /// Highest price accepted per million tokens; larger numbers are typos.
 const MAX_USD_PER_MTOK: f64 = 10_000.0;
-
-/// A price as people write it: USD per million tokens. Used in providers.json and the table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelPrice {
-    pub input_per_mtok: f64,
-    pub output_per_mtok: f64,
-    /// Input tokens served from a prompt cache; the input price when not given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cached_input_per_mtok: Option<f64>,
-}
 
 /// A price in whole micro-dollars per million tokens: exact, so costs add up exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

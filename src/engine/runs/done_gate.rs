@@ -22,32 +22,9 @@ use regex::Regex;
 use crate::engine::store::workspace::{Workspace, write_atomic};
 
 pub use crate::engine::ground::config::GateConfig;
-pub use facts::{deliverable_files, gather, gather_for, ralph_passes, todo_markers};
-
-/// The latest evaluation of the project's tests, as the caller ran it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum TestsStatus {
-    Green,
-    /// Only weak checks (such as `python -m compileall`) ran, and they passed.
-    GreenWeak,
-    /// Failed, with a short description of what failed.
-    Red(String),
-    #[default]
-    NotRun,
-}
-
-/// Everything the gate looks at, gathered from disk by [`gather`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Facts {
-    pub tests: TestsStatus,
-    /// Product files, relative to the root, sorted.
-    pub deliverable_files: Vec<String>,
-    /// Body of the newest `qa` post on the blackboard.
-    pub latest_qa_post: Option<String>,
-    pub ralph_passes: u32,
-    /// `"path:line"` of each TODO-style marker (empty when not scanned).
-    pub todo_markers: Vec<String>,
-}
+pub use facts::{
+    Facts, TestsStatus, deliverable_files, gather, gather_for, ralph_passes, todo_markers,
+};
 
 /// A criterion that does not hold.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -328,16 +328,22 @@ pub fn apply(ws: &Workspace, repair: &Repair) -> Result<String, String> {
     }
 }
 
-/// Examine, report, and with `fix` offer each repair. Returns the report lines and whether
-/// anything is still failing.
-pub async fn run(ws: &Workspace, bus: &Bus, fix: bool) -> (Vec<String>, bool) {
+/// What a doctor run found: its report, and whether any check still fails after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkup {
+    pub lines: Vec<String>,
+    pub failing: bool,
+}
+
+/// Examine, report, and with `fix` offer each repair.
+pub async fn run(ws: &Workspace, bus: &Bus, fix: bool) -> Checkup {
     let findings = examine(ws).await;
     let mut lines: Vec<String> = findings.iter().map(Finding::line).collect();
     let fixable: Vec<&(String, Repair)> =
         findings.iter().filter_map(|f| f.repair.as_ref()).collect();
     if fixable.is_empty() {
         let failing = findings.iter().any(|f| f.level == Level::Fail);
-        return (lines, failing);
+        return Checkup { lines, failing };
     }
     if !fix {
         lines.push(format!(
@@ -345,7 +351,7 @@ pub async fn run(ws: &Workspace, bus: &Bus, fix: bool) -> (Vec<String>, bool) {
             fixable.len()
         ));
         let failing = findings.iter().any(|f| f.level == Level::Fail);
-        return (lines, failing);
+        return Checkup { lines, failing };
     }
     bus.emit(crate::engine::ground::events::Event::Report {
         topic: "doctor".into(),
@@ -373,5 +379,5 @@ pub async fn run(ws: &Workspace, bus: &Bus, fix: bool) -> (Vec<String>, bool) {
     } else {
         "all checks pass or only warn now".into()
     });
-    (lines, failing)
+    Checkup { lines, failing }
 }

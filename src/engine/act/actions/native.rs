@@ -21,8 +21,9 @@ use std::path::{Path, PathBuf};
 
 use git2::Oid;
 
+use super::batch::BatchOutcome;
+use super::files::not_a_plain_file;
 use super::jail::{self, Access};
-use super::{BatchOutcome, not_a_plain_file};
 use crate::engine::ground::events::{Decision, Event};
 use crate::engine::store::bus::Bus;
 use crate::engine::store::git;

@@ -1,5 +1,13 @@
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
 use super::*;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::ground::events::{Decision, Event};
 use crate::engine::ground::protocol::parse;
+use crate::engine::store::bus::Bus;
 
 struct Fixture {
     _dir: tempfile::TempDir,

@@ -71,7 +71,7 @@ pub async fn dispatch_careful(
         return dispatch(project, bus, req, cancel).await;
     }
     let rb = &project.config.robustness;
-    let trigger = policy::consensus_trigger(rb.consensus_mode(), &req.agent, care.careful);
+    let trigger = policy::consensus_trigger(rb.auto_consensus, &req.agent, care.careful);
     let mut out = match trigger {
         Some(trigger) => {
             let plan = FanoutPlan::auto(
@@ -139,8 +139,7 @@ async fn quality_loop(
 ) -> Result<DispatchOutcome, DispatchError> {
     let rb = &project.config.robustness;
     let max_retries = rb.max_quality_retries;
-    let consensus_enabled = rb.consensus_mode()
-        != crate::engine::ground::config::AutoConsensus::Off
+    let consensus_enabled = rb.auto_consensus != crate::engine::ground::config::AutoConsensus::Off
         && req.agent != policy::CHIEF;
     let opts = score_options(project, care);
     let mut attempt_req = req.clone();

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{ConfigError, EnvLookup};
+use super::error::{ConfigError, EnvLookup};
 
 /// Keys whose value is an open map from names the user picks to numbers
 /// (`budget.agent_usd_caps.engineer`). The defaults cannot list their keys, so they are

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, EnvLookup};
-use crate::engine::ground::pricing::ModelPrice;
+use super::error::{ConfigError, EnvLookup};
+use crate::engine::ground::usage::ModelPrice;
 
 /// One provider's settings. Which fields matter depends on `kind`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

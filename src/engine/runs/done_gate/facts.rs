@@ -14,10 +14,35 @@ use std::sync::LazyLock;
 use git2::{Repository, Status, StatusOptions};
 use regex::Regex;
 
-use super::{Facts, GateConfig, TestsStatus};
+use crate::engine::ground::config::GateConfig;
 use crate::engine::store::blackboard;
 use crate::engine::store::git;
 use crate::engine::store::workspace::{Workspace, read_jsonl};
+
+/// The latest evaluation of the project's tests, as the caller ran it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TestsStatus {
+    Green,
+    /// Only weak checks (such as `python -m compileall`) ran, and they passed.
+    GreenWeak,
+    /// Failed, with a short description of what failed.
+    Red(String),
+    #[default]
+    NotRun,
+}
+
+/// Everything the gate looks at, gathered from disk by [`gather`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    pub tests: TestsStatus,
+    /// Product files, relative to the root, sorted.
+    pub deliverable_files: Vec<String>,
+    /// Body of the newest `qa` post on the blackboard.
+    pub latest_qa_post: Option<String>,
+    pub ralph_passes: u32,
+    /// `"path:line"` of each TODO-style marker (empty when not scanned).
+    pub todo_markers: Vec<String>,
+}
 
 /// Most directory entries one deliverables walk visits.
 pub const WALK_LIMIT: usize = 20_000;

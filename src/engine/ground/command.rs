@@ -1,0 +1,117 @@
+//! Commands: requests to the engine, imperative. Front ends (dashboard, CLI, scripts, chat
+//! bridges) only ever send these; like events they are serde wire types, tagged `command`.
+
+use serde::{Deserialize, Serialize};
+
+/// A request to the engine. Front ends (dashboard, CLI, scripts) only ever send these.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Store the idea (and commit it).
+    CaptureIdea {
+        statement: String,
+        title: Option<String>,
+        #[serde(default)]
+        tags: Vec<String>,
+    },
+    /// Give one agent one objective.
+    Dispatch {
+        agent: String,
+        objective: String,
+        #[serde(default)]
+        stage: Option<String>,
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// Have the chief cast the team for the recorded idea.
+    Cast {
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// Supervise the discovery then the product workflow.
+    Plan {
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// Supervise a workflow (the engineering one by default) until done or stalled.
+    Run {
+        workflow: String,
+        #[serde(default)]
+        max_cycles: Option<u32>,
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// Run an improvement loop (0 iterations: the configured `max_iterations`).
+    Loop {
+        kind: LoopKind,
+        #[serde(default)]
+        iterations: u32,
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// Free text from the user. With no idea yet it becomes the idea and starts casting and
+    /// the engineering run; later it joins the conversation and starts another cycle.
+    Message { text: String },
+    /// List, add or drop roles.
+    Roles {
+        #[serde(flatten)]
+        action: RolesCommand,
+    },
+    /// Finish the current step, then stop the running work.
+    Stop,
+    /// Make `name` the active provider (saved in providers.json) and check it can be reached.
+    SwitchProvider { name: String },
+    /// Show the last clk commit; with `confirm`, revert it with a new commit.
+    Undo {
+        #[serde(default)]
+        confirm: bool,
+    },
+    /// Check providers, config and git; with `fix`, offer each repair (asked every time).
+    Doctor {
+        #[serde(default)]
+        fix: bool,
+    },
+    /// A narrative snapshot: idea, agents, tokens, files, cost.
+    Status,
+    /// Run the sample idea on the built-in provider in a scratch project.
+    Tutorial,
+    /// The answer to a `ConfirmRequested` question.
+    Confirm { id: u64, approve: bool },
+    /// Stop every running task at once, killing provider processes.
+    Abort,
+    /// Finish: no new tasks are accepted; the engine ends when running tasks are done.
+    Shutdown,
+}
+
+/// What `Command::Roles` does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum RolesCommand {
+    List,
+    Add { name: String, description: String },
+    Drop { name: String },
+}
+
+/// Which loop is running; also the commit author and the workflow name in events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoopKind {
+    Ralph,
+    Autoresearch,
+}
+
+impl LoopKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            LoopKind::Ralph => "ralph",
+            LoopKind::Autoresearch => "autoresearch",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            LoopKind::Ralph => "Ralph loop",
+            LoopKind::Autoresearch => "autoresearch loop",
+        }
+    }
+}

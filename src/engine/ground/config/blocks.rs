@@ -1,0 +1,148 @@
+//! The small blocks of clk.config.json: budget, retries, the gate's limits, supervision,
+//! recovery, consensus fan-out, casting and the blackboard digest. Each has serde defaults for
+//! every key, so a file that sets one key of a block keeps the rest.
+
+use serde::{Deserialize, Serialize};
+
+use super::choices::RollbackOnFailure;
+
+/// Spending caps in USD over the session's persisted totals (`.clk/state/usage.json`).
+/// Reaching a cap pauses the run to ask the user; without an answer (headless) it stops.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BudgetConfig {
+    /// Most the whole session may spend, in USD (0: no cap).
+    pub session_usd_cap: f64,
+    /// Most each named agent may spend in the session, in USD (0 or absent: no cap).
+    pub agent_usd_caps: std::collections::BTreeMap<String, f64>,
+}
+
+/// Retries of a failed provider call (retryable errors only) and of a failed stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetryConfig {
+    pub max_retries: u32,
+    /// First pause; each further retry doubles it (with jitter), up to `max_backoff_ms`.
+    pub backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    pub stage_max_retries: u32,
+    pub stage_backoff_ms: u64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            max_retries: 3,
+            backoff_ms: 2_000,
+            max_backoff_ms: 30_000,
+            stage_max_retries: 2,
+            stage_backoff_ms: 5_000,
+        }
+    }
+}
+
+/// Limits the action gate enforces on one agent batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ValidationConfig {
+    /// File actions past this many in one reply are refused.
+    pub max_files_per_batch: u32,
+    /// A batch with more file actions than this is applied with a warning.
+    pub warn_files_per_batch: u32,
+    /// Longest an `ACTION: run` command may take, in seconds.
+    pub run_timeout_s: u64,
+    /// When a stage's validation fails, undo its commit: never, careful (careful stages), always.
+    pub rollback_on_failure: RollbackOnFailure,
+}
+
+impl Default for ValidationConfig {
+    fn default() -> Self {
+        ValidationConfig {
+            max_files_per_batch: 25,
+            warn_files_per_batch: 5,
+            run_timeout_s: 120,
+            rollback_on_failure: RollbackOnFailure::Careful,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SuperviseConfig {
+    pub max_cycles: u32,
+    pub max_consecutive_no_progress: u32,
+    pub stall_rescue: bool,
+}
+
+impl Default for SuperviseConfig {
+    fn default() -> Self {
+        SuperviseConfig {
+            max_cycles: 20,
+            max_consecutive_no_progress: 3,
+            stall_rescue: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RecoveryConfig {
+    pub max_per_stage: u32,
+}
+
+impl Default for RecoveryConfig {
+    fn default() -> Self {
+        RecoveryConfig { max_per_stage: 3 }
+    }
+}
+
+/// Consensus fan-out: how many samples of one reply at most, and how many run at once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConsensusConfig {
+    /// Samples per fan-out (a PROPOSE_CONSENSUS may ask for fewer, never more).
+    pub max_samples: u32,
+    /// Samples in flight at once; the rest wait for a free slot.
+    pub max_parallel: u32,
+}
+
+impl Default for ConsensusConfig {
+    fn default() -> Self {
+        ConsensusConfig {
+            max_samples: 6,
+            max_parallel: 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CastingConfig {
+    pub max_dynamic_roles: u32,
+    pub auto_cast_on_idea: bool,
+}
+
+impl Default for CastingConfig {
+    fn default() -> Self {
+        CastingConfig {
+            max_dynamic_roles: 12,
+            auto_cast_on_idea: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BlackboardConfig {
+    pub digest_max_posts: u32,
+    pub digest_max_chars_per_post: u32,
+}
+
+impl Default for BlackboardConfig {
+    fn default() -> Self {
+        BlackboardConfig {
+            digest_max_posts: 20,
+            digest_max_chars_per_post: 800,
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Config keys that take one of a few words, as enums.
+//!
+//! The words are the serde names (snake_case), so the file on disk and `clk configure --show`
+//! spell them as before. A word a key does not take is refused before the config is built,
+//! with one line naming the key and the words it takes: serde alone would say "unknown
+//! variant" without the key, and a string matched at the use site would quietly fall back to
+//! a default.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::error::ConfigError;
+use super::keys::get_path;
+
+/// `robustness.auto_consensus`: when a dispatch fans out into consensus samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutoConsensus {
+    /// Never.
+    Off,
+    /// For careful stages.
+    OnCareful,
+    /// For every dispatch.
+    Always,
+}
+
+/// `robustness.auto_refine`: which stages get a critic loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutoRefine {
+    /// None, not even a stage's own `refine:` block.
+    Off,
+    /// Stages with a `refine:` block, and careful stages.
+    CarefulOnly,
+    /// Every stage.
+    All,
+}
+
+/// `robustness.plateau_action`: what a loop does when it stops improving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlateauAction {
+    /// Escalate, then reframe, then stop.
+    EscalateThenReframe,
+    /// Nothing: no escalation, reframe, critique or plateau stop; the loop runs to its cap.
+    Off,
+}
+
+/// `validation.rollback_on_failure`: when a stage whose validation fails has its commit undone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackOnFailure {
+    Never,
+    /// For careful stages.
+    Careful,
+    Always,
+}
+
+/// A config value that is one of a few words.
+pub trait Choice: Copy + Serialize + DeserializeOwned + 'static {
+    /// The dotted key that takes it.
+    const KEY: &'static str;
+    /// Every value, in the order an error lists them.
+    const ALL: &'static [Self];
+}
+
+impl Choice for AutoConsensus {
+    const KEY: &'static str = "robustness.auto_consensus";
+    const ALL: &'static [Self] = &[Self::Off, Self::OnCareful, Self::Always];
+}
+
+impl Choice for AutoRefine {
+    const KEY: &'static str = "robustness.auto_refine";
+    const ALL: &'static [Self] = &[Self::Off, Self::CarefulOnly, Self::All];
+}
+
+impl Choice for PlateauAction {
+    const KEY: &'static str = "robustness.plateau_action";
+    const ALL: &'static [Self] = &[Self::EscalateThenReframe, Self::Off];
+}
+
+impl Choice for RollbackOnFailure {
+    const KEY: &'static str = "validation.rollback_on_failure";
+    const ALL: &'static [Self] = &[Self::Never, Self::Careful, Self::Always];
+}
+
+/// The word the config file uses for `c`.
+pub fn word<C: Choice>(c: C) -> String {
+    match serde_json::to_value(c) {
+        Ok(Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Every choice key of the merged config (defaults, file and environment) holds a word it
+/// takes.
+pub fn check(merged: &Value) -> Result<(), ConfigError> {
+    check_one::<AutoConsensus>(merged)?;
+    check_one::<AutoRefine>(merged)?;
+    check_one::<PlateauAction>(merged)?;
+    check_one::<RollbackOnFailure>(merged)
+}
+
+fn check_one<C: Choice>(merged: &Value) -> Result<(), ConfigError> {
+    let Some(v) = get_path(merged, C::KEY) else {
+        return Ok(());
+    };
+    if serde_json::from_value::<C>(v.clone()).is_ok() {
+        return Ok(());
+    }
+    let shown = match v {
+        Value::String(s) => format!("{s:?}"),
+        other => other.to_string(),
+    };
+    let words: Vec<String> = C::ALL.iter().map(|c| word(*c)).collect();
+    Err(ConfigError::Invalid(format!(
+        "{} is {shown}; use one of: {}",
+        C::KEY,
+        words.join(", ")
+    )))
+}

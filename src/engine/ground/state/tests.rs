@@ -1,0 +1,69 @@
+use super::*;
+
+#[test]
+fn a_dispatch_folds_into_agent_and_totals() {
+    let mut s = RunState::default();
+    s.apply(&Event::DispatchStarted {
+        agent: "engineer".into(),
+        stage: None,
+        run_id: "r".into(),
+        provider: "shell".into(),
+        objective: "x".into(),
+        prompt_chars: 10,
+        dry_run: false,
+    });
+    assert_eq!(s.agents["engineer"].status, AgentStatus::Working);
+    s.apply(&Event::AgentOutput {
+        agent: "engineer".into(),
+        run_id: "r".into(),
+        stream: crate::engine::ground::events::Stream::Model,
+        line: "hello".into(),
+    });
+    s.apply(&Event::UsageRecorded {
+        agent: "engineer".into(),
+        run_id: "r".into(),
+        provider: "shell".into(),
+        model: String::new(),
+        usage: Usage {
+            input_tokens: 5,
+            output_tokens: 7,
+            ..Default::default()
+        },
+        cost_micros: 3,
+        cost_basis: CostBasis::Table,
+    });
+    s.apply(&Event::DispatchFinished {
+        agent: "engineer".into(),
+        run_id: "r".into(),
+        ok: true,
+        error: None,
+        error_kind: None,
+        response_chars: 5,
+        elapsed_ms: 1,
+    });
+    let a = &s.agents["engineer"];
+    assert_eq!(a.status, AgentStatus::Done);
+    assert_eq!(a.last_line, "hello");
+    assert_eq!(a.bytes_received, 6);
+    assert_eq!(s.totals.input_tokens, 5);
+    assert_eq!(s.per_provider["shell"].cost_micros, 3);
+    assert_eq!(s.per_agent["engineer"].output_tokens, 7);
+    assert!(
+        s.log
+            .iter()
+            .any(|l| l == "engineer: 5 tokens in, 7 out, <$0.0001")
+    );
+    assert_eq!(s.log.len(), 3);
+}
+
+#[test]
+fn the_log_is_bounded() {
+    let mut s = RunState::default();
+    for i in 0..(LOG_CAPACITY + 10) {
+        s.apply(&Event::Warning {
+            message: i.to_string(),
+        });
+    }
+    assert_eq!(s.log.len(), LOG_CAPACITY);
+    assert_eq!(s.log.front().unwrap(), "warning: 10");
+}

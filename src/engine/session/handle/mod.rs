@@ -1,0 +1,224 @@
+//! The engine as a task: commands in, events out.
+//!
+//! `Engine::spawn` starts a loop that takes [`Command`]s from any front end, runs each as a
+//! task, and reports everything on the bus. It folds its own events into a [`RunState`] so a
+//! front end can ask for a snapshot at any time. `Abort` cancels every running task at once
+//! (providers kill their process groups); every task ends with `Event::TaskFinished`.
+//!
+//! The command handlers live in `commands.rs` and return a typed [`Handled`]; this file is the
+//! task loop: it answers what the loop itself can (confirm, stop, abort), and runs the rest as
+//! tasks that each end with one `TaskFinished`.
+
+mod commands;
+mod session;
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::ground::events::{Command, Event};
+use crate::engine::ground::state::RunState;
+use crate::engine::store::bus::Bus;
+use crate::engine::store::workspace::Project;
+use commands::Handled;
+use session::Session;
+
+/// The engine is gone (it was shut down).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the engine has stopped")]
+pub struct EngineGone;
+
+/// How front ends talk to a running engine. Cheap to clone.
+#[derive(Clone)]
+pub struct EngineHandle {
+    tx: mpsc::UnboundedSender<(u64, Command)>,
+    bus: Bus,
+    state: Arc<Mutex<RunState>>,
+    next_id: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl EngineHandle {
+    /// Send a command; returns the task id its `TaskFinished` event will carry.
+    pub fn submit(&self, cmd: Command) -> Result<u64, EngineGone> {
+        let id = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.tx.send((id, cmd)).map_err(|_| EngineGone)?;
+        Ok(id)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.bus.subscribe()
+    }
+
+    /// The state folded from every event so far.
+    pub fn snapshot(&self) -> RunState {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Starting point for [`Engine::spawn`].
+pub struct Engine;
+
+impl Engine {
+    /// Start the engine for `project`, reporting on `bus`. Must be called inside a tokio
+    /// runtime. The returned join handle ends after `Shutdown` once running tasks are done.
+    pub fn spawn(project: Project, bus: Bus) -> (EngineHandle, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let state = Arc::new(Mutex::new(RunState::default()));
+        let handle = EngineHandle {
+            tx,
+            bus: bus.clone(),
+            state: state.clone(),
+            next_id: Arc::new(std::sync::atomic::AtomicU64::new(1)),
+        };
+        // Fold events into the snapshot from the start.
+        let mut events = bus.subscribe();
+        let folder = state.clone();
+        tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(ev) => folder.lock().unwrap_or_else(|p| p.into_inner()).apply(&ev),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        let session = Arc::new(Session {
+            active: Mutex::new(project.providers.active.clone()),
+            base: project,
+            state,
+        });
+        let join = tokio::spawn(run(session, bus, rx));
+        (handle, join)
+    }
+}
+
+async fn run(session: Arc<Session>, bus: Bus, mut rx: mpsc::UnboundedReceiver<(u64, Command)>) {
+    let mut tasks = JoinSet::new();
+    let mut cancel = CancellationToken::new();
+    let finished = |id: u64, task: &str, handled: Handled| {
+        bus.emit(Event::TaskFinished {
+            task_id: id,
+            task: task.to_string(),
+            ok: handled.ok(),
+            summary: handled.into_summary(),
+        })
+    };
+    loop {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                None | Some((_, Command::Shutdown)) => break,
+                Some((_, Command::Abort)) => {
+                    cancel.cancel();
+                    cancel = CancellationToken::new();
+                    bus.answer_all_no();
+                }
+                Some((id, Command::Confirm { id: question, approve })) => {
+                    if bus.answer(question, approve) {
+                        finished(id, "answer", Handled::Done(format!("answered question {question}")));
+                    } else {
+                        finished(id, "answer", Handled::Failed(format!("no question {question} is waiting")));
+                    }
+                }
+                Some((id, Command::Stop)) => {
+                    if tasks.is_empty() {
+                        finished(id, "stop", Handled::Failed("nothing is running".into()));
+                    } else {
+                        bus.request_stop();
+                        bus.emit(Event::StopRequested);
+                        finished(id, "stop", Handled::Done("stopping after the current step".into()));
+                    }
+                }
+                Some((
+                    id,
+                    cmd @ (Command::CaptureIdea { .. }
+                    | Command::Dispatch { .. }
+                    | Command::Cast { .. }
+                    | Command::Plan { .. }
+                    | Command::Run { .. }
+                    | Command::Loop { .. }
+                    | Command::Message { .. }
+                    | Command::Roles { .. }
+                    | Command::SwitchProvider { .. }
+                    | Command::Undo { .. }
+                    | Command::Doctor { .. }
+                    | Command::Status
+                    | Command::Tutorial),
+                )) => {
+                    if tasks.is_empty() {
+                        // A stop asked for earlier work must not stop this new work.
+                        bus.clear_stop();
+                    }
+                    let (s, b, c) = (session.clone(), bus.clone(), cancel.clone());
+                    tasks.spawn(async move {
+                        use futures_util::FutureExt;
+                        // A bug in a task must end it with a failure, never leave a front
+                        // end waiting forever for its TaskFinished.
+                        let run = std::panic::AssertUnwindSafe(run_task(&s, &b, id, cmd, &c));
+                        if let Err(panic) = run.catch_unwind().await {
+                            let what = panic
+                                .downcast_ref::<String>()
+                                .cloned()
+                                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                                .unwrap_or_else(|| "unknown".into());
+                            b.emit(Event::TaskFinished {
+                                task_id: id,
+                                task: "task".into(),
+                                ok: false,
+                                summary: format!("internal error (a bug in clk): {what}"),
+                            });
+                        }
+                    });
+                }
+            },
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// The name of a command's task, for `TaskFinished`.
+fn task_name(cmd: &Command) -> String {
+    match cmd {
+        Command::CaptureIdea { .. } => "idea".into(),
+        Command::Dispatch { agent, .. } => format!("dispatch {agent}"),
+        Command::Cast { .. } => "cast".into(),
+        Command::Plan { .. } => "plan".into(),
+        Command::Run { workflow, .. } => format!("run {workflow}"),
+        Command::Loop { kind, .. } => format!("{} loop", kind.name()),
+        Command::Message { .. } => "message".into(),
+        Command::Roles { .. } => "roles".into(),
+        Command::SwitchProvider { .. } => "provider".into(),
+        Command::Undo { .. } => "undo".into(),
+        Command::Doctor { .. } => "doctor".into(),
+        Command::Status => "status".into(),
+        Command::Tutorial => "tutorial".into(),
+        Command::Confirm { .. } => "answer".into(),
+        Command::Stop => "stop".into(),
+        Command::Abort => "abort".into(),
+        Command::Shutdown => "shutdown".into(),
+    }
+}
+
+async fn run_task(session: &Session, bus: &Bus, id: u64, cmd: Command, cancel: &CancellationToken) {
+    let task = task_name(&cmd);
+    let handled = match cmd {
+        Command::Doctor { fix } => commands::doctor(&session.base.ws, bus, fix).await,
+        cmd => match session.project() {
+            Err(e) => Handled::Failed(e),
+            Ok(project) => commands::project_task(session, &project, bus, cmd, cancel).await,
+        },
+    };
+    bus.emit(Event::TaskFinished {
+        task_id: id,
+        task,
+        ok: handled.ok(),
+        summary: handled.into_summary(),
+    });
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,160 @@
+use super::*;
+use std::fs;
+
+#[test]
+fn unpushed_commits_are_counted_only_with_a_remote() {
+    let (dir, r) = repo();
+    fs::write(dir.path().join("a.txt"), "a").unwrap();
+    commit_paths(&r, "engineer", &["a.txt".to_string()], "one").unwrap();
+    assert_eq!(unpushed_count(&r), None, "no remote: nothing to push to");
+    let remote_dir = tempfile::tempdir().unwrap();
+    Repository::init_bare(remote_dir.path()).unwrap();
+    r.remote("origin", remote_dir.path().to_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        unpushed_count(&r),
+        Some(1),
+        "never pushed: every commit counts"
+    );
+    let status = std::process::Command::new("git")
+        .args(["push", "-q", "-u", "origin", "HEAD:main"])
+        .current_dir(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    fs::write(dir.path().join("b.txt"), "b").unwrap();
+    commit_paths(&r, "engineer", &["b.txt".to_string()], "two").unwrap();
+    assert_eq!(unpushed_count(&r), Some(1));
+}
+
+fn repo() -> (tempfile::TempDir, Repository) {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, created) = open_or_init(dir.path()).unwrap();
+    assert!(created);
+    ensure_identity(&r).unwrap();
+    (dir, r)
+}
+
+#[test]
+fn commits_only_the_agents_paths() {
+    let (dir, r) = repo();
+    fs::write(dir.path().join("a.txt"), "agent\n").unwrap();
+    fs::write(dir.path().join("user.txt"), "mine\n").unwrap();
+    let info = commit_paths(&r, "engineer", &["a.txt".into()], "[engineer] add a")
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.subject, "[engineer] add a");
+    let head = r.head().unwrap().peel_to_commit().unwrap();
+    let tree = head.tree().unwrap();
+    assert!(tree.get_path(Path::new("a.txt")).is_ok());
+    assert!(tree.get_path(Path::new("user.txt")).is_err());
+    assert_eq!(head.author().name().ok(), Some("engineer (clk)"));
+    assert_eq!(branch(&r).as_deref(), Some("main"));
+    // The user's file is still there, untracked.
+    assert_eq!(dirty_paths(&r).unwrap(), vec!["user.txt".to_string()]);
+}
+
+#[test]
+fn staged_user_changes_stay_staged_and_uncommitted() {
+    let (dir, r) = repo();
+    fs::write(dir.path().join("base.txt"), "1\n").unwrap();
+    commit_paths(&r, "init", &["base.txt".into()], "base")
+        .unwrap()
+        .unwrap();
+    fs::write(dir.path().join("staged.txt"), "user\n").unwrap();
+    let mut idx = r.index().unwrap();
+    idx.add_path(Path::new("staged.txt")).unwrap();
+    idx.write().unwrap();
+    fs::write(dir.path().join("b.txt"), "agent\n").unwrap();
+    commit_paths(&r, "engineer", &["b.txt".into()], "[engineer] b")
+        .unwrap()
+        .unwrap();
+    let tree = r.head().unwrap().peel_to_commit().unwrap().tree().unwrap();
+    assert!(tree.get_path(Path::new("staged.txt")).is_err());
+    let st = r.status_file(Path::new("staged.txt")).unwrap();
+    assert!(st.contains(git2::Status::INDEX_NEW), "{st:?}");
+    assert!(r.status_file(Path::new("b.txt")).unwrap().is_empty());
+}
+
+#[test]
+fn restore_puts_back_only_the_named_paths() {
+    let (dir, r) = repo();
+    let p = dir.path();
+    fs::write(p.join("a.txt"), "v1\n").unwrap();
+    commit_paths(&r, "init", &["a.txt".into()], "base").unwrap();
+    let base = r.head().unwrap().peel_to_commit().unwrap().id().to_string();
+    // An agent edits a.txt and adds b.txt; the user edits their own file meanwhile.
+    fs::write(p.join("a.txt"), "v2\n").unwrap();
+    fs::write(p.join("b.txt"), "new\n").unwrap();
+    commit_paths(&r, "engineer", &["a.txt".into(), "b.txt".into()], "agent").unwrap();
+    fs::write(p.join("user.txt"), "mine\n").unwrap();
+    let touched = paths_changed_since(&r, &base).unwrap();
+    assert_eq!(touched, vec!["a.txt", "b.txt"]);
+    let changed = restore_paths(&r, Some(&base), &touched).unwrap();
+    assert_eq!(changed, vec!["a.txt", "b.txt"]);
+    assert_eq!(fs::read_to_string(p.join("a.txt")).unwrap(), "v1\n");
+    assert!(!p.join("b.txt").exists());
+    assert_eq!(fs::read_to_string(p.join("user.txt")).unwrap(), "mine\n");
+    // Committing the restore gives a tree equal to the base.
+    commit_paths(&r, "clk", &touched, "undo").unwrap().unwrap();
+    let head_tree = r.head().unwrap().peel_to_commit().unwrap().tree_id();
+    let base_tree = r
+        .revparse_single(&base)
+        .unwrap()
+        .peel_to_commit()
+        .unwrap()
+        .tree_id();
+    assert_eq!(head_tree, base_tree);
+    assert_eq!(dirty_paths(&r).unwrap(), vec!["user.txt".to_string()]);
+}
+
+#[test]
+fn restore_recreates_a_symlink_instead_of_writing_through_it() {
+    let (dir, r) = repo();
+    let p = dir.path();
+    fs::write(p.join("target.txt"), "keep\n").unwrap();
+    std::os::unix::fs::symlink("target.txt", p.join("link")).unwrap();
+    let mut idx = r.index().unwrap();
+    idx.add_path(Path::new("target.txt")).unwrap();
+    idx.add_path(Path::new("link")).unwrap();
+    idx.write().unwrap();
+    let tree = r.find_tree(idx.write_tree().unwrap()).unwrap();
+    let sig = Signature::now("t", "t@t").unwrap();
+    r.commit(Some("HEAD"), &sig, &sig, "base", &tree, &[])
+        .unwrap();
+    // An agent replaced the link by a file.
+    fs::remove_file(p.join("link")).unwrap();
+    fs::write(p.join("link"), "agent\n").unwrap();
+    restore_paths(&r, None, &["link".into()]).unwrap();
+    assert_eq!(
+        fs::read_link(p.join("link")).unwrap(),
+        Path::new("target.txt")
+    );
+    assert_eq!(fs::read_to_string(p.join("target.txt")).unwrap(), "keep\n");
+    assert!(
+        dirty_paths(&r).unwrap().is_empty(),
+        "{:?}",
+        dirty_paths(&r).unwrap()
+    );
+}
+
+#[test]
+fn deletions_and_no_change() {
+    let (dir, r) = repo();
+    fs::write(dir.path().join("x.txt"), "1\n").unwrap();
+    commit_paths(&r, "a", &["x.txt".into()], "add")
+        .unwrap()
+        .unwrap();
+    assert!(
+        commit_paths(&r, "a", &["x.txt".into()], "same")
+            .unwrap()
+            .is_none()
+    );
+    fs::remove_file(dir.path().join("x.txt")).unwrap();
+    commit_paths(&r, "a", &["x.txt".into()], "rm")
+        .unwrap()
+        .unwrap();
+    let tree = r.head().unwrap().peel_to_commit().unwrap().tree().unwrap();
+    assert!(tree.get_path(Path::new("x.txt")).is_err());
+    assert!(dirty_paths(&r).unwrap().is_empty());
+}
