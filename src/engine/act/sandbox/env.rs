@@ -58,6 +58,24 @@ const EXACT: &[&str] = &[
     "LDFLAGS",
     "PKG_CONFIG_PATH",
     "MAKEFLAGS",
+    // Where tools keep config and caches, and how they reach the network; a proxy URL that
+    // carries a password is still refused by the value check.
+    "XDG_CONFIG_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_DATA_HOME",
+    "XDG_STATE_HOME",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "NODE_EXTRA_CA_CERTS",
+    "REQUESTS_CA_BUNDLE",
 ];
 
 /// Name prefixes that pass (compared upper-case, so `npm_config_` matches too).

@@ -4,7 +4,7 @@
 //! - A cgroup of the command's own (v2, or the v1 `pids` and `memory` hierarchies) when this
 //!   process may create one (root, or a delegated subtree). It counts only the command's
 //!   processes, also binds root, and lets [`Cgroup`]'s drop kill whatever is still inside.
-//! - rlimits: `RLIMIT_AS` (per process) always, and `RLIMIT_NPROC` for a non-root user. The
+//! - rlimits: `RLIMIT_AS` (per process) when no cgroup holds memory, and `RLIMIT_NPROC` for a non-root user. The
 //!   kernel counts NPROC over all of the user's processes, so the limit is the user's current
 //!   count plus `max_processes`; it never binds root, hence the cgroup.
 
@@ -22,6 +22,8 @@ pub struct Cgroup {
     dirs: Vec<PathBuf>,
     /// A `pids.max` was set.
     holds_processes: bool,
+    /// A memory limit was set.
+    holds_memory: bool,
 }
 
 /// What the forked child does to enter the limits. Cheap to clone into a pre_exec closure.
@@ -61,6 +63,12 @@ pub fn prepare(
     };
     if let Some(cg) = &cgroup {
         enforced.processes = cg.holds_processes;
+        // The cgroup counts memory really used; an address-space limit on top would break
+        // programs that reserve big virtual ranges they never touch (V8's WebAssembly
+        // reserves about 10 GiB per instance, so every Node CLI using WASM fails).
+        if cg.holds_memory {
+            entry.address_space = None;
+        }
     }
     // SAFETY: getuid cannot fail.
     let uid = unsafe { libc::getuid() };
@@ -151,6 +159,7 @@ fn make_cgroup(
     let mut cg = Cgroup {
         dirs: Vec::new(),
         holds_processes: false,
+        holds_memory: false,
     };
     let mut files: Vec<(String, PathBuf, String)> = Vec::new();
     let own = own_cgroups();
@@ -195,6 +204,7 @@ fn make_cgroup(
             if fs::write(dir.join(file), value).is_ok() {
                 written += 1;
                 cg.holds_processes |= file == "pids.max";
+                cg.holds_memory |= file.starts_with("memory.");
             }
         }
         let procs = fs::OpenOptions::new()
@@ -252,6 +262,7 @@ impl Drop for Cgroup {
         let mut rest = Cgroup {
             dirs: std::mem::take(&mut self.dirs),
             holds_processes: false,
+            holds_memory: false,
         };
         let _ = std::thread::Builder::new()
             .name("clk-cgroup-cleanup".into())

@@ -292,7 +292,22 @@ pub fn command(
         });
     }
     let policy = resolved(policy)?;
-    let snapshot = protect::Snapshot::take(&policy.read_only);
+    // A protected path that a read-only mount covers cannot change, and clk itself keeps
+    // writing to `.clk/` while the command runs (its logs): comparing, let alone restoring,
+    // such a path would report and undo clk's own writes. Only paths no mount covers (missing
+    // ones, symlinks, everything under Landlock without namespaces) are checked after.
+    let mounted = backend == Backend::Bubblewrap
+        || (policy.containment == Containment::Auto
+            && detect::namespaces() != detect::Namespaces::None);
+    let watched: Vec<PathBuf> = policy
+        .read_only
+        .iter()
+        .filter(|p| {
+            !mounted || !std::fs::symlink_metadata(p).is_ok_and(|m| !m.file_type().is_symlink())
+        })
+        .cloned()
+        .collect();
+    let snapshot = protect::Snapshot::take(&watched);
     let (entry, cgroup, enforced) = limits::prepare(policy.max_processes, policy.max_memory_bytes);
     let mut guard = SandboxGuard {
         backend,
