@@ -49,6 +49,7 @@ fn bench_dispatch(c: &mut Criterion) {
         timeout: Duration::from_secs(30),
         idle_timeout: None,
         cancel: CancellationToken::new(),
+        sandbox: clk::engine::agents::providers::Isolation::None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -66,6 +66,11 @@ fn main() {
             timeout: Duration::from_secs(120),
             idle_timeout: None,
             cancel: CancellationToken::new(),
+            // The sandbox every dispatch gets: the CLI must work inside it.
+            sandbox: clk::engine::act::confine::for_commands(
+                &clk::engine::ground::config::SandboxConfig::default(),
+                work.path(),
+            ),
         };
         let sink = OutputSink::discard();
         // One warm-up each (disk cache, Node's compile cache).

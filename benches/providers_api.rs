@@ -37,6 +37,7 @@ fn request() -> Request {
         timeout: Duration::from_secs(60),
         idle_timeout: None,
         cancel: CancellationToken::new(),
+        sandbox: clk::engine::agents::providers::Isolation::None,
     }
 }
 

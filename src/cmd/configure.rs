@@ -43,7 +43,11 @@ pub fn run(dir: &Path, sets: &[String], show: bool) -> Result<u8, Failure> {
                     "{item:?} is not KEY=VALUE (e.g. supervise.max_cycles=5)"
                 ))
             })?;
-            let key = key.trim();
+            // `sandbox=off` is short for `sandbox.mode=off`.
+            let key = match key.trim() {
+                "sandbox" => "sandbox.mode",
+                k => k,
+            };
             if key == "default_provider" || key == "provider" || key == "active" {
                 set_path(
                     &mut prov_user,

@@ -216,19 +216,15 @@ fn native_edits_are_committed_or_undone_by_the_rules() {
         "the user's draft\n"
     );
     let events = activity(d.path());
-    for target in [
-        ".clk/config/agents.json",
-        ".git/hooks/pre-commit",
-        "draft.md",
-    ] {
-        assert!(
-            events.iter().any(|e| e["event"] == "action"
-                && e["kind"] == "native_change"
-                && e["target"] == target
-                && e["decision"] == "rejected"),
-            "no rejection of {target}"
-        );
-    }
+    // clk's config and the git hook were never written: the sandbox keeps `.clk/` and `.git`
+    // read-only for the CLI. The user's draft was written and is put back by the rules.
+    assert!(
+        events.iter().any(|e| e["event"] == "action"
+            && e["kind"] == "native_change"
+            && e["target"] == "draft.md"
+            && e["decision"] == "rejected"),
+        "no rejection of draft.md"
+    );
     assert!(events.iter().any(|e| e["event"] == "action"
         && e["target"] == "src/greet.py"
         && e["decision"] == "applied"));
@@ -410,7 +406,10 @@ fn a_repaired_attempt_starts_from_a_clean_tree() {
     use std::os::unix::fs::PermissionsExt;
     let d = project();
     let script = d.path().join(".clk/cache/fake-claude");
-    let count = d.path().join(".clk/cache/calls");
+    // The counter lives in the CLI's config folder: the one place outside the project the
+    // sandbox lets a CLI write (`.clk/` is read-only to it).
+    let confdir = tempfile::tempdir().unwrap();
+    let count = confdir.path().join("calls");
     fs::create_dir_all(script.parent().unwrap()).unwrap();
     let body = format!(
         r#"#!/bin/sh
@@ -445,6 +444,7 @@ printf '{{"type":"result","is_error":false,"result":"%s","usage":{{"input_tokens
         ],
     );
     clk(d.path())
+        .env("CLAUDE_CONFIG_DIR", confdir.path())
         .args(["ask", "engineer", "write notes"])
         .assert()
         .success();

@@ -57,6 +57,11 @@ fn dispatch_prompt(kind: &str, bin: &Path, url: &str, timeout: Duration, prompt:
         timeout,
         idle_timeout: None,
         cancel: CancellationToken::new(),
+        // The sandbox every dispatch gets: the CLI must work inside it.
+        sandbox: clk::engine::act::confine::for_commands(
+            &clk::engine::ground::config::SandboxConfig::default(),
+            work.path(),
+        ),
     };
     let lines = Arc::new(Mutex::new(Vec::new()));
     let pids = Arc::new(Mutex::new(Vec::new()));

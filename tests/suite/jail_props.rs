@@ -91,6 +91,7 @@ proptest! {
             run_timeout: std::time::Duration::from_secs(5),
             user_dirty: Default::default(),
             done_file: root.join(".clk/state/done.md"),
+            sandbox: clk::engine::act::confine::Isolation::None,
         };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let parsed = parse(&text);
@@ -129,6 +130,7 @@ fn gate(root: &Path) -> GateContext {
         run_timeout: std::time::Duration::from_secs(5),
         user_dirty: Default::default(),
         done_file: root.join(".clk/state/done.md"),
+        sandbox: clk::engine::act::confine::Isolation::None,
     }
 }
 

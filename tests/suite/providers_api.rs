@@ -125,6 +125,7 @@ fn request(timeout_ms: u64) -> Request {
         timeout: Duration::from_millis(timeout_ms),
         idle_timeout: None,
         cancel: CancellationToken::new(),
+        sandbox: clk::engine::agents::providers::Isolation::None,
     }
 }
 

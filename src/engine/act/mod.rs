@@ -1,4 +1,5 @@
 pub mod actions;
+pub mod confine;
 pub mod process;
 pub mod sandbox;
 pub mod undo;

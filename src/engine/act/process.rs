@@ -15,6 +15,8 @@ use tokio::process::Command;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::confine::Isolation;
+use super::sandbox::{self, SandboxError};
 use crate::engine::ground::events::Stream;
 
 /// What to run.
@@ -33,14 +35,14 @@ pub struct Spec {
     pub keep_bytes: usize,
     /// Longest line kept whole; the rest of a longer line is dropped (and `truncated` set).
     pub max_line_bytes: usize,
-    /// Leave out environment variables whose names say KEY, TOKEN, SECRET, PASS or AUTH, so
-    /// an agent's command cannot print the user's keys.
-    pub without_secrets: bool,
+    /// The OS sandbox it runs in. Sandboxed, it sees only its policy's allow-listed
+    /// environment with `env` laid over it; unsandboxed, clk's environment with `env` over it.
+    pub sandbox: Isolation,
 }
 
 impl Spec {
-    /// `sh -c <command>` in `cwd`.
-    pub fn shell(command: &str, cwd: PathBuf, timeout: Duration) -> Spec {
+    /// `sh -c <command>` in `cwd`, confined by `sandbox`.
+    pub fn shell(command: &str, cwd: PathBuf, timeout: Duration, sandbox: Isolation) -> Spec {
         Spec {
             program: "sh".into(),
             args: vec!["-c".into(), command.into()],
@@ -51,7 +53,7 @@ impl Spec {
             idle_timeout: None,
             keep_bytes: 64 * 1024,
             max_line_bytes: 64 * 1024,
-            without_secrets: false,
+            sandbox,
         }
     }
 }
@@ -95,6 +97,9 @@ pub struct Outcome {
     pub elapsed: Duration,
     /// Some output was dropped: a line over `max_line_bytes`, or more than `keep_bytes`.
     pub truncated: bool,
+    /// What the sandbox found after the command: protected paths it changed (restored where
+    /// possible), or a cleanup that failed.
+    pub sandbox_warning: Option<String>,
 }
 
 impl Outcome {
@@ -232,26 +237,41 @@ pub async fn run(
     on_line: impl Fn(Stream, &str),
 ) -> Result<Outcome, SpawnError> {
     let started = Instant::now();
-    let mut cmd = Command::new(&spec.program);
-    cmd.args(&spec.args)
-        .current_dir(&spec.cwd)
-        .envs(&spec.env)
-        .stdin(if spec.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    if spec.without_secrets {
-        for (name, _) in std::env::vars_os() {
-            if crate::engine::ground::redact::is_secret_name(&name.to_string_lossy()) {
-                cmd.env_remove(&name);
-            }
+    let spawn_error = |detail: String| SpawnError {
+        program: spec.program.clone(),
+        detail,
+        not_found: false,
+    };
+    let (mut cmd, sandbox_guard) = match &spec.sandbox {
+        Isolation::None => {
+            let mut cmd = Command::new(&spec.program);
+            cmd.args(&spec.args).current_dir(&spec.cwd).envs(&spec.env);
+            (cmd, None)
         }
-    }
+        Isolation::Refused(why) => return Err(spawn_error(why.to_string())),
+        Isolation::Sandbox { backend, policy } => {
+            let mut policy = (**policy).clone();
+            policy
+                .env
+                .extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let (cmd, guard) =
+                sandbox::command(*backend, &spec.program, &spec.args, &spec.cwd, &policy)
+                    .map_err(|e| spawn_error(e.to_string()))?
+                    .into_tokio();
+            (cmd, Some(guard))
+        }
+    };
+    cmd.stdin(if spec.stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .process_group(0)
+    .kill_on_drop(true);
+    // Spawned here, on a runtime worker that outlives the command, never a blocking-pool
+    // thread: the sandbox's parent-death signal follows the spawning thread.
     let mut child = cmd.spawn().map_err(|e| SpawnError {
         program: spec.program.clone(),
         not_found: e.kind() == std::io::ErrorKind::NotFound,
@@ -327,6 +347,19 @@ pub async fn run(
     if exit.is_none() {
         let _ = child.wait().await;
     }
+    // Only now, with the child waited for: kill leftovers, check the protected paths.
+    let sandbox_warning = match sandbox_guard.map(sandbox::SandboxGuard::finish) {
+        None | Some(Ok(())) => None,
+        Some(Err(SandboxError::Tampered { paths })) => Some(format!(
+            "the sandbox found protected paths changed and put them back where it could: {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Some(Err(e)) => Some(format!("sandbox cleanup: {e}")),
+    };
     truncated |= stdout.len() > spec.keep_bytes || stderr.len() > spec.keep_bytes;
     trim_tail(&mut stdout, spec.keep_bytes);
     trim_tail(&mut stderr, spec.keep_bytes);
@@ -337,6 +370,7 @@ pub async fn run(
         stderr,
         elapsed: started.elapsed(),
         truncated,
+        sandbox_warning,
     })
 }
 
@@ -346,7 +380,12 @@ mod tests {
     use std::sync::Mutex;
 
     fn spec(cmd: &str, timeout_ms: u64) -> Spec {
-        Spec::shell(cmd, std::env::temp_dir(), Duration::from_millis(timeout_ms))
+        Spec::shell(
+            cmd,
+            std::env::temp_dir(),
+            Duration::from_millis(timeout_ms),
+            Isolation::None,
+        )
     }
 
     #[tokio::test]

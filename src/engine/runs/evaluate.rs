@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::engine::act::confine::{self, Isolation};
 use crate::engine::act::process;
 use crate::engine::ground::redact::redact_text;
 use crate::engine::store::workspace::Project;
@@ -52,7 +53,9 @@ pub const CARGO_TEST: &str = "cargo test --quiet";
 pub const NPM_TEST: &str = "npm test --silent";
 pub const PYTEST: &str = "python3 -m pytest -q";
 pub const GO_TEST: &str = "go test ./...";
-pub const PY_COMPILE: &str = "python3 -m compileall -q .";
+/// clk's own folders are left out: `.clk/backups` holds copies of agents' files, and the
+/// sandbox keeps `.clk/` and `.git` read-only, so writing their `__pycache__` would fail.
+pub const PY_COMPILE: &str = r"python3 -m compileall -q -x '/\.(clk|git)/' .";
 
 /// Folders that hold tools, dependencies or build output rather than the project's code.
 const SKIP_DIRS: &[&str] = &[
@@ -177,13 +180,17 @@ async fn run_check(
     command: &str,
     root: &Path,
     timeout: Duration,
+    sandbox: Isolation,
     cancel: &CancellationToken,
 ) -> CheckResult {
-    let spec = process::Spec::shell(command, root.to_path_buf(), timeout);
+    let spec = process::Spec::shell(command, root.to_path_buf(), timeout, sandbox);
     let (exit_code, timed_out, output) = match process::run(&spec, cancel, |_| {}, |_, _| {}).await
     {
         Ok(o) => {
-            let text = o.combined();
+            let mut text = o.combined();
+            if let Some(w) = &o.sandbox_warning {
+                text.push_str(&format!("\n({w})"));
+            }
             match o.ending {
                 process::Ending::Exited(code) => (code, false, text),
                 process::Ending::TimedOut | process::Ending::Idle => (None, true, text),
@@ -237,7 +244,8 @@ pub async fn evaluate(
                 summary: "cancelled before every check ran".into(),
             };
         }
-        let r = run_check(cmd, root, timeout, cancel).await;
+        let sandbox = confine::for_commands(&project.config.sandbox, root);
+        let r = run_check(cmd, root, timeout, sandbox, cancel).await;
         let passed = r.passed();
         ran.push(r);
         if !passed {

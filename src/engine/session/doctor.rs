@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::engine::act::confine;
 use crate::engine::agents::providers::registry;
 use crate::engine::ground::config::process_env;
 use crate::engine::store::bus::Bus;
@@ -268,6 +269,21 @@ async fn check_providers(ws: &Workspace, out: &mut Vec<Finding>) {
     }
 }
 
+/// Which sandbox runs agents' commands (the defaults when the config does not load).
+fn check_sandbox(ws: &Workspace, out: &mut Vec<Finding>) {
+    let cfg = ws
+        .load(&process_env)
+        .map(|p| p.config.sandbox)
+        .unwrap_or_default();
+    let (health, line) = confine::describe(&cfg);
+    let level = match health {
+        confine::Health::Sandboxed => Level::Ok,
+        confine::Health::Off => Level::Warn,
+        confine::Health::Missing => Level::Fail,
+    };
+    out.push(Finding::new(level, line));
+}
+
 /// Every finding for the project at `ws`.
 pub async fn examine(ws: &Workspace) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -275,6 +291,7 @@ pub async fn examine(ws: &Workspace) -> Vec<Finding> {
     let config_ok = check_config(ws, &mut out);
     check_git(ws, &mut out);
     check_lock(ws, &mut out);
+    check_sandbox(ws, &mut out);
     if config_ok {
         check_providers(ws, &mut out).await;
     }

@@ -206,8 +206,12 @@ impl Applier<'_> {
             return self.decide("run", cmd, Decision::Rejected, format!("refused: it {why}"));
         }
         let before = tree_changes(&self.ctx.root);
-        let mut spec = process::Spec::shell(cmd, self.ctx.root.clone(), self.ctx.run_timeout);
-        spec.without_secrets = true;
+        let spec = process::Spec::shell(
+            cmd,
+            self.ctx.root.clone(),
+            self.ctx.run_timeout,
+            self.ctx.sandbox.clone(),
+        );
         let bus = self.bus.clone();
         let (agent, run_id) = (self.ctx.agent.clone(), self.ctx.run_id.clone());
         let res = process::run(
@@ -227,6 +231,11 @@ impl Applier<'_> {
         match res {
             Err(e) => self.decide("run", cmd, Decision::Skipped, e.to_string()),
             Ok(o) => {
+                if let Some(w) = &o.sandbox_warning {
+                    self.bus.emit(Event::Warning {
+                        message: redact::redact_text(&format!("command `{cmd}`: {w}")),
+                    });
+                }
                 let (exit_code, timed_out) = match o.ending {
                     process::Ending::Exited(c) => (c, false),
                     process::Ending::TimedOut | process::Ending::Idle => (None, true),

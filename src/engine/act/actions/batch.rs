@@ -21,6 +21,8 @@ pub struct GateContext {
     pub user_dirty: BTreeSet<String>,
     /// Where `ACTION: done` writes its request.
     pub done_file: PathBuf,
+    /// The sandbox `run` actions start in.
+    pub sandbox: crate::engine::act::confine::Isolation,
 }
 
 /// One `run` action's result.

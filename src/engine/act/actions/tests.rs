@@ -41,6 +41,15 @@ fn ctx(root: &Path) -> GateContext {
         run_timeout: Duration::from_secs(10),
         user_dirty: BTreeSet::new(),
         done_file: root.join(".clk/state/done.md"),
+        // Off keeps the environment allow-list and runs on machines without a sandbox; the
+        // sandbox itself is tested through the binary.
+        sandbox: crate::engine::act::confine::for_commands(
+            &crate::engine::ground::config::SandboxConfig {
+                mode: crate::engine::ground::config::SandboxMode::Off,
+                ..Default::default()
+            },
+            root,
+        ),
     }
 }
 

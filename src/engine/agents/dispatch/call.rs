@@ -12,6 +12,7 @@ use super::account::{account, record_response};
 use super::native::watch_native;
 use super::{Called, DispatchError, DispatchRequest};
 use crate::engine::act::actions::{BatchOutcome, native};
+use crate::engine::act::confine;
 use crate::engine::agents::context;
 use crate::engine::agents::providers::retry::{RetryPolicy, with_retries};
 use crate::engine::agents::providers::{
@@ -88,6 +89,7 @@ pub async fn call(
             idle_timeout: (cfg.provider_no_output_timeout_s > 0)
                 .then(|| Duration::from_secs(cfg.provider_no_output_timeout_s)),
             cancel: cancel.clone(),
+            sandbox: confine::for_commands(&cfg.sandbox, &ws.root),
         };
         ask(
             project,

@@ -13,6 +13,7 @@ use super::{
     FollowUps,
 };
 use crate::engine::act::actions::{self, BatchOutcome, GateContext};
+use crate::engine::act::confine;
 use crate::engine::ground::events::{Event, Usage};
 use crate::engine::ground::protocol::Parsed;
 use crate::engine::store::blackboard;
@@ -202,6 +203,7 @@ async fn apply_and_commit(
         run_timeout: Duration::from_secs(cfg.validation.run_timeout_s),
         user_dirty,
         done_file: ws.state_dir().join("done.md"),
+        sandbox: confine::for_commands(&cfg.sandbox, &root),
     };
     let gate = if parsed.actions.is_empty() {
         BatchOutcome::default()

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+pub use crate::engine::act::confine::Isolation;
 use crate::engine::ground::events::{Stream, Usage};
 
 /// A boxed future, so providers can be chosen at run time as `Arc<dyn Provider>`.
@@ -50,6 +51,8 @@ pub struct Request {
     pub idle_timeout: Option<Duration>,
     /// Cancelled by `/abort`: the provider stops at once (killing its process group).
     pub cancel: CancellationToken,
+    /// The sandbox a provider that runs a program (the agent CLIs) starts it in.
+    pub sandbox: Isolation,
 }
 
 /// What a provider answered.

@@ -9,7 +9,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Availability, BoxFuture, ErrorKind, OutputSink, Provider, ProviderError, Reply, Request,
+    Availability, BoxFuture, ErrorKind, Isolation, OutputSink, Provider, ProviderError, Reply,
+    Request,
 };
 use crate::engine::act::process;
 use crate::engine::ground::config::ProviderSettings;
@@ -87,7 +88,10 @@ impl Provider for ShellProvider {
                     model: String::new(),
                 });
             };
-            let mut spec = process::Spec::shell(command, req.workdir.clone(), req.timeout);
+            // The user's own provider program, like an HTTP endpoint: not an agent's command,
+            // so it runs unconfined with clk's environment.
+            let mut spec =
+                process::Spec::shell(command, req.workdir.clone(), req.timeout, Isolation::None);
             spec.stdin = Some(req.prompt.clone());
             spec.idle_timeout = req.idle_timeout;
             spec.keep_bytes = MAX_REPLY_BYTES;
@@ -197,6 +201,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             idle_timeout: None,
             cancel: CancellationToken::new(),
+            sandbox: Isolation::None,
         }
     }
 

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::error::ConfigError;
 use super::keys::get_path;
+use super::sandbox::SandboxMode;
 
 /// `robustness.auto_consensus`: when a dispatch fans out into consensus samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +86,11 @@ impl Choice for RollbackOnFailure {
     const ALL: &'static [Self] = &[Self::Never, Self::Careful, Self::Always];
 }
 
+impl Choice for SandboxMode {
+    const KEY: &'static str = "sandbox.mode";
+    const ALL: &'static [Self] = &[Self::Auto, Self::Bubblewrap, Self::Landlock, Self::Off];
+}
+
 /// The word the config file uses for `c`.
 pub fn word<C: Choice>(c: C) -> String {
     match serde_json::to_value(c) {
@@ -100,7 +106,8 @@ pub fn check(merged: &Value) -> Result<(), ConfigError> {
     check_one::<AutoConsensus>(merged)?;
     check_one::<AutoRefine>(merged)?;
     check_one::<PlateauAction>(merged)?;
-    check_one::<RollbackOnFailure>(merged)
+    check_one::<RollbackOnFailure>(merged)?;
+    check_one::<SandboxMode>(merged)
 }
 
 fn check_one<C: Choice>(merged: &Value) -> Result<(), ConfigError> {

@@ -18,6 +18,7 @@ mod gate;
 pub mod keys;
 pub mod providers;
 mod robustness;
+mod sandbox;
 
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +32,7 @@ pub use error::{ConfigError, EnvLookup, process_env};
 pub use gate::GateConfig;
 pub use providers::{ApiStyle, Mode, ProviderSettings, ProvidersFile};
 pub use robustness::RobustnessConfig;
+pub use sandbox::{SandboxConfig, SandboxMode};
 
 /// `.clk/config/clk.config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,6 +63,8 @@ pub struct ClkConfig {
     pub done_gate: GateConfig,
     /// Spending caps, checked against the persisted usage totals around every dispatch.
     pub budget: BudgetConfig,
+    /// The OS sandbox around agents' commands, validation, tests and CLI providers.
+    pub sandbox: SandboxConfig,
 }
 
 impl Default for ClkConfig {
@@ -84,6 +88,7 @@ impl Default for ClkConfig {
             blackboard: BlackboardConfig::default(),
             done_gate: GateConfig::default(),
             budget: BudgetConfig::default(),
+            sandbox: SandboxConfig::default(),
         }
     }
 }
@@ -96,8 +101,10 @@ impl ClkConfig {
     ) -> Result<ClkConfig, ConfigError> {
         let mut value = crate::engine::ground::fixed::json(&ClkConfig::default());
         if let Some(user) = user {
-            keys::check_types(&value, user, "clk.config.json")?;
-            keys::merge_deep(&mut value, user);
+            let mut user = user.clone();
+            sandbox::expand_short_form(&mut user);
+            keys::check_types(&value, &user, "clk.config.json")?;
+            keys::merge_deep(&mut value, &user);
         }
         keys::apply_env_overrides(&mut value, env)?;
         choices::check(&value)?;

@@ -178,3 +178,26 @@ fn a_word_a_choice_key_does_not_take_names_the_key_and_the_words() {
         assert_eq!(e, format!("{key} is \"nope\"; use one of: {words}"));
     }
 }
+
+#[test]
+fn sandbox_takes_a_bare_word_or_a_block() {
+    use serde_json::json;
+    let d = ClkConfig::default().sandbox;
+    assert_eq!((d.mode, d.network), (SandboxMode::Auto, true));
+    let off = ClkConfig::from_json_with_env(Some(&json!({"sandbox": "off"})), &no_env).unwrap();
+    assert_eq!(off.sandbox.mode, SandboxMode::Off);
+    assert_eq!(off.sandbox.max_processes, d.max_processes);
+    let block = json!({"sandbox": {"network": false}});
+    let c = ClkConfig::from_json_with_env(Some(&block), &no_env).unwrap();
+    assert_eq!(
+        (c.sandbox.mode, c.sandbox.network),
+        (SandboxMode::Auto, false)
+    );
+    let e = ClkConfig::from_json_with_env(Some(&json!({"sandbox": "sometimes"})), &no_env)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("sandbox.mode") && e.contains("auto, bubblewrap, landlock, off"),
+        "{e}"
+    );
+}

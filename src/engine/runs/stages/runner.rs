@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::attempt::dispatch_stage;
 use super::checkpoint::{self, Course, with_direction};
-use crate::engine::act::process;
+use crate::engine::act::{confine, process};
 use crate::engine::agents::dispatch::{
     CommitPolicy, DispatchError, DispatchOutcome, DispatchRequest, commit_message,
 };
@@ -366,9 +366,15 @@ async fn validate(
 ) {
     let root = project.ws.root.clone();
     let timeout = Duration::from_secs(project.config.validation.run_timeout_s);
-    let spec = process::Spec::shell(cmd, root.clone(), timeout);
+    let sandbox = confine::for_commands(&project.config.sandbox, &root);
+    let spec = process::Spec::shell(cmd, root.clone(), timeout, sandbox);
     let (exit_code, timed_out, tail) = match process::run(&spec, cancel, |_| {}, |_, _| {}).await {
         Ok(o) => {
+            if let Some(w) = &o.sandbox_warning {
+                bus.emit(Event::Warning {
+                    message: redact_text(&format!("validation `{cmd}`: {w}")),
+                });
+            }
             let combined = o.combined();
             let tail: Vec<&str> = combined.lines().rev().take(15).collect();
             let tail = tail.into_iter().rev().collect::<Vec<_>>().join("\n");

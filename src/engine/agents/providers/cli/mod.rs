@@ -8,8 +8,9 @@
 //! per CLI here) into the reply text, the real token usage and a classified failure, and is
 //! shown live as a readable line (assistant text, `tool: edit src/x.py`) rather than raw JSON.
 //!
-//! The user's environment passes through, so a logged-in CLI or its usual variables just
-//! work. Settings that headless use needs fixed (no retries of the CLI's own, since retrying
+//! The program runs in the OS sandbox like every command clk starts for agents
+//! (`sandbox.rs` here says what it may reach beyond the project: its config folder and its
+//! vendor's variables, so a logged-in CLI or its usual variables still work). Settings that headless use needs fixed (no retries of the CLI's own, since retrying
 //! is clk's job; no update checks; no approval prompts) go in as flags and variables, never
 //! as edits to the user's config files. `home` gives the program a HOME and config folder of
 //! its own instead.
@@ -19,6 +20,7 @@ mod codex;
 mod common;
 mod gemini;
 mod pi;
+mod sandbox;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -274,7 +276,13 @@ impl CliProvider {
             idle_timeout: req.idle_timeout,
             keep_bytes: 64 * 1024,
             max_line_bytes: MAX_LINE_BYTES,
-            without_secrets: false,
+            sandbox: {
+                let mut sb = req.sandbox.clone();
+                if let Some(policy) = sb.policy_mut() {
+                    sandbox::open(self, policy, &inv.env);
+                }
+                sb
+            },
         };
         let shown = self.shown_command(&inv, &req.prompt, via);
         let parser = Mutex::new(self.cli.parser());

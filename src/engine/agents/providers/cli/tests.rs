@@ -53,6 +53,7 @@ fn request(dir: &Path, prompt: &str, timeout_ms: u64) -> Request {
         timeout: Duration::from_millis(timeout_ms),
         idle_timeout: None,
         cancel: CancellationToken::new(),
+        sandbox: crate::engine::agents::providers::Isolation::None,
     }
 }
 
