@@ -25,6 +25,7 @@ mod providers_http;
 mod robust_flow;
 mod robustness;
 mod sandbox;
+mod sandbox_wired;
 mod secrets;
 mod tui_flow;
 mod tui_screens;
