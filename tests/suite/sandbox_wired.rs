@@ -190,12 +190,8 @@ CONFIDENCE: 0.9
 PROGRESS: yes
 "#;
 
-#[test]
-fn agent_commands_reach_only_the_project() {
-    if !sandbox_or_skip() {
-        return;
-    }
-    let f = fixture(ATTACKS, &[]);
+fn attacks_stay_in_the_project(mode: &str) {
+    let f = fixture(ATTACKS, &[&format!("sandbox.mode={mode}")]);
     fs::write(f.outside.join("hook-target"), "").unwrap();
     let before = guarded(&f.root);
     let log = ask(&f);
@@ -221,6 +217,24 @@ fn agent_commands_reach_only_the_project() {
     assert!(!dump.contains("MY_SERVICE_TOKEN"), "{dump}");
     assert!(!git(&f.root, &["log", "-p", "--all"]).contains(SECRET));
     assert_no_hook_runs(&f);
+}
+
+#[test]
+fn agent_commands_reach_only_the_project() {
+    if sandbox_or_skip() {
+        attacks_stay_in_the_project("auto");
+    }
+}
+
+#[test]
+fn agent_commands_reach_only_the_project_under_landlock() {
+    match clk::engine::act::sandbox::Backend::Landlock.check() {
+        Ok(()) => attacks_stay_in_the_project("landlock"),
+        Err(e) if std::env::var_os("CLK_REQUIRE_SANDBOX").is_some() => {
+            panic!("CLK_REQUIRE_SANDBOX=1 but {e}")
+        }
+        Err(e) => eprintln!("skipped: {e}"),
+    }
 }
 
 #[test]
