@@ -45,7 +45,7 @@ fn config_vars(cli: Cli) -> &'static [&'static str] {
     }
 }
 
-/// Open `policy` for the CLI `p`, whose run sets `run_env`.
+/// Open `policy` for the CLI `p`, whose run sets `run_env`, from this process's environment.
 pub(super) fn open(
     p: &CliProvider,
     policy: &mut SandboxPolicy,
@@ -54,6 +54,16 @@ pub(super) fn open(
     let vars: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
+    open_with(p, policy, run_env, vars);
+}
+
+/// [`open`] with the user's environment given.
+fn open_with(
+    p: &CliProvider,
+    policy: &mut SandboxPolicy,
+    run_env: &std::collections::BTreeMap<String, String>,
+    vars: Vec<(String, String)>,
+) {
     let mut names: Vec<String> = vars
         .iter()
         .map(|(k, _)| k.clone())
@@ -100,4 +110,70 @@ pub(super) fn open(
             .into_iter()
             .filter(|w| w.is_absolute() && Path::exists(w)),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ground::config::ProviderSettings;
+
+    fn vars(home: &Path) -> Vec<(String, String)> {
+        [
+            ("PATH", "/usr/bin"),
+            ("HOME", &*home.display().to_string()),
+            ("ANTHROPIC_API_KEY", "sk-ant-aaaaaaaaaaaaaaaaaaaaaaaa"),
+            ("CLAUDE_CODE_USE_BEDROCK", "0"),
+            ("OPENAI_API_KEY", "sk-bbbbbbbbbbbbbbbbbbbbbbbbbbbb"),
+            ("GITHUB_TOKEN", "ghp_cccccccccccccccccccccccccccccccccccc"),
+            ("OPENROUTER_API_KEY", "sk-or-dddddddddddddddddddddddd"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn a_cli_sees_its_vendors_variables_and_writes_its_config_folder_only() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir(home.path().join(".claude")).unwrap();
+        std::fs::create_dir(home.path().join(".codex")).unwrap();
+        let project = tempfile::tempdir().unwrap();
+        let claude = CliProvider::new("claude", Cli::Claude, &ProviderSettings::default());
+        let mut policy = SandboxPolicy::for_worktree(project.path());
+        open_with(&claude, &mut policy, &Default::default(), vars(home.path()));
+        let names: Vec<&str> = policy.env.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "ANTHROPIC_API_KEY",
+                "CLAUDE_CODE_USE_BEDROCK",
+                "HOME",
+                "PATH"
+            ]
+        );
+        assert_eq!(
+            policy.writable,
+            [project.path().to_path_buf(), home.path().join(".claude")],
+            "~/.claude.json does not exist, and ~/.codex is not claude's"
+        );
+        assert_eq!(policy.max_memory_bytes, None);
+    }
+
+    #[test]
+    fn pi_gets_the_key_of_its_key_type_and_a_private_home_is_writable() {
+        let home = tempfile::tempdir().unwrap();
+        let project = tempfile::tempdir().unwrap();
+        let settings = ProviderSettings {
+            key_type: Some("openrouter".into()),
+            home: Some(home.path().display().to_string()),
+            ..Default::default()
+        };
+        let pi = CliProvider::new("pi", Cli::Pi, &settings);
+        let mut policy = SandboxPolicy::for_worktree(project.path());
+        open_with(&pi, &mut policy, &Default::default(), vars(home.path()));
+        assert!(policy.env.contains_key("OPENROUTER_API_KEY"));
+        assert!(!policy.env.contains_key("OPENAI_API_KEY"));
+        assert!(!policy.env.contains_key("ANTHROPIC_API_KEY"));
+        assert!(policy.writable.contains(&home.path().to_path_buf()));
+    }
 }
