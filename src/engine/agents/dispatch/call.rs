@@ -78,18 +78,20 @@ pub async fn call(
     let result = if req.dry_run {
         Ok(None)
     } else {
+        // Where the CLI works is what its sandbox makes writable: one path, set once.
+        let workdir = ws.root.clone();
         let preq = Request {
             agent: req.agent.clone(),
             stage: req.stage.clone(),
             run_id: run_id.clone(),
             objective: req.objective.clone(),
             prompt: prompt.clone(),
-            workdir: ws.root.clone(),
+            sandbox: confine::for_commands(&cfg.sandbox, &workdir),
+            workdir,
             timeout,
             idle_timeout: (cfg.provider_no_output_timeout_s > 0)
                 .then(|| Duration::from_secs(cfg.provider_no_output_timeout_s)),
             cancel: cancel.clone(),
-            sandbox: confine::for_commands(&cfg.sandbox, &ws.root),
         };
         ask(
             project,
