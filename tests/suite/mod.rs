@@ -18,6 +18,7 @@ mod loops;
 mod mock_protocols;
 mod mock_real_clis;
 mod orchestration;
+mod project_lock;
 mod protocol_props;
 mod providers_api;
 mod providers_check;

@@ -24,6 +24,7 @@ pub const GITIGNORE_LINES: &[&str] = &[
     ".clk/state/experiments.jsonl",
     ".clk/state/usage.json",
     ".clk/state/.tui-active",
+    ".clk/state/*.lock",
     ".clk/state/conversation.jsonl",
     ".clk/state/tutorial.json",
     ".clk/tutorial/",
