@@ -30,5 +30,6 @@ mod secrets;
 mod tui_flow;
 mod tui_screens;
 mod tui_tmux;
+mod work_queue;
 mod workflow_run;
 mod workflows;
