@@ -28,6 +28,7 @@ mod robustness;
 mod sandbox;
 mod secrets;
 mod tui_flow;
+mod tui_queue;
 mod tui_screens;
 mod tui_tmux;
 mod work_queue;
