@@ -1,6 +1,7 @@
 //! Work asked for while other work runs waits in the engine's queue instead of running in
 //! parallel: it is reported as queued, `/queue` lists and drops it, and it starts in order
-//! when the work before it ends. Driven through the real engine with a slow shell agent.
+//! when the work before it ends; `/stop` ends the work after the current model call. Driven
+//! through the real engine with a slow shell agent.
 
 use std::path::Path;
 use std::time::Duration;
@@ -214,4 +215,39 @@ async fn quick_commands_never_wait_and_abort_empties_the_queue() {
         e,
         Event::Report { lines, .. } if lines == &["nothing waits, and nothing runs".to_string()]
     )));
+}
+
+/// `DispatchStarted` events in `events`.
+fn starts(events: &[Event]) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e, Event::DispatchStarted { .. }))
+        .count()
+}
+
+#[tokio::test]
+async fn stop_takes_effect_after_the_current_model_call_not_the_stage() {
+    // The agent's reply is too short to pass the quality check: without a stop, it is sent
+    // back for repair, a second model call in the same step.
+    let dir = tempfile::tempdir().unwrap();
+    let p = project(dir.path(), 1.0);
+    let (engine, _join) = Engine::spawn(p, Bus::new(None));
+    let mut rx = engine.subscribe();
+    let free = engine.submit(ask("engineer")).unwrap();
+    let seen = until(&mut rx, finished(free)).await;
+    assert!(starts(&seen) >= 2, "a short reply is repaired: {seen:?}");
+    let stopped = engine.submit(ask("engineer")).unwrap();
+    until(&mut rx, |e| matches!(e, Event::DispatchStarted { .. })).await;
+    let waiting = engine.submit(ask("qa")).unwrap();
+    engine.submit(Command::Stop).unwrap();
+    let seen = until(&mut rx, finished(stopped)).await;
+    assert!(seen.iter().any(|e| matches!(e, Event::StopRequested)));
+    assert_eq!(starts(&seen), 0, "no model call after the stop: {seen:?}");
+    // What waited starts next, not stopped by the stop meant for the work before it.
+    let seen = until(&mut rx, finished(waiting)).await;
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::QueueStarted { task_id, .. } if *task_id == waiting))
+    );
+    assert!(starts(&seen) >= 1);
 }

@@ -411,7 +411,7 @@ pub fn describe(ev: &Event) -> Option<String> {
             }
         }
         Event::StopRequested => {
-            "stop requested: the current step finishes, then the work stops".to_string()
+            "stop requested: the current model call finishes, then the work stops".to_string()
         }
         Event::Queued { what, position, .. } => format!(
             "queued, starts after the current step: {what} (#{position}; /queue lists, \
