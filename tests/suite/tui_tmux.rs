@@ -342,6 +342,28 @@ fn a_second_dashboard_is_refused_and_a_crash_is_reported_next_time() {
         second.contains("another clk dashboard") && second.contains("code:2"),
         "{second}"
     );
+    // A headless command that changes the project is refused too, naming the dashboard.
+    t.tmux(&[
+        "send-keys",
+        "-t",
+        "main:second",
+        "-l",
+        &format!("clear; {CLK} --no-tui run; echo code:$?"),
+    ]);
+    t.tmux(&["send-keys", "-t", "main:second", "Enter"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let headless = loop {
+        let s = t.tmux(&["capture-pane", "-p", "-J", "-t", "main:second"]);
+        if s.contains("stop it") || Instant::now() > deadline {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        headless.contains(&format!("the clk dashboard (pid {pid}, since"))
+            && headless.contains("wait for it or stop it"),
+        "{headless}"
+    );
     t.tmux(&["kill-window", "-t", "main:second"]);
     // Kill the first without a chance to clean up: the lock stays behind.
     // SAFETY: sending SIGKILL to the dashboard this test started.
