@@ -509,3 +509,26 @@ fn a_panic_restores_the_terminal() {
     );
     t.assert_cooked();
 }
+
+#[test]
+fn work_typed_while_an_agent_works_is_queued_and_can_be_dropped() {
+    need_tmux!();
+    let dir = project();
+    let secs = 600 + std::process::id() % 991;
+    let t = Tmux::start("queue");
+    launch(&t, dir.path(), &format!("sleep {secs}"));
+    t.wait_for("type your idea", 20);
+    t.line("Build something slow");
+    t.wait_for("/abort", 20);
+    t.line("/run");
+    t.wait_for("queued, starts after the current step", 10);
+    t.line("/queue");
+    t.wait_for("1. run engineering", 10);
+    t.line("/queue drop 1");
+    t.wait_for("dropped from the queue: run engineering", 10);
+    t.line("/abort");
+    t.wait_for("aborted", 10);
+    t.line("/quit");
+    t.wait_prompt(10);
+    t.assert_cooked();
+}
