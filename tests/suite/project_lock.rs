@@ -97,8 +97,15 @@ fn a_second_state_changing_command_is_refused_with_the_holders_pid() {
         );
         assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
     }
-    // Read-only commands do not take the lock.
-    clk(root).arg("status").assert().success();
+    // Read-only commands do not take the lock; status says who holds it.
+    let status = clk(root).arg("status").output().unwrap();
+    assert!(status.status.success());
+    assert!(
+        String::from_utf8_lossy(&status.stdout)
+            .contains(&format!("Working   clk run (pid {pid}, since ")),
+        "{}",
+        String::from_utf8_lossy(&status.stdout)
+    );
     clk(root).args(["configure", "--show"]).assert().success();
     clk(root).args(["run", "--dry-run"]).assert().success();
     let cfg = std::fs::read_to_string(root.join(".clk/config/clk.config.json")).unwrap();
