@@ -8,13 +8,18 @@
 
 use std::collections::VecDeque;
 
-use crate::engine::ground::events::Command;
+use crate::engine::ground::events::{Command, RolesCommand};
 
-/// True for commands that start work on the project: these run one at a time.
+/// True for commands that start work on the project, or write files and commits a run also
+/// writes (the idea, the roster): these run one at a time.
 pub(super) fn is_work(cmd: &Command) -> bool {
     matches!(
         cmd,
-        Command::Dispatch { .. }
+        Command::CaptureIdea { .. }
+            | Command::Roles {
+                action: RolesCommand::Add { .. } | RolesCommand::Drop { .. }
+            }
+            | Command::Dispatch { .. }
             | Command::Cast { .. }
             | Command::Plan { .. }
             | Command::Run { .. }
@@ -148,6 +153,12 @@ mod tests {
     fn only_work_queues_and_messages_are_named_by_their_text() {
         assert!(is_work(&Command::Message { text: "x".into() }));
         assert!(!is_work(&Command::Status));
+        assert!(!is_work(&Command::Roles {
+            action: RolesCommand::List
+        }));
+        assert!(is_work(&Command::Roles {
+            action: RolesCommand::Drop { name: "x".into() }
+        }));
         assert!(!is_work(&Command::Undo { confirm: false }));
         let long = "a".repeat(100);
         assert_eq!(
