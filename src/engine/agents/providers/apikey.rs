@@ -169,29 +169,13 @@ impl ApiTarget {
     ) -> Result<Reply, ProviderError> {
         let label = self.label();
         self.require_key()?;
-        let resp = http::idle(req.idle_timeout, &label, rb.send())
-            .await?
-            .map_err(|e| http::request_error(&label, &e, "is the endpoint right?"))?;
-        let status = resp.status().as_u16();
-        if !resp.status().is_success() {
-            let text = http::read_some(resp, 8192, req.idle_timeout).await;
-            let mut err = http::status_error(&label, status, &text);
-            if status == 400 && rejects_key(&text) {
-                err.kind = ErrorKind::Auth;
-            }
-            return Err(match err.kind {
-                ErrorKind::Auth => ProviderError::new(
-                    err.kind,
-                    format!("{}; check {}", err.message, self.key_hint),
-                ),
-                ErrorKind::Retryable
-                | ErrorKind::NotFound
-                | ErrorKind::Timeout
-                | ErrorKind::Cancelled
-                | ErrorKind::BadReply
-                | ErrorKind::Fatal => err,
-            });
-        }
+        let refused_key = format!("check {}", self.key_hint);
+        let hints = http::Hints {
+            unreachable: "is the endpoint right?",
+            refused_key: &refused_key,
+            missing_model: "",
+        };
+        let resp = http::send(req, &label, rb, &hints).await?;
         let text = wire::collect(resp, req.idle_timeout, &label, out, dec).await?;
         let usage = dec
             .usage()
@@ -202,12 +186,6 @@ impl ApiTarget {
             .unwrap_or_else(|| self.model.clone());
         Ok(Reply { text, usage, model })
     }
-}
-
-/// True for a 400 that is really a refused key: Google answers a bad key with
-/// `400 INVALID_ARGUMENT` and reason `API_KEY_INVALID` rather than 401.
-fn rejects_key(body: &str) -> bool {
-    body.contains("API_KEY_INVALID") || body.to_ascii_lowercase().contains("api key not valid")
 }
 
 /// An error a protocol reported inside a 200 reply (an error event or object), classified

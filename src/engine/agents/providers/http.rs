@@ -13,7 +13,9 @@ use std::time::Duration;
 use super::{ErrorKind, ProviderError, Request};
 
 mod stream;
+mod vendor;
 pub use stream::{NdjsonLines, SseEvents, read_all, read_some};
+pub use vendor::{Hints, probe, send};
 
 /// Install rustls' ring crypto provider once. reqwest is built with `rustls-no-provider`, so
 /// building a client before this would panic.
@@ -209,10 +211,20 @@ pub fn json_error_message(body: &str) -> Option<String> {
         .or_else(|| v.get("message").and_then(pick))
 }
 
+/// True for a 400 that is really a refused key: Google answers a bad key with
+/// `400 INVALID_ARGUMENT` and reason `API_KEY_INVALID` rather than 401.
+fn rejects_key(body: &str) -> bool {
+    body.contains("API_KEY_INVALID") || body.to_ascii_lowercase().contains("api key not valid")
+}
+
 /// The error for a non-success HTTP status, with an excerpt of what the server said.
 pub fn status_error(label: &str, status: u16, body: &str) -> ProviderError {
     let said = json_error_message(body).unwrap_or_else(|| body.to_string());
-    let kind = classify_status(status, &said);
+    let kind = if status == 400 && rejects_key(body) {
+        ErrorKind::Auth
+    } else {
+        classify_status(status, &said)
+    };
     let said = excerpt(&said);
     if said.is_empty() {
         ProviderError::new(kind, format!("{label}: HTTP {status}"))
@@ -354,6 +366,10 @@ mod tests {
             (e.kind, e.message.as_str()),
             (ErrorKind::Auth, "p: HTTP 401: bad key")
         );
+        let google = r#"{"error":{"code":400,"status":"INVALID_ARGUMENT","message":"bad",
+            "details":[{"reason":"API_KEY_INVALID"}]}}"#;
+        assert_eq!(status_error("g", 400, google).kind, ErrorKind::Auth);
+        assert_eq!(status_error("g", 400, "bad").kind, ErrorKind::Fatal);
     }
 
     #[tokio::test]

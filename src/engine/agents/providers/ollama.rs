@@ -20,9 +20,6 @@ use crate::engine::ground::events::{Stream, Usage};
 const DEFAULT_ENDPOINT: &str = "http://localhost:11434";
 const DEFAULT_MODEL: &str = "llama3.1";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// `check` budgets: together well under the one second a status screen can wait.
-const CHECK_CONNECT: Duration = Duration::from_millis(250);
-const CHECK_TAGS: Duration = Duration::from_millis(700);
 const HINT: &str = "is `ollama serve` running?";
 
 /// A local or remote Ollama server.
@@ -81,26 +78,17 @@ impl OllamaProvider {
             "messages": [{"role": "user", "content": req.prompt}],
             "stream": true,
         });
-        let send = self
+        let rb = self
             .client
             .post(format!("{}/api/chat", self.endpoint))
-            .json(&body)
-            .send();
-        let resp = http::idle(req.idle_timeout, &label, send)
-            .await?
-            .map_err(|e| http::request_error(&label, &e, HINT))?;
-        let status = resp.status().as_u16();
-        if !resp.status().is_success() {
-            let text = http::read_some(resp, 4096, req.idle_timeout).await;
-            let mut err = http::status_error(&label, status, &text);
-            if err.kind == ErrorKind::NotFound && text.contains("not found") {
-                err = ProviderError::new(
-                    err.kind,
-                    format!("{}; run `ollama pull {}`", err.message, self.model),
-                );
-            }
-            return Err(err);
-        }
+            .json(&body);
+        let pull = format!("run `ollama pull {}`", self.model);
+        let hints = http::Hints {
+            unreachable: HINT,
+            refused_key: "",
+            missing_model: &pull,
+        };
+        let resp = http::send(req, &label, rb, &hints).await?;
 
         let mut lines = http::NdjsonLines::new(resp.bytes_stream(), req.idle_timeout, &label);
         let mut splitter = LineSplitter::default();
@@ -155,28 +143,11 @@ impl OllamaProvider {
 
     async fn availability(&self) -> Availability {
         let label = self.label();
-        if let Err(e) = http::tcp_reachable(&self.endpoint, CHECK_CONNECT).await {
-            return Availability::no(format!("{label}: {e}; {HINT}"));
-        }
-        let get = async {
-            let resp = self
-                .client
-                .get(format!("{}/api/tags", self.endpoint))
-                .send()
-                .await?;
-            let status = resp.status().as_u16();
-            let text = resp.text().await?;
-            Ok::<_, reqwest::Error>((status, text))
-        };
-        let (status, text) = match tokio::time::timeout(CHECK_TAGS, get).await {
-            Err(_) => {
-                return Availability::no(format!(
-                    "{label}: /api/tags gave no answer within {}",
-                    http::human(CHECK_TAGS)
-                ));
-            }
-            Ok(Err(e)) => return Availability::no(http::request_error(&label, &e, HINT).message),
-            Ok(Ok(v)) => v,
+        let get = self.client.get(format!("{}/api/tags", self.endpoint));
+        let (status, text) = match http::probe(&label, &self.endpoint, get, "/api/tags", HINT).await
+        {
+            Ok(answer) => answer,
+            Err(why) => return Availability::no(why),
         };
         if !(200..300).contains(&status) {
             return Availability::no(http::status_error(&label, status, &text).message);

@@ -14,9 +14,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::http;
-use super::{
-    Availability, BoxFuture, ErrorKind, OutputSink, Provider, ProviderError, Reply, Request,
-};
+use super::{Availability, BoxFuture, OutputSink, Provider, ProviderError, Reply, Request};
 use crate::engine::ground::config::ProviderSettings;
 use crate::engine::ground::events::Usage;
 
@@ -24,8 +22,6 @@ mod wire;
 
 const DEFAULT_ENDPOINT: &str = "http://localhost:8080";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const CHECK_CONNECT: Duration = Duration::from_millis(250);
-const CHECK_MODELS: Duration = Duration::from_millis(700);
 const HINT: &str = "is the server running at that address?";
 
 /// Any server that speaks OpenAI chat completions.
@@ -124,30 +120,16 @@ impl OpenAiCompatProvider {
             "stream": true,
             "stream_options": {"include_usage": true},
         });
-        let send = self
+        let rb = self
             .authorized(self.client.post(&self.chat_url))
-            .json(&body)
-            .send();
-        let resp = http::idle(req.idle_timeout, &label, send)
-            .await?
-            .map_err(|e| http::request_error(&label, &e, HINT))?;
-        let status = resp.status().as_u16();
-        if !resp.status().is_success() {
-            let text = http::read_some(resp, 4096, req.idle_timeout).await;
-            let err = http::status_error(&label, status, &text);
-            return Err(match err.kind {
-                ErrorKind::Auth => ProviderError::new(
-                    err.kind,
-                    format!("{}; check CLK_{}_API_KEY", err.message, self.env),
-                ),
-                ErrorKind::Retryable
-                | ErrorKind::NotFound
-                | ErrorKind::Timeout
-                | ErrorKind::Cancelled
-                | ErrorKind::BadReply
-                | ErrorKind::Fatal => err,
-            });
-        }
+            .json(&body);
+        let refused_key = format!("check CLK_{}_API_KEY", self.env);
+        let hints = http::Hints {
+            unreachable: HINT,
+            refused_key: &refused_key,
+            missing_model: "",
+        };
+        let resp = http::send(req, &label, rb, &hints).await?;
         let got = wire::collect(resp, req.idle_timeout, &label, out).await?;
         let usage = got
             .usage
@@ -166,28 +148,12 @@ impl OpenAiCompatProvider {
 
     async fn availability(&self) -> Availability {
         let label = self.label();
-        if let Err(e) = http::tcp_reachable(&self.endpoint, CHECK_CONNECT).await {
-            return Availability::no(format!("{label}: {e}; {HINT}"));
-        }
-        let get = async {
-            let resp = self
-                .authorized(self.client.get(&self.models_url))
-                .send()
-                .await?;
-            let status = resp.status().as_u16();
-            Ok::<_, reqwest::Error>((status, resp.text().await?))
-        };
-        let (status, text) = match tokio::time::timeout(CHECK_MODELS, get).await {
-            Err(_) => {
-                return Availability::no(format!(
-                    "{label}: {} gave no answer within {}",
-                    self.models_url,
-                    http::human(CHECK_MODELS)
-                ));
-            }
-            Ok(Err(e)) => return Availability::no(http::request_error(&label, &e, HINT).message),
-            Ok(Ok(v)) => v,
-        };
+        let get = self.authorized(self.client.get(&self.models_url));
+        let (status, text) =
+            match http::probe(&label, &self.endpoint, get, &self.models_url, HINT).await {
+                Ok(answer) => answer,
+                Err(why) => return Availability::no(why),
+            };
         if status == 401 || status == 403 {
             return Availability::no(format!(
                 "{label}: key rejected: set CLK_{}_API_KEY",
