@@ -9,9 +9,9 @@
 
 use serde_json::{Value, json};
 
-use super::apikey::{self, ApiTarget, Decoder, Vendor};
+use super::apikey::{self, ApiTarget, ApiVendor, Decoder, Vendor};
 use super::http;
-use super::{Availability, BoxFuture, OutputSink, Provider, ProviderError, Reply, Request};
+use super::{ProviderError, Request};
 use crate::engine::ground::config::{EnvLookup, ProviderSettings};
 use crate::engine::ground::events::Usage;
 
@@ -51,6 +51,7 @@ impl AnthropicProvider {
         let target = ApiTarget::new(name, settings, env, &VENDOR)?;
         // The base may be given as the host, …/v1 or the full …/v1/messages.
         let root = target
+            .endpoint
             .base
             .trim_end_matches("/messages")
             .trim_end_matches("/v1")
@@ -74,11 +75,17 @@ impl AnthropicProvider {
     pub fn url(&self) -> &str {
         &self.url
     }
+}
 
-    async fn messages(&self, req: &Request, out: &OutputSink) -> Result<Reply, ProviderError> {
+impl ApiVendor for AnthropicProvider {
+    fn target(&self) -> &ApiTarget {
+        &self.target
+    }
+
+    fn request(&self, req: &Request) -> (reqwest::RequestBuilder, Box<dyn Decoder>) {
         let t = &self.target;
         let body = json!({
-            "model": t.model,
+            "model": t.endpoint.model,
             "max_tokens": self.max_tokens,
             "messages": [{"role": "user", "content": req.prompt}],
             "stream": t.stream,
@@ -89,8 +96,8 @@ impl AnthropicProvider {
             .header("x-api-key", t.key())
             .header("anthropic-version", &self.version)
             .json(&body);
-        let mut dec = MessagesDecoder::new(&t.label());
-        t.call(req, out, rb, &mut dec).await
+        let dec = Box::new(MessagesDecoder::new(&t.label()));
+        (rb, dec)
     }
 }
 
@@ -102,31 +109,6 @@ fn text_setting(settings: &ProviderSettings, key: &str) -> Option<String> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_string)
-}
-
-impl Provider for AnthropicProvider {
-    fn name(&self) -> &str {
-        &self.target.name
-    }
-
-    fn model(&self) -> &str {
-        &self.target.model
-    }
-
-    fn dispatch<'a>(
-        &'a self,
-        req: &'a Request,
-        out: &'a OutputSink,
-    ) -> BoxFuture<'a, Result<Reply, ProviderError>> {
-        Box::pin(async move {
-            let label = self.target.label();
-            http::guard(req, &label, self.messages(req, out)).await
-        })
-    }
-
-    fn check(&self) -> BoxFuture<'_, Availability> {
-        Box::pin(self.target.availability())
-    }
 }
 
 /// The Messages reply grammar, streamed or whole.

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::http;
+use super::http::{self, HttpVendor};
 use super::{Availability, ErrorKind, OutputSink, ProviderError, Reply, Request};
 use crate::engine::ground::config::{EnvLookup, ProviderSettings};
 use crate::engine::ground::events::Usage;
@@ -40,10 +40,8 @@ pub struct Vendor {
 
 /// The resolved settings of one API-key provider, shared by the three protocols.
 pub struct ApiTarget {
-    pub name: String,
-    /// Base URL without a trailing slash, as resolved; each protocol appends its paths.
-    pub base: String,
-    pub model: String,
+    /// Name, model and base URL (as resolved; each protocol appends its paths).
+    pub endpoint: http::Endpoint,
     /// Ask for a streamed reply (the `stream` setting, default true).
     pub stream: bool,
     pub client: reqwest::Client,
@@ -58,9 +56,7 @@ pub struct ApiTarget {
 impl std::fmt::Debug for ApiTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiTarget")
-            .field("name", &self.name)
-            .field("base", &self.base)
-            .field("model", &self.model)
+            .field("endpoint", &self.endpoint)
             .field("stream", &self.stream)
             .field("key", &if self.key.is_empty() { "none" } else { "set" })
             .finish_non_exhaustive()
@@ -104,9 +100,11 @@ impl ApiTarget {
         };
         let client = http::client(CONNECT_TIMEOUT).map_err(|e| format!("{name}: {e}"))?;
         Ok(ApiTarget {
-            name: name.to_string(),
-            base,
-            model,
+            endpoint: http::Endpoint {
+                name: name.to_string(),
+                model,
+                base,
+            },
             stream,
             client,
             key,
@@ -122,19 +120,19 @@ impl ApiTarget {
 
     /// "claude at https://api.anthropic.com", for messages.
     pub fn label(&self) -> String {
-        format!("{} at {}", self.name, self.base)
+        self.endpoint.label()
     }
 
     /// The path part of the base URL ("" for a bare host).
     pub fn base_path(&self) -> &str {
-        let after_scheme = self.base.split_once("://").map_or("", |(_, r)| r);
+        let after_scheme = self.endpoint.base.split_once("://").map_or("", |(_, r)| r);
         after_scheme.find('/').map_or("", |i| &after_scheme[i..])
     }
 
     fn no_key(&self) -> String {
         format!(
             "{}: no API key for {}; set {}",
-            self.name, self.api, self.key_hint
+            self.endpoint.name, self.api, self.key_hint
         )
     }
 
@@ -152,7 +150,7 @@ impl ApiTarget {
         if self.key.is_empty() {
             return Availability::no(self.no_key());
         }
-        match http::tcp_reachable(&self.base, CHECK_CONNECT).await {
+        match http::tcp_reachable(&self.endpoint.base, CHECK_CONNECT).await {
             Ok(()) => Availability::ok(),
             Err(e) => Availability::no(format!("{}: {e}", self.label())),
         }
@@ -183,8 +181,32 @@ impl ApiTarget {
         let model = dec
             .model()
             .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| self.model.clone());
+            .unwrap_or_else(|| self.endpoint.model.clone());
         Ok(Reply { text, usage, model })
+    }
+}
+
+/// An API-key vendor: its resolved target and how it asks for one reply. Everything else of
+/// an HTTP provider ([`HttpVendor`], and so [`super::Provider`]) follows from these two.
+pub trait ApiVendor: Send + Sync {
+    fn target(&self) -> &ApiTarget;
+
+    /// The request for one prompt (URL, key header, JSON body) and the decoder of its reply.
+    fn request(&self, req: &Request) -> (reqwest::RequestBuilder, Box<dyn Decoder>);
+}
+
+impl<T: ApiVendor> HttpVendor for T {
+    fn endpoint(&self) -> &http::Endpoint {
+        &self.target().endpoint
+    }
+
+    async fn call(&self, req: &Request, out: &OutputSink) -> Result<Reply, ProviderError> {
+        let (rb, mut dec) = self.request(req);
+        self.target().call(req, out, rb, dec.as_mut()).await
+    }
+
+    async fn availability(&self) -> Availability {
+        self.target().availability().await
     }
 }
 
@@ -283,7 +305,7 @@ mod tests {
         };
         let t = ApiTarget::new("vend", &ProviderSettings::default(), &env, &VENDOR).unwrap();
         assert_eq!(
-            (t.key(), t.base.as_str(), t.model.as_str()),
+            (t.key(), t.endpoint.base.as_str(), t.endpoint.model.as_str()),
             ("other-key-123456", "http://127.0.0.1:9", "test-1")
         );
         assert_eq!(t.base_path(), "");
@@ -295,12 +317,12 @@ mod tests {
         };
         let t = ApiTarget::new("vend", &s, &env, &VENDOR).unwrap();
         assert_eq!(
-            (t.key(), t.base.as_str(), t.model.as_str()),
+            (t.key(), t.endpoint.base.as_str(), t.endpoint.model.as_str()),
             ("file-key-123456", "http://h:1/v1", "m2")
         );
         assert_eq!(t.base_path(), "/v1");
         let t = ApiTarget::new("vend", &ProviderSettings::default(), &|_| None, &VENDOR).unwrap();
-        assert_eq!(t.base, "https://api.test.example");
+        assert_eq!(t.endpoint.base, "https://api.test.example");
         assert!(t.stream);
     }
 

@@ -11,11 +11,9 @@
 
 use serde_json::{Value, json};
 
-use super::apikey::{self, ApiTarget, Decoder, Vendor};
+use super::apikey::{self, ApiTarget, ApiVendor, Decoder, Vendor};
 use super::http;
-use super::{
-    Availability, BoxFuture, ErrorKind, OutputSink, Provider, ProviderError, Reply, Request,
-};
+use super::{ErrorKind, ProviderError, Request};
 use crate::engine::ground::config::{EnvLookup, ProviderSettings};
 use crate::engine::ground::events::Usage;
 
@@ -49,19 +47,20 @@ impl GeminiProvider {
     ) -> Result<Self, String> {
         let mut target = ApiTarget::new(name, settings, env, &VENDOR)?;
         // Google's own docs name models both "gemini-x" and "models/gemini-x".
-        target.model = target.model.trim_start_matches("models/").to_string();
-        let versioned = if target.base.ends_with("/v1beta") || target.base.ends_with("/v1") {
-            target.base.clone()
+        let ep = &mut target.endpoint;
+        ep.model = ep.model.trim_start_matches("models/").to_string();
+        let versioned = if ep.base.ends_with("/v1beta") || ep.base.ends_with("/v1") {
+            ep.base.clone()
         } else {
-            format!("{}/v1beta", target.base)
+            format!("{}/v1beta", ep.base)
         };
         let url = if target.stream {
             format!(
                 "{versioned}/models/{}:streamGenerateContent?alt=sse",
-                target.model
+                ep.model
             )
         } else {
-            format!("{versioned}/models/{}:generateContent", target.model)
+            format!("{versioned}/models/{}:generateContent", ep.model)
         };
         Ok(GeminiProvider { target, url })
     }
@@ -70,8 +69,14 @@ impl GeminiProvider {
     pub fn url(&self) -> &str {
         &self.url
     }
+}
 
-    async fn generate(&self, req: &Request, out: &OutputSink) -> Result<Reply, ProviderError> {
+impl ApiVendor for GeminiProvider {
+    fn target(&self) -> &ApiTarget {
+        &self.target
+    }
+
+    fn request(&self, req: &Request) -> (reqwest::RequestBuilder, Box<dyn Decoder>) {
         let t = &self.target;
         let body = json!({"contents": [{"role": "user", "parts": [{"text": req.prompt}]}]});
         let rb = t
@@ -79,33 +84,7 @@ impl GeminiProvider {
             .post(&self.url)
             .header("x-goog-api-key", t.key())
             .json(&body);
-        let mut dec = GeminiDecoder::new(&t.label());
-        t.call(req, out, rb, &mut dec).await
-    }
-}
-
-impl Provider for GeminiProvider {
-    fn name(&self) -> &str {
-        &self.target.name
-    }
-
-    fn model(&self) -> &str {
-        &self.target.model
-    }
-
-    fn dispatch<'a>(
-        &'a self,
-        req: &'a Request,
-        out: &'a OutputSink,
-    ) -> BoxFuture<'a, Result<Reply, ProviderError>> {
-        Box::pin(async move {
-            let label = self.target.label();
-            http::guard(req, &label, self.generate(req, out)).await
-        })
-    }
-
-    fn check(&self) -> BoxFuture<'_, Availability> {
-        Box::pin(self.target.availability())
+        (rb, Box::new(GeminiDecoder::new(&t.label())))
     }
 }
 

@@ -15,7 +15,7 @@ use super::{ErrorKind, ProviderError, Request};
 mod stream;
 mod vendor;
 pub use stream::{NdjsonLines, SseEvents, read_all, read_some};
-pub use vendor::{Hints, probe, send};
+pub use vendor::{Endpoint, Hints, HttpVendor, probe, send};
 
 /// Install rustls' ring crypto provider once. reqwest is built with `rustls-no-provider`, so
 /// building a client before this would panic.

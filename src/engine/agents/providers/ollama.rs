@@ -9,11 +9,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::http;
-use super::{
-    Availability, BoxFuture, ErrorKind, LineSplitter, OutputSink, Provider, ProviderError, Reply,
-    Request,
-};
+use super::http::{self, Endpoint, HttpVendor};
+use super::{Availability, ErrorKind, LineSplitter, OutputSink, ProviderError, Reply, Request};
 use crate::engine::ground::config::ProviderSettings;
 use crate::engine::ground::events::{Stream, Usage};
 
@@ -25,9 +22,7 @@ const HINT: &str = "is `ollama serve` running?";
 /// A local or remote Ollama server.
 #[derive(Debug)]
 pub struct OllamaProvider {
-    name: String,
-    endpoint: String,
-    model: String,
+    endpoint: Endpoint,
     client: reqwest::Client,
 }
 
@@ -56,33 +51,31 @@ impl OllamaProvider {
         }
         let client = http::client(CONNECT_TIMEOUT).map_err(|e| format!("{name}: {e}"))?;
         Ok(OllamaProvider {
-            name: name.to_string(),
-            endpoint,
-            model,
+            endpoint: Endpoint {
+                name: name.to_string(),
+                model,
+                base: endpoint,
+            },
             client,
         })
     }
+}
 
-    pub fn endpoint(&self) -> &str {
+impl HttpVendor for OllamaProvider {
+    fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
 
-    fn label(&self) -> String {
-        format!("{} at {}", self.name, self.endpoint)
-    }
-
-    async fn chat(&self, req: &Request, out: &OutputSink) -> Result<Reply, ProviderError> {
-        let label = self.label();
+    async fn call(&self, req: &Request, out: &OutputSink) -> Result<Reply, ProviderError> {
+        let Endpoint { model, base, .. } = &self.endpoint;
+        let label = self.endpoint.label();
         let body = json!({
-            "model": self.model,
+            "model": model,
             "messages": [{"role": "user", "content": req.prompt}],
             "stream": true,
         });
-        let rb = self
-            .client
-            .post(format!("{}/api/chat", self.endpoint))
-            .json(&body);
-        let pull = format!("run `ollama pull {}`", self.model);
+        let rb = self.client.post(format!("{base}/api/chat")).json(&body);
+        let pull = format!("run `ollama pull {model}`");
         let hints = http::Hints {
             unreachable: HINT,
             refused_key: "",
@@ -93,7 +86,7 @@ impl OllamaProvider {
         let mut lines = http::NdjsonLines::new(resp.bytes_stream(), req.idle_timeout, &label);
         let mut splitter = LineSplitter::default();
         let mut text = String::new();
-        let mut model = String::new();
+        let mut answered_by = String::new();
         let mut chunks = 0usize;
         while let Some(line) = lines.next_line().await? {
             let Ok(chunk) = serde_json::from_str::<Value>(&line) else {
@@ -114,10 +107,10 @@ impl OllamaProvider {
             if let Some(e) = chunk.get("error") {
                 return Err(stream_error(&label, e));
             }
-            if model.is_empty()
+            if answered_by.is_empty()
                 && let Some(m) = chunk.get("model").and_then(Value::as_str)
             {
-                model = m.to_string();
+                answered_by = m.to_string();
             }
             let fragment = chunk
                 .pointer("/message/content")
@@ -130,10 +123,14 @@ impl OllamaProvider {
             if chunk.get("done").and_then(Value::as_bool) == Some(true) {
                 splitter.finish(out, Stream::Model);
                 let usage = usage_from(&chunk, &req.prompt, &text);
-                if model.is_empty() {
-                    model = self.model.clone();
+                if answered_by.is_empty() {
+                    answered_by = model.clone();
                 }
-                return Ok(Reply { text, usage, model });
+                return Ok(Reply {
+                    text,
+                    usage,
+                    model: answered_by,
+                });
             }
         }
         // Show what did arrive, but fail: a partial reply must not pass as a whole one.
@@ -142,10 +139,10 @@ impl OllamaProvider {
     }
 
     async fn availability(&self) -> Availability {
-        let label = self.label();
-        let get = self.client.get(format!("{}/api/tags", self.endpoint));
-        let (status, text) = match http::probe(&label, &self.endpoint, get, "/api/tags", HINT).await
-        {
+        let Endpoint { model, base, .. } = &self.endpoint;
+        let label = self.endpoint.label();
+        let get = self.client.get(format!("{base}/api/tags"));
+        let (status, text) = match http::probe(&label, base, get, "/api/tags", HINT).await {
             Ok(answer) => answer,
             Err(why) => return Availability::no(why),
         };
@@ -157,39 +154,13 @@ impl OllamaProvider {
                 "{label}: /api/tags is not JSON; is this an Ollama server?"
             ));
         };
-        if has_model(&tags, &self.model) {
+        if has_model(&tags, model) {
             Availability::ok()
         } else {
             Availability::no(format!(
-                "{label}: model {m} is not pulled; run `ollama pull {m}`",
-                m = self.model
+                "{label}: model {model} is not pulled; run `ollama pull {model}`"
             ))
         }
-    }
-}
-
-impl Provider for OllamaProvider {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn model(&self) -> &str {
-        &self.model
-    }
-
-    fn dispatch<'a>(
-        &'a self,
-        req: &'a Request,
-        out: &'a OutputSink,
-    ) -> BoxFuture<'a, Result<Reply, ProviderError>> {
-        Box::pin(async move {
-            let label = self.label();
-            http::guard(req, &label, self.chat(req, out)).await
-        })
-    }
-
-    fn check(&self) -> BoxFuture<'_, Availability> {
-        Box::pin(self.availability())
     }
 }
 
@@ -260,8 +231,8 @@ mod tests {
     #[test]
     fn defaults_and_an_empty_model() {
         let p = OllamaProvider::new("ollama", &ProviderSettings::default()).unwrap();
-        assert_eq!(p.endpoint(), DEFAULT_ENDPOINT);
-        assert_eq!(p.model(), DEFAULT_MODEL);
+        assert_eq!(p.endpoint().base, DEFAULT_ENDPOINT);
+        assert_eq!(p.endpoint().model, DEFAULT_MODEL);
         let s = ProviderSettings {
             endpoint: Some("127.0.0.1:9/".into()),
             model: Some(" ".into()),

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::http;
-use super::{Availability, BoxFuture, OutputSink, Provider, ProviderError, Reply, Request};
+use super::http::{self, Endpoint, HttpVendor};
+use super::{Availability, OutputSink, ProviderError, Reply, Request};
 use crate::engine::ground::config::ProviderSettings;
 use crate::engine::ground::events::Usage;
 
@@ -26,11 +26,9 @@ const HINT: &str = "is the server running at that address?";
 
 /// Any server that speaks OpenAI chat completions.
 pub struct OpenAiCompatProvider {
-    name: String,
-    endpoint: String,
+    endpoint: Endpoint,
     chat_url: String,
     models_url: String,
-    model: String,
     api_key: String,
     env: String,
     client: reqwest::Client,
@@ -40,9 +38,9 @@ pub struct OpenAiCompatProvider {
 impl std::fmt::Debug for OpenAiCompatProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenAiCompatProvider")
-            .field("name", &self.name)
+            .field("name", &self.endpoint.name)
             .field("chat_url", &self.chat_url)
-            .field("model", &self.model)
+            .field("model", &self.endpoint.model)
             .field(
                 "api_key",
                 &if self.api_key.is_empty() {
@@ -79,11 +77,13 @@ impl OpenAiCompatProvider {
         crate::engine::ground::redact::register(api_key);
         let client = http::client(CONNECT_TIMEOUT).map_err(|e| format!("{name}: {e}"))?;
         Ok(OpenAiCompatProvider {
-            name: name.to_string(),
-            endpoint,
+            endpoint: Endpoint {
+                name: name.to_string(),
+                model: model.to_string(),
+                base: endpoint,
+            },
             chat_url,
             models_url,
-            model: model.to_string(),
             api_key: api_key.to_string(),
             env,
             client,
@@ -100,10 +100,6 @@ impl OpenAiCompatProvider {
         &self.models_url
     }
 
-    fn label(&self) -> String {
-        format!("{} at {}", self.name, self.endpoint)
-    }
-
     fn authorized(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         if self.api_key.is_empty() {
             rb
@@ -111,11 +107,17 @@ impl OpenAiCompatProvider {
             rb.bearer_auth(&self.api_key)
         }
     }
+}
 
-    async fn chat(&self, req: &Request, out: &OutputSink) -> Result<Reply, ProviderError> {
-        let label = self.label();
+impl HttpVendor for OpenAiCompatProvider {
+    fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    async fn call(&self, req: &Request, out: &OutputSink) -> Result<Reply, ProviderError> {
+        let label = self.endpoint.label();
         let body = json!({
-            "model": self.model,
+            "model": self.endpoint.model,
             "messages": [{"role": "user", "content": req.prompt}],
             "stream": true,
             "stream_options": {"include_usage": true},
@@ -135,7 +137,7 @@ impl OpenAiCompatProvider {
             .usage
             .unwrap_or_else(|| Usage::estimate(&req.prompt, &got.text));
         let model = if got.model.is_empty() {
-            self.model.clone()
+            self.endpoint.model.clone()
         } else {
             got.model
         };
@@ -147,13 +149,13 @@ impl OpenAiCompatProvider {
     }
 
     async fn availability(&self) -> Availability {
-        let label = self.label();
+        let Endpoint { model, base, .. } = &self.endpoint;
+        let label = self.endpoint.label();
         let get = self.authorized(self.client.get(&self.models_url));
-        let (status, text) =
-            match http::probe(&label, &self.endpoint, get, &self.models_url, HINT).await {
-                Ok(answer) => answer,
-                Err(why) => return Availability::no(why),
-            };
+        let (status, text) = match http::probe(&label, base, get, &self.models_url, HINT).await {
+            Ok(answer) => answer,
+            Err(why) => return Availability::no(why),
+        };
         if status == 401 || status == 403 {
             return Availability::no(format!(
                 "{label}: key rejected: set CLK_{}_API_KEY",
@@ -170,7 +172,7 @@ impl OpenAiCompatProvider {
             .iter()
             .filter_map(|m| m.get("id").and_then(Value::as_str).map(str::to_string))
             .collect();
-        if ids.contains(&self.model) {
+        if ids.contains(model) {
             return Availability::ok();
         }
         let mut shown: Vec<&str> = ids.iter().take(12).map(String::as_str).collect();
@@ -183,34 +185,8 @@ impl OpenAiCompatProvider {
             shown.join(", ")
         };
         Availability::no(format!(
-            "{label}: model {} not served; available: {available}",
-            self.model
+            "{label}: model {model} not served; available: {available}"
         ))
-    }
-}
-
-impl Provider for OpenAiCompatProvider {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn model(&self) -> &str {
-        &self.model
-    }
-
-    fn dispatch<'a>(
-        &'a self,
-        req: &'a Request,
-        out: &'a OutputSink,
-    ) -> BoxFuture<'a, Result<Reply, ProviderError>> {
-        Box::pin(async move {
-            let label = self.label();
-            http::guard(req, &label, self.chat(req, out)).await
-        })
-    }
-
-    fn check(&self) -> BoxFuture<'_, Availability> {
-        Box::pin(self.availability())
     }
 }
 

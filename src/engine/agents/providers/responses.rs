@@ -11,12 +11,10 @@
 
 use serde_json::{Value, json};
 
-use super::apikey::{self, ApiTarget, Decoder, Vendor};
-use super::http;
+use super::apikey::{self, ApiTarget, ApiVendor, Decoder, Vendor};
+use super::http::{self, Endpoint, HttpVendor};
 use super::openwebui::OpenAiCompatProvider;
-use super::{
-    Availability, BoxFuture, ErrorKind, OutputSink, Provider, ProviderError, Reply, Request,
-};
+use super::{Availability, ErrorKind, OutputSink, ProviderError, Reply, Request};
 use crate::engine::ground::config::{EnvLookup, ProviderSettings};
 use crate::engine::ground::events::Usage;
 
@@ -33,6 +31,7 @@ pub const USAGE_SOURCE: &str = "openai-responses-usage";
 /// `/responses` or `/chat/completions` taken off.
 fn versioned_base(t: &ApiTarget) -> String {
     let base = t
+        .endpoint
         .base
         .trim_end_matches("/responses")
         .trim_end_matches("/chat/completions");
@@ -73,43 +72,23 @@ impl ResponsesProvider {
     pub fn url(&self) -> &str {
         &self.url
     }
+}
 
-    async fn respond(&self, req: &Request, out: &OutputSink) -> Result<Reply, ProviderError> {
+impl ApiVendor for ResponsesProvider {
+    fn target(&self) -> &ApiTarget {
+        &self.target
+    }
+
+    fn request(&self, req: &Request) -> (reqwest::RequestBuilder, Box<dyn Decoder>) {
         let t = &self.target;
         let body = json!({
-            "model": t.model,
+            "model": t.endpoint.model,
             "input": req.prompt,
             "stream": t.stream,
             "store": false,
         });
         let rb = t.client.post(&self.url).bearer_auth(t.key()).json(&body);
-        let mut dec = ResponsesDecoder::new(&t.label());
-        t.call(req, out, rb, &mut dec).await
-    }
-}
-
-impl Provider for ResponsesProvider {
-    fn name(&self) -> &str {
-        &self.target.name
-    }
-
-    fn model(&self) -> &str {
-        &self.target.model
-    }
-
-    fn dispatch<'a>(
-        &'a self,
-        req: &'a Request,
-        out: &'a OutputSink,
-    ) -> BoxFuture<'a, Result<Reply, ProviderError>> {
-        Box::pin(async move {
-            let label = self.target.label();
-            http::guard(req, &label, self.respond(req, out)).await
-        })
-    }
-
-    fn check(&self) -> BoxFuture<'_, Availability> {
-        Box::pin(self.target.availability())
+        (rb, Box::new(ResponsesDecoder::new(&t.label())))
     }
 }
 
@@ -136,7 +115,7 @@ impl OpenAiChatProvider {
         let target = ApiTarget::new(name, settings, env, &VENDOR)?;
         let resolved = ProviderSettings {
             endpoint: Some(versioned_base(&target)),
-            model: Some(target.model.clone()),
+            model: Some(target.endpoint.model.clone()),
             api_key: Some(target.key().to_string()),
             ..settings.clone()
         };
@@ -150,28 +129,19 @@ impl OpenAiChatProvider {
     }
 }
 
-impl Provider for OpenAiChatProvider {
-    fn name(&self) -> &str {
-        &self.target.name
+impl HttpVendor for OpenAiChatProvider {
+    /// The inner client's: the same name and model, and its versioned base in messages.
+    fn endpoint(&self) -> &Endpoint {
+        self.inner.endpoint()
     }
 
-    fn model(&self) -> &str {
-        &self.target.model
+    async fn call(&self, req: &Request, out: &OutputSink) -> Result<Reply, ProviderError> {
+        self.target.require_key()?;
+        self.inner.call(req, out).await
     }
 
-    fn dispatch<'a>(
-        &'a self,
-        req: &'a Request,
-        out: &'a OutputSink,
-    ) -> BoxFuture<'a, Result<Reply, ProviderError>> {
-        Box::pin(async move {
-            self.target.require_key()?;
-            self.inner.dispatch(req, out).await
-        })
-    }
-
-    fn check(&self) -> BoxFuture<'_, Availability> {
-        Box::pin(self.target.availability())
+    async fn availability(&self) -> Availability {
+        self.target.availability().await
     }
 }
 

@@ -1,20 +1,84 @@
-//! What every HTTP provider shares above the wire: sending a request and turning a failed
+//! What every HTTP provider shares above the wire: who it is ([`Endpoint`]), the one
+//! [`Provider`] implementation over [`HttpVendor`], sending a request and turning a failed
 //! status into a classified error ([`send`]), and the short look at a server that `check`
 //! takes ([`probe`]).
 //!
-//! Invariant: a status other than success is classified in one place ([`super::status_error`]);
-//! a provider only adds words to the message through [`Hints`], never a kind of its own.
+//! Invariants: every HTTP dispatch runs under [`guard`] (the whole-dispatch time limit and
+//! cancel) because the trait is implemented here and nowhere else; a status other than
+//! success is classified in one place ([`super::status_error`]), and a provider only adds
+//! words to the message through [`Hints`], never a kind of its own.
 
+use std::future::Future;
 use std::time::Duration;
 
-use super::{human, idle, read_some, request_error, status_error, tcp_reachable};
-use crate::engine::agents::providers::{ErrorKind, ProviderError, Request};
+use super::{guard, human, idle, read_some, request_error, status_error, tcp_reachable};
+use crate::engine::agents::providers::{
+    Availability, BoxFuture, ErrorKind, OutputSink, Provider, ProviderError, Reply, Request,
+};
 
 /// Largest part of an error body read for its message.
 const ERROR_BODY_BYTES: usize = 8192;
 /// `check` budgets: together well under the one second a status screen can wait.
 const PROBE_CONNECT: Duration = Duration::from_millis(250);
 const PROBE_ANSWER: Duration = Duration::from_millis(700);
+
+/// A provider's name, the model it asks for and the server it talks to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub name: String,
+    pub model: String,
+    /// Base URL without a trailing slash.
+    pub base: String,
+}
+
+impl Endpoint {
+    /// "claude at https://api.anthropic.com", for messages.
+    pub fn label(&self) -> String {
+        format!("{} at {}", self.name, self.base)
+    }
+}
+
+/// A provider that talks HTTP: what is its own. [`Provider`] is implemented once for all of
+/// them, with the names from [`Endpoint`] and `call` run under the time limit and cancel.
+pub trait HttpVendor: Send + Sync {
+    /// Who this provider is and where it asks.
+    fn endpoint(&self) -> &Endpoint;
+
+    /// One request and its whole reply; [`guard`] is applied around it.
+    fn call(
+        &self,
+        req: &Request,
+        out: &OutputSink,
+    ) -> impl Future<Output = Result<Reply, ProviderError>> + Send;
+
+    /// Whether the provider can be used now; quick, as [`Provider::check`] promises.
+    fn availability(&self) -> impl Future<Output = Availability> + Send;
+}
+
+impl<T: HttpVendor> Provider for T {
+    fn name(&self) -> &str {
+        &self.endpoint().name
+    }
+
+    fn model(&self) -> &str {
+        &self.endpoint().model
+    }
+
+    fn dispatch<'a>(
+        &'a self,
+        req: &'a Request,
+        out: &'a OutputSink,
+    ) -> BoxFuture<'a, Result<Reply, ProviderError>> {
+        Box::pin(async move {
+            let label = self.endpoint().label();
+            guard(req, &label, self.call(req, out)).await
+        })
+    }
+
+    fn check(&self) -> BoxFuture<'_, Availability> {
+        Box::pin(self.availability())
+    }
+}
 
 /// What a provider adds to a failed request's message; each is empty when it has nothing.
 #[derive(Debug, Clone, Copy, Default)]
