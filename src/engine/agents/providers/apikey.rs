@@ -8,8 +8,6 @@
 //! network traffic. The whole-dispatch timeout and cancel are applied by [`http::guard`] in each
 //! provider's `dispatch`; everything here waits for bytes under the silence limit.
 
-mod wire;
-
 use std::time::Duration;
 
 use serde_json::Value;
@@ -17,9 +15,8 @@ use serde_json::Value;
 use super::http::{self, HttpVendor};
 use super::{Availability, ErrorKind, OutputSink, ProviderError, Reply, Request};
 use crate::engine::ground::config::{EnvLookup, ProviderSettings};
-use crate::engine::ground::events::Usage;
 
-pub use wire::Decoder;
+pub use http::Decoder;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// `check` only opens a connection: `clk providers` must answer within a second.
@@ -174,15 +171,7 @@ impl ApiTarget {
             missing_model: "",
         };
         let resp = http::send(req, &label, rb, &hints).await?;
-        let text = wire::collect(resp, req.idle_timeout, &label, out, dec).await?;
-        let usage = dec
-            .usage()
-            .unwrap_or_else(|| Usage::estimate(&req.prompt, &text));
-        let model = dec
-            .model()
-            .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| self.endpoint.model.clone());
-        Ok(Reply { text, usage, model })
+        http::read_reply(resp, req, &label, out, dec, &self.endpoint.model).await
     }
 }
 
@@ -279,7 +268,7 @@ pub(crate) async fn decode_sse_pieces(
     let s2 = seen.clone();
     let out = OutputSink::new(move |_, l| s2.lock().unwrap().push(l.to_string()));
     let events = http::SseEvents::new(futures_util::stream::iter(pieces), None, "t");
-    let text = wire::read_sse(events, "t", &out, dec).await?;
+    let text = http::read_sse(events, "t", &out, dec).await?;
     let lines = seen.lock().unwrap().clone();
     Ok((text, lines))
 }

@@ -12,8 +12,12 @@ use std::time::Duration;
 
 use super::{ErrorKind, ProviderError, Request};
 
+mod reply;
 mod stream;
 mod vendor;
+#[cfg(test)]
+pub(crate) use reply::read_sse;
+pub use reply::{Decoder, read_reply};
 pub use stream::{NdjsonLines, SseEvents, read_all, read_some};
 pub use vendor::{Endpoint, Hints, HttpVendor, probe, send};
 

@@ -16,7 +16,6 @@ use serde_json::{Value, json};
 use super::http::{self, Endpoint, HttpVendor};
 use super::{Availability, OutputSink, ProviderError, Reply, Request};
 use crate::engine::ground::config::ProviderSettings;
-use crate::engine::ground::events::Usage;
 
 mod wire;
 
@@ -132,20 +131,8 @@ impl HttpVendor for OpenAiCompatProvider {
             missing_model: "",
         };
         let resp = http::send(req, &label, rb, &hints).await?;
-        let got = wire::collect(resp, req.idle_timeout, &label, out).await?;
-        let usage = got
-            .usage
-            .unwrap_or_else(|| Usage::estimate(&req.prompt, &got.text));
-        let model = if got.model.is_empty() {
-            self.endpoint.model.clone()
-        } else {
-            got.model
-        };
-        Ok(Reply {
-            text: got.text,
-            usage,
-            model,
-        })
+        let mut dec = wire::ChatDecoder::new(&label);
+        http::read_reply(resp, req, &label, out, &mut dec, &self.endpoint.model).await
     }
 
     async fn availability(&self) -> Availability {
