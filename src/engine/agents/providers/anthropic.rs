@@ -251,69 +251,6 @@ impl Decoder for MessagesDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::agents::providers::ErrorKind;
-    use crate::engine::agents::providers::apikey::{decode_sse_bytewise, decode_sse_pieces};
-
-    /// A stream as the real API sends it (with a ping and cache counts).
-    const STREAM: &str = concat!(
-        "event: message_start\n",
-        "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",",
-        "\"role\":\"assistant\",\"model\":\"claude-x-1\",\"content\":[],\"stop_reason\":null,",
-        "\"usage\":{\"input_tokens\":10,\"cache_read_input_tokens\":30,",
-        "\"cache_creation_input_tokens\":2,\"output_tokens\":1}}}\n\n",
-        "event: content_block_start\n",
-        "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
-        "event: ping\ndata: {\"type\": \"ping\"}\n\n",
-        "event: content_block_delta\n",
-        "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"héllo\\nwo\"}}\n\n",
-        "event: content_block_delta\n",
-        "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"rld ✓\"}}\n\n",
-        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
-        "event: message_delta\n",
-        "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":7}}\n\n",
-        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
-    );
-
-    #[tokio::test]
-    async fn a_stream_split_at_every_byte_decodes_the_same() {
-        for split in [1, 2, 3, 7, STREAM.len()] {
-            let mut dec = MessagesDecoder::new("t");
-            let (text, lines) = decode_sse_bytewise(STREAM.as_bytes(), split, &mut dec)
-                .await
-                .unwrap();
-            assert_eq!(text, "héllo\nworld ✓", "split {split}");
-            assert_eq!(lines, ["héllo", "world ✓"]);
-            let u = dec.usage().unwrap();
-            assert_eq!(
-                (u.input_tokens, u.output_tokens, u.cached_input_tokens),
-                (42, 7, 30)
-            );
-            assert_eq!(u.source, USAGE_SOURCE);
-            assert_eq!(dec.model().as_deref(), Some("claude-x-1"));
-        }
-    }
-
-    #[tokio::test]
-    async fn a_stream_without_message_stop_ended_early() {
-        let cut = &STREAM[..STREAM.find("event: message_stop").unwrap()];
-        let mut dec = MessagesDecoder::new("t");
-        let e = decode_sse_bytewise(cut.as_bytes(), 5, &mut dec)
-            .await
-            .unwrap_err();
-        assert_eq!(e.kind, ErrorKind::Retryable);
-        assert_eq!(e.message, "t: stream ended early (no message_stop)");
-    }
-
-    #[tokio::test]
-    async fn an_error_event_is_classified() {
-        let s = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
-        let mut dec = MessagesDecoder::new("t");
-        let e = decode_sse_bytewise(s.as_bytes(), 1, &mut dec)
-            .await
-            .unwrap_err();
-        assert_eq!(e.kind, ErrorKind::Retryable);
-        assert_eq!(e.message, "t: overloaded_error: Overloaded");
-    }
 
     #[test]
     fn the_url_follows_the_base_in_any_form() {
@@ -324,19 +261,6 @@ mod tests {
             };
             let p = AnthropicProvider::with_env("claude", &s, &|_| None).unwrap();
             assert_eq!(p.url(), "http://h:1/v1/messages", "{base}");
-        }
-    }
-
-    #[tokio::test]
-    async fn a_stream_cut_in_two_at_every_byte_decodes_the_same() {
-        let bytes = STREAM.as_bytes();
-        for k in 1..bytes.len() {
-            let mut dec = MessagesDecoder::new("t");
-            let (text, _) = decode_sse_pieces(vec![&bytes[..k], &bytes[k..]], &mut dec)
-                .await
-                .unwrap_or_else(|e| panic!("cut at {k}: {e}"));
-            assert_eq!(text, "héllo\nworld ✓", "cut at {k}");
-            assert!(dec.usage().is_some(), "cut at {k}");
         }
     }
 }

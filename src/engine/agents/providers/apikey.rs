@@ -243,36 +243,6 @@ pub fn reported_error(label: &str, code: Option<u64>, kind: &str, message: &str)
     ProviderError::new(by_code.unwrap_or(by_name), format!("{label}: {what}"))
 }
 
-/// Decode `bytes` as an SSE reply delivered in pieces of `split` bytes (so frames and UTF-8
-/// characters are cut); returns the text and the lines the sink saw.
-#[cfg(test)]
-pub(crate) async fn decode_sse_bytewise(
-    bytes: &[u8],
-    split: usize,
-    dec: &mut dyn Decoder,
-) -> Result<(String, Vec<String>), ProviderError> {
-    let pieces = bytes.chunks(split.max(1)).collect();
-    decode_sse_pieces(pieces, dec).await
-}
-
-/// Decode an SSE reply delivered as exactly these pieces.
-#[cfg(test)]
-pub(crate) async fn decode_sse_pieces(
-    pieces: Vec<&[u8]>,
-    dec: &mut dyn Decoder,
-) -> Result<(String, Vec<String>), ProviderError> {
-    use std::sync::{Arc, Mutex};
-    let pieces: Vec<Result<Vec<u8>, reqwest::Error>> =
-        pieces.into_iter().map(|c| Ok(c.to_vec())).collect();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let s2 = seen.clone();
-    let out = OutputSink::new(move |_, l| s2.lock().unwrap().push(l.to_string()));
-    let events = http::SseEvents::new(futures_util::stream::iter(pieces), None, "t");
-    let text = http::read_sse(events, "t", &out, dec).await?;
-    let lines = seen.lock().unwrap().clone();
-    Ok((text, lines))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

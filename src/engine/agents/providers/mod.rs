@@ -14,6 +14,8 @@ pub mod gemini;
 pub mod http;
 pub mod ollama;
 pub mod openwebui;
+#[cfg(test)]
+mod recorded;
 pub mod registry;
 pub mod responses;
 pub mod retry;

@@ -17,7 +17,7 @@ use super::http::{self, Endpoint, HttpVendor};
 use super::{Availability, OutputSink, ProviderError, Reply, Request};
 use crate::engine::ground::config::ProviderSettings;
 
-mod wire;
+pub(super) mod wire;
 
 const DEFAULT_ENDPOINT: &str = "http://localhost:8080";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -305,4 +305,33 @@ impl Decoder for ResponsesDecoder {
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_follow_the_base_in_any_form() {
+        let url = |base: &str| {
+            let s = ProviderSettings {
+                endpoint: Some(base.into()),
+                ..Default::default()
+            };
+            ResponsesProvider::with_env("codex", &s, &|_| None)
+                .unwrap()
+                .url()
+                .to_string()
+        };
+        assert_eq!(url("http://h:1"), "http://h:1/v1/responses");
+        assert_eq!(url("http://h:1/v1/"), "http://h:1/v1/responses");
+        assert_eq!(url("http://h:1/v1/responses"), "http://h:1/v1/responses");
+        assert_eq!(
+            url("http://h:1/openai/v1"),
+            "http://h:1/openai/v1/responses"
+        );
+        let env = |k: &str| (k == "OPENAI_BASE_URL").then(|| "http://o:2/v1".to_string());
+        let p = ResponsesProvider::with_env("codex", &ProviderSettings::default(), &env).unwrap();
+        assert_eq!(p.url(), "http://o:2/v1/responses");
+        let chat =
+            OpenAiChatProvider::with_env("codex", &ProviderSettings::default(), &env).unwrap();
+        assert_eq!(chat.chat_url(), "http://o:2/v1/chat/completions");
+    }
+}
