@@ -171,46 +171,6 @@ impl JsonStream for Parser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::agents::providers::ErrorKind;
-    use crate::engine::agents::providers::cli::tests::fold;
-
-    #[test]
-    fn folds_a_recorded_reply() {
-        let (r, shown) = fold(
-            Box::new(Parser::default()),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/cli/codex-ok.jsonl"
-            )),
-            0,
-        );
-        let r = r.unwrap();
-        assert_eq!(r.text, "Hello from the mock.\nSecond line.");
-        assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (12, 7));
-        assert!(shown.iter().any(|l| l == "Second line."), "{shown:?}");
-    }
-
-    #[test]
-    fn failed_turns_are_classified() {
-        let (r, _) = fold(
-            Box::new(Parser::default()),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/cli/codex-401.jsonl"
-            )),
-            1,
-        );
-        assert_eq!(r.unwrap_err().kind, ErrorKind::Auth);
-        let (r, _) = fold(
-            Box::new(Parser::default()),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/cli/codex-down.jsonl"
-            )),
-            1,
-        );
-        assert_eq!(r.unwrap_err().kind, ErrorKind::Retryable);
-    }
 
     #[test]
     fn the_endpoint_setting_defines_a_provider_without_retries() {

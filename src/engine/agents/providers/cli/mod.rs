@@ -392,4 +392,6 @@ impl Provider for CliProvider {
 }
 
 #[cfg(test)]
+mod recorded;
+#[cfg(test)]
 mod tests;

@@ -196,50 +196,6 @@ impl JsonStream for Parser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::agents::providers::ErrorKind;
-    use crate::engine::agents::providers::cli::tests::fold;
-
-    #[test]
-    fn folds_a_recorded_reply() {
-        let (r, shown) = fold(
-            Box::new(Parser::default()),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/cli/pi-ok.jsonl"
-            )),
-            0,
-        );
-        let r = r.unwrap();
-        assert_eq!(r.text, "Hello from the mock.\nSecond line.");
-        assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (12, 7));
-        assert_eq!(
-            r.usage.reported_cost_micros, None,
-            "pi's 0 means no price known"
-        );
-        assert!(shown.iter().any(|l| l == "Second line."), "{shown:?}");
-    }
-
-    #[test]
-    fn exit_zero_with_an_error_message_is_a_failure() {
-        let (r, _) = fold(
-            Box::new(Parser::default()),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/cli/pi-down.jsonl"
-            )),
-            0,
-        );
-        assert_eq!(r.unwrap_err().kind, ErrorKind::Retryable);
-        let (r, _) = fold(
-            Box::new(Parser::default()),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/cli/pi-401.jsonl"
-            )),
-            0,
-        );
-        assert_eq!(r.unwrap_err().kind, ErrorKind::Auth);
-    }
 
     #[test]
     fn keys_go_to_the_key_types_variable() {

@@ -8,21 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::common::{Folded, JsonStream};
 use super::*;
-
-/// Feed `text` line by line to `parser`, then finish with exit `code`.
-pub(crate) fn fold(
-    mut parser: Box<dyn JsonStream>,
-    text: &str,
-    code: i32,
-) -> (Result<Folded, ProviderError>, Vec<String>) {
-    let mut shown = Vec::new();
-    for line in text.lines() {
-        parser.feed(line, &mut |_, l| shown.push(l.to_string()));
-    }
-    (parser.finish(Some(code), ""), shown)
-}
 
 /// A fake `name` program in `dir` running `body` (sh).
 fn fake(dir: &Path, name: &str, body: &str) -> PathBuf {
