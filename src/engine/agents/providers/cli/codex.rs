@@ -10,7 +10,7 @@
 //! clk's retry policy decides. With an `endpoint` setting clk defines a model provider of its
 //! own (`clk`, Responses API, no retries) instead of the user's configured one.
 
-use super::common::{Folded, JsonStream, failure, json_line, no_reply, num, show_text, text};
+use super::common::{Folded, JsonStream, failure, json_or_show, no_reply, num, show_text, text};
 use super::{CliProvider, Invocation};
 use crate::engine::agents::providers::ProviderError;
 use crate::engine::ground::events::{Stream, Usage};
@@ -26,12 +26,8 @@ fn toml_str(s: &str) -> String {
 }
 
 pub(super) fn invocation(p: &CliProvider) -> Invocation {
-    let mut inv = Invocation::default();
-    inv.args.extend(
-        ["exec", "--json", "--skip-git-repo-check", "--ephemeral"]
-            .iter()
-            .map(|s| s.to_string()),
-    );
+    let mut inv =
+        Invocation::with_args(&["exec", "--json", "--skip-git-repo-check", "--ephemeral"]);
     set(&mut inv, "approval_policy", "\"never\"");
     let sandbox = if p.settings.native_tools {
         "\"workspace-write\""
@@ -60,17 +56,8 @@ pub(super) fn invocation(p: &CliProvider) -> Invocation {
         set(&mut inv, "model_providers.clk.request_max_retries", "0");
         set(&mut inv, "model_providers.clk.stream_max_retries", "0");
     }
-    if !p.model_setting().is_empty() {
-        inv.args.push("-m".into());
-        inv.args.push(p.model_setting().into());
-    }
-    if let Some(home) = p.home() {
-        inv.env.insert("HOME".into(), home.display().to_string());
-        inv.env.insert(
-            "CODEX_HOME".into(),
-            home.join(".codex").display().to_string(),
-        );
-    }
+    inv.option("-m", p.model_setting());
+    inv.home(p.home(), "CODEX_HOME", ".codex");
     if let Some(key) = p.settings.api_key.as_deref().filter(|k| !k.is_empty()) {
         inv.env.insert("OPENAI_API_KEY".into(), key.into());
     }
@@ -88,10 +75,7 @@ pub(crate) struct Parser {
 
 impl JsonStream for Parser {
     fn feed(&mut self, line: &str, show: &mut dyn FnMut(Stream, &str)) {
-        let Some(v) = json_line(line) else {
-            if !line.trim().is_empty() {
-                show(Stream::Stdout, line);
-            }
+        let Some(v) = json_or_show(line, show) else {
             return;
         };
         self.saw_json = true;

@@ -39,6 +39,38 @@ pub fn json_line(line: &str) -> Option<serde_json::Value> {
         .filter(|v| v.is_object())
 }
 
+/// The line as a JSON object; any other line that is not blank (a banner, a warning) is shown
+/// as the program printed it.
+pub fn json_or_show(line: &str, show: &mut dyn FnMut(Stream, &str)) -> Option<serde_json::Value> {
+    let v = json_line(line);
+    if v.is_none() && !line.trim().is_empty() {
+        show(Stream::Stdout, line);
+    }
+    v
+}
+
+/// Streamed reply text, shown a whole line at a time.
+#[derive(Debug, Default)]
+pub struct Pending(String);
+
+impl Pending {
+    /// Add a streamed piece and show the lines it completes.
+    pub fn push(&mut self, piece: &str, show: &mut dyn FnMut(Stream, &str)) {
+        self.0.push_str(piece);
+        if let Some(pos) = self.0.rfind('\n') {
+            let done: String = self.0.drain(..=pos).collect();
+            show_text(&done, show);
+        }
+    }
+
+    /// Show the unfinished last line, if any (before a tool line or at the reply's end).
+    pub fn flush(&mut self, show: &mut dyn FnMut(Stream, &str)) {
+        if !self.0.is_empty() {
+            show_text(&std::mem::take(&mut self.0), show);
+        }
+    }
+}
+
 /// A number field, 0 when absent.
 pub fn num(v: &serde_json::Value, key: &str) -> u64 {
     v.get(key).and_then(serde_json::Value::as_u64).unwrap_or(0)

@@ -14,7 +14,7 @@
 
 use std::path::PathBuf;
 
-use super::common::{Folded, JsonStream, failure, json_line, no_reply, num, show_text, text};
+use super::common::{Folded, JsonStream, Pending, failure, json_or_show, no_reply, num, text};
 use super::{CliProvider, Invocation};
 use crate::engine::agents::providers::ProviderError;
 use crate::engine::ground::events::{Stream, Usage};
@@ -53,19 +53,10 @@ fn defaults_file(api_key_auth: bool) -> Option<PathBuf> {
 }
 
 pub(super) fn invocation(p: &CliProvider) -> Invocation {
-    let mut inv = Invocation::default();
-    inv.args.extend(
-        ["--skip-trust", "-o", "stream-json"]
-            .iter()
-            .map(|s| s.to_string()),
-    );
-    if !p.model_setting().is_empty() {
-        inv.args.push("-m".into());
-        inv.args.push(p.model_setting().into());
-    }
+    let mut inv = Invocation::with_args(&["--skip-trust", "-o", "stream-json"]);
+    inv.option("-m", p.model_setting());
     if p.settings.native_tools {
-        inv.args.push("--approval-mode".into());
-        inv.args.push("auto_edit".into());
+        inv.option("--approval-mode", "auto_edit");
     }
     inv.env
         .insert("GEMINI_CLI_NO_RELAUNCH".into(), "true".into());
@@ -79,11 +70,7 @@ pub(super) fn invocation(p: &CliProvider) -> Invocation {
             );
         }
     }
-    if let Some(home) = p.home() {
-        inv.env.insert("HOME".into(), home.display().to_string());
-        inv.env
-            .insert("GEMINI_CLI_HOME".into(), home.display().to_string());
-    }
+    inv.home(p.home(), "GEMINI_CLI_HOME", "");
     if let Some(url) = p.settings.endpoint.as_deref().filter(|u| !u.is_empty()) {
         inv.env.insert(
             "GOOGLE_GEMINI_BASE_URL".into(),
@@ -102,25 +89,14 @@ pub(crate) struct Parser {
     model: String,
     reply: String,
     /// Streamed text not yet shown because its line is not complete.
-    pending: String,
+    pending: Pending,
     errors: Vec<String>,
     result: Option<serde_json::Value>,
 }
 
-impl Parser {
-    fn flush(&mut self, show: &mut dyn FnMut(Stream, &str)) {
-        if !self.pending.is_empty() {
-            show_text(&std::mem::take(&mut self.pending), show);
-        }
-    }
-}
-
 impl JsonStream for Parser {
     fn feed(&mut self, line: &str, show: &mut dyn FnMut(Stream, &str)) {
-        let Some(v) = json_line(line) else {
-            if !line.trim().is_empty() {
-                show(Stream::Stdout, line);
-            }
+        let Some(v) = json_or_show(line, show) else {
             return;
         };
         self.saw_json = true;
@@ -135,14 +111,10 @@ impl JsonStream for Parser {
             "message" if text(&v, "role") == "assistant" => {
                 let piece = text(&v, "content");
                 self.reply.push_str(piece);
-                self.pending.push_str(piece);
-                if let Some(pos) = self.pending.rfind('\n') {
-                    let done: String = self.pending.drain(..=pos).collect();
-                    show_text(&done, show);
-                }
+                self.pending.push(piece, show);
             }
             "tool_use" => {
-                self.flush(show);
+                self.pending.flush(show);
                 show(
                     Stream::Stdout,
                     &super::common::tool_line(text(&v, "tool_name"), &v["parameters"]),
@@ -156,7 +128,7 @@ impl JsonStream for Parser {
                 }
             }
             "result" => {
-                self.flush(show);
+                self.pending.flush(show);
                 self.result = Some(v);
             }
             _ => {}

@@ -139,6 +139,37 @@ pub struct Invocation {
     pub env: BTreeMap<String, String>,
 }
 
+impl Invocation {
+    /// A run that starts with these arguments.
+    pub(crate) fn with_args(args: &[&str]) -> Invocation {
+        Invocation {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            env: BTreeMap::new(),
+        }
+    }
+
+    /// `flag value`, when there is a value.
+    pub(crate) fn option(&mut self, flag: &str, value: &str) {
+        if !value.is_empty() {
+            self.args.push(flag.into());
+            self.args.push(value.into());
+        }
+    }
+
+    /// A private `home` as HOME, and the program's own folder variable `var` at `sub` below
+    /// it (the home itself when `sub` is empty).
+    pub(crate) fn home(&mut self, home: Option<PathBuf>, var: &str, sub: &str) {
+        let Some(home) = home else { return };
+        let dir = if sub.is_empty() {
+            home.clone()
+        } else {
+            home.join(sub)
+        };
+        self.env.insert("HOME".into(), home.display().to_string());
+        self.env.insert(var.into(), dir.display().to_string());
+    }
+}
+
 /// A provider that runs one agent CLI.
 #[derive(Debug, Clone)]
 pub struct CliProvider {

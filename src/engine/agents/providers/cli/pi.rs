@@ -11,7 +11,7 @@
 //! Without `native_tools` pi gets only its read-only tools; its changes are checked after
 //! every call all the same, since the allow-list is pi's promise, not clk's.
 
-use super::common::{Folded, JsonStream, failure, json_line, no_reply, num, show_text, text};
+use super::common::{Folded, JsonStream, Pending, failure, json_or_show, no_reply, num, text};
 use super::{CliProvider, Invocation};
 use crate::engine::agents::providers::ProviderError;
 use crate::engine::ground::events::{Stream, Usage};
@@ -44,35 +44,19 @@ pub(super) fn key_type(p: &CliProvider) -> Option<&str> {
 }
 
 pub(super) fn invocation(p: &CliProvider) -> Invocation {
-    let mut inv = Invocation::default();
-    inv.args.extend(
-        ["-p", "--mode", "json", "--no-session"]
-            .iter()
-            .map(|s| s.to_string()),
-    );
+    let mut inv = Invocation::with_args(&["-p", "--mode", "json", "--no-session"]);
     if let Some(kt) = key_type(p) {
-        inv.args.push("--provider".into());
-        inv.args.push(kt.into());
+        inv.option("--provider", kt);
         if let Some(key) = p.settings.api_key.as_deref().filter(|k| !k.is_empty()) {
             inv.env.insert(key_var(kt), key.into());
         }
     }
-    if !p.model_setting().is_empty() {
-        inv.args.push("--model".into());
-        inv.args.push(p.model_setting().into());
-    }
+    inv.option("--model", p.model_setting());
     if !p.settings.native_tools {
-        inv.args.push("--tools".into());
-        inv.args.push(READ_ONLY_TOOLS.into());
+        inv.option("--tools", READ_ONLY_TOOLS);
     }
     inv.env.insert("PI_OFFLINE".into(), "1".into());
-    if let Some(home) = p.home() {
-        inv.env.insert("HOME".into(), home.display().to_string());
-        inv.env.insert(
-            "PI_CODING_AGENT_DIR".into(),
-            home.join(".pi/agent").display().to_string(),
-        );
-    }
+    inv.home(p.home(), "PI_CODING_AGENT_DIR", ".pi/agent");
     inv
 }
 
@@ -83,16 +67,10 @@ pub(crate) struct Parser {
     messages: Vec<String>,
     usage: Option<Usage>,
     error: Option<String>,
-    pending: String,
+    pending: Pending,
 }
 
 impl Parser {
-    fn flush(&mut self, show: &mut dyn FnMut(Stream, &str)) {
-        if !self.pending.is_empty() {
-            show_text(&std::mem::take(&mut self.pending), show);
-        }
-    }
-
     fn message_end(&mut self, m: &serde_json::Value) {
         if text(m, "role") != "assistant" {
             return;
@@ -141,10 +119,7 @@ impl Parser {
 
 impl JsonStream for Parser {
     fn feed(&mut self, line: &str, show: &mut dyn FnMut(Stream, &str)) {
-        let Some(v) = json_line(line) else {
-            if !line.trim().is_empty() {
-                show(Stream::Stdout, line);
-            }
+        let Some(v) = json_or_show(line, show) else {
             return;
         };
         self.saw_json = true;
@@ -153,19 +128,15 @@ impl JsonStream for Parser {
             "message_update" => {
                 let e = &v["assistantMessageEvent"];
                 if text(e, "type") == "text_delta" {
-                    self.pending.push_str(text(e, "delta"));
-                    if let Some(pos) = self.pending.rfind('\n') {
-                        let done: String = self.pending.drain(..=pos).collect();
-                        show_text(&done, show);
-                    }
+                    self.pending.push(text(e, "delta"), show);
                 }
             }
             "message_end" => {
-                self.flush(show);
+                self.pending.flush(show);
                 self.message_end(&v["message"]);
             }
             "tool_execution_start" => {
-                self.flush(show);
+                self.pending.flush(show);
                 show(
                     Stream::Stdout,
                     &super::common::tool_line(text(&v, "toolName"), &v["args"]),
