@@ -69,10 +69,7 @@ impl ApiTarget {
         env: EnvLookup<'_>,
         vendor: &Vendor,
     ) -> Result<ApiTarget, String> {
-        let clk_var = format!(
-            "CLK_{}_API_KEY",
-            name.to_ascii_uppercase().replace('-', "_")
-        );
+        let clk_var = format!("CLK_{}_API_KEY", super::env_name(name));
         let non_empty =
             |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let key = non_empty(settings.api_key.clone())
@@ -82,8 +79,7 @@ impl ApiTarget {
         let base = non_empty(settings.endpoint.clone())
             .or_else(|| non_empty(env(vendor.base_var)))
             .unwrap_or_else(|| vendor.default_base.to_string());
-        let base = http::normalize_endpoint(&base);
-        http::host_port(&base).map_err(|e| format!("{name}: endpoint {base}: {e}"))?;
+        let base = http::base_url(name, &base)?;
         let model =
             non_empty(settings.model.clone()).unwrap_or_else(|| vendor.default_model.to_string());
         let stream = match settings.extra.get("stream") {

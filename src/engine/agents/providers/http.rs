@@ -53,6 +53,13 @@ pub fn normalize_endpoint(s: &str) -> String {
     with_scheme.trim_end_matches('/').to_string()
 }
 
+/// `raw` as a base URL ([`normalize_endpoint`]), or why provider `name` cannot use it.
+pub fn base_url(name: &str, raw: &str) -> Result<String, String> {
+    let base = normalize_endpoint(raw);
+    host_port(&base).map_err(|e| format!("{name}: endpoint {base}: {e}"))?;
+    Ok(base)
+}
+
 /// Host and port of an endpoint, with the scheme's default port when none is given.
 pub fn host_port(endpoint: &str) -> Result<(String, u16), String> {
     let norm = normalize_endpoint(endpoint);

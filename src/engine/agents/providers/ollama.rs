@@ -28,14 +28,14 @@ pub struct OllamaProvider {
 
 impl OllamaProvider {
     pub fn new(name: &str, settings: &ProviderSettings) -> Result<Self, String> {
-        let endpoint = http::normalize_endpoint(
+        let endpoint = http::base_url(
+            name,
             settings
                 .endpoint
                 .as_deref()
                 .filter(|e| !e.trim().is_empty())
                 .unwrap_or(DEFAULT_ENDPOINT),
-        );
-        http::host_port(&endpoint).map_err(|e| format!("{name}: endpoint {endpoint}: {e}"))?;
+        )?;
         let model = settings
             .model
             .as_deref()
@@ -46,7 +46,7 @@ impl OllamaProvider {
             return Err(format!(
                 "{name}: no model set; set CLK_{}_MODEL or \"model\" in .clk/config/providers.json \
                  (e.g. {DEFAULT_MODEL})",
-                env_name(name)
+                super::env_name(name)
             ));
         }
         let client = http::client(CONNECT_TIMEOUT).map_err(|e| format!("{name}: {e}"))?;
@@ -162,11 +162,6 @@ impl HttpVendor for OllamaProvider {
             ))
         }
     }
-}
-
-/// `CLK_<NAME>_…` spelling of a provider name, as the config's environment overrides use it.
-fn env_name(name: &str) -> String {
-    name.to_ascii_uppercase().replace('-', "_")
 }
 
 /// An `{"error": …}` object inside a 200 stream.

@@ -54,15 +54,15 @@ impl std::fmt::Debug for OpenAiCompatProvider {
 
 impl OpenAiCompatProvider {
     pub fn new(name: &str, settings: &ProviderSettings) -> Result<Self, String> {
-        let env = name.to_ascii_uppercase().replace('-', "_");
-        let endpoint = http::normalize_endpoint(
+        let env = super::env_name(name);
+        let endpoint = http::base_url(
+            name,
             settings
                 .endpoint
                 .as_deref()
                 .filter(|e| !e.trim().is_empty())
                 .unwrap_or(DEFAULT_ENDPOINT),
-        );
-        http::host_port(&endpoint).map_err(|e| format!("{name}: endpoint {endpoint}: {e}"))?;
+        )?;
         let model = settings.model.as_deref().unwrap_or_default().trim();
         if model.is_empty() {
             return Err(format!(
