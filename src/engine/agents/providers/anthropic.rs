@@ -10,7 +10,7 @@
 use serde_json::{Value, json};
 
 use super::apikey::{self, ApiTarget, ApiVendor, Decoder, Vendor};
-use super::http;
+use super::http::{self, Facts};
 use super::{ProviderError, Request};
 use crate::engine::ground::config::{EnvLookup, ProviderSettings};
 use crate::engine::ground::events::Usage;
@@ -115,12 +115,11 @@ fn text_setting(settings: &ProviderSettings, key: &str) -> Option<String> {
 #[derive(Debug, Default)]
 pub struct MessagesDecoder {
     label: String,
-    model: Option<String>,
+    facts: Facts,
     input: Option<u64>,
     cache_read: u64,
     cache_write: u64,
     output: Option<u64>,
-    stopped: bool,
 }
 
 impl MessagesDecoder {
@@ -146,6 +145,21 @@ impl MessagesDecoder {
         if let Some(o) = n("output_tokens") {
             self.output = Some(o);
         }
+        self.facts.usage = self.counted();
+    }
+
+    /// The usage once both main counts arrived. Anthropic counts cached input apart; clk's
+    /// input total includes it.
+    fn counted(&self) -> Option<Usage> {
+        let (input, output) = (self.input?, self.output?);
+        Some(Usage {
+            input_tokens: input + self.cache_read + self.cache_write,
+            output_tokens: output,
+            cached_input_tokens: self.cache_read,
+            estimated: false,
+            source: USAGE_SOURCE.into(),
+            reported_cost_micros: None,
+        })
     }
 
     fn error(&self, e: &Value) -> ProviderError {
@@ -167,7 +181,7 @@ impl Decoder for MessagesDecoder {
         match kind {
             "message_start" => {
                 let m = &data["message"];
-                self.model = m.get("model").and_then(Value::as_str).map(str::to_string);
+                self.facts.model = m.get("model").and_then(Value::as_str).map(str::to_string);
                 if let Some(u) = m.get("usage") {
                     self.note_usage(u);
                 }
@@ -185,7 +199,7 @@ impl Decoder for MessagesDecoder {
                     self.note_usage(u);
                 }
             }
-            "message_stop" => self.stopped = true,
+            "message_stop" => self.facts.finished = true,
             "error" => return Err(self.error(data.get("error").unwrap_or(data))),
             // ping, content_block_start/stop, thinking deltas: nothing to take.
             _ => {}
@@ -214,33 +228,16 @@ impl Decoder for MessagesDecoder {
                 emit(t);
             }
         }
-        self.model = v.get("model").and_then(Value::as_str).map(str::to_string);
+        self.facts.model = v.get("model").and_then(Value::as_str).map(str::to_string);
         if let Some(u) = v.get("usage") {
             self.note_usage(u);
         }
-        self.stopped = true;
+        self.facts.finished = true;
         Ok(())
     }
 
-    fn finished(&self) -> bool {
-        self.stopped
-    }
-
-    fn usage(&self) -> Option<Usage> {
-        let (input, output) = (self.input?, self.output?);
-        // Anthropic counts cached input apart; clk's input total includes it.
-        Some(Usage {
-            input_tokens: input + self.cache_read + self.cache_write,
-            output_tokens: output,
-            cached_input_tokens: self.cache_read,
-            estimated: false,
-            source: USAGE_SOURCE.into(),
-            reported_cost_micros: None,
-        })
-    }
-
-    fn model(&self) -> Option<String> {
-        self.model.clone()
+    fn facts(&self) -> &Facts {
+        &self.facts
     }
 
     fn final_marker(&self) -> &'static str {

@@ -12,7 +12,7 @@
 use serde_json::{Value, json};
 
 use super::apikey::{self, ApiTarget, ApiVendor, Decoder, Vendor};
-use super::http;
+use super::http::{self, Facts};
 use super::{ErrorKind, ProviderError, Request};
 use crate::engine::ground::config::{EnvLookup, ProviderSettings};
 use crate::engine::ground::events::Usage;
@@ -92,9 +92,7 @@ impl ApiVendor for GeminiProvider {
 #[derive(Debug, Default)]
 pub struct GeminiDecoder {
     label: String,
-    model: Option<String>,
-    usage: Option<Usage>,
-    finish: Option<String>,
+    facts: Facts,
     had_text: bool,
 }
 
@@ -124,10 +122,10 @@ impl GeminiDecoder {
             ));
         }
         if let Some(m) = v.get("modelVersion").and_then(Value::as_str) {
-            self.model = Some(m.to_string());
+            self.facts.model = Some(m.to_string());
         }
         if let Some(u) = v.get("usageMetadata").and_then(usage_from) {
-            self.usage = Some(u);
+            self.facts.usage = Some(u);
         }
         let cand = v.pointer("/candidates/0");
         let parts = cand
@@ -153,7 +151,7 @@ impl GeminiDecoder {
                     format!("{}: the model stopped without an answer ({r})", self.label),
                 ));
             }
-            self.finish = Some(r.to_string());
+            self.facts.finished = true;
         }
         Ok(())
     }
@@ -210,20 +208,12 @@ impl Decoder for GeminiDecoder {
             self.chunk(c, emit)?;
         }
         // A whole reply is complete by construction, even if a proxy dropped finishReason.
-        self.finish.get_or_insert_with(|| "STOP".into());
+        self.facts.finished = true;
         Ok(())
     }
 
-    fn finished(&self) -> bool {
-        self.finish.is_some()
-    }
-
-    fn usage(&self) -> Option<Usage> {
-        self.usage.clone()
-    }
-
-    fn model(&self) -> Option<String> {
-        self.model.clone()
+    fn facts(&self) -> &Facts {
+        &self.facts
     }
 
     fn final_marker(&self) -> &'static str {

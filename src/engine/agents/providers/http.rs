@@ -17,7 +17,7 @@ mod stream;
 mod vendor;
 #[cfg(test)]
 pub(crate) use reply::read_sse;
-pub use reply::{Decoder, read_reply};
+pub use reply::{Decoder, Facts, read_reply};
 pub use stream::{NdjsonLines, SseEvents, read_all, read_some};
 pub use vendor::{Endpoint, Hints, HttpVendor, probe, send};
 

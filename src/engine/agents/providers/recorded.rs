@@ -164,11 +164,12 @@ async fn every_stream_split_at_any_size_decodes_the_same() {
             let (text, lines) = decode_split(r.stream, split, dec.as_mut()).await.unwrap();
             assert_eq!(text, "héllo\nworld ✓", "{} split {split}", r.model);
             assert_eq!(lines, ["héllo", "world ✓"], "{}", r.model);
-            let u = dec.usage().unwrap();
+            let facts = dec.facts();
+            let u = facts.usage.as_ref().unwrap();
             let counts = (u.input_tokens, u.output_tokens, u.cached_input_tokens);
             assert_eq!(counts, r.usage, "{}", r.model);
             assert_eq!(u.source, r.source);
-            assert_eq!(dec.model().as_deref(), Some(r.model));
+            assert_eq!(facts.model.as_deref(), Some(r.model));
         }
     }
 }
@@ -183,7 +184,7 @@ async fn every_stream_cut_in_two_at_every_byte_decodes_the_same() {
                 .await
                 .unwrap_or_else(|e| panic!("{} cut at {k}: {e}", r.model));
             assert_eq!(text, "héllo\nworld ✓", "{} cut at {k}", r.model);
-            assert!(dec.usage().is_some(), "{} cut at {k}", r.model);
+            assert!(dec.facts().usage.is_some(), "{} cut at {k}", r.model);
         }
     }
 }

@@ -12,7 +12,7 @@
 use serde_json::{Value, json};
 
 use super::apikey::{self, ApiTarget, ApiVendor, Decoder, Vendor};
-use super::http::{self, Endpoint, HttpVendor};
+use super::http::{self, Endpoint, Facts, HttpVendor};
 use super::openwebui::OpenAiCompatProvider;
 use super::{Availability, ErrorKind, OutputSink, ProviderError, Reply, Request};
 use crate::engine::ground::config::{EnvLookup, ProviderSettings};
@@ -149,9 +149,7 @@ impl HttpVendor for OpenAiChatProvider {
 #[derive(Debug, Default)]
 pub struct ResponsesDecoder {
     label: String,
-    model: Option<String>,
-    usage: Option<Usage>,
-    done: bool,
+    facts: Facts,
     /// True once a text delta arrived; a stream without any gets its text from the final
     /// response object instead (some proxies send only that).
     had_delta: bool,
@@ -168,10 +166,10 @@ impl ResponsesDecoder {
     /// Take model and usage from a response object; an error there fails the reply.
     fn note_response(&mut self, r: &Value) -> Result<(), ProviderError> {
         if let Some(m) = r.get("model").and_then(Value::as_str) {
-            self.model = Some(m.to_string());
+            self.facts.model = Some(m.to_string());
         }
         if let Some(u) = r.get("usage").and_then(usage_from) {
-            self.usage = Some(u);
+            self.facts.usage = Some(u);
         }
         match r.get("error").filter(|e| !e.is_null()) {
             Some(e) => Err(self.error(e)),
@@ -250,7 +248,7 @@ impl Decoder for ResponsesDecoder {
                 if !self.had_delta {
                     emit(&output_text(r));
                 }
-                self.done = true;
+                self.facts.finished = true;
             }
             "response.failed" => {
                 let r = &data["response"];
@@ -283,20 +281,12 @@ impl Decoder for ResponsesDecoder {
         }
         self.note_response(v)?;
         emit(&output_text(v));
-        self.done = true;
+        self.facts.finished = true;
         Ok(())
     }
 
-    fn finished(&self) -> bool {
-        self.done
-    }
-
-    fn usage(&self) -> Option<Usage> {
-        self.usage.clone()
-    }
-
-    fn model(&self) -> Option<String> {
-        self.model.clone()
+    fn facts(&self) -> &Facts {
+        &self.facts
     }
 
     fn final_marker(&self) -> &'static str {

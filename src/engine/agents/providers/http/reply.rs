@@ -20,6 +20,17 @@ use crate::engine::ground::events::{Stream, Usage};
 /// Largest non-streamed reply read.
 const MAX_BODY_BYTES: usize = 32 << 20;
 
+/// What a decoder learnt of a reply besides its text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    /// The model the server says answered.
+    pub model: Option<String>,
+    /// The usage the protocol reported, if it did.
+    pub usage: Option<Usage>,
+    /// The protocol's final marker arrived.
+    pub finished: bool,
+}
+
 /// One protocol's reply grammar. `emit` receives reply text fragments in order.
 pub trait Decoder: Send {
     /// One SSE event: its `event:` name (may be empty) and its data parsed as JSON.
@@ -33,18 +44,12 @@ pub trait Decoder: Send {
     /// A whole (non-streamed) JSON reply.
     fn whole(&mut self, v: &Value, emit: &mut dyn FnMut(&str)) -> Result<(), ProviderError>;
 
-    /// True once the protocol's final marker arrived.
-    fn finished(&self) -> bool;
+    /// What the reply said so far besides its text.
+    fn facts(&self) -> &Facts;
 
     /// OpenAI's `data: [DONE]` ended the stream. Only chat completions count it as the final
     /// marker; the others have their own, and some proxies add `[DONE]` after it.
     fn done_sent(&mut self) {}
-
-    /// What the protocol reported, if anything.
-    fn usage(&self) -> Option<Usage>;
-
-    /// The model the server says answered.
-    fn model(&self) -> Option<String>;
 
     /// The final marker, for "stream ended early (no message_stop)".
     fn final_marker(&self) -> &'static str;
@@ -61,11 +66,9 @@ pub async fn read_reply(
     model: &str,
 ) -> Result<Reply, ProviderError> {
     let text = collect(resp, req.idle_timeout, label, out, dec).await?;
-    let usage = dec
-        .usage()
-        .unwrap_or_else(|| Usage::estimate(&req.prompt, &text));
-    let model = dec
-        .model()
+    let facts = dec.facts();
+    let usage = (facts.usage.clone()).unwrap_or_else(|| Usage::estimate(&req.prompt, &text));
+    let model = (facts.model.clone())
         .filter(|m| !m.is_empty())
         .unwrap_or_else(|| model.to_string());
     Ok(Reply { text, usage, model })
@@ -177,7 +180,7 @@ where
     };
     got.finish();
     result?;
-    if dec.finished() {
+    if dec.facts().finished {
         Ok(got.text)
     } else {
         Err(super::ended_early(

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::engine::agents::providers::http::{self, Decoder};
+use crate::engine::agents::providers::http::{self, Decoder, Facts};
 use crate::engine::agents::providers::{ErrorKind, ProviderError};
 use crate::engine::ground::events::Usage;
 
@@ -14,9 +14,7 @@ use crate::engine::ground::events::Usage;
 #[derive(Debug, Default)]
 pub struct ChatDecoder {
     label: String,
-    model: String,
-    usage: Option<Usage>,
-    finished: bool,
+    facts: Facts,
 }
 
 impl ChatDecoder {
@@ -29,10 +27,10 @@ impl ChatDecoder {
 
     /// The first model a chunk names is the one that answered.
     fn note_model(&mut self, chunk: &Value) {
-        if self.model.is_empty()
+        if self.facts.model.is_none()
             && let Some(m) = chunk.get("model").and_then(Value::as_str)
         {
-            self.model = m.to_string();
+            self.facts.model = Some(m.to_string());
         }
     }
 }
@@ -58,10 +56,10 @@ impl Decoder for ChatDecoder {
             .pointer("/choices/0/finish_reason")
             .is_some_and(|f| !f.is_null())
         {
-            self.finished = true;
+            self.facts.finished = true;
         }
         if let Some(u) = chunk.get("usage").and_then(usage_from) {
-            self.usage = Some(u);
+            self.facts.usage = Some(u);
         }
         Ok(())
     }
@@ -84,25 +82,17 @@ impl Decoder for ChatDecoder {
         // A null content (a tool-call-only answer) is an empty reply, not a protocol error.
         emit(content.and_then(Value::as_str).unwrap_or_default());
         self.note_model(v);
-        self.usage = v.get("usage").and_then(usage_from);
-        self.finished = true;
+        self.facts.usage = v.get("usage").and_then(usage_from);
+        self.facts.finished = true;
         Ok(())
     }
 
-    fn finished(&self) -> bool {
-        self.finished
+    fn facts(&self) -> &Facts {
+        &self.facts
     }
 
     fn done_sent(&mut self) {
-        self.finished = true;
-    }
-
-    fn usage(&self) -> Option<Usage> {
-        self.usage.clone()
-    }
-
-    fn model(&self) -> Option<String> {
-        Some(self.model.clone())
+        self.facts.finished = true;
     }
 
     fn final_marker(&self) -> &'static str {
