@@ -34,12 +34,7 @@ pub struct GeminiProvider {
 }
 
 impl GeminiProvider {
-    /// Built from settings and the process environment.
-    pub fn new(name: &str, settings: &ProviderSettings) -> Result<Self, String> {
-        Self::with_env(name, settings, &crate::engine::ground::config::process_env)
-    }
-
-    /// Built from settings and `env` (tests pass their own).
+    /// Built from settings and `env` (the registry passes the process environment).
     pub fn with_env(
         name: &str,
         settings: &ProviderSettings,

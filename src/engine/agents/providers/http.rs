@@ -11,6 +11,7 @@ use std::sync::Once;
 use std::time::Duration;
 
 use super::{ErrorKind, ProviderError, Request};
+use crate::engine::ground::config::ProviderSettings;
 
 mod reply;
 mod stream;
@@ -58,6 +59,42 @@ pub fn base_url(name: &str, raw: &str) -> Result<String, String> {
     let base = normalize_endpoint(raw);
     host_port(&base).map_err(|e| format!("{name}: endpoint {base}: {e}"))?;
     Ok(base)
+}
+
+/// The `endpoint` setting, or `default` when it is blank, as a base URL ([`base_url`]).
+pub fn endpoint_setting(
+    name: &str,
+    settings: &ProviderSettings,
+    default: &str,
+) -> Result<String, String> {
+    let raw = settings
+        .endpoint
+        .as_deref()
+        .filter(|e| !e.trim().is_empty());
+    base_url(name, raw.unwrap_or(default))
+}
+
+/// The `model` setting, or `default` when unset, trimmed; empty is an error that names what
+/// to set (and the default as an example, when there is one).
+pub fn model_setting(
+    name: &str,
+    settings: &ProviderSettings,
+    default: &str,
+) -> Result<String, String> {
+    let model = settings.model.as_deref().unwrap_or(default).trim();
+    if !model.is_empty() {
+        return Ok(model.to_string());
+    }
+    let example = if default.is_empty() {
+        String::new()
+    } else {
+        format!(" (e.g. {default})")
+    };
+    Err(format!(
+        "{name}: no model set; set CLK_{}_MODEL or \"model\" in .clk/config/providers.json\
+         {example}",
+        super::env_name(name)
+    ))
 }
 
 /// Host and port of an endpoint, with the scheme's default port when none is given.

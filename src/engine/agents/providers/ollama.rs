@@ -28,27 +28,8 @@ pub struct OllamaProvider {
 
 impl OllamaProvider {
     pub fn new(name: &str, settings: &ProviderSettings) -> Result<Self, String> {
-        let endpoint = http::base_url(
-            name,
-            settings
-                .endpoint
-                .as_deref()
-                .filter(|e| !e.trim().is_empty())
-                .unwrap_or(DEFAULT_ENDPOINT),
-        )?;
-        let model = settings
-            .model
-            .as_deref()
-            .unwrap_or(DEFAULT_MODEL)
-            .trim()
-            .to_string();
-        if model.is_empty() {
-            return Err(format!(
-                "{name}: no model set; set CLK_{}_MODEL or \"model\" in .clk/config/providers.json \
-                 (e.g. {DEFAULT_MODEL})",
-                super::env_name(name)
-            ));
-        }
+        let endpoint = http::endpoint_setting(name, settings, DEFAULT_ENDPOINT)?;
+        let model = http::model_setting(name, settings, DEFAULT_MODEL)?;
         let client = http::client(CONNECT_TIMEOUT).map_err(|e| format!("{name}: {e}"))?;
         Ok(OllamaProvider {
             endpoint: Endpoint {

@@ -55,21 +55,8 @@ impl std::fmt::Debug for OpenAiCompatProvider {
 impl OpenAiCompatProvider {
     pub fn new(name: &str, settings: &ProviderSettings) -> Result<Self, String> {
         let env = super::env_name(name);
-        let endpoint = http::base_url(
-            name,
-            settings
-                .endpoint
-                .as_deref()
-                .filter(|e| !e.trim().is_empty())
-                .unwrap_or(DEFAULT_ENDPOINT),
-        )?;
-        let model = settings.model.as_deref().unwrap_or_default().trim();
-        if model.is_empty() {
-            return Err(format!(
-                "{name}: no model set; set CLK_{env}_MODEL or \"model\" in \
-                 .clk/config/providers.json"
-            ));
-        }
+        let endpoint = http::endpoint_setting(name, settings, DEFAULT_ENDPOINT)?;
+        let model = http::model_setting(name, settings, "")?;
         let path = settings.extra.get("path").and_then(Value::as_str);
         let (chat_url, models_url) = urls(&endpoint, path);
         let api_key = settings.api_key.as_deref().unwrap_or_default().trim();
@@ -78,7 +65,7 @@ impl OpenAiCompatProvider {
         Ok(OpenAiCompatProvider {
             endpoint: Endpoint {
                 name: name.to_string(),
-                model: model.to_string(),
+                model,
                 base: endpoint,
             },
             chat_url,
