@@ -137,36 +137,27 @@ pub(super) async fn run<R: Recipe>(
         }
     };
 
-    let finished_at = iteration::now();
-    let mut record = json!({
-        "loop": ctx.kind.name(),
-        "index": i,
-        "started_at": it.started_at,
-        "finished_at": finished_at,
+    let mut fields = json!({
         names.subject_field: redact_text(&subject),
-        "improved": improved,
-        "committed": commit.is_some(),
         "eval_summary": eval.summary,
         "eval_weak": eval.weak,
         "files": files,
         "reason": why_not,
         "careful": careful,
-        "sha_before": it.sha_before,
-        "sha_after": it.sha_now(ctx),
     });
-    if let Some(fields) = record.as_object_mut() {
+    if let Some(fields) = fields.as_object_mut() {
         fields.extend(recipe.fields(&done));
     }
-    iteration::record(ctx, &record);
     let prefix = names.subject_prefix;
-    iteration::progress_line(
+    close::<R>(
         ctx,
-        &format!(
-            "- {} {i} @ {finished_at} improved={improved} committed={} :: {prefix}{}",
-            names.short,
-            commit.is_some(),
-            redact_text(&subject)
-        ),
+        &it,
+        Ending {
+            improved,
+            committed: commit.is_some(),
+            fields,
+            tail: format!("{prefix}{}", redact_text(&subject)),
+        },
     );
     Ok(IterationResult {
         improved,
@@ -187,34 +178,64 @@ fn skip<R: Recipe>(ctx: &Ctx<'_>, it: &Iteration, why: &str) -> IterationResult 
         message: format!("{} #{i} skipped: {why}", names.pass),
     });
     it.undo(ctx, &format!("ralph's {} was unusable: {why}", names.plan));
-    let finished_at = iteration::now();
-    let mut record = json!({
-        "loop": ctx.kind.name(),
-        "index": i,
-        "started_at": it.started_at,
-        "finished_at": finished_at,
-        names.subject_field: null,
-        "improved": false,
-        "committed": false,
-        "skipped": why,
-        "sha_before": it.sha_before,
-        "sha_after": it.sha_now(ctx),
-    });
-    if let Some(fields) = record.as_object_mut() {
+    let mut fields = json!({ names.subject_field: null, "skipped": why });
+    if let Some(fields) = fields.as_object_mut() {
         for name in names.null_when_skipped {
             fields.insert((*name).to_string(), Value::Null);
         }
     }
-    iteration::record(ctx, &record);
-    iteration::progress_line(
+    close::<R>(
         ctx,
-        &format!(
-            "- {} {i} @ {finished_at} improved=false committed=false :: skipped ({why})",
-            names.short
-        ),
+        it,
+        Ending {
+            improved: false,
+            committed: false,
+            fields,
+            tail: format!("skipped ({why})"),
+        },
     );
     IterationResult {
         summary: format!("skipped: {why}"),
         ..IterationResult::default()
     }
+}
+
+/// How a pass ended, for its record and its progress line.
+struct Ending {
+    improved: bool,
+    committed: bool,
+    /// The record's fields beyond those every pass has.
+    fields: Value,
+    /// The progress line's last words.
+    tail: String,
+}
+
+/// Append pass `it`'s record and its progress line.
+fn close<R: Recipe>(ctx: &Ctx<'_>, it: &Iteration, ending: Ending) {
+    let finished_at = iteration::now();
+    let mut record = json!({
+        "loop": ctx.kind.name(),
+        "index": it.index,
+        "started_at": it.started_at,
+        "finished_at": finished_at,
+        "improved": ending.improved,
+        "committed": ending.committed,
+        "sha_before": it.sha_before,
+        "sha_after": it.sha_now(ctx),
+    });
+    if let (Some(record), Value::Object(fields)) = (record.as_object_mut(), ending.fields) {
+        record.extend(fields);
+    }
+    iteration::record(ctx, &record);
+    iteration::progress_line(
+        ctx,
+        &format!(
+            "- {} {} @ {finished_at} improved={} committed={} :: {}",
+            R::NAMES.short,
+            it.index,
+            ending.improved,
+            ending.committed,
+            ending.tail
+        ),
+    );
 }
