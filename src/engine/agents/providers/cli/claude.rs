@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use super::common::{
-    Folded, JsonStream, Pending, failure, json_or_show, no_reply, num, show_text, text,
+    Folded, JsonStream, Pending, Printed, failure, no_reply, num, show_text, text,
 };
 use super::{CliProvider, Invocation};
 use crate::engine::agents::providers::{ErrorKind, ProviderError};
@@ -45,7 +45,6 @@ pub(super) fn invocation(p: &CliProvider) -> Invocation {
 
 #[derive(Debug, Default)]
 pub(crate) struct Parser {
-    saw_json: bool,
     model: String,
     result: Option<Value>,
     /// Streamed text whose line is not complete yet.
@@ -71,11 +70,7 @@ impl Parser {
 }
 
 impl JsonStream for Parser {
-    fn feed(&mut self, line: &str, show: &mut dyn FnMut(Stream, &str)) {
-        let Some(v) = json_or_show(line, show) else {
-            return;
-        };
-        self.saw_json = true;
+    fn event(&mut self, v: Value, show: &mut dyn FnMut(Stream, &str)) {
         match text(&v, "type") {
             "system" if text(&v, "subtype") == "init" => {
                 self.model = text(&v, "model").to_string();
@@ -111,9 +106,14 @@ impl JsonStream for Parser {
         }
     }
 
-    fn finish(&mut self, code: Option<i32>, stderr: &str) -> Result<Folded, ProviderError> {
+    fn finish(
+        &mut self,
+        code: Option<i32>,
+        stderr: &str,
+        printed: Printed,
+    ) -> Result<Folded, ProviderError> {
         let Some(r) = self.result.take() else {
-            return Err(no_reply(code, stderr, self.saw_json));
+            return Err(no_reply(code, stderr, printed));
         };
         let reply = text(&r, "result").to_string();
         if r["is_error"].as_bool().unwrap_or(false) {

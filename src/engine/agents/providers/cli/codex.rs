@@ -10,7 +10,9 @@
 //! clk's retry policy decides. With an `endpoint` setting clk defines a model provider of its
 //! own (`clk`, Responses API, no retries) instead of the user's configured one.
 
-use super::common::{Folded, JsonStream, failure, json_or_show, no_reply, num, show_text, text};
+use serde_json::Value;
+
+use super::common::{Folded, JsonStream, Printed, failure, no_reply, num, show_text, text};
 use super::{CliProvider, Invocation};
 use crate::engine::agents::providers::ProviderError;
 use crate::engine::ground::events::{Stream, Usage};
@@ -66,7 +68,6 @@ pub(super) fn invocation(p: &CliProvider) -> Invocation {
 
 #[derive(Debug, Default)]
 pub(crate) struct Parser {
-    saw_json: bool,
     messages: Vec<String>,
     usage: Option<Usage>,
     error: Option<String>,
@@ -74,11 +75,7 @@ pub(crate) struct Parser {
 }
 
 impl JsonStream for Parser {
-    fn feed(&mut self, line: &str, show: &mut dyn FnMut(Stream, &str)) {
-        let Some(v) = json_or_show(line, show) else {
-            return;
-        };
-        self.saw_json = true;
+    fn event(&mut self, v: Value, show: &mut dyn FnMut(Stream, &str)) {
         let item = &v["item"];
         match (text(&v, "type"), text(item, "type")) {
             ("thread.started", _) => show(Stream::Stdout, "codex started"),
@@ -133,7 +130,12 @@ impl JsonStream for Parser {
         }
     }
 
-    fn finish(&mut self, code: Option<i32>, stderr: &str) -> Result<Folded, ProviderError> {
+    fn finish(
+        &mut self,
+        code: Option<i32>,
+        stderr: &str,
+        printed: Printed,
+    ) -> Result<Folded, ProviderError> {
         if self.failed || (self.usage.is_none() && self.error.is_some()) {
             let m = self
                 .error
@@ -142,7 +144,7 @@ impl JsonStream for Parser {
             return Err(failure(&m));
         }
         let Some(usage) = self.usage.take() else {
-            return Err(no_reply(code, stderr, self.saw_json));
+            return Err(no_reply(code, stderr, printed));
         };
         Ok(Folded {
             text: self.messages.join("\n\n"),

@@ -18,18 +18,63 @@ pub struct Folded {
     pub model: String,
 }
 
+/// Whether a run printed any JSON line at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Printed {
+    Json,
+    NoJson,
+}
+
 /// Folds one CLI's JSON lines as they arrive.
 pub trait JsonStream: Send {
-    /// Take one stdout line; call `show` for what a person should see of it, if anything.
-    fn feed(&mut self, line: &str, show: &mut dyn FnMut(Stream, &str));
+    /// Take one JSON object from stdout; call `show` for what a person should see of it.
+    fn event(&mut self, v: serde_json::Value, show: &mut dyn FnMut(Stream, &str));
 
     /// The program exited with `code` (None: killed by a signal); `stderr` is the tail of
     /// its stderr. The reply, or the failure classified.
-    fn finish(&mut self, code: Option<i32>, stderr: &str) -> Result<Folded, ProviderError>;
+    fn finish(
+        &mut self,
+        code: Option<i32>,
+        stderr: &str,
+        printed: Printed,
+    ) -> Result<Folded, ProviderError>;
+}
+
+/// A CLI's stdout, line by line, into its parser: JSON objects to the parser, any other line
+/// that is not blank (a banner, a warning) shown as the program printed it.
+pub struct Folder {
+    parser: Box<dyn JsonStream>,
+    printed: Printed,
+}
+
+impl Folder {
+    pub fn new(parser: Box<dyn JsonStream>) -> Folder {
+        Folder {
+            parser,
+            printed: Printed::NoJson,
+        }
+    }
+
+    /// Take one stdout line; call `show` for what a person should see of it, if anything.
+    pub fn feed(&mut self, line: &str, show: &mut dyn FnMut(Stream, &str)) {
+        match json_line(line) {
+            Some(v) => {
+                self.printed = Printed::Json;
+                self.parser.event(v, show);
+            }
+            None if !line.trim().is_empty() => show(Stream::Stdout, line),
+            None => {}
+        }
+    }
+
+    /// See [`JsonStream::finish`].
+    pub fn finish(&mut self, code: Option<i32>, stderr: &str) -> Result<Folded, ProviderError> {
+        self.parser.finish(code, stderr, self.printed)
+    }
 }
 
 /// Parse a line as a JSON object, or None (blank lines, banners, partial lines).
-pub fn json_line(line: &str) -> Option<serde_json::Value> {
+fn json_line(line: &str) -> Option<serde_json::Value> {
     let t = line.trim();
     if !t.starts_with('{') {
         return None;
@@ -37,16 +82,6 @@ pub fn json_line(line: &str) -> Option<serde_json::Value> {
     serde_json::from_str::<serde_json::Value>(t)
         .ok()
         .filter(|v| v.is_object())
-}
-
-/// The line as a JSON object; any other line that is not blank (a banner, a warning) is shown
-/// as the program printed it.
-pub fn json_or_show(line: &str, show: &mut dyn FnMut(Stream, &str)) -> Option<serde_json::Value> {
-    let v = json_line(line);
-    if v.is_none() && !line.trim().is_empty() {
-        show(Stream::Stdout, line);
-    }
-    v
 }
 
 /// Streamed reply text, shown a whole line at a time.
@@ -202,10 +237,10 @@ pub fn stderr_tail(stderr: &str) -> String {
 }
 
 /// The error for a run that produced no usable JSON.
-pub fn no_reply(code: Option<i32>, stderr: &str, saw_json: bool) -> ProviderError {
+pub fn no_reply(code: Option<i32>, stderr: &str, printed: Printed) -> ProviderError {
     let tail = stderr_tail(stderr);
     match code {
-        Some(0) if !saw_json => ProviderError::new(
+        Some(0) if printed == Printed::NoJson => ProviderError::new(
             ErrorKind::BadReply,
             format!(
                 "printed no JSON reply; check that the installed version supports its JSON \
@@ -282,12 +317,12 @@ mod tests {
 
     #[test]
     fn no_reply_errors_say_why() {
-        let e = no_reply(Some(0), "", false);
+        let e = no_reply(Some(0), "", Printed::NoJson);
         assert_eq!(e.kind, ErrorKind::BadReply);
-        let e = no_reply(Some(1), "boom\nError: 429 rate limited\n", false);
+        let e = no_reply(Some(1), "boom\nError: 429 rate limited\n", Printed::NoJson);
         assert_eq!(e.kind, ErrorKind::Retryable);
         assert!(e.message.contains("code 1"), "{}", e.message);
-        let e = no_reply(None, "", true);
+        let e = no_reply(None, "", Printed::Json);
         assert_eq!(e.kind, ErrorKind::Fatal);
     }
 }

@@ -14,7 +14,9 @@
 
 use std::path::PathBuf;
 
-use super::common::{Folded, JsonStream, Pending, failure, json_or_show, no_reply, num, text};
+use serde_json::Value;
+
+use super::common::{Folded, JsonStream, Pending, Printed, failure, no_reply, num, text};
 use super::{CliProvider, Invocation};
 use crate::engine::agents::providers::ProviderError;
 use crate::engine::ground::events::{Stream, Usage};
@@ -85,7 +87,6 @@ pub(super) fn invocation(p: &CliProvider) -> Invocation {
 
 #[derive(Debug, Default)]
 pub(crate) struct Parser {
-    saw_json: bool,
     model: String,
     reply: String,
     /// Streamed text not yet shown because its line is not complete.
@@ -95,11 +96,7 @@ pub(crate) struct Parser {
 }
 
 impl JsonStream for Parser {
-    fn feed(&mut self, line: &str, show: &mut dyn FnMut(Stream, &str)) {
-        let Some(v) = json_or_show(line, show) else {
-            return;
-        };
-        self.saw_json = true;
+    fn event(&mut self, v: Value, show: &mut dyn FnMut(Stream, &str)) {
         match text(&v, "type") {
             "init" => {
                 self.model = text(&v, "model").to_string();
@@ -135,12 +132,17 @@ impl JsonStream for Parser {
         }
     }
 
-    fn finish(&mut self, code: Option<i32>, stderr: &str) -> Result<Folded, ProviderError> {
+    fn finish(
+        &mut self,
+        code: Option<i32>,
+        stderr: &str,
+        printed: Printed,
+    ) -> Result<Folded, ProviderError> {
         let Some(r) = self.result.take() else {
             if let Some(e) = self.errors.last() {
                 return Err(failure(e));
             }
-            return Err(no_reply(code, stderr, self.saw_json));
+            return Err(no_reply(code, stderr, printed));
         };
         if text(&r, "status") != "success" {
             let m = text(&r["error"], "message");

@@ -11,7 +11,9 @@
 //! Without `native_tools` pi gets only its read-only tools; its changes are checked after
 //! every call all the same, since the allow-list is pi's promise, not clk's.
 
-use super::common::{Folded, JsonStream, Pending, failure, json_or_show, no_reply, num, text};
+use serde_json::Value;
+
+use super::common::{Folded, JsonStream, Pending, Printed, failure, no_reply, num, text};
 use super::{CliProvider, Invocation};
 use crate::engine::agents::providers::ProviderError;
 use crate::engine::ground::events::{Stream, Usage};
@@ -62,7 +64,6 @@ pub(super) fn invocation(p: &CliProvider) -> Invocation {
 
 #[derive(Debug, Default)]
 pub(crate) struct Parser {
-    saw_json: bool,
     model: String,
     messages: Vec<String>,
     usage: Option<Usage>,
@@ -118,11 +119,7 @@ impl Parser {
 }
 
 impl JsonStream for Parser {
-    fn feed(&mut self, line: &str, show: &mut dyn FnMut(Stream, &str)) {
-        let Some(v) = json_or_show(line, show) else {
-            return;
-        };
-        self.saw_json = true;
+    fn event(&mut self, v: Value, show: &mut dyn FnMut(Stream, &str)) {
         match text(&v, "type") {
             "agent_start" => show(Stream::Stdout, "pi started"),
             "message_update" => {
@@ -146,15 +143,20 @@ impl JsonStream for Parser {
         }
     }
 
-    fn finish(&mut self, code: Option<i32>, stderr: &str) -> Result<Folded, ProviderError> {
+    fn finish(
+        &mut self,
+        code: Option<i32>,
+        stderr: &str,
+        printed: Printed,
+    ) -> Result<Folded, ProviderError> {
         if let Some(e) = self.error.take() {
             return Err(failure(&e));
         }
         let Some(usage) = self.usage.take() else {
-            return Err(no_reply(code, stderr, self.saw_json));
+            return Err(no_reply(code, stderr, printed));
         };
         if code != Some(0) {
-            return Err(no_reply(code, stderr, self.saw_json));
+            return Err(no_reply(code, stderr, printed));
         }
         Ok(Folded {
             text: self.messages.join("\n\n"),

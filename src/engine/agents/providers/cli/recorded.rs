@@ -2,7 +2,7 @@
 //! folds its good reply to the same text and usage, and classifies its refused key and its
 //! dead endpoint; output that is not JSON is a bad reply for all of them.
 
-use super::common::{Folded, JsonStream};
+use super::common::{Folded, Folder};
 use super::{Cli, parser};
 use crate::engine::agents::providers::{ErrorKind, ProviderError};
 
@@ -21,7 +21,7 @@ const CLIS: [(Cli, i32, Option<u64>); 4] = [
 
 /// Feed `text` line by line to `parser`, then finish with exit `code`.
 pub(crate) fn fold(
-    mut parser: Box<dyn JsonStream>,
+    mut parser: Folder,
     text: &str,
     code: i32,
 ) -> (Result<Folded, ProviderError>, Vec<String>) {
