@@ -9,9 +9,7 @@
 
 use serde_json::Value;
 
-use super::common::{
-    Folded, JsonStream, Pending, Printed, failure, no_reply, num, show_text, text,
-};
+use super::common::{Exit, Folded, JsonStream, Pending, failure, no_reply, num, show_text, text};
 use super::{CliProvider, Invocation};
 use crate::engine::agents::providers::{ErrorKind, ProviderError};
 use crate::engine::ground::events::{Stream, Usage};
@@ -106,14 +104,9 @@ impl JsonStream for Parser {
         }
     }
 
-    fn finish(
-        &mut self,
-        code: Option<i32>,
-        stderr: &str,
-        printed: Printed,
-    ) -> Result<Folded, ProviderError> {
+    fn finish(&mut self, exit: &Exit<'_>) -> Result<Folded, ProviderError> {
         let Some(r) = self.result.take() else {
-            return Err(no_reply(code, stderr, printed));
+            return Err(no_reply(exit));
         };
         let reply = text(&r, "result").to_string();
         if r["is_error"].as_bool().unwrap_or(false) {

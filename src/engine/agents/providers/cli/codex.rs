@@ -12,7 +12,7 @@
 
 use serde_json::Value;
 
-use super::common::{Folded, JsonStream, Printed, failure, no_reply, num, show_text, text};
+use super::common::{Exit, Folded, JsonStream, failure, no_reply, num, show_text, text};
 use super::{CliProvider, Invocation};
 use crate::engine::agents::providers::ProviderError;
 use crate::engine::ground::events::{Stream, Usage};
@@ -130,12 +130,7 @@ impl JsonStream for Parser {
         }
     }
 
-    fn finish(
-        &mut self,
-        code: Option<i32>,
-        stderr: &str,
-        printed: Printed,
-    ) -> Result<Folded, ProviderError> {
+    fn finish(&mut self, exit: &Exit<'_>) -> Result<Folded, ProviderError> {
         if self.failed || (self.usage.is_none() && self.error.is_some()) {
             let m = self
                 .error
@@ -144,7 +139,7 @@ impl JsonStream for Parser {
             return Err(failure(&m));
         }
         let Some(usage) = self.usage.take() else {
-            return Err(no_reply(code, stderr, printed));
+            return Err(no_reply(exit));
         };
         Ok(Folded {
             text: self.messages.join("\n\n"),

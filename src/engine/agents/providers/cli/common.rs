@@ -30,14 +30,18 @@ pub trait JsonStream: Send {
     /// Take one JSON object from stdout; call `show` for what a person should see of it.
     fn event(&mut self, v: serde_json::Value, show: &mut dyn FnMut(Stream, &str));
 
-    /// The program exited with `code` (None: killed by a signal); `stderr` is the tail of
-    /// its stderr. The reply, or the failure classified.
-    fn finish(
-        &mut self,
-        code: Option<i32>,
-        stderr: &str,
-        printed: Printed,
-    ) -> Result<Folded, ProviderError>;
+    /// The program ended: the reply, or the failure classified.
+    fn finish(&mut self, exit: &Exit<'_>) -> Result<Folded, ProviderError>;
+}
+
+/// How a CLI run ended.
+#[derive(Debug, Clone, Copy)]
+pub struct Exit<'a> {
+    /// Its exit code; None when a signal killed it.
+    pub code: Option<i32>,
+    /// The tail of its stderr.
+    pub stderr: &'a str,
+    pub printed: Printed,
 }
 
 /// A CLI's stdout, line by line, into its parser: JSON objects to the parser, any other line
@@ -69,7 +73,11 @@ impl Folder {
 
     /// See [`JsonStream::finish`].
     pub fn finish(&mut self, code: Option<i32>, stderr: &str) -> Result<Folded, ProviderError> {
-        self.parser.finish(code, stderr, self.printed)
+        self.parser.finish(&Exit {
+            code,
+            stderr,
+            printed: self.printed,
+        })
     }
 }
 
@@ -237,10 +245,10 @@ pub fn stderr_tail(stderr: &str) -> String {
 }
 
 /// The error for a run that produced no usable JSON.
-pub fn no_reply(code: Option<i32>, stderr: &str, printed: Printed) -> ProviderError {
-    let tail = stderr_tail(stderr);
-    match code {
-        Some(0) if printed == Printed::NoJson => ProviderError::new(
+pub fn no_reply(exit: &Exit<'_>) -> ProviderError {
+    let tail = stderr_tail(exit.stderr);
+    match exit.code {
+        Some(0) if exit.printed == Printed::NoJson => ProviderError::new(
             ErrorKind::BadReply,
             format!(
                 "printed no JSON reply; check that the installed version supports its JSON \
@@ -317,12 +325,24 @@ mod tests {
 
     #[test]
     fn no_reply_errors_say_why() {
-        let e = no_reply(Some(0), "", Printed::NoJson);
+        let e = no_reply(&Exit {
+            code: Some(0),
+            stderr: "",
+            printed: Printed::NoJson,
+        });
         assert_eq!(e.kind, ErrorKind::BadReply);
-        let e = no_reply(Some(1), "boom\nError: 429 rate limited\n", Printed::NoJson);
+        let e = no_reply(&Exit {
+            code: Some(1),
+            stderr: "boom\nError: 429 rate limited\n",
+            printed: Printed::NoJson,
+        });
         assert_eq!(e.kind, ErrorKind::Retryable);
         assert!(e.message.contains("code 1"), "{}", e.message);
-        let e = no_reply(None, "", Printed::Json);
+        let e = no_reply(&Exit {
+            code: None,
+            stderr: "",
+            printed: Printed::Json,
+        });
         assert_eq!(e.kind, ErrorKind::Fatal);
     }
 }

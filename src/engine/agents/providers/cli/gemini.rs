@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::common::{Folded, JsonStream, Pending, Printed, failure, no_reply, num, text};
+use super::common::{Exit, Folded, JsonStream, Pending, failure, no_reply, num, text};
 use super::{CliProvider, Invocation};
 use crate::engine::agents::providers::ProviderError;
 use crate::engine::ground::events::{Stream, Usage};
@@ -132,17 +132,12 @@ impl JsonStream for Parser {
         }
     }
 
-    fn finish(
-        &mut self,
-        code: Option<i32>,
-        stderr: &str,
-        printed: Printed,
-    ) -> Result<Folded, ProviderError> {
+    fn finish(&mut self, exit: &Exit<'_>) -> Result<Folded, ProviderError> {
         let Some(r) = self.result.take() else {
             if let Some(e) = self.errors.last() {
                 return Err(failure(e));
             }
-            return Err(no_reply(code, stderr, printed));
+            return Err(no_reply(exit));
         };
         if text(&r, "status") != "success" {
             let m = text(&r["error"], "message");

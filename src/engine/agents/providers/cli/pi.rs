@@ -13,7 +13,7 @@
 
 use serde_json::Value;
 
-use super::common::{Folded, JsonStream, Pending, Printed, failure, no_reply, num, text};
+use super::common::{Exit, Folded, JsonStream, Pending, failure, no_reply, num, text};
 use super::{CliProvider, Invocation};
 use crate::engine::agents::providers::ProviderError;
 use crate::engine::ground::events::{Stream, Usage};
@@ -143,20 +143,15 @@ impl JsonStream for Parser {
         }
     }
 
-    fn finish(
-        &mut self,
-        code: Option<i32>,
-        stderr: &str,
-        printed: Printed,
-    ) -> Result<Folded, ProviderError> {
+    fn finish(&mut self, exit: &Exit<'_>) -> Result<Folded, ProviderError> {
         if let Some(e) = self.error.take() {
             return Err(failure(&e));
         }
         let Some(usage) = self.usage.take() else {
-            return Err(no_reply(code, stderr, printed));
+            return Err(no_reply(exit));
         };
-        if code != Some(0) {
-            return Err(no_reply(code, stderr, printed));
+        if exit.code != Some(0) {
+            return Err(no_reply(exit));
         }
         Ok(Folded {
             text: self.messages.join("\n\n"),
