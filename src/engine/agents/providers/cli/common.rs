@@ -1,7 +1,9 @@
-//! What the four CLI parsers share: the parser trait, error classification from the CLIs'
-//! own words, the shape of a live line, and setting up a private home folder.
+//! What the four CLIs share: the parser trait and the line reader around it, error
+//! classification from the CLIs' own words, the shape of a live line, building an invocation,
+//! and setting up a private home folder.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use regex::Regex;
@@ -270,6 +272,44 @@ pub fn no_reply(exit: &Exit<'_>) -> ProviderError {
             };
             ProviderError::new(classify(&msg), msg)
         }
+    }
+}
+
+/// One program run, ready to start.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Invocation {
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+}
+
+impl Invocation {
+    /// A run that starts with these arguments.
+    pub(crate) fn with_args(args: &[&str]) -> Invocation {
+        Invocation {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            env: BTreeMap::new(),
+        }
+    }
+
+    /// `flag value`, when there is a value.
+    pub(crate) fn option(&mut self, flag: &str, value: &str) {
+        if !value.is_empty() {
+            self.args.push(flag.into());
+            self.args.push(value.into());
+        }
+    }
+
+    /// A private `home` as HOME, and the program's own folder variable `var` at `sub` below
+    /// it (the home itself when `sub` is empty).
+    pub(crate) fn home(&mut self, home: Option<PathBuf>, var: &str, sub: &str) {
+        let Some(home) = home else { return };
+        let dir = if sub.is_empty() {
+            home.clone()
+        } else {
+            home.join(sub)
+        };
+        self.env.insert("HOME".into(), home.display().to_string());
+        self.env.insert(var.into(), dir.display().to_string());
     }
 }
 

@@ -20,7 +20,6 @@ mod common;
 mod gemini;
 mod pi;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -31,7 +30,7 @@ use crate::engine::act::process;
 use crate::engine::ground::config::ProviderSettings;
 use crate::engine::ground::events::Stream;
 use crate::engine::ground::redact::redact_text;
-pub use common::{Folded, Folder, JsonStream, Printed};
+pub use common::{Folded, Folder, Invocation, JsonStream, Printed};
 
 /// Prompts longer than this go to the program's stdin instead of its argument list (Linux
 /// refuses a single argument over 128 KiB).
@@ -127,44 +126,6 @@ impl PromptVia {
         } else {
             PromptVia::Arg
         }
-    }
-}
-
-/// One program run, ready to start.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Invocation {
-    pub args: Vec<String>,
-    pub env: BTreeMap<String, String>,
-}
-
-impl Invocation {
-    /// A run that starts with these arguments.
-    pub(crate) fn with_args(args: &[&str]) -> Invocation {
-        Invocation {
-            args: args.iter().map(|a| a.to_string()).collect(),
-            env: BTreeMap::new(),
-        }
-    }
-
-    /// `flag value`, when there is a value.
-    pub(crate) fn option(&mut self, flag: &str, value: &str) {
-        if !value.is_empty() {
-            self.args.push(flag.into());
-            self.args.push(value.into());
-        }
-    }
-
-    /// A private `home` as HOME, and the program's own folder variable `var` at `sub` below
-    /// it (the home itself when `sub` is empty).
-    pub(crate) fn home(&mut self, home: Option<PathBuf>, var: &str, sub: &str) {
-        let Some(home) = home else { return };
-        let dir = if sub.is_empty() {
-            home.clone()
-        } else {
-            home.join(sub)
-        };
-        self.env.insert("HOME".into(), home.display().to_string());
-        self.env.insert(var.into(), dir.display().to_string());
     }
 }
 
