@@ -193,8 +193,20 @@ fn temp_name(name: &str) -> String {
     format!(".{name}.tmp-{}-{n}", std::process::id())
 }
 
-/// Replace `path` with `bytes` atomically: temp file in the same folder, fsync, rename.
-pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// How hard [`replace_file`] works to keep a file across a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync the file before the rename and its folder after: whole or old even after a power
+    /// loss. For settings and records read back to decide something.
+    PowerLoss,
+    /// No fsync: whole or old after a crash of clk, which is all a file rewritten on every
+    /// dispatch (usage totals) can afford.
+    ClkCrash,
+}
+
+/// Replace `path` with `bytes` atomically: a temp file in the same folder, renamed over it;
+/// `durability` says whether both are synced to disk first.
+pub fn replace_file(path: &Path, bytes: &[u8], durability: Durability) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let name = path
@@ -204,32 +216,21 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = dir.join(temp_name(&name));
     let written = File::create(&tmp).and_then(|mut f| {
         f.write_all(bytes)?;
-        f.sync_all()
+        match durability {
+            Durability::PowerLoss => f.sync_all(),
+            Durability::ClkCrash => Ok(()),
+        }
     });
     if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
-    if let Ok(d) = File::open(dir) {
+    if durability == Durability::PowerLoss
+        && let Ok(d) = File::open(dir)
+    {
         let _ = d.sync_all();
     }
     Ok(())
-}
-
-/// Replace `path` atomically (temp file and rename) without fsync: whole or old after a
-/// crash of clk, for files rewritten on every dispatch (usage totals).
-pub fn replace_file_fast(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let tmp = dir.join(temp_name(&name));
-    fs::write(&tmp, bytes)?;
-    fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
-    })
 }
 
 /// Write a file that is written once and never replaced (run records in a fresh run
@@ -248,10 +249,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "file".into());
-            replace_file(&path.with_file_name(format!("{name}.bak")), &old)?;
+            replace_file(
+                &path.with_file_name(format!("{name}.bak")),
+                &old,
+                Durability::PowerLoss,
+            )?;
         }
     }
-    replace_file(path, bytes)
+    replace_file(path, bytes, Durability::PowerLoss)
 }
 
 /// Pretty JSON with sorted keys and a trailing newline, written atomically.

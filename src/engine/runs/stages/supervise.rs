@@ -144,12 +144,8 @@ pub async fn supervise(
     let mut refusal = String::new();
     let mut direction: Option<String> = None;
     for cycle in 1..=max_cycles {
-        if cancel.is_cancelled() {
-            report.end = RunEnd::Cancelled;
-            break;
-        }
-        if bus.stop_requested() {
-            report.end = RunEnd::Stopped;
+        if let Some(end) = interrupted(bus, cancel) {
+            report.end = end;
             break;
         }
         let project = ws.load(env)?;
@@ -205,12 +201,8 @@ pub async fn supervise(
             report.end = RunEnd::DryRun;
             break;
         }
-        if cancel.is_cancelled() {
-            report.end = RunEnd::Cancelled;
-            break;
-        }
-        if bus.stop_requested() {
-            report.end = RunEnd::Stopped;
+        if let Some(end) = interrupted(bus, cancel) {
+            report.end = end;
             break;
         }
         if let Some(reason) = provider_failure {
@@ -380,4 +372,15 @@ async fn stall_rescue(
         commit: CommitPolicy::Now,
     };
     dispatch(project, bus, &req, cancel).await.map(|_| ())
+}
+
+/// How the run ends now, if the user cancelled it or asked it to stop after this step.
+fn interrupted(bus: &Bus, cancel: &CancellationToken) -> Option<RunEnd> {
+    if cancel.is_cancelled() {
+        Some(RunEnd::Cancelled)
+    } else if bus.stop_requested() {
+        Some(RunEnd::Stopped)
+    } else {
+        None
+    }
 }
