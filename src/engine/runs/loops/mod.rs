@@ -114,7 +114,7 @@ struct IterationResult {
     /// What was tried and how it was judged, one line, for the chief's reframe.
     pub summary: String,
     /// Set when the iteration failed: what the critic would be shown.
-    pub failure: Option<steer::Failure>,
+    pub failure: Option<iteration::Failure>,
 }
 
 /// Everything an iteration needs to talk to agents.
