@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::engine::ground::config::{AgentsFile, ClkConfig, ConfigError, EnvLookup, ProvidersFile};
+use crate::engine::ground::config::{AgentsFile, ClkConfig, ConfigError, Env, ProvidersFile};
 
 /// Paths of one project's `.clk/` folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,8 +91,10 @@ impl Workspace {
         self.config_file().is_file()
     }
 
-    /// Load the three config files over their defaults, with environment overrides.
-    pub fn load(&self, env: EnvLookup<'_>) -> Result<Project, ConfigError> {
+    /// Load the three config files over their defaults, with overrides from `env`, which the
+    /// project keeps for its later reloads.
+    pub fn load(&self, env: &Env) -> Result<Project, ConfigError> {
+        let lookup = |name: &str| env.get(name);
         let user = read_json(&self.config_file())?;
         if let Some(u) = &user {
             if !u.is_object() {
@@ -102,9 +104,11 @@ impl Workspace {
                 )));
             }
         }
-        let config = ClkConfig::from_json_with_env(user.as_ref(), env)?;
-        let providers =
-            ProvidersFile::from_json_with_env(read_json(&self.providers_file())?.as_ref(), env)?;
+        let config = ClkConfig::from_json_with_env(user.as_ref(), &lookup)?;
+        let providers = ProvidersFile::from_json_with_env(
+            read_json(&self.providers_file())?.as_ref(),
+            &lookup,
+        )?;
         let agents = match read_json(&self.agents_file())? {
             Some(v) => serde_json::from_value(v).map_err(|e| {
                 ConfigError::Invalid(format!("{}: {e}", self.agents_file().display()))
@@ -116,6 +120,7 @@ impl Workspace {
             config,
             providers,
             agents,
+            env: env.clone(),
         })
     }
 
@@ -148,6 +153,8 @@ pub struct Project {
     pub config: ClkConfig,
     pub providers: ProvidersFile,
     pub agents: AgentsFile,
+    /// Where the config's `CLK_*` overrides came from; reloads read the same source.
+    pub env: Env,
 }
 
 /// Lowercase, runs of anything but `[a-z0-9]` become `-`, trimmed, at most `max` chars.

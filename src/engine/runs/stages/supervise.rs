@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::runner::{PassOptions, PassReport, run_pass};
 use crate::engine::agents::dispatch::{CommitPolicy, DispatchError, DispatchRequest};
-use crate::engine::ground::config::{ConfigError, EnvLookup};
+use crate::engine::ground::config::{ConfigError, Env};
 use crate::engine::ground::events::Event;
 use crate::engine::runs::call::dispatch;
 use crate::engine::runs::done_gate::{self, GateVerdict, TestsStatus};
@@ -123,7 +123,7 @@ enum DoneStep {
 /// Run `opts.workflow` under supervision. `env` supplies the `CLK_*` overrides.
 pub async fn supervise(
     ws: &Workspace,
-    env: EnvLookup<'_>,
+    env: &Env,
     bus: &Bus,
     opts: &SuperviseOptions,
     cancel: &CancellationToken,
