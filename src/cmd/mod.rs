@@ -16,7 +16,8 @@ pub mod undo;
 
 use std::path::{Path, PathBuf};
 
-use crate::engine::ground::config::{ConfigError, process_env};
+use crate::engine::ground::config::ConfigError;
+use crate::engine::ground::config::Env;
 use crate::engine::store::lock::{LockError, ProjectLock};
 use crate::engine::store::workspace::{Project, Workspace};
 
@@ -83,7 +84,7 @@ pub fn project(dir: &Path) -> Result<Project, Failure> {
             dir.display()
         ))
     })?;
-    let project = ws.load(&process_env)?;
+    let project = ws.load(&Env::process())?;
     project.providers.check()?;
     Ok(project)
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use clk::engine::Engine;
-use clk::engine::ground::config::process_env;
+use clk::engine::ground::config::Env;
 use clk::engine::ground::events::{Command, Event, QueueCommand};
 use clk::engine::ground::state::describe;
 use clk::engine::store::bus::Bus;
@@ -25,7 +25,7 @@ fn project(dir: &Path, secs: f32) -> Project {
     v["providers"]["shell"]["type"] = "shell".into();
     v["providers"]["shell"]["command"] = format!("sh {}", path.display()).into();
     write_json(&ws.providers_file(), &v).unwrap();
-    let mut p = ws.load(&process_env).unwrap();
+    let mut p = ws.load(&Env::none()).unwrap();
     p.providers.active = "shell".into();
     p
 }

@@ -21,7 +21,7 @@ use crate::engine::ground::pricing::{Cost, CostBasis};
 use crate::engine::ground::redact::{redact_json, redact_text};
 use crate::engine::store::lock::with_file_lock;
 use crate::engine::store::workspace::{
-    Workspace, append_jsonl, read_json, replace_file_fast, write_record,
+    Durability, Workspace, append_jsonl, read_json, replace_file, write_record,
 };
 
 /// One dispatch's record (meta.json and the agent_memory.jsonl line).
@@ -200,7 +200,11 @@ impl UsageTotals {
         let mut text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
         text.push('\n');
         // Totals are rewritten on every dispatch: atomic, but no .bak copy each time.
-        replace_file_fast(&ws.state_dir().join("usage.json"), text.as_bytes())
+        replace_file(
+            &ws.state_dir().join("usage.json"),
+            text.as_bytes(),
+            Durability::ClkCrash,
+        )
     }
 
     /// Start a new session: file the current totals in `usage-history.jsonl` (with the time

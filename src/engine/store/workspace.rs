@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::engine::ground::config::{AgentsFile, ClkConfig, ConfigError, EnvLookup, ProvidersFile};
+use crate::engine::ground::config::{AgentsFile, ClkConfig, ConfigError, Env, ProvidersFile};
 
 /// Paths of one project's `.clk/` folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,8 +91,10 @@ impl Workspace {
         self.config_file().is_file()
     }
 
-    /// Load the three config files over their defaults, with environment overrides.
-    pub fn load(&self, env: EnvLookup<'_>) -> Result<Project, ConfigError> {
+    /// Load the three config files over their defaults, with overrides from `env`, which the
+    /// project keeps for its later reloads.
+    pub fn load(&self, env: &Env) -> Result<Project, ConfigError> {
+        let lookup = |name: &str| env.get(name);
         let user = read_json(&self.config_file())?;
         if let Some(u) = &user {
             if !u.is_object() {
@@ -102,9 +104,11 @@ impl Workspace {
                 )));
             }
         }
-        let config = ClkConfig::from_json_with_env(user.as_ref(), env)?;
-        let providers =
-            ProvidersFile::from_json_with_env(read_json(&self.providers_file())?.as_ref(), env)?;
+        let config = ClkConfig::from_json_with_env(user.as_ref(), &lookup)?;
+        let providers = ProvidersFile::from_json_with_env(
+            read_json(&self.providers_file())?.as_ref(),
+            &lookup,
+        )?;
         let agents = match read_json(&self.agents_file())? {
             Some(v) => serde_json::from_value(v).map_err(|e| {
                 ConfigError::Invalid(format!("{}: {e}", self.agents_file().display()))
@@ -116,6 +120,7 @@ impl Workspace {
             config,
             providers,
             agents,
+            env: env.clone(),
         })
     }
 
@@ -148,6 +153,8 @@ pub struct Project {
     pub config: ClkConfig,
     pub providers: ProvidersFile,
     pub agents: AgentsFile,
+    /// Where the config's `CLK_*` overrides came from; reloads read the same source.
+    pub env: Env,
 }
 
 /// Lowercase, runs of anything but `[a-z0-9]` become `-`, trimmed, at most `max` chars.
@@ -193,8 +200,20 @@ fn temp_name(name: &str) -> String {
     format!(".{name}.tmp-{}-{n}", std::process::id())
 }
 
-/// Replace `path` with `bytes` atomically: temp file in the same folder, fsync, rename.
-pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// How hard [`replace_file`] works to keep a file across a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync the file before the rename and its folder after: whole or old even after a power
+    /// loss. For settings and records read back to decide something.
+    PowerLoss,
+    /// No fsync: whole or old after a crash of clk, which is all a file rewritten on every
+    /// dispatch (usage totals) can afford.
+    ClkCrash,
+}
+
+/// Replace `path` with `bytes` atomically: a temp file in the same folder, renamed over it;
+/// `durability` says whether both are synced to disk first.
+pub fn replace_file(path: &Path, bytes: &[u8], durability: Durability) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let name = path
@@ -204,32 +223,21 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = dir.join(temp_name(&name));
     let written = File::create(&tmp).and_then(|mut f| {
         f.write_all(bytes)?;
-        f.sync_all()
+        match durability {
+            Durability::PowerLoss => f.sync_all(),
+            Durability::ClkCrash => Ok(()),
+        }
     });
     if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
-    if let Ok(d) = File::open(dir) {
+    if durability == Durability::PowerLoss
+        && let Ok(d) = File::open(dir)
+    {
         let _ = d.sync_all();
     }
     Ok(())
-}
-
-/// Replace `path` atomically (temp file and rename) without fsync: whole or old after a
-/// crash of clk, for files rewritten on every dispatch (usage totals).
-pub fn replace_file_fast(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let tmp = dir.join(temp_name(&name));
-    fs::write(&tmp, bytes)?;
-    fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
-    })
 }
 
 /// Write a file that is written once and never replaced (run records in a fresh run
@@ -248,10 +256,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "file".into());
-            replace_file(&path.with_file_name(format!("{name}.bak")), &old)?;
+            replace_file(
+                &path.with_file_name(format!("{name}.bak")),
+                &old,
+                Durability::PowerLoss,
+            )?;
         }
     }
-    replace_file(path, bytes)
+    replace_file(path, bytes, Durability::PowerLoss)
 }
 
 /// Pretty JSON with sorted keys and a trailing newline, written atomically.

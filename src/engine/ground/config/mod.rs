@@ -27,7 +27,7 @@ pub use blocks::{
     SuperviseConfig, ValidationConfig,
 };
 pub use choices::{AutoConsensus, AutoRefine, PlateauAction, RollbackOnFailure};
-pub use error::{ConfigError, EnvLookup, process_env};
+pub use error::{ConfigError, Env, EnvLookup, process_env};
 pub use gate::GateConfig;
 pub use providers::{ApiStyle, Mode, ProviderSettings, ProvidersFile};
 pub use robustness::RobustnessConfig;
