@@ -141,6 +141,15 @@ fn queue_drop_and_clear_are_engine_commands_and_bad_ones_say_what_to_type() {
     );
     assert_eq!(typed(&mut s, "/queue clear"), queue(QueueCommand::Clear));
     assert!(typed(&mut s, "/queue drop none").is_empty());
+    for (task_id, what) in [(6, "working on your message"), (7, "run engineering")] {
+        update(
+            &mut s,
+            Msg::Submitted {
+                task_id,
+                what: what.into(),
+            },
+        );
+    }
     assert!(
         log_text(&s)
             .last()
@@ -154,6 +163,11 @@ fn queue_drop_and_clear_are_engine_commands_and_bad_ones_say_what_to_type() {
             what: "run engineering".into(),
             position: 1,
         },
+    );
+    assert_eq!(
+        s.phase(),
+        "working on your message",
+        "the title names the running work, not the queued"
     );
     engine(
         &mut s,
