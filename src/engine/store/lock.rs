@@ -47,6 +47,13 @@ impl Holder {
 
 impl std::fmt::Display for Holder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.pid == 0 {
+            // Caught between taking the lock and writing its name.
+            return write!(
+                f,
+                "another clk process is working in this project; wait for it or stop it"
+            );
+        }
         write!(
             f,
             "{} (pid {}, since {}) is working in this project; wait for it or stop it",
@@ -132,7 +139,7 @@ impl ProjectLock {
         if !flock(&file, false).map_err(io)? {
             let holder = read_holder(&mut file).unwrap_or_else(|| Holder {
                 pid: 0,
-                command: "another clk process".into(),
+                command: String::new(),
                 started_at: String::new(),
             });
             return Err(LockError::Held(holder));
@@ -206,6 +213,15 @@ mod tests {
         assert!(current_holder(&ws).is_none());
         let again = ProjectLock::acquire(&ws, "clk ask").unwrap();
         assert_eq!(again.holder.command, "clk ask");
+        let unnamed = Holder {
+            pid: 0,
+            command: String::new(),
+            started_at: String::new(),
+        };
+        assert_eq!(
+            unnamed.to_string(),
+            "another clk process is working in this project; wait for it or stop it"
+        );
     }
 
     #[test]
