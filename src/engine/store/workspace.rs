@@ -5,6 +5,9 @@
 //! write, and a line cut short by a crash is skipped by readers and never glued to the next
 //! record. Run ids are unique even for the same agent within one millisecond, across
 //! processes: the run folder is created exclusively and a suffix is added on collision.
+//! Whatever is written under a `.clk/state/` folder (done requests, progress, memory, usage,
+//! the posts record) holds text from models and is redacted on the way to disk, by the
+//! writers here, like the logs.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -186,6 +189,27 @@ pub fn read_json(path: &Path) -> Result<Option<Value>, ConfigError> {
     }
 }
 
+/// Whether `path` lies in a `.clk/state/` folder.
+fn is_state_file(path: &Path) -> bool {
+    let parts: Vec<_> = path.components().map(|c| c.as_os_str()).collect();
+    parts.windows(2).any(|w| w[0] == ".clk" && w[1] == "state")
+}
+
+/// `bytes` redacted when they go into a state file and read as text.
+fn for_disk<'a>(path: &Path, bytes: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if is_state_file(path) => {
+            let clean = crate::engine::ground::redact::redact_text(text);
+            if clean == text {
+                std::borrow::Cow::Borrowed(bytes)
+            } else {
+                std::borrow::Cow::Owned(clean.into_bytes())
+            }
+        }
+        _ => std::borrow::Cow::Borrowed(bytes),
+    }
+}
+
 /// A temp-file name no other writer (thread or process) uses at the same time.
 fn temp_name(name: &str) -> String {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -226,7 +250,7 @@ pub fn replace_file_fast(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
     let tmp = dir.join(temp_name(&name));
-    fs::write(&tmp, bytes)?;
+    fs::write(&tmp, for_disk(path, bytes))?;
     fs::rename(&tmp, path).inspect_err(|_| {
         let _ = fs::remove_file(&tmp);
     })
@@ -251,7 +275,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             replace_file(&path.with_file_name(format!("{name}.bak")), &old)?;
         }
     }
-    replace_file(path, bytes)
+    replace_file(path, &for_disk(path, bytes))
 }
 
 /// Pretty JSON with sorted keys and a trailing newline, written atomically.
@@ -288,7 +312,11 @@ pub fn open_jsonl(path: &Path) -> std::io::Result<File> {
 /// Append one record as a single line (see [`open_jsonl`]).
 pub fn append_jsonl(path: &Path, value: &Value) -> std::io::Result<()> {
     let mut f = open_jsonl(path)?;
-    let mut line = serde_json::to_string(value).map_err(std::io::Error::other)?;
+    let mut value = value.clone();
+    if is_state_file(path) {
+        crate::engine::ground::redact::redact_json(&mut value);
+    }
+    let mut line = serde_json::to_string(&value).map_err(std::io::Error::other)?;
     line.push('\n');
     f.write_all(line.as_bytes())
 }
@@ -317,6 +345,28 @@ mod tests {
         assert_eq!(fs::read_to_string(&p).unwrap(), "{\n  \"a\": 3\n}\n");
         let bak = fs::read_to_string(dir.path().join("a.json.bak")).unwrap();
         assert_eq!(bak, "{\n  \"a\": 2,\n  \"b\": 1\n}\n");
+    }
+
+    #[test]
+    fn state_files_are_redacted_on_the_way_to_disk() {
+        crate::engine::ground::redact::register("state-file-secret-91");
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(".clk/state");
+        write_atomic(&state.join("done.md"), b"Reason: state-file-secret-91").unwrap();
+        append_jsonl(
+            &state.join("m.jsonl"),
+            &serde_json::json!({"a": "sk-proj-ABCDEFGHIJKLMNOP"}),
+        )
+        .unwrap();
+        replace_file_fast(&state.join("u.json"), b"state-file-secret-91").unwrap();
+        for f in ["done.md", "m.jsonl", "u.json"] {
+            let text = fs::read_to_string(state.join(f)).unwrap();
+            assert!(text.contains("<redacted:"), "{f}: {text}");
+        }
+        // Config is the user's own, keys included: not touched.
+        let cfg = dir.path().join(".clk/config/providers.json");
+        write_atomic(&cfg, b"state-file-secret-91").unwrap();
+        assert_eq!(fs::read_to_string(cfg).unwrap(), "state-file-secret-91");
     }
 
     #[test]
