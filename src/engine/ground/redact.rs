@@ -102,6 +102,13 @@ pub fn known_secret_in(text: &str) -> Option<String> {
         .map(|s| mask(s))
 }
 
+/// The mask of the first key in `text`: a secret clk knows, or a token-shaped string
+/// (`sk-…`, `Bearer …`, `AIza…`, `ghp_…`). For refusing to commit a file, or a file name,
+/// that holds one.
+pub fn secret_in(text: &str) -> Option<String> {
+    known_secret_in(text).or_else(|| patterns().find(text).map(|m| mask(m.as_str())))
+}
+
 /// An `io::Write` that redacts what passes through it, for the tracing log file. Each write
 /// is redacted on its own; tracing writes one whole line per call, so a secret is never split
 /// across two writes.
@@ -191,6 +198,12 @@ mod tests {
             Some("<redacted: 17 chars>")
         );
         assert_eq!(known_secret_in("sk-proj-ABCDEFGHIJKLMNOP"), None);
+        assert_eq!(
+            secret_in("k = 'sk-proj-ABCDEFGHIJKLMNOP'").as_deref(),
+            Some("<redacted: 24 chars>")
+        );
+        assert!(secret_in("find-me-secret-42").is_some());
+        assert_eq!(secret_in("skip-this, a plain sentence"), None);
     }
 
     #[test]

@@ -41,6 +41,7 @@ fn ctx(root: &Path) -> GateContext {
         run_timeout: Duration::from_secs(10),
         user_dirty: BTreeSet::new(),
         done_file: root.join(".clk/state/done.md"),
+        limits: Default::default(),
     }
 }
 
