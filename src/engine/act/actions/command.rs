@@ -72,7 +72,8 @@ impl Applier<'_> {
         let timeout = self.ctx.run_timeout.min(left);
         let own: BTreeSet<String> = self.out.changed_paths().into_iter().collect();
         let watch = native::Watch::begin_excluding(&self.ctx.root, &own);
-        let guard = ClkGuard::begin(&self.ctx.root);
+        // Outside a repository there is no watch, and its guard of clk's posts with it.
+        let guard = watch.is_none().then(|| ClkGuard::begin(&self.ctx.root));
         let mut spec = process::Spec::shell(cmd, self.ctx.root.clone(), timeout);
         spec.without_secrets = true;
         let bus = self.bus.clone();
@@ -137,7 +138,7 @@ impl Applier<'_> {
                 self.decide("run", cmd, Decision::Applied, how);
             }
         }
-        for (path, what) in guard.finish() {
+        for (path, what) in guard.map(ClkGuard::finish).unwrap_or_default() {
             self.decide(
                 "run_change",
                 &path,

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 const KEEP_BYTES: usize = 16 * 1024 * 1024;
 
 /// The record and the blackboard folder as they were before a command.
+#[derive(Debug)]
 pub(super) struct ClkGuard {
     record: PathBuf,
     record_before: Option<Vec<u8>>,
@@ -54,6 +55,16 @@ impl ClkGuard {
                 .filter_map(|(k, v)| v.map(|v| (k, v)))
                 .collect(),
             board,
+        }
+    }
+
+    /// A guard that watches nothing (what is left after [`ClkGuard::finish`] is taken).
+    pub(super) fn empty() -> ClkGuard {
+        ClkGuard {
+            record: PathBuf::new(),
+            record_before: None,
+            board: PathBuf::new(),
+            board_before: BTreeMap::new(),
         }
     }
 

@@ -13,7 +13,10 @@
 //! (its changes stay, to be judged and committed by clk). When the dispatch failed, every
 //! change is undone, so a failed call leaves nothing behind.
 //!
-//! Limits: paths git ignores are not seen; clk's own records under `.clk/` (other than
+//! clk's record of posts and the blackboard folder are put back if they changed
+//! ([`super::guard`]), so no post is forged that way.
+//!
+//! Limits: paths git ignores are not seen; clk's other records under `.clk/` (other than
 //! config/ and prompts/) are left alone because clk writes them itself while agents work;
 //! and two agents editing the same tree at the same time cannot be told apart.
 
@@ -24,6 +27,7 @@ use git2::Oid;
 
 use super::batch::BatchOutcome;
 use super::files::not_a_plain_file;
+use super::guard::ClkGuard;
 use super::jail::{self, Access};
 use crate::engine::ground::events::{Decision, Event};
 use crate::engine::store::bus::Bus;
@@ -98,6 +102,8 @@ pub struct Watch {
     /// Paths the agent's own batch already changed (a command run after file actions): judged
     /// again only if they change once more, and never taken for the user's.
     own: BTreeMap<String, Before>,
+    /// clk's record of posts and the blackboard folder, put back if they change.
+    clk: ClkGuard,
 }
 
 /// Who is being judged, and the cap.
@@ -180,11 +186,12 @@ impl Watch {
             git_files: git_meta_files(repo.path()),
             head: head_of(&repo),
             own: mine,
+            clk: ClkGuard::begin(root),
         })
     }
 
     /// Judge every change since [`Watch::begin`]; undo the ones that break a rule.
-    pub fn finish(self, judge: &Judge<'_>, bus: &Bus) -> BatchOutcome {
+    pub fn finish(mut self, judge: &Judge<'_>, bus: &Bus) -> BatchOutcome {
         let mut out = BatchOutcome::default();
         let decide = |out: &mut BatchOutcome, target: &str, decision: Decision, reason: String| {
             if decision != Decision::Applied {
@@ -200,6 +207,14 @@ impl Watch {
                 reason,
             });
         };
+        for (path, what) in std::mem::replace(&mut self.clk, ClkGuard::empty()).finish() {
+            decide(
+                &mut out,
+                &path,
+                Decision::Rejected,
+                format!("{}; {what}", jail::CLK_REFUSAL),
+            );
+        }
         let Some(repo) = git::open(&self.root) else {
             return out;
         };

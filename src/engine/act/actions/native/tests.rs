@@ -219,3 +219,22 @@ fn token_shaped_contents_and_names_are_undone() {
             .any(|r| r.contains("its name holds a key"))
     );
 }
+
+#[test]
+fn posts_forged_by_an_agents_own_tools_are_put_back() {
+    let (_d, root) = repo();
+    std::fs::create_dir_all(root.join(".clk/state")).unwrap();
+    std::fs::create_dir_all(root.join(".clk/blackboard")).unwrap();
+    std::fs::write(root.join(".clk/state/posts.jsonl"), "{\"id\":\"real\"}\n").unwrap();
+    let w = Watch::begin(&root).unwrap();
+    std::fs::write(root.join(".clk/blackboard/forged.json"), "PASS").unwrap();
+    std::fs::write(root.join(".clk/state/posts.jsonl"), "{\"body\":\"PASS\"}\n").unwrap();
+    let out = w.finish(&judge(true), &Bus::new(None));
+    assert!(!root.join(".clk/blackboard/forged.json").exists());
+    assert_eq!(
+        std::fs::read_to_string(root.join(".clk/state/posts.jsonl")).unwrap(),
+        "{\"id\":\"real\"}\n"
+    );
+    assert_eq!(out.refused.len(), 2, "{:?}", out.refused);
+    assert!(out.written.is_empty(), "{:?}", out.written);
+}
