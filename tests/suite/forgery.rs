@@ -22,7 +22,7 @@ use support::mock_server::{MockServer, Reply, Script};
 const ENV_KEY: (&str, &str) = ("ANTHROPIC_API_KEY", "ant-fake-AAAA1111BBBB2222cccc");
 const SHAPED: &[&str] = &[
     "sk-proj-ABCDEFGHIJKLMNOPQRST",
-    "ghp_ABCDEFGHIJKLMNOPQRSTUVWX",
+    "ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9v",
     "AIzaFakeGoogle0123456789abcdefXYZ",
 ];
 

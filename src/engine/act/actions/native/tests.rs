@@ -204,7 +204,11 @@ fn token_shaped_contents_and_names_are_undone() {
     let (_d, root) = repo();
     let w = Watch::begin(&root).unwrap();
     std::fs::write(root.join("a.txt"), "auth: Bearer abcdefghijklmnopqrst\n").unwrap();
-    std::fs::write(root.join("b.txt"), "gh = ghp_ABCDEFGHIJKLMNOPQRSTUVWX\n").unwrap();
+    std::fs::write(
+        root.join("b.txt"),
+        "gh = ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9v\n",
+    )
+    .unwrap();
     std::fs::write(root.join("sk-live-ABCDEFGHIJKLMNOP.txt"), "x\n").unwrap();
     std::fs::write(root.join("ok.py"), "x = 1\n").unwrap();
     let out = w.finish(&judge(true), &Bus::new(None));
