@@ -15,7 +15,7 @@ use std::time::Duration;
 use eventsource_stream::{Event, EventStream, EventStreamError, Eventsource};
 use futures_util::{Stream, StreamExt};
 
-use super::{describe_error, ended_early, excerpt, idle};
+use super::basics::{describe_error, ended_early, excerpt, idle};
 use crate::engine::agents::providers::{ErrorKind, ProviderError};
 
 /// Read at most `limit` bytes of a (usually error) body; a failure just ends the text.
