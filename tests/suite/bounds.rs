@@ -177,3 +177,20 @@ fn a_refused_shell_reply_is_logged_by_its_size_and_first_lines() {
         "no size note in the log"
     );
 }
+
+#[test]
+fn long_lines_of_output_are_bounded_too() {
+    let mock = MockServer::start(Script::new(vec![]));
+    let (_d, dir) = project(&mock, &[]);
+    // Twenty lines of 1 MB each, and one line of 3 MB with no newline at all.
+    let reply = "ACTION: run\nCMD: for i in $(seq 20); do head -c 1000000 /dev/zero | tr '\\0' x; echo; done\nEND_ACTION\n\
+                 ACTION: run\nCMD: head -c 3000000 /dev/zero | tr '\\0' y\nEND_ACTION\n";
+    ask(&dir, &mock, "engineer", reply);
+    let log = activity(&dir);
+    assert!(log.len() < 600_000, "activity.jsonl is {} bytes", log.len());
+    assert!(
+        log.contains("command_finished"),
+        "{}",
+        &log[..log.len().min(2000)]
+    );
+}

@@ -113,6 +113,7 @@ impl Applier<'_> {
                 let combined = o.combined();
                 let tail: Vec<&str> = combined.lines().rev().take(20).collect();
                 let tail: Vec<&str> = tail.into_iter().rev().collect();
+                let tail = last_bytes(&tail.join("\n"), limits.keep_output_bytes / 2);
                 self.out.commands.push(CommandRecord {
                     cmd: cmd.to_string(),
                     exit_code,
@@ -125,7 +126,7 @@ impl Applier<'_> {
                     exit_code,
                     timed_out,
                     elapsed_ms: o.elapsed.as_millis() as u64,
-                    output_tail: redact::redact_text(&tail.join("\n")),
+                    output_tail: redact::redact_text(&tail),
                 });
                 let how = if timed_out {
                     format!("timed out after {}s", secs(timeout))
@@ -190,6 +191,28 @@ impl Applier<'_> {
     }
 }
 
+/// At most the last `max` bytes of `text`, cut at a character boundary.
+fn last_bytes(text: &str, max: usize) -> String {
+    let mut start = text.len().saturating_sub(max);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    text[start..].to_string()
+}
+
 fn secs(d: Duration) -> u64 {
     d.as_secs().max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_bytes;
+
+    #[test]
+    fn the_tail_is_cut_at_a_character_boundary() {
+        assert_eq!(last_bytes("abcdef", 3), "def");
+        assert_eq!(last_bytes("ab", 10), "ab");
+        assert_eq!(last_bytes("aé", 1), "");
+        assert_eq!(last_bytes("aéb", 2), "b");
+    }
 }
