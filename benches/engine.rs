@@ -72,6 +72,7 @@ fn apply_and_commit(c: &mut Criterion) {
         run_timeout: Duration::from_secs(10),
         user_dirty: Default::default(),
         done_file: root.join(".clk/state/done.md"),
+        limits: Default::default(),
     };
     let mut n = 0u64;
     c.bench_function("apply 25 writes + commit (10k-file repo)", |b| {

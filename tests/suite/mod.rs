@@ -1,5 +1,6 @@
 //! One module per area of the integration tests (see tests/all.rs).
 
+mod bounds;
 mod casting;
 mod cli;
 mod cli_dispatch;
@@ -11,6 +12,7 @@ mod dispatch_http;
 mod dispatch_shell;
 mod done_gate;
 mod engine_commands;
+mod forgery;
 mod house_rules;
 mod jail_props;
 mod layers;

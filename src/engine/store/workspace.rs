@@ -5,6 +5,9 @@
 //! write, and a line cut short by a crash is skipped by readers and never glued to the next
 //! record. Run ids are unique even for the same agent within one millisecond, across
 //! processes: the run folder is created exclusively and a suffix is added on collision.
+//! Whatever is written under a `.clk/state/` folder (done requests, progress, memory, usage,
+//! the posts record) holds text from models and is redacted on the way to disk, by the
+//! writers here, like the logs.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -193,6 +196,27 @@ pub fn read_json(path: &Path) -> Result<Option<Value>, ConfigError> {
     }
 }
 
+/// Whether `path` lies in a `.clk/state/` folder.
+fn is_state_file(path: &Path) -> bool {
+    let parts: Vec<_> = path.components().map(|c| c.as_os_str()).collect();
+    parts.windows(2).any(|w| w[0] == ".clk" && w[1] == "state")
+}
+
+/// `bytes` redacted when they go into a state file and read as text.
+fn for_disk<'a>(path: &Path, bytes: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if is_state_file(path) => {
+            let clean = crate::engine::ground::redact::redact_text(text);
+            if clean == text {
+                std::borrow::Cow::Borrowed(bytes)
+            } else {
+                std::borrow::Cow::Owned(clean.into_bytes())
+            }
+        }
+        _ => std::borrow::Cow::Borrowed(bytes),
+    }
+}
+
 /// A temp-file name no other writer (thread or process) uses at the same time.
 fn temp_name(name: &str) -> String {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -212,7 +236,8 @@ pub enum Durability {
 }
 
 /// Replace `path` with `bytes` atomically: a temp file in the same folder, renamed over it;
-/// `durability` says whether both are synced to disk first.
+/// `durability` says whether both are synced to disk first. State files are redacted on the
+/// way (see [`for_disk`]).
 pub fn replace_file(path: &Path, bytes: &[u8], durability: Durability) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
@@ -222,7 +247,7 @@ pub fn replace_file(path: &Path, bytes: &[u8], durability: Durability) -> std::i
         .unwrap_or_else(|| "file".into());
     let tmp = dir.join(temp_name(&name));
     let written = File::create(&tmp).and_then(|mut f| {
-        f.write_all(bytes)?;
+        f.write_all(&for_disk(path, bytes))?;
         match durability {
             Durability::PowerLoss => f.sync_all(),
             Durability::ClkCrash => Ok(()),
@@ -300,7 +325,11 @@ pub fn open_jsonl(path: &Path) -> std::io::Result<File> {
 /// Append one record as a single line (see [`open_jsonl`]).
 pub fn append_jsonl(path: &Path, value: &Value) -> std::io::Result<()> {
     let mut f = open_jsonl(path)?;
-    let mut line = serde_json::to_string(value).map_err(std::io::Error::other)?;
+    let mut value = value.clone();
+    if is_state_file(path) {
+        crate::engine::ground::redact::redact_json(&mut value);
+    }
+    let mut line = serde_json::to_string(&value).map_err(std::io::Error::other)?;
     line.push('\n');
     f.write_all(line.as_bytes())
 }
@@ -329,6 +358,33 @@ mod tests {
         assert_eq!(fs::read_to_string(&p).unwrap(), "{\n  \"a\": 3\n}\n");
         let bak = fs::read_to_string(dir.path().join("a.json.bak")).unwrap();
         assert_eq!(bak, "{\n  \"a\": 2,\n  \"b\": 1\n}\n");
+    }
+
+    #[test]
+    fn state_files_are_redacted_on_the_way_to_disk() {
+        crate::engine::ground::redact::register("state-file-secret-91");
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(".clk/state");
+        write_atomic(&state.join("done.md"), b"Reason: state-file-secret-91").unwrap();
+        append_jsonl(
+            &state.join("m.jsonl"),
+            &serde_json::json!({"a": "sk-proj-ABCDEFGHIJKLMNOP"}),
+        )
+        .unwrap();
+        replace_file(
+            &state.join("u.json"),
+            b"state-file-secret-91",
+            Durability::ClkCrash,
+        )
+        .unwrap();
+        for f in ["done.md", "m.jsonl", "u.json"] {
+            let text = fs::read_to_string(state.join(f)).unwrap();
+            assert!(text.contains("<redacted:"), "{f}: {text}");
+        }
+        // Config is the user's own, keys included: not touched.
+        let cfg = dir.path().join(".clk/config/providers.json");
+        write_atomic(&cfg, b"state-file-secret-91").unwrap();
+        assert_eq!(fs::read_to_string(cfg).unwrap(), "state-file-secret-91");
     }
 
     #[test]
