@@ -72,6 +72,7 @@ fn apply_and_commit(c: &mut Criterion) {
         run_timeout: Duration::from_secs(10),
         user_dirty: Default::default(),
         done_file: root.join(".clk/state/done.md"),
+        limits: Default::default(),
         sandbox: clk::engine::act::confine::Isolation::None,
     };
     let mut n = 0u64;
@@ -123,7 +124,7 @@ fn engineering_cycle(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     clk::engine::store::init::init(dir.path(), None).unwrap();
     let ws = clk::engine::store::workspace::Workspace::new(dir.path().canonicalize().unwrap());
-    let mut project = ws.load(&|_| None).unwrap();
+    let mut project = ws.load(&clk::engine::ground::config::Env::none()).unwrap();
     project.providers.active = "shell".into();
     let roster = roster_names(&ws, &current_agents(&project));
     let wf = load_named(&ws, "engineering", &roster).unwrap();

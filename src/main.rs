@@ -56,6 +56,33 @@ fn start_logging(dir: &std::path::Path) -> Option<tracing_appender::non_blocking
     Some(guard)
 }
 
+/// The words a command holding the project lock is named by, or `None` for a command that
+/// changes nothing (status, providers, `--show`, `--dry-run`, doctor without `--fix`).
+fn lock_label(command: &Command) -> Option<String> {
+    use clk::cli::RolesAction;
+    let what = match command {
+        Command::Idea { .. } => "clk idea",
+        Command::Cast { dry_run: false } => "clk cast",
+        Command::Plan { dry_run: false } => "clk plan",
+        Command::Run { dry_run: false, .. } => "clk run",
+        Command::Loop { dry_run: false, .. } => "clk loop",
+        Command::Ask { dry_run: false, .. } => "clk ask",
+        Command::Roles {
+            action: RolesAction::Add { .. },
+        } => "clk roles add",
+        Command::Roles {
+            action: RolesAction::Remove { .. },
+        } => "clk roles remove",
+        Command::Undo { confirm: true } => "clk undo",
+        Command::Doctor { fix: true } => "clk doctor --fix",
+        Command::Configure { set, .. } if !set.is_empty() => "clk configure --set",
+        Command::Budget { reset: true } => "clk budget --reset",
+        Command::Tutorial => "clk tutorial",
+        _ => return None,
+    };
+    Some(what.to_string())
+}
+
 fn run(cli: Cli) -> Result<u8, Failure> {
     let dir = cmd::start_dir(cli.dir.as_deref())?;
     let _log_guard = start_logging(&dir);
@@ -85,6 +112,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             ));
         }
         (Some(c), None) => c,
+    };
+    // One writer per project: held until this command returns, released by the OS on a crash.
+    let _lock = match lock_label(&command) {
+        Some(what) => cmd::hold(&dir, &what)?,
+        None => None,
     };
     match command {
         Command::Init { name } => cmd::init::run(&dir, name.as_deref()),

@@ -16,7 +16,9 @@ pub mod undo;
 
 use std::path::{Path, PathBuf};
 
-use crate::engine::ground::config::{ConfigError, process_env};
+use crate::engine::ground::config::ConfigError;
+use crate::engine::ground::config::Env;
+use crate::engine::store::lock::{LockError, ProjectLock};
 use crate::engine::store::workspace::{Project, Workspace};
 
 /// Exit codes.
@@ -82,9 +84,29 @@ pub fn project(dir: &Path) -> Result<Project, Failure> {
             dir.display()
         ))
     })?;
-    let project = ws.load(&process_env)?;
+    let project = ws.load(&Env::process())?;
     project.providers.check()?;
     Ok(project)
+}
+
+impl From<LockError> for Failure {
+    fn from(e: LockError) -> Self {
+        match e {
+            // Someone else is changing this project: refused, like bad input.
+            LockError::Held(h) => Failure::bad_input(h.to_string()),
+            LockError::Io { .. } => Failure::failed(e.to_string()),
+        }
+    }
+}
+
+/// Take the project lock for a command that changes state (`what` says which, as the refusal
+/// of another command will name it). `None` outside a project: the command reports that
+/// itself.
+pub fn hold(dir: &Path, what: &str) -> Result<Option<ProjectLock>, Failure> {
+    match Workspace::find(dir) {
+        Some(ws) => Ok(Some(ProjectLock::acquire(&ws, what)?)),
+        None => Ok(None),
+    }
 }
 
 /// A tokio runtime for commands that do async work.

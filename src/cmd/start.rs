@@ -27,6 +27,8 @@ pub fn run(dir: &Path, statement: &str, format: Format) -> Result<u8, Failure> {
     if Workspace::find(dir).is_none() {
         super::init::run(dir, None)?;
     }
+    // Held across every step below: no other clk changes the project between them.
+    let _lock = super::hold(dir, "clk \"idea\"")?;
     let idea = idea::capture(dir, statement, None, Vec::new())?;
     let human = format == Format::Human;
     if human {

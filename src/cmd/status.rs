@@ -20,10 +20,23 @@ use crate::headless::Format;
 
 pub fn run(dir: &Path, format: Format) -> Result<u8, Failure> {
     let p = project(dir)?;
-    let doc = gather(&p);
+    let mut doc = gather(&p);
+    // Who holds the project lock now, if anyone: status never takes it.
+    let holder = crate::engine::store::lock::current_holder(&p.ws);
+    doc["working"] = serde_json::to_value(&holder).unwrap_or(Value::Null);
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default()),
-        Format::Human => print!("{}", human(&p, &doc)),
+        Format::Human => {
+            print!("{}", human(&p, &doc));
+            if let Some(h) = holder {
+                println!(
+                    "Working   {} (pid {}, since {})",
+                    h.command,
+                    h.pid,
+                    h.since()
+                );
+            }
+        }
     }
     Ok(super::EXIT_OK)
 }

@@ -88,6 +88,7 @@ pub fn task_label(cmd: &Command) -> Option<String> {
         Command::Doctor { .. } => "doctor".into(),
         Command::Status => "status".into(),
         Command::Tutorial => "tutorial".into(),
+        Command::Queue { .. } => "queue".into(),
         Command::Stop | Command::Confirm { .. } | Command::Abort | Command::Shutdown => {
             return None;
         }

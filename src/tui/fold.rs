@@ -73,6 +73,9 @@ fn level(ev: &Event) -> Level {
         | Event::Report { .. }
         | Event::Heartbeat { .. }
         | Event::StopRequested
+        | Event::Queued { .. }
+        | Event::QueueStarted { .. }
+        | Event::QueueDropped { .. }
         | Event::ProviderSwitched { usable: true, .. }
         | Event::Undone { .. }
         | Event::TutorialFinished { ok: true, .. }
@@ -217,6 +220,9 @@ pub fn event(s: &mut AppState, ev: &Event) {
         | Event::CycleFinished { .. }
         | Event::DoneGate { .. }
         | Event::Report { .. }
+        | Event::Queued { .. }
+        | Event::QueueStarted { .. }
+        | Event::QueueDropped { .. }
         | Event::Undone { .. }
         | Event::QualityRetry { .. }
         | Event::ReplyRefused { .. }

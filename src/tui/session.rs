@@ -1,9 +1,10 @@
 //! What a dashboard session leaves on disk: the session lock and the status-log mirror.
 //!
-//! The lock `.clk/state/.tui-active` holds the dashboard's PID. A second dashboard on the same
-//! project is refused while that process lives. A lock whose process is gone means the last
-//! session crashed (a panic or a kill leaves it on purpose); the next start says so and points
-//! at the preserved conversation. The mirror `.clk/logs/session.log` gets every status-log
+//! The dashboard holds the project lock (`store::lock`) for its lifetime, so a second
+//! dashboard, or a state-changing `clk` command, is refused while it runs. The marker
+//! `.clk/state/.tui-active` holds the dashboard's PID: found by the next dashboard (which holds
+//! the project lock, so its writer is gone), it means the last session crashed (a panic or a
+//! kill leaves it on purpose); the next start says so and points at the preserved conversation. The mirror `.clk/logs/session.log` gets every status-log
 //! line with its level, between `=== session start/end ===` markers.
 
 use std::fs::{File, OpenOptions};
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use super::fmt;
 use super::log::Log;
+use crate::engine::store::lock::{LockError, ProjectLock};
 use crate::engine::store::workspace::Workspace;
 
 /// The held lock; released on a clean exit (and on an early error), kept after a panic.
@@ -19,6 +21,9 @@ use crate::engine::store::workspace::Workspace;
 pub struct SessionLock {
     path: PathBuf,
     pid: u32,
+    /// The project lock, held for the dashboard's lifetime: no other clk changes the project
+    /// meanwhile, and a second dashboard is refused. The OS drops it however the process ends.
+    _project: ProjectLock,
 }
 
 /// Why a dashboard cannot start, or what it found.
@@ -38,46 +43,40 @@ pub fn conversation_path(ws: &Workspace) -> PathBuf {
     crate::engine::store::conversation::log_path(ws)
 }
 
-/// True when `pid` is a live process that could be a clk dashboard.
-fn alive(pid: u32) -> bool {
-    if pid == 0 || pid > i32::MAX as u32 {
-        return false;
-    }
-    // SAFETY: kill with signal 0 only checks that the process exists.
-    let r = unsafe { libc::kill(pid as i32, 0) };
-    let exists = r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-    if !exists {
-        return false;
-    }
-    // A recycled PID that now belongs to another program is not a dashboard.
-    match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
-        Ok(comm) => comm.contains("clk"),
-        Err(_) => true,
-    }
-}
+/// How the dashboard is named to a command it refuses.
+pub const HOLDER: &str = "the clk dashboard";
 
 impl SessionLock {
-    /// Take the lock for this process.
+    /// Take the project lock for this process, then the crash marker.
     pub fn acquire(ws: &Workspace) -> Result<(SessionLock, LockState), String> {
+        let project = ProjectLock::acquire(ws, HOLDER).map_err(|e| match e {
+            LockError::Held(h) if h.command == HOLDER => format!(
+                "another clk dashboard (pid {}, since {}) is open on this project; use that one",
+                h.pid,
+                h.since()
+            ),
+            e => e.to_string(),
+        })?;
         let path = lock_path(ws);
         let me = std::process::id();
-        let _ = std::fs::create_dir_all(ws.state_dir());
         let mut state = LockState::Fresh;
+        // We hold the project lock, so a marker left by another PID is from a crashed session.
         if let Ok(text) = std::fs::read_to_string(&path) {
             let prior = text.trim().parse::<u32>().unwrap_or(0);
-            if prior != me && alive(prior) {
-                return Err(format!(
-                    "another clk dashboard (pid {prior}) is open on this project; use that one, \
-                     or run with --no-tui"
-                ));
-            }
             if prior != me {
                 state = LockState::Recovered { prior_pid: prior };
             }
         }
         std::fs::write(&path, format!("{me}\n"))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        Ok((SessionLock { path, pid: me }, state))
+        Ok((
+            SessionLock {
+                path,
+                pid: me,
+                _project: project,
+            },
+            state,
+        ))
     }
 
     /// Remove the lock if it is still ours.
@@ -94,7 +93,7 @@ impl SessionLock {
 
 impl Drop for SessionLock {
     fn drop(&mut self) {
-        // A panic is a crash: leave the lock so the next start reports it.
+        // A panic is a crash: leave the marker so the next start reports it.
         if !std::thread::panicking() {
             self.release();
         }
@@ -192,12 +191,17 @@ mod tests {
         let ws = Workspace::new(dir.path());
         let (lock, state) = SessionLock::acquire(&ws).unwrap();
         assert_eq!(state, LockState::Fresh);
-        // Our own PID is alive, and this test binary's name contains "clk".
-        let (_again, state) = SessionLock::acquire(&ws).unwrap();
-        assert_eq!(state, LockState::Fresh, "re-taking our own lock is fine");
-        lock.release();
-        assert!(!lock_path(&ws).exists());
-        // A PID no process has: the earlier session crashed.
+        let refused = SessionLock::acquire(&ws).unwrap_err();
+        assert!(
+            refused.starts_with(&format!(
+                "another clk dashboard (pid {}",
+                std::process::id()
+            )),
+            "{refused}"
+        );
+        drop(lock);
+        assert!(!lock_path(&ws).exists(), "a clean drop releases");
+        // A marker of a PID no process has: the earlier session crashed.
         std::fs::write(lock_path(&ws), "999999999\n").unwrap();
         let (lock, state) = SessionLock::acquire(&ws).unwrap();
         assert_eq!(
@@ -206,21 +210,9 @@ mod tests {
                 prior_pid: 999_999_999
             }
         );
-        drop(lock);
-        assert!(!lock_path(&ws).exists(), "a clean drop releases");
+        lock.release();
+        assert!(!lock_path(&ws).exists());
         assert!(recovery_note(&ws, 7).contains(".clk/state/conversation.jsonl"));
-    }
-
-    #[test]
-    fn a_recycled_pid_of_another_program_is_stale() {
-        // pid 1 exists but is not clk.
-        assert!(
-            !alive(1)
-                || std::fs::read_to_string("/proc/1/comm")
-                    .unwrap()
-                    .contains("clk")
-        );
-        assert!(alive(std::process::id()));
     }
 
     #[test]

@@ -292,8 +292,10 @@ impl AppState {
         {
             return st.clone();
         }
-        match self.tasks.values().next_back() {
-            Some(t) => t.clone(),
+        // The newest task that runs: queued work has not started yet.
+        let queued = |id: &u64| self.run.queue.iter().any(|q| q.task_id == *id);
+        match self.tasks.iter().rev().find(|(id, _)| !queued(id)) {
+            Some((_, t)) => t.clone(),
             None => "ready".to_string(),
         }
     }

@@ -4,6 +4,7 @@
 use std::fs;
 
 use clk::engine::ground::config::AgentsFile;
+use clk::engine::ground::config::Env;
 use clk::engine::ground::protocol::RoleProposal;
 use clk::engine::store::casting::{
     self, CastOutcome, Decision, FEEDBACK_MAX, RejectReason, add_manual, casting_feedback,
@@ -18,7 +19,7 @@ fn project() -> (tempfile::TempDir, Workspace, AgentsFile) {
     let dir = tempfile::tempdir().unwrap();
     init(dir.path(), Some("demo")).unwrap();
     let ws = Workspace::new(dir.path().canonicalize().unwrap());
-    let roster = ws.load(&|_| None).unwrap().agents;
+    let roster = ws.load(&Env::none()).unwrap().agents;
     (dir, ws, roster)
 }
 

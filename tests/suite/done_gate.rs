@@ -203,6 +203,7 @@ async fn request_done(root: &Path, reason: &str) {
         run_timeout: Duration::from_secs(10),
         user_dirty: BTreeSet::new(),
         done_file: root.join(".clk/state/done.md"),
+        limits: Default::default(),
         sandbox: clk::engine::act::confine::Isolation::None,
     };
     let parsed = parse(&format!("ACTION: done\nREASON: {reason}\nEND_ACTION\n"));

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use clk::engine::ground::config::process_env;
+use clk::engine::ground::config::Env;
 use clk::engine::ground::events::{Command, Event, RolesCommand};
 use clk::engine::store::bus::Bus;
 use clk::engine::store::workspace::{Project, Workspace, read_json, write_json};
@@ -25,7 +25,7 @@ fn project(dir: &Path, script: Option<&str>) -> Project {
         v["providers"]["shell"]["command"] = format!("sh {}", path.display()).into();
         write_json(&ws.providers_file(), &v).unwrap();
     }
-    let mut p = ws.load(&process_env).unwrap();
+    let mut p = ws.load(&Env::none()).unwrap();
     p.providers.active = "shell".into();
     p
 }

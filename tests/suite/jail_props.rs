@@ -1,5 +1,5 @@
 //! Property test: no path an agent can write, however built, lands outside the project root
-//! or inside `.git/` or `.clk/` (except the blackboard).
+//! or inside `.git/` or `.clk/` (the blackboard included: posts come only from POST blocks).
 
 use std::fs;
 use std::os::unix::fs::symlink;
@@ -91,7 +91,8 @@ proptest! {
             run_timeout: std::time::Duration::from_secs(5),
             user_dirty: Default::default(),
             done_file: root.join(".clk/state/done.md"),
-            sandbox: clk::engine::act::confine::Isolation::None,
+        limits: Default::default(),
+        sandbox: clk::engine::act::confine::Isolation::None,
         };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let parsed = parse(&text);
@@ -104,8 +105,7 @@ proptest! {
             let rel = rel.unwrap().to_string_lossy().into_owned();
             prop_assert!(!rel.starts_with(".git/"), "wrote {rel} via {path:?}");
             // The gate's own backups are the one other place it writes.
-            prop_assert!(!rel.starts_with(".clk/") || rel.starts_with(".clk/blackboard/")
-                || rel.starts_with(".clk/backups/"),
+            prop_assert!(!rel.starts_with(".clk/") || rel.starts_with(".clk/backups/"),
                 "wrote {rel} via {path:?}");
         }
     }
@@ -130,6 +130,7 @@ fn gate(root: &Path) -> GateContext {
         run_timeout: std::time::Duration::from_secs(5),
         user_dirty: Default::default(),
         done_file: root.join(".clk/state/done.md"),
+        limits: Default::default(),
         sandbox: clk::engine::act::confine::Isolation::None,
     }
 }
@@ -138,20 +139,15 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
     /// The other side of `writes_stay_inside`: a gate that refused everything would pass that
     /// one. Any path inside the project (however spelled: `./`, `//`, `/./`, absolute under
-    /// the root) is written and appended to, and a blackboard post is written, at exactly the
-    /// place it names and nowhere else.
+    /// the root) is written and appended to at exactly the place it names and nowhere else;
+    /// `blackboard/x` is an ordinary project path, with or without `./`.
     #[test]
     fn writes_inside_land_where_they_name(
         parts in prop::collection::vec(safe_part(), 1..5),
         sep in prop::sample::select(vec!["/", "//", "/./"]),
         lead in prop::sample::select(vec!["", "./", "root"]),
-        blackboard in prop::sample::select(
-            vec![None, Some(".clk/blackboard"), Some("blackboard")],
-        ),
+        blackboard in any::<bool>(),
     ) {
-        // `blackboard/x` is shorthand for `.clk/blackboard/x`; `./blackboard/x` is not (it names
-        // a project folder called blackboard), so that spelling is left out here.
-        prop_assume!(!(lead == "./" && blackboard == Some("blackboard")));
         let top = tempfile::tempdir().unwrap();
         fs::create_dir(top.path().join("root")).unwrap();
         let root = top.path().join("root").canonicalize().unwrap();
@@ -160,21 +156,16 @@ proptest! {
 
         let mut named = parts.join(sep);
         let mut rel = parts.join("/");
-        if let Some(board) = blackboard {
-            named = format!("{board}/{named}");
-            rel = format!(".clk/blackboard/{rel}");
+        if blackboard {
+            named = format!("blackboard/{named}");
+            rel = format!("blackboard/{rel}");
         }
         let path = match lead {
             "root" => format!("{}/{named}", root.display()),
             _ => format!("{lead}{named}"),
         };
-        // Blackboard posts may only be written; everything else is also appended to.
-        let mut text = format!("ACTION: write\nPATH: {path}\nCONTENT:\npwned\nEND_ACTION\n");
-        if blackboard.is_none() {
-            text.push_str(&format!(
-                "ACTION: append\nPATH: {path}\nCONTENT:\npwned\nEND_ACTION\n"
-            ));
-        }
+        let text = format!("ACTION: write\nPATH: {path}\nCONTENT:\npwned\nEND_ACTION\n\
+                            ACTION: append\nPATH: {path}\nCONTENT:\npwned\nEND_ACTION\n");
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let parsed = parse(&text);
         let cancel = CancellationToken::new();
@@ -184,9 +175,8 @@ proptest! {
         prop_assert_eq!(&out.written, &vec![rel.clone()], "via {:?}", path);
         let written = fs::read_to_string(root.join(&rel));
         prop_assert!(written.is_ok(), "{rel} missing via {path:?}");
-        let times = if blackboard.is_some() { 1 } else { 2 };
         let count = written.unwrap().matches("pwned").count();
-        prop_assert_eq!(count, times, "{} via {:?}", rel, path);
+        prop_assert_eq!(count, 2, "{} via {:?}", rel, path);
         for f in files_under(top.path()) {
             let r = f.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
             prop_assert!(

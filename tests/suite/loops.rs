@@ -8,7 +8,7 @@ use crate::support::loop_agents;
 use std::collections::BTreeMap;
 use std::fs;
 
-use clk::engine::ground::config::{AutoConsensus, AutoRefine, process_env};
+use clk::engine::ground::config::{AutoConsensus, AutoRefine, Env};
 use clk::engine::runs::loops::{LoopOptions, StopReason, run_autoresearch, run_ralph};
 use clk::engine::store::bus::Bus;
 use clk::engine::store::git;
@@ -354,7 +354,7 @@ async fn the_shell_stub_is_never_an_improvement() {
     let (_top, dir) = new_dir();
     clk::engine::store::init::init(&dir, None).unwrap();
     let mut p = Workspace::new(dir.canonicalize().unwrap())
-        .load(&process_env)
+        .load(&Env::none())
         .unwrap();
     p.providers.active = "shell".into();
     p.providers.providers.get_mut("shell").unwrap().command = None;

@@ -1,5 +1,6 @@
 //! One module per area of the integration tests (see tests/all.rs).
 
+mod bounds;
 mod casting;
 mod cli;
 mod cli_dispatch;
@@ -11,6 +12,7 @@ mod dispatch_http;
 mod dispatch_shell;
 mod done_gate;
 mod engine_commands;
+mod forgery;
 mod house_rules;
 mod jail_props;
 mod layers;
@@ -18,6 +20,7 @@ mod loops;
 mod mock_protocols;
 mod mock_real_clis;
 mod orchestration;
+mod project_lock;
 mod protocol_props;
 mod providers_api;
 mod providers_check;
@@ -28,7 +31,9 @@ mod sandbox;
 mod sandbox_wired;
 mod secrets;
 mod tui_flow;
+mod tui_queue;
 mod tui_screens;
 mod tui_tmux;
+mod work_queue;
 mod workflow_run;
 mod workflows;

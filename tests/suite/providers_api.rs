@@ -5,24 +5,21 @@
 //! sent the vendor's way and never show in error text.
 
 use crate::support;
+use support::provider_calls::{PROMPT, TEXT, expected_lines, request, run_req, run_timed};
 
 mod failures;
 mod keys;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clk::engine::agents::providers::anthropic::AnthropicProvider;
 use clk::engine::agents::providers::gemini::GeminiProvider;
 use clk::engine::agents::providers::responses::{OpenAiChatProvider, ResponsesProvider};
-use clk::engine::agents::providers::{OutputSink, Provider, ProviderError, Reply, Request};
+use clk::engine::agents::providers::{OutputSink, Provider, ProviderError, Reply};
 use clk::engine::ground::config::ProviderSettings;
-use clk::engine::ground::events::{Stream, Usage};
+use clk::engine::ground::events::Usage;
 use support::mock_server::{MockServer, Protocol, Reply as Mock, Script};
-use tokio_util::sync::CancellationToken;
 
-const TEXT: &str = "first line\nsecond: ünïcödé ✓ 日本語\n\n  indented fourth\nno newline at end";
-const PROMPT: &str = "[clk] agent=engineer stage=build run=r1\nWrite the thing.";
 const KEY: &str = "test-key-0123456789";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,50 +111,10 @@ fn provider(api: Api, url: &str) -> Box<dyn Provider> {
     build(api, &settings(api, url, true), Some(KEY))
 }
 
-fn request(timeout_ms: u64) -> Request {
-    Request {
-        agent: "engineer".into(),
-        stage: Some("build".into()),
-        objective: "build".into(),
-        run_id: "r1".into(),
-        prompt: PROMPT.into(),
-        workdir: std::env::temp_dir(),
-        timeout: Duration::from_millis(timeout_ms),
-        idle_timeout: None,
-        cancel: CancellationToken::new(),
-        sandbox: clk::engine::agents::providers::Isolation::None,
-    }
-}
-
-/// Dispatch once; the lines the sink saw come back with the result, each with its arrival.
-async fn run_timed(
-    p: &dyn Provider,
-    req: &Request,
-) -> (Result<Reply, ProviderError>, Vec<(String, Instant)>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let s2 = seen.clone();
-    let sink = OutputSink::new(move |stream, line| {
-        assert_eq!(stream, Stream::Model);
-        s2.lock().unwrap().push((line.to_string(), Instant::now()));
-    });
-    let out = p.dispatch(req, &sink).await;
-    let lines = seen.lock().unwrap().clone();
-    (out, lines)
-}
-
-async fn run_req(p: &dyn Provider, req: &Request) -> (Result<Reply, ProviderError>, Vec<String>) {
-    let (out, lines) = run_timed(p, req).await;
-    (out, lines.into_iter().map(|(l, _)| l).collect())
-}
-
 async fn run(api: Api, script: Script) -> (Result<Reply, ProviderError>, Vec<String>, MockServer) {
     let mock = MockServer::start(script);
     let (out, lines) = run_req(provider(api, &mock.url()).as_ref(), &request(10_000)).await;
     (out, lines, mock)
-}
-
-fn expected_lines() -> Vec<String> {
-    TEXT.split('\n').map(str::to_string).collect()
 }
 
 #[tokio::test]

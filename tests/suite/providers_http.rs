@@ -4,26 +4,20 @@
 //! the retry policy needs.
 
 use crate::support;
+use support::provider_calls::{PROMPT, TEXT, expected_lines, request, run_req};
 
 mod check;
 mod requests;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clk::engine::agents::providers::ollama::OllamaProvider;
 use clk::engine::agents::providers::openwebui::OpenAiCompatProvider;
 use clk::engine::agents::providers::retry::{RetryPolicy, with_retries};
-use clk::engine::agents::providers::{
-    ErrorKind, OutputSink, Provider, ProviderError, Reply, Request,
-};
+use clk::engine::agents::providers::{ErrorKind, OutputSink, Provider, ProviderError, Reply};
 use clk::engine::ground::config::ProviderSettings;
-use clk::engine::ground::events::{Stream, Usage};
+use clk::engine::ground::events::Usage;
 use support::mock_server::{Framing, MockServer, Reply as Mock, Script, closed_url};
-use tokio_util::sync::CancellationToken;
-
-const TEXT: &str = "first line\nsecond: ünïcödé ✓ 日本語\n\n  indented fourth\nno newline at end";
-const PROMPT: &str = "[clk] agent=engineer stage=build run=r1\nWrite the thing.";
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -52,34 +46,6 @@ fn provider(kind: Kind, url: &str) -> Box<dyn Provider> {
     }
 }
 
-fn request(timeout_ms: u64) -> Request {
-    Request {
-        agent: "engineer".into(),
-        stage: Some("build".into()),
-        objective: "build".into(),
-        run_id: "r1".into(),
-        prompt: PROMPT.into(),
-        workdir: std::env::temp_dir(),
-        timeout: Duration::from_millis(timeout_ms),
-        idle_timeout: None,
-        cancel: CancellationToken::new(),
-        sandbox: clk::engine::agents::providers::Isolation::None,
-    }
-}
-
-/// Dispatch once; the lines the sink saw come back with the result.
-async fn run_req(p: &dyn Provider, req: &Request) -> (Result<Reply, ProviderError>, Vec<String>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let s2 = seen.clone();
-    let sink = OutputSink::new(move |stream, line| {
-        assert_eq!(stream, Stream::Model);
-        s2.lock().unwrap().push(line.to_string());
-    });
-    let out = p.dispatch(req, &sink).await;
-    let lines = seen.lock().unwrap().clone();
-    (out, lines)
-}
-
 async fn run(
     kind: Kind,
     script: Script,
@@ -93,10 +59,6 @@ async fn run(
 async fn err(kind: Kind, reply: Mock) -> ProviderError {
     let (out, _, _mock) = run(kind, Script::new(vec![reply])).await;
     out.expect_err("an error")
-}
-
-fn expected_lines() -> Vec<String> {
-    TEXT.split('\n').map(str::to_string).collect()
 }
 
 fn usage_source(kind: Kind) -> &'static str {

@@ -356,7 +356,6 @@ stages:
 
 #[tokio::test]
 async fn validation_commands_are_sandboxed_the_same_way() {
-    use clk::engine::ground::config::process_env;
     use clk::engine::runs::stages::runner::{PassOptions, run_pass};
     use clk::engine::store::bus::Bus;
     use clk::engine::store::workflow::{Outcome, load};
@@ -370,7 +369,7 @@ async fn validation_commands_are_sandboxed_the_same_way() {
     let f = fixture(reply, &[]);
     let before = guarded(&f.root);
     let p = Workspace::new(f.root.canonicalize().unwrap())
-        .load(&process_env)
+        .load(&clk::engine::ground::config::Env::process())
         .unwrap();
     let roster: std::collections::BTreeSet<String> =
         ["engineer"].iter().map(|s| s.to_string()).collect();

@@ -157,7 +157,7 @@ fn keys_from_the_environment_and_providers_json_never_reach_records_or_commits()
     assert!(log.contains("<redacted: "), "{log}");
     let activity = fs::read_to_string(dir.join(".clk/logs/activity.jsonl")).unwrap();
     assert!(
-        activity.contains("it holds a secret"),
+        activity.contains("it holds a key"),
         "the refusal was not explained"
     );
 }

@@ -342,6 +342,28 @@ fn a_second_dashboard_is_refused_and_a_crash_is_reported_next_time() {
         second.contains("another clk dashboard") && second.contains("code:2"),
         "{second}"
     );
+    // A headless command that changes the project is refused too, naming the dashboard.
+    t.tmux(&[
+        "send-keys",
+        "-t",
+        "main:second",
+        "-l",
+        &format!("clear; {CLK} --no-tui run; echo code:$?"),
+    ]);
+    t.tmux(&["send-keys", "-t", "main:second", "Enter"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let headless = loop {
+        let s = t.tmux(&["capture-pane", "-p", "-J", "-t", "main:second"]);
+        if s.contains("stop it") || Instant::now() > deadline {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        headless.contains(&format!("the clk dashboard (pid {pid}, since"))
+            && headless.contains("wait for it or stop it"),
+        "{headless}"
+    );
     t.tmux(&["kill-window", "-t", "main:second"]);
     // Kill the first without a chance to clean up: the lock stays behind.
     // SAFETY: sending SIGKILL to the dashboard this test started.
@@ -485,5 +507,28 @@ fn a_panic_restores_the_terminal() {
         s.contains("deliberate panic"),
         "the message is readable: {s}"
     );
+    t.assert_cooked();
+}
+
+#[test]
+fn work_typed_while_an_agent_works_is_queued_and_can_be_dropped() {
+    need_tmux!();
+    let dir = project();
+    let secs = 600 + std::process::id() % 991;
+    let t = Tmux::start("queue");
+    launch(&t, dir.path(), &format!("sleep {secs}"));
+    t.wait_for("type your idea", 20);
+    t.line("Build something slow");
+    t.wait_for("/abort", 20);
+    t.line("/run");
+    t.wait_for("queued, starts after the current step", 10);
+    t.line("/queue");
+    t.wait_for("1. run engineering", 10);
+    t.line("/queue drop 1");
+    t.wait_for("dropped from the queue: run engineering", 10);
+    t.line("/abort");
+    t.wait_for("aborted", 10);
+    t.line("/quit");
+    t.wait_prompt(10);
     t.assert_cooked();
 }

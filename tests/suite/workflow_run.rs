@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use clk::engine::ground::config::process_env;
+use clk::engine::ground::config::Env;
 use clk::engine::ground::events::Event;
 use clk::engine::runs::stages::runner::{PassOptions, run_pass};
 use clk::engine::store::bus::Bus;
@@ -42,7 +42,7 @@ fn project(dir: &Path, file: &str) -> Project {
     let script = dir.join("../agent.sh");
     fs::write(&script, AGENT).unwrap();
     let mut p = Workspace::new(dir.canonicalize().unwrap())
-        .load(&process_env)
+        .load(&Env::none())
         .unwrap();
     p.providers.active = "shell".into();
     let shell = p.providers.providers.get_mut("shell").unwrap();
@@ -212,7 +212,7 @@ async fn the_shell_stub_is_not_progress() {
     fs::create_dir(&dir).unwrap();
     clk::engine::store::init::init(&dir, None).unwrap();
     let mut p = Workspace::new(dir.canonicalize().unwrap())
-        .load(&process_env)
+        .load(&Env::none())
         .unwrap();
     p.providers.active = "shell".into();
     p.providers.providers.get_mut("shell").unwrap().command = None;

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use clk::engine::ground::config::process_env;
+use clk::engine::ground::config::Env;
 use clk::engine::runs::loops::LoopOptions;
 use clk::engine::store::workspace::{Project, Workspace, read_jsonl};
 use serde_json::Value;
@@ -47,7 +47,7 @@ pub fn project(dir: &Path, env: &[(&str, &str)]) -> Project {
     let script = dir.join("../agent.sh");
     fs::write(&script, AGENT).unwrap();
     let mut p = Workspace::new(dir.canonicalize().unwrap())
-        .load(&process_env)
+        .load(&Env::none())
         .unwrap();
     p.providers.active = "shell".into();
     let shell = p.providers.providers.get_mut("shell").unwrap();

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use clk::engine::ground::config::Env;
 use clk::engine::runs::stages::runner::{PassOptions, PassReport, run_pass};
 use clk::engine::store::bus::Bus;
 use clk::engine::store::workflow::{Workflow, load};
@@ -26,13 +27,8 @@ pub fn new_dir() -> (tempfile::TempDir, PathBuf) {
 /// Init a project in `dir`, with `env` as the only `CLK_*` overrides, served by `mock`.
 pub fn project(dir: &Path, mock: &MockServer, env: &[(&str, &str)]) -> Project {
     clk::engine::store::init::init(dir, Some("demo")).unwrap();
-    let lookup = |k: &str| {
-        env.iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| v.to_string())
-    };
     let mut p = Workspace::new(dir.canonicalize().unwrap())
-        .load(&lookup)
+        .load(&Env::fixed(env.iter().copied()))
         .unwrap();
     p.providers.active = "ollama".into();
     let o = p.providers.providers.get_mut("ollama").unwrap();

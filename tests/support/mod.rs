@@ -6,6 +6,7 @@ pub mod clis;
 pub mod loop_agents;
 pub mod mock_project;
 pub mod mock_server;
+pub mod provider_calls;
 pub mod tui;
 
 /// Variables clk reads besides `CLK_*` and `*_API_KEY`: the vendors' endpoints and the agent

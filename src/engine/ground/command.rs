@@ -59,6 +59,11 @@ pub enum Command {
     },
     /// Finish the current step, then stop the running work.
     Stop,
+    /// Show or change the work waiting to start (`/queue`).
+    Queue {
+        #[serde(flatten)]
+        action: QueueCommand,
+    },
     /// Make `name` the active provider (saved in providers.json) and check it can be reached.
     SwitchProvider { name: String },
     /// Show the last clk commit; with `confirm`, revert it with a new commit.
@@ -93,6 +98,18 @@ pub enum RolesCommand {
 }
 
 /// Which loop is running; also the commit author and the workflow name in events.
+/// What `/queue` asks for: work typed while other work runs waits in the engine's queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum QueueCommand {
+    /// List what waits, in the order it will start.
+    List,
+    /// Take entry `n` (1-based, as listed) off the queue.
+    Drop { n: usize },
+    /// Take everything off the queue.
+    Clear,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LoopKind {

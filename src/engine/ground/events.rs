@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::engine::ground::command::{Command, LoopKind, RolesCommand};
+pub use crate::engine::ground::command::{Command, LoopKind, QueueCommand, RolesCommand};
 pub use crate::engine::ground::usage::Usage;
 
 /// Which stream a live output line came from.
@@ -355,6 +355,16 @@ pub enum Event {
     },
     /// The user asked to stop after the current step.
     StopRequested,
+    /// Work asked for while other work runs waits its turn (`position`, 1-based).
+    Queued {
+        task_id: u64,
+        what: String,
+        position: usize,
+    },
+    /// Queued work starts: the work before it ended.
+    QueueStarted { task_id: u64, what: String },
+    /// Queued work was taken off the queue (`/queue drop`, `/queue clear`, `/abort`).
+    QueueDropped { task_id: u64, what: String },
     /// The active provider changed; `usable`/`reason` say whether it can be used now.
     ProviderSwitched {
         name: String,
@@ -411,6 +421,9 @@ impl Event {
             Event::Report { .. } => "report",
             Event::Heartbeat { .. } => "heartbeat",
             Event::StopRequested => "stop_requested",
+            Event::Queued { .. } => "queued",
+            Event::QueueStarted { .. } => "queue_started",
+            Event::QueueDropped { .. } => "queue_dropped",
             Event::ProviderSwitched { .. } => "provider_switched",
             Event::Undone { .. } => "undone",
             Event::TutorialFinished { .. } => "tutorial_finished",

@@ -102,6 +102,36 @@ pub fn known_secret_in(text: &str) -> Option<String> {
         .map(|s| mask(s))
 }
 
+/// The mask of the first key in `text`: a secret clk knows, or a token-shaped string
+/// (`sk-…`, `Bearer …`, `AIza…`, `ghp_…`). For refusing to commit a file, or a file name,
+/// that holds one. Placeholders in documentation (`Bearer YOUR_API_KEY`, `sk-XXXXXXXXXXXX`:
+/// no digit and no lower-case letter after the prefix) are not keys.
+pub fn secret_in(text: &str) -> Option<String> {
+    known_secret_in(text).or_else(|| {
+        patterns()
+            .find_iter(text)
+            .find(|m| !is_placeholder(m.as_str()))
+            .map(|m| mask(m.as_str()))
+    })
+}
+
+fn is_placeholder(token: &str) -> bool {
+    // The part after the prefix: the word after `Bearer`, what follows `sk-`/`ghp_`, `AIza`.
+    let body = match token.split_whitespace().nth(1) {
+        Some(word) => word,
+        None => match token.strip_prefix("AIza") {
+            Some(rest) => rest,
+            None => token
+                .split_once(['-', '_'])
+                .map(|(_, rest)| rest)
+                .unwrap_or(token),
+        },
+    };
+    !body
+        .chars()
+        .any(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
+}
+
 /// An `io::Write` that redacts what passes through it, for the tracing log file. Each write
 /// is redacted on its own; tracing writes one whole line per call, so a secret is never split
 /// across two writes.
@@ -191,6 +221,20 @@ mod tests {
             Some("<redacted: 17 chars>")
         );
         assert_eq!(known_secret_in("sk-proj-ABCDEFGHIJKLMNOP"), None);
+        assert_eq!(
+            secret_in("k = 'sk-proj-ABCDEFGHIJKLMNOP'").as_deref(),
+            Some("<redacted: 24 chars>")
+        );
+        assert!(secret_in("find-me-secret-42").is_some());
+        assert_eq!(secret_in("skip-this, a plain sentence"), None);
+        for doc in [
+            "Authorization: Bearer YOUR_API_KEY_HERE",
+            "OPENAI_API_KEY=sk-XXXXXXXXXXXXXXXXXXXX",
+            "token: ghp_XXXXXXXXXXXXXXXXXXXXXXXX",
+        ] {
+            assert_eq!(secret_in(doc), None, "{doc}");
+        }
+        assert!(secret_in("Bearer YOUR_API_KEY then sk-live-abcDEF123456789").is_some());
     }
 
     #[test]

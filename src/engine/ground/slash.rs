@@ -5,7 +5,7 @@
 //! command gives one line that says what to type instead; an unknown one suggests the closest.
 
 use crate::engine::ground::events::LoopKind;
-use crate::engine::ground::events::{Command, RolesCommand};
+use crate::engine::ground::events::{Command, QueueCommand, RolesCommand};
 
 /// What a line of slash text asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +64,12 @@ pub const COMMANDS: &[SlashSpec] = &[
     SlashSpec {
         name: "/stop",
         usage: "/stop",
-        help: "stop after the current step",
+        help: "stop after the current model call; queued work starts next",
+    },
+    SlashSpec {
+        name: "/queue",
+        usage: "/queue [drop N]",
+        help: "list work waiting to start; drop N or clear takes it off",
     },
     SlashSpec {
         name: "/abort",
@@ -274,6 +279,24 @@ pub fn parse(text: &str) -> Result<Slash, String> {
             })
         }
         "stop" => none(Slash::Engine(Command::Stop)),
+        "queue" => {
+            let usage = "usage: /queue | /queue drop N | /queue clear";
+            let action = match argv
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
+                [] | ["list"] => QueueCommand::List,
+                ["clear"] => QueueCommand::Clear,
+                ["drop" | "remove", n] => match n.parse::<usize>() {
+                    Ok(n) if n >= 1 => QueueCommand::Drop { n },
+                    _ => return Err(format!("{n:?} is not an entry number; {usage}")),
+                },
+                _ => return Err(usage.into()),
+            };
+            engine(Command::Queue { action })
+        }
         "abort" => none(Slash::Engine(Command::Abort)),
         "provider" => match argv.as_slice() {
             [name] => engine(Command::SwitchProvider { name: name.clone() }),
@@ -359,6 +382,16 @@ mod tests {
             }
         );
         assert_eq!(engine("/undo confirm"), Command::Undo { confirm: true });
+        let queue = |action| Command::Queue { action };
+        assert_eq!(engine("/queue"), queue(QueueCommand::List));
+        assert_eq!(engine("/queue drop 2"), queue(QueueCommand::Drop { n: 2 }));
+        assert_eq!(engine("/queue clear"), queue(QueueCommand::Clear));
+        assert!(
+            parse("/queue drop zero")
+                .unwrap_err()
+                .contains("not an entry number")
+        );
+        assert!(parse("/queue drop 0").is_err() && parse("/queue later").is_err());
         assert_eq!(engine("/doctor --fix"), Command::Doctor { fix: true });
         assert_eq!(
             engine("/run product"),
@@ -407,6 +440,7 @@ mod tests {
     fn tab_completes_prefixes() {
         assert_eq!(complete("/r"), vec!["/roles", "/run"]);
         assert_eq!(complete("/tu"), vec!["/tutorial"]);
+        assert_eq!(complete("/q"), vec!["/queue", "/quit"]);
         assert_eq!(complete("/").len(), COMMANDS.len());
         assert!(complete("/zz").is_empty());
     }

@@ -60,7 +60,10 @@ async fn settle(
     cancel: &CancellationToken,
 ) -> DispatchOutcome {
     for f in std::mem::take(&mut out.follow_ups).0 {
-        route(project, bus, &f.request, &f.posts, cancel).await;
+        // `/stop`: no peer is called to answer; the proposals are still decided.
+        if !bus.stop_requested() {
+            route(project, bus, &f.request, &f.posts, cancel).await;
+        }
         let decided = proposals::apply(project, bus, &f.request.agent, &f.roles, &f.workflows);
         out.proposals.extend(decided);
     }

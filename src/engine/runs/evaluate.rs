@@ -358,6 +358,7 @@ mod tests {
             config: Default::default(),
             providers: Default::default(),
             agents: Default::default(),
+            env: crate::engine::ground::config::Env::none(),
         }
     }
 

@@ -8,7 +8,7 @@
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::agents::dispatch::DispatchRequest;
-use crate::engine::ground::config::{EnvLookup, process_env};
+use crate::engine::ground::config::Env;
 use crate::engine::runs::call::dispatch;
 use crate::engine::runs::loops::{LoopKind, LoopOptions, StopReason, run_autoresearch, run_ralph};
 use crate::engine::runs::stages::supervise::{RunEnd, SuperviseError, SuperviseOptions, supervise};
@@ -130,14 +130,7 @@ pub async fn run(
 ) -> StepResult {
     // Cycles reload the config from disk; keep the provider this project was given (a
     // `/provider` switch or CLK_PROVIDER) instead of re-reading it.
-    let active = project.providers.active.clone();
-    let env = move |name: &str| {
-        if name == "CLK_PROVIDER" {
-            Some(active.clone())
-        } else {
-            process_env(name)
-        }
-    };
+    let env = project.env.with("CLK_PROVIDER", &project.providers.active);
     run_with_env(project, bus, workflow, max_cycles, dry_run, cancel, &env).await
 }
 
@@ -149,7 +142,7 @@ pub async fn run_with_env(
     max_cycles: Option<u32>,
     dry_run: bool,
     cancel: &CancellationToken,
-    env: EnvLookup<'_>,
+    env: &Env,
 ) -> StepResult {
     let opts = SuperviseOptions {
         workflow: workflow.to_string(),

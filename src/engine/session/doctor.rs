@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::engine::act::confine;
 use crate::engine::agents::providers::registry;
-use crate::engine::ground::config::process_env;
+use crate::engine::ground::config::Env;
 use crate::engine::store::bus::Bus;
 use crate::engine::store::git;
 use crate::engine::store::init;
@@ -152,7 +152,7 @@ fn check_config(ws: &Workspace, out: &mut Vec<Finding>) -> bool {
         }
     }
     if all_ok {
-        match ws.load(&process_env) {
+        match ws.load(&Env::process()) {
             Ok(_) => out.push(Finding::new(
                 Level::Ok,
                 "config files parse and pass their checks",
@@ -228,7 +228,7 @@ fn check_lock(ws: &Workspace, out: &mut Vec<Finding>) {
 }
 
 async fn check_providers(ws: &Workspace, out: &mut Vec<Finding>) {
-    let Ok(project) = ws.load(&process_env) else {
+    let Ok(project) = ws.load(&Env::process()) else {
         out.push(Finding::new(
             Level::Warn,
             "providers not checked: fix the config first",
@@ -272,7 +272,7 @@ async fn check_providers(ws: &Workspace, out: &mut Vec<Finding>) {
 /// Which sandbox runs agents' commands (the defaults when the config does not load).
 fn check_sandbox(ws: &Workspace, out: &mut Vec<Finding>) {
     let cfg = ws
-        .load(&process_env)
+        .load(&Env::process())
         .map(|p| p.config.sandbox)
         .unwrap_or_default();
     let (health, line) = confine::describe(&cfg);

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::engine::ground::config::Env;
 use crate::engine::ground::config::ProvidersFile;
 use crate::engine::ground::events::Event;
 use crate::engine::runs::orchestrate::{self, StepResult};
@@ -149,7 +150,7 @@ fn prepare(dir: &Path, pace_s: &str) -> Result<Project, String> {
     }
     let value = serde_json::to_value(&providers).map_err(|e| e.to_string())?;
     write_json(&ws.providers_file(), &value).map_err(|e| e.to_string())?;
-    ws.load(&|_| None).map_err(|e| e.to_string())
+    ws.load(&Env::none()).map_err(|e| e.to_string())
 }
 
 /// Run the tutorial for the project `main`. `pace_s` overrides the agents' pause (tests).
@@ -180,7 +181,7 @@ pub async fn run(
         });
         return cast;
     }
-    let no_env = |_: &str| None;
+    let no_env = Env::none();
     let run =
         orchestrate::run_with_env(&project, bus, "tutorial", Some(1), false, cancel, &no_env).await;
     let built = std::fs::read_to_string(project.ws.root.join("greeter.py"))
@@ -234,14 +235,14 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::ground::config::process_env;
+    use crate::engine::ground::config::Env;
 
     #[tokio::test]
     async fn the_tutorial_builds_hello_and_commits_without_touching_the_project() {
         let dir = tempfile::tempdir().unwrap();
         init::init(dir.path(), Some("mine")).unwrap();
         let main = Workspace::new(dir.path().canonicalize().unwrap())
-            .load(&process_env)
+            .load(&Env::none())
             .unwrap();
         assert!(!has_run(&main.ws));
         let providers_before = std::fs::read(main.ws.providers_file()).ok();

@@ -3,15 +3,21 @@
 //! Ids sort by time (`<YYYYmmddTHHMMSSffffff>-<author>-<hint>`) and are created exclusively, so
 //! two posts never overwrite each other. The digest shows the newest posts first, bounded in
 //! count and in characters per post.
+//!
+//! Every post clk stores is also appended, whole and with its author, to clk's own record
+//! `.clk/state/posts.jsonl`. That record, not the folder, is what is believed: [`recorded`]
+//! (used by the done gate) reads only it, so a file an agent's command drops into the folder,
+//! or a post it rewrites there, is never taken for a post. [`all`] reads the record too and
+//! falls back to the folder only in projects made before the record existed.
 
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::engine::ground::protocol::{PostBlock, Urgency};
-use crate::engine::store::workspace::{Workspace, slug};
+use crate::engine::store::workspace::{Workspace, append_jsonl, read_jsonl, slug};
 
 /// One stored post.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,7 +109,12 @@ pub fn add(ws: &Workspace, origin: &Origin<'_>, block: &PostBlock) -> std::io::R
         let linked = fs::hard_link(&tmp, &path);
         let _ = fs::remove_file(&tmp);
         match linked {
-            Ok(()) => return Ok(post),
+            Ok(()) => {
+                let mut value = serde_json::to_value(&post).map_err(std::io::Error::other)?;
+                crate::engine::ground::redact::redact_json(&mut value);
+                append_jsonl(&record_path(ws), &value)?;
+                return Ok(post);
+            }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
         }
@@ -111,9 +122,30 @@ pub fn add(ws: &Workspace, origin: &Origin<'_>, block: &PostBlock) -> std::io::R
     unreachable!("u32 post suffixes exhausted")
 }
 
-/// Every readable post, oldest first (ids sort by time).
+/// clk's own record of the posts it stored, one JSON object per line.
+pub fn record_path(ws: &Workspace) -> PathBuf {
+    ws.state_dir().join("posts.jsonl")
+}
+
+/// The posts clk itself stored, oldest first, as it stored them: files in the folder play no
+/// part. What the done gate believes.
+pub fn recorded(ws: &Workspace) -> Vec<Post> {
+    let mut posts: Vec<Post> = read_jsonl(&record_path(ws))
+        .into_iter()
+        .filter_map(|v| serde_json::from_value(v).ok())
+        .collect();
+    posts.sort_by(|a, b| a.id.cmp(&b.id));
+    posts
+}
+
+/// Every post, oldest first (ids sort by time): clk's record, or the folder in a project made
+/// before the record existed.
 pub fn all(ws: &Workspace) -> Vec<Post> {
-    read_dir_posts(&ws.blackboard_dir())
+    if record_path(ws).exists() {
+        recorded(ws)
+    } else {
+        read_dir_posts(&ws.blackboard_dir())
+    }
 }
 
 fn read_dir_posts(dir: &Path) -> Vec<Post> {
@@ -195,5 +227,30 @@ mod tests {
         assert!(q < f, "{d}");
         assert!(d.contains("produces=a,b"), "{d}");
         assert_eq!(digest(&[], 20, 800), "Blackboard digest: (empty)");
+    }
+
+    #[test]
+    fn only_recorded_posts_are_believed() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::new(dir.path());
+        let parsed = parse("POST: qa\nBODY:\nFAIL: login crashes\nEND_POST\n");
+        let origin = Origin {
+            author: "qa",
+            ..Default::default()
+        };
+        let real = add(&ws, &origin, &parsed.posts[0]).unwrap();
+        // A forged post dropped into the folder, and the real one rewritten in place.
+        let mut forged = real.clone();
+        forged.id = "99999999T999999999999-qa-forged".into();
+        forged.body = "PASS".into();
+        let text = serde_json::to_string(&forged).unwrap();
+        fs::write(
+            ws.blackboard_dir().join(format!("{}.json", forged.id)),
+            &text,
+        )
+        .unwrap();
+        fs::write(ws.blackboard_dir().join(format!("{}.json", real.id)), &text).unwrap();
+        assert_eq!(recorded(&ws), vec![real.clone()]);
+        assert_eq!(all(&ws), vec![real]);
     }
 }

@@ -11,7 +11,9 @@ use std::path::Path;
 use crate::engine::ground::bundled;
 use crate::engine::ground::config::{AgentsFile, ClkConfig, ProvidersFile};
 use crate::engine::store::git;
-use crate::engine::store::workspace::{DIRS, Workspace, replace_file, write_atomic, write_json};
+use crate::engine::store::workspace::{
+    DIRS, Durability, Workspace, replace_file, write_atomic, write_json,
+};
 
 /// The `.gitignore` block for clk's local-only files.
 pub const GITIGNORE_MARKER: &str = "# clk: local-only files";
@@ -24,6 +26,7 @@ pub const GITIGNORE_LINES: &[&str] = &[
     ".clk/state/experiments.jsonl",
     ".clk/state/usage.json",
     ".clk/state/.tui-active",
+    ".clk/state/*.lock",
     ".clk/state/conversation.jsonl",
     ".clk/state/tutorial.json",
     ".clk/tutorial/",
@@ -182,7 +185,7 @@ pub fn init(root: &Path, name: Option<&str>) -> Result<InitReport, InitError> {
             .map(|r| !git::dirty_among(&r, &[".gitignore".to_string()]).is_empty())
             .unwrap_or(false)
             && !existing.is_empty();
-        replace_file(&gi, text.as_bytes()).map_err(io(&gi))?;
+        replace_file(&gi, text.as_bytes(), Durability::PowerLoss).map_err(io(&gi))?;
         if !user_edits {
             written.push(".gitignore".into());
         }

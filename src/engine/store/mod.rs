@@ -5,6 +5,7 @@ pub mod conversation;
 pub mod git;
 pub mod idea;
 pub mod init;
+pub mod lock;
 pub mod prompts;
 pub mod records;
 pub mod roster;

@@ -7,7 +7,8 @@
 //! `.clk/state/usage-history.jsonl`.
 //!
 //! Everything written here is redacted first. The totals file is updated under a process-wide
-//! lock and written atomically, so parallel dispatches never lose a count.
+//! lock and an OS file lock (`usage.json.lock`), and written atomically, so parallel
+//! dispatches, in this process or another, never lose a count.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,8 +19,9 @@ use serde::{Deserialize, Serialize};
 use crate::engine::ground::events::Usage;
 use crate::engine::ground::pricing::{Cost, CostBasis};
 use crate::engine::ground::redact::{redact_json, redact_text};
+use crate::engine::store::lock::with_file_lock;
 use crate::engine::store::workspace::{
-    Workspace, append_jsonl, read_json, replace_file_fast, write_record,
+    Durability, Workspace, append_jsonl, read_json, replace_file, write_record,
 };
 
 /// One dispatch's record (meta.json and the agent_memory.jsonl line).
@@ -164,6 +166,19 @@ impl UsageTotals {
         cost: Cost,
     ) -> std::io::Result<UsageTotals> {
         let _guard = TOTALS_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        with_file_lock(&ws.state_dir().join("usage.json"), || {
+            Self::add_locked(ws, provider, agent, usage, cost)
+        })?
+    }
+
+    /// The read-modify-write of [`UsageTotals::record`]; the caller holds both locks.
+    fn add_locked(
+        ws: &Workspace,
+        provider: &str,
+        agent: &str,
+        usage: &Usage,
+        cost: Cost,
+    ) -> std::io::Result<UsageTotals> {
         let mut t = UsageTotals::load(ws);
         if t.started_at.is_empty() {
             t.started_at = now_text();
@@ -185,13 +200,23 @@ impl UsageTotals {
         let mut text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
         text.push('\n');
         // Totals are rewritten on every dispatch: atomic, but no .bak copy each time.
-        replace_file_fast(&ws.state_dir().join("usage.json"), text.as_bytes())
+        replace_file(
+            &ws.state_dir().join("usage.json"),
+            text.as_bytes(),
+            Durability::ClkCrash,
+        )
     }
 
     /// Start a new session: file the current totals in `usage-history.jsonl` (with the time
     /// they ended) and begin again from zero. Returns the totals that were filed.
     pub fn reset(ws: &Workspace) -> std::io::Result<UsageTotals> {
         let _guard = TOTALS_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        with_file_lock(&ws.state_dir().join("usage.json"), || {
+            Self::reset_locked(ws)
+        })?
+    }
+
+    fn reset_locked(ws: &Workspace) -> std::io::Result<UsageTotals> {
         let old = UsageTotals::load(ws);
         if old.total.dispatches > 0 {
             let mut line = serde_json::to_value(&old).map_err(std::io::Error::other)?;

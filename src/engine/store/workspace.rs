@@ -5,6 +5,9 @@
 //! write, and a line cut short by a crash is skipped by readers and never glued to the next
 //! record. Run ids are unique even for the same agent within one millisecond, across
 //! processes: the run folder is created exclusively and a suffix is added on collision.
+//! Whatever is written under a `.clk/state/` folder (done requests, progress, memory, usage,
+//! the posts record) holds text from models and is redacted on the way to disk, by the
+//! writers here, like the logs.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -12,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::engine::ground::config::{AgentsFile, ClkConfig, ConfigError, EnvLookup, ProvidersFile};
+use crate::engine::ground::config::{AgentsFile, ClkConfig, ConfigError, Env, ProvidersFile};
 
 /// Paths of one project's `.clk/` folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,8 +94,10 @@ impl Workspace {
         self.config_file().is_file()
     }
 
-    /// Load the three config files over their defaults, with environment overrides.
-    pub fn load(&self, env: EnvLookup<'_>) -> Result<Project, ConfigError> {
+    /// Load the three config files over their defaults, with overrides from `env`, which the
+    /// project keeps for its later reloads.
+    pub fn load(&self, env: &Env) -> Result<Project, ConfigError> {
+        let lookup = |name: &str| env.get(name);
         let user = read_json(&self.config_file())?;
         if let Some(u) = &user {
             if !u.is_object() {
@@ -102,9 +107,11 @@ impl Workspace {
                 )));
             }
         }
-        let config = ClkConfig::from_json_with_env(user.as_ref(), env)?;
-        let providers =
-            ProvidersFile::from_json_with_env(read_json(&self.providers_file())?.as_ref(), env)?;
+        let config = ClkConfig::from_json_with_env(user.as_ref(), &lookup)?;
+        let providers = ProvidersFile::from_json_with_env(
+            read_json(&self.providers_file())?.as_ref(),
+            &lookup,
+        )?;
         let agents = match read_json(&self.agents_file())? {
             Some(v) => serde_json::from_value(v).map_err(|e| {
                 ConfigError::Invalid(format!("{}: {e}", self.agents_file().display()))
@@ -116,6 +123,7 @@ impl Workspace {
             config,
             providers,
             agents,
+            env: env.clone(),
         })
     }
 
@@ -148,6 +156,8 @@ pub struct Project {
     pub config: ClkConfig,
     pub providers: ProvidersFile,
     pub agents: AgentsFile,
+    /// Where the config's `CLK_*` overrides came from; reloads read the same source.
+    pub env: Env,
 }
 
 /// Lowercase, runs of anything but `[a-z0-9]` become `-`, trimmed, at most `max` chars.
@@ -186,6 +196,27 @@ pub fn read_json(path: &Path) -> Result<Option<Value>, ConfigError> {
     }
 }
 
+/// Whether `path` lies in a `.clk/state/` folder.
+fn is_state_file(path: &Path) -> bool {
+    let parts: Vec<_> = path.components().map(|c| c.as_os_str()).collect();
+    parts.windows(2).any(|w| w[0] == ".clk" && w[1] == "state")
+}
+
+/// `bytes` redacted when they go into a state file and read as text.
+fn for_disk<'a>(path: &Path, bytes: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if is_state_file(path) => {
+            let clean = crate::engine::ground::redact::redact_text(text);
+            if clean == text {
+                std::borrow::Cow::Borrowed(bytes)
+            } else {
+                std::borrow::Cow::Owned(clean.into_bytes())
+            }
+        }
+        _ => std::borrow::Cow::Borrowed(bytes),
+    }
+}
+
 /// A temp-file name no other writer (thread or process) uses at the same time.
 fn temp_name(name: &str) -> String {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -193,8 +224,21 @@ fn temp_name(name: &str) -> String {
     format!(".{name}.tmp-{}-{n}", std::process::id())
 }
 
-/// Replace `path` with `bytes` atomically: temp file in the same folder, fsync, rename.
-pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// How hard [`replace_file`] works to keep a file across a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync the file before the rename and its folder after: whole or old even after a power
+    /// loss. For settings and records read back to decide something.
+    PowerLoss,
+    /// No fsync: whole or old after a crash of clk, which is all a file rewritten on every
+    /// dispatch (usage totals) can afford.
+    ClkCrash,
+}
+
+/// Replace `path` with `bytes` atomically: a temp file in the same folder, renamed over it;
+/// `durability` says whether both are synced to disk first. State files are redacted on the
+/// way (see [`for_disk`]).
+pub fn replace_file(path: &Path, bytes: &[u8], durability: Durability) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let name = path
@@ -203,33 +247,22 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .unwrap_or_else(|| "file".into());
     let tmp = dir.join(temp_name(&name));
     let written = File::create(&tmp).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_all()
+        f.write_all(&for_disk(path, bytes))?;
+        match durability {
+            Durability::PowerLoss => f.sync_all(),
+            Durability::ClkCrash => Ok(()),
+        }
     });
     if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
-    if let Ok(d) = File::open(dir) {
+    if durability == Durability::PowerLoss
+        && let Ok(d) = File::open(dir)
+    {
         let _ = d.sync_all();
     }
     Ok(())
-}
-
-/// Replace `path` atomically (temp file and rename) without fsync: whole or old after a
-/// crash of clk, for files rewritten on every dispatch (usage totals).
-pub fn replace_file_fast(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let tmp = dir.join(temp_name(&name));
-    fs::write(&tmp, bytes)?;
-    fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
-    })
 }
 
 /// Write a file that is written once and never replaced (run records in a fresh run
@@ -248,10 +281,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "file".into());
-            replace_file(&path.with_file_name(format!("{name}.bak")), &old)?;
+            replace_file(
+                &path.with_file_name(format!("{name}.bak")),
+                &old,
+                Durability::PowerLoss,
+            )?;
         }
     }
-    replace_file(path, bytes)
+    replace_file(path, bytes, Durability::PowerLoss)
 }
 
 /// Pretty JSON with sorted keys and a trailing newline, written atomically.
@@ -288,7 +325,11 @@ pub fn open_jsonl(path: &Path) -> std::io::Result<File> {
 /// Append one record as a single line (see [`open_jsonl`]).
 pub fn append_jsonl(path: &Path, value: &Value) -> std::io::Result<()> {
     let mut f = open_jsonl(path)?;
-    let mut line = serde_json::to_string(value).map_err(std::io::Error::other)?;
+    let mut value = value.clone();
+    if is_state_file(path) {
+        crate::engine::ground::redact::redact_json(&mut value);
+    }
+    let mut line = serde_json::to_string(&value).map_err(std::io::Error::other)?;
     line.push('\n');
     f.write_all(line.as_bytes())
 }
@@ -317,6 +358,33 @@ mod tests {
         assert_eq!(fs::read_to_string(&p).unwrap(), "{\n  \"a\": 3\n}\n");
         let bak = fs::read_to_string(dir.path().join("a.json.bak")).unwrap();
         assert_eq!(bak, "{\n  \"a\": 2,\n  \"b\": 1\n}\n");
+    }
+
+    #[test]
+    fn state_files_are_redacted_on_the_way_to_disk() {
+        crate::engine::ground::redact::register("state-file-secret-91");
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(".clk/state");
+        write_atomic(&state.join("done.md"), b"Reason: state-file-secret-91").unwrap();
+        append_jsonl(
+            &state.join("m.jsonl"),
+            &serde_json::json!({"a": "sk-proj-ABCDEFGHIJKLMNOP"}),
+        )
+        .unwrap();
+        replace_file(
+            &state.join("u.json"),
+            b"state-file-secret-91",
+            Durability::ClkCrash,
+        )
+        .unwrap();
+        for f in ["done.md", "m.jsonl", "u.json"] {
+            let text = fs::read_to_string(state.join(f)).unwrap();
+            assert!(text.contains("<redacted:"), "{f}: {text}");
+        }
+        // Config is the user's own, keys included: not touched.
+        let cfg = dir.path().join(".clk/config/providers.json");
+        write_atomic(&cfg, b"state-file-secret-91").unwrap();
+        assert_eq!(fs::read_to_string(cfg).unwrap(), "state-file-secret-91");
     }
 
     #[test]

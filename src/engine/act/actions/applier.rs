@@ -1,18 +1,14 @@
-//! Applying one action at a time: the jail, the user's changes, a backup, the file operation
-//! or the command, and the event that says what was decided and why.
-
-use std::collections::BTreeSet;
-use std::path::Path;
+//! Applying one action at a time: the jail, the user's changes, a key check, a backup, the
+//! file operation or the command (`command.rs`), and the event that says what was decided and
+//! why.
 
 use tokio_util::sync::CancellationToken;
 
-use super::batch::{BatchOutcome, CommandRecord, GateContext};
+use super::batch::{BatchOutcome, GateContext};
 use super::files::{
     append_file, delete_file, edit_file, not_a_plain_file, with_newline, write_file,
 };
 use super::jail::{self, Access, Jailed};
-use super::rules;
-use crate::engine::act::process;
 use crate::engine::ground::events::{Decision, Event};
 use crate::engine::ground::protocol::{Action, ActionBlock};
 use crate::engine::ground::redact;
@@ -29,6 +25,8 @@ pub async fn apply(
         ctx,
         bus,
         out: BatchOutcome::default(),
+        runs_started: 0,
+        runs_spent: std::time::Duration::ZERO,
     };
     let file_count = actions.iter().filter(|a| a.action.is_file_change()).count() as u32;
     let over_cap = file_count > ctx.max_files;
@@ -92,14 +90,17 @@ pub(super) fn access_for(a: &Action) -> Access {
     }
 }
 
-struct Applier<'a> {
-    ctx: &'a GateContext,
-    bus: &'a Bus,
-    out: BatchOutcome,
+pub(super) struct Applier<'a> {
+    pub(super) ctx: &'a GateContext,
+    pub(super) bus: &'a Bus,
+    pub(super) out: BatchOutcome,
+    /// `run` blocks of this reply that were started, and the time they took together.
+    pub(super) runs_started: u32,
+    pub(super) runs_spent: std::time::Duration,
 }
 
 impl Applier<'_> {
-    fn decide(&mut self, kind: &str, target: &str, decision: Decision, reason: String) {
+    pub(super) fn decide(&mut self, kind: &str, target: &str, decision: Decision, reason: String) {
         if decision != Decision::Applied {
             self.out.refused.push(format!("{kind} {target}: {reason}"));
         }
@@ -126,7 +127,7 @@ impl Applier<'_> {
         Ok(())
     }
 
-    fn note_written(&mut self, rel: &str) {
+    pub(super) fn note_written(&mut self, rel: &str) {
         if !self.out.written.iter().any(|w| w == rel) {
             self.out.written.push(rel.to_string());
         }
@@ -157,15 +158,24 @@ impl Applier<'_> {
             Action::Edit { new, .. } => Some(new),
             Action::Delete { .. } | Action::Run { .. } | Action::Done { .. } => None,
         };
-        // The file would be committed: a key in it would end up in git history.
-        if let Some(masked) = new_text.and_then(|t| redact::known_secret_in(t)) {
+        // The file would be committed: a key in it, or in its name, would end up in git
+        // history. The same check as for files a command or a provider's tools changed.
+        if let Some(masked) = redact::secret_in(&j.rel) {
+            return self.decide(
+                kind,
+                &j.rel,
+                Decision::Rejected,
+                format!("refused: its name holds a key ({masked})"),
+            );
+        }
+        if let Some(masked) = new_text.and_then(|t| redact::secret_in(t)) {
             return self.decide(
                 kind,
                 &j.rel,
                 Decision::Rejected,
                 format!(
-                    "refused: it holds a secret clk knows ({masked}); read keys from the \
-                     environment instead of writing them into files"
+                    "refused: it holds a key ({masked}); read keys from the environment \
+                     instead of writing them into files"
                 ),
             );
         }
@@ -198,118 +208,12 @@ impl Applier<'_> {
         }
     }
 
-    async fn run_command(&mut self, cmd: &str, cancel: &CancellationToken) {
-        if cmd.trim().is_empty() {
-            return self.decide("run", cmd, Decision::Skipped, "empty command".into());
-        }
-        if let Some(why) = rules::refusal(cmd) {
-            return self.decide("run", cmd, Decision::Rejected, format!("refused: it {why}"));
-        }
-        let before = tree_changes(&self.ctx.root);
-        let spec = process::Spec::shell(
-            cmd,
-            self.ctx.root.clone(),
-            self.ctx.run_timeout,
-            self.ctx.sandbox.clone(),
-        );
-        let bus = self.bus.clone();
-        let (agent, run_id) = (self.ctx.agent.clone(), self.ctx.run_id.clone());
-        let res = process::run(
-            &spec,
-            cancel,
-            |_| {},
-            |stream, line| {
-                bus.emit(Event::AgentOutput {
-                    agent: agent.clone(),
-                    run_id: run_id.clone(),
-                    stream,
-                    line: redact::redact_text(line),
-                })
-            },
-        )
-        .await;
-        match res {
-            Err(e) => self.decide("run", cmd, Decision::Skipped, e.to_string()),
-            Ok(o) => {
-                if let Some(w) = &o.sandbox_warning {
-                    self.bus.emit(Event::Warning {
-                        message: redact::redact_text(&format!("command `{cmd}`: {w}")),
-                    });
-                }
-                let (exit_code, timed_out) = match o.ending {
-                    process::Ending::Exited(c) => (c, false),
-                    process::Ending::TimedOut | process::Ending::Idle => (None, true),
-                    process::Ending::Cancelled => (None, false),
-                };
-                let combined = o.combined();
-                let tail: Vec<&str> = combined.lines().rev().take(20).collect();
-                let tail: Vec<&str> = tail.into_iter().rev().collect();
-                self.out.commands.push(CommandRecord {
-                    cmd: cmd.to_string(),
-                    exit_code,
-                    timed_out,
-                });
-                self.bus.emit(Event::CommandFinished {
-                    agent: self.ctx.agent.clone(),
-                    run_id: self.ctx.run_id.clone(),
-                    command: redact::redact_text(cmd),
-                    exit_code,
-                    timed_out,
-                    elapsed_ms: o.elapsed.as_millis() as u64,
-                    output_tail: redact::redact_text(&tail.join("\n")),
-                });
-                let how = if timed_out {
-                    format!("timed out after {}s", self.ctx.run_timeout.as_secs())
-                } else {
-                    match exit_code {
-                        Some(c) => format!("exit {c}"),
-                        None => "stopped".into(),
-                    }
-                };
-                self.decide("run", cmd, Decision::Applied, how);
-                self.attribute_command_changes(before);
-            }
-        }
-    }
-
-    /// Files the command created, changed or deleted belong to this batch (and its commit),
-    /// not to the user: anything newly changed that was not already the user's.
-    fn attribute_command_changes(&mut self, before: Option<BTreeSet<String>>) {
-        let (Some(before), Some(after)) = (before, tree_changes(&self.ctx.root)) else {
-            return;
-        };
-        for rel in after.difference(&before) {
-            if rel.starts_with(".clk/") || self.ctx.user_dirty.contains(rel) {
-                continue;
-            }
-            let abs = self.ctx.root.join(rel);
-            let exists = std::fs::symlink_metadata(&abs).is_ok();
-            if exists {
-                self.note_written(rel);
-            } else if !self.out.deleted.contains(rel) {
-                self.out.written.retain(|w| w != rel);
-                self.out.deleted.push(rel.clone());
-            }
-            self.bus.emit(Event::Action {
-                agent: self.ctx.agent.clone(),
-                run_id: self.ctx.run_id.clone(),
-                kind: "run_change".into(),
-                target: rel.clone(),
-                decision: Decision::Applied,
-                reason: if exists {
-                    "changed by the command".into()
-                } else {
-                    "deleted by the command".into()
-                },
-            });
-        }
-    }
-
     fn done(&mut self, reason: &str) {
+        // The reason is the agent's text and lands in a state file: redacted like the logs.
         let reason = if reason.trim().is_empty() {
             "(no reason given)".to_string()
         } else {
-            reason.trim().to_string()
+            redact::redact_text(reason.trim())
         };
         let text = format!(
             "# Done requested\n\nBy: {}\nReason: {reason}\nAt: {}\n",
@@ -328,12 +232,4 @@ impl Applier<'_> {
         });
         self.decide("done", &reason, Decision::Applied, "requested".into());
     }
-}
-
-/// Every changed, untracked or deleted path in the work tree, when the root is a repository.
-fn tree_changes(root: &Path) -> Option<BTreeSet<String>> {
-    let repo = crate::engine::store::git::open(root)?;
-    crate::engine::store::git::dirty_paths(&repo)
-        .ok()
-        .map(|v| v.into_iter().collect())
 }

@@ -21,8 +21,35 @@ pub struct GateContext {
     pub user_dirty: BTreeSet<String>,
     /// Where `ACTION: done` writes its request.
     pub done_file: PathBuf,
+    /// How many commands one reply may run, for how long in all, and how much of their
+    /// output is kept.
+    pub limits: RunLimits,
     /// The sandbox `run` actions start in.
     pub sandbox: crate::engine::act::confine::Isolation,
+}
+
+/// Bounds on one reply's `ACTION: run` blocks (`validation.max_runs_per_reply`,
+/// `validation.runs_budget_s`, `validation.output_keep_bytes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunLimits {
+    /// Run blocks past this many in one reply are refused.
+    pub max_runs: u32,
+    /// Time all of one reply's commands may take together; each command also keeps its own
+    /// `run_timeout`, whichever ends first.
+    pub budget: Duration,
+    /// Bytes of a command's output kept in the event stream and activity log: the first and
+    /// the last half, with the count of what was left out between them.
+    pub keep_output_bytes: usize,
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        RunLimits {
+            max_runs: 10,
+            budget: Duration::from_secs(600),
+            keep_output_bytes: 64 * 1024,
+        }
+    }
 }
 
 /// One `run` action's result.

@@ -1,10 +1,12 @@
 //! The path jail: where an agent may write.
 //!
 //! A path is accepted only if it names a place inside the project root that is not `.git/`
-//! and not `.clk/` (except `.clk/blackboard/`, and only for writes). `..` is refused outright
-//! rather than resolved, absolute paths are accepted only when they lie under the root, and
-//! the deepest existing ancestor of the target is canonicalized so a symlink anywhere on the
-//! way that leads out of the root, or into `.git/` or `.clk/`, is refused too.
+//! and not `.clk/`, the blackboard included: posts come only from POST blocks, which clk
+//! stores with their author, so a file action can never forge one. `blackboard/x` is an
+//! ordinary project path, spelled with or without `./`. `..` and backslashes are refused
+//! outright rather than interpreted, absolute paths are accepted only when they lie under the
+//! root, and the deepest existing ancestor of the target is canonicalized so a symlink anywhere
+//! on the way that leads out of the root, or into `.git/` or `.clk/`, is refused too.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -20,10 +22,11 @@ pub struct Jailed {
     pub abs: PathBuf,
 }
 
-/// Whether the action writes into the blackboard exception.
+/// What the action does to the path (both are held to the same rules; the refusal wording
+/// differs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// write: may target `.clk/blackboard/`.
+    /// write: creates or replaces.
     Write,
     /// edit, append, delete.
     Modify,
@@ -48,6 +51,12 @@ pub fn resolve(root: &Path, raw: &str, access: Access) -> Result<Jailed, Refusal
     if trimmed.contains('\0') {
         return refuse("path contains a NUL byte");
     }
+    if trimmed.contains('\\') {
+        return refuse(
+            "paths may not contain a backslash; use / between folders (a backslash is part of \
+             a file name on Linux, so the path would not name what it seems to)",
+        );
+    }
     if trimmed.starts_with('~') {
         return refuse("paths starting with ~ point outside the project");
     }
@@ -57,10 +66,6 @@ pub fn resolve(root: &Path, raw: &str, access: Access) -> Result<Jailed, Refusal
             Ok(r) => rel_str = r.to_string_lossy().into_owned(),
             Err(_) => return refuse("absolute path outside the project"),
         }
-    }
-    // The old protocol's `blackboard/x` shorthand.
-    if rel_str == "blackboard" || rel_str.starts_with("blackboard/") {
-        rel_str = format!(".clk/{rel_str}");
     }
     let mut parts: Vec<String> = Vec::new();
     for comp in Path::new(&rel_str).components() {
@@ -82,9 +87,6 @@ pub fn resolve(root: &Path, raw: &str, access: Access) -> Result<Jailed, Refusal
     }
     let rel = parts.join("/");
     let abs = root.join(&rel);
-    if parts[0] == ".clk" && abs.symlink_metadata().is_ok() {
-        return refuse("that blackboard post exists; posts are added, never replaced");
-    }
 
     // No symlink on the way: writing through one would change a file other than the one
     // named, past the checks on uncommitted work, and commit the wrong path.
@@ -137,22 +139,31 @@ pub fn resolve(root: &Path, raw: &str, access: Access) -> Result<Jailed, Refusal
     Ok(Jailed { rel, abs })
 }
 
+/// Why agents may not touch `.clk/`, the blackboard included.
+pub const CLK_REFUSAL: &str =
+    "agents may not touch .clk/; to share a finding or a verdict, use a POST block";
+
 fn check_protected(parts: &[String], access: Access) -> Result<(), Refusal> {
     let first = parts[0].to_ascii_lowercase();
     if first == ".git" {
         return Err(Refusal("agents may not touch .git/".into()));
     }
     if first == ".clk" {
-        let blackboard = parts.len() >= 3 && parts[1] == "blackboard";
-        return match (blackboard, access) {
-            (true, Access::Write) => Ok(()),
-            (true, Access::Modify) => Err(Refusal(
-                "blackboard posts may be written, not edited or deleted".into(),
-            )),
-            (false, _) => Err(Refusal(
-                "agents may not touch .clk/ (except writing .clk/blackboard/)".into(),
-            )),
+        let what = match access {
+            Access::Write => "write",
+            Access::Modify => "change",
         };
+        let board = parts
+            .get(1)
+            .is_some_and(|p| p.eq_ignore_ascii_case("blackboard"));
+        return Err(Refusal(if board {
+            format!(
+                "agents may not {what} blackboard files: posts come only from POST blocks, \
+                 which clk stores with their author"
+            )
+        } else {
+            CLK_REFUSAL.to_string()
+        }));
     }
     Ok(())
 }
@@ -186,7 +197,9 @@ mod tests {
         assert_eq!(ok(&r, " `README.md` "), "README.md");
         let abs = format!("{}/notes/a.md", r.display());
         assert_eq!(ok(&r, &abs), "notes/a.md");
-        assert_eq!(ok(&r, "blackboard/x.json"), ".clk/blackboard/x.json");
+        // No shorthand into .clk/: `blackboard/x` names a project folder, however spelled.
+        assert_eq!(ok(&r, "blackboard/x.json"), "blackboard/x.json");
+        assert_eq!(ok(&r, "./blackboard/x.json"), "blackboard/x.json");
     }
 
     #[test]
@@ -204,13 +217,19 @@ mod tests {
             ".clk/config/clk.config.json",
             ".clk/state/done.md",
             "a\0b",
+            ".clk/blackboard/p.json",
+            ".CLK/blackboard/p.json",
+            "./.clk/blackboard/p.json",
+            "src\\app.rs",
+            "..\\x",
+            "\\etc\\passwd",
         ] {
             assert!(resolve(&r, p, Access::Write).is_err(), "{p:?} was accepted");
         }
         assert!(no(&r, "../x").contains(".."));
         assert!(resolve(&r, ".clk/blackboard/p.json", Access::Modify).is_err());
-        std::fs::write(r.join(".clk/blackboard/old.json"), "{}").unwrap();
-        assert!(no(&r, ".clk/blackboard/old.json").contains("never replaced"));
+        assert!(no(&r, ".clk/blackboard/p.json").contains("POST block"));
+        assert!(no(&r, "a\\b").contains("backslash"));
     }
 
     #[test]

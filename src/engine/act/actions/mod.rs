@@ -4,11 +4,15 @@
 //! every file action of the batch is refused, so a batch is never half applied), then for each
 //! action in order: path jail, the user's uncommitted changes, backup of the original, apply.
 //! `run` commands pass the deny-list and run in the project root in their own process group
-//! with a time limit. Every decision is an `Event::Action` with its reason.
+//! with a time limit, at most `max_runs` of them per reply and within one time budget for all;
+//! every file a command created or changed is then judged by the same checks as a provider's
+//! own edits (`native`), and refused ones are put back. Every decision is an `Event::Action`
+//! with its reason.
 //!
 //! `batch.rs` holds what goes in and comes out, `applier.rs` walks a batch through those
-//! checks, `files.rs` does the file operations; `jail`, `rules` and `native` police paths,
-//! commands and a provider's own edits.
+//! checks, `command.rs` runs one command, `files.rs` does the file operations; `jail`,
+//! `rules`, `native` and `guard` police paths, commands, edits made outside the gate and
+//! clk's own records.
 
 pub mod jail;
 pub mod native;
@@ -16,14 +20,18 @@ pub mod rules;
 
 mod applier;
 mod batch;
+mod command;
 mod files;
+mod guard;
+mod output;
 
 use std::path::Path;
 
 use crate::engine::ground::protocol::ActionBlock;
 use applier::access_for;
 pub use applier::apply;
-pub use batch::{BatchOutcome, CommandRecord, GateContext};
+pub use batch::{BatchOutcome, CommandRecord, GateContext, RunLimits};
+pub use output::OutputCap;
 
 /// Paths of a batch's file actions, jailed, for checking the user's changes beforehand.
 pub fn file_targets(root: &Path, actions: &[ActionBlock]) -> Vec<String> {

@@ -1,18 +1,22 @@
-//! The after-the-fact gate for agents that edit files with their own tools (an agent CLI
-//! with `native_tools`, or pi).
+//! The after-the-fact gate for files changed outside the action gate: by an agent that edits
+//! files with its own tools (an agent CLI with `native_tools`, or pi), and by the commands of
+//! `ACTION: run` blocks.
 //!
 //! Before the call, [`Watch::begin`] notes the work tree: which paths already differ from
 //! HEAD (the user's uncommitted work, whose bytes are kept in memory so they can be put
 //! back), git's own small files (config, hooks, HEAD, info/), and the commit HEAD points at.
 //! After the call, [`Watch::finish`] compares, and every path that changed is judged by the
-//! same rules as an ACTION block: the path jail (no `.git`, no `.clk/` outside the
-//! blackboard, no symlinks), the user's uncommitted files, plain files only, and the batch
-//! cap. A change that breaks a rule is undone and reported as `Decision::Rejected`; the rest
+//! same rules as an ACTION block: the path jail (no `.git`, no `.clk/`, no symlinks, no
+//! backslashes), the user's uncommitted files, plain files only, no key (a secret clk knows, or
+//! a token-shaped string) in the content or the name, and the batch cap. A change that breaks a rule is undone and reported as `Decision::Rejected`; the rest
 //! belong to the agent's batch and its commit. A commit the agent made itself is undone too
 //! (its changes stay, to be judged and committed by clk). When the dispatch failed, every
 //! change is undone, so a failed call leaves nothing behind.
 //!
-//! Limits: paths git ignores are not seen; clk's own records under `.clk/` (other than
+//! clk's record of posts and the blackboard folder are put back if they changed
+//! ([`super::guard`]), so no post is forged that way.
+//!
+//! Limits: paths git ignores are not seen; clk's other records under `.clk/` (other than
 //! config/ and prompts/) are left alone because clk writes them itself while agents work;
 //! and two agents editing the same tree at the same time cannot be told apart.
 
@@ -23,6 +27,7 @@ use git2::Oid;
 
 use super::batch::BatchOutcome;
 use super::files::not_a_plain_file;
+use super::guard::ClkGuard;
 use super::jail::{self, Access};
 use crate::engine::ground::events::{Decision, Event};
 use crate::engine::store::bus::Bus;
@@ -94,11 +99,18 @@ pub struct Watch {
     git_files: BTreeMap<String, Vec<u8>>,
     /// The branch (or detached HEAD) and the commit it pointed at.
     head: Option<(String, Oid)>,
+    /// Paths the agent's own batch already changed (a command run after file actions): judged
+    /// again only if they change once more, and never taken for the user's.
+    own: BTreeMap<String, Before>,
+    /// clk's record of posts and the blackboard folder, put back if they change.
+    clk: ClkGuard,
 }
 
 /// Who is being judged, and the cap.
 #[derive(Debug, Clone)]
 pub struct Judge<'a> {
+    /// The kind the events carry: `native_change` or `run_change`.
+    pub kind: &'a str,
     pub agent: &'a str,
     pub run_id: &'a str,
     pub max_files: u32,
@@ -152,41 +164,57 @@ impl Watch {
     /// Note the tree at `root` (canonical). None when it is not a git repository: then no
     /// change can be told from the user's and the caller must not trust native edits.
     pub fn begin(root: &Path) -> Option<Watch> {
+        Watch::begin_excluding(root, &BTreeSet::new())
+    }
+
+    /// As [`Watch::begin`], where `own` are paths the agent's batch has already changed.
+    pub fn begin_excluding(root: &Path, own: &BTreeSet<String>) -> Option<Watch> {
         let repo = git::open(root)?;
         let mut budget = KEEP_TOTAL_BYTES;
-        let dirty = git::dirty_paths(&repo)
-            .ok()?
-            .into_iter()
-            .map(|rel| {
-                let before = Before::of(&root.join(&rel), &mut budget);
-                (rel, before)
-            })
-            .collect();
+        let (mut dirty, mut mine) = (BTreeMap::new(), BTreeMap::new());
+        for rel in git::dirty_paths(&repo).ok()? {
+            let before = Before::of(&root.join(&rel), &mut budget);
+            if own.contains(&rel) {
+                mine.insert(rel, before);
+            } else {
+                dirty.insert(rel, before);
+            }
+        }
         Some(Watch {
             root: root.to_path_buf(),
             dirty,
             git_files: git_meta_files(repo.path()),
             head: head_of(&repo),
+            own: mine,
+            clk: ClkGuard::begin(root),
         })
     }
 
     /// Judge every change since [`Watch::begin`]; undo the ones that break a rule.
-    pub fn finish(self, judge: &Judge<'_>, bus: &Bus) -> BatchOutcome {
+    pub fn finish(mut self, judge: &Judge<'_>, bus: &Bus) -> BatchOutcome {
         let mut out = BatchOutcome::default();
         let decide = |out: &mut BatchOutcome, target: &str, decision: Decision, reason: String| {
             if decision != Decision::Applied {
                 out.refused
-                    .push(format!("native_change {target}: {reason}"));
+                    .push(format!("{} {target}: {reason}", judge.kind));
             }
             bus.emit(Event::Action {
                 agent: judge.agent.to_string(),
                 run_id: judge.run_id.to_string(),
-                kind: "native_change".into(),
+                kind: judge.kind.to_string(),
                 target: target.to_string(),
                 decision,
                 reason,
             });
         };
+        for (path, what) in std::mem::replace(&mut self.clk, ClkGuard::empty()).finish() {
+            decide(
+                &mut out,
+                &path,
+                Decision::Rejected,
+                format!("{}; {what}", jail::CLK_REFUSAL),
+            );
+        }
         let Some(repo) = git::open(&self.root) else {
             return out;
         };
@@ -198,14 +226,14 @@ impl Watch {
             .into_iter()
             .collect();
         let mut changed = Vec::new();
-        for rel in after.iter().chain(self.dirty.keys()) {
+        for rel in after.iter().chain(self.dirty.keys()).chain(self.own.keys()) {
             if changed.contains(rel) {
                 continue;
             }
             if rel.starts_with(".clk/") && !clk_protected(rel) {
                 continue;
             }
-            let moved = match self.dirty.get(rel) {
+            let moved = match self.dirty.get(rel).or_else(|| self.own.get(rel)) {
                 Some(before) => !before.still_matches(&self.root.join(rel)),
                 None => true,
             };
@@ -232,10 +260,8 @@ impl Watch {
             }
             let why = match jail::resolve(&self.root, &rel, Access::Write) {
                 Err(r) => Some(r.0),
-                Ok(_) if rel.starts_with(".clk/") => {
-                    Some("agents may not touch .clk/ (except writing .clk/blackboard/)".into())
-                }
-                Ok(_) => not_a_plain_file(&abs).or_else(|| holds_a_key(&abs)),
+                Ok(_) if rel.starts_with(".clk/") => Some(jail::CLK_REFUSAL.into()),
+                Ok(_) => not_a_plain_file(&abs).or_else(|| holds_a_key(&rel, &abs)),
             };
             match why {
                 Some(why) => {
@@ -280,12 +306,17 @@ impl Watch {
             } else {
                 out.deleted.push(rel.clone());
             }
-            let how = if exists {
-                "changed by the agent's own tools"
+            let by = if judge.kind == "run_change" {
+                "the command"
             } else {
-                "deleted by the agent's own tools"
+                "the agent's own tools"
             };
-            decide(&mut out, &rel, Decision::Applied, how.into());
+            let how = if exists {
+                format!("changed by {by}")
+            } else {
+                format!("deleted by {by}")
+            };
+            decide(&mut out, &rel, Decision::Applied, how);
         }
         if !undo_from_head.is_empty()
             && let Err(e) = git::restore_paths(&repo, None, &undo_from_head)
@@ -366,15 +397,26 @@ impl Watch {
     }
 }
 
-/// The file would be committed: a key clk knows must not reach git history.
-fn holds_a_key(abs: &Path) -> Option<String> {
+/// The file would be committed: a key (one clk knows, or anything shaped like one) must not
+/// reach git history, in the file's name or in its content. Files too large to read are
+/// refused rather than committed unchecked.
+fn holds_a_key(rel: &str, abs: &Path) -> Option<String> {
+    use crate::engine::ground::redact::secret_in;
+    if let Some(masked) = secret_in(rel) {
+        return Some(format!("its name holds a key ({masked})"));
+    }
     let meta = std::fs::symlink_metadata(abs).ok()?;
-    if !meta.is_file() || meta.len() > KEEP_FILE_BYTES {
+    if !meta.is_file() {
         return None;
     }
+    if meta.len() > KEEP_FILE_BYTES {
+        return Some(format!(
+            "it is larger than {} MiB, too large to check for keys",
+            KEEP_FILE_BYTES / (1024 * 1024)
+        ));
+    }
     let text = String::from_utf8_lossy(&std::fs::read(abs).ok()?).into_owned();
-    crate::engine::ground::redact::known_secret_in(&text)
-        .map(|masked| format!("it holds a secret clk knows ({masked})"))
+    secret_in(&text).map(|masked| format!("it holds a key ({masked})"))
 }
 
 /// Put a user's file back as it was.

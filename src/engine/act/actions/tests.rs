@@ -41,6 +41,7 @@ fn ctx(root: &Path) -> GateContext {
         run_timeout: Duration::from_secs(10),
         user_dirty: BTreeSet::new(),
         done_file: root.join(".clk/state/done.md"),
+        limits: Default::default(),
         // Off keeps the environment allow-list and runs on machines without a sandbox; the
         // sandbox itself is tested through the binary.
         sandbox: crate::engine::act::confine::for_commands(
@@ -284,4 +285,34 @@ async fn files_made_by_commands_belong_to_the_batch() {
     .await;
     assert_eq!(out.written, vec!["gen/out.txt"]);
     assert!(out.changed_paths().iter().all(|p| p != "mine.txt"));
+}
+
+#[tokio::test]
+async fn runs_past_the_cap_or_the_budget_are_refused() {
+    let f = fixture();
+    let mut c = ctx(&f.root);
+    c.limits.max_runs = 2;
+    let three = "ACTION: run\nCMD: true\nEND_ACTION\n".repeat(3);
+    let out = apply_text(&f, &c, &three).await;
+    assert_eq!(out.commands.len(), 2);
+    assert_eq!(out.refused.len(), 1);
+    assert!(out.refused[0].contains("validation.max_runs_per_reply"));
+
+    let mut c = ctx(&f.root);
+    c.limits.budget = Duration::from_millis(300);
+    let slow = "ACTION: run\nCMD: sleep 5\nEND_ACTION\nACTION: run\nCMD: true\nEND_ACTION\n";
+    let started = std::time::Instant::now();
+    let out = apply_text(&f, &c, slow).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(out.commands[0].timed_out, "{:?}", out.commands);
+    assert_eq!(out.commands.len(), 1);
+    assert!(
+        out.refused[0].contains("validation.runs_budget_s"),
+        "{:?}",
+        out.refused
+    );
 }

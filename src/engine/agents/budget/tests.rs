@@ -1,4 +1,5 @@
 use super::*;
+use crate::engine::ground::config::Env;
 use crate::engine::ground::pricing::{ModelPrice, Price};
 use crate::engine::store::records::Tally;
 
@@ -116,7 +117,7 @@ async fn headless_refuses_a_dispatch_past_the_cap_with_an_event() {
     let dir = tempfile::tempdir().unwrap();
     crate::engine::store::init::init(dir.path(), Some("t")).unwrap();
     let mut p = crate::engine::store::workspace::Workspace::new(dir.path())
-        .load(&|_| None)
+        .load(&Env::none())
         .unwrap();
     p.config.budget = cfg(0.001, &[]);
     let bus = Bus::new(None);
@@ -172,7 +173,7 @@ async fn an_interactive_user_is_asked_every_time_and_decides() {
     let dir = tempfile::tempdir().unwrap();
     crate::engine::store::init::init(dir.path(), Some("t")).unwrap();
     let mut p = crate::engine::store::workspace::Workspace::new(dir.path())
-        .load(&|_| None)
+        .load(&Env::none())
         .unwrap();
     p.config.budget = cfg(0.0, &[("qa", 0.001)]);
     let cost = pricing::Cost {

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::account::{account, record_response};
 use super::native::watch_native;
 use super::{Called, DispatchError, DispatchRequest};
-use crate::engine::act::actions::{BatchOutcome, native};
+use crate::engine::act::actions::{BatchOutcome, OutputCap, native};
 use crate::engine::act::confine;
 use crate::engine::agents::context;
 use crate::engine::agents::providers::retry::{RetryPolicy, with_retries};
@@ -25,6 +25,12 @@ use crate::engine::store::bus::Bus;
 use crate::engine::store::prompts;
 use crate::engine::store::records;
 use crate::engine::store::workspace::Project;
+
+/// Bytes of one call's streamed output that reach the event stream and the activity log: the
+/// first half is sent as it comes, then only the size of the whole. The reply itself is kept
+/// in the run folder (`response.txt`, under the providers' own caps); a huge or refused reply
+/// costs the log no more than this.
+const STREAM_LOG_KEEP: usize = 128 * 1024;
 
 /// Backstop on top of the provider's own timeout handling.
 const TIMEOUT_GRACE: Duration = Duration::from_secs(5);
@@ -108,6 +114,7 @@ pub async fn call(
     let native_batch = match native.flatten() {
         Some(watch) => watch.finish(
             &native::Judge {
+                kind: "native_change",
                 agent: &req.agent,
                 run_id: &run_id,
                 max_files: cfg.validation.max_files_per_batch,
@@ -184,18 +191,26 @@ async fn ask(
 ) -> Result<Reply, ProviderError> {
     let cfg = &project.config;
     let pulse = Arc::new(Pulse::new());
+    let cap = Arc::new(std::sync::Mutex::new(OutputCap::new(STREAM_LOG_KEEP)));
     let sink = {
         let (bus, agent, run_id) = (bus.clone(), preq.agent.clone(), preq.run_id.clone());
         let (bus2, agent2, run_id2) = (bus.clone(), agent.clone(), run_id.clone());
         let pulse = pulse.clone();
+        let cap = cap.clone();
         OutputSink::new(move |stream, line| {
             pulse.output(line.len() as u64 + 1);
-            bus.emit(Event::AgentOutput {
-                agent: agent.clone(),
-                run_id: run_id.clone(),
-                stream,
-                line: redact_text(line),
-            })
+            let now = cap
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .line(stream, line);
+            if let Some(line) = now {
+                bus.emit(Event::AgentOutput {
+                    agent: agent.clone(),
+                    run_id: run_id.clone(),
+                    stream,
+                    line: redact_text(&line),
+                })
+            }
         })
         .on_process_start(move |pid, command| {
             bus2.emit(Event::ProcessStarted {
@@ -240,6 +255,19 @@ async fn ask(
     let outcome = tokio::time::timeout(backstop, call).await;
     if let Some(h) = heartbeat {
         h.abort();
+    }
+    let note = std::mem::replace(
+        &mut *cap.lock().unwrap_or_else(|p| p.into_inner()),
+        OutputCap::new(0),
+    )
+    .finish_head_only();
+    if let Some(note) = note {
+        bus.emit(Event::AgentOutput {
+            agent: preq.agent.clone(),
+            run_id: preq.run_id.clone(),
+            stream: crate::engine::ground::events::Stream::Stderr,
+            line: note,
+        });
     }
     match outcome {
         Ok(r) => r,

@@ -12,7 +12,7 @@ use super::{
     Called, CommitPolicy, DispatchError, DispatchOutcome, DispatchRequest, Effects, FollowUp,
     FollowUps,
 };
-use crate::engine::act::actions::{self, BatchOutcome, GateContext};
+use crate::engine::act::actions::{self, BatchOutcome, GateContext, RunLimits};
 use crate::engine::act::confine;
 use crate::engine::ground::events::{Event, Usage};
 use crate::engine::ground::protocol::Parsed;
@@ -203,6 +203,11 @@ async fn apply_and_commit(
         run_timeout: Duration::from_secs(cfg.validation.run_timeout_s),
         user_dirty,
         done_file: ws.state_dir().join("done.md"),
+        limits: RunLimits {
+            max_runs: cfg.validation.max_runs_per_reply,
+            budget: Duration::from_secs(cfg.validation.runs_budget_s),
+            keep_output_bytes: cfg.validation.output_keep_bytes as usize,
+        },
         sandbox: confine::for_commands(&cfg.sandbox, &root),
     };
     let gate = if parsed.actions.is_empty() {

@@ -9,9 +9,9 @@
 
 use serde_json::{Value, json};
 
-use super::apikey::{self, ApiTarget, Decoder, Vendor};
-use super::http;
-use super::{Availability, BoxFuture, OutputSink, Provider, ProviderError, Reply, Request};
+use super::apikey::{self, ApiTarget, ApiVendor, Decoder, Vendor};
+use super::http::{self, Facts};
+use super::{ProviderError, Request};
 use crate::engine::ground::config::{EnvLookup, ProviderSettings};
 use crate::engine::ground::events::Usage;
 
@@ -37,12 +37,7 @@ pub struct AnthropicProvider {
 }
 
 impl AnthropicProvider {
-    /// Built from settings and the process environment.
-    pub fn new(name: &str, settings: &ProviderSettings) -> Result<Self, String> {
-        Self::with_env(name, settings, &crate::engine::ground::config::process_env)
-    }
-
-    /// Built from settings and `env` (tests pass their own).
+    /// Built from settings and `env` (the registry passes the process environment).
     pub fn with_env(
         name: &str,
         settings: &ProviderSettings,
@@ -51,6 +46,7 @@ impl AnthropicProvider {
         let target = ApiTarget::new(name, settings, env, &VENDOR)?;
         // The base may be given as the host, …/v1 or the full …/v1/messages.
         let root = target
+            .endpoint
             .base
             .trim_end_matches("/messages")
             .trim_end_matches("/v1")
@@ -74,11 +70,17 @@ impl AnthropicProvider {
     pub fn url(&self) -> &str {
         &self.url
     }
+}
 
-    async fn messages(&self, req: &Request, out: &OutputSink) -> Result<Reply, ProviderError> {
+impl ApiVendor for AnthropicProvider {
+    fn target(&self) -> &ApiTarget {
+        &self.target
+    }
+
+    fn request(&self, req: &Request) -> (reqwest::RequestBuilder, Box<dyn Decoder>) {
         let t = &self.target;
         let body = json!({
-            "model": t.model,
+            "model": t.endpoint.model,
             "max_tokens": self.max_tokens,
             "messages": [{"role": "user", "content": req.prompt}],
             "stream": t.stream,
@@ -89,8 +91,8 @@ impl AnthropicProvider {
             .header("x-api-key", t.key())
             .header("anthropic-version", &self.version)
             .json(&body);
-        let mut dec = MessagesDecoder::new(&t.label());
-        t.call(req, out, rb, &mut dec).await
+        let dec = Box::new(MessagesDecoder::new(&t.label()));
+        (rb, dec)
     }
 }
 
@@ -104,41 +106,15 @@ fn text_setting(settings: &ProviderSettings, key: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-impl Provider for AnthropicProvider {
-    fn name(&self) -> &str {
-        &self.target.name
-    }
-
-    fn model(&self) -> &str {
-        &self.target.model
-    }
-
-    fn dispatch<'a>(
-        &'a self,
-        req: &'a Request,
-        out: &'a OutputSink,
-    ) -> BoxFuture<'a, Result<Reply, ProviderError>> {
-        Box::pin(async move {
-            let label = self.target.label();
-            http::guard(req, &label, self.messages(req, out)).await
-        })
-    }
-
-    fn check(&self) -> BoxFuture<'_, Availability> {
-        Box::pin(self.target.availability())
-    }
-}
-
 /// The Messages reply grammar, streamed or whole.
 #[derive(Debug, Default)]
 pub struct MessagesDecoder {
     label: String,
-    model: Option<String>,
+    facts: Facts,
     input: Option<u64>,
     cache_read: u64,
     cache_write: u64,
     output: Option<u64>,
-    stopped: bool,
 }
 
 impl MessagesDecoder {
@@ -164,6 +140,21 @@ impl MessagesDecoder {
         if let Some(o) = n("output_tokens") {
             self.output = Some(o);
         }
+        self.facts.usage = self.counted();
+    }
+
+    /// The usage once both main counts arrived. Anthropic counts cached input apart; clk's
+    /// input total includes it.
+    fn counted(&self) -> Option<Usage> {
+        let (input, output) = (self.input?, self.output?);
+        Some(Usage {
+            input_tokens: input + self.cache_read + self.cache_write,
+            output_tokens: output,
+            cached_input_tokens: self.cache_read,
+            estimated: false,
+            source: USAGE_SOURCE.into(),
+            reported_cost_micros: None,
+        })
     }
 
     fn error(&self, e: &Value) -> ProviderError {
@@ -185,7 +176,7 @@ impl Decoder for MessagesDecoder {
         match kind {
             "message_start" => {
                 let m = &data["message"];
-                self.model = m.get("model").and_then(Value::as_str).map(str::to_string);
+                self.facts.model = m.get("model").and_then(Value::as_str).map(str::to_string);
                 if let Some(u) = m.get("usage") {
                     self.note_usage(u);
                 }
@@ -203,7 +194,7 @@ impl Decoder for MessagesDecoder {
                     self.note_usage(u);
                 }
             }
-            "message_stop" => self.stopped = true,
+            "message_stop" => self.facts.finished = true,
             "error" => return Err(self.error(data.get("error").unwrap_or(data))),
             // ping, content_block_start/stop, thinking deltas: nothing to take.
             _ => {}
@@ -232,33 +223,16 @@ impl Decoder for MessagesDecoder {
                 emit(t);
             }
         }
-        self.model = v.get("model").and_then(Value::as_str).map(str::to_string);
+        self.facts.model = v.get("model").and_then(Value::as_str).map(str::to_string);
         if let Some(u) = v.get("usage") {
             self.note_usage(u);
         }
-        self.stopped = true;
+        self.facts.finished = true;
         Ok(())
     }
 
-    fn finished(&self) -> bool {
-        self.stopped
-    }
-
-    fn usage(&self) -> Option<Usage> {
-        let (input, output) = (self.input?, self.output?);
-        // Anthropic counts cached input apart; clk's input total includes it.
-        Some(Usage {
-            input_tokens: input + self.cache_read + self.cache_write,
-            output_tokens: output,
-            cached_input_tokens: self.cache_read,
-            estimated: false,
-            source: USAGE_SOURCE.into(),
-            reported_cost_micros: None,
-        })
-    }
-
-    fn model(&self) -> Option<String> {
-        self.model.clone()
+    fn facts(&self) -> &Facts {
+        &self.facts
     }
 
     fn final_marker(&self) -> &'static str {
@@ -269,69 +243,6 @@ impl Decoder for MessagesDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::agents::providers::ErrorKind;
-    use crate::engine::agents::providers::apikey::{decode_sse_bytewise, decode_sse_pieces};
-
-    /// A stream as the real API sends it (with a ping and cache counts).
-    const STREAM: &str = concat!(
-        "event: message_start\n",
-        "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",",
-        "\"role\":\"assistant\",\"model\":\"claude-x-1\",\"content\":[],\"stop_reason\":null,",
-        "\"usage\":{\"input_tokens\":10,\"cache_read_input_tokens\":30,",
-        "\"cache_creation_input_tokens\":2,\"output_tokens\":1}}}\n\n",
-        "event: content_block_start\n",
-        "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
-        "event: ping\ndata: {\"type\": \"ping\"}\n\n",
-        "event: content_block_delta\n",
-        "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"héllo\\nwo\"}}\n\n",
-        "event: content_block_delta\n",
-        "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"rld ✓\"}}\n\n",
-        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
-        "event: message_delta\n",
-        "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":7}}\n\n",
-        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
-    );
-
-    #[tokio::test]
-    async fn a_stream_split_at_every_byte_decodes_the_same() {
-        for split in [1, 2, 3, 7, STREAM.len()] {
-            let mut dec = MessagesDecoder::new("t");
-            let (text, lines) = decode_sse_bytewise(STREAM.as_bytes(), split, &mut dec)
-                .await
-                .unwrap();
-            assert_eq!(text, "héllo\nworld ✓", "split {split}");
-            assert_eq!(lines, ["héllo", "world ✓"]);
-            let u = dec.usage().unwrap();
-            assert_eq!(
-                (u.input_tokens, u.output_tokens, u.cached_input_tokens),
-                (42, 7, 30)
-            );
-            assert_eq!(u.source, USAGE_SOURCE);
-            assert_eq!(dec.model().as_deref(), Some("claude-x-1"));
-        }
-    }
-
-    #[tokio::test]
-    async fn a_stream_without_message_stop_ended_early() {
-        let cut = &STREAM[..STREAM.find("event: message_stop").unwrap()];
-        let mut dec = MessagesDecoder::new("t");
-        let e = decode_sse_bytewise(cut.as_bytes(), 5, &mut dec)
-            .await
-            .unwrap_err();
-        assert_eq!(e.kind, ErrorKind::Retryable);
-        assert_eq!(e.message, "t: stream ended early (no message_stop)");
-    }
-
-    #[tokio::test]
-    async fn an_error_event_is_classified() {
-        let s = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
-        let mut dec = MessagesDecoder::new("t");
-        let e = decode_sse_bytewise(s.as_bytes(), 1, &mut dec)
-            .await
-            .unwrap_err();
-        assert_eq!(e.kind, ErrorKind::Retryable);
-        assert_eq!(e.message, "t: overloaded_error: Overloaded");
-    }
 
     #[test]
     fn the_url_follows_the_base_in_any_form() {
@@ -342,19 +253,6 @@ mod tests {
             };
             let p = AnthropicProvider::with_env("claude", &s, &|_| None).unwrap();
             assert_eq!(p.url(), "http://h:1/v1/messages", "{base}");
-        }
-    }
-
-    #[tokio::test]
-    async fn a_stream_cut_in_two_at_every_byte_decodes_the_same() {
-        let bytes = STREAM.as_bytes();
-        for k in 1..bytes.len() {
-            let mut dec = MessagesDecoder::new("t");
-            let (text, _) = decode_sse_pieces(vec![&bytes[..k], &bytes[k..]], &mut dec)
-                .await
-                .unwrap_or_else(|e| panic!("cut at {k}: {e}"));
-            assert_eq!(text, "héllo\nworld ✓", "cut at {k}");
-            assert!(dec.usage().is_some(), "cut at {k}");
         }
     }
 }

@@ -8,18 +8,15 @@
 //! network traffic. The whole-dispatch timeout and cancel are applied by [`http::guard`] in each
 //! provider's `dispatch`; everything here waits for bytes under the silence limit.
 
-mod wire;
-
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::http;
+use super::http::{self, HttpVendor};
 use super::{Availability, ErrorKind, OutputSink, ProviderError, Reply, Request};
 use crate::engine::ground::config::{EnvLookup, ProviderSettings};
-use crate::engine::ground::events::Usage;
 
-pub use wire::Decoder;
+pub use http::Decoder;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// `check` only opens a connection: `clk providers` must answer within a second.
@@ -40,10 +37,8 @@ pub struct Vendor {
 
 /// The resolved settings of one API-key provider, shared by the three protocols.
 pub struct ApiTarget {
-    pub name: String,
-    /// Base URL without a trailing slash, as resolved; each protocol appends its paths.
-    pub base: String,
-    pub model: String,
+    /// Name, model and base URL (as resolved; each protocol appends its paths).
+    pub endpoint: http::Endpoint,
     /// Ask for a streamed reply (the `stream` setting, default true).
     pub stream: bool,
     pub client: reqwest::Client,
@@ -58,9 +53,7 @@ pub struct ApiTarget {
 impl std::fmt::Debug for ApiTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiTarget")
-            .field("name", &self.name)
-            .field("base", &self.base)
-            .field("model", &self.model)
+            .field("endpoint", &self.endpoint)
             .field("stream", &self.stream)
             .field("key", &if self.key.is_empty() { "none" } else { "set" })
             .finish_non_exhaustive()
@@ -76,10 +69,7 @@ impl ApiTarget {
         env: EnvLookup<'_>,
         vendor: &Vendor,
     ) -> Result<ApiTarget, String> {
-        let clk_var = format!(
-            "CLK_{}_API_KEY",
-            name.to_ascii_uppercase().replace('-', "_")
-        );
+        let clk_var = format!("CLK_{}_API_KEY", super::env_name(name));
         let non_empty =
             |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let key = non_empty(settings.api_key.clone())
@@ -89,8 +79,7 @@ impl ApiTarget {
         let base = non_empty(settings.endpoint.clone())
             .or_else(|| non_empty(env(vendor.base_var)))
             .unwrap_or_else(|| vendor.default_base.to_string());
-        let base = http::normalize_endpoint(&base);
-        http::host_port(&base).map_err(|e| format!("{name}: endpoint {base}: {e}"))?;
+        let base = http::base_url(name, &base)?;
         let model =
             non_empty(settings.model.clone()).unwrap_or_else(|| vendor.default_model.to_string());
         let stream = match settings.extra.get("stream") {
@@ -104,9 +93,11 @@ impl ApiTarget {
         };
         let client = http::client(CONNECT_TIMEOUT).map_err(|e| format!("{name}: {e}"))?;
         Ok(ApiTarget {
-            name: name.to_string(),
-            base,
-            model,
+            endpoint: http::Endpoint {
+                name: name.to_string(),
+                model,
+                base,
+            },
             stream,
             client,
             key,
@@ -122,19 +113,19 @@ impl ApiTarget {
 
     /// "claude at https://api.anthropic.com", for messages.
     pub fn label(&self) -> String {
-        format!("{} at {}", self.name, self.base)
+        self.endpoint.label()
     }
 
     /// The path part of the base URL ("" for a bare host).
     pub fn base_path(&self) -> &str {
-        let after_scheme = self.base.split_once("://").map_or("", |(_, r)| r);
+        let after_scheme = self.endpoint.base.split_once("://").map_or("", |(_, r)| r);
         after_scheme.find('/').map_or("", |i| &after_scheme[i..])
     }
 
     fn no_key(&self) -> String {
         format!(
             "{}: no API key for {}; set {}",
-            self.name, self.api, self.key_hint
+            self.endpoint.name, self.api, self.key_hint
         )
     }
 
@@ -152,7 +143,7 @@ impl ApiTarget {
         if self.key.is_empty() {
             return Availability::no(self.no_key());
         }
-        match http::tcp_reachable(&self.base, CHECK_CONNECT).await {
+        match http::tcp_reachable(&self.endpoint.base, CHECK_CONNECT).await {
             Ok(()) => Availability::ok(),
             Err(e) => Availability::no(format!("{}: {e}", self.label())),
         }
@@ -169,45 +160,39 @@ impl ApiTarget {
     ) -> Result<Reply, ProviderError> {
         let label = self.label();
         self.require_key()?;
-        let resp = http::idle(req.idle_timeout, &label, rb.send())
-            .await?
-            .map_err(|e| http::request_error(&label, &e, "is the endpoint right?"))?;
-        let status = resp.status().as_u16();
-        if !resp.status().is_success() {
-            let text = http::read_some(resp, 8192, req.idle_timeout).await;
-            let mut err = http::status_error(&label, status, &text);
-            if status == 400 && rejects_key(&text) {
-                err.kind = ErrorKind::Auth;
-            }
-            return Err(match err.kind {
-                ErrorKind::Auth => ProviderError::new(
-                    err.kind,
-                    format!("{}; check {}", err.message, self.key_hint),
-                ),
-                ErrorKind::Retryable
-                | ErrorKind::NotFound
-                | ErrorKind::Timeout
-                | ErrorKind::Cancelled
-                | ErrorKind::BadReply
-                | ErrorKind::Fatal => err,
-            });
-        }
-        let text = wire::collect(resp, req.idle_timeout, &label, out, dec).await?;
-        let usage = dec
-            .usage()
-            .unwrap_or_else(|| Usage::estimate(&req.prompt, &text));
-        let model = dec
-            .model()
-            .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| self.model.clone());
-        Ok(Reply { text, usage, model })
+        let refused_key = format!("check {}", self.key_hint);
+        let hints = http::Hints {
+            unreachable: "is the endpoint right?",
+            refused_key: &refused_key,
+            missing_model: "",
+        };
+        let resp = http::send(req, &label, rb, &hints).await?;
+        http::read_reply(resp, req, &label, out, dec, &self.endpoint.model).await
     }
 }
 
-/// True for a 400 that is really a refused key: Google answers a bad key with
-/// `400 INVALID_ARGUMENT` and reason `API_KEY_INVALID` rather than 401.
-fn rejects_key(body: &str) -> bool {
-    body.contains("API_KEY_INVALID") || body.to_ascii_lowercase().contains("api key not valid")
+/// An API-key vendor: its resolved target and how it asks for one reply. Everything else of
+/// an HTTP provider ([`HttpVendor`], and so [`super::Provider`]) follows from these two.
+pub trait ApiVendor: Send + Sync {
+    fn target(&self) -> &ApiTarget;
+
+    /// The request for one prompt (URL, key header, JSON body) and the decoder of its reply.
+    fn request(&self, req: &Request) -> (reqwest::RequestBuilder, Box<dyn Decoder>);
+}
+
+impl<T: ApiVendor> HttpVendor for T {
+    fn endpoint(&self) -> &http::Endpoint {
+        &self.target().endpoint
+    }
+
+    async fn call(&self, req: &Request, out: &OutputSink) -> Result<Reply, ProviderError> {
+        let (rb, mut dec) = self.request(req);
+        self.target().call(req, out, rb, dec.as_mut()).await
+    }
+
+    async fn availability(&self) -> Availability {
+        self.target().availability().await
+    }
 }
 
 /// An error a protocol reported inside a 200 reply (an error event or object), classified
@@ -254,36 +239,6 @@ pub fn reported_error(label: &str, code: Option<u64>, kind: &str, message: &str)
     ProviderError::new(by_code.unwrap_or(by_name), format!("{label}: {what}"))
 }
 
-/// Decode `bytes` as an SSE reply delivered in pieces of `split` bytes (so frames and UTF-8
-/// characters are cut); returns the text and the lines the sink saw.
-#[cfg(test)]
-pub(crate) async fn decode_sse_bytewise(
-    bytes: &[u8],
-    split: usize,
-    dec: &mut dyn Decoder,
-) -> Result<(String, Vec<String>), ProviderError> {
-    let pieces = bytes.chunks(split.max(1)).collect();
-    decode_sse_pieces(pieces, dec).await
-}
-
-/// Decode an SSE reply delivered as exactly these pieces.
-#[cfg(test)]
-pub(crate) async fn decode_sse_pieces(
-    pieces: Vec<&[u8]>,
-    dec: &mut dyn Decoder,
-) -> Result<(String, Vec<String>), ProviderError> {
-    use std::sync::{Arc, Mutex};
-    let pieces: Vec<Result<Vec<u8>, reqwest::Error>> =
-        pieces.into_iter().map(|c| Ok(c.to_vec())).collect();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let s2 = seen.clone();
-    let out = OutputSink::new(move |_, l| s2.lock().unwrap().push(l.to_string()));
-    let events = http::SseEvents::new(futures_util::stream::iter(pieces), None, "t");
-    let text = wire::read_sse(events, "t", &out, dec).await?;
-    let lines = seen.lock().unwrap().clone();
-    Ok((text, lines))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,7 +260,7 @@ mod tests {
         };
         let t = ApiTarget::new("vend", &ProviderSettings::default(), &env, &VENDOR).unwrap();
         assert_eq!(
-            (t.key(), t.base.as_str(), t.model.as_str()),
+            (t.key(), t.endpoint.base.as_str(), t.endpoint.model.as_str()),
             ("other-key-123456", "http://127.0.0.1:9", "test-1")
         );
         assert_eq!(t.base_path(), "");
@@ -317,12 +272,12 @@ mod tests {
         };
         let t = ApiTarget::new("vend", &s, &env, &VENDOR).unwrap();
         assert_eq!(
-            (t.key(), t.base.as_str(), t.model.as_str()),
+            (t.key(), t.endpoint.base.as_str(), t.endpoint.model.as_str()),
             ("file-key-123456", "http://h:1/v1", "m2")
         );
         assert_eq!(t.base_path(), "/v1");
         let t = ApiTarget::new("vend", &ProviderSettings::default(), &|_| None, &VENDOR).unwrap();
-        assert_eq!(t.base, "https://api.test.example");
+        assert_eq!(t.endpoint.base, "https://api.test.example");
         assert!(t.stream);
     }
 

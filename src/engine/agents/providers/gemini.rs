@@ -11,11 +11,9 @@
 
 use serde_json::{Value, json};
 
-use super::apikey::{self, ApiTarget, Decoder, Vendor};
-use super::http;
-use super::{
-    Availability, BoxFuture, ErrorKind, OutputSink, Provider, ProviderError, Reply, Request,
-};
+use super::apikey::{self, ApiTarget, ApiVendor, Decoder, Vendor};
+use super::http::{self, Facts};
+use super::{ErrorKind, ProviderError, Request};
 use crate::engine::ground::config::{EnvLookup, ProviderSettings};
 use crate::engine::ground::events::Usage;
 
@@ -36,12 +34,7 @@ pub struct GeminiProvider {
 }
 
 impl GeminiProvider {
-    /// Built from settings and the process environment.
-    pub fn new(name: &str, settings: &ProviderSettings) -> Result<Self, String> {
-        Self::with_env(name, settings, &crate::engine::ground::config::process_env)
-    }
-
-    /// Built from settings and `env` (tests pass their own).
+    /// Built from settings and `env` (the registry passes the process environment).
     pub fn with_env(
         name: &str,
         settings: &ProviderSettings,
@@ -49,19 +42,20 @@ impl GeminiProvider {
     ) -> Result<Self, String> {
         let mut target = ApiTarget::new(name, settings, env, &VENDOR)?;
         // Google's own docs name models both "gemini-x" and "models/gemini-x".
-        target.model = target.model.trim_start_matches("models/").to_string();
-        let versioned = if target.base.ends_with("/v1beta") || target.base.ends_with("/v1") {
-            target.base.clone()
+        let ep = &mut target.endpoint;
+        ep.model = ep.model.trim_start_matches("models/").to_string();
+        let versioned = if ep.base.ends_with("/v1beta") || ep.base.ends_with("/v1") {
+            ep.base.clone()
         } else {
-            format!("{}/v1beta", target.base)
+            format!("{}/v1beta", ep.base)
         };
         let url = if target.stream {
             format!(
                 "{versioned}/models/{}:streamGenerateContent?alt=sse",
-                target.model
+                ep.model
             )
         } else {
-            format!("{versioned}/models/{}:generateContent", target.model)
+            format!("{versioned}/models/{}:generateContent", ep.model)
         };
         Ok(GeminiProvider { target, url })
     }
@@ -70,8 +64,14 @@ impl GeminiProvider {
     pub fn url(&self) -> &str {
         &self.url
     }
+}
 
-    async fn generate(&self, req: &Request, out: &OutputSink) -> Result<Reply, ProviderError> {
+impl ApiVendor for GeminiProvider {
+    fn target(&self) -> &ApiTarget {
+        &self.target
+    }
+
+    fn request(&self, req: &Request) -> (reqwest::RequestBuilder, Box<dyn Decoder>) {
         let t = &self.target;
         let body = json!({"contents": [{"role": "user", "parts": [{"text": req.prompt}]}]});
         let rb = t
@@ -79,33 +79,7 @@ impl GeminiProvider {
             .post(&self.url)
             .header("x-goog-api-key", t.key())
             .json(&body);
-        let mut dec = GeminiDecoder::new(&t.label());
-        t.call(req, out, rb, &mut dec).await
-    }
-}
-
-impl Provider for GeminiProvider {
-    fn name(&self) -> &str {
-        &self.target.name
-    }
-
-    fn model(&self) -> &str {
-        &self.target.model
-    }
-
-    fn dispatch<'a>(
-        &'a self,
-        req: &'a Request,
-        out: &'a OutputSink,
-    ) -> BoxFuture<'a, Result<Reply, ProviderError>> {
-        Box::pin(async move {
-            let label = self.target.label();
-            http::guard(req, &label, self.generate(req, out)).await
-        })
-    }
-
-    fn check(&self) -> BoxFuture<'_, Availability> {
-        Box::pin(self.target.availability())
+        (rb, Box::new(GeminiDecoder::new(&t.label())))
     }
 }
 
@@ -113,9 +87,7 @@ impl Provider for GeminiProvider {
 #[derive(Debug, Default)]
 pub struct GeminiDecoder {
     label: String,
-    model: Option<String>,
-    usage: Option<Usage>,
-    finish: Option<String>,
+    facts: Facts,
     had_text: bool,
 }
 
@@ -145,10 +117,10 @@ impl GeminiDecoder {
             ));
         }
         if let Some(m) = v.get("modelVersion").and_then(Value::as_str) {
-            self.model = Some(m.to_string());
+            self.facts.model = Some(m.to_string());
         }
         if let Some(u) = v.get("usageMetadata").and_then(usage_from) {
-            self.usage = Some(u);
+            self.facts.usage = Some(u);
         }
         let cand = v.pointer("/candidates/0");
         let parts = cand
@@ -174,7 +146,7 @@ impl GeminiDecoder {
                     format!("{}: the model stopped without an answer ({r})", self.label),
                 ));
             }
-            self.finish = Some(r.to_string());
+            self.facts.finished = true;
         }
         Ok(())
     }
@@ -231,20 +203,12 @@ impl Decoder for GeminiDecoder {
             self.chunk(c, emit)?;
         }
         // A whole reply is complete by construction, even if a proxy dropped finishReason.
-        self.finish.get_or_insert_with(|| "STOP".into());
+        self.facts.finished = true;
         Ok(())
     }
 
-    fn finished(&self) -> bool {
-        self.finish.is_some()
-    }
-
-    fn usage(&self) -> Option<Usage> {
-        self.usage.clone()
-    }
-
-    fn model(&self) -> Option<String> {
-        self.model.clone()
+    fn facts(&self) -> &Facts {
+        &self.facts
     }
 
     fn final_marker(&self) -> &'static str {
@@ -255,76 +219,6 @@ impl Decoder for GeminiDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::agents::providers::apikey::{decode_sse_bytewise, decode_sse_pieces};
-
-    /// Chunks as Google sends them: CRLF framing, usage on every chunk, thinking counted.
-    const STREAM: &str = concat!(
-        "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"héllo\\nwo\"}],",
-        "\"role\": \"model\"},\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 9,",
-        "\"totalTokenCount\": 9},\"modelVersion\": \"gemini-x\",\"responseId\": \"r1\"}\r\n\r\n",
-        "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"thinking\", \"thought\": true},",
-        "{\"text\": \"rld ✓\"}],\"role\": \"model\"},\"finishReason\": \"STOP\",\"index\": 0}],",
-        "\"usageMetadata\": {\"promptTokenCount\": 9,\"candidatesTokenCount\": 3,",
-        "\"thoughtsTokenCount\": 4,\"cachedContentTokenCount\": 2,\"totalTokenCount\": 16},",
-        "\"modelVersion\": \"gemini-x\",\"responseId\": \"r1\"}\r\n\r\n",
-    );
-
-    #[tokio::test]
-    async fn a_stream_split_at_every_byte_decodes_the_same() {
-        for split in [1, 2, 5, STREAM.len()] {
-            let mut dec = GeminiDecoder::new("t");
-            let (text, lines) = decode_sse_bytewise(STREAM.as_bytes(), split, &mut dec)
-                .await
-                .unwrap();
-            assert_eq!(text, "héllo\nworld ✓", "split {split}");
-            assert_eq!(lines, ["héllo", "world ✓"]);
-            let u = dec.usage().unwrap();
-            assert_eq!(
-                (u.input_tokens, u.output_tokens, u.cached_input_tokens),
-                (9, 7, 2)
-            );
-            assert_eq!(dec.model().as_deref(), Some("gemini-x"));
-        }
-    }
-
-    #[tokio::test]
-    async fn without_finish_reason_the_stream_ended_early() {
-        let first = &STREAM[..STREAM.find("\r\n\r\n").unwrap() + 4];
-        let mut dec = GeminiDecoder::new("t");
-        let e = decode_sse_bytewise(first.as_bytes(), 3, &mut dec)
-            .await
-            .unwrap_err();
-        assert_eq!(e.kind, ErrorKind::Retryable);
-        assert_eq!(e.message, "t: stream ended early (no finishReason)");
-    }
-
-    #[tokio::test]
-    async fn errors_blocks_and_refusals_fail_the_reply() {
-        let cases = [
-            (
-                "data: {\"error\": {\"code\": 503, \"message\": \"overloaded\", \"status\": \"UNAVAILABLE\"}}\r\n\r\n",
-                ErrorKind::Retryable,
-                "t: UNAVAILABLE: overloaded",
-            ),
-            (
-                "data: {\"promptFeedback\": {\"blockReason\": \"SAFETY\"}}\n\n",
-                ErrorKind::Fatal,
-                "t: the prompt was blocked (SAFETY)",
-            ),
-            (
-                "data: {\"candidates\": [{\"finishReason\": \"SAFETY\", \"index\": 0}]}\n\n",
-                ErrorKind::Fatal,
-                "t: the model stopped without an answer (SAFETY)",
-            ),
-        ];
-        for (s, kind, msg) in cases {
-            let mut dec = GeminiDecoder::new("t");
-            let e = decode_sse_bytewise(s.as_bytes(), 2, &mut dec)
-                .await
-                .unwrap_err();
-            assert_eq!((e.kind, e.message.as_str()), (kind, msg));
-        }
-    }
 
     #[test]
     fn urls_follow_base_model_and_stream_settings() {
@@ -348,18 +242,5 @@ mod tests {
             s("http://h/v1beta/", "models/g-1", false),
             "http://h/v1beta/models/g-1:generateContent"
         );
-    }
-
-    #[tokio::test]
-    async fn a_stream_cut_in_two_at_every_byte_decodes_the_same() {
-        let bytes = STREAM.as_bytes();
-        for k in 1..bytes.len() {
-            let mut dec = GeminiDecoder::new("t");
-            let (text, _) = decode_sse_pieces(vec![&bytes[..k], &bytes[k..]], &mut dec)
-                .await
-                .unwrap_or_else(|e| panic!("cut at {k}: {e}"));
-            assert_eq!(text, "héllo\nworld ✓", "cut at {k}");
-            assert!(dec.usage().is_some(), "cut at {k}");
-        }
     }
 }

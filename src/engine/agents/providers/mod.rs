@@ -14,6 +14,8 @@ pub mod gemini;
 pub mod http;
 pub mod ollama;
 pub mod openwebui;
+#[cfg(test)]
+mod recorded;
 pub mod registry;
 pub mod responses;
 pub mod retry;
@@ -29,6 +31,11 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::engine::act::confine::Isolation;
 use crate::engine::ground::events::{Stream, Usage};
+
+/// `CLK_<NAME>_…` spelling of a provider name, as the config's environment overrides use it.
+pub(crate) fn env_name(name: &str) -> String {
+    name.to_ascii_uppercase().replace('-', "_")
+}
 
 /// A boxed future, so providers can be chosen at run time as `Arc<dyn Provider>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

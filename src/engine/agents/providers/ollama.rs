@@ -9,103 +9,65 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::http;
-use super::{
-    Availability, BoxFuture, ErrorKind, LineSplitter, OutputSink, Provider, ProviderError, Reply,
-    Request,
-};
+use super::http::{self, Endpoint, HttpVendor};
+use super::{Availability, ErrorKind, LineSplitter, OutputSink, ProviderError, Reply, Request};
 use crate::engine::ground::config::ProviderSettings;
 use crate::engine::ground::events::{Stream, Usage};
 
 const DEFAULT_ENDPOINT: &str = "http://localhost:11434";
 const DEFAULT_MODEL: &str = "llama3.1";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// `check` budgets: together well under the one second a status screen can wait.
-const CHECK_CONNECT: Duration = Duration::from_millis(250);
-const CHECK_TAGS: Duration = Duration::from_millis(700);
 const HINT: &str = "is `ollama serve` running?";
 
 /// A local or remote Ollama server.
 #[derive(Debug)]
 pub struct OllamaProvider {
-    name: String,
-    endpoint: String,
-    model: String,
+    endpoint: Endpoint,
     client: reqwest::Client,
 }
 
 impl OllamaProvider {
     pub fn new(name: &str, settings: &ProviderSettings) -> Result<Self, String> {
-        let endpoint = http::normalize_endpoint(
-            settings
-                .endpoint
-                .as_deref()
-                .filter(|e| !e.trim().is_empty())
-                .unwrap_or(DEFAULT_ENDPOINT),
-        );
-        http::host_port(&endpoint).map_err(|e| format!("{name}: endpoint {endpoint}: {e}"))?;
-        let model = settings
-            .model
-            .as_deref()
-            .unwrap_or(DEFAULT_MODEL)
-            .trim()
-            .to_string();
-        if model.is_empty() {
-            return Err(format!(
-                "{name}: no model set; set CLK_{}_MODEL or \"model\" in .clk/config/providers.json \
-                 (e.g. {DEFAULT_MODEL})",
-                env_name(name)
-            ));
-        }
+        let endpoint = http::endpoint_setting(name, settings, DEFAULT_ENDPOINT)?;
+        let model = http::model_setting(name, settings, DEFAULT_MODEL)?;
         let client = http::client(CONNECT_TIMEOUT).map_err(|e| format!("{name}: {e}"))?;
         Ok(OllamaProvider {
-            name: name.to_string(),
-            endpoint,
-            model,
+            endpoint: Endpoint {
+                name: name.to_string(),
+                model,
+                base: endpoint,
+            },
             client,
         })
     }
+}
 
-    pub fn endpoint(&self) -> &str {
+impl HttpVendor for OllamaProvider {
+    fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
 
-    fn label(&self) -> String {
-        format!("{} at {}", self.name, self.endpoint)
-    }
-
-    async fn chat(&self, req: &Request, out: &OutputSink) -> Result<Reply, ProviderError> {
-        let label = self.label();
+    async fn call(&self, req: &Request, out: &OutputSink) -> Result<Reply, ProviderError> {
+        let Endpoint { model, base, .. } = &self.endpoint;
+        let label = self.endpoint.label();
         let body = json!({
-            "model": self.model,
+            "model": model,
             "messages": [{"role": "user", "content": req.prompt}],
             "stream": true,
         });
-        let send = self
-            .client
-            .post(format!("{}/api/chat", self.endpoint))
-            .json(&body)
-            .send();
-        let resp = http::idle(req.idle_timeout, &label, send)
-            .await?
-            .map_err(|e| http::request_error(&label, &e, HINT))?;
-        let status = resp.status().as_u16();
-        if !resp.status().is_success() {
-            let text = http::read_some(resp, 4096, req.idle_timeout).await;
-            let mut err = http::status_error(&label, status, &text);
-            if err.kind == ErrorKind::NotFound && text.contains("not found") {
-                err = ProviderError::new(
-                    err.kind,
-                    format!("{}; run `ollama pull {}`", err.message, self.model),
-                );
-            }
-            return Err(err);
-        }
+        let rb = self.client.post(format!("{base}/api/chat")).json(&body);
+        let pull = format!("run `ollama pull {model}`");
+        let hints = http::Hints {
+            unreachable: HINT,
+            refused_key: "",
+            missing_model: &pull,
+        };
+        let resp = http::send(req, &label, rb, &hints).await?;
 
         let mut lines = http::NdjsonLines::new(resp.bytes_stream(), req.idle_timeout, &label);
         let mut splitter = LineSplitter::default();
         let mut text = String::new();
-        let mut model = String::new();
+        let mut answered_by = String::new();
         let mut chunks = 0usize;
         while let Some(line) = lines.next_line().await? {
             let Ok(chunk) = serde_json::from_str::<Value>(&line) else {
@@ -126,10 +88,10 @@ impl OllamaProvider {
             if let Some(e) = chunk.get("error") {
                 return Err(stream_error(&label, e));
             }
-            if model.is_empty()
+            if answered_by.is_empty()
                 && let Some(m) = chunk.get("model").and_then(Value::as_str)
             {
-                model = m.to_string();
+                answered_by = m.to_string();
             }
             let fragment = chunk
                 .pointer("/message/content")
@@ -142,10 +104,14 @@ impl OllamaProvider {
             if chunk.get("done").and_then(Value::as_bool) == Some(true) {
                 splitter.finish(out, Stream::Model);
                 let usage = usage_from(&chunk, &req.prompt, &text);
-                if model.is_empty() {
-                    model = self.model.clone();
+                if answered_by.is_empty() {
+                    answered_by = model.clone();
                 }
-                return Ok(Reply { text, usage, model });
+                return Ok(Reply {
+                    text,
+                    usage,
+                    model: answered_by,
+                });
             }
         }
         // Show what did arrive, but fail: a partial reply must not pass as a whole one.
@@ -154,29 +120,12 @@ impl OllamaProvider {
     }
 
     async fn availability(&self) -> Availability {
-        let label = self.label();
-        if let Err(e) = http::tcp_reachable(&self.endpoint, CHECK_CONNECT).await {
-            return Availability::no(format!("{label}: {e}; {HINT}"));
-        }
-        let get = async {
-            let resp = self
-                .client
-                .get(format!("{}/api/tags", self.endpoint))
-                .send()
-                .await?;
-            let status = resp.status().as_u16();
-            let text = resp.text().await?;
-            Ok::<_, reqwest::Error>((status, text))
-        };
-        let (status, text) = match tokio::time::timeout(CHECK_TAGS, get).await {
-            Err(_) => {
-                return Availability::no(format!(
-                    "{label}: /api/tags gave no answer within {}",
-                    http::human(CHECK_TAGS)
-                ));
-            }
-            Ok(Err(e)) => return Availability::no(http::request_error(&label, &e, HINT).message),
-            Ok(Ok(v)) => v,
+        let Endpoint { model, base, .. } = &self.endpoint;
+        let label = self.endpoint.label();
+        let get = self.client.get(format!("{base}/api/tags"));
+        let (status, text) = match http::probe(&label, base, get, "/api/tags", HINT).await {
+            Ok(answer) => answer,
+            Err(why) => return Availability::no(why),
         };
         if !(200..300).contains(&status) {
             return Availability::no(http::status_error(&label, status, &text).message);
@@ -186,45 +135,14 @@ impl OllamaProvider {
                 "{label}: /api/tags is not JSON; is this an Ollama server?"
             ));
         };
-        if has_model(&tags, &self.model) {
+        if has_model(&tags, model) {
             Availability::ok()
         } else {
             Availability::no(format!(
-                "{label}: model {m} is not pulled; run `ollama pull {m}`",
-                m = self.model
+                "{label}: model {model} is not pulled; run `ollama pull {model}`"
             ))
         }
     }
-}
-
-impl Provider for OllamaProvider {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn model(&self) -> &str {
-        &self.model
-    }
-
-    fn dispatch<'a>(
-        &'a self,
-        req: &'a Request,
-        out: &'a OutputSink,
-    ) -> BoxFuture<'a, Result<Reply, ProviderError>> {
-        Box::pin(async move {
-            let label = self.label();
-            http::guard(req, &label, self.chat(req, out)).await
-        })
-    }
-
-    fn check(&self) -> BoxFuture<'_, Availability> {
-        Box::pin(self.availability())
-    }
-}
-
-/// `CLK_<NAME>_…` spelling of a provider name, as the config's environment overrides use it.
-fn env_name(name: &str) -> String {
-    name.to_ascii_uppercase().replace('-', "_")
 }
 
 /// An `{"error": …}` object inside a 200 stream.
@@ -289,8 +207,8 @@ mod tests {
     #[test]
     fn defaults_and_an_empty_model() {
         let p = OllamaProvider::new("ollama", &ProviderSettings::default()).unwrap();
-        assert_eq!(p.endpoint(), DEFAULT_ENDPOINT);
-        assert_eq!(p.model(), DEFAULT_MODEL);
+        assert_eq!(p.endpoint().base, DEFAULT_ENDPOINT);
+        assert_eq!(p.endpoint().model, DEFAULT_MODEL);
         let s = ProviderSettings {
             endpoint: Some("127.0.0.1:9/".into()),
             model: Some(" ".into()),

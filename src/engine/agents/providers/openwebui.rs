@@ -13,28 +13,21 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::http;
-use super::{
-    Availability, BoxFuture, ErrorKind, OutputSink, Provider, ProviderError, Reply, Request,
-};
+use super::http::{self, Endpoint, HttpVendor};
+use super::{Availability, OutputSink, ProviderError, Reply, Request};
 use crate::engine::ground::config::ProviderSettings;
-use crate::engine::ground::events::Usage;
 
-mod wire;
+pub(super) mod wire;
 
 const DEFAULT_ENDPOINT: &str = "http://localhost:8080";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const CHECK_CONNECT: Duration = Duration::from_millis(250);
-const CHECK_MODELS: Duration = Duration::from_millis(700);
 const HINT: &str = "is the server running at that address?";
 
 /// Any server that speaks OpenAI chat completions.
 pub struct OpenAiCompatProvider {
-    name: String,
-    endpoint: String,
+    endpoint: Endpoint,
     chat_url: String,
     models_url: String,
-    model: String,
     api_key: String,
     env: String,
     client: reqwest::Client,
@@ -44,9 +37,9 @@ pub struct OpenAiCompatProvider {
 impl std::fmt::Debug for OpenAiCompatProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenAiCompatProvider")
-            .field("name", &self.name)
+            .field("name", &self.endpoint.name)
             .field("chat_url", &self.chat_url)
-            .field("model", &self.model)
+            .field("model", &self.endpoint.model)
             .field(
                 "api_key",
                 &if self.api_key.is_empty() {
@@ -61,33 +54,22 @@ impl std::fmt::Debug for OpenAiCompatProvider {
 
 impl OpenAiCompatProvider {
     pub fn new(name: &str, settings: &ProviderSettings) -> Result<Self, String> {
-        let env = name.to_ascii_uppercase().replace('-', "_");
-        let endpoint = http::normalize_endpoint(
-            settings
-                .endpoint
-                .as_deref()
-                .filter(|e| !e.trim().is_empty())
-                .unwrap_or(DEFAULT_ENDPOINT),
-        );
-        http::host_port(&endpoint).map_err(|e| format!("{name}: endpoint {endpoint}: {e}"))?;
-        let model = settings.model.as_deref().unwrap_or_default().trim();
-        if model.is_empty() {
-            return Err(format!(
-                "{name}: no model set; set CLK_{env}_MODEL or \"model\" in \
-                 .clk/config/providers.json"
-            ));
-        }
+        let env = super::env_name(name);
+        let endpoint = http::endpoint_setting(name, settings, DEFAULT_ENDPOINT)?;
+        let model = http::model_setting(name, settings, "")?;
         let path = settings.extra.get("path").and_then(Value::as_str);
         let (chat_url, models_url) = urls(&endpoint, path);
         let api_key = settings.api_key.as_deref().unwrap_or_default().trim();
         crate::engine::ground::redact::register(api_key);
         let client = http::client(CONNECT_TIMEOUT).map_err(|e| format!("{name}: {e}"))?;
         Ok(OpenAiCompatProvider {
-            name: name.to_string(),
-            endpoint,
+            endpoint: Endpoint {
+                name: name.to_string(),
+                model,
+                base: endpoint,
+            },
             chat_url,
             models_url,
-            model: model.to_string(),
             api_key: api_key.to_string(),
             env,
             client,
@@ -104,10 +86,6 @@ impl OpenAiCompatProvider {
         &self.models_url
     }
 
-    fn label(&self) -> String {
-        format!("{} at {}", self.name, self.endpoint)
-    }
-
     fn authorized(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         if self.api_key.is_empty() {
             rb
@@ -115,78 +93,42 @@ impl OpenAiCompatProvider {
             rb.bearer_auth(&self.api_key)
         }
     }
+}
 
-    async fn chat(&self, req: &Request, out: &OutputSink) -> Result<Reply, ProviderError> {
-        let label = self.label();
+impl HttpVendor for OpenAiCompatProvider {
+    fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    async fn call(&self, req: &Request, out: &OutputSink) -> Result<Reply, ProviderError> {
+        let label = self.endpoint.label();
         let body = json!({
-            "model": self.model,
+            "model": self.endpoint.model,
             "messages": [{"role": "user", "content": req.prompt}],
             "stream": true,
             "stream_options": {"include_usage": true},
         });
-        let send = self
+        let rb = self
             .authorized(self.client.post(&self.chat_url))
-            .json(&body)
-            .send();
-        let resp = http::idle(req.idle_timeout, &label, send)
-            .await?
-            .map_err(|e| http::request_error(&label, &e, HINT))?;
-        let status = resp.status().as_u16();
-        if !resp.status().is_success() {
-            let text = http::read_some(resp, 4096, req.idle_timeout).await;
-            let err = http::status_error(&label, status, &text);
-            return Err(match err.kind {
-                ErrorKind::Auth => ProviderError::new(
-                    err.kind,
-                    format!("{}; check CLK_{}_API_KEY", err.message, self.env),
-                ),
-                ErrorKind::Retryable
-                | ErrorKind::NotFound
-                | ErrorKind::Timeout
-                | ErrorKind::Cancelled
-                | ErrorKind::BadReply
-                | ErrorKind::Fatal => err,
-            });
-        }
-        let got = wire::collect(resp, req.idle_timeout, &label, out).await?;
-        let usage = got
-            .usage
-            .unwrap_or_else(|| Usage::estimate(&req.prompt, &got.text));
-        let model = if got.model.is_empty() {
-            self.model.clone()
-        } else {
-            got.model
+            .json(&body);
+        let refused_key = format!("check CLK_{}_API_KEY", self.env);
+        let hints = http::Hints {
+            unreachable: HINT,
+            refused_key: &refused_key,
+            missing_model: "",
         };
-        Ok(Reply {
-            text: got.text,
-            usage,
-            model,
-        })
+        let resp = http::send(req, &label, rb, &hints).await?;
+        let mut dec = wire::ChatDecoder::new(&label);
+        http::read_reply(resp, req, &label, out, &mut dec, &self.endpoint.model).await
     }
 
     async fn availability(&self) -> Availability {
-        let label = self.label();
-        if let Err(e) = http::tcp_reachable(&self.endpoint, CHECK_CONNECT).await {
-            return Availability::no(format!("{label}: {e}; {HINT}"));
-        }
-        let get = async {
-            let resp = self
-                .authorized(self.client.get(&self.models_url))
-                .send()
-                .await?;
-            let status = resp.status().as_u16();
-            Ok::<_, reqwest::Error>((status, resp.text().await?))
-        };
-        let (status, text) = match tokio::time::timeout(CHECK_MODELS, get).await {
-            Err(_) => {
-                return Availability::no(format!(
-                    "{label}: {} gave no answer within {}",
-                    self.models_url,
-                    http::human(CHECK_MODELS)
-                ));
-            }
-            Ok(Err(e)) => return Availability::no(http::request_error(&label, &e, HINT).message),
-            Ok(Ok(v)) => v,
+        let Endpoint { model, base, .. } = &self.endpoint;
+        let label = self.endpoint.label();
+        let get = self.authorized(self.client.get(&self.models_url));
+        let (status, text) = match http::probe(&label, base, get, &self.models_url, HINT).await {
+            Ok(answer) => answer,
+            Err(why) => return Availability::no(why),
         };
         if status == 401 || status == 403 {
             return Availability::no(format!(
@@ -204,7 +146,7 @@ impl OpenAiCompatProvider {
             .iter()
             .filter_map(|m| m.get("id").and_then(Value::as_str).map(str::to_string))
             .collect();
-        if ids.contains(&self.model) {
+        if ids.contains(model) {
             return Availability::ok();
         }
         let mut shown: Vec<&str> = ids.iter().take(12).map(String::as_str).collect();
@@ -217,34 +159,8 @@ impl OpenAiCompatProvider {
             shown.join(", ")
         };
         Availability::no(format!(
-            "{label}: model {} not served; available: {available}",
-            self.model
+            "{label}: model {model} not served; available: {available}"
         ))
-    }
-}
-
-impl Provider for OpenAiCompatProvider {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn model(&self) -> &str {
-        &self.model
-    }
-
-    fn dispatch<'a>(
-        &'a self,
-        req: &'a Request,
-        out: &'a OutputSink,
-    ) -> BoxFuture<'a, Result<Reply, ProviderError>> {
-        Box::pin(async move {
-            let label = self.label();
-            http::guard(req, &label, self.chat(req, out)).await
-        })
-    }
-
-    fn check(&self) -> BoxFuture<'_, Availability> {
-        Box::pin(self.availability())
     }
 }
 

@@ -30,13 +30,7 @@ pub fn choose(project: &Project, agent: &str) -> String {
 
 /// Build provider `name` from its settings.
 pub fn build(name: &str, settings: &ProviderSettings) -> Result<Arc<dyn Provider>, ConfigError> {
-    let bad = |e: String| {
-        if e.starts_with(name) {
-            ConfigError::Invalid(e)
-        } else {
-            ConfigError::Invalid(format!("provider {name}: {e}"))
-        }
-    };
+    let bad = |e| invalid(name, e);
     Ok(match settings.kind.as_str() {
         "shell" => Arc::new(ShellProvider::new(name, settings)),
         "ollama" => Arc::new(OllamaProvider::new(name, settings).map_err(bad)?),
@@ -62,22 +56,30 @@ pub fn build(name: &str, settings: &ProviderSettings) -> Result<Arc<dyn Provider
     })
 }
 
+/// A provider's own complaint, naming the provider unless it already does.
+fn invalid(name: &str, e: String) -> ConfigError {
+    ConfigError::Invalid(if e.starts_with(name) {
+        e
+    } else {
+        format!("provider {name}: {e}")
+    })
+}
+
 /// The API-key client for a vendor provider in api mode.
 fn api_mode(name: &str, settings: &ProviderSettings) -> Result<Arc<dyn Provider>, ConfigError> {
-    let bad = |e: String| {
-        ConfigError::Invalid(if e.starts_with(name) {
-            e
-        } else {
-            format!("provider {name}: {e}")
-        })
-    };
+    let bad = |e| invalid(name, e);
+    let env = &crate::engine::ground::config::process_env;
     Ok(match settings.kind.as_str() {
-        "claude" => Arc::new(AnthropicProvider::new(name, settings).map_err(bad)?),
+        "claude" => Arc::new(AnthropicProvider::with_env(name, settings, env).map_err(bad)?),
         "codex" => match settings.api_style(name)? {
-            ApiStyle::Responses => Arc::new(ResponsesProvider::new(name, settings).map_err(bad)?),
-            ApiStyle::Chat => Arc::new(OpenAiChatProvider::new(name, settings).map_err(bad)?),
+            ApiStyle::Responses => {
+                Arc::new(ResponsesProvider::with_env(name, settings, env).map_err(bad)?)
+            }
+            ApiStyle::Chat => {
+                Arc::new(OpenAiChatProvider::with_env(name, settings, env).map_err(bad)?)
+            }
         },
-        "gemini" => Arc::new(GeminiProvider::new(name, settings).map_err(bad)?),
+        "gemini" => Arc::new(GeminiProvider::with_env(name, settings, env).map_err(bad)?),
         other => {
             return Err(ConfigError::Invalid(format!(
                 "provider {name}: type {other} has no api mode; it only runs its own program \

@@ -11,12 +11,10 @@
 
 use serde_json::{Value, json};
 
-use super::apikey::{self, ApiTarget, Decoder, Vendor};
-use super::http;
+use super::apikey::{self, ApiTarget, ApiVendor, Decoder, Vendor};
+use super::http::{self, Endpoint, Facts, HttpVendor};
 use super::openwebui::OpenAiCompatProvider;
-use super::{
-    Availability, BoxFuture, ErrorKind, OutputSink, Provider, ProviderError, Reply, Request,
-};
+use super::{Availability, ErrorKind, OutputSink, ProviderError, Reply, Request};
 use crate::engine::ground::config::{EnvLookup, ProviderSettings};
 use crate::engine::ground::events::Usage;
 
@@ -33,6 +31,7 @@ pub const USAGE_SOURCE: &str = "openai-responses-usage";
 /// `/responses` or `/chat/completions` taken off.
 fn versioned_base(t: &ApiTarget) -> String {
     let base = t
+        .endpoint
         .base
         .trim_end_matches("/responses")
         .trim_end_matches("/chat/completions");
@@ -51,12 +50,7 @@ pub struct ResponsesProvider {
 }
 
 impl ResponsesProvider {
-    /// Built from settings and the process environment.
-    pub fn new(name: &str, settings: &ProviderSettings) -> Result<Self, String> {
-        Self::with_env(name, settings, &crate::engine::ground::config::process_env)
-    }
-
-    /// Built from settings and `env` (tests pass their own).
+    /// Built from settings and `env` (the registry passes the process environment).
     pub fn with_env(
         name: &str,
         settings: &ProviderSettings,
@@ -73,43 +67,23 @@ impl ResponsesProvider {
     pub fn url(&self) -> &str {
         &self.url
     }
+}
 
-    async fn respond(&self, req: &Request, out: &OutputSink) -> Result<Reply, ProviderError> {
+impl ApiVendor for ResponsesProvider {
+    fn target(&self) -> &ApiTarget {
+        &self.target
+    }
+
+    fn request(&self, req: &Request) -> (reqwest::RequestBuilder, Box<dyn Decoder>) {
         let t = &self.target;
         let body = json!({
-            "model": t.model,
+            "model": t.endpoint.model,
             "input": req.prompt,
             "stream": t.stream,
             "store": false,
         });
         let rb = t.client.post(&self.url).bearer_auth(t.key()).json(&body);
-        let mut dec = ResponsesDecoder::new(&t.label());
-        t.call(req, out, rb, &mut dec).await
-    }
-}
-
-impl Provider for ResponsesProvider {
-    fn name(&self) -> &str {
-        &self.target.name
-    }
-
-    fn model(&self) -> &str {
-        &self.target.model
-    }
-
-    fn dispatch<'a>(
-        &'a self,
-        req: &'a Request,
-        out: &'a OutputSink,
-    ) -> BoxFuture<'a, Result<Reply, ProviderError>> {
-        Box::pin(async move {
-            let label = self.target.label();
-            http::guard(req, &label, self.respond(req, out)).await
-        })
-    }
-
-    fn check(&self) -> BoxFuture<'_, Availability> {
-        Box::pin(self.target.availability())
+        (rb, Box::new(ResponsesDecoder::new(&t.label())))
     }
 }
 
@@ -122,12 +96,7 @@ pub struct OpenAiChatProvider {
 }
 
 impl OpenAiChatProvider {
-    /// Built from settings and the process environment.
-    pub fn new(name: &str, settings: &ProviderSettings) -> Result<Self, String> {
-        Self::with_env(name, settings, &crate::engine::ground::config::process_env)
-    }
-
-    /// Built from settings and `env` (tests pass their own).
+    /// Built from settings and `env` (the registry passes the process environment).
     pub fn with_env(
         name: &str,
         settings: &ProviderSettings,
@@ -136,7 +105,7 @@ impl OpenAiChatProvider {
         let target = ApiTarget::new(name, settings, env, &VENDOR)?;
         let resolved = ProviderSettings {
             endpoint: Some(versioned_base(&target)),
-            model: Some(target.model.clone()),
+            model: Some(target.endpoint.model.clone()),
             api_key: Some(target.key().to_string()),
             ..settings.clone()
         };
@@ -150,28 +119,19 @@ impl OpenAiChatProvider {
     }
 }
 
-impl Provider for OpenAiChatProvider {
-    fn name(&self) -> &str {
-        &self.target.name
+impl HttpVendor for OpenAiChatProvider {
+    /// The inner client's: the same name and model, and its versioned base in messages.
+    fn endpoint(&self) -> &Endpoint {
+        self.inner.endpoint()
     }
 
-    fn model(&self) -> &str {
-        &self.target.model
+    async fn call(&self, req: &Request, out: &OutputSink) -> Result<Reply, ProviderError> {
+        self.target.require_key()?;
+        self.inner.call(req, out).await
     }
 
-    fn dispatch<'a>(
-        &'a self,
-        req: &'a Request,
-        out: &'a OutputSink,
-    ) -> BoxFuture<'a, Result<Reply, ProviderError>> {
-        Box::pin(async move {
-            self.target.require_key()?;
-            self.inner.dispatch(req, out).await
-        })
-    }
-
-    fn check(&self) -> BoxFuture<'_, Availability> {
-        Box::pin(self.target.availability())
+    async fn availability(&self) -> Availability {
+        self.target.availability().await
     }
 }
 
@@ -179,9 +139,7 @@ impl Provider for OpenAiChatProvider {
 #[derive(Debug, Default)]
 pub struct ResponsesDecoder {
     label: String,
-    model: Option<String>,
-    usage: Option<Usage>,
-    done: bool,
+    facts: Facts,
     /// True once a text delta arrived; a stream without any gets its text from the final
     /// response object instead (some proxies send only that).
     had_delta: bool,
@@ -198,10 +156,10 @@ impl ResponsesDecoder {
     /// Take model and usage from a response object; an error there fails the reply.
     fn note_response(&mut self, r: &Value) -> Result<(), ProviderError> {
         if let Some(m) = r.get("model").and_then(Value::as_str) {
-            self.model = Some(m.to_string());
+            self.facts.model = Some(m.to_string());
         }
         if let Some(u) = r.get("usage").and_then(usage_from) {
-            self.usage = Some(u);
+            self.facts.usage = Some(u);
         }
         match r.get("error").filter(|e| !e.is_null()) {
             Some(e) => Err(self.error(e)),
@@ -280,7 +238,7 @@ impl Decoder for ResponsesDecoder {
                 if !self.had_delta {
                     emit(&output_text(r));
                 }
-                self.done = true;
+                self.facts.finished = true;
             }
             "response.failed" => {
                 let r = &data["response"];
@@ -313,20 +271,12 @@ impl Decoder for ResponsesDecoder {
         }
         self.note_response(v)?;
         emit(&output_text(v));
-        self.done = true;
+        self.facts.finished = true;
         Ok(())
     }
 
-    fn finished(&self) -> bool {
-        self.done
-    }
-
-    fn usage(&self) -> Option<Usage> {
-        self.usage.clone()
-    }
-
-    fn model(&self) -> Option<String> {
-        self.model.clone()
+    fn facts(&self) -> &Facts {
+        &self.facts
     }
 
     fn final_marker(&self) -> &'static str {
@@ -335,4 +285,33 @@ impl Decoder for ResponsesDecoder {
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_follow_the_base_in_any_form() {
+        let url = |base: &str| {
+            let s = ProviderSettings {
+                endpoint: Some(base.into()),
+                ..Default::default()
+            };
+            ResponsesProvider::with_env("codex", &s, &|_| None)
+                .unwrap()
+                .url()
+                .to_string()
+        };
+        assert_eq!(url("http://h:1"), "http://h:1/v1/responses");
+        assert_eq!(url("http://h:1/v1/"), "http://h:1/v1/responses");
+        assert_eq!(url("http://h:1/v1/responses"), "http://h:1/v1/responses");
+        assert_eq!(
+            url("http://h:1/openai/v1"),
+            "http://h:1/openai/v1/responses"
+        );
+        let env = |k: &str| (k == "OPENAI_BASE_URL").then(|| "http://o:2/v1".to_string());
+        let p = ResponsesProvider::with_env("codex", &ProviderSettings::default(), &env).unwrap();
+        assert_eq!(p.url(), "http://o:2/v1/responses");
+        let chat =
+            OpenAiChatProvider::with_env("codex", &ProviderSettings::default(), &env).unwrap();
+        assert_eq!(chat.chat_url(), "http://o:2/v1/chat/completions");
+    }
+}

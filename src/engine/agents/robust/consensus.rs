@@ -135,6 +135,9 @@ pub fn open_fanout(
     if cancel.is_cancelled() {
         return Err("the run was cancelled".into());
     }
+    if bus.stop_requested() {
+        return Err("a stop was requested".into());
+    }
     if plan.samples.is_empty() {
         return Err("no samples to take".into());
     }

@@ -92,7 +92,8 @@ pub async fn dispatch_careful(
         }
         None => quality_loop(project, bus, req, care, cancel).await?,
     };
-    if !out.ok || cancel.is_cancelled() {
+    // `/stop` takes effect between model calls: no critic round after the reply.
+    if !out.ok || cancel.is_cancelled() || bus.stop_requested() {
         return Ok(out);
     }
     if let Some(plan) = policy::refine_plan(rb, care.refine.as_ref(), &req.agent, care.careful) {
@@ -184,6 +185,10 @@ async fn quality_loop(
         let mut step = policy::quality_step(&q, attempt, max_retries, consensus_enabled);
         if repeated && matches!(step, QualityStep::Repair | QualityStep::Escalate) {
             // Word for word the same reply again: the agent cannot repair it.
+            step = QualityStep::GiveUp;
+        }
+        if bus.stop_requested() && matches!(step, QualityStep::Repair | QualityStep::Escalate) {
+            // `/stop` came during this call: no further call, the best reply so far stands.
             step = QualityStep::GiveUp;
         }
         match step {

@@ -60,7 +60,7 @@ pub async fn run(
 ) -> Result<DispatchOutcome, DispatchError> {
     let stage = req.stage.clone().unwrap_or_else(|| req.agent.clone());
     for round in 1..=plan.max_rounds {
-        if cancel.is_cancelled() {
+        if cancel.is_cancelled() || bus.stop_requested() {
             break;
         }
         let critic_req = DispatchRequest {

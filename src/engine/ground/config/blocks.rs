@@ -51,6 +51,12 @@ pub struct ValidationConfig {
     pub warn_files_per_batch: u32,
     /// Longest an `ACTION: run` command may take, in seconds.
     pub run_timeout_s: u64,
+    /// `ACTION: run` blocks past this many in one reply are refused.
+    pub max_runs_per_reply: u32,
+    /// Seconds all of one reply's commands may take together.
+    pub runs_budget_s: u64,
+    /// Bytes of one command's output kept in the activity log (first and last half).
+    pub output_keep_bytes: u64,
     /// When a stage's validation fails, undo its commit: never, careful (careful stages), always.
     pub rollback_on_failure: RollbackOnFailure,
 }
@@ -61,6 +67,9 @@ impl Default for ValidationConfig {
             max_files_per_batch: 25,
             warn_files_per_batch: 5,
             run_timeout_s: 120,
+            max_runs_per_reply: 10,
+            runs_budget_s: 600,
+            output_keep_bytes: 64 * 1024,
             rollback_on_failure: RollbackOnFailure::Careful,
         }
     }

@@ -28,7 +28,7 @@ pub use blocks::{
     SuperviseConfig, ValidationConfig,
 };
 pub use choices::{AutoConsensus, AutoRefine, PlateauAction, RollbackOnFailure};
-pub use error::{ConfigError, EnvLookup, process_env};
+pub use error::{ConfigError, Env, EnvLookup, process_env};
 pub use gate::GateConfig;
 pub use providers::{ApiStyle, Mode, ProviderSettings, ProvidersFile};
 pub use robustness::RobustnessConfig;
@@ -131,6 +131,7 @@ impl ClkConfig {
                 self.provider_no_output_timeout_s,
             ),
             ("validation.run_timeout_s", self.validation.run_timeout_s),
+            ("validation.runs_budget_s", self.validation.runs_budget_s),
             (
                 "provider_retry.backoff_ms",
                 self.provider_retry.backoff_ms / 1000,
@@ -158,6 +159,12 @@ impl ClkConfig {
         }
         if self.validation.run_timeout_s == 0 {
             return bad("validation.run_timeout_s must be at least 1 second");
+        }
+        if self.validation.runs_budget_s == 0 {
+            return bad("validation.runs_budget_s must be at least 1 second");
+        }
+        if self.validation.output_keep_bytes < 1024 {
+            return bad("validation.output_keep_bytes must be at least 1024");
         }
         if self.consensus.max_parallel == 0 {
             return bad("consensus.max_parallel must be at least 1");

@@ -411,8 +411,14 @@ pub fn describe(ev: &Event) -> Option<String> {
             }
         }
         Event::StopRequested => {
-            "stop requested: the current step finishes, then the work stops".to_string()
+            "stop requested: the current model call finishes, then the work stops".to_string()
         }
+        Event::Queued { what, position, .. } => format!(
+            "queued, starts after the current step: {what} (#{position}; /queue lists, \
+             /queue drop {position} removes it)"
+        ),
+        Event::QueueStarted { what, .. } => format!("starting queued work: {what}"),
+        Event::QueueDropped { what, .. } => format!("dropped from the queue: {what}"),
         Event::ProviderSwitched {
             name,
             usable,

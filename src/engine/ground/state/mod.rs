@@ -95,8 +95,17 @@ pub struct RunState {
     pub robustness: RobustTally,
     /// Why a spending cap stopped the run, once it did.
     pub budget_stopped: Option<String>,
+    /// Work waiting for the running work to end, in the order it will start.
+    pub queue: Vec<QueuedWork>,
     #[serde(skip)]
     pub log: VecDeque<String>,
+}
+
+/// One entry of the engine's work queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueuedWork {
+    pub task_id: u64,
+    pub what: String,
 }
 
 /// What the robustness loops spent, for the title bar and the headless summary.
@@ -241,6 +250,13 @@ impl RunState {
                 }
                 Decision::Skipped | Decision::Rejected => self.actions_refused += 1,
             },
+            Event::Queued { task_id, what, .. } => self.queue.push(QueuedWork {
+                task_id: *task_id,
+                what: what.clone(),
+            }),
+            Event::QueueStarted { task_id, .. } | Event::QueueDropped { task_id, .. } => {
+                self.queue.retain(|q| q.task_id != *task_id)
+            }
             Event::DoneRequested { reason, .. } => self.done_requested = Some(reason.clone()),
             Event::BudgetStopped { reason, .. } => self.budget_stopped = Some(reason.clone()),
             Event::ChangesUndone { files, .. } => {

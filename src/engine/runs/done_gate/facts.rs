@@ -37,7 +37,7 @@ pub struct Facts {
     pub tests: TestsStatus,
     /// Product files, relative to the root, sorted.
     pub deliverable_files: Vec<String>,
-    /// Body of the newest `qa` post on the blackboard.
+    /// Body of the newest `qa` post clk recorded (see [`blackboard::recorded`]).
     pub latest_qa_post: Option<String>,
     pub ralph_passes: u32,
     /// `"path:line"` of each TODO-style marker (empty when not scanned).
@@ -228,10 +228,12 @@ pub fn ralph_passes(ws: &Workspace) -> u32 {
     u32::try_from(experiments + dispatches).unwrap_or(u32::MAX)
 }
 
-/// Body of the newest `qa` post (ids sort by time). Posts by the chief do not count: the
-/// chief is the one asking to finish, and may not certify its own work.
+/// Body of the newest `qa` post (ids sort by time) in clk's own record of posts: a file in
+/// the blackboard folder that clk did not store, however it got there, is no verdict. Posts by
+/// the chief do not count: the chief is the one asking to finish, and may not certify its own
+/// work.
 fn latest_qa_post(ws: &Workspace) -> Option<String> {
-    blackboard::all(ws)
+    blackboard::recorded(ws)
         .into_iter()
         .filter(|p| p.post_type.trim().eq_ignore_ascii_case("qa"))
         .filter(|p| !p.author.eq_ignore_ascii_case("chief"))

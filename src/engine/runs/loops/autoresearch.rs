@@ -9,14 +9,12 @@
 //! experiments are code. Unlike the reference, plateau detection applies to this loop too: a
 //! step *improved* when it kept files that pass the evaluation.
 
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::iteration::{self, Iteration};
-use super::steer::Steering;
-use super::{Ctx, IterationResult, LoopKind, LoopOptions, LoopReport, drive, text};
-use crate::engine::agents::dispatch::DispatchError;
-use crate::engine::ground::events::Event;
+use super::skeleton::{Done, Names, Recipe};
+use super::{LoopKind, LoopOptions, LoopReport, drive, text};
+use crate::engine::agents::dispatch::DispatchOutcome;
 use crate::engine::ground::redact::redact_text;
 use crate::engine::store::bus::Bus;
 use crate::engine::store::workspace::Project;
@@ -36,159 +34,68 @@ pub async fn run_autoresearch(
     drive(project, bus, LoopKind::Autoresearch, opts, cancel).await
 }
 
-/// One step, survey to record.
-pub(super) async fn step(
-    ctx: &Ctx<'_>,
-    steer: &Steering,
-    i: u32,
-) -> Result<IterationResult, DispatchError> {
-    let careful = steer.careful();
-    let mut it = Iteration::begin(ctx, i);
-    let survey = format!(
-        "Autoresearch step #{i}: survey the state and propose the next experiment.{}",
-        steer.note()
-    );
-    let ralph = it.ask(ctx, "ralph", survey, careful, &[]).await?;
-    if ctx.opts.dry_run {
-        let q = "(dry run) the question ralph poses";
-        it.ask(ctx, "engineer", experiment_objective(q), careful, &[])
-            .await?;
-        it.ask(ctx, "critic", critic_objective(q, ""), careful, &[])
-            .await?;
-        return Ok(IterationResult {
-            summary: "dry run: prompts rendered, nothing applied".into(),
-            ..IterationResult::default()
-        });
-    }
-    if let Some(why) = iteration::unusable(ctx, &ralph) {
-        ctx.bus.emit(Event::Warning {
-            message: format!("autoresearch step #{i} skipped: {why}"),
-        });
-        it.undo(ctx, &format!("ralph's survey was unusable: {why}"));
-        let finished_at = iteration::now();
-        iteration::record(
-            ctx,
-            &json!({
-                "loop": "autoresearch",
-                "index": i,
-                "started_at": it.started_at,
-                "finished_at": finished_at,
-                "question": null,
-                "finding": null,
-                "improved": false,
-                "committed": false,
-                "skipped": why,
-            }),
-        );
-        iteration::progress_line(
-            ctx,
-            &format!(
-                "- step {i} @ {finished_at} improved=false committed=false :: skipped ({why})"
-            ),
-        );
-        return Ok(IterationResult {
-            summary: format!("skipped: {why}"),
-            ..IterationResult::default()
-        });
-    }
+/// One small experiment per step, critiqued by the critic.
+pub(super) struct Autoresearch;
 
-    let question =
-        text::question_line(&ralph.reply).unwrap_or_else(|| format!("Open question #{i}"));
-    let engineer = it
-        .ask(
-            ctx,
-            "engineer",
-            experiment_objective(&question),
-            careful,
-            &[("from", "ralph")],
-        )
-        .await?;
-    let finding: String = redact_text(&engineer.reply)
+/// The engineer's reply as the step's finding: redacted and short.
+fn finding(done: &Done<'_>) -> String {
+    redact_text(&done.engineer.reply)
         .chars()
         .take(FINDING_CHARS)
-        .collect();
-    let prose = text::prose_lines(&engineer.reply).join("\n");
-    let critic = it
-        .ask(
-            ctx,
-            "critic",
-            critic_objective(&question, &prose),
-            careful,
-            &[],
-        )
-        .await?;
-    let eval = iteration::evaluate(ctx, i).await;
-    let files = it.files();
+        .collect()
+}
 
-    let why_not = if ctx.cancel.is_cancelled() {
-        Some("the loop was cancelled".to_string())
-    } else if let Some(e) = &engineer.error {
-        Some(format!("the engineer failed: {}", e.message))
-    } else if files.is_empty() {
-        Some("no files changed".to_string())
-    } else if !eval.ok {
-        Some(format!("evaluation failed: {}", eval.summary))
-    } else {
+impl Recipe for Autoresearch {
+    const NAMES: Names = Names {
+        pass: "autoresearch step",
+        short: "step",
+        plan: "survey",
+        reviewer: "critic",
+        subject_field: "question",
+        subject_prefix: "Q: ",
+        null_when_skipped: &["finding"],
+    };
+
+    fn plan(&self, i: u32) -> String {
+        format!("Autoresearch step #{i}: survey the state and propose the next experiment.")
+    }
+
+    fn subject(&self, plan_reply: &str, i: u32) -> String {
+        text::question_line(plan_reply).unwrap_or_else(|| format!("Open question #{i}"))
+    }
+
+    fn dry_subject(&self, _: u32) -> String {
+        "(dry run) the question ralph poses".into()
+    }
+
+    fn work(&self, subject: &str) -> String {
+        experiment_objective(subject)
+    }
+
+    fn review(&self, _: u32, subject: &str, engineer: &DispatchOutcome, _: &[String]) -> String {
+        critic_objective(subject, &text::prose_lines(&engineer.reply).join("\n"))
+    }
+
+    fn objection(&self, _: &Done<'_>) -> Option<String> {
         None
-    };
-    let improved = why_not.is_none();
-    let mut failure = None;
-    let commit = match &why_not {
-        None => {
-            let notes = [
-                format!(
-                    "Autoresearch step {i}; critic ok={}; eval: {}",
-                    critic.ok, eval.summary
-                ),
-                format!("Finding:\n{finding}"),
-            ];
-            it.keep(ctx, &question, &notes)
-        }
-        Some(why) => {
-            failure = Some(it.fail(ctx, &question, why));
-            None
-        }
-    };
+    }
 
-    let finished_at = iteration::now();
-    iteration::record(
-        ctx,
-        &json!({
-            "loop": "autoresearch",
-            "index": i,
-            "started_at": it.started_at,
-            "finished_at": finished_at,
-            "question": redact_text(&question),
-            "finding": finding,
-            "improved": improved,
-            "committed": commit.is_some(),
-            "eval_summary": eval.summary,
-            "eval_weak": eval.weak,
-            "critic_ok": critic.ok,
-            "files": files,
-            "reason": why_not,
-            "careful": careful,
-            "sha_before": it.sha_before,
-            "sha_after": it.sha_now(ctx),
-        }),
-    );
-    iteration::progress_line(
-        ctx,
-        &format!(
-            "- step {i} @ {finished_at} improved={improved} committed={} :: Q: {}",
-            commit.is_some(),
-            redact_text(&question)
-        ),
-    );
-    Ok(IterationResult {
-        improved,
-        commit,
-        summary: format!(
-            "Q: {question} ({})",
-            why_not.unwrap_or_else(|| eval.summary.clone())
-        ),
-        failure,
-    })
+    fn notes(&self, done: &Done<'_>) -> Vec<String> {
+        vec![
+            format!(
+                "Autoresearch step {}; critic ok={}; eval: {}",
+                done.index, done.review.ok, done.eval.summary
+            ),
+            format!("Finding:\n{}", finding(done)),
+        ]
+    }
+
+    fn fields(&self, done: &Done<'_>) -> Map<String, Value> {
+        let mut fields = Map::new();
+        fields.insert("finding".into(), json!(finding(done)));
+        fields.insert("critic_ok".into(), json!(done.review.ok));
+        fields
+    }
 }
 
 fn experiment_objective(question: &str) -> String {

@@ -22,6 +22,16 @@ use crate::engine::runs::evaluate::{self, Evaluation};
 use crate::engine::store::git;
 use crate::engine::store::workspace::append_jsonl;
 
+/// What a failed iteration tried and why it was undone, for the critic.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Failure {
+    pub index: u32,
+    pub objective: String,
+    pub why: String,
+    /// The change as a patch, cut to a bounded length; empty when nothing changed.
+    pub diff: String,
+}
+
 /// Longest diff shown to the critic, in characters.
 const MAX_DIFF: usize = 4000;
 
@@ -171,8 +181,8 @@ impl Iteration {
     /// Put the iteration's files back as they were when it began; returns the undone change
     /// as a patch (bounded), for the critic.
     /// Put the iteration's files back and describe the failure for the critic.
-    pub fn fail(&self, ctx: &Ctx<'_>, objective: &str, why: &str) -> super::steer::Failure {
-        super::steer::Failure {
+    pub fn fail(&self, ctx: &Ctx<'_>, objective: &str, why: &str) -> Failure {
+        Failure {
             index: self.index,
             objective: objective.to_string(),
             why: why.to_string(),

@@ -15,6 +15,7 @@
 
 mod iteration;
 pub mod plateau;
+mod skeleton;
 mod steer;
 pub mod text;
 
@@ -113,7 +114,7 @@ struct IterationResult {
     /// What was tried and how it was judged, one line, for the chief's reframe.
     pub summary: String,
     /// Set when the iteration failed: what the critic would be shown.
-    pub failure: Option<steer::Failure>,
+    pub failure: Option<iteration::Failure>,
 }
 
 /// Everything an iteration needs to talk to agents.
@@ -234,8 +235,10 @@ async fn drive(
             agent: kind.name().to_string(),
         });
         let result = match kind {
-            LoopKind::Ralph => ralph::iteration(&ctx, &steer, index).await,
-            LoopKind::Autoresearch => autoresearch::step(&ctx, &steer, index).await,
+            LoopKind::Ralph => skeleton::run(&ctx, &steer, index, &ralph::Ralph).await,
+            LoopKind::Autoresearch => {
+                skeleton::run(&ctx, &steer, index, &autoresearch::Autoresearch).await
+            }
         };
         let finished = |ok: bool, reason: Option<String>, commit: Option<String>| {
             bus.emit(Event::StageFinished {

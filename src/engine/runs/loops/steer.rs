@@ -6,21 +6,12 @@
 //! diff). The chief and the critic act between iterations, so their batches commit at once
 //! under their own names and are never part of an iteration's undo.
 
+use super::iteration::{self, Failure};
 use super::plateau::{PlateauGuard, Step, Trend, assess, effective_window};
-use super::{Ask, Ctx, IterationResult, StopReason, iteration};
+use super::{Ask, Ctx, IterationResult, StopReason};
 use crate::engine::agents::dispatch::{CommitPolicy, DispatchError};
 use crate::engine::ground::config::RobustnessConfig;
 use crate::engine::ground::events::Event;
-
-/// What a failed iteration tried and why it was undone, for the critic.
-#[derive(Debug, Clone, Default)]
-pub(super) struct Failure {
-    pub index: u32,
-    pub objective: String,
-    pub why: String,
-    /// The change as a patch, cut to a bounded length; empty when nothing changed.
-    pub diff: String,
-}
 
 /// Outcomes the chief is shown when reframing.
 const RECENT_SHOWN: usize = 8;

@@ -55,6 +55,7 @@ pub(super) async fn dispatch_stage(
         let stop = !out.ok
             || req.dry_run
             || cancel.is_cancelled()
+            || bus.stop_requested()
             || out.parsed.footer.round_status == Some(RoundStatus::Done);
         let all = match acc.take() {
             Some(a) => merge(a, out),
@@ -101,7 +102,11 @@ async fn with_stage_retries(
     let mut retry = 0u32;
     loop {
         let out = dispatch_careful(project, bus, req, care, cancel).await?;
-        if !stage_retryable(&out) || retry >= policy.max_retries || cancel.is_cancelled() {
+        if !stage_retryable(&out)
+            || retry >= policy.max_retries
+            || cancel.is_cancelled()
+            || bus.stop_requested()
+        {
             return Ok(out);
         }
         retry += 1;

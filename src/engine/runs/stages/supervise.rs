@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::runner::{PassOptions, PassReport, run_pass};
 use crate::engine::agents::dispatch::{CommitPolicy, DispatchError, DispatchRequest};
-use crate::engine::ground::config::{ConfigError, EnvLookup};
+use crate::engine::ground::config::{ConfigError, Env};
 use crate::engine::ground::events::Event;
 use crate::engine::runs::call::dispatch;
 use crate::engine::runs::done_gate::{self, GateVerdict, TestsStatus};
@@ -123,7 +123,7 @@ enum DoneStep {
 /// Run `opts.workflow` under supervision. `env` supplies the `CLK_*` overrides.
 pub async fn supervise(
     ws: &Workspace,
-    env: EnvLookup<'_>,
+    env: &Env,
     bus: &Bus,
     opts: &SuperviseOptions,
     cancel: &CancellationToken,
@@ -144,12 +144,8 @@ pub async fn supervise(
     let mut refusal = String::new();
     let mut direction: Option<String> = None;
     for cycle in 1..=max_cycles {
-        if cancel.is_cancelled() {
-            report.end = RunEnd::Cancelled;
-            break;
-        }
-        if bus.stop_requested() {
-            report.end = RunEnd::Stopped;
+        if let Some(end) = interrupted(bus, cancel) {
+            report.end = end;
             break;
         }
         let project = ws.load(env)?;
@@ -205,12 +201,8 @@ pub async fn supervise(
             report.end = RunEnd::DryRun;
             break;
         }
-        if cancel.is_cancelled() {
-            report.end = RunEnd::Cancelled;
-            break;
-        }
-        if bus.stop_requested() {
-            report.end = RunEnd::Stopped;
+        if let Some(end) = interrupted(bus, cancel) {
+            report.end = end;
             break;
         }
         if let Some(reason) = provider_failure {
@@ -380,4 +372,15 @@ async fn stall_rescue(
         commit: CommitPolicy::Now,
     };
     dispatch(project, bus, &req, cancel).await.map(|_| ())
+}
+
+/// How the run ends now, if the user cancelled it or asked it to stop after this step.
+fn interrupted(bus: &Bus, cancel: &CancellationToken) -> Option<RunEnd> {
+    if cancel.is_cancelled() {
+        Some(RunEnd::Cancelled)
+    } else if bus.stop_requested() {
+        Some(RunEnd::Stopped)
+    } else {
+        None
+    }
 }

@@ -166,6 +166,7 @@ pub(super) async fn project_task(
         Command::Doctor { .. }
         | Command::Confirm { .. }
         | Command::Stop
+        | Command::Queue { .. }
         | Command::Abort
         | Command::Shutdown => Handled::Failed("not a task".into()),
     }

@@ -6,10 +6,13 @@
 //! (providers kill their process groups); every task ends with `Event::TaskFinished`.
 //!
 //! The command handlers live in `commands.rs` and return a typed [`Handled`]; this file is the
-//! task loop: it answers what the loop itself can (confirm, stop, abort), and runs the rest as
-//! tasks that each end with one `TaskFinished`.
+//! task loop: it answers what the loop itself can (confirm, stop, abort, the queue), and runs
+//! the rest as tasks that each end with one `TaskFinished`. Work (runs, loops, messages) runs
+//! one at a time: work asked for meanwhile waits in the queue (`queue.rs`) and starts when the
+//! work before it ends.
 
 mod commands;
+mod queue;
 mod session;
 
 use std::sync::{Arc, Mutex};
@@ -18,11 +21,12 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::ground::events::{Command, Event};
+use crate::engine::ground::events::{Command, Event, QueueCommand};
 use crate::engine::ground::state::RunState;
 use crate::engine::store::bus::Bus;
 use crate::engine::store::workspace::Project;
 use commands::Handled;
+use queue::{Waiting, WorkQueue};
 use session::Session;
 
 /// The engine is gone (it was shut down).
@@ -97,8 +101,9 @@ impl Engine {
 }
 
 async fn run(session: Arc<Session>, bus: Bus, mut rx: mpsc::UnboundedReceiver<(u64, Command)>) {
-    let mut tasks = JoinSet::new();
+    let mut tasks: JoinSet<u64> = JoinSet::new();
     let mut cancel = CancellationToken::new();
+    let mut queue = WorkQueue::default();
     let finished = |id: u64, task: &str, handled: Handled| {
         bus.emit(Event::TaskFinished {
             task_id: id,
@@ -106,6 +111,18 @@ async fn run(session: Arc<Session>, bus: Bus, mut rx: mpsc::UnboundedReceiver<(u
             ok: handled.ok(),
             summary: handled.into_summary(),
         })
+    };
+    // Queued work taken off the queue ends its task, so no front end waits for it forever.
+    let dropped = |w: Waiting| {
+        bus.emit(Event::QueueDropped {
+            task_id: w.id,
+            what: w.what.clone(),
+        });
+        finished(
+            w.id,
+            &task_name(&w.cmd),
+            Handled::Failed("dropped from the queue".into()),
+        );
     };
     loop {
         tokio::select! {
@@ -115,6 +132,7 @@ async fn run(session: Arc<Session>, bus: Bus, mut rx: mpsc::UnboundedReceiver<(u
                     cancel.cancel();
                     cancel = CancellationToken::new();
                     bus.answer_all_no();
+                    queue.clear().into_iter().for_each(dropped);
                 }
                 Some((id, Command::Confirm { id: question, approve })) => {
                     if bus.answer(question, approve) {
@@ -129,55 +147,94 @@ async fn run(session: Arc<Session>, bus: Bus, mut rx: mpsc::UnboundedReceiver<(u
                     } else {
                         bus.request_stop();
                         bus.emit(Event::StopRequested);
-                        finished(id, "stop", Handled::Done("stopping after the current step".into()));
+                        finished(id, "stop", Handled::Done("stopping after the current model call".into()));
                     }
                 }
-                Some((
-                    id,
-                    cmd @ (Command::CaptureIdea { .. }
-                    | Command::Dispatch { .. }
-                    | Command::Cast { .. }
-                    | Command::Plan { .. }
-                    | Command::Run { .. }
-                    | Command::Loop { .. }
-                    | Command::Message { .. }
-                    | Command::Roles { .. }
-                    | Command::SwitchProvider { .. }
-                    | Command::Undo { .. }
-                    | Command::Doctor { .. }
-                    | Command::Status
-                    | Command::Tutorial),
-                )) => {
+                Some((id, Command::Queue { action })) => {
+                    let handled = match action {
+                        QueueCommand::List => {
+                            bus.emit(Event::Report { topic: "queue".into(), lines: queue.lines() });
+                            Handled::Done("queue listed".into())
+                        }
+                        QueueCommand::Drop { n } => match queue.remove(n) {
+                            Some(w) => {
+                                let line = format!("dropped {}", w.what);
+                                dropped(w);
+                                Handled::Done(line)
+                            }
+                            None => Handled::Failed(format!("no entry {n} in the queue; /queue lists them")),
+                        },
+                        QueueCommand::Clear => {
+                            let gone = queue.clear();
+                            let n = gone.len();
+                            gone.into_iter().for_each(dropped);
+                            Handled::Done(format!("{n} dropped from the queue"))
+                        }
+                    };
+                    finished(id, "queue", handled);
+                }
+                Some((id, cmd)) if queue::is_work(&cmd) && queue.busy() => {
+                    let what = queue::label(&cmd, &task_name(&cmd));
+                    let position = queue.push(Waiting { id, cmd, what: what.clone() });
+                    bus.emit(Event::Queued { task_id: id, what, position });
+                }
+                Some((id, cmd)) => {
+                    if queue::is_work(&cmd) {
+                        queue.start(id);
+                    }
                     if tasks.is_empty() {
                         // A stop asked for earlier work must not stop this new work.
                         bus.clear_stop();
                     }
-                    let (s, b, c) = (session.clone(), bus.clone(), cancel.clone());
-                    tasks.spawn(async move {
-                        use futures_util::FutureExt;
-                        // A bug in a task must end it with a failure, never leave a front
-                        // end waiting forever for its TaskFinished.
-                        let run = std::panic::AssertUnwindSafe(run_task(&s, &b, id, cmd, &c));
-                        if let Err(panic) = run.catch_unwind().await {
-                            let what = panic
-                                .downcast_ref::<String>()
-                                .cloned()
-                                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                                .unwrap_or_else(|| "unknown".into());
-                            b.emit(Event::TaskFinished {
-                                task_id: id,
-                                task: "task".into(),
-                                ok: false,
-                                summary: format!("internal error (a bug in clk): {what}"),
-                            });
-                        }
-                    });
+                    spawn_task(&mut tasks, &session, &bus, &cancel, id, cmd);
                 }
             },
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Ok(id) = done
+                    && let Some(next) = queue.finished(id)
+                {
+                    bus.emit(Event::QueueStarted { task_id: next.id, what: next.what.clone() });
+                    // A stop asked for the work that ended must not stop the work that waited.
+                    bus.clear_stop();
+                    spawn_task(&mut tasks, &session, &bus, &cancel, next.id, next.cmd);
+                }
+            }
         }
     }
+    queue.clear().into_iter().for_each(dropped);
     while tasks.join_next().await.is_some() {}
+}
+
+/// Run `cmd` as its own task; the task's result is its id.
+fn spawn_task(
+    tasks: &mut JoinSet<u64>,
+    session: &Arc<Session>,
+    bus: &Bus,
+    cancel: &CancellationToken,
+    id: u64,
+    cmd: Command,
+) {
+    let (s, b, c) = (session.clone(), bus.clone(), cancel.clone());
+    tasks.spawn(async move {
+        use futures_util::FutureExt;
+        // A bug in a task must end it with a failure, never leave a front end waiting
+        // forever for its TaskFinished.
+        let run = std::panic::AssertUnwindSafe(run_task(&s, &b, id, cmd, &c));
+        if let Err(panic) = run.catch_unwind().await {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown".into());
+            b.emit(Event::TaskFinished {
+                task_id: id,
+                task: "task".into(),
+                ok: false,
+                summary: format!("internal error (a bug in clk): {what}"),
+            });
+        }
+        id
+    });
 }
 
 /// The name of a command's task, for `TaskFinished`.
@@ -198,6 +255,7 @@ fn task_name(cmd: &Command) -> String {
         Command::Tutorial => "tutorial".into(),
         Command::Confirm { .. } => "answer".into(),
         Command::Stop => "stop".into(),
+        Command::Queue { .. } => "queue".into(),
         Command::Abort => "abort".into(),
         Command::Shutdown => "shutdown".into(),
     }

@@ -3,7 +3,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::engine::ground::config::process_env;
 use crate::engine::ground::state::RunState;
 use crate::engine::store::workspace::Project;
 
@@ -23,7 +22,7 @@ impl Session {
         let mut p = self
             .base
             .ws
-            .load(&process_env)
+            .load(&self.base.env)
             .map_err(|e| format!("{e}; /doctor can help"))?;
         p.providers.active = self
             .active

@@ -1,13 +1,13 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::engine::ground::config::process_env;
+use crate::engine::ground::config::Env;
 use crate::engine::store::workspace::{Workspace, write_json};
 
 fn project(dir: &std::path::Path, shell_command: Option<&str>) -> Project {
     crate::engine::store::init::init(dir, Some("t")).unwrap();
     let mut p = Workspace::new(dir.canonicalize().unwrap())
-        .load(&process_env)
+        .load(&Env::none())
         .unwrap();
     p.providers.active = "shell".into();
     if let Some(s) = p.providers.providers.get_mut("shell") {

@@ -37,6 +37,7 @@ fn repo() -> (tempfile::TempDir, PathBuf) {
 
 fn judge(keep: bool) -> Judge<'static> {
     Judge {
+        kind: "native_change",
         agent: "engineer",
         run_id: "r1",
         max_files: 25,
@@ -195,5 +196,49 @@ fn a_file_holding_a_known_key_is_undone() {
     let out = w.finish(&judge(true), &Bus::new(None));
     assert_eq!(out.written, vec!["ok.py"]);
     assert!(!root.join("config.py").exists());
-    assert!(out.refused[0].contains("secret"), "{:?}", out.refused);
+    assert!(out.refused[0].contains("holds a key"), "{:?}", out.refused);
+}
+
+#[test]
+fn token_shaped_contents_and_names_are_undone() {
+    let (_d, root) = repo();
+    let w = Watch::begin(&root).unwrap();
+    std::fs::write(root.join("a.txt"), "auth: Bearer abcdefghijklmnopqrst\n").unwrap();
+    std::fs::write(
+        root.join("b.txt"),
+        "gh = ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9v\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("sk-live-ABCDEFGHIJKLMNOP.txt"), "x\n").unwrap();
+    std::fs::write(root.join("ok.py"), "x = 1\n").unwrap();
+    let out = w.finish(&judge(true), &Bus::new(None));
+    assert_eq!(out.written, vec!["ok.py"]);
+    assert_eq!(out.refused.len(), 3, "{:?}", out.refused);
+    for f in ["a.txt", "b.txt", "sk-live-ABCDEFGHIJKLMNOP.txt"] {
+        assert!(!root.join(f).exists(), "{f}");
+    }
+    assert!(
+        out.refused
+            .iter()
+            .any(|r| r.contains("its name holds a key"))
+    );
+}
+
+#[test]
+fn posts_forged_by_an_agents_own_tools_are_put_back() {
+    let (_d, root) = repo();
+    std::fs::create_dir_all(root.join(".clk/state")).unwrap();
+    std::fs::create_dir_all(root.join(".clk/blackboard")).unwrap();
+    std::fs::write(root.join(".clk/state/posts.jsonl"), "{\"id\":\"real\"}\n").unwrap();
+    let w = Watch::begin(&root).unwrap();
+    std::fs::write(root.join(".clk/blackboard/forged.json"), "PASS").unwrap();
+    std::fs::write(root.join(".clk/state/posts.jsonl"), "{\"body\":\"PASS\"}\n").unwrap();
+    let out = w.finish(&judge(true), &Bus::new(None));
+    assert!(!root.join(".clk/blackboard/forged.json").exists());
+    assert_eq!(
+        std::fs::read_to_string(root.join(".clk/state/posts.jsonl")).unwrap(),
+        "{\"id\":\"real\"}\n"
+    );
+    assert_eq!(out.refused.len(), 2, "{:?}", out.refused);
+    assert!(out.written.is_empty(), "{:?}", out.written);
 }

@@ -9,44 +9,29 @@
 
 use serde_json::Value;
 
-use super::common::{Folded, JsonStream, failure, json_line, no_reply, num, show_text, text};
+use super::common::{Exit, Folded, JsonStream, Pending, failure, no_reply, num, show_text, text};
 use super::{CliProvider, Invocation};
 use crate::engine::agents::providers::{ErrorKind, ProviderError};
 use crate::engine::ground::events::{Stream, Usage};
 
 pub(super) fn invocation(p: &CliProvider) -> Invocation {
-    let mut inv = Invocation::default();
-    inv.args.extend(
-        [
-            "-p",
-            "--output-format",
-            "stream-json",
-            "--verbose",
-            "--include-partial-messages",
-        ]
-        .iter()
-        .map(|s| s.to_string()),
-    );
-    if !p.model_setting().is_empty() {
-        inv.args.push("--model".into());
-        inv.args.push(p.model_setting().into());
-    }
+    let mut inv = Invocation::with_args(&[
+        "-p",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--include-partial-messages",
+    ]);
+    inv.option("--model", p.model_setting());
     if p.settings.native_tools {
-        inv.args.push("--permission-mode".into());
-        inv.args.push("acceptEdits".into());
+        inv.option("--permission-mode", "acceptEdits");
     }
     // Claude Code retries a failing endpoint ten times over minutes; clk retries instead.
     if !p.user_set("CLAUDE_CODE_MAX_RETRIES") {
         inv.env.insert("CLAUDE_CODE_MAX_RETRIES".into(), "0".into());
     }
     inv.env.insert("DISABLE_AUTOUPDATER".into(), "1".into());
-    if let Some(home) = p.home() {
-        inv.env.insert("HOME".into(), home.display().to_string());
-        inv.env.insert(
-            "CLAUDE_CONFIG_DIR".into(),
-            home.join(".claude").display().to_string(),
-        );
-    }
+    inv.home(p.home(), "CLAUDE_CONFIG_DIR", ".claude");
     if let Some(url) = p.settings.endpoint.as_deref().filter(|u| !u.is_empty()) {
         inv.env.insert("ANTHROPIC_BASE_URL".into(), url.into());
     }
@@ -58,50 +43,32 @@ pub(super) fn invocation(p: &CliProvider) -> Invocation {
 
 #[derive(Debug, Default)]
 pub(crate) struct Parser {
-    saw_json: bool,
     model: String,
     result: Option<Value>,
     /// Streamed text whose line is not complete yet.
-    pending: String,
+    pending: Pending,
     /// The current message's text was shown from its deltas; its whole copy in the
     /// `assistant` line is not shown again.
     streamed: bool,
 }
 
 impl Parser {
-    fn flush(&mut self, show: &mut dyn FnMut(Stream, &str)) {
-        if !self.pending.is_empty() {
-            show_text(&std::mem::take(&mut self.pending), show);
-        }
-    }
-
     /// `--include-partial-messages`: the API's own stream events, for text as it arrives.
     fn stream_event(&mut self, e: &Value, show: &mut dyn FnMut(Stream, &str)) {
         match text(e, "type") {
             "message_start" => self.streamed = false,
             "content_block_delta" if text(&e["delta"], "type") == "text_delta" => {
                 self.streamed = true;
-                self.pending.push_str(text(&e["delta"], "text"));
-                if let Some(pos) = self.pending.rfind('\n') {
-                    let done: String = self.pending.drain(..=pos).collect();
-                    show_text(&done, show);
-                }
+                self.pending.push(text(&e["delta"], "text"), show);
             }
-            "content_block_stop" | "message_stop" => self.flush(show),
+            "content_block_stop" | "message_stop" => self.pending.flush(show),
             _ => {}
         }
     }
 }
 
 impl JsonStream for Parser {
-    fn feed(&mut self, line: &str, show: &mut dyn FnMut(Stream, &str)) {
-        let Some(v) = json_line(line) else {
-            if !line.trim().is_empty() {
-                show(Stream::Stdout, line);
-            }
-            return;
-        };
-        self.saw_json = true;
+    fn event(&mut self, v: Value, show: &mut dyn FnMut(Stream, &str)) {
         match text(&v, "type") {
             "system" if text(&v, "subtype") == "init" => {
                 self.model = text(&v, "model").to_string();
@@ -112,7 +79,7 @@ impl JsonStream for Parser {
             }
             "stream_event" => self.stream_event(&v["event"], show),
             "assistant" => {
-                self.flush(show);
+                self.pending.flush(show);
                 let msg = &v["message"];
                 let model = text(msg, "model");
                 if !model.is_empty() && !model.starts_with('<') {
@@ -130,16 +97,16 @@ impl JsonStream for Parser {
                 }
             }
             "result" => {
-                self.flush(show);
+                self.pending.flush(show);
                 self.result = Some(v);
             }
             _ => {}
         }
     }
 
-    fn finish(&mut self, code: Option<i32>, stderr: &str) -> Result<Folded, ProviderError> {
+    fn finish(&mut self, exit: &Exit<'_>) -> Result<Folded, ProviderError> {
         let Some(r) = self.result.take() else {
-            return Err(no_reply(code, stderr, self.saw_json));
+            return Err(no_reply(exit));
         };
         let reply = text(&r, "result").to_string();
         if r["is_error"].as_bool().unwrap_or(false) {
@@ -178,62 +145,5 @@ impl JsonStream for Parser {
             usage,
             model: std::mem::take(&mut self.model),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::agents::providers::cli::tests::fold;
-
-    #[test]
-    fn folds_a_recorded_reply() {
-        let (r, shown) = fold(
-            Box::new(Parser::default()),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/cli/claude-ok.jsonl"
-            )),
-            0,
-        );
-        let r = r.unwrap();
-        assert_eq!(r.text, "Hello from the mock.\nSecond line.");
-        assert_eq!(r.usage.input_tokens, 12);
-        assert_eq!(r.usage.output_tokens, 7);
-        assert_eq!(r.usage.reported_cost_micros, Some(188));
-        assert!(!r.usage.estimated);
-        assert!(
-            shown.iter().any(|l| l == "Hello from the mock."),
-            "{shown:?}"
-        );
-    }
-
-    #[test]
-    fn an_error_result_is_classified() {
-        let (r, _) = fold(
-            Box::new(Parser::default()),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/cli/claude-401.jsonl"
-            )),
-            1,
-        );
-        assert_eq!(r.unwrap_err().kind, ErrorKind::Auth);
-        let (r, _) = fold(
-            Box::new(Parser::default()),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/cli/claude-down.jsonl"
-            )),
-            1,
-        );
-        assert_eq!(r.unwrap_err().kind, ErrorKind::Retryable);
-    }
-
-    #[test]
-    fn text_that_is_not_json_is_a_bad_reply() {
-        let (r, shown) = fold(Box::new(Parser::default()), "just text\n", 0);
-        assert_eq!(r.unwrap_err().kind, ErrorKind::BadReply);
-        assert_eq!(shown, vec!["just text"]);
     }
 }

@@ -10,7 +10,9 @@
 //! clk's retry policy decides. With an `endpoint` setting clk defines a model provider of its
 //! own (`clk`, Responses API, no retries) instead of the user's configured one.
 
-use super::common::{Folded, JsonStream, failure, json_line, no_reply, num, show_text, text};
+use serde_json::Value;
+
+use super::common::{Exit, Folded, JsonStream, failure, no_reply, num, show_text, text};
 use super::{CliProvider, Invocation};
 use crate::engine::agents::providers::ProviderError;
 use crate::engine::ground::events::{Stream, Usage};
@@ -26,12 +28,8 @@ fn toml_str(s: &str) -> String {
 }
 
 pub(super) fn invocation(p: &CliProvider) -> Invocation {
-    let mut inv = Invocation::default();
-    inv.args.extend(
-        ["exec", "--json", "--skip-git-repo-check", "--ephemeral"]
-            .iter()
-            .map(|s| s.to_string()),
-    );
+    let mut inv =
+        Invocation::with_args(&["exec", "--json", "--skip-git-repo-check", "--ephemeral"]);
     set(&mut inv, "approval_policy", "\"never\"");
     let sandbox = if p.settings.native_tools {
         "\"workspace-write\""
@@ -60,17 +58,8 @@ pub(super) fn invocation(p: &CliProvider) -> Invocation {
         set(&mut inv, "model_providers.clk.request_max_retries", "0");
         set(&mut inv, "model_providers.clk.stream_max_retries", "0");
     }
-    if !p.model_setting().is_empty() {
-        inv.args.push("-m".into());
-        inv.args.push(p.model_setting().into());
-    }
-    if let Some(home) = p.home() {
-        inv.env.insert("HOME".into(), home.display().to_string());
-        inv.env.insert(
-            "CODEX_HOME".into(),
-            home.join(".codex").display().to_string(),
-        );
-    }
+    inv.option("-m", p.model_setting());
+    inv.home(p.home(), "CODEX_HOME", ".codex");
     if let Some(key) = p.settings.api_key.as_deref().filter(|k| !k.is_empty()) {
         inv.env.insert("OPENAI_API_KEY".into(), key.into());
     }
@@ -79,7 +68,6 @@ pub(super) fn invocation(p: &CliProvider) -> Invocation {
 
 #[derive(Debug, Default)]
 pub(crate) struct Parser {
-    saw_json: bool,
     messages: Vec<String>,
     usage: Option<Usage>,
     error: Option<String>,
@@ -87,14 +75,7 @@ pub(crate) struct Parser {
 }
 
 impl JsonStream for Parser {
-    fn feed(&mut self, line: &str, show: &mut dyn FnMut(Stream, &str)) {
-        let Some(v) = json_line(line) else {
-            if !line.trim().is_empty() {
-                show(Stream::Stdout, line);
-            }
-            return;
-        };
-        self.saw_json = true;
+    fn event(&mut self, v: Value, show: &mut dyn FnMut(Stream, &str)) {
         let item = &v["item"];
         match (text(&v, "type"), text(item, "type")) {
             ("thread.started", _) => show(Stream::Stdout, "codex started"),
@@ -149,7 +130,7 @@ impl JsonStream for Parser {
         }
     }
 
-    fn finish(&mut self, code: Option<i32>, stderr: &str) -> Result<Folded, ProviderError> {
+    fn finish(&mut self, exit: &Exit<'_>) -> Result<Folded, ProviderError> {
         if self.failed || (self.usage.is_none() && self.error.is_some()) {
             let m = self
                 .error
@@ -158,7 +139,7 @@ impl JsonStream for Parser {
             return Err(failure(&m));
         }
         let Some(usage) = self.usage.take() else {
-            return Err(no_reply(code, stderr, self.saw_json));
+            return Err(no_reply(exit));
         };
         Ok(Folded {
             text: self.messages.join("\n\n"),
@@ -171,46 +152,6 @@ impl JsonStream for Parser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::agents::providers::ErrorKind;
-    use crate::engine::agents::providers::cli::tests::fold;
-
-    #[test]
-    fn folds_a_recorded_reply() {
-        let (r, shown) = fold(
-            Box::new(Parser::default()),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/cli/codex-ok.jsonl"
-            )),
-            0,
-        );
-        let r = r.unwrap();
-        assert_eq!(r.text, "Hello from the mock.\nSecond line.");
-        assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (12, 7));
-        assert!(shown.iter().any(|l| l == "Second line."), "{shown:?}");
-    }
-
-    #[test]
-    fn failed_turns_are_classified() {
-        let (r, _) = fold(
-            Box::new(Parser::default()),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/cli/codex-401.jsonl"
-            )),
-            1,
-        );
-        assert_eq!(r.unwrap_err().kind, ErrorKind::Auth);
-        let (r, _) = fold(
-            Box::new(Parser::default()),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/cli/codex-down.jsonl"
-            )),
-            1,
-        );
-        assert_eq!(r.unwrap_err().kind, ErrorKind::Retryable);
-    }
 
     #[test]
     fn the_endpoint_setting_defines_a_provider_without_retries() {

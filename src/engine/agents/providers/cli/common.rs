@@ -1,7 +1,9 @@
-//! What the four CLI parsers share: the parser trait, error classification from the CLIs'
-//! own words, the shape of a live line, and setting up a private home folder.
+//! What the four CLIs share: the parser trait and the line reader around it, error
+//! classification from the CLIs' own words, the shape of a live line, building an invocation,
+//! and setting up a private home folder.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use regex::Regex;
@@ -18,18 +20,71 @@ pub struct Folded {
     pub model: String,
 }
 
+/// Whether a run printed any JSON line at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Printed {
+    Json,
+    NoJson,
+}
+
 /// Folds one CLI's JSON lines as they arrive.
 pub trait JsonStream: Send {
-    /// Take one stdout line; call `show` for what a person should see of it, if anything.
-    fn feed(&mut self, line: &str, show: &mut dyn FnMut(Stream, &str));
+    /// Take one JSON object from stdout; call `show` for what a person should see of it.
+    fn event(&mut self, v: serde_json::Value, show: &mut dyn FnMut(Stream, &str));
 
-    /// The program exited with `code` (None: killed by a signal); `stderr` is the tail of
-    /// its stderr. The reply, or the failure classified.
-    fn finish(&mut self, code: Option<i32>, stderr: &str) -> Result<Folded, ProviderError>;
+    /// The program ended: the reply, or the failure classified.
+    fn finish(&mut self, exit: &Exit<'_>) -> Result<Folded, ProviderError>;
+}
+
+/// How a CLI run ended.
+#[derive(Debug, Clone, Copy)]
+pub struct Exit<'a> {
+    /// Its exit code; None when a signal killed it.
+    pub code: Option<i32>,
+    /// The tail of its stderr.
+    pub stderr: &'a str,
+    pub printed: Printed,
+}
+
+/// A CLI's stdout, line by line, into its parser: JSON objects to the parser, any other line
+/// that is not blank (a banner, a warning) shown as the program printed it.
+pub struct Folder {
+    parser: Box<dyn JsonStream>,
+    printed: Printed,
+}
+
+impl Folder {
+    pub fn new(parser: Box<dyn JsonStream>) -> Folder {
+        Folder {
+            parser,
+            printed: Printed::NoJson,
+        }
+    }
+
+    /// Take one stdout line; call `show` for what a person should see of it, if anything.
+    pub fn feed(&mut self, line: &str, show: &mut dyn FnMut(Stream, &str)) {
+        match json_line(line) {
+            Some(v) => {
+                self.printed = Printed::Json;
+                self.parser.event(v, show);
+            }
+            None if !line.trim().is_empty() => show(Stream::Stdout, line),
+            None => {}
+        }
+    }
+
+    /// See [`JsonStream::finish`].
+    pub fn finish(&mut self, code: Option<i32>, stderr: &str) -> Result<Folded, ProviderError> {
+        self.parser.finish(&Exit {
+            code,
+            stderr,
+            printed: self.printed,
+        })
+    }
 }
 
 /// Parse a line as a JSON object, or None (blank lines, banners, partial lines).
-pub fn json_line(line: &str) -> Option<serde_json::Value> {
+fn json_line(line: &str) -> Option<serde_json::Value> {
     let t = line.trim();
     if !t.starts_with('{') {
         return None;
@@ -37,6 +92,28 @@ pub fn json_line(line: &str) -> Option<serde_json::Value> {
     serde_json::from_str::<serde_json::Value>(t)
         .ok()
         .filter(|v| v.is_object())
+}
+
+/// Streamed reply text, shown a whole line at a time.
+#[derive(Debug, Default)]
+pub struct Pending(String);
+
+impl Pending {
+    /// Add a streamed piece and show the lines it completes.
+    pub fn push(&mut self, piece: &str, show: &mut dyn FnMut(Stream, &str)) {
+        self.0.push_str(piece);
+        if let Some(pos) = self.0.rfind('\n') {
+            let done: String = self.0.drain(..=pos).collect();
+            show_text(&done, show);
+        }
+    }
+
+    /// Show the unfinished last line, if any (before a tool line or at the reply's end).
+    pub fn flush(&mut self, show: &mut dyn FnMut(Stream, &str)) {
+        if !self.0.is_empty() {
+            show_text(&std::mem::take(&mut self.0), show);
+        }
+    }
 }
 
 /// A number field, 0 when absent.
@@ -170,10 +247,10 @@ pub fn stderr_tail(stderr: &str) -> String {
 }
 
 /// The error for a run that produced no usable JSON.
-pub fn no_reply(code: Option<i32>, stderr: &str, saw_json: bool) -> ProviderError {
-    let tail = stderr_tail(stderr);
-    match code {
-        Some(0) if !saw_json => ProviderError::new(
+pub fn no_reply(exit: &Exit<'_>) -> ProviderError {
+    let tail = stderr_tail(exit.stderr);
+    match exit.code {
+        Some(0) if exit.printed == Printed::NoJson => ProviderError::new(
             ErrorKind::BadReply,
             format!(
                 "printed no JSON reply; check that the installed version supports its JSON \
@@ -195,6 +272,44 @@ pub fn no_reply(code: Option<i32>, stderr: &str, saw_json: bool) -> ProviderErro
             };
             ProviderError::new(classify(&msg), msg)
         }
+    }
+}
+
+/// One program run, ready to start.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Invocation {
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+}
+
+impl Invocation {
+    /// A run that starts with these arguments.
+    pub(crate) fn with_args(args: &[&str]) -> Invocation {
+        Invocation {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            env: BTreeMap::new(),
+        }
+    }
+
+    /// `flag value`, when there is a value.
+    pub(crate) fn option(&mut self, flag: &str, value: &str) {
+        if !value.is_empty() {
+            self.args.push(flag.into());
+            self.args.push(value.into());
+        }
+    }
+
+    /// A private `home` as HOME, and the program's own folder variable `var` at `sub` below
+    /// it (the home itself when `sub` is empty).
+    pub(crate) fn home(&mut self, home: Option<PathBuf>, var: &str, sub: &str) {
+        let Some(home) = home else { return };
+        let dir = if sub.is_empty() {
+            home.clone()
+        } else {
+            home.join(sub)
+        };
+        self.env.insert("HOME".into(), home.display().to_string());
+        self.env.insert(var.into(), dir.display().to_string());
     }
 }
 
@@ -250,12 +365,24 @@ mod tests {
 
     #[test]
     fn no_reply_errors_say_why() {
-        let e = no_reply(Some(0), "", false);
+        let e = no_reply(&Exit {
+            code: Some(0),
+            stderr: "",
+            printed: Printed::NoJson,
+        });
         assert_eq!(e.kind, ErrorKind::BadReply);
-        let e = no_reply(Some(1), "boom\nError: 429 rate limited\n", false);
+        let e = no_reply(&Exit {
+            code: Some(1),
+            stderr: "boom\nError: 429 rate limited\n",
+            printed: Printed::NoJson,
+        });
         assert_eq!(e.kind, ErrorKind::Retryable);
         assert!(e.message.contains("code 1"), "{}", e.message);
-        let e = no_reply(None, "", true);
+        let e = no_reply(&Exit {
+            code: None,
+            stderr: "",
+            printed: Printed::Json,
+        });
         assert_eq!(e.kind, ErrorKind::Fatal);
     }
 }

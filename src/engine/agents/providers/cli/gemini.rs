@@ -14,7 +14,9 @@
 
 use std::path::PathBuf;
 
-use super::common::{Folded, JsonStream, failure, json_line, no_reply, num, show_text, text};
+use serde_json::Value;
+
+use super::common::{Exit, Folded, JsonStream, Pending, failure, no_reply, num, text};
 use super::{CliProvider, Invocation};
 use crate::engine::agents::providers::ProviderError;
 use crate::engine::ground::events::{Stream, Usage};
@@ -53,19 +55,10 @@ fn defaults_file(api_key_auth: bool) -> Option<PathBuf> {
 }
 
 pub(super) fn invocation(p: &CliProvider) -> Invocation {
-    let mut inv = Invocation::default();
-    inv.args.extend(
-        ["--skip-trust", "-o", "stream-json"]
-            .iter()
-            .map(|s| s.to_string()),
-    );
-    if !p.model_setting().is_empty() {
-        inv.args.push("-m".into());
-        inv.args.push(p.model_setting().into());
-    }
+    let mut inv = Invocation::with_args(&["--skip-trust", "-o", "stream-json"]);
+    inv.option("-m", p.model_setting());
     if p.settings.native_tools {
-        inv.args.push("--approval-mode".into());
-        inv.args.push("auto_edit".into());
+        inv.option("--approval-mode", "auto_edit");
     }
     inv.env
         .insert("GEMINI_CLI_NO_RELAUNCH".into(), "true".into());
@@ -79,11 +72,7 @@ pub(super) fn invocation(p: &CliProvider) -> Invocation {
             );
         }
     }
-    if let Some(home) = p.home() {
-        inv.env.insert("HOME".into(), home.display().to_string());
-        inv.env
-            .insert("GEMINI_CLI_HOME".into(), home.display().to_string());
-    }
+    inv.home(p.home(), "GEMINI_CLI_HOME", "");
     if let Some(url) = p.settings.endpoint.as_deref().filter(|u| !u.is_empty()) {
         inv.env.insert(
             "GOOGLE_GEMINI_BASE_URL".into(),
@@ -98,32 +87,16 @@ pub(super) fn invocation(p: &CliProvider) -> Invocation {
 
 #[derive(Debug, Default)]
 pub(crate) struct Parser {
-    saw_json: bool,
     model: String,
     reply: String,
     /// Streamed text not yet shown because its line is not complete.
-    pending: String,
+    pending: Pending,
     errors: Vec<String>,
     result: Option<serde_json::Value>,
 }
 
-impl Parser {
-    fn flush(&mut self, show: &mut dyn FnMut(Stream, &str)) {
-        if !self.pending.is_empty() {
-            show_text(&std::mem::take(&mut self.pending), show);
-        }
-    }
-}
-
 impl JsonStream for Parser {
-    fn feed(&mut self, line: &str, show: &mut dyn FnMut(Stream, &str)) {
-        let Some(v) = json_line(line) else {
-            if !line.trim().is_empty() {
-                show(Stream::Stdout, line);
-            }
-            return;
-        };
-        self.saw_json = true;
+    fn event(&mut self, v: Value, show: &mut dyn FnMut(Stream, &str)) {
         match text(&v, "type") {
             "init" => {
                 self.model = text(&v, "model").to_string();
@@ -135,14 +108,10 @@ impl JsonStream for Parser {
             "message" if text(&v, "role") == "assistant" => {
                 let piece = text(&v, "content");
                 self.reply.push_str(piece);
-                self.pending.push_str(piece);
-                if let Some(pos) = self.pending.rfind('\n') {
-                    let done: String = self.pending.drain(..=pos).collect();
-                    show_text(&done, show);
-                }
+                self.pending.push(piece, show);
             }
             "tool_use" => {
-                self.flush(show);
+                self.pending.flush(show);
                 show(
                     Stream::Stdout,
                     &super::common::tool_line(text(&v, "tool_name"), &v["parameters"]),
@@ -156,19 +125,19 @@ impl JsonStream for Parser {
                 }
             }
             "result" => {
-                self.flush(show);
+                self.pending.flush(show);
                 self.result = Some(v);
             }
             _ => {}
         }
     }
 
-    fn finish(&mut self, code: Option<i32>, stderr: &str) -> Result<Folded, ProviderError> {
+    fn finish(&mut self, exit: &Exit<'_>) -> Result<Folded, ProviderError> {
         let Some(r) = self.result.take() else {
             if let Some(e) = self.errors.last() {
                 return Err(failure(e));
             }
-            return Err(no_reply(code, stderr, self.saw_json));
+            return Err(no_reply(exit));
         };
         if text(&r, "status") != "success" {
             let m = text(&r["error"], "message");
@@ -195,54 +164,5 @@ impl JsonStream for Parser {
             },
             model: std::mem::take(&mut self.model),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::agents::providers::ErrorKind;
-    use crate::engine::agents::providers::cli::tests::fold;
-
-    #[test]
-    fn folds_a_recorded_reply() {
-        let (r, shown) = fold(
-            Box::new(Parser::default()),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/cli/gemini-ok.jsonl"
-            )),
-            0,
-        );
-        let r = r.unwrap();
-        assert_eq!(r.text, "Hello from the mock.\nSecond line.");
-        assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (12, 7));
-        assert!(
-            shown.iter().any(|l| l == "Hello from the mock."),
-            "{shown:?}"
-        );
-        assert!(shown.iter().any(|l| l == "Second line."), "{shown:?}");
-    }
-
-    #[test]
-    fn failures_are_classified() {
-        let (r, _) = fold(
-            Box::new(Parser::default()),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/cli/gemini-down.jsonl"
-            )),
-            1,
-        );
-        assert_eq!(r.unwrap_err().kind, ErrorKind::Retryable);
-        let (r, _) = fold(
-            Box::new(Parser::default()),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/cli/gemini-401.jsonl"
-            )),
-            1,
-        );
-        assert_eq!(r.unwrap_err().kind, ErrorKind::Auth);
     }
 }

@@ -22,7 +22,6 @@ mod gemini;
 mod pi;
 mod sandbox;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -33,7 +32,7 @@ use crate::engine::act::process;
 use crate::engine::ground::config::ProviderSettings;
 use crate::engine::ground::events::Stream;
 use crate::engine::ground::redact::redact_text;
-pub use common::{Folded, JsonStream};
+pub use common::{Folded, Folder, Invocation, JsonStream, Printed};
 
 /// Prompts longer than this go to the program's stdin instead of its argument list (Linux
 /// refuses a single argument over 128 KiB).
@@ -97,21 +96,19 @@ impl Cli {
         }
     }
 
-    fn parser(self) -> Box<dyn JsonStream> {
+    fn parser(self) -> Folder {
         parser(self)
     }
 }
 
-/// A fresh parser for `cli`'s JSON output.
-pub fn parser(cli: Cli) -> Box<dyn JsonStream> {
-    {
-        match cli {
-            Cli::Claude => Box::new(claude::Parser::default()),
-            Cli::Codex => Box::new(codex::Parser::default()),
-            Cli::Gemini => Box::new(gemini::Parser::default()),
-            Cli::Pi => Box::new(pi::Parser::default()),
-        }
-    }
+/// A fresh parser for `cli`'s output.
+pub fn parser(cli: Cli) -> Folder {
+    Folder::new(match cli {
+        Cli::Claude => Box::new(claude::Parser::default()),
+        Cli::Codex => Box::new(codex::Parser::default()),
+        Cli::Gemini => Box::new(gemini::Parser::default()),
+        Cli::Pi => Box::new(pi::Parser::default()),
+    })
 }
 
 /// How the prompt reaches the program.
@@ -132,13 +129,6 @@ impl PromptVia {
             PromptVia::Arg
         }
     }
-}
-
-/// One program run, ready to start.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Invocation {
-    pub args: Vec<String>,
-    pub env: BTreeMap<String, String>,
 }
 
 /// A provider that runs one agent CLI.
@@ -399,5 +389,7 @@ impl Provider for CliProvider {
     }
 }
 
+#[cfg(test)]
+mod recorded;
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,9 @@
 //! Without `native_tools` pi gets only its read-only tools; its changes are checked after
 //! every call all the same, since the allow-list is pi's promise, not clk's.
 
-use super::common::{Folded, JsonStream, failure, json_line, no_reply, num, show_text, text};
+use serde_json::Value;
+
+use super::common::{Exit, Folded, JsonStream, Pending, failure, no_reply, num, text};
 use super::{CliProvider, Invocation};
 use crate::engine::agents::providers::ProviderError;
 use crate::engine::ground::events::{Stream, Usage};
@@ -44,55 +46,32 @@ pub(super) fn key_type(p: &CliProvider) -> Option<&str> {
 }
 
 pub(super) fn invocation(p: &CliProvider) -> Invocation {
-    let mut inv = Invocation::default();
-    inv.args.extend(
-        ["-p", "--mode", "json", "--no-session"]
-            .iter()
-            .map(|s| s.to_string()),
-    );
+    let mut inv = Invocation::with_args(&["-p", "--mode", "json", "--no-session"]);
     if let Some(kt) = key_type(p) {
-        inv.args.push("--provider".into());
-        inv.args.push(kt.into());
+        inv.option("--provider", kt);
         if let Some(key) = p.settings.api_key.as_deref().filter(|k| !k.is_empty()) {
             inv.env.insert(key_var(kt), key.into());
         }
     }
-    if !p.model_setting().is_empty() {
-        inv.args.push("--model".into());
-        inv.args.push(p.model_setting().into());
-    }
+    inv.option("--model", p.model_setting());
     if !p.settings.native_tools {
-        inv.args.push("--tools".into());
-        inv.args.push(READ_ONLY_TOOLS.into());
+        inv.option("--tools", READ_ONLY_TOOLS);
     }
     inv.env.insert("PI_OFFLINE".into(), "1".into());
-    if let Some(home) = p.home() {
-        inv.env.insert("HOME".into(), home.display().to_string());
-        inv.env.insert(
-            "PI_CODING_AGENT_DIR".into(),
-            home.join(".pi/agent").display().to_string(),
-        );
-    }
+    inv.home(p.home(), "PI_CODING_AGENT_DIR", ".pi/agent");
     inv
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct Parser {
-    saw_json: bool,
     model: String,
     messages: Vec<String>,
     usage: Option<Usage>,
     error: Option<String>,
-    pending: String,
+    pending: Pending,
 }
 
 impl Parser {
-    fn flush(&mut self, show: &mut dyn FnMut(Stream, &str)) {
-        if !self.pending.is_empty() {
-            show_text(&std::mem::take(&mut self.pending), show);
-        }
-    }
-
     fn message_end(&mut self, m: &serde_json::Value) {
         if text(m, "role") != "assistant" {
             return;
@@ -140,32 +119,21 @@ impl Parser {
 }
 
 impl JsonStream for Parser {
-    fn feed(&mut self, line: &str, show: &mut dyn FnMut(Stream, &str)) {
-        let Some(v) = json_line(line) else {
-            if !line.trim().is_empty() {
-                show(Stream::Stdout, line);
-            }
-            return;
-        };
-        self.saw_json = true;
+    fn event(&mut self, v: Value, show: &mut dyn FnMut(Stream, &str)) {
         match text(&v, "type") {
             "agent_start" => show(Stream::Stdout, "pi started"),
             "message_update" => {
                 let e = &v["assistantMessageEvent"];
                 if text(e, "type") == "text_delta" {
-                    self.pending.push_str(text(e, "delta"));
-                    if let Some(pos) = self.pending.rfind('\n') {
-                        let done: String = self.pending.drain(..=pos).collect();
-                        show_text(&done, show);
-                    }
+                    self.pending.push(text(e, "delta"), show);
                 }
             }
             "message_end" => {
-                self.flush(show);
+                self.pending.flush(show);
                 self.message_end(&v["message"]);
             }
             "tool_execution_start" => {
-                self.flush(show);
+                self.pending.flush(show);
                 show(
                     Stream::Stdout,
                     &super::common::tool_line(text(&v, "toolName"), &v["args"]),
@@ -175,15 +143,15 @@ impl JsonStream for Parser {
         }
     }
 
-    fn finish(&mut self, code: Option<i32>, stderr: &str) -> Result<Folded, ProviderError> {
+    fn finish(&mut self, exit: &Exit<'_>) -> Result<Folded, ProviderError> {
         if let Some(e) = self.error.take() {
             return Err(failure(&e));
         }
         let Some(usage) = self.usage.take() else {
-            return Err(no_reply(code, stderr, self.saw_json));
+            return Err(no_reply(exit));
         };
-        if code != Some(0) {
-            return Err(no_reply(code, stderr, self.saw_json));
+        if exit.code != Some(0) {
+            return Err(no_reply(exit));
         }
         Ok(Folded {
             text: self.messages.join("\n\n"),
@@ -196,50 +164,6 @@ impl JsonStream for Parser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::agents::providers::ErrorKind;
-    use crate::engine::agents::providers::cli::tests::fold;
-
-    #[test]
-    fn folds_a_recorded_reply() {
-        let (r, shown) = fold(
-            Box::new(Parser::default()),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/cli/pi-ok.jsonl"
-            )),
-            0,
-        );
-        let r = r.unwrap();
-        assert_eq!(r.text, "Hello from the mock.\nSecond line.");
-        assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (12, 7));
-        assert_eq!(
-            r.usage.reported_cost_micros, None,
-            "pi's 0 means no price known"
-        );
-        assert!(shown.iter().any(|l| l == "Second line."), "{shown:?}");
-    }
-
-    #[test]
-    fn exit_zero_with_an_error_message_is_a_failure() {
-        let (r, _) = fold(
-            Box::new(Parser::default()),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/cli/pi-down.jsonl"
-            )),
-            0,
-        );
-        assert_eq!(r.unwrap_err().kind, ErrorKind::Retryable);
-        let (r, _) = fold(
-            Box::new(Parser::default()),
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/cli/pi-401.jsonl"
-            )),
-            0,
-        );
-        assert_eq!(r.unwrap_err().kind, ErrorKind::Auth);
-    }
 
     #[test]
     fn keys_go_to_the_key_types_variable() {

@@ -8,21 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::common::{Folded, JsonStream};
 use super::*;
-
-/// Feed `text` line by line to `parser`, then finish with exit `code`.
-pub(crate) fn fold(
-    mut parser: Box<dyn JsonStream>,
-    text: &str,
-    code: i32,
-) -> (Result<Folded, ProviderError>, Vec<String>) {
-    let mut shown = Vec::new();
-    for line in text.lines() {
-        parser.feed(line, &mut |_, l| shown.push(l.to_string()));
-    }
-    (parser.finish(Some(code), ""), shown)
-}
 
 /// A fake `name` program in `dir` running `body` (sh).
 fn fake(dir: &Path, name: &str, body: &str) -> PathBuf {
@@ -55,6 +41,13 @@ fn request(dir: &Path, prompt: &str, timeout_ms: u64) -> Request {
         cancel: CancellationToken::new(),
         sandbox: crate::engine::agents::providers::Isolation::None,
     }
+}
+
+/// Dispatch `prompt` to `p` in `dir` with nothing watching: the error it must end in.
+async fn failure(p: &CliProvider, dir: &Path, prompt: &str, timeout_ms: u64) -> ProviderError {
+    p.dispatch(&request(dir, prompt, timeout_ms), &OutputSink::discard())
+        .await
+        .unwrap_err()
 }
 
 type Seen = Arc<Mutex<Vec<(Stream, String)>>>;
@@ -153,10 +146,7 @@ async fn a_hanging_cli_is_killed_with_its_children_at_the_timeout() {
     let body = format!("(sleep 1; touch {}) &\nsleep 30", marker.display());
     let p = provider(Cli::Codex, &fake(dir.path(), "codex", &body));
     let t = Instant::now();
-    let e = p
-        .dispatch(&request(dir.path(), "[clk] x", 300), &OutputSink::discard())
-        .await
-        .unwrap_err();
+    let e = failure(&p, dir.path(), "[clk] x", 300).await;
     assert_eq!(e.kind, ErrorKind::Timeout);
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -195,10 +185,7 @@ async fn a_missing_program_says_how_to_install_it() {
         a.reason
     );
     let dir = tempfile::tempdir().unwrap();
-    let e = p
-        .dispatch(&request(dir.path(), "x", 1000), &OutputSink::discard())
-        .await
-        .unwrap_err();
+    let e = failure(&p, dir.path(), "x", 1000).await;
     assert_eq!(e.kind, ErrorKind::NotFound);
     let plain = CliProvider::new("claude", Cli::Claude, &ProviderSettings::default());
     if process::which("claude").is_none() {
@@ -215,13 +202,7 @@ async fn a_missing_program_says_how_to_install_it() {
 async fn output_that_is_not_json_is_a_bad_reply_and_a_crash_keeps_stderr() {
     let dir = tempfile::tempdir().unwrap();
     let p = provider(Cli::Pi, &fake(dir.path(), "pi", "echo 'plain words'"));
-    let e = p
-        .dispatch(
-            &request(dir.path(), "[clk] x", 5_000),
-            &OutputSink::discard(),
-        )
-        .await
-        .unwrap_err();
+    let e = failure(&p, dir.path(), "[clk] x", 5_000).await;
     assert_eq!(e.kind, ErrorKind::BadReply, "{e}");
     let p = provider(
         Cli::Codex,
@@ -231,13 +212,7 @@ async fn output_that_is_not_json_is_a_bad_reply_and_a_crash_keeps_stderr() {
             "echo 'Error: 401 Unauthorized' >&2; exit 3",
         ),
     );
-    let e = p
-        .dispatch(
-            &request(dir.path(), "[clk] x", 5_000),
-            &OutputSink::discard(),
-        )
-        .await
-        .unwrap_err();
+    let e = failure(&p, dir.path(), "[clk] x", 5_000).await;
     assert_eq!(e.kind, ErrorKind::Auth, "{e}");
     assert!(e.message.starts_with("codex: exited with code 3"), "{e}");
 }

@@ -3,9 +3,13 @@
 //!
 //! Invariants: every wait for bytes goes through [`idle`]; a transport error in the middle of
 //! a body is a retryable "stream ended early"; bytes are joined before they are decoded, so a
-//! UTF-8 character or a frame split between network reads arrives whole.
+//! UTF-8 character or a frame split between network reads arrives whole; a streamed reply
+//! larger than [`MAX_STREAM_BYTES`] (the shell provider's cap) is refused and the stream is
+//! closed at the cap, so a server cannot fill clk's memory.
 
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use eventsource_stream::{Event, EventStream, EventStreamError, Eventsource};
@@ -55,6 +59,20 @@ pub async fn read_all(
     Ok(buf)
 }
 
+/// Most bytes one streamed reply may send, framing included; the stream is closed there.
+pub const MAX_STREAM_BYTES: usize = 8 << 20;
+
+fn too_large(label: &str) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::BadReply,
+        format!(
+            "{label}: streamed reply larger than {} MiB; the stream was closed and the reply \
+             not used",
+            MAX_STREAM_BYTES >> 20
+        ),
+    )
+}
+
 /// Longest NDJSON line accepted; a server sending more without a newline is not speaking NDJSON.
 const MAX_LINE_BYTES: usize = 16 << 20;
 
@@ -62,6 +80,8 @@ const MAX_LINE_BYTES: usize = 16 << 20;
 pub struct NdjsonLines<S> {
     inner: Pin<Box<S>>,
     buf: Vec<u8>,
+    /// Bytes received so far.
+    total: usize,
     ended: bool,
     idle: Option<Duration>,
     label: String,
@@ -76,6 +96,7 @@ where
         NdjsonLines {
             inner: Box::pin(stream),
             buf: Vec::new(),
+            total: 0,
             ended: false,
             idle,
             label: label.to_string(),
@@ -112,7 +133,13 @@ where
                 ));
             }
             match idle(self.idle, &self.label, self.inner.next()).await? {
-                Some(Ok(chunk)) => self.buf.extend_from_slice(chunk.as_ref()),
+                Some(Ok(chunk)) => {
+                    self.total += chunk.as_ref().len();
+                    if self.total > MAX_STREAM_BYTES {
+                        return Err(too_large(&self.label));
+                    }
+                    self.buf.extend_from_slice(chunk.as_ref())
+                }
                 Some(Err(e)) => return Err(ended_early(&self.label, &describe_error(&e))),
                 None => self.ended = true,
             }
@@ -121,11 +148,24 @@ where
 }
 
 /// Server-sent events out of a byte stream, under the silence limit.
-pub struct SseEvents<S> {
-    inner: Pin<Box<EventStream<S>>>,
+pub struct SseEvents<S: Stream> {
+    inner: Pin<Box<EventStream<Capped<S>>>>,
+    /// Bytes the server sent so far; past the cap the byte stream ends.
+    total: Arc<AtomicUsize>,
     idle: Option<Duration>,
     label: String,
 }
+
+/// Counts the bytes of each item that passes.
+type Counter<I> = Box<dyn FnMut(&I) + Send>;
+/// Lets items through while the count is within the cap.
+type Within<I> = Box<dyn FnMut(&I) -> std::future::Ready<bool> + Send>;
+/// A byte stream that ends after [`MAX_STREAM_BYTES`], counting what passed.
+type Capped<S> = futures_util::stream::TakeWhile<
+    futures_util::stream::Inspect<S, Counter<<S as Stream>::Item>>,
+    std::future::Ready<bool>,
+    Within<<S as Stream>::Item>,
+>;
 
 impl<S, B> SseEvents<S>
 where
@@ -133,8 +173,19 @@ where
     B: AsRef<[u8]>,
 {
     pub fn new(stream: S, idle: Option<Duration>, label: &str) -> Self {
+        let total = Arc::new(AtomicUsize::new(0));
+        let (seen, check) = (total.clone(), total.clone());
+        let count: Counter<S::Item> = Box::new(move |item: &S::Item| {
+            if let Ok(b) = item {
+                seen.fetch_add(b.as_ref().len(), Ordering::Relaxed);
+            }
+        });
+        let within: Within<S::Item> = Box::new(move |_| {
+            std::future::ready(check.load(Ordering::Relaxed) <= MAX_STREAM_BYTES)
+        });
         SseEvents {
-            inner: Box::pin(stream.eventsource()),
+            inner: Box::pin(stream.inspect(count).take_while(within).eventsource()),
+            total,
             idle,
             label: label.to_string(),
         }
@@ -142,7 +193,11 @@ where
 
     /// The next event, or None when the stream ended.
     pub async fn next_event(&mut self) -> Result<Option<Event>, ProviderError> {
-        match idle(self.idle, &self.label, self.inner.next()).await? {
+        let next = idle(self.idle, &self.label, self.inner.next()).await?;
+        if self.total.load(Ordering::Relaxed) > MAX_STREAM_BYTES {
+            return Err(too_large(&self.label));
+        }
+        match next {
             None => Ok(None),
             Some(Ok(ev)) => Ok(Some(ev)),
             Some(Err(EventStreamError::Transport(e))) => {
@@ -197,6 +252,37 @@ mod tests {
         assert_eq!(r.next_event().await.unwrap().unwrap().data, "{\"x\":1}");
         assert_eq!(r.next_event().await.unwrap().unwrap().data, "[DONE]");
         assert!(r.next_event().await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_stream_past_the_cap_is_refused_and_closed() {
+        let big = vec![b'x'; 1 << 20];
+        let frame = [b"data: ".as_slice(), &big, b"\n\n"].concat();
+        let parts: Vec<&[u8]> = std::iter::repeat_n(frame.as_slice(), 20).collect();
+        let mut r = SseEvents::new(chunks(&parts), None, "t");
+        let mut events = 0;
+        let err = loop {
+            match r.next_event().await {
+                Ok(Some(_)) => events += 1,
+                Ok(None) => panic!("the stream ended without an error"),
+                Err(e) => break e,
+            }
+        };
+        assert!(events <= 8, "{events}");
+        assert_eq!(err.kind, ErrorKind::BadReply);
+        assert!(err.message.contains("larger than 8 MiB"), "{}", err.message);
+
+        let line = [big.as_slice(), b"\n"].concat();
+        let parts: Vec<&[u8]> = std::iter::repeat_n(line.as_slice(), 20).collect();
+        let mut r = NdjsonLines::new(chunks(&parts), None, "t");
+        let err = loop {
+            match r.next_line().await {
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("the stream ended without an error"),
+                Err(e) => break e,
+            }
+        };
+        assert!(err.message.contains("larger than 8 MiB"), "{}", err.message);
     }
 
     #[tokio::test]

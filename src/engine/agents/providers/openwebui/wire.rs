@@ -1,171 +1,103 @@
-//! The OpenAI chat-completions wire format: SSE chunks, a whole JSON reply, usage, and error
-//! objects inside a 200 reply.
+//! The OpenAI chat-completions reply grammar: SSE chunks, a whole JSON reply, usage, and
+//! error objects inside a 200 reply. The bytes are read by [`http::read_reply`].
 //!
 //! Invariant: a reply is complete only at `data: [DONE]` or a chunk with a `finish_reason`;
 //! a stream that ends before either is a retryable "stream ended early".
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
-use crate::engine::agents::providers::http::{self, SseEvents};
-use crate::engine::agents::providers::{ErrorKind, LineSplitter, OutputSink, ProviderError};
-use crate::engine::ground::events::{Stream, Usage};
+use crate::engine::agents::providers::http::{self, Decoder, Facts};
+use crate::engine::agents::providers::{ErrorKind, ProviderError};
+use crate::engine::ground::events::Usage;
 
-/// Largest non-streamed reply read; a chat completion is far smaller.
-const MAX_BODY_BYTES: usize = 32 << 20;
+/// What a chat-completions reply delivered so far.
+#[derive(Debug, Default)]
+pub struct ChatDecoder {
+    label: String,
+    facts: Facts,
+}
 
-/// Read a successful reply, whichever form the server chose.
-pub async fn collect(
-    resp: reqwest::Response,
-    idle: Option<Duration>,
-    label: &str,
-    out: &OutputSink,
-) -> Result<Collected, ProviderError> {
-    let is_sse = resp
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.contains("text/event-stream"));
-    let mut got = Collected::default();
-    if is_sse {
-        let events = SseEvents::new(resp.bytes_stream(), idle, label);
-        read_sse(events, label, out, &mut got).await?;
-    } else {
-        let bytes = http::read_all(resp, idle, label, MAX_BODY_BYTES).await?;
-        let text = String::from_utf8_lossy(&bytes);
-        if let Ok(v) = serde_json::from_str::<Value>(&text) {
-            read_whole(&v, label, out, &mut got)?;
-        } else if looks_like_sse(&text) {
-            // Some servers stream SSE under a plain content type.
-            let once = futures_util::stream::iter([Ok::<_, reqwest::Error>(bytes)]);
-            let events = SseEvents::new(once, None, label);
-            read_sse(events, label, out, &mut got).await?;
-        } else {
-            return Err(ProviderError::new(
-                ErrorKind::BadReply,
-                format!(
-                    "{label}: reply is neither JSON nor an event stream: {}",
-                    http::excerpt(&text)
-                ),
-            ));
+impl ChatDecoder {
+    pub fn new(label: &str) -> Self {
+        ChatDecoder {
+            label: label.to_string(),
+            ..Default::default()
         }
     }
-    Ok(got)
-}
 
-/// What a reply delivered so far.
-#[derive(Debug, Default)]
-pub struct Collected {
-    pub text: String,
-    pub model: String,
-    pub usage: Option<Usage>,
-}
-
-impl Collected {
+    /// The first model a chunk names is the one that answered.
     fn note_model(&mut self, chunk: &Value) {
-        if self.model.is_empty()
+        if self.facts.model.is_none()
             && let Some(m) = chunk.get("model").and_then(Value::as_str)
         {
-            self.model = m.to_string();
+            self.facts.model = Some(m.to_string());
         }
     }
 }
 
-/// Collect an SSE chat-completions stream.
-async fn read_sse<S, B>(
-    mut events: SseEvents<S>,
-    label: &str,
-    out: &OutputSink,
-    got: &mut Collected,
-) -> Result<(), ProviderError>
-where
-    S: futures_util::Stream<Item = Result<B, reqwest::Error>>,
-    B: AsRef<[u8]>,
-{
-    let mut splitter = LineSplitter::default();
-    let mut finished = false;
-    while let Some(ev) = events.next_event().await? {
-        let data = ev.data.trim();
-        if data.is_empty() {
-            continue;
-        }
-        if data == "[DONE]" {
-            finished = true;
-            break;
-        }
-        let chunk: Value = serde_json::from_str(data).map_err(|_| {
-            ProviderError::new(
-                ErrorKind::BadReply,
-                format!("{label}: event is not JSON: {}", http::excerpt(data)),
-            )
-        })?;
+impl Decoder for ChatDecoder {
+    fn event(
+        &mut self,
+        _name: &str,
+        chunk: &Value,
+        emit: &mut dyn FnMut(&str),
+    ) -> Result<(), ProviderError> {
         if let Some(e) = chunk.get("error").filter(|e| !e.is_null()) {
-            splitter.finish(out, Stream::Model);
-            return Err(stream_error(label, e));
+            return Err(stream_error(&self.label, e));
         }
-        got.note_model(&chunk);
+        self.note_model(chunk);
         if let Some(fragment) = chunk
             .pointer("/choices/0/delta/content")
             .and_then(Value::as_str)
-            && !fragment.is_empty()
         {
-            got.text.push_str(fragment);
-            splitter.push(fragment, out, Stream::Model);
+            emit(fragment);
         }
         if chunk
             .pointer("/choices/0/finish_reason")
             .is_some_and(|f| !f.is_null())
         {
-            finished = true;
+            self.facts.finished = true;
         }
         if let Some(u) = chunk.get("usage").and_then(usage_from) {
-            got.usage = Some(u);
+            self.facts.usage = Some(u);
         }
-    }
-    splitter.finish(out, Stream::Model);
-    if finished {
         Ok(())
-    } else {
-        Err(http::ended_early(label, "no [DONE] and no finish_reason"))
     }
-}
 
-/// A non-streamed chat completion.
-fn read_whole(
-    v: &Value,
-    label: &str,
-    out: &OutputSink,
-    got: &mut Collected,
-) -> Result<(), ProviderError> {
-    if let Some(e) = v.get("error").filter(|e| !e.is_null()) {
-        return Err(stream_error(label, e));
+    /// A non-streamed chat completion.
+    fn whole(&mut self, v: &Value, emit: &mut dyn FnMut(&str)) -> Result<(), ProviderError> {
+        if let Some(e) = v.get("error").filter(|e| !e.is_null()) {
+            return Err(stream_error(&self.label, e));
+        }
+        let Some(content) = v.pointer("/choices/0/message").map(|m| m.get("content")) else {
+            return Err(ProviderError::new(
+                ErrorKind::BadReply,
+                format!(
+                    "{}: JSON reply without choices[0].message: {}",
+                    self.label,
+                    http::excerpt(&v.to_string())
+                ),
+            ));
+        };
+        // A null content (a tool-call-only answer) is an empty reply, not a protocol error.
+        emit(content.and_then(Value::as_str).unwrap_or_default());
+        self.note_model(v);
+        self.facts.usage = v.get("usage").and_then(usage_from);
+        self.facts.finished = true;
+        Ok(())
     }
-    let Some(content) = v.pointer("/choices/0/message").map(|m| m.get("content")) else {
-        return Err(ProviderError::new(
-            ErrorKind::BadReply,
-            format!(
-                "{label}: JSON reply without choices[0].message: {}",
-                http::excerpt(&v.to_string())
-            ),
-        ));
-    };
-    // A null content (a tool-call-only answer) is an empty reply, not a protocol error.
-    got.text = content
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    got.note_model(v);
-    got.usage = v.get("usage").and_then(usage_from);
-    let mut splitter = LineSplitter::default();
-    splitter.push(&got.text, out, Stream::Model);
-    splitter.finish(out, Stream::Model);
-    Ok(())
-}
 
-fn looks_like_sse(text: &str) -> bool {
-    let t = text.trim_start();
-    t.starts_with("data:") || t.starts_with("event:") || t.starts_with(':')
+    fn facts(&self) -> &Facts {
+        &self.facts
+    }
+
+    fn done_sent(&mut self) {
+        self.facts.finished = true;
+    }
+
+    fn final_marker(&self) -> &'static str {
+        "[DONE] and no finish_reason"
+    }
 }
 
 /// `usage` of a chunk or reply; None when absent or null (chunks before the last carry null).

@@ -1,21 +1,35 @@
-//! Reading an API-key provider's reply, whatever form the server chose: an SSE stream (by
+//! Reading a JSON provider's reply, whatever form the server chose: an SSE stream (by
 //! content type, or SSE under a plain type), or one JSON document. The protocol itself is a
 //! [`Decoder`]; this file owns the bytes, the live lines and the "ended early" rule.
 //!
 //! Invariant: a reply counts only when the decoder says it is finished (Anthropic's
-//! `message_stop`, Responses' `response.completed`, Gemini's `finishReason`); a stream that
-//! ends before is a retryable "stream ended early" naming what was missing.
+//! `message_stop`, Responses' `response.completed`, Gemini's `finishReason`, chat
+//! completions' `finish_reason` or `[DONE]`); a stream that ends before is a retryable
+//! "stream ended early" naming what was missing.
 
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::engine::agents::providers::http::{self, SseEvents};
-use crate::engine::agents::providers::{ErrorKind, LineSplitter, OutputSink, ProviderError};
+use super::{SseEvents, excerpt, read_all};
+use crate::engine::agents::providers::{
+    ErrorKind, LineSplitter, OutputSink, ProviderError, Reply, Request,
+};
 use crate::engine::ground::events::{Stream, Usage};
 
 /// Largest non-streamed reply read.
 const MAX_BODY_BYTES: usize = 32 << 20;
+
+/// What a decoder learnt of a reply besides its text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    /// The model the server says answered.
+    pub model: Option<String>,
+    /// The usage the protocol reported, if it did.
+    pub usage: Option<Usage>,
+    /// The protocol's final marker arrived.
+    pub finished: bool,
+}
 
 /// One protocol's reply grammar. `emit` receives reply text fragments in order.
 pub trait Decoder: Send {
@@ -30,21 +44,38 @@ pub trait Decoder: Send {
     /// A whole (non-streamed) JSON reply.
     fn whole(&mut self, v: &Value, emit: &mut dyn FnMut(&str)) -> Result<(), ProviderError>;
 
-    /// True once the protocol's final marker arrived.
-    fn finished(&self) -> bool;
+    /// What the reply said so far besides its text.
+    fn facts(&self) -> &Facts;
 
-    /// What the protocol reported, if anything.
-    fn usage(&self) -> Option<Usage>;
-
-    /// The model the server says answered.
-    fn model(&self) -> Option<String>;
+    /// OpenAI's `data: [DONE]` ended the stream. Only chat completions count it as the final
+    /// marker; the others have their own, and some proxies add `[DONE]` after it.
+    fn done_sent(&mut self) {}
 
     /// The final marker, for "stream ended early (no message_stop)".
     fn final_marker(&self) -> &'static str;
 }
 
+/// Read a successful reply through `dec` into a [`Reply`]: usage as the protocol reported it
+/// (else estimated), the model the server named (else `model`).
+pub async fn read_reply(
+    resp: reqwest::Response,
+    req: &Request,
+    label: &str,
+    out: &OutputSink,
+    dec: &mut dyn Decoder,
+    model: &str,
+) -> Result<Reply, ProviderError> {
+    let text = collect(resp, req.idle_timeout, label, out, dec).await?;
+    let facts = dec.facts();
+    let usage = (facts.usage.clone()).unwrap_or_else(|| Usage::estimate(&req.prompt, &text));
+    let model = (facts.model.clone())
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| model.to_string());
+    Ok(Reply { text, usage, model })
+}
+
 /// Read a successful reply through `dec`; returns the whole reply text.
-pub async fn collect(
+async fn collect(
     resp: reqwest::Response,
     idle: Option<Duration>,
     label: &str,
@@ -60,7 +91,7 @@ pub async fn collect(
         let events = SseEvents::new(resp.bytes_stream(), idle, label);
         return read_sse(events, label, out, dec).await;
     }
-    let bytes = http::read_all(resp, idle, label, MAX_BODY_BYTES).await?;
+    let bytes = read_all(resp, idle, label, MAX_BODY_BYTES).await?;
     let text = String::from_utf8_lossy(&bytes);
     if let Ok(v) = serde_json::from_str::<Value>(&text) {
         let mut got = Collector::new(out);
@@ -77,7 +108,7 @@ pub async fn collect(
         ErrorKind::BadReply,
         format!(
             "{label}: reply is neither JSON nor an event stream: {}",
-            http::excerpt(&text)
+            excerpt(&text)
         ),
     ))
 }
@@ -111,7 +142,7 @@ impl<'a> Collector<'a> {
 }
 
 /// Read an SSE reply through `dec`; returns the whole reply text.
-pub(super) async fn read_sse<S, B>(
+pub(crate) async fn read_sse<S, B>(
     mut events: SseEvents<S>,
     label: &str,
     out: &OutputSink,
@@ -134,12 +165,13 @@ where
             continue;
         }
         if data == "[DONE]" {
+            dec.done_sent();
             break Ok(());
         }
         let Ok(v) = serde_json::from_str::<Value>(data) else {
             break Err(ProviderError::new(
                 ErrorKind::BadReply,
-                format!("{label}: event is not JSON: {}", http::excerpt(data)),
+                format!("{label}: event is not JSON: {}", excerpt(data)),
             ));
         };
         if let Err(e) = dec.event(&ev.event, &v, &mut |t| got.push(t)) {
@@ -148,10 +180,10 @@ where
     };
     got.finish();
     result?;
-    if dec.finished() {
+    if dec.facts().finished {
         Ok(got.text)
     } else {
-        Err(http::ended_early(
+        Err(super::ended_early(
             label,
             &format!("no {}", dec.final_marker()),
         ))

@@ -1,98 +1,8 @@
-//! Shared plumbing for the HTTP providers: the client, time limits, error classification and
-//! the two streaming formats (NDJSON for Ollama, SSE for OpenAI-compatible servers).
-//!
-//! Invariants: the reqwest client has no overall timeout; [`guard`] enforces `req.timeout` and
-//! `req.cancel` around a whole dispatch and [`idle`] enforces `req.idle_timeout` around every
-//! wait for bytes. Every error leaving this module is a [`ProviderError`] whose message is one
-//! redacted line naming the endpoint. Nothing here panics on what a server sends.
+//! What a failed request means: the kind of error (for the retry policy) and its one-line,
+//! redacted message naming the endpoint. Every HTTP status and transport failure of every
+//! HTTP provider is classified here and nowhere else.
 
-use std::future::Future;
-use std::sync::Once;
-use std::time::Duration;
-
-use super::{ErrorKind, ProviderError, Request};
-
-mod stream;
-pub use stream::{NdjsonLines, SseEvents, read_all, read_some};
-
-/// Install rustls' ring crypto provider once. reqwest is built with `rustls-no-provider`, so
-/// building a client before this would panic.
-pub fn ensure_tls() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // Err means another part of the process installed one first; that one serves as well.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
-/// A client for one provider. Only the connect step has a limit here; see the module docs.
-pub fn client(connect_timeout: Duration) -> Result<reqwest::Client, String> {
-    ensure_tls();
-    reqwest::Client::builder()
-        .connect_timeout(connect_timeout)
-        .tcp_nodelay(true)
-        .user_agent(concat!("clk/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| format!("could not set up the HTTP client: {}", describe_error(&e)))
-}
-
-/// `localhost:11434/` → `http://localhost:11434`.
-pub fn normalize_endpoint(s: &str) -> String {
-    let s = s.trim();
-    let with_scheme = if s.contains("://") {
-        s.to_string()
-    } else {
-        format!("http://{s}")
-    };
-    with_scheme.trim_end_matches('/').to_string()
-}
-
-/// Host and port of an endpoint, with the scheme's default port when none is given.
-pub fn host_port(endpoint: &str) -> Result<(String, u16), String> {
-    let norm = normalize_endpoint(endpoint);
-    let (scheme, rest) = norm.split_once("://").unwrap_or(("http", norm.as_str()));
-    let default_port = match scheme.to_ascii_lowercase().as_str() {
-        "http" => 80,
-        "https" => 443,
-        other => return Err(format!("unsupported scheme {other:?} (use http or https)")),
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let hostport = authority.rsplit('@').next().unwrap_or_default();
-    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-        let (host, after) = v6.split_once(']').ok_or("unclosed [ in the address")?;
-        (host, after.strip_prefix(':'))
-    } else {
-        match hostport.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (hostport, None),
-        }
-    };
-    if host.is_empty() {
-        return Err(format!("no host in {norm:?}"));
-    }
-    let port = match port {
-        Some(p) => p
-            .parse::<u16>()
-            .map_err(|_| format!("bad port {p:?} in {norm:?}"))?,
-        None => default_port,
-    };
-    Ok((host.to_string(), port))
-}
-
-/// Can a TCP connection to the endpoint be opened within `within`? For `Provider::check`.
-pub async fn tcp_reachable(endpoint: &str, within: Duration) -> Result<(), String> {
-    let (host, port) = host_port(endpoint)?;
-    match tokio::time::timeout(
-        within,
-        tokio::net::TcpStream::connect((host.as_str(), port)),
-    )
-    .await
-    {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(describe_io(&e)),
-        Err(_) => Err(format!("no answer within {}", human(within))),
-    }
-}
+use crate::engine::agents::providers::{ErrorKind, ProviderError};
 
 /// What an HTTP status means for the retry policy.
 pub fn classify_status(status: u16, body: &str) -> ErrorKind {
@@ -173,7 +83,7 @@ pub fn describe_error(err: &(dyn std::error::Error + 'static)) -> String {
     last
 }
 
-fn describe_io(e: &std::io::Error) -> String {
+pub(super) fn describe_io(e: &std::io::Error) -> String {
     use std::io::ErrorKind as K;
     match e.kind() {
         K::ConnectionRefused => "connection refused".into(),
@@ -209,10 +119,20 @@ pub fn json_error_message(body: &str) -> Option<String> {
         .or_else(|| v.get("message").and_then(pick))
 }
 
+/// True for a 400 that is really a refused key: Google answers a bad key with
+/// `400 INVALID_ARGUMENT` and reason `API_KEY_INVALID` rather than 401.
+fn rejects_key(body: &str) -> bool {
+    body.contains("API_KEY_INVALID") || body.to_ascii_lowercase().contains("api key not valid")
+}
+
 /// The error for a non-success HTTP status, with an excerpt of what the server said.
 pub fn status_error(label: &str, status: u16, body: &str) -> ProviderError {
     let said = json_error_message(body).unwrap_or_else(|| body.to_string());
-    let kind = classify_status(status, &said);
+    let kind = if status == 400 && rejects_key(body) {
+        ErrorKind::Auth
+    } else {
+        classify_status(status, &said)
+    };
     let said = excerpt(&said);
     if said.is_empty() {
         ProviderError::new(kind, format!("{label}: HTTP {status}"))
@@ -244,86 +164,9 @@ pub fn ended_early(label: &str, detail: &str) -> ProviderError {
     }
 }
 
-/// "300 ms" or "12 s", for messages.
-pub fn human(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        format!("{} ms", d.as_millis())
-    } else {
-        format!("{} s", d.as_secs())
-    }
-}
-
-/// Run a whole dispatch under `req.timeout` and `req.cancel`.
-pub async fn guard<T>(
-    req: &Request,
-    label: &str,
-    fut: impl Future<Output = Result<T, ProviderError>>,
-) -> Result<T, ProviderError> {
-    tokio::select! {
-        biased;
-        _ = req.cancel.cancelled() => {
-            Err(ProviderError::new(ErrorKind::Cancelled, format!("{label}: aborted")))
-        }
-        _ = tokio::time::sleep(req.timeout) => Err(ProviderError::new(
-            ErrorKind::Timeout,
-            format!("{label}: no complete reply within {}", human(req.timeout)),
-        )),
-        r = fut => r,
-    }
-}
-
-/// Wait for `fut` at most `limit` (the silence limit), when there is one.
-pub async fn idle<T>(
-    limit: Option<Duration>,
-    label: &str,
-    fut: impl Future<Output = T>,
-) -> Result<T, ProviderError> {
-    match limit {
-        None => Ok(fut.await),
-        Some(d) => tokio::time::timeout(d, fut).await.map_err(|_| {
-            ProviderError::new(
-                ErrorKind::Timeout,
-                format!("{label}: no output for {}", human(d)),
-            )
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn endpoints_get_a_scheme_and_lose_trailing_slashes() {
-        assert_eq!(
-            normalize_endpoint("localhost:11434/"),
-            "http://localhost:11434"
-        );
-        assert_eq!(
-            normalize_endpoint(" https://x.io/api// "),
-            "https://x.io/api"
-        );
-    }
-
-    #[test]
-    fn host_and_port_come_from_the_endpoint() {
-        assert_eq!(
-            host_port("localhost:11434").unwrap(),
-            ("localhost".into(), 11434)
-        );
-        assert_eq!(
-            host_port("https://u:p@x.io/v1").unwrap(),
-            ("x.io".into(), 443)
-        );
-        assert_eq!(
-            host_port("http://[::1]:8080/").unwrap(),
-            ("::1".into(), 8080)
-        );
-        assert_eq!(host_port("http://h").unwrap(), ("h".into(), 80));
-        assert!(host_port("ftp://h").is_err());
-        assert!(host_port("http://h:notaport").is_err());
-        assert!(host_port("http://").is_err());
-    }
 
     #[test]
     fn statuses_map_to_kinds() {
@@ -354,19 +197,9 @@ mod tests {
             (e.kind, e.message.as_str()),
             (ErrorKind::Auth, "p: HTTP 401: bad key")
         );
-    }
-
-    #[tokio::test]
-    async fn a_closed_port_is_unreachable_quickly() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap();
-        let t = std::time::Instant::now();
-        let e = tcp_reachable(&format!("127.0.0.1:{port}"), Duration::from_millis(300))
-            .await
-            .unwrap_err();
-        assert!(e.contains("refused"), "{e}");
-        assert!(t.elapsed() < Duration::from_millis(500));
+        let google = r#"{"error":{"code":400,"status":"INVALID_ARGUMENT","message":"bad",
+            "details":[{"reason":"API_KEY_INVALID"}]}}"#;
+        assert_eq!(status_error("g", 400, google).kind, ErrorKind::Auth);
+        assert_eq!(status_error("g", 400, "bad").kind, ErrorKind::Fatal);
     }
 }
