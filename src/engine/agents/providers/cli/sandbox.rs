@@ -110,6 +110,17 @@ fn open_with(
             .into_iter()
             .filter(|w| w.is_absolute() && Path::exists(w)),
     );
+    // A program kept under /tmp (a wrapper script, a test double) would vanish behind the
+    // sandbox's private /tmp: its folder is shown, read-only.
+    if let Some(dir) = crate::engine::act::process::which(&p.program)
+        .and_then(|path| path.canonicalize().ok())
+        .and_then(|path| path.parent().map(Path::to_path_buf))
+        .filter(|dir| dir.starts_with("/tmp") || dir.starts_with(std::env::temp_dir()))
+    {
+        if !policy.writable.iter().any(|w| dir.starts_with(w)) {
+            policy.read_only.push(dir);
+        }
+    }
 }
 
 #[cfg(test)]
