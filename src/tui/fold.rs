@@ -50,7 +50,9 @@ fn level(ev: &Event) -> Level {
         | Event::ConfirmRequested { .. }
         | Event::QualityRetry { .. }
         | Event::ReplyRefused { .. }
-        | Event::StageRetry { .. } => Level::Warn,
+        | Event::StageRetry { .. }
+        | Event::MergeWaiting { .. }
+        | Event::RunLeftover { .. } => Level::Warn,
         Event::WorkspaceInitialized { .. }
         | Event::IdeaCaptured { .. }
         | Event::DispatchStarted { .. }
@@ -82,7 +84,9 @@ fn level(ev: &Event) -> Level {
         | Event::ConsensusCoalesced { .. }
         | Event::RefineRound { .. }
         | Event::CheckpointVerdict { .. }
-        | Event::LoopSteered { .. } => Level::Info,
+        | Event::LoopSteered { .. }
+        | Event::WorktreeCreated { .. }
+        | Event::MergeDone { .. } => Level::Info,
     }
 }
 
@@ -226,6 +230,10 @@ pub fn event(s: &mut AppState, ev: &Event) {
         | Event::RefineRound { .. }
         | Event::CheckpointVerdict { .. }
         | Event::StageRetry { .. }
+        | Event::WorktreeCreated { .. }
+        | Event::MergeDone { .. }
+        | Event::MergeWaiting { .. }
+        | Event::RunLeftover { .. }
         | Event::LoopSteered { .. } => {}
     }
 }

@@ -95,6 +95,12 @@ pub struct RunState {
     pub robustness: RobustTally,
     /// Why a spending cap stopped the run, once it did.
     pub budget_stopped: Option<String>,
+    /// The branch the current run's agents work on (`clk/<run-id>`), while it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_branch: Option<String>,
+    /// A run branch that waits for the user to merge it, and what to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge_waiting: Option<String>,
     #[serde(skip)]
     pub log: VecDeque<String>,
 }
@@ -162,7 +168,26 @@ impl RunState {
             | Event::StageFinished { .. }
             | Event::CommandFinished { .. }
             | Event::ProviderRetry { .. }
+            | Event::RunLeftover { .. }
             | Event::ConsensusCoalesced { .. } => {}
+            Event::WorktreeCreated { branch, .. } => {
+                self.run_branch = Some(branch.clone());
+                self.merge_waiting = None;
+            }
+            Event::MergeDone { branch, .. } => {
+                self.run_branch = None;
+                if self
+                    .merge_waiting
+                    .as_ref()
+                    .is_some_and(|w| w.starts_with(branch.as_str()))
+                {
+                    self.merge_waiting = None;
+                }
+            }
+            Event::MergeWaiting { branch, todo, .. } => {
+                self.run_branch = None;
+                self.merge_waiting = Some(format!("{branch}: {todo}"));
+            }
             Event::QualityRetry { .. } => self.robustness.quality_retries += 1,
             Event::ReplyRefused { .. } => self.robustness.refusals += 1,
             Event::ConsensusStarted { .. } => self.robustness.consensus_runs += 1,

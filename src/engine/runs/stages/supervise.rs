@@ -298,7 +298,7 @@ async fn check_done(project: &Project, bus: &Bus, cancel: &CancellationToken) ->
     if !ws.state_dir().join("done.md").is_file() {
         return DoneStep::NoRequest;
     }
-    let (checks, weak) = evaluate::derive_checks(&ws.root, &[]);
+    let (checks, weak) = evaluate::derive_checks(&ws.work, &[]);
     let tests = if checks.is_empty() {
         TestsStatus::NotRun
     } else {

@@ -144,6 +144,7 @@ async fn run(session: Arc<Session>, bus: Bus, mut rx: mpsc::UnboundedReceiver<(u
                     | Command::Roles { .. }
                     | Command::SwitchProvider { .. }
                     | Command::Undo { .. }
+                    | Command::Merge { .. }
                     | Command::Doctor { .. }
                     | Command::Status
                     | Command::Tutorial),
@@ -193,6 +194,7 @@ fn task_name(cmd: &Command) -> String {
         Command::Roles { .. } => "roles".into(),
         Command::SwitchProvider { .. } => "provider".into(),
         Command::Undo { .. } => "undo".into(),
+        Command::Merge { .. } => "merge".into(),
         Command::Doctor { .. } => "doctor".into(),
         Command::Status => "status".into(),
         Command::Tutorial => "tutorial".into(),
