@@ -86,6 +86,7 @@ fn level(ev: &Event) -> Level {
         | Event::CheckpointVerdict { .. }
         | Event::LoopSteered { .. }
         | Event::WorktreeCreated { .. }
+        | Event::WorktreeRemoved { .. }
         | Event::MergeDone { .. } => Level::Info,
     }
 }
@@ -231,6 +232,7 @@ pub fn event(s: &mut AppState, ev: &Event) {
         | Event::CheckpointVerdict { .. }
         | Event::StageRetry { .. }
         | Event::WorktreeCreated { .. }
+        | Event::WorktreeRemoved { .. }
         | Event::MergeDone { .. }
         | Event::MergeWaiting { .. }
         | Event::RunLeftover { .. }

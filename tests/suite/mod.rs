@@ -31,3 +31,4 @@ mod tui_screens;
 mod tui_tmux;
 mod workflow_run;
 mod workflows;
+mod worktree;

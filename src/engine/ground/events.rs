@@ -388,6 +388,8 @@ pub enum Event {
         reason: String,
         todo: String,
     },
+    /// A run ended and its worktree was removed (its branch too, unless a merge waits).
+    WorktreeRemoved { branch: String },
     /// A run that did not finish (clk was killed) left its worktree behind.
     RunLeftover {
         run_id: String,
@@ -443,6 +445,7 @@ impl Event {
             Event::MergeDone { .. } => "merge_done",
             Event::MergeWaiting { .. } => "merge_waiting",
             Event::RunLeftover { .. } => "run_leftover",
+            Event::WorktreeRemoved { .. } => "worktree_removed",
             Event::TutorialFinished { .. } => "tutorial_finished",
             Event::StageStarted { .. } => "stage_started",
             Event::RoleDecided { .. } => "role_decided",

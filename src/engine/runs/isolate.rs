@@ -189,6 +189,23 @@ pub async fn finish(iso: Isolation, bus: &Bus) {
         }
     }
     drop_record(&ws, &rec.run_id);
+    bus.emit(Event::WorktreeRemoved {
+        branch: rec.branch.clone(),
+    });
+}
+
+/// After a cycle whose stages all passed their checks: bring the work over now, so the user
+/// sees it without waiting for the run's end. `safe` leaves it for the end, where it asks.
+pub async fn merge_mid_run(ws: &Workspace, bus: &Bus, autonomy: Autonomy) {
+    if !ws.isolated() || autonomy == Autonomy::Safe {
+        return;
+    }
+    let Some(branch) = git::open(&ws.work).and_then(|r| git::branch(&r)) else {
+        return;
+    };
+    if branch.starts_with(worktree::BRANCH_PREFIX) {
+        merge(ws, bus, &branch, autonomy).await;
+    }
 }
 
 fn waiting(bus: &Bus, branch: &str, reason: String, todo: String) {
@@ -329,7 +346,11 @@ pub async fn merge_waiting(project: &Project, bus: &Bus, discard: bool) -> Resul
         if !discard {
             let _ = keep_uncommitted(Path::new(&rec.path));
         }
-        worktree::remove(&repo, &rec.run_id, true).map_err(|e| e.to_string())?;
+        // A leftover with nothing committed has nothing to merge: its branch goes too.
+        let empty = !worktree::waiting_branches(&repo)
+            .map_err(|e| e.to_string())?
+            .contains(&rec.branch);
+        worktree::remove(&repo, &rec.run_id, !(discard || empty)).map_err(|e| e.to_string())?;
         drop_record(ws, &rec.run_id);
     }
     let branches = worktree::waiting_branches(&repo).map_err(|e| e.to_string())?;

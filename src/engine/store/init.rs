@@ -26,6 +26,7 @@ pub const GITIGNORE_LINES: &[&str] = &[
     ".clk/state/.tui-active",
     ".clk/state/conversation.jsonl",
     ".clk/state/tutorial.json",
+    ".clk/state/runs/",
     ".clk/tutorial/",
     ".clk/**/*.bak",
 ];

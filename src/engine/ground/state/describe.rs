@@ -50,7 +50,7 @@ pub fn describe(ev: &Event) -> Option<String> {
             short(objective, 80)
         ),
         Event::ProcessStarted { agent, pid, .. } => format!("{agent}: process {pid} started"),
-        Event::AgentOutput { .. } => return None,
+        Event::AgentOutput { .. } | Event::WorktreeRemoved { .. } => return None,
         Event::ProviderRetry {
             agent,
             attempt,

@@ -98,7 +98,7 @@ pub struct RunState {
     /// The branch the current run's agents work on (`clk/<run-id>`), while it runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_branch: Option<String>,
-    /// A run branch that waits for the user to merge it, and what to do.
+    /// A run branch that waits for the user to merge it, and why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub merge_waiting: Option<String>,
     #[serde(skip)]
@@ -174,8 +174,8 @@ impl RunState {
                 self.run_branch = Some(branch.clone());
                 self.merge_waiting = None;
             }
+            Event::WorktreeRemoved { .. } => self.run_branch = None,
             Event::MergeDone { branch, .. } => {
-                self.run_branch = None;
                 if self
                     .merge_waiting
                     .as_ref()
@@ -184,9 +184,8 @@ impl RunState {
                     self.merge_waiting = None;
                 }
             }
-            Event::MergeWaiting { branch, todo, .. } => {
-                self.run_branch = None;
-                self.merge_waiting = Some(format!("{branch}: {todo}"));
+            Event::MergeWaiting { branch, reason, .. } => {
+                self.merge_waiting = Some(format!("{branch}: {reason}"));
             }
             Event::QualityRetry { .. } => self.robustness.quality_retries += 1,
             Event::ReplyRefused { .. } => self.robustness.refusals += 1,

@@ -177,6 +177,9 @@ pub async fn supervise(
             stages_failed: failed,
         });
         note_progress(&project, cycle, &pass);
+        if progress && failed == 0 && !opts.dry_run {
+            crate::engine::runs::isolate::merge_mid_run(ws, bus, project.config.autonomy).await;
+        }
         let provider_failure = pass
             .stages
             .iter()
