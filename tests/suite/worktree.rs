@@ -266,6 +266,14 @@ fn a_killed_run_leaves_the_users_tree_alone_and_is_reported_next_time() {
         "my work\n"
     );
 
+    // The doctor lists it.
+    let out = clk().current_dir(&dir).arg("doctor").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("a run that did not finish left clk/"),
+        "{text}"
+    );
+
     // The next start says so in one line and leaves it.
     set_script(
         &Workspace::new(&dir),

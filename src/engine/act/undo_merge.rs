@@ -4,7 +4,8 @@
 //! clk's merge (`git::merge::REFLOG_PREFIX`) and the branch still points where that merge left
 //! it. Both kinds are taken back the same way, by one new commit that puts the merged files
 //! back as they were before the merge: a fast-forward's whole range at once, a merge commit's
-//! second side. The rules of `undo.rs` hold: never over uncommitted changes, never once the
+//! second side (a fast-forward by a single commit is left to `undo.rs`: it is that commit).
+//! The rules of `undo.rs` hold: never over uncommitted changes, never once the
 //! user committed on top (then the reflog's newest entry is no longer the merge).
 
 use git2::{Oid, Repository};
@@ -27,7 +28,15 @@ pub fn find(repo: &Repository) -> Option<Target> {
     let reflog = repo.reflog(&name).ok()?;
     let entry = reflog.get(0)?;
     let what = entry.message().ok()??.to_string();
-    (what.starts_with(REFLOG_PREFIX) && Some(entry.id_new()) == head.target()).then(|| Target {
+    if !what.starts_with(REFLOG_PREFIX) || Some(entry.id_new()) != head.target() {
+        return None;
+    }
+    // A fast-forward by one commit is that commit: undo's usual preview names it better.
+    let after = repo.find_commit(entry.id_new()).ok()?;
+    if after.parent_count() == 1 && after.parent_id(0).ok() == Some(entry.id_old()) {
+        return None;
+    }
+    Some(Target {
         before: entry.id_old(),
         after: entry.id_new(),
         what,
