@@ -52,8 +52,8 @@ fn alive(pid: u32) -> bool {
     pid > 0 && unsafe { libc::kill(pid as i32, 0) } == 0
 }
 
-/// Runs whose clk process is gone but whose worktree record is still there.
-pub fn leftovers(ws: &Workspace) -> Vec<RunRecord> {
+/// Every run record, oldest first.
+fn records(ws: &Workspace) -> Vec<RunRecord> {
     let Ok(dir) = std::fs::read_dir(records_dir(ws)) else {
         return Vec::new();
     };
@@ -62,10 +62,18 @@ pub fn leftovers(ws: &Workspace) -> Vec<RunRecord> {
         .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
         .filter_map(|e| read_json(&e.path()).ok().flatten())
         .filter_map(|v| serde_json::from_value::<RunRecord>(v).ok())
-        .filter(|r| r.pid != std::process::id() && !alive(r.pid))
         .collect();
     out.sort_by(|a, b| a.run_id.cmp(&b.run_id));
     out
+}
+
+fn going(r: &RunRecord) -> bool {
+    r.pid == std::process::id() || alive(r.pid)
+}
+
+/// Runs whose clk process is gone but whose worktree record is still there.
+pub fn leftovers(ws: &Workspace) -> Vec<RunRecord> {
+    records(ws).into_iter().filter(|r| !going(r)).collect()
 }
 
 fn new_run_id() -> String {
@@ -370,7 +378,17 @@ pub async fn merge_waiting(project: &Project, bus: &Bus, discard: bool) -> Resul
         worktree::remove(&repo, &rec.run_id, !(discard || empty)).map_err(|e| e.to_string())?;
         drop_record(ws, &rec.run_id);
     }
-    let branches = worktree::waiting_branches(&repo).map_err(|e| e.to_string())?;
+    // A run going on (a `/merge` typed while it works) keeps its branch until it ends.
+    let busy: Vec<String> = records(ws)
+        .into_iter()
+        .filter(going)
+        .map(|r| r.branch)
+        .collect();
+    let branches: Vec<String> = worktree::waiting_branches(&repo)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|b| !busy.contains(b))
+        .collect();
     if branches.is_empty() {
         return Ok("no run branch waits to be merged".into());
     }
