@@ -133,6 +133,8 @@ fn files_arrive_by_fast_forward_and_the_users_dirty_files_stay() {
     assert!(!status.contains("app.py"), "{status}");
     assert!(run_branches(&dir).is_empty(), "{:?}", run_branches(&dir));
     assert!(worktrees(&dir).is_empty());
+    // git's own record of the worktree is gone too.
+    assert_eq!(git(&dir, &["worktree", "list"]).lines().count(), 1);
 }
 
 #[test]
