@@ -303,3 +303,26 @@ fn a_killed_run_leaves_the_users_tree_alone_and_is_reported_next_time() {
     assert!(run_branches(&dir).is_empty(), "{:?}", run_branches(&dir));
     assert!(!dir.join("half.txt").exists());
 }
+
+#[test]
+fn aggressive_autonomy_merges_and_pushes() {
+    let (top, dir) = project(WRITE_APP);
+    set_config(&dir, "autonomy", "aggressive".into());
+    git(&dir, &["commit", "-qam", "user: aggressive"]);
+    let remote = top.path().join("remote.git");
+    let out = Std::new("git")
+        .args(["init", "-q", "--bare"])
+        .arg(&remote)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    git(&dir, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    git(&dir, &["push", "-q", "-u", "origin", "HEAD"]);
+
+    let (out, ok) = ask(&dir);
+    assert!(ok, "{out}");
+    assert!(out.contains("(fast-forward): app.py"), "{out}");
+    let local = git(&dir, &["rev-parse", "HEAD"]);
+    let pushed = git(&remote, &["rev-parse", "refs/heads/main"]);
+    assert_eq!(local, pushed, "{out}");
+}
