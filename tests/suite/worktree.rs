@@ -326,3 +326,36 @@ fn aggressive_autonomy_merges_and_pushes() {
     let pushed = git(&remote, &["rev-parse", "refs/heads/main"]);
     assert_eq!(local, pushed, "{out}");
 }
+
+#[test]
+fn a_cycle_that_passed_its_checks_is_merged_before_the_run_ends() {
+    // Cycle 1 writes app.py; cycle 2 records whether app.py had reached the user's folder.
+    let (_t, dir) = project("");
+    let script = format!(
+        "cat >/dev/null\nif [ ! -f app.py ]; then\n\
+         printf 'ACTION: write\\nPATH: app.py\\nCONTENT:\\nprint(1)\\nEND_ACTION\\nPROGRESS: yes\\n'\n\
+         else\nif [ -f '{}/app.py' ]; then s=merged; else s=waiting; fi\n\
+         printf 'ACTION: write\\nPATH: seen.txt\\nCONTENT:\\n%s\\nEND_ACTION\\nPROGRESS: yes\\n' \"$s\"\nfi\n",
+        dir.display()
+    );
+    set_script(&Workspace::new(&dir), &script);
+    fs::write(
+        dir.join(".clk/config/workflows/engineering.yaml"),
+        "name: engineering\nstages:\n  - id: build\n    agent: engineer\n    objective: Build the app.\n    validation: test -f app.py\n",
+    )
+    .unwrap();
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "user: workflow"]);
+    let out = clk()
+        .current_dir(&dir)
+        .args(["run", "--max-cycles", "2"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        fs::read_to_string(dir.join("seen.txt")).unwrap_or_default(),
+        "merged\n",
+        "{text}"
+    );
+    assert!(run_branches(&dir).is_empty(), "{text}");
+}
