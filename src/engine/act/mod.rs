@@ -2,3 +2,4 @@ pub mod actions;
 pub mod process;
 pub mod sandbox;
 pub mod undo;
+pub mod undo_merge;

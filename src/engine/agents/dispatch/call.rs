@@ -89,7 +89,7 @@ pub async fn call(
             run_id: run_id.clone(),
             objective: req.objective.clone(),
             prompt: prompt.clone(),
-            workdir: ws.root.clone(),
+            workdir: ws.work.clone(),
             timeout,
             idle_timeout: (cfg.provider_no_output_timeout_s > 0)
                 .then(|| Duration::from_secs(cfg.provider_no_output_timeout_s)),

@@ -26,7 +26,7 @@ pub use blocks::{
     BlackboardConfig, BudgetConfig, CastingConfig, ConsensusConfig, RecoveryConfig, RetryConfig,
     SuperviseConfig, ValidationConfig,
 };
-pub use choices::{AutoConsensus, AutoRefine, PlateauAction, RollbackOnFailure};
+pub use choices::{AutoConsensus, AutoRefine, Autonomy, PlateauAction, RollbackOnFailure};
 pub use error::{ConfigError, Env, EnvLookup, process_env};
 pub use gate::GateConfig;
 pub use providers::{ApiStyle, Mode, ProviderSettings, ProvidersFile};
@@ -61,6 +61,8 @@ pub struct ClkConfig {
     pub done_gate: GateConfig,
     /// Spending caps, checked against the persisted usage totals around every dispatch.
     pub budget: BudgetConfig,
+    /// How a run's branch reaches the user's branch: ask first, merge, or merge and push.
+    pub autonomy: Autonomy,
 }
 
 impl Default for ClkConfig {
@@ -84,6 +86,7 @@ impl Default for ClkConfig {
             blackboard: BlackboardConfig::default(),
             done_gate: GateConfig::default(),
             budget: BudgetConfig::default(),
+            autonomy: Autonomy::Balanced,
         }
     }
 }

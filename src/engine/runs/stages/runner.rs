@@ -364,7 +364,7 @@ async fn validate(
     report: &mut StageReport,
     cancel: &CancellationToken,
 ) {
-    let root = project.ws.root.clone();
+    let root = project.ws.work.clone();
     let timeout = Duration::from_secs(project.config.validation.run_timeout_s);
     let spec = process::Spec::shell(cmd, root.clone(), timeout);
     let (exit_code, timed_out, tail) = match process::run(&spec, cancel, |_| {}, |_, _| {}).await {
