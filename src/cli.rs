@@ -120,6 +120,13 @@ pub enum Command {
     },
     /// Which providers can be used now, and why not (JSON).
     Providers,
+    /// Merge the run branch (clk/<run-id>) that waits for you into your branch; with
+    /// --discard, drop it (and a leftover run's worktree) instead.
+    Merge {
+        /// Drop the waiting run branches instead of merging them.
+        #[arg(long)]
+        discard: bool,
+    },
     /// Show the last commit clk made; with --confirm, revert it with a new commit.
     Undo {
         /// Revert it (your own commits and uncommitted changes are never touched).

@@ -150,6 +150,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Budget { reset } => cmd::budget::run(&dir, reset),
         Command::Providers => cmd::providers::run(&dir),
         Command::Undo { confirm } => cmd::undo::run(&dir, confirm),
+        Command::Merge { discard } => cmd::merge::run(&dir, discard, format),
         Command::Doctor { fix } => cmd::doctor::run(&dir, fix),
         Command::Tutorial => cmd::orchestrate::submit(&dir, EngineCommand::Tutorial, format),
         Command::Configure { set, show } => cmd::configure::run(&dir, &set, show),

@@ -7,6 +7,7 @@ pub mod configure;
 pub mod doctor;
 pub mod idea;
 pub mod init;
+pub mod merge;
 pub mod orchestrate;
 pub mod providers;
 pub mod roles;

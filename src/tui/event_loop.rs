@@ -85,6 +85,7 @@ pub fn task_label(cmd: &Command) -> Option<String> {
         Command::Roles { .. } => "roles".into(),
         Command::SwitchProvider { name } => format!("checking {name}"),
         Command::Undo { .. } => "undo".into(),
+        Command::Merge { .. } => "merge".into(),
         Command::Doctor { .. } => "doctor".into(),
         Command::Status => "status".into(),
         Command::Tutorial => "tutorial".into(),

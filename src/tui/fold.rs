@@ -50,7 +50,9 @@ fn level(ev: &Event) -> Level {
         | Event::ConfirmRequested { .. }
         | Event::QualityRetry { .. }
         | Event::ReplyRefused { .. }
-        | Event::StageRetry { .. } => Level::Warn,
+        | Event::StageRetry { .. }
+        | Event::MergeWaiting { .. }
+        | Event::RunLeftover { .. } => Level::Warn,
         Event::WorkspaceInitialized { .. }
         | Event::IdeaCaptured { .. }
         | Event::DispatchStarted { .. }
@@ -85,7 +87,10 @@ fn level(ev: &Event) -> Level {
         | Event::ConsensusCoalesced { .. }
         | Event::RefineRound { .. }
         | Event::CheckpointVerdict { .. }
-        | Event::LoopSteered { .. } => Level::Info,
+        | Event::LoopSteered { .. }
+        | Event::WorktreeCreated { .. }
+        | Event::WorktreeRemoved { .. }
+        | Event::MergeDone { .. } => Level::Info,
     }
 }
 
@@ -232,6 +237,11 @@ pub fn event(s: &mut AppState, ev: &Event) {
         | Event::RefineRound { .. }
         | Event::CheckpointVerdict { .. }
         | Event::StageRetry { .. }
+        | Event::WorktreeCreated { .. }
+        | Event::WorktreeRemoved { .. }
+        | Event::MergeDone { .. }
+        | Event::MergeWaiting { .. }
+        | Event::RunLeftover { .. }
         | Event::LoopSteered { .. } => {}
     }
 }

@@ -45,6 +45,10 @@ pub fn hint(s: &AppState) -> String {
     if s.aborted {
         return "stopped — type a message to carry on, or /run to try again".into();
     }
+    // The run's work is not in the user's folder until they act: that comes first.
+    if let Some(waiting) = &s.run.merge_waiting {
+        return format!("merge waits (/merge when ready, /merge discard drops it): {waiting}");
+    }
     if let Some(e) = &s.error_hint {
         let p = &e.provider;
         return match e.kind.as_str() {

@@ -97,6 +97,14 @@ pub fn run(dir: &Path, idea: Option<&str>) -> Result<u8, Failure> {
     if let LockState::Recovered { prior_pid } = state {
         notes.push(session::recovery_note(&ws, prior_pid));
     }
+    // A run killed mid-batch left its worktree: say so now; the next run offers to resume it.
+    for rec in crate::engine::runs::isolate::leftovers(&ws) {
+        notes.push(format!(
+            "a run that did not finish left branch {}; your next run offers to resume it, \
+             /merge takes its work, /merge discard drops it",
+            rec.branch
+        ));
+    }
     let (width, height) = crossterm::terminal::size().unwrap_or((80, 24));
     let mut app = AppState::new(init_for(&project, width, height, notes));
     let rt = cmd::runtime()?;

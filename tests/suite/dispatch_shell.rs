@@ -181,7 +181,9 @@ fn json_output_is_one_event_per_line() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
         .collect();
-    assert_eq!(events.first().unwrap()["event"], "dispatch_started");
+    // The run gets its own worktree first, then the dispatch starts.
+    assert_eq!(events[0]["event"], "worktree_created");
+    assert_eq!(events[1]["event"], "dispatch_started");
     assert!(events.iter().any(|e| e["event"] == "committed"));
 }
 

@@ -37,3 +37,4 @@ mod tui_tmux;
 mod work_queue;
 mod workflow_run;
 mod workflows;
+mod worktree;

@@ -332,3 +332,35 @@ fn no_color_leaves_only_modifiers() {
         );
     }
 }
+
+#[test]
+fn worktree_branch_in_the_title_and_a_waiting_merge_in_the_hint() {
+    let mut s = state(100, 30);
+    apply(&mut s, &fixture());
+    update(
+        &mut s,
+        Msg::Engine(Event::WorktreeCreated {
+            run_id: "20260101T120000000-42".into(),
+            branch: "clk/20260101T120000000-42".into(),
+            path: "/p/.git/clk/worktrees/20260101T120000000-42".into(),
+        }),
+    );
+    let running = widget(100, 1, |a, b| title_bar::render(&s, a, b));
+    update(
+        &mut s,
+        Msg::Engine(Event::MergeWaiting {
+            branch: "clk/20260101T120000000-42".into(),
+            reason: "you have uncommitted changes to app.py, which the run also changed".into(),
+            todo: "commit or stash your changes to app.py, then run `clk merge`".into(),
+        }),
+    );
+    update(
+        &mut s,
+        Msg::Engine(Event::WorktreeRemoved {
+            branch: "clk/20260101T120000000-42".into(),
+        }),
+    );
+    let title = widget(100, 1, |a, b| title_bar::render(&s, a, b));
+    let hint = widget(100, 2, |a, b| hint_bar::render(&s, a, b));
+    assert_snapshot!(format!("{running}\n{title}\n{hint}"));
+}

@@ -4,7 +4,9 @@
 //! commit that set clk up, never a merge, and never one already reverted. The revert touches
 //! exactly the files that commit changed, and only when each of them is still as that commit
 //! left it and has no uncommitted edits: later work, the user's commits and the user's
-//! uncommitted changes are never overwritten. Previewing changes nothing.
+//! uncommitted changes are never overwritten. Previewing changes nothing. When the newest
+//! thing on the user's branch is a merge clk made, that merge is taken back as a whole
+//! (`undo_merge.rs`).
 
 use git2::{Commit, Delta, Oid, Repository};
 
@@ -151,6 +153,9 @@ fn age(c: &Commit<'_>) -> String {
 
 /// What undo would do now, or None when there is no clk commit to undo.
 pub fn plan(repo: &Repository) -> Result<Option<Plan>, git::GitError> {
+    if let Some(t) = super::undo_merge::find(repo) {
+        return super::undo_merge::plan(repo, &t).map(Some);
+    }
     let Some(c) = find_target(repo)? else {
         return Ok(None);
     };
@@ -203,6 +208,9 @@ pub struct Done {
 
 /// Revert the commit `plan` names, checking again that nothing changed since the preview.
 pub fn revert(repo: &Repository) -> Result<Done, String> {
+    if let Some(t) = super::undo_merge::find(repo) {
+        return super::undo_merge::revert(repo, &t);
+    }
     let plan = plan(repo)
         .map_err(|e| e.to_string())?
         .ok_or("there is no clk commit to undo")?;

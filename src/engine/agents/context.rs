@@ -37,7 +37,7 @@ pub fn state_summary(ws: &Workspace, idea: Option<&Idea>) -> String {
         ("progress", "PROGRESS.md"),
         ("decisions", "DECISIONS.md"),
     ] {
-        if let Ok(t) = fs::read_to_string(ws.root.join(file)) {
+        if let Ok(t) = fs::read_to_string(ws.work.join(file)) {
             lines.push(format!("{label}: {}", first_lines(&t, 5)));
         }
     }
@@ -81,8 +81,8 @@ pub fn vars(
                 .unwrap_or_default()
         }),
     );
-    set("project_root", ws.root.display().to_string());
-    set("workspace_root", ws.root.display().to_string());
+    set("project_root", ws.work.display().to_string());
+    set("workspace_root", ws.work.display().to_string());
     set("state_summary", state_summary(ws, idea.as_ref()));
     set(
         "idea_title",
@@ -104,7 +104,7 @@ pub fn vars(
     );
     set(
         "notes",
-        fs::read_to_string(ws.root.join("PROGRESS.md"))
+        fs::read_to_string(ws.work.join("PROGRESS.md"))
             .map(|t| tail_chars(&t, 3000))
             .unwrap_or_default(),
     );

@@ -66,6 +66,11 @@ pub enum Command {
     },
     /// Make `name` the active provider (saved in providers.json) and check it can be reached.
     SwitchProvider { name: String },
+    /// Merge the run branches that wait for the user; with `discard`, drop them instead.
+    Merge {
+        #[serde(default)]
+        discard: bool,
+    },
     /// Show the last clk commit; with `confirm`, revert it with a new commit.
     Undo {
         #[serde(default)]

@@ -378,6 +378,34 @@ pub enum Event {
         subject: String,
         files: Vec<String>,
     },
+    /// A run got its own git worktree: agents work there, on `branch`, not in the user's tree.
+    WorktreeCreated {
+        run_id: String,
+        branch: String,
+        path: String,
+    },
+    /// A run branch was merged into the user's branch. `how` is `fast-forward` or
+    /// `merge commit`; `files` are the only files of the user's tree it wrote.
+    MergeDone {
+        branch: String,
+        how: String,
+        sha: String,
+        files: Vec<String>,
+    },
+    /// A run branch waits for the user: `reason` says why it was not merged, `todo` what to do.
+    MergeWaiting {
+        branch: String,
+        reason: String,
+        todo: String,
+    },
+    /// A run ended and its worktree was removed (its branch too, unless a merge waits).
+    WorktreeRemoved { branch: String },
+    /// A run that did not finish (clk was killed) left its worktree behind.
+    RunLeftover {
+        run_id: String,
+        branch: String,
+        path: String,
+    },
     /// The tutorial ran (in its scratch project, which is kept for a look).
     TutorialFinished { ok: bool, scratch: String },
     /// A command submitted to the engine finished.
@@ -426,6 +454,11 @@ impl Event {
             Event::QueueDropped { .. } => "queue_dropped",
             Event::ProviderSwitched { .. } => "provider_switched",
             Event::Undone { .. } => "undone",
+            Event::WorktreeCreated { .. } => "worktree_created",
+            Event::MergeDone { .. } => "merge_done",
+            Event::MergeWaiting { .. } => "merge_waiting",
+            Event::RunLeftover { .. } => "run_leftover",
+            Event::WorktreeRemoved { .. } => "worktree_removed",
             Event::TutorialFinished { .. } => "tutorial_finished",
             Event::StageStarted { .. } => "stage_started",
             Event::RoleDecided { .. } => "role_decided",

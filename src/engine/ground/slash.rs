@@ -87,6 +87,11 @@ pub const COMMANDS: &[SlashSpec] = &[
         help: "show the last clk commit; /undo confirm reverts it with a new commit",
     },
     SlashSpec {
+        name: "/merge",
+        usage: "/merge [discard]",
+        help: "merge the run branch that waits for you; /merge discard drops it",
+    },
+    SlashSpec {
         name: "/doctor",
         usage: "/doctor [--fix]",
         help: "check providers, config and git; --fix offers each repair",
@@ -301,6 +306,13 @@ pub fn parse(text: &str) -> Result<Slash, String> {
         "provider" => match argv.as_slice() {
             [name] => engine(Command::SwitchProvider { name: name.clone() }),
             _ => Err("usage: /provider <name> (clk providers lists them)".into()),
+        },
+        "merge" => match argv.as_slice() {
+            [] => engine(Command::Merge { discard: false }),
+            [d] if d == "discard" => engine(Command::Merge { discard: true }),
+            _ => {
+                Err("usage: /merge to merge a waiting run branch, /merge discard to drop it".into())
+            }
         },
         "undo" => match argv.as_slice() {
             [] => engine(Command::Undo { confirm: false }),

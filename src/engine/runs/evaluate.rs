@@ -223,7 +223,7 @@ pub async fn evaluate(
     checks: &[String],
     cancel: &CancellationToken,
 ) -> Evaluation {
-    let root = &project.ws.root;
+    let root = &project.ws.work;
     let (commands, weak) = derive_checks(root, checks);
     if commands.is_empty() {
         return Evaluation {

@@ -201,6 +201,38 @@ fn check_git(ws: &Workspace, out: &mut Vec<Finding>) {
         Level::Ok,
         format!("git repository on {branch}, {dirty} file(s) with uncommitted changes"),
     ));
+    // Runs in their own worktrees: one killed mid-run, or a branch whose merge waits.
+    for rec in crate::engine::runs::isolate::leftovers(ws) {
+        out.push(Finding::new(
+            Level::Warn,
+            format!(
+                "a run that did not finish left {} ({}): `clk merge` takes its work, \
+                 `clk merge --discard` drops it",
+                rec.branch, rec.path
+            ),
+        ));
+    }
+    // A branch with a run record is a run going on (or the leftover above), not a wait.
+    let waiting: Vec<String> = git::worktree::waiting_branches(&repo)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|b| {
+            let id = b.trim_start_matches(git::worktree::BRANCH_PREFIX);
+            !ws.state_dir()
+                .join("runs")
+                .join(format!("{id}.json"))
+                .exists()
+        })
+        .collect();
+    if !waiting.is_empty() {
+        out.push(Finding::new(
+            Level::Warn,
+            format!(
+                "run branch(es) waiting to be merged: {}; `clk merge` takes them",
+                waiting.join(", ")
+            ),
+        ));
+    }
 }
 
 fn check_lock(ws: &Workspace, out: &mut Vec<Finding>) {

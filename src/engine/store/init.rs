@@ -29,6 +29,7 @@ pub const GITIGNORE_LINES: &[&str] = &[
     ".clk/state/*.lock",
     ".clk/state/conversation.jsonl",
     ".clk/state/tutorial.json",
+    ".clk/state/runs/",
     ".clk/tutorial/",
     ".clk/**/*.bak",
 ];

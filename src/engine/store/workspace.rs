@@ -17,10 +17,15 @@ use serde_json::Value;
 
 use crate::engine::ground::config::{AgentsFile, ClkConfig, ConfigError, Env, ProvidersFile};
 
-/// Paths of one project's `.clk/` folder.
+/// Paths of one project's `.clk/` folder, and the tree agents work in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Workspace {
+    /// The user's project folder; `.clk/` (clk's own state, written by clk only) is under it.
     pub root: PathBuf,
+    /// Where agents' files are written, commands run, checks run and batches are committed:
+    /// the run's own git worktree during a run, else `root`. It lives here rather than on
+    /// [`Project`] because a run reloads its project from the workspace every cycle.
+    pub work: PathBuf,
 }
 
 /// The folders `clk init` creates under `.clk/`.
@@ -37,7 +42,24 @@ pub const DIRS: &[&str] = &[
 
 impl Workspace {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Workspace { root: root.into() }
+        let root = root.into();
+        Workspace {
+            work: root.clone(),
+            root,
+        }
+    }
+
+    /// The same workspace with agents working in `work` (a run's worktree).
+    pub fn with_work(&self, work: impl Into<PathBuf>) -> Self {
+        Workspace {
+            root: self.root.clone(),
+            work: work.into(),
+        }
+    }
+
+    /// True while agents work in a tree of their own, not the user's.
+    pub fn isolated(&self) -> bool {
+        self.work != self.root
     }
 
     /// The nearest ancestor of `start` (itself included) that holds an initialized `.clk/`.

@@ -1,5 +1,5 @@
-//! The title bar: project, provider, phase, tokens, session cost, files written and commits
-//! not pushed. Segments that do not fit are dropped, least important first.
+//! The title bar: project, the run's branch, provider, phase, tokens, session cost, files
+//! written and commits not pushed. Segments that do not fit are dropped, least important first.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -33,6 +33,10 @@ pub fn segments(s: &AppState) -> Vec<(u8, String)> {
         ),
         (6, format!("files {}", s.run.files_written.len())),
     ];
+    // While a run goes, the branch its agents work on (their own worktree).
+    if let Some(branch) = &s.run.run_branch {
+        out.insert(1, (5, format!("on {branch}")));
+    }
     if let Some(n) = s.ahead.filter(|n| *n > 0) {
         out.push((5, format!("↑{n}")));
     }

@@ -85,7 +85,7 @@ pub async fn call(
         Ok(None)
     } else {
         // Where the CLI works is what its sandbox makes writable: one path, set once.
-        let workdir = ws.root.clone();
+        let workdir = ws.work.clone();
         let preq = Request {
             agent: req.agent.clone(),
             stage: req.stage.clone(),

@@ -173,7 +173,7 @@ async fn apply_and_commit(
     if parsed.actions.is_empty() && native.changed_paths().is_empty() {
         return (native, None);
     }
-    let root = ws.root.canonicalize().unwrap_or_else(|_| ws.root.clone());
+    let root = ws.work.canonicalize().unwrap_or_else(|_| ws.work.clone());
     let native_paths = native.changed_paths();
     // Files the user changed by hand are off limits while clk commits for agents; the ones
     // this agent just changed with its own tools are its own.

@@ -10,7 +10,7 @@ use crate::engine::store::workspace::Project;
 /// Start watching the tree for an agent that edits files itself; None (with a warning)
 /// when its changes cannot be told from the user's.
 pub(super) fn watch_native(project: &Project, bus: &Bus) -> Option<native::Watch> {
-    let root = project.ws.root.canonicalize().ok()?;
+    let root = project.ws.work.canonicalize().ok()?;
     let watch = native::Watch::begin(&root);
     if watch.is_none() {
         bus.emit(Event::Warning {
@@ -28,7 +28,7 @@ pub(super) fn undo_native(project: &Project, bus: &Bus, agent: &str, native: &Ba
     if paths.is_empty() {
         return;
     }
-    let Some(repo) = git::open(&project.ws.root) else {
+    let Some(repo) = git::open(&project.ws.work) else {
         return;
     };
     match git::restore_paths(&repo, None, &paths) {

@@ -58,6 +58,18 @@ pub enum RollbackOnFailure {
     Always,
 }
 
+/// `autonomy`: how a run's branch reaches the user's branch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Autonomy {
+    /// Ask before every merge (default no; headless leaves it for `clk merge`).
+    Safe,
+    /// Merge when checks passed and nothing of the user's conflicts.
+    Balanced,
+    /// As balanced, then push when a remote is configured.
+    Aggressive,
+}
+
 /// A config value that is one of a few words.
 pub trait Choice: Copy + Serialize + DeserializeOwned + 'static {
     /// The dotted key that takes it.
@@ -91,6 +103,11 @@ impl Choice for SandboxMode {
     const ALL: &'static [Self] = &[Self::Auto, Self::Bubblewrap, Self::Landlock, Self::Off];
 }
 
+impl Choice for Autonomy {
+    const KEY: &'static str = "autonomy";
+    const ALL: &'static [Self] = &[Self::Safe, Self::Balanced, Self::Aggressive];
+}
+
 /// The word the config file uses for `c`.
 pub fn word<C: Choice>(c: C) -> String {
     match serde_json::to_value(c) {
@@ -107,6 +124,7 @@ pub fn check(merged: &Value) -> Result<(), ConfigError> {
     check_one::<AutoRefine>(merged)?;
     check_one::<PlateauAction>(merged)?;
     check_one::<RollbackOnFailure>(merged)?;
+    check_one::<Autonomy>(merged)?;
     check_one::<SandboxMode>(merged)
 }
 

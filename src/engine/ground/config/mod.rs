@@ -27,7 +27,7 @@ pub use blocks::{
     BlackboardConfig, BudgetConfig, CastingConfig, ConsensusConfig, RecoveryConfig, RetryConfig,
     SuperviseConfig, ValidationConfig,
 };
-pub use choices::{AutoConsensus, AutoRefine, PlateauAction, RollbackOnFailure};
+pub use choices::{AutoConsensus, AutoRefine, Autonomy, PlateauAction, RollbackOnFailure};
 pub use error::{ConfigError, Env, EnvLookup, process_env};
 pub use gate::GateConfig;
 pub use providers::{ApiStyle, Mode, ProviderSettings, ProvidersFile};
@@ -65,6 +65,8 @@ pub struct ClkConfig {
     pub budget: BudgetConfig,
     /// The OS sandbox around agents' commands, validation, tests and CLI providers.
     pub sandbox: SandboxConfig,
+    /// How a run's branch reaches the user's branch: ask first, merge, or merge and push.
+    pub autonomy: Autonomy,
 }
 
 impl Default for ClkConfig {
@@ -89,6 +91,7 @@ impl Default for ClkConfig {
             done_gate: GateConfig::default(),
             budget: BudgetConfig::default(),
             sandbox: SandboxConfig::default(),
+            autonomy: Autonomy::Balanced,
         }
     }
 }

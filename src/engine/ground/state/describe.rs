@@ -50,7 +50,7 @@ pub fn describe(ev: &Event) -> Option<String> {
             short(objective, 80)
         ),
         Event::ProcessStarted { agent, pid, .. } => format!("{agent}: process {pid} started"),
-        Event::AgentOutput { .. } => return None,
+        Event::AgentOutput { .. } | Event::WorktreeRemoved { .. } => return None,
         Event::ProviderRetry {
             agent,
             attempt,
@@ -440,6 +440,28 @@ pub fn describe(ev: &Event) -> Option<String> {
             sha7(reverted),
             sha7(sha),
             files.len()
+        ),
+        Event::WorktreeCreated { branch, path, .. } => {
+            format!("agents work on branch {branch} in their own worktree ({path})")
+        }
+        Event::MergeDone {
+            branch, how, files, ..
+        } => format!(
+            "merged {branch} into your branch ({how}): {}",
+            if files.is_empty() {
+                "no file changed".to_string()
+            } else {
+                short(&files.join(", "), 200)
+            }
+        ),
+        Event::MergeWaiting {
+            branch,
+            reason,
+            todo,
+        } => format!("{branch} is not merged: {reason}; {todo}"),
+        Event::RunLeftover { branch, path, .. } => format!(
+            "a run that did not finish left branch {branch} ({path}); run `clk merge` to take \
+             its work or `clk merge --discard` to drop it"
         ),
         Event::TutorialFinished { ok, scratch } => {
             if *ok {

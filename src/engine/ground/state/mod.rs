@@ -97,6 +97,12 @@ pub struct RunState {
     pub budget_stopped: Option<String>,
     /// Work waiting for the running work to end, in the order it will start.
     pub queue: Vec<QueuedWork>,
+    /// The branch the current run's agents work on (`clk/<run-id>`), while it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_branch: Option<String>,
+    /// A run branch that waits for the user to merge it, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge_waiting: Option<String>,
     #[serde(skip)]
     pub log: VecDeque<String>,
 }
@@ -171,7 +177,25 @@ impl RunState {
             | Event::StageFinished { .. }
             | Event::CommandFinished { .. }
             | Event::ProviderRetry { .. }
+            | Event::RunLeftover { .. }
             | Event::ConsensusCoalesced { .. } => {}
+            Event::WorktreeCreated { branch, .. } => {
+                self.run_branch = Some(branch.clone());
+                self.merge_waiting = None;
+            }
+            Event::WorktreeRemoved { .. } => self.run_branch = None,
+            Event::MergeDone { branch, .. } => {
+                if self
+                    .merge_waiting
+                    .as_ref()
+                    .is_some_and(|w| w.starts_with(branch.as_str()))
+                {
+                    self.merge_waiting = None;
+                }
+            }
+            Event::MergeWaiting { branch, reason, .. } => {
+                self.merge_waiting = Some(format!("{branch}: {reason}"));
+            }
             Event::QualityRetry { .. } => self.robustness.quality_retries += 1,
             Event::ReplyRefused { .. } => self.robustness.refusals += 1,
             Event::ConsensusStarted { .. } => self.robustness.consensus_runs += 1,

@@ -67,9 +67,9 @@ pub fn gather_for(ws: &Workspace, cfg: &GateConfig, tests: TestsStatus) -> Facts
 }
 
 fn gather_inner(ws: &Workspace, tests: TestsStatus, scan_markers: bool) -> Facts {
-    let deliverable_files = deliverable_files(&ws.root);
+    let deliverable_files = deliverable_files(&ws.work);
     let todo_markers = if scan_markers {
-        todo_markers(&ws.root, &deliverable_files)
+        todo_markers(&ws.work, &deliverable_files)
     } else {
         Vec::new()
     };

@@ -43,7 +43,7 @@ pub(super) fn now() -> String {
 }
 
 fn head_sha(ctx: &Ctx<'_>) -> Option<String> {
-    let repo = git::open(&ctx.project.ws.root)?;
+    let repo = git::open(&ctx.project.ws.work)?;
     let commit = repo.head().ok()?.peel_to_commit().ok()?;
     Some(commit.id().to_string())
 }
@@ -145,7 +145,7 @@ impl Iteration {
             return None;
         }
         let author = ctx.kind.name();
-        let Some(repo) = git::open(&ctx.project.ws.root) else {
+        let Some(repo) = git::open(&ctx.project.ws.work) else {
             ctx.bus.emit(Event::Warning {
                 message: format!(
                     "{} iteration #{}: not a git repository; its changes were kept uncommitted",
@@ -196,7 +196,7 @@ impl Iteration {
             return String::new();
         }
         let agent = ctx.kind.name().to_string();
-        let Some(repo) = git::open(&ctx.project.ws.root) else {
+        let Some(repo) = git::open(&ctx.project.ws.work) else {
             ctx.bus.emit(Event::Warning {
                 message: format!(
                     "{agent} iteration #{} failed; not a git repository, so its files were kept",

@@ -364,7 +364,7 @@ async fn validate(
     report: &mut StageReport,
     cancel: &CancellationToken,
 ) {
-    let root = project.ws.root.clone();
+    let root = project.ws.work.clone();
     let timeout = Duration::from_secs(project.config.validation.run_timeout_s);
     let sandbox = confine::for_commands(&project.config.sandbox, &root);
     let spec = process::Spec::shell(cmd, root.clone(), timeout, sandbox);

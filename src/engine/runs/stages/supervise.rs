@@ -173,6 +173,9 @@ pub async fn supervise(
             stages_failed: failed,
         });
         note_progress(&project, cycle, &pass);
+        if progress && failed == 0 && !opts.dry_run {
+            crate::engine::runs::isolate::merge_mid_run(ws, bus, project.config.autonomy).await;
+        }
         let provider_failure = pass
             .stages
             .iter()
@@ -290,7 +293,7 @@ async fn check_done(project: &Project, bus: &Bus, cancel: &CancellationToken) ->
     if !ws.state_dir().join("done.md").is_file() {
         return DoneStep::NoRequest;
     }
-    let (checks, weak) = evaluate::derive_checks(&ws.root, &[]);
+    let (checks, weak) = evaluate::derive_checks(&ws.work, &[]);
     let tests = if checks.is_empty() {
         TestsStatus::NotRun
     } else {

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use super::session::Session;
 use crate::engine::agents::dispatch::DispatchRequest;
 use crate::engine::ground::events::{Command, Event, RolesCommand};
-use crate::engine::runs::orchestrate;
+use crate::engine::runs::{isolate, orchestrate};
 use crate::engine::store::bus::Bus;
 use crate::engine::store::git;
 use crate::engine::store::idea::Idea;
@@ -70,8 +70,44 @@ pub(super) async fn doctor(ws: &Workspace, bus: &Bus, fix: bool) -> Handled {
     }
 }
 
-/// Runs a command that needs the loaded project.
+/// Whether `cmd` lets agents change files, and so runs in a worktree of its own.
+fn changes_files(cmd: &Command) -> bool {
+    match cmd {
+        Command::Dispatch { dry_run, .. }
+        | Command::Cast { dry_run }
+        | Command::Plan { dry_run }
+        | Command::Run { dry_run, .. }
+        | Command::Loop { dry_run, .. } => !dry_run,
+        Command::Message { .. } => true,
+        _ => false,
+    }
+}
+
+/// Runs a command that needs the loaded project; one that lets agents change files works in
+/// its own worktree, merged into the user's branch when it ends.
 pub(super) async fn project_task(
+    session: &Session,
+    project: &Project,
+    bus: &Bus,
+    cmd: Command,
+    cancel: &CancellationToken,
+) -> Handled {
+    let iso = if changes_files(&cmd) {
+        isolate::begin(project, bus).await
+    } else {
+        None
+    };
+    let handled = match &iso {
+        Some(i) => project_command(session, &i.project, bus, cmd, cancel).await,
+        None => project_command(session, project, bus, cmd, cancel).await,
+    };
+    if let Some(i) = iso {
+        isolate::finish(i, bus).await;
+    }
+    handled
+}
+
+async fn project_command(
     session: &Session,
     project: &Project,
     bus: &Bus,
@@ -147,6 +183,10 @@ pub(super) async fn project_task(
         Command::Roles { action } => roles(project, bus, action),
         Command::SwitchProvider { name } => switch_provider(session, project, bus, &name).await,
         Command::Undo { confirm } => undo(project, bus, confirm),
+        Command::Merge { discard } => match isolate::merge_waiting(project, bus, discard).await {
+            Ok(line) => Handled::Done(line),
+            Err(line) => Handled::Failed(line),
+        },
         Command::Status => {
             let state = session
                 .state

@@ -250,6 +250,7 @@ fn task_name(cmd: &Command) -> String {
         Command::Roles { .. } => "roles".into(),
         Command::SwitchProvider { .. } => "provider".into(),
         Command::Undo { .. } => "undo".into(),
+        Command::Merge { .. } => "merge".into(),
         Command::Doctor { .. } => "doctor".into(),
         Command::Status => "status".into(),
         Command::Tutorial => "tutorial".into(),

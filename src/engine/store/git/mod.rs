@@ -5,6 +5,9 @@
 //! committed under the agent's name nor touched; afterwards the real index is updated for the
 //! agent's paths only, so `git status` stays truthful.
 
+pub mod merge;
+pub mod worktree;
+
 use std::path::Path;
 
 use git2::{
