@@ -3,4 +3,3 @@ pub mod confine;
 pub mod process;
 pub mod sandbox;
 pub mod undo;
-pub mod undo_merge;

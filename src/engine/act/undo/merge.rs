@@ -10,7 +10,7 @@
 
 use git2::{Oid, Repository};
 
-use super::undo::{Change, Done, Plan, UNDO_AUTHOR};
+use super::types::{Change, Done, Plan, UNDO_AUTHOR};
 use crate::engine::store::git;
 use crate::engine::store::git::merge::{MERGE_AUTHOR, REFLOG_PREFIX};
 

@@ -6,40 +6,22 @@
 //! left it and has no uncommitted edits: later work, the user's commits and the user's
 //! uncommitted changes are never overwritten. Previewing changes nothing. When the newest
 //! thing on the user's branch is a merge clk made, that merge is taken back as a whole
-//! (`undo_merge.rs`).
+//! (`merge.rs`).
+
+mod merge;
+mod types;
+
+pub use types::{Change, Done, Plan, UNDO_AUTHOR};
 
 use git2::{Commit, Delta, Oid, Repository};
 
 use crate::engine::store::git;
-
-/// Author of the commits undo makes; its commits carry a `Reverts: <sha>` trailer.
-pub const UNDO_AUTHOR: &str = "clk-undo";
 
 /// Authors whose commits undo never offers: setting clk up, and undo itself.
 const NOT_UNDOABLE: &[&str] = &["clk-init", UNDO_AUTHOR];
 
 /// How far back to look for a clk commit.
 const SEARCH_DEPTH: usize = 500;
-
-/// One file the commit changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
-    pub path: String,
-    /// added, modified, deleted or renamed
-    pub how: &'static str,
-}
-
-/// The commit undo would revert, and whether it can.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
-    pub sha: String,
-    pub subject: String,
-    pub agent: String,
-    pub when: String,
-    pub changes: Vec<Change>,
-    /// Why it cannot be reverted now (files changed later or uncommitted edits).
-    pub blocked: Option<String>,
-}
 
 fn clk_agent(c: &Commit<'_>) -> Option<String> {
     let author = c.author();
@@ -153,8 +135,8 @@ fn age(c: &Commit<'_>) -> String {
 
 /// What undo would do now, or None when there is no clk commit to undo.
 pub fn plan(repo: &Repository) -> Result<Option<Plan>, git::GitError> {
-    if let Some(t) = super::undo_merge::find(repo) {
-        return super::undo_merge::plan(repo, &t).map(Some);
+    if let Some(t) = merge::find(repo) {
+        return merge::plan(repo, &t).map(Some);
     }
     let Some(c) = find_target(repo)? else {
         return Ok(None);
@@ -197,19 +179,10 @@ pub fn preview_lines(plan: Option<&Plan>) -> Vec<String> {
     out
 }
 
-/// What a confirmed undo did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Done {
-    pub reverted: String,
-    pub sha: String,
-    pub subject: String,
-    pub files: Vec<String>,
-}
-
 /// Revert the commit `plan` names, checking again that nothing changed since the preview.
 pub fn revert(repo: &Repository) -> Result<Done, String> {
-    if let Some(t) = super::undo_merge::find(repo) {
-        return super::undo_merge::revert(repo, &t);
+    if let Some(t) = merge::find(repo) {
+        return merge::revert(repo, &t);
     }
     let plan = plan(repo)
         .map_err(|e| e.to_string())?
