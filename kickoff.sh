@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start a new project from an idea: ./kickoff.sh "A local-first journaling app"
 #
-# Builds clk (release) if needed, makes workspace/kickoff-<timestamp>/ with its own git
+# Builds clk (release) if needed (CLK_KICKOFF_PROFILE=dev: the debug build), makes workspace/kickoff-<timestamp>/ with its own git
 # repository and a KICKOFF.md manifest, and starts clk there. The provider is the free
 # built-in `shell` one unless CLK_PROVIDER says otherwise (ollama, openwebui, ...).
 # In a terminal clk opens its dashboard; --no-tui (or CLK_NO_TUI=true, or output to a pipe or
@@ -31,9 +31,24 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "kickoff: cargo is not installed; install Rust from https://rustup.rs and try again" >&2
   exit 2
 fi
-echo "Building clk (release)..."
-cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-clk="${CARGO_TARGET_DIR:-$here/target}/release/clk"
+# CLK_KICKOFF_PROFILE=dev uses the debug build instead (the test script's smoke run, which has
+# just built it; a release build would compile everything a second time).
+case "${CLK_KICKOFF_PROFILE:-release}" in
+  release)
+    echo "Building clk (release)..."
+    cargo build --release --quiet --manifest-path "$here/Cargo.toml"
+    clk="${CARGO_TARGET_DIR:-$here/target}/release/clk"
+    ;;
+  dev)
+    echo "Building clk (debug)..."
+    cargo build --quiet --manifest-path "$here/Cargo.toml"
+    clk="${CARGO_TARGET_DIR:-$here/target}/debug/clk"
+    ;;
+  *)
+    echo "kickoff: CLK_KICKOFF_PROFILE is '$CLK_KICKOFF_PROFILE'; use release or dev" >&2
+    exit 2
+    ;;
+esac
 
 stamp="$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$here/workspace"

@@ -42,6 +42,7 @@ cargo clippy --all-targets --quiet -- -D warnings
 echo "== cargo test"
 cargo test --all-targets --quiet 2>&1 | tee /tmp/clk-test-output.txt
 echo "== kickoff smoke test"
-CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}" ./kickoff.sh "Add a hello() function to greeter.py" > /tmp/clk-kickoff.txt 2>&1 || { cat /tmp/clk-kickoff.txt; exit 1; }
+# The debug build cargo test just made; the README command builds release for users.
+CLK_KICKOFF_PROFILE=dev CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}" ./kickoff.sh "Add a hello() function to greeter.py" > /tmp/clk-kickoff.txt 2>&1 || { cat /tmp/clk-kickoff.txt; exit 1; }
 grep -q "Idea recorded" /tmp/clk-kickoff.txt
 echo "all checks passed"
