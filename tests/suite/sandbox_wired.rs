@@ -356,11 +356,8 @@ stages:
 
 #[tokio::test]
 async fn validation_commands_are_sandboxed_the_same_way() {
-    use clk::engine::runs::stages::runner::{PassOptions, run_pass};
-    use clk::engine::store::bus::Bus;
     use clk::engine::store::workflow::{Outcome, load};
     use clk::engine::store::workspace::Workspace;
-    use tokio_util::sync::CancellationToken;
 
     if !sandbox_or_skip() {
         return;
@@ -379,16 +376,7 @@ async fn validation_commands_are_sandboxed_the_same_way() {
         &roster,
     )
     .unwrap();
-    let bus = Bus::new(Some(p.ws.activity_log()));
-    let report = run_pass(
-        &p,
-        &bus,
-        &wf,
-        &PassOptions::default(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let report = crate::support::mock_project::pass(&p, &wf).await;
     assert_eq!(report.stages[0].outcome, Outcome::Completed, "{report:?}");
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(guarded(&f.root), before);

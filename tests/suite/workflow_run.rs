@@ -74,16 +74,7 @@ async fn a_passing_validation_commits_and_the_next_stage_runs() {
     fs::create_dir(&dir).unwrap();
     let p = project(&dir, "app.txt");
     let wf = load("demo.yaml", WORKFLOW, &roster()).unwrap();
-    let bus = Bus::new(Some(p.ws.activity_log()));
-    let report = run_pass(
-        &p,
-        &bus,
-        &wf,
-        &PassOptions::default(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let report = crate::support::mock_project::pass(&p, &wf).await;
     assert_eq!(report.stages.len(), 2);
     assert_eq!(report.stages[0].outcome, Outcome::Completed);
     assert!(report.stages[0].commit.is_some());
@@ -165,16 +156,7 @@ async fn recovery_sends_the_chief_with_the_failure_then_retries_the_stage() {
     let shell = p.providers.providers.get_mut("shell").unwrap();
     shell.env.insert("CHIEF_FIXES".into(), "1".into());
     let wf = load("demo.yaml", WORKFLOW, &roster()).unwrap();
-    let bus = Bus::new(Some(p.ws.activity_log()));
-    let report = run_pass(
-        &p,
-        &bus,
-        &wf,
-        &PassOptions::default(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let report = crate::support::mock_project::pass(&p, &wf).await;
     let order: Vec<(&str, bool)> = report
         .stages
         .iter()
