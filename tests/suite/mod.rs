@@ -30,6 +30,7 @@ mod robustness;
 mod sandbox;
 mod sandbox_wired;
 mod secrets;
+mod tls_roots;
 mod tui_flow;
 mod tui_queue;
 mod tui_screens;

@@ -67,9 +67,11 @@ impl Idea {
             }
         );
         let brief = crate::engine::ground::redact::redact_text(&brief);
-        crate::engine::store::workspace::write_atomic(
+        // Made from idea.json, which is kept safe: no backup and no fsync for the copy.
+        crate::engine::store::workspace::replace_file(
             &ws.state_dir().join("system_brief.md"),
             brief.as_bytes(),
+            crate::engine::store::workspace::Durability::ClkCrash,
         )?;
         Ok(vec![
             ".clk/state/idea.json".into(),
