@@ -24,9 +24,18 @@ use crate::engine::store::git::{self, GitError};
 static TRACKERS: LazyLock<Mutex<HashMap<PathBuf, Option<Tracker>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
-/// Every path of the work tree at `root` (canonical) that differs from git now, sorted.
-pub fn dirty_now(root: &Path, repo: &Repository) -> Result<Vec<String>, GitError> {
+/// Every path of the work tree at `root` (canonical) that differs from git now, sorted; None
+/// when `root` is not a git work tree. Uses the repository [`git::with_repo`] keeps open.
+pub fn dirty_now(root: &Path) -> Option<Result<Vec<String>, GitError>> {
     let mut all = TRACKERS.lock().unwrap_or_else(PoisonError::into_inner);
+    git::with_repo(root, |repo| look(&mut all, root, repo))
+}
+
+fn look(
+    all: &mut HashMap<PathBuf, Option<Tracker>>,
+    root: &Path,
+    repo: &Repository,
+) -> Result<Vec<String>, GitError> {
     match all.get_mut(root) {
         Some(None) => return git::dirty_paths(repo),
         Some(Some(t)) => match t.refresh(repo) {
@@ -69,6 +78,9 @@ struct Tracker {
     /// The commit HEAD pointed at and the index file, at the last look.
     head: Option<git2::Oid>,
     index: Option<(i128, u64, u64)>,
+    /// When the full look was taken (tests tell a rescan by it).
+    #[cfg_attr(not(test), allow(dead_code))]
+    started: std::time::Instant,
 }
 
 fn head_oid(repo: &Repository) -> Option<git2::Oid> {
@@ -123,6 +135,7 @@ impl Tracker {
             dirty: BTreeSet::new(),
             head: None,
             index: None,
+            started: std::time::Instant::now(),
         };
         // Watches first, then the status: a change in between is queued and looked at again.
         let mut files = Vec::new();

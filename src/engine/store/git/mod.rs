@@ -8,7 +8,7 @@
 pub mod merge;
 pub mod worktree;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use git2::{
     ErrorCode, IndexEntry, IndexTime, Oid, Repository, RepositoryInitOptions, Signature,
@@ -46,6 +46,28 @@ pub fn open(root: &Path) -> Option<Repository> {
     let repo = Repository::open(root).ok()?;
     let wd = repo.workdir()?.canonicalize().ok()?;
     (wd == root.canonicalize().ok()?).then_some(repo)
+}
+
+/// Repositories kept open by work tree, so the index (megabytes in a large project, read and
+/// checksummed whole by libgit2) is loaded once per process rather than on every look. libgit2
+/// re-reads it by itself when the file on disk changes.
+static OPEN: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<PathBuf, Repository>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Run `f` on the repository whose work tree is exactly `root` ([`open`]), kept open for the
+/// process; None when `root` is not one. Calls for one process are one at a time, so `f` must
+/// be short and must not call `with_repo` itself.
+pub fn with_repo<T>(root: &Path, f: impl FnOnce(&Repository) -> T) -> Option<T> {
+    let mut all = OPEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // A work tree that is gone (a finished run's) is not kept.
+    all.retain(|k, _| k.exists());
+    let key = root.to_path_buf();
+    if !all.contains_key(&key) {
+        all.insert(key.clone(), open(root)?);
+    }
+    all.get(&key).map(f)
 }
 
 /// Make sure commits have an identity: set a local one only when none is configured anywhere.
