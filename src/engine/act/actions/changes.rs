@@ -28,6 +28,8 @@ static TRACKERS: LazyLock<Mutex<HashMap<PathBuf, Option<Tracker>>>> =
 /// when `root` is not a git work tree. Uses the repository [`git::with_repo`] keeps open.
 pub fn dirty_now(root: &Path) -> Option<Result<Vec<String>, GitError>> {
     let mut all = TRACKERS.lock().unwrap_or_else(PoisonError::into_inner);
+    // A finished run's work tree is gone: its watcher (an inotify descriptor) goes too.
+    all.retain(|k, _| k.exists());
     git::with_repo(root, |repo| look(&mut all, root, repo))
 }
 
