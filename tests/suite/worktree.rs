@@ -133,7 +133,71 @@ fn files_arrive_by_fast_forward_and_the_users_dirty_files_stay() {
     assert!(!status.contains("app.py"), "{status}");
     assert!(run_branches(&dir).is_empty(), "{:?}", run_branches(&dir));
     assert!(worktrees(&dir).is_empty());
-    // git's own record of the worktree is gone too.
+    // The worktree waits idle in the pool for the next run: detached, on no branch.
+    let list = git(&dir, &["worktree", "list"]);
+    assert_eq!(list.lines().count(), 2, "{list}");
+    let idle = pooled(&dir);
+    assert_eq!(idle.len(), 1);
+    assert!(list.contains("(detached HEAD)"), "{list}");
+}
+
+fn pooled(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dir.join(".git/clk/pool"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_next_run_reuses_an_idle_worktree_with_nothing_of_the_last_run_left() {
+    // Each run leaves an ignored scratch file where it works and says whether it found one.
+    let script = "cat >/dev/null\n\
+                  if [ -e scratch.tmp ] || [ -e cache ]; then s=stale; else s=clean; fi\n\
+                  echo x > scratch.tmp\nmkdir -p cache && echo x > cache/x.tmp\n\
+                  printf 'ACTION: write\\nPATH: seen-%s.txt\\nCONTENT:\\n%s\\nEND_ACTION\\n' \"$CLK_RUN_ID\" \"$s\"\n";
+    let (_t, dir) = project(script);
+    let ignore = fs::read_to_string(dir.join(".gitignore")).unwrap();
+    fs::write(dir.join(".gitignore"), format!("{ignore}*.tmp\ncache/\n")).unwrap();
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "user: ignore scratch"]);
+
+    for round in 1..=3 {
+        let (out, ok) = ask(&dir);
+        assert!(ok, "{out}");
+        assert!(out.contains("(fast-forward): seen-"), "{out}");
+        // One idle worktree, reused every time: never a second one.
+        assert_eq!(pooled(&dir).len(), 1, "round {round}");
+        assert!(worktrees(&dir).is_empty());
+        assert!(run_branches(&dir).is_empty());
+        let idle = &pooled(&dir)[0];
+        assert!(!idle.join("scratch.tmp").exists() && !idle.join("cache").exists());
+    }
+    let seen: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("seen-"))
+        .map(|e| fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert_eq!(seen, vec!["clean\n"; 3]);
+    // The reused worktree sees the files earlier runs merged: it starts from the user's HEAD.
+    let idle = &pooled(&dir)[0];
+    assert_eq!(
+        git(idle, &["rev-parse", "HEAD"]),
+        git(&dir, &["rev-parse", "HEAD"])
+    );
+    // An idle worktree is no leftover.
+    let out = clk().current_dir(&dir).arg("doctor").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("did not finish"), "{text}");
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+
+    // Cleaning up drops it.
+    let out = clk()
+        .current_dir(&dir)
+        .args(["merge", "--discard"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(pooled(&dir).is_empty());
     assert_eq!(git(&dir, &["worktree", "list"]).lines().count(), 1);
 }
 

@@ -4,8 +4,9 @@
 //! and records it in `.clk/state/runs/<run-id>.json` with clk's PID, so a run killed at any
 //! point leaves its half-done batch there and the next start can say so ([`leftovers`]).
 //! [`finish`] commits what is left in the worktree, merges the branch by the `autonomy`
-//! setting (ask first, merge, or merge and push), removes the worktree and the record, and
-//! keeps the branch only when the merge waits for the user (`clk merge`, `/merge`).
+//! setting (ask first, merge, or merge and push), hands the worktree back to the pool of idle
+//! ones (or removes it), drops the record, and keeps the branch only when the merge waits for
+//! the user (`clk merge`, `/merge`).
 
 use std::path::{Path, PathBuf};
 
@@ -207,7 +208,7 @@ pub async fn finish(iso: Isolation, bus: &Bus) {
     let autonomy = iso.project.config.autonomy;
     let merged = merge(&ws, bus, &rec.branch, autonomy).await;
     if let Some(repo) = git::open(&ws.root) {
-        if let Err(e) = worktree::remove(&repo, &rec.run_id, !merged) {
+        if let Err(e) = worktree::release(&repo, &rec.run_id, !merged) {
             bus.emit(Event::Warning {
                 message: format!("could not remove the worktree of {}: {e}", rec.branch),
             });
@@ -389,6 +390,10 @@ pub async fn merge_waiting(project: &Project, bus: &Bus, discard: bool) -> Resul
         .into_iter()
         .filter(|b| !busy.contains(b))
         .collect();
+    if discard {
+        // Cleaning up: idle worktrees go too.
+        let _ = worktree::prune_pool(&repo);
+    }
     if branches.is_empty() {
         return Ok("no run branch waits to be merged".into());
     }
