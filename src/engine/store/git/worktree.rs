@@ -14,7 +14,6 @@
 
 use std::path::{Path, PathBuf};
 
-use git2::build::CheckoutBuilder;
 use git2::{BranchType, Repository, StatusOptions, WorktreeAddOptions, WorktreePruneOptions};
 
 use super::GitError;
@@ -173,7 +172,10 @@ fn leftovers_in(wt: &Repository) -> Result<(Vec<String>, bool), GitError> {
         .include_ignored(true)
         .recurse_untracked_dirs(false)
         .recurse_ignored_dirs(false)
-        .exclude_submodules(true);
+        .exclude_submodules(true)
+        // Keeps the index's file times current, so the next look compares times, not
+        // contents, of every file.
+        .update_index(true);
     let mut extra = Vec::new();
     let mut changed = false;
     for s in wt.statuses(Some(&mut opts))?.iter() {
@@ -248,12 +250,22 @@ fn take_idle(repo: &Repository, path: &Path) -> Option<Repository> {
     None
 }
 
-/// Check `commit` out in the idle worktree `wt` on `branch`: only files that differ are
-/// written.
+/// Check `commit` out in the idle worktree `wt` on `branch`: only the files that differ
+/// between its HEAD and `commit` are written (and their index entries), nothing else is read.
 fn reset_to(wt: &Repository, commit: &git2::Commit<'_>, branch: &str) -> Result<(), GitError> {
-    let mut co = CheckoutBuilder::new();
-    co.force();
-    wt.checkout_tree(commit.as_object(), Some(&mut co))?;
+    let old = wt.head()?.peel_to_tree()?;
+    let diff = wt.diff_tree_to_tree(Some(&old), Some(&commit.tree()?), None)?;
+    let mut paths: Vec<String> = Vec::new();
+    for d in diff.deltas() {
+        for f in [d.old_file(), d.new_file()] {
+            if let Some(p) = f.path().and_then(|p| p.to_str()) {
+                if !paths.iter().any(|o| o == p) {
+                    paths.push(p.to_string());
+                }
+            }
+        }
+    }
+    super::restore_paths(wt, Some(&commit.id().to_string()), &paths)?;
     wt.set_head(&format!("refs/heads/{branch}"))?;
     Ok(())
 }
@@ -300,6 +312,37 @@ fn prune(wt: &git2::Worktree) -> Result<(), GitError> {
     opts.valid(true).working_tree(true).locked(true);
     wt.prune(Some(&mut opts))?;
     Ok(())
+}
+
+/// Commit clk's own files (the idea, the roster, prompts, workflows: `paths`, relative), which
+/// live in the user's folder `root`, where the run works (`work`). During a run they are
+/// copied into its worktree and committed on its branch, so the user's branch moves only by
+/// the run's merge and the first run of a project ends in a fast-forward. Outside a run
+/// (`work` is `root`) they are committed on the user's branch.
+pub fn commit_own_files(
+    root: &Path,
+    work: &Path,
+    author: &str,
+    paths: &[String],
+    message: &str,
+) -> Result<Option<super::CommitInfo>, GitError> {
+    let Some(repo) = super::open(work) else {
+        return Ok(None);
+    };
+    if work != root {
+        for rel in paths {
+            let (from, to) = (root.join(rel), work.join(rel));
+            if from.is_file() {
+                if let Some(parent) = to.parent() {
+                    std::fs::create_dir_all(parent).map_err(io(parent))?;
+                }
+                std::fs::copy(&from, &to).map_err(io(&from))?;
+            } else if to.is_file() {
+                std::fs::remove_file(&to).map_err(io(&to))?;
+            }
+        }
+    }
+    super::commit_paths(&repo, author, paths, message)
 }
 
 /// Whether `path` lies inside some run's worktree.
