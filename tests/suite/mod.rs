@@ -14,6 +14,7 @@ mod done_gate;
 mod engine_commands;
 mod forgery;
 mod house_rules;
+mod isolation_flow;
 mod jail_props;
 mod layers;
 mod loops;
