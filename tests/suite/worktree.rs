@@ -423,3 +423,76 @@ fn a_cycle_that_passed_its_checks_is_merged_before_the_run_ends() {
     );
     assert!(run_branches(&dir).is_empty(), "{text}");
 }
+
+#[test]
+fn balanced_keeps_a_run_whose_last_check_failed_on_its_branch() {
+    // The engineer builds app.py; qa's stage then fails its validation.
+    let script = "cat >/dev/null\ncase \"$CLK_AGENT\" in\n\
+                  engineer) printf 'ACTION: write\\nPATH: app.py\\nCONTENT:\\nprint(1)\\nEND_ACTION\\nPROGRESS: yes\\n' ;;\n\
+                  *) printf 'Checked.\\nPROGRESS: yes\\n' ;;\nesac\n";
+    let (_t, dir) = project(script);
+    fs::write(
+        dir.join(".clk/config/workflows/engineering.yaml"),
+        "name: engineering\nstages:\n  - id: build\n    agent: engineer\n    objective: Build the app.\n\
+         \x20 - id: check\n    agent: qa\n    depends_on: [build]\n    objective: Test it.\n    validation: test -f tests_pass.txt\n",
+    )
+    .unwrap();
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "user: workflow"]);
+    let head = git(&dir, &["rev-parse", "HEAD"]);
+    let out = clk()
+        .current_dir(&dir)
+        .args(["run", "--max-cycles", "1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("is not merged: the run's last check failed: `test -f tests_pass.txt` of stage check failed (exit 1)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`clk merge` (or /merge) takes it anyway; `clk merge --discard` drops it"),
+        "{text}"
+    );
+    assert!(!dir.join("app.py").exists(), "not merged blindly");
+    assert_eq!(git(&dir, &["rev-parse", "HEAD"]), head);
+    assert_eq!(run_branches(&dir).len(), 1, "{text}");
+
+    // The user takes it anyway.
+    let out = clk().current_dir(&dir).arg("merge").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(
+        fs::read_to_string(dir.join("app.py")).unwrap(),
+        "print(1)\n"
+    );
+    assert!(run_branches(&dir).is_empty());
+}
+
+#[test]
+fn balanced_merges_a_run_whose_last_check_passed_after_an_earlier_failure() {
+    // The check fails in cycle 1 (nothing to merge then) and passes in cycle 2.
+    let script = "cat >/dev/null\ncase \"$CLK_AGENT\" in\n\
+                  engineer) if [ -f app.py ]; then f=tests_pass.txt; else f=app.py; fi\n\
+                  printf 'ACTION: write\\nPATH: %s\\nCONTENT:\\nok\\nEND_ACTION\\nPROGRESS: yes\\n' \"$f\" ;;\n\
+                  *) printf 'Checked.\\nPROGRESS: yes\\n' ;;\nesac\n";
+    let (_t, dir) = project(script);
+    fs::write(
+        dir.join(".clk/config/workflows/engineering.yaml"),
+        "name: engineering\nstages:\n  - id: build\n    agent: engineer\n    objective: Build the app.\n\
+         \x20 - id: check\n    agent: qa\n    depends_on: [build]\n    objective: Test it.\n    validation: test -f tests_pass.txt\n",
+    )
+    .unwrap();
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "user: workflow"]);
+    let out = clk()
+        .current_dir(&dir)
+        .args(["run", "--max-cycles", "2"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("is not merged"), "{text}");
+    assert!(dir.join("app.py").is_file(), "{text}");
+    assert!(dir.join("tests_pass.txt").is_file(), "{text}");
+    assert!(run_branches(&dir).is_empty(), "{text}");
+}

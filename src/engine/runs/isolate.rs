@@ -31,6 +31,35 @@ pub struct RunRecord {
     pub path: String,
     pub base: String,
     pub pid: u32,
+    /// The run's latest check (a stage's validation, a loop's checks, the done gate's tests):
+    /// `balanced` merges at the end only when it passed, or when none ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_check: Option<CheckNote>,
+}
+
+/// One check a run ran, as its record keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckNote {
+    pub passed: bool,
+    /// What ran and how it ended, for the person: "`pytest -q` failed (exit 1)".
+    pub what: String,
+}
+
+/// Note the outcome of a check that ran in `ws`'s work root on that run's record. Nothing
+/// happens outside a run's worktree.
+pub fn note_check(ws: &Workspace, passed: bool, what: &str) {
+    if !ws.isolated() {
+        return;
+    }
+    for mut rec in records(ws) {
+        if Path::new(&rec.path) == ws.work {
+            rec.last_check = Some(CheckNote {
+                passed,
+                what: redact::redact_text(what),
+            });
+            write_record(ws, &rec);
+        }
+    }
 }
 
 /// A run working in its own worktree: `project` is the caller's with the work root moved.
@@ -139,6 +168,7 @@ pub async fn begin(project: &Project, bus: &Bus) -> Option<Isolation> {
                     path: t.path.display().to_string(),
                     base: t.base,
                     pid: std::process::id(),
+                    last_check: None,
                 },
                 Err(e) => {
                     bus.emit(Event::Warning {
@@ -206,7 +236,23 @@ pub async fn finish(iso: Isolation, bus: &Bus) {
         }),
     }
     let autonomy = iso.project.config.autonomy;
-    let merged = merge(&ws, bus, &rec.branch, autonomy).await;
+    // What the checks said last is on the record (the stages wrote it there).
+    let last_check = records(&ws)
+        .into_iter()
+        .find(|r| r.run_id == rec.run_id)
+        .and_then(|r| r.last_check);
+    let merged = match last_check {
+        Some(c) if !c.passed && autonomy != Autonomy::Safe => {
+            waiting(
+                bus,
+                &rec.branch,
+                format!("the run's last check failed: {}", c.what),
+                "`clk merge` (or /merge) takes it anyway; `clk merge --discard` drops it".into(),
+            );
+            false
+        }
+        _ => merge(&ws, bus, &rec.branch, autonomy).await,
+    };
     if let Some(repo) = git::open(&ws.root) {
         if let Err(e) = worktree::release(&repo, &rec.run_id, !merged) {
             bus.emit(Event::Warning {
