@@ -31,6 +31,7 @@ mod robustness;
 mod sandbox;
 mod sandbox_wired;
 mod secrets;
+mod shell_sandbox;
 mod tui_flow;
 mod tui_queue;
 mod tui_screens;

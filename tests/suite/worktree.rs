@@ -393,16 +393,11 @@ fn aggressive_autonomy_merges_and_pushes() {
 
 #[test]
 fn a_cycle_that_passed_its_checks_is_merged_before_the_run_ends() {
-    // Cycle 1 writes app.py; cycle 2 records whether app.py had reached the user's folder.
-    let (_t, dir) = project("");
-    let script = format!(
-        "cat >/dev/null\nif [ ! -f app.py ]; then\n\
-         printf 'ACTION: write\\nPATH: app.py\\nCONTENT:\\nprint(1)\\nEND_ACTION\\nPROGRESS: yes\\n'\n\
-         else\nif [ -f '{}/app.py' ]; then s=merged; else s=waiting; fi\n\
-         printf 'ACTION: write\\nPATH: seen.txt\\nCONTENT:\\n%s\\nEND_ACTION\\nPROGRESS: yes\\n' \"$s\"\nfi\n",
-        dir.display()
-    );
-    set_script(&Workspace::new(&dir), &script);
+    // Cycle 1 writes app.py; cycle 2 writes seen.txt. The merge of cycle 1 comes before
+    // cycle 2 starts.
+    let script = "cat >/dev/null\nif [ ! -f app.py ]; then f=app.py; else f=seen.txt; fi\n\
+                  printf 'ACTION: write\\nPATH: %s\\nCONTENT:\\nok\\nEND_ACTION\\nPROGRESS: yes\\n' \"$f\"\n";
+    let (_t, dir) = project(script);
     fs::write(
         dir.join(".clk/config/workflows/engineering.yaml"),
         "name: engineering\nstages:\n  - id: build\n    agent: engineer\n    objective: Build the app.\n    validation: test -f app.py\n",
@@ -416,11 +411,17 @@ fn a_cycle_that_passed_its_checks_is_merged_before_the_run_ends() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        fs::read_to_string(dir.join("seen.txt")).unwrap_or_default(),
-        "merged\n",
-        "{text}"
-    );
+    let merged = text
+        .find("into your branch (fast-forward): app.py")
+        .unwrap_or_else(|| panic!("{text}"));
+    let cycle2 = text
+        .match_indices("stage engineering/build started")
+        .nth(1)
+        .map(|(i, _)| i)
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(merged < cycle2, "{text}");
+    assert!(text.contains("(fast-forward): seen.txt"), "{text}");
+    assert!(dir.join("seen.txt").is_file());
     assert!(run_branches(&dir).is_empty(), "{text}");
 }
 
