@@ -34,6 +34,7 @@ mod secrets;
 mod shell_sandbox;
 mod tui_flow;
 mod tui_queue;
+mod tui_resume;
 mod tui_screens;
 mod tui_tmux;
 mod work_queue;

@@ -414,6 +414,7 @@ fn push(bus: &Bus, root: &Path) {
 pub async fn merge_waiting(project: &Project, bus: &Bus, discard: bool) -> Result<String, String> {
     let ws = &project.ws;
     let repo = git::open(&ws.root).ok_or("this project is not a git repository")?;
+    let mut dropped = Vec::new();
     for rec in leftovers(ws) {
         if !discard {
             let _ = keep_uncommitted(Path::new(&rec.path));
@@ -424,6 +425,9 @@ pub async fn merge_waiting(project: &Project, bus: &Bus, discard: bool) -> Resul
             .contains(&rec.branch);
         worktree::remove(&repo, &rec.run_id, !(discard || empty)).map_err(|e| e.to_string())?;
         drop_record(ws, &rec.run_id);
+        if discard || empty {
+            dropped.push(rec.branch);
+        }
     }
     // A run going on (a `/merge` typed while it works) keeps its branch until it ends.
     let busy: Vec<String> = records(ws)
@@ -439,6 +443,14 @@ pub async fn merge_waiting(project: &Project, bus: &Bus, discard: bool) -> Resul
     if discard {
         // Cleaning up: idle worktrees go too.
         let _ = worktree::prune_pool(&repo);
+    }
+    if branches.is_empty() && !dropped.is_empty() {
+        let how = if discard {
+            "discarded"
+        } else {
+            "nothing to merge; dropped"
+        };
+        return Ok(format!("{how} {}", dropped.join(", ")));
     }
     if branches.is_empty() {
         return Ok("no run branch waits to be merged".into());

@@ -60,7 +60,8 @@ impl ShellProvider {
 }
 
 /// A script the command names under /tmp (a test double, a generated wrapper) would vanish
-/// behind the sandbox's private /tmp: its folder is shown, read-only.
+/// behind the sandbox's private /tmp: its folder is shown, read-only (only the script itself
+/// when that folder holds the worktree, which must stay writable).
 fn show_script_folders(command: &str, policy: &mut crate::engine::act::sandbox::SandboxPolicy) {
     let tmp = std::env::temp_dir();
     for word in command.split_whitespace() {
@@ -69,15 +70,19 @@ fn show_script_folders(command: &str, policy: &mut crate::engine::act::sandbox::
         if !path.is_absolute() || !path.is_file() {
             continue;
         }
-        let Some(dir) = path
-            .canonicalize()
-            .ok()
-            .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
-        else {
+        let Ok(file) = path.canonicalize() else {
+            continue;
+        };
+        let Some(dir) = file.parent().map(std::path::Path::to_path_buf) else {
             continue;
         };
         let under_tmp = dir.starts_with("/tmp") || dir.starts_with(&tmp);
-        if under_tmp && !policy.writable.iter().any(|w| dir.starts_with(w)) {
+        if !under_tmp || policy.writable.iter().any(|w| dir.starts_with(w)) {
+            continue;
+        }
+        if policy.writable.iter().any(|w| w.starts_with(&dir)) {
+            policy.read_only.push(file);
+        } else {
             policy.read_only.push(dir);
         }
     }
