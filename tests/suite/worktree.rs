@@ -188,6 +188,10 @@ fn the_next_run_reuses_an_idle_worktree_with_nothing_of_the_last_run_left() {
     let out = clk().current_dir(&dir).arg("doctor").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains("did not finish"), "{text}");
+    assert!(
+        text.contains("1 idle worktree(s) kept for the next runs"),
+        "{text}"
+    );
     assert_eq!(git(&dir, &["status", "--porcelain"]), "");
 
     // Cleaning up drops it.
