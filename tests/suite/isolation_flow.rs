@@ -5,12 +5,13 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command as Std;
 
 use clk::engine::Engine;
 use clk::engine::ground::events::{Command, Event};
 use clk::engine::store::bus::Bus;
 
+use crate::suite::engine_commands::until_finished;
+use crate::suite::worktree::git;
 use crate::support;
 use support::mock_server::{Fallback, MockServer, Reply, Script};
 
@@ -25,21 +26,6 @@ fn clk(dir: &Path, mock: &MockServer) -> assert_cmd::Command {
         .env("CLK_DONE_GATE_REQUIRE_TESTS_GREEN", "false")
         .env("CLK_DONE_GATE_REQUIRE_RALPH_PASS", "false");
     c
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Std::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 const CASTING: &str = "Roster: add a data steward.\nPROPOSE_ROLE: data_steward\n\
@@ -94,34 +80,6 @@ fn a_new_project_gets_its_files_on_a_linear_history() {
         "",
         "{text}"
     );
-}
-
-/// Every event until task `id` finishes.
-async fn until_finished(
-    rx: &mut tokio::sync::broadcast::Receiver<Event>,
-    id: u64,
-) -> (Vec<Event>, bool, String) {
-    let mut seen = Vec::new();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(90);
-    loop {
-        let ev = match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Ok(ev)) => ev,
-            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
-            other => panic!("the task did not finish: {other:?}"),
-        };
-        if let Event::TaskFinished {
-            task_id,
-            ok,
-            summary,
-            ..
-        } = &ev
-        {
-            if *task_id == id {
-                return (seen, *ok, summary.clone());
-            }
-        }
-        seen.push(ev);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,6 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::suite::tui_tmux::{Tmux, launch, project};
+use crate::suite::worktree::{git, run_branches};
 
 /// First call: leave a half-done file where it works, then hang (to be killed). Once the
 /// half-done file is there (a resumed run): finish the work.
@@ -20,16 +21,6 @@ else\n\
   echo 'started the work'\n\
   sleep 600\n\
 fi\n";
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 struct Killed {
     dir: tempfile::TempDir,
@@ -112,16 +103,6 @@ fn user_status(dir: &Path) -> String {
         .filter(|l| !l[3..].starts_with(".clk/"))
         .map(|l| format!("{l}\n"))
         .collect()
-}
-
-fn run_branches(dir: &Path) -> Vec<String> {
-    git(
-        dir,
-        &["branch", "--list", "clk/*", "--format=%(refname:short)"],
-    )
-    .lines()
-    .map(str::to_string)
-    .collect()
 }
 
 #[test]

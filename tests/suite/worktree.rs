@@ -44,7 +44,7 @@ fn set_config(dir: &Path, key: &str, value: serde_json::Value) {
     write_json(&ws.config_file(), &v).unwrap();
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let out = Std::new("git")
         .arg("-C")
         .arg(dir)
@@ -75,7 +75,7 @@ fn ask(dir: &Path) -> (String, bool) {
     (text, out.status.success())
 }
 
-fn run_branches(dir: &Path) -> Vec<String> {
+pub(crate) fn run_branches(dir: &Path) -> Vec<String> {
     git(
         dir,
         &["branch", "--list", "clk/*", "--format=%(refname:short)"],
@@ -409,12 +409,7 @@ fn a_cycle_that_passed_its_checks_is_merged_before_the_run_ends() {
     .unwrap();
     git(&dir, &["add", "-A"]);
     git(&dir, &["commit", "-qm", "user: workflow"]);
-    let out = clk()
-        .current_dir(&dir)
-        .args(["run", "--max-cycles", "2"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = run(&dir, "2");
     let merged = text
         .find("into your branch (fast-forward): app.py")
         .unwrap_or_else(|| panic!("{text}"));
@@ -429,6 +424,28 @@ fn a_cycle_that_passed_its_checks_is_merged_before_the_run_ends() {
     assert!(run_branches(&dir).is_empty(), "{text}");
 }
 
+/// `clk run --max-cycles <cycles>`: what it printed.
+fn run(dir: &Path, cycles: &str) -> String {
+    let out = clk()
+        .current_dir(dir)
+        .args(["run", "--max-cycles", cycles])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A workflow whose qa stage checks for tests_pass.txt after the engineer builds; committed.
+fn build_then_check(dir: &Path) {
+    fs::write(
+        dir.join(".clk/config/workflows/engineering.yaml"),
+        "name: engineering\nstages:\n  - id: build\n    agent: engineer\n    objective: Build the app.\n\
+         \x20 - id: check\n    agent: qa\n    depends_on: [build]\n    objective: Test it.\n    validation: test -f tests_pass.txt\n",
+    )
+    .unwrap();
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "user: workflow"]);
+}
+
 #[test]
 fn balanced_keeps_a_run_whose_last_check_failed_on_its_branch() {
     // The engineer builds app.py; qa's stage then fails its validation.
@@ -436,21 +453,9 @@ fn balanced_keeps_a_run_whose_last_check_failed_on_its_branch() {
                   engineer) printf 'ACTION: write\\nPATH: app.py\\nCONTENT:\\nprint(1)\\nEND_ACTION\\nPROGRESS: yes\\n' ;;\n\
                   *) printf 'Checked.\\nPROGRESS: yes\\n' ;;\nesac\n";
     let (_t, dir) = project(script);
-    fs::write(
-        dir.join(".clk/config/workflows/engineering.yaml"),
-        "name: engineering\nstages:\n  - id: build\n    agent: engineer\n    objective: Build the app.\n\
-         \x20 - id: check\n    agent: qa\n    depends_on: [build]\n    objective: Test it.\n    validation: test -f tests_pass.txt\n",
-    )
-    .unwrap();
-    git(&dir, &["add", "-A"]);
-    git(&dir, &["commit", "-qm", "user: workflow"]);
+    build_then_check(&dir);
     let head = git(&dir, &["rev-parse", "HEAD"]);
-    let out = clk()
-        .current_dir(&dir)
-        .args(["run", "--max-cycles", "1"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = run(&dir, "1");
     assert!(
         text.contains("is not merged: the run's last check failed: `test -f tests_pass.txt` of stage check failed (exit 1)"),
         "{text}"
@@ -482,20 +487,8 @@ fn balanced_merges_a_run_whose_last_check_passed_after_an_earlier_failure() {
                   printf 'ACTION: write\\nPATH: %s\\nCONTENT:\\nok\\nEND_ACTION\\nPROGRESS: yes\\n' \"$f\" ;;\n\
                   *) printf 'Checked.\\nPROGRESS: yes\\n' ;;\nesac\n";
     let (_t, dir) = project(script);
-    fs::write(
-        dir.join(".clk/config/workflows/engineering.yaml"),
-        "name: engineering\nstages:\n  - id: build\n    agent: engineer\n    objective: Build the app.\n\
-         \x20 - id: check\n    agent: qa\n    depends_on: [build]\n    objective: Test it.\n    validation: test -f tests_pass.txt\n",
-    )
-    .unwrap();
-    git(&dir, &["add", "-A"]);
-    git(&dir, &["commit", "-qm", "user: workflow"]);
-    let out = clk()
-        .current_dir(&dir)
-        .args(["run", "--max-cycles", "2"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    build_then_check(&dir);
+    let text = run(&dir, "2");
     assert!(!text.contains("is not merged"), "{text}");
     assert!(dir.join("app.py").is_file(), "{text}");
     assert!(dir.join("tests_pass.txt").is_file(), "{text}");
