@@ -60,7 +60,7 @@ impl ShellProvider {
 }
 
 /// A script the command names under /tmp (a test double, a generated wrapper) would vanish
-/// behind the sandbox's private /tmp: its folder is shown, read-only (only the script itself
+/// behind the sandbox's private /tmp: its folder is shown, read-only (only the files in it
 /// when that folder holds the worktree, which must stay writable).
 fn show_script_folders(command: &str, policy: &mut crate::engine::act::sandbox::SandboxPolicy) {
     let tmp = std::env::temp_dir();
@@ -81,7 +81,16 @@ fn show_script_folders(command: &str, policy: &mut crate::engine::act::sandbox::
             continue;
         }
         if policy.writable.iter().any(|w| w.starts_with(&dir)) {
-            policy.read_only.push(file);
+            // Its files then, not its folders (one of them holds the worktree).
+            let files = std::fs::read_dir(&dir)
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| e.path())
+                        .filter(|p| p.is_file())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            policy.read_only.extend(files);
         } else {
             policy.read_only.push(dir);
         }
