@@ -2,7 +2,8 @@
 //! command: in the run's worktree, nothing else writable, the environment an allow-list. Tried
 //! with a command that writes into the user's tree, the user's `.git/config`, a folder outside
 //! the project and the worktree's `.git` pointer, and reads a secret-named variable. With
-//! `sandbox: off` (the user's choice) the same command does reach the user's tree.
+//! `sandbox: off` (the user's choice) the same command does reach the user's tree; without
+//! the sandbox it asks for, it is refused with the fix named and never runs.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -118,4 +119,47 @@ fn with_sandbox_off_the_same_command_reaches_the_users_tree() {
         "{out}"
     );
     assert!(outside.join("outside.txt").exists(), "{out}");
+}
+
+#[test]
+fn without_the_sandbox_it_asks_for_the_command_is_refused_with_the_fix() {
+    let (top, dir, _outside) = setup("bubblewrap");
+    let ws = Workspace::new(&dir);
+    fs::write(
+        ws.config_dir().join("agent.sh"),
+        "cat >/dev/null\necho ran > \"$USER_DIR/ran.txt\"\nprintf 'Done.\\n'\n",
+    )
+    .unwrap();
+    // A PATH with a shell and nothing else: no bwrap to be found.
+    let bin = top.path().join("bin");
+    fs::create_dir(&bin).unwrap();
+    for tool in ["sh", "cat"] {
+        let real = ["/bin", "/usr/bin"]
+            .iter()
+            .map(|d| Path::new(d).join(tool))
+            .find(|p| p.is_file())
+            .unwrap();
+        std::os::unix::fs::symlink(real, bin.join(tool)).unwrap();
+    }
+    let out = support::clk()
+        .current_dir(&dir)
+        .env("PATH", &bin)
+        .args(["ask", "engineer", "do the work"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("install bubblewrap (apt-get install bubblewrap) or set sandbox: off"),
+        "{text}"
+    );
+    assert!(!dir.join("ran.txt").exists(), "the command ran: {text}");
+    assert_eq!(
+        fs::read_to_string(dir.join("mine.txt")).unwrap(),
+        "my work, edited\n"
+    );
 }
