@@ -248,6 +248,16 @@ pub async fn evaluate(
         let sandbox = confine::for_commands(&project.config.sandbox, root);
         let r = run_check(cmd, root, timeout, sandbox, cancel).await;
         let passed = r.passed();
+        let outcome = if passed {
+            "passed".to_string()
+        } else {
+            format!("failed ({})", how(&r, timeout))
+        };
+        crate::engine::runs::isolate::note_check(
+            &project.ws,
+            passed,
+            &format!("`{}` {outcome}", r.command),
+        );
         ran.push(r);
         if !passed {
             break;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::account::record_turned_down;
 use super::message::commit_message;
 use super::native::{merge_batches, undo_native};
 use super::{
@@ -52,10 +53,13 @@ pub async fn finish(
     let mut commit = None;
     if !ok {
         batch = native_batch.clone();
-    } else if effects == Effects::RecordOnly && !req.dry_run {
+    } else if effects != Effects::Apply && !req.dry_run {
         // A consensus sample or a turned-down attempt keeps no changes, not even those its
         // provider made with its own tools.
         undo_native(project, bus, &req.agent, &native_batch);
+        if effects == Effects::TurnedDown {
+            record_turned_down(&run_dir, &reply)?;
+        }
     }
     let mut follow_ups = FollowUps::default();
     if ok && !req.dry_run && effects == Effects::Apply {
