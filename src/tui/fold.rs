@@ -148,6 +148,9 @@ pub fn event(s: &mut AppState, ev: &Event) {
                 });
             }
         }
+        Event::Committed { agent, sha, .. } => {
+            s.last_commit.insert(agent.clone(), sha.clone());
+        }
         Event::IdeaCaptured { title } => {
             s.idea = Some(title.clone());
         }
@@ -216,7 +219,6 @@ pub fn event(s: &mut AppState, ev: &Event) {
         | Event::BatchWarning { .. }
         | Event::DoneRequested { .. }
         | Event::PostAdded { .. }
-        | Event::Committed { .. }
         | Event::UserChangesKept { .. }
         | Event::Warning { .. }
         | Event::WorkflowProposed { .. }

@@ -14,6 +14,9 @@ pub fn hint(s: &AppState) -> String {
     if s.help_open {
         return "any key closes help".into();
     }
+    if let Some(ctx) = super::nav::context(s) {
+        return super::keymap::hint(ctx);
+    }
     if s.engine_gone {
         return "the engine stopped — /quit to leave".into();
     }

@@ -111,6 +111,16 @@ impl InputBox {
         self.area.input(key);
     }
 
+    /// Ctrl-U: delete from the cursor back to the start of the line, as a shell does.
+    pub fn delete_to_start(&mut self) {
+        self.area.delete_line_by_head();
+    }
+
+    /// Ctrl-W: delete the word before the cursor.
+    pub fn delete_word(&mut self) {
+        self.area.delete_word();
+    }
+
     /// Up: an older history entry.
     pub fn history_prev(&mut self) {
         if self.history.is_empty() {

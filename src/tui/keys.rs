@@ -29,15 +29,34 @@ pub(crate) fn on_key(s: &mut AppState, key: KeyEvent) -> Vec<Effect> {
         s.help_open = false;
         return Vec::new();
     }
-    let (page, cols) = s.log_page();
     match key.code {
         KeyCode::Char('c') if ctrl => {
             ask_quit(s);
-            Vec::new()
+            return Vec::new();
         }
-        KeyCode::Char('d') if ctrl && s.input.is_empty() => quit(s),
+        KeyCode::Char('d') if ctrl && s.input.is_empty() => return quit(s),
+        KeyCode::Char('l') if ctrl => return vec![Effect::Redraw],
         KeyCode::F(1) => {
             s.help_open = true;
+            return Vec::new();
+        }
+        _ => {}
+    }
+    if let Some(fx) = super::nav::on_key(s, key) {
+        return fx;
+    }
+    let (page, cols) = s.log_page();
+    match key.code {
+        KeyCode::Esc => {
+            s.input.set_text("");
+            Vec::new()
+        }
+        KeyCode::Char('u') if ctrl => {
+            s.input.delete_to_start();
+            Vec::new()
+        }
+        KeyCode::Char('w') if ctrl => {
+            s.input.delete_word();
             Vec::new()
         }
         KeyCode::Char('?') if s.input.is_empty() && !ctrl => {
@@ -45,6 +64,10 @@ pub(crate) fn on_key(s: &mut AppState, key: KeyEvent) -> Vec<Effect> {
             Vec::new()
         }
         KeyCode::Enter => submit(s),
+        KeyCode::Tab if s.input.is_empty() => {
+            super::nav::enter_grid(s);
+            Vec::new()
+        }
         KeyCode::Tab => {
             let many = s.input.complete();
             if !many.is_empty() {

@@ -12,13 +12,17 @@ pub mod fmt;
 pub mod fold;
 pub mod hint;
 pub mod input;
+pub mod keymap;
 pub mod keys;
 pub mod layout;
+pub mod load;
 pub mod log;
+pub mod nav;
 pub mod session;
 pub mod state;
 pub mod terminal;
 pub mod theme;
+pub mod view;
 pub mod widgets;
 
 use std::path::Path;

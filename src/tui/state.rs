@@ -9,6 +9,7 @@ use super::input::InputBox;
 use super::layout::{self, Areas, Needs};
 use super::log::{Level, Log};
 use super::theme::Theme;
+use super::view::{Loaded, Request, View};
 use crate::engine::ground::config::agents::BASELINE;
 use crate::engine::ground::events::{Command, Event};
 use crate::engine::ground::state::{AgentStatus, RunState};
@@ -51,6 +52,13 @@ pub enum Msg {
     },
     /// SIGTERM or SIGHUP: leave now.
     Terminate,
+    /// A left click at this cell.
+    Click {
+        column: u16,
+        row: u16,
+    },
+    /// Text the driver read for an open view.
+    Loaded(Box<Loaded>),
 }
 
 /// What the driver must do after an update.
@@ -58,6 +66,21 @@ pub enum Msg {
 pub enum Effect {
     Submit(Command),
     Quit,
+    /// Read a transcript or a diff off the draw path; the answer comes back as `Msg::Loaded`.
+    Load(Request),
+    /// Ctrl-L: clear the terminal and draw everything again.
+    Redraw,
+}
+
+/// Where keys go besides the global ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Focus {
+    /// The input box (the start, and wherever typing returns).
+    #[default]
+    Input,
+    /// A card, by its index in `AppState::cards`.
+    Card(usize),
+    Log,
 }
 
 /// A yes/no question on screen.
@@ -123,6 +146,11 @@ pub struct AppState {
     pub log: Log,
     pub input: InputBox,
     pub help_open: bool,
+    pub focus: Focus,
+    /// The transcript or diff view over the cards and the log.
+    pub view: Option<View>,
+    /// Each agent's newest commit seen this session (for the diff view).
+    pub last_commit: BTreeMap<String, String>,
     pub pending: VecDeque<Pending>,
     pub idea: Option<String>,
     pub show_welcome: bool,
@@ -171,6 +199,9 @@ impl AppState {
             log: Log::default(),
             input: InputBox::default(),
             help_open: false,
+            focus: Focus::Input,
+            view: None,
+            last_commit: BTreeMap::new(),
             pending: VecDeque::new(),
             idea: init.idea,
             show_welcome: !init.tutorial_done,
@@ -311,6 +342,46 @@ impl AppState {
                 welcome: self.show_welcome,
             },
         )
+    }
+
+    /// The focused card, if focus is on one that still exists.
+    pub fn focused_card(&self) -> Option<&Card> {
+        match self.focus {
+            Focus::Card(i) => self.cards.get(i),
+            _ => None,
+        }
+    }
+
+    /// The first card drawn and how many card slots show cards (the rest of a full grid
+    /// says how many more there are); the window moves so the focused card is on screen.
+    pub fn card_window(&self, g: &layout::Grid) -> (usize, usize) {
+        let all = self.cards.len();
+        if g.slots >= all {
+            return (0, all);
+        }
+        let shown = g.slots.saturating_sub(1);
+        let start = match self.focus {
+            Focus::Card(i) if shown > 0 && i >= shown => (i + 1 - shown).min(all - shown),
+            _ => 0,
+        };
+        (start, shown)
+    }
+
+    /// Where an open view is drawn: everything between the title bar and the hint bar.
+    pub fn view_area(&self) -> ratatui::layout::Rect {
+        let a = self.areas();
+        let top = a.title.y + a.title.height;
+        let bottom = if a.hint.height > 0 {
+            a.hint.y
+        } else {
+            a.input.y
+        };
+        ratatui::layout::Rect::new(0, top, self.width, bottom.saturating_sub(top))
+    }
+
+    /// Lines of text an open view shows at once (inside its top border).
+    pub fn view_rows(&self) -> usize {
+        usize::from(self.view_area().height.saturating_sub(1)).max(1)
     }
 
     /// Rows and columns of the log's text (inside its top border).

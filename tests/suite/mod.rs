@@ -31,6 +31,7 @@ mod sandbox;
 mod sandbox_wired;
 mod secrets;
 mod tui_flow;
+mod tui_focus;
 mod tui_queue;
 mod tui_screens;
 mod tui_tmux;

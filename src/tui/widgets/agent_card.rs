@@ -5,7 +5,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Widget};
+use ratatui::widgets::{Block, BorderType, Borders, Widget};
 
 use crate::engine::ground::state::{AgentStatus, AgentView};
 use crate::tui::app::{AppState, Card};
@@ -100,21 +100,34 @@ pub fn rows<'a>(s: &AppState, card: &Card, cols: usize) -> Vec<Line<'a>> {
     }
 }
 
-pub fn render(s: &AppState, card: &Card, area: Rect, buf: &mut Buffer) {
+/// Draw `card`; a focused card gets a `▸` before its name and an accented, thick border.
+pub fn render(s: &AppState, card: &Card, focused: bool, area: Rect, buf: &mut Buffer) {
     if area.width < 4 || area.height < 2 {
         return;
     }
     let t = s.theme;
     let st = s.status(&card.name);
-    let name = format!("{}{}", if card.baseline { "*" } else { "" }, card.name);
+    let name = format!(
+        "{}{}{}",
+        if focused { "▸ " } else { "" },
+        if card.baseline { "*" } else { "" },
+        card.name
+    );
     let title = fmt::fit(&name, usize::from(area.width.saturating_sub(4)));
-    let border = if st == AgentStatus::Working {
+    let border = if focused {
+        t.accent()
+    } else if st == AgentStatus::Working {
         t.status(st)
     } else {
         t.border()
     };
     let block = Block::default()
         .borders(Borders::ALL)
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
         .border_style(border)
         .title(Span::styled(format!(" {title} "), t.accent()));
     let inner = block.inner(area);
