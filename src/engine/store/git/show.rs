@@ -25,7 +25,8 @@ pub enum DiffLine {
 pub fn last_commit_by(repo: &Repository, agent: &str) -> Option<String> {
     let author = format!("{agent} (clk)");
     let mut walk = repo.revwalk().ok()?;
-    walk.set_sorting(Sort::TIME).ok()?;
+    // Topological first: commits made in the same second still come newest first.
+    walk.set_sorting(Sort::TOPOLOGICAL | Sort::TIME).ok()?;
     let _ = walk.push_head();
     let _ = walk.push_glob("refs/heads/clk/*");
     walk.flatten()
