@@ -6,8 +6,8 @@
 //! come from `describe`, so the dashboard and headless output always say the same thing.
 
 use super::log::Level;
-use super::state::{AppState, ErrorHint, Pending};
-use crate::engine::ground::events::{Decision, Event};
+use super::state::{AppState, ErrorHint, Pending, Retry};
+use crate::engine::ground::events::{Decision, Event, Stream};
 use crate::engine::ground::state::describe;
 
 /// How loud an event's log line is.
@@ -113,10 +113,53 @@ pub fn event(s: &mut AppState, ev: &Event) {
             s.ensure_card(agent, "");
             s.working_since.insert(agent.clone(), s.now_ms);
             s.silent_ms.remove(agent);
+            s.retrying.remove(agent);
+            s.aborted_agents.remove(agent);
+            s.reply_flow.remove(agent);
             s.agent_provider.insert(agent.clone(), provider.clone());
         }
-        Event::AgentOutput { agent, .. } => {
+        Event::AgentOutput {
+            agent,
+            stream,
+            line,
+            ..
+        } => {
             s.silent_ms.insert(agent.clone(), 0);
+            s.retrying.remove(agent);
+            if *stream == Stream::Stdout {
+                let f = s.reply_flow.entry(agent.clone()).or_default();
+                f.0 = f.0.saturating_add(1);
+                f.1 = f.1.saturating_add(line.len() as u64 + 1);
+            }
+        }
+        Event::ProviderRetry {
+            agent,
+            attempt,
+            max_attempts,
+            delay_ms,
+            ..
+        } => {
+            s.retrying.insert(
+                agent.clone(),
+                Retry {
+                    attempt: *attempt,
+                    max_attempts: *max_attempts,
+                    next_at_ms: s.now_ms.saturating_add(*delay_ms),
+                },
+            );
+            s.reply_flow.remove(agent);
+        }
+        Event::UsageRecorded {
+            agent,
+            usage,
+            cost_micros,
+            ..
+        } => {
+            let e = s.agent_spend.entry(agent.clone()).or_default();
+            e.0 =
+                e.0.saturating_add(usage.input_tokens)
+                    .saturating_add(usage.output_tokens);
+            e.1 = e.1.saturating_add(*cost_micros);
         }
         Event::Heartbeat {
             agent, silent_ms, ..
@@ -133,8 +176,13 @@ pub fn event(s: &mut AppState, ev: &Event) {
             s.working_since.remove(agent);
             s.last_run_ms.insert(agent.clone(), *elapsed_ms);
             s.silent_ms.remove(agent);
+            s.retrying.remove(agent);
+            s.reply_flow.remove(agent);
             let kind = error_kind.as_deref().unwrap_or("");
             s.aborted |= kind == "cancelled";
+            if kind == "cancelled" {
+                s.aborted_agents.insert(agent.clone());
+            }
             if *ok {
                 s.error_hint = None;
             } else if matches!(kind, "not_found" | "auth" | "timeout" | "retryable") {
@@ -209,8 +257,6 @@ pub fn event(s: &mut AppState, ev: &Event) {
         }
         Event::WorkspaceInitialized { .. }
         | Event::ProcessStarted { .. }
-        | Event::ProviderRetry { .. }
-        | Event::UsageRecorded { .. }
         | Event::BudgetReached { .. }
         | Event::BudgetOverrideApproved { .. }
         | Event::MalformedBlock { .. }

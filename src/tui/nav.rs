@@ -119,6 +119,7 @@ fn log(s: &mut AppState, act: Act) -> Vec<Effect> {
 
 fn view(s: &mut AppState, act: Act) -> Vec<Effect> {
     let rows = s.view_rows();
+    let width = usize::from(s.width);
     let page = rows.saturating_sub(1).max(1) as isize;
     let Some(v) = s.view.as_mut() else {
         return Vec::new();
@@ -130,7 +131,7 @@ fn view(s: &mut AppState, act: Act) -> Vec<Effect> {
         Act::PageUp => v.scroll_by(-page),
         Act::PageDown => v.scroll_by(page),
         Act::Top => v.to_top(),
-        Act::Bottom => v.to_end(rows),
+        Act::Bottom => v.to_end(rows, width),
         Act::OlderRun | Act::NewerRun => {
             let step = if act == Act::OlderRun { 1 } else { -1 };
             if let Some(r) = v.step_run(step) {

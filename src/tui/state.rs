@@ -1,7 +1,7 @@
 //! The dashboard's state: what it shows and what it waits for. Only `app::update` (and the
 //! folds it calls) change it; widgets read it.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crossterm::event::KeyEvent;
 
@@ -108,6 +108,15 @@ pub struct Card {
     pub role: String,
 }
 
+/// A provider call that failed and waits to be tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    pub attempt: u32,
+    pub max_attempts: u32,
+    /// When the next attempt starts (monotonic ms).
+    pub next_at_ms: u64,
+}
+
 /// The last provider failure worth a hint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorHint {
@@ -146,6 +155,8 @@ pub struct AppState {
     pub log: Log,
     pub input: InputBox,
     pub help_open: bool,
+    /// First help line shown (the help scrolls when the screen is short).
+    pub help_scroll: usize,
     pub focus: Focus,
     /// The transcript or diff view over the cards and the log.
     pub view: Option<View>,
@@ -183,6 +194,14 @@ pub struct AppState {
     pub agent_provider: BTreeMap<String, String>,
     /// How long each agent's last dispatch took.
     pub last_run_ms: BTreeMap<String, u64>,
+    /// Agents whose provider failed and is tried again after a pause.
+    pub retrying: BTreeMap<String, Retry>,
+    /// Agents whose last dispatch the user aborted.
+    pub aborted_agents: BTreeSet<String>,
+    /// Tokens and micro-dollars each agent spent this session.
+    pub agent_spend: BTreeMap<String, (u64, u64)>,
+    /// Lines and bytes of standard output in each working agent's current dispatch.
+    pub reply_flow: BTreeMap<String, (u32, u64)>,
     pub width: u16,
     pub height: u16,
     pub frame: u64,
@@ -199,6 +218,7 @@ impl AppState {
             log: Log::default(),
             input: InputBox::default(),
             help_open: false,
+            help_scroll: 0,
             focus: Focus::Input,
             view: None,
             last_commit: BTreeMap::new(),
@@ -225,6 +245,10 @@ impl AppState {
             silent_ms: BTreeMap::new(),
             agent_provider: BTreeMap::new(),
             last_run_ms: BTreeMap::new(),
+            retrying: BTreeMap::new(),
+            aborted_agents: BTreeSet::new(),
+            agent_spend: BTreeMap::new(),
+            reply_flow: BTreeMap::new(),
             width: init.width,
             height: init.height,
             frame: 0,
@@ -382,6 +406,13 @@ impl AppState {
     /// Lines of text an open view shows at once (inside its top border).
     pub fn view_rows(&self) -> usize {
         usize::from(self.view_area().height.saturating_sub(1)).max(1)
+    }
+
+    /// The reply has started to flow: more than a CLI's startup line on standard output.
+    pub fn streaming(&self, agent: &str) -> bool {
+        self.reply_flow
+            .get(agent)
+            .is_some_and(|(lines, bytes)| *lines >= 2 || *bytes >= 200)
     }
 
     /// Rows and columns of the log's text (inside its top border).

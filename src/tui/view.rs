@@ -96,9 +96,23 @@ impl View {
         self.scroll = 0;
     }
 
-    /// The last page: the final line at the bottom of a `rows`-high pane (unwrapped count).
-    pub fn to_end(&mut self, rows: usize) {
-        self.scroll = self.len().saturating_sub(rows.max(1));
+    /// The last page: the final line at the bottom of a pane `width` x `rows`, counting the
+    /// rows each line wraps to (only the lines of that last page are wrapped).
+    pub fn to_end(&mut self, rows: usize, width: usize) {
+        let Some(l) = &self.loaded else {
+            return;
+        };
+        let mut used = 0;
+        let mut first = l.lines.len();
+        while first > 0 {
+            let n = wrapped(&l.lines[first - 1].1, width.max(1)).len();
+            if used + n > rows.max(1) && used > 0 {
+                break;
+            }
+            used += n;
+            first -= 1;
+        }
+        self.scroll = first.min(self.len().saturating_sub(1));
     }
 
     /// The request for an older (`+1`) or newer (`-1`) dispatch, when there is one.
@@ -122,19 +136,27 @@ impl View {
             return rows;
         };
         for (kind, text) in l.lines.iter().skip(self.scroll) {
-            // Indentation is kept (code and diffs need it) and continuation rows hang under it.
-            let body = text.trim_start_matches(' ');
-            let indent = (text.len() - body.len()).min(width / 2);
-            let pad = " ".repeat(indent);
-            for r in super::log::wrap(body, width - indent, width - indent) {
+            for r in wrapped(text, width) {
                 if rows.len() == height {
                     return rows;
                 }
-                rows.push((*kind, format!("{pad}{r}")));
+                rows.push((*kind, r));
             }
         }
         rows
     }
+}
+
+/// One line as rows `width` wide. Indentation is kept (code and diffs need it) and
+/// continuation rows hang under it.
+fn wrapped(text: &str, width: usize) -> Vec<String> {
+    let body = text.trim_start_matches(' ');
+    let indent = (text.len() - body.len()).min(width / 2);
+    let pad = " ".repeat(indent);
+    super::log::wrap(body, width - indent, width - indent)
+        .into_iter()
+        .map(|r| format!("{pad}{r}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -179,12 +201,16 @@ mod tests {
         assert_eq!(v.scroll, 0);
         v.scroll_by(500);
         assert_eq!(v.scroll, 99);
-        v.to_end(10);
+        v.to_end(10, 40);
         assert_eq!(v.scroll, 90);
-        let rows = v.visible(10, 4);
-        assert_eq!(rows[0].1, "line 90");
+        // At 10 columns each line takes two rows: the last page starts five lines up.
+        v.to_end(10, 10);
+        assert_eq!(v.scroll, 95);
+        let rows = v.visible(10, 10);
+        assert_eq!(rows[0].1, "line 95");
         assert_eq!(rows[1].1, "aaaa bbbb");
-        assert_eq!(rows.len(), 4);
+        assert_eq!(rows[9].1, "aaaa bbbb");
+        assert_eq!(rows.len(), 10);
         v.to_top();
         assert_eq!(v.visible(40, 1)[0].1, "line 0 aaaa bbbb");
         let mut code = view(0, 1);

@@ -20,7 +20,11 @@ pub fn render(s: &AppState, g: &Grid, buf: &mut Buffer) {
     let focused = s.focused_card().map(|c| c.name.as_str());
     for (i, card) in s.cards.iter().skip(start).take(shown).enumerate() {
         let focus = focused == Some(card.name.as_str());
-        agent_card::render(s, card, focus, card_rect(g, i), buf);
+        if g.card_rows == 1 {
+            agent_card::render_line(s, card, focus, card_rect(g, i), buf);
+        } else {
+            agent_card::render(s, card, focus, card_rect(g, i), buf);
+        }
     }
     if shown < all {
         let rest: Vec<_> = s.cards[..start]
@@ -31,6 +35,16 @@ pub fn render(s: &AppState, g: &Grid, buf: &mut Buffer) {
             .iter()
             .filter(|c| s.status(&c.name) == AgentStatus::Working)
             .count();
+        if g.card_rows == 1 {
+            let text = format!("+{} more, {working} working", rest.len());
+            let r = card_rect(g, shown);
+            Line::styled(
+                crate::tui::fmt::fit(&text, usize::from(r.width)),
+                s.theme.dim(),
+            )
+            .render(r, buf);
+            return;
+        }
         let text = vec![
             Line::raw(format!("+{} more", rest.len())),
             Line::styled(format!("{working} working"), s.theme.dim()),

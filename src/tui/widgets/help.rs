@@ -1,5 +1,6 @@
 //! The help overlay (`/help`, F1, `?` in an empty input): every command on one line, then the
-//! keys. Any key closes it. Drawn over the screen in a centred box; shows what fits.
+//! keys. Drawn over the screen in a centred box; on a short screen ↑/↓ scroll it, and any
+//! other key closes it.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -65,11 +66,19 @@ pub fn render(s: &AppState, screen: Rect, buf: &mut Buffer) {
         return;
     }
     Clear.render(area, buf);
+    let all = lines(s, usize::from(area.width.saturating_sub(2)));
+    let rows = usize::from(area.height.saturating_sub(2));
+    let title = if all.len() > rows {
+        " clk commands · ↑/↓ scroll · any other key closes "
+    } else {
+        " clk commands · any key closes "
+    };
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(s.theme.accent())
-        .title(" clk commands · any key closes ");
+        .title(title);
     let inner = block.inner(area);
     block.render(area, buf);
-    Paragraph::new(lines(s, usize::from(inner.width))).render(inner, buf);
+    let top = s.help_scroll.min(all.len().saturating_sub(rows));
+    Paragraph::new(all.into_iter().skip(top).collect::<Vec<_>>()).render(inner, buf);
 }
