@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::message::commit_message;
+use super::message::batch_commit_message;
 use super::native::{merge_batches, undo_native};
 use super::{
     Called, CommitPolicy, DispatchError, DispatchOutcome, DispatchRequest, Effects, FollowUp,
@@ -226,7 +226,15 @@ async fn apply_and_commit(
         });
         return (batch, None);
     };
-    let message = commit_message(&req.agent, &req.objective, &batch, usage, run_id, &[]);
+    let message = batch_commit_message(
+        &req.agent,
+        &root,
+        &req.objective,
+        &batch,
+        usage,
+        run_id,
+        &[],
+    );
     match git::commit_paths(&repo, &req.agent, &changed, &message) {
         Ok(Some(info)) => {
             bus.emit(Event::Committed {
