@@ -72,7 +72,9 @@ pub fn init_for(project: &Project, width: u16, height: u16, notes: Vec<String>) 
         base_cost_unknown: usage.total.unpriced > 0,
         width,
         height,
-        theme: Some(theme::Theme::from_env()),
+        theme: Some(theme::Theme::from_env(
+            project.config.ui.theme == crate::engine::ground::config::UiTheme::Light,
+        )),
         notes,
     }
 }

@@ -202,3 +202,33 @@ fn the_help_scrolls_on_a_tiny_terminal() {
     assert!(!s.help_open);
     assert_eq!(s.help_scroll, 0);
 }
+
+#[test]
+fn ui_theme_takes_dark_or_light_and_the_light_palette_draws() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        crate::support::clk()
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["init"]).status.success());
+    let bad = run(&["configure", "--set", "ui.theme=pink"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("ui.theme is \"pink\"; use one of: dark, light"),
+        "{err}"
+    );
+    assert!(
+        run(&["configure", "--set", "ui.theme=light"])
+            .status
+            .success()
+    );
+    // The light palette: the title bar is blue, not cyan, and agent states stay coloured.
+    let mut s = state(80, 24);
+    s.theme = clk::tui::theme::Theme::light();
+    let buf = tui::buffer(&mut s, 80, 24);
+    assert_eq!(buf[(1, 0)].bg, ratatui::style::Color::Blue);
+}
