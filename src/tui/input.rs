@@ -111,6 +111,17 @@ impl InputBox {
         self.area.input(key);
     }
 
+    /// Start with the history of earlier sessions (oldest first, the newest kept).
+    pub fn set_history(&mut self, mut history: Vec<String>) {
+        let skip = history.len().saturating_sub(HISTORY_CAP);
+        history.drain(..skip);
+        self.history = history;
+    }
+
+    pub fn history(&self) -> &[String] {
+        &self.history
+    }
+
     /// Ctrl-U: delete from the cursor back to the start of the line, as a shell does.
     pub fn delete_to_start(&mut self) {
         self.area.delete_line_by_head();

@@ -72,6 +72,12 @@ pub fn init_for(project: &Project, width: u16, height: u16, notes: Vec<String>) 
         base_cost_unknown: usage.total.unpriced > 0,
         width,
         height,
+        previous: session::previous_tail(ws, session::PREVIOUS_TAIL),
+        history: session::load_history(ws),
+        tod_secs: {
+            use chrono::Timelike;
+            chrono::Local::now().num_seconds_from_midnight()
+        },
         theme: Some(theme::Theme::from_env(
             project.config.ui.theme == crate::engine::ground::config::UiTheme::Light,
         )),
@@ -146,6 +152,9 @@ async fn session(app: &mut AppState, project: Project, idea: Option<&str>) -> Re
         root: Some(ws.root.clone()),
         mirror: Some(SessionLog::open(&ws)),
     };
+    if let Some(m) = side.mirror.as_mut() {
+        m.skip_to(app.prior_entries);
+    }
     if let Some(idea) = idea {
         // The idea goes in the way a typed one would: same log line, same command.
         app.input.set_text(idea);
@@ -183,5 +192,6 @@ async fn session(app: &mut AppState, project: Project, idea: Option<&str>) -> Re
     if let Some(m) = side.mirror.take() {
         m.close(&app.log);
     }
+    session::save_history(&ws, app.input.history());
     outcome
 }

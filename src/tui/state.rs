@@ -144,6 +144,12 @@ pub struct Init {
     pub theme: Option<Theme>,
     /// Lines to show first (crash recovery, startup notes).
     pub notes: Vec<String>,
+    /// The end of the last session's log, shown above a "previous session" rule.
+    pub previous: Vec<(Level, u32, String)>,
+    /// What was typed in earlier sessions, oldest first (Up walks it).
+    pub history: Vec<String>,
+    /// Local time of day at start, so the first lines are stamped before the clock ticks.
+    pub tod_secs: u32,
 }
 
 pub struct AppState {
@@ -205,6 +211,8 @@ pub struct AppState {
     pub width: u16,
     pub height: u16,
     pub frame: u64,
+    /// Log entries that came from the last session (not written to the session log again).
+    pub prior_entries: u64,
 }
 
 impl AppState {
@@ -240,7 +248,7 @@ impl AppState {
             base_cost_unknown: init.base_cost_unknown,
             ahead: None,
             now_ms: 0,
-            tod_secs: 0,
+            tod_secs: init.tod_secs,
             working_since: BTreeMap::new(),
             silent_ms: BTreeMap::new(),
             agent_provider: BTreeMap::new(),
@@ -252,9 +260,22 @@ impl AppState {
             width: init.width,
             height: init.height,
             frame: 0,
+            prior_entries: 0,
         };
         for (name, role) in init.roster {
             s.ensure_card(&name, &role);
+        }
+        s.input.set_history(init.history);
+        if !init.previous.is_empty() {
+            let first = init.previous.first().map_or(0, |p| p.1);
+            s.log
+                .push(Level::System, first, "──── previous session ────");
+            for (level, tod, text) in init.previous {
+                s.log.push(level, tod, &text);
+            }
+            s.log
+                .push(Level::System, s.tod_secs, "──── this session ────");
+            s.prior_entries = s.log.next_seq();
         }
         for n in init.notes {
             s.note(Level::System, &n);

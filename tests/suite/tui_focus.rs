@@ -351,3 +351,38 @@ fn the_driver_reads_the_newest_records_first_with_the_full_reply() {
         text(&nodiff)
     );
 }
+
+#[test]
+fn the_previous_sessions_tail_opens_the_log_and_history_is_kept() {
+    use clk::tui::app::Init;
+    use clk::tui::log::Level;
+    let s = AppState::new(Init {
+        project: "greeter".into(),
+        previous: vec![
+            (Level::User, 3600, "> /status".into()),
+            (Level::Info, 3601, "run engineering done".into()),
+        ],
+        history: vec!["/status".into()],
+        tod_secs: 7200,
+        width: 80,
+        height: 24,
+        ..Init::default()
+    });
+    let lines: Vec<String> = s.log.since(0).map(|e| e.text.to_string()).collect();
+    assert_eq!(
+        lines,
+        [
+            "──── previous session ────",
+            "> /status",
+            "run engineering done",
+            "──── this session ────"
+        ]
+    );
+    assert_eq!(s.prior_entries, 4);
+    assert_eq!(
+        s.log.last().unwrap().tod_secs,
+        7200,
+        "stamped now, not 00:00:00"
+    );
+    assert_eq!(s.input.history(), ["/status".to_string()]);
+}

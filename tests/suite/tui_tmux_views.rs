@@ -87,3 +87,39 @@ fn focus_a_card_read_its_transcript_and_diff_and_edit_the_input() {
     t.wait_prompt(10);
     t.assert_cooked();
 }
+
+#[test]
+fn a_restart_shows_the_previous_sessions_tail_and_keeps_the_input_history() {
+    need_tmux!();
+    let dir = project();
+    let t = Tmux::start("restart");
+    launch(&t, dir.path(), "true");
+    t.wait_for("type your idea", 20);
+    t.line("/status");
+    t.wait_for("status finished", 20);
+    t.line("/quit");
+    t.wait_prompt(10);
+    t.line("clear");
+    t.wait_prompt(10);
+    launch(&t, dir.path(), "true");
+    t.wait_for("──── previous session ────", 20);
+    let s = t.wait_for("──── this session ────", 10);
+    assert!(
+        s.contains("status finished") && s.contains("> /quit"),
+        "the last session's lines:\n{s}"
+    );
+    t.key("Up");
+    t.key("Up");
+    t.wait("the history to come back", 10, |s| {
+        s.lines().any(|l| l.trim_end() == "> /status")
+    });
+    t.key("C-u");
+    t.line("/quit");
+    t.wait_prompt(10);
+    let log = std::fs::read_to_string(dir.path().join(".clk/logs/session.log")).unwrap();
+    assert_eq!(
+        log.matches("[USER] > /status").count(),
+        1,
+        "the tail shown at start is not written again:\n{log}"
+    );
+}
