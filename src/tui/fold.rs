@@ -97,8 +97,16 @@ fn level(ev: &Event) -> Level {
 /// Fold `ev` into `s`.
 pub fn event(s: &mut AppState, ev: &Event) {
     s.run.apply(ev);
-    if let Some(text) = describe(ev) {
+    // A command that printed its own answer (/status, /roles, /doctor) needs no "finished"
+    // line after it.
+    let echo = matches!(ev, Event::TaskFinished { ok: true, .. }) && s.reported;
+    if let Some(text) = describe(ev).filter(|_| !echo) {
         s.note(level(ev), &text);
+    }
+    match ev {
+        Event::Report { .. } => s.reported = true,
+        Event::TaskFinished { .. } => s.reported = false,
+        _ => {}
     }
     match ev {
         Event::DispatchStarted {

@@ -165,6 +165,11 @@ fn submit(s: &mut AppState) -> Vec<Effect> {
             Vec::new()
         }
         Ok(Slash::Quit) => quit(s),
+        Ok(Slash::Filter(word)) => {
+            let filter = word.as_deref().map(super::log::Filter::parse);
+            s.log.set_filter(filter);
+            Vec::new()
+        }
         Ok(Slash::Engine(cmd)) => {
             match &cmd {
                 Command::Tutorial => s.tutorial_running = true,

@@ -49,6 +49,43 @@ pub struct Entry {
     pub text: Box<str>,
 }
 
+/// Which lines `/filter` keeps: a level and the ones above it, or lines containing a text
+/// (an agent's name is a text: its lines name it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    Warn,
+    Error,
+    /// Lower-cased.
+    Text(String),
+}
+
+impl Filter {
+    pub fn parse(word: &str) -> Filter {
+        match word.trim().to_lowercase().as_str() {
+            "warn" | "warning" | "warnings" => Filter::Warn,
+            "error" | "errors" => Filter::Error,
+            other => Filter::Text(other.to_string()),
+        }
+    }
+
+    pub fn keeps(&self, e: &Entry) -> bool {
+        match self {
+            Filter::Warn => matches!(e.level, Level::Warn | Level::Error),
+            Filter::Error => e.level == Level::Error,
+            Filter::Text(t) => e.text.to_lowercase().contains(t.as_str()),
+        }
+    }
+
+    /// How the log's title names it.
+    pub fn label(&self) -> String {
+        match self {
+            Filter::Warn => "warnings and errors".into(),
+            Filter::Error => "errors".into(),
+            Filter::Text(t) => format!("\"{t}\""),
+        }
+    }
+}
+
 /// The bounded log with its scroll position.
 #[derive(Debug, Clone, Default)]
 pub struct Log {
@@ -56,6 +93,8 @@ pub struct Log {
     next_seq: u64,
     /// None: follow the tail. Some(seq): that entry is the bottom row of the pane.
     anchor: Option<u64>,
+    /// Only matching entries are shown (and scrolled through).
+    filter: Option<Filter>,
 }
 
 impl Log {
@@ -70,6 +109,29 @@ impl Log {
             text: fmt::printable(text).into_boxed_str(),
         });
         self.next_seq += 1;
+    }
+
+    pub fn set_filter(&mut self, filter: Option<Filter>) {
+        self.filter = filter;
+        self.anchor = None;
+    }
+
+    pub fn filter(&self) -> Option<&Filter> {
+        self.filter.as_ref()
+    }
+
+    fn shown(&self, e: &Entry) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.keeps(e))
+    }
+
+    /// Rows entry `i` takes in a pane `width` wide (none when filtered out).
+    fn rows_of(&self, i: usize, width: usize) -> usize {
+        let e = &self.entries[i];
+        if self.shown(e) {
+            wrap_entry(e, width).len()
+        } else {
+            0
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -131,7 +193,7 @@ impl Log {
         };
         let mut moved = 0;
         while i > 0 && moved < rows {
-            moved += wrap_entry(&self.entries[i], width).len();
+            moved += self.rows_of(i, width);
             i -= 1;
         }
         self.anchor = Some(self.entries[i].seq);
@@ -148,7 +210,7 @@ impl Log {
         let mut moved = 0;
         while i + 1 < self.entries.len() && moved < rows {
             i += 1;
-            moved += wrap_entry(&self.entries[i], width).len();
+            moved += self.rows_of(i, width);
         }
         self.anchor = if i + 1 >= self.entries.len() {
             None
@@ -166,7 +228,7 @@ impl Log {
         let mut used = 0;
         let mut i = 0;
         while i < self.entries.len() {
-            used += wrap_entry(&self.entries[i], width).len();
+            used += self.rows_of(i, width);
             if used >= rows {
                 break;
             }
@@ -187,6 +249,13 @@ impl Log {
         };
         loop {
             let e = &self.entries[i];
+            if !self.shown(e) {
+                if i == 0 {
+                    break;
+                }
+                i -= 1;
+                continue;
+            }
             let wrapped = wrap_entry(e, width);
             for r in wrapped.into_iter().rev() {
                 if rows.len() == height {
@@ -319,6 +388,29 @@ mod tests {
         assert!(l.following());
         l.to_top(3, 40);
         assert_eq!(l.visible(40, 3)[0].1, "00:00:00 line 0");
+    }
+
+    #[test]
+    fn a_filter_keeps_matching_lines_and_levels() {
+        let mut l = log(30);
+        l.push(Level::Warn, 0, "engineer: retry 1/3");
+        l.push(Level::Error, 0, "qa: failed");
+        l.push(Level::Info, 0, "engineer: replied");
+        l.set_filter(Some(Filter::parse("Engineer")));
+        let rows: Vec<String> = l.visible(60, 5).into_iter().map(|r| r.1).collect();
+        assert_eq!(
+            rows,
+            ["00:00:00 engineer: retry 1/3", "00:00:00 engineer: replied"]
+        );
+        l.set_filter(Some(Filter::parse("warn")));
+        assert_eq!(l.visible(60, 5).len(), 2);
+        l.set_filter(Some(Filter::parse("error")));
+        assert_eq!(l.visible(60, 5)[0].1, "00:00:00 qa: failed");
+        l.set_filter(Some(Filter::parse("line 1")));
+        l.scroll_up(2, 60);
+        assert!(l.visible(60, 3).iter().all(|r| r.1.contains("line 1")));
+        l.set_filter(None);
+        assert_eq!(l.visible(60, 40).len(), 33);
     }
 
     #[test]

@@ -213,6 +213,8 @@ pub struct AppState {
     pub frame: u64,
     /// Log entries that came from the last session (not written to the session log again).
     pub prior_entries: u64,
+    /// A report was printed since the last task finished.
+    pub reported: bool,
 }
 
 impl AppState {
@@ -261,6 +263,7 @@ impl AppState {
             height: init.height,
             frame: 0,
             prior_entries: 0,
+            reported: false,
         };
         for (name, role) in init.roster {
             s.ensure_card(&name, &role);

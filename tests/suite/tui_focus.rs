@@ -386,3 +386,58 @@ fn the_previous_sessions_tail_opens_the_log_and_history_is_kept() {
     );
     assert_eq!(s.input.history(), ["/status".to_string()]);
 }
+
+#[test]
+fn the_log_filters_by_text_agent_or_level_and_says_so_in_its_title() {
+    let mut s = state(80, 24);
+    apply(&mut s, &fixture());
+    chars(&mut s, "/filter critic");
+    assert!(key(&mut s, KeyCode::Enter).is_empty());
+    let shown = screen(&mut s, 80, 24);
+    assert!(
+        shown.contains("only \"critic\" · /filter shows all"),
+        "{shown}"
+    );
+    let log_rows: Vec<&str> = shown
+        .lines()
+        .skip_while(|l| !l.contains("status log"))
+        .skip(1)
+        .take_while(|l| !l.contains("/help") && !l.contains("message the team"))
+        .filter(|l| l.contains("09:00:00"))
+        .collect();
+    assert!(!log_rows.is_empty());
+    assert!(
+        log_rows.iter().all(|l| l.to_lowercase().contains("critic")),
+        "{shown}"
+    );
+    assert_snapshot!("filtered_log_80x24", shown);
+    chars(&mut s, "/filter warn");
+    key(&mut s, KeyCode::Enter);
+    assert_snapshot!("filtered_log_warn_120x40", screen(&mut s, 120, 40));
+    chars(&mut s, "/filter");
+    key(&mut s, KeyCode::Enter);
+    assert!(s.log.filter().is_none());
+}
+
+#[test]
+fn a_command_that_printed_its_answer_has_no_finished_echo() {
+    use clk::engine::ground::events::Event;
+    let mut s = state(80, 24);
+    for ev in [
+        Event::Report {
+            topic: "status".into(),
+            lines: vec!["Idea: greeter".into()],
+        },
+        Event::TaskFinished {
+            task_id: 1,
+            task: "status".into(),
+            ok: true,
+            summary: "status shown".into(),
+        },
+    ] {
+        update(&mut s, Msg::Engine(ev));
+    }
+    let text: Vec<String> = s.log.since(0).map(|e| e.text.to_string()).collect();
+    assert!(text.iter().any(|l| l.contains("Idea: greeter")), "{text:?}");
+    assert!(!text.iter().any(|l| l.contains("status shown")), "{text:?}");
+}

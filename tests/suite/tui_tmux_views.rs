@@ -96,7 +96,7 @@ fn a_restart_shows_the_previous_sessions_tail_and_keeps_the_input_history() {
     launch(&t, dir.path(), "true");
     t.wait_for("type your idea", 20);
     t.line("/status");
-    t.wait_for("status finished", 20);
+    t.wait_for("Last commit:", 20);
     t.line("/quit");
     t.wait_prompt(10);
     t.line("clear");
@@ -105,7 +105,7 @@ fn a_restart_shows_the_previous_sessions_tail_and_keeps_the_input_history() {
     t.wait_for("──── previous session ────", 20);
     let s = t.wait_for("──── this session ────", 10);
     assert!(
-        s.contains("status finished") && s.contains("> /quit"),
+        s.contains("Last commit:") && s.contains("> /quit"),
         "the last session's lines:\n{s}"
     );
     t.key("Up");

@@ -31,9 +31,17 @@ pub fn render(s: &AppState, area: Rect, buf: &mut Buffer) {
     let inner = if area.height >= 3 {
         let focused = s.focus == Focus::Log && s.view.is_none();
         let (title, style) = if focused {
-            (" ▸ status log · j/k PgUp/PgDn ", t.accent())
+            (" ▸ status log · j/k PgUp/PgDn ".to_string(), t.accent())
         } else {
-            (" status log · PgUp/PgDn ", t.dim())
+            (" status log · PgUp/PgDn ".to_string(), t.dim())
+        };
+        // A filter is named in the title, so an empty-looking log is never a mystery.
+        let (title, style) = match s.log.filter() {
+            Some(f) => (
+                format!(" status log · only {} · /filter shows all ", f.label()),
+                t.warn(),
+            ),
+            None => (title, style),
         };
         let mut block = Block::default()
             .borders(Borders::TOP)
