@@ -209,6 +209,7 @@ pub fn event(s: &mut AppState, ev: &Event) {
         }
         Event::IdeaCaptured { title } => {
             s.idea = Some(title.clone());
+            s.show_welcome = false;
         }
         Event::RoleDecided {
             by, name, decision, ..

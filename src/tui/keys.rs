@@ -11,6 +11,7 @@ use crate::engine::ground::slash::{self, Slash};
 
 pub(crate) fn on_key(s: &mut AppState, key: KeyEvent) -> Vec<Effect> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    s.completions.clear();
     if let Some(p) = s.pending.pop_front() {
         let yes = matches!(key.code, KeyCode::Char('y' | 'Y')) && !ctrl;
         return match p {
@@ -79,10 +80,10 @@ pub(crate) fn on_key(s: &mut AppState, key: KeyEvent) -> Vec<Effect> {
             Vec::new()
         }
         KeyCode::Tab => {
-            let many = s.input.complete();
-            if !many.is_empty() {
-                s.note(Level::System, &format!("commands: {}", many.join("  ")));
-            }
+            let mut words = s.words.clone();
+            words.agents = s.cards.iter().map(|c| c.name.clone()).collect();
+            // Several candidates show in a popup above the input until the next key.
+            s.completions = s.input.complete(&words);
             Vec::new()
         }
         KeyCode::Up => {

@@ -72,6 +72,20 @@ pub fn init_for(project: &Project, width: u16, height: u16, notes: Vec<String>) 
         base_cost_unknown: usage.total.unpriced > 0,
         width,
         height,
+        providers: project.providers.providers.keys().cloned().collect(),
+        workflows: std::fs::read_dir(ws.workflows_dir())
+            .map(|d| {
+                let mut names: Vec<String> = d
+                    .flatten()
+                    .filter_map(|e| {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        name.strip_suffix(".yaml").map(str::to_string)
+                    })
+                    .collect();
+                names.sort();
+                names
+            })
+            .unwrap_or_default(),
         previous: session::previous_tail(ws, session::PREVIOUS_TAIL),
         history: session::load_history(ws),
         tod_secs: {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crossterm::event::KeyEvent;
 
-use super::input::InputBox;
+use super::input::{InputBox, Words};
 use super::layout::{self, Areas, Needs};
 use super::log::{Level, Log};
 use super::theme::Theme;
@@ -150,6 +150,9 @@ pub struct Init {
     pub history: Vec<String>,
     /// Local time of day at start, so the first lines are stamped before the clock ticks.
     pub tod_secs: u32,
+    /// Provider and workflow names, for Tab completion.
+    pub providers: Vec<String>,
+    pub workflows: Vec<String>,
 }
 
 pub struct AppState {
@@ -215,6 +218,10 @@ pub struct AppState {
     pub prior_entries: u64,
     /// A report was printed since the last task finished.
     pub reported: bool,
+    /// What Tab completes arguments from.
+    pub words: Words,
+    /// Tab found several candidates: shown in a popup until the next key.
+    pub completions: Vec<String>,
 }
 
 impl AppState {
@@ -233,8 +240,9 @@ impl AppState {
             view: None,
             last_commit: BTreeMap::new(),
             pending: VecDeque::new(),
+            // The banner is for newcomers: gone once the tutorial ran or an idea exists.
+            show_welcome: !init.tutorial_done && init.idea.is_none(),
             idea: init.idea,
-            show_welcome: !init.tutorial_done,
             tutorial_running: false,
             stop_requested: false,
             tasks: BTreeMap::new(),
@@ -264,6 +272,12 @@ impl AppState {
             frame: 0,
             prior_entries: 0,
             reported: false,
+            words: Words {
+                providers: init.providers,
+                workflows: init.workflows,
+                agents: Vec::new(),
+            },
+            completions: Vec::new(),
         };
         for (name, role) in init.roster {
             s.ensure_card(&name, &role);

@@ -441,3 +441,25 @@ fn a_command_that_printed_its_answer_has_no_finished_echo() {
     assert!(text.iter().any(|l| l.contains("Idea: greeter")), "{text:?}");
     assert!(!text.iter().any(|l| l.contains("status shown")), "{text:?}");
 }
+
+#[test]
+fn tab_completes_arguments_in_a_popup() {
+    let mut s = state(80, 24);
+    s.words.providers = vec!["claude".into(), "codex".into(), "shell".into()];
+    chars(&mut s, "/loop a");
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(s.input.text(), "/loop autoresearch ");
+    ctrl(&mut s, 'u');
+    chars(&mut s, "/provider c");
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(s.completions, ["claude", "codex"]);
+    assert_snapshot!("completion_popup_80x24", screen(&mut s, 80, 24));
+    ctrl(&mut s, 'u');
+    chars(&mut s, "/roles drop q");
+    key(&mut s, KeyCode::Tab);
+    assert_eq!(
+        s.input.text(),
+        "/roles drop qa ",
+        "agents come from the cards"
+    );
+}

@@ -35,6 +35,8 @@ pub fn state(width: u16, height: u16) -> AppState {
         previous: Vec::new(),
         history: Vec::new(),
         tod_secs: TOD,
+        providers: Vec::new(),
+        workflows: Vec::new(),
     });
     tick(&mut s, 0);
     s

@@ -3,6 +3,7 @@
 
 pub mod agent_card;
 pub mod agent_grid;
+pub mod completions;
 pub mod confirm;
 pub mod help;
 pub mod hint_bar;
@@ -31,6 +32,8 @@ pub fn draw(frame: &mut Frame, s: &AppState) {
     hint_bar::render(s, a.hint, buf);
     input::render(s, a.input, buf);
     let screen = frame.area();
+    let above = if a.hint.height > 0 { a.hint } else { a.input };
+    completions::render(s, above, screen, frame.buffer_mut());
     if s.help_open {
         help::render(s, screen, frame.buffer_mut());
     }
