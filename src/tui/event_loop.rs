@@ -259,6 +259,8 @@ where
                         return Ok(());
                     }
                     Effect::Redraw => screen.clear()?,
+                    // Only the welcome before a project exists asks to set up.
+                    Effect::Setup { .. } => {}
                     Effect::Load(req) => {
                         let root = side.root.clone();
                         let tx = tx.clone();

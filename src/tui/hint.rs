@@ -9,6 +9,10 @@ pub fn hint(s: &AppState) -> String {
         return match p {
             Pending::Engine { .. } => "answer above: y for yes, any other key for no".into(),
             Pending::Quit { .. } => "y to quit, any other key to stay".into(),
+            Pending::Setup { .. } => {
+                "y sets clk up here · t sets up and starts the free tutorial · any other key leaves"
+                    .into()
+            }
         };
     }
     if s.help_open {

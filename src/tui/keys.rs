@@ -24,6 +24,11 @@ pub(crate) fn on_key(s: &mut AppState, key: KeyEvent) -> Vec<Effect> {
                 vec![Effect::Quit]
             }
             Pending::Quit { .. } => Vec::new(),
+            Pending::Setup { .. } => match key.code {
+                KeyCode::Char('y' | 'Y') if !ctrl => vec![Effect::Setup { tutorial: false }],
+                KeyCode::Char('t' | 'T') if !ctrl => vec![Effect::Setup { tutorial: true }],
+                _ => vec![Effect::Quit],
+            },
         };
     }
     if s.help_open {

@@ -70,6 +70,10 @@ pub enum Effect {
     Load(Request),
     /// Ctrl-L: clear the terminal and draw everything again.
     Redraw,
+    /// Set clk up in this folder (the welcome's yes); `tutorial` starts it afterwards.
+    Setup {
+        tutorial: bool,
+    },
 }
 
 /// Where keys go besides the global ones.
@@ -90,12 +94,16 @@ pub enum Pending {
     Engine { id: u64, question: String },
     /// Ctrl-C (or /quit while work runs): leave the dashboard?
     Quit { question: String },
+    /// `clk` in a folder without `.clk/`: set up here (y), and start the tutorial (t)?
+    Setup { question: String },
 }
 
 impl Pending {
     pub fn question(&self) -> &str {
         match self {
-            Pending::Engine { question, .. } | Pending::Quit { question } => question,
+            Pending::Engine { question, .. }
+            | Pending::Quit { question }
+            | Pending::Setup { question } => question,
         }
     }
 }

@@ -463,3 +463,40 @@ fn tab_completes_arguments_in_a_popup() {
         "agents come from the cards"
     );
 }
+
+fn welcome(w: u16, h: u16) -> AppState {
+    let dir = std::path::Path::new("/home/ada/greeter");
+    let mut init = clk::tui::welcome_init(dir, w, h);
+    init.tod_secs = tui::TOD;
+    let mut s = AppState::new(init);
+    s.show_welcome = true;
+    s.pending.push_back(clk::tui::app::Pending::Setup {
+        question: clk::tui::setup_question(dir),
+    });
+    s
+}
+
+#[test]
+fn the_empty_folder_welcome_sets_up_on_y_or_t_and_leaves_on_anything_else() {
+    let mut s = welcome(80, 24);
+    assert!(hint(&s).starts_with("y sets clk up here"));
+    assert_eq!(
+        key(&mut s, KeyCode::Char('y')),
+        vec![Effect::Setup { tutorial: false }]
+    );
+    let mut s = welcome(80, 24);
+    assert_eq!(
+        key(&mut s, KeyCode::Char('t')),
+        vec![Effect::Setup { tutorial: true }]
+    );
+    let mut s = welcome(80, 24);
+    assert_eq!(key(&mut s, KeyCode::Esc), vec![Effect::Quit]);
+    assert_snapshot!(
+        "welcome_empty_folder_80x24",
+        screen(&mut welcome(80, 24), 80, 24)
+    );
+    assert_snapshot!(
+        "welcome_empty_folder_120x40",
+        screen(&mut welcome(120, 40), 120, 40)
+    );
+}

@@ -194,7 +194,10 @@ fn queue_completes_with_tab_and_is_in_help() {
     s.input.set_text("/q");
     key(&mut s, KeyCode::Tab);
     let popup = s.completions.join(" ");
-    assert!(popup.contains("/queue") && popup.contains("/quit"), "{popup}");
+    assert!(
+        popup.contains("/queue") && popup.contains("/quit"),
+        "{popup}"
+    );
     let spec = COMMANDS.iter().find(|c| c.name == "/queue").unwrap();
     assert!(spec.usage.contains("drop N"));
     s.input.set_text("");

@@ -123,3 +123,43 @@ fn a_restart_shows_the_previous_sessions_tail_and_keeps_the_input_history() {
         "the tail shown at start is not written again:\n{log}"
     );
 }
+
+#[test]
+fn clk_in_an_empty_folder_welcomes_sets_up_and_takes_the_idea() {
+    need_tmux!();
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::start("empty");
+    launch(&t, dir.path(), "true");
+    t.wait_for("Set clk up in", 20);
+    t.wait_for("t = set up and run the tutorial", 10);
+    assert!(
+        !dir.path().join(".clk").exists(),
+        "nothing is written before the answer"
+    );
+    t.key("y");
+    t.wait("the dashboard on the new project", 30, |s| {
+        s.contains("type your idea") && !s.contains("not set up")
+    });
+    assert!(dir.path().join(".clk/config/clk.config.json").is_file());
+    t.line("Add a hello() function to greeter.py");
+    t.wait_for("idea captured: ", 30);
+    assert!(dir.path().join(".clk/state/idea.json").is_file());
+    t.line("/quit");
+    // While the team still works on the idea, quitting asks first.
+    let s = t.wait("the quit", 10, |s| {
+        s.contains("Quit clk?") || s.lines().rev().find(|l| !l.trim().is_empty()) == Some("$")
+    });
+    if s.contains("Quit clk?") {
+        t.key("y");
+    }
+    t.wait_prompt(10);
+    t.assert_cooked();
+    // Declining leaves the folder untouched.
+    let other = tempfile::tempdir().unwrap();
+    launch(&t, other.path(), "true");
+    t.wait_for("Set clk up in", 20);
+    t.key("n");
+    t.wait_for("Nothing was set up", 10);
+    t.wait_prompt(10);
+    assert!(!other.path().join(".clk").exists());
+}
