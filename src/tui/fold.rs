@@ -96,12 +96,37 @@ fn level(ev: &Event) -> Level {
 
 /// Fold `ev` into `s`.
 pub fn event(s: &mut AppState, ev: &Event) {
+    // The tutorial runs in a scratch project: its tokens and files are not this project's.
+    let kept = s
+        .tutorial_running
+        .then(|| (s.run.totals.clone(), s.run.files_written.clone()));
     s.run.apply(ev);
+    if let Some((totals, files)) = kept {
+        s.run.totals = totals;
+        s.run.files_written = files;
+    }
     // A command that printed its own answer (/status, /roles, /doctor) needs no "finished"
     // line after it.
     let echo = matches!(ev, Event::TaskFinished { ok: true, .. }) && s.reported;
-    if let Some(text) = describe(ev).filter(|_| !echo) {
-        s.note(level(ev), &text);
+    match ev {
+        // The sample run stops at its cycle cap on purpose: no alarm about work not done.
+        Event::RunFinished { .. } if s.tutorial_running => {
+            s.note(Level::Info, "tutorial: the sample run is over");
+        }
+        Event::TutorialFinished { ok: true, scratch } => {
+            s.note(
+                Level::Info,
+                &format!(
+                    "tutorial done: that is how a run goes. Its scratch project is in {scratch}; \
+                     type your own idea to start."
+                ),
+            );
+        }
+        _ => {
+            if let Some(text) = describe(ev).filter(|_| !echo) {
+                s.note(level(ev), &text);
+            }
+        }
     }
     match ev {
         Event::Report { .. } => s.reported = true,

@@ -232,3 +232,55 @@ fn ui_theme_takes_dark_or_light_and_the_light_palette_draws() {
     let buf = tui::buffer(&mut s, 80, 24);
     assert_eq!(buf[(1, 0)].bg, ratatui::style::Color::Blue);
 }
+
+#[test]
+fn the_tutorial_leaves_the_title_totals_alone_and_ends_plainly() {
+    let mut s = state(80, 24);
+    let fx = update(
+        &mut s,
+        Msg::Key(crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Enter,
+            crossterm::event::KeyModifiers::NONE,
+        )),
+    );
+    assert!(fx.is_empty());
+    s.input.set_text("/tutorial");
+    update(
+        &mut s,
+        Msg::Key(crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Enter,
+            crossterm::event::KeyModifiers::NONE,
+        )),
+    );
+    assert!(s.tutorial_running);
+    let before = clk::tui::widgets::title_bar::text(&s, 80);
+    // The recorded run, as if the tutorial ran it (its task is the tutorial, still going).
+    let run: Vec<Event> = fixture()
+        .into_iter()
+        .filter(|e| !matches!(e, Event::TaskFinished { .. }))
+        .collect();
+    apply(&mut s, &run);
+    assert_eq!(
+        s.total_tokens(),
+        0,
+        "no tutorial tokens in the project's totals"
+    );
+    assert_eq!(s.run.files_written.len(), 0);
+    assert_eq!(
+        clk::tui::widgets::title_bar::text(&s, 80),
+        before.replace("ready", &s.phase())
+    );
+    update(
+        &mut s,
+        Msg::Engine(Event::TutorialFinished {
+            ok: true,
+            scratch: "/tmp/clk-tutorial".into(),
+        }),
+    );
+    let text: Vec<String> = s.log.since(0).map(|e| e.text.to_string()).collect();
+    assert!(
+        text.last().unwrap().starts_with("tutorial done"),
+        "{text:?}"
+    );
+    assert!(!text.iter().any(|l| l.contains("not done yet")), "{text:?}");
+}
