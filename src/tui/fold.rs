@@ -6,7 +6,7 @@
 //! come from `describe`, so the dashboard and headless output always say the same thing.
 
 use super::log::Level;
-use super::state::{AppState, ErrorHint, Pending, Retry};
+use super::state::{AppState, DispatchLine, ErrorHint, Pending, Retry};
 use crate::engine::ground::events::{Decision, Event, Stream};
 use crate::engine::ground::state::describe;
 
@@ -94,6 +94,81 @@ fn level(ev: &Event) -> Level {
     }
 }
 
+/// A step inside a dispatch, folded under its summary line unless the log is verbose.
+fn is_detail(ev: &Event) -> bool {
+    matches!(
+        ev,
+        Event::DispatchStarted { .. }
+            | Event::ProcessStarted { .. }
+            | Event::UsageRecorded { .. }
+            | Event::DispatchFinished { ok: true, .. }
+            | Event::Action {
+                decision: Decision::Applied,
+                ..
+            }
+    ) || matches!(ev, Event::Heartbeat { silent_ms, .. } if *silent_ms < 120_000)
+}
+
+/// Keep what a dispatch's summary needs, and write the summary when it finishes well:
+/// `engineer · implement · shell · 1.6k tok · $0.00 · 0.1s · ok` (the commit line that
+/// follows names the files).
+fn summarize(s: &mut AppState, ev: &Event) {
+    match ev {
+        Event::DispatchStarted {
+            agent,
+            stage,
+            provider,
+            ..
+        } => {
+            s.dispatch_lines.insert(
+                agent.clone(),
+                DispatchLine {
+                    stage: stage.clone(),
+                    provider: provider.clone(),
+                    ..DispatchLine::default()
+                },
+            );
+        }
+        Event::UsageRecorded {
+            agent,
+            usage,
+            cost_micros,
+            ..
+        } => {
+            if let Some(d) = s.dispatch_lines.get_mut(agent) {
+                d.tokens += usage.input_tokens + usage.output_tokens;
+                d.cost_micros += cost_micros;
+            }
+        }
+        Event::DispatchFinished {
+            agent,
+            ok,
+            elapsed_ms,
+            ..
+        } => {
+            let Some(d) = s.dispatch_lines.remove(agent) else {
+                return;
+            };
+            if !*ok {
+                return;
+            }
+            let mut line = agent.to_string();
+            if let Some(stage) = &d.stage {
+                line.push_str(&format!(" · {stage}"));
+            }
+            line.push_str(&format!(
+                " · {} · {} tok · {} · {} · ok",
+                d.provider,
+                super::fmt::tokens(d.tokens),
+                super::fmt::usd(d.cost_micros),
+                super::fmt::seconds_ms(*elapsed_ms)
+            ));
+            s.note(Level::Info, &line);
+        }
+        _ => {}
+    }
+}
+
 /// Fold `ev` into `s`.
 pub fn event(s: &mut AppState, ev: &Event) {
     // The tutorial runs in a scratch project: its tokens and files are not this project's.
@@ -124,10 +199,17 @@ pub fn event(s: &mut AppState, ev: &Event) {
         }
         _ => {
             if let Some(text) = describe(ev).filter(|_| !echo) {
-                s.note(level(ev), &text);
+                if is_detail(ev) {
+                    for line in text.lines() {
+                        s.log.push_detail(level(ev), s.tod_secs, line);
+                    }
+                } else {
+                    s.note(level(ev), &text);
+                }
             }
         }
     }
+    summarize(s, ev);
     match ev {
         Event::Report { .. } => s.reported = true,
         Event::TaskFinished { .. } => s.reported = false,

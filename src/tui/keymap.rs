@@ -32,6 +32,8 @@ pub enum Act {
     OlderRun,
     NewerRun,
     Help,
+    /// Show or fold each dispatch's steps.
+    Verbose,
 }
 
 pub struct Binding {
@@ -81,6 +83,7 @@ const LOG: &[Binding] = &[
     b(&[PageDown], "", "", Act::PageDown),
     b(&[Home, Char('g')], "g/G", "top/end", Act::Top),
     b(&[End, Char('G')], "", "", Act::Bottom),
+    b(&[Char('v'), Enter], "v", "details", Act::Verbose),
     b(&[Esc], "Esc", "type", Act::Back),
     b(&[Char('?')], "?", "help", Act::Help),
 ];

@@ -47,6 +47,9 @@ pub struct Entry {
     pub tod_secs: u32,
     pub level: Level,
     pub text: Box<str>,
+    /// A step inside a dispatch (its start, process, usage, each write): folded under the
+    /// dispatch's one summary line unless the log is verbose.
+    pub detail: bool,
 }
 
 /// Which lines `/filter` keeps: a level and the ones above it, or lines containing a text
@@ -95,10 +98,21 @@ pub struct Log {
     anchor: Option<u64>,
     /// Only matching entries are shown (and scrolled through).
     filter: Option<Filter>,
+    /// Show dispatch details too.
+    verbose: bool,
 }
 
 impl Log {
     pub fn push(&mut self, level: Level, tod_secs: u32, text: &str) {
+        self.push_entry(level, tod_secs, text, false);
+    }
+
+    /// A dispatch's step: shown only when the log is verbose (`v`), always in session.log.
+    pub fn push_detail(&mut self, level: Level, tod_secs: u32, text: &str) {
+        self.push_entry(level, tod_secs, text, true);
+    }
+
+    fn push_entry(&mut self, level: Level, tod_secs: u32, text: &str, detail: bool) {
         if self.entries.len() >= LOG_CAPACITY {
             self.entries.pop_front();
         }
@@ -107,8 +121,19 @@ impl Log {
             tod_secs,
             level,
             text: fmt::printable(text).into_boxed_str(),
+            detail,
         });
         self.next_seq += 1;
+    }
+
+    /// Show every step of every dispatch, or fold them under one line each.
+    pub fn set_verbose(&mut self, verbose: bool) {
+        self.verbose = verbose;
+        self.anchor = None;
+    }
+
+    pub fn verbose(&self) -> bool {
+        self.verbose
     }
 
     pub fn set_filter(&mut self, filter: Option<Filter>) {
@@ -121,7 +146,7 @@ impl Log {
     }
 
     fn shown(&self, e: &Entry) -> bool {
-        self.filter.as_ref().is_none_or(|f| f.keeps(e))
+        (self.verbose || !e.detail) && self.filter.as_ref().is_none_or(|f| f.keeps(e))
     }
 
     /// Rows entry `i` takes in a pane `width` wide (none when filtered out).
@@ -212,7 +237,15 @@ impl Log {
             i += 1;
             moved += self.rows_of(i, width);
         }
-        self.anchor = if i + 1 >= self.entries.len() {
+        // Less than a step shown below (the rest is short, folded or filtered out): follow the
+        // tail again, so scrolling down as far as one scrolled up always gets back.
+        let mut below = 0;
+        let mut j = i + 1;
+        while j < self.entries.len() && below < rows {
+            below += self.rows_of(j, width);
+            j += 1;
+        }
+        self.anchor = if below < rows {
             None
         } else {
             Some(self.entries[i].seq)
@@ -362,6 +395,7 @@ mod tests {
             tod_secs: 0,
             level: Level::Info,
             text: "one two three four five six seven".into(),
+            detail: false,
         };
         let rows = wrap_entry(&e, 40);
         assert_eq!(rows[0], "00:00:00 one two three four five six");
@@ -411,6 +445,17 @@ mod tests {
         assert!(l.visible(60, 3).iter().all(|r| r.1.contains("line 1")));
         l.set_filter(None);
         assert_eq!(l.visible(60, 40).len(), 33);
+    }
+
+    #[test]
+    fn details_are_folded_until_verbose() {
+        let mut l = Log::default();
+        l.push_detail(Level::Info, 0, "engineer: process 7 started");
+        l.push(Level::Info, 0, "engineer · implement · ok");
+        assert_eq!(l.visible(60, 5).len(), 1);
+        l.set_verbose(true);
+        assert_eq!(l.visible(60, 5).len(), 2);
+        assert_eq!(l.since(0).count(), 2, "the session log gets both");
     }
 
     #[test]

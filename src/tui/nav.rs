@@ -111,6 +111,10 @@ fn log(s: &mut AppState, act: Act) -> Vec<Effect> {
         Act::PageDown => s.log.scroll_down(page, cols),
         Act::Top => s.log.to_top(page, cols),
         Act::Bottom => s.log.to_tail(),
+        Act::Verbose => {
+            let v = !s.log.verbose();
+            s.log.set_verbose(v);
+        }
         Act::Help => s.help_open = true,
         _ => {}
     }

@@ -125,6 +125,15 @@ pub struct Retry {
     pub next_at_ms: u64,
 }
 
+/// What a running dispatch's one log line will say when it finishes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DispatchLine {
+    pub stage: Option<String>,
+    pub provider: String,
+    pub tokens: u64,
+    pub cost_micros: u64,
+}
+
 /// The last provider failure worth a hint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorHint {
@@ -230,6 +239,8 @@ pub struct AppState {
     pub words: Words,
     /// Tab found several candidates: shown in a popup until the next key.
     pub completions: Vec<String>,
+    /// Running dispatches, for their summary lines.
+    pub dispatch_lines: BTreeMap<String, DispatchLine>,
 }
 
 impl AppState {
@@ -286,6 +297,7 @@ impl AppState {
                 agents: Vec::new(),
             },
             completions: Vec::new(),
+            dispatch_lines: BTreeMap::new(),
         };
         for (name, role) in init.roster {
             s.ensure_card(&name, &role);

@@ -500,3 +500,30 @@ fn the_empty_folder_welcome_sets_up_on_y_or_t_and_leaves_on_anything_else() {
         screen(&mut welcome(120, 40), 120, 40)
     );
 }
+
+#[test]
+fn each_dispatch_is_one_line_and_v_shows_every_step() {
+    let mut s = state(120, 40);
+    apply(&mut s, &fixture());
+    let folded = screen(&mut s, 120, 40);
+    assert!(
+        folded.contains("engineer · implement · shell · 1.6k tok · $0.00 · 0.1s · ok"),
+        "{folded}"
+    );
+    assert!(
+        !folded.contains("tokens in,"),
+        "steps are folded:\n{folded}"
+    );
+    s.focus = Focus::Log;
+    assert!(hint(&s).contains("v details"));
+    key(&mut s, KeyCode::Char('v'));
+    let verbose = screen(&mut s, 120, 40);
+    assert!(
+        verbose.contains("tokens in,") && verbose.contains("every step"),
+        "{verbose}"
+    );
+    assert_snapshot!("log_verbose_120x40", verbose);
+    key(&mut s, KeyCode::Enter);
+    assert!(!s.log.verbose(), "Enter folds again");
+    assert_snapshot!("log_folded_80x24", screen(&mut s, 80, 24));
+}

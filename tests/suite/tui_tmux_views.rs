@@ -59,6 +59,8 @@ fn focus_a_card_read_its_transcript_and_diff_and_edit_the_input() {
     t.key("d");
     t.wait_for("engineer has not committed anything yet", 10);
     t.key("Escape");
+    // A key sent right after Esc would read as Alt+key: wait for the cards first.
+    t.wait("the cards again", 10, |s| s.contains("▸ *engineer"));
     t.key("k");
     t.wait_for("▸ *chief", 10);
     t.key("d");

@@ -43,6 +43,11 @@ pub fn render(s: &AppState, area: Rect, buf: &mut Buffer) {
             ),
             None => (title, style),
         };
+        let title = if s.log.verbose() {
+            format!("{title}· every step (v folds) ")
+        } else {
+            title
+        };
         let mut block = Block::default()
             .borders(Borders::TOP)
             .border_style(style)
