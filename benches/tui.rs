@@ -167,13 +167,9 @@ fn render() {
         term.draw(|f| clk::tui::widgets::draw(f, &s)).unwrap();
         times.push(t.elapsed());
     }
-    times.sort();
-    println!(
-        "render: 200x60, 16 cards, {} log lines: median {:.3} ms, p95 {:.3} ms, max {:.3} ms",
-        s.log.len(),
-        ms(times[times.len() / 2]),
-        ms(times[times.len() * 95 / 100]),
-        ms(times[times.len() - 1])
+    frame_times(
+        &format!("render: 200x60, 16 cards, {} log lines", s.log.len()),
+        &mut times,
     );
     // The same screen with an agent's transcript open: a 1 MB reply, scrolled every frame.
     let key = |c: KeyCode| Msg::Key(KeyEvent::new(c, KeyModifiers::NONE));
@@ -215,10 +211,17 @@ fn render() {
         term.draw(|f| clk::tui::widgets::draw(f, &s)).unwrap();
         times.push(t.elapsed());
     }
+    frame_times(
+        &format!("render: 200x60 with a {} kB transcript open", bytes / 1000),
+        &mut times,
+    );
+}
+
+/// Print the median, p95 and worst of a set of frame times.
+fn frame_times(what: &str, times: &mut [Duration]) {
     times.sort();
     println!(
-        "render: 200x60 with a {} kB transcript open: median {:.3} ms, p95 {:.3} ms, max {:.3} ms",
-        bytes / 1000,
+        "{what}: median {:.3} ms, p95 {:.3} ms, max {:.3} ms",
         ms(times[times.len() / 2]),
         ms(times[times.len() * 95 / 100]),
         ms(times[times.len() - 1])
