@@ -33,6 +33,7 @@ mod secrets;
 mod tui_cards;
 mod tui_flow;
 mod tui_focus;
+mod tui_log;
 mod tui_queue;
 mod tui_screens;
 mod tui_tmux;
