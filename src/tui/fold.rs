@@ -199,6 +199,25 @@ pub fn event(s: &mut AppState, ev: &Event) {
         }
         _ => {
             if let Some(text) = describe(ev).filter(|_| !echo) {
+                // The prompt's first line whole: the log wraps it to the screen's width.
+                let text = match ev {
+                    Event::DispatchStarted {
+                        agent,
+                        stage,
+                        provider,
+                        objective,
+                        ..
+                    } => objective
+                        .lines()
+                        .map(str::trim)
+                        .find(|l| !l.is_empty())
+                        .map(|first| {
+                            let stage = stage.as_ref().map(|s| format!(" [{s}]"));
+                            format!("{agent}{} → {provider}: {first}", stage.unwrap_or_default())
+                        })
+                        .unwrap_or(text),
+                    _ => text,
+                };
                 if is_detail(ev) {
                     for line in text.lines() {
                         s.log.push_detail(level(ev), s.tod_secs, line);

@@ -184,6 +184,11 @@ fn each_dispatch_is_one_line_and_v_shows_every_step() {
         "{verbose}"
     );
     assert_snapshot!("log_verbose_120x40", verbose);
+    let wide = screen(&mut s, 200, 60);
+    assert!(
+        wide.contains("reports as failing; otherwise build the slice named in the latest review"),
+        "the prompt is not cut at 80 characters:\n{wide}"
+    );
     key(&mut s, KeyCode::Enter);
     assert!(!s.log.verbose(), "Enter folds again");
     assert_snapshot!("log_folded_80x24", screen(&mut s, 80, 24));
