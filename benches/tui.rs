@@ -1,6 +1,7 @@
 //! Dashboard benchmarks (a bench binary: `cargo bench --bench tui`). Prints:
 //! - memory: RSS after folding 1,000,000 events into the dashboard state (goal < 50 MB);
-//! - render: one 200x60 frame with 16 cards and a 100,000-line log (goal: median < 2 ms);
+//! - render: one 200x60 frame with 16 cards and a 100,000-line log, then with a 1 MB
+//!   transcript open (goal: median < 2 ms each);
 //! - latency: an agent's output line from the bus to a drawn frame (goal < 50 ms);
 //! - idle CPU of the real binary in tmux over 10 s with no agent working (goal < 1%).
 //!
@@ -17,9 +18,11 @@ use clk::engine::ground::config::agents::BASELINE;
 use clk::engine::ground::events::{Command, Event, Stream, Usage};
 use clk::engine::ground::state::RunState;
 use clk::engine::store::bus::Bus;
-use clk::tui::app::{AppState, Init, Msg, update};
+use clk::tui::app::{AppState, Effect, Init, Msg, update};
 use clk::tui::event_loop::{self, EngineLink, Screen, Side};
 use clk::tui::theme::Theme;
+use clk::tui::view::{LineKind, Loaded};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -123,7 +126,7 @@ fn render() {
             Msg::Engine(Event::RoleDecided {
                 by: "chief".into(),
                 name: format!("specialist_{i:02}"),
-                decision: "add".into(),
+                decision: "added".into(),
                 reason: None,
             }),
         );
@@ -164,10 +167,61 @@ fn render() {
         term.draw(|f| clk::tui::widgets::draw(f, &s)).unwrap();
         times.push(t.elapsed());
     }
+    frame_times(
+        &format!("render: 200x60, 16 cards, {} log lines", s.log.len()),
+        &mut times,
+    );
+    // The same screen with an agent's transcript open: a 1 MB reply, scrolled every frame.
+    let key = |c: KeyCode| Msg::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    update(&mut s, key(KeyCode::Tab));
+    let Some(Effect::Load(request)) = update(&mut s, key(KeyCode::Enter)).pop() else {
+        panic!("Enter on a card asks for its transcript")
+    };
+    let lines: Vec<(LineKind, String)> = (0..16_000u64)
+        .map(|i| {
+            (
+                LineKind::Plain,
+                format!("reply line {i}: {}", "word ".repeat(11)),
+            )
+        })
+        .collect();
+    let bytes: usize = lines.iter().map(|(_, l)| l.len() + 1).sum();
+    assert!(bytes >= 1_000_000, "{bytes}");
+    update(
+        &mut s,
+        Msg::Loaded(Box::new(Loaded {
+            request,
+            runs: 1,
+            label: "run 1/1".into(),
+            lines,
+        })),
+    );
+    update(&mut s, key(KeyCode::Char('G')));
+    let mut times = Vec::new();
+    for i in 0..400u64 {
+        update(
+            &mut s,
+            key(if i % 2 == 0 {
+                KeyCode::Char('k')
+            } else {
+                KeyCode::PageUp
+            }),
+        );
+        let t = Instant::now();
+        term.draw(|f| clk::tui::widgets::draw(f, &s)).unwrap();
+        times.push(t.elapsed());
+    }
+    frame_times(
+        &format!("render: 200x60 with a {} kB transcript open", bytes / 1000),
+        &mut times,
+    );
+}
+
+/// Print the median, p95 and worst of a set of frame times.
+fn frame_times(what: &str, times: &mut [Duration]) {
     times.sort();
     println!(
-        "render: 200x60, 16 cards, {} log lines: median {:.3} ms, p95 {:.3} ms, max {:.3} ms",
-        s.log.len(),
+        "{what}: median {:.3} ms, p95 {:.3} ms, max {:.3} ms",
         ms(times[times.len() / 2]),
         ms(times[times.len() * 95 / 100]),
         ms(times[times.len() - 1])

@@ -10,7 +10,7 @@ use crossterm::event::KeyEventKind;
 use super::log::Level;
 
 pub use super::hint::hint;
-pub use super::state::{AppState, Card, Effect, ErrorHint, Init, Msg, Pending};
+pub use super::state::{AppState, Card, Effect, ErrorHint, Focus, Init, Msg, Pending};
 
 /// Apply one message; return what the driver must do.
 pub fn update(s: &mut AppState, msg: Msg) -> Vec<Effect> {
@@ -63,6 +63,16 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Terminate => vec![Effect::Quit],
+        Msg::Click { column, row } => {
+            super::nav::click(s, column, row);
+            Vec::new()
+        }
+        Msg::Loaded(loaded) => {
+            if let Some(v) = s.view.as_mut() {
+                v.accept(*loaded);
+            }
+            Vec::new()
+        }
         Msg::Paste(text) => {
             if s.pending.is_empty() && !s.help_open {
                 s.input.paste(&text);
@@ -70,6 +80,10 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Wheel(dir) => {
+            if let Some(v) = s.view.as_mut() {
+                v.scroll_by(if dir > 0 { -3 } else { 3 });
+                return Vec::new();
+            }
             let (_, cols) = s.log_page();
             if dir > 0 {
                 s.log.scroll_up(3, cols);

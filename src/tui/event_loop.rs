@@ -50,6 +50,10 @@ impl EngineLink for EngineHandle {
 /// Where frames go: the real terminal, or a test backend.
 pub trait Screen {
     fn show(&mut self, app: &AppState) -> io::Result<()>;
+    /// Forget what is on the terminal so the next frame draws every cell (Ctrl-L).
+    fn clear(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl<B: Backend> Screen for Terminal<B>
@@ -60,6 +64,9 @@ where
         self.draw(|f| super::widgets::draw(f, app))
             .map(|_| ())
             .map_err(io::Error::other)
+    }
+    fn clear(&mut self) -> io::Result<()> {
+        Terminal::clear(self).map_err(io::Error::other)
     }
 }
 
@@ -104,6 +111,10 @@ fn term_msg(ev: TermEvent) -> Option<Msg> {
         TermEvent::Mouse(m) => match m.kind {
             MouseEventKind::ScrollUp => Some(Msg::Wheel(1)),
             MouseEventKind::ScrollDown => Some(Msg::Wheel(-1)),
+            MouseEventKind::Down(crossterm::event::MouseButton::Left) => Some(Msg::Click {
+                column: m.column,
+                row: m.row,
+            }),
             _ => None,
         },
         TermEvent::FocusGained | TermEvent::FocusLost => None,
@@ -246,6 +257,17 @@ where
                             m.sync(&app.log);
                         }
                         return Ok(());
+                    }
+                    Effect::Redraw => screen.clear()?,
+                    // Only the welcome before a project exists asks to set up.
+                    Effect::Setup { .. } => {}
+                    Effect::Load(req) => {
+                        let root = side.root.clone();
+                        let tx = tx.clone();
+                        tokio::task::spawn_blocking(move || {
+                            let loaded = super::load::read(root.as_deref(), req);
+                            let _ = tx.send(Msg::Loaded(Box::new(loaded)));
+                        });
                     }
                     Effect::Submit(cmd) => {
                         let what = task_label(&cmd);

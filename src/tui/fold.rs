@@ -6,8 +6,8 @@
 //! come from `describe`, so the dashboard and headless output always say the same thing.
 
 use super::log::Level;
-use super::state::{AppState, ErrorHint, Pending};
-use crate::engine::ground::events::{Decision, Event};
+use super::state::{AppState, DispatchLine, ErrorHint, Pending, Retry};
+use crate::engine::ground::events::{Decision, Event, Stream};
 use crate::engine::ground::state::describe;
 
 /// How loud an event's log line is.
@@ -94,11 +94,145 @@ fn level(ev: &Event) -> Level {
     }
 }
 
+/// A step inside a dispatch, folded under its summary line unless the log is verbose.
+fn is_detail(ev: &Event) -> bool {
+    matches!(
+        ev,
+        Event::DispatchStarted { .. }
+            | Event::ProcessStarted { .. }
+            | Event::UsageRecorded { .. }
+            | Event::DispatchFinished { ok: true, .. }
+            | Event::Action {
+                decision: Decision::Applied,
+                ..
+            }
+    ) || matches!(ev, Event::Heartbeat { silent_ms, .. } if *silent_ms < 120_000)
+}
+
+/// Keep what a dispatch's summary needs, and write the summary when it finishes well:
+/// `engineer · implement · shell · 1.6k tok · $0.00 · 0.1s · ok` (the commit line that
+/// follows names the files).
+fn summarize(s: &mut AppState, ev: &Event) {
+    match ev {
+        Event::DispatchStarted {
+            agent,
+            stage,
+            provider,
+            ..
+        } => {
+            s.dispatch_lines.insert(
+                agent.clone(),
+                DispatchLine {
+                    stage: stage.clone(),
+                    provider: provider.clone(),
+                    ..DispatchLine::default()
+                },
+            );
+        }
+        Event::UsageRecorded {
+            agent,
+            usage,
+            cost_micros,
+            ..
+        } => {
+            if let Some(d) = s.dispatch_lines.get_mut(agent) {
+                d.tokens += usage.input_tokens + usage.output_tokens;
+                d.cost_micros += cost_micros;
+            }
+        }
+        Event::DispatchFinished {
+            agent,
+            ok,
+            elapsed_ms,
+            ..
+        } => {
+            let Some(d) = s.dispatch_lines.remove(agent) else {
+                return;
+            };
+            if !*ok {
+                return;
+            }
+            let mut line = agent.to_string();
+            if let Some(stage) = &d.stage {
+                line.push_str(&format!(" · {stage}"));
+            }
+            line.push_str(&format!(
+                " · {} · {} tok · {} · {} · ok",
+                d.provider,
+                super::fmt::tokens(d.tokens),
+                super::fmt::usd(d.cost_micros),
+                super::fmt::seconds_ms(*elapsed_ms)
+            ));
+            s.note(Level::Info, &line);
+        }
+        _ => {}
+    }
+}
+
 /// Fold `ev` into `s`.
 pub fn event(s: &mut AppState, ev: &Event) {
+    // The tutorial runs in a scratch project: its tokens and files are not this project's.
+    let kept = s
+        .tutorial_running
+        .then(|| (s.run.totals.clone(), s.run.files_written.clone()));
     s.run.apply(ev);
-    if let Some(text) = describe(ev) {
-        s.note(level(ev), &text);
+    if let Some((totals, files)) = kept {
+        s.run.totals = totals;
+        s.run.files_written = files;
+    }
+    // A command that printed its own answer (/status, /roles, /doctor) needs no "finished"
+    // line after it.
+    let echo = matches!(ev, Event::TaskFinished { ok: true, .. }) && s.reported;
+    match ev {
+        // The sample run stops at its cycle cap on purpose: no alarm about work not done.
+        Event::RunFinished { .. } if s.tutorial_running => {
+            s.note(Level::Info, "tutorial: the sample run is over");
+        }
+        Event::TutorialFinished { ok: true, scratch } => {
+            s.note(
+                Level::Info,
+                &format!(
+                    "tutorial done: that is how a run goes. Its scratch project is in {scratch}; \
+                     type your own idea to start."
+                ),
+            );
+        }
+        _ => {
+            if let Some(text) = describe(ev).filter(|_| !echo) {
+                // The prompt's first line whole: the log wraps it to the screen's width.
+                let text = match ev {
+                    Event::DispatchStarted {
+                        agent,
+                        stage,
+                        provider,
+                        objective,
+                        ..
+                    } => objective
+                        .lines()
+                        .map(str::trim)
+                        .find(|l| !l.is_empty())
+                        .map(|first| {
+                            let stage = stage.as_ref().map(|s| format!(" [{s}]"));
+                            format!("{agent}{} → {provider}: {first}", stage.unwrap_or_default())
+                        })
+                        .unwrap_or(text),
+                    _ => text,
+                };
+                if is_detail(ev) {
+                    for line in text.lines() {
+                        s.log.push_detail(level(ev), s.tod_secs, line);
+                    }
+                } else {
+                    s.note(level(ev), &text);
+                }
+            }
+        }
+    }
+    summarize(s, ev);
+    match ev {
+        Event::Report { .. } => s.reported = true,
+        Event::TaskFinished { .. } => s.reported = false,
+        _ => {}
     }
     match ev {
         Event::DispatchStarted {
@@ -113,10 +247,53 @@ pub fn event(s: &mut AppState, ev: &Event) {
             s.ensure_card(agent, "");
             s.working_since.insert(agent.clone(), s.now_ms);
             s.silent_ms.remove(agent);
+            s.retrying.remove(agent);
+            s.aborted_agents.remove(agent);
+            s.reply_flow.remove(agent);
             s.agent_provider.insert(agent.clone(), provider.clone());
         }
-        Event::AgentOutput { agent, .. } => {
+        Event::AgentOutput {
+            agent,
+            stream,
+            line,
+            ..
+        } => {
             s.silent_ms.insert(agent.clone(), 0);
+            s.retrying.remove(agent);
+            if *stream == Stream::Stdout {
+                let f = s.reply_flow.entry(agent.clone()).or_default();
+                f.0 = f.0.saturating_add(1);
+                f.1 = f.1.saturating_add(line.len() as u64 + 1);
+            }
+        }
+        Event::ProviderRetry {
+            agent,
+            attempt,
+            max_attempts,
+            delay_ms,
+            ..
+        } => {
+            s.retrying.insert(
+                agent.clone(),
+                Retry {
+                    attempt: *attempt,
+                    max_attempts: *max_attempts,
+                    next_at_ms: s.now_ms.saturating_add(*delay_ms),
+                },
+            );
+            s.reply_flow.remove(agent);
+        }
+        Event::UsageRecorded {
+            agent,
+            usage,
+            cost_micros,
+            ..
+        } => {
+            let e = s.agent_spend.entry(agent.clone()).or_default();
+            e.0 =
+                e.0.saturating_add(usage.input_tokens)
+                    .saturating_add(usage.output_tokens);
+            e.1 = e.1.saturating_add(*cost_micros);
         }
         Event::Heartbeat {
             agent, silent_ms, ..
@@ -133,8 +310,13 @@ pub fn event(s: &mut AppState, ev: &Event) {
             s.working_since.remove(agent);
             s.last_run_ms.insert(agent.clone(), *elapsed_ms);
             s.silent_ms.remove(agent);
+            s.retrying.remove(agent);
+            s.reply_flow.remove(agent);
             let kind = error_kind.as_deref().unwrap_or("");
             s.aborted |= kind == "cancelled";
+            if kind == "cancelled" {
+                s.aborted_agents.insert(agent.clone());
+            }
             if *ok {
                 s.error_hint = None;
             } else if matches!(kind, "not_found" | "auth" | "timeout" | "retryable") {
@@ -148,8 +330,12 @@ pub fn event(s: &mut AppState, ev: &Event) {
                 });
             }
         }
+        Event::Committed { agent, sha, .. } => {
+            s.last_commit.insert(agent.clone(), sha.clone());
+        }
         Event::IdeaCaptured { title } => {
             s.idea = Some(title.clone());
+            s.show_welcome = false;
         }
         Event::RoleDecided {
             by, name, decision, ..
@@ -206,8 +392,6 @@ pub fn event(s: &mut AppState, ev: &Event) {
         }
         Event::WorkspaceInitialized { .. }
         | Event::ProcessStarted { .. }
-        | Event::ProviderRetry { .. }
-        | Event::UsageRecorded { .. }
         | Event::BudgetReached { .. }
         | Event::BudgetOverrideApproved { .. }
         | Event::MalformedBlock { .. }
@@ -216,7 +400,6 @@ pub fn event(s: &mut AppState, ev: &Event) {
         | Event::BatchWarning { .. }
         | Event::DoneRequested { .. }
         | Event::PostAdded { .. }
-        | Event::Committed { .. }
         | Event::UserChangesKept { .. }
         | Event::Warning { .. }
         | Event::WorkflowProposed { .. }

@@ -9,10 +9,17 @@ pub fn hint(s: &AppState) -> String {
         return match p {
             Pending::Engine { .. } => "answer above: y for yes, any other key for no".into(),
             Pending::Quit { .. } => "y to quit, any other key to stay".into(),
+            Pending::Setup { .. } => {
+                "y sets clk up here · t sets up and starts the free tutorial · any other key leaves"
+                    .into()
+            }
         };
     }
     if s.help_open {
         return "any key closes help".into();
+    }
+    if let Some(ctx) = super::nav::context(s) {
+        return super::keymap::hint(ctx);
     }
     if s.engine_gone {
         return "the engine stopped — /quit to leave".into();

@@ -1,4 +1,5 @@
-//! The input box's state: a tui-textarea buffer, a bounded history and slash completion.
+//! The input box's state: a tui-textarea buffer, a bounded history and Tab completion of
+//! slash commands and their arguments.
 //!
 //! Enter never reaches the textarea (the reducer submits instead), so the buffer is one
 //! logical line; pasted newlines become spaces. Input is capped at [`MAX_INPUT_CHARS`].
@@ -12,6 +13,38 @@ use crate::engine::ground::slash;
 pub const MAX_INPUT_CHARS: usize = 1024;
 /// Entries kept for Up/Down.
 const HISTORY_CAP: usize = 200;
+
+/// The words Tab completes after a command: read from the project at start.
+#[derive(Debug, Clone, Default)]
+pub struct Words {
+    pub providers: Vec<String>,
+    pub workflows: Vec<String>,
+    pub agents: Vec<String>,
+}
+
+impl Words {
+    /// Candidates for the argument after `command` (the text before it, e.g. `/roles drop`).
+    pub fn arguments(&self, command: &str) -> Vec<String> {
+        let fixed = |w: &[&str]| w.iter().map(|s| s.to_string()).collect();
+        match command {
+            "/loop" => fixed(&["ralph", "autoresearch"]),
+            "/provider" => self.providers.clone(),
+            "/run" => self.workflows.clone(),
+            "/roles" => fixed(&["list", "add", "drop"]),
+            "/roles drop" => self.agents.clone(),
+            "/undo" => fixed(&["confirm"]),
+            "/merge" => fixed(&["discard"]),
+            "/queue" => fixed(&["drop", "clear"]),
+            "/doctor" => fixed(&["--fix"]),
+            "/filter" => {
+                let mut w: Vec<String> = fixed(&["warn", "error"]);
+                w.extend(self.agents.iter().cloned());
+                w
+            }
+            _ => Vec::new(),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct InputBox {
@@ -111,6 +144,27 @@ impl InputBox {
         self.area.input(key);
     }
 
+    /// Start with the history of earlier sessions (oldest first, the newest kept).
+    pub fn set_history(&mut self, mut history: Vec<String>) {
+        let skip = history.len().saturating_sub(HISTORY_CAP);
+        history.drain(..skip);
+        self.history = history;
+    }
+
+    pub fn history(&self) -> &[String] {
+        &self.history
+    }
+
+    /// Ctrl-U: delete from the cursor back to the start of the line, as a shell does.
+    pub fn delete_to_start(&mut self) {
+        self.area.delete_line_by_head();
+    }
+
+    /// Ctrl-W: delete the word before the cursor.
+    pub fn delete_word(&mut self) {
+        self.area.delete_word();
+    }
+
     /// Up: an older history entry.
     pub fn history_prev(&mut self) {
         if self.history.is_empty() {
@@ -144,23 +198,37 @@ impl InputBox {
         }
     }
 
-    /// Tab: complete a slash command name. Returns the candidates when more than one fits.
-    pub fn complete(&mut self) -> Vec<&'static str> {
+    /// Tab: complete a slash command's name, or the argument being typed (loop kinds,
+    /// providers, workflows, agents). Returns the candidates when more than one fits.
+    pub fn complete(&mut self, words: &Words) -> Vec<String> {
         let text = self.text();
-        if !text.starts_with('/') || text.contains(' ') {
+        if !text.starts_with('/') {
             return Vec::new();
         }
-        let found = slash::complete(&text);
+        let (head, last) = match text.rsplit_once(' ') {
+            Some((h, l)) => (format!("{h} "), l.to_string()),
+            None => (String::new(), text.clone()),
+        };
+        let pool: Vec<String> = if head.is_empty() {
+            slash::complete(&text)
+                .into_iter()
+                .map(str::to_string)
+                .collect()
+        } else {
+            words.arguments(head.trim_end())
+        };
+        let found: Vec<String> = pool.into_iter().filter(|w| w.starts_with(&last)).collect();
         match found.as_slice() {
             [] => Vec::new(),
             [one] => {
-                self.set_text(&format!("{one} "));
+                self.set_text(&format!("{head}{one} "));
                 Vec::new()
             }
             many => {
-                let common = common_prefix(many);
-                if common.len() > text.len() {
-                    self.set_text(&common);
+                let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+                let common = common_prefix(&refs);
+                if common.len() > last.len() {
+                    self.set_text(&format!("{head}{common}"));
                 }
                 found
             }
@@ -229,11 +297,36 @@ mod tests {
     #[test]
     fn tab_completes_a_unique_command_and_lists_several() {
         let mut b = InputBox::default();
+        let w = Words::default();
         b.set_text("/he");
-        assert!(b.complete().is_empty());
+        assert!(b.complete(&w).is_empty());
         assert_eq!(b.text(), "/help ");
         b.set_text("/");
-        assert!(b.complete().len() > 3);
+        assert!(b.complete(&w).len() > 3);
         assert_eq!(common_prefix(&["/stop", "/status"]), "/st");
+    }
+
+    #[test]
+    fn tab_completes_arguments() {
+        let mut b = InputBox::default();
+        let w = Words {
+            providers: vec!["claude".into(), "codex".into(), "shell".into()],
+            workflows: vec!["engineering".into(), "product".into()],
+            agents: vec!["engineer".into(), "qa".into()],
+        };
+        b.set_text("/loop r");
+        assert!(b.complete(&w).is_empty());
+        assert_eq!(b.text(), "/loop ralph ");
+        b.set_text("/provider c");
+        assert_eq!(b.complete(&w), ["claude", "codex"]);
+        assert_eq!(b.text(), "/provider c");
+        b.set_text("/run e");
+        b.complete(&w);
+        assert_eq!(b.text(), "/run engineering ");
+        b.set_text("/roles drop q");
+        b.complete(&w);
+        assert_eq!(b.text(), "/roles drop qa ");
+        b.set_text("/provider ");
+        assert_eq!(b.complete(&w).len(), 3);
     }
 }

@@ -11,6 +11,7 @@ use crate::engine::ground::slash::{self, Slash};
 
 pub(crate) fn on_key(s: &mut AppState, key: KeyEvent) -> Vec<Effect> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    s.completions.clear();
     if let Some(p) = s.pending.pop_front() {
         let yes = matches!(key.code, KeyCode::Char('y' | 'Y')) && !ctrl;
         return match p {
@@ -23,21 +24,55 @@ pub(crate) fn on_key(s: &mut AppState, key: KeyEvent) -> Vec<Effect> {
                 vec![Effect::Quit]
             }
             Pending::Quit { .. } => Vec::new(),
+            Pending::Setup { .. } => match key.code {
+                KeyCode::Char('y' | 'Y') if !ctrl => vec![Effect::Setup { tutorial: false }],
+                KeyCode::Char('t' | 'T') if !ctrl => vec![Effect::Setup { tutorial: true }],
+                _ => vec![Effect::Quit],
+            },
         };
     }
     if s.help_open {
-        s.help_open = false;
+        // The help scrolls on a small screen; any other key closes it.
+        match key.code {
+            KeyCode::Up | KeyCode::Char('k') => s.help_scroll = s.help_scroll.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => s.help_scroll = s.help_scroll.saturating_add(1),
+            KeyCode::PageUp => s.help_scroll = s.help_scroll.saturating_sub(10),
+            KeyCode::PageDown => s.help_scroll = s.help_scroll.saturating_add(10),
+            _ => {
+                s.help_open = false;
+                s.help_scroll = 0;
+            }
+        }
         return Vec::new();
     }
-    let (page, cols) = s.log_page();
     match key.code {
         KeyCode::Char('c') if ctrl => {
             ask_quit(s);
-            Vec::new()
+            return Vec::new();
         }
-        KeyCode::Char('d') if ctrl && s.input.is_empty() => quit(s),
+        KeyCode::Char('d') if ctrl && s.input.is_empty() => return quit(s),
+        KeyCode::Char('l') if ctrl => return vec![Effect::Redraw],
         KeyCode::F(1) => {
             s.help_open = true;
+            return Vec::new();
+        }
+        _ => {}
+    }
+    if let Some(fx) = super::nav::on_key(s, key) {
+        return fx;
+    }
+    let (page, cols) = s.log_page();
+    match key.code {
+        KeyCode::Esc => {
+            s.input.set_text("");
+            Vec::new()
+        }
+        KeyCode::Char('u') if ctrl => {
+            s.input.delete_to_start();
+            Vec::new()
+        }
+        KeyCode::Char('w') if ctrl => {
+            s.input.delete_word();
             Vec::new()
         }
         KeyCode::Char('?') if s.input.is_empty() && !ctrl => {
@@ -45,11 +80,15 @@ pub(crate) fn on_key(s: &mut AppState, key: KeyEvent) -> Vec<Effect> {
             Vec::new()
         }
         KeyCode::Enter => submit(s),
+        KeyCode::Tab if s.input.is_empty() => {
+            super::nav::enter_grid(s);
+            Vec::new()
+        }
         KeyCode::Tab => {
-            let many = s.input.complete();
-            if !many.is_empty() {
-                s.note(Level::System, &format!("commands: {}", many.join("  ")));
-            }
+            let mut words = s.words.clone();
+            words.agents = s.cards.iter().map(|c| c.name.clone()).collect();
+            // Several candidates show in a popup above the input until the next key.
+            s.completions = s.input.complete(&words);
             Vec::new()
         }
         KeyCode::Up => {
@@ -132,6 +171,11 @@ fn submit(s: &mut AppState) -> Vec<Effect> {
             Vec::new()
         }
         Ok(Slash::Quit) => quit(s),
+        Ok(Slash::Filter(word)) => {
+            let filter = word.as_deref().map(super::log::Filter::parse);
+            s.log.set_filter(filter);
+            Vec::new()
+        }
         Ok(Slash::Engine(cmd)) => {
             match &cmd {
                 Command::Tutorial => s.tutorial_running = true,

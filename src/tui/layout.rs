@@ -7,12 +7,14 @@
 
 use ratatui::layout::Rect;
 
-/// Card height with a border and three rows of content.
+/// Card height with a border and three rows of content (1: a card as one line).
 pub const CARD_ROWS: u16 = 5;
 /// Narrowest card worth drawing.
 const CARD_MIN_COLS: u16 = 26;
 /// Most columns of cards, however wide the terminal.
 const MAX_GRID_COLS: u16 = 8;
+/// Width of a card drawn as one line on a small screen.
+pub const LINE_CARD_COLS: u16 = 20;
 /// Rows the welcome banner takes.
 pub const WELCOME_ROWS: u16 = 2;
 
@@ -93,7 +95,14 @@ pub fn compute(screen: Rect, needs: Needs) -> Areas {
                 break;
             }
         }
-        let (card_rows, grid_rows) = chosen.unwrap_or((3, budget / 3));
+        // Boxes that do not all fit become one line per card (name, state, time).
+        let line_cols = (screen.width / LINE_CARD_COLS).clamp(1, MAX_GRID_COLS);
+        let line_rows = needs.cards.div_ceil(line_cols as usize) as u16;
+        let (card_rows, grid_rows, cols) = match chosen {
+            Some((r, g)) => (r, g, cols),
+            None if line_rows <= budget.max(1) && budget > 0 => (1, line_rows, line_cols),
+            None => (1, budget, line_cols),
+        };
         if grid_rows > 0 {
             let slots = (grid_rows as usize * cols as usize).min(needs.cards);
             a.grid = Grid {
@@ -183,6 +192,13 @@ mod tests {
         assert_eq!(a.grid.slots, 5);
         let a = compute(Rect::new(0, 0, 200, 60), needs(16));
         assert_eq!((a.grid.cols, a.grid.slots), (7, 16));
+        // 40x12: six cards as one line each, two to a row, instead of one "+6 more" box.
+        let small = compute(Rect::new(0, 0, 40, 12), needs(6));
+        assert_eq!(
+            (small.grid.card_rows, small.grid.cols, small.grid.slots),
+            (1, 2, 6)
+        );
+        assert!(small.log.height >= 4);
         let tiny = compute(Rect::new(0, 0, 20, 5), needs(5));
         assert_eq!(tiny.grid.slots, 0);
         assert_eq!(

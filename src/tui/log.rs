@@ -47,6 +47,46 @@ pub struct Entry {
     pub tod_secs: u32,
     pub level: Level,
     pub text: Box<str>,
+    /// A step inside a dispatch (its start, process, usage, each write): folded under the
+    /// dispatch's one summary line unless the log is verbose.
+    pub detail: bool,
+}
+
+/// Which lines `/filter` keeps: a level and the ones above it, or lines containing a text
+/// (an agent's name is a text: its lines name it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    Warn,
+    Error,
+    /// Lower-cased.
+    Text(String),
+}
+
+impl Filter {
+    pub fn parse(word: &str) -> Filter {
+        match word.trim().to_lowercase().as_str() {
+            "warn" | "warning" | "warnings" => Filter::Warn,
+            "error" | "errors" => Filter::Error,
+            other => Filter::Text(other.to_string()),
+        }
+    }
+
+    pub fn keeps(&self, e: &Entry) -> bool {
+        match self {
+            Filter::Warn => matches!(e.level, Level::Warn | Level::Error),
+            Filter::Error => e.level == Level::Error,
+            Filter::Text(t) => e.text.to_lowercase().contains(t.as_str()),
+        }
+    }
+
+    /// How the log's title names it.
+    pub fn label(&self) -> String {
+        match self {
+            Filter::Warn => "warnings and errors".into(),
+            Filter::Error => "errors".into(),
+            Filter::Text(t) => format!("\"{t}\""),
+        }
+    }
 }
 
 /// The bounded log with its scroll position.
@@ -56,10 +96,23 @@ pub struct Log {
     next_seq: u64,
     /// None: follow the tail. Some(seq): that entry is the bottom row of the pane.
     anchor: Option<u64>,
+    /// Only matching entries are shown (and scrolled through).
+    filter: Option<Filter>,
+    /// Show dispatch details too.
+    verbose: bool,
 }
 
 impl Log {
     pub fn push(&mut self, level: Level, tod_secs: u32, text: &str) {
+        self.push_entry(level, tod_secs, text, false);
+    }
+
+    /// A dispatch's step: shown only when the log is verbose (`v`), always in session.log.
+    pub fn push_detail(&mut self, level: Level, tod_secs: u32, text: &str) {
+        self.push_entry(level, tod_secs, text, true);
+    }
+
+    fn push_entry(&mut self, level: Level, tod_secs: u32, text: &str, detail: bool) {
         if self.entries.len() >= LOG_CAPACITY {
             self.entries.pop_front();
         }
@@ -68,8 +121,42 @@ impl Log {
             tod_secs,
             level,
             text: fmt::printable(text).into_boxed_str(),
+            detail,
         });
         self.next_seq += 1;
+    }
+
+    /// Show every step of every dispatch, or fold them under one line each.
+    pub fn set_verbose(&mut self, verbose: bool) {
+        self.verbose = verbose;
+        self.anchor = None;
+    }
+
+    pub fn verbose(&self) -> bool {
+        self.verbose
+    }
+
+    pub fn set_filter(&mut self, filter: Option<Filter>) {
+        self.filter = filter;
+        self.anchor = None;
+    }
+
+    pub fn filter(&self) -> Option<&Filter> {
+        self.filter.as_ref()
+    }
+
+    fn shown(&self, e: &Entry) -> bool {
+        (self.verbose || !e.detail) && self.filter.as_ref().is_none_or(|f| f.keeps(e))
+    }
+
+    /// Rows entry `i` takes in a pane `width` wide (none when filtered out).
+    fn rows_of(&self, i: usize, width: usize) -> usize {
+        let e = &self.entries[i];
+        if self.shown(e) {
+            wrap_entry(e, width).len()
+        } else {
+            0
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -131,7 +218,7 @@ impl Log {
         };
         let mut moved = 0;
         while i > 0 && moved < rows {
-            moved += wrap_entry(&self.entries[i], width).len();
+            moved += self.rows_of(i, width);
             i -= 1;
         }
         self.anchor = Some(self.entries[i].seq);
@@ -148,9 +235,17 @@ impl Log {
         let mut moved = 0;
         while i + 1 < self.entries.len() && moved < rows {
             i += 1;
-            moved += wrap_entry(&self.entries[i], width).len();
+            moved += self.rows_of(i, width);
         }
-        self.anchor = if i + 1 >= self.entries.len() {
+        // Less than a step shown below (the rest is short, folded or filtered out): follow the
+        // tail again, so scrolling down as far as one scrolled up always gets back.
+        let mut below = 0;
+        let mut j = i + 1;
+        while j < self.entries.len() && below < rows {
+            below += self.rows_of(j, width);
+            j += 1;
+        }
+        self.anchor = if below < rows {
             None
         } else {
             Some(self.entries[i].seq)
@@ -166,7 +261,7 @@ impl Log {
         let mut used = 0;
         let mut i = 0;
         while i < self.entries.len() {
-            used += wrap_entry(&self.entries[i], width).len();
+            used += self.rows_of(i, width);
             if used >= rows {
                 break;
             }
@@ -187,6 +282,13 @@ impl Log {
         };
         loop {
             let e = &self.entries[i];
+            if !self.shown(e) {
+                if i == 0 {
+                    break;
+                }
+                i -= 1;
+                continue;
+            }
             let wrapped = wrap_entry(e, width);
             for r in wrapped.into_iter().rev() {
                 if rows.len() == height {
@@ -293,6 +395,7 @@ mod tests {
             tod_secs: 0,
             level: Level::Info,
             text: "one two three four five six seven".into(),
+            detail: false,
         };
         let rows = wrap_entry(&e, 40);
         assert_eq!(rows[0], "00:00:00 one two three four five six");
@@ -319,6 +422,40 @@ mod tests {
         assert!(l.following());
         l.to_top(3, 40);
         assert_eq!(l.visible(40, 3)[0].1, "00:00:00 line 0");
+    }
+
+    #[test]
+    fn a_filter_keeps_matching_lines_and_levels() {
+        let mut l = log(30);
+        l.push(Level::Warn, 0, "engineer: retry 1/3");
+        l.push(Level::Error, 0, "qa: failed");
+        l.push(Level::Info, 0, "engineer: replied");
+        l.set_filter(Some(Filter::parse("Engineer")));
+        let rows: Vec<String> = l.visible(60, 5).into_iter().map(|r| r.1).collect();
+        assert_eq!(
+            rows,
+            ["00:00:00 engineer: retry 1/3", "00:00:00 engineer: replied"]
+        );
+        l.set_filter(Some(Filter::parse("warn")));
+        assert_eq!(l.visible(60, 5).len(), 2);
+        l.set_filter(Some(Filter::parse("error")));
+        assert_eq!(l.visible(60, 5)[0].1, "00:00:00 qa: failed");
+        l.set_filter(Some(Filter::parse("line 1")));
+        l.scroll_up(2, 60);
+        assert!(l.visible(60, 3).iter().all(|r| r.1.contains("line 1")));
+        l.set_filter(None);
+        assert_eq!(l.visible(60, 40).len(), 33);
+    }
+
+    #[test]
+    fn details_are_folded_until_verbose() {
+        let mut l = Log::default();
+        l.push_detail(Level::Info, 0, "engineer: process 7 started");
+        l.push(Level::Info, 0, "engineer · implement · ok");
+        assert_eq!(l.visible(60, 5).len(), 1);
+        l.set_verbose(true);
+        assert_eq!(l.visible(60, 5).len(), 2);
+        assert_eq!(l.since(0).count(), 2, "the session log gets both");
     }
 
     #[test]

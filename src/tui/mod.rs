@@ -12,13 +12,17 @@ pub mod fmt;
 pub mod fold;
 pub mod hint;
 pub mod input;
+pub mod keymap;
 pub mod keys;
 pub mod layout;
+pub mod load;
 pub mod log;
+pub mod nav;
 pub mod session;
 pub mod state;
 pub mod terminal;
 pub mod theme;
+pub mod view;
 pub mod widgets;
 
 use std::path::Path;
@@ -39,6 +43,12 @@ use session::{LockState, SessionLock, SessionLog};
 
 /// How long the engine gets to wind down after the user quits.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Local time of day in seconds, for the first log lines.
+fn now_tod() -> u32 {
+    use chrono::Timelike;
+    chrono::Local::now().num_seconds_from_midnight()
+}
 
 /// The session's opening state, read from the project.
 pub fn init_for(project: &Project, width: u16, height: u16, notes: Vec<String>) -> Init {
@@ -68,7 +78,26 @@ pub fn init_for(project: &Project, width: u16, height: u16, notes: Vec<String>) 
         base_cost_unknown: usage.total.unpriced > 0,
         width,
         height,
-        theme: Some(theme::Theme::from_env()),
+        providers: project.providers.providers.keys().cloned().collect(),
+        workflows: std::fs::read_dir(ws.workflows_dir())
+            .map(|d| {
+                let mut names: Vec<String> = d
+                    .flatten()
+                    .filter_map(|e| {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        name.strip_suffix(".yaml").map(str::to_string)
+                    })
+                    .collect();
+                names.sort();
+                names
+            })
+            .unwrap_or_default(),
+        previous: session::previous_tail(ws, session::PREVIOUS_TAIL),
+        history: session::load_history(ws),
+        tod_secs: now_tod(),
+        theme: Some(theme::Theme::from_env(
+            project.config.ui.theme == crate::engine::ground::config::UiTheme::Light,
+        )),
         notes,
     }
 }
@@ -84,12 +113,37 @@ pub fn run(dir: &Path, idea: Option<&str>) -> Result<u8, Failure> {
         if Workspace::find(dir).is_none() {
             cmd::init::run(dir, None)?;
         }
-    } else if Workspace::find(dir).is_none() {
-        return Err(Failure::bad_input(format!(
-            "clk is not set up in {}; run `clk init`, or start with an idea: clk \"what to build\"",
-            dir.display()
-        )));
     }
+    let mut first = idea.map(str::to_string);
+    if idea.is_none() && Workspace::find(dir).is_none() {
+        let not_set_up = || {
+            Failure::bad_input(format!(
+                "clk is not set up in {}; run `clk init`, or start with an idea: clk \"what to build\"",
+                dir.display()
+            ))
+        };
+        // A newcomer at a terminal gets the dashboard's welcome, which offers to set up here.
+        if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            return Err(not_set_up());
+        }
+        match welcome(dir) {
+            Ok(Some(tutorial)) => {
+                crate::engine::store::init::init(dir, None)
+                    .map_err(|e| Failure::failed(e.to_string()))?;
+                if tutorial {
+                    first = Some("/tutorial".into());
+                }
+            }
+            Ok(None) => {
+                println!(
+                    "Nothing was set up. Run `clk` here again, or `clk init`, when you are ready."
+                );
+                return Ok(cmd::EXIT_OK);
+            }
+            Err(_) => return Err(not_set_up()),
+        }
+    }
+    let idea = first.as_deref();
     let project = cmd::project(dir)?;
     let ws = project.ws.clone();
     let (lock, state) = SessionLock::acquire(&ws).map_err(Failure::bad_input)?;
@@ -112,6 +166,64 @@ pub fn run(dir: &Path, idea: Option<&str>) -> Result<u8, Failure> {
     // A failure to draw is reported after the terminal is back to normal.
     lock.release();
     result.map(|()| cmd::EXIT_OK)
+}
+
+/// The welcome in a folder without `.clk/`: the dashboard's screen with one question. Some
+/// when the user said to set up here (true: and start the tutorial), None when they left.
+fn welcome(dir: &Path) -> std::io::Result<Option<bool>> {
+    use crossterm::event::Event as TermEvent;
+    let (width, height) = crossterm::terminal::size().unwrap_or((80, 24));
+    let mut app = AppState::new(welcome_init(dir, width, height));
+    app.show_welcome = true;
+    app.pending.push_back(app::Pending::Setup {
+        question: setup_question(dir),
+    });
+    let mut guard = terminal::TerminalGuard::enter()?;
+    loop {
+        guard.terminal.draw(|f| widgets::draw(f, &app))?;
+        let msg = match crossterm::event::read()? {
+            TermEvent::Key(k) => Msg::Key(k),
+            TermEvent::Resize(width, height) => Msg::Resize { width, height },
+            _ => continue,
+        };
+        for effect in app::update(&mut app, msg) {
+            match effect {
+                app::Effect::Setup { tutorial } => return Ok(Some(tutorial)),
+                app::Effect::Quit => return Ok(None),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The welcome's state: no team yet, the banner, and the set-up question.
+pub fn welcome_init(dir: &Path, width: u16, height: u16) -> Init {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "this folder".into());
+    Init {
+        project: name,
+        provider: "not set up".into(),
+        width,
+        height,
+        theme: Some(theme::Theme::from_env(false)),
+        tod_secs: now_tod(),
+        notes: vec![
+            "Welcome to clk: a team of AI agents that builds what you describe.".into(),
+            format!("clk is not set up in {} yet.", dir.display()),
+        ],
+        ..Init::default()
+    }
+}
+
+/// The question the welcome asks.
+pub fn setup_question(dir: &Path) -> String {
+    format!(
+        "Set clk up in {}? It adds .clk/ (settings, prompts, workflows) and a git repository \
+         if there is none. Press t to set up and run the free 30-second tutorial.",
+        dir.display()
+    )
 }
 
 async fn session(app: &mut AppState, project: Project, idea: Option<&str>) -> Result<(), Failure> {
@@ -140,6 +252,9 @@ async fn session(app: &mut AppState, project: Project, idea: Option<&str>) -> Re
         root: Some(ws.root.clone()),
         mirror: Some(SessionLog::open(&ws)),
     };
+    if let Some(m) = side.mirror.as_mut() {
+        m.skip_to(app.prior_entries);
+    }
     if let Some(idea) = idea {
         // The idea goes in the way a typed one would: same log line, same command.
         app.input.set_text(idea);
@@ -177,5 +292,6 @@ async fn session(app: &mut AppState, project: Project, idea: Option<&str>) -> Re
     if let Some(m) = side.mirror.take() {
         m.close(&app.log);
     }
+    session::save_history(&ws, app.input.history());
     outcome
 }

@@ -12,7 +12,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::fmt;
-use super::log::Log;
+use super::log::{Level, Log};
 use crate::engine::store::lock::{LockError, ProjectLock};
 use crate::engine::store::workspace::Workspace;
 
@@ -114,6 +114,71 @@ fn display_rel(ws: &Workspace, p: &Path) -> String {
         .unwrap_or_else(|_| p.display().to_string())
 }
 
+/// Lines of the last session shown when the dashboard starts.
+pub const PREVIOUS_TAIL: usize = 12;
+
+/// The last `n` lines of the newest session in `.clk/logs/session.log`, as (level, time of
+/// day, text); empty when there was none.
+pub fn previous_tail(ws: &Workspace, n: usize) -> Vec<(Level, u32, String)> {
+    let Ok(text) = std::fs::read_to_string(ws.logs_dir().join("session.log")) else {
+        return Vec::new();
+    };
+    let last = text
+        .rfind("=== session start")
+        .map_or(text.as_str(), |i| &text[i..]);
+    let mut lines: Vec<(Level, u32, String)> = last.lines().filter_map(parse_line).collect();
+    let skip = lines.len().saturating_sub(n);
+    lines.drain(..skip);
+    lines
+}
+
+/// `HH:MM:SS [LEVEL] text`, as the mirror writes it.
+fn parse_line(line: &str) -> Option<(Level, u32, String)> {
+    let (clock, rest) = line.split_once(' ')?;
+    let mut hms = clock.split(':').map(|p| p.parse::<u32>().ok());
+    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
+    let (tag, text) = rest.strip_prefix('[')?.split_once("] ")?;
+    let level = [
+        Level::Info,
+        Level::Warn,
+        Level::Error,
+        Level::User,
+        Level::System,
+    ]
+    .into_iter()
+    .find(|l| l.tag() == tag)?;
+    Some((level, h * 3600 + m * 60 + s, text.to_string()))
+}
+
+fn history_path(ws: &Workspace) -> PathBuf {
+    ws.state_dir().join("input_history.txt")
+}
+
+/// What the user typed in earlier sessions of this project, oldest first.
+pub fn load_history(ws: &Workspace) -> Vec<String> {
+    std::fs::read_to_string(history_path(ws))
+        .map(|t| {
+            t.lines()
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Keep the input history for the next session (redacted: a key typed by mistake stays out).
+pub fn save_history(ws: &Workspace, history: &[String]) {
+    let text: String = history
+        .iter()
+        .map(|h| format!("{}\n", crate::engine::ground::redact::redact_text(h)))
+        .collect();
+    let _ = crate::engine::store::workspace::replace_file(
+        &history_path(ws),
+        text.as_bytes(),
+        crate::engine::store::workspace::Durability::ClkCrash,
+    );
+}
+
 /// Appends new status-log lines to `.clk/logs/session.log`.
 pub struct SessionLog {
     out: Option<BufWriter<File>>,
@@ -171,6 +236,12 @@ impl SessionLog {
         }
     }
 
+    /// Do not write entries before `seq` (the previous session's tail shown at start is in
+    /// the file already).
+    pub fn skip_to(&mut self, seq: u64) {
+        self.next = seq;
+    }
+
     pub fn close(mut self, log: &Log) {
         self.sync(log);
         self.line(&format!("=== session end {} ===", stamp()));
@@ -183,7 +254,6 @@ impl SessionLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::log::Level;
 
     #[test]
     fn a_live_lock_refuses_and_a_dead_one_is_recovered() {
@@ -232,5 +302,21 @@ mod tests {
         assert_eq!(lines[1], "00:01:01 [INFO] one");
         assert_eq!(lines[2], "00:01:02 [WARN] two");
         assert!(lines[3].starts_with("=== session end"), "{text}");
+        let tail = previous_tail(&ws, 1);
+        assert_eq!(tail, vec![(Level::Warn, 62, "two".to_string())]);
+        assert_eq!(previous_tail(&ws, 9).len(), 2);
+    }
+
+    #[test]
+    fn history_survives_a_restart_without_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::new(dir.path());
+        std::fs::create_dir_all(ws.state_dir()).unwrap();
+        assert!(load_history(&ws).is_empty());
+        let key = format!("sk-ant-{}", "a".repeat(40));
+        save_history(&ws, &["/run".into(), format!("use {key}")]);
+        let h = load_history(&ws);
+        assert_eq!(h[0], "/run");
+        assert!(!h[1].contains(&key), "{h:?}");
     }
 }

@@ -1,14 +1,15 @@
 //! The dashboard's state: what it shows and what it waits for. Only `app::update` (and the
 //! folds it calls) change it; widgets read it.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crossterm::event::KeyEvent;
 
-use super::input::InputBox;
+use super::input::{InputBox, Words};
 use super::layout::{self, Areas, Needs};
 use super::log::{Level, Log};
 use super::theme::Theme;
+use super::view::{Loaded, Request, View};
 use crate::engine::ground::config::agents::BASELINE;
 use crate::engine::ground::events::{Command, Event};
 use crate::engine::ground::state::{AgentStatus, RunState};
@@ -51,6 +52,13 @@ pub enum Msg {
     },
     /// SIGTERM or SIGHUP: leave now.
     Terminate,
+    /// A left click at this cell.
+    Click {
+        column: u16,
+        row: u16,
+    },
+    /// Text the driver read for an open view.
+    Loaded(Box<Loaded>),
 }
 
 /// What the driver must do after an update.
@@ -58,6 +66,25 @@ pub enum Msg {
 pub enum Effect {
     Submit(Command),
     Quit,
+    /// Read a transcript or a diff off the draw path; the answer comes back as `Msg::Loaded`.
+    Load(Request),
+    /// Ctrl-L: clear the terminal and draw everything again.
+    Redraw,
+    /// Set clk up in this folder (the welcome's yes); `tutorial` starts it afterwards.
+    Setup {
+        tutorial: bool,
+    },
+}
+
+/// Where keys go besides the global ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Focus {
+    /// The input box (the start, and wherever typing returns).
+    #[default]
+    Input,
+    /// A card, by its index in `AppState::cards`.
+    Card(usize),
+    Log,
 }
 
 /// A yes/no question on screen.
@@ -67,12 +94,16 @@ pub enum Pending {
     Engine { id: u64, question: String },
     /// Ctrl-C (or /quit while work runs): leave the dashboard?
     Quit { question: String },
+    /// `clk` in a folder without `.clk/`: set up here (y), and start the tutorial (t)?
+    Setup { question: String },
 }
 
 impl Pending {
     pub fn question(&self) -> &str {
         match self {
-            Pending::Engine { question, .. } | Pending::Quit { question } => question,
+            Pending::Engine { question, .. }
+            | Pending::Quit { question }
+            | Pending::Setup { question } => question,
         }
     }
 }
@@ -83,6 +114,24 @@ pub struct Card {
     pub name: String,
     pub baseline: bool,
     pub role: String,
+}
+
+/// A provider call that failed and waits to be tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    pub attempt: u32,
+    pub max_attempts: u32,
+    /// When the next attempt starts (monotonic ms).
+    pub next_at_ms: u64,
+}
+
+/// What a running dispatch's one log line will say when it finishes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DispatchLine {
+    pub stage: Option<String>,
+    pub provider: String,
+    pub tokens: u64,
+    pub cost_micros: u64,
 }
 
 /// The last provider failure worth a hint.
@@ -112,6 +161,15 @@ pub struct Init {
     pub theme: Option<Theme>,
     /// Lines to show first (crash recovery, startup notes).
     pub notes: Vec<String>,
+    /// The end of the last session's log, shown above a "previous session" rule.
+    pub previous: Vec<(Level, u32, String)>,
+    /// What was typed in earlier sessions, oldest first (Up walks it).
+    pub history: Vec<String>,
+    /// Local time of day at start, so the first lines are stamped before the clock ticks.
+    pub tod_secs: u32,
+    /// Provider and workflow names, for Tab completion.
+    pub providers: Vec<String>,
+    pub workflows: Vec<String>,
 }
 
 pub struct AppState {
@@ -123,6 +181,13 @@ pub struct AppState {
     pub log: Log,
     pub input: InputBox,
     pub help_open: bool,
+    /// First help line shown (the help scrolls when the screen is short).
+    pub help_scroll: usize,
+    pub focus: Focus,
+    /// The transcript or diff view over the cards and the log.
+    pub view: Option<View>,
+    /// Each agent's newest commit seen this session (for the diff view).
+    pub last_commit: BTreeMap<String, String>,
     pub pending: VecDeque<Pending>,
     pub idea: Option<String>,
     pub show_welcome: bool,
@@ -155,9 +220,27 @@ pub struct AppState {
     pub agent_provider: BTreeMap<String, String>,
     /// How long each agent's last dispatch took.
     pub last_run_ms: BTreeMap<String, u64>,
+    /// Agents whose provider failed and is tried again after a pause.
+    pub retrying: BTreeMap<String, Retry>,
+    /// Agents whose last dispatch the user aborted.
+    pub aborted_agents: BTreeSet<String>,
+    /// Tokens and micro-dollars each agent spent this session.
+    pub agent_spend: BTreeMap<String, (u64, u64)>,
+    /// Lines and bytes of standard output in each working agent's current dispatch.
+    pub reply_flow: BTreeMap<String, (u32, u64)>,
     pub width: u16,
     pub height: u16,
     pub frame: u64,
+    /// Log entries that came from the last session (not written to the session log again).
+    pub prior_entries: u64,
+    /// A report was printed since the last task finished.
+    pub reported: bool,
+    /// What Tab completes arguments from.
+    pub words: Words,
+    /// Tab found several candidates: shown in a popup until the next key.
+    pub completions: Vec<String>,
+    /// Running dispatches, for their summary lines.
+    pub dispatch_lines: BTreeMap<String, DispatchLine>,
 }
 
 impl AppState {
@@ -171,9 +254,14 @@ impl AppState {
             log: Log::default(),
             input: InputBox::default(),
             help_open: false,
+            help_scroll: 0,
+            focus: Focus::Input,
+            view: None,
+            last_commit: BTreeMap::new(),
             pending: VecDeque::new(),
+            // The banner is for newcomers: gone once the tutorial ran or an idea exists.
+            show_welcome: !init.tutorial_done && init.idea.is_none(),
             idea: init.idea,
-            show_welcome: !init.tutorial_done,
             tutorial_running: false,
             stop_requested: false,
             tasks: BTreeMap::new(),
@@ -189,17 +277,42 @@ impl AppState {
             base_cost_unknown: init.base_cost_unknown,
             ahead: None,
             now_ms: 0,
-            tod_secs: 0,
+            tod_secs: init.tod_secs,
             working_since: BTreeMap::new(),
             silent_ms: BTreeMap::new(),
             agent_provider: BTreeMap::new(),
             last_run_ms: BTreeMap::new(),
+            retrying: BTreeMap::new(),
+            aborted_agents: BTreeSet::new(),
+            agent_spend: BTreeMap::new(),
+            reply_flow: BTreeMap::new(),
             width: init.width,
             height: init.height,
             frame: 0,
+            prior_entries: 0,
+            reported: false,
+            words: Words {
+                providers: init.providers,
+                workflows: init.workflows,
+                agents: Vec::new(),
+            },
+            completions: Vec::new(),
+            dispatch_lines: BTreeMap::new(),
         };
         for (name, role) in init.roster {
             s.ensure_card(&name, &role);
+        }
+        s.input.set_history(init.history);
+        if !init.previous.is_empty() {
+            let first = init.previous.first().map_or(0, |p| p.1);
+            s.log
+                .push(Level::System, first, "──── previous session ────");
+            for (level, tod, text) in init.previous {
+                s.log.push(level, tod, &text);
+            }
+            s.log
+                .push(Level::System, s.tod_secs, "──── this session ────");
+            s.prior_entries = s.log.next_seq();
         }
         for n in init.notes {
             s.note(Level::System, &n);
@@ -311,6 +424,53 @@ impl AppState {
                 welcome: self.show_welcome,
             },
         )
+    }
+
+    /// The focused card, if focus is on one that still exists.
+    pub fn focused_card(&self) -> Option<&Card> {
+        match self.focus {
+            Focus::Card(i) => self.cards.get(i),
+            _ => None,
+        }
+    }
+
+    /// The first card drawn and how many card slots show cards (the rest of a full grid
+    /// says how many more there are); the window moves so the focused card is on screen.
+    pub fn card_window(&self, g: &layout::Grid) -> (usize, usize) {
+        let all = self.cards.len();
+        if g.slots >= all {
+            return (0, all);
+        }
+        let shown = g.slots.saturating_sub(1);
+        let start = match self.focus {
+            Focus::Card(i) if shown > 0 && i >= shown => (i + 1 - shown).min(all - shown),
+            _ => 0,
+        };
+        (start, shown)
+    }
+
+    /// Where an open view is drawn: everything between the title bar and the hint bar.
+    pub fn view_area(&self) -> ratatui::layout::Rect {
+        let a = self.areas();
+        let top = a.title.y + a.title.height;
+        let bottom = if a.hint.height > 0 {
+            a.hint.y
+        } else {
+            a.input.y
+        };
+        ratatui::layout::Rect::new(0, top, self.width, bottom.saturating_sub(top))
+    }
+
+    /// Lines of text an open view shows at once (inside its top border).
+    pub fn view_rows(&self) -> usize {
+        usize::from(self.view_area().height.saturating_sub(1)).max(1)
+    }
+
+    /// The reply has started to flow: more than a CLI's startup line on standard output.
+    pub fn streaming(&self, agent: &str) -> bool {
+        self.reply_flow
+            .get(agent)
+            .is_some_and(|(lines, bytes)| *lines >= 2 || *bytes >= 200)
     }
 
     /// Rows and columns of the log's text (inside its top border).

@@ -1,5 +1,6 @@
 //! Semantic styles: widgets ask for "working" or "error", never for a colour.
 //!
+//! Two palettes, dark (the default) and light (`ui.theme: light`, for light backgrounds).
 //! With `NO_COLOR` set (any non-empty value, see no-color.org) every style keeps only its
 //! modifiers (bold, reversed), so the screen still reads well in monochrome.
 
@@ -11,29 +12,62 @@ use crate::engine::ground::state::AgentStatus;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Theme {
     color: bool,
+    /// Darker foregrounds for a light terminal background.
+    light: bool,
 }
 
 impl Theme {
-    /// Colour unless `NO_COLOR` is set to a non-empty value.
-    pub fn from_env() -> Theme {
+    /// Colour unless `NO_COLOR` is set to a non-empty value; `light` picks the palette for a
+    /// light background (`ui.theme`).
+    pub fn from_env(light: bool) -> Theme {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Theme { color: !no_color }
+        Theme {
+            color: !no_color,
+            light,
+        }
     }
 
     pub const fn colored() -> Theme {
-        Theme { color: true }
+        Theme {
+            color: true,
+            light: false,
+        }
+    }
+
+    pub const fn light() -> Theme {
+        Theme {
+            color: true,
+            light: true,
+        }
     }
 
     pub const fn monochrome() -> Theme {
-        Theme { color: false }
+        Theme {
+            color: false,
+            light: false,
+        }
     }
 
+    /// `c` as this palette draws it: on a light background the pale colours are too faint
+    /// and become their dark counterparts.
     fn fg(self, c: Color) -> Style {
-        if self.color {
-            Style::new().fg(c)
-        } else {
-            Style::new()
+        if !self.color {
+            return Style::new();
         }
+        let c = if self.light {
+            match c {
+                Color::Cyan => Color::Blue,
+                Color::Yellow => Color::Rgb(150, 90, 0),
+                Color::Green => Color::Rgb(0, 120, 0),
+                Color::Gray => Color::DarkGray,
+                Color::DarkGray => Color::Rgb(110, 110, 110),
+                Color::Magenta => Color::Rgb(140, 0, 140),
+                other => other,
+            }
+        } else {
+            c
+        };
+        Style::new().fg(c)
     }
 
     pub fn plain(self) -> Style {
@@ -42,7 +76,9 @@ impl Theme {
 
     /// The title bar: inverted so it reads as a bar in any palette.
     pub fn title(self) -> Style {
-        if self.color {
+        if self.color && self.light {
+            Style::new().fg(Color::White).bg(Color::Blue)
+        } else if self.color {
             Style::new().fg(Color::Black).bg(Color::Cyan)
         } else {
             Style::new().add_modifier(Modifier::REVERSED)
@@ -128,5 +164,10 @@ mod tests {
             Theme::colored().status(AgentStatus::Done).fg,
             Some(Color::Green)
         );
+        // The light palette keeps every role distinct and darkens the pale colours.
+        let l = Theme::light();
+        assert_eq!(l.accent().fg, Some(Color::Blue));
+        assert_ne!(l.warn().fg, Theme::colored().warn().fg);
+        assert_eq!(l.title().bg, Some(Color::Blue));
     }
 }

@@ -88,7 +88,11 @@ fn ask_applies_and_commits(kind: &str) {
         "{kind}"
     );
     let log = git(d.path(), &["log", "-1", "--format=%s%n%b", "--name-only"]);
-    assert!(log.starts_with("[engineer] add a greeter"), "{kind}: {log}");
+    // The subject says what changed; the instruction is in the body.
+    assert!(
+        log.starts_with("[engineer] update greeter.py\nTask: add a greeter"),
+        "{kind}: {log}"
+    );
     assert!(
         log.contains("Tokens: total=366 in=321 out=45"),
         "{kind}: {log}"
@@ -220,7 +224,7 @@ fn native_edits_are_committed_or_undone_by_the_rules() {
         d.path(),
         &["show", "--name-only", "--format=%s", branch.trim()],
     );
-    assert!(files.starts_with("[engineer] add a greeter"), "{files}");
+    assert!(files.starts_with("[engineer] update "), "{files}");
     let files: Vec<&str> = files.lines().skip(1).filter(|l| !l.is_empty()).collect();
     assert_eq!(files, vec!["draft.md", "src/greet.py"]);
     assert_eq!(

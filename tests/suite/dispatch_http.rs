@@ -81,7 +81,10 @@ fn ollama_dispatch_writes_commits_and_records_real_usage() {
         .output()
         .unwrap();
     let log = String::from_utf8_lossy(&log.stdout);
-    assert!(log.starts_with("[engineer] add a greeter"), "{log}");
+    assert!(
+        log.starts_with("[engineer] update greeter.py\nTask: add a greeter"),
+        "{log}"
+    );
     assert!(log.contains("Tokens: total=366 in=321 out=45\n"), "{log}");
 
     let events = activity(d.path());

@@ -109,7 +109,7 @@ fn an_agent_batch_is_applied_jailed_committed_and_recorded() {
     // One commit for the batch, by the agent, with only its file; the user's file untouched.
     let log = git(&root, &["log", "--format=%an|%s"]);
     let top = log.lines().next().unwrap();
-    assert_eq!(top, "engineer (clk)|[engineer] add a hello module");
+    assert_eq!(top, "engineer (clk)|[engineer] update src/hello.py");
     let files = git(&root, &["show", "--name-only", "--format=", "HEAD"]);
     assert_eq!(files.trim(), "src/hello.py");
     let body = git(&root, &["log", "-1", "--format=%b"]);

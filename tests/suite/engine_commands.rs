@@ -288,7 +288,10 @@ async fn undo_previews_then_reverts_the_agent_commit() {
     let (events, ok, _) = submit(&engine, &mut rx, Command::Undo { confirm: false }).await;
     assert!(ok);
     let lines = report(&events, "undo");
-    assert!(lines[0].contains("[engineer] write notes"), "{lines:?}");
+    assert!(
+        lines[0].contains("[engineer] update notes/engineer.txt"),
+        "{lines:?}"
+    );
     assert!(
         lines.iter().any(|l| l.contains("added notes/engineer.txt")),
         "{lines:?}"

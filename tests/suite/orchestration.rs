@@ -160,12 +160,11 @@ fn cast_then_run_to_a_granted_done() {
     let log = git_log(&dir);
     assert!(
         log.iter()
-            .any(|l| l == "engineer (clk)|[engineer] Build the app."),
+            .any(|l| l == "engineer (clk)|[engineer] update app.py"),
         "{log:?}"
     );
     assert!(
-        log.iter()
-            .any(|l| l == "ralph (clk)|[ralph] One improvement."),
+        log.iter().any(|l| l == "ralph (clk)|[ralph] update app.py"),
         "{log:?}"
     );
     assert!(dir.join(".clk/state/done_granted.md").is_file());

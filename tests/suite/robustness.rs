@@ -68,7 +68,7 @@ async fn a_malformed_action_is_repaired_on_retry_and_only_the_repair_is_applied(
         .output()
         .unwrap();
     let subject = String::from_utf8_lossy(&subject.stdout);
-    assert!(subject.contains("] Write app.txt."), "{subject}");
+    assert!(subject.contains("] update app.txt"), "{subject}");
 }
 
 #[tokio::test]

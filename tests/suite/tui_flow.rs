@@ -253,9 +253,17 @@ fn tab_completes_and_up_down_walk_the_history() {
     s.input.set_text("/st");
     key(&mut s, KeyCode::Tab);
     assert!(
-        log_text(&s).last().unwrap().contains("/status"),
-        "several matches are listed"
+        s.completions.contains(&"/status".to_string()),
+        "several matches are listed in the popup"
     );
+    assert!(
+        !log_text(&s).iter().any(|l| l.contains("/status")),
+        "not in the log"
+    );
+    let popup = tui::screen(&mut s, 80, 24);
+    assert!(popup.contains("Tab: type more to narrow"), "{popup}");
+    key(&mut s, KeyCode::Char('o'));
+    assert!(s.completions.is_empty(), "the next key closes the popup");
     s.input.set_text("");
     typed(&mut s, "first idea");
     typed(&mut s, "/status");

@@ -125,7 +125,7 @@ fn agent_card_states() {
     let mut s = state(100, 30);
     let card = |s: &clk::tui::app::AppState, name: &str| {
         let c = s.cards.iter().find(|c| c.name == name).unwrap().clone();
-        widget(30, 5, |a, b| agent_card::render(s, &c, a, b))
+        widget(30, 5, |a, b| agent_card::render(s, &c, false, a, b))
     };
     let idle = card(&s, "engineer");
     apply_until(&mut s, &fixture(), qa_is_streaming);

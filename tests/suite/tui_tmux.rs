@@ -81,6 +81,11 @@ impl Tmux {
         self.tmux(&["send-keys", "-t", "main", "Enter"]);
     }
 
+    /// Type `text` without pressing Enter.
+    pub(crate) fn tmux_literal(&self, text: &str) {
+        self.tmux(&["send-keys", "-t", "main", "-l", text]);
+    }
+
     pub(crate) fn key(&self, key: &str) {
         self.tmux(&["send-keys", "-t", "main", key]);
     }
@@ -145,7 +150,7 @@ impl Tmux {
     }
 
     /// After the dashboard left: the shell is back and the terminal is in cooked mode.
-    fn assert_cooked(&self) {
+    pub(crate) fn assert_cooked(&self) {
         // The output line starts with "tty-mode-42:", which the typed command does not contain.
         self.line(
             "clear; echo \"tty-mode-$((40+2)): $(stty -a | tr ' ;' '\\n\\n' | \
@@ -227,6 +232,7 @@ macro_rules! need_tmux {
         }
     };
 }
+pub(crate) use need_tmux;
 
 #[test]
 fn an_idea_runs_on_the_shell_provider_then_help_undo_and_quit() {

@@ -81,7 +81,7 @@ async fn a_passing_validation_commits_and_the_next_stage_runs() {
     assert_eq!(report.stages[1].outcome, Outcome::Completed);
     assert!(report.stages[1].outputs_missing.is_empty());
     assert!(report.made_progress());
-    assert_eq!(git_subjects(&dir)[0], "[engineer] create app.txt");
+    assert_eq!(git_subjects(&dir)[0], "[engineer] update app.txt");
     let body = Command::new("git")
         .args(["log", "-1", "--format=%b"])
         .current_dir(&dir)
@@ -182,7 +182,7 @@ async fn recovery_sends_the_chief_with_the_failure_then_retries_the_stage() {
     assert!(chief_prompt.contains("validation `test -f app.txt` failed (exit 1)"));
     let subjects = git_subjects(&dir);
     assert!(
-        subjects.iter().any(|s| s.starts_with("[chief] RECOVERY")),
+        subjects.iter().any(|s| s == "[chief] update app.txt"),
         "{subjects:?}"
     );
 }

@@ -32,6 +32,11 @@ pub fn state(width: u16, height: u16) -> AppState {
         height,
         theme: Some(Theme::colored()),
         notes: Vec::new(),
+        previous: Vec::new(),
+        history: Vec::new(),
+        tod_secs: TOD,
+        providers: Vec::new(),
+        workflows: Vec::new(),
     });
     tick(&mut s, 0);
     s

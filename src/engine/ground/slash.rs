@@ -14,6 +14,9 @@ pub enum Slash {
     Help,
     /// Leave the dashboard (front end only; it asks first when work is running).
     Quit,
+    /// Show only log lines that match (front end only): text, an agent's name, or a level
+    /// (`warn`, `error`); None clears the filter.
+    Filter(Option<String>),
     /// Something for the engine.
     Engine(Command),
 }
@@ -105,6 +108,11 @@ pub const COMMANDS: &[SlashSpec] = &[
         name: "/tutorial",
         usage: "/tutorial",
         help: "a 30-second sample run on the free built-in provider",
+    },
+    SlashSpec {
+        name: "/filter",
+        usage: "/filter [text|agent|warn|error]",
+        help: "show only matching log lines; /filter alone shows all again",
     },
     SlashSpec {
         name: "/quit",
@@ -220,6 +228,7 @@ pub fn parse(text: &str) -> Result<Slash, String> {
     match word.as_str() {
         "help" | "?" => none(Slash::Help),
         "quit" | "exit" | "q" => none(Slash::Quit),
+        "filter" => Ok(Slash::Filter((!args.is_empty()).then(|| args.to_string()))),
         "idea" => {
             if args.is_empty() {
                 return Err("say what you want to build: /idea <text>".into());

@@ -71,6 +71,20 @@ pub fn write_meta(ws: &Workspace, run_dir: &Path, meta: &RunMeta) -> std::io::Re
     append_jsonl(&ws.state_dir().join("agent_memory.jsonl"), &v)
 }
 
+/// The records of `agent`'s dispatches, newest first, at most `limit` (read from
+/// `.clk/state/agent_memory.jsonl`; lines that do not parse are skipped).
+pub fn agent_runs(ws: &Workspace, agent: &str, limit: usize) -> Vec<RunMeta> {
+    let mut runs: Vec<RunMeta> =
+        crate::engine::store::workspace::read_jsonl(&ws.state_dir().join("agent_memory.jsonl"))
+            .into_iter()
+            .filter(|v| v.get("agent").and_then(|a| a.as_str()) == Some(agent))
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .collect();
+    runs.reverse();
+    runs.truncate(limit);
+    runs
+}
+
 /// Append one line to `.clk/state/decisions.md`, the readable record of what was decided
 /// and why (casting, workflow changes, done-gate verdicts). Best effort: a failure to write
 /// the note never stops the work.

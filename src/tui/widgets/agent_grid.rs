@@ -1,5 +1,6 @@
 //! The grid of agent cards, reflowed to the terminal's width by `layout`. When not every card
-//! fits, the last slot says how many more there are and how many of them work.
+//! fits, the last slot says how many more there are and how many of them work; the cards
+//! shown move with the focus so the focused card is always on screen.
 
 use ratatui::buffer::Buffer;
 use ratatui::text::Line;
@@ -15,17 +16,35 @@ pub fn render(s: &AppState, g: &Grid, buf: &mut Buffer) {
         return;
     }
     let all = s.cards.len();
-    let truncated = g.slots < all;
-    let shown = if truncated { g.slots - 1 } else { g.slots };
-    for (i, card) in s.cards.iter().take(shown).enumerate() {
-        agent_card::render(s, card, card_rect(g, i), buf);
+    let (start, shown) = s.card_window(g);
+    let focused = s.focused_card().map(|c| c.name.as_str());
+    for (i, card) in s.cards.iter().skip(start).take(shown).enumerate() {
+        let focus = focused == Some(card.name.as_str());
+        if g.card_rows == 1 {
+            agent_card::render_line(s, card, focus, card_rect(g, i), buf);
+        } else {
+            agent_card::render(s, card, focus, card_rect(g, i), buf);
+        }
     }
-    if truncated {
-        let rest = &s.cards[shown..];
+    if shown < all {
+        let rest: Vec<_> = s.cards[..start]
+            .iter()
+            .chain(&s.cards[start + shown..])
+            .collect();
         let working = rest
             .iter()
             .filter(|c| s.status(&c.name) == AgentStatus::Working)
             .count();
+        if g.card_rows == 1 {
+            let text = format!("+{} more, {working} working", rest.len());
+            let r = card_rect(g, shown);
+            Line::styled(
+                crate::tui::fmt::fit(&text, usize::from(r.width)),
+                s.theme.dim(),
+            )
+            .render(r, buf);
+            return;
+        }
         let text = vec![
             Line::raw(format!("+{} more", rest.len())),
             Line::styled(format!("{working} working"), s.theme.dim()),

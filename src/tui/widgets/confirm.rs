@@ -35,7 +35,15 @@ pub fn render(s: &AppState, p: &Pending, screen: Rect, buf: &mut Buffer) {
     let lines = vec![
         Line::raw(p.question().to_string()),
         Line::raw(""),
-        Line::styled("y = yes · any other key = no (default)", t.prompt()),
+        Line::styled(
+            match p {
+                Pending::Setup { .. } => {
+                    "y = set up · t = set up and run the tutorial · other = leave"
+                }
+                _ => "y = yes · any other key = no (default)",
+            },
+            t.prompt(),
+        ),
     ];
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })

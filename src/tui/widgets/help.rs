@@ -1,5 +1,6 @@
 //! The help overlay (`/help`, F1, `?` in an empty input): every command on one line, then the
-//! keys. Any key closes it. Drawn over the screen in a centred box; shows what fits.
+//! keys. Drawn over the screen in a centred box; on a short screen ↑/↓ scroll it, and any
+//! other key closes it.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -11,8 +12,12 @@ use crate::tui::app::AppState;
 use crate::tui::fmt;
 use crate::tui::layout::centered;
 
-pub const KEYS: &str =
-    "Enter sends · Tab completes · ↑/↓ history · PgUp/PgDn scroll · Ctrl-C quits";
+pub const KEYS: &str = "Enter sends · Tab completes, or in an empty box moves to the cards · \
+     ↑/↓ history · PgUp/PgDn scroll · Ctrl-U/Ctrl-W delete · Esc clears · Ctrl-L redraws · \
+     Ctrl-C quits";
+/// The keys on a focused card, and what the marks on cards mean.
+pub const CARD_KEYS: &str = "On a card: j/k or arrows move · Enter its transcript · d its last \
+     diff · Esc back. A click focuses a card. * marks the baseline team clk always has.";
 
 pub fn lines(s: &AppState, width: usize) -> Vec<Line<'static>> {
     let t = s.theme;
@@ -44,23 +49,36 @@ pub fn lines(s: &AppState, width: usize) -> Vec<Line<'static>> {
         ),
         t.dim(),
     ));
-    out.push(Line::styled(fmt::fit(KEYS, width), t.dim()));
+    for text in [KEYS, CARD_KEYS] {
+        for row in crate::tui::log::wrap(text, width, width) {
+            out.push(Line::styled(row, t.dim()));
+        }
+    }
     out
 }
 
 pub fn render(s: &AppState, screen: Rect, buf: &mut Buffer) {
     let want_w = 84.min(screen.width.saturating_sub(2)).max(10);
-    let want_h = (COMMANDS.len() as u16 + 5).min(screen.height);
+    let want_h =
+        (lines(s, usize::from(want_w.saturating_sub(2))).len() as u16 + 2).min(screen.height);
     let area = centered(screen, want_w, want_h);
     if area.width < 6 || area.height < 3 {
         return;
     }
     Clear.render(area, buf);
+    let all = lines(s, usize::from(area.width.saturating_sub(2)));
+    let rows = usize::from(area.height.saturating_sub(2));
+    let title = if all.len() > rows {
+        " clk commands · ↑/↓ scroll · any other key closes "
+    } else {
+        " clk commands · any key closes "
+    };
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(s.theme.accent())
-        .title(" clk commands · any key closes ");
+        .title(title);
     let inner = block.inner(area);
     block.render(area, buf);
-    Paragraph::new(lines(s, usize::from(inner.width))).render(inner, buf);
+    let top = s.help_scroll.min(all.len().saturating_sub(rows));
+    Paragraph::new(all.into_iter().skip(top).collect::<Vec<_>>()).render(inner, buf);
 }

@@ -7,7 +7,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
-use crate::tui::app::AppState;
+use crate::tui::app::{AppState, Focus};
 use crate::tui::fmt;
 use crate::tui::log::Level;
 use crate::tui::theme::Theme;
@@ -29,10 +29,29 @@ pub fn render(s: &AppState, area: Rect, buf: &mut Buffer) {
     let t = s.theme;
     // A border only when there is room for it and a line of text.
     let inner = if area.height >= 3 {
+        let focused = s.focus == Focus::Log && s.view.is_none();
+        let (title, style) = if focused {
+            (" ▸ status log · j/k PgUp/PgDn ".to_string(), t.accent())
+        } else {
+            (" status log · PgUp/PgDn ".to_string(), t.dim())
+        };
+        // A filter is named in the title, so an empty-looking log is never a mystery.
+        let (title, style) = match s.log.filter() {
+            Some(f) => (
+                format!(" status log · only {} · /filter shows all ", f.label()),
+                t.warn(),
+            ),
+            None => (title, style),
+        };
+        let title = if s.log.verbose() {
+            format!("{title}· every step (v folds) ")
+        } else {
+            title
+        };
         let mut block = Block::default()
             .borders(Borders::TOP)
-            .border_style(t.dim())
-            .title(Span::styled(" status log · PgUp/PgDn ", t.dim()));
+            .border_style(style)
+            .title(Span::styled(title, style));
         if !s.log.following() {
             let marker = format!(" ↓ {} newer · End follows ", s.log.newer_hidden());
             block = block.title(

@@ -1,5 +1,6 @@
 //! The title bar: project, the run's branch, provider, phase, tokens, session cost, files
-//! written and commits not pushed. Segments that do not fit are dropped, least important first.
+//! written and commits not pushed. Segments that do not fit are dropped, least important first;
+//! when space is short, cost and tokens move to the front and the project's name is cut last.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -45,15 +46,39 @@ pub fn segments(s: &AppState) -> Vec<(u8, String)> {
 
 pub fn text(s: &AppState, width: usize) -> String {
     let mut segs = segments(s);
-    loop {
-        let t = format!(
+    let join = |segs: &[(u8, String)]| {
+        format!(
             " {} ",
             segs.iter()
                 .map(|(_, t)| t.as_str())
                 .collect::<Vec<_>>()
                 .join(" · ")
-        );
-        if fmt::width(&t) <= width || segs.len() <= 1 {
+        )
+    };
+    let short = fmt::width(&join(&segs)) > width;
+    if short {
+        // Short of room: cost and tokens come first and stay; the project's name is cut.
+        let money: Vec<(u8, String)> = segs
+            .iter()
+            .filter(|(_, t)| t.starts_with("tok ") || t.starts_with('$') || t.starts_with('≥'))
+            .map(|(_, t)| (0, t.clone()))
+            .collect();
+        segs.retain(|(_, t)| !(t.starts_with("tok ") || t.starts_with('$') || t.starts_with('≥')));
+        for seg in &mut segs {
+            if seg.1.starts_with("clk · ") {
+                seg.0 = 1;
+            } else if seg.0 <= 1 {
+                seg.0 = 2;
+            }
+        }
+        segs.splice(0..0, money);
+    }
+    // Short of room, the money and the project's name stay (the name is cut at the end).
+    let floor = if short { 1 } else { 0 };
+    loop {
+        let t = join(&segs);
+        let droppable = segs.iter().any(|(p, _)| *p > floor);
+        if fmt::width(&t) <= width || segs.len() <= 1 || !droppable {
             return fmt::fit(&t, width);
         }
         // Drop the least important segment.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::account::record_turned_down;
-use super::message::commit_message;
+use super::message::batch_commit_message;
 use super::native::{merge_batches, undo_native};
 use super::{
     Called, CommitPolicy, DispatchError, DispatchOutcome, DispatchRequest, Effects, FollowUp,
@@ -226,7 +226,15 @@ async fn apply_and_commit(
     if changed.is_empty() || !cfg.auto_commit || req.commit == CommitPolicy::Later {
         return (batch, None);
     }
-    let message = commit_message(&req.agent, &req.objective, &batch, usage, run_id, &[]);
+    let message = batch_commit_message(
+        &req.agent,
+        &root,
+        &req.objective,
+        &batch,
+        usage,
+        run_id,
+        &[],
+    );
     let Some(committed) = git::with_repo(&root, |repo| {
         git::commit_paths(repo, &req.agent, &changed, &message)
     }) else {

@@ -1,30 +1,117 @@
-//! The commit message of an agent's batch: `[agent] objective`, then what changed, what ran,
-//! what was refused and what it cost in tokens. Redacted, because it leaves the machine with a
+//! The commit message of an agent's batch: `[agent] what changed` (the agent's own sentence or
+//! the files), then the task it was given, what changed, what ran, what was refused and what it
+//! cost in tokens. Redacted, because it leaves the machine with a
 //! push.
+
+use std::path::Path;
 
 use crate::engine::act::actions::BatchOutcome;
 use crate::engine::ground::events::Usage;
 use crate::engine::ground::redact::redact_text;
 
-/// `[agent] objective` and a body that says what happened, redacted.
-pub fn commit_message(
+/// The subject's most files named before "and N more".
+const SUBJECT_FILES: usize = 3;
+
+/// What the agent said it changed: the last line of `PROGRESS.md` when this batch wrote it
+/// (every role's prompt asks for one line there saying what changed and why).
+fn agent_sentence(work: &Path, batch: &BatchOutcome) -> Option<String> {
+    if !batch.written.iter().any(|f| f == "PROGRESS.md") {
+        return None;
+    }
+    let text = std::fs::read_to_string(work.join("PROGRESS.md")).ok()?;
+    let line = text.lines().rev().map(str::trim).find(|l| !l.is_empty())?;
+    let line = line.trim_start_matches(['-', '*', ' ']).trim();
+    (!line.is_empty()).then(|| line.to_string())
+}
+
+/// The changed files, for a subject: `update a.py, b.py and 2 more`.
+fn files_phrase(batch: &BatchOutcome) -> Option<String> {
+    let names: Vec<String> = batch
+        .written
+        .iter()
+        .filter(|f| *f != "PROGRESS.md")
+        .cloned()
+        .chain(batch.deleted.iter().map(|f| format!("delete {f}")))
+        .collect();
+    if names.is_empty() {
+        return None;
+    }
+    let shown = names
+        .iter()
+        .take(SUBJECT_FILES)
+        .cloned()
+        .collect::<Vec<_>>();
+    let more = names.len().saturating_sub(SUBJECT_FILES);
+    let mut s = format!("update {}", shown.join(", "));
+    if more > 0 {
+        s.push_str(&format!(" and {more} more"));
+    }
+    Some(s.replace("update delete ", "delete "))
+}
+
+/// The message of an agent's batch for a stage instruction `objective`: the subject is the
+/// agent's own sentence from `PROGRESS.md` when it wrote one, else the changed files; the
+/// instruction goes in the body.
+pub fn batch_commit_message(
     agent: &str,
+    work: &Path,
     objective: &str,
     batch: &BatchOutcome,
     usage: &Usage,
     run_id: &str,
     notes: &[String],
 ) -> String {
-    let first = objective
-        .lines()
+    let task = first_line(objective);
+    let what = agent_sentence(work, batch).or_else(|| files_phrase(batch));
+    match what {
+        Some(what) => build(agent, &what, Some(task), batch, usage, run_id, notes),
+        None => build(agent, task, None, batch, usage, run_id, notes),
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines()
         .map(str::trim)
         .find(|l| !l.is_empty())
-        .unwrap_or("changes");
-    let mut title = format!("[{agent}] {first}");
+        .unwrap_or("changes")
+}
+
+/// `[agent] subject` and a body that says what happened, redacted (loops pass a subject
+/// that already says what changed).
+pub fn commit_message(
+    agent: &str,
+    subject: &str,
+    batch: &BatchOutcome,
+    usage: &Usage,
+    run_id: &str,
+    notes: &[String],
+) -> String {
+    build(
+        agent,
+        first_line(subject),
+        None,
+        batch,
+        usage,
+        run_id,
+        notes,
+    )
+}
+
+fn build(
+    agent: &str,
+    what: &str,
+    task: Option<&str>,
+    batch: &BatchOutcome,
+    usage: &Usage,
+    run_id: &str,
+    notes: &[String],
+) -> String {
+    let mut title = format!("[{agent}] {what}");
     if title.chars().count() > 120 {
         title = format!("{}…", title.chars().take(119).collect::<String>());
     }
-    let mut body = String::from("Files changed:\n");
+    let mut body = task.map(|t| format!("Task: {t}\n\n")).unwrap_or_default();
+    body.push_str("Files changed:\n");
     for f in &batch.written {
         body.push_str(&format!("  - {f}\n"));
     }
@@ -60,4 +147,56 @@ pub fn commit_message(
         if usage.estimated { " (estimated)" } else { "" }
     ));
     redact_text(&format!("{title}\n\n{body}\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(written: &[&str]) -> BatchOutcome {
+        BatchOutcome {
+            written: written.iter().map(|s| s.to_string()).collect(),
+            ..BatchOutcome::default()
+        }
+    }
+
+    #[test]
+    fn the_subject_says_what_changed_and_the_task_goes_in_the_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let task = "Build the next slice of the idea.\nMore words";
+        let u = Usage::default();
+        let files = batch_commit_message(
+            "engineer",
+            dir.path(),
+            task,
+            &batch(&["a.py", "b.py", "c.py", "d.py"]),
+            &u,
+            "r1",
+            &[],
+        );
+        assert!(files.starts_with("[engineer] update a.py, b.py, c.py and 1 more\n\nTask: Build the next slice of the idea.\n"), "{files}");
+        std::fs::write(
+            dir.path().join("PROGRESS.md"),
+            "- old line\n- Added hello() with a test\n\n",
+        )
+        .unwrap();
+        let own = batch_commit_message(
+            "engineer",
+            dir.path(),
+            task,
+            &batch(&["greeter.py", "PROGRESS.md"]),
+            &u,
+            "r1",
+            &[],
+        );
+        assert!(
+            own.starts_with("[engineer] Added hello() with a test\n\nTask: Build"),
+            "{own}"
+        );
+        let nothing = batch_commit_message("qa", dir.path(), task, &batch(&[]), &u, "r1", &[]);
+        assert!(
+            nothing.starts_with("[qa] Build the next slice of the idea.\n\nFiles changed:"),
+            "{nothing}"
+        );
+    }
 }

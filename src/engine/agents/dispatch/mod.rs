@@ -32,7 +32,7 @@ use crate::engine::store::workspace::Project;
 
 pub use call::call;
 pub use finish::finish;
-pub use message::commit_message;
+pub use message::{batch_commit_message, commit_message};
 
 /// What to ask of whom.
 #[derive(Debug, Clone, Default)]

@@ -70,6 +70,24 @@ pub enum Autonomy {
     Aggressive,
 }
 
+/// `ui.theme`: the dashboard's palette (`NO_COLOR` still wins: no colour at all).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UiTheme {
+    /// For a dark terminal background.
+    #[default]
+    Dark,
+    /// For a light terminal background.
+    Light,
+}
+
+/// The dashboard's settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UiConfig {
+    pub theme: UiTheme,
+}
+
 /// A config value that is one of a few words.
 pub trait Choice: Copy + Serialize + DeserializeOwned + 'static {
     /// The dotted key that takes it.
@@ -108,6 +126,11 @@ impl Choice for Autonomy {
     const ALL: &'static [Self] = &[Self::Safe, Self::Balanced, Self::Aggressive];
 }
 
+impl Choice for UiTheme {
+    const KEY: &'static str = "ui.theme";
+    const ALL: &'static [Self] = &[Self::Dark, Self::Light];
+}
+
 /// The word the config file uses for `c`.
 pub fn word<C: Choice>(c: C) -> String {
     match serde_json::to_value(c) {
@@ -125,6 +148,7 @@ pub fn check(merged: &Value) -> Result<(), ConfigError> {
     check_one::<PlateauAction>(merged)?;
     check_one::<RollbackOnFailure>(merged)?;
     check_one::<Autonomy>(merged)?;
+    check_one::<UiTheme>(merged)?;
     check_one::<SandboxMode>(merged)
 }
 

@@ -27,7 +27,9 @@ pub use blocks::{
     BlackboardConfig, BudgetConfig, CastingConfig, ConsensusConfig, RecoveryConfig, RetryConfig,
     SuperviseConfig, ValidationConfig,
 };
-pub use choices::{AutoConsensus, AutoRefine, Autonomy, PlateauAction, RollbackOnFailure};
+pub use choices::{
+    AutoConsensus, AutoRefine, Autonomy, PlateauAction, RollbackOnFailure, UiConfig, UiTheme,
+};
 pub use error::{ConfigError, Env, EnvLookup, process_env};
 pub use gate::GateConfig;
 pub use providers::{ApiStyle, Mode, ProviderSettings, ProvidersFile};
@@ -67,6 +69,8 @@ pub struct ClkConfig {
     pub sandbox: SandboxConfig,
     /// How a run's branch reaches the user's branch: ask first, merge, or merge and push.
     pub autonomy: Autonomy,
+    /// The dashboard: `ui.theme` is `dark` or `light`.
+    pub ui: UiConfig,
 }
 
 impl Default for ClkConfig {
@@ -92,6 +96,7 @@ impl Default for ClkConfig {
             budget: BudgetConfig::default(),
             sandbox: SandboxConfig::default(),
             autonomy: Autonomy::Balanced,
+            ui: UiConfig::default(),
         }
     }
 }

@@ -376,6 +376,10 @@ pub fn describe(ev: &Event) -> Option<String> {
             "{loop_name} loop after iteration {iteration}: {step}: {}",
             short(message, 100)
         ),
+        // Some questions (the budget's) already end in the choice: say it once.
+        Event::ConfirmRequested { question, .. } if question.trim_end().ends_with("(y/N)") => {
+            format!("question: {}", question.trim_end())
+        }
         Event::ConfirmRequested { question, .. } => format!("question: {question} (y/N)"),
         Event::ConfirmAnswered { approve, by, .. } => {
             format!("answered {} ({by})", if *approve { "yes" } else { "no" })

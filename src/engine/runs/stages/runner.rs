@@ -17,7 +17,7 @@ use super::attempt::dispatch_stage;
 use super::checkpoint::{self, Course, with_direction};
 use crate::engine::act::{confine, process};
 use crate::engine::agents::dispatch::{
-    CommitPolicy, DispatchError, DispatchOutcome, DispatchRequest, commit_message,
+    CommitPolicy, DispatchError, DispatchOutcome, DispatchRequest, batch_commit_message,
 };
 use crate::engine::agents::robust::policy::CHIEF;
 use crate::engine::ground::events::Event;
@@ -416,8 +416,9 @@ async fn validate(
             "Stage: {}.{}; validation `{}` passed",
             wf.name, stage.id, cmd
         );
-        let message = commit_message(
+        let message = batch_commit_message(
             &stage.agent,
+            &root,
             &stage.objective,
             &out.batch,
             &out.usage,

@@ -6,6 +6,7 @@
 //! agent's paths only, so `git status` stays truthful.
 
 pub mod merge;
+pub mod show;
 pub mod worktree;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,128 @@
+//! Reading commits back for a person: the newest commit an agent made, and one commit's
+//! changes as a unified diff. Read-only: nothing here writes to the repository.
+
+use git2::{DiffFormat, Oid, Repository, Sort};
+
+use super::GitError;
+
+/// Commits looked at when searching for an agent's newest one.
+const WALK_LIMIT: usize = 2_000;
+
+/// How a line of a diff is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffLine {
+    /// Commit header and file names.
+    Meta,
+    /// `@@ … @@`
+    Hunk,
+    Added,
+    Removed,
+    Context,
+}
+
+/// The newest commit whose author is `agent` (clk signs agent commits `<agent> (clk)`),
+/// searched from HEAD and the run branches (`clk/*`), so work not merged yet is found too.
+pub fn last_commit_by(repo: &Repository, agent: &str) -> Option<String> {
+    let author = format!("{agent} (clk)");
+    let mut walk = repo.revwalk().ok()?;
+    // Topological first: commits made in the same second still come newest first.
+    walk.set_sorting(Sort::TOPOLOGICAL | Sort::TIME).ok()?;
+    let _ = walk.push_head();
+    let _ = walk.push_glob("refs/heads/clk/*");
+    walk.flatten()
+        .take(WALK_LIMIT)
+        .filter_map(|oid| repo.find_commit(oid).ok())
+        .find(|c| c.author().name().ok() == Some(author.as_str()))
+        .map(|c| c.id().to_string())
+}
+
+/// Commit `sha` as lines: a short header, then the patch against its first parent.
+pub fn commit_diff(repo: &Repository, sha: &str) -> Result<Vec<(DiffLine, String)>, GitError> {
+    let oid = Oid::from_str(sha)?;
+    let commit = repo.find_commit(oid)?;
+    let tree = commit.tree()?;
+    let parent_tree = match commit.parent(0) {
+        Ok(p) => Some(p.tree()?),
+        Err(_) => None,
+    };
+    let diff = repo.diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), None)?;
+    let mut out = vec![
+        (
+            DiffLine::Meta,
+            format!(
+                "commit {} · {}",
+                &sha[..sha.len().min(10)],
+                commit.author().name().unwrap_or("?")
+            ),
+        ),
+        (
+            DiffLine::Meta,
+            commit
+                .summary()
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+                .to_string(),
+        ),
+    ];
+    diff.print(DiffFormat::Patch, |_, _, line| {
+        let text = String::from_utf8_lossy(line.content());
+        let text = text.trim_end_matches(['\n', '\r']);
+        let kind = match line.origin() {
+            '+' => DiffLine::Added,
+            '-' => DiffLine::Removed,
+            ' ' => DiffLine::Context,
+            'H' => DiffLine::Hunk,
+            _ => DiffLine::Meta,
+        };
+        let text = match kind {
+            DiffLine::Added => format!("+{text}"),
+            DiffLine::Removed => format!("-{text}"),
+            DiffLine::Context => format!(" {text}"),
+            DiffLine::Hunk | DiffLine::Meta => text.to_string(),
+        };
+        for l in text.split('\n') {
+            out.push((kind, l.to_string()));
+        }
+        true
+    })?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::store::git::commit_paths;
+
+    #[test]
+    fn finds_the_agents_newest_commit_and_its_diff() {
+        let dir = tempfile::tempdir().unwrap();
+        let (r, _) = crate::engine::store::git::open_or_init(dir.path()).unwrap();
+        crate::engine::store::git::ensure_identity(&r).unwrap();
+        std::fs::write(dir.path().join("a.txt"), "one\n").unwrap();
+        commit_paths(&r, "engineer", &["a.txt".into()], "add a").unwrap();
+        std::fs::write(dir.path().join("a.txt"), "two\n").unwrap();
+        let second = commit_paths(&r, "engineer", &["a.txt".into()], "change a")
+            .unwrap()
+            .unwrap();
+        std::fs::write(dir.path().join("b.txt"), "b\n").unwrap();
+        commit_paths(&r, "qa", &["b.txt".into()], "add b").unwrap();
+        assert_eq!(last_commit_by(&r, "engineer"), Some(second.sha.clone()));
+        assert_eq!(last_commit_by(&r, "nobody"), None);
+        let lines = commit_diff(&r, &second.sha).unwrap();
+        assert!(
+            lines.contains(&(DiffLine::Removed, "-one".into())),
+            "{lines:?}"
+        );
+        assert!(
+            lines.contains(&(DiffLine::Added, "+two".into())),
+            "{lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|(k, t)| *k == DiffLine::Hunk && t.starts_with("@@"))
+        );
+        assert_eq!(lines[1], (DiffLine::Meta, "change a".into()));
+    }
+}

@@ -1,0 +1,129 @@
+//! What the driver reads for an open view, off the draw path (a blocking task): an agent's
+//! dispatch records from `.clk/runs/<id>/` and a commit's diff. Read-only; a missing record or
+//! commit becomes a line that says so, never an error.
+
+use std::path::Path;
+
+use super::fmt;
+use super::view::{LineKind, Loaded, Request, ViewKind};
+use crate::engine::store::git::{self, show};
+use crate::engine::store::records;
+use crate::engine::store::workspace::Workspace;
+
+/// Dispatches listed for Up/Down in the transcript view.
+const RUNS_KEPT: usize = 200;
+
+/// Read the text for `req` in the project at `root` (None: no project, nothing to read).
+pub fn read(root: Option<&Path>, req: Request) -> Loaded {
+    let Some(root) = root else {
+        return note(req, "no project to read from");
+    };
+    match req.kind {
+        ViewKind::Transcript => transcript(&Workspace::new(root), req),
+        ViewKind::Diff => diff(root, req),
+    }
+}
+
+fn note(request: Request, text: &str) -> Loaded {
+    Loaded {
+        request,
+        runs: 0,
+        label: String::new(),
+        lines: vec![(LineKind::Meta, text.to_string())],
+    }
+}
+
+/// A line safe to draw: tabs as four spaces, other control characters as one.
+fn clean(line: &str) -> String {
+    fmt::printable(&line.replace('\t', "    "))
+}
+
+fn push_text(lines: &mut Vec<(LineKind, String)>, kind: LineKind, text: &str) {
+    for l in text.lines() {
+        lines.push((kind, clean(l)));
+    }
+}
+
+fn transcript(ws: &Workspace, req: Request) -> Loaded {
+    let runs = records::agent_runs(ws, &req.agent, RUNS_KEPT);
+    let Some(meta) = runs.get(req.index) else {
+        let agent = req.agent.clone();
+        return note(req, &format!("{agent} has no recorded dispatches yet"));
+    };
+    let dir = ws.runs_dir().join(&meta.run_id);
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
+    let tokens = meta.usage.input_tokens + meta.usage.output_tokens;
+    let mut lines = vec![(
+        LineKind::Meta,
+        format!(
+            "{} · {} · {} · {} tokens · {} · {}",
+            meta.started_at,
+            meta.stage.as_deref().unwrap_or("no stage"),
+            meta.provider,
+            fmt::tokens(tokens),
+            fmt::usd(meta.cost_micros),
+            fmt::seconds_ms(meta.elapsed_ms),
+        ),
+    )];
+    if let Some(e) = meta.error.as_deref().filter(|_| !meta.ok) {
+        push_text(&mut lines, LineKind::Error, &format!("failed: {e}"));
+    }
+    if !meta.files_written.is_empty() {
+        lines.push((
+            LineKind::Meta,
+            format!("files: {}", meta.files_written.join(", ")),
+        ));
+    }
+    lines.push((LineKind::Heading, "── prompt ──".into()));
+    match read("prompt.txt") {
+        Some(p) => push_text(&mut lines, LineKind::Quiet, &p),
+        None => lines.push((LineKind::Meta, "(no prompt recorded)".into())),
+    }
+    lines.push((LineKind::Heading, "── reply ──".into()));
+    match read("response.txt") {
+        Some(r) if !r.trim().is_empty() => push_text(&mut lines, LineKind::Plain, &r),
+        _ => lines.push((LineKind::Meta, "(no reply recorded)".into())),
+    }
+    let label = format!("run {}/{} · {}", req.index + 1, runs.len(), meta.run_id);
+    Loaded {
+        request: req,
+        runs: runs.len(),
+        label,
+        lines,
+    }
+}
+
+fn diff(root: &Path, req: Request) -> Loaded {
+    let Some(repo) = git::open(root) else {
+        return note(req, "this project has no git repository");
+    };
+    let sha = req
+        .sha
+        .clone()
+        .or_else(|| show::last_commit_by(&repo, &req.agent));
+    let Some(sha) = sha else {
+        let agent = req.agent.clone();
+        return note(req, &format!("{agent} has not committed anything yet"));
+    };
+    match show::commit_diff(&repo, &sha) {
+        Ok(d) => Loaded {
+            label: format!("commit {}", &sha[..sha.len().min(10)]),
+            request: req,
+            runs: 0,
+            lines: d
+                .into_iter()
+                .map(|(k, t)| {
+                    let kind = match k {
+                        show::DiffLine::Added => LineKind::Added,
+                        show::DiffLine::Removed => LineKind::Removed,
+                        show::DiffLine::Hunk => LineKind::Hunk,
+                        show::DiffLine::Meta => LineKind::Meta,
+                        show::DiffLine::Context => LineKind::Plain,
+                    };
+                    (kind, clean(&t))
+                })
+                .collect(),
+        },
+        Err(e) => note(req, &format!("cannot show commit {sha}: {e}")),
+    }
+}

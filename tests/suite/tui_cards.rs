@@ -1,0 +1,286 @@
+//! Cards that tell the truth: streaming only once reply text flows, retries with their wait,
+//! a question waiting for the user, the failure reason on two rows, "aborted by you", each
+//! agent's tokens and cost; and cards as one line each on a small screen.
+
+use crate::support::tui;
+
+use clk::engine::ground::events::{Event, Stream, Usage};
+use clk::tui::app::{AppState, Msg, update};
+use clk::tui::widgets::agent_card;
+use insta::assert_snapshot;
+use tui::{apply, fixture, screen, state, tick, widget};
+
+fn card(s: &AppState, name: &str) -> String {
+    let c = s.cards.iter().find(|c| c.name == name).unwrap().clone();
+    widget(34, 5, |a, b| agent_card::render(s, &c, false, a, b))
+}
+
+fn ev(s: &mut AppState, e: Event) {
+    update(s, Msg::Engine(e));
+}
+
+fn start(s: &mut AppState, agent: &str) {
+    ev(
+        s,
+        Event::DispatchStarted {
+            agent: agent.into(),
+            stage: Some("implement".into()),
+            run_id: "r1".into(),
+            provider: "claude".into(),
+            objective: "x".into(),
+            prompt_chars: 1,
+            dry_run: false,
+        },
+    );
+}
+
+fn out(s: &mut AppState, agent: &str, line: &str) {
+    ev(
+        s,
+        Event::AgentOutput {
+            agent: agent.into(),
+            run_id: "r1".into(),
+            stream: Stream::Stdout,
+            line: line.into(),
+        },
+    );
+}
+
+fn finished(s: &mut AppState, agent: &str, error: Option<(&str, &str)>) {
+    ev(
+        s,
+        Event::DispatchFinished {
+            agent: agent.into(),
+            run_id: "r1".into(),
+            ok: error.is_none(),
+            error: error.map(|(e, _)| e.to_string()),
+            error_kind: error.map(|(_, k)| k.to_string()),
+            response_chars: 10,
+            elapsed_ms: 4_200,
+        },
+    );
+}
+
+#[test]
+fn card_states_say_what_is_really_happening() {
+    let mut s = state(120, 40);
+    start(&mut s, "engineer");
+    tick(&mut s, 3_000);
+    out(&mut s, "engineer", r#"{"type":"system","subtype":"init"}"#);
+    let startup = card(&s, "engineer");
+    assert!(
+        startup.contains("waiting"),
+        "one startup line is not a reply:\n{startup}"
+    );
+    out(&mut s, "engineer", "I will add hello() to greeter.py");
+    let streaming = card(&s, "engineer");
+    assert!(streaming.contains("streaming"), "{streaming}");
+    ev(
+        &mut s,
+        Event::ProviderRetry {
+            agent: "engineer".into(),
+            run_id: "r1".into(),
+            attempt: 2,
+            max_attempts: 3,
+            delay_ms: 8_000,
+            error: "overloaded".into(),
+        },
+    );
+    tick(&mut s, 5_000);
+    let retrying = card(&s, "engineer");
+    assert!(
+        retrying.contains("retrying 2/3") && retrying.contains("next try in 6s"),
+        "{retrying}"
+    );
+    ev(
+        &mut s,
+        Event::ConfirmRequested {
+            id: 4,
+            question: "Spend past the cap?".into(),
+        },
+    );
+    let asking = card(&s, "engineer");
+    assert!(asking.contains("waiting for you"), "{asking}");
+    ev(
+        &mut s,
+        Event::ConfirmAnswered {
+            id: 4,
+            approve: true,
+            by: "user".into(),
+        },
+    );
+    ev(
+        &mut s,
+        Event::UsageRecorded {
+            agent: "engineer".into(),
+            run_id: "r1".into(),
+            provider: "claude".into(),
+            model: "m".into(),
+            usage: Usage {
+                input_tokens: 12_000,
+                output_tokens: 345,
+                ..Usage::default()
+            },
+            cost_micros: 42_000,
+            cost_basis: Default::default(),
+        },
+    );
+    finished(&mut s, "engineer", None);
+    let done = card(&s, "engineer");
+    assert!(done.contains("12.3k tok · $0.04"), "{done}");
+    start(&mut s, "qa");
+    finished(
+        &mut s,
+        "qa",
+        Some((
+            "claude CLI not found on PATH; install it with npm i -g @anthropic-ai/claude-code",
+            "not_found",
+        )),
+    );
+    let failed = card(&s, "qa");
+    assert!(
+        failed.contains("install it"),
+        "the reason's second row is kept:\n{failed}"
+    );
+    start(&mut s, "critic");
+    finished(&mut s, "critic", Some(("cancelled", "cancelled")));
+    let aborted = card(&s, "critic");
+    assert!(
+        aborted.contains("aborted by you") && !aborted.contains("failed"),
+        "{aborted}"
+    );
+    assert_snapshot!(format!(
+        "startup\n{startup}\nstreaming\n{streaming}\nretrying\n{retrying}\nasking\n{asking}\n\
+         done\n{done}\nfailed\n{failed}\naborted\n{aborted}"
+    ));
+}
+
+#[test]
+fn small_screens_show_each_card_as_one_line() {
+    let mut s = state(40, 12);
+    apply(&mut s, &fixture());
+    let small = screen(&mut s, 40, 12);
+    for name in [
+        "chief",
+        "engineer",
+        "qa",
+        "ralph",
+        "critic",
+        "greeter_expert",
+    ] {
+        assert!(small.contains(name), "{name} missing:\n{small}");
+    }
+    assert!(!small.contains("more"), "{small}");
+    assert_snapshot!("cards_40x12", small);
+    // Focus still works on one-line cards, and the focused one is marked.
+    s.focus = clk::tui::app::Focus::Card(1);
+    assert!(screen(&mut s, 40, 12).contains("▸*engineer"));
+}
+
+#[test]
+fn the_help_scrolls_on_a_tiny_terminal() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let key =
+        |s: &mut AppState, c: KeyCode| update(s, Msg::Key(KeyEvent::new(c, KeyModifiers::NONE)));
+    let mut s = state(40, 12);
+    s.help_open = true;
+    let top = screen(&mut s, 40, 12);
+    assert!(top.contains("↑/↓ scroll"), "{top}");
+    assert!(!top.contains("baseline team"), "{top}");
+    for _ in 0..60 {
+        key(&mut s, KeyCode::Down);
+    }
+    assert!(s.help_open, "arrows scroll, they do not close");
+    let bottom = screen(&mut s, 40, 12);
+    assert!(
+        bottom.contains("baseline"),
+        "the last lines are reachable:\n{bottom}"
+    );
+    assert_snapshot!("help_40x12_top", top);
+    assert_snapshot!("help_40x12_bottom", bottom);
+    key(&mut s, KeyCode::Char('x'));
+    assert!(!s.help_open);
+    assert_eq!(s.help_scroll, 0);
+}
+
+#[test]
+fn ui_theme_takes_dark_or_light_and_the_light_palette_draws() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        crate::support::clk()
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["init"]).status.success());
+    let bad = run(&["configure", "--set", "ui.theme=pink"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("ui.theme is \"pink\"; use one of: dark, light"),
+        "{err}"
+    );
+    assert!(
+        run(&["configure", "--set", "ui.theme=light"])
+            .status
+            .success()
+    );
+    // The light palette: the title bar is blue, not cyan, and agent states stay coloured.
+    let mut s = state(80, 24);
+    s.theme = clk::tui::theme::Theme::light();
+    let buf = tui::buffer(&mut s, 80, 24);
+    assert_eq!(buf[(1, 0)].bg, ratatui::style::Color::Blue);
+}
+
+#[test]
+fn the_tutorial_leaves_the_title_totals_alone_and_ends_plainly() {
+    let mut s = state(80, 24);
+    let fx = update(
+        &mut s,
+        Msg::Key(crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Enter,
+            crossterm::event::KeyModifiers::NONE,
+        )),
+    );
+    assert!(fx.is_empty());
+    s.input.set_text("/tutorial");
+    update(
+        &mut s,
+        Msg::Key(crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Enter,
+            crossterm::event::KeyModifiers::NONE,
+        )),
+    );
+    assert!(s.tutorial_running);
+    let before = clk::tui::widgets::title_bar::text(&s, 80);
+    // The recorded run, as if the tutorial ran it (its task is the tutorial, still going).
+    let run: Vec<Event> = fixture()
+        .into_iter()
+        .filter(|e| !matches!(e, Event::TaskFinished { .. }))
+        .collect();
+    apply(&mut s, &run);
+    assert_eq!(
+        s.total_tokens(),
+        0,
+        "no tutorial tokens in the project's totals"
+    );
+    assert_eq!(s.run.files_written.len(), 0);
+    assert_eq!(
+        clk::tui::widgets::title_bar::text(&s, 80),
+        before.replace("ready", &s.phase())
+    );
+    update(
+        &mut s,
+        Msg::Engine(Event::TutorialFinished {
+            ok: true,
+            scratch: "/tmp/clk-tutorial".into(),
+        }),
+    );
+    let text: Vec<String> = s.log.since(0).map(|e| e.text.to_string()).collect();
+    assert!(
+        text.last().unwrap().starts_with("tutorial done"),
+        "{text:?}"
+    );
+    assert!(!text.iter().any(|l| l.contains("not done yet")), "{text:?}");
+}
