@@ -9,5 +9,6 @@ pub mod lock;
 pub mod prompts;
 pub mod records;
 pub mod roster;
+pub mod tasks;
 pub mod workflow;
 pub mod workspace;
