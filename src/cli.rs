@@ -141,6 +141,22 @@ pub enum Command {
     },
     /// A 30-second sample run on the free built-in provider, in a scratch project.
     Tutorial,
+    /// Queue work for `clk work` and steer it: add, list, show, timeline, approve, pause,
+    /// resume, cancel.
+    Task {
+        #[command(subcommand)]
+        action: TaskAction,
+    },
+    /// Run the queued tasks, each in its own worktree on `clk/task-<id>`, several at once
+    /// (never two that change the same files), merging each finished one by its autonomy.
+    Work {
+        /// Most tasks at once (default: tasks.max_concurrent).
+        #[arg(long)]
+        workers: Option<u32>,
+        /// Stop when no task can run any more, instead of waiting for new ones.
+        #[arg(long)]
+        until_idle: bool,
+    },
     /// Show or change settings.
     Configure {
         /// KEY=VALUE; dotted keys reach nested settings (supervise.max_cycles=5,
@@ -166,6 +182,47 @@ pub enum RolesAction {
     },
     /// Remove a role the chief or you added (baseline roles stay).
     Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaskAction {
+    /// Queue a task: `clk task add "add a health endpoint to src/server.rs"`.
+    Add {
+        /// What to do.
+        #[arg(required = true, num_args = 1..)]
+        prompt: Vec<String>,
+        /// How the task is worked (solo: one implementer).
+        #[arg(long)]
+        flow: Option<String>,
+        /// Who does it: a roster agent (engineer) or a provider (claude, codex, ...).
+        #[arg(long)]
+        agent: Option<String>,
+        /// safe (wait for `task approve`), balanced or aggressive (merge when green).
+        #[arg(long)]
+        autonomy: Option<String>,
+    },
+    /// Every task with its state (`--json` for scripts).
+    List,
+    /// One task in full.
+    Show { id: i64 },
+    /// Everything that happened to a task.
+    Timeline { id: i64 },
+    /// Let a task that waits for approval merge.
+    Approve {
+        id: i64,
+        /// A note kept with the approval.
+        note: Vec<String>,
+    },
+    /// Stop a task (a running one stops within seconds); `resume` queues it again.
+    Pause { id: i64 },
+    /// Queue a paused, failed or interrupted task again.
+    Resume {
+        id: i64,
+        /// A note for the timeline.
+        note: Vec<String>,
+    },
+    /// Drop a task.
+    Cancel { id: i64 },
 }
 
 /// Which improvement loop to run.

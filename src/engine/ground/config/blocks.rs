@@ -17,6 +17,28 @@ pub struct BudgetConfig {
     pub agent_usd_caps: std::collections::BTreeMap<String, f64>,
 }
 
+/// The work queue (`clk work`): how many tasks at once, and each task's guardrails.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TasksConfig {
+    /// Most tasks worked at the same time (each in its own worktree).
+    pub max_concurrent: u32,
+    /// Most agent turns one task may take before it fails with that reason.
+    pub max_turns: u32,
+    /// Longest one task may run, in seconds, before it stops with that reason (0: no limit).
+    pub max_runtime_s: u64,
+}
+
+impl Default for TasksConfig {
+    fn default() -> Self {
+        TasksConfig {
+            max_concurrent: 2,
+            max_turns: 8,
+            max_runtime_s: 3600,
+        }
+    }
+}
+
 /// Retries of a failed provider call (retryable errors only) and of a failed stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

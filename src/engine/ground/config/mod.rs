@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 pub use agents::{AgentSpec, AgentsFile};
 pub use blocks::{
     BlackboardConfig, BudgetConfig, CastingConfig, ConsensusConfig, RecoveryConfig, RetryConfig,
-    SuperviseConfig, ValidationConfig,
+    SuperviseConfig, TasksConfig, ValidationConfig,
 };
 pub use choices::{AutoConsensus, AutoRefine, Autonomy, PlateauAction, RollbackOnFailure};
 pub use error::{ConfigError, Env, EnvLookup, process_env};
@@ -67,6 +67,8 @@ pub struct ClkConfig {
     pub sandbox: SandboxConfig,
     /// How a run's branch reaches the user's branch: ask first, merge, or merge and push.
     pub autonomy: Autonomy,
+    /// The work queue: tasks at once, turns and runtime per task.
+    pub tasks: TasksConfig,
 }
 
 impl Default for ClkConfig {
@@ -92,6 +94,7 @@ impl Default for ClkConfig {
             budget: BudgetConfig::default(),
             sandbox: SandboxConfig::default(),
             autonomy: Autonomy::Balanced,
+            tasks: TasksConfig::default(),
         }
     }
 }

@@ -1,0 +1,49 @@
+//! `clk task ...`: the same task requests as `/task` in the dashboard, answered from the task
+//! store at once (no engine needed): lines for a person, or JSON with `--json`.
+
+use std::path::Path;
+
+use super::{Failure, project};
+use crate::cli::TaskAction;
+use crate::engine::ground::task::TaskCommand;
+use crate::engine::runs::tasks::ops;
+use crate::headless::Format;
+
+fn note(words: Vec<String>) -> Option<String> {
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+pub fn run(dir: &Path, action: TaskAction, format: Format) -> Result<u8, Failure> {
+    let p = project(dir)?;
+    let cmd = match action {
+        TaskAction::Add {
+            prompt,
+            flow,
+            agent,
+            autonomy,
+        } => TaskCommand::Add {
+            prompt: prompt.join(" "),
+            flow,
+            agent,
+            autonomy,
+            requested_by: Some("cli".into()),
+        },
+        TaskAction::List => TaskCommand::List,
+        TaskAction::Show { id } => TaskCommand::Show { id },
+        TaskAction::Timeline { id } => TaskCommand::Timeline { id },
+        TaskAction::Approve { id, note: n } => TaskCommand::Approve { id, note: note(n) },
+        TaskAction::Pause { id } => TaskCommand::Pause { id },
+        TaskAction::Resume { id, note: n } => TaskCommand::Resume { id, note: note(n) },
+        TaskAction::Cancel { id } => TaskCommand::Cancel { id },
+    };
+    let reply = ops::apply(&p, cmd).map_err(Failure::bad_input)?;
+    match format {
+        Format::Json => println!("{}", reply.json),
+        Format::Human => {
+            for l in reply.lines {
+                println!("{l}");
+            }
+        }
+    }
+    Ok(super::EXIT_OK)
+}
