@@ -30,6 +30,7 @@ mod robustness;
 mod sandbox;
 mod sandbox_wired;
 mod secrets;
+mod tasks;
 mod tui_flow;
 mod tui_queue;
 mod tui_screens;
