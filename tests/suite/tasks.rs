@@ -335,3 +335,40 @@ fn a_killed_worker_leaves_its_task_to_the_next_one() {
     );
     assert_eq!(task(&dir, 1)["state"], "merged");
 }
+
+#[test]
+fn pausing_a_running_task_stops_its_agent_and_resume_continues_it() {
+    let mock = MockServer::start(Script::new(vec![Reply::Stall, writes("later.txt", 10)]));
+    let (_t, dir) = project(&mock);
+    ok(&dir, &["task", "add", "write later.txt"]);
+    let mut child = Std::new(env!("CARGO_BIN_EXE_clk"))
+        .current_dir(&dir)
+        .args(["--no-tui", "work", "--until-idle"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while mock.model_calls() == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the worker never called the model"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(ok(&dir, &["task", "pause", "1"]).contains("its worker stops it within a few seconds"));
+    // With its only task paused, the worker has nothing left and ends by itself.
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the worker did not stop the task"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(task(&dir, 1)["state"], "paused");
+    ok(&dir, &["task", "resume", "1"]);
+    ok(&dir, &["work", "--until-idle"]);
+    assert_eq!(task(&dir, 1)["state"], "merged");
+    assert!(dir.join("later.txt").is_file());
+}
