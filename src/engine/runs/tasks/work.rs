@@ -300,11 +300,14 @@ pub async fn work(
     w.recover();
     let mut running: HashMap<i64, CancellationToken> = HashMap::new();
     let mut set: JoinSet<(i64, Ended)> = JoinSet::new();
+    // Tasks whose work ended: merged after the next ones start, so a free slot is not kept
+    // waiting for a merge.
+    let mut ended: Vec<(i64, Ended)> = Vec::new();
     loop {
         while let Some(done) = set.try_join_next() {
             if let Ok((id, end)) = done {
                 running.remove(&id);
-                w.ended(id, end);
+                ended.push((id, end));
             }
         }
         if let Err(e) = store.heartbeat(w.me) {
@@ -360,6 +363,13 @@ pub async fn work(
                 });
             }
         }
+        if !ended.is_empty() {
+            for (id, end) in std::mem::take(&mut ended) {
+                w.ended(id, end);
+            }
+            // What they held may start now.
+            continue;
+        }
         if set.is_empty() && (stopping || (opts.until_idle && !startable)) {
             break;
         }
@@ -367,7 +377,7 @@ pub async fn work(
             Some(done) = set.join_next(), if !set.is_empty() => {
                 if let Ok((id, end)) = done {
                     running.remove(&id);
-                    w.ended(id, end);
+                    ended.push((id, end));
                 }
             }
             _ = tokio::time::sleep(TICK) => {}
