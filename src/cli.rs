@@ -191,7 +191,8 @@ pub enum TaskAction {
         /// What to do.
         #[arg(required = true, num_args = 1..)]
         prompt: Vec<String>,
-        /// How the task is worked (solo: one implementer).
+        /// How the task is worked: duo (implementer with handoffs, then a review by the
+        /// other provider; the default) or solo (implementer only).
         #[arg(long)]
         flow: Option<String>,
         /// Who does it: a roster agent (engineer) or a provider (claude, codex, ...).

@@ -464,7 +464,7 @@ async fn task_slash_commands_queue_and_work_through_the_engine() {
     let (events, ok, summary) = submit(
         &engine,
         &mut rx,
-        slash("/task add \"write hello.txt\" --autonomy safe"),
+        slash("/task add \"write hello.txt\" --autonomy safe --flow solo"),
     )
     .await;
     assert!(ok, "{summary}");

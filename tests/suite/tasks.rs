@@ -14,12 +14,23 @@ use serde_json::Value;
 use crate::support::clk;
 use crate::support::mock_server::{MockServer, Reply, Script};
 
-/// A reply that writes `file` after `ms` of model time.
+/// The handoff of an implementer whose checklist is done.
+fn handoff(summary: &str, file: &str) -> String {
+    format!(
+        "HANDOFF: {{\"summary\": \"{summary}\", \"changed_files\": [\"{file}\"], \"checklist\": \
+         [{{\"item\": \"write {file}\", \"status\": \"done\"}}], \"open_questions\": [], \
+         \"next_action\": \"review\"}}\n"
+    )
+}
+
+/// An implementer's reply that writes `file` (with a done handoff) after `ms` of model time.
 fn writes(file: &str, ms: u64) -> Reply {
     Reply::delay(
         ms,
         Reply::text(&format!(
-            "Done.\nACTION: write\nPATH: {file}\nCONTENT:\nmade by a task\nEND_ACTION\nPROGRESS: yes\n"
+            "Done.\nACTION: write\nPATH: {file}\nCONTENT:\nmade by a task\nEND_ACTION\nPROGRESS: \
+             yes\n{}",
+            handoff("wrote it", file)
         )),
     )
 }
@@ -114,7 +125,7 @@ fn task_commands_answer_and_refuse_in_one_line() {
         ],
     );
     assert!(
-        out.contains("task 1 queued (engineer, solo, autonomy balanced)"),
+        out.contains("task 1 queued (engineer, duo, autonomy balanced)"),
         "{out}"
     );
     ok(
@@ -371,4 +382,78 @@ fn pausing_a_running_task_stops_its_agent_and_resume_continues_it() {
     ok(&dir, &["work", "--until-idle"]);
     assert_eq!(task(&dir, 1)["state"], "merged");
     assert!(dir.join("later.txt").is_file());
+}
+
+#[test]
+fn duo_repairs_a_broken_handoff_and_revises_once_for_the_other_reviewer() {
+    let verdict = |v: &str| Reply::text(&format!("Read the diff.\nVERDICT: {v}\n"));
+    let mock = MockServer::start(Script::new(vec![
+        // Turn 1: the implementer writes the file but its handoff is not JSON.
+        Reply::text("ACTION: write\nPATH: api.txt\nCONTENT:\nv1\nEND_ACTION\nHANDOFF: all done!\n"),
+        // Turn 2: told why, it hands off properly.
+        Reply::text(&handoff("wrote api.txt", "api.txt")),
+        // Turn 3: the reviewer (another provider) asks for one change.
+        verdict(r#"{"verdict": "revise", "reasons": ["no docs"], "requests": ["add API.md"]}"#),
+        // Turn 4: the implementer makes it.
+        Reply::text(&format!(
+            "ACTION: write\nPATH: API.md\nCONTENT:\ndocs\nEND_ACTION\n{}",
+            handoff("added API.md", "API.md")
+        )),
+        // Turn 5: approved.
+        verdict(r#"{"verdict": "approve", "reasons": ["tested and documented"]}"#),
+    ]));
+    let (_t, dir) = project(&mock);
+    // A second provider on the same mock, paired as the reviewer of the first.
+    let path = dir.join(".clk/config/providers.json");
+    let mut doc: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    doc["providers"]["reviewer"] = doc["providers"]["ollama"].clone();
+    fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let cfg = dir.join(".clk/config/clk.config.json");
+    let mut c: Value = serde_json::from_str(&fs::read_to_string(&cfg).unwrap()).unwrap();
+    c["tasks"] = serde_json::json!({"review_pairs": {"ollama": "reviewer"}});
+    fs::write(&cfg, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "user: reviewer"]);
+
+    ok(&dir, &["task", "add", "write api.txt"]);
+    let out = ok(&dir, &["work", "--until-idle"]);
+    assert!(out.contains("1 merged"), "{out}");
+    let tl = timeline(&dir, 1);
+    for want in [
+        "turn 1: handoff rejected: HANDOFF: is not followed by a JSON object",
+        "turn 2: wrote api.txt (1/1 item(s) done)",
+        "reviewer turn 3 (reviewer)",
+        "review 1 by reviewer: revise — add API.md",
+        "turn 4: added API.md (1/1 item(s) done)",
+        "review 2 by reviewer: approve — tested and documented",
+    ] {
+        assert!(tl.contains(want), "{want:?} not in:\n{tl}");
+    }
+    assert_eq!(task(&dir, 1)["turns"], 5);
+    assert_eq!(fs::read_to_string(dir.join("API.md")).unwrap(), "docs\n");
+    // The prompts: the broken handoff's reason went back, the reviewer saw the diff, and the
+    // reviewer's requests went back to the implementer.
+    let prompts: Vec<String> = mock
+        .model_requests()
+        .iter()
+        .map(|r| r.json.as_ref().unwrap()["messages"].to_string())
+        .collect();
+    assert!(prompts[1].contains("handoff was rejected: HANDOFF: is not followed by a JSON object"));
+    assert!(prompts[2].contains("+v1"), "the reviewer sees the diff");
+    assert!(prompts[3].contains("An independent reviewer asks for these changes: add API.md"));
+}
+
+#[test]
+fn duo_without_a_paired_provider_says_it_runs_single_agent() {
+    let mock = MockServer::start(Script::new(vec![writes("solo.txt", 10)]));
+    let (_t, dir) = project(&mock);
+    ok(&dir, &["task", "add", "write solo.txt"]);
+    let out = ok(&dir, &["work", "--until-idle"]);
+    assert!(
+        out.contains("single-agent mode: no reviewer provider is paired with ollama"),
+        "{out}"
+    );
+    assert!(timeline(&dir, 1).contains("single-agent mode"));
+    assert_eq!(task(&dir, 1)["state"], "merged");
+    assert_eq!(mock.model_calls(), 1);
 }

@@ -27,6 +27,11 @@ pub struct TasksConfig {
     pub max_turns: u32,
     /// Longest one task may run, in seconds, before it stops with that reason (0: no limit).
     pub max_runtime_s: u64,
+    /// The duo flow's reviewer for each implementer's provider: work done on the key is
+    /// reviewed on the value. A provider with no entry runs single-agent.
+    pub review_pairs: std::collections::BTreeMap<String, String>,
+    /// Most review rounds before a task that the reviewer still wants changed fails.
+    pub max_review_rounds: u32,
 }
 
 impl Default for TasksConfig {
@@ -35,6 +40,11 @@ impl Default for TasksConfig {
             max_concurrent: 2,
             max_turns: 8,
             max_runtime_s: 3600,
+            review_pairs: [("claude", "codex"), ("codex", "claude")]
+                .into_iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            max_review_rounds: 2,
         }
     }
 }

@@ -11,8 +11,9 @@ use crate::engine::ground::task::{TaskCommand, TaskState, autonomy_name, parse_a
 use crate::engine::store::tasks::{self, Move, NewTask, Task, TaskStore};
 use crate::engine::store::workspace::Project;
 
-/// The flows a task can follow.
-pub const FLOWS: &[&str] = &["solo"];
+/// The flows a task can follow; the first is the default. duo: implementer turns with
+/// handoffs, then a review by the other provider; solo: implementer turns until one succeeds.
+pub const FLOWS: &[&str] = &["duo", "solo"];
 
 /// What a request came to: lines for a person, JSON for scripts, a one-line summary.
 #[derive(Debug, Clone, PartialEq)]

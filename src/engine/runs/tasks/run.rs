@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::agents::dispatch::DispatchRequest;
+use crate::engine::agents::dispatch::{CommitPolicy, DispatchRequest};
 use crate::engine::ground::events::Event;
 use crate::engine::store::bus::Bus;
 use crate::engine::store::git::{self, worktree};
@@ -78,21 +78,158 @@ fn changed_files(path: &Path, base: &str) -> Vec<String> {
     trees().unwrap_or_default()
 }
 
-fn objective(task: &Task, turn: u32) -> String {
-    let again = if turn > 1 {
-        "\n\nYour earlier turn on this task did not finish it; carry on from what is in the \
-         worktree."
-    } else {
-        ""
-    };
-    format!(
-        "Task {}: {}\n\nWork in this project until the task is done: change the files it needs, \
-         with tests where they fit.{again}",
-        task.id, task.prompt
-    )
+/// What one turn came to.
+#[derive(Debug, Clone)]
+pub struct Turn {
+    pub n: u32,
+    pub reply: String,
+    /// The provider's error, when the call failed.
+    pub error: Option<String>,
+    pub provider: String,
 }
 
-/// Work `task` to its end. `cancel` stops it between or during turns.
+/// Everything a flow needs to take turns on one task.
+pub struct Ctx<'a> {
+    pub project: &'a Project,
+    /// The project as the implementer sees it (the worktree as work root).
+    pub tp: Project,
+    pub agent: String,
+    pub bus: &'a Bus,
+    pub store: &'a Arc<SqliteStore>,
+    pub task: &'a Task,
+    pub cancel: &'a CancellationToken,
+    pub path: std::path::PathBuf,
+    pub base: String,
+    started: Instant,
+    /// Turns this task took so far (a resumed task counts its earlier ones).
+    pub turns: u32,
+}
+
+impl Ctx<'_> {
+    pub fn log(&self, kind: &str, text: &str) {
+        let _ = self.store.log(self.task.id, kind, text);
+    }
+
+    /// One dispatch as `role`, kept in the store. `Err` ends the task (stopped, out of
+    /// turns or time, the store failing).
+    pub async fn turn(
+        &mut self,
+        role: &str,
+        project: &Project,
+        agent: &str,
+        objective: String,
+        commit: CommitPolicy,
+    ) -> Result<Turn, Ended> {
+        let max_turns = self.project.config.tasks.max_turns.max(1);
+        if self.cancel.is_cancelled() {
+            return Err(Ended::Stopped);
+        }
+        if self.turns >= max_turns {
+            return Err(Ended::Failed(format!(
+                "used all {max_turns} turns (tasks.max_turns) before it was done"
+            )));
+        }
+        self.turns += 1;
+        let n = self.turns;
+        let req = DispatchRequest {
+            agent: agent.to_string(),
+            objective,
+            stage: Some(format!("{}-{role}", run_id(self.task.id))),
+            workflow: Some(format!("task-{}", self.task.flow)),
+            commit,
+            ..Default::default()
+        };
+        let limit = self.project.config.tasks.max_runtime_s;
+        let call = crate::engine::runs::call::dispatch(project, self.bus, &req, self.cancel);
+        let out = if limit > 0 {
+            let left = Duration::from_secs(limit).saturating_sub(self.started.elapsed());
+            match tokio::time::timeout(left, call).await {
+                Ok(r) => r,
+                Err(_) => {
+                    return Err(Ended::Failed(format!(
+                        "ran longer than tasks.max_runtime_s ({limit} s)"
+                    )));
+                }
+            }
+        } else {
+            call.await
+        };
+        if self.cancel.is_cancelled() {
+            return Err(Ended::Stopped);
+        }
+        let out = out.map_err(|e| Ended::Failed(e.to_string()))?;
+        let summary = match &out.error {
+            Some(e) => format!("failed: {}", e.message),
+            None => out.batch.summary(),
+        };
+        let rec = TurnRecord {
+            n,
+            role: role.into(),
+            agent: agent.into(),
+            provider: out.provider.clone(),
+            dispatch_id: out.run_id.clone(),
+            ok: out.error.is_none(),
+            input_tokens: out.usage.input_tokens,
+            output_tokens: out.usage.output_tokens,
+            cost_micros: out.cost.micros,
+            summary: summary.clone(),
+            at: now(),
+        };
+        self.store
+            .record_turn(self.task.id, &rec)
+            .map_err(|e| Ended::Failed(e.to_string()))?;
+        self.log(
+            "turn",
+            &format!("{role} turn {n} ({}): {summary}", out.provider),
+        );
+        // What it touched so far counts for overlap from now on, not only when it ends.
+        if commit == CommitPolicy::Now {
+            let files = changed_files(&self.path, &self.base);
+            let _ = self.store.set_touched(self.task.id, &files);
+        }
+        Ok(Turn {
+            n,
+            reply: out.reply,
+            error: out.error.map(|e| e.message),
+            provider: out.provider,
+        })
+    }
+
+    /// The task is done: the files its branch changed.
+    pub fn finished(&self) -> Ended {
+        Ended::Finished {
+            files: changed_files(&self.path, &self.base),
+        }
+    }
+}
+
+/// The solo flow: implementer turns until one succeeds.
+async fn solo(ctx: &mut Ctx<'_>) -> Ended {
+    loop {
+        let again = if ctx.turns > 0 {
+            "\n\nAn earlier turn on this task did not finish it; carry on from what is in the \
+             worktree."
+        } else {
+            ""
+        };
+        let objective = format!(
+            "Task {}: {}\n\nWork in this project until the task is done: change the files it \
+             needs, with tests where they fit.{again}",
+            ctx.task.id, ctx.task.prompt
+        );
+        let (tp, agent) = (ctx.tp.clone(), ctx.agent.clone());
+        match ctx
+            .turn("implementer", &tp, &agent, objective, CommitPolicy::Now)
+            .await
+        {
+            Ok(t) if t.error.is_none() => return ctx.finished(),
+            Ok(_) => {}
+            Err(end) => return end,
+        }
+    }
+}
+
+/// Work `task` to its end by its flow. `cancel` stops it between or during turns.
 pub async fn run(
     project: &Project,
     bus: &Bus,
@@ -121,75 +258,22 @@ pub async fn run(
         path: path.clone(),
     });
     let (tp, agent) = task_project(project, task, &t.path);
-    let max_turns = project.config.tasks.max_turns.max(1);
-    let limit = project.config.tasks.max_runtime_s;
-    let started = Instant::now();
-    let done_before = store.turns(task.id).map(|t| t.len()).unwrap_or(0);
-    let first = u32::try_from(done_before)
-        .unwrap_or(u32::MAX)
-        .saturating_add(1);
-    // Solo flow: one implementer turn does the task; a failed turn is tried again while
-    // turns and time are left.
-    for n in first..=max_turns {
-        if cancel.is_cancelled() {
-            return Ended::Stopped;
-        }
-        let req = DispatchRequest {
-            agent: agent.clone(),
-            objective: objective(task, n),
-            stage: Some(run_id(task.id)),
-            workflow: Some(format!("task-{}", task.flow)),
-            ..Default::default()
-        };
-        let call = crate::engine::runs::call::dispatch(&tp, bus, &req, cancel);
-        let out = if limit > 0 {
-            let left = Duration::from_secs(limit).saturating_sub(started.elapsed());
-            match tokio::time::timeout(left, call).await {
-                Ok(r) => r,
-                Err(_) => {
-                    return Ended::Failed(format!(
-                        "ran longer than tasks.max_runtime_s ({limit} s)"
-                    ));
-                }
-            }
-        } else {
-            call.await
-        };
-        if cancel.is_cancelled() {
-            return Ended::Stopped;
-        }
-        let out = match out {
-            Ok(o) => o,
-            Err(e) => return Ended::Failed(e.to_string()),
-        };
-        let summary = match &out.error {
-            Some(e) => format!("failed: {}", e.message),
-            None => out.batch.summary(),
-        };
-        let turn = TurnRecord {
-            n,
-            role: "implementer".into(),
-            agent: agent.clone(),
-            provider: out.provider.clone(),
-            dispatch_id: out.run_id.clone(),
-            ok: out.error.is_none(),
-            input_tokens: out.usage.input_tokens,
-            output_tokens: out.usage.output_tokens,
-            cost_micros: out.cost.micros,
-            summary: summary.clone(),
-            at: now(),
-        };
-        if let Err(e) = store.record_turn(task.id, &turn) {
-            return Ended::Failed(e.to_string());
-        }
-        let _ = store.log(task.id, "turn", &format!("implementer turn {n}: {summary}"));
-        if out.error.is_none() {
-            return Ended::Finished {
-                files: changed_files(&t.path, &base),
-            };
-        }
+    let turns = store.turns(task.id).map(|t| t.len()).unwrap_or(0);
+    let mut ctx = Ctx {
+        project,
+        tp,
+        agent,
+        bus,
+        store,
+        task,
+        cancel,
+        path: t.path.clone(),
+        base,
+        started: Instant::now(),
+        turns: u32::try_from(turns).unwrap_or(u32::MAX),
+    };
+    match task.flow.as_str() {
+        "duo" => super::duo::run(&mut ctx).await,
+        _ => solo(&mut ctx).await,
     }
-    Ended::Failed(format!(
-        "no turn succeeded within tasks.max_turns ({max_turns})"
-    ))
 }
