@@ -457,3 +457,48 @@ fn duo_without_a_paired_provider_says_it_runs_single_agent() {
     assert_eq!(task(&dir, 1)["state"], "merged");
     assert_eq!(mock.model_calls(), 1);
 }
+
+#[test]
+fn a_red_check_in_the_clean_checkout_sends_the_task_back_with_the_evidence() {
+    let write = |content: &str| {
+        Reply::text(&format!(
+            "ACTION: write\nPATH: app.txt\nCONTENT:\n{content}\nEND_ACTION\n"
+        ))
+    };
+    let mock = MockServer::start(Script::new(vec![write("bad"), write("good")]));
+    let (_t, dir) = project(&mock);
+    let cfg = dir.join(".clk/config/clk.config.json");
+    let mut c: Value = serde_json::from_str(&fs::read_to_string(&cfg).unwrap()).unwrap();
+    c["tasks"] = serde_json::json!({"checks": ["grep -q good app.txt"]});
+    fs::write(&cfg, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+    git(&dir, &["commit", "-qam", "user: checks"]);
+    // The user's branch moves on while the task is queued: the proof rebases onto it.
+    fs::write(dir.join("user.txt"), "mine\n").unwrap();
+    git(&dir, &["add", "user.txt"]);
+    ok(
+        &dir,
+        &["task", "add", "make app.txt good", "--flow", "solo"],
+    );
+    git(&dir, &["commit", "-qm", "user: later work"]);
+
+    let out = ok(&dir, &["work", "--until-idle"]);
+    assert!(out.contains("1 merged"), "{out}");
+    let tl = timeline(&dir, 1);
+    assert!(
+        tl.contains("running → queued: sent back: the checks failed in a clean checkout of the rebased branch: FAIL `grep -q good app.txt`"),
+        "{tl}"
+    );
+    assert!(tl.contains("proof    rebased; "), "{tl}");
+    let prompts: Vec<String> = mock
+        .model_requests()
+        .iter()
+        .map(|r| r.json.as_ref().unwrap()["messages"].to_string())
+        .collect();
+    assert!(prompts[1].contains("Your finished work was sent back before it could merge"));
+    assert_eq!(task(&dir, 1)["turns"], 2);
+    assert_eq!(fs::read_to_string(dir.join("app.txt")).unwrap(), "good\n");
+    // Rebased, so the user's history stays a line: their commit, then the task's two.
+    let log = git(&dir, &["log", "--format=%s", "-3"]);
+    assert_eq!(log.lines().nth(2), Some("user: later work"), "{log}");
+    assert_eq!(git(&dir, &["log", "--merges", "--oneline"]).trim(), "");
+}

@@ -32,6 +32,9 @@ pub struct TasksConfig {
     pub review_pairs: std::collections::BTreeMap<String, String>,
     /// Most review rounds before a task that the reviewer still wants changed fails.
     pub max_review_rounds: u32,
+    /// The checks a finished task must pass in a clean checkout before it merges (empty: the
+    /// ones the project's shape calls for, as a run's done gate uses).
+    pub checks: Vec<String>,
 }
 
 impl Default for TasksConfig {
@@ -45,6 +48,7 @@ impl Default for TasksConfig {
                 .map(|(a, b)| (a.to_string(), b.to_string()))
                 .collect(),
             max_review_rounds: 2,
+            checks: Vec::new(),
         }
     }
 }

@@ -129,7 +129,7 @@ async fn go(ctx: &mut Ctx<'_>) -> Result<Ended, Ended> {
     let max_rounds = ctx.project.config.tasks.max_review_rounds.max(1);
     let mut rounds = 0;
     let mut last: Option<Handoff> = None;
-    let mut feedback: Option<String> = None;
+    let mut feedback: Option<String> = ctx.sent_back();
     loop {
         let objective = implementer_objective(ctx, last.as_ref(), feedback.take().as_deref());
         let t = ctx

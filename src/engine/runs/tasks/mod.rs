@@ -6,5 +6,6 @@ pub mod duo;
 pub mod handoff;
 pub mod ops;
 pub mod overlap;
+pub mod proof;
 pub mod run;
 pub mod work;

@@ -106,6 +106,24 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// When the task came back from its merge proof: what to tell the implementer.
+    pub fn sent_back(&self) -> Option<String> {
+        if !self.task.reason.starts_with("sent back") {
+            return None;
+        }
+        let evidence = self
+            .store
+            .timeline(self.task.id)
+            .ok()?
+            .into_iter()
+            .rev()
+            .find(|e| e.kind == "proof")
+            .map_or_else(|| self.task.reason.clone(), |e| e.text);
+        Some(format!(
+            "Your finished work was sent back before it could merge: {evidence}\nFix this."
+        ))
+    }
+
     pub fn log(&self, kind: &str, text: &str) {
         let _ = self.store.log(self.task.id, kind, text);
     }
@@ -205,12 +223,16 @@ impl Ctx<'_> {
 
 /// The solo flow: implementer turns until one succeeds.
 async fn solo(ctx: &mut Ctx<'_>) -> Ended {
+    let mut back = ctx.sent_back();
     loop {
-        let again = if ctx.turns > 0 {
+        let again = if let Some(b) = back.take() {
+            format!("\n\n{b}")
+        } else if ctx.turns > 0 {
             "\n\nAn earlier turn on this task did not finish it; carry on from what is in the \
              worktree."
+                .to_string()
         } else {
-            ""
+            String::new()
         };
         let objective = format!(
             "Task {}: {}\n\nWork in this project until the task is done: change the files it \

@@ -16,7 +16,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::overlap::shared;
+use super::proof::{self, Proof};
 use super::run::{self, Ended};
+use crate::engine::ground::config::Autonomy;
 use crate::engine::ground::events::Event;
 use crate::engine::ground::task::{TaskState, parse_autonomy};
 use crate::engine::store::bus::Bus;
@@ -213,8 +215,52 @@ impl Worker<'_> {
         }
     }
 
+    /// Prove a finished or approved task (rebased, green in a clean checkout), then merge it,
+    /// or ask for approval when its autonomy is safe and nobody approved it yet; a conflict or a
+    /// red check sends it back to its implementer with the evidence.
+    async fn land(&mut self, t: &Task, cancel: &CancellationToken) {
+        let from = [TaskState::Running, TaskState::Approved];
+        let id = t.id;
+        match proof::prove(self.project, t, cancel).await {
+            Proof::Ready(line) => {
+                let _ = self.store.log(id, "proof", &format!("rebased; {line}"));
+                if let Some(repo) = git::open(&self.project.ws.root) {
+                    if let Some(head) = repo.head().ok().and_then(|h| h.target()) {
+                        let _ =
+                            self.store
+                                .set_worktree(id, &t.branch, &t.worktree, &head.to_string());
+                    }
+                }
+                let safe = parse_autonomy(&t.autonomy) == Some(Autonomy::Safe);
+                if safe && t.state == TaskState::Running {
+                    self.tally.approval += 1;
+                    let why = format!(
+                        "done and green in a clean checkout ({} file(s) changed); `clk task \
+                         approve {id}` merges it",
+                        t.touched_files.len()
+                    );
+                    self.set(id, &from, TaskState::Approval, &why);
+                    return;
+                }
+                self.merge(t);
+                if self.store.get(id).ok().flatten().map(|t| t.state) == Some(TaskState::Merged) {
+                    self.tally.merged += 1;
+                }
+            }
+            Proof::Red(evidence) | Proof::Conflict(evidence) => {
+                let _ = self.store.log(id, "proof", &evidence);
+                let first = evidence.lines().next().unwrap_or_default();
+                self.set(id, &from, TaskState::Queued, &format!("sent back: {first}"));
+            }
+            Proof::Broken(why) => {
+                self.tally.failed += 1;
+                self.set(id, &from, TaskState::Failed, &why);
+            }
+        }
+    }
+
     /// What to do once a task's work ended.
-    fn ended(&mut self, id: i64, end: Ended) {
+    async fn ended(&mut self, id: i64, end: Ended, cancel: &CancellationToken) {
         let Ok(Some(t)) = self.store.get(id) else {
             return;
         };
@@ -241,21 +287,8 @@ impl Worker<'_> {
                 if let Err(e) = self.store.set_touched(id, &files) {
                     self.warn(e.to_string());
                 }
-                let safe = parse_autonomy(&t.autonomy)
-                    == Some(crate::engine::ground::config::Autonomy::Safe);
-                if safe {
-                    self.tally.approval += 1;
-                    let why = format!(
-                        "done ({} file(s) changed); `clk task approve {id}` merges it",
-                        files.len()
-                    );
-                    self.set(id, &running, TaskState::Approval, &why);
-                } else if let Ok(Some(t)) = self.store.get(id) {
-                    self.merge(&t);
-                    if self.store.get(id).ok().flatten().map(|t| t.state) == Some(TaskState::Merged)
-                    {
-                        self.tally.merged += 1;
-                    }
+                if let Ok(Some(t)) = self.store.get(id) {
+                    self.land(&t, cancel).await;
                 }
             }
         }
@@ -323,10 +356,7 @@ pub async fn work(
             }
         }
         for t in all.iter().filter(|t| t.state == TaskState::Approved) {
-            w.merge(t);
-            if w.store.get(t.id).ok().flatten().map(|t| t.state) == Some(TaskState::Merged) {
-                w.tally.merged += 1;
-            }
+            w.land(t, cancel).await;
         }
         let stopping = cancel.is_cancelled() || bus.stop_requested();
         let mut startable = false;
@@ -365,7 +395,7 @@ pub async fn work(
         }
         if !ended.is_empty() {
             for (id, end) in std::mem::take(&mut ended) {
-                w.ended(id, end);
+                w.ended(id, end, cancel).await;
             }
             // What they held may start now.
             continue;
