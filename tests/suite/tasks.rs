@@ -502,3 +502,49 @@ fn a_red_check_in_the_clean_checkout_sends_the_task_back_with_the_evidence() {
     assert_eq!(log.lines().nth(2), Some("user: later work"), "{log}");
     assert_eq!(git(&dir, &["log", "--merges", "--oneline"]).trim(), "");
 }
+
+#[test]
+fn balanced_asks_for_a_risky_change_and_aggressive_merges_it() {
+    let mock = MockServer::start(Script::new(vec![
+        writes(".github/workflows/ci.yml", 10),
+        writes(".github/workflows/nightly.yml", 10),
+        writes("notes.md", 10),
+    ]));
+    let (_t, dir) = project(&mock);
+    ok(
+        &dir,
+        &["task", "add", "set up CI", "--autonomy", "balanced"],
+    );
+    ok(
+        &dir,
+        &[
+            "task",
+            "add",
+            "add a nightly job",
+            "--autonomy",
+            "aggressive",
+        ],
+    );
+    ok(
+        &dir,
+        &["task", "add", "take notes", "--autonomy", "balanced"],
+    );
+    let out = ok(&dir, &["work", "--workers", "1", "--until-idle"]);
+    assert!(out.contains("2 merged, 1 wait for approval"), "{out}");
+    let t = task(&dir, 1);
+    assert_eq!(t["state"], "approval");
+    assert!(
+        t["reason"].as_str().unwrap().contains(
+            "but autonomy is balanced and it changes .github/workflows/ci.yml (CI config)"
+        ),
+        "{t}"
+    );
+    assert!(!dir.join(".github/workflows/ci.yml").exists());
+    assert_eq!(task(&dir, 2)["state"], "merged");
+    assert!(dir.join(".github/workflows/nightly.yml").is_file());
+    assert_eq!(
+        task(&dir, 3)["state"],
+        "merged",
+        "low-risk: merged by itself"
+    );
+}

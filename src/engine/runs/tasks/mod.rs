@@ -7,5 +7,6 @@ pub mod handoff;
 pub mod ops;
 pub mod overlap;
 pub mod proof;
+pub mod risk;
 pub mod run;
 pub mod work;

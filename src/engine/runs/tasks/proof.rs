@@ -17,8 +17,12 @@ use crate::engine::store::workspace::Project;
 /// What the proof came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Proof {
-    /// Rebased and green (the line says what ran).
-    Ready(String),
+    /// Rebased and green: what ran, and the change against the user's branch (files, lines).
+    Ready {
+        checks: String,
+        files: Vec<String>,
+        lines: usize,
+    },
     /// Rebasing conflicted (aborted, the branch is as it was): back to the implementer with
     /// this evidence.
     Conflict(String),
@@ -74,6 +78,31 @@ fn rebase(worktree: &Path, onto: &str) -> Result<(), Proof> {
     )))
 }
 
+/// The files and changed lines between `head` and `branch`'s tip.
+fn size(
+    repo: &git2::Repository,
+    head: git2::Oid,
+    branch: &str,
+) -> Result<(Vec<String>, usize), git2::Error> {
+    let old = repo.find_commit(head)?.tree()?;
+    let new = repo
+        .find_branch(branch, git2::BranchType::Local)?
+        .get()
+        .peel_to_tree()?;
+    let diff = repo.diff_tree_to_tree(Some(&old), Some(&new), None)?;
+    let files = diff
+        .deltas()
+        .filter_map(|d| {
+            d.new_file()
+                .path()
+                .and_then(|p| p.to_str())
+                .map(String::from)
+        })
+        .collect();
+    let stats = diff.stats()?;
+    Ok((files, stats.insertions() + stats.deletions()))
+}
+
 /// Rebase `t`'s branch onto the user's HEAD and run the checks in a clean checkout of it.
 pub async fn prove(project: &Project, t: &Task, cancel: &CancellationToken) -> Proof {
     let root = &project.ws.root;
@@ -117,7 +146,12 @@ pub async fn prove(project: &Project, t: &Task, cancel: &CancellationToken) -> P
     let eval = evaluate::evaluate(&p, &checks, cancel).await;
     let _ = git_in(root, &["worktree", "remove", "--force", &clean_s]);
     if eval.ok {
-        Proof::Ready(eval.summary)
+        let (files, lines) = size(&repo, head, &t.branch).unwrap_or_default();
+        Proof::Ready {
+            checks: eval.summary,
+            files,
+            lines,
+        }
     } else {
         let tail = eval
             .ran

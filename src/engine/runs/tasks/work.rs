@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::overlap::shared;
 use super::proof::{self, Proof};
+use super::risk;
 use super::run::{self, Ended};
 use crate::engine::ground::config::Autonomy;
 use crate::engine::ground::events::Event;
@@ -222,8 +223,12 @@ impl Worker<'_> {
         let from = [TaskState::Running, TaskState::Approved];
         let id = t.id;
         match proof::prove(self.project, t, cancel).await {
-            Proof::Ready(line) => {
-                let _ = self.store.log(id, "proof", &format!("rebased; {line}"));
+            Proof::Ready {
+                checks,
+                files,
+                lines,
+            } => {
+                let _ = self.store.log(id, "proof", &format!("rebased; {checks}"));
                 if let Some(repo) = git::open(&self.project.ws.root) {
                     if let Some(head) = repo.head().ok().and_then(|h| h.target()) {
                         let _ =
@@ -231,13 +236,19 @@ impl Worker<'_> {
                                 .set_worktree(id, &t.branch, &t.worktree, &head.to_string());
                     }
                 }
-                let safe = parse_autonomy(&t.autonomy) == Some(Autonomy::Safe);
-                if safe && t.state == TaskState::Running {
+                let ask = match parse_autonomy(&t.autonomy) {
+                    _ if t.state != TaskState::Running => None,
+                    Some(Autonomy::Safe) => Some("autonomy is safe".to_string()),
+                    Some(Autonomy::Balanced) => risk::needs_approval(&files, lines)
+                        .map(|why| format!("autonomy is balanced and {why}")),
+                    _ => None,
+                };
+                if let Some(ask) = ask {
                     self.tally.approval += 1;
                     let why = format!(
-                        "done and green in a clean checkout ({} file(s) changed); `clk task \
-                         approve {id}` merges it",
-                        t.touched_files.len()
+                        "green in a clean checkout ({} file(s), {lines} line(s)), but {ask}; \
+                         `clk task approve {id}` merges it",
+                        files.len()
                     );
                     self.set(id, &from, TaskState::Approval, &why);
                     return;
