@@ -540,11 +540,81 @@ fn balanced_asks_for_a_risky_change_and_aggressive_merges_it() {
         "{t}"
     );
     assert!(!dir.join(".github/workflows/ci.yml").exists());
-    assert_eq!(task(&dir, 2)["state"], "merged");
+    assert_eq!(task(&dir, 2)["state"], "merged", "{}", timeline(&dir, 2));
     assert!(dir.join(".github/workflows/nightly.yml").is_file());
     assert_eq!(
         task(&dir, 3)["state"],
         "merged",
         "low-risk: merged by itself"
     );
+}
+
+#[test]
+fn a_daily_budget_makes_tasks_wait_and_a_raised_one_lets_them_go_on() {
+    let mock = MockServer::start(Script::new(vec![
+        writes("a.txt", 10),
+        writes("b.txt", 10),
+        Reply::text("ACTION: write\nPATH: c.txt\nCONTENT:\nc\nEND_ACTION\nHANDOFF: soon\n"),
+        Reply::text(&handoff("wrote c.txt", "c.txt")),
+    ]));
+    let (_t, dir) = project(&mock);
+    ok(&dir, &["configure", "--set", "budget.daily.tasks=1"]);
+    ok(&dir, &["task", "add", "write a.txt"]);
+    ok(&dir, &["task", "add", "write b.txt"]);
+    let out = ok(&dir, &["work", "--workers", "1", "--until-idle"]);
+    assert!(out.contains("1 merged"), "{out}");
+    let t2 = task(&dir, 2);
+    assert_eq!(t2["state"], "held");
+    assert!(
+        t2["reason"].as_str().unwrap().starts_with(
+            "waits for the daily budget: 1 of budget.daily.tasks = 1 tasks started today"
+        ),
+        "{t2}"
+    );
+    let b = ok(&dir, &["budget"]);
+    assert!(
+        b.contains("budget.daily.tasks") && b.contains("1 of 1"),
+        "{b}"
+    );
+
+    // Raised: task 2 runs. Then a turn limit stops task 3 between its turns, worktree kept.
+    ok(
+        &dir,
+        &[
+            "configure",
+            "--set",
+            "budget.daily.tasks=5",
+            "--set",
+            "budget.daily.turns=3",
+        ],
+    );
+    ok(&dir, &["task", "add", "write c.txt"]);
+    let out = ok(&dir, &["work", "--workers", "1", "--until-idle"]);
+    assert!(out.contains("1 merged"), "{out}");
+    assert_eq!(task(&dir, 2)["state"], "merged", "{}", timeline(&dir, 2));
+    let t3 = task(&dir, 3);
+    assert_eq!(
+        (t3["state"].as_str(), t3["turns"].as_i64()),
+        (Some("held"), Some(1)),
+        "{t3}"
+    );
+    assert!(
+        t3["reason"]
+            .as_str()
+            .unwrap()
+            .contains("budget.daily.turns = 3"),
+        "{t3}"
+    );
+    assert!(Path::new(t3["worktree"].as_str().unwrap()).is_dir());
+
+    ok(&dir, &["configure", "--set", "budget.daily.turns=10"]);
+    ok(&dir, &["work", "--workers", "1", "--until-idle"]);
+    let t3 = task(&dir, 3);
+    assert_eq!(
+        (t3["state"].as_str(), t3["turns"].as_i64()),
+        (Some("merged"), Some(2)),
+        "{t3}"
+    );
+    assert!(dir.join("c.txt").is_file());
+    assert!(ok(&dir, &["budget"]).contains("4 of 10"), "turns today");
 }

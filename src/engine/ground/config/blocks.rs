@@ -15,6 +15,20 @@ pub struct BudgetConfig {
     pub session_usd_cap: f64,
     /// Most each named agent may spend in the session, in USD (0 or absent: no cap).
     pub agent_usd_caps: std::collections::BTreeMap<String, f64>,
+    /// Limits per day (UTC) on the task queue; a task that would cross one waits.
+    pub daily: DailyBudget,
+}
+
+/// `budget.daily.*`: what the task queue may use in one day (UTC); 0 is no limit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DailyBudget {
+    /// Tasks started.
+    pub tasks: u64,
+    /// Agent turns taken on tasks.
+    pub turns: u64,
+    /// USD spent on tasks.
+    pub usd: f64,
 }
 
 /// The work queue (`clk work`): how many tasks at once, and each task's guardrails.

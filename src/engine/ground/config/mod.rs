@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 
 pub use agents::{AgentSpec, AgentsFile};
 pub use blocks::{
-    BlackboardConfig, BudgetConfig, CastingConfig, ConsensusConfig, RecoveryConfig, RetryConfig,
-    SuperviseConfig, TasksConfig, ValidationConfig,
+    BlackboardConfig, BudgetConfig, CastingConfig, ConsensusConfig, DailyBudget, RecoveryConfig,
+    RetryConfig, SuperviseConfig, TasksConfig, ValidationConfig,
 };
 pub use choices::{AutoConsensus, AutoRefine, Autonomy, PlateauAction, RollbackOnFailure};
 pub use error::{ConfigError, Env, EnvLookup, process_env};

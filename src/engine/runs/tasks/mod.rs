@@ -2,6 +2,7 @@
 //! (`overlap.rs`), one task's turns (`run.rs`) by its flow (`duo.rs` with `handoff.rs`, or
 //! solo), and the worker that runs them in their own worktrees (`work.rs`).
 
+pub mod budget;
 pub mod duo;
 pub mod handoff;
 pub mod ops;

@@ -24,6 +24,8 @@ pub enum Ended {
     Failed(String),
     /// Its token was cancelled (a pause, a cancel, or `clk work` stopping).
     Stopped,
+    /// Another turn would cross a daily budget; the line names it. It waits, worktree kept.
+    Budget(String),
 }
 
 /// The run id of task `id`'s worktree (its branch is `clk/task-<id>`).
@@ -146,6 +148,13 @@ impl Ctx<'_> {
             return Err(Ended::Failed(format!(
                 "used all {max_turns} turns (tasks.max_turns) before it was done"
             )));
+        }
+        let used = self
+            .store
+            .day_usage(&crate::engine::store::tasks::today())
+            .map_err(|e| Ended::Failed(e.to_string()))?;
+        if let Some(why) = super::budget::blocked(&self.project.config.budget.daily, &used, false) {
+            return Err(Ended::Budget(why));
         }
         self.turns += 1;
         let n = self.turns;

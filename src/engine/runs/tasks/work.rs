@@ -17,8 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::overlap::shared;
 use super::proof::{self, Proof};
-use super::risk;
 use super::run::{self, Ended};
+use super::{budget, risk};
 use crate::engine::ground::config::Autonomy;
 use crate::engine::ground::events::Event;
 use crate::engine::ground::task::{TaskState, parse_autonomy};
@@ -290,6 +290,9 @@ impl Worker<'_> {
                 }
                 _ => {}
             },
+            Ended::Budget(why) => {
+                self.set(id, &running, TaskState::Held, &why);
+            }
             Ended::Failed(why) => {
                 self.tally.failed += 1;
                 self.set(id, &running, TaskState::Failed, &why);
@@ -382,7 +385,9 @@ pub async fn work(
                     startable = true;
                     break;
                 }
-                if let Some(why) = clash(t, &busy) {
+                let used = store.day_usage(&tasks::today()).unwrap_or_default();
+                let over = budget::blocked(&project.config.budget.daily, &used, true);
+                if let Some(why) = over.or_else(|| clash(t, &busy)) {
                     if t.state != TaskState::Held {
                         w.set(t.id, &[TaskState::Queued], TaskState::Held, &why);
                     } else if t.reason != why {
@@ -393,7 +398,10 @@ pub async fn work(
                 if !w.set(t.id, &[t.state], TaskState::Running, "") {
                     continue;
                 }
-                let _ = store.count_started();
+                // A task sent back or resumed is not started again.
+                if t.started_at.is_empty() {
+                    let _ = store.count_started();
+                }
                 busy.push(t.clone());
                 let tok = cancel.child_token();
                 running.insert(t.id, tok.clone());
