@@ -69,6 +69,14 @@ fn project(mock: &MockServer) -> (tempfile::TempDir, PathBuf) {
     (top, dir)
 }
 
+/// Set clk.config.json's `tasks` block (its maps and lists are not `configure --set` keys).
+fn set_tasks_config(dir: &Path, tasks: Value) {
+    let cfg = dir.join(".clk/config/clk.config.json");
+    let mut c: Value = serde_json::from_str(&fs::read_to_string(&cfg).unwrap()).unwrap();
+    c["tasks"] = tasks;
+    fs::write(&cfg, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+}
+
 fn run(dir: &Path, args: &[&str]) -> (bool, String) {
     let out = clk()
         .current_dir(dir)
@@ -101,6 +109,31 @@ fn tasks(dir: &Path) -> Vec<Value> {
 
 fn task(dir: &Path, id: i64) -> Value {
     tasks(dir).into_iter().find(|t| t["id"] == id).unwrap()
+}
+
+/// `clk <args>` started in the background, once it has called the model.
+fn worker_waiting_on_the_model(
+    dir: &Path,
+    mock: &MockServer,
+    args: &[&str],
+) -> std::process::Child {
+    let child = Std::new(env!("CARGO_BIN_EXE_clk"))
+        .current_dir(dir)
+        .arg("--no-tui")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while mock.model_calls() == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the worker never called the model"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
 }
 
 fn timeline(dir: &Path, id: i64) -> String {
@@ -303,21 +336,7 @@ fn a_killed_worker_leaves_its_task_to_the_next_one() {
     let mock = MockServer::start(Script::new(vec![Reply::Stall, writes("done.txt", 10)]));
     let (_t, dir) = project(&mock);
     ok(&dir, &["task", "add", "write done.txt"]);
-    let mut child = Std::new(env!("CARGO_BIN_EXE_clk"))
-        .current_dir(&dir)
-        .args(["--no-tui", "work"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while mock.model_calls() == 0 {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the worker never called the model"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut child = worker_waiting_on_the_model(&dir, &mock, &["work"]);
     let t = task(&dir, 1);
     assert_eq!(t["state"], "running");
     assert_eq!(t["lease_pid"], child.id());
@@ -352,21 +371,7 @@ fn pausing_a_running_task_stops_its_agent_and_resume_continues_it() {
     let mock = MockServer::start(Script::new(vec![Reply::Stall, writes("later.txt", 10)]));
     let (_t, dir) = project(&mock);
     ok(&dir, &["task", "add", "write later.txt"]);
-    let mut child = Std::new(env!("CARGO_BIN_EXE_clk"))
-        .current_dir(&dir)
-        .args(["--no-tui", "work", "--until-idle"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while mock.model_calls() == 0 {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the worker never called the model"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut child = worker_waiting_on_the_model(&dir, &mock, &["work", "--until-idle"]);
     assert!(ok(&dir, &["task", "pause", "1"]).contains("its worker stops it within a few seconds"));
     // With its only task paused, the worker has nothing left and ends by itself.
     let start = Instant::now();
@@ -408,10 +413,10 @@ fn duo_repairs_a_broken_handoff_and_revises_once_for_the_other_reviewer() {
     let mut doc: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
     doc["providers"]["reviewer"] = doc["providers"]["ollama"].clone();
     fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
-    let cfg = dir.join(".clk/config/clk.config.json");
-    let mut c: Value = serde_json::from_str(&fs::read_to_string(&cfg).unwrap()).unwrap();
-    c["tasks"] = serde_json::json!({"review_pairs": {"ollama": "reviewer"}});
-    fs::write(&cfg, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+    set_tasks_config(
+        &dir,
+        serde_json::json!({"review_pairs": {"ollama": "reviewer"}}),
+    );
     git(&dir, &["add", "-A"]);
     git(&dir, &["commit", "-qm", "user: reviewer"]);
 
@@ -467,10 +472,10 @@ fn a_red_check_in_the_clean_checkout_sends_the_task_back_with_the_evidence() {
     };
     let mock = MockServer::start(Script::new(vec![write("bad"), write("good")]));
     let (_t, dir) = project(&mock);
-    let cfg = dir.join(".clk/config/clk.config.json");
-    let mut c: Value = serde_json::from_str(&fs::read_to_string(&cfg).unwrap()).unwrap();
-    c["tasks"] = serde_json::json!({"checks": ["grep -q good app.txt"]});
-    fs::write(&cfg, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+    set_tasks_config(
+        &dir,
+        serde_json::json!({"checks": ["grep -q good app.txt"]}),
+    );
     git(&dir, &["commit", "-qam", "user: checks"]);
     // The user's branch moves on while the task is queued: the proof rebases onto it.
     fs::write(dir.join("user.txt"), "mine\n").unwrap();

@@ -90,15 +90,7 @@ fn size(
         .get()
         .peel_to_tree()?;
     let diff = repo.diff_tree_to_tree(Some(&old), Some(&new), None)?;
-    let files = diff
-        .deltas()
-        .filter_map(|d| {
-            d.new_file()
-                .path()
-                .and_then(|p| p.to_str())
-                .map(String::from)
-        })
-        .collect();
+    let files = super::run::diff_paths(&diff);
     let stats = diff.stats()?;
     Ok((files, stats.insertions() + stats.deletions()))
 }

@@ -58,6 +58,18 @@ fn task_project(project: &Project, task: &Task, path: &Path) -> (Project, String
     (p, "engineer".into())
 }
 
+/// The paths a diff writes.
+pub(super) fn diff_paths(diff: &git2::Diff<'_>) -> Vec<String> {
+    diff.deltas()
+        .filter_map(|d| {
+            d.new_file()
+                .path()
+                .and_then(|p| p.to_str())
+                .map(String::from)
+        })
+        .collect()
+}
+
 /// The files that differ between `base` and the worktree's HEAD.
 fn changed_files(path: &Path, base: &str) -> Vec<String> {
     let Ok(repo) = git2::Repository::open(path) else {
@@ -67,15 +79,7 @@ fn changed_files(path: &Path, base: &str) -> Vec<String> {
         let old = repo.find_commit(git2::Oid::from_str(base)?)?.tree()?;
         let new = repo.head()?.peel_to_tree()?;
         let diff = repo.diff_tree_to_tree(Some(&old), Some(&new), None)?;
-        Ok(diff
-            .deltas()
-            .filter_map(|d| {
-                d.new_file()
-                    .path()
-                    .and_then(|p| p.to_str())
-                    .map(String::from)
-            })
-            .collect())
+        Ok(diff_paths(&diff))
     };
     trees().unwrap_or_default()
 }
