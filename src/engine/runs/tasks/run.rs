@@ -33,6 +33,9 @@ pub fn run_id(id: i64) -> String {
     format!("task-{id}")
 }
 
+/// Held while a task's worktree is made.
+static TREES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The task's worktree: the one it already has (a resumed task), else a new one.
 fn tree(project: &Project, task: &Task) -> Result<worktree::RunTree, String> {
     let repo = git::open(&project.ws.root)
@@ -41,6 +44,10 @@ fn tree(project: &Project, task: &Task) -> Result<worktree::RunTree, String> {
     if let Some(t) = worktree::open(&repo, &id) {
         return Ok(t);
     }
+    // Two tasks starting at once would both make git's `worktrees` folder, and libgit2 fails
+    // the one that comes second: the folder is made first, and one worktree is made at a time.
+    let _ = std::fs::create_dir_all(repo.commondir().join("worktrees"));
+    let _one = TREES.lock().unwrap_or_else(|p| p.into_inner());
     worktree::create(&repo, &id).map_err(|e| format!("could not create its worktree: {e}"))
 }
 
@@ -209,10 +216,6 @@ impl Ctx<'_> {
         self.store
             .record_turn(self.task.id, &rec)
             .map_err(|e| Ended::Failed(e.to_string()))?;
-        self.log(
-            "turn",
-            &format!("{role} turn {n} ({}): {summary}", out.provider),
-        );
         // What it touched so far counts for overlap from now on, not only when it ends.
         if commit == CommitPolicy::Now {
             let files = changed_files(&self.path, &self.base);

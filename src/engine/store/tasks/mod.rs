@@ -142,7 +142,8 @@ pub trait TaskStore: Send + Sync {
     fn heartbeat(&self, pid: u32) -> Result<(), StoreError>;
     fn log(&self, id: i64, kind: &str, text: &str) -> Result<(), StoreError>;
     fn timeline(&self, id: i64) -> Result<Vec<TimelineEntry>, StoreError>;
-    /// Keep a turn and count it (and its cost) in today's usage.
+    /// Keep a turn, with its line in the timeline, and count it (and its cost) in today's
+    /// usage: one transaction.
     fn record_turn(&self, id: i64, turn: &TurnRecord) -> Result<(), StoreError>;
     fn turns(&self, id: i64) -> Result<Vec<TurnRecord>, StoreError>;
     fn approve(&self, id: i64, by: &str, note: &str) -> Result<(), StoreError>;

@@ -11,6 +11,7 @@ use super::schema::MIGRATIONS;
 use super::{
     DayUsage, Move, NewTask, StoreError, Task, TaskStore, TimelineEntry, TurnRecord, now, today,
 };
+use crate::engine::ground::redact::redact_text;
 use crate::engine::ground::task::TaskState;
 
 /// The SQLite back end.
@@ -168,7 +169,7 @@ impl TaskStore for SqliteStore {
             c.execute(
                 "INSERT INTO tasks (prompt, flow, agent, autonomy, state, requested_by, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?6)",
-                params![t.prompt, t.flow, t.agent, t.autonomy, t.requested_by, at],
+                params![redact_text(&t.prompt), t.flow, t.agent, t.autonomy, t.requested_by, at],
             )?;
             let id = c.last_insert_rowid();
             c.execute(
@@ -214,13 +215,13 @@ impl TaskStore for SqliteStore {
                    started_at = CASE WHEN ?2 = 'running' AND started_at = '' THEN ?6 ELSE started_at END,
                    finished_at = CASE WHEN ?2 IN ('merged', 'cancelled') THEN ?6 ELSE '' END
                  WHERE id = ?1",
-                params![m.id, m.to.name(), m.reason, lease_pid, heartbeat, at],
+                params![m.id, m.to.name(), redact_text(m.reason), lease_pid, heartbeat, at],
             )?;
-            let text = if m.reason.is_empty() {
+            let text = redact_text(&if m.reason.is_empty() {
                 format!("{} → {}", state.name(), m.to.name())
             } else {
                 format!("{} → {}: {}", state.name(), m.to.name(), m.reason)
-            };
+            });
             tx.execute(
                 "INSERT INTO timeline (task_id, kind, text, at) VALUES (?1, 'state', ?2, ?3)",
                 params![m.id, text, at],
@@ -234,7 +235,7 @@ impl TaskStore for SqliteStore {
         self.with(|c| {
             c.execute(
                 "UPDATE tasks SET reason = ?2, updated_at = ?3 WHERE id = ?1",
-                params![id, reason, now()],
+                params![id, redact_text(reason), now()],
             )
             .map(|_| ())
         })
@@ -290,7 +291,7 @@ impl TaskStore for SqliteStore {
         self.with(|c| {
             c.execute(
                 "INSERT INTO timeline (task_id, kind, text, at) VALUES (?1, ?2, ?3, ?4)",
-                params![id, kind, text, now()],
+                params![id, kind, redact_text(text), now()],
             )
             .map(|_| ())
         })
@@ -329,9 +330,14 @@ impl TaskStore for SqliteStore {
                     int(t.input_tokens),
                     int(t.output_tokens),
                     int(t.cost_micros),
-                    t.summary,
+                    redact_text(&t.summary),
                     t.at
                 ],
+            )?;
+            let line = format!("{} turn {} ({}): {}", t.role, t.n, t.provider, t.summary);
+            tx.execute(
+                "INSERT INTO timeline (task_id, kind, text, at) VALUES (?1, 'turn', ?2, ?3)",
+                params![id, redact_text(&line), t.at],
             )?;
             bump_day(&tx, 0, 1, t.cost_micros)?;
             tx.commit()
@@ -367,7 +373,7 @@ impl TaskStore for SqliteStore {
         self.with(|c| {
             c.execute(
                 "INSERT INTO approvals (task_id, by, note, at) VALUES (?1, ?2, ?3, ?4)",
-                params![id, by, note, now()],
+                params![id, by, redact_text(note), now()],
             )
             .map(|_| ())
         })

@@ -148,3 +148,36 @@ fn files_and_heartbeat() {
     s.heartbeat(7).unwrap();
     assert_ne!(s.get(a.id).unwrap().unwrap().lease_heartbeat, before);
 }
+
+#[test]
+fn known_secrets_never_reach_the_file() {
+    let secret = "taskstore-secret-7f3a9c21e";
+    crate::engine::ground::redact::register(secret);
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("clk.db");
+    let s = SqliteStore::open(&path).unwrap();
+    let a = s
+        .add(&new(&format!("use the key {secret} to deploy")))
+        .unwrap();
+    s.log(a.id, "note", &format!("saw {secret}")).unwrap();
+    s.move_state(
+        &Move {
+            id: a.id,
+            from: &[TaskState::Queued],
+            to: TaskState::Failed,
+            reason: &format!("the check printed {secret}"),
+        },
+        1,
+    )
+    .unwrap();
+    let a = s.get(a.id).unwrap().unwrap();
+    assert!(
+        !a.prompt.contains(secret) && !a.reason.contains(secret),
+        "{a:?}"
+    );
+    drop(s);
+    for f in ["clk.db", "clk.db-wal"] {
+        let bytes = std::fs::read(d.path().join(f)).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&bytes).contains(secret), "{f}");
+    }
+}
