@@ -623,3 +623,23 @@ fn a_daily_budget_makes_tasks_wait_and_a_raised_one_lets_them_go_on() {
     assert!(dir.join("c.txt").is_file());
     assert!(ok(&dir, &["budget"]).contains("4 of 10"), "turns today");
 }
+
+#[test]
+fn clk_merge_leaves_task_branches_alone_and_a_cancelled_task_is_cleaned_up() {
+    let mock = MockServer::start(Script::new(vec![writes("wip.txt", 10)]));
+    let (_t, dir) = project(&mock);
+    ok(
+        &dir,
+        &["task", "add", "write wip.txt", "--autonomy", "safe"],
+    );
+    ok(&dir, &["work", "--until-idle"]);
+    assert_eq!(task(&dir, 1)["state"], "approval");
+    // Not approved: `clk merge` (for run branches) must not bring it over.
+    ok(&dir, &["merge"]);
+    assert!(!dir.join("wip.txt").exists());
+    assert!(git(&dir, &["branch", "--list", "clk/task-1"]).contains("clk/task-1"));
+    ok(&dir, &["task", "cancel", "1"]);
+    ok(&dir, &["work", "--until-idle"]);
+    assert_eq!(git(&dir, &["branch", "--list", "clk/*"]).trim(), "");
+    assert_eq!(task(&dir, 1)["worktree"], "");
+}

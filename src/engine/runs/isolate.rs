@@ -388,6 +388,8 @@ pub async fn merge_waiting(project: &Project, bus: &Bus, discard: bool) -> Resul
         .map_err(|e| e.to_string())?
         .into_iter()
         .filter(|b| !busy.contains(b))
+        // A task's branch merges through `clk work`, after its proof and approval.
+        .filter(|b| !b.starts_with("clk/task-"))
         .collect();
     if branches.is_empty() {
         return Ok("no run branch waits to be merged".into());

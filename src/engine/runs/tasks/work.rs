@@ -369,6 +369,18 @@ pub async fn work(
                 }
             }
         }
+        // A task cancelled while it was not running leaves its worktree and branch here.
+        for t in all
+            .iter()
+            .filter(|t| t.state == TaskState::Cancelled && !t.worktree.is_empty())
+        {
+            if !running.contains_key(&t.id) {
+                if let Some(repo) = git::open(&project.ws.root) {
+                    let _ = worktree::remove(&repo, &run::run_id(t.id), false);
+                }
+                let _ = store.set_worktree(t.id, "", "", &t.base);
+            }
+        }
         for t in all.iter().filter(|t| t.state == TaskState::Approved) {
             w.land(t, cancel).await;
         }
