@@ -157,6 +157,11 @@ pub enum Command {
         #[arg(long)]
         until_idle: bool,
     },
+    /// Rules every agent working a task of this workspace sees: add, list, remove.
+    Context {
+        #[command(subcommand)]
+        action: ContextAction,
+    },
     /// Show or change settings.
     Configure {
         /// KEY=VALUE; dotted keys reach nested settings (supervise.max_cycles=5,
@@ -224,6 +229,19 @@ pub enum TaskAction {
     },
     /// Drop a task.
     Cancel { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContextAction {
+    /// Add a rule: `clk context add "use pnpm, not npm"`.
+    Add {
+        #[arg(required = true, num_args = 1..)]
+        rule: Vec<String>,
+    },
+    /// Every rule with its id.
+    List,
+    /// Remove a rule by its id.
+    Remove { id: i64 },
 }
 
 /// Which improvement loop to run.

@@ -1,12 +1,14 @@
 //! `clk task ...`: the same task requests as `/task` in the dashboard, answered from the task
-//! store at once (no engine needed): lines for a person, or JSON with `--json`.
+//! store at once (no engine needed): lines for a person, or JSON with `--json`. Also
+//! `clk context ...`, the rules every task's agents see.
 
 use std::path::Path;
 
 use super::{Failure, project};
-use crate::cli::TaskAction;
+use crate::cli::{ContextAction, TaskAction};
 use crate::engine::ground::task::TaskCommand;
 use crate::engine::runs::tasks::ops;
+use crate::engine::runs::tasks::rules::{self, RuleCommand};
 use crate::headless::Format;
 
 fn note(words: Vec<String>) -> Option<String> {
@@ -37,6 +39,21 @@ pub fn run(dir: &Path, action: TaskAction, format: Format) -> Result<u8, Failure
         TaskAction::Cancel { id } => TaskCommand::Cancel { id },
     };
     let reply = ops::apply(&p, cmd).map_err(Failure::bad_input)?;
+    print(reply, format)
+}
+
+/// `clk context add|list|remove`.
+pub fn context(dir: &Path, action: ContextAction, format: Format) -> Result<u8, Failure> {
+    let p = project(dir)?;
+    let cmd = match action {
+        ContextAction::Add { rule } => RuleCommand::Add(rule.join(" ")),
+        ContextAction::List => RuleCommand::List,
+        ContextAction::Remove { id } => RuleCommand::Remove(id),
+    };
+    print(rules::apply(&p, cmd).map_err(Failure::bad_input)?, format)
+}
+
+fn print(reply: ops::Reply, format: Format) -> Result<u8, Failure> {
     match format {
         Format::Json => println!("{}", reply.json),
         Format::Human => {

@@ -643,3 +643,31 @@ fn clk_merge_leaves_task_branches_alone_and_a_cancelled_task_is_cleaned_up() {
     assert_eq!(git(&dir, &["branch", "--list", "clk/*"]).trim(), "");
     assert_eq!(task(&dir, 1)["worktree"], "");
 }
+
+#[test]
+fn context_rules_reach_every_task_prompt_until_removed() {
+    let mock = MockServer::start(Script::new(vec![writes("x.txt", 10), writes("y.txt", 10)]));
+    let (_t, dir) = project(&mock);
+    assert!(ok(&dir, &["context", "add", "indent", "with", "tabs"]).contains("rule 1 added"));
+    ok(&dir, &["context", "add", "never touch infra/"]);
+    let listed = ok(&dir, &["context", "list"]);
+    assert!(listed.contains("1  indent with tabs") && listed.contains("2  never touch infra/"));
+    ok(&dir, &["task", "add", "write x.txt"]);
+    ok(&dir, &["work", "--until-idle"]);
+    ok(&dir, &["context", "remove", "1"]);
+    let (good, text) = run(&dir, &["context", "remove", "1"]);
+    assert!(!good && text.contains("there is no rule 1"), "{text}");
+    ok(&dir, &["task", "add", "write y.txt"]);
+    ok(&dir, &["work", "--until-idle"]);
+    let prompts: Vec<String> = mock
+        .model_requests()
+        .iter()
+        .map(|r| r.json.as_ref().unwrap()["messages"].to_string())
+        .collect();
+    assert!(prompts[0].contains(
+        "Rules for every agent in this workspace:\\n- indent with tabs\\n- never touch infra/"
+    ));
+    assert!(
+        !prompts[1].contains("indent with tabs") && prompts[1].contains("- never touch infra/")
+    );
+}

@@ -9,5 +9,6 @@ pub mod ops;
 pub mod overlap;
 pub mod proof;
 pub mod risk;
+pub mod rules;
 pub mod run;
 pub mod work;

@@ -171,7 +171,7 @@ impl Ctx<'_> {
         let n = self.turns;
         let req = DispatchRequest {
             agent: agent.to_string(),
-            objective,
+            objective: format!("{}{objective}", super::rules::preamble(self.store.as_ref())),
             stage: Some(format!("{}-{role}", run_id(self.task.id))),
             workflow: Some(format!("task-{}", self.task.flow)),
             commit,

@@ -151,6 +151,20 @@ pub trait TaskStore: Send + Sync {
     fn count_started(&self) -> Result<(), StoreError>;
     /// What was used on `day` (`YYYY-MM-DD`, UTC).
     fn day_usage(&self, day: &str) -> Result<DayUsage, StoreError>;
+    /// Add a context rule (every task's agents see it); returns its id.
+    fn add_rule(&self, text: &str) -> Result<i64, StoreError>;
+    /// Every context rule, oldest first.
+    fn rules(&self) -> Result<Vec<Rule>, StoreError>;
+    /// Remove rule `id`; false when there was none.
+    fn remove_rule(&self, id: i64) -> Result<bool, StoreError>;
+}
+
+/// A context rule: a line every agent working a task of the workspace is given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    pub id: i64,
+    pub text: String,
+    pub created_at: String,
 }
 
 /// Today as the store's day key.

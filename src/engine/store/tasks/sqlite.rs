@@ -9,7 +9,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::schema::MIGRATIONS;
 use super::{
-    DayUsage, Move, NewTask, StoreError, Task, TaskStore, TimelineEntry, TurnRecord, now, today,
+    DayUsage, Move, NewTask, Rule, StoreError, Task, TaskStore, TimelineEntry, TurnRecord, now,
+    today,
 };
 use crate::engine::ground::redact::redact_text;
 use crate::engine::ground::task::TaskState;
@@ -399,5 +400,33 @@ impl TaskStore for SqliteStore {
             .optional()
             .map(Option::unwrap_or_default)
         })
+    }
+
+    fn add_rule(&self, text: &str) -> Result<i64, StoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO context_rules (text, created_at) VALUES (?1, ?2)",
+                params![redact_text(text), now()],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    fn rules(&self) -> Result<Vec<Rule>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT id, text, created_at FROM context_rules ORDER BY id")?;
+            st.query_map([], |r| {
+                Ok(Rule {
+                    id: r.get(0)?,
+                    text: r.get(1)?,
+                    created_at: r.get(2)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    fn remove_rule(&self, id: i64) -> Result<bool, StoreError> {
+        self.with(|c| Ok(c.execute("DELETE FROM context_rules WHERE id = ?1", [id])? > 0))
     }
 }
