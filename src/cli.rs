@@ -157,6 +157,11 @@ pub enum Command {
         #[arg(long)]
         until_idle: bool,
     },
+    /// Tasks saved under a name: save, list, run (queues one).
+    Template {
+        #[command(subcommand)]
+        action: TemplateAction,
+    },
     /// Rules every agent working a task of this workspace sees: add, list, remove.
     Context {
         #[command(subcommand)]
@@ -193,9 +198,12 @@ pub enum RolesAction {
 pub enum TaskAction {
     /// Queue a task: `clk task add "add a health endpoint to src/server.rs"`.
     Add {
-        /// What to do.
-        #[arg(required = true, num_args = 1..)]
+        /// What to do (with --template: added after the template's prompt).
+        #[arg(required_unless_present = "template", num_args = 0..)]
         prompt: Vec<String>,
+        /// Start from a saved template (`clk template list`).
+        #[arg(long)]
+        template: Option<String>,
         /// How the task is worked: duo (implementer with handoffs, then a review by the
         /// other provider; the default) or solo (implementer only).
         #[arg(long)]
@@ -229,6 +237,26 @@ pub enum TaskAction {
     },
     /// Drop a task.
     Cancel { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TemplateAction {
+    /// Save a task under a name: `clk template save docs "update the README for the change"`.
+    Save {
+        name: String,
+        #[arg(required = true, num_args = 1..)]
+        prompt: Vec<String>,
+        #[arg(long)]
+        flow: Option<String>,
+        #[arg(long)]
+        agent: Option<String>,
+        #[arg(long)]
+        autonomy: Option<String>,
+    },
+    /// Every template.
+    List,
+    /// Queue a task from a template.
+    Run { name: String },
 }
 
 #[derive(Debug, Subcommand)]

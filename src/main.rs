@@ -157,6 +157,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Configure { set, show } => cmd::configure::run(&dir, &set, show),
         Command::Task { action } => cmd::task::run(&dir, action, format),
         Command::Context { action } => cmd::task::context(&dir, action, format),
+        Command::Template { action } => cmd::task::template(&dir, action, format),
         Command::Work {
             workers,
             until_idle,

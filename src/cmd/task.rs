@@ -5,10 +5,12 @@
 use std::path::Path;
 
 use super::{Failure, project};
-use crate::cli::{ContextAction, TaskAction};
+use crate::cli::{ContextAction, TaskAction, TemplateAction};
 use crate::engine::ground::task::TaskCommand;
 use crate::engine::runs::tasks::ops;
 use crate::engine::runs::tasks::rules::{self, RuleCommand};
+use crate::engine::runs::tasks::templates;
+use crate::engine::store::tasks::Template;
 use crate::headless::Format;
 
 fn note(words: Vec<String>) -> Option<String> {
@@ -20,6 +22,7 @@ pub fn run(dir: &Path, action: TaskAction, format: Format) -> Result<u8, Failure
     let cmd = match action {
         TaskAction::Add {
             prompt,
+            template,
             flow,
             agent,
             autonomy,
@@ -28,6 +31,7 @@ pub fn run(dir: &Path, action: TaskAction, format: Format) -> Result<u8, Failure
             flow,
             agent,
             autonomy,
+            template,
             requested_by: Some("cli".into()),
         },
         TaskAction::List => TaskCommand::List,
@@ -51,6 +55,32 @@ pub fn context(dir: &Path, action: ContextAction, format: Format) -> Result<u8, 
         ContextAction::Remove { id } => RuleCommand::Remove(id),
     };
     print(rules::apply(&p, cmd).map_err(Failure::bad_input)?, format)
+}
+
+/// `clk template save|list|run`.
+pub fn template(dir: &Path, action: TemplateAction, format: Format) -> Result<u8, Failure> {
+    let p = project(dir)?;
+    let reply = match action {
+        TemplateAction::Save {
+            name,
+            prompt,
+            flow,
+            agent,
+            autonomy,
+        } => templates::save(
+            &p,
+            Template {
+                name,
+                prompt: prompt.join(" "),
+                flow: flow.unwrap_or_default(),
+                agent: agent.unwrap_or_default(),
+                autonomy: autonomy.unwrap_or_default(),
+            },
+        ),
+        TemplateAction::List => templates::list(&p),
+        TemplateAction::Run { name } => templates::run(&p, &name),
+    };
+    print(reply.map_err(Failure::bad_input)?, format)
 }
 
 fn print(reply: ops::Reply, format: Format) -> Result<u8, Failure> {

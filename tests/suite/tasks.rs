@@ -671,3 +671,58 @@ fn context_rules_reach_every_task_prompt_until_removed() {
         !prompts[1].contains("indent with tabs") && prompts[1].contains("- never touch infra/")
     );
 }
+
+#[test]
+fn templates_save_list_and_queue_tasks() {
+    let mock = MockServer::start(Script::new(vec![]));
+    let (_t, dir) = project(&mock);
+    let out = ok(
+        &dir,
+        &[
+            "template",
+            "save",
+            "docs",
+            "update",
+            "README.md",
+            "--autonomy",
+            "safe",
+            "--flow",
+            "solo",
+        ],
+    );
+    assert!(out.contains("template docs saved"), "{out}");
+    assert!(ok(&dir, &["template", "list"]).contains("docs                 update README.md"));
+    assert!(
+        ok(&dir, &["template", "run", "docs"])
+            .contains("task 1 queued (engineer, solo, autonomy safe)")
+    );
+    ok(
+        &dir,
+        &[
+            "task",
+            "add",
+            "--template",
+            "docs",
+            "mention",
+            "the",
+            "flag",
+            "--autonomy",
+            "balanced",
+        ],
+    );
+    let all = tasks(&dir);
+    assert_eq!(all[0]["prompt"], "update README.md");
+    assert_eq!(all[1]["prompt"], "update README.md\n\nmention the flag");
+    assert_eq!(
+        (all[1]["autonomy"].as_str(), all[1]["flow"].as_str()),
+        (Some("balanced"), Some("solo"))
+    );
+    assert_eq!(all[1]["predicted_files"], serde_json::json!(["README.md"]));
+    let (good, text) = run(&dir, &["template", "run", "nope"]);
+    assert!(
+        !good && text.contains("there is no template \"nope\""),
+        "{text}"
+    );
+    let (good, text) = run(&dir, &["template", "save", "x", "y", "--flow", "dance"]);
+    assert!(!good && text.contains("no flow called \"dance\""), "{text}");
+}

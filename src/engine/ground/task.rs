@@ -108,6 +108,9 @@ pub enum TaskCommand {
         agent: Option<String>,
         #[serde(default)]
         autonomy: Option<String>,
+        /// A saved template: its prompt (the given one is added after it) and settings.
+        #[serde(default)]
+        template: Option<String>,
         /// Who asked: `cli`, `dashboard`, a chat user.
         #[serde(default)]
         requested_by: Option<String>,
@@ -246,6 +249,7 @@ pub fn parse_slash(argv: &[String]) -> Result<TaskCommand, String> {
                 flow,
                 agent,
                 autonomy,
+                template: None,
                 requested_by: Some("dashboard".into()),
             })
         }
@@ -301,6 +305,7 @@ mod slash_tests {
                 flow: None,
                 agent: Some("codex".into()),
                 autonomy: Some("safe".into()),
+                template: None,
                 requested_by: Some("dashboard".into()),
             })
         );

@@ -11,4 +11,5 @@ pub mod proof;
 pub mod risk;
 pub mod rules;
 pub mod run;
+pub mod templates;
 pub mod work;

@@ -50,6 +50,30 @@ fn check_agent(project: &Project, agent: &str) -> Result<(), String> {
     ))
 }
 
+/// A task's flow, agent and autonomy: the given ones checked, the defaults for the rest.
+pub fn settle(
+    project: &Project,
+    flow: Option<String>,
+    agent: Option<String>,
+    autonomy: Option<String>,
+) -> Result<(String, String, String), String> {
+    let flow = flow.unwrap_or_else(|| FLOWS[0].to_string());
+    if !FLOWS.contains(&flow.as_str()) {
+        return Err(format!(
+            "no flow called {flow:?}; use one of: {}",
+            FLOWS.join(", ")
+        ));
+    }
+    let agent = agent.unwrap_or_else(|| "engineer".to_string());
+    check_agent(project, &agent)?;
+    let autonomy = match autonomy {
+        None => project.config.autonomy,
+        Some(a) => parse_autonomy(&a)
+            .ok_or_else(|| format!("autonomy {a:?} is not one of safe, balanced, aggressive"))?,
+    };
+    Ok((flow, agent, autonomy_name(autonomy).to_string()))
+}
+
 /// Run one task request against `store`.
 pub fn apply_with(
     project: &Project,
@@ -63,33 +87,37 @@ pub fn apply_with(
             flow,
             agent,
             autonomy,
+            template,
             requested_by,
         } => {
-            let prompt = prompt.trim().to_string();
+            let mut prompt = prompt.trim().to_string();
+            let (mut flow, mut agent, mut autonomy) = (flow, agent, autonomy);
+            if let Some(name) = template {
+                let t = store.template(&name).map_err(err)?.ok_or_else(|| {
+                    format!("there is no template {name:?}; `clk template list` shows them")
+                })?;
+                prompt = if prompt.is_empty() {
+                    t.prompt
+                } else {
+                    format!("{}\n\n{prompt}", t.prompt)
+                };
+                let or = |given: Option<String>, saved: String| {
+                    given.or_else(|| (!saved.is_empty()).then_some(saved))
+                };
+                flow = or(flow, t.flow);
+                agent = or(agent, t.agent);
+                autonomy = or(autonomy, t.autonomy);
+            }
             if prompt.is_empty() {
                 return Err("say what the task is: clk task add \"what to do\"".into());
             }
-            let flow = flow.unwrap_or_else(|| FLOWS[0].to_string());
-            if !FLOWS.contains(&flow.as_str()) {
-                return Err(format!(
-                    "no flow called {flow:?}; use one of: {}",
-                    FLOWS.join(", ")
-                ));
-            }
-            let agent = agent.unwrap_or_else(|| "engineer".to_string());
-            check_agent(project, &agent)?;
-            let autonomy = match autonomy {
-                None => project.config.autonomy,
-                Some(a) => parse_autonomy(&a).ok_or_else(|| {
-                    format!("autonomy {a:?} is not one of safe, balanced, aggressive")
-                })?,
-            };
+            let (flow, agent, autonomy) = settle(project, flow, agent, autonomy)?;
             let task = store
                 .add(&NewTask {
                     prompt: prompt.clone(),
                     flow,
                     agent,
-                    autonomy: autonomy_name(autonomy).to_string(),
+                    autonomy,
                     requested_by: requested_by.unwrap_or_else(|| "cli".into()),
                 })
                 .map_err(err)?;

@@ -157,6 +157,21 @@ pub trait TaskStore: Send + Sync {
     fn rules(&self) -> Result<Vec<Rule>, StoreError>;
     /// Remove rule `id`; false when there was none.
     fn remove_rule(&self, id: i64) -> Result<bool, StoreError>;
+    /// Save (or replace) a template.
+    fn save_template(&self, t: &Template) -> Result<(), StoreError>;
+    fn template(&self, name: &str) -> Result<Option<Template>, StoreError>;
+    /// Every template, by name.
+    fn templates(&self) -> Result<Vec<Template>, StoreError>;
+}
+
+/// A saved task: its prompt and, when set, its flow, agent and autonomy (empty: the default).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Template {
+    pub name: String,
+    pub prompt: String,
+    pub flow: String,
+    pub agent: String,
+    pub autonomy: String,
 }
 
 /// A context rule: a line every agent working a task of the workspace is given.

@@ -9,8 +9,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::schema::MIGRATIONS;
 use super::{
-    DayUsage, Move, NewTask, Rule, StoreError, Task, TaskStore, TimelineEntry, TurnRecord, now,
-    today,
+    DayUsage, Move, NewTask, Rule, StoreError, Task, TaskStore, Template, TimelineEntry,
+    TurnRecord, now, today,
 };
 use crate::engine::ground::redact::redact_text;
 use crate::engine::ground::task::TaskState;
@@ -429,4 +429,53 @@ impl TaskStore for SqliteStore {
     fn remove_rule(&self, id: i64) -> Result<bool, StoreError> {
         self.with(|c| Ok(c.execute("DELETE FROM context_rules WHERE id = ?1", [id])? > 0))
     }
+
+    fn save_template(&self, t: &Template) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO templates (name, prompt, flow, agent, autonomy, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(name) DO UPDATE SET prompt = ?2, flow = ?3, agent = ?4, autonomy = ?5",
+                params![
+                    t.name,
+                    redact_text(&t.prompt),
+                    t.flow,
+                    t.agent,
+                    t.autonomy,
+                    now()
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn template(&self, name: &str) -> Result<Option<Template>, StoreError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT name, prompt, flow, agent, autonomy FROM templates WHERE name = ?1",
+                [name],
+                template_row,
+            )
+            .optional()
+        })
+    }
+
+    fn templates(&self) -> Result<Vec<Template>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT name, prompt, flow, agent, autonomy FROM templates ORDER BY name",
+            )?;
+            st.query_map([], template_row)?.collect()
+        })
+    }
+}
+
+fn template_row(r: &Row<'_>) -> rusqlite::Result<Template> {
+    Ok(Template {
+        name: r.get(0)?,
+        prompt: r.get(1)?,
+        flow: r.get(2)?,
+        agent: r.get(3)?,
+        autonomy: r.get(4)?,
+    })
 }
