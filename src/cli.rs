@@ -204,16 +204,8 @@ pub enum TaskAction {
         /// Start from a saved template (`clk template list`).
         #[arg(long)]
         template: Option<String>,
-        /// How the task is worked: duo (implementer with handoffs, then a review by the
-        /// other provider; the default) or solo (implementer only).
-        #[arg(long)]
-        flow: Option<String>,
-        /// Who does it: a roster agent (engineer) or a provider (claude, codex, ...).
-        #[arg(long)]
-        agent: Option<String>,
-        /// safe (wait for `task approve`), balanced or aggressive (merge when green).
-        #[arg(long)]
-        autonomy: Option<String>,
+        #[command(flatten)]
+        how: TaskSettings,
     },
     /// Every task with its state (`--json` for scripts).
     List,
@@ -239,6 +231,21 @@ pub enum TaskAction {
     Cancel { id: i64 },
 }
 
+/// How a task is worked (default: the duo flow, the engineer, the project's autonomy).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TaskSettings {
+    /// How the task is worked: duo (implementer with handoffs, then a review by the other
+    /// provider; the default) or solo (implementer only).
+    #[arg(long)]
+    pub flow: Option<String>,
+    /// Who does it: a roster agent (engineer) or a provider (claude, codex, ...).
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// safe (wait for `task approve`), balanced or aggressive (merge when green).
+    #[arg(long)]
+    pub autonomy: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum TemplateAction {
     /// Save a task under a name: `clk template save docs "update the README for the change"`.
@@ -246,12 +253,8 @@ pub enum TemplateAction {
         name: String,
         #[arg(required = true, num_args = 1..)]
         prompt: Vec<String>,
-        #[arg(long)]
-        flow: Option<String>,
-        #[arg(long)]
-        agent: Option<String>,
-        #[arg(long)]
-        autonomy: Option<String>,
+        #[command(flatten)]
+        how: TaskSettings,
     },
     /// Every template.
     List,

@@ -23,14 +23,12 @@ pub fn run(dir: &Path, action: TaskAction, format: Format) -> Result<u8, Failure
         TaskAction::Add {
             prompt,
             template,
-            flow,
-            agent,
-            autonomy,
+            how,
         } => TaskCommand::Add {
             prompt: prompt.join(" "),
-            flow,
-            agent,
-            autonomy,
+            flow: how.flow,
+            agent: how.agent,
+            autonomy: how.autonomy,
             template,
             requested_by: Some("cli".into()),
         },
@@ -61,20 +59,14 @@ pub fn context(dir: &Path, action: ContextAction, format: Format) -> Result<u8, 
 pub fn template(dir: &Path, action: TemplateAction, format: Format) -> Result<u8, Failure> {
     let p = project(dir)?;
     let reply = match action {
-        TemplateAction::Save {
-            name,
-            prompt,
-            flow,
-            agent,
-            autonomy,
-        } => templates::save(
+        TemplateAction::Save { name, prompt, how } => templates::save(
             &p,
             Template {
                 name,
                 prompt: prompt.join(" "),
-                flow: flow.unwrap_or_default(),
-                agent: agent.unwrap_or_default(),
-                autonomy: autonomy.unwrap_or_default(),
+                flow: how.flow.unwrap_or_default(),
+                agent: how.agent.unwrap_or_default(),
+                autonomy: how.autonomy.unwrap_or_default(),
             },
         ),
         TemplateAction::List => templates::list(&p),
