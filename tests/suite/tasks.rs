@@ -726,3 +726,49 @@ fn templates_save_list_and_queue_tasks() {
     let (good, text) = run(&dir, &["template", "save", "x", "y", "--flow", "dance"]);
     assert!(!good && text.contains("no flow called \"dance\""), "{text}");
 }
+
+#[test]
+fn a_rebase_conflict_sends_the_task_back_to_start_again_on_the_current_code() {
+    let write = |content: &str| {
+        Reply::text(&format!(
+            "ACTION: write\nPATH: shared.txt\nCONTENT:\n{content}\nEND_ACTION\n"
+        ))
+    };
+    let mock = MockServer::start(Script::new(vec![
+        Reply::delay(1500, write("task v1")),
+        write("task v2"),
+    ]));
+    let (_t, dir) = project(&mock);
+    fs::write(dir.join("shared.txt"), "base\n").unwrap();
+    git(&dir, &["add", "shared.txt"]);
+    git(&dir, &["commit", "-qm", "user: shared"]);
+    ok(
+        &dir,
+        &["task", "add", "rewrite shared.txt", "--flow", "solo"],
+    );
+    let mut child = worker_waiting_on_the_model(&dir, &mock, &["work", "--until-idle"]);
+    // While the agent works, the user changes the same file on their branch.
+    fs::write(dir.join("shared.txt"), "the user's version\n").unwrap();
+    git(&dir, &["commit", "-qam", "user: my change"]);
+    assert!(child.wait().unwrap().success());
+    let tl = timeline(&dir, 1);
+    assert!(
+        tl.contains("conflicted in shared.txt, so the task starts again from your current code"),
+        "{tl}"
+    );
+    assert_eq!(task(&dir, 1)["state"], "merged", "{tl}");
+    assert_eq!(task(&dir, 1)["turns"], 2);
+    assert_eq!(
+        fs::read_to_string(dir.join("shared.txt")).unwrap(),
+        "task v2\n"
+    );
+    let log = git(&dir, &["log", "--format=%s", "-2"]);
+    assert_eq!(log.lines().nth(1), Some("user: my change"), "{log}");
+    let prompts: Vec<String> = mock
+        .model_requests()
+        .iter()
+        .map(|r| r.json.as_ref().unwrap()["messages"].to_string())
+        .collect();
+    assert!(prompts[1].contains("sent back before it could merge: rebasing onto your branch"));
+    assert!(git(&dir, &["for-each-ref", "refs/clk/conflicted/"]).contains("clk/task-1"));
+}

@@ -59,8 +59,10 @@ fn git_in(dir: &Path, args: &[&str]) -> Result<String, String> {
 }
 
 /// Rebase the task's branch (in its worktree) onto `onto`. `Err` is the evidence of a
-/// conflict, or why git failed.
-fn rebase(worktree: &Path, onto: &str) -> Result<(), Proof> {
+/// conflict, or why git failed. On a conflict the branch starts again from `onto`, so the
+/// implementer redoes the task on the current code; its old commits stay reachable under
+/// `refs/clk/conflicted/<branch>`.
+fn rebase(worktree: &Path, branch: &str, onto: &str) -> Result<(), Proof> {
     if git_in(worktree, &["rebase", "--quiet", onto]).is_ok() {
         return Ok(());
     }
@@ -71,9 +73,17 @@ fn rebase(worktree: &Path, onto: &str) -> Result<(), Proof> {
     if files.is_empty() {
         return Err(Proof::Broken(format!("could not rebase onto {short}")));
     }
+    let keep = format!("refs/clk/conflicted/{branch}");
+    let moved = git_in(worktree, &["update-ref", &keep, "HEAD"])
+        .and_then(|_| git_in(worktree, &["reset", "--hard", "--quiet", onto]));
+    if let Err(e) = moved {
+        return Err(Proof::Broken(format!(
+            "could not restart it from {short}: {e}"
+        )));
+    }
     Err(Proof::Conflict(format!(
-        "rebasing onto your branch ({short}) conflicts in {}; make the task's change fit the \
-         current code",
+        "rebasing onto your branch ({short}) conflicted in {}, so the task starts again from \
+         your current code (its earlier commits are kept under {keep}); do it again so it fits",
         files.join(", ")
     )))
 }
@@ -111,7 +121,7 @@ pub async fn prove(project: &Project, t: &Task, cancel: &CancellationToken) -> P
             t.worktree, t.id
         ));
     }
-    if let Err(p) = rebase(worktree, &head.to_string()) {
+    if let Err(p) = rebase(worktree, &t.branch, &head.to_string()) {
         return p;
     }
     let checks = project.config.tasks.checks.clone();

@@ -222,20 +222,25 @@ impl Worker<'_> {
     async fn land(&mut self, t: &Task, cancel: &CancellationToken) {
         let from = [TaskState::Running, TaskState::Approved];
         let id = t.id;
-        match proof::prove(self.project, t, cancel).await {
+        let proof = proof::prove(self.project, t, cancel).await;
+        if !matches!(proof, Proof::Broken(_)) {
+            // Rebased (or, after a conflict, started again) on the user's HEAD: its changes
+            // are measured from there.
+            if let Some(head) = git::open(&self.project.ws.root)
+                .and_then(|r| r.head().ok().and_then(|h| h.target()))
+            {
+                let _ = self
+                    .store
+                    .set_worktree(id, &t.branch, &t.worktree, &head.to_string());
+            }
+        }
+        match proof {
             Proof::Ready {
                 checks,
                 files,
                 lines,
             } => {
                 let _ = self.store.log(id, "proof", &format!("rebased; {checks}"));
-                if let Some(repo) = git::open(&self.project.ws.root) {
-                    if let Some(head) = repo.head().ok().and_then(|h| h.target()) {
-                        let _ =
-                            self.store
-                                .set_worktree(id, &t.branch, &t.worktree, &head.to_string());
-                    }
-                }
                 let ask = match parse_autonomy(&t.autonomy) {
                     _ if t.state != TaskState::Running => None,
                     Some(Autonomy::Safe) => Some("autonomy is safe".to_string()),
