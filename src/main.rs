@@ -41,9 +41,11 @@ fn start_logging(dir: &std::path::Path) -> Option<tracing_appender::non_blocking
     let logs = ws.logs_dir();
     std::fs::create_dir_all(&logs).ok()?;
     let appender = tracing_appender::rolling::never(&logs, "clk.log");
-    // Secrets are masked before a line reaches the file, whatever code logged it.
-    let (writer, guard) =
-        tracing_appender::non_blocking(clk::engine::ground::redact::RedactingWriter::new(appender));
+    // Secrets are masked before a line reaches the file, whatever code logged it. The queue
+    // is allocated whole at start: 128k lines (the default) cost a millisecond per process.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(4096)
+        .finish(clk::engine::ground::redact::RedactingWriter::new(appender));
     let level = std::env::var("CLK_LOG_LEVEL").unwrap_or_else(|_| "info".into());
     let filter = tracing_subscriber::EnvFilter::try_new(format!("clk={}", level.to_lowercase()))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("clk=info"));

@@ -19,6 +19,11 @@ if ! need bwrap; then
   echo "run-all: installing bubblewrap" >&2
   apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null
 fi
+if ! need strace; then
+  # A test counts the files a dispatch loop opens (no CA store over plain http).
+  echo "run-all: installing strace" >&2
+  apt-get update -qq && apt-get install -y -qq strace >/dev/null
+fi
 if ! need cargo; then
   echo "run-all: cargo is missing; install Rust from https://rustup.rs" >&2
   exit 2
@@ -34,6 +39,8 @@ export CLK_CLI_BIN CLK_REQUIRE_CLIS=1
 export CLK_REQUIRE_TMUX=1
 # The sandbox tests fail, not skip, when bubblewrap or Landlock is missing.
 export CLK_REQUIRE_SANDBOX=1
+# And the CA-store test fails, not skips, when strace is missing.
+export CLK_REQUIRE_STRACE=1
 
 echo "== cargo fmt --check"
 cargo fmt --check

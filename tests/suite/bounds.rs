@@ -194,3 +194,67 @@ fn long_lines_of_output_are_bounded_too() {
         &log[..log.len().min(2000)]
     );
 }
+
+#[test]
+fn a_reply_the_quality_check_turned_down_is_kept_as_its_size_and_first_lines() {
+    let mock = MockServer::start(Script::new(vec![]));
+    let (_d, dir) = project(&mock, &["provider_retry.max_retries=0"]);
+    // Two MB inside ACTION blocks that never end: malformed, so the reply is turned down.
+    let body = "a line of a reply that goes on and on\n".repeat(50_000);
+    let broken = format!(
+        "Writing the app now.\nACTION: write\nPATH: app.txt\nCONTENT:\n{body}\
+         ACTION: write\nPATH: other.txt\nCONTENT:\nstray\n"
+    );
+    mock.push(Reply::chunked(&broken, 64 * 1024, None));
+    mock.push(Reply::text(
+        "Wrote the app.\nACTION: write\nPATH: app.txt\nCONTENT:\nrepaired\nEND_ACTION\nCONFIDENCE: 0.9\n",
+    ));
+    fs::write(
+        dir.join(".clk/config/workflows/one.yaml"),
+        "name: one\nstages:\n  - id: build\n    agent: engineer\n    objective: Write app.txt.\n",
+    )
+    .unwrap();
+    let out = clk(&dir)
+        .args(["run", "--workflow", "one", "--max-cycles", "1"])
+        .output()
+        .unwrap();
+    let printed =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(mock.model_calls(), 2, "{printed}");
+    assert_eq!(
+        fs::read_to_string(dir.join("app.txt")).unwrap_or_default(),
+        "repaired\n",
+        "{printed}"
+    );
+    assert!(!dir.join("other.txt").exists());
+    let mut responses: Vec<String> = fs::read_dir(dir.join(".clk/runs"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| fs::read_to_string(e.path().join("response.txt")).ok())
+        .collect();
+    responses.sort_by_key(String::len);
+    assert_eq!(responses.len(), 2);
+    let (applied, turned_down) = (&responses[0], &responses[1]);
+    assert!(applied.contains("repaired"), "{applied}");
+    assert!(
+        turned_down.len() < 8 * 1024,
+        "the turned-down reply is kept whole: {} bytes",
+        turned_down.len()
+    );
+    assert!(
+        turned_down.starts_with(&format!(
+            "(reply turned down by the quality check, not applied: {} bytes, {} lines;",
+            broken.len(),
+            broken.lines().count()
+        )),
+        "{}",
+        &turned_down[..200.min(turned_down.len())]
+    );
+    assert!(turned_down.contains("Writing the app now.\nACTION: write\nPATH: app.txt\n"));
+    let log = activity(&dir);
+    assert!(
+        log.len() < 1_000_000,
+        "activity.jsonl is {} bytes",
+        log.len()
+    );
+}

@@ -32,6 +32,13 @@ fn project_with_agent(script: &str) -> (tempfile::TempDir, std::path::PathBuf) {
         ])
         .assert()
         .success();
+    // The agent program keeps its prompt beside itself, outside the project: the sandbox
+    // every shell provider command runs in lets it write there only when told.
+    let cfg = root.join(".clk/config/clk.config.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&cfg).unwrap()).unwrap();
+    v["sandbox"] = serde_json::json!({ "writable": [d.path().canonicalize().unwrap()] });
+    fs::write(&cfg, serde_json::to_string_pretty(&v).unwrap()).unwrap();
     (d, root)
 }
 

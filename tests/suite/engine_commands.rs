@@ -37,7 +37,10 @@ fn set_config(p: &Project, key: &str, value: serde_json::Value) {
 }
 
 /// Every event until the task `id` finishes, and how it finished.
-async fn until_finished(rx: &mut Receiver<Event>, id: u64) -> (Vec<Event>, bool, String) {
+pub(crate) async fn until_finished(
+    rx: &mut Receiver<Event>,
+    id: u64,
+) -> (Vec<Event>, bool, String) {
     let mut seen = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {

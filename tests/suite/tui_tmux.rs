@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 
 const CLK: &str = env!("CARGO_BIN_EXE_clk");
 
-struct Tmux {
+pub(crate) struct Tmux {
     socket: String,
     /// The server's socket file, removed on drop (tmux can leave it behind).
     socket_path: String,
 }
 
 impl Tmux {
-    fn available() -> bool {
+    pub(crate) fn available() -> bool {
         Command::new("tmux")
             .arg("-V")
             .output()
@@ -27,7 +27,7 @@ impl Tmux {
     }
 
     /// A server with one 100x32 window running a plain bash.
-    fn start(name: &str) -> Tmux {
+    pub(crate) fn start(name: &str) -> Tmux {
         let socket = format!("clk-e2e-{}-{name}", std::process::id());
         let mut t = Tmux {
             socket,
@@ -76,21 +76,21 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn line(&self, text: &str) {
+    pub(crate) fn line(&self, text: &str) {
         self.tmux(&["send-keys", "-t", "main", "-l", text]);
         self.tmux(&["send-keys", "-t", "main", "Enter"]);
     }
 
-    fn key(&self, key: &str) {
+    pub(crate) fn key(&self, key: &str) {
         self.tmux(&["send-keys", "-t", "main", key]);
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         self.tmux(&["capture-pane", "-p", "-t", "main"])
     }
 
     /// Wait until the screen satisfies `ok`; panic with the screen after `secs`.
-    fn wait(&self, what: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait(&self, what: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             let s = self.screen();
@@ -104,13 +104,13 @@ impl Tmux {
         }
     }
 
-    fn wait_for(&self, text: &str, secs: u64) -> String {
+    pub(crate) fn wait_for(&self, text: &str, secs: u64) -> String {
         self.wait(text, secs, |s| s.contains(text))
     }
 
     /// Wait until the shell prompt is back: the last non-empty line is a bare `$` (capture-pane
     /// drops trailing spaces, so "$ " cannot be matched on an empty prompt line).
-    fn wait_prompt(&self, secs: u64) -> String {
+    pub(crate) fn wait_prompt(&self, secs: u64) -> String {
         self.wait("the shell prompt", secs, |s| {
             s.lines()
                 .rev()
@@ -179,7 +179,7 @@ impl Drop for Tmux {
 }
 
 /// A fresh project set up with `clk init`.
-fn project() -> tempfile::TempDir {
+pub(crate) fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let out = crate::support::clk()
         .arg("init")
@@ -209,7 +209,7 @@ fn agent_script(dir: &Path) -> PathBuf {
     p
 }
 
-fn launch(t: &Tmux, dir: &Path, shell_command: &str) {
+pub(crate) fn launch(t: &Tmux, dir: &Path, shell_command: &str) {
     t.line(&format!(
         "cd '{}' && CLK_SHELL_COMMAND='{shell_command}' CLK_SUPERVISE_MAX_CYCLES=1 {CLK}",
         dir.display()

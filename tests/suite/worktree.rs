@@ -44,7 +44,7 @@ fn set_config(dir: &Path, key: &str, value: serde_json::Value) {
     write_json(&ws.config_file(), &v).unwrap();
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let out = Std::new("git")
         .arg("-C")
         .arg(dir)
@@ -75,7 +75,7 @@ fn ask(dir: &Path) -> (String, bool) {
     (text, out.status.success())
 }
 
-fn run_branches(dir: &Path) -> Vec<String> {
+pub(crate) fn run_branches(dir: &Path) -> Vec<String> {
     git(
         dir,
         &["branch", "--list", "clk/*", "--format=%(refname:short)"],
@@ -133,7 +133,75 @@ fn files_arrive_by_fast_forward_and_the_users_dirty_files_stay() {
     assert!(!status.contains("app.py"), "{status}");
     assert!(run_branches(&dir).is_empty(), "{:?}", run_branches(&dir));
     assert!(worktrees(&dir).is_empty());
-    // git's own record of the worktree is gone too.
+    // The worktree waits idle in the pool for the next run: detached, on no branch.
+    let list = git(&dir, &["worktree", "list"]);
+    assert_eq!(list.lines().count(), 2, "{list}");
+    let idle = pooled(&dir);
+    assert_eq!(idle.len(), 1);
+    assert!(list.contains("(detached HEAD)"), "{list}");
+}
+
+fn pooled(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dir.join(".git/clk/pool"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_next_run_reuses_an_idle_worktree_with_nothing_of_the_last_run_left() {
+    // Each run leaves an ignored scratch file where it works and says whether it found one.
+    let script = "cat >/dev/null\n\
+                  if [ -e scratch.tmp ] || [ -e cache ]; then s=stale; else s=clean; fi\n\
+                  echo x > scratch.tmp\nmkdir -p cache && echo x > cache/x.tmp\n\
+                  printf 'ACTION: write\\nPATH: seen-%s.txt\\nCONTENT:\\n%s\\nEND_ACTION\\n' \"$CLK_RUN_ID\" \"$s\"\n";
+    let (_t, dir) = project(script);
+    let ignore = fs::read_to_string(dir.join(".gitignore")).unwrap();
+    fs::write(dir.join(".gitignore"), format!("{ignore}*.tmp\ncache/\n")).unwrap();
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "user: ignore scratch"]);
+
+    for round in 1..=3 {
+        let (out, ok) = ask(&dir);
+        assert!(ok, "{out}");
+        assert!(out.contains("(fast-forward): seen-"), "{out}");
+        // One idle worktree, reused every time: never a second one.
+        assert_eq!(pooled(&dir).len(), 1, "round {round}");
+        assert!(worktrees(&dir).is_empty());
+        assert!(run_branches(&dir).is_empty());
+        let idle = &pooled(&dir)[0];
+        assert!(!idle.join("scratch.tmp").exists() && !idle.join("cache").exists());
+    }
+    let seen: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("seen-"))
+        .map(|e| fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert_eq!(seen, vec!["clean\n"; 3]);
+    // The reused worktree sees the files earlier runs merged: it starts from the user's HEAD.
+    let idle = &pooled(&dir)[0];
+    assert_eq!(
+        git(idle, &["rev-parse", "HEAD"]),
+        git(&dir, &["rev-parse", "HEAD"])
+    );
+    // An idle worktree is no leftover.
+    let out = clk().current_dir(&dir).arg("doctor").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("did not finish"), "{text}");
+    assert!(
+        text.contains("1 idle worktree(s) kept for the next runs"),
+        "{text}"
+    );
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+
+    // Cleaning up drops it.
+    let out = clk()
+        .current_dir(&dir)
+        .args(["merge", "--discard"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(pooled(&dir).is_empty());
     assert_eq!(git(&dir, &["worktree", "list"]).lines().count(), 1);
 }
 
@@ -329,16 +397,11 @@ fn aggressive_autonomy_merges_and_pushes() {
 
 #[test]
 fn a_cycle_that_passed_its_checks_is_merged_before_the_run_ends() {
-    // Cycle 1 writes app.py; cycle 2 records whether app.py had reached the user's folder.
-    let (_t, dir) = project("");
-    let script = format!(
-        "cat >/dev/null\nif [ ! -f app.py ]; then\n\
-         printf 'ACTION: write\\nPATH: app.py\\nCONTENT:\\nprint(1)\\nEND_ACTION\\nPROGRESS: yes\\n'\n\
-         else\nif [ -f '{}/app.py' ]; then s=merged; else s=waiting; fi\n\
-         printf 'ACTION: write\\nPATH: seen.txt\\nCONTENT:\\n%s\\nEND_ACTION\\nPROGRESS: yes\\n' \"$s\"\nfi\n",
-        dir.display()
-    );
-    set_script(&Workspace::new(&dir), &script);
+    // Cycle 1 writes app.py; cycle 2 writes seen.txt. The merge of cycle 1 comes before
+    // cycle 2 starts.
+    let script = "cat >/dev/null\nif [ ! -f app.py ]; then f=app.py; else f=seen.txt; fi\n\
+                  printf 'ACTION: write\\nPATH: %s\\nCONTENT:\\nok\\nEND_ACTION\\nPROGRESS: yes\\n' \"$f\"\n";
+    let (_t, dir) = project(script);
     fs::write(
         dir.join(".clk/config/workflows/engineering.yaml"),
         "name: engineering\nstages:\n  - id: build\n    agent: engineer\n    objective: Build the app.\n    validation: test -f app.py\n",
@@ -346,16 +409,88 @@ fn a_cycle_that_passed_its_checks_is_merged_before_the_run_ends() {
     .unwrap();
     git(&dir, &["add", "-A"]);
     git(&dir, &["commit", "-qm", "user: workflow"]);
+    let text = run(&dir, "2");
+    let merged = text
+        .find("into your branch (fast-forward): app.py")
+        .unwrap_or_else(|| panic!("{text}"));
+    let cycle2 = text
+        .match_indices("stage engineering/build started")
+        .nth(1)
+        .map(|(i, _)| i)
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(merged < cycle2, "{text}");
+    assert!(text.contains("(fast-forward): seen.txt"), "{text}");
+    assert!(dir.join("seen.txt").is_file());
+    assert!(run_branches(&dir).is_empty(), "{text}");
+}
+
+/// `clk run --max-cycles <cycles>`: what it printed.
+fn run(dir: &Path, cycles: &str) -> String {
     let out = clk()
-        .current_dir(&dir)
-        .args(["run", "--max-cycles", "2"])
+        .current_dir(dir)
+        .args(["run", "--max-cycles", cycles])
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        fs::read_to_string(dir.join("seen.txt")).unwrap_or_default(),
-        "merged\n",
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A workflow whose qa stage checks for tests_pass.txt after the engineer builds; committed.
+fn build_then_check(dir: &Path) {
+    fs::write(
+        dir.join(".clk/config/workflows/engineering.yaml"),
+        "name: engineering\nstages:\n  - id: build\n    agent: engineer\n    objective: Build the app.\n\
+         \x20 - id: check\n    agent: qa\n    depends_on: [build]\n    objective: Test it.\n    validation: test -f tests_pass.txt\n",
+    )
+    .unwrap();
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "user: workflow"]);
+}
+
+#[test]
+fn balanced_keeps_a_run_whose_last_check_failed_on_its_branch() {
+    // The engineer builds app.py; qa's stage then fails its validation.
+    let script = "cat >/dev/null\ncase \"$CLK_AGENT\" in\n\
+                  engineer) printf 'ACTION: write\\nPATH: app.py\\nCONTENT:\\nprint(1)\\nEND_ACTION\\nPROGRESS: yes\\n' ;;\n\
+                  *) printf 'Checked.\\nPROGRESS: yes\\n' ;;\nesac\n";
+    let (_t, dir) = project(script);
+    build_then_check(&dir);
+    let head = git(&dir, &["rev-parse", "HEAD"]);
+    let text = run(&dir, "1");
+    assert!(
+        text.contains("is not merged: the run's last check failed: `test -f tests_pass.txt` of stage check failed (exit 1)"),
         "{text}"
     );
+    assert!(
+        text.contains("`clk merge` (or /merge) takes it anyway; `clk merge --discard` drops it"),
+        "{text}"
+    );
+    assert!(!dir.join("app.py").exists(), "not merged blindly");
+    assert_eq!(git(&dir, &["rev-parse", "HEAD"]), head);
+    assert_eq!(run_branches(&dir).len(), 1, "{text}");
+
+    // The user takes it anyway.
+    let out = clk().current_dir(&dir).arg("merge").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(
+        fs::read_to_string(dir.join("app.py")).unwrap(),
+        "print(1)\n"
+    );
+    assert!(run_branches(&dir).is_empty());
+}
+
+#[test]
+fn balanced_merges_a_run_whose_last_check_passed_after_an_earlier_failure() {
+    // The check fails in cycle 1 (nothing to merge then) and passes in cycle 2.
+    let script = "cat >/dev/null\ncase \"$CLK_AGENT\" in\n\
+                  engineer) if [ -f app.py ]; then f=tests_pass.txt; else f=app.py; fi\n\
+                  printf 'ACTION: write\\nPATH: %s\\nCONTENT:\\nok\\nEND_ACTION\\nPROGRESS: yes\\n' \"$f\" ;;\n\
+                  *) printf 'Checked.\\nPROGRESS: yes\\n' ;;\nesac\n";
+    let (_t, dir) = project(script);
+    build_then_check(&dir);
+    let text = run(&dir, "2");
+    assert!(!text.contains("is not merged"), "{text}");
+    assert!(dir.join("app.py").is_file(), "{text}");
+    assert!(dir.join("tests_pass.txt").is_file(), "{text}");
     assert!(run_branches(&dir).is_empty(), "{text}");
 }

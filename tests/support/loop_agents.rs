@@ -15,7 +15,7 @@ use serde_json::Value;
 /// Every agent of both loops. `$CLK_STAGE` is `<loop>-<iteration>`; the rest comes from the
 /// provider's environment: FILE (what the engineer writes), BAD_FROM (from this iteration on
 /// the engineer writes bad.txt instead), RALPH_STUB (ralph answers like the shell stub),
-/// DONE_AFTER_QA (qa's turn leaves a done request, as ACTION: done would).
+/// DONE_AFTER_QA (qa's turn asks for done with ACTION: done).
 pub const AGENT: &str = r#"cat >/dev/null
 n=${CLK_STAGE##*-}
 file=$FILE
@@ -35,7 +35,7 @@ engineer)
   printf 'Done: wrote %s for step %s\nACTION: write\nPATH: %s\nCONTENT:\nhello %s\nEND_ACTION\nCONFIDENCE: 0.9\nNEEDS_REVIEW: no\nPROGRESS: yes\n' "$file" "$n" "$file" "$CLK_RUN_ID"
   if [ -n "$ALSO_APP" ]; then printf 'ACTION: write\nPATH: app.txt\nCONTENT:\nv2\nEND_ACTION\n'; fi ;;
 qa)
-  if [ -n "$DONE_AFTER_QA" ]; then printf 'requested\n' > .clk/state/done.md; fi
+  if [ -n "$DONE_AFTER_QA" ]; then printf 'ACTION: done\nREASON: qa passed\nEND_ACTION\n'; fi
   printf 'POST: qa\nBODY:\nPASS checked\nEND_POST\nCONFIDENCE: 0.9\n' ;;
 critic) printf 'POST: critique\nBODY:\nThe change broke the check.\nEND_POST\nVERDICT: revise\n' ;;
 chief) printf 'Reframing: try a different area.\nCONFIDENCE: 0.6\n' ;;

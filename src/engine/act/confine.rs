@@ -16,8 +16,7 @@ use crate::engine::ground::config::{SandboxConfig, SandboxMode};
 /// How one command is confined.
 #[derive(Debug, Clone)]
 pub enum Isolation {
-    /// Not at all: only for programs the user configured as clk's own (the shell provider)
-    /// and for unit tests of the process runner.
+    /// Not at all: only for unit tests of the process runner.
     None,
     /// In the sandbox `backend` gives, under `policy`.
     Sandbox {

@@ -64,8 +64,8 @@ pub fn vars(
 ) -> BTreeMap<String, String> {
     let ws = &project.ws;
     let idea = Idea::load(ws);
-    let posts = blackboard::all(ws);
     let bb = &project.config.blackboard;
+    let posts = blackboard::latest(ws, bb.digest_max_posts as usize);
     let mut v = BTreeMap::new();
     let mut set = |k: &str, val: String| {
         v.insert(k.to_string(), val);

@@ -53,9 +53,10 @@ pub const CARGO_TEST: &str = "cargo test --quiet";
 pub const NPM_TEST: &str = "npm test --silent";
 pub const PYTEST: &str = "python3 -m pytest -q";
 pub const GO_TEST: &str = "go test ./...";
-/// clk's own folders are left out: `.clk/backups` holds copies of agents' files, and the
-/// sandbox keeps `.clk/` and `.git` read-only, so writing their `__pycache__` would fail.
-pub const PY_COMPILE: &str = r"python3 -m compileall -q -x '/\.(clk|git)/' .";
+/// Hidden folders (`.git`, `.clk`, a `.venv`) and [`SKIP_DIRS`] are not even walked:
+/// `.clk/backups` holds copies of agents' files, the sandbox keeps `.clk/` and `.git`
+/// read-only, and walking `.git` or dependencies costs more than checking the code.
+pub const PY_COMPILE: &str = r"find . \( -name '.?*' -o -name node_modules -o -name target -o -name venv -o -name env -o -name __pycache__ -o -name site-packages -o -name dist -o -name build \) -prune -o -name '*.py' -type f -print0 | xargs -0 -r python3 -m py_compile";
 
 /// Folders that hold tools, dependencies or build output rather than the project's code.
 const SKIP_DIRS: &[&str] = &[
@@ -247,6 +248,16 @@ pub async fn evaluate(
         let sandbox = confine::for_commands(&project.config.sandbox, root);
         let r = run_check(cmd, root, timeout, sandbox, cancel).await;
         let passed = r.passed();
+        let outcome = if passed {
+            "passed".to_string()
+        } else {
+            format!("failed ({})", how(&r, timeout))
+        };
+        crate::engine::runs::isolate::note_check(
+            &project.ws,
+            passed,
+            &format!("`{}` {outcome}", r.command),
+        );
         ran.push(r);
         if !passed {
             break;

@@ -4,8 +4,9 @@
 //! and records it in `.clk/state/runs/<run-id>.json` with clk's PID, so a run killed at any
 //! point leaves its half-done batch there and the next start can say so ([`leftovers`]).
 //! [`finish`] commits what is left in the worktree, merges the branch by the `autonomy`
-//! setting (ask first, merge, or merge and push), removes the worktree and the record, and
-//! keeps the branch only when the merge waits for the user (`clk merge`, `/merge`).
+//! setting (ask first, merge, or merge and push), hands the worktree back to the pool of idle
+//! ones (or removes it), drops the record, and keeps the branch only when the merge waits for
+//! the user (`clk merge`, `/merge`).
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,35 @@ pub struct RunRecord {
     pub path: String,
     pub base: String,
     pub pid: u32,
+    /// The run's latest check (a stage's validation, a loop's checks, the done gate's tests):
+    /// `balanced` merges at the end only when it passed, or when none ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_check: Option<CheckNote>,
+}
+
+/// One check a run ran, as its record keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckNote {
+    pub passed: bool,
+    /// What ran and how it ended, for the person: "`pytest -q` failed (exit 1)".
+    pub what: String,
+}
+
+/// Note the outcome of a check that ran in `ws`'s work root on that run's record. Nothing
+/// happens outside a run's worktree.
+pub fn note_check(ws: &Workspace, passed: bool, what: &str) {
+    if !ws.isolated() {
+        return;
+    }
+    for mut rec in records(ws) {
+        if Path::new(&rec.path) == ws.work {
+            rec.last_check = Some(CheckNote {
+                passed,
+                what: redact::redact_text(what),
+            });
+            write_record(ws, &rec);
+        }
+    }
 }
 
 /// A run working in its own worktree: `project` is the caller's with the work root moved.
@@ -138,6 +168,7 @@ pub async fn begin(project: &Project, bus: &Bus) -> Option<Isolation> {
                     path: t.path.display().to_string(),
                     base: t.base,
                     pid: std::process::id(),
+                    last_check: None,
                 },
                 Err(e) => {
                     bus.emit(Event::Warning {
@@ -205,9 +236,25 @@ pub async fn finish(iso: Isolation, bus: &Bus) {
         }),
     }
     let autonomy = iso.project.config.autonomy;
-    let merged = merge(&ws, bus, &rec.branch, autonomy).await;
+    // What the checks said last is on the record (the stages wrote it there).
+    let last_check = records(&ws)
+        .into_iter()
+        .find(|r| r.run_id == rec.run_id)
+        .and_then(|r| r.last_check);
+    let merged = match last_check {
+        Some(c) if !c.passed && autonomy != Autonomy::Safe => {
+            waiting(
+                bus,
+                &rec.branch,
+                format!("the run's last check failed: {}", c.what),
+                "`clk merge` (or /merge) takes it anyway; `clk merge --discard` drops it".into(),
+            );
+            false
+        }
+        _ => merge(&ws, bus, &rec.branch, autonomy).await,
+    };
     if let Some(repo) = git::open(&ws.root) {
-        if let Err(e) = worktree::remove(&repo, &rec.run_id, !merged) {
+        if let Err(e) = worktree::release(&repo, &rec.run_id, !merged) {
             bus.emit(Event::Warning {
                 message: format!("could not remove the worktree of {}: {e}", rec.branch),
             });
@@ -367,6 +414,7 @@ fn push(bus: &Bus, root: &Path) {
 pub async fn merge_waiting(project: &Project, bus: &Bus, discard: bool) -> Result<String, String> {
     let ws = &project.ws;
     let repo = git::open(&ws.root).ok_or("this project is not a git repository")?;
+    let mut dropped = Vec::new();
     for rec in leftovers(ws) {
         if !discard {
             let _ = keep_uncommitted(Path::new(&rec.path));
@@ -377,6 +425,9 @@ pub async fn merge_waiting(project: &Project, bus: &Bus, discard: bool) -> Resul
             .contains(&rec.branch);
         worktree::remove(&repo, &rec.run_id, !(discard || empty)).map_err(|e| e.to_string())?;
         drop_record(ws, &rec.run_id);
+        if discard || empty {
+            dropped.push(rec.branch);
+        }
     }
     // A run going on (a `/merge` typed while it works) keeps its branch until it ends.
     let busy: Vec<String> = records(ws)
@@ -391,6 +442,18 @@ pub async fn merge_waiting(project: &Project, bus: &Bus, discard: bool) -> Resul
         // A task's branch merges through `clk work`, after its proof and approval.
         .filter(|b| !b.starts_with("clk/task-"))
         .collect();
+    if discard {
+        // Cleaning up: idle worktrees go too.
+        let _ = worktree::prune_pool(&repo);
+    }
+    if branches.is_empty() && !dropped.is_empty() {
+        let how = if discard {
+            "discarded"
+        } else {
+            "nothing to merge; dropped"
+        };
+        return Ok(format!("{how} {}", dropped.join(", ")));
+    }
     if branches.is_empty() {
         return Ok("no run branch waits to be merged".into());
     }

@@ -212,6 +212,16 @@ fn check_git(ws: &Workspace, out: &mut Vec<Finding>) {
             ),
         ));
     }
+    let idle = git::worktree::idle(&repo).len();
+    if idle > 0 {
+        out.push(Finding::new(
+            Level::Ok,
+            format!(
+                "{idle} idle worktree(s) kept for the next runs in .git/clk/pool; \
+                 `clk merge --discard` removes them"
+            ),
+        ));
+    }
     // A branch with a run record is a run going on (or the leftover above), not a wait.
     let waiting: Vec<String> = git::worktree::waiting_branches(&repo)
         .unwrap_or_default()

@@ -148,6 +148,28 @@ pub fn all(ws: &Workspace) -> Vec<Post> {
     }
 }
 
+/// The newest `n` posts, oldest first, as [`all`] has them, read from the end of clk's record
+/// (the record is appended in time order, which is id order): what a digest shows, without
+/// reading the whole history.
+pub fn latest(ws: &Workspace, n: usize) -> Vec<Post> {
+    let path = record_path(ws);
+    if !path.exists() {
+        let all = read_dir_posts(&ws.blackboard_dir());
+        return all[all.len().saturating_sub(n)..].to_vec();
+    }
+    let mut posts = Vec::new();
+    if n > 0 {
+        crate::engine::store::tail::newest_first(&path, |v| {
+            if let Ok(p) = serde_json::from_value::<Post>(v) {
+                posts.push(p);
+            }
+            posts.len() < n
+        });
+    }
+    posts.sort_by(|a, b| a.id.cmp(&b.id));
+    posts
+}
+
 fn read_dir_posts(dir: &Path) -> Vec<Post> {
     let mut names: Vec<_> = fs::read_dir(dir)
         .map(|rd| {

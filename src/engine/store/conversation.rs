@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::engine::store::workspace::{Workspace, append_jsonl, read_jsonl};
+use crate::engine::store::workspace::{Workspace, append_jsonl};
 
 /// Where the conversation is kept.
 pub fn log_path(ws: &Workspace) -> PathBuf {
@@ -23,14 +23,17 @@ pub fn record(ws: &Workspace, from: &str, kind: &str, text: &str) -> std::io::Re
 
 /// The newest `n` messages from the person, oldest first.
 pub fn recent_requests(ws: &Workspace, n: usize) -> Vec<String> {
-    let all: Vec<Value> = read_jsonl(&log_path(ws));
-    let mut texts: Vec<String> = all
-        .iter()
-        .rev()
-        .filter(|v| v["from"] == "user" && v["kind"] != "idea")
-        .filter_map(|v| v["text"].as_str().map(str::to_string))
-        .take(n)
-        .collect();
+    let mut texts: Vec<String> = Vec::new();
+    if n > 0 {
+        crate::engine::store::tail::newest_first(&log_path(ws), |v| {
+            if v["from"] == "user" && v["kind"] != "idea" {
+                if let Some(t) = v["text"].as_str() {
+                    texts.push(t.to_string());
+                }
+            }
+            texts.len() < n
+        });
+    }
     texts.reverse();
     texts
 }

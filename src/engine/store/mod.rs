@@ -9,6 +9,7 @@ pub mod lock;
 pub mod prompts;
 pub mod records;
 pub mod roster;
+pub mod tail;
 pub mod tasks;
 pub mod workflow;
 pub mod workspace;

@@ -2,7 +2,7 @@
 //! bubblewrap, Landlock (PID namespace) and Landlock with the subreaper fallback. A missing
 //! backend is skipped with a message, or fails the test under CLK_REQUIRE_SANDBOX=1.
 
-mod support;
+pub(crate) mod support;
 
 mod processes;
 

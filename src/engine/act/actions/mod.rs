@@ -12,7 +12,7 @@
 //! `batch.rs` holds what goes in and comes out, `applier.rs` walks a batch through those
 //! checks, `command.rs` runs one command, `files.rs` does the file operations; `jail`,
 //! `rules`, `native` and `guard` police paths, commands, edits made outside the gate and
-//! clk's own records.
+//! clk's own records; `changes` tells what changed in the tree without walking all of it.
 
 pub mod jail;
 pub mod native;
@@ -20,6 +20,7 @@ pub mod rules;
 
 mod applier;
 mod batch;
+mod changes;
 mod command;
 mod files;
 mod guard;

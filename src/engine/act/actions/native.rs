@@ -172,7 +172,7 @@ impl Watch {
         let repo = git::open(root)?;
         let mut budget = KEEP_TOTAL_BYTES;
         let (mut dirty, mut mine) = (BTreeMap::new(), BTreeMap::new());
-        for rel in git::dirty_paths(&repo).ok()? {
+        for rel in super::changes::dirty_now(root)?.ok()? {
             let before = Before::of(&root.join(&rel), &mut budget);
             if own.contains(&rel) {
                 mine.insert(rel, before);
@@ -221,7 +221,8 @@ impl Watch {
         self.undo_own_commits(&repo, judge, &mut out, &decide);
         self.restore_git_files(&repo, &mut out, &decide);
 
-        let after: BTreeSet<String> = git::dirty_paths(&repo)
+        let after: BTreeSet<String> = super::changes::dirty_now(&self.root)
+            .and_then(Result::ok)
             .unwrap_or_default()
             .into_iter()
             .collect();

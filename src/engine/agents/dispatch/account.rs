@@ -30,6 +30,41 @@ pub(super) fn record_response(
     Ok(())
 }
 
+/// Lines and bytes of a turned-down reply kept in its `response.txt`.
+const TURNED_DOWN_LINES: usize = 40;
+const TURNED_DOWN_BYTES: usize = 4096;
+
+/// Replaces `response.txt` of a reply the quality check turned down with its size and first
+/// lines: it is never applied, and a huge one must not stay on disk whole.
+pub(super) fn record_turned_down(run_dir: &Path, reply: &str) -> Result<(), DispatchError> {
+    let mut head = String::new();
+    for line in reply.lines().take(TURNED_DOWN_LINES) {
+        if head.len() + line.len() + 1 > TURNED_DOWN_BYTES {
+            let room = TURNED_DOWN_BYTES.saturating_sub(head.len());
+            let cut = (0..=room.min(line.len()))
+                .rev()
+                .find(|i| line.is_char_boundary(*i))
+                .unwrap_or(0);
+            head.push_str(&line[..cut]);
+            head.push('\n');
+            break;
+        }
+        head.push_str(line);
+        head.push('\n');
+    }
+    let text = format!(
+        "(reply turned down by the quality check, not applied: {} bytes, {} lines; its first \
+         {} bytes follow)\n{head}",
+        reply.len(),
+        reply.lines().count(),
+        head.len()
+    );
+    // Run records are written once; this one replaces the whole reply written at the call.
+    let _ = std::fs::remove_file(run_dir.join("response.txt"));
+    records::write_text(run_dir, "response.txt", &text)?;
+    Ok(())
+}
+
 /// Prices the call and, when a real call succeeded, records its usage and lets the budget see
 /// the spend. A dry run or a failed call costs nothing on record.
 #[allow(clippy::too_many_arguments)]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::account::record_turned_down;
 use super::message::commit_message;
 use super::native::{merge_batches, undo_native};
 use super::{
@@ -52,10 +53,13 @@ pub async fn finish(
     let mut commit = None;
     if !ok {
         batch = native_batch.clone();
-    } else if effects == Effects::RecordOnly && !req.dry_run {
+    } else if effects != Effects::Apply && !req.dry_run {
         // A consensus sample or a turned-down attempt keeps no changes, not even those its
         // provider made with its own tools.
         undo_native(project, bus, &req.agent, &native_batch);
+        if effects == Effects::TurnedDown {
+            record_turned_down(&run_dir, &reply)?;
+        }
     }
     let mut follow_ups = FollowUps::default();
     if ok && !req.dry_run && effects == Effects::Apply {
@@ -178,12 +182,14 @@ async fn apply_and_commit(
     // Files the user changed by hand are off limits while clk commits for agents; the ones
     // this agent just changed with its own tools are its own.
     let user_dirty: BTreeSet<String> = if cfg.auto_commit || req.commit == CommitPolicy::Later {
-        git::open(&root)
-            .map(|repo| git::dirty_among(&repo, &actions::file_targets(&root, &parsed.actions)))
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|p| !native_paths.contains(p))
-            .collect()
+        // The repository stays open for the commit below: its index is read once.
+        git::with_repo(&root, |repo| {
+            git::dirty_among(repo, &actions::file_targets(&root, &parsed.actions))
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| !native_paths.contains(p))
+        .collect()
     } else {
         BTreeSet::new()
     };
@@ -220,14 +226,16 @@ async fn apply_and_commit(
     if changed.is_empty() || !cfg.auto_commit || req.commit == CommitPolicy::Later {
         return (batch, None);
     }
-    let Some(repo) = git::open(&root) else {
+    let message = commit_message(&req.agent, &req.objective, &batch, usage, run_id, &[]);
+    let Some(committed) = git::with_repo(&root, |repo| {
+        git::commit_paths(repo, &req.agent, &changed, &message)
+    }) else {
         bus.emit(Event::Warning {
             message: "the project is not a git repository; changes were not committed".into(),
         });
         return (batch, None);
     };
-    let message = commit_message(&req.agent, &req.objective, &batch, usage, run_id, &[]);
-    match git::commit_paths(&repo, &req.agent, &changed, &message) {
+    match committed {
         Ok(Some(info)) => {
             bus.emit(Event::Committed {
                 agent: req.agent.clone(),

@@ -158,8 +158,11 @@ impl Called {
 pub enum Effects {
     /// Posts, questions, proposals, actions and the commit: the normal path.
     Apply,
-    /// Only the run record: a consensus sample, or an attempt the quality check turned down.
+    /// Only the run record: a consensus sample, a critic's review, a call that failed.
     RecordOnly,
+    /// Only the run record, and of the reply only its size and first lines: an attempt the
+    /// quality check turned down, which may be any size up to the providers' caps.
+    TurnedDown,
 }
 
 /// Run one dispatch to the end.

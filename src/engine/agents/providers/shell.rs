@@ -9,8 +9,7 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Availability, BoxFuture, ErrorKind, Isolation, OutputSink, Provider, ProviderError, Reply,
-    Request,
+    Availability, BoxFuture, ErrorKind, OutputSink, Provider, ProviderError, Reply, Request,
 };
 use crate::engine::act::process;
 use crate::engine::ground::config::ProviderSettings;
@@ -60,6 +59,44 @@ impl ShellProvider {
     }
 }
 
+/// A script the command names under /tmp (a test double, a generated wrapper) would vanish
+/// behind the sandbox's private /tmp: its folder is shown, read-only (only the files in it
+/// when that folder holds the worktree, which must stay writable).
+fn show_script_folders(command: &str, policy: &mut crate::engine::act::sandbox::SandboxPolicy) {
+    let tmp = std::env::temp_dir();
+    for word in command.split_whitespace() {
+        let word = word.trim_matches(|c| c == '\'' || c == '"');
+        let path = std::path::Path::new(word);
+        if !path.is_absolute() || !path.is_file() {
+            continue;
+        }
+        let Ok(file) = path.canonicalize() else {
+            continue;
+        };
+        let Some(dir) = file.parent().map(std::path::Path::to_path_buf) else {
+            continue;
+        };
+        let under_tmp = dir.starts_with("/tmp") || dir.starts_with(&tmp);
+        if !under_tmp || policy.writable.iter().any(|w| dir.starts_with(w)) {
+            continue;
+        }
+        if policy.writable.iter().any(|w| w.starts_with(&dir)) {
+            // Its files then, not its folders (one of them holds the worktree).
+            let files = std::fs::read_dir(&dir)
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| e.path())
+                        .filter(|p| p.is_file())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            policy.read_only.extend(files);
+        } else {
+            policy.read_only.push(dir);
+        }
+    }
+}
+
 impl Provider for ShellProvider {
     fn name(&self) -> &str {
         &self.name
@@ -88,10 +125,15 @@ impl Provider for ShellProvider {
                     model: String::new(),
                 });
             };
-            // The user's own provider program, like an HTTP endpoint: not an agent's command,
-            // so it runs unconfined with clk's environment.
-            let mut spec =
-                process::Spec::shell(command, req.workdir.clone(), req.timeout, Isolation::None);
+            // The program acts for an agent in the run's worktree, so it gets the sandbox of
+            // every agent's command: the allow-listed environment plus the provider's own
+            // `env`, nothing outside the worktree writable. Refused (with the fix named) when
+            // no sandbox can be had, unless the user set `sandbox: off`.
+            let mut sandbox = req.sandbox.clone();
+            if let Some(policy) = sandbox.policy_mut() {
+                show_script_folders(command, policy);
+            }
+            let mut spec = process::Spec::shell(command, req.workdir.clone(), req.timeout, sandbox);
             spec.stdin = Some(req.prompt.clone());
             spec.idle_timeout = req.idle_timeout;
             spec.keep_bytes = MAX_REPLY_BYTES;
@@ -201,7 +243,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             idle_timeout: None,
             cancel: CancellationToken::new(),
-            sandbox: Isolation::None,
+            sandbox: crate::engine::act::confine::Isolation::None,
         }
     }
 

@@ -327,7 +327,7 @@ async fn merge_checked(
         score: q.score,
         reasons: reasons.clone(),
     });
-    finish(project, bus, req, called, Effects::RecordOnly, cancel).await?;
+    finish(project, bus, req, called, Effects::TurnedDown, cancel).await?;
     let mut repair = req.clone();
     repair.objective = policy::repair_objective(&reasons, &req.objective);
     crate::engine::agents::dispatch::dispatch(project, bus, &repair, cancel).await

@@ -308,7 +308,7 @@ async fn drop_best(
     cancel: &CancellationToken,
 ) -> Result<(), DispatchError> {
     if let Some((r, c, _)) = best {
-        finish(project, bus, &r, c, Effects::RecordOnly, cancel).await?;
+        finish(project, bus, &r, c, Effects::TurnedDown, cancel).await?;
     }
     Ok(())
 }

@@ -232,13 +232,19 @@ pub fn ralph_passes(ws: &Workspace) -> u32 {
 /// the blackboard folder that clk did not store, however it got there, is no verdict. Posts by
 /// the chief do not count: the chief is the one asking to finish, and may not certify its own
 /// work.
+/// The record is appended in time order, so it is read from its end up to the first such post.
 fn latest_qa_post(ws: &Workspace) -> Option<String> {
-    blackboard::recorded(ws)
-        .into_iter()
-        .filter(|p| p.post_type.trim().eq_ignore_ascii_case("qa"))
-        .filter(|p| !p.author.eq_ignore_ascii_case("chief"))
-        .max_by(|a, b| a.id.cmp(&b.id))
-        .map(|p| p.body)
+    let mut found = None;
+    crate::engine::store::tail::newest_first(&blackboard::record_path(ws), |v| {
+        if let Ok(p) = serde_json::from_value::<blackboard::Post>(v)
+            && p.post_type.trim().eq_ignore_ascii_case("qa")
+            && !p.author.eq_ignore_ascii_case("chief")
+        {
+            found = Some(p.body);
+        }
+        found.is_none()
+    });
+    found
 }
 
 /// Whether `rel` (a `/`-separated path) is a root-level bookkeeping file rather than product.

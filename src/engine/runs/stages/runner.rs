@@ -394,6 +394,17 @@ async fn validate(
         timed_out,
         output_tail: redact_text(&tail),
     });
+    let outcome = match (timed_out, exit_code) {
+        (_, Some(0)) => "passed".to_string(),
+        (true, _) => "timed out".to_string(),
+        (false, Some(c)) => format!("failed (exit {c})"),
+        (false, None) => "was stopped".to_string(),
+    };
+    crate::engine::runs::isolate::note_check(
+        &project.ws,
+        exit_code == Some(0),
+        &format!("`{cmd}` of stage {} {outcome}", stage.id),
+    );
     let files = out.batch.changed_paths();
     let repo = git::open(&root);
     if exit_code == Some(0) {

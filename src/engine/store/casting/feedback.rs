@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::{log_path, one_line, timestamp};
 use crate::engine::ground::config::AgentsFile;
 use crate::engine::ground::config::agents::BASELINE;
-use crate::engine::store::workspace::{Workspace, append_jsonl, read_jsonl};
+use crate::engine::store::workspace::{Workspace, append_jsonl};
 
 /// The first line of a non-empty `$casting_feedback`.
 pub const FEEDBACK_HEADER: &str = "Rejected casting proposals (do not repeat them):";
@@ -42,30 +42,37 @@ fn text<'a>(record: &'a Value, key: &str) -> Option<&'a str> {
 /// The last `max` rejected role and workflow proposals, oldest first, under a header line;
 /// `(none)` when there are none.
 pub fn casting_feedback(ws: &Workspace, max: usize) -> String {
-    let records = read_jsonl(&log_path(ws));
-    let lines: Vec<String> = records
-        .iter()
-        .filter_map(|r| {
-            let kind = match text(r, "event")? {
-                "role_rejected" => "role",
-                "workflow_rejected" => "workflow",
-                _ => return None,
-            };
-            let reason = text(r, "reason")
-                .or_else(|| text(r, "code"))
-                .unwrap_or("no reason recorded");
-            Some(format!(
-                "- {} {kind} `{}` rejected: {}",
-                text(r, "ts").unwrap_or("?"),
-                one_line(text(r, "name").unwrap_or("?")),
-                one_line(reason)
-            ))
-        })
-        .collect();
-    if lines.is_empty() || max == 0 {
+    if max == 0 {
         return "(none)".to_string();
     }
-    let recent = &lines[lines.len().saturating_sub(max)..];
+    let line = |r: &Value| {
+        let kind = match text(r, "event")? {
+            "role_rejected" => "role",
+            "workflow_rejected" => "workflow",
+            _ => return None,
+        };
+        let reason = text(r, "reason")
+            .or_else(|| text(r, "code"))
+            .unwrap_or("no reason recorded");
+        Some(format!(
+            "- {} {kind} `{}` rejected: {}",
+            text(r, "ts").unwrap_or("?"),
+            one_line(text(r, "name").unwrap_or("?")),
+            one_line(reason)
+        ))
+    };
+    // From the end of the log: only the last `max` are shown.
+    let mut recent = Vec::new();
+    crate::engine::store::tail::newest_first(&log_path(ws), |r| {
+        if let Some(l) = line(&r) {
+            recent.push(l);
+        }
+        recent.len() < max
+    });
+    if recent.is_empty() {
+        return "(none)".to_string();
+    }
+    recent.reverse();
     format!("{FEEDBACK_HEADER}\n{}", recent.join("\n"))
 }
 

@@ -65,6 +65,24 @@ fn changed_paths(
     Ok(out)
 }
 
+/// Whether the working copy of `rel` is exactly what `tree` holds (absent when `tree` lacks it).
+fn already(repo: &Repository, tree: &git2::Tree<'_>, rel: &str) -> bool {
+    let Some(abs) = repo.workdir().map(|w| w.join(rel)) else {
+        return false;
+    };
+    let meta = std::fs::symlink_metadata(&abs).ok();
+    match tree.get_path(std::path::Path::new(rel)) {
+        Ok(e) if e.filemode() == 0o100644 || e.filemode() == 0o100755 => {
+            meta.is_some_and(|m| m.is_file())
+                && repo.find_blob(e.id()).is_ok_and(|b| {
+                    std::fs::read(&abs).is_ok_and(|now| now.as_slice() == b.content())
+                })
+        }
+        Ok(_) => false,
+        Err(_) => meta.is_none(),
+    }
+}
+
 /// Merge local branch `branch` into the user's HEAD. With `dry`, only say what would happen
 /// (a `FastForward`/`Commit` then carries an empty sha).
 pub fn merge_branch(repo: &Repository, branch: &str, dry: bool) -> Result<MergeOutcome, GitError> {
@@ -99,7 +117,12 @@ pub fn merge_branch(repo: &Repository, branch: &str, dry: bool) -> Result<MergeO
         repo.find_tree(index.write_tree_to(repo)?)?
     };
     let files = changed_paths(repo, &ours.tree()?, &new_tree)?;
-    let dirty = dirty_among(repo, &files);
+    // A file that already holds what the merge brings is nobody's lost work: clk's own files
+    // (the idea, the roster) are written in the user's folder and committed on the run's branch.
+    let dirty: Vec<String> = dirty_among(repo, &files)
+        .into_iter()
+        .filter(|f| !already(repo, &new_tree, f))
+        .collect();
     if !dirty.is_empty() {
         return Ok(MergeOutcome::Dirty { files: dirty });
     }

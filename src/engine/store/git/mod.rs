@@ -8,10 +8,10 @@
 pub mod merge;
 pub mod worktree;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use git2::{
-    ErrorCode, Index, IndexEntry, IndexTime, Oid, Repository, RepositoryInitOptions, Signature,
+    ErrorCode, IndexEntry, IndexTime, Oid, Repository, RepositoryInitOptions, Signature,
     StatusOptions,
 };
 
@@ -48,6 +48,28 @@ pub fn open(root: &Path) -> Option<Repository> {
     (wd == root.canonicalize().ok()?).then_some(repo)
 }
 
+/// Repositories kept open by work tree, so the index (megabytes in a large project, read and
+/// checksummed whole by libgit2) is loaded once per process rather than on every look. libgit2
+/// re-reads it by itself when the file on disk changes.
+static OPEN: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<PathBuf, Repository>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Run `f` on the repository whose work tree is exactly `root` ([`open`]), kept open for the
+/// process; None when `root` is not one. Calls for one process are one at a time, so `f` must
+/// be short and must not call `with_repo` itself.
+pub fn with_repo<T>(root: &Path, f: impl FnOnce(&Repository) -> T) -> Option<T> {
+    let mut all = OPEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // A work tree that is gone (a finished run's) is not kept.
+    all.retain(|k, _| k.exists());
+    let key = root.to_path_buf();
+    if !all.contains_key(&key) {
+        all.insert(key.clone(), open(root)?);
+    }
+    all.get(&key).map(f)
+}
+
 /// Make sure commits have an identity: set a local one only when none is configured anywhere.
 pub fn ensure_identity(repo: &Repository) -> Result<(), GitError> {
     if repo.signature().is_ok() {
@@ -68,26 +90,59 @@ pub struct CommitInfo {
 
 /// Paths (relative, `/`-separated) that hold work of the user's: changed from HEAD or the
 /// index, untracked, or ignored but present (a `.env`, local settings). Only `paths` are
-/// looked at; a path that does not exist yet is nobody's work.
+/// looked at, in one status pass that visits only their folders; a path that does not exist
+/// yet is nobody's work.
 pub fn dirty_among(repo: &Repository, paths: &[String]) -> Vec<String> {
+    let found = dirty_in(repo, paths, true).unwrap_or_default();
     paths
         .iter()
-        .filter(|p| match repo.status_file(Path::new(p.as_str())) {
-            Ok(s) => !s.is_empty(),
-            // Not found in index or tree and absent: clean.
-            Err(_) => false,
-        })
+        .filter(|p| found.contains(*p))
         .cloned()
         .collect()
 }
 
-/// Every changed, untracked or staged path in the work tree (ignored files left out).
+/// Which of `paths` (files, relative) differ from HEAD or the index or are untracked, and
+/// with `ignored` also ignored files that are present: one status pass that visits only the
+/// folders of `paths`, never the whole tree.
+pub fn dirty_in(
+    repo: &Repository,
+    paths: &[String],
+    ignored: bool,
+) -> Result<std::collections::HashSet<String>, GitError> {
+    if paths.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut opts = StatusOptions::new();
+    // What `git_status_file` asks for, for many files at once.
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(ignored)
+        .recurse_ignored_dirs(ignored)
+        .disable_pathspec_match(true);
+    for p in paths {
+        opts.pathspec(p.as_str());
+    }
+    let statuses = repo.statuses(Some(&mut opts))?;
+    Ok(statuses
+        .iter()
+        .filter(|s| !s.status().is_empty())
+        .filter_map(|s| s.path().ok().map(str::to_string))
+        .collect())
+}
+
+/// Every changed, untracked or staged path in the work tree (ignored files left out). The
+/// index's refreshed file times are written back, so the next look does not hash again.
 pub fn dirty_paths(repo: &Repository) -> Result<Vec<String>, GitError> {
     let mut opts = StatusOptions::new();
     opts.include_untracked(true)
         .recurse_untracked_dirs(true)
-        .include_ignored(false);
-    let statuses = repo.statuses(Some(&mut opts))?;
+        .include_ignored(false)
+        .update_index(true);
+    // Writing the index back fails while another git holds its lock; then only look.
+    let statuses = match repo.statuses(Some(&mut opts)) {
+        Ok(s) => s,
+        Err(_) => repo.statuses(Some(opts.update_index(false)))?,
+    };
     Ok(statuses
         .iter()
         .filter_map(|s| s.path().ok().map(str::to_string))
@@ -96,6 +151,8 @@ pub fn dirty_paths(repo: &Repository) -> Result<Vec<String>, GitError> {
 
 /// Commit exactly `paths` (files written or deleted in the work tree) on top of HEAD.
 ///
+/// Only the folders on the way to `paths` are rewritten (git's tree-update builder), and only
+/// their entries in the real index, so the cost follows the batch, not the repository.
 /// Paths that git ignores are left out. Returns None when nothing differs from HEAD.
 pub fn commit_paths(
     repo: &Repository,
@@ -112,35 +169,47 @@ pub fn commit_paths(
         Err(e) if e.code() == ErrorCode::UnbornBranch || e.code() == ErrorCode::NotFound => None,
         Err(e) => return Err(e.into()),
     };
-    let mut private = Index::new()?;
-    if let Some(c) = &head_commit {
-        private.read_tree(&c.tree()?)?;
-    }
+    let base_tree = match &head_commit {
+        Some(c) => c.tree()?,
+        None => repo.find_tree(repo.treebuilder(None)?.write()?)?,
+    };
+    let mut update = git2::build::TreeUpdateBuilder::new();
     let mut real = repo.index()?;
     let mut touched = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for rel in paths {
+        if !seen.insert(rel.as_str()) {
+            continue;
+        }
         let rel_path = Path::new(rel);
         if repo.status_should_ignore(rel_path).unwrap_or(false) {
             continue;
         }
         let abs = workdir.join(rel_path);
-        let meta = std::fs::symlink_metadata(&abs);
-        match meta {
+        match std::fs::symlink_metadata(&abs) {
             Ok(m) if m.is_file() => {
                 let oid = repo.blob_path(&abs)?;
                 let entry = index_entry(rel, oid, &m);
-                private.add(&entry)?;
+                let mode = if entry.mode == 0o100755 {
+                    git2::FileMode::BlobExecutable
+                } else {
+                    git2::FileMode::Blob
+                };
+                update.upsert(rel.as_str(), oid, mode);
                 real.add(&entry)?;
             }
             Ok(_) => continue,
             Err(_) => {
-                let _ = private.remove_path(rel_path);
+                // Removing what the tree lacks is an error in libgit2; it is simply no change.
+                if base_tree.get_path(rel_path).is_ok() {
+                    update.remove(rel.as_str());
+                }
                 let _ = real.remove_path(rel_path);
             }
         }
         touched.push(rel.clone());
     }
-    let tree_id = private.write_tree_to(repo)?;
+    let tree_id = update.create_updated(repo, &base_tree)?;
     if let Some(c) = &head_commit {
         if c.tree_id() == tree_id {
             return Ok(None);

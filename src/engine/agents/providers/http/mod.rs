@@ -15,10 +15,12 @@ use std::time::Duration;
 use super::{ErrorKind, ProviderError, Request};
 use crate::engine::ground::config::ProviderSettings;
 
+mod client;
 mod errors;
 mod reply;
 mod stream;
 mod vendor;
+pub use client::{client, root_loads};
 use errors::describe_io;
 pub use errors::{
     classify_reqwest, classify_status, describe_error, ended_early, excerpt, json_error_message,
@@ -38,17 +40,6 @@ pub fn ensure_tls() {
         // Err means another part of the process installed one first; that one serves as well.
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
-}
-
-/// A client for one provider. Only the connect step has a limit here; see the module docs.
-pub fn client(connect_timeout: Duration) -> Result<reqwest::Client, String> {
-    ensure_tls();
-    reqwest::Client::builder()
-        .connect_timeout(connect_timeout)
-        .tcp_nodelay(true)
-        .user_agent(concat!("clk/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| format!("could not set up the HTTP client: {}", describe_error(&e)))
 }
 
 /// `localhost:11434/` → `http://localhost:11434`.

@@ -1,0 +1,363 @@
+//! The flat cost per dispatch (issue 13), one table of medians:
+//! - clk's own time for one committing dispatch through the OpenAI-compatible provider
+//!   against the mock model server (the bare HTTP round trip to the mock is measured apart
+//!   and taken off), in an empty project, at 10,000 and 50,000 committed files, and with
+//!   1,000 blackboard posts and 1,000 run records;
+//! - an `ACTION: run` of `true` at 50,000 files (change detection around the command; no OS
+//!   sandbox, whose start-up belongs to the sandbox);
+//! - a batch commit of 5 files at 50,000 files;
+//! - `clk status` and `clk idea` as cold processes.
+//!
+//! `cargo bench --bench flat` (`CLK_FLAT_RUNS` sets the samples per row, default 15;
+//! `CLK_FLAT_EXE` times another clk binary for the cold rows). Under `cargo test` it does
+//! nothing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+
+// The test helpers' own unit tests are compiled here too and use things only tests need.
+#[allow(unused_imports)]
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use clk::engine::act::actions::{GateContext, apply};
+use clk::engine::agents::dispatch::{DispatchRequest, dispatch};
+use clk::engine::ground::protocol::parse;
+use clk::engine::store::bus::Bus;
+use clk::engine::store::git;
+use clk::engine::store::workspace::Project;
+use support::mock_server::{MockServer, Reply, Script};
+use tokio_util::sync::CancellationToken;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn git_cli(root: &Path, args: &[&str]) {
+    let st = Command::new("git")
+        .args(["-c", "user.name=b", "-c", "user.email=b@b"])
+        .args(args)
+        .current_dir(root)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "git {args:?}");
+}
+
+/// A git repository at `root` with `files` committed files, 100 to a folder.
+fn repo_with(root: &Path, files: usize) {
+    for i in 0..files {
+        let dir = root.join(format!("src/m{:04}", i / 100));
+        if i % 100 == 0 {
+            std::fs::create_dir_all(&dir).unwrap();
+        }
+        std::fs::write(
+            dir.join(format!("f{:03}.txt", i % 100)),
+            format!("file {i}\n"),
+        )
+        .unwrap();
+    }
+    git_cli(root, &["init", "-q", "-b", "main"]);
+    if files > 0 {
+        git_cli(root, &["add", "-A"]);
+        git_cli(root, &["commit", "-qm", "base"]);
+    }
+}
+
+/// A clk project over a repository of `files` files, served by `mock`'s OpenAI-compatible
+/// endpoint.
+fn project_with(root: &Path, files: usize, mock: &MockServer) -> Project {
+    repo_with(root, files);
+    clk::engine::store::init::init(root, Some("demo")).unwrap();
+    let ws = clk::engine::store::workspace::Workspace::new(root.canonicalize().unwrap());
+    let mut p = ws.load(&clk::engine::ground::config::Env::none()).unwrap();
+    p.providers.active = "openwebui".into();
+    let o = p.providers.providers.get_mut("openwebui").unwrap();
+    o.endpoint = Some(format!("{}/v1", mock.url()));
+    o.model = Some("m1".into());
+    p
+}
+
+/// 1,000 posts and 1,000 run records, as a long-lived project has.
+fn add_history(p: &Project) {
+    use clk::engine::store::blackboard::{Origin, add};
+    for i in 0..1000 {
+        let block = parse(&format!(
+            "POST: note\nTITLE: finding {i}\nBODY:\nSomething found in round {i}, with a few \
+             words of detail so the record has a realistic size.\nEND_POST\n"
+        ))
+        .posts
+        .remove(0);
+        let origin = Origin {
+            author: "engineer",
+            ..Default::default()
+        };
+        add(&p.ws, &origin, &block).unwrap();
+    }
+    for i in 0..1000 {
+        let (id, dir) = p.ws.reserve_run("engineer").unwrap();
+        let meta = clk::engine::store::records::RunMeta {
+            agent: "engineer".into(),
+            run_id: id,
+            stage: Some("build".into()),
+            objective: format!("objective {i}"),
+            provider: "openwebui".into(),
+            model: "m1".into(),
+            ok: true,
+            error: None,
+            dry_run: false,
+            started_at: "2026-01-01T00:00:00Z".into(),
+            finished_at: "2026-01-01T00:00:01Z".into(),
+            elapsed_ms: 1000,
+            usage: Default::default(),
+            cost_micros: 0,
+            cost_basis: Default::default(),
+            files_written: vec![format!("notes/n{i}.txt")],
+            text_preview: "did a thing".into(),
+            applied: true,
+        };
+        clk::engine::store::records::write_meta(&p.ws, &dir, &meta).unwrap();
+    }
+}
+
+/// Median wall time of one committing dispatch (each writes a new file), after a warm-up.
+fn dispatch_time(
+    rt: &tokio::runtime::Runtime,
+    p: &Project,
+    mock: &MockServer,
+    runs: usize,
+) -> Duration {
+    let bus = Bus::new(Some(p.ws.activity_log()));
+    let mut times = Vec::new();
+    static ROUND: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    for n in 0..=runs {
+        let i = ROUND.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        mock.push(Reply::text_usage(
+            &format!(
+                "Noting.\nACTION: write\nPATH: notes/r{i}.txt\nCONTENT:\nround {i}\nEND_ACTION\n"
+            ),
+            10,
+            5,
+        ));
+        let req = DispatchRequest {
+            agent: "engineer".into(),
+            objective: format!("write note {i}"),
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let out = rt
+            .block_on(dispatch(p, &bus, &req, &CancellationToken::new()))
+            .unwrap();
+        let took = t.elapsed();
+        assert!(out.ok && out.commit.is_some(), "{:?}", out.error);
+        if n > 0 {
+            times.push(took);
+        }
+    }
+    median(times)
+}
+
+/// Median of a bare chat request to the mock: the part of a dispatch that is not clk.
+fn mock_round_trip(rt: &tokio::runtime::Runtime, mock: &MockServer, runs: usize) -> Duration {
+    clk::engine::agents::providers::http::ensure_tls();
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/chat/completions", mock.url());
+    let mut times = Vec::new();
+    for i in 0..=runs {
+        mock.push(Reply::text_usage(
+            "Noting.\nACTION: write\nPATH: a\nCONTENT:\nx\nEND_ACTION\n",
+            10,
+            5,
+        ));
+        let t = Instant::now();
+        rt.block_on(async {
+            let r = client
+                .post(&url)
+                .json(&serde_json::json!({"model": "m1", "stream": true,
+                    "messages": [{"role": "user", "content": "x"}]}))
+                .send()
+                .await
+                .unwrap();
+            r.bytes().await.unwrap();
+        });
+        if i > 0 {
+            times.push(t.elapsed());
+        }
+    }
+    median(times)
+}
+
+fn gate(root: &Path) -> GateContext {
+    GateContext {
+        root: root.to_path_buf(),
+        agent: "engineer".into(),
+        run_id: "bench".into(),
+        backups: root.join(".clk/backups/bench"),
+        warn_files: 30,
+        max_files: 25,
+        run_timeout: Duration::from_secs(10),
+        user_dirty: Default::default(),
+        done_file: root.join(".clk/state/done.md"),
+        limits: Default::default(),
+        sandbox: clk::engine::act::confine::Isolation::None,
+    }
+}
+
+/// (`ACTION: run` of `true`, commit of 5 files) at `root`, medians.
+fn run_and_commit(rt: &tokio::runtime::Runtime, root: &Path, runs: usize) -> (Duration, Duration) {
+    let repo = git::open(root).unwrap();
+    git::ensure_identity(&repo).unwrap();
+    let ctx = gate(root);
+    let bus = Bus::new(None);
+    let run = parse("ACTION: run\nCMD: true\nEND_ACTION\n");
+    let (mut run_t, mut commit_t) = (Vec::new(), Vec::new());
+    for i in 0..=runs {
+        let t = Instant::now();
+        let out = rt.block_on(apply(&ctx, &bus, &run.actions, &CancellationToken::new()));
+        let took = t.elapsed();
+        assert!(out.refused.is_empty(), "{:?}", out.refused);
+        let paths: Vec<String> = (0..5)
+            .map(|k| format!("src/m{:04}/new{k}.txt", k * 7))
+            .collect();
+        for p in &paths {
+            std::fs::write(root.join(p), format!("round {i}\n")).unwrap();
+        }
+        let t2 = Instant::now();
+        // Through the repository clk keeps open, as a dispatch commits (where it exists).
+        let info = commit(root, &repo, &paths);
+        let took2 = t2.elapsed();
+        assert!(info.is_some());
+        if i > 0 {
+            run_t.push(took);
+            commit_t.push(took2);
+        }
+    }
+    (median(run_t), median(commit_t))
+}
+
+/// Commit `paths` the way a dispatch does: through the repository clk keeps open.
+fn commit(root: &Path, _repo: &git2::Repository, paths: &[String]) -> Option<git::CommitInfo> {
+    git::with_repo(root, |r| {
+        git::commit_paths(r, "engineer", paths, "[engineer] bench")
+    })
+    .unwrap()
+    .unwrap()
+}
+
+fn cold(exe: &Path, dir: &Path, args: &[&str], runs: usize) -> Duration {
+    let mut times = Vec::new();
+    for i in 0..=runs {
+        let t = Instant::now();
+        let out = Command::new(exe)
+            .args(args)
+            .current_dir(dir)
+            .env_remove("CLK_PROVIDER")
+            .env("CLK_NO_TUI", "1")
+            .output()
+            .unwrap();
+        let took = t.elapsed();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        if i > 0 {
+            times.push(took);
+        }
+    }
+    median(times)
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let runs: usize = std::env::var("CLK_FLAT_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15);
+    let exe = std::env::var_os("CLK_FLAT_EXE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_clk")));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mock = MockServer::start(Script::new(vec![]));
+    let trip = mock_round_trip(&rt, &mock, runs);
+    println!(
+        "mock round trip (taken off the dispatch rows): {}",
+        ms(trip)
+    );
+    println!("{:<58} {:>10}", "measure", "median");
+    let own = |d: Duration| d.saturating_sub(trip);
+    let mut base = Duration::ZERO;
+    for files in [0usize, 10_000, 50_000] {
+        let top = tempfile::tempdir().unwrap();
+        let p = project_with(top.path(), files, &mock);
+        let d = own(dispatch_time(&rt, &p, &mock, runs));
+        if files == 0 {
+            base = d;
+            println!(
+                "{:<58} {:>10}",
+                "clk's own time per dispatch, empty project",
+                ms(d)
+            );
+            add_history(&p);
+            let h = own(dispatch_time(&rt, &p, &mock, runs));
+            println!(
+                "{:<58} {:>10}  (+{})",
+                "the same with 1,000 posts and 1,000 runs",
+                ms(h),
+                ms(h.saturating_sub(base))
+            );
+        } else {
+            println!(
+                "{:<58} {:>10}  (+{})",
+                format!("the same at {files} committed files"),
+                ms(d),
+                ms(d.saturating_sub(base))
+            );
+        }
+        if files == 50_000 {
+            let (run, commit) = run_and_commit(&rt, &p.ws.root, runs);
+            println!(
+                "{:<58} {:>10}",
+                "ACTION: run of true at 50,000 files",
+                ms(run)
+            );
+            println!(
+                "{:<58} {:>10}",
+                "batch commit of 5 files at 50,000 files",
+                ms(commit)
+            );
+        }
+    }
+    let top = tempfile::tempdir().unwrap();
+    let st = Command::new(&exe)
+        .arg("init")
+        .current_dir(top.path())
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    println!(
+        "{:<58} {:>10}",
+        "clk status, cold",
+        ms(cold(&exe, top.path(), &["status"], runs))
+    );
+    println!(
+        "{:<58} {:>10}",
+        "clk idea, cold",
+        ms(cold(
+            &exe,
+            top.path(),
+            &["idea", "--no-cast", "A tiny note app"],
+            runs
+        ))
+    );
+}

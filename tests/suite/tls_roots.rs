@@ -1,0 +1,100 @@
+//! Several dispatches in one process against a plain-http endpoint never read the system's CA
+//! store: the real binary runs a loop against the mock model server under `strace`, and clk's
+//! own process may open no file under the CA folders (before, every dispatch built a new HTTP
+//! client that loaded them all). Needs strace; under `CLK_REQUIRE_STRACE=1` (tests/run-all.sh) a
+//! missing strace fails the test instead of skipping it.
+
+use crate::support;
+
+use std::path::Path;
+use std::process::Command;
+
+use support::mock_server::{Fallback, MockServer, Reply, Script};
+
+const REPLY: &str = "Adding the greeter.\n\
+ACTION: write\nPATH: greeter.py\nCONTENT:\ndef hello():\n    return \"hello\"\nEND_ACTION\n\
+CONFIDENCE: 0.8\nPROGRESS: yes\n";
+
+/// Folders the platform's CA roots are read from on Linux.
+const CA_PLACES: &[&str] = &["/etc/ssl", "/etc/pki", "/usr/share/ca-certificates"];
+
+fn strace_works() -> bool {
+    let ok = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=openat", "-o", "/dev/null", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("CLK_REQUIRE_STRACE").as_deref() != Ok("1"),
+            "strace is missing or cannot trace here; required by CLK_REQUIRE_STRACE=1 \
+             (tests/run-all.sh installs it)"
+        );
+        eprintln!("skipped: strace is missing or cannot trace here");
+    }
+    ok
+}
+
+fn clk(dir: &Path) -> assert_cmd::Command {
+    let mut c = support::clk();
+    c.current_dir(dir).env("CLK_NO_TUI", "1");
+    c
+}
+
+#[test]
+fn a_loop_of_dispatches_over_plain_http_never_opens_the_ca_store() {
+    if !strace_works() {
+        return;
+    }
+    let mock = MockServer::start(
+        Script::new(vec![Reply::text_usage(REPLY, 10, 5)]).fallback(Fallback::RepeatLast),
+    );
+    let d = tempfile::tempdir().unwrap();
+    clk(d.path()).arg("init").assert().success();
+    let trace = d.path().join("trace.txt");
+    let mut c = Command::new("strace");
+    // None of the developer's clk settings or keys; then only what this test sets.
+    for name in support::clk_env_vars() {
+        c.env_remove(name);
+    }
+    c.args(["-f", "-qq", "-e", "trace=open,openat,openat2,execve", "-o"])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_clk"))
+        .args(["loop", "--max-iterations", "2"])
+        .current_dir(d.path())
+        .env("CLK_NO_TUI", "1")
+        .env("CLK_PROVIDER", "openwebui")
+        .env("CLK_OPENWEBUI_ENDPOINT", format!("{}/v1", mock.url()))
+        .env("CLK_OPENWEBUI_MODEL", "m1");
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        mock.model_calls() >= 3,
+        "several dispatches in one process: {}",
+        mock.model_calls()
+    );
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    assert!(
+        trace.contains("openat("),
+        "the trace saw the process open files"
+    );
+    // clk's own threads only: programs it starts (a check, a sandboxed command) read their
+    // own CA settings, and that is not clk's cost.
+    let exe = env!("CARGO_BIN_EXE_clk");
+    let pid = |l: &str| l.split_whitespace().next().unwrap_or_default().to_string();
+    let children: std::collections::HashSet<String> = trace
+        .lines()
+        .filter(|l| l.contains("execve(\"") && !l.contains(&format!("execve(\"{exe}\"")))
+        .map(pid)
+        .collect();
+    let ca: Vec<&str> = trace
+        .lines()
+        .filter(|l| !children.contains(&pid(l)))
+        .filter(|l| CA_PLACES.iter().any(|p| l.contains(&format!("\"{p}"))))
+        .collect();
+    assert!(
+        ca.is_empty(),
+        "{} opens under the CA folders over plain http, e.g. {:?}",
+        ca.len(),
+        ca.first()
+    );
+}
