@@ -141,6 +141,32 @@ pub enum Command {
     },
     /// A 30-second sample run on the free built-in provider, in a scratch project.
     Tutorial,
+    /// Queue work for `clk work` and steer it: add, list, show, timeline, approve, pause,
+    /// resume, cancel.
+    Task {
+        #[command(subcommand)]
+        action: TaskAction,
+    },
+    /// Run the queued tasks, each in its own worktree on `clk/task-<id>`, several at once
+    /// (never two that change the same files), merging each finished one by its autonomy.
+    Work {
+        /// Most tasks at once (default: tasks.max_concurrent).
+        #[arg(long)]
+        workers: Option<u32>,
+        /// Stop when no task can run any more, instead of waiting for new ones.
+        #[arg(long)]
+        until_idle: bool,
+    },
+    /// Tasks saved under a name: save, list, run (queues one).
+    Template {
+        #[command(subcommand)]
+        action: TemplateAction,
+    },
+    /// Rules every agent working a task of this workspace sees: add, list, remove.
+    Context {
+        #[command(subcommand)]
+        action: ContextAction,
+    },
     /// Show or change settings.
     Configure {
         /// KEY=VALUE; dotted keys reach nested settings (supervise.max_cycles=5,
@@ -166,6 +192,87 @@ pub enum RolesAction {
     },
     /// Remove a role the chief or you added (baseline roles stay).
     Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaskAction {
+    /// Queue a task: `clk task add "add a health endpoint to src/server.rs"`.
+    Add {
+        /// What to do (with --template: added after the template's prompt).
+        #[arg(required_unless_present = "template", num_args = 0..)]
+        prompt: Vec<String>,
+        /// Start from a saved template (`clk template list`).
+        #[arg(long)]
+        template: Option<String>,
+        #[command(flatten)]
+        how: TaskSettings,
+    },
+    /// Every task with its state (`--json` for scripts).
+    List,
+    /// One task in full.
+    Show { id: i64 },
+    /// Everything that happened to a task.
+    Timeline { id: i64 },
+    /// Let a task that waits for approval merge.
+    Approve {
+        id: i64,
+        /// A note kept with the approval.
+        note: Vec<String>,
+    },
+    /// Stop a task (a running one stops within seconds); `resume` queues it again.
+    Pause { id: i64 },
+    /// Queue a paused, failed or interrupted task again.
+    Resume {
+        id: i64,
+        /// A note for the timeline.
+        note: Vec<String>,
+    },
+    /// Drop a task.
+    Cancel { id: i64 },
+}
+
+/// How a task is worked (default: the duo flow, the engineer, the project's autonomy).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TaskSettings {
+    /// How the task is worked: duo (implementer with handoffs, then a review by the other
+    /// provider; the default) or solo (implementer only).
+    #[arg(long)]
+    pub flow: Option<String>,
+    /// Who does it: a roster agent (engineer) or a provider (claude, codex, ...).
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// safe (wait for `task approve`), balanced or aggressive (merge when green).
+    #[arg(long)]
+    pub autonomy: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TemplateAction {
+    /// Save a task under a name: `clk template save docs "update the README for the change"`.
+    Save {
+        name: String,
+        #[arg(required = true, num_args = 1..)]
+        prompt: Vec<String>,
+        #[command(flatten)]
+        how: TaskSettings,
+    },
+    /// Every template.
+    List,
+    /// Queue a task from a template.
+    Run { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContextAction {
+    /// Add a rule: `clk context add "use pnpm, not npm"`.
+    Add {
+        #[arg(required = true, num_args = 1..)]
+        rule: Vec<String>,
+    },
+    /// Every rule with its id.
+    List,
+    /// Remove a rule by its id.
+    Remove { id: i64 },
 }
 
 /// Which improvement loop to run.

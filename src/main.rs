@@ -80,6 +80,7 @@ fn lock_label(command: &Command) -> Option<String> {
         Command::Configure { set, .. } if !set.is_empty() => "clk configure --set",
         Command::Budget { reset: true } => "clk budget --reset",
         Command::Tutorial => "clk tutorial",
+        Command::Work { .. } => "clk work",
         _ => return None,
     };
     Some(what.to_string())
@@ -156,5 +157,12 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Doctor { fix } => cmd::doctor::run(&dir, fix),
         Command::Tutorial => cmd::orchestrate::submit(&dir, EngineCommand::Tutorial, format),
         Command::Configure { set, show } => cmd::configure::run(&dir, &set, show),
+        Command::Task { action } => cmd::task::run(&dir, action, format),
+        Command::Context { action } => cmd::task::context(&dir, action, format),
+        Command::Template { action } => cmd::task::template(&dir, action, format),
+        Command::Work {
+            workers,
+            until_idle,
+        } => cmd::work::run(&dir, workers, until_idle, format),
     }
 }

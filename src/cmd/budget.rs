@@ -7,6 +7,7 @@ use super::{Failure, project};
 use crate::engine::agents::budget;
 use crate::engine::ground::pricing::{cap_micros, format_usd};
 use crate::engine::store::records::UsageTotals;
+use crate::engine::store::tasks::{self, TaskStore};
 
 pub fn run(dir: &Path, reset: bool) -> Result<u8, Failure> {
     let p = project(dir)?;
@@ -33,6 +34,13 @@ pub fn run(dir: &Path, reset: bool) -> Result<u8, Failure> {
         t.total.dispatches,
         t.total.cost_text()
     );
+    let day = tasks::today();
+    let used = tasks::open(&p.ws)
+        .and_then(|s| s.day_usage(&day))
+        .map_err(|e| Failure::failed(e.to_string()))?;
+    for l in crate::engine::runs::tasks::budget::lines(&cfg.daily, &used, &day) {
+        println!("{l}");
+    }
     if !budget::any_caps(cfg) {
         println!(
             "Caps      none. Set one with `clk configure --set budget.session_usd_cap=5` or \

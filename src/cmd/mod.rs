@@ -13,7 +13,9 @@ pub mod providers;
 pub mod roles;
 pub mod start;
 pub mod status;
+pub mod task;
 pub mod undo;
+pub mod work;
 
 use std::path::{Path, PathBuf};
 

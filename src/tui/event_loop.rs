@@ -90,6 +90,8 @@ pub fn task_label(cmd: &Command) -> Option<String> {
         Command::Loop { kind, .. } => format!("{} loop", kind.name()),
         Command::Message { .. } => "working on your message".into(),
         Command::Roles { .. } => "roles".into(),
+        Command::Task { .. } => "task".into(),
+        Command::Work { .. } => "working the task queue".into(),
         Command::SwitchProvider { name } => format!("checking {name}"),
         Command::Undo { .. } => "undo".into(),
         Command::Merge { .. } => "merge".into(),

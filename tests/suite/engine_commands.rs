@@ -450,3 +450,54 @@ async fn status_roles_and_heartbeats() {
         "silent all along: {beats:?}"
     );
 }
+
+#[tokio::test]
+async fn task_slash_commands_queue_and_work_through_the_engine() {
+    use clk::engine::ground::slash::{Slash, parse};
+    let dir = tempfile::tempdir().unwrap();
+    let p = project(
+        dir.path(),
+        Some(
+            "cat > /dev/null\nprintf 'ACTION: write\\nPATH: hello.txt\\nCONTENT:\\nhi\\nEND_ACTION\\n'\n",
+        ),
+    );
+    let (engine, _join) = Engine::spawn(p, Bus::new(None));
+    let mut rx = engine.subscribe();
+    let slash = |text: &str| match parse(text) {
+        Ok(Slash::Engine(c)) => c,
+        other => panic!("{text}: {other:?}"),
+    };
+    let (events, ok, summary) = submit(
+        &engine,
+        &mut rx,
+        slash("/task add \"write hello.txt\" --autonomy safe --flow solo"),
+    )
+    .await;
+    assert!(ok, "{summary}");
+    assert!(report(&events, "task")[0].starts_with("task 1 queued"));
+    let (_, ok, summary) = submit(&engine, &mut rx, slash("/task approve 1")).await;
+    assert!(
+        !ok && summary.contains("task 1 is queued: cannot approve it"),
+        "{summary}"
+    );
+    // `/work` keeps waiting for new tasks until `/stop`.
+    let work = engine.submit(slash("/work")).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let ev = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if matches!(&ev, Event::Report { lines, .. } if lines[0].starts_with("task 1: approval")) {
+            break;
+        }
+    }
+    engine.submit(slash("/stop")).unwrap();
+    let (_, ok, summary) = until_finished(&mut rx, work).await;
+    assert!(ok && summary.contains("1 wait for approval"), "{summary}");
+    let (events, _, _) = submit(&engine, &mut rx, slash("/task show 1")).await;
+    assert!(
+        report(&events, "task")[0].contains("approval"),
+        "{events:?}"
+    );
+}

@@ -32,6 +32,7 @@ mod sandbox;
 mod sandbox_wired;
 mod secrets;
 mod shell_sandbox;
+mod tasks;
 mod tls_roots;
 mod tui_cards;
 mod tui_flow;

@@ -64,6 +64,19 @@ pub enum Command {
         #[serde(flatten)]
         action: QueueCommand,
     },
+    /// Queue a task or look at and steer the queued ones (`clk task`, `/task`).
+    Task {
+        #[serde(flatten)]
+        action: crate::engine::ground::task::TaskCommand,
+    },
+    /// Run the queued tasks (`clk work`): `workers` at once (default `tasks.max_concurrent`);
+    /// with `until_idle`, end when nothing can run.
+    Work {
+        #[serde(default)]
+        workers: Option<u32>,
+        #[serde(default)]
+        until_idle: bool,
+    },
     /// Make `name` the active provider (saved in providers.json) and check it can be reached.
     SwitchProvider { name: String },
     /// Merge the run branches that wait for the user; with `discard`, drop them instead.

@@ -8,4 +8,5 @@ pub mod protocol;
 pub mod redact;
 pub mod slash;
 pub mod state;
+pub mod task;
 pub mod usage;

@@ -75,6 +75,16 @@ pub const COMMANDS: &[SlashSpec] = &[
         help: "list work waiting to start; drop N or clear takes it off",
     },
     SlashSpec {
+        name: "/task",
+        usage: "/task <what> [ID]",
+        help: "add \"…\", list, show/timeline/approve/pause/resume/cancel ID",
+    },
+    SlashSpec {
+        name: "/work",
+        usage: "/work [N]",
+        help: "run the queued tasks, N at once (default tasks.max_concurrent)",
+    },
+    SlashSpec {
         name: "/abort",
         usage: "/abort",
         help: "stop now: kill the working agent's process",
@@ -311,6 +321,25 @@ pub fn parse(text: &str) -> Result<Slash, String> {
             };
             engine(Command::Queue { action })
         }
+        "task" | "tasks" => engine(Command::Task {
+            action: crate::engine::ground::task::parse_slash(&argv)?,
+        }),
+        "work" => match argv.as_slice() {
+            [] => engine(Command::Work {
+                workers: None,
+                until_idle: false,
+            }),
+            [n] => match n.parse::<u32>() {
+                Ok(n) if n >= 1 => engine(Command::Work {
+                    workers: Some(n),
+                    until_idle: false,
+                }),
+                _ => Err(format!(
+                    "{n:?} is not a number of workers; usage: /work [N]"
+                )),
+            },
+            _ => Err("usage: /work [N]".into()),
+        },
         "abort" => none(Slash::Engine(Command::Abort)),
         "provider" => match argv.as_slice() {
             [name] => engine(Command::SwitchProvider { name: name.clone() }),

@@ -439,6 +439,8 @@ pub async fn merge_waiting(project: &Project, bus: &Bus, discard: bool) -> Resul
         .map_err(|e| e.to_string())?
         .into_iter()
         .filter(|b| !busy.contains(b))
+        // A task's branch merges through `clk work`, after its proof and approval.
+        .filter(|b| !b.starts_with("clk/task-"))
         .collect();
     if discard {
         // Cleaning up: idle worktrees go too.

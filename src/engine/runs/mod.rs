@@ -6,3 +6,4 @@ pub mod loops;
 pub mod orchestrate;
 pub mod proposals;
 pub mod stages;
+pub mod tasks;

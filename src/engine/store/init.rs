@@ -30,6 +30,7 @@ pub const GITIGNORE_LINES: &[&str] = &[
     ".clk/state/conversation.jsonl",
     ".clk/state/tutorial.json",
     ".clk/state/runs/",
+    ".clk/state/clk.db*",
     ".clk/tutorial/",
     ".clk/**/*.bak",
 ];

@@ -10,5 +10,6 @@ pub mod prompts;
 pub mod records;
 pub mod roster;
 pub mod tail;
+pub mod tasks;
 pub mod workflow;
 pub mod workspace;

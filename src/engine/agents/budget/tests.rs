@@ -7,6 +7,7 @@ fn cfg(session_usd: f64, agents: &[(&str, f64)]) -> BudgetConfig {
     BudgetConfig {
         session_usd_cap: session_usd,
         agent_usd_caps: agents.iter().map(|(a, v)| (a.to_string(), *v)).collect(),
+        ..Default::default()
     }
 }
 

@@ -15,6 +15,56 @@ pub struct BudgetConfig {
     pub session_usd_cap: f64,
     /// Most each named agent may spend in the session, in USD (0 or absent: no cap).
     pub agent_usd_caps: std::collections::BTreeMap<String, f64>,
+    /// Limits per day (UTC) on the task queue; a task that would cross one waits.
+    pub daily: DailyBudget,
+}
+
+/// `budget.daily.*`: what the task queue may use in one day (UTC); 0 is no limit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DailyBudget {
+    /// Tasks started.
+    pub tasks: u64,
+    /// Agent turns taken on tasks.
+    pub turns: u64,
+    /// USD spent on tasks.
+    pub usd: f64,
+}
+
+/// The work queue (`clk work`): how many tasks at once, and each task's guardrails.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TasksConfig {
+    /// Most tasks worked at the same time (each in its own worktree).
+    pub max_concurrent: u32,
+    /// Most agent turns one task may take before it fails with that reason.
+    pub max_turns: u32,
+    /// Longest one task may run, in seconds, before it stops with that reason (0: no limit).
+    pub max_runtime_s: u64,
+    /// The duo flow's reviewer for each implementer's provider: work done on the key is
+    /// reviewed on the value. A provider with no entry runs single-agent.
+    pub review_pairs: std::collections::BTreeMap<String, String>,
+    /// Most review rounds before a task that the reviewer still wants changed fails.
+    pub max_review_rounds: u32,
+    /// The checks a finished task must pass in a clean checkout before it merges (empty: the
+    /// ones the project's shape calls for, as a run's done gate uses).
+    pub checks: Vec<String>,
+}
+
+impl Default for TasksConfig {
+    fn default() -> Self {
+        TasksConfig {
+            max_concurrent: 2,
+            max_turns: 8,
+            max_runtime_s: 3600,
+            review_pairs: [("claude", "codex"), ("codex", "claude")]
+                .into_iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            max_review_rounds: 2,
+            checks: Vec::new(),
+        }
+    }
 }
 
 /// Retries of a failed provider call (retryable errors only) and of a failed stage.

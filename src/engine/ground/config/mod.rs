@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 
 pub use agents::{AgentSpec, AgentsFile};
 pub use blocks::{
-    BlackboardConfig, BudgetConfig, CastingConfig, ConsensusConfig, RecoveryConfig, RetryConfig,
-    SuperviseConfig, ValidationConfig,
+    BlackboardConfig, BudgetConfig, CastingConfig, ConsensusConfig, DailyBudget, RecoveryConfig,
+    RetryConfig, SuperviseConfig, TasksConfig, ValidationConfig,
 };
 pub use choices::{
     AutoConsensus, AutoRefine, Autonomy, PlateauAction, RollbackOnFailure, UiConfig, UiTheme,
@@ -71,6 +71,8 @@ pub struct ClkConfig {
     pub autonomy: Autonomy,
     /// The dashboard: `ui.theme` is `dark` or `light`.
     pub ui: UiConfig,
+    /// The work queue: tasks at once, turns and runtime per task.
+    pub tasks: TasksConfig,
 }
 
 impl Default for ClkConfig {
@@ -97,6 +99,7 @@ impl Default for ClkConfig {
             sandbox: SandboxConfig::default(),
             autonomy: Autonomy::Balanced,
             ui: UiConfig::default(),
+            tasks: TasksConfig::default(),
         }
     }
 }

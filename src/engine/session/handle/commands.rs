@@ -181,6 +181,29 @@ async fn project_command(
                 .into()
         }
         Command::Roles { action } => roles(project, bus, action),
+        Command::Work {
+            workers,
+            until_idle,
+        } => {
+            let opts = crate::engine::runs::tasks::work::WorkOptions {
+                workers,
+                until_idle,
+            };
+            match crate::engine::runs::tasks::work::work(project, bus, opts, cancel).await {
+                Ok(line) => Handled::Done(line),
+                Err(e) => Handled::Failed(e),
+            }
+        }
+        Command::Task { action } => match crate::engine::runs::tasks::ops::apply(project, action) {
+            Ok(reply) => {
+                bus.emit(Event::Report {
+                    topic: "task".into(),
+                    lines: reply.lines,
+                });
+                Handled::Done(reply.summary)
+            }
+            Err(e) => Handled::Failed(e),
+        },
         Command::SwitchProvider { name } => switch_provider(session, project, bus, &name).await,
         Command::Undo { confirm } => undo(project, bus, confirm),
         Command::Merge { discard } => match isolate::merge_waiting(project, bus, discard).await {

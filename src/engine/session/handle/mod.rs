@@ -248,6 +248,8 @@ fn task_name(cmd: &Command) -> String {
         Command::Loop { kind, .. } => format!("{} loop", kind.name()),
         Command::Message { .. } => "message".into(),
         Command::Roles { .. } => "roles".into(),
+        Command::Task { .. } => "task".into(),
+        Command::Work { .. } => "work".into(),
         Command::SwitchProvider { .. } => "provider".into(),
         Command::Undo { .. } => "undo".into(),
         Command::Merge { .. } => "merge".into(),

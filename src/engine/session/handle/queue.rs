@@ -24,6 +24,7 @@ pub(super) fn is_work(cmd: &Command) -> bool {
             | Command::Plan { .. }
             | Command::Run { .. }
             | Command::Loop { .. }
+            | Command::Work { .. }
             | Command::Message { .. }
             | Command::Tutorial
             | Command::Undo { confirm: true }

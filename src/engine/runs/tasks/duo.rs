@@ -1,0 +1,238 @@
+//! The duo flow: the implementer works in turns, each ending with a JSON handoff (summary,
+//! changed files, checklist, open questions, next action); a handoff that does not parse or fit
+//! the schema is sent back with the reason. When every checklist item is done, a reviewer on
+//! the opposite provider (`tasks.review_pairs`, claude ↔ codex by default) reads the diff and
+//! answers approve or revise; revise sends its requests back to the implementer, at most
+//! `tasks.max_review_rounds` times. Without a reviewer provider the task runs single-agent and
+//! its timeline says so.
+
+use std::path::Path;
+
+use super::handoff::{
+    Handoff, handoff_instructions, parse_handoff, parse_verdict, verdict_instructions,
+};
+use super::run::{Ctx, Ended};
+use crate::engine::agents::dispatch::CommitPolicy;
+use crate::engine::agents::providers::registry;
+use crate::engine::ground::events::Event;
+use crate::engine::store::git;
+use crate::engine::store::workspace::Project;
+
+/// Most characters of the diff a reviewer is shown.
+const MAX_DIFF: usize = 30_000;
+
+/// The provider that reviews work done on `implementer`, when one is configured.
+fn reviewer_for(project: &Project, implementer: &str) -> Option<String> {
+    project
+        .config
+        .tasks
+        .review_pairs
+        .get(implementer)
+        .filter(|r| *r != implementer && project.providers.providers.contains_key(*r))
+        .cloned()
+}
+
+/// The branch's changes since `base`, as a patch (cut at [`MAX_DIFF`]).
+fn diff_text(path: &Path, base: &str) -> String {
+    let make = || -> Result<String, git2::Error> {
+        let repo = git2::Repository::open(path)?;
+        let old = repo.find_commit(git2::Oid::from_str(base)?)?.tree()?;
+        let new = repo.head()?.peel_to_tree()?;
+        let diff = repo.diff_tree_to_tree(Some(&old), Some(&new), None)?;
+        let mut out = String::new();
+        diff.print(git2::DiffFormat::Patch, |_, _, line| {
+            if out.len() < MAX_DIFF {
+                if matches!(line.origin(), '+' | '-' | ' ') {
+                    out.push(line.origin());
+                }
+                out.push_str(&String::from_utf8_lossy(line.content()));
+            }
+            true
+        })?;
+        Ok(out)
+    };
+    match make() {
+        Ok(d) if d.len() >= MAX_DIFF => format!("{d}\n[diff cut at {MAX_DIFF} characters]"),
+        Ok(d) => d,
+        Err(e) => format!("(the diff could not be read: {})", e.message()),
+    }
+}
+
+/// Put back whatever the reviewer wrote: a review changes no file.
+fn discard_uncommitted(path: &Path) -> Vec<String> {
+    let Ok(repo) = git2::Repository::open(path) else {
+        return Vec::new();
+    };
+    let dirty = git::dirty_paths(&repo).unwrap_or_default();
+    if dirty.is_empty() {
+        return dirty;
+    }
+    git::restore_paths(&repo, None, &dirty).unwrap_or_default()
+}
+
+fn implementer_objective(ctx: &Ctx<'_>, last: Option<&Handoff>, feedback: Option<&str>) -> String {
+    let mut o = format!(
+        "Task {}: {}\n\nWork in this project on the task: change the files it needs, with \
+         tests where they fit.",
+        ctx.task.id, ctx.task.prompt
+    );
+    if let Some(h) = last {
+        o.push_str("\n\nYour last handoff:\n");
+        o.push_str(&crate::engine::ground::fixed::json(h).to_string());
+    }
+    if let Some(f) = feedback {
+        o.push_str("\n\n");
+        o.push_str(f);
+    }
+    o.push_str("\n\n");
+    o.push_str(&handoff_instructions());
+    o
+}
+
+fn review_objective(ctx: &Ctx<'_>, last: &Handoff) -> String {
+    format!(
+        "Review task {} independently: {}\n\nThe implementer says: {}\nChecklist: {}\n\nThe \
+         change (a diff against where the task started):\n{}\n\n{}",
+        ctx.task.id,
+        ctx.task.prompt,
+        last.summary,
+        last.checklist
+            .iter()
+            .map(|i| format!("{} [{}]", i.item, i.status))
+            .collect::<Vec<_>>()
+            .join("; "),
+        diff_text(&ctx.path, &ctx.base),
+        verdict_instructions()
+    )
+}
+
+/// Run the duo flow on `ctx`'s task.
+pub async fn run(ctx: &mut Ctx<'_>) -> Ended {
+    go(ctx).await.unwrap_or_else(|end| end)
+}
+
+async fn go(ctx: &mut Ctx<'_>) -> Result<Ended, Ended> {
+    let (tp, agent) = (ctx.tp.clone(), ctx.agent.clone());
+    let implementer = registry::choose(&tp, &agent);
+    let reviewer = reviewer_for(ctx.project, &implementer);
+    if reviewer.is_none() {
+        let line = format!(
+            "single-agent mode: no reviewer provider is paired with {implementer} \
+             (tasks.review_pairs), so its own checklist decides when it is done"
+        );
+        ctx.log("mode", &line);
+        ctx.bus.emit(Event::Report {
+            topic: "task".into(),
+            lines: vec![format!("task {}: {line}", ctx.task.id)],
+        });
+    }
+    let max_rounds = ctx.project.config.tasks.max_review_rounds.max(1);
+    let mut rounds = 0;
+    let mut last: Option<Handoff> = None;
+    let mut feedback: Option<String> = ctx.sent_back();
+    loop {
+        let objective = implementer_objective(ctx, last.as_ref(), feedback.take().as_deref());
+        let t = ctx
+            .turn("implementer", &tp, &agent, objective, CommitPolicy::Now)
+            .await?;
+        if let Some(e) = t.error {
+            feedback = Some(format!("Your last turn failed: {e}. Try again."));
+            continue;
+        }
+        match parse_handoff(&t.reply) {
+            Err(why) => {
+                ctx.log("handoff", &format!("turn {}: handoff rejected: {why}", t.n));
+                feedback = Some(format!(
+                    "Your last reply's handoff was rejected: {why}. Carry on and end this reply \
+                     with a valid handoff."
+                ));
+                continue;
+            }
+            Ok(h) => {
+                let done = h.checklist.iter().filter(|i| i.status == "done").count();
+                ctx.log(
+                    "handoff",
+                    &format!(
+                        "turn {}: {} ({done}/{} item(s) done)",
+                        t.n,
+                        h.summary,
+                        h.checklist.len()
+                    ),
+                );
+                let complete = h.complete();
+                last = Some(h);
+                if !complete {
+                    continue;
+                }
+            }
+        }
+        let (Some(rev), Some(h)) = (reviewer.as_ref(), last.as_ref()) else {
+            return Ok(ctx.finished());
+        };
+        rounds += 1;
+        let mut rp = tp.clone();
+        let mut spec = rp.agents.spec("critic");
+        spec.provider = Some(rev.clone());
+        rp.agents.agents.insert("critic".into(), spec);
+        let objective = review_objective(ctx, h);
+        let t = ctx
+            .turn("reviewer", &rp, "critic", objective, CommitPolicy::Later)
+            .await?;
+        let put_back = discard_uncommitted(&ctx.path);
+        if !put_back.is_empty() {
+            ctx.log(
+                "review",
+                &format!(
+                    "the reviewer's edits were put back: {}",
+                    put_back.join(", ")
+                ),
+            );
+        }
+        let verdict = match (&t.error, parse_verdict(&t.reply)) {
+            (Some(e), _) => Err(format!("the review call failed: {e}")),
+            (None, v) => v,
+        };
+        match verdict {
+            Ok(v) if v.approves() => {
+                ctx.log(
+                    "review",
+                    &format!(
+                        "review {rounds} by {}: approve — {}",
+                        t.provider,
+                        v.reasons.join("; ")
+                    ),
+                );
+                return Ok(ctx.finished());
+            }
+            Ok(v) => {
+                let asks = v.requests.join("; ");
+                ctx.log(
+                    "review",
+                    &format!("review {rounds} by {}: revise — {asks}", t.provider),
+                );
+                if rounds >= max_rounds {
+                    return Err(Ended::Failed(format!(
+                        "the reviewer ({}) still asks for changes after {rounds} round(s) \
+                         (tasks.max_review_rounds): {asks}",
+                        t.provider
+                    )));
+                }
+                feedback = Some(format!(
+                    "An independent reviewer asks for these changes: {asks}. Make them; the \
+                     checklist is done again only when they are."
+                ));
+            }
+            Err(why) => {
+                ctx.log(
+                    "review",
+                    &format!("review {rounds}: no usable verdict: {why}"),
+                );
+                if rounds >= max_rounds {
+                    return Err(Ended::Failed(format!(
+                        "no usable review verdict after {rounds} round(s): {why}"
+                    )));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Tasks of the work queue: the requests that steer them (`ops.rs`), which files they touch
+//! (`overlap.rs`), one task's turns (`run.rs`) by its flow (`duo.rs` with `handoff.rs`, or
+//! solo), and the worker that runs them in their own worktrees (`work.rs`).
+
+pub mod budget;
+pub mod duo;
+pub mod handoff;
+pub mod ops;
+pub mod overlap;
+pub mod proof;
+pub mod risk;
+pub mod rules;
+pub mod run;
+pub mod templates;
+pub mod work;

@@ -1,0 +1,282 @@
+//! The task requests (`clk task ...`, `/task ...`): add one to the queue, list, show, read a
+//! timeline, approve, pause, resume, cancel. Each is checked against the task's state first; a
+//! refusal is one line saying why and what to do. A worker (`clk work`) in another process
+//! sees the change on its next look at the store.
+
+use serde_json::{Value, json};
+
+use super::overlap::predict_files;
+use crate::engine::ground::pricing::format_usd;
+use crate::engine::ground::task::{TaskCommand, TaskState, autonomy_name, parse_autonomy};
+use crate::engine::store::tasks::{self, Move, NewTask, Task, TaskStore};
+use crate::engine::store::workspace::Project;
+
+/// The flows a task can follow; the first is the default. duo: implementer turns with
+/// handoffs, then a review by the other provider; solo: implementer turns until one succeeds.
+pub const FLOWS: &[&str] = &["duo", "solo"];
+
+/// What a request came to: lines for a person, JSON for scripts, a one-line summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub lines: Vec<String>,
+    pub json: Value,
+    pub summary: String,
+}
+
+/// Run one task request against the workspace's store.
+pub fn apply(project: &Project, cmd: TaskCommand) -> Result<Reply, String> {
+    let store = tasks::open(&project.ws).map_err(|e| e.to_string())?;
+    apply_with(project, &store, cmd)
+}
+
+fn find(store: &dyn TaskStore, id: i64) -> Result<Task, String> {
+    store
+        .get(id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("there is no task {id}; `clk task list` shows them"))
+}
+
+/// Whether `agent` names a roster agent or a configured provider.
+fn check_agent(project: &Project, agent: &str) -> Result<(), String> {
+    if project.agents.agents.contains_key(agent) || project.providers.providers.contains_key(agent)
+    {
+        return Ok(());
+    }
+    let mut known: Vec<&str> = project.agents.agents.keys().map(String::as_str).collect();
+    known.extend(project.providers.providers.keys().map(String::as_str));
+    Err(format!(
+        "no agent or provider called {agent:?}; use one of: {}",
+        known.join(", ")
+    ))
+}
+
+/// A task's flow, agent and autonomy: the given ones checked, the defaults for the rest.
+pub fn settle(
+    project: &Project,
+    flow: Option<String>,
+    agent: Option<String>,
+    autonomy: Option<String>,
+) -> Result<(String, String, String), String> {
+    let flow = flow.unwrap_or_else(|| FLOWS[0].to_string());
+    if !FLOWS.contains(&flow.as_str()) {
+        return Err(format!(
+            "no flow called {flow:?}; use one of: {}",
+            FLOWS.join(", ")
+        ));
+    }
+    let agent = agent.unwrap_or_else(|| "engineer".to_string());
+    check_agent(project, &agent)?;
+    let autonomy = match autonomy {
+        None => project.config.autonomy,
+        Some(a) => parse_autonomy(&a)
+            .ok_or_else(|| format!("autonomy {a:?} is not one of safe, balanced, aggressive"))?,
+    };
+    Ok((flow, agent, autonomy_name(autonomy).to_string()))
+}
+
+/// Run one task request against `store`.
+pub fn apply_with(
+    project: &Project,
+    store: &dyn TaskStore,
+    cmd: TaskCommand,
+) -> Result<Reply, String> {
+    let err = |e: tasks::StoreError| e.to_string();
+    match cmd {
+        TaskCommand::Add {
+            prompt,
+            flow,
+            agent,
+            autonomy,
+            template,
+            requested_by,
+        } => {
+            let mut prompt = prompt.trim().to_string();
+            let (mut flow, mut agent, mut autonomy) = (flow, agent, autonomy);
+            if let Some(name) = template {
+                let t = store.template(&name).map_err(err)?.ok_or_else(|| {
+                    format!("there is no template {name:?}; `clk template list` shows them")
+                })?;
+                prompt = if prompt.is_empty() {
+                    t.prompt
+                } else {
+                    format!("{}\n\n{prompt}", t.prompt)
+                };
+                let or = |given: Option<String>, saved: String| {
+                    given.or_else(|| (!saved.is_empty()).then_some(saved))
+                };
+                flow = or(flow, t.flow);
+                agent = or(agent, t.agent);
+                autonomy = or(autonomy, t.autonomy);
+            }
+            if prompt.is_empty() {
+                return Err("say what the task is: clk task add \"what to do\"".into());
+            }
+            let (flow, agent, autonomy) = settle(project, flow, agent, autonomy)?;
+            let task = store
+                .add(&NewTask {
+                    prompt: prompt.clone(),
+                    flow,
+                    agent,
+                    autonomy,
+                    requested_by: requested_by.unwrap_or_else(|| "cli".into()),
+                })
+                .map_err(err)?;
+            let files = predict_files(&prompt);
+            if !files.is_empty() {
+                store.set_predicted(task.id, &files).map_err(err)?;
+            }
+            let task = find(store, task.id)?;
+            let line = format!(
+                "task {} queued ({}, {}, autonomy {}); `clk work` runs it",
+                task.id, task.agent, task.flow, task.autonomy
+            );
+            Ok(Reply {
+                lines: vec![line.clone()],
+                json: json!(task),
+                summary: line,
+            })
+        }
+        TaskCommand::List => {
+            let all = store.list().map_err(err)?;
+            let mut lines = vec![format!(
+                "{:>4}  {:<11} {:<10} {:>5} {:>8}  {}",
+                "id", "state", "agent", "turns", "cost", "task"
+            )];
+            for t in &all {
+                let what = if t.reason.is_empty() {
+                    short(&t.prompt, 60)
+                } else {
+                    format!("{} — {}", short(&t.prompt, 40), t.reason)
+                };
+                lines.push(format!(
+                    "{:>4}  {:<11} {:<10} {:>5} {:>8}  {what}",
+                    t.id,
+                    t.state.name(),
+                    short(&t.agent, 10),
+                    t.turns,
+                    format_usd(t.cost_micros)
+                ));
+            }
+            if all.is_empty() {
+                lines = vec!["no tasks yet; add one with `clk task add \"what to do\"`".into()];
+            }
+            Ok(Reply {
+                summary: format!("{} task(s)", all.len()),
+                lines,
+                json: json!(all),
+            })
+        }
+        TaskCommand::Show { id } => {
+            let t = find(store, id)?;
+            let mut lines = vec![
+                format!("task {}  {}", t.id, t.state.name()),
+                format!("  prompt     {}", t.prompt),
+                format!(
+                    "  agent      {} (flow {}, autonomy {})",
+                    t.agent, t.flow, t.autonomy
+                ),
+            ];
+            let mut field = |k: &str, v: &str| {
+                if !v.is_empty() {
+                    lines.push(format!("  {k:<10} {v}"));
+                }
+            };
+            field("why", &t.reason);
+            field("branch", &t.branch);
+            field("worktree", &t.worktree);
+            field("files", &t.files().join(", "));
+            field("asked by", &t.requested_by);
+            field("added", &t.created_at);
+            field("started", &t.started_at);
+            field("finished", &t.finished_at);
+            lines.push(format!(
+                "  turns      {} ({})",
+                t.turns,
+                format_usd(t.cost_micros)
+            ));
+            Ok(Reply {
+                summary: format!("task {} is {}", t.id, t.state.name()),
+                lines,
+                json: json!(t),
+            })
+        }
+        TaskCommand::Timeline { id } => {
+            let t = find(store, id)?;
+            let entries = store.timeline(id).map_err(err)?;
+            let turns = store.turns(id).map_err(err)?;
+            let mut lines = vec![format!("task {}: {}", t.id, short(&t.prompt, 70))];
+            lines.extend(
+                entries
+                    .iter()
+                    .map(|e| format!("  {}  {:<8} {}", e.at, e.kind, e.text)),
+            );
+            Ok(Reply {
+                summary: format!("{} event(s)", entries.len()),
+                lines,
+                json: json!({ "task": t, "timeline": entries, "turns": turns }),
+            })
+        }
+        TaskCommand::Approve { id, note } => {
+            let note = note.unwrap_or_default();
+            let r = steer(store, id, "approve", &note)?;
+            store.approve(id, "user", &note).map_err(err)?;
+            Ok(r)
+        }
+        TaskCommand::Pause { id } => steer(store, id, "pause", "paused by the user"),
+        TaskCommand::Resume { id, note } => {
+            let note = note.map_or_else(
+                || "resumed by the user".to_string(),
+                |n| format!("resumed by the user: {n}"),
+            );
+            steer(store, id, "resume", &note)
+        }
+        TaskCommand::Cancel { id } => steer(store, id, "cancel", "cancelled by the user"),
+    }
+}
+
+/// Move task `id` as `action` asks, if its state allows it.
+fn steer(store: &dyn TaskStore, id: i64, action: &str, reason: &str) -> Result<Reply, String> {
+    let t = find(store, id)?;
+    let to = crate::engine::ground::task::transition(id, t.state, action)?;
+    let moved = store
+        .move_state(
+            &Move {
+                id,
+                from: &[t.state],
+                to,
+                reason,
+            },
+            0,
+        )
+        .map_err(|e| e.to_string())?;
+    if !moved {
+        return Err(format!(
+            "task {id} changed state while you asked; look again with `clk task show {id}`"
+        ));
+    }
+    let line = match (t.state, to) {
+        (TaskState::Running, TaskState::Paused | TaskState::Cancelled) => format!(
+            "task {id} is {}; its worker stops it within a few seconds",
+            to.name()
+        ),
+        (_, TaskState::Approved) => {
+            format!("task {id} approved; `clk work` merges it on its next round")
+        }
+        _ => format!("task {id} is {} now", to.name()),
+    };
+    Ok(Reply {
+        lines: vec![line.clone()],
+        json: json!({ "id": id, "state": to.name() }),
+        summary: line,
+    })
+}
+
+fn short(s: &str, n: usize) -> String {
+    let first = s.lines().next().unwrap_or_default();
+    if first.chars().count() <= n && first.len() == s.len() {
+        first.to_string()
+    } else {
+        let cut: String = first.chars().take(n.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}

@@ -1,0 +1,317 @@
+//! One task worked to its end in its own worktree on `clk/task-<id>`: the implementer's turns,
+//! each kept in the store with its usage and cost, then the files it changed. Merging is not
+//! done here: the worker does that, one task at a time.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::agents::dispatch::{CommitPolicy, DispatchRequest};
+use crate::engine::ground::events::Event;
+use crate::engine::store::bus::Bus;
+use crate::engine::store::git::{self, worktree};
+use crate::engine::store::tasks::{SqliteStore, Task, TaskStore, TurnRecord, now};
+use crate::engine::store::workspace::Project;
+
+/// How a task's work ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// The implementer finished; these files differ from where the branch started.
+    Finished { files: Vec<String> },
+    /// It could not finish; the line says why.
+    Failed(String),
+    /// Its token was cancelled (a pause, a cancel, or `clk work` stopping).
+    Stopped,
+    /// Another turn would cross a daily budget; the line names it. It waits, worktree kept.
+    Budget(String),
+}
+
+/// The run id of task `id`'s worktree (its branch is `clk/task-<id>`).
+pub fn run_id(id: i64) -> String {
+    format!("task-{id}")
+}
+
+/// Held while a task's worktree is made.
+static TREES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The task's worktree: the one it already has (a resumed task), else a new one.
+fn tree(project: &Project, task: &Task) -> Result<worktree::RunTree, String> {
+    let repo = git::open(&project.ws.root)
+        .ok_or("this project is not a git repository with a commit; run `clk init` here first")?;
+    let id = run_id(task.id);
+    if let Some(t) = worktree::open(&repo, &id) {
+        return Ok(t);
+    }
+    // Two tasks starting at once would both make git's `worktrees` folder, and libgit2 fails
+    // the one that comes second: the folder is made first, and one worktree is made at a time.
+    let _ = std::fs::create_dir_all(repo.commondir().join("worktrees"));
+    let _one = TREES.lock().unwrap_or_else(|p| p.into_inner());
+    worktree::create(&repo, &id).map_err(|e| format!("could not create its worktree: {e}"))
+}
+
+/// The project the task's agent works in: the worktree as work root, and a provider named as
+/// the agent pinned on the engineer.
+fn task_project(project: &Project, task: &Task, path: &Path) -> (Project, String) {
+    let mut p = project.clone();
+    p.ws = project.ws.with_work(path.to_path_buf());
+    if p.agents.agents.contains_key(&task.agent) {
+        return (p, task.agent.clone());
+    }
+    let mut spec = p.agents.spec("engineer");
+    spec.provider = Some(task.agent.clone());
+    p.agents.agents.insert("engineer".into(), spec);
+    (p, "engineer".into())
+}
+
+/// The paths a diff writes.
+pub(super) fn diff_paths(diff: &git2::Diff<'_>) -> Vec<String> {
+    diff.deltas()
+        .filter_map(|d| {
+            d.new_file()
+                .path()
+                .and_then(|p| p.to_str())
+                .map(String::from)
+        })
+        .collect()
+}
+
+/// The files that differ between `base` and the worktree's HEAD.
+fn changed_files(path: &Path, base: &str) -> Vec<String> {
+    let Ok(repo) = git2::Repository::open(path) else {
+        return Vec::new();
+    };
+    let trees = || -> Result<Vec<String>, git2::Error> {
+        let old = repo.find_commit(git2::Oid::from_str(base)?)?.tree()?;
+        let new = repo.head()?.peel_to_tree()?;
+        let diff = repo.diff_tree_to_tree(Some(&old), Some(&new), None)?;
+        Ok(diff_paths(&diff))
+    };
+    trees().unwrap_or_default()
+}
+
+/// What one turn came to.
+#[derive(Debug, Clone)]
+pub struct Turn {
+    pub n: u32,
+    pub reply: String,
+    /// The provider's error, when the call failed.
+    pub error: Option<String>,
+    pub provider: String,
+}
+
+/// Everything a flow needs to take turns on one task.
+pub struct Ctx<'a> {
+    pub project: &'a Project,
+    /// The project as the implementer sees it (the worktree as work root).
+    pub tp: Project,
+    pub agent: String,
+    pub bus: &'a Bus,
+    pub store: &'a Arc<SqliteStore>,
+    pub task: &'a Task,
+    pub cancel: &'a CancellationToken,
+    pub path: std::path::PathBuf,
+    pub base: String,
+    started: Instant,
+    /// Turns this task took so far (a resumed task counts its earlier ones).
+    pub turns: u32,
+}
+
+impl Ctx<'_> {
+    /// When the task came back from its merge proof: what to tell the implementer.
+    pub fn sent_back(&self) -> Option<String> {
+        if !self.task.reason.starts_with("sent back") {
+            return None;
+        }
+        let evidence = self
+            .store
+            .timeline(self.task.id)
+            .ok()?
+            .into_iter()
+            .rev()
+            .find(|e| e.kind == "proof")
+            .map_or_else(|| self.task.reason.clone(), |e| e.text);
+        Some(format!(
+            "Your finished work was sent back before it could merge: {evidence}\nFix this."
+        ))
+    }
+
+    pub fn log(&self, kind: &str, text: &str) {
+        let _ = self.store.log(self.task.id, kind, text);
+    }
+
+    /// One dispatch as `role`, kept in the store. `Err` ends the task (stopped, out of
+    /// turns or time, the store failing).
+    pub async fn turn(
+        &mut self,
+        role: &str,
+        project: &Project,
+        agent: &str,
+        objective: String,
+        commit: CommitPolicy,
+    ) -> Result<Turn, Ended> {
+        let max_turns = self.project.config.tasks.max_turns.max(1);
+        if self.cancel.is_cancelled() {
+            return Err(Ended::Stopped);
+        }
+        if self.turns >= max_turns {
+            return Err(Ended::Failed(format!(
+                "used all {max_turns} turns (tasks.max_turns) before it was done"
+            )));
+        }
+        let used = self
+            .store
+            .day_usage(&crate::engine::store::tasks::today())
+            .map_err(|e| Ended::Failed(e.to_string()))?;
+        if let Some(why) = super::budget::blocked(&self.project.config.budget.daily, &used, false) {
+            return Err(Ended::Budget(why));
+        }
+        self.turns += 1;
+        let n = self.turns;
+        let req = DispatchRequest {
+            agent: agent.to_string(),
+            objective: format!("{}{objective}", super::rules::preamble(self.store.as_ref())),
+            stage: Some(format!("{}-{role}", run_id(self.task.id))),
+            workflow: Some(format!("task-{}", self.task.flow)),
+            commit,
+            ..Default::default()
+        };
+        let limit = self.project.config.tasks.max_runtime_s;
+        let call = crate::engine::runs::call::dispatch(project, self.bus, &req, self.cancel);
+        let out = if limit > 0 {
+            let left = Duration::from_secs(limit).saturating_sub(self.started.elapsed());
+            match tokio::time::timeout(left, call).await {
+                Ok(r) => r,
+                Err(_) => {
+                    return Err(Ended::Failed(format!(
+                        "ran longer than tasks.max_runtime_s ({limit} s)"
+                    )));
+                }
+            }
+        } else {
+            call.await
+        };
+        if self.cancel.is_cancelled() {
+            return Err(Ended::Stopped);
+        }
+        let out = out.map_err(|e| Ended::Failed(e.to_string()))?;
+        let summary = match &out.error {
+            Some(e) => format!("failed: {}", e.message),
+            None => out.batch.summary(),
+        };
+        let rec = TurnRecord {
+            n,
+            role: role.into(),
+            agent: agent.into(),
+            provider: out.provider.clone(),
+            dispatch_id: out.run_id.clone(),
+            ok: out.error.is_none(),
+            input_tokens: out.usage.input_tokens,
+            output_tokens: out.usage.output_tokens,
+            cost_micros: out.cost.micros,
+            summary: summary.clone(),
+            at: now(),
+        };
+        self.store
+            .record_turn(self.task.id, &rec)
+            .map_err(|e| Ended::Failed(e.to_string()))?;
+        // What it touched so far counts for overlap from now on, not only when it ends.
+        if commit == CommitPolicy::Now {
+            let files = changed_files(&self.path, &self.base);
+            let _ = self.store.set_touched(self.task.id, &files);
+        }
+        Ok(Turn {
+            n,
+            reply: out.reply,
+            error: out.error.map(|e| e.message),
+            provider: out.provider,
+        })
+    }
+
+    /// The task is done: the files its branch changed.
+    pub fn finished(&self) -> Ended {
+        Ended::Finished {
+            files: changed_files(&self.path, &self.base),
+        }
+    }
+}
+
+/// The solo flow: implementer turns until one succeeds.
+async fn solo(ctx: &mut Ctx<'_>) -> Ended {
+    let mut back = ctx.sent_back();
+    loop {
+        let again = if let Some(b) = back.take() {
+            format!("\n\n{b}")
+        } else if ctx.turns > 0 {
+            "\n\nAn earlier turn on this task did not finish it; carry on from what is in the \
+             worktree."
+                .to_string()
+        } else {
+            String::new()
+        };
+        let objective = format!(
+            "Task {}: {}\n\nWork in this project until the task is done: change the files it \
+             needs, with tests where they fit.{again}",
+            ctx.task.id, ctx.task.prompt
+        );
+        let (tp, agent) = (ctx.tp.clone(), ctx.agent.clone());
+        match ctx
+            .turn("implementer", &tp, &agent, objective, CommitPolicy::Now)
+            .await
+        {
+            Ok(t) if t.error.is_none() => return ctx.finished(),
+            Ok(_) => {}
+            Err(end) => return end,
+        }
+    }
+}
+
+/// Work `task` to its end by its flow. `cancel` stops it between or during turns.
+pub async fn run(
+    project: &Project,
+    bus: &Bus,
+    store: &Arc<SqliteStore>,
+    task: &Task,
+    cancel: &CancellationToken,
+) -> Ended {
+    let t = match tree(project, task) {
+        Ok(t) => t,
+        Err(e) => return Ended::Failed(e),
+    };
+    let path = t.path.display().to_string();
+    // A resumed task keeps the base it started from: its changes are measured against it.
+    let base = if task.base.is_empty() {
+        t.base.clone()
+    } else {
+        task.base.clone()
+    };
+    if let Err(e) = store.set_worktree(task.id, &t.branch, &path, &base) {
+        return Ended::Failed(e.to_string());
+    }
+    let _ = store.log(task.id, "worktree", &format!("{} at {path}", t.branch));
+    bus.emit(Event::WorktreeCreated {
+        run_id: t.run_id.clone(),
+        branch: t.branch.clone(),
+        path: path.clone(),
+    });
+    let (tp, agent) = task_project(project, task, &t.path);
+    let turns = store.turns(task.id).map(|t| t.len()).unwrap_or(0);
+    let mut ctx = Ctx {
+        project,
+        tp,
+        agent,
+        bus,
+        store,
+        task,
+        cancel,
+        path: t.path.clone(),
+        base,
+        started: Instant::now(),
+        turns: u32::try_from(turns).unwrap_or(u32::MAX),
+    };
+    match task.flow.as_str() {
+        "duo" => super::duo::run(&mut ctx).await,
+        _ => solo(&mut ctx).await,
+    }
+}

@@ -1,0 +1,201 @@
+//! The task store: tasks of the work queue, each turn an agent took on one, the timeline of
+//! everything that happened to it, approvals, daily counters for budgets, templates and context
+//! rules.
+//!
+//! Behind [`TaskStore`], so another back end (Postgres) can follow; the SQLite one
+//! (`sqlite.rs`, `.clk/state/clk.db`) is the only code that writes SQL. Several processes may
+//! use the file at once (`clk work` in one terminal, `clk task add` in another): WAL mode and a
+//! busy timeout make them wait for each other instead of failing.
+
+mod schema;
+mod sqlite;
+
+use serde::{Deserialize, Serialize};
+
+pub use sqlite::SqliteStore;
+
+use crate::engine::ground::task::TaskState;
+use crate::engine::store::workspace::Workspace;
+
+/// A store that could not do what was asked; the line says why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("task store {path}: {message}")]
+pub struct StoreError {
+    pub path: String,
+    pub message: String,
+}
+
+/// What `task add` gives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewTask {
+    pub prompt: String,
+    pub flow: String,
+    pub agent: String,
+    pub autonomy: String,
+    pub requested_by: String,
+}
+
+/// One task as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: i64,
+    pub prompt: String,
+    pub flow: String,
+    pub agent: String,
+    pub autonomy: String,
+    pub state: TaskState,
+    /// Why it waits, failed or stopped; empty when nothing needs saying.
+    pub reason: String,
+    pub branch: String,
+    pub worktree: String,
+    /// The user's commit the branch started from.
+    pub base: String,
+    pub requested_by: String,
+    /// Files it is expected to change (from its prompt), then the ones it did change.
+    pub predicted_files: Vec<String>,
+    pub touched_files: Vec<String>,
+    /// The `clk work` process working it, and when it last said it is alive.
+    pub lease_pid: u32,
+    pub lease_heartbeat: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub started_at: String,
+    pub finished_at: String,
+    /// Turns taken and what they cost (summed from the turns).
+    pub turns: u32,
+    pub cost_micros: u64,
+}
+
+impl Task {
+    /// The files it will or did change: what it touched, else what was predicted.
+    pub fn files(&self) -> Vec<String> {
+        let mut out = self.predicted_files.clone();
+        for f in &self.touched_files {
+            if !out.contains(f) {
+                out.push(f.clone());
+            }
+        }
+        out
+    }
+}
+
+/// One dispatch made for a task.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnRecord {
+    pub n: u32,
+    /// implementer, reviewer, ...
+    pub role: String,
+    pub agent: String,
+    pub provider: String,
+    /// The dispatch's run id (its record under `.clk/runs/`).
+    pub dispatch_id: String,
+    pub ok: bool,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_micros: u64,
+    pub summary: String,
+    pub at: String,
+}
+
+/// One line of a task's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub at: String,
+    pub kind: String,
+    pub text: String,
+}
+
+/// What the workspace used on one day (UTC), for the daily budgets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayUsage {
+    pub tasks_started: u64,
+    pub turns: u64,
+    pub cost_micros: u64,
+}
+
+/// A change of state that only happens when the task is still in one of `from`: two
+/// processes (a worker and `clk task pause`) never overwrite each other's move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Move<'a> {
+    pub id: i64,
+    pub from: &'a [TaskState],
+    pub to: TaskState,
+    pub reason: &'a str,
+}
+
+/// Where tasks are kept. Every method is one short transaction.
+pub trait TaskStore: Send + Sync {
+    fn add(&self, task: &NewTask) -> Result<Task, StoreError>;
+    fn get(&self, id: i64) -> Result<Option<Task>, StoreError>;
+    /// Every task, oldest first.
+    fn list(&self) -> Result<Vec<Task>, StoreError>;
+    /// Move the task if it is still in one of `m.from`; false when it was not. Moving to
+    /// `Running` takes the lease for `pid`; moving away from it gives the lease up.
+    fn move_state(&self, m: &Move<'_>, pid: u32) -> Result<bool, StoreError>;
+    /// Say why a task waits or what it is doing, without moving it.
+    fn set_reason(&self, id: i64, reason: &str) -> Result<(), StoreError>;
+    fn set_worktree(&self, id: i64, branch: &str, path: &str, base: &str)
+    -> Result<(), StoreError>;
+    fn set_predicted(&self, id: i64, files: &[String]) -> Result<(), StoreError>;
+    fn set_touched(&self, id: i64, files: &[String]) -> Result<(), StoreError>;
+    /// Renew the lease of every task `pid` runs.
+    fn heartbeat(&self, pid: u32) -> Result<(), StoreError>;
+    fn log(&self, id: i64, kind: &str, text: &str) -> Result<(), StoreError>;
+    fn timeline(&self, id: i64) -> Result<Vec<TimelineEntry>, StoreError>;
+    /// Keep a turn, with its line in the timeline, and count it (and its cost) in today's
+    /// usage: one transaction.
+    fn record_turn(&self, id: i64, turn: &TurnRecord) -> Result<(), StoreError>;
+    fn turns(&self, id: i64) -> Result<Vec<TurnRecord>, StoreError>;
+    fn approve(&self, id: i64, by: &str, note: &str) -> Result<(), StoreError>;
+    /// Count a task started today.
+    fn count_started(&self) -> Result<(), StoreError>;
+    /// What was used on `day` (`YYYY-MM-DD`, UTC).
+    fn day_usage(&self, day: &str) -> Result<DayUsage, StoreError>;
+    /// Add a context rule (every task's agents see it); returns its id.
+    fn add_rule(&self, text: &str) -> Result<i64, StoreError>;
+    /// Every context rule, oldest first.
+    fn rules(&self) -> Result<Vec<Rule>, StoreError>;
+    /// Remove rule `id`; false when there was none.
+    fn remove_rule(&self, id: i64) -> Result<bool, StoreError>;
+    /// Save (or replace) a template.
+    fn save_template(&self, t: &Template) -> Result<(), StoreError>;
+    fn template(&self, name: &str) -> Result<Option<Template>, StoreError>;
+    /// Every template, by name.
+    fn templates(&self) -> Result<Vec<Template>, StoreError>;
+}
+
+/// A saved task: its prompt and, when set, its flow, agent and autonomy (empty: the default).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Template {
+    pub name: String,
+    pub prompt: String,
+    pub flow: String,
+    pub agent: String,
+    pub autonomy: String,
+}
+
+/// A context rule: a line every agent working a task of the workspace is given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    pub id: i64,
+    pub text: String,
+    pub created_at: String,
+}
+
+/// Today as the store's day key.
+pub fn today() -> String {
+    chrono::Utc::now().format("%Y-%m-%d").to_string()
+}
+
+/// Now as the store's timestamps.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The workspace's task store (`.clk/state/clk.db`), created and migrated on first use.
+pub fn open(ws: &Workspace) -> Result<SqliteStore, StoreError> {
+    SqliteStore::open(&ws.state_dir().join("clk.db"))
+}
+
+#[cfg(test)]
+mod tests;

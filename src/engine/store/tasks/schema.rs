@@ -1,0 +1,79 @@
+//! The task store's schema as ordered migration steps. Step N brings a database at
+//! `schema_version` N-1 to N; steps are never edited once shipped, only appended.
+
+/// Every migration, oldest first. The version a database is at is the number applied.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: tasks, their turns and timeline, approvals, daily counters, templates, context rules.
+    "CREATE TABLE tasks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        prompt TEXT NOT NULL,
+        flow TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        autonomy TEXT NOT NULL,
+        state TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        branch TEXT NOT NULL DEFAULT '',
+        worktree TEXT NOT NULL DEFAULT '',
+        base TEXT NOT NULL DEFAULT '',
+        requested_by TEXT NOT NULL DEFAULT '',
+        predicted_files TEXT NOT NULL DEFAULT '[]',
+        touched_files TEXT NOT NULL DEFAULT '[]',
+        lease_pid INTEGER NOT NULL DEFAULT 0,
+        lease_heartbeat TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        started_at TEXT NOT NULL DEFAULT '',
+        finished_at TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX tasks_state ON tasks(state);
+    CREATE TABLE turns (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_id INTEGER NOT NULL REFERENCES tasks(id),
+        n INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        dispatch_id TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_micros INTEGER NOT NULL DEFAULT 0,
+        summary TEXT NOT NULL DEFAULT '',
+        at TEXT NOT NULL
+    );
+    CREATE INDEX turns_task ON turns(task_id);
+    CREATE TABLE timeline (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_id INTEGER NOT NULL REFERENCES tasks(id),
+        kind TEXT NOT NULL,
+        text TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX timeline_task ON timeline(task_id);
+    CREATE TABLE approvals (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_id INTEGER NOT NULL REFERENCES tasks(id),
+        by TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        at TEXT NOT NULL
+    );
+    CREATE TABLE budget_days (
+        day TEXT PRIMARY KEY,
+        tasks_started INTEGER NOT NULL DEFAULT 0,
+        turns INTEGER NOT NULL DEFAULT 0,
+        cost_micros INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE templates (
+        name TEXT PRIMARY KEY,
+        prompt TEXT NOT NULL,
+        flow TEXT NOT NULL DEFAULT '',
+        agent TEXT NOT NULL DEFAULT '',
+        autonomy TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE context_rules (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        text TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );",
+];

@@ -1,0 +1,183 @@
+use super::*;
+
+fn store() -> (tempfile::TempDir, SqliteStore) {
+    let d = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(&d.path().join("state").join("clk.db")).unwrap();
+    (d, s)
+}
+
+fn new(prompt: &str) -> NewTask {
+    NewTask {
+        prompt: prompt.into(),
+        flow: "duo".into(),
+        agent: "engineer".into(),
+        autonomy: "balanced".into(),
+        requested_by: "cli".into(),
+    }
+}
+
+#[test]
+fn migrates_once_and_reopens() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("clk.db");
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.version().unwrap() as usize, schema::MIGRATIONS.len());
+    s.add(&new("a")).unwrap();
+    drop(s);
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.version().unwrap() as usize, schema::MIGRATIONS.len());
+    assert_eq!(s.list().unwrap().len(), 1);
+}
+
+#[test]
+fn refuses_a_newer_schema() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("clk.db");
+    drop(SqliteStore::open(&path).unwrap());
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute(
+        "INSERT INTO schema_version (version, applied_at) VALUES (99, 'x')",
+        [],
+    )
+    .unwrap();
+    drop(c);
+    let e = SqliteStore::open(&path).err().unwrap();
+    assert!(e.message.contains("newer than this clk knows"), "{e}");
+}
+
+#[test]
+fn add_list_get_and_moves() {
+    let (_d, s) = store();
+    let a = s.add(&new("first")).unwrap();
+    let b = s.add(&new("second")).unwrap();
+    assert_eq!((a.id, b.id), (1, 2));
+    assert_eq!(a.state, TaskState::Queued);
+    let m = Move {
+        id: a.id,
+        from: &[TaskState::Queued],
+        to: TaskState::Running,
+        reason: "",
+    };
+    assert!(s.move_state(&m, 42).unwrap());
+    // A second claim of the same task fails: it is no longer queued.
+    assert!(!s.move_state(&m, 43).unwrap());
+    let a = s.get(a.id).unwrap().unwrap();
+    assert_eq!((a.state, a.lease_pid), (TaskState::Running, 42));
+    assert!(!a.started_at.is_empty());
+    let done = Move {
+        id: a.id,
+        from: &[TaskState::Running],
+        to: TaskState::Merged,
+        reason: "fast-forward",
+    };
+    assert!(s.move_state(&done, 42).unwrap());
+    let a = s.get(a.id).unwrap().unwrap();
+    assert_eq!((a.state, a.lease_pid), (TaskState::Merged, 0));
+    assert!(!a.finished_at.is_empty());
+    let tl: Vec<String> = s
+        .timeline(a.id)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.text)
+        .collect();
+    assert_eq!(
+        tl,
+        vec![
+            "queued by cli",
+            "queued → running",
+            "running → merged: fast-forward"
+        ]
+    );
+    assert_eq!(s.get(99).unwrap(), None);
+}
+
+#[test]
+fn turns_sum_into_task_and_day() {
+    let (_d, s) = store();
+    let a = s.add(&new("x")).unwrap();
+    for n in 1..=3 {
+        s.record_turn(
+            a.id,
+            &TurnRecord {
+                n,
+                role: "implementer".into(),
+                cost_micros: 250,
+                ok: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+    s.count_started().unwrap();
+    let a = s.get(a.id).unwrap().unwrap();
+    assert_eq!((a.turns, a.cost_micros), (3, 750));
+    assert_eq!(s.turns(a.id).unwrap().len(), 3);
+    let day = s.day_usage(&today()).unwrap();
+    assert_eq!(
+        day,
+        DayUsage {
+            tasks_started: 1,
+            turns: 3,
+            cost_micros: 750
+        }
+    );
+    assert_eq!(s.day_usage("1999-01-01").unwrap(), DayUsage::default());
+}
+
+#[test]
+fn files_and_heartbeat() {
+    let (_d, s) = store();
+    let a = s.add(&new("x")).unwrap();
+    s.set_predicted(a.id, &["a.rs".into()]).unwrap();
+    s.set_touched(a.id, &["b.rs".into(), "a.rs".into()])
+        .unwrap();
+    let a = s.get(a.id).unwrap().unwrap();
+    assert_eq!(a.files(), vec!["a.rs", "b.rs"]);
+    s.move_state(
+        &Move {
+            id: a.id,
+            from: &[TaskState::Queued],
+            to: TaskState::Running,
+            reason: "",
+        },
+        7,
+    )
+    .unwrap();
+    let before = s.get(a.id).unwrap().unwrap().lease_heartbeat;
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    s.heartbeat(7).unwrap();
+    assert_ne!(s.get(a.id).unwrap().unwrap().lease_heartbeat, before);
+}
+
+#[test]
+fn known_secrets_never_reach_the_file() {
+    let secret = "taskstore-secret-7f3a9c21e";
+    crate::engine::ground::redact::register(secret);
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("clk.db");
+    let s = SqliteStore::open(&path).unwrap();
+    let a = s
+        .add(&new(&format!("use the key {secret} to deploy")))
+        .unwrap();
+    s.log(a.id, "note", &format!("saw {secret}")).unwrap();
+    s.move_state(
+        &Move {
+            id: a.id,
+            from: &[TaskState::Queued],
+            to: TaskState::Failed,
+            reason: &format!("the check printed {secret}"),
+        },
+        1,
+    )
+    .unwrap();
+    let a = s.get(a.id).unwrap().unwrap();
+    assert!(
+        !a.prompt.contains(secret) && !a.reason.contains(secret),
+        "{a:?}"
+    );
+    drop(s);
+    for f in ["clk.db", "clk.db-wal"] {
+        let bytes = std::fs::read(d.path().join(f)).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&bytes).contains(secret), "{f}");
+    }
+}
