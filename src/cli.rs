@@ -142,6 +142,7 @@ pub enum Command {
     /// A 30-second sample run on the free built-in provider, in a scratch project.
     Tutorial,
     /// Show or change settings.
+    #[command(after_help = configure_help())]
     Configure {
         /// KEY=VALUE; dotted keys reach nested settings (supervise.max_cycles=5,
         /// providers.ollama.model=qwen3, default_provider=ollama). Repeatable.
@@ -173,4 +174,12 @@ pub enum RolesAction {
 pub enum LoopMode {
     Ralph,
     Autoresearch,
+}
+
+/// The provider fields `configure --set` takes, from the provider settings type.
+fn configure_help() -> String {
+    format!(
+        "Provider fields (providers.NAME.FIELD=VALUE): {}",
+        crate::engine::ground::config::ProviderSettings::settable().join(", ")
+    )
 }
