@@ -26,6 +26,7 @@ mod protocol_props;
 mod providers_api;
 mod providers_check;
 mod providers_http;
+mod retry_after;
 mod robust_flow;
 mod robustness;
 mod sandbox;
