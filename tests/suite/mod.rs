@@ -5,6 +5,7 @@ mod casting;
 mod cli;
 mod cli_dispatch;
 mod cli_providers;
+mod cli_retries;
 mod configure_providers;
 mod cost;
 mod crash;
