@@ -29,6 +29,7 @@ mod providers_check;
 mod providers_http;
 mod retry_after;
 mod robust_flow;
+mod robust_limits;
 mod robustness;
 mod sandbox;
 mod sandbox_wired;
