@@ -44,79 +44,70 @@ fn failing_mock() -> MockServer {
     )
 }
 
+/// `clk ask` on provider `kind` with settings `s` fails after exactly one model call, and
+/// the user's settings file `user_file` is as it was.
+fn fails_after_one_call(kind: &str, s: &ProviderSettings, mock: &MockServer, user_file: &Path) {
+    let before = fs::read_to_string(user_file).unwrap();
+    let d = project(kind, s);
+    clk(d.path())
+        .args(["ask", "engineer", "add a greeter"])
+        .assert()
+        .code(1);
+    assert_eq!(mock.model_calls(), 1, "{kind} retried on its own");
+    assert_eq!(fs::read_to_string(user_file).unwrap(), before);
+}
+
+/// A private home for `kind` whose settings file `rel` holds `text`; (home, that file).
+fn home_with(rel: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let home = home_dir();
+    let file = home.path().join(rel);
+    fs::create_dir_all(file.parent().unwrap()).unwrap();
+    fs::write(&file, text).unwrap();
+    (home, file)
+}
+
 #[test]
 fn codex_without_an_endpoint_keeps_no_retries_of_the_users_provider() {
     let Some(bin) = bin_dir() else { return };
     let mock = failing_mock();
-    let home = home_dir();
-    let codex_home = home.path().join(".codex");
-    fs::create_dir_all(&codex_home).unwrap();
     // The user's own provider, with codex's default retries (several per call).
     let config = format!(
         "model_provider = \"local\"\n[model_providers.local]\nname = \"local\"\n\
          base_url = \"{}/v1\"\nenv_key = \"LOCAL_API_KEY\"\nwire_api = \"responses\"\n",
         mock.url()
     );
-    fs::write(codex_home.join("config.toml"), &config).unwrap();
+    let (home, file) = home_with(".codex/config.toml", &config);
     let mut s = settings("codex", &bin, &mock.url(), "unused", home.path());
     s.endpoint = None;
     s.api_key = None;
     s.timeout_s = Some(120);
     s.env.insert("LOCAL_API_KEY".into(), "sk-local-1".into());
-    let d = project("codex", &s);
-    clk(d.path())
-        .args(["ask", "engineer", "add a greeter"])
-        .assert()
-        .code(1);
-    assert_eq!(mock.model_calls(), 1, "codex retried on its own");
-    assert_eq!(
-        fs::read_to_string(codex_home.join("config.toml")).unwrap(),
-        config
-    );
+    fails_after_one_call("codex", &s, &mock, &file);
 }
 
 #[test]
 fn a_max_attempts_in_the_users_gemini_settings_does_not_bring_retries_back() {
     let Some(bin) = bin_dir() else { return };
     let mock = failing_mock();
-    let home = home_dir();
-    let gemini_dir = home.path().join(".gemini");
-    fs::create_dir_all(&gemini_dir).unwrap();
-    let user = r#"{"general": {"maxAttempts": 4}}"#;
-    fs::write(gemini_dir.join("settings.json"), user).unwrap();
+    let (home, file) = home_with(
+        ".gemini/settings.json",
+        r#"{"general": {"maxAttempts": 4}}"#,
+    );
     let mut s = settings("gemini", &bin, &mock.url(), "sk-gem-1", home.path());
     s.timeout_s = Some(120);
-    let d = project("gemini", &s);
-    clk(d.path())
-        .args(["ask", "engineer", "add a greeter"])
-        .assert()
-        .code(1);
-    assert_eq!(mock.model_calls(), 1, "gemini retried on its own");
-    assert_eq!(
-        fs::read_to_string(gemini_dir.join("settings.json")).unwrap(),
-        user
-    );
+    fails_after_one_call("gemini", &s, &mock, &file);
 }
 
 #[test]
 fn codex_on_openais_own_provider_keeps_no_retries_either() {
     let Some(bin) = bin_dir() else { return };
     let mock = failing_mock();
-    let home = home_dir();
-    let codex_home = home.path().join(".codex");
-    fs::create_dir_all(&codex_home).unwrap();
     // codex's built-in OpenAI provider, pointed at the mock by the user's config.
     let config = format!("openai_base_url = \"{}/v1\"\n", mock.url());
-    fs::write(codex_home.join("config.toml"), &config).unwrap();
+    let (home, file) = home_with(".codex/config.toml", &config);
     let mut s = settings("codex", &bin, &mock.url(), "sk-openai-1", home.path());
     s.endpoint = None;
     s.timeout_s = Some(120);
-    let d = project("codex", &s);
-    clk(d.path())
-        .args(["ask", "engineer", "add a greeter"])
-        .assert()
-        .code(1);
-    assert_eq!(mock.model_calls(), 1, "codex retried on its own");
-    let call = &mock.model_requests()[0];
-    assert_eq!(call.path, "/v1/responses");
+    fails_after_one_call("codex", &s, &mock, &file);
+    assert_eq!(mock.model_requests()[0].path, "/v1/responses");
 }

@@ -74,13 +74,7 @@ async fn with_every_knob_off_a_review_stage_not_run_by_the_chief_costs_no_chief_
         Reply::text("The plan holds.\nCONFIDENCE: 0.9\n"),
         Reply::text("ACTION: write\nPATH: app.txt\nCONTENT:\nx\nEND_ACTION\n"),
     ]));
-    let env = [
-        ("CLK_ROBUSTNESS_AUTO_CONSENSUS", "off"),
-        ("CLK_ROBUSTNESS_AUTO_REFINE", "off"),
-        ("CLK_ROBUSTNESS_MAX_QUALITY_RETRIES", "0"),
-        ("CLK_ROBUSTNESS_PLATEAU_ACTION", "off"),
-    ];
-    let p = project(&dir, &mock, &env);
+    let p = project(&dir, &mock, &KNOBS_OFF);
     let report = pass(&p, &workflow(&p, QA_REVIEW)).await;
     assert_eq!(report.stages.len(), 2);
     let by_agent = calls_by_agent(&mock);
