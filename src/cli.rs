@@ -168,6 +168,7 @@ pub enum Command {
         action: ContextAction,
     },
     /// Show or change settings.
+    #[command(after_help = configure_help())]
     Configure {
         /// KEY=VALUE; dotted keys reach nested settings (supervise.max_cycles=5,
         /// providers.ollama.model=qwen3, default_provider=ollama). Repeatable.
@@ -280,4 +281,12 @@ pub enum ContextAction {
 pub enum LoopMode {
     Ralph,
     Autoresearch,
+}
+
+/// The provider fields `configure --set` takes, from the provider settings type.
+fn configure_help() -> String {
+    format!(
+        "Provider fields (providers.NAME.FIELD=VALUE): {}",
+        crate::engine::ground::config::ProviderSettings::settable().join(", ")
+    )
 }

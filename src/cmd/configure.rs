@@ -11,19 +11,8 @@ use serde_json::{Value, json};
 
 use super::{Failure, project};
 use crate::engine::ground::config::keys::{self, coerce, get_path, set_path};
-use crate::engine::ground::config::{ClkConfig, ProvidersFile, process_env};
+use crate::engine::ground::config::{ClkConfig, ProviderSettings, ProvidersFile, process_env};
 use crate::engine::store::workspace::{read_json, write_json};
-
-const PROVIDER_FIELDS: &[&str] = &[
-    "type",
-    "description",
-    "command",
-    "args",
-    "endpoint",
-    "model",
-    "api_key",
-    "timeout_s",
-];
 
 fn no_env(_: &str) -> Option<String> {
     None
@@ -68,19 +57,19 @@ pub fn run(dir: &Path, sets: &[String], show: bool) -> Result<u8, Failure> {
                     prov_changed = true;
                     continue;
                 }
-                let field_ok = PROVIDER_FIELDS.contains(&field)
-                    || field.strip_prefix("env.").is_some_and(|v| !v.is_empty());
-                if !field_ok {
+                let like = if field.strip_prefix("env.").is_some_and(|v| !v.is_empty()) {
+                    Some(json!(""))
+                } else {
+                    ProviderSettings::fields()
+                        .into_iter()
+                        .find(|(f, like)| f == field && !like.is_object())
+                        .map(|(_, like)| like)
+                };
+                let Some(like) = like else {
                     return Err(Failure::bad_input(format!(
-                        "{key}: unknown provider field {field:?}; fields: {}, env.VAR, \
-                         price.{{input,output,cached_input}}_per_mtok, prices.MODEL.…",
-                        PROVIDER_FIELDS.join(", ")
+                        "{key}: unknown provider field {field:?}; fields: {}",
+                        ProviderSettings::settable().join(", ")
                     )));
-                }
-                let like = match field {
-                    "timeout_s" => json!(1),
-                    "args" => json!([]),
-                    _ => json!(""),
                 };
                 let v = coerce(raw, &like)
                     .map_err(|why| Failure::bad_input(format!("{key}: {why}")))?;
@@ -153,7 +142,7 @@ pub fn run(dir: &Path, sets: &[String], show: bool) -> Result<u8, Failure> {
     Ok(super::EXIT_OK)
 }
 
-const PRICE_PARTS: &[&str] = &["input_per_mtok", "output_per_mtok", "cached_input_per_mtok"];
+use crate::engine::ground::config::providers::PRICE_PARTS;
 
 /// `price.input_per_mtok` -> (None, part); `prices.gpt-4.1.input_per_mtok` -> (Some(model),
 /// part). Model names may contain dots, so the part is the last segment.

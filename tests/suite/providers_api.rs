@@ -88,7 +88,7 @@ fn settings(api: Api, url: &str, stream: bool) -> ProviderSettings {
         ..Default::default()
     };
     if !stream {
-        s.extra.insert("stream".into(), false.into());
+        s.stream = Some(false);
     }
     s
 }

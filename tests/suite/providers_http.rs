@@ -299,6 +299,7 @@ async fn a_429_then_success_takes_two_calls_with_retries() {
             max_retries: 2,
             backoff_ms: 10,
             max_backoff_ms: 20,
+            retry_after_cap: std::time::Duration::from_millis(20),
         };
         let mut retries = 0;
         let reply = with_retries(

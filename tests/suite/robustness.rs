@@ -340,13 +340,7 @@ async fn with_every_knob_off_each_stage_costs_exactly_one_call() {
         Reply::text("ACTION: write\nPATH: app.txt\nCONTENT:\nx\nEND_ACTION\n"),
         Reply::text("ok"),
     ]));
-    let env = [
-        ("CLK_ROBUSTNESS_AUTO_CONSENSUS", "off"),
-        ("CLK_ROBUSTNESS_AUTO_REFINE", "off"),
-        ("CLK_ROBUSTNESS_MAX_QUALITY_RETRIES", "0"),
-        ("CLK_ROBUSTNESS_PLATEAU_ACTION", "off"),
-    ];
-    let p = project(&dir, &mock, &env);
+    let p = project(&dir, &mock, &KNOBS_OFF);
     let report = pass(&p, &workflow(&p, THREE_STAGES)).await;
     assert_eq!(report.stages.len(), 3);
     assert_eq!(mock.model_calls(), 3);

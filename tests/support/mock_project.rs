@@ -16,6 +16,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::mock_server::MockServer;
 
+/// Every robustness knob that spends extra calls, off (the cheapest setting).
+pub const KNOBS_OFF: [(&str, &str); 4] = [
+    ("CLK_ROBUSTNESS_AUTO_CONSENSUS", "off"),
+    ("CLK_ROBUSTNESS_AUTO_REFINE", "off"),
+    ("CLK_ROBUSTNESS_MAX_QUALITY_RETRIES", "0"),
+    ("CLK_ROBUSTNESS_PLATEAU_ACTION", "off"),
+];
+
 /// A fresh folder `p` inside a temp dir (the guard removes it).
 pub fn new_dir() -> (tempfile::TempDir, PathBuf) {
     let top = tempfile::tempdir().unwrap();

@@ -51,6 +51,12 @@ pub enum Reply {
     /// Anthropic, Responses and Gemini protocols a body that is not JSON is taken as the
     /// message and wrapped in that protocol's error shape.
     Status { code: u16, body: String },
+    /// Like `Status`, but with this `Retry-After` value instead of 1.
+    StatusRetryAfter {
+        code: u16,
+        body: String,
+        retry_after: String,
+    },
     /// Exactly this status, content type and body (e.g. a non-JSON 200).
     Raw {
         code: u16,
@@ -100,6 +106,13 @@ impl Reply {
         Reply::Status {
             code,
             body: body.into(),
+        }
+    }
+    pub fn status_retry_after(code: u16, body: &str, retry_after: &str) -> Reply {
+        Reply::StatusRetryAfter {
+            code,
+            body: body.into(),
+            retry_after: retry_after.into(),
         }
     }
     pub fn raw(code: u16, content_type: &str, body: &str) -> Reply {

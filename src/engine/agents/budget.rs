@@ -246,10 +246,7 @@ pub fn fanout_verdict(
 
 /// The output limit a provider sets on each reply, from its settings (`max_tokens`), if any.
 fn provider_max_output(settings: &ProviderSettings) -> Option<u64> {
-    settings
-        .extra
-        .get("max_tokens")
-        .and_then(serde_json::Value::as_u64)
+    settings.max_tokens
 }
 
 /// Before a consensus fan-out of `samples` parallel dispatches of `agent` (on the provider

@@ -16,6 +16,7 @@ fn policy() -> RetryPolicy {
         max_retries: 3,
         backoff_ms: 10,
         max_backoff_ms: 20,
+        retry_after_cap: std::time::Duration::from_millis(20),
     }
 }
 

@@ -118,6 +118,28 @@ pub async fn respond(sock: &mut TcpStream, plan: Plan) -> std::io::Result<()> {
             sock.flush().await?;
             std::future::pending().await
         }
+        Reply::StatusRetryAfter {
+            code,
+            body,
+            retry_after,
+        } => {
+            let body = match plan.protocol {
+                Some(p) if p.wraps_errors() && serde_json::from_str::<Value>(&body).is_err() => {
+                    render::error_body(p, code, &body)
+                }
+                Some(_) | None => body,
+            };
+            let extra = [("Retry-After", retry_after.as_str())];
+            w.whole(
+                sock,
+                code,
+                "application/json",
+                body.as_bytes(),
+                &extra,
+                None,
+            )
+            .await
+        }
         Reply::Status { code, body } => {
             let body = match plan.protocol {
                 Some(p) if p.wraps_errors() && serde_json::from_str::<Value>(&body).is_err() => {

@@ -221,7 +221,7 @@ async fn ask(
             })
         })
     };
-    let policy = RetryPolicy::from_config(&cfg.provider_retry);
+    let policy = RetryPolicy::from_config(&cfg.provider_retry).with_retry_after_cap(preq.timeout);
     let call = with_retries(
         &policy,
         cancel,
@@ -241,7 +241,10 @@ async fn ask(
     let backstop = preq
         .timeout
         .saturating_mul(policy.max_attempts())
-        .saturating_add(Duration::from_millis(policy.max_backoff_ms) * policy.max_retries)
+        .saturating_add(
+            Duration::from_millis(policy.max_backoff_ms).max(policy.retry_after_cap)
+                * policy.max_retries,
+        )
         .saturating_add(TIMEOUT_GRACE);
     let heartbeat = (cfg.heartbeat_s > 0).then(|| {
         tokio::spawn(heartbeats(

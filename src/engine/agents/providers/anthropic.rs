@@ -51,12 +51,21 @@ impl AnthropicProvider {
             .trim_end_matches("/messages")
             .trim_end_matches("/v1")
             .to_string();
-        let version = text_setting(settings, "api_version").unwrap_or(DEFAULT_VERSION.into());
-        let max_tokens = match settings.extra.get("max_tokens") {
-            None | Some(Value::Null) => DEFAULT_MAX_TOKENS,
-            Some(v) => v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
-                format!("{name}: \"max_tokens\" is {v}; use a whole number above 0")
-            })?,
+        let version = settings
+            .api_version
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(DEFAULT_VERSION)
+            .to_string();
+        let max_tokens = match settings.max_tokens {
+            None => DEFAULT_MAX_TOKENS,
+            Some(0) => {
+                return Err(format!(
+                    "{name}: \"max_tokens\" is 0; use a whole number above 0"
+                ));
+            }
+            Some(n) => n,
         };
         Ok(AnthropicProvider {
             url: format!("{root}/v1/messages"),
@@ -94,16 +103,6 @@ impl ApiVendor for AnthropicProvider {
         let dec = Box::new(MessagesDecoder::new(&t.label()));
         (rb, dec)
     }
-}
-
-fn text_setting(settings: &ProviderSettings, key: &str) -> Option<String> {
-    settings
-        .extra
-        .get(key)
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
 }
 
 /// The Messages reply grammar, streamed or whole.

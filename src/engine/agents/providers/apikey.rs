@@ -10,8 +10,6 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-
 use super::http::{self, HttpVendor};
 use super::{Availability, ErrorKind, OutputSink, ProviderError, Reply, Request};
 use crate::engine::ground::config::{EnvLookup, ProviderSettings};
@@ -82,15 +80,7 @@ impl ApiTarget {
         let base = http::base_url(name, &base)?;
         let model =
             non_empty(settings.model.clone()).unwrap_or_else(|| vendor.default_model.to_string());
-        let stream = match settings.extra.get("stream") {
-            None | Some(Value::Null) => true,
-            Some(Value::Bool(b)) => *b,
-            Some(other) => {
-                return Err(format!(
-                    "{name}: \"stream\" is {other}; use true or false in .clk/config/providers.json"
-                ));
-            }
-        };
+        let stream = settings.stream.unwrap_or(true);
         let client = http::client(CONNECT_TIMEOUT).map_err(|e| format!("{name}: {e}"))?;
         Ok(ApiTarget {
             endpoint: http::Endpoint {
@@ -299,14 +289,6 @@ mod tests {
             a.reason,
             "vend: no API key for the Test API; set TEST_API_KEY or OTHER_KEY or CLK_VEND_API_KEY"
         );
-    }
-
-    #[test]
-    fn a_bad_stream_setting_is_a_clear_error() {
-        let mut s = ProviderSettings::default();
-        s.extra.insert("stream".into(), Value::from("yes"));
-        let e = ApiTarget::new("vend", &s, &|_| None, &VENDOR).unwrap_err();
-        assert!(e.contains("use true or false"), "{e}");
     }
 
     #[test]

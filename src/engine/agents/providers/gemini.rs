@@ -228,7 +228,7 @@ mod tests {
                 model: Some(model.into()),
                 ..Default::default()
             };
-            s.extra.insert("stream".into(), Value::Bool(stream));
+            s.stream = Some(stream);
             GeminiProvider::with_env("gemini", &s, &|_| None)
                 .unwrap()
                 .url()

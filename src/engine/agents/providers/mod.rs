@@ -110,6 +110,9 @@ impl ErrorKind {
 pub struct ProviderError {
     pub kind: ErrorKind,
     pub message: String,
+    /// How long the server asked us to wait before trying again (`Retry-After` on a 429 or
+    /// 503), if it said.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ProviderError {
@@ -119,7 +122,14 @@ impl ProviderError {
         ProviderError {
             kind,
             message: one_line,
+            retry_after: None,
         }
+    }
+
+    /// The same error, with the wait the server asked for.
+    pub fn with_retry_after(mut self, wait: Option<std::time::Duration>) -> Self {
+        self.retry_after = wait;
+        self
     }
 
     pub fn is_retryable(&self) -> bool {

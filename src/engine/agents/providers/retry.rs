@@ -17,6 +17,8 @@ pub struct RetryPolicy {
     pub max_retries: u32,
     pub backoff_ms: u64,
     pub max_backoff_ms: u64,
+    /// The longest a server's `Retry-After` may make us wait (the provider's time limit).
+    pub retry_after_cap: Duration,
 }
 
 impl RetryPolicy {
@@ -25,7 +27,14 @@ impl RetryPolicy {
             max_retries: c.max_retries,
             backoff_ms: c.backoff_ms,
             max_backoff_ms: c.max_backoff_ms.max(c.backoff_ms),
+            retry_after_cap: Duration::from_millis(c.max_backoff_ms.max(c.backoff_ms)),
         }
+    }
+
+    /// The same policy, letting a `Retry-After` wait up to `cap` (the provider's time limit).
+    pub fn with_retry_after_cap(mut self, cap: Duration) -> Self {
+        self.retry_after_cap = cap;
+        self
     }
 
     /// No retries at all.
@@ -34,6 +43,7 @@ impl RetryPolicy {
             max_retries: 0,
             backoff_ms: 0,
             max_backoff_ms: 0,
+            retry_after_cap: Duration::ZERO,
         }
     }
 
@@ -89,7 +99,11 @@ where
         match call().await {
             Ok(v) => return Ok(v),
             Err(e) if e.is_retryable() && attempt <= policy.max_retries => {
-                let delay = policy.delay_for(attempt, seed.wrapping_add(attempt as u64));
+                // The server's own `Retry-After` wins over our backoff, up to the cap.
+                let delay = match e.retry_after {
+                    Some(wait) => wait.min(policy.retry_after_cap),
+                    None => policy.delay_for(attempt, seed.wrapping_add(attempt as u64)),
+                };
                 on_retry(RetryNotice {
                     attempt,
                     max_attempts: policy.max_attempts(),
@@ -119,6 +133,7 @@ mod tests {
             max_retries,
             backoff_ms: 10,
             max_backoff_ms: 25,
+            retry_after_cap: Duration::from_millis(300),
         }
     }
 

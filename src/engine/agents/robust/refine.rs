@@ -6,7 +6,7 @@
 //! case is `max_rounds` critic and `max_rounds` worker dispatches. Revisions build on the files
 //! as the earlier rounds left them; the returned outcome covers every round (see
 //! [`super::merge`]). A critic that cannot answer ends the loop and keeps the work as it is.
-//! In debate mode the critic reviews once per lens, all lenses at once; those reviews are
+//! In debate mode the critic reviews once per lens, up to `consensus.max_parallel` at once; those reviews are
 //! recorded but not applied, their transcript goes on the board as one `POST: debate`, and the
 //! panel accepts when at most half ask for a revision and the mean score reaches the threshold.
 
@@ -146,7 +146,8 @@ async fn single(
     }))
 }
 
-/// The critic once per lens, all at once; only the transcript is posted.
+/// The critic once per lens, `consensus.max_parallel` at a time; only the transcript is
+/// posted.
 async fn panel(
     project: &Project,
     bus: &Bus,
@@ -168,9 +169,13 @@ async fn panel(
             r
         })
         .collect();
-    let calls =
-        futures_util::future::join_all(requests.iter().map(|r| call(project, bus, r, cancel)))
-            .await;
+    let slots = tokio::sync::Semaphore::new(project.config.consensus.max_parallel.max(1) as usize);
+    let calls = futures_util::future::join_all(requests.iter().map(|r| async {
+        // The semaphore lives as long as the calls; a closed one only means shutting down.
+        let _slot = slots.acquire().await.ok();
+        call(project, bus, r, cancel).await
+    }))
+    .await;
     let mut judgements = Vec::new();
     let mut transcript = String::new();
     for ((lens, r), called) in plan.lenses.iter().zip(&requests).zip(calls) {

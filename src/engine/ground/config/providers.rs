@@ -66,9 +66,82 @@ pub struct ProviderSettings {
     /// completions). See [`ProviderSettings::api_style`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_style: Option<String>,
+    /// Vendor APIs: ask for a streamed reply (default true); `false` for a proxy that cannot
+    /// stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
+    /// claude in api mode: the output limit of each reply (default 8192).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
+    /// claude in api mode: the `anthropic-version` header (default 2023-06-01).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
     /// Fields this version does not know, kept as they were.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+impl ProviderSettings {
+    /// One value of every field, so the list of settable fields and the type of each come
+    /// from this type alone. Written without `..Default::default()`: a new field does not
+    /// compile until it is listed here.
+    pub fn every_field() -> ProviderSettings {
+        let price = ModelPrice {
+            input_per_mtok: 0.0,
+            output_per_mtok: 0.0,
+            cached_input_per_mtok: Some(0.0),
+        };
+        ProviderSettings {
+            kind: "shell".into(),
+            description: "text".into(),
+            command: Some(String::new()),
+            args: vec![String::new()],
+            env: BTreeMap::from([(String::new(), String::new())]),
+            endpoint: Some(String::new()),
+            model: Some(String::new()),
+            api_key: Some(String::new()),
+            timeout_s: Some(1),
+            home: Some(String::new()),
+            native_tools: true,
+            key_type: Some(String::new()),
+            price: Some(price.clone()),
+            prices: BTreeMap::from([(String::new(), price)]),
+            mode: Some(String::new()),
+            api_style: Some(String::new()),
+            stream: Some(true),
+            max_tokens: Some(1),
+            api_version: Some(String::new()),
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// Every field a provider has, as written in providers.json, with a sample value of its
+    /// type (text, true/false, number, list, or a block for `env`, `price` and `prices`).
+    pub fn fields() -> Vec<(String, serde_json::Value)> {
+        match crate::engine::ground::fixed::json(&Self::every_field()) {
+            serde_json::Value::Object(map) => map.into_iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The figures of a price, as `price.PART` or `prices.MODEL.PART`.
+pub const PRICE_PARTS: &[&str] = &["input_per_mtok", "output_per_mtok", "cached_input_per_mtok"];
+
+impl ProviderSettings {
+    /// What `clk configure --set providers.NAME.…` accepts, for help and errors.
+    pub fn settable() -> Vec<String> {
+        Self::fields()
+            .into_iter()
+            .map(|(f, like)| match f.as_str() {
+                "env" => "env.VAR".to_string(),
+                "price" => format!("price.{{{}}}", PRICE_PARTS.join(",")),
+                "prices" => "prices.MODEL.…".to_string(),
+                _ if like.is_object() => format!("{f}.…"),
+                _ => f,
+            })
+            .collect()
+    }
 }
 
 /// The provider kinds this build can run.
@@ -224,21 +297,10 @@ fn url_password(url: &str) -> Option<&str> {
         .filter(|p| !p.is_empty())
 }
 
-/// Fields of a provider that `CLK_<NAME>_<FIELD>` may set.
-const ENV_FIELDS: &[&str] = &[
-    "endpoint",
-    "model",
-    "api_key",
-    "command",
-    "timeout_s",
-    "key_type",
-    "mode",
-    "api_style",
-];
-
 impl ProvidersFile {
     /// The file's contents over the built-in defaults, then environment overrides.
     /// A provider named in the file replaces that provider's defaults field by field.
+    /// `CLK_<NAME>_<FIELD>` may set any field that holds one value (text, number, true/false).
     pub fn from_json_with_env(
         user: Option<&serde_json::Value>,
         env: EnvLookup<'_>,
@@ -247,37 +309,33 @@ impl ProvidersFile {
         if let Some(user) = user {
             super::keys::merge_deep(&mut value, user);
         }
+        let scalar_fields: Vec<(String, serde_json::Value)> = ProviderSettings::fields()
+            .into_iter()
+            .filter(|(f, like)| f != "type" && !like.is_object() && !like.is_array())
+            .collect();
+        if let Some(providers) = value
+            .get_mut("providers")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            for (name, settings) in providers.iter_mut() {
+                let prefix = format!("CLK_{}_", name.to_ascii_uppercase().replace('-', "_"));
+                for (field, like) in &scalar_fields {
+                    let var = format!("{prefix}{}", field.to_ascii_uppercase());
+                    if let Some(v) = env(&var) {
+                        let v = super::keys::coerce(&v, like)
+                            .map_err(|why| ConfigError::Invalid(format!("{var}={v:?}: {why}")))?;
+                        if let Some(map) = settings.as_object_mut() {
+                            map.insert(field.clone(), v);
+                        }
+                    }
+                }
+            }
+        }
         let mut file: ProvidersFile = serde_json::from_value(value)
             .map_err(|e| ConfigError::Invalid(format!("providers.json: {e}")))?;
         for (name, settings) in file.providers.iter_mut() {
             if settings.kind.is_empty() {
                 settings.kind = name.clone();
-            }
-            let prefix = format!("CLK_{}_", name.to_ascii_uppercase().replace('-', "_"));
-            for field in ENV_FIELDS {
-                let var = format!("{prefix}{}", field.to_ascii_uppercase());
-                if let Some(v) = env(&var) {
-                    match *field {
-                        "endpoint" => settings.endpoint = Some(v),
-                        "model" => settings.model = Some(v),
-                        "api_key" => settings.api_key = Some(v),
-                        "command" => settings.command = Some(v),
-                        "key_type" => settings.key_type = Some(v),
-                        "mode" => settings.mode = Some(v),
-                        "api_style" => settings.api_style = Some(v),
-                        "timeout_s" => {
-                            let n = v.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(
-                                || {
-                                    ConfigError::Invalid(format!(
-                                        "{var}={v:?}: takes a whole number of seconds, at least 1"
-                                    ))
-                                },
-                            )?;
-                            settings.timeout_s = Some(n);
-                        }
-                        other => unreachable!("ENV_FIELDS lists {other} without a setter"),
-                    }
-                }
             }
             if let Some(key) = settings.api_key.as_deref() {
                 crate::engine::ground::redact::register(key);
@@ -327,6 +385,13 @@ impl ProvidersFile {
             }
             s.mode(name)?;
             s.api_style(name)?;
+            for (field, n) in [("timeout_s", s.timeout_s), ("max_tokens", s.max_tokens)] {
+                if n == Some(0) {
+                    return Err(ConfigError::Invalid(format!(
+                        "provider {name}: {field} must be at least 1"
+                    )));
+                }
+            }
         }
         Ok(())
     }
@@ -399,6 +464,54 @@ mod tests {
         assert_eq!(codex.api_style("codex").unwrap(), ApiStyle::Chat);
         let e = f.check().unwrap_err().to_string();
         assert!(e.contains("mode \"web\"") && e.contains("\"api\""), "{e}");
+    }
+
+    #[test]
+    fn fields_come_from_the_type_and_env_sets_each_scalar_one() {
+        let names: Vec<String> = ProviderSettings::fields()
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        for f in [
+            "native_tools",
+            "stream",
+            "max_tokens",
+            "api_version",
+            "home",
+            "price",
+            "env",
+        ] {
+            assert!(names.iter().any(|n| n == f), "{f} missing from {names:?}");
+        }
+        assert!(
+            !names.iter().any(|n| n == "extra" || n == "kind"),
+            "{names:?}"
+        );
+        let env = |k: &str| match k {
+            "CLK_CLAUDE_NATIVE_TOOLS" => Some("yes".to_string()),
+            "CLK_CLAUDE_MAX_TOKENS" => Some("900".to_string()),
+            "CLK_GEMINI_STREAM" => Some("false".to_string()),
+            _ => None,
+        };
+        let f = ProvidersFile::from_json_with_env(None, &env).unwrap();
+        assert!(f.providers["claude"].native_tools);
+        assert_eq!(f.providers["claude"].max_tokens, Some(900));
+        assert_eq!(f.providers["gemini"].stream, Some(false));
+        let env = |k: &str| (k == "CLK_OLLAMA_TIMEOUT_S").then(|| "soon".to_string());
+        let e = ProvidersFile::from_json_with_env(None, &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("CLK_OLLAMA_TIMEOUT_S") && e.contains("whole number"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_bad_stream_value_in_the_file_is_a_clear_error() {
+        let user = serde_json::json!({"providers": {"claude": {"stream": "yes"}}});
+        let e = ProvidersFile::from_json_with_env(Some(&user), &|_| None).unwrap_err();
+        assert!(e.to_string().contains("expected a boolean"), "{e}");
     }
 
     #[test]

@@ -33,6 +33,15 @@ pub struct RobustnessConfig {
 }
 
 impl RobustnessConfig {
+    /// True when every knob that spends extra calls is off: no consensus, no critic, no
+    /// quality repair, no plateau steering. Then each stage costs exactly its own call.
+    pub fn all_off(&self) -> bool {
+        self.auto_consensus == AutoConsensus::Off
+            && self.auto_refine == AutoRefine::Off
+            && self.max_quality_retries == 0
+            && !self.plateau_steering()
+    }
+
     /// False when `plateau_action` is off.
     pub fn plateau_steering(&self) -> bool {
         match self.plateau_action {

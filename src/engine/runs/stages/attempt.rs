@@ -94,6 +94,7 @@ async fn with_stage_retries(
         max_retries: rc.stage_max_retries,
         backoff_ms: rc.stage_backoff_ms,
         max_backoff_ms: rc.max_backoff_ms.max(rc.stage_backoff_ms),
+        retry_after_cap: std::time::Duration::ZERO,
     };
     let seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)

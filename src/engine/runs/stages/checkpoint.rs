@@ -2,7 +2,8 @@
 //! `redirect` or `abort`, and the runner acts on it.
 //!
 //! When the review stage is the chief's own, its reply carries the verdict; otherwise the chief
-//! is dispatched once more to judge the stage's reply. Continue (also what a reply without a
+//! is dispatched once more to judge the stage's reply, unless every robustness knob is off
+//! (then nothing costs an extra call, and the run continues). Continue (also what a reply without a
 //! CHECKPOINT line means) changes nothing; redirect hands the chief's note to every later stage
 //! of the pass and to the next cycle; abort ends the run with outcome "aborted" and the note as
 //! the reason.
@@ -49,6 +50,9 @@ pub(super) async fn after_review(
     cancel: &CancellationToken,
 ) -> Result<Course, DispatchError> {
     if !stage.is_review() || !out.ok {
+        return Ok(Course::Continue);
+    }
+    if stage.agent != CHIEF && project.config.robustness.all_off() {
         return Ok(Course::Continue);
     }
     let (verdict, reply) = if stage.agent == CHIEF {

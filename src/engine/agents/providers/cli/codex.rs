@@ -8,7 +8,11 @@
 //! Codex waits for the network forever when the feature `unbounded_connection_retries` is on
 //! and retries requests itself; both are switched off so a dead endpoint fails at once and
 //! clk's retry policy decides. With an `endpoint` setting clk defines a model provider of its
-//! own (`clk`, Responses API, no retries) instead of the user's configured one.
+//! own (`clk`, Responses API, no retries) instead of the user's configured one. Without one,
+//! the user's provider keeps its settings but loses its retries: a custom provider named in
+//! the user's config.toml gets `request_max_retries = 0` by flag; OpenAI's built-in provider
+//! cannot be changed, so clk defines the same provider under its own name (`clk-openai`: the
+//! usual OpenAI login, and the address from `openai_base_url` when set) with no retries. The user's files are only read.
 
 use serde_json::Value;
 
@@ -57,6 +61,13 @@ pub(super) fn invocation(p: &CliProvider) -> Invocation {
         set(&mut inv, "model_providers.clk.wire_api", "\"responses\"");
         set(&mut inv, "model_providers.clk.request_max_retries", "0");
         set(&mut inv, "model_providers.clk.stream_max_retries", "0");
+    } else {
+        let config = user_config(p).unwrap_or_default();
+        no_retries_for_the_users_provider(
+            &mut inv,
+            top_level_string(&config, "model_provider").as_deref(),
+            top_level_string(&config, "openai_base_url"),
+        );
     }
     inv.option("-m", p.model_setting());
     inv.home(p.home(), "CODEX_HOME", ".codex");
@@ -64,6 +75,94 @@ pub(super) fn invocation(p: &CliProvider) -> Invocation {
         inv.env.insert("OPENAI_API_KEY".into(), key.into());
     }
     inv
+}
+
+/// Providers built into codex; their settings cannot be changed by config.
+const BUILT_IN: &[&str] = &["openai", "ollama", "lmstudio", "oss", "amazon-bedrock"];
+
+/// Switch off codex's own retries for the provider the user's config picks.
+fn no_retries_for_the_users_provider(
+    inv: &mut Invocation,
+    provider: Option<&str>,
+    openai_base: Option<String>,
+) {
+    match provider.map(str::trim).filter(|p| !p.is_empty()) {
+        None | Some("openai") => {
+            let key = "model_providers.clk-openai";
+            set(inv, "model_provider", "\"clk-openai\"");
+            set(inv, &format!("{key}.name"), "\"OpenAI\"");
+            set(inv, &format!("{key}.requires_openai_auth"), "true");
+            set(inv, &format!("{key}.wire_api"), "\"responses\"");
+            if let Some(base) = openai_base {
+                set(inv, &format!("{key}.base_url"), &toml_str(base.trim()));
+            }
+            set(inv, &format!("{key}.request_max_retries"), "0");
+            set(inv, &format!("{key}.stream_max_retries"), "0");
+        }
+        Some(other) if BUILT_IN.contains(&other) => {}
+        Some(custom) => {
+            let key = format!("model_providers.{}", toml_key(custom));
+            set(inv, &format!("{key}.request_max_retries"), "0");
+            set(inv, &format!("{key}.stream_max_retries"), "0");
+        }
+    }
+}
+
+/// A TOML key: bare when it can be, else quoted.
+fn toml_key(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        s.to_string()
+    } else {
+        toml_str(s)
+    }
+}
+
+/// The user's codex config.toml, if any (read, never written).
+fn user_config(p: &CliProvider) -> Option<String> {
+    let dir = match p.home() {
+        Some(home) => home.join(".codex"),
+        None => match user_var(p, "CODEX_HOME") {
+            Some(d) => d.into(),
+            None => std::path::Path::new(&user_var(p, "HOME")?).join(".codex"),
+        },
+    };
+    std::fs::read_to_string(dir.join("config.toml")).ok()
+}
+
+/// A variable as the program will see it: the provider's `env`, else clk's environment.
+fn user_var(p: &CliProvider, k: &str) -> Option<String> {
+    p.settings
+        .env
+        .get(k)
+        .cloned()
+        .or_else(|| std::env::var(k).ok())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// A top-level `key = "value"` of a TOML file (before its first table).
+fn top_level_string(toml: &str, key: &str) -> Option<String> {
+    for line in toml.lines().map(str::trim) {
+        if line.starts_with('[') {
+            return None;
+        }
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        if k.trim().trim_matches('"') != key {
+            continue;
+        }
+        let v = v.split(" #").next().unwrap_or_default().trim();
+        let unquoted = v
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))?;
+        return Some(unquoted.to_string());
+    }
+    None
 }
 
 #[derive(Debug, Default)]
@@ -165,5 +264,52 @@ mod tests {
         assert!(args.contains("model_providers.clk.base_url=\"http://127.0.0.1:9/v1\""));
         assert!(args.contains("model_providers.clk.request_max_retries=0"));
         assert!(args.contains("sandbox_mode=\"read-only\""));
+        assert!(!args.contains("clk-openai"), "{args}");
+    }
+
+    fn args_with_config(config: Option<&str>) -> String {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(".codex")).unwrap();
+        if let Some(c) = config {
+            std::fs::write(home.path().join(".codex/config.toml"), c).unwrap();
+        }
+        let s = crate::engine::ground::config::ProviderSettings {
+            kind: "codex".into(),
+            home: Some(home.path().display().to_string()),
+            ..Default::default()
+        };
+        let p = CliProvider::new("codex", super::super::Cli::Codex, &s);
+        invocation(&p).args.join(" ")
+    }
+
+    #[test]
+    fn without_an_endpoint_the_users_provider_keeps_no_retries_of_its_own() {
+        // No config, or OpenAI's built-in provider: the same provider under clk's name.
+        for config in [
+            None,
+            Some("model = \"gpt-5\"\nmodel_provider = \"openai\"\n"),
+        ] {
+            let args = args_with_config(config);
+            assert!(args.contains("model_provider=\"clk-openai\""), "{args}");
+            assert!(args.contains("model_providers.clk-openai.requires_openai_auth=true"));
+            assert!(args.contains("model_providers.clk-openai.request_max_retries=0"));
+            assert!(args.contains("model_providers.clk-openai.stream_max_retries=0"));
+        }
+        // A provider of the user's own keeps its settings, minus the retries.
+        let args = args_with_config(Some(
+            "model_provider = \"azure\" # work\n[model_providers.azure]\nname = \"Azure\"\n",
+        ));
+        assert!(
+            args.contains("model_providers.azure.request_max_retries=0"),
+            "{args}"
+        );
+        assert!(
+            args.contains("model_providers.azure.stream_max_retries=0"),
+            "{args}"
+        );
+        assert!(!args.contains("model_provider=\""), "{args}");
+        // Another built-in one cannot be changed and is left alone.
+        let args = args_with_config(Some("model_provider = \"ollama\"\n"));
+        assert!(!args.contains("max_retries"), "{args}");
     }
 }

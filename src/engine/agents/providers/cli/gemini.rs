@@ -7,10 +7,16 @@
 //! Headless needs: `--skip-trust` (else it exits 55 outside a trusted folder),
 //! `GEMINI_CLI_NO_RELAUNCH` (it would restart itself in a child process, a second or two
 //! more per call), and at most one attempt per call (it retries ten times over minutes). That
-//! last one is only a setting, so clk writes a system-defaults file of its own and points
-//! `GEMINI_CLI_SYSTEM_DEFAULTS_PATH` at it: defaults rank below the user's settings, so the
-//! user's own file is neither edited nor overruled. Gemini ignores such a file when any
-//! folder above it is writable by others (e.g. under /tmp), so it lives in clk's cache.
+//! last one is only a setting, so clk writes two files of its own and points gemini at them
+//! by environment; the user's files are never edited:
+//! - a system-defaults file (`GEMINI_CLI_SYSTEM_DEFAULTS_PATH`, ranked below the user's
+//!   settings) for what the user may change: update checks, the key login;
+//! - a system-settings file (`GEMINI_CLI_SYSTEM_SETTINGS_PATH`, ranked above them): the
+//!   system settings gemini would have read, with `general.maxAttempts` 1 laid over, so a
+//!   `maxAttempts` in the user's settings cannot bring gemini's own retries back.
+//!
+//! Gemini ignores such files when any folder above them is writable by others (e.g. under
+//! /tmp), so they live in clk's cache.
 
 use std::path::PathBuf;
 
@@ -30,28 +36,59 @@ fn cache_dir() -> Option<PathBuf> {
     Some(base.join("clk"))
 }
 
-/// Write (once) the system-defaults file and return its path.
-fn defaults_file(api_key_auth: bool) -> Option<PathBuf> {
+/// Write `body` to `name` in clk's cache unless it already holds it; its path.
+fn cached_file(name: &str, body: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let dir = cache_dir()?;
-    let name = if api_key_auth {
-        "gemini-defaults-apikey.json"
-    } else {
-        "gemini-defaults.json"
-    };
     let path = dir.join(name);
-    let mut doc = serde_json::json!({"general": {"maxAttempts": 1, "enableAutoUpdate": false,
-        "enableAutoUpdateNotification": false}});
-    if api_key_auth {
-        doc["security"] = serde_json::json!({"auth": {"selectedType": "gemini-api-key"}});
-    }
-    let body = doc.to_string();
-    if std::fs::read_to_string(&path).ok().as_deref() != Some(body.as_str()) {
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(body) {
         std::fs::create_dir_all(&dir).ok()?;
         let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
         crate::engine::store::workspace::write_atomic(&path, body.as_bytes()).ok()?;
     }
     Some(path)
+}
+
+/// Where gemini reads system settings when clk does not say: `current` (the user's
+/// `GEMINI_CLI_SYSTEM_SETTINGS_PATH`) or the system's own file.
+const SYSTEM_SETTINGS: &str = "/etc/gemini-cli/settings.json";
+
+/// The system settings gemini would read, with one attempt per call laid over, written to
+/// clk's cache; None (gemini keeps its own) when that file exists but is not plain JSON.
+fn system_settings_file(current: Option<String>) -> Option<PathBuf> {
+    use std::hash::{Hash, Hasher};
+    let source = current.unwrap_or_else(|| SYSTEM_SETTINGS.to_string());
+    let mut doc = match std::fs::read_to_string(&source) {
+        Ok(text) => serde_json::from_str::<Value>(&text)
+            .ok()
+            .filter(Value::is_object)?,
+        Err(_) => serde_json::json!({}),
+    };
+    if !doc["general"].is_object() {
+        doc["general"] = serde_json::json!({});
+    }
+    doc["general"]["maxAttempts"] = 1.into();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    source.hash(&mut h);
+    cached_file(
+        &format!("gemini-system-settings-{:016x}.json", h.finish()),
+        &doc.to_string(),
+    )
+}
+
+/// Write (once) the system-defaults file and return its path.
+fn defaults_file(api_key_auth: bool) -> Option<PathBuf> {
+    let name = if api_key_auth {
+        "gemini-defaults-apikey.json"
+    } else {
+        "gemini-defaults.json"
+    };
+    let mut doc = serde_json::json!({"general": {"maxAttempts": 1, "enableAutoUpdate": false,
+        "enableAutoUpdateNotification": false}});
+    if api_key_auth {
+        doc["security"] = serde_json::json!({"auth": {"selectedType": "gemini-api-key"}});
+    }
+    cached_file(name, &doc.to_string())
 }
 
 pub(super) fn invocation(p: &CliProvider) -> Invocation {
@@ -71,6 +108,18 @@ pub(super) fn invocation(p: &CliProvider) -> Invocation {
                 path.display().to_string(),
             );
         }
+    }
+    let current = p
+        .settings
+        .env
+        .get("GEMINI_CLI_SYSTEM_SETTINGS_PATH")
+        .cloned();
+    let current = current.or_else(|| std::env::var("GEMINI_CLI_SYSTEM_SETTINGS_PATH").ok());
+    if let Some(path) = system_settings_file(current.filter(|c| !c.trim().is_empty())) {
+        inv.env.insert(
+            "GEMINI_CLI_SYSTEM_SETTINGS_PATH".into(),
+            path.display().to_string(),
+        );
     }
     inv.home(p.home(), "GEMINI_CLI_HOME", "");
     if let Some(url) = p.settings.endpoint.as_deref().filter(|u| !u.is_empty()) {

@@ -107,8 +107,9 @@ pub async fn send(
         return Ok(resp);
     }
     let status = resp.status().as_u16();
+    let retry_after = retry_after(status, resp.headers());
     let body = read_some(resp, ERROR_BODY_BYTES, req.idle_timeout).await;
-    let err = status_error(label, status, &body);
+    let err = status_error(label, status, &body).with_retry_after(retry_after);
     let hint = match err.kind {
         ErrorKind::Auth => hints.refused_key,
         ErrorKind::NotFound if body.contains("not found") => hints.missing_model,
@@ -123,7 +124,18 @@ pub async fn send(
         err
     } else {
         ProviderError::new(err.kind, format!("{}; {hint}", err.message))
+            .with_retry_after(err.retry_after)
     })
+}
+
+/// The wait a 429 or 503 asks for in whole seconds (`Retry-After: 7`). The date form is not
+/// read; the usual backoff applies then.
+fn retry_after(status: u16, headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    if status != 429 && status != 503 {
+        return None;
+    }
+    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// `check`'s look at a server: can a connection to `base` be opened, and what does `rb` (a GET
