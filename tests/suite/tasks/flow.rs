@@ -20,6 +20,14 @@ fn pair_reviewer(dir: &Path) {
     git(dir, &["commit", "-qm", "user: reviewer"]);
 }
 
+/// Task 1's timeline holds each of `wants`.
+fn timeline_has(dir: &Path, wants: &[&str]) {
+    let tl = timeline(dir, 1);
+    for want in wants {
+        assert!(tl.contains(want), "{want:?} not in:\n{tl}");
+    }
+}
+
 fn verdict(v: &str) -> Reply {
     Reply::text(&format!("Read the diff.\nVERDICT: {v}\n"))
 }
@@ -46,17 +54,17 @@ fn duo_repairs_a_broken_handoff_and_revises_once_for_the_other_reviewer() {
     ok(&dir, &["task", "add", "write api.txt"]);
     let out = ok(&dir, &["work", "--until-idle"]);
     assert!(out.contains("1 merged"), "{out}");
-    let tl = timeline(&dir, 1);
-    for want in [
-        "turn 1: handoff rejected: HANDOFF: is not followed by a JSON object",
-        "turn 2: wrote api.txt (1/1 item(s) done)",
-        "reviewer turn 3 (reviewer)",
-        "review 1 by reviewer: revise — add API.md",
-        "turn 4: added API.md (1/1 item(s) done)",
-        "review 2 by reviewer: approve — tested and documented",
-    ] {
-        assert!(tl.contains(want), "{want:?} not in:\n{tl}");
-    }
+    timeline_has(
+        &dir,
+        &[
+            "turn 1: handoff rejected: HANDOFF: is not followed by a JSON object",
+            "turn 2: wrote api.txt (1/1 item(s) done)",
+            "reviewer turn 3 (reviewer)",
+            "review 1 by reviewer: revise — add API.md",
+            "turn 4: added API.md (1/1 item(s) done)",
+            "review 2 by reviewer: approve — tested and documented",
+        ],
+    );
     assert_eq!(task(&dir, 1)["turns"], 5);
     assert_eq!(fs::read_to_string(dir.join("API.md")).unwrap(), "docs\n");
     // The prompts: the broken handoff's reason went back, the reviewer saw the diff, and the
@@ -118,15 +126,15 @@ fn task_review_runs_another_pass_whose_revise_goes_back_to_the_implementer() {
     );
     let out = ok(&dir, &["work", "--until-idle"]);
     assert!(out.contains("1 wait for approval"), "{out}");
-    let tl = timeline(&dir, 1);
-    for want in [
-        "approval → queued: review requested by the user: check the error paths",
-        "review 1 by reviewer: revise — add ERRORS.md",
-        "turn 4: added ERRORS.md (1/1 item(s) done)",
-        "review 2 by reviewer: approve — errors covered",
-    ] {
-        assert!(tl.contains(want), "{want:?} not in:\n{tl}");
-    }
+    timeline_has(
+        &dir,
+        &[
+            "approval → queued: review requested by the user: check the error paths",
+            "review 1 by reviewer: revise — add ERRORS.md",
+            "turn 4: added ERRORS.md (1/1 item(s) done)",
+            "review 2 by reviewer: approve — errors covered",
+        ],
+    );
     let t = task(&dir, 1);
     assert_eq!(
         (t["state"].as_str(), t["turns"].as_i64()),
