@@ -162,3 +162,46 @@ fn a_rebase_conflict_sends_the_task_back_to_start_again_on_the_current_code() {
     assert!(prompts[1].contains("sent back before it could merge: rebasing onto your branch"));
     assert!(git(&dir, &["for-each-ref", "refs/clk/conflicted/"]).contains("clk/task-1"));
 }
+
+#[test]
+fn aggressive_pushes_the_merged_branch_to_its_remote() {
+    let mock = MockServer::start(Script::new(vec![writes("pushed.txt", 10)]));
+    let (top, dir) = project(&mock);
+    let remote = top.path().join("remote.git");
+    git(
+        top.path(),
+        &["init", "-q", "--bare", remote.to_str().unwrap()],
+    );
+    git(&dir, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    git(&dir, &["push", "-q", "-u", "origin", "HEAD"]);
+    ok(
+        &dir,
+        &[
+            "task",
+            "add",
+            "write pushed.txt",
+            "--autonomy",
+            "aggressive",
+        ],
+    );
+    ok(&dir, &["work", "--until-idle"]);
+    assert_eq!(task(&dir, 1)["state"], "merged");
+    assert!(timeline(&dir, 1).contains("pushed your branch to its remote"));
+    let head = git(&dir, &["rev-parse", "HEAD"]);
+    let branch = git(&dir, &["rev-parse", "--abbrev-ref", "HEAD"]);
+    let theirs = git(&remote, &["rev-parse", branch.trim()]);
+    assert_eq!(theirs, head, "the remote has the merged work");
+
+    // safe: merged after approval, but never pushed.
+    mock.push(writes("kept.txt", 10));
+    ok(
+        &dir,
+        &["task", "add", "write kept.txt", "--autonomy", "safe"],
+    );
+    ok(&dir, &["work", "--until-idle"]);
+    ok(&dir, &["task", "approve", "2"]);
+    ok(&dir, &["work", "--until-idle"]);
+    assert_eq!(task(&dir, 2)["state"], "merged");
+    assert!(!timeline(&dir, 2).contains("pushed"));
+    assert_eq!(git(&remote, &["rev-parse", branch.trim()]), head);
+}

@@ -208,6 +208,14 @@ impl Worker<'_> {
             TaskState::Merged,
             &why,
         );
+        // aggressive: the user's branch goes to its remote too, where one is configured.
+        if parse_autonomy(&t.autonomy) == Some(Autonomy::Aggressive)
+            && crate::engine::runs::isolate::push(self.bus, &self.project.ws.root)
+        {
+            let _ = self
+                .store
+                .log(t.id, "push", "pushed your branch to its remote");
+        }
         if let Err(e) = worktree::remove(repo, &run::run_id(t.id), false) {
             self.warn(format!(
                 "could not remove the worktree of {}: {e}",
