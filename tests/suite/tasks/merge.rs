@@ -164,16 +164,19 @@ fn a_rebase_conflict_sends_the_task_back_to_start_again_on_the_current_code() {
     assert!(git(&dir, &["for-each-ref", "refs/clk/conflicted/"]).contains("clk/task-1"));
 }
 
+/// A bare repository under `top`, added to the project at `dir` as its `origin`.
+fn bare_origin(top: &Path, dir: &Path) -> std::path::PathBuf {
+    let remote = top.join("remote.git");
+    git(top, &["init", "-q", "--bare", remote.to_str().unwrap()]);
+    git(dir, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    remote
+}
+
 #[test]
 fn aggressive_pushes_the_merged_branch_to_its_remote() {
     let mock = MockServer::start(Script::new(vec![writes("pushed.txt", 10)]));
     let (top, dir) = project(&mock);
-    let remote = top.path().join("remote.git");
-    git(
-        top.path(),
-        &["init", "-q", "--bare", remote.to_str().unwrap()],
-    );
-    git(&dir, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    let remote = bare_origin(top.path(), &dir);
     git(&dir, &["push", "-q", "-u", "origin", "HEAD"]);
     ok(
         &dir,
@@ -228,12 +231,7 @@ fn pull_requests_after_a_merge_and_instead_of_one_reach_the_api_with_the_token()
     let gh = crate::support::mock_github::MockGithub::start();
     let mock = MockServer::start(Script::new(vec![writes("first.txt", 10)]));
     let (top, dir) = project(&mock);
-    let remote = top.path().join("remote.git");
-    git(
-        top.path(),
-        &["init", "-q", "--bare", remote.to_str().unwrap()],
-    );
-    git(&dir, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    let remote = bare_origin(top.path(), &dir);
     let pr = |mode: &str| {
         set_tasks_config(
             &dir,
