@@ -230,6 +230,13 @@ pub enum TaskAction {
     },
     /// Drop a task.
     Cancel { id: i64 },
+    /// Another review pass by the paired reviewer on the task's branch as it is (a task
+    /// waiting for approval, paused, failed or interrupted); `clk work` runs it.
+    Review {
+        id: i64,
+        /// What the reviewer should look at.
+        note: Vec<String>,
+    },
 }
 
 /// How a task is worked (default: the duo flow, the engineer, the project's autonomy).

@@ -39,6 +39,7 @@ pub fn run(dir: &Path, action: TaskAction, format: Format) -> Result<u8, Failure
         TaskAction::Pause { id } => TaskCommand::Pause { id },
         TaskAction::Resume { id, note: n } => TaskCommand::Resume { id, note: note(n) },
         TaskAction::Cancel { id } => TaskCommand::Cancel { id },
+        TaskAction::Review { id, note: n } => TaskCommand::Review { id, note: note(n) },
     };
     let reply = ops::apply(&p, cmd).map_err(Failure::bad_input)?;
     print(reply, format)

@@ -4,6 +4,7 @@
 pub mod blackhole;
 pub mod clis;
 pub mod loop_agents;
+pub mod mock_github;
 pub mod mock_project;
 pub mod mock_server;
 pub mod provider_calls;

@@ -77,7 +77,7 @@ pub const COMMANDS: &[SlashSpec] = &[
     SlashSpec {
         name: "/task",
         usage: "/task <what> [ID]",
-        help: "add \"…\", list, show/timeline/approve/pause/resume/cancel ID",
+        help: "add, list; show/timeline/approve/review/pause/resume/cancel ID",
     },
     SlashSpec {
         name: "/work",

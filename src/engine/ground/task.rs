@@ -138,10 +138,17 @@ pub enum TaskCommand {
     Cancel {
         id: i64,
     },
+    /// Another review pass by the paired reviewer on the task's current branch; a note is
+    /// passed on to the reviewer.
+    Review {
+        id: i64,
+        #[serde(default)]
+        note: Option<String>,
+    },
 }
 
-/// Whether `action` (approve, pause, resume, cancel) may be done to a task in `state`, and the
-/// state it moves to; `Err` is the one line that says why not and what to do.
+/// Whether `action` (approve, pause, resume, cancel, review) may be done to a task in `state`,
+/// and the state it moves to; `Err` is the one line that says why not and what to do.
 pub fn transition(id: i64, state: TaskState, action: &str) -> Result<TaskState, String> {
     use TaskState::*;
     let to = match (action, state) {
@@ -149,11 +156,17 @@ pub fn transition(id: i64, state: TaskState, action: &str) -> Result<TaskState, 
         ("pause", Queued | Held | Running) => Paused,
         ("resume", Paused | Failed | Interrupted) => Queued,
         ("cancel", s) if !s.finished() => Cancelled,
+        ("review", Approval | Failed | Paused | Interrupted) => Queued,
         _ => {
             let hint = match (action, state) {
                 ("approve", _) => "only a task waiting for approval can be approved",
                 ("pause", _) => "only a queued, held or running task can be paused",
                 ("resume", _) => "only a paused, failed or interrupted task can be resumed",
+                ("review", Merged | Cancelled) => "its branch is gone",
+                ("review", _) => {
+                    "only a task waiting for approval, paused, failed or interrupted can be \
+                     reviewed again"
+                }
                 _ => "it is already over",
             };
             return Err(format!(
@@ -195,15 +208,24 @@ mod tests {
         assert!(e.starts_with("task 3 is queued: cannot approve it"), "{e}");
         assert!(transition(3, TaskState::Merged, "cancel").is_err());
         assert!(transition(3, TaskState::Running, "resume").is_err());
+        assert_eq!(
+            transition(1, TaskState::Approval, "review"),
+            Ok(TaskState::Queued)
+        );
+        let e = transition(4, TaskState::Running, "review").unwrap_err();
+        assert!(e.contains("cannot review it (only a task waiting"), "{e}");
+        let e = transition(4, TaskState::Merged, "review").unwrap_err();
+        assert!(e.ends_with("(its branch is gone)"), "{e}");
     }
 }
 
 /// `/task ...` after the word: `add "prompt" [--agent A] [--flow F] [--autonomy X]`, `list`,
-/// `show ID`, `timeline ID`, `approve ID [note]`, `pause ID`, `resume ID [note]`, `cancel ID`.
+/// `show ID`, `timeline ID`, `approve ID [note]`, `review ID [note]`, `pause ID`,
+/// `resume ID [note]`, `cancel ID`.
 pub fn parse_slash(argv: &[String]) -> Result<TaskCommand, String> {
     const USAGE: &str = "usage: /task add \"prompt\" [--agent A] [--flow F] [--autonomy X] | list | \
-                         show ID | timeline ID | approve ID [note] | pause ID | resume ID [note] | \
-                         cancel ID";
+                         show ID | timeline ID | approve ID [note] | review ID [note] | pause ID | \
+                         resume ID [note] | cancel ID";
     let id = |s: Option<&String>| -> Result<i64, String> {
         let Some(s) = s else {
             return Err(format!("which task? {USAGE}"));
@@ -273,6 +295,10 @@ pub fn parse_slash(argv: &[String]) -> Result<TaskCommand, String> {
             id: id(argv.get(1))?,
             note: note(argv.get(2..).unwrap_or_default()),
         }),
+        Some("review") => Ok(TaskCommand::Review {
+            id: id(argv.get(1))?,
+            note: note(argv.get(2..).unwrap_or_default()),
+        }),
         _ => Err(USAGE.into()),
     }
 }
@@ -309,6 +335,14 @@ mod slash_tests {
                 requested_by: Some("dashboard".into()),
             })
         );
+        assert_eq!(
+            p("review #2 check the error paths"),
+            Ok(TaskCommand::Review {
+                id: 2,
+                note: Some("check the error paths".into())
+            })
+        );
+        assert_eq!(p("review 5"), Ok(TaskCommand::Review { id: 5, note: None }));
         assert!(p("show x").unwrap_err().contains("not a task id"));
         assert!(p("show").unwrap_err().contains("which task"));
         assert!(p("add --agent").unwrap_err().contains("needs a value"));

@@ -373,16 +373,19 @@ fn done(
         files,
     });
     if autonomy == Autonomy::Aggressive {
-        push(bus, root);
+        let _ = push(bus, root);
     }
 }
 
-/// `aggressive`: push the user's branch where a remote is configured.
-fn push(bus: &Bus, root: &Path) {
-    let Some(repo) = git::open(root) else { return };
+/// `aggressive`: push the user's branch where a remote is configured (also after a task
+/// merges). True when it was pushed.
+pub fn push(bus: &Bus, root: &Path) -> bool {
+    let Some(repo) = git::open(root) else {
+        return false;
+    };
     let has_remote = repo.remotes().is_ok_and(|r| !r.is_empty());
     if !has_remote {
-        return;
+        return false;
     }
     let out = std::process::Command::new("git")
         .arg("-C")
@@ -390,10 +393,13 @@ fn push(bus: &Bus, root: &Path) {
         .args(["push", "--quiet"])
         .output();
     match out {
-        Ok(o) if o.status.success() => bus.emit(Event::Report {
-            topic: "push".into(),
-            lines: vec!["pushed your branch (autonomy: aggressive)".into()],
-        }),
+        Ok(o) if o.status.success() => {
+            bus.emit(Event::Report {
+                topic: "push".into(),
+                lines: vec!["pushed your branch (autonomy: aggressive)".into()],
+            });
+            return true;
+        }
         Ok(o) => bus.emit(Event::Warning {
             message: format!(
                 "git push failed: {}",
@@ -407,6 +413,7 @@ fn push(bus: &Bus, root: &Path) {
             message: format!("could not run git push: {e}"),
         }),
     }
+    false
 }
 
 /// `clk merge` / `/merge`: merge every run branch that waits (a leftover run's worktree is

@@ -6,9 +6,34 @@ use std::path::Path;
 
 use super::*;
 
+/// A second provider on the same mock, paired as the reviewer of the first, committed.
+fn pair_reviewer(dir: &Path) {
+    let path = dir.join(".clk/config/providers.json");
+    let mut doc: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    doc["providers"]["reviewer"] = doc["providers"]["ollama"].clone();
+    fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    set_tasks_config(
+        dir,
+        serde_json::json!({"review_pairs": {"ollama": "reviewer"}}),
+    );
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "user: reviewer"]);
+}
+
+/// Task 1's timeline holds each of `wants`.
+fn timeline_has(dir: &Path, wants: &[&str]) {
+    let tl = timeline(dir, 1);
+    for want in wants {
+        assert!(tl.contains(want), "{want:?} not in:\n{tl}");
+    }
+}
+
+fn verdict(v: &str) -> Reply {
+    Reply::text(&format!("Read the diff.\nVERDICT: {v}\n"))
+}
+
 #[test]
 fn duo_repairs_a_broken_handoff_and_revises_once_for_the_other_reviewer() {
-    let verdict = |v: &str| Reply::text(&format!("Read the diff.\nVERDICT: {v}\n"));
     let mock = MockServer::start(Script::new(vec![
         // Turn 1: the implementer writes the file but its handoff is not JSON.
         Reply::text("ACTION: write\nPATH: api.txt\nCONTENT:\nv1\nEND_ACTION\nHANDOFF: all done!\n"),
@@ -25,32 +50,21 @@ fn duo_repairs_a_broken_handoff_and_revises_once_for_the_other_reviewer() {
         verdict(r#"{"verdict": "approve", "reasons": ["tested and documented"]}"#),
     ]));
     let (_t, dir) = project(&mock);
-    // A second provider on the same mock, paired as the reviewer of the first.
-    let path = dir.join(".clk/config/providers.json");
-    let mut doc: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
-    doc["providers"]["reviewer"] = doc["providers"]["ollama"].clone();
-    fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
-    set_tasks_config(
-        &dir,
-        serde_json::json!({"review_pairs": {"ollama": "reviewer"}}),
-    );
-    git(&dir, &["add", "-A"]);
-    git(&dir, &["commit", "-qm", "user: reviewer"]);
-
+    pair_reviewer(&dir);
     ok(&dir, &["task", "add", "write api.txt"]);
     let out = ok(&dir, &["work", "--until-idle"]);
     assert!(out.contains("1 merged"), "{out}");
-    let tl = timeline(&dir, 1);
-    for want in [
-        "turn 1: handoff rejected: HANDOFF: is not followed by a JSON object",
-        "turn 2: wrote api.txt (1/1 item(s) done)",
-        "reviewer turn 3 (reviewer)",
-        "review 1 by reviewer: revise — add API.md",
-        "turn 4: added API.md (1/1 item(s) done)",
-        "review 2 by reviewer: approve — tested and documented",
-    ] {
-        assert!(tl.contains(want), "{want:?} not in:\n{tl}");
-    }
+    timeline_has(
+        &dir,
+        &[
+            "turn 1: handoff rejected: HANDOFF: is not followed by a JSON object",
+            "turn 2: wrote api.txt (1/1 item(s) done)",
+            "reviewer turn 3 (reviewer)",
+            "review 1 by reviewer: revise — add API.md",
+            "turn 4: added API.md (1/1 item(s) done)",
+            "review 2 by reviewer: approve — tested and documented",
+        ],
+    );
     assert_eq!(task(&dir, 1)["turns"], 5);
     assert_eq!(fs::read_to_string(dir.join("API.md")).unwrap(), "docs\n");
     // The prompts: the broken handoff's reason went back, the reviewer saw the diff, and the
@@ -63,6 +77,107 @@ fn duo_repairs_a_broken_handoff_and_revises_once_for_the_other_reviewer() {
     assert!(prompts[1].contains("handoff was rejected: HANDOFF: is not followed by a JSON object"));
     assert!(prompts[2].contains("+v1"), "the reviewer sees the diff");
     assert!(prompts[3].contains("An independent reviewer asks for these changes: add API.md"));
+}
+
+#[test]
+fn task_review_runs_another_pass_whose_revise_goes_back_to_the_implementer() {
+    let approve = r#"{"verdict": "approve", "reasons": ["fine"]}"#;
+    let mock = MockServer::start(Script::new(vec![
+        // The task's own run: one implementer turn, approved; safe, so it waits.
+        Reply::text(&format!(
+            "ACTION: write\nPATH: api.txt\nCONTENT:\nv1\nEND_ACTION\n{}",
+            handoff("wrote api.txt", "api.txt")
+        )),
+        verdict(approve),
+        // The pass the user asks for: the reviewer first, asking for a change.
+        verdict(r#"{"verdict": "revise", "reasons": ["errors"], "requests": ["add ERRORS.md"]}"#),
+        Reply::text(&format!(
+            "ACTION: write\nPATH: ERRORS.md\nCONTENT:\nerrors\nEND_ACTION\n{}",
+            handoff("added ERRORS.md", "ERRORS.md")
+        )),
+        verdict(r#"{"verdict": "approve", "reasons": ["errors covered"]}"#),
+    ]));
+    let (_t, dir) = project(&mock);
+    pair_reviewer(&dir);
+    ok(
+        &dir,
+        &["task", "add", "write api.txt", "--autonomy", "safe"],
+    );
+    ok(&dir, &["task", "add", "write other.txt"]);
+    // Nothing to review before it ran.
+    let (good, out) = run(&dir, &["task", "review", "2"]);
+    assert!(!good, "{out}");
+    assert!(
+        out.contains("task 2 is queued: cannot review it (only a task waiting for approval"),
+        "{out}"
+    );
+    ok(&dir, &["task", "cancel", "2"]);
+    ok(&dir, &["work", "--until-idle"]);
+    assert_eq!(task(&dir, 1)["state"], "approval");
+    assert_eq!(mock.model_calls(), 2);
+
+    let out = ok(
+        &dir,
+        &["task", "review", "1", "check", "the", "error", "paths"],
+    );
+    assert!(
+        out.contains("task 1 queued for another review by reviewer; `clk work` runs it"),
+        "{out}"
+    );
+    let out = ok(&dir, &["work", "--until-idle"]);
+    assert!(out.contains("1 wait for approval"), "{out}");
+    timeline_has(
+        &dir,
+        &[
+            "approval → queued: review requested by the user: check the error paths",
+            "review 1 by reviewer: revise — add ERRORS.md",
+            "turn 4: added ERRORS.md (1/1 item(s) done)",
+            "review 2 by reviewer: approve — errors covered",
+        ],
+    );
+    let t = task(&dir, 1);
+    assert_eq!(
+        (t["state"].as_str(), t["turns"].as_i64()),
+        (Some("approval"), Some(5))
+    );
+    let prompts: Vec<String> = mock
+        .model_requests()
+        .iter()
+        .map(|r| r.json.as_ref().unwrap()["messages"].to_string())
+        .collect();
+    // The pass opened with the reviewer, who saw the user's note and the branch's diff.
+    assert!(
+        prompts[2].contains("Review task 1 independently"),
+        "{}",
+        prompts[2]
+    );
+    assert!(prompts[2].contains("check the error paths") && prompts[2].contains("+v1"));
+    assert!(prompts[3].contains("An independent reviewer asks for these changes: add ERRORS.md"));
+
+    // With no reviewer paired it is refused with the setting to change.
+    set_tasks_config(&dir, serde_json::json!({}));
+    let (good, out) = run(&dir, &["task", "review", "1"]);
+    assert!(!good, "{out}");
+    assert!(
+        out.contains("no reviewer provider is paired with ollama; pair one in tasks.review_pairs"),
+        "{out}"
+    );
+    set_tasks_config(
+        &dir,
+        serde_json::json!({"review_pairs": {"ollama": "reviewer"}}),
+    );
+    assert_eq!(task(&dir, 1)["state"], "approval");
+
+    ok(&dir, &["task", "approve", "1"]);
+    ok(&dir, &["work", "--until-idle"]);
+    assert_eq!(task(&dir, 1)["state"], "merged");
+    assert_eq!(
+        fs::read_to_string(dir.join("ERRORS.md")).unwrap(),
+        "errors\n"
+    );
+    // A merged task's branch is gone.
+    let (good, out) = run(&dir, &["task", "review", "1"]);
+    assert!(!good && out.contains("(its branch is gone)"), "{out}");
 }
 
 #[test]

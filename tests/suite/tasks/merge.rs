@@ -3,6 +3,7 @@
 //! never through `clk merge`.
 
 use std::fs;
+use std::path::Path;
 
 use super::*;
 
@@ -161,4 +162,157 @@ fn a_rebase_conflict_sends_the_task_back_to_start_again_on_the_current_code() {
         .collect();
     assert!(prompts[1].contains("sent back before it could merge: rebasing onto your branch"));
     assert!(git(&dir, &["for-each-ref", "refs/clk/conflicted/"]).contains("clk/task-1"));
+}
+
+/// A bare repository under `top`, added to the project at `dir` as its `origin`.
+fn bare_origin(top: &Path, dir: &Path) -> std::path::PathBuf {
+    let remote = top.join("remote.git");
+    git(top, &["init", "-q", "--bare", remote.to_str().unwrap()]);
+    git(dir, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    remote
+}
+
+#[test]
+fn aggressive_pushes_the_merged_branch_to_its_remote() {
+    let mock = MockServer::start(Script::new(vec![writes("pushed.txt", 10)]));
+    let (top, dir) = project(&mock);
+    let remote = bare_origin(top.path(), &dir);
+    git(&dir, &["push", "-q", "-u", "origin", "HEAD"]);
+    ok(
+        &dir,
+        &[
+            "task",
+            "add",
+            "write pushed.txt",
+            "--autonomy",
+            "aggressive",
+        ],
+    );
+    ok(&dir, &["work", "--until-idle"]);
+    assert_eq!(task(&dir, 1)["state"], "merged");
+    assert!(timeline(&dir, 1).contains("pushed your branch to its remote"));
+    let head = git(&dir, &["rev-parse", "HEAD"]);
+    let branch = git(&dir, &["rev-parse", "--abbrev-ref", "HEAD"]);
+    let theirs = git(&remote, &["rev-parse", branch.trim()]);
+    assert_eq!(theirs, head, "the remote has the merged work");
+
+    // safe: merged after approval, but never pushed.
+    mock.push(writes("kept.txt", 10));
+    ok(
+        &dir,
+        &["task", "add", "write kept.txt", "--autonomy", "safe"],
+    );
+    ok(&dir, &["work", "--until-idle"]);
+    ok(&dir, &["task", "approve", "2"]);
+    ok(&dir, &["work", "--until-idle"]);
+    assert_eq!(task(&dir, 2)["state"], "merged");
+    assert!(!timeline(&dir, 2).contains("pushed"));
+    assert_eq!(git(&remote, &["rev-parse", branch.trim()]), head);
+}
+
+/// `clk work --until-idle` with `GITHUB_TOKEN` set.
+fn work_with_token(dir: &Path, token: &str) -> String {
+    let out = clk()
+        .current_dir(dir)
+        .env("CLK_NO_TUI", "1")
+        .env("GITHUB_TOKEN", token)
+        .args(["work", "--until-idle"])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    text
+}
+
+#[test]
+fn pull_requests_after_a_merge_and_instead_of_one_reach_the_api_with_the_token() {
+    let token = "ghp_test0123456789abcdefghijklmnopqrstu";
+    let gh = crate::support::mock_github::MockGithub::start();
+    let mock = MockServer::start(Script::new(vec![writes("first.txt", 10)]));
+    let (top, dir) = project(&mock);
+    let remote = bare_origin(top.path(), &dir);
+    let pr = |mode: &str| {
+        set_tasks_config(
+            &dir,
+            serde_json::json!({"pull_requests": mode, "github_api": gh.url(),
+                               "github_repo": "acme/widgets"}),
+        );
+        git(
+            &dir,
+            &["commit", "-qam", &format!("user: pull requests {mode}")],
+        );
+    };
+    // Without a token nothing is pushed or asked.
+    pr("after_merge");
+    let branch = git(&dir, &["rev-parse", "--abbrev-ref", "HEAD"]);
+    let branch = branch.trim();
+    ok(&dir, &["task", "add", "write first.txt", "--flow", "solo"]);
+    work_with_token(&dir, "");
+    assert_eq!(task(&dir, 1)["state"], "merged");
+    assert!(gh.requests().is_empty());
+
+    // after_merge: merged here, its branch pushed, a pull request opened.
+    mock.push(writes("again.txt", 10));
+    ok(&dir, &["task", "add", "write again.txt", "--flow", "solo"]);
+    work_with_token(&dir, token);
+    assert_eq!(task(&dir, 2)["state"], "merged");
+    let reqs = gh.requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    let r = &reqs[0];
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str()),
+        ("POST", "/repos/acme/widgets/pulls")
+    );
+    assert_eq!(r.headers["authorization"], format!("Bearer {token}"));
+    assert_eq!(r.json["title"], "clk task 2: write again.txt");
+    assert_eq!(r.json["head"], "clk/task-2");
+    assert_eq!(r.json["base"], branch);
+    let url = format!("{}/acme/widgets/pull/1", gh.url());
+    assert!(timeline(&dir, 2).contains(&format!("opened {url}")));
+    let pushed = git(&remote, &["rev-parse", "clk/task-2"]);
+    assert_eq!(
+        pushed,
+        git(&dir, &["rev-parse", "HEAD"]),
+        "the branch is on the remote"
+    );
+
+    // instead: not merged here; it waits with the pull request's URL.
+    pr("instead");
+    let before = git(&dir, &["rev-parse", "HEAD"]);
+    mock.push(writes("second.txt", 10));
+    ok(&dir, &["task", "add", "write second.txt", "--flow", "solo"]);
+    work_with_token(&dir, token);
+    let t = task(&dir, 3);
+    let url = format!("{}/acme/widgets/pull/2", gh.url());
+    assert_eq!(t["state"], "approval", "{t}");
+    assert!(t["reason"].as_str().unwrap().contains(&url), "{t}");
+    assert_eq!(
+        git(&dir, &["rev-parse", "HEAD"]),
+        before,
+        "nothing merged here"
+    );
+    assert!(!dir.join("second.txt").exists());
+    assert_eq!(gh.requests()[1].json["head"], "clk/task-3");
+    git(&remote, &["rev-parse", "clk/task-3"]);
+
+    // The token is in no state file or log.
+    for f in walk(&dir.join(".clk")) {
+        let bytes = fs::read(&f).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(token), "the token is in {}", f.display());
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -49,6 +49,16 @@ pub struct TasksConfig {
     /// The checks a finished task must pass in a clean checkout before it merges (empty: the
     /// ones the project's shape calls for, as a run's done gate uses).
     pub checks: Vec<String>,
+    /// Pull requests through the GitHub REST API with `GITHUB_TOKEN` (none without one):
+    /// `off`, `after_merge` (push the merged task's branch and open one) or `instead` (push
+    /// and open one instead of merging here; `task approve` still merges).
+    pub pull_requests: String,
+    /// The git remote a task's branch is pushed to for its pull request.
+    pub pr_remote: String,
+    /// The GitHub API's base URL (GitHub Enterprise, or a test's mock).
+    pub github_api: String,
+    /// `owner/name` of the repository; empty: read from the remote's URL.
+    pub github_repo: String,
 }
 
 impl Default for TasksConfig {
@@ -63,6 +73,10 @@ impl Default for TasksConfig {
                 .collect(),
             max_review_rounds: 2,
             checks: Vec::new(),
+            pull_requests: "off".into(),
+            pr_remote: "origin".into(),
+            github_api: "https://api.github.com".into(),
+            github_repo: String::new(),
         }
     }
 }

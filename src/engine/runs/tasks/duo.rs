@@ -4,18 +4,20 @@
 //! the opposite provider (`tasks.review_pairs`, claude ↔ codex by default) reads the diff and
 //! answers approve or revise; revise sends its requests back to the implementer, at most
 //! `tasks.max_review_rounds` times. Without a reviewer provider the task runs single-agent and
-//! its timeline says so.
+//! its timeline says so. `task review ID` queues a task for another review pass: it starts with
+//! the reviewer on the branch as it is, and a revise goes back to the implementer as above.
 
 use std::path::Path;
 
 use super::handoff::{
     Handoff, handoff_instructions, parse_handoff, parse_verdict, verdict_instructions,
 };
-use super::run::{Ctx, Ended};
+use super::run::{Ctx, Ended, task_project};
 use crate::engine::agents::dispatch::CommitPolicy;
 use crate::engine::agents::providers::registry;
 use crate::engine::ground::events::Event;
 use crate::engine::store::git;
+use crate::engine::store::tasks::Task;
 use crate::engine::store::workspace::Project;
 
 /// Most characters of the diff a reviewer is shown.
@@ -31,6 +33,17 @@ fn reviewer_for(project: &Project, implementer: &str) -> Option<String> {
         .filter(|r| *r != implementer && project.providers.providers.contains_key(*r))
         .cloned()
 }
+
+/// The provider that works `task` and the one paired to review it, if any.
+pub(super) fn pair(project: &Project, task: &Task) -> (String, Option<String>) {
+    let (tp, agent) = task_project(project, task, &project.ws.root);
+    let implementer = registry::choose(&tp, &agent);
+    let reviewer = reviewer_for(project, &implementer);
+    (implementer, reviewer)
+}
+
+/// The start of a task's reason when the user asked for another review pass.
+pub const REVIEW_REQUESTED: &str = "review requested by the user";
 
 /// The branch's changes since `base`, as a patch (cut at [`MAX_DIFF`]).
 fn diff_text(path: &Path, base: &str) -> String {
@@ -89,21 +102,40 @@ fn implementer_objective(ctx: &Ctx<'_>, last: Option<&Handoff>, feedback: Option
     o
 }
 
-fn review_objective(ctx: &Ctx<'_>, last: &Handoff) -> String {
+/// What the reviewer is asked: the implementer's last handoff when there is one, else (a pass
+/// the user asked for) the user's note.
+fn review_objective(ctx: &Ctx<'_>, last: Option<&Handoff>, asked: Option<&str>) -> String {
+    let says = match (last, asked) {
+        (Some(h), _) => format!(
+            "The implementer says: {}\nChecklist: {}",
+            h.summary,
+            h.checklist
+                .iter()
+                .map(|i| format!("{} [{}]", i.item, i.status))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        (None, Some("")) | (None, None) => {
+            "The user asks for another review of the task's branch as it is now.".to_string()
+        }
+        (None, Some(note)) => {
+            format!("The user asks for another review of the task's branch as it is now: {note}")
+        }
+    };
     format!(
-        "Review task {} independently: {}\n\nThe implementer says: {}\nChecklist: {}\n\nThe \
-         change (a diff against where the task started):\n{}\n\n{}",
+        "Review task {} independently: {}\n\n{says}\n\nThe change (a diff against where the \
+         task started):\n{}\n\n{}",
         ctx.task.id,
         ctx.task.prompt,
-        last.summary,
-        last.checklist
-            .iter()
-            .map(|i| format!("{} [{}]", i.item, i.status))
-            .collect::<Vec<_>>()
-            .join("; "),
         diff_text(&ctx.path, &ctx.base),
         verdict_instructions()
     )
+}
+
+/// When the user asked for this run to start with a review pass: their note (maybe empty).
+fn review_asked(task: &Task) -> Option<String> {
+    let rest = task.reason.strip_prefix(REVIEW_REQUESTED)?;
+    Some(rest.trim_start_matches(':').trim().to_string())
 }
 
 /// Run the duo flow on `ctx`'s task.
@@ -115,6 +147,14 @@ async fn go(ctx: &mut Ctx<'_>) -> Result<Ended, Ended> {
     let (tp, agent) = (ctx.tp.clone(), ctx.agent.clone());
     let implementer = registry::choose(&tp, &agent);
     let reviewer = reviewer_for(ctx.project, &implementer);
+    // A pass the user asked for: the reviewer goes first, on the branch as it is.
+    let mut asked = review_asked(ctx.task);
+    if asked.is_some() && reviewer.is_none() {
+        return Err(Ended::Failed(format!(
+            "another review was asked for, but no reviewer provider is paired with \
+             {implementer} (tasks.review_pairs)"
+        )));
+    }
     if reviewer.is_none() {
         let line = format!(
             "single-agent mode: no reviewer provider is paired with {implementer} \
@@ -131,42 +171,46 @@ async fn go(ctx: &mut Ctx<'_>) -> Result<Ended, Ended> {
     let mut last: Option<Handoff> = None;
     let mut feedback: Option<String> = ctx.sent_back();
     loop {
-        let objective = implementer_objective(ctx, last.as_ref(), feedback.take().as_deref());
-        let t = ctx
-            .turn("implementer", &tp, &agent, objective, CommitPolicy::Now)
-            .await?;
-        if let Some(e) = t.error {
-            feedback = Some(format!("Your last turn failed: {e}. Try again."));
-            continue;
-        }
-        match parse_handoff(&t.reply) {
-            Err(why) => {
-                ctx.log("handoff", &format!("turn {}: handoff rejected: {why}", t.n));
-                feedback = Some(format!(
-                    "Your last reply's handoff was rejected: {why}. Carry on and end this reply \
-                     with a valid handoff."
-                ));
+        // A pass the user asked for starts with the reviewer; after it the loop runs as usual.
+        let note = asked.take();
+        if note.is_none() {
+            let objective = implementer_objective(ctx, last.as_ref(), feedback.take().as_deref());
+            let t = ctx
+                .turn("implementer", &tp, &agent, objective, CommitPolicy::Now)
+                .await?;
+            if let Some(e) = t.error {
+                feedback = Some(format!("Your last turn failed: {e}. Try again."));
                 continue;
             }
-            Ok(h) => {
-                let done = h.checklist.iter().filter(|i| i.status == "done").count();
-                ctx.log(
-                    "handoff",
-                    &format!(
-                        "turn {}: {} ({done}/{} item(s) done)",
-                        t.n,
-                        h.summary,
-                        h.checklist.len()
-                    ),
-                );
-                let complete = h.complete();
-                last = Some(h);
-                if !complete {
+            match parse_handoff(&t.reply) {
+                Err(why) => {
+                    ctx.log("handoff", &format!("turn {}: handoff rejected: {why}", t.n));
+                    feedback = Some(format!(
+                        "Your last reply's handoff was rejected: {why}. Carry on and end this \
+                         reply with a valid handoff."
+                    ));
                     continue;
+                }
+                Ok(h) => {
+                    let done = h.checklist.iter().filter(|i| i.status == "done").count();
+                    ctx.log(
+                        "handoff",
+                        &format!(
+                            "turn {}: {} ({done}/{} item(s) done)",
+                            t.n,
+                            h.summary,
+                            h.checklist.len()
+                        ),
+                    );
+                    let complete = h.complete();
+                    last = Some(h);
+                    if !complete {
+                        continue;
+                    }
                 }
             }
         }
-        let (Some(rev), Some(h)) = (reviewer.as_ref(), last.as_ref()) else {
+        let Some(rev) = reviewer.as_ref() else {
             return Ok(ctx.finished());
         };
         rounds += 1;
@@ -174,7 +218,7 @@ async fn go(ctx: &mut Ctx<'_>) -> Result<Ended, Ended> {
         let mut spec = rp.agents.spec("critic");
         spec.provider = Some(rev.clone());
         rp.agents.agents.insert("critic".into(), spec);
-        let objective = review_objective(ctx, h);
+        let objective = review_objective(ctx, last.as_ref(), note.as_deref());
         let t = ctx
             .turn("reviewer", &rp, "critic", objective, CommitPolicy::Later)
             .await?;
@@ -232,6 +276,8 @@ async fn go(ctx: &mut Ctx<'_>) -> Result<Ended, Ended> {
                         "no usable review verdict after {rounds} round(s): {why}"
                     )));
                 }
+                // A pass the user asked for is tried again; there is no new work to show.
+                asked = note;
             }
         }
     }

@@ -7,6 +7,7 @@ pub mod duo;
 pub mod handoff;
 pub mod ops;
 pub mod overlap;
+pub mod pr;
 pub mod proof;
 pub mod risk;
 pub mod rules;

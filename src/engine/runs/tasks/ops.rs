@@ -1,10 +1,11 @@
 //! The task requests (`clk task ...`, `/task ...`): add one to the queue, list, show, read a
-//! timeline, approve, pause, resume, cancel. Each is checked against the task's state first; a
+//! timeline, approve, pause, resume, cancel, ask for another review. Each is checked against the task's state first; a
 //! refusal is one line saying why and what to do. A worker (`clk work`) in another process
 //! sees the change on its next look at the store.
 
 use serde_json::{Value, json};
 
+use super::duo::{REVIEW_REQUESTED, pair};
 use super::overlap::predict_files;
 use crate::engine::ground::pricing::format_usd;
 use crate::engine::ground::task::{TaskCommand, TaskState, autonomy_name, parse_autonomy};
@@ -231,7 +232,40 @@ pub fn apply_with(
             steer(store, id, "resume", &note)
         }
         TaskCommand::Cancel { id } => steer(store, id, "cancel", "cancelled by the user"),
+        TaskCommand::Review { id, note } => review(project, store, id, note),
     }
+}
+
+/// Queue task `id` for another review pass by its paired reviewer, on its branch as it is.
+fn review(
+    project: &Project,
+    store: &dyn TaskStore,
+    id: i64,
+    note: Option<String>,
+) -> Result<Reply, String> {
+    let t = find(store, id)?;
+    crate::engine::ground::task::transition(id, t.state, "review")?;
+    if t.branch.is_empty() {
+        return Err(format!(
+            "task {id} has no branch to review; `clk task resume {id}` runs it again"
+        ));
+    }
+    let (implementer, reviewer) = pair(project, &t);
+    let Some(reviewer) = reviewer else {
+        return Err(format!(
+            "no reviewer provider is paired with {implementer}; pair one in tasks.review_pairs \
+             (.clk/config/clk.config.json)"
+        ));
+    };
+    let reason = match note {
+        Some(n) => format!("{REVIEW_REQUESTED}: {n}"),
+        None => REVIEW_REQUESTED.to_string(),
+    };
+    let mut r = steer(store, id, "review", &reason)?;
+    let line = format!("task {id} queued for another review by {reviewer}; `clk work` runs it");
+    r.lines = vec![line.clone()];
+    r.summary = line;
+    Ok(r)
 }
 
 /// Move task `id` as `action` asks, if its state allows it.

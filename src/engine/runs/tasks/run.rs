@@ -53,7 +53,7 @@ fn tree(project: &Project, task: &Task) -> Result<worktree::RunTree, String> {
 
 /// The project the task's agent works in: the worktree as work root, and a provider named as
 /// the agent pinned on the engineer.
-fn task_project(project: &Project, task: &Task, path: &Path) -> (Project, String) {
+pub(super) fn task_project(project: &Project, task: &Task, path: &Path) -> (Project, String) {
     let mut p = project.clone();
     p.ws = project.ws.with_work(path.to_path_buf());
     if p.agents.agents.contains_key(&task.agent) {

@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::overlap::shared;
+use super::pr::{self, PrMode};
 use super::proof::{self, Proof};
 use super::run::{self, Ended};
 use super::{budget, risk};
@@ -208,6 +209,14 @@ impl Worker<'_> {
             TaskState::Merged,
             &why,
         );
+        // aggressive: the user's branch goes to its remote too, where one is configured.
+        if parse_autonomy(&t.autonomy) == Some(Autonomy::Aggressive)
+            && crate::engine::runs::isolate::push(self.bus, &self.project.ws.root)
+        {
+            let _ = self
+                .store
+                .log(t.id, "push", "pushed your branch to its remote");
+        }
         if let Err(e) = worktree::remove(repo, &run::run_id(t.id), false) {
             self.warn(format!(
                 "could not remove the worktree of {}: {e}",
@@ -241,6 +250,26 @@ impl Worker<'_> {
                 lines,
             } => {
                 let _ = self.store.log(id, "proof", &format!("rebased; {checks}"));
+                let pr = pr::wanted(self.project);
+                let tip = pr::branch_tip(self.project, &t.branch);
+                if let (Some((PrMode::Instead, token)), TaskState::Running) = (&pr, t.state) {
+                    let why = match pr::open(self.project, t, &tip, token).await {
+                        Ok(url) => {
+                            let _ = self.store.log(id, "pr", &format!("opened {url}"));
+                            format!(
+                                "pull request {url} opened instead of merging; `clk task \
+                                 approve {id}` merges it here"
+                            )
+                        }
+                        Err(e) => format!(
+                            "green, but no pull request: {e}; `clk task approve {id}` merges it \
+                             here"
+                        ),
+                    };
+                    self.tally.approval += 1;
+                    self.set(id, &from, TaskState::Approval, &why);
+                    return;
+                }
                 let ask = match parse_autonomy(&t.autonomy) {
                     _ if t.state != TaskState::Running => None,
                     Some(Autonomy::Safe) => Some("autonomy is safe".to_string()),
@@ -261,6 +290,16 @@ impl Worker<'_> {
                 self.merge(t);
                 if self.store.get(id).ok().flatten().map(|t| t.state) == Some(TaskState::Merged) {
                     self.tally.merged += 1;
+                    if let Some((PrMode::AfterMerge, token)) = &pr {
+                        let line = match pr::open(self.project, t, &tip, token).await {
+                            Ok(url) => format!("opened {url}"),
+                            Err(e) => {
+                                self.warn(format!("task {id}: {e}"));
+                                format!("no pull request: {e}")
+                            }
+                        };
+                        let _ = self.store.log(id, "pr", &line);
+                    }
                 }
             }
             Proof::Red(evidence) | Proof::Conflict(evidence) => {
