@@ -42,6 +42,8 @@ struct Control {
     stop: AtomicBool,
     next_question: AtomicU64,
     pending: Mutex<HashMap<u64, oneshot::Sender<bool>>>,
+    /// Spending caps set for this session (`/budget set`), by setting name, in dollars.
+    caps: Mutex<std::collections::BTreeMap<String, f64>>,
 }
 
 /// The activity log, opened on first use and kept open: one write per event.
@@ -131,6 +133,25 @@ impl Bus {
             .pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Set a spending cap for the rest of the session (`budget.session_usd_cap` or
+    /// `budget.agent_usd_caps.<agent>`); the next budget check sees it, even in running work.
+    pub fn set_cap(&self, key: &str, usd: f64) {
+        self.control
+            .caps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_string(), usd);
+    }
+
+    /// The caps set for this session, by setting name.
+    pub fn session_caps(&self) -> std::collections::BTreeMap<String, f64> {
+        self.control
+            .caps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Ask running work to stop after its current step.
