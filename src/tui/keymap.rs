@@ -77,13 +77,14 @@ const CARD: &[Binding] = &[
 const LOG: &[Binding] = &[
     b(&[Tab], "Tab", "next", Act::Next),
     b(&[BackTab], "", "", Act::Prev),
-    b(&[Char('k'), Up], "j/k", "scroll", Act::LineUp),
+    b(&[Char('k'), Up], "j/k", "line", Act::LineUp),
     b(&[Char('j'), Down], "", "", Act::LineDown),
+    b(&[Enter], "Enter", "steps", Act::Open),
     b(&[PageUp], "", "", Act::PageUp),
     b(&[PageDown], "", "", Act::PageDown),
     b(&[Home, Char('g')], "g/G", "top/end", Act::Top),
     b(&[End, Char('G')], "", "", Act::Bottom),
-    b(&[Char('v'), Enter], "v", "details", Act::Verbose),
+    b(&[Char('v')], "v", "all steps", Act::Verbose),
     b(&[Esc], "Esc", "type", Act::Back),
     b(&[Char('?')], "?", "help", Act::Help),
 ];

@@ -95,8 +95,8 @@ fn card(s: &mut AppState, act: Act) -> Vec<Effect> {
 }
 
 fn log(s: &mut AppState, act: Act) -> Vec<Effect> {
-    let (page, cols) = s.log_page();
-    let page = page.saturating_sub(1).max(1);
+    let (rows, cols) = s.log_page();
+    let page = rows.saturating_sub(1).max(1);
     match act {
         Act::Next | Act::Back => s.focus = Focus::Input,
         Act::Prev => {
@@ -105,8 +105,12 @@ fn log(s: &mut AppState, act: Act) -> Vec<Effect> {
                 n => Focus::Card(n - 1),
             }
         }
-        Act::LineUp => s.log.scroll_up(1, cols),
-        Act::LineDown => s.log.scroll_down(1, cols),
+        // j/k walk the dispatch lines; Enter unfolds the one under the cursor.
+        Act::LineUp => s.log.move_cursor(true, cols, rows),
+        Act::LineDown => s.log.move_cursor(false, cols, rows),
+        Act::Open => {
+            s.log.toggle_under_cursor(cols, rows);
+        }
         Act::PageUp => s.log.scroll_up(page, cols),
         Act::PageDown => s.log.scroll_down(page, cols),
         Act::Top => s.log.to_top(page, cols),

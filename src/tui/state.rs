@@ -128,6 +128,8 @@ pub struct Retry {
 /// What a running dispatch's one log line will say when it finishes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DispatchLine {
+    /// The log group its lines share (the seq of its first log line).
+    pub group: u64,
     pub stage: Option<String>,
     pub provider: String,
     pub tokens: u64,
@@ -241,6 +243,8 @@ pub struct AppState {
     pub completions: Vec<String>,
     /// Running dispatches, for their summary lines.
     pub dispatch_lines: BTreeMap<String, DispatchLine>,
+    /// Each agent's last finished dispatch's log group: its writes come after its line.
+    pub last_group: BTreeMap<String, u64>,
 }
 
 impl AppState {
@@ -298,6 +302,7 @@ impl AppState {
             },
             completions: Vec::new(),
             dispatch_lines: BTreeMap::new(),
+            last_group: BTreeMap::new(),
         };
         for (name, role) in init.roster {
             s.ensure_card(&name, &role);

@@ -75,7 +75,7 @@ fn tab_and_j_k_move_focus_through_the_cards_and_the_log() {
         key(&mut s, KeyCode::Tab);
     }
     assert_eq!(s.focus, Focus::Log, "after the last card is the log");
-    assert!(hint(&s).contains("j/k scroll"));
+    assert!(hint(&s).contains("j/k line"));
     key(&mut s, KeyCode::Tab);
     assert_eq!(s.focus, Focus::Input);
     key(&mut s, KeyCode::Tab);
@@ -96,13 +96,13 @@ fn typing_on_a_card_goes_to_the_input() {
 }
 
 #[test]
-fn the_log_scrolls_with_j_and_k_when_focused() {
+fn the_log_scrolls_with_page_keys_when_focused() {
     let mut s = state(80, 24);
     for i in 0..100 {
         s.note(clk::tui::log::Level::Info, &format!("line {i}"));
     }
     s.focus = Focus::Log;
-    key(&mut s, KeyCode::Char('k'));
+    key(&mut s, KeyCode::PageUp);
     assert!(!s.log.following());
     key(&mut s, KeyCode::Char('G'));
     assert!(s.log.following());
