@@ -127,3 +127,30 @@ fn diff(root: &Path, req: Request) -> Loaded {
         Err(e) => note(req, &format!("cannot show commit {sha}: {e}")),
     }
 }
+
+/// Each agent's last recorded dispatch, as (ok, what came of it), for the cards of a new
+/// session: `last run ok in 2.1s · 12-07 09:14` or `last run failed: <why>`.
+pub fn last_runs(ws: &Workspace) -> std::collections::BTreeMap<String, (bool, String)> {
+    let mut out = std::collections::BTreeMap::new();
+    let path = ws.state_dir().join("agent_memory.jsonl");
+    for v in crate::engine::store::workspace::read_jsonl(&path) {
+        let Ok(m) = serde_json::from_value::<records::RunMeta>(v) else {
+            continue;
+        };
+        if m.dry_run {
+            continue;
+        }
+        // started_at is RFC 3339: keep month, day and minute.
+        let when = m.started_at.get(5..16).unwrap_or("").replace('T', " ");
+        let text = if m.ok {
+            format!("last run ok in {} · {when}", fmt::seconds_ms(m.elapsed_ms))
+        } else {
+            format!(
+                "last run failed: {}",
+                m.error.as_deref().unwrap_or("no reason recorded")
+            )
+        };
+        out.insert(m.agent, (m.ok, text));
+    }
+    out
+}

@@ -172,6 +172,8 @@ pub struct Init {
     /// Provider and workflow names, for Tab completion.
     pub providers: Vec<String>,
     pub workflows: Vec<String>,
+    /// Each agent's last recorded dispatch: (ok, what came of it), for cards after a restart.
+    pub last_runs: BTreeMap<String, (bool, String)>,
 }
 
 pub struct AppState {
@@ -220,6 +222,8 @@ pub struct AppState {
     /// Silence reported by the latest heartbeat of each working agent.
     pub silent_ms: BTreeMap<String, u64>,
     pub agent_provider: BTreeMap<String, String>,
+    /// Each agent's last dispatch before this session: (ok, what came of it).
+    pub last_runs: BTreeMap<String, (bool, String)>,
     /// How long each agent's last dispatch took.
     pub last_run_ms: BTreeMap<String, u64>,
     /// Agents whose provider failed and is tried again after a pause.
@@ -286,6 +290,7 @@ impl AppState {
             silent_ms: BTreeMap::new(),
             agent_provider: BTreeMap::new(),
             last_run_ms: BTreeMap::new(),
+            last_runs: init.last_runs,
             retrying: BTreeMap::new(),
             aborted_agents: BTreeSet::new(),
             agent_spend: BTreeMap::new(),

@@ -135,6 +135,13 @@ pub fn rows<'a>(s: &AppState, card: &Card, cols: usize) -> Vec<Line<'a>> {
         AgentStatus::Idle => {
             head.push(Span::raw(runs));
             let mut out = vec![Line::from(head)];
+            // After a restart: what the agent's last recorded dispatch came to.
+            if let Some((ok, text)) = s.last_runs.get(&card.name) {
+                out.push(Line::styled(fmt::fit(&card.role, cols), t.dim()));
+                let style = if *ok { t.ok() } else { t.error() };
+                out.push(Line::styled(fmt::fit(text, cols), style));
+                return out;
+            }
             out.extend(
                 two_rows(&card.role, cols)
                     .into_iter()
