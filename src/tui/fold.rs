@@ -378,11 +378,16 @@ pub fn event(s: &mut AppState, ev: &Event) {
             s.stage = None;
             s.work_finished = true;
         }
-        Event::ConfirmRequested { id, question } => {
+        Event::ConfirmRequested {
+            id,
+            question,
+            about,
+        } => {
             // Questions queue behind a quit prompt the user is looking at.
             s.pending.push_back(Pending::Engine {
                 id: *id,
                 question: question.clone(),
+                about: about.clone(),
             });
         }
         Event::ConfirmAnswered { id, .. } => s

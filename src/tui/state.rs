@@ -91,7 +91,12 @@ pub enum Focus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pending {
     /// The engine waits for `Command::Confirm { id }`.
-    Engine { id: u64, question: String },
+    Engine {
+        id: u64,
+        question: String,
+        /// The agent it is about, whose card says "waiting for you".
+        about: Option<String>,
+    },
     /// Ctrl-C (or /quit while work runs): leave the dashboard?
     Quit { question: String },
     /// `clk` in a folder without `.clk/`: set up here (y), and start the tutorial (t)?

@@ -343,7 +343,7 @@ async fn doctor_fix_asks_before_each_repair() {
     let mut rx = engine.subscribe();
     let id = engine.submit(Command::Doctor { fix: true }).unwrap();
     let question = loop {
-        if let Event::ConfirmRequested { id, question } = rx.recv().await.unwrap() {
+        if let Event::ConfirmRequested { id, question, .. } = rx.recv().await.unwrap() {
             break (id, question);
         }
     };

@@ -95,6 +95,7 @@ fn card_states_say_what_is_really_happening() {
     ev(
         &mut s,
         Event::ConfirmRequested {
+            about: None,
             id: 4,
             question: "Spend past the cap?".into(),
         },
@@ -319,4 +320,32 @@ async fn after_a_restart_cards_show_each_agents_last_run() {
     let qa = card(&s, "qa");
     assert!(qa.contains("last run failed"), "{qa}");
     assert!(card(&s, "chief").contains("idle") && !card(&s, "chief").contains("last run"));
+}
+
+#[test]
+fn a_budget_question_marks_the_card_of_the_agent_it_is_about() {
+    let mut s = state(120, 40);
+    apply(&mut s, &fixture());
+    // The budget asks before qa's next dispatch starts: qa's card is done, not working.
+    ev(
+        &mut s,
+        Event::ConfirmRequested {
+            id: 9,
+            question: "qa's spend $1.00 reached the $0.50 cap. Let qa make one more model call anyway? (y/N)".into(),
+            about: Some("qa".into()),
+        },
+    );
+    let qa = card(&s, "qa");
+    assert!(qa.contains("waiting for you"), "{qa}");
+    let engineer = card(&s, "engineer");
+    assert!(!engineer.contains("waiting for you"), "{engineer}");
+    ev(
+        &mut s,
+        Event::ConfirmAnswered {
+            id: 9,
+            approve: false,
+            by: "user".into(),
+        },
+    );
+    assert!(!card(&s, "qa").contains("waiting for you"));
 }

@@ -148,7 +148,7 @@ pub async fn before_dispatch(project: &Project, bus: &Bus, agent: &str) -> Resul
         first.reason()
     );
     // The engine's confirm mechanism: the dashboard asks; headless answers no at once.
-    if bus.ask(question).await {
+    if bus.ask_about(Some(agent), question).await {
         for b in &breaches {
             bus.emit(Event::BudgetOverrideApproved {
                 agent: agent.to_string(),

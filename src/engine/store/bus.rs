@@ -77,10 +77,20 @@ impl Bus {
     /// Ask the person a yes/no question and wait for the answer. No is the default: with
     /// nobody to ask, on abort, or when the engine goes away, the answer is no.
     pub async fn ask(&self, question: impl Into<String>) -> bool {
+        self.ask_about(None, question).await
+    }
+
+    /// As [`Bus::ask`], naming the agent the question is about, so its card can say it waits.
+    pub async fn ask_about(&self, about: Option<&str>, question: impl Into<String>) -> bool {
+        let about = about.map(str::to_string);
         let id = self.control.next_question.fetch_add(1, Ordering::SeqCst) + 1;
         let question = question.into();
         if !self.is_interactive() {
-            self.emit(Event::ConfirmRequested { id, question });
+            self.emit(Event::ConfirmRequested {
+                id,
+                question,
+                about: about.clone(),
+            });
             self.emit(Event::ConfirmAnswered {
                 id,
                 approve: false,
@@ -90,7 +100,11 @@ impl Bus {
         }
         let (tx, rx) = oneshot::channel();
         self.pending().insert(id, tx);
-        self.emit(Event::ConfirmRequested { id, question });
+        self.emit(Event::ConfirmRequested {
+            id,
+            question,
+            about: about.clone(),
+        });
         rx.await.unwrap_or(false)
     }
 
@@ -246,7 +260,7 @@ mod tests {
         let mut rx = bus.subscribe();
         let asker = bus.clone();
         let yes = tokio::spawn(async move { asker.ask("go on?").await });
-        let Event::ConfirmRequested { id, question } = rx.recv().await.unwrap() else {
+        let Event::ConfirmRequested { id, question, .. } = rx.recv().await.unwrap() else {
             panic!("expected a question first");
         };
         assert_eq!(question, "go on?");

@@ -16,6 +16,14 @@ use crate::tui::theme::status_word;
 /// The card's state in words: the status, or what it really means right now.
 pub fn state_word(s: &AppState, name: &str) -> String {
     let st = s.status(name);
+    // A question about this agent (the budget asks before its next dispatch starts).
+    let asked = s
+        .pending
+        .iter()
+        .any(|p| matches!(p, Pending::Engine { about: Some(a), .. } if a.as_str() == name));
+    if asked {
+        return "waiting for you".into();
+    }
     match st {
         AgentStatus::Working
             if s.pending
