@@ -34,6 +34,8 @@ pub enum Act {
     Help,
     /// Show or fold each dispatch's steps.
     Verbose,
+    /// The diff of the run so far (its branch against where it started), or back.
+    RunDiff,
 }
 
 pub struct Binding {
@@ -70,6 +72,7 @@ const CARD: &[Binding] = &[
     ),
     b(&[Enter], "Enter", "transcript", Act::Open),
     b(&[Char('d')], "d", "diff", Act::Diff),
+    b(&[Char('D')], "D", "run diff", Act::RunDiff),
     b(&[Esc], "Esc", "type", Act::Back),
     b(&[Char('?')], "?", "help", Act::Help),
 ];
@@ -109,6 +112,7 @@ const DIFF: &[Binding] = &[
     b(&[PageDown, Char(' ')], "", "", Act::PageDown),
     b(&[Home, Char('g')], "g/G", "top/end", Act::Top),
     b(&[End, Char('G')], "", "", Act::Bottom),
+    b(&[Char('D')], "D", "run", Act::RunDiff),
     b(&[Enter], "Enter", "transcript", Act::Open),
     b(&[Esc, Char('q')], "Esc", "back", Act::Back),
 ];

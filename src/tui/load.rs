@@ -21,6 +21,7 @@ pub fn read(root: Option<&Path>, req: Request) -> Loaded {
     match req.kind {
         ViewKind::Transcript => transcript(&Workspace::new(root), req),
         ViewKind::Diff => diff(root, req),
+        ViewKind::RunDiff => run_diff(root, req),
     }
 }
 
@@ -106,25 +107,46 @@ fn diff(root: &Path, req: Request) -> Loaded {
         return note(req, &format!("{agent} has not committed anything yet"));
     };
     match show::commit_diff(&repo, &sha) {
-        Ok(d) => Loaded {
-            label: format!("commit {}", &sha[..sha.len().min(10)]),
-            request: req,
-            runs: 0,
-            lines: d
-                .into_iter()
-                .map(|(k, t)| {
-                    let kind = match k {
-                        show::DiffLine::Added => LineKind::Added,
-                        show::DiffLine::Removed => LineKind::Removed,
-                        show::DiffLine::Hunk => LineKind::Hunk,
-                        show::DiffLine::Meta => LineKind::Meta,
-                        show::DiffLine::Context => LineKind::Plain,
-                    };
-                    (kind, clean(&t))
-                })
-                .collect(),
-        },
+        Ok(d) => diff_lines(req, format!("commit {}", &sha[..sha.len().min(10)]), d),
         Err(e) => note(req, &format!("cannot show commit {sha}: {e}")),
+    }
+}
+
+/// The run so far: the run's branch against where it started.
+fn run_diff(root: &Path, req: Request) -> Loaded {
+    let Some(repo) = git::open(root) else {
+        return note(req, "this project has no git repository");
+    };
+    let Some(branch) = req.sha.clone().or_else(|| show::newest_run_branch(&repo)) else {
+        return note(
+            req,
+            "no run is going and no run branch waits; d shows the last commit",
+        );
+    };
+    match show::branch_diff(&repo, &branch) {
+        Ok(d) => diff_lines(req, branch, d),
+        Err(e) => note(req, &format!("cannot show {branch}: {e}")),
+    }
+}
+
+fn diff_lines(request: Request, label: String, d: Vec<(show::DiffLine, String)>) -> Loaded {
+    Loaded {
+        label,
+        request,
+        runs: 0,
+        lines: d
+            .into_iter()
+            .map(|(k, t)| {
+                let kind = match k {
+                    show::DiffLine::Added => LineKind::Added,
+                    show::DiffLine::Removed => LineKind::Removed,
+                    show::DiffLine::Hunk => LineKind::Hunk,
+                    show::DiffLine::Meta => LineKind::Meta,
+                    show::DiffLine::Context => LineKind::Plain,
+                };
+                (kind, clean(&t))
+            })
+            .collect(),
     }
 }
 
