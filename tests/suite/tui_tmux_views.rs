@@ -165,3 +165,36 @@ fn clk_in_an_empty_folder_welcomes_sets_up_and_takes_the_idea() {
     t.wait_prompt(10);
     assert!(!other.path().join(".clk").exists());
 }
+
+/// Where `text` starts on the screen, as (column, row) from 0.
+fn find(screen: &str, text: &str) -> Option<(usize, usize)> {
+    screen.lines().enumerate().find_map(|(row, line)| {
+        line.find(text)
+            .map(|byte| (line[..byte].chars().count(), row))
+    })
+}
+
+#[test]
+fn a_mouse_click_focuses_the_card_under_it() {
+    need_tmux!();
+    let dir = project();
+    let script = talkative_agent(dir.path());
+    let t = Tmux::start("click");
+    launch(&t, dir.path(), script.to_str().unwrap());
+    t.wait_for("type your idea", 20);
+    t.line("Add a hello() function to greeter.py");
+    t.wait("the run to finish", 120, |s| {
+        s.contains("next: /loop ralph 5") && s.contains("done")
+    });
+    let screen = t.screen();
+    let (col, row) = find(&screen, "*qa").unwrap_or_else(|| panic!("no qa card:\n{screen}"));
+    // A left press and release one row below the card's name, as an xterm sends it (SGR,
+    // 1-based): the terminal's own bytes, read by the dashboard like a real click.
+    let (x, y) = (col + 2, row + 2);
+    t.tmux_literal(&format!("\x1b[<0;{x};{y}M\x1b[<0;{x};{y}m"));
+    t.wait("the clicked card to have focus", 10, |s| {
+        s.contains("▸ *qa")
+    });
+    // The hint bar offers the card's keys: focus really is on it.
+    t.wait_for("Enter transcript", 10);
+}
