@@ -161,7 +161,7 @@ mod tests {
         }
         assert_eq!(
             hint(Ctx::Card),
-            "Tab/j/k move · Enter transcript · d diff · Esc type · ? help"
+            "Tab/j/k move · Enter transcript · d diff · D run diff · Esc type · ? help"
         );
     }
 }
