@@ -44,7 +44,7 @@ pub fn run(dir: &Path, fix: bool) -> Result<u8, Failure> {
                     _ = &mut done_rx => break,
                 };
                 match ev {
-                    Event::ConfirmRequested { id, question } if answerer.is_interactive() => {
+                    Event::ConfirmRequested { id, question, .. } if answerer.is_interactive() => {
                         let yes = tokio::task::spawn_blocking(move || {
                             eprint!("{question} [y/N] ");
                             let _ = std::io::stderr().flush();

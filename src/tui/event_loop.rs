@@ -97,6 +97,7 @@ pub fn task_label(cmd: &Command) -> Option<String> {
         Command::Merge { .. } => "merge".into(),
         Command::Doctor { .. } => "doctor".into(),
         Command::Status => "status".into(),
+        Command::ShowBudget | Command::SetCap { .. } => "budget".into(),
         Command::Tutorial => "tutorial".into(),
         Command::Queue { .. } => "queue".into(),
         Command::Stop | Command::Confirm { .. } | Command::Abort | Command::Shutdown => {

@@ -109,10 +109,23 @@ fn is_detail(ev: &Event) -> bool {
     ) || matches!(ev, Event::Heartbeat { silent_ms, .. } if *silent_ms < 120_000)
 }
 
+/// The agent a dispatch step is about.
+fn event_agent(ev: &Event) -> Option<&str> {
+    match ev {
+        Event::DispatchStarted { agent, .. }
+        | Event::ProcessStarted { agent, .. }
+        | Event::UsageRecorded { agent, .. }
+        | Event::DispatchFinished { agent, .. }
+        | Event::Action { agent, .. }
+        | Event::Heartbeat { agent, .. } => Some(agent),
+        _ => None,
+    }
+}
+
 /// Keep what a dispatch's summary needs, and write the summary when it finishes well:
 /// `engineer · implement · shell · 1.6k tok · $0.00 · 0.1s · ok` (the commit line that
 /// follows names the files).
-fn summarize(s: &mut AppState, ev: &Event) {
+fn summarize(s: &mut AppState, ev: &Event, group: u64) {
     match ev {
         Event::DispatchStarted {
             agent,
@@ -123,6 +136,7 @@ fn summarize(s: &mut AppState, ev: &Event) {
             s.dispatch_lines.insert(
                 agent.clone(),
                 DispatchLine {
+                    group,
                     stage: stage.clone(),
                     provider: provider.clone(),
                     ..DispatchLine::default()
@@ -149,6 +163,7 @@ fn summarize(s: &mut AppState, ev: &Event) {
             let Some(d) = s.dispatch_lines.remove(agent) else {
                 return;
             };
+            s.last_group.insert(agent.clone(), d.group);
             if !*ok {
                 return;
             }
@@ -163,7 +178,7 @@ fn summarize(s: &mut AppState, ev: &Event) {
                 super::fmt::usd(d.cost_micros),
                 super::fmt::seconds_ms(*elapsed_ms)
             ));
-            s.note(Level::Info, &line);
+            s.log.push_summary(Level::Info, s.tod_secs, &line, d.group);
         }
         _ => {}
     }
@@ -180,6 +195,8 @@ pub fn event(s: &mut AppState, ev: &Event) {
         s.run.totals = totals;
         s.run.files_written = files;
     }
+    // A dispatch's lines share a group: the seq of its first line.
+    let group = s.log.next_seq();
     // A command that printed its own answer (/status, /roles, /doctor) needs no "finished"
     // line after it.
     let echo = matches!(ev, Event::TaskFinished { ok: true, .. }) && s.reported;
@@ -219,8 +236,17 @@ pub fn event(s: &mut AppState, ev: &Event) {
                     _ => text,
                 };
                 if is_detail(ev) {
+                    let group = match ev {
+                        Event::DispatchStarted { .. } => Some(group),
+                        _ => event_agent(ev).and_then(|a| {
+                            s.dispatch_lines
+                                .get(a)
+                                .map(|d| d.group)
+                                .or_else(|| s.last_group.get(a).copied())
+                        }),
+                    };
                     for line in text.lines() {
-                        s.log.push_detail(level(ev), s.tod_secs, line);
+                        s.log.push_detail(level(ev), s.tod_secs, line, group);
                     }
                 } else {
                     s.note(level(ev), &text);
@@ -228,7 +254,7 @@ pub fn event(s: &mut AppState, ev: &Event) {
             }
         }
     }
-    summarize(s, ev);
+    summarize(s, ev, group);
     match ev {
         Event::Report { .. } => s.reported = true,
         Event::TaskFinished { .. } => s.reported = false,
@@ -352,11 +378,16 @@ pub fn event(s: &mut AppState, ev: &Event) {
             s.stage = None;
             s.work_finished = true;
         }
-        Event::ConfirmRequested { id, question } => {
+        Event::ConfirmRequested {
+            id,
+            question,
+            about,
+        } => {
             // Questions queue behind a quit prompt the user is looking at.
             s.pending.push_back(Pending::Engine {
                 id: *id,
                 question: question.clone(),
+                about: about.clone(),
             });
         }
         Event::ConfirmAnswered { id, .. } => s

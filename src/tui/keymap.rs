@@ -34,6 +34,8 @@ pub enum Act {
     Help,
     /// Show or fold each dispatch's steps.
     Verbose,
+    /// The diff of the run so far (its branch against where it started), or back.
+    RunDiff,
 }
 
 pub struct Binding {
@@ -70,6 +72,7 @@ const CARD: &[Binding] = &[
     ),
     b(&[Enter], "Enter", "transcript", Act::Open),
     b(&[Char('d')], "d", "diff", Act::Diff),
+    b(&[Char('D')], "D", "run diff", Act::RunDiff),
     b(&[Esc], "Esc", "type", Act::Back),
     b(&[Char('?')], "?", "help", Act::Help),
 ];
@@ -77,13 +80,14 @@ const CARD: &[Binding] = &[
 const LOG: &[Binding] = &[
     b(&[Tab], "Tab", "next", Act::Next),
     b(&[BackTab], "", "", Act::Prev),
-    b(&[Char('k'), Up], "j/k", "scroll", Act::LineUp),
+    b(&[Char('k'), Up], "j/k", "line", Act::LineUp),
     b(&[Char('j'), Down], "", "", Act::LineDown),
+    b(&[Enter], "Enter", "steps", Act::Open),
     b(&[PageUp], "", "", Act::PageUp),
     b(&[PageDown], "", "", Act::PageDown),
     b(&[Home, Char('g')], "g/G", "top/end", Act::Top),
     b(&[End, Char('G')], "", "", Act::Bottom),
-    b(&[Char('v'), Enter], "v", "details", Act::Verbose),
+    b(&[Char('v')], "v", "all steps", Act::Verbose),
     b(&[Esc], "Esc", "type", Act::Back),
     b(&[Char('?')], "?", "help", Act::Help),
 ];
@@ -108,6 +112,7 @@ const DIFF: &[Binding] = &[
     b(&[PageDown, Char(' ')], "", "", Act::PageDown),
     b(&[Home, Char('g')], "g/G", "top/end", Act::Top),
     b(&[End, Char('G')], "", "", Act::Bottom),
+    b(&[Char('D')], "D", "run", Act::RunDiff),
     b(&[Enter], "Enter", "transcript", Act::Open),
     b(&[Esc, Char('q')], "Esc", "back", Act::Back),
 ];
@@ -156,7 +161,7 @@ mod tests {
         }
         assert_eq!(
             hint(Ctx::Card),
-            "Tab/j/k move · Enter transcript · d diff · Esc type · ? help"
+            "Tab/j/k move · Enter transcript · d diff · D run diff · Esc type · ? help"
         );
     }
 }

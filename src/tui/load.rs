@@ -21,6 +21,7 @@ pub fn read(root: Option<&Path>, req: Request) -> Loaded {
     match req.kind {
         ViewKind::Transcript => transcript(&Workspace::new(root), req),
         ViewKind::Diff => diff(root, req),
+        ViewKind::RunDiff => run_diff(root, req),
     }
 }
 
@@ -106,24 +107,72 @@ fn diff(root: &Path, req: Request) -> Loaded {
         return note(req, &format!("{agent} has not committed anything yet"));
     };
     match show::commit_diff(&repo, &sha) {
-        Ok(d) => Loaded {
-            label: format!("commit {}", &sha[..sha.len().min(10)]),
-            request: req,
-            runs: 0,
-            lines: d
-                .into_iter()
-                .map(|(k, t)| {
-                    let kind = match k {
-                        show::DiffLine::Added => LineKind::Added,
-                        show::DiffLine::Removed => LineKind::Removed,
-                        show::DiffLine::Hunk => LineKind::Hunk,
-                        show::DiffLine::Meta => LineKind::Meta,
-                        show::DiffLine::Context => LineKind::Plain,
-                    };
-                    (kind, clean(&t))
-                })
-                .collect(),
-        },
+        Ok(d) => diff_lines(req, format!("commit {}", &sha[..sha.len().min(10)]), d),
         Err(e) => note(req, &format!("cannot show commit {sha}: {e}")),
     }
+}
+
+/// The run so far: the run's branch against where it started.
+fn run_diff(root: &Path, req: Request) -> Loaded {
+    let Some(repo) = git::open(root) else {
+        return note(req, "this project has no git repository");
+    };
+    let Some(branch) = req.sha.clone().or_else(|| show::newest_run_branch(&repo)) else {
+        return note(
+            req,
+            "no run is going and no run branch waits; d shows the last commit",
+        );
+    };
+    match show::branch_diff(&repo, &branch) {
+        Ok(d) => diff_lines(req, branch, d),
+        Err(e) => note(req, &format!("cannot show {branch}: {e}")),
+    }
+}
+
+fn diff_lines(request: Request, label: String, d: Vec<(show::DiffLine, String)>) -> Loaded {
+    Loaded {
+        label,
+        request,
+        runs: 0,
+        lines: d
+            .into_iter()
+            .map(|(k, t)| {
+                let kind = match k {
+                    show::DiffLine::Added => LineKind::Added,
+                    show::DiffLine::Removed => LineKind::Removed,
+                    show::DiffLine::Hunk => LineKind::Hunk,
+                    show::DiffLine::Meta => LineKind::Meta,
+                    show::DiffLine::Context => LineKind::Plain,
+                };
+                (kind, clean(&t))
+            })
+            .collect(),
+    }
+}
+
+/// Each agent's last recorded dispatch, as (ok, what came of it), for the cards of a new
+/// session: `last run ok in 2.1s · 12-07 09:14` or `last run failed: <why>`.
+pub fn last_runs(ws: &Workspace) -> std::collections::BTreeMap<String, (bool, String)> {
+    let mut out = std::collections::BTreeMap::new();
+    let path = ws.state_dir().join("agent_memory.jsonl");
+    for v in crate::engine::store::workspace::read_jsonl(&path) {
+        let Ok(m) = serde_json::from_value::<records::RunMeta>(v) else {
+            continue;
+        };
+        if m.dry_run {
+            continue;
+        }
+        // started_at is RFC 3339: keep month, day and minute.
+        let when = m.started_at.get(5..16).unwrap_or("").replace('T', " ");
+        let text = if m.ok {
+            format!("last run ok in {} · {when}", fmt::seconds_ms(m.elapsed_ms))
+        } else {
+            format!(
+                "last run failed: {}",
+                m.error.as_deref().unwrap_or("no reason recorded")
+            )
+        };
+        out.insert(m.agent, (m.ok, text));
+    }
+    out
 }

@@ -93,6 +93,7 @@ pub fn init_for(project: &Project, width: u16, height: u16, notes: Vec<String>) 
             })
             .unwrap_or_default(),
         previous: session::previous_tail(ws, session::PREVIOUS_TAIL),
+        last_runs: load::last_runs(ws),
         history: session::load_history(ws),
         tod_secs: now_tod(),
         theme: Some(theme::Theme::from_env(

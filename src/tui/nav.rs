@@ -13,7 +13,7 @@ pub fn context(s: &AppState) -> Option<Ctx> {
     if let Some(v) = &s.view {
         return Some(match v.kind() {
             ViewKind::Transcript => Ctx::Transcript,
-            ViewKind::Diff => Ctx::Diff,
+            ViewKind::Diff | ViewKind::RunDiff => Ctx::Diff,
         });
     }
     match s.focus {
@@ -58,6 +58,7 @@ pub fn open(s: &mut AppState, kind: ViewKind, agent: &str) -> Vec<Effect> {
         index: 0,
         sha: match kind {
             ViewKind::Diff => s.last_commit.get(agent).cloned(),
+            ViewKind::RunDiff => s.run.run_branch.clone(),
             ViewKind::Transcript => None,
         },
     };
@@ -87,6 +88,7 @@ fn card(s: &mut AppState, act: Act) -> Vec<Effect> {
         }
         Act::Open => return open(s, ViewKind::Transcript, &agent),
         Act::Diff => return open(s, ViewKind::Diff, &agent),
+        Act::RunDiff => return open(s, ViewKind::RunDiff, &agent),
         Act::Back => s.focus = Focus::Input,
         Act::Help => s.help_open = true,
         _ => {}
@@ -95,8 +97,8 @@ fn card(s: &mut AppState, act: Act) -> Vec<Effect> {
 }
 
 fn log(s: &mut AppState, act: Act) -> Vec<Effect> {
-    let (page, cols) = s.log_page();
-    let page = page.saturating_sub(1).max(1);
+    let (rows, cols) = s.log_page();
+    let page = rows.saturating_sub(1).max(1);
     match act {
         Act::Next | Act::Back => s.focus = Focus::Input,
         Act::Prev => {
@@ -105,8 +107,12 @@ fn log(s: &mut AppState, act: Act) -> Vec<Effect> {
                 n => Focus::Card(n - 1),
             }
         }
-        Act::LineUp => s.log.scroll_up(1, cols),
-        Act::LineDown => s.log.scroll_down(1, cols),
+        // j/k walk the dispatch lines; Enter unfolds the one under the cursor.
+        Act::LineUp => s.log.move_cursor(true, cols, rows),
+        Act::LineDown => s.log.move_cursor(false, cols, rows),
+        Act::Open => {
+            s.log.toggle_under_cursor(cols, rows);
+        }
         Act::PageUp => s.log.scroll_up(page, cols),
         Act::PageDown => s.log.scroll_down(page, cols),
         Act::Top => s.log.to_top(page, cols),
@@ -144,6 +150,15 @@ fn view(s: &mut AppState, act: Act) -> Vec<Effect> {
             }
         }
         Act::Diff => return open(s, ViewKind::Diff, &agent),
+        // D flips between the agent's last commit and the run so far.
+        Act::RunDiff => {
+            let kind = if v.kind() == ViewKind::RunDiff {
+                ViewKind::Diff
+            } else {
+                ViewKind::RunDiff
+            };
+            return open(s, kind, &agent);
+        }
         Act::Open => return open(s, ViewKind::Transcript, &agent),
         Act::Back => s.view = None,
         _ => {}

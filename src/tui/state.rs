@@ -91,7 +91,12 @@ pub enum Focus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pending {
     /// The engine waits for `Command::Confirm { id }`.
-    Engine { id: u64, question: String },
+    Engine {
+        id: u64,
+        question: String,
+        /// The agent it is about, whose card says "waiting for you".
+        about: Option<String>,
+    },
     /// Ctrl-C (or /quit while work runs): leave the dashboard?
     Quit { question: String },
     /// `clk` in a folder without `.clk/`: set up here (y), and start the tutorial (t)?
@@ -128,6 +133,8 @@ pub struct Retry {
 /// What a running dispatch's one log line will say when it finishes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DispatchLine {
+    /// The log group its lines share (the seq of its first log line).
+    pub group: u64,
     pub stage: Option<String>,
     pub provider: String,
     pub tokens: u64,
@@ -170,6 +177,8 @@ pub struct Init {
     /// Provider and workflow names, for Tab completion.
     pub providers: Vec<String>,
     pub workflows: Vec<String>,
+    /// Each agent's last recorded dispatch: (ok, what came of it), for cards after a restart.
+    pub last_runs: BTreeMap<String, (bool, String)>,
 }
 
 pub struct AppState {
@@ -218,6 +227,8 @@ pub struct AppState {
     /// Silence reported by the latest heartbeat of each working agent.
     pub silent_ms: BTreeMap<String, u64>,
     pub agent_provider: BTreeMap<String, String>,
+    /// Each agent's last dispatch before this session: (ok, what came of it).
+    pub last_runs: BTreeMap<String, (bool, String)>,
     /// How long each agent's last dispatch took.
     pub last_run_ms: BTreeMap<String, u64>,
     /// Agents whose provider failed and is tried again after a pause.
@@ -241,6 +252,8 @@ pub struct AppState {
     pub completions: Vec<String>,
     /// Running dispatches, for their summary lines.
     pub dispatch_lines: BTreeMap<String, DispatchLine>,
+    /// Each agent's last finished dispatch's log group: its writes come after its line.
+    pub last_group: BTreeMap<String, u64>,
 }
 
 impl AppState {
@@ -282,6 +295,7 @@ impl AppState {
             silent_ms: BTreeMap::new(),
             agent_provider: BTreeMap::new(),
             last_run_ms: BTreeMap::new(),
+            last_runs: init.last_runs,
             retrying: BTreeMap::new(),
             aborted_agents: BTreeSet::new(),
             agent_spend: BTreeMap::new(),
@@ -298,6 +312,7 @@ impl AppState {
             },
             completions: Vec::new(),
             dispatch_lines: BTreeMap::new(),
+            last_group: BTreeMap::new(),
         };
         for (name, role) in init.roster {
             s.ensure_card(&name, &role);

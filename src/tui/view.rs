@@ -11,6 +11,8 @@
 pub enum ViewKind {
     Transcript,
     Diff,
+    /// The run so far: its branch against where it started.
+    RunDiff,
 }
 
 /// How a line is drawn.
@@ -37,6 +39,7 @@ pub struct Request {
     /// Transcript: which dispatch, 0 = the newest.
     pub index: usize,
     /// Diff: the commit seen in this session's events, if any (else the newest by the agent).
+    /// Run diff: the run's branch, if a run is going (else the newest run branch).
     pub sha: Option<String>,
 }
 

@@ -13,7 +13,7 @@ use clk::engine::{Engine, EngineHandle};
 use tokio::sync::broadcast::Receiver;
 
 /// A fresh project whose shell provider runs `script` (None: the fixed model-less reply).
-fn project(dir: &Path, script: Option<&str>) -> Project {
+pub(crate) fn project(dir: &Path, script: Option<&str>) -> Project {
     clk::engine::store::init::init(dir, Some("t")).unwrap();
     let ws = Workspace::new(dir.canonicalize().unwrap());
     if let Some(body) = script {
@@ -63,7 +63,7 @@ pub(crate) async fn until_finished(
     }
 }
 
-async fn submit(
+pub(crate) async fn submit(
     engine: &EngineHandle,
     rx: &mut Receiver<Event>,
     cmd: Command,
@@ -343,7 +343,7 @@ async fn doctor_fix_asks_before_each_repair() {
     let mut rx = engine.subscribe();
     let id = engine.submit(Command::Doctor { fix: true }).unwrap();
     let question = loop {
-        if let Event::ConfirmRequested { id, question } = rx.recv().await.unwrap() {
+        if let Event::ConfirmRequested { id, question, .. } = rx.recv().await.unwrap() {
             break (id, question);
         }
     };

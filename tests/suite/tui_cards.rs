@@ -95,6 +95,7 @@ fn card_states_say_what_is_really_happening() {
     ev(
         &mut s,
         Event::ConfirmRequested {
+            about: None,
             id: 4,
             question: "Spend past the cap?".into(),
         },
@@ -283,4 +284,68 @@ fn the_tutorial_leaves_the_title_totals_alone_and_ends_plainly() {
         "{text:?}"
     );
     assert!(!text.iter().any(|l| l.contains("not done yet")), "{text:?}");
+}
+
+#[tokio::test]
+async fn after_a_restart_cards_show_each_agents_last_run() {
+    use crate::suite::engine_commands::{project, submit};
+    use clk::engine::ground::events::Command;
+    let dir = tempfile::tempdir().unwrap();
+    // qa's agent fails; everyone else's replies.
+    let p = project(
+        dir.path(),
+        Some("case \"$CLK_AGENT\" in qa) echo 'no model here' >&2; exit 3;; *) echo ok;; esac"),
+    );
+    let (engine, join) =
+        clk::engine::Engine::spawn(p.clone(), clk::engine::store::bus::Bus::new(None));
+    let dispatch = |agent: &str| Command::Dispatch {
+        agent: agent.into(),
+        objective: "check".into(),
+        stage: None,
+        dry_run: false,
+    };
+    let mut rx = engine.subscribe();
+    assert!(submit(&engine, &mut rx, dispatch("engineer")).await.1);
+    assert!(!submit(&engine, &mut rx, dispatch("qa")).await.1);
+    engine.submit(Command::Shutdown).unwrap();
+    join.await.unwrap();
+
+    // A new session: nothing has happened yet, the records say how each agent's run went.
+    let p =
+        p.ws.load(&clk::engine::ground::config::Env::none())
+            .unwrap();
+    let s = AppState::new(clk::tui::init_for(&p, 120, 40, Vec::new()));
+    let engineer = card(&s, "engineer");
+    assert!(engineer.contains("last run ok in"), "{engineer}");
+    let qa = card(&s, "qa");
+    assert!(qa.contains("last run failed"), "{qa}");
+    assert!(card(&s, "chief").contains("idle") && !card(&s, "chief").contains("last run"));
+}
+
+#[test]
+fn a_budget_question_marks_the_card_of_the_agent_it_is_about() {
+    let mut s = state(120, 40);
+    apply(&mut s, &fixture());
+    // The budget asks before qa's next dispatch starts: qa's card is done, not working.
+    ev(
+        &mut s,
+        Event::ConfirmRequested {
+            id: 9,
+            question: "qa's spend $1.00 reached the $0.50 cap. Let qa make one more model call anyway? (y/N)".into(),
+            about: Some("qa".into()),
+        },
+    );
+    let qa = card(&s, "qa");
+    assert!(qa.contains("waiting for you"), "{qa}");
+    let engineer = card(&s, "engineer");
+    assert!(!engineer.contains("waiting for you"), "{engineer}");
+    ev(
+        &mut s,
+        Event::ConfirmAnswered {
+            id: 9,
+            approve: false,
+            by: "user".into(),
+        },
+    );
+    assert!(!card(&s, "qa").contains("waiting for you"));
 }

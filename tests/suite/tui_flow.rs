@@ -143,6 +143,7 @@ fn questions_default_to_no_and_y_says_yes() {
     update(
         &mut s,
         Msg::Engine(Event::ConfirmRequested {
+            about: None,
             id: 7,
             question: "Revert abc123?".into(),
         }),
@@ -150,6 +151,7 @@ fn questions_default_to_no_and_y_says_yes() {
     update(
         &mut s,
         Msg::Engine(Event::ConfirmRequested {
+            about: None,
             id: 8,
             question: "And this?".into(),
         }),
@@ -172,6 +174,7 @@ fn questions_default_to_no_and_y_says_yes() {
     update(
         &mut s,
         Msg::Engine(Event::ConfirmRequested {
+            about: None,
             id: 9,
             question: "Again?".into(),
         }),
@@ -186,6 +189,7 @@ fn questions_default_to_no_and_y_says_yes() {
     update(
         &mut s,
         Msg::Engine(Event::ConfirmRequested {
+            about: None,
             id: 10,
             question: "Once more?".into(),
         }),
@@ -201,6 +205,7 @@ fn questions_default_to_no_and_y_says_yes() {
     update(
         &mut s,
         Msg::Engine(Event::ConfirmRequested {
+            about: None,
             id: 11,
             question: "Gone?".into(),
         }),

@@ -33,6 +33,7 @@ fn loaded(request: Request, runs: usize, lines: &[&str]) -> Msg {
     let label = match request.kind {
         ViewKind::Transcript => "run 1/2 · r-7",
         ViewKind::Diff => "commit ffdc006ee9",
+        ViewKind::RunDiff => "clk/r-1",
     };
     Msg::Loaded(Box::new(Loaded {
         request,
@@ -75,7 +76,7 @@ fn tab_and_j_k_move_focus_through_the_cards_and_the_log() {
         key(&mut s, KeyCode::Tab);
     }
     assert_eq!(s.focus, Focus::Log, "after the last card is the log");
-    assert!(hint(&s).contains("j/k scroll"));
+    assert!(hint(&s).contains("j/k line"));
     key(&mut s, KeyCode::Tab);
     assert_eq!(s.focus, Focus::Input);
     key(&mut s, KeyCode::Tab);
@@ -96,13 +97,13 @@ fn typing_on_a_card_goes_to_the_input() {
 }
 
 #[test]
-fn the_log_scrolls_with_j_and_k_when_focused() {
+fn the_log_scrolls_with_page_keys_when_focused() {
     let mut s = state(80, 24);
     for i in 0..100 {
         s.note(clk::tui::log::Level::Info, &format!("line {i}"));
     }
     s.focus = Focus::Log;
-    key(&mut s, KeyCode::Char('k'));
+    key(&mut s, KeyCode::PageUp);
     assert!(!s.log.following());
     key(&mut s, KeyCode::Char('G'));
     assert!(s.log.following());
@@ -175,6 +176,46 @@ fn d_opens_the_diff_of_the_agents_last_commit() {
     assert!(matches!(&fx[..], [Effect::Load(r)] if r.kind == ViewKind::Transcript));
     key(&mut s, KeyCode::Char('q'));
     assert!(s.view.is_none());
+}
+
+#[test]
+fn shift_d_shows_the_run_so_far_and_flips_back_to_the_commit() {
+    let mut s = state(80, 24);
+    apply(&mut s, &fixture());
+    update(
+        &mut s,
+        Msg::Engine(clk::engine::ground::events::Event::WorktreeCreated {
+            run_id: "r-1".into(),
+            branch: "clk/r-1".into(),
+            path: "/tmp/wt".into(),
+        }),
+    );
+    let i = s.cards.iter().position(|c| c.name == "engineer").unwrap();
+    s.focus = Focus::Card(i);
+    assert!(hint(&s).contains("D run diff"), "{}", hint(&s));
+    let fx = key(&mut s, KeyCode::Char('D'));
+    let Some(Effect::Load(req)) = fx.first() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(req.kind, ViewKind::RunDiff);
+    assert_eq!(req.sha.as_deref(), Some("clk/r-1"), "the run's branch");
+    update(
+        &mut s,
+        loaded(
+            req.clone(),
+            0,
+            &["clk/r-1 · 2 commits since 0a1b2c3d4e", "+hello"],
+        ),
+    );
+    let shown = screen(&mut s, 80, 24);
+    assert!(
+        shown.contains("run so far") && shown.contains("+hello"),
+        "{shown}"
+    );
+    let fx = key(&mut s, KeyCode::Char('D'));
+    assert!(matches!(&fx[..], [Effect::Load(r)] if r.kind == ViewKind::Diff));
+    let fx = key(&mut s, KeyCode::Char('D'));
+    assert!(matches!(&fx[..], [Effect::Load(r)] if r.kind == ViewKind::RunDiff));
 }
 
 #[test]

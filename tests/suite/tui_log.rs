@@ -176,7 +176,7 @@ fn each_dispatch_is_one_line_and_v_shows_every_step() {
         "steps are folded:\n{folded}"
     );
     s.focus = Focus::Log;
-    assert!(hint(&s).contains("v details"));
+    assert!(hint(&s).contains("v all steps"));
     key(&mut s, KeyCode::Char('v'));
     let verbose = screen(&mut s, 120, 40);
     assert!(
@@ -189,7 +189,33 @@ fn each_dispatch_is_one_line_and_v_shows_every_step() {
         wide.contains("reports as failing; otherwise build the slice named in the latest review"),
         "the prompt is not cut at 80 characters:\n{wide}"
     );
-    key(&mut s, KeyCode::Enter);
-    assert!(!s.log.verbose(), "Enter folds again");
+    key(&mut s, KeyCode::Char('v'));
+    assert!(!s.log.verbose(), "v folds again");
     assert_snapshot!("log_folded_80x24", screen(&mut s, 80, 24));
+}
+
+#[test]
+fn enter_on_a_dispatch_line_unfolds_only_its_steps() {
+    let mut s = state(120, 40);
+    apply(&mut s, &fixture());
+    s.focus = Focus::Log;
+    assert!(hint(&s).contains("j/k line · Enter steps"));
+    // k puts the cursor on the newest dispatch line (chief's supervise), Enter unfolds it.
+    key(&mut s, KeyCode::Char('k'));
+    key(&mut s, KeyCode::Enter);
+    let one = screen(&mut s, 120, 40);
+    assert!(one.contains("chief: 3324 tokens in"), "{one}");
+    assert!(one.contains("chief: write greeter.py"), "{one}");
+    assert!(
+        !one.contains("qa: 1571 tokens in"),
+        "only chief's steps:\n{one}"
+    );
+    assert!(!s.log.verbose(), "Enter is not the global switch");
+    assert_snapshot!("log_one_dispatch_unfolded_120x40", one);
+    // k to qa's line and Enter: qa's steps too; Enter again folds them.
+    key(&mut s, KeyCode::Up);
+    key(&mut s, KeyCode::Enter);
+    assert!(screen(&mut s, 120, 40).contains("qa: 1571 tokens in"));
+    key(&mut s, KeyCode::Enter);
+    assert!(!screen(&mut s, 120, 40).contains("qa: 1571 tokens in"));
 }

@@ -81,6 +81,7 @@ fn tiny_terminals_show_what_fits_and_never_panic() {
     update(
         &mut s,
         Msg::Engine(Event::ConfirmRequested {
+            about: None,
             id: 1,
             question: "Revert it?".into(),
         }),
@@ -250,6 +251,7 @@ fn hint_bar_states() {
     update(
         &mut s,
         Msg::Engine(Event::ConfirmRequested {
+            about: None,
             id: 9,
             question: "Revert?".into(),
         }),
@@ -287,6 +289,7 @@ fn confirm_box_and_welcome_banner() {
     update(
         &mut s,
         Msg::Engine(Event::ConfirmRequested {
+            about: None,
             id: 3,
             question: "Doctor: write the missing .clk/config/providers.json with defaults?".into(),
         }),
@@ -294,6 +297,7 @@ fn confirm_box_and_welcome_banner() {
     update(
         &mut s,
         Msg::Engine(Event::ConfirmRequested {
+            about: None,
             id: 4,
             question: "And the next one?".into(),
         }),

@@ -26,18 +26,24 @@ fn talkative_agent(dir: &Path) -> PathBuf {
     p
 }
 
-#[test]
-fn focus_a_card_read_its_transcript_and_diff_and_edit_the_input() {
-    need_tmux!();
+/// The dashboard in tmux after one idea ran to the end with the talkative agent.
+fn after_a_run(name: &str) -> (tempfile::TempDir, Tmux) {
     let dir = project();
     let script = talkative_agent(dir.path());
-    let t = Tmux::start("views");
+    let t = Tmux::start(name);
     launch(&t, dir.path(), script.to_str().unwrap());
     t.wait_for("type your idea", 20);
     t.line("Add a hello() function to greeter.py");
     t.wait("the run to finish", 120, |s| {
         s.contains("next: /loop ralph 5") && s.contains("done")
     });
+    (dir, t)
+}
+
+#[test]
+fn focus_a_card_read_its_transcript_and_diff_and_edit_the_input() {
+    need_tmux!();
+    let (_dir, t) = after_a_run("views");
     assert!(
         !t.screen().contains(TAIL),
         "the reply's end is not on a card"
@@ -164,4 +170,29 @@ fn clk_in_an_empty_folder_welcomes_sets_up_and_takes_the_idea() {
     t.wait_for("Nothing was set up", 10);
     t.wait_prompt(10);
     assert!(!other.path().join(".clk").exists());
+}
+
+/// Where `text` starts on the screen, as (column, row) from 0.
+fn find(screen: &str, text: &str) -> Option<(usize, usize)> {
+    screen.lines().enumerate().find_map(|(row, line)| {
+        line.find(text)
+            .map(|byte| (line[..byte].chars().count(), row))
+    })
+}
+
+#[test]
+fn a_mouse_click_focuses_the_card_under_it() {
+    need_tmux!();
+    let (_dir, t) = after_a_run("click");
+    let screen = t.screen();
+    let (col, row) = find(&screen, "*qa").unwrap_or_else(|| panic!("no qa card:\n{screen}"));
+    // A left press and release one row below the card's name, as an xterm sends it (SGR,
+    // 1-based): the terminal's own bytes, read by the dashboard like a real click.
+    let (x, y) = (col + 2, row + 2);
+    t.tmux_literal(&format!("\x1b[<0;{x};{y}M\x1b[<0;{x};{y}m"));
+    t.wait("the clicked card to have focus", 10, |s| {
+        s.contains("▸ *qa")
+    });
+    // The hint bar offers the card's keys: focus really is on it.
+    t.wait_for("Enter transcript", 10);
 }

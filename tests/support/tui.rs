@@ -37,6 +37,7 @@ pub fn state(width: u16, height: u16) -> AppState {
         tod_secs: TOD,
         providers: Vec::new(),
         workflows: Vec::new(),
+        last_runs: Default::default(),
     });
     tick(&mut s, 0);
     s

@@ -72,6 +72,21 @@ fn caps_for(cfg: &BudgetConfig, agent: &str) -> Vec<(String, u64)> {
     caps
 }
 
+/// The caps in force: the config's, with the ones set for this session (`/budget set`) on top.
+pub fn live(cfg: &BudgetConfig, bus: &Bus) -> BudgetConfig {
+    let mut out = cfg.clone();
+    for (key, usd) in bus.session_caps() {
+        match key.strip_prefix("budget.agent_usd_caps.") {
+            Some(agent) => {
+                out.agent_usd_caps.insert(agent.to_string(), usd);
+            }
+            None if key == "budget.session_usd_cap" => out.session_usd_cap = usd,
+            None => {}
+        }
+    }
+    out
+}
+
 /// True when any cap is set at all.
 pub fn any_caps(cfg: &BudgetConfig) -> bool {
     pricing::cap_micros(cfg.session_usd_cap) > 0
@@ -119,7 +134,7 @@ pub fn newly_reached(
 
 /// Check the caps before a dispatch by `agent`: Ok to go ahead, or the stop that ends the run.
 pub async fn before_dispatch(project: &Project, bus: &Bus, agent: &str) -> Result<(), BudgetStop> {
-    let cfg = &project.config.budget;
+    let cfg = &live(&project.config.budget, bus);
     if !any_caps(cfg) {
         return Ok(());
     }
@@ -133,7 +148,7 @@ pub async fn before_dispatch(project: &Project, bus: &Bus, agent: &str) -> Resul
         first.reason()
     );
     // The engine's confirm mechanism: the dashboard asks; headless answers no at once.
-    if bus.ask(question).await {
+    if bus.ask_about(Some(agent), question).await {
         for b in &breaches {
             bus.emit(Event::BudgetOverrideApproved {
                 agent: agent.to_string(),
@@ -166,7 +181,7 @@ pub fn after_dispatch(
     cost: pricing::Cost,
     after: &UsageTotals,
 ) {
-    let cfg = &project.config.budget;
+    let cfg = &live(&project.config.budget, bus);
     if !any_caps(cfg) {
         return;
     }
@@ -260,6 +275,7 @@ fn provider_max_output(settings: &ProviderSettings) -> Option<u64> {
 /// persisted session totals now, so dispatches already running elsewhere are not counted.
 pub fn check_fanout(
     project: &Project,
+    bus: &Bus,
     settings: &ProviderSettings,
     agent: &str,
     prompt_chars: usize,
@@ -270,7 +286,7 @@ pub fn check_fanout(
         .or_else(|| provider_max_output(settings))
         .unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS);
     let worst = fanout_worst_case(pricing::quote(settings, ""), prompt_chars, samples, max_out);
-    let cfg = &project.config.budget;
+    let cfg = &live(&project.config.budget, bus);
     if any_caps(cfg) {
         fanout_verdict(cfg, &UsageTotals::load(&project.ws), agent, samples, worst)?;
     }

@@ -96,6 +96,12 @@ pub enum Command {
     },
     /// A narrative snapshot: idea, agents, tokens, files, cost.
     Status,
+    /// Show the spending caps in force and what was spent this session and today (`/budget`).
+    ShowBudget,
+    /// Set a spending cap for the rest of this session (`/budget set`): `key` is
+    /// `budget.session_usd_cap` or `budget.agent_usd_caps.<agent>`; 0 turns it off. The next
+    /// dispatch checks it, including one in work already running.
+    SetCap { key: String, usd: f64 },
     /// Run the sample idea on the built-in provider in a scratch project.
     Tutorial,
     /// The answer to a `ConfirmRequested` question.

@@ -339,7 +339,13 @@ pub enum Event {
     },
     /// The engine needs a yes/no from the user before going on (a cost cap, a repair).
     /// Answered by `Command::Confirm` with the same id; no answer means no.
-    ConfirmRequested { id: u64, question: String },
+    ConfirmRequested {
+        id: u64,
+        question: String,
+        /// The agent the question is about (a budget question before its dispatch).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        about: Option<String>,
+    },
     /// A question was answered; `by` is `user`, `headless` (nobody to ask) or `abort`.
     ConfirmAnswered { id: u64, approve: bool, by: String },
     /// A narrative answer to a request (`/status`, `/roles list`, `/undo`, `/doctor`).

@@ -115,6 +115,11 @@ pub const COMMANDS: &[SlashSpec] = &[
         help: "where things stand: idea, agents, tokens, files, cost",
     },
     SlashSpec {
+        name: "/budget",
+        usage: "/budget [set …]",
+        help: "caps and spend; set session|AGENT USD sets a cap (0: none)",
+    },
+    SlashSpec {
         name: "/tutorial",
         usage: "/tutorial",
         help: "a 30-second sample run on the free built-in provider",
@@ -212,6 +217,34 @@ fn count(arg: Option<&String>, usage: &str) -> Result<u32, String> {
         _ => Err(format!(
             "{arg:?} is not a number of iterations; usage: {usage}"
         )),
+    }
+}
+
+/// `/budget` shows the caps; `/budget set session USD` or `/budget set AGENT USD` sets one
+/// (the full setting names `budget.session_usd_cap` and `budget.agent_usd_caps.AGENT` work too).
+fn budget(argv: &[String]) -> Result<Slash, String> {
+    let usage = "usage: /budget | /budget set session USD | /budget set AGENT USD (0: no cap)";
+    match argv {
+        [] => Ok(Slash::Engine(Command::ShowBudget)),
+        [set, key, usd] if set == "set" => {
+            let usd = usd.trim_start_matches('$');
+            let usd = match usd.parse::<f64>() {
+                Ok(v) if v.is_finite() && v >= 0.0 => v,
+                _ => return Err(format!("{usd:?} is not a number of dollars; {usage}")),
+            };
+            let key = match key.as_str() {
+                "session" | "budget.session_usd_cap" => "budget.session_usd_cap".to_string(),
+                k => {
+                    let agent = k.strip_prefix("budget.agent_usd_caps.").unwrap_or(k);
+                    if agent.is_empty() || agent.contains('.') {
+                        return Err(format!("{k:?} is not an agent's name; {usage}"));
+                    }
+                    format!("budget.agent_usd_caps.{agent}")
+                }
+            };
+            Ok(Slash::Engine(Command::SetCap { key, usd }))
+        }
+        _ => Err(usage.into()),
     }
 }
 
@@ -363,6 +396,7 @@ pub fn parse(text: &str) -> Result<Slash, String> {
             _ => Err("usage: /doctor [--fix]".into()),
         },
         "status" => none(Slash::Engine(Command::Status)),
+        "budget" => budget(&argv),
         "tutorial" => none(Slash::Engine(Command::Tutorial)),
         "" => Err("type a command after the slash; /help lists them".into()),
         other => Err(match suggest(other) {
@@ -443,6 +477,32 @@ mod tests {
         );
         assert!(parse("/queue drop 0").is_err() && parse("/queue later").is_err());
         assert_eq!(engine("/doctor --fix"), Command::Doctor { fix: true });
+        assert_eq!(engine("/budget"), Command::ShowBudget);
+        let cap = |key: &str, usd| Command::SetCap {
+            key: key.into(),
+            usd,
+        };
+        assert_eq!(
+            engine("/budget set session 5"),
+            cap("budget.session_usd_cap", 5.0)
+        );
+        assert_eq!(
+            engine("/budget set engineer $0.25"),
+            cap("budget.agent_usd_caps.engineer", 0.25)
+        );
+        assert_eq!(
+            engine("/budget set budget.agent_usd_caps.qa 0"),
+            cap("budget.agent_usd_caps.qa", 0.0)
+        );
+        for bad in [
+            "/budget set session -1",
+            "/budget set session lots",
+            "/budget set",
+            "/budget reset",
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.contains("usage: /budget"), "{bad}: {e}");
+        }
         assert_eq!(
             engine("/run product"),
             Command::Run {

@@ -42,6 +42,8 @@ struct Control {
     stop: AtomicBool,
     next_question: AtomicU64,
     pending: Mutex<HashMap<u64, oneshot::Sender<bool>>>,
+    /// Spending caps set for this session (`/budget set`), by setting name, in dollars.
+    caps: Mutex<std::collections::BTreeMap<String, f64>>,
 }
 
 /// The activity log, opened on first use and kept open: one write per event.
@@ -75,10 +77,20 @@ impl Bus {
     /// Ask the person a yes/no question and wait for the answer. No is the default: with
     /// nobody to ask, on abort, or when the engine goes away, the answer is no.
     pub async fn ask(&self, question: impl Into<String>) -> bool {
+        self.ask_about(None, question).await
+    }
+
+    /// As [`Bus::ask`], naming the agent the question is about, so its card can say it waits.
+    pub async fn ask_about(&self, about: Option<&str>, question: impl Into<String>) -> bool {
+        let about = about.map(str::to_string);
         let id = self.control.next_question.fetch_add(1, Ordering::SeqCst) + 1;
         let question = question.into();
         if !self.is_interactive() {
-            self.emit(Event::ConfirmRequested { id, question });
+            self.emit(Event::ConfirmRequested {
+                id,
+                question,
+                about: about.clone(),
+            });
             self.emit(Event::ConfirmAnswered {
                 id,
                 approve: false,
@@ -88,7 +100,11 @@ impl Bus {
         }
         let (tx, rx) = oneshot::channel();
         self.pending().insert(id, tx);
-        self.emit(Event::ConfirmRequested { id, question });
+        self.emit(Event::ConfirmRequested {
+            id,
+            question,
+            about: about.clone(),
+        });
         rx.await.unwrap_or(false)
     }
 
@@ -131,6 +147,25 @@ impl Bus {
             .pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Set a spending cap for the rest of the session (`budget.session_usd_cap` or
+    /// `budget.agent_usd_caps.<agent>`); the next budget check sees it, even in running work.
+    pub fn set_cap(&self, key: &str, usd: f64) {
+        self.control
+            .caps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_string(), usd);
+    }
+
+    /// The caps set for this session, by setting name.
+    pub fn session_caps(&self) -> std::collections::BTreeMap<String, f64> {
+        self.control
+            .caps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Ask running work to stop after its current step.
@@ -225,7 +260,7 @@ mod tests {
         let mut rx = bus.subscribe();
         let asker = bus.clone();
         let yes = tokio::spawn(async move { asker.ask("go on?").await });
-        let Event::ConfirmRequested { id, question } = rx.recv().await.unwrap() else {
+        let Event::ConfirmRequested { id, question, .. } = rx.recv().await.unwrap() else {
             panic!("expected a question first");
         };
         assert_eq!(question, "go on?");

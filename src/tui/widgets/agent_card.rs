@@ -16,6 +16,14 @@ use crate::tui::theme::status_word;
 /// The card's state in words: the status, or what it really means right now.
 pub fn state_word(s: &AppState, name: &str) -> String {
     let st = s.status(name);
+    // A question about this agent (the budget asks before its next dispatch starts).
+    let asked = s
+        .pending
+        .iter()
+        .any(|p| matches!(p, Pending::Engine { about: Some(a), .. } if a.as_str() == name));
+    if asked {
+        return "waiting for you".into();
+    }
     match st {
         AgentStatus::Working
             if s.pending
@@ -135,6 +143,13 @@ pub fn rows<'a>(s: &AppState, card: &Card, cols: usize) -> Vec<Line<'a>> {
         AgentStatus::Idle => {
             head.push(Span::raw(runs));
             let mut out = vec![Line::from(head)];
+            // After a restart: what the agent's last recorded dispatch came to.
+            if let Some((ok, text)) = s.last_runs.get(&card.name) {
+                out.push(Line::styled(fmt::fit(&card.role, cols), t.dim()));
+                let style = if *ok { t.ok() } else { t.error() };
+                out.push(Line::styled(fmt::fit(text, cols), style));
+                return out;
+            }
             out.extend(
                 two_rows(&card.role, cols)
                     .into_iter()

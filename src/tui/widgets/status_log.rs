@@ -31,7 +31,10 @@ pub fn render(s: &AppState, area: Rect, buf: &mut Buffer) {
     let inner = if area.height >= 3 {
         let focused = s.focus == Focus::Log && s.view.is_none();
         let (title, style) = if focused {
-            (" ▸ status log · j/k PgUp/PgDn ".to_string(), t.accent())
+            (
+                " ▸ status log · j/k lines · Enter steps ".to_string(),
+                t.accent(),
+            )
         } else {
             (" status log · PgUp/PgDn ".to_string(), t.dim())
         };
@@ -66,9 +69,15 @@ pub fn render(s: &AppState, area: Rect, buf: &mut Buffer) {
     };
     let rows = s
         .log
-        .visible(usize::from(inner.width), usize::from(inner.height));
-    for (i, (level, text)) in rows.iter().enumerate() {
+        .visible_marked(usize::from(inner.width), usize::from(inner.height));
+    // The cursor's line shows only while the log has focus.
+    let focused = s.focus == Focus::Log && s.view.is_none();
+    for (i, (level, text, marked)) in rows.iter().enumerate() {
         let r = Rect::new(inner.x, inner.y + i as u16, inner.width, 1);
-        Line::styled(text.as_str(), style(t, *level)).render(r, buf);
+        let mut st = style(t, *level);
+        if *marked && focused {
+            st = st.add_modifier(ratatui::style::Modifier::REVERSED);
+        }
+        Line::styled(text.as_str(), st).render(r, buf);
     }
 }

@@ -10,6 +10,9 @@ use ratatui::widgets::Widget;
 use crate::tui::app::AppState;
 use crate::tui::fmt;
 
+/// The idea's priority: below every other segment.
+const IDEA: u8 = 7;
+
 const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
 
 /// The segments in display order, each with its priority (0 = kept longest).
@@ -34,6 +37,10 @@ pub fn segments(s: &AppState) -> Vec<(u8, String)> {
         ),
         (6, format!("files {}", s.run.files_written.len())),
     ];
+    // The idea, after the project's name; the first to go when room is short.
+    if let Some(idea) = s.idea.as_deref().filter(|i| !i.trim().is_empty()) {
+        out.insert(1, (IDEA, fmt::fit(idea, 40)));
+    }
     // While a run goes, the branch its agents work on (their own worktree).
     if let Some(branch) = &s.run.run_branch {
         out.insert(1, (5, format!("on {branch}")));
@@ -55,6 +62,10 @@ pub fn text(s: &AppState, width: usize) -> String {
                 .join(" · ")
         )
     };
+    // The idea is the first to go, before anything moves.
+    if fmt::width(&join(&segs)) > width {
+        segs.retain(|(p, _)| *p != IDEA);
+    }
     let short = fmt::width(&join(&segs)) > width;
     if short {
         // Short of room: cost and tokens come first and stay; the project's name is cut.

@@ -29,6 +29,7 @@ pub fn title(v: &View) -> String {
     let what = match v.kind() {
         ViewKind::Transcript => "transcript",
         ViewKind::Diff => "diff",
+        ViewKind::RunDiff => "run so far",
     };
     let label = v.loaded.as_ref().map_or("loading…", |l| l.label.as_str());
     if label.is_empty() {

@@ -210,3 +210,41 @@ async fn an_interactive_user_is_asked_every_time_and_decides() {
     // Another agent is not asked at all.
     assert!(before_dispatch(&p, &bus, "engineer").await.is_ok());
 }
+
+#[test]
+fn caps_set_for_the_session_override_the_config_and_0_turns_one_off() {
+    let bus = Bus::new(None);
+    let base = cfg(2.0, &[("qa", 1.0)]);
+    assert_eq!(live(&base, &bus), base);
+    bus.set_cap("budget.session_usd_cap", 0.0);
+    bus.set_cap("budget.agent_usd_caps.engineer", 0.5);
+    let now = live(&base, &bus);
+    assert_eq!(now, cfg(0.0, &[("qa", 1.0), ("engineer", 0.5)]));
+    let spent = totals(3_000_000, &[("engineer", 600_000)]);
+    assert!(reached(&base, &spent, "engineer").len() == 1);
+    let hit = reached(&now, &spent, "engineer");
+    assert_eq!(hit.len(), 1);
+    assert_eq!(hit[0].cap_key, "budget.agent_usd_caps.engineer");
+}
+
+#[tokio::test]
+async fn the_budget_question_names_the_agent_it_is_about() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::engine::store::init::init(dir.path(), Some("t")).unwrap();
+    let mut p = crate::engine::store::workspace::Workspace::new(dir.path())
+        .load(&Env::none())
+        .unwrap();
+    p.config.budget = cfg(0.0, &[("qa", 0.000_001)]);
+    let spent = pricing::Cost {
+        micros: 10,
+        basis: CostBasis::Configured,
+    };
+    UsageTotals::record(&p.ws, "shell", "qa", &Default::default(), spent).unwrap();
+    let bus = Bus::new(None);
+    let mut rx = bus.subscribe();
+    assert!(before_dispatch(&p, &bus, "qa").await.is_err());
+    match rx.try_recv().unwrap() {
+        Event::ConfirmRequested { about, .. } => assert_eq!(about.as_deref(), Some("qa")),
+        other => panic!("{other:?}"),
+    }
+}

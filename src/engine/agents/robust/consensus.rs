@@ -156,6 +156,7 @@ pub fn open_fanout(
             .map_err(|e| e.to_string())?;
         crate::engine::agents::budget::check_fanout(
             project,
+            bus,
             settings,
             agent,
             prompt_chars,

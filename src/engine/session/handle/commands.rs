@@ -210,6 +210,8 @@ async fn project_command(
             Ok(line) => Handled::Done(line),
             Err(line) => Handled::Failed(line),
         },
+        Command::ShowBudget => super::budget::show(project, bus),
+        Command::SetCap { key, usd } => super::budget::set(bus, &key, usd),
         Command::Status => {
             let state = session
                 .state

@@ -11,6 +11,7 @@
 //! one at a time: work asked for meanwhile waits in the queue (`queue.rs`) and starts when the
 //! work before it ends.
 
+mod budget;
 mod commands;
 mod queue;
 mod session;
@@ -255,6 +256,7 @@ fn task_name(cmd: &Command) -> String {
         Command::Merge { .. } => "merge".into(),
         Command::Doctor { .. } => "doctor".into(),
         Command::Status => "status".into(),
+        Command::ShowBudget | Command::SetCap { .. } => "budget".into(),
         Command::Tutorial => "tutorial".into(),
         Command::Confirm { .. } => "answer".into(),
         Command::Stop => "stop".into(),

@@ -98,3 +98,98 @@ async fn abort_stops_a_hanging_provider_at_once() {
     engine.submit(Command::Shutdown).unwrap();
     join.await.unwrap();
 }
+
+/// The next report on the bus about `topic`.
+async fn report(rx: &mut broadcast::Receiver<Event>, want: &str) -> Vec<String> {
+    loop {
+        if let Event::Report { topic, lines } = rx.recv().await.unwrap()
+            && topic == want
+        {
+            return lines;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_cap_set_in_the_session_stops_the_next_dispatch() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = project(dir.path(), Some("echo hi"));
+    // A dollar already spent this session by the engineer.
+    let mut totals = crate::engine::store::records::UsageTotals::default();
+    totals.total.cost_micros = 1_000_000;
+    totals
+        .agents
+        .entry("engineer".into())
+        .or_default()
+        .cost_micros = 1_000_000;
+    let v = serde_json::to_value(&totals).unwrap();
+    write_json(&p.ws.state_dir().join("usage.json"), &v).unwrap();
+    let (engine, join) = Engine::spawn(p, Bus::new(None));
+    let mut rx = engine.subscribe();
+    let dispatch = || Command::Dispatch {
+        agent: "engineer".into(),
+        objective: "go".into(),
+        stage: None,
+        dry_run: false,
+    };
+    // No cap yet: the dispatch goes ahead.
+    let id = engine.submit(dispatch()).unwrap();
+    assert!(wait_finished(&mut rx, id).await.ok());
+
+    let id = engine
+        .submit(Command::SetCap {
+            key: "budget.agent_usd_caps.engineer".into(),
+            usd: 0.5,
+        })
+        .unwrap();
+    let done = wait_finished(&mut rx, id).await;
+    assert_eq!(
+        done,
+        Handled::Done(
+            "engineer's cap is $0.50 for this session; the next dispatch checks it".into()
+        )
+    );
+    let id = engine.submit(Command::ShowBudget).unwrap();
+    let lines = report(&mut rx, "budget").await;
+    assert!(wait_finished(&mut rx, id).await.ok());
+    assert!(
+        lines[0].starts_with("session cap: no cap · spent this session: $1.00"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("  engineer: cap $0.50 · spent $1.00")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("spent today: $")),
+        "{lines:?}"
+    );
+
+    // Headless, no one answers the budget question: the dispatch is refused.
+    let id = engine.submit(dispatch()).unwrap();
+    match wait_finished(&mut rx, id).await {
+        Handled::Failed(why) => assert!(why.contains("stopped by the budget"), "{why}"),
+        ok => panic!("the cap did not stop the dispatch: {ok:?}"),
+    }
+    // 0 turns the cap off again.
+    let id = engine
+        .submit(Command::SetCap {
+            key: "budget.agent_usd_caps.engineer".into(),
+            usd: 0.0,
+        })
+        .unwrap();
+    assert!(wait_finished(&mut rx, id).await.ok());
+    let id = engine.submit(dispatch()).unwrap();
+    assert!(wait_finished(&mut rx, id).await.ok());
+    let id = engine
+        .submit(Command::SetCap {
+            key: "budget.nonsense".into(),
+            usd: 1.0,
+        })
+        .unwrap();
+    assert!(!wait_finished(&mut rx, id).await.ok());
+    engine.submit(Command::Shutdown).unwrap();
+    join.await.unwrap();
+}

@@ -65,6 +65,54 @@ pub fn commit_diff(repo: &Repository, sha: &str) -> Result<Vec<(DiffLine, String
                 .to_string(),
         ),
     ];
+    patch(&diff, &mut out)?;
+    Ok(out)
+}
+
+/// The newest run branch (`clk/*`), by its tip's time.
+pub fn newest_run_branch(repo: &Repository) -> Option<String> {
+    repo.branches(Some(git2::BranchType::Local))
+        .ok()?
+        .flatten()
+        .filter_map(|(b, _)| {
+            let name = b.name().ok().flatten()?.to_string();
+            let time = b.get().peel_to_commit().ok()?.time().seconds();
+            name.starts_with("clk/").then_some((time, name))
+        })
+        .max()
+        .map(|(_, name)| name)
+}
+
+/// Branch `branch` against where it left HEAD's history (their merge base): what the run
+/// changed so far, as lines.
+pub fn branch_diff(repo: &Repository, branch: &str) -> Result<Vec<(DiffLine, String)>, GitError> {
+    let tip = repo
+        .find_branch(branch, git2::BranchType::Local)?
+        .get()
+        .peel_to_commit()?;
+    let head = repo.head()?.peel_to_commit()?;
+    let base = repo.merge_base(head.id(), tip.id())?;
+    let base_commit = repo.find_commit(base)?;
+    let diff = repo.diff_tree_to_tree(Some(&base_commit.tree()?), Some(&tip.tree()?), None)?;
+    let mut walk = repo.revwalk()?;
+    walk.push(tip.id())?;
+    walk.hide(base)?;
+    let commits = walk.count();
+    let base_sha = base.to_string();
+    let mut out = vec![(
+        DiffLine::Meta,
+        format!(
+            "{branch} · {commits} commit{} since {}",
+            if commits == 1 { "" } else { "s" },
+            base_sha.get(..10).unwrap_or(&base_sha)
+        ),
+    )];
+    patch(&diff, &mut out)?;
+    Ok(out)
+}
+
+/// A diff's patch as lines, appended to `out`.
+fn patch(diff: &git2::Diff<'_>, out: &mut Vec<(DiffLine, String)>) -> Result<(), GitError> {
     diff.print(DiffFormat::Patch, |_, _, line| {
         let text = String::from_utf8_lossy(line.content());
         let text = text.trim_end_matches(['\n', '\r']);
@@ -86,7 +134,7 @@ pub fn commit_diff(repo: &Repository, sha: &str) -> Result<Vec<(DiffLine, String
         }
         true
     })?;
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -124,5 +172,33 @@ mod tests {
                 .any(|(k, t)| *k == DiffLine::Hunk && t.starts_with("@@"))
         );
         assert_eq!(lines[1], (DiffLine::Meta, "change a".into()));
+    }
+
+    #[test]
+    fn a_run_branch_diff_covers_every_commit_since_it_left_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let (r, _) = crate::engine::store::git::open_or_init(dir.path()).unwrap();
+        crate::engine::store::git::ensure_identity(&r).unwrap();
+        std::fs::write(dir.path().join("a.txt"), "one\n").unwrap();
+        commit_paths(&r, "engineer", &["a.txt".into()], "add a").unwrap();
+        let main = r.head().unwrap().name().unwrap().to_string();
+        let start = r.head().unwrap().peel_to_commit().unwrap();
+        r.branch("clk/r-1", &start, false).unwrap();
+        r.set_head("refs/heads/clk/r-1").unwrap();
+        std::fs::write(dir.path().join("a.txt"), "two\n").unwrap();
+        commit_paths(&r, "engineer", &["a.txt".into()], "change a").unwrap();
+        std::fs::write(dir.path().join("b.txt"), "b\n").unwrap();
+        commit_paths(&r, "qa", &["b.txt".into()], "add b").unwrap();
+        r.set_head(&main).unwrap();
+        assert_eq!(newest_run_branch(&r).as_deref(), Some("clk/r-1"));
+        let lines = branch_diff(&r, "clk/r-1").unwrap();
+        assert!(
+            lines[0].1.starts_with("clk/r-1 · 2 commits since "),
+            "{lines:?}"
+        );
+        for want in ["-one", "+two", "+b"] {
+            assert!(lines.iter().any(|(_, t)| t == want), "{want}: {lines:?}");
+        }
+        assert!(branch_diff(&r, "clk/none").is_err());
     }
 }

@@ -11,6 +11,8 @@ use unicode_width::UnicodeWidthChar;
 
 use super::fmt;
 
+mod cursor;
+
 /// Entries kept in memory; older ones are dropped (they stay in `.clk/logs/session.log`).
 pub const LOG_CAPACITY: usize = 100_000;
 
@@ -50,6 +52,9 @@ pub struct Entry {
     /// A step inside a dispatch (its start, process, usage, each write): folded under the
     /// dispatch's one summary line unless the log is verbose.
     pub detail: bool,
+    /// The dispatch this line belongs to (its summary line and its steps share it), so the
+    /// cursor can unfold one dispatch's steps.
+    pub group: Option<u64>,
 }
 
 /// Which lines `/filter` keeps: a level and the ones above it, or lines containing a text
@@ -100,19 +105,36 @@ pub struct Log {
     filter: Option<Filter>,
     /// Show dispatch details too.
     verbose: bool,
+    /// The dispatch line the cursor is on (its entry's seq), moved with j/k in the log.
+    cursor: Option<u64>,
+    /// Dispatches whose steps are unfolded (Enter on their line), by group.
+    open: std::collections::HashSet<u64>,
 }
 
 impl Log {
     pub fn push(&mut self, level: Level, tod_secs: u32, text: &str) {
-        self.push_entry(level, tod_secs, text, false);
+        self.push_entry(level, tod_secs, text, false, None);
     }
 
-    /// A dispatch's step: shown only when the log is verbose (`v`), always in session.log.
-    pub fn push_detail(&mut self, level: Level, tod_secs: u32, text: &str) {
-        self.push_entry(level, tod_secs, text, true);
+    /// A dispatch's step: shown only when the log is verbose (`v`) or its dispatch is
+    /// unfolded, always in session.log.
+    pub fn push_detail(&mut self, level: Level, tod_secs: u32, text: &str, group: Option<u64>) {
+        self.push_entry(level, tod_secs, text, true, group);
     }
 
-    fn push_entry(&mut self, level: Level, tod_secs: u32, text: &str, detail: bool) {
+    /// A dispatch's summary line: the cursor stops on it and Enter unfolds its steps.
+    pub fn push_summary(&mut self, level: Level, tod_secs: u32, text: &str, group: u64) {
+        self.push_entry(level, tod_secs, text, false, Some(group));
+    }
+
+    fn push_entry(
+        &mut self,
+        level: Level,
+        tod_secs: u32,
+        text: &str,
+        detail: bool,
+        group: Option<u64>,
+    ) {
         if self.entries.len() >= LOG_CAPACITY {
             self.entries.pop_front();
         }
@@ -122,6 +144,7 @@ impl Log {
             level,
             text: fmt::printable(text).into_boxed_str(),
             detail,
+            group,
         });
         self.next_seq += 1;
     }
@@ -146,7 +169,8 @@ impl Log {
     }
 
     fn shown(&self, e: &Entry) -> bool {
-        (self.verbose || !e.detail) && self.filter.as_ref().is_none_or(|f| f.keeps(e))
+        let unfolded = self.verbose || !e.detail || e.group.is_some_and(|g| self.open.contains(&g));
+        unfolded && self.filter.as_ref().is_none_or(|f| f.keeps(e))
     }
 
     /// Rows entry `i` takes in a pane `width` wide (none when filtered out).
@@ -276,7 +300,15 @@ impl Log {
 
     /// The rows to draw in a pane `width` x `height`, top to bottom, with each row's level.
     pub fn visible(&self, width: usize, height: usize) -> Vec<(Level, String)> {
-        let mut rows: Vec<(Level, String)> = Vec::with_capacity(height);
+        self.visible_marked(width, height)
+            .into_iter()
+            .map(|(l, r, _)| (l, r))
+            .collect()
+    }
+
+    /// As [`Log::visible`], with whether each row belongs to the line under the cursor.
+    pub fn visible_marked(&self, width: usize, height: usize) -> Vec<(Level, String, bool)> {
+        let mut rows: Vec<(Level, String, bool)> = Vec::with_capacity(height);
         let Some(mut i) = self.bottom_index() else {
             return rows;
         };
@@ -290,11 +322,12 @@ impl Log {
                 continue;
             }
             let wrapped = wrap_entry(e, width);
+            let marked = self.cursor == Some(e.seq);
             for r in wrapped.into_iter().rev() {
                 if rows.len() == height {
                     break;
                 }
-                rows.push((e.level, r));
+                rows.push((e.level, r, marked));
             }
             if rows.len() == height || i == 0 {
                 break;
@@ -374,97 +407,4 @@ pub fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn log(n: usize) -> Log {
-        let mut l = Log::default();
-        for i in 0..n {
-            l.push(Level::Info, 0, &format!("line {i}"));
-        }
-        l
-    }
-
-    #[test]
-    fn wrap_breaks_at_words_and_splits_long_ones() {
-        assert_eq!(wrap("aa bb cc", 5, 5), vec!["aa bb", "cc"]);
-        assert_eq!(wrap("abcdefgh", 3, 3), vec!["abc", "def", "gh"]);
-        assert_eq!(wrap("", 3, 3), vec![""]);
-        let e = Entry {
-            seq: 0,
-            tod_secs: 0,
-            level: Level::Info,
-            text: "one two three four five six seven".into(),
-            detail: false,
-        };
-        let rows = wrap_entry(&e, 40);
-        assert_eq!(rows[0], "00:00:00 one two three four five six");
-        assert_eq!(rows[1], "         seven");
-        assert_eq!(
-            wrap_entry(&e, 20)[0],
-            "one two three four",
-            "narrow: no time"
-        );
-    }
-
-    #[test]
-    fn the_tail_is_followed_until_the_user_scrolls() {
-        let mut l = log(50);
-        assert_eq!(l.visible(40, 3).last().unwrap().1, "00:00:00 line 49");
-        l.scroll_up(10, 40);
-        assert!(!l.following());
-        assert_eq!(l.newer_hidden(), 10);
-        let bottom = l.visible(40, 3).last().unwrap().1.clone();
-        l.push(Level::Info, 0, "new");
-        assert_eq!(l.visible(40, 3).last().unwrap().1, bottom, "view moved");
-        assert_eq!(l.newer_hidden(), 11);
-        l.scroll_down(100, 40);
-        assert!(l.following());
-        l.to_top(3, 40);
-        assert_eq!(l.visible(40, 3)[0].1, "00:00:00 line 0");
-    }
-
-    #[test]
-    fn a_filter_keeps_matching_lines_and_levels() {
-        let mut l = log(30);
-        l.push(Level::Warn, 0, "engineer: retry 1/3");
-        l.push(Level::Error, 0, "qa: failed");
-        l.push(Level::Info, 0, "engineer: replied");
-        l.set_filter(Some(Filter::parse("Engineer")));
-        let rows: Vec<String> = l.visible(60, 5).into_iter().map(|r| r.1).collect();
-        assert_eq!(
-            rows,
-            ["00:00:00 engineer: retry 1/3", "00:00:00 engineer: replied"]
-        );
-        l.set_filter(Some(Filter::parse("warn")));
-        assert_eq!(l.visible(60, 5).len(), 2);
-        l.set_filter(Some(Filter::parse("error")));
-        assert_eq!(l.visible(60, 5)[0].1, "00:00:00 qa: failed");
-        l.set_filter(Some(Filter::parse("line 1")));
-        l.scroll_up(2, 60);
-        assert!(l.visible(60, 3).iter().all(|r| r.1.contains("line 1")));
-        l.set_filter(None);
-        assert_eq!(l.visible(60, 40).len(), 33);
-    }
-
-    #[test]
-    fn details_are_folded_until_verbose() {
-        let mut l = Log::default();
-        l.push_detail(Level::Info, 0, "engineer: process 7 started");
-        l.push(Level::Info, 0, "engineer · implement · ok");
-        assert_eq!(l.visible(60, 5).len(), 1);
-        l.set_verbose(true);
-        assert_eq!(l.visible(60, 5).len(), 2);
-        assert_eq!(l.since(0).count(), 2, "the session log gets both");
-    }
-
-    #[test]
-    fn memory_is_bounded() {
-        let mut l = log(LOG_CAPACITY + 5);
-        assert_eq!(l.len(), LOG_CAPACITY);
-        assert_eq!(&*l.since(0).next().unwrap().text, "line 5");
-        assert_eq!(l.since(l.next_seq() - 1).count(), 1);
-        l.scroll_up(1_000_000, 40);
-        assert_eq!(l.visible(40, 1)[0].1, "00:00:00 line 5");
-    }
-}
+mod tests;
