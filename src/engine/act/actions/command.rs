@@ -70,8 +70,6 @@ impl Applier<'_> {
         }
         self.runs_started += 1;
         let timeout = self.ctx.run_timeout.min(left);
-        // The command (git, a check) may read the index: it must be on disk.
-        let _ = super::changes::flush_index(&self.ctx.root);
         let own: BTreeSet<String> = self.out.changed_paths().into_iter().collect();
         let watch = native::Watch::begin_excluding(&self.ctx.root, &own);
         // Outside a repository there is no watch, and its guard of clk's posts with it.
