@@ -119,18 +119,10 @@ fn user_status(dir: &Path) -> String {
         .collect()
 }
 
-#[test]
-fn a_killed_run_is_offered_again_and_resumed() {
-    let Some(k) = kill_a_run("resume", AGENT) else {
-        return;
-    };
+/// Start the dashboard again, resume the killed run and wait for its merge: the half-done
+/// file and the resumed batch arrive, the user's file is untouched.
+fn resume_to_the_end(k: &Killed) {
     let dir = k.dir.path();
-    // Nothing of the run reached the user's tree.
-    assert!(!dir.join("half.txt").exists());
-    assert_eq!(git(dir, &["rev-parse", "HEAD"]), k.head);
-    assert_eq!(user_status(dir), k.status);
-    assert_eq!(run_branches(dir).len(), 1);
-
     launch(&k.t, dir, &format!("sh {}", k.script.display()));
     k.t.wait_for("a run that did not finish left branch clk/", 20);
     k.t.line("Keep going");
@@ -149,6 +141,21 @@ fn a_killed_run_is_offered_again_and_resumed() {
         fs::read_to_string(dir.join("mine.txt")).unwrap(),
         "my own work\n"
     );
+}
+
+#[test]
+fn a_killed_run_is_offered_again_and_resumed() {
+    let Some(k) = kill_a_run("resume", AGENT) else {
+        return;
+    };
+    let dir = k.dir.path();
+    // Nothing of the run reached the user's tree.
+    assert!(!dir.join("half.txt").exists());
+    assert_eq!(git(dir, &["rev-parse", "HEAD"]), k.head);
+    assert_eq!(user_status(dir), k.status);
+    assert_eq!(run_branches(dir).len(), 1);
+
+    resume_to_the_end(&k);
     assert!(run_branches(dir).is_empty(), "{:?}", run_branches(dir));
     assert!(
         fs::read_dir(dir.join(".clk/state/runs"))
@@ -202,27 +209,10 @@ fn a_run_killed_between_its_commits_resumes_and_brings_both() {
     let first = format!("{}:first.txt", branches[0]);
     assert_eq!(git(dir, &["show", &first]), "first\n");
 
-    launch(&k.t, dir, &format!("sh {}", k.script.display()));
-    k.t.wait_for("a run that did not finish left branch clk/", 20);
-    k.t.line("Keep going");
-    k.t.wait_for("Resume it", 30);
-    k.t.key("y");
-    k.t.wait("the resumed run to be merged", 120, |s| {
-        s.contains("fast-forward") || s.contains("merge commit")
-    });
-    k.t.wait("the run to end", 60, |s| s.contains("ready"));
+    resume_to_the_end(&k);
     assert_eq!(
         fs::read_to_string(dir.join("first.txt")).unwrap(),
         "first\n"
-    );
-    assert_eq!(fs::read_to_string(dir.join("half.txt")).unwrap(), "half\n");
-    assert_eq!(
-        fs::read_to_string(dir.join("done.txt")).unwrap(),
-        "resumed\n"
-    );
-    assert_eq!(
-        fs::read_to_string(dir.join("mine.txt")).unwrap(),
-        "my own work\n"
     );
     assert_eq!(user_status(dir), k.status);
     assert!(run_branches(dir).is_empty(), "{:?}", run_branches(dir));
