@@ -25,7 +25,10 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match run(cli) {
+    let result = run(cli);
+    // A run's index clk kept in memory reaches the disk before the process ends.
+    let _ = clk::engine::store::git::deferred::flush_all();
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(Failure { code, message }) => {
             eprintln!("clk: {message}");

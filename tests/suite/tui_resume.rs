@@ -22,6 +22,20 @@ else\n\
   sleep 600\n\
 fi\n";
 
+/// First call: write a file by an action (committed on the run's branch, its index kept in
+/// memory). Second call: leave a half-done file and hang, to be killed between the two
+/// commits. Resumed: finish the work.
+const TWO_CALLS: &str = "cat >/dev/null\n\
+if [ -f half.txt ]; then\n\
+  printf 'Finishing.\\nACTION: write\\nPATH: done.txt\\nCONTENT:\\nresumed\\nEND_ACTION\\nPROGRESS: yes\\n'\n\
+elif [ -f first.txt ]; then\n\
+  echo half > half.txt\n\
+  echo 'started the second batch'\n\
+  sleep 600\n\
+else\n\
+  printf 'First.\\nACTION: write\\nPATH: first.txt\\nCONTENT:\\nfirst\\nEND_ACTION\\nPROGRESS: yes\\n'\n\
+fi\n";
+
 struct Killed {
     dir: tempfile::TempDir,
     script: PathBuf,
@@ -31,7 +45,7 @@ struct Killed {
 }
 
 /// A dashboard whose first run is killed mid-batch; the terminal is back at a shell prompt.
-fn kill_a_run(name: &str) -> Option<Killed> {
+fn kill_a_run(name: &str, agent: &str) -> Option<Killed> {
     if !Tmux::available() {
         if std::env::var("CLK_REQUIRE_TMUX").as_deref() == Ok("1") {
             panic!("tmux is not installed (CLK_REQUIRE_TMUX=1)");
@@ -41,7 +55,7 @@ fn kill_a_run(name: &str) -> Option<Killed> {
     }
     let dir = project();
     let script = dir.path().join("agent.sh");
-    fs::write(&script, AGENT).unwrap();
+    fs::write(&script, agent).unwrap();
     fs::write(dir.path().join("mine.txt"), "my own work\n").unwrap();
     let head = git(dir.path(), &["rev-parse", "HEAD"]);
     let status = user_status(dir.path());
@@ -105,18 +119,10 @@ fn user_status(dir: &Path) -> String {
         .collect()
 }
 
-#[test]
-fn a_killed_run_is_offered_again_and_resumed() {
-    let Some(k) = kill_a_run("resume") else {
-        return;
-    };
+/// Start the dashboard again, resume the killed run and wait for its merge: the half-done
+/// file and the resumed batch arrive, the user's file is untouched.
+fn resume_to_the_end(k: &Killed) {
     let dir = k.dir.path();
-    // Nothing of the run reached the user's tree.
-    assert!(!dir.join("half.txt").exists());
-    assert_eq!(git(dir, &["rev-parse", "HEAD"]), k.head);
-    assert_eq!(user_status(dir), k.status);
-    assert_eq!(run_branches(dir).len(), 1);
-
     launch(&k.t, dir, &format!("sh {}", k.script.display()));
     k.t.wait_for("a run that did not finish left branch clk/", 20);
     k.t.line("Keep going");
@@ -135,6 +141,21 @@ fn a_killed_run_is_offered_again_and_resumed() {
         fs::read_to_string(dir.join("mine.txt")).unwrap(),
         "my own work\n"
     );
+}
+
+#[test]
+fn a_killed_run_is_offered_again_and_resumed() {
+    let Some(k) = kill_a_run("resume", AGENT) else {
+        return;
+    };
+    let dir = k.dir.path();
+    // Nothing of the run reached the user's tree.
+    assert!(!dir.join("half.txt").exists());
+    assert_eq!(git(dir, &["rev-parse", "HEAD"]), k.head);
+    assert_eq!(user_status(dir), k.status);
+    assert_eq!(run_branches(dir).len(), 1);
+
+    resume_to_the_end(&k);
     assert!(run_branches(dir).is_empty(), "{:?}", run_branches(dir));
     assert!(
         fs::read_dir(dir.join(".clk/state/runs"))
@@ -148,7 +169,7 @@ fn a_killed_run_is_offered_again_and_resumed() {
 
 #[test]
 fn a_killed_run_can_be_discarded_from_the_dashboard() {
-    let Some(k) = kill_a_run("discard") else {
+    let Some(k) = kill_a_run("discard", AGENT) else {
         return;
     };
     let dir = k.dir.path();
@@ -171,6 +192,30 @@ fn a_killed_run_can_be_discarded_from_the_dashboard() {
             .unwrap_or(true),
         "the leftover worktree is gone"
     );
+    k.t.line("/quit");
+    k.t.wait_prompt(10);
+}
+
+#[test]
+fn a_run_killed_between_its_commits_resumes_and_brings_both() {
+    let Some(k) = kill_a_run("resume2", TWO_CALLS) else {
+        return;
+    };
+    let dir = k.dir.path();
+    assert_eq!(git(dir, &["rev-parse", "HEAD"]), k.head);
+    let branches = run_branches(dir);
+    assert_eq!(branches.len(), 1);
+    // The first batch was committed on the run's branch before the kill.
+    let first = format!("{}:first.txt", branches[0]);
+    assert_eq!(git(dir, &["show", &first]), "first\n");
+
+    resume_to_the_end(&k);
+    assert_eq!(
+        fs::read_to_string(dir.join("first.txt")).unwrap(),
+        "first\n"
+    );
+    assert_eq!(user_status(dir), k.status);
+    assert!(run_branches(dir).is_empty(), "{:?}", run_branches(dir));
     k.t.line("/quit");
     k.t.wait_prompt(10);
 }

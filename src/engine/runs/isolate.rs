@@ -155,10 +155,18 @@ pub async fn begin(project: &Project, bus: &Bus) -> Option<Isolation> {
         }
     }
     let record = match resumed {
-        Some(rec) => RunRecord {
-            pid: std::process::id(),
-            ..rec
-        },
+        Some(rec) => {
+            // A run that was stopped may have left its index behind its last commits.
+            if let Err(e) = git::deferred::repair(Path::new(&rec.path)) {
+                bus.emit(Event::Warning {
+                    message: format!("could not repair the index of {}: {e}", rec.branch),
+                });
+            }
+            RunRecord {
+                pid: std::process::id(),
+                ..rec
+            }
+        }
         None => {
             let run_id = new_run_id();
             match worktree::create(&repo, &run_id) {
@@ -222,6 +230,12 @@ fn keep_uncommitted(path: &Path) -> Result<Vec<String>, git::GitError> {
 pub async fn finish(iso: Isolation, bus: &Bus) {
     let ws = iso.project.ws.clone();
     let rec = &iso.record;
+    // The index kept in memory goes to disk before the merge and before the tree goes idle.
+    if let Err(e) = git::deferred::flush(Path::new(&rec.path)) {
+        bus.emit(Event::Warning {
+            message: format!("could not write the index of {}: {e}", rec.branch),
+        });
+    }
     match keep_uncommitted(Path::new(&rec.path)) {
         Ok(left) if !left.is_empty() => bus.emit(Event::Warning {
             message: format!(

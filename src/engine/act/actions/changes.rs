@@ -33,6 +33,22 @@ pub fn dirty_now(root: &Path) -> Option<Result<Vec<String>, GitError>> {
     git::with_repo(root, |repo| look(&mut all, root, repo))
 }
 
+/// Write the index clk kept in memory for the work tree at `root` (see
+/// [`git::deferred`]) before a command or git reads it. The watcher is told the file's new
+/// stamp: what it says is what the kept index said, so nothing needs a fresh look.
+pub fn flush_index(root: &Path) -> Result<(), GitError> {
+    let mut all = TRACKERS.lock().unwrap_or_else(PoisonError::into_inner);
+    let before = git::with_repo(root, index_stamp).flatten();
+    if git::deferred::flush(root)? {
+        if let Some(Some(t)) = all.get_mut(root) {
+            if t.index == before {
+                t.index = git::with_repo(root, index_stamp).flatten();
+            }
+        }
+    }
+    Ok(())
+}
+
 fn look(
     all: &mut HashMap<PathBuf, Option<Tracker>>,
     root: &Path,

@@ -169,6 +169,8 @@ impl Watch {
 
     /// As [`Watch::begin`], where `own` are paths the agent's batch has already changed.
     pub fn begin_excluding(root: &Path, own: &BTreeSet<String>) -> Option<Watch> {
+        // The call or command (git, a check) may read the index: it must be on disk.
+        let _ = super::changes::flush_index(root);
         let repo = git::open(root)?;
         let mut budget = KEEP_TOTAL_BYTES;
         let (mut dirty, mut mine) = (BTreeMap::new(), BTreeMap::new());

@@ -5,6 +5,7 @@
 //! committed under the agent's name nor touched; afterwards the real index is updated for the
 //! agent's paths only, so `git status` stays truthful.
 
+pub mod deferred;
 pub mod merge;
 pub mod show;
 pub mod worktree;
@@ -42,8 +43,15 @@ pub fn open_or_init(root: &Path) -> Result<(Repository, bool), GitError> {
     }
 }
 
-/// Open the repository whose work tree is exactly `root`; None when `root` is not one.
+/// Open the repository whose work tree is exactly `root`; None when `root` is not one. An
+/// index clk keeps in memory for `root` ([`deferred`]) is written first, so this one reads it
+/// whole. Not to be called inside [`with_repo`].
 pub fn open(root: &Path) -> Option<Repository> {
+    let _ = deferred::flush(root);
+    open_here(root)
+}
+
+fn open_here(root: &Path) -> Option<Repository> {
     let repo = Repository::open(root).ok()?;
     let wd = repo.workdir()?.canonicalize().ok()?;
     (wd == root.canonicalize().ok()?).then_some(repo)
@@ -52,12 +60,14 @@ pub fn open(root: &Path) -> Option<Repository> {
 /// Repositories kept open by work tree, so the index (megabytes in a large project, read and
 /// checksummed whole by libgit2) is loaded once per process rather than on every look. libgit2
 /// re-reads it by itself when the file on disk changes.
-static OPEN: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<PathBuf, Repository>>> =
-    std::sync::LazyLock::new(Default::default);
+pub(super) static OPEN: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<PathBuf, Repository>>,
+> = std::sync::LazyLock::new(Default::default);
 
 /// Run `f` on the repository whose work tree is exactly `root` ([`open`]), kept open for the
 /// process; None when `root` is not one. Calls for one process are one at a time, so `f` must
-/// be short and must not call `with_repo` itself.
+/// be short and must not call `with_repo` or [`open`] itself. In a run's work tree its
+/// commits leave the index in memory ([`deferred`]).
 pub fn with_repo<T>(root: &Path, f: impl FnOnce(&Repository) -> T) -> Option<T> {
     let mut all = OPEN
         .lock()
@@ -66,9 +76,9 @@ pub fn with_repo<T>(root: &Path, f: impl FnOnce(&Repository) -> T) -> Option<T> 
     all.retain(|k, _| k.exists());
     let key = root.to_path_buf();
     if !all.contains_key(&key) {
-        all.insert(key.clone(), open(root)?);
+        all.insert(key.clone(), open_here(root)?);
     }
-    all.get(&key).map(f)
+    all.get(&key).map(|r| deferred::kept(|| f(r)))
 }
 
 /// Make sure commits have an identity: set a local one only when none is configured anywhere.
@@ -230,8 +240,12 @@ pub fn commit_paths(
         ),
     )?;
     let parents: Vec<&git2::Commit<'_>> = head_commit.iter().collect();
+    // In a run's work tree the index stays in memory until it must be on disk.
+    let defer = deferred::defer(repo)?;
     let oid = repo.commit(Some("HEAD"), &author, &committer, message, &tree, &parents)?;
-    real.write()?;
+    if !defer {
+        real.write()?;
+    }
     Ok(Some(CommitInfo {
         sha: oid.to_string(),
         subject: message.lines().next().unwrap_or_default().to_string(),

@@ -158,3 +158,86 @@ fn deletions_and_no_change() {
     assert!(tree.get_path(Path::new("x.txt")).is_err());
     assert!(dirty_paths(&r).unwrap().is_empty());
 }
+
+fn porcelain(dir: &Path) -> String {
+    let out = std::process::Command::new("git")
+        .args(["status", "--porcelain"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A run's work tree, committed in `n` batches through the kept repository.
+fn run_tree_with_commits(run_id: &str, n: usize) -> (tempfile::TempDir, PathBuf) {
+    let (dir, r) = repo();
+    fs::write(dir.path().join("base.txt"), "b\n").unwrap();
+    commit_paths(&r, "user", &["base.txt".into()], "base").unwrap();
+    let root = worktree::create(&r, run_id)
+        .unwrap()
+        .path
+        .canonicalize()
+        .unwrap();
+    let git_dir = Repository::open(&root).unwrap().path().to_path_buf();
+    let before = fs::read(git_dir.join("index")).unwrap();
+    for i in 0..n {
+        let rel = format!("src/n{i}.txt");
+        fs::create_dir_all(root.join("src")).unwrap();
+        fs::write(root.join(&rel), format!("{i}\n")).unwrap();
+        with_repo(&root, |w| {
+            commit_paths(w, "engineer", &[rel], "[engineer] n")
+        })
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    }
+    assert_eq!(
+        fs::read(git_dir.join("index")).unwrap(),
+        before,
+        "the index file is not rewritten between a run's commits"
+    );
+    assert!(git_dir.join("clk-index-unsaved").exists());
+    (dir, root)
+}
+
+#[test]
+fn a_run_trees_index_is_written_once_before_anything_else_reads_it() {
+    let (_dir, root) = run_tree_with_commits("deferred-flush", 3);
+    // The kept repository knows its own commits: nothing looks changed to clk.
+    let clean = with_repo(&root, |w| {
+        dirty_in(w, &["src/n0.txt".into()], false).unwrap()
+    });
+    assert_eq!(clean, Some(Default::default()));
+    // Opening it afresh (as a merge or a pool reset does) writes it first.
+    let fresh = open(&root).unwrap();
+    assert!(dirty_paths(&fresh).unwrap().is_empty());
+    assert_eq!(porcelain(&root), "");
+    assert!(!fresh.path().join("clk-index-unsaved").exists());
+}
+
+#[test]
+fn a_run_stopped_between_commits_has_its_index_repaired_on_resume() {
+    let (_dir, root) = run_tree_with_commits("deferred-crash", 2);
+    // What another process sees had clk been killed here: the file lags HEAD.
+    assert!(porcelain(&root).contains("n1.txt"), "{}", porcelain(&root));
+    fs::write(root.join("src/n1.txt"), "changed after the commit\n").unwrap();
+    assert!(deferred::repair(&root).unwrap());
+    // Back to HEAD's tree; the work tree's files are kept as they are.
+    assert_eq!(porcelain(&root), " M src/n1.txt\n");
+    assert!(!deferred::repair(&root).unwrap(), "once is enough");
+}
+
+#[test]
+fn the_users_own_index_is_written_at_once() {
+    let (dir, _r) = repo();
+    let root = dir.path().canonicalize().unwrap();
+    fs::write(root.join("a.txt"), "a\n").unwrap();
+    with_repo(&root, |w| {
+        commit_paths(w, "engineer", &["a.txt".into()], "a")
+    })
+    .unwrap()
+    .unwrap()
+    .unwrap();
+    assert_eq!(porcelain(&root), "");
+}
