@@ -73,7 +73,8 @@ fn diff_text(path: &Path, base: &str) -> String {
 
 /// Put back whatever the reviewer wrote: a review changes no file.
 fn discard_uncommitted(path: &Path) -> Vec<String> {
-    let Ok(repo) = git2::Repository::open(path) else {
+    // `git::open` writes an index clk kept in memory first, so the status is against HEAD.
+    let Some(repo) = git::open(path) else {
         return Vec::new();
     };
     let dirty = git::dirty_paths(&repo).unwrap_or_default();

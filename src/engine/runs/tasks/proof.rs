@@ -63,6 +63,13 @@ fn git_in(dir: &Path, args: &[&str]) -> Result<String, String> {
 /// implementer redoes the task on the current code; its old commits stay reachable under
 /// `refs/clk/conflicted/<branch>`.
 fn rebase(worktree: &Path, branch: &str, onto: &str) -> Result<(), Proof> {
+    // git rewrites the worktree's index and files: clk's kept copy must be on disk first and
+    // read again afterwards.
+    if let Err(e) = git::deferred::release(worktree) {
+        return Err(Proof::Broken(format!(
+            "could not save the task's index: {e}"
+        )));
+    }
     if git_in(worktree, &["rebase", "--quiet", onto]).is_ok() {
         return Ok(());
     }

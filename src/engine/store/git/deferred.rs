@@ -86,6 +86,25 @@ pub fn flush(root: &Path) -> Result<bool, GitError> {
     }
 }
 
+/// Hand the work tree at `root` over to another writer (the git program rebasing it): write
+/// its kept index if it is ahead, and stop keeping the repository open, so the next
+/// [`super::with_repo`] reads what the other writer left instead of an index from before.
+pub fn release(root: &Path) -> Result<(), GitError> {
+    let mut all = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
+    let key = if all.contains_key(root) {
+        root.to_path_buf()
+    } else {
+        match root.canonicalize() {
+            Ok(c) if all.contains_key(&c) => c,
+            _ => return Ok(()),
+        }
+    };
+    if let Some(repo) = all.remove(&key) {
+        write_if_unsaved(&repo)?;
+    }
+    Ok(())
+}
+
 /// Write every kept index that is ahead of its file (at exit).
 pub fn flush_all() -> Result<(), GitError> {
     let all = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
