@@ -36,6 +36,15 @@ impl Words {
             "/merge" => fixed(&["discard"]),
             "/queue" => fixed(&["drop", "clear"]),
             "/doctor" => fixed(&["--fix"]),
+            "/task" => fixed(&[
+                "add", "list", "show", "timeline", "approve", "review", "pause", "resume", "cancel",
+            ]),
+            "/budget" => fixed(&["set"]),
+            "/budget set" => {
+                let mut w: Vec<String> = fixed(&["session"]);
+                w.extend(self.agents.iter().cloned());
+                w
+            }
             "/filter" => {
                 let mut w: Vec<String> = fixed(&["warn", "error"]);
                 w.extend(self.agents.iter().cloned());
@@ -199,7 +208,8 @@ impl InputBox {
     }
 
     /// Tab: complete a slash command's name, or the argument being typed (loop kinds,
-    /// providers, workflows, agents). Returns the candidates when more than one fits.
+    /// providers, workflows, agents, task and budget actions). Returns the candidates when
+    /// more than one fits.
     pub fn complete(&mut self, words: &Words) -> Vec<String> {
         let text = self.text();
         if !text.starts_with('/') {
@@ -328,5 +338,13 @@ mod tests {
         assert_eq!(b.text(), "/roles drop qa ");
         b.set_text("/provider ");
         assert_eq!(b.complete(&w).len(), 3);
+        b.set_text("/task ap");
+        b.complete(&w);
+        assert_eq!(b.text(), "/task approve ");
+        b.set_text("/task re");
+        assert_eq!(b.complete(&w), ["review", "resume"]);
+        b.set_text("/budget set e");
+        b.complete(&w);
+        assert_eq!(b.text(), "/budget set engineer ");
     }
 }
