@@ -60,6 +60,7 @@ fn level(ev: &Event) -> Level {
         | Event::AgentOutput { .. }
         | Event::DispatchFinished { ok: true, .. }
         | Event::UsageRecorded { .. }
+        | Event::CommandStarted { .. }
         | Event::CommandFinished { .. }
         | Event::DoneRequested { .. }
         | Event::PostAdded { .. }
@@ -427,6 +428,7 @@ pub fn event(s: &mut AppState, ev: &Event) {
         | Event::BudgetOverrideApproved { .. }
         | Event::MalformedBlock { .. }
         | Event::Action { .. }
+        | Event::CommandStarted { .. }
         | Event::CommandFinished { .. }
         | Event::BatchWarning { .. }
         | Event::DoneRequested { .. }

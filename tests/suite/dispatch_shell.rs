@@ -150,6 +150,11 @@ fn an_agent_batch_is_applied_jailed_committed_and_recorded() {
     ] {
         assert!(activity.contains(ev), "activity.jsonl lacks {ev}");
     }
+    // A command's own line comes before what it printed and before its end.
+    let started = activity
+        .find("\"command_started\"")
+        .expect("command_started");
+    assert!(started < activity.find("\"command_finished\"").unwrap());
     assert_eq!(
         fs::read_dir(root.join(".clk/blackboard")).unwrap().count(),
         1

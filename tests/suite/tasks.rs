@@ -38,21 +38,7 @@ fn writes(file: &str, ms: u64) -> Reply {
     )
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Std::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=user", "-c", "user.email=user@example.com"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use super::worktree::git;
 
 /// A project whose models are the mock's, its config committed so the user's tree is clean.
 fn project(mock: &MockServer) -> (tempfile::TempDir, PathBuf) {

@@ -145,6 +145,12 @@ pub enum Event {
         /// Why, for skipped and rejected actions; a short summary for applied ones.
         reason: String,
     },
+    /// A `run` action's command is about to start (its output lines follow).
+    CommandStarted {
+        agent: String,
+        run_id: String,
+        command: String,
+    },
     /// A `run` action finished.
     CommandFinished {
         agent: String,
@@ -442,6 +448,7 @@ impl Event {
             Event::BudgetOverrideApproved { .. } => "budget_override_approved",
             Event::BudgetStopped { .. } => "budget_stopped",
             Event::Action { .. } => "action",
+            Event::CommandStarted { .. } => "command_started",
             Event::CommandFinished { .. } => "command_finished",
             Event::BatchWarning { .. } => "batch_warning",
             Event::DoneRequested { .. } => "done_requested",

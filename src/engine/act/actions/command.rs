@@ -82,6 +82,12 @@ impl Applier<'_> {
         );
         let bus = self.bus.clone();
         let (agent, run_id) = (self.ctx.agent.clone(), self.ctx.run_id.clone());
+        // The command's line comes before its output in every log.
+        bus.emit(Event::CommandStarted {
+            agent: agent.clone(),
+            run_id: run_id.clone(),
+            command: redact::redact_text(cmd),
+        });
         // `on_line` is a shared `Fn`; the cap sits behind a lock it alone takes.
         let cap = std::sync::Mutex::new(OutputCap::new(limits.keep_output_bytes));
         let res = process::run(

@@ -140,11 +140,15 @@ pub fn describe(ev: &Event) -> Option<String> {
                 format!("{agent}: refused {kind} {}: {reason}", short(target, 60))
             }
         },
+        Event::CommandStarted { agent, command, .. } => {
+            format!("{agent}: $ {}", short(command, 80))
+        }
         Event::CommandFinished {
             agent,
             command,
             exit_code,
             timed_out,
+            elapsed_ms,
             ..
         } => {
             let how = if *timed_out {
@@ -155,7 +159,11 @@ pub fn describe(ev: &Event) -> Option<String> {
                     None => "killed".to_string(),
                 }
             };
-            format!("{agent}: $ {} ({how})", short(command, 80))
+            format!(
+                "{agent}: `{}` ended: {how} after {:.1}s",
+                short(command, 40),
+                *elapsed_ms as f64 / 1000.0
+            )
         }
         Event::BatchWarning { agent, message, .. } => format!("{agent}: {message}"),
         Event::DoneRequested { agent, reason } => {

@@ -175,6 +175,7 @@ impl RunState {
             | Event::WorkflowProposed { .. }
             | Event::ValidationRan { .. }
             | Event::StageFinished { .. }
+            | Event::CommandStarted { .. }
             | Event::CommandFinished { .. }
             | Event::ProviderRetry { .. }
             | Event::RunLeftover { .. }
