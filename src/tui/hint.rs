@@ -16,7 +16,7 @@ pub fn hint(s: &AppState) -> String {
         };
     }
     if s.help_open {
-        return "any key closes help".into();
+        return "↑/↓ scroll · any other key closes help".into();
     }
     if let Some(ctx) = super::nav::context(s) {
         return super::keymap::hint(ctx);

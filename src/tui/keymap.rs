@@ -85,9 +85,9 @@ const LOG: &[Binding] = &[
     b(&[Enter], "Enter", "steps", Act::Open),
     b(&[PageUp], "", "", Act::PageUp),
     b(&[PageDown], "", "", Act::PageDown),
-    b(&[Home, Char('g')], "g/G", "top/end", Act::Top),
+    b(&[Home, Char('g')], "g/G", "ends", Act::Top),
     b(&[End, Char('G')], "", "", Act::Bottom),
-    b(&[Char('v')], "v", "all steps", Act::Verbose),
+    b(&[Char('v')], "v", "all", Act::Verbose),
     b(&[Esc], "Esc", "type", Act::Back),
     b(&[Char('?')], "?", "help", Act::Help),
 ];
@@ -97,9 +97,9 @@ const TRANSCRIPT: &[Binding] = &[
     b(&[Char('j')], "", "", Act::LineDown),
     b(&[PageUp, Char('b')], "PgUp/PgDn", "page", Act::PageUp),
     b(&[PageDown, Char(' ')], "", "", Act::PageDown),
-    b(&[Home, Char('g')], "g/G", "top/end", Act::Top),
+    b(&[Home, Char('g')], "g/G", "ends", Act::Top),
     b(&[End, Char('G')], "", "", Act::Bottom),
-    b(&[Up], "↑/↓", "older/newer run", Act::OlderRun),
+    b(&[Up], "↑/↓", "other runs", Act::OlderRun),
     b(&[Down], "", "", Act::NewerRun),
     b(&[Char('d')], "d", "diff", Act::Diff),
     b(&[Esc, Char('q')], "Esc", "back", Act::Back),
@@ -110,7 +110,7 @@ const DIFF: &[Binding] = &[
     b(&[Char('j'), Down], "", "", Act::LineDown),
     b(&[PageUp, Char('b')], "PgUp/PgDn", "page", Act::PageUp),
     b(&[PageDown, Char(' ')], "", "", Act::PageDown),
-    b(&[Home, Char('g')], "g/G", "top/end", Act::Top),
+    b(&[Home, Char('g')], "g/G", "ends", Act::Top),
     b(&[End, Char('G')], "", "", Act::Bottom),
     b(&[Char('D')], "D", "run", Act::RunDiff),
     b(&[Enter], "Enter", "transcript", Act::Open),
@@ -163,5 +163,13 @@ mod tests {
             hint(Ctx::Card),
             "Tab/j/k move · Enter transcript · d diff · D run diff · Esc type · ? help"
         );
+    }
+
+    #[test]
+    fn every_hint_fits_an_80_column_terminal() {
+        for ctx in [Ctx::Card, Ctx::Log, Ctx::Transcript, Ctx::Diff] {
+            let h = hint(ctx);
+            assert!(h.chars().count() <= 78, "{ctx:?}: {h}");
+        }
     }
 }

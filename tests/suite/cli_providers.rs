@@ -278,9 +278,9 @@ fn a_model_that_never_answers_is_killed_at_the_timeout() {
 }
 
 /// Not a test: refreshes tests/fixtures/cli/ from the real programs. Run with
-/// `cargo test --test cli_providers record_fixtures -- --ignored`, then trim by hand.
+/// `cargo test --test all record_fixtures -- --ignored`, then trim by hand.
 #[test]
-#[ignore]
+#[ignore = "a tool, not a test: refreshes the recorded CLI fixtures"]
 fn record_fixtures() {
     let Some(bin) = bin_dir() else { return };
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-fixtures");

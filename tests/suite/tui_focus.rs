@@ -125,7 +125,7 @@ fn enter_opens_the_transcript_and_up_down_walk_the_runs() {
     };
     assert_eq!(fx, vec![Effect::Load(want.clone())]);
     assert!(screen(&mut s, 80, 24).contains("loading…"));
-    assert!(hint(&s).contains("↑/↓ older/newer run"));
+    assert!(hint(&s).contains("↑/↓ other runs"));
     let lines: Vec<String> = (0..60).map(|i| format!("reply line {i}")).collect();
     let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
     update(&mut s, loaded(want.clone(), 2, &refs));

@@ -176,7 +176,7 @@ fn each_dispatch_is_one_line_and_v_shows_every_step() {
         "steps are folded:\n{folded}"
     );
     s.focus = Focus::Log;
-    assert!(hint(&s).contains("v all steps"));
+    assert!(hint(&s).contains("v all"));
     key(&mut s, KeyCode::Char('v'));
     let verbose = screen(&mut s, 120, 40);
     assert!(
