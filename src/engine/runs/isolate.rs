@@ -20,6 +20,8 @@ use crate::engine::store::git::merge::{MergeOutcome, merge_branch};
 use crate::engine::store::git::{self, worktree};
 use crate::engine::store::workspace::{Project, Workspace, read_json, write_json};
 
+pub use super::push::push;
+
 /// Author of the commit that keeps a run's uncommitted files when it ends.
 const LEFTOVER_AUTHOR: &str = "clk-run";
 
@@ -389,45 +391,6 @@ fn done(
     if autonomy == Autonomy::Aggressive {
         let _ = push(bus, root);
     }
-}
-
-/// `aggressive`: push the user's branch where a remote is configured (also after a task
-/// merges). True when it was pushed.
-pub fn push(bus: &Bus, root: &Path) -> bool {
-    let Some(repo) = git::open(root) else {
-        return false;
-    };
-    let has_remote = repo.remotes().is_ok_and(|r| !r.is_empty());
-    if !has_remote {
-        return false;
-    }
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["push", "--quiet"])
-        .output();
-    match out {
-        Ok(o) if o.status.success() => {
-            bus.emit(Event::Report {
-                topic: "push".into(),
-                lines: vec!["pushed your branch (autonomy: aggressive)".into()],
-            });
-            return true;
-        }
-        Ok(o) => bus.emit(Event::Warning {
-            message: format!(
-                "git push failed: {}",
-                String::from_utf8_lossy(&o.stderr)
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-            ),
-        }),
-        Err(e) => bus.emit(Event::Warning {
-            message: format!("could not run git push: {e}"),
-        }),
-    }
-    false
 }
 
 /// `clk merge` / `/merge`: merge every run branch that waits (a leftover run's worktree is

@@ -5,5 +5,6 @@ pub mod isolate;
 pub mod loops;
 pub mod orchestrate;
 pub mod proposals;
+pub mod push;
 pub mod stages;
 pub mod tasks;
