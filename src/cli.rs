@@ -174,9 +174,14 @@ pub enum Command {
         /// providers.ollama.model=qwen3, default_provider=ollama). Repeatable.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
-        /// Print the effective settings.
+        /// Print the effective settings and where each came from (default, user, project,
+        /// env).
         #[arg(long)]
         show: bool,
+        /// Change your own settings (~/.config/clk, or $XDG_CONFIG_HOME/clk): defaults for
+        /// every project, which a project's own settings override key by key.
+        #[arg(long)]
+        user: bool,
     },
 }
 

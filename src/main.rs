@@ -80,7 +80,9 @@ fn lock_label(command: &Command) -> Option<String> {
         } => "clk roles remove",
         Command::Undo { confirm: true } => "clk undo",
         Command::Doctor { fix: true } => "clk doctor --fix",
-        Command::Configure { set, .. } if !set.is_empty() => "clk configure --set",
+        Command::Configure {
+            set, user: false, ..
+        } if !set.is_empty() => "clk configure --set",
         Command::Budget { reset: true } => "clk budget --reset",
         Command::Tutorial => "clk tutorial",
         Command::Work { .. } => "clk work",
@@ -159,7 +161,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Merge { discard } => cmd::merge::run(&dir, discard, format),
         Command::Doctor { fix } => cmd::doctor::run(&dir, fix),
         Command::Tutorial => cmd::orchestrate::submit(&dir, EngineCommand::Tutorial, format),
-        Command::Configure { set, show } => cmd::configure::run(&dir, &set, show),
+        Command::Configure { set, show, user } => cmd::configure::run(&dir, &set, show, user),
         Command::Task { action } => cmd::task::run(&dir, action, format),
         Command::Context { action } => cmd::task::context(&dir, action, format),
         Command::Template { action } => cmd::task::template(&dir, action, format),

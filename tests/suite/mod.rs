@@ -47,6 +47,7 @@ mod tui_resume;
 mod tui_screens;
 mod tui_tmux;
 mod tui_tmux_views;
+mod user_settings;
 mod work_queue;
 mod workflow_run;
 mod workflows;

@@ -9,7 +9,7 @@ use std::fs;
 use std::path::Path;
 
 use crate::engine::ground::bundled;
-use crate::engine::ground::config::{AgentsFile, ClkConfig, ProvidersFile};
+use crate::engine::ground::config::AgentsFile;
 use crate::engine::store::git;
 use crate::engine::store::workspace::{
     DIRS, Durability, Workspace, replace_file, write_atomic, write_json,
@@ -109,24 +109,22 @@ pub fn init(root: &Path, name: Option<&str>) -> Result<InitReport, InitError> {
 
     let cfg_path = ws.config_file();
     if !cfg_path.exists() {
-        let cfg = ClkConfig {
-            project_name: Some(name.map(str::to_string).unwrap_or_else(|| {
-                root.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "project".into())
-            })),
-            ..ClkConfig::default()
-        };
-        let v = crate::engine::ground::fixed::json(&cfg);
+        // Only what is this project's own: every other value comes from the built-in
+        // defaults or the user's settings (`config.json` in the user's clk folder), which a
+        // key written here would hide.
+        let project_name = name.map(str::to_string).unwrap_or_else(|| {
+            root.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "project".into())
+        });
+        let v = serde_json::json!({ "project_name": project_name });
         write_json(&cfg_path, &v).map_err(io(&cfg_path))?;
         written.push(".clk/config/clk.config.json".into());
         report.created_config = true;
     }
     for (path, value) in [
-        (
-            ws.providers_file(),
-            crate::engine::ground::fixed::json(&ProvidersFile::default()),
-        ),
+        // Empty for the same reason: the built-in providers and the user's own apply.
+        (ws.providers_file(), serde_json::json!({})),
         (
             ws.agents_file(),
             crate::engine::ground::fixed::json(&AgentsFile::default()),
