@@ -139,6 +139,16 @@ pub enum Command {
         #[arg(long)]
         fix: bool,
     },
+    /// Write a .tar.gz for a bug report: versions, settings and logs with secrets taken out,
+    /// the doctor's findings and the last failed run.
+    Diag {
+        /// Where to write it (default: clk-diag-DATE-TIME.tar.gz here).
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+        /// How many of the newest activity lines to include.
+        #[arg(long, default_value_t = 200, value_name = "N")]
+        lines: usize,
+    },
     /// A 30-second sample run on the free built-in provider, in a scratch project.
     Tutorial,
     /// Queue work for `clk work` and steer it: add, list, show, timeline, approve, pause,

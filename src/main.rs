@@ -160,6 +160,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Undo { confirm } => cmd::undo::run(&dir, confirm),
         Command::Merge { discard } => cmd::merge::run(&dir, discard, format),
         Command::Doctor { fix } => cmd::doctor::run(&dir, fix),
+        Command::Diag { out, lines } => cmd::diag::run(&dir, out, lines),
         Command::Tutorial => cmd::orchestrate::submit(&dir, EngineCommand::Tutorial, format),
         Command::Configure { set, show, user } => cmd::configure::run(&dir, &set, show, user),
         Command::Task { action } => cmd::task::run(&dir, action, format),

@@ -5,6 +5,7 @@ pub mod ask;
 pub mod budget;
 pub mod configure;
 pub mod configure_sources;
+pub mod diag;
 pub mod doctor;
 pub mod idea;
 pub mod init;

@@ -9,6 +9,7 @@ mod cli_retries;
 mod configure_providers;
 mod cost;
 mod crash;
+mod diag;
 mod dispatch_api;
 mod dispatch_http;
 mod dispatch_shell;

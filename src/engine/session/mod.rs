@@ -1,4 +1,5 @@
 pub mod converse;
+pub mod diag;
 pub mod doctor;
 pub mod handle;
 pub mod report;
