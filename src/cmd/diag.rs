@@ -10,15 +10,7 @@ use crate::engine::store::workspace::Workspace;
 
 pub fn run(dir: &Path, out: Option<PathBuf>, lines: usize) -> Result<u8, Failure> {
     // From the folder alone, like the doctor: a broken config is a reason to send a bundle.
-    let root = dir
-        .ancestors()
-        .find(|p| p.join(".clk").is_dir())
-        .ok_or_else(|| {
-            Failure::bad_input(format!(
-                "clk is not set up in {} (no .clk/ here or above); run `clk diag` in a project",
-                dir.display()
-            ))
-        })?;
+    let root = super::clk_root(dir)?;
     let ws = Workspace::new(root);
     let out = out.unwrap_or_else(|| {
         dir.join(format!(

@@ -82,6 +82,19 @@ pub fn start_dir(dir: Option<&Path>) -> Result<PathBuf, Failure> {
 }
 
 /// The initialized project containing `dir`, loaded with environment overrides.
+/// The nearest folder at or above `dir` that has a `.clk/`, found from the folder alone (no
+/// settings read), for the commands that must work when a settings file is broken.
+pub fn clk_root(dir: &Path) -> Result<&Path, Failure> {
+    dir.ancestors()
+        .find(|p| p.join(".clk").is_dir())
+        .ok_or_else(|| {
+            Failure::bad_input(format!(
+                "clk is not set up in {} (no .clk/ here or above); run `clk init` first",
+                dir.display()
+            ))
+        })
+}
+
 pub fn project(dir: &Path) -> Result<Project, Failure> {
     let ws = Workspace::find(dir).ok_or_else(|| {
         Failure::bad_input(format!(
