@@ -35,6 +35,9 @@ pub enum Command {
         /// Project name (default: the folder's name).
         #[arg(long)]
         name: Option<String>,
+        /// Mark the project as made by kickoff.sh (`clk workspaces clean` may delete it).
+        #[arg(long, hide = true)]
+        kickoff: bool,
     },
     /// Record the idea the team works on.
     Idea {
@@ -151,6 +154,11 @@ pub enum Command {
     },
     /// A 30-second sample run on the free built-in provider, in a scratch project.
     Tutorial,
+    /// The projects clk has set up or kicked off: list, rename, switch, forget, clean.
+    Workspaces {
+        #[command(subcommand)]
+        action: WorkspacesAction,
+    },
     /// Queue work for `clk work` and steer it: add, list, show, timeline, approve, pause,
     /// resume, cancel.
     Task {
@@ -208,6 +216,27 @@ pub enum RolesAction {
     },
     /// Remove a role the chief or you added (baseline roles stay).
     Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspacesAction {
+    /// Every project, most recently used first (--json for a machine).
+    List,
+    /// Give a project another name: `clk workspaces rename OLD NEW` (a name or a path).
+    Rename { which: String, name: String },
+    /// Print a project's folder, for `cd "$(clk workspaces switch NAME)"`.
+    Switch { which: String },
+    /// Drop a project from the list; its files stay as they are.
+    Forget { which: String },
+    /// Delete kickoff workspaces unused for DAYS days (asks first; folders with uncommitted
+    /// changes are kept), and forget projects whose folder is gone.
+    Clean {
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Delete without asking (needed without a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

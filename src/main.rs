@@ -110,9 +110,19 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 "an idea ({idea:?}) and a command cannot be given together"
             )));
         }
-        (None, Some(idea)) if dashboard => return clk::tui::run(&dir, Some(&idea)),
-        (None, Some(idea)) => return cmd::start::run(&dir, &idea, format),
-        (None, None) if dashboard => return clk::tui::run(&dir, None),
+        (None, Some(idea)) if dashboard => {
+            note_use(&dir);
+            return clk::tui::run(&dir, Some(&idea));
+        }
+        (None, Some(idea)) => {
+            let result = cmd::start::run(&dir, &idea, format);
+            note_use(&dir);
+            return result;
+        }
+        (None, None) if dashboard => {
+            note_use(&dir);
+            return clk::tui::run(&dir, None);
+        }
         (None, None) => {
             return Err(Failure::bad_input(
                 "give an idea (clk \"a journaling app\") or a command; `clk --help` lists them \
@@ -126,8 +136,10 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Some(what) => cmd::hold(&dir, &what)?,
         None => None,
     };
-    match command {
-        Command::Init { name } => cmd::init::run(&dir, name.as_deref()),
+    let used = _lock.is_some() && !matches!(command, Command::Init { .. });
+    let result = match command {
+        Command::Init { name, kickoff } => cmd::init::run_marked(&dir, name.as_deref(), kickoff),
+        Command::Workspaces { action } => cmd::workspaces::run(action, format),
         Command::Idea {
             statement,
             title,
@@ -170,5 +182,19 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             workers,
             until_idle,
         } => cmd::work::run(&dir, workers, until_idle, format),
+    };
+    if used {
+        note_use(&dir);
+    }
+    result
+}
+
+/// Note in `clk workspaces` that this project was just worked in (best effort: the list is a
+/// convenience and never stops a command).
+fn note_use(dir: &std::path::Path) {
+    use clk::engine::ground::config::Env;
+    use clk::engine::store::workspace::Workspace;
+    if let Some(ws) = Workspace::find(dir) {
+        let _ = clk::engine::store::workspaces::touch(&ws, &Env::process(), None, false);
     }
 }

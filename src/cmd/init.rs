@@ -3,9 +3,16 @@
 use std::path::Path;
 
 use super::Failure;
+use crate::engine::ground::config::Env;
 use crate::engine::store::init::{InitError, init};
+use crate::engine::store::workspaces;
 
 pub fn run(dir: &Path, name: Option<&str>) -> Result<u8, Failure> {
+    run_marked(dir, name, false)
+}
+
+/// `clk init`, noting in the registry whether kickoff.sh made the project.
+pub fn run_marked(dir: &Path, name: Option<&str>, kickoff: bool) -> Result<u8, Failure> {
     let r = init(dir, name).map_err(|e| match e {
         InitError::Io { .. } => Failure::bad_input(e.to_string()),
         InitError::Git(_) => Failure::failed(e.to_string()),
@@ -29,6 +36,11 @@ pub fn run(dir: &Path, name: Option<&str>) -> Result<u8, Failure> {
             .map(|c| format!(", commit {}", &c[..8]))
             .unwrap_or_default()
     );
+    // The registry of projects is a convenience: a failure to note this one is said, not fatal.
+    let ws = crate::engine::store::workspace::Workspace::new(&r.root);
+    if let Err(e) = workspaces::touch(&ws, &Env::process(), name, kickoff) {
+        eprintln!("note: not added to `clk workspaces`: {e}");
+    }
     println!("Next: clk idea \"what you want to build\"");
     Ok(super::EXIT_OK)
 }

@@ -18,6 +18,7 @@ pub mod status;
 pub mod task;
 pub mod undo;
 pub mod work;
+pub mod workspaces;
 
 use std::path::{Path, PathBuf};
 

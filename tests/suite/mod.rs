@@ -52,4 +52,5 @@ mod user_settings;
 mod work_queue;
 mod workflow_run;
 mod workflows;
+mod workspaces;
 mod worktree;

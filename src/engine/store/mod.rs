@@ -14,3 +14,4 @@ pub mod tasks;
 pub mod user;
 pub mod workflow;
 pub mod workspace;
+pub mod workspaces;
