@@ -152,6 +152,16 @@ pub enum Command {
         #[arg(long, default_value_t = 200, value_name = "N")]
         lines: usize,
     },
+    /// Look through the commits a push would send for keys and key files (.env, *.pem,
+    /// id_rsa); exit 1 when something is found. Run by the pre-push hook clk installs.
+    ScanSecrets {
+        /// Read the refs being pushed from stdin, as git's pre-push hook hands them.
+        #[arg(long)]
+        pre_push: bool,
+        /// The remote's name and URL, which git hands a pre-push hook (not used).
+        #[arg(hide = true, num_args = 0..=2)]
+        remote: Vec<String>,
+    },
     /// A 30-second sample run on the free built-in provider, in a scratch project.
     Tutorial,
     /// The projects clk has set up or kicked off: list, rename, switch, forget, clean.

@@ -140,6 +140,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     let result = match command {
         Command::Init { name, kickoff } => cmd::init::run_marked(&dir, name.as_deref(), kickoff),
         Command::Workspaces { action } => cmd::workspaces::run(action, format),
+        Command::ScanSecrets { pre_push, .. } => cmd::scan::run(&dir, pre_push),
         Command::Idea {
             statement,
             title,

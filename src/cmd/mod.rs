@@ -13,6 +13,7 @@ pub mod merge;
 pub mod orchestrate;
 pub mod providers;
 pub mod roles;
+pub mod scan;
 pub mod start;
 pub mod status;
 pub mod task;

@@ -35,6 +35,7 @@ mod robust_limits;
 mod robustness;
 mod sandbox;
 mod sandbox_wired;
+mod secret_scan;
 mod secrets;
 mod shell_sandbox;
 mod tasks;

@@ -35,6 +35,22 @@ pub const GITIGNORE_LINES: &[&str] = &[
     ".clk/**/*.bak",
 ];
 
+/// The `.gitignore` block that keeps files holding secrets out of commits.
+pub const SECRETS_MARKER: &str = "# clk: files that hold secrets";
+pub const SECRETS_LINES: &[&str] = &[
+    ".env",
+    ".env.*",
+    "!.env.example",
+    "!.env.sample",
+    "*.pem",
+    "*.key",
+    "id_rsa",
+    "id_dsa",
+    "id_ecdsa",
+    "id_ed25519",
+    ".netrc",
+];
+
 /// clk's local-only lines that `.gitignore` (its text given) does not have yet. None when
 /// the whole `.clk/` folder is ignored.
 pub fn gitignore_missing(gitignore: &str) -> Vec<&'static str> {
@@ -164,21 +180,32 @@ pub fn init(root: &Path, name: Option<&str>) -> Result<InitReport, InitError> {
     let gi = root.join(".gitignore");
     let existing = fs::read_to_string(&gi).unwrap_or_default();
     let missing = gitignore_missing(&existing);
-    if !missing.is_empty() {
+    let has = |want: &str| existing.lines().any(|l| l.trim() == want);
+    let secrets: Vec<&str> = if has(SECRETS_MARKER) {
+        Vec::new()
+    } else {
+        SECRETS_LINES.iter().copied().filter(|l| !has(l)).collect()
+    };
+    if !missing.is_empty() || !secrets.is_empty() {
         let mut text = existing.clone();
-        if !text.is_empty() && !text.ends_with('\n') {
-            text.push('\n');
-        }
-        if !text.is_empty() {
-            text.push('\n');
-        }
-        // A newer clk adds its new lines under the marker again rather than editing the
+        // A newer clk adds its new lines under a marker again rather than editing the
         // user's file in the middle.
-        text.push_str(GITIGNORE_MARKER);
-        text.push('\n');
-        for l in missing {
-            text.push_str(l);
+        for (marker, lines) in [(GITIGNORE_MARKER, missing), (SECRETS_MARKER, secrets)] {
+            if lines.is_empty() {
+                continue;
+            }
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(marker);
             text.push('\n');
+            for l in lines {
+                text.push_str(l);
+                text.push('\n');
+            }
         }
         // A user's pending edits to .gitignore must not land in clk's commit.
         let user_edits = git::open(&root)
