@@ -21,6 +21,8 @@ use serde_json::{Value, json};
 use support::clis::{bin_dir, home_dir, settings};
 use support::mock_server::{MockServer, Reply, Script, ToolCall};
 
+const MODELS: &[&str] = &["gpt-5.5", "gemini-mock", "claude-mock-1", "test-model"];
+
 const DONE: &str = "I wrote greeter.py and the notes.\nCONFIDENCE: 0.8\nPROGRESS: yes\n";
 const GREETER: &str = "def hello():\n    return \"hello\"\n";
 
@@ -80,46 +82,20 @@ fn shell_call(kind: &str, command: &str) -> ToolCall {
     }
 }
 
-fn edits_natively(kind: &str) {
-    let Some(bin) = bin_dir() else { return };
-    // Not under /tmp: the sandbox gives the program a private /tmp, which would hide (and
-    // so trivially protect) a project and an outside folder kept there.
+/// A fresh project (not under /tmp: the sandbox gives the program a private /tmp, which would
+/// hide, and so trivially protect, a project kept there) whose active provider is CLI `kind`
+/// with `native_tools`, pointed at `mock`; the CLI's home is returned to keep it alive.
+fn native_project(
+    kind: &str,
+    bin: &Path,
+    mock: &MockServer,
+) -> (tempfile::TempDir, tempfile::TempDir) {
     let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("native-clis");
     fs::create_dir_all(&base).unwrap();
     let d = tempfile::tempdir_in(&base).unwrap();
-    let outside = tempfile::tempdir_in(&base).unwrap();
     clk(d.path()).arg("init").assert().success();
-    let agents_before = fs::read_to_string(d.path().join(".clk/config/agents.json")).unwrap();
-    let hook = d.path().join(".git/hooks/pre-commit");
-    let escaped = outside.path().join("escaped.txt");
-    let calls = vec![
-        write_call(kind, "greeter.py", GREETER),
-        // Several parts in one command; the last one stamps when the write before it was done.
-        shell_call(
-            kind,
-            "mkdir -p notes && echo one > notes/a.txt && date +%s%N > notes/stamp.txt",
-        ),
-        write_call(kind, &hook.display().to_string(), "#!/bin/sh\nexit 0\n"),
-        write_call(kind, ".clk/config/agents.json", "{\"hacked\": true}\n"),
-        shell_call(
-            kind,
-            &format!(
-                "echo hook > \"$(git rev-parse --git-common-dir)/hooks/post-commit\"; \
-                 echo x > .clk/config/extra.json; echo out > {}",
-                escaped.display()
-            ),
-        ),
-    ];
-    let mock = MockServer::start(
-        Script::new(vec![Reply::tools(calls), Reply::text(DONE)]).models(&[
-            "gpt-5.5",
-            "gemini-mock",
-            "claude-mock-1",
-            "test-model",
-        ]),
-    );
     let home = home_dir();
-    let mut s = settings(kind, &bin, &mock.url(), "sk-test-native-18", home.path());
+    let mut s = settings(kind, bin, &mock.url(), "sk-test-native-18", home.path());
     if kind == "codex" {
         // A model codex offers its freeform `apply_patch` tool to.
         s.model = Some("gpt-5.5".into());
@@ -144,6 +120,48 @@ fn edits_natively(kind: &str) {
             "use the CLI",
         ],
     );
+    (d, home)
+}
+
+/// The rejected actions of the last run whose target holds `needle`.
+fn rejected_with<'a>(events: &'a [Value], kind: &str, needle: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "action" && e["kind"] == kind && e["decision"] == "rejected")
+        .filter(|e| e["target"].as_str().unwrap().contains(needle))
+        .collect()
+}
+
+fn edits_natively(kind: &str) {
+    let Some(bin) = bin_dir() else { return };
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("native-clis");
+    fs::create_dir_all(&base).unwrap();
+    let outside = tempfile::tempdir_in(&base).unwrap();
+    let escaped = outside.path().join("escaped.txt");
+    // The hook's path is only known once the project exists: the mock takes the script late.
+    let mock = MockServer::start(Script::new(vec![]).models(MODELS));
+    let (d, _home) = native_project(kind, &bin, &mock);
+    let agents_before = fs::read_to_string(d.path().join(".clk/config/agents.json")).unwrap();
+    let hook = d.path().join(".git/hooks/pre-commit");
+    mock.push(Reply::tools(vec![
+        write_call(kind, "greeter.py", GREETER),
+        // Several parts in one command; the last one stamps when the write before it was done.
+        shell_call(
+            kind,
+            "mkdir -p notes && echo one > notes/a.txt && date +%s%N > notes/stamp.txt",
+        ),
+        write_call(kind, &hook.display().to_string(), "#!/bin/sh\nexit 0\n"),
+        write_call(kind, ".clk/config/agents.json", "{\"hacked\": true}\n"),
+        shell_call(
+            kind,
+            &format!(
+                "echo hook > \"$(git rev-parse --git-common-dir)/hooks/post-commit\"; \
+                 echo x > .clk/config/extra.json; echo out > {}",
+                escaped.display()
+            ),
+        ),
+    ]));
+    mock.push(Reply::text(DONE));
 
     let out = clk(d.path())
         .args(["ask", "engineer", "add a greeter"])
@@ -198,15 +216,8 @@ fn edits_natively(kind: &str) {
 
     // Each refusal is a rejected action with the CLI's reason, and a live line.
     let events = activity(d.path());
-    let rejected: Vec<&Value> = events
-        .iter()
-        .filter(|e| e["event"] == "action" && e["kind"] == "tool" && e["decision"] == "rejected")
-        .collect();
-    let names = |needle: &str| {
-        rejected
-            .iter()
-            .any(|e| e["target"].as_str().unwrap().contains(needle))
-    };
+    let rejected = rejected_with(&events, "tool", "");
+    let names = |needle: &str| !rejected_with(&events, "tool", needle).is_empty();
     assert!(names("hooks/pre-commit"), "{kind}: {results:#?}\n{stdout}");
     assert!(names(".clk/config/agents.json"), "{kind}: {rejected:#?}");
     assert!(names("post-commit"), "{kind}: {results:#?}\n{stdout}");
@@ -235,6 +246,117 @@ fn edits_natively(kind: &str) {
     let took = Duration::from_nanos(stamp_ns.saturating_sub(sent_ns) as u64);
     eprintln!("{kind}: tool call sent -> write done and stamped: {took:?}");
     assert!(took < Duration::from_secs(60), "{kind}: {took:?}");
+}
+
+/// With clk's sandbox off, nothing stops the program writing git's hooks, clk's config or
+/// committing: clk's check after the call must undo all of it, and fold the program's own
+/// commit into the agent's.
+fn polices_natively(kind: &str) {
+    let Some(bin) = bin_dir() else { return };
+    let mock = MockServer::start(Script::new(vec![]).models(MODELS));
+    let (d, _home) = native_project(kind, &bin, &mock);
+    let cfg = d.path().join(".clk/config/clk.config.json");
+    let mut doc: Value = serde_json::from_str(&fs::read_to_string(&cfg).unwrap()).unwrap();
+    doc["sandbox"] = json!({"mode": "off"});
+    fs::write(&cfg, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    git(d.path(), &["add", ".clk/config/clk.config.json"]);
+    git(
+        d.path(),
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "no sandbox",
+        ],
+    );
+    let agents_before = fs::read_to_string(d.path().join(".clk/config/agents.json")).unwrap();
+    let hook = d.path().join(".git/hooks/pre-commit");
+    let before = git(d.path(), &["rev-parse", "HEAD"]);
+    mock.push(Reply::tools(vec![
+        write_call(kind, "greeter.py", GREETER),
+        write_call(kind, &hook.display().to_string(), "#!/bin/sh\nexit 0\n"),
+        write_call(kind, ".clk/config/agents.json", "{\"hacked\": true}\n"),
+        shell_call(
+            kind,
+            // Its own file: pi runs a turn's tool calls at the same time.
+            "echo made > made.txt && git add made.txt && \
+             git -c user.name=cli -c user.email=cli@x commit -qm mine",
+        ),
+    ]));
+    mock.push(Reply::text(DONE));
+
+    let out = clk(d.path())
+        .args(["ask", "engineer", "add a greeter"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{kind}: {stdout}");
+    let results = mock.last_tool_results();
+    assert_eq!(results.len(), 4, "{kind}: {results:#?}");
+
+    // One commit on top, the agent's, holding both files; the program's own is gone.
+    let log = git(
+        d.path(),
+        &["log", "--format=%s", &format!("{}..HEAD", before.trim())],
+    );
+    let subjects: Vec<&str> = log.lines().collect();
+    assert_eq!(subjects.len(), 1, "{kind}: {log}\n{stdout}\n{results:#?}");
+    assert!(subjects[0].starts_with("[engineer] "), "{kind}: {log}");
+    let files = git(d.path(), &["show", "--name-only", "--format=", "HEAD"]);
+    assert_eq!(
+        files.lines().collect::<Vec<_>>(),
+        vec!["greeter.py", "made.txt"],
+        "{kind}"
+    );
+    assert_eq!(
+        fs::read_to_string(d.path().join("greeter.py")).unwrap(),
+        GREETER
+    );
+    // The hook and clk's config are put back, each a rejected change.
+    assert!(!hook.exists(), "{kind}: the hook stayed");
+    assert_eq!(
+        fs::read_to_string(d.path().join(".clk/config/agents.json")).unwrap(),
+        agents_before
+    );
+    let events = activity(d.path());
+    for needle in [
+        ".git/hooks/pre-commit",
+        ".clk/config/agents.json",
+        "commit ",
+    ] {
+        // Rejected by clk after the fact, or refused by the program's own guard (gemini
+        // keeps its file tools inside the work tree) and reported as such.
+        let judged = rejected_with(&events, "native_change", needle);
+        let refused = rejected_with(&events, "tool", needle);
+        assert!(
+            !judged.is_empty() || !refused.is_empty(),
+            "{kind}: {needle} not rejected\n{stdout}\n{results:#?}"
+        );
+    }
+    assert_eq!(git(d.path(), &["status", "--porcelain"]), "", "{kind}");
+}
+
+#[test]
+fn claude_is_policed_without_the_sandbox() {
+    polices_natively("claude");
+}
+
+#[test]
+fn codex_is_policed_without_the_sandbox() {
+    polices_natively("codex");
+}
+
+#[test]
+fn gemini_is_policed_without_the_sandbox() {
+    polices_natively("gemini");
+}
+
+#[test]
+fn pi_is_policed_without_the_sandbox() {
+    polices_natively("pi");
 }
 
 #[test]
