@@ -339,6 +339,60 @@ fn polices_natively(kind: &str) {
     assert_eq!(git(d.path(), &["status", "--porcelain"]), "", "{kind}");
 }
 
+/// A turn whose every tool call was refused did nothing it was asked to: the dispatch fails
+/// with the CLI's reason, on the card (the dispatch's error) and in the log.
+fn all_refused_fails(kind: &str) {
+    let Some(bin) = bin_dir() else { return };
+    let mock = MockServer::start(Script::new(vec![]).models(MODELS));
+    let (d, _home) = native_project(kind, &bin, &mock);
+    mock.push(Reply::tools(vec![write_call(
+        kind,
+        ".clk/config/agents.json",
+        "{\"hacked\": true}\n",
+    )]));
+    mock.push(Reply::text(DONE));
+    let before = git(d.path(), &["rev-parse", "HEAD"]);
+    let out = clk(d.path())
+        .args(["ask", "engineer", "add a greeter"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let events = activity(d.path());
+    let finished = events
+        .iter()
+        .find(|e| e["event"] == "dispatch_finished")
+        .unwrap_or_else(|| panic!("{kind}: no dispatch_finished\n{stdout}"));
+    assert_eq!(finished["ok"], false, "{kind}: {stdout}");
+    let error = finished["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(&format!("{kind}: the CLI was not allowed to: "))
+            && error.contains(".clk/config/agents.json"),
+        "{kind}: {error}"
+    );
+    assert!(stdout.contains(error), "{kind}: {stdout}");
+    assert_eq!(git(d.path(), &["rev-parse", "HEAD"]), before, "{kind}");
+}
+
+#[test]
+fn claude_fails_when_every_call_was_refused() {
+    all_refused_fails("claude");
+}
+
+#[test]
+fn codex_fails_when_every_call_was_refused() {
+    all_refused_fails("codex");
+}
+
+#[test]
+fn gemini_fails_when_every_call_was_refused() {
+    all_refused_fails("gemini");
+}
+
+#[test]
+fn pi_fails_when_every_call_was_refused() {
+    all_refused_fails("pi");
+}
+
 #[test]
 fn claude_is_policed_without_the_sandbox() {
     polices_natively("claude");
