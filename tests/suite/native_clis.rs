@@ -13,12 +13,12 @@ use crate::support;
 
 use std::fs;
 use std::path::Path;
-use std::process::Command as StdCommand;
 use std::time::{Duration, UNIX_EPOCH};
 
 use assert_cmd::Command;
 use serde_json::{Value, json};
 use support::clis::{bin_dir, home_dir, settings};
+use support::loop_agents::git_out as git;
 use support::mock_server::{MockServer, Reply, Script, ToolCall};
 
 const MODELS: &[&str] = &["gpt-5.5", "gemini-mock", "claude-mock-1", "test-model"];
@@ -32,13 +32,14 @@ fn clk(dir: &Path) -> Command {
     c
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = StdCommand::new("git")
-        .args(args)
-        .current_dir(dir)
+/// `clk ask engineer "add a greeter"` in `dir`: whether it succeeded, and its stdout.
+fn ask(dir: &Path) -> (bool, String) {
+    let out = clk(dir)
+        .args(["ask", "engineer", "add a greeter"])
         .output()
         .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.success(), stdout)
 }
 
 fn activity(dir: &Path) -> Vec<Value> {
@@ -107,20 +108,16 @@ fn native_project(
     doc["active"] = kind.into();
     doc["providers"][kind] = serde_json::to_value(&s).unwrap();
     fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
-    git(d.path(), &["add", ".clk/config/providers.json"]);
-    git(
-        d.path(),
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-qm",
-            "use the CLI",
-        ],
-    );
+    commit_config(d.path(), "providers.json");
     (d, home)
+}
+
+/// Commit a change the test made to `.clk/config/<file>`, so it is not "the user's".
+fn commit_config(dir: &Path, file: &str) {
+    let path = format!(".clk/config/{file}");
+    git(dir, &["add", &path]);
+    let by = ["-c", "user.name=t", "-c", "user.email=t@t"];
+    git(dir, &[&by[..], &["commit", "-qm", &path]].concat());
 }
 
 /// The rejected actions of the last run whose target holds `needle`.
@@ -163,16 +160,8 @@ fn edits_natively(kind: &str) {
     ]));
     mock.push(Reply::text(DONE));
 
-    let out = clk(d.path())
-        .args(["ask", "engineer", "add a greeter"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{kind}: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, stdout) = ask(d.path());
+    assert!(ok, "{kind}: {stdout}");
 
     // The program posted one result per call, and the write and the command worked.
     let results = mock.last_tool_results();
@@ -259,19 +248,7 @@ fn polices_natively(kind: &str) {
     let mut doc: Value = serde_json::from_str(&fs::read_to_string(&cfg).unwrap()).unwrap();
     doc["sandbox"] = json!({"mode": "off"});
     fs::write(&cfg, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
-    git(d.path(), &["add", ".clk/config/clk.config.json"]);
-    git(
-        d.path(),
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-qm",
-            "no sandbox",
-        ],
-    );
+    commit_config(d.path(), "clk.config.json");
     let agents_before = fs::read_to_string(d.path().join(".clk/config/agents.json")).unwrap();
     let hook = d.path().join(".git/hooks/pre-commit");
     let before = git(d.path(), &["rev-parse", "HEAD"]);
@@ -288,12 +265,8 @@ fn polices_natively(kind: &str) {
     ]));
     mock.push(Reply::text(DONE));
 
-    let out = clk(d.path())
-        .args(["ask", "engineer", "add a greeter"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{kind}: {stdout}");
+    let (ok, stdout) = ask(d.path());
+    assert!(ok, "{kind}: {stdout}");
     let results = mock.last_tool_results();
     assert_eq!(results.len(), 4, "{kind}: {results:#?}");
 
@@ -352,11 +325,7 @@ fn all_refused_fails(kind: &str) {
     )]));
     mock.push(Reply::text(DONE));
     let before = git(d.path(), &["rev-parse", "HEAD"]);
-    let out = clk(d.path())
-        .args(["ask", "engineer", "add a greeter"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (_, stdout) = ask(d.path());
     let events = activity(d.path());
     let finished = events
         .iter()

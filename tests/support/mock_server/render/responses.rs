@@ -44,6 +44,32 @@ fn item(status: &str, content: Value) -> Value {
            "content": content})
 }
 
+/// Named events numbered by `sequence_number` in the order they are pushed, opening with
+/// `response.created` and `response.in_progress`.
+struct Events {
+    seq: u64,
+    frames: Vec<Vec<u8>>,
+}
+
+impl Events {
+    fn open(model: &str) -> Events {
+        let mut e = Events {
+            seq: 0,
+            frames: Vec::new(),
+        };
+        let pending = response(model, "in_progress", json!([]), Value::Null);
+        e.push(json!({"type": "response.created", "response": pending}));
+        e.push(json!({"type": "response.in_progress", "response": pending}));
+        e
+    }
+
+    fn push(&mut self, mut v: Value) {
+        v["sequence_number"] = json!(self.seq);
+        self.seq += 1;
+        self.frames.push(named(&v));
+    }
+}
+
 pub fn text(
     model: &str,
     text: &str,
@@ -56,16 +82,8 @@ pub fn text(
         let v = response(model, "completed", json!([done_item]), usage_json(usage));
         return vec![v.to_string().into_bytes()];
     }
-    let mut seq = 0u64;
-    let mut frames = Vec::new();
-    let mut push = |mut v: Value| {
-        v["sequence_number"] = json!(seq);
-        seq += 1;
-        frames.push(named(&v));
-    };
-    let pending = response(model, "in_progress", json!([]), Value::Null);
-    push(json!({"type": "response.created", "response": pending}));
-    push(json!({"type": "response.in_progress", "response": pending}));
+    let mut events = Events::open(model);
+    let mut push = |v: Value| events.push(v);
     push(
         json!({"type": "response.output_item.added", "output_index": 0,
                 "item": item("in_progress", json!([]))}),
@@ -97,7 +115,7 @@ pub fn text(
     );
     push(json!({"type": "response.completed",
                 "response": response(model, "completed", json!([done_item]), usage_json(usage))}));
-    frames
+    events.frames
 }
 
 /// The `response.failed` event a stream ends with when the model fails after the headers.
@@ -149,16 +167,8 @@ pub fn tools(
         let v = response(model, "completed", json!(done_items), usage);
         return vec![v.to_string().into_bytes()];
     }
-    let mut seq = 0u64;
-    let mut frames = Vec::new();
-    let mut push = |mut v: Value| {
-        v["sequence_number"] = json!(seq);
-        seq += 1;
-        frames.push(named(&v));
-    };
-    let pending = response(model, "in_progress", json!([]), Value::Null);
-    push(json!({"type": "response.created", "response": pending}));
-    push(json!({"type": "response.in_progress", "response": pending}));
+    let mut events = Events::open(model);
+    let mut push = |v: Value| events.push(v);
     for (index, done) in done_items.iter().enumerate() {
         if index < first_call {
             push(
@@ -212,5 +222,5 @@ pub fn tools(
     }
     push(json!({"type": "response.completed",
                 "response": response(model, "completed", json!(done_items), usage)}));
-    frames
+    events.frames
 }
