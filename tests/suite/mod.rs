@@ -23,6 +23,8 @@ mod layers;
 mod loops;
 mod mock_protocols;
 mod mock_real_clis;
+mod mock_tools;
+mod native_clis;
 mod orchestration;
 mod project_lock;
 mod protocol_props;

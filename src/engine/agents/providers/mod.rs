@@ -69,6 +69,9 @@ pub struct Reply {
     pub usage: Usage,
     /// The model that answered, as the provider knows it (may be empty).
     pub model: String,
+    /// Tool calls an agent CLI was not allowed to make, as (what it tried, why not);
+    /// empty for other providers.
+    pub refused: Vec<(String, String)>,
 }
 
 /// How a failure should be treated.
