@@ -20,6 +20,8 @@ use crate::tui::theme::Theme;
 struct Column {
     head: &'static str,
     width: usize,
+    /// Text starts at the left; numbers sit at the right.
+    left: bool,
     keep_from: usize,
     cell: fn(&TaskRow) -> String,
 }
@@ -28,23 +30,27 @@ const COLUMNS: &[Column] = &[
     Column {
         head: "agent",
         width: 10,
+        left: true,
         keep_from: 70,
         cell: |r| fmt::fit(&r.agent, 10),
     },
     Column {
         head: "turns",
+        left: false,
         width: 5,
         keep_from: 56,
         cell: |r| r.turns.to_string(),
     },
     Column {
         head: "cost",
+        left: false,
         width: 7,
         keep_from: 48,
         cell: |r| fmt::usd(r.cost_micros),
     },
     Column {
         head: "files",
+        left: false,
         width: 5,
         keep_from: 100,
         cell: |r| r.files.to_string(),
@@ -89,6 +95,15 @@ fn task_cell(r: &TaskRow, width: usize) -> String {
     fmt::fit(&format!("{title} — {}", r.reason), width)
 }
 
+/// `text` padded to a column.
+fn pad(text: &str, c: &Column) -> String {
+    if c.left {
+        format!("{text:<w$} ", w = c.width)
+    } else {
+        format!("{text:>w$} ", w = c.width)
+    }
+}
+
 /// One row of the table as text, `width` wide.
 fn row_text(r: &TaskRow, width: usize, id_cols: usize, columns: &[&Column]) -> String {
     let mut out = format!(
@@ -97,7 +112,7 @@ fn row_text(r: &TaskRow, width: usize, id_cols: usize, columns: &[&Column]) -> S
         r.state.name()
     );
     for c in columns {
-        out.push_str(&format!("{:>w$} ", (c.cell)(r), w = c.width));
+        out.push_str(&pad(&(c.cell)(r), c));
     }
     let rest = width.saturating_sub(fmt::width(&out));
     out.push_str(&task_cell(r, rest));
@@ -173,15 +188,16 @@ pub fn render(s: &AppState, area: Rect, buf: &mut Buffer) {
     let room = inner.height.saturating_sub(top);
     let detail_rows: u16 = if room >= 7 { 3 } else { 0 };
     let table_rows = usize::from(room.saturating_sub(1 + detail_rows));
-    let mut head = format!("{:>id_cols$} {:<STATE_COLS$} ", "id", "state");
+    // One column more on the left: the cursor's mark.
+    let mut head = format!(" {:>id_cols$} {:<STATE_COLS$} ", "id", "state");
     for c in &columns {
-        head.push_str(&format!("{:>w$} ", c.head, w = c.width));
+        head.push_str(&pad(c.head, c));
     }
     head.push_str("task");
     line(top, Line::styled(fmt::fit(&head, width), t.dim()), buf);
     let first = b.first_shown(table_rows);
     for (i, r) in b.rows.iter().enumerate().skip(first).take(table_rows) {
-        let text = row_text(r, width, id_cols, &columns);
+        let text = row_text(r, width.saturating_sub(1), id_cols, &columns);
         let selected = i == b.selected;
         let y = top + 1 + (i - first) as u16;
         let mark = if selected { "▸" } else { " " };
