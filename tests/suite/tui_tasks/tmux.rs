@@ -1,6 +1,7 @@
 //! The real binary in tmux: a `clk work` left one task waiting for approval and two queued;
 //! the dashboard's Tasks view shows them, approves one after y, pauses, resumes and cancels
-//! another, opens a timeline, and the store agrees afterwards.
+//! another, opens a timeline, picks up a task added from outside, follows `/work` live, and
+//! the store agrees afterwards.
 
 use crate::suite::tasks::{ok, project, task, writes};
 use crate::suite::tui_tmux::{Tmux, need_tmux};
@@ -9,7 +10,10 @@ use crate::support::mock_server::{MockServer, Script};
 #[test]
 fn the_tasks_view_steers_the_queue_of_the_real_binary() {
     need_tmux!();
-    let mock = MockServer::start(Script::new(vec![writes("notes.txt", 10)]));
+    let mock = MockServer::start(Script::new(vec![
+        writes("notes.txt", 10),
+        writes("readme.txt", 10),
+    ]));
     let (_top, dir) = project(&mock);
     ok(
         &dir,
@@ -59,12 +63,32 @@ fn the_tasks_view_steers_the_queue_of_the_real_binary() {
     t.wait_for("implementer", 10);
     t.key("Escape");
     t.wait_for("tasks · 3", 10);
+    // A task added from another terminal shows up on the view's next read of the store.
+    ok(&dir, &["task", "add", "tidy the docs"]);
+    t.wait_for("#4 queued", 10);
     t.key("Escape");
-    t.wait("the dashboard again", 10, |s| !s.contains("tasks · 3"));
+    t.wait("the dashboard again", 10, |s| !s.contains("tasks · 4"));
+    // /work runs the queue in the dashboard; the open view follows it live: the approved task
+    // merges, the queued one runs to its end.
+    ok(&dir, &["task", "pause", "4"]);
+    t.line("/work");
+    t.key("F2");
+    t.wait_for("#1 merged", 30);
+    t.wait("task 3 to finish", 30, |s| {
+        s.contains("#3 merged") || s.contains("#3 approval")
+    });
+    t.key("Escape");
+    t.wait("the dashboard again", 10, |s| !s.contains("tasks · 4"));
     t.line("/quit");
+    t.wait_for("Quit clk?", 10);
+    t.key("y");
     t.wait_prompt(10);
     t.assert_cooked();
-    assert_eq!(task(&dir, 1)["state"], "approved");
+    assert_eq!(task(&dir, 1)["state"], "merged");
     assert_eq!(task(&dir, 2)["state"], "cancelled");
-    assert_eq!(task(&dir, 3)["state"], "queued");
+    assert_eq!(task(&dir, 4)["state"], "paused");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
+        "made by a task\n"
+    );
 }
