@@ -118,13 +118,22 @@ const TRANSCRIPT: &[Binding] = &[
     b(&[Esc, Char('q')], "Esc", "back", Act::Back),
 ];
 
-const DIFF: &[Binding] = &[
-    b(&[Char('k'), Up], "j/k", "scroll", Act::LineUp),
-    b(&[Char('j'), Down], "", "", Act::LineDown),
-    b(&[PageUp, Char('b')], "PgUp/PgDn", "page", Act::PageUp),
-    b(&[PageDown, Char(' ')], "", "", Act::PageDown),
-    b(&[Home, Char('g')], "g/G", "ends", Act::Top),
-    b(&[End, Char('G')], "", "", Act::Bottom),
+/// A scrolling view's keys (j/k and arrows, pages, ends), then the view's own.
+macro_rules! scrolling {
+    ($($own:expr),* $(,)?) => {
+        &[
+            b(&[Char('k'), Up], "j/k", "scroll", Act::LineUp),
+            b(&[Char('j'), Down], "", "", Act::LineDown),
+            b(&[PageUp, Char('b')], "PgUp/PgDn", "page", Act::PageUp),
+            b(&[PageDown, Char(' ')], "", "", Act::PageDown),
+            b(&[Home, Char('g')], "g/G", "ends", Act::Top),
+            b(&[End, Char('G')], "", "", Act::Bottom),
+            $($own),*
+        ]
+    };
+}
+
+const DIFF: &[Binding] = scrolling![
     b(&[Char('D')], "D", "run", Act::RunDiff),
     b(&[Enter], "Enter", "transcript", Act::Open),
     b(&[Esc, Char('q')], "Esc", "back", Act::Back),
@@ -146,15 +155,7 @@ const TASKS: &[Binding] = &[
     b(&[Char('?')], "", "", Act::Help),
 ];
 
-const TIMELINE: &[Binding] = &[
-    b(&[Char('k'), Up], "j/k", "scroll", Act::LineUp),
-    b(&[Char('j'), Down], "", "", Act::LineDown),
-    b(&[PageUp, Char('b')], "PgUp/PgDn", "page", Act::PageUp),
-    b(&[PageDown, Char(' ')], "", "", Act::PageDown),
-    b(&[Home, Char('g')], "g/G", "ends", Act::Top),
-    b(&[End, Char('G')], "", "", Act::Bottom),
-    b(&[Esc, Char('q')], "Esc", "back to tasks", Act::Back),
-];
+const TIMELINE: &[Binding] = scrolling![b(&[Esc, Char('q')], "Esc", "back to tasks", Act::Back)];
 
 pub fn bindings(ctx: Ctx) -> &'static [Binding] {
     match ctx {
