@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::fmt;
 use super::view::{LineKind, Loaded, Request, ViewKind};
+use crate::engine::ground::task::TaskState;
 use crate::engine::store::git::{self, show};
 use crate::engine::store::records;
 use crate::engine::store::workspace::Workspace;
@@ -48,7 +49,13 @@ fn timeline(ws: &Workspace, req: Request) -> Loaded {
         ),
     )];
     if !t.reason.is_empty() {
-        push_text(&mut lines, LineKind::Error, &format!("why: {}", t.reason));
+        let failed = matches!(t.state, TaskState::Failed | TaskState::Interrupted);
+        let kind = if failed {
+            LineKind::Error
+        } else {
+            LineKind::Meta
+        };
+        push_text(&mut lines, kind, &format!("why: {}", t.reason));
     }
     let files = t.files();
     if !files.is_empty() {
