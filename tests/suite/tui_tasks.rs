@@ -116,6 +116,10 @@ fn keys_steer_the_task_under_the_cursor_through_the_engine() {
         other => panic!("{other:?}"),
     }
     assert!(screen(&mut s, 80, 24).contains("Approve task 2"));
+    for (w, h) in [(40, 12), (20, 5), (1, 1)] {
+        tui::draw_only(&mut s, w, h);
+    }
+    assert!(screen(&mut s, 40, 12).contains("Approve task 2"));
     assert!(hint(&s).starts_with("y to go ahead"));
     assert!(key(&mut s, KeyCode::Char('n')).is_empty());
     assert!(s.board.open, "the answer keeps the view open");
@@ -238,6 +242,14 @@ fn enter_opens_the_timeline_and_esc_goes_back_to_the_table() {
         "{shown}"
     );
     assert!(hint(&s).contains("Esc back to tasks"));
+    let stamp = regex::Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d").unwrap();
+    assert_snapshot!(
+        "task_timeline_80x24",
+        stamp.replace_all(&shown, "YYYY-MM-DD hh:mm:ss")
+    );
+    let small = screen(&mut s, 40, 12);
+    assert!(small.contains("timeline · task 2"), "{small}");
+    tui::draw_only(&mut s, 10, 3);
     key(&mut s, KeyCode::Char('G'));
     key(&mut s, KeyCode::Esc);
     assert!(s.view.is_none() && s.board.open, "back to the table");
