@@ -71,8 +71,14 @@ fn timeline(ws: &Workspace, req: Request) -> Loaded {
         lines.push((LineKind::Meta, "(nothing happened yet)".into()));
     }
     for e in &d.timeline {
-        // Stored as RFC 3339: show the date and the time to the second.
-        let at = e.at.get(..19).unwrap_or(&e.at).replace('T', " ");
+        // Stored as RFC 3339 in UTC: shown in local time, like the log, to the second.
+        let at = chrono::DateTime::parse_from_rfc3339(&e.at)
+            .map(|d| {
+                d.with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string()
+            })
+            .unwrap_or_else(|_| e.at.clone());
         push_text(
             &mut lines,
             LineKind::Plain,
