@@ -49,6 +49,7 @@ mod tui_log;
 mod tui_queue;
 mod tui_resume;
 mod tui_screens;
+mod tui_tasks;
 mod tui_tmux;
 mod tui_tmux_views;
 mod user_settings;

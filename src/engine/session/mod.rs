@@ -4,4 +4,5 @@ pub mod doctor;
 pub mod handle;
 pub mod report;
 pub mod roles;
+pub mod tasks;
 pub mod tutorial;

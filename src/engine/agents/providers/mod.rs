@@ -144,7 +144,8 @@ impl ProviderError {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Availability {
     pub usable: bool,
-    /// Empty when usable; otherwise what is wrong and what to do.
+    /// When not usable, what is wrong and what to do; when usable, a caution worth a warning
+    /// (a model the server does not list), or empty.
     pub reason: String,
 }
 
