@@ -162,6 +162,11 @@ pub enum Command {
         #[arg(hide = true, num_args = 0..=2)]
         remote: Vec<String>,
     },
+    /// Where pushes go: list the remotes, link one, or create a GitHub repository.
+    Remote {
+        #[command(subcommand)]
+        action: RemoteAction,
+    },
     /// A 30-second sample run on the free built-in provider, in a scratch project.
     Tutorial,
     /// The projects clk has set up or kicked off: list, rename, switch, forget, clean.
@@ -226,6 +231,34 @@ pub enum RolesAction {
     },
     /// Remove a role the chief or you added (baseline roles stay).
     Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RemoteAction {
+    /// The project's remotes and where they point.
+    List,
+    /// Point a remote (origin unless --name) at URL: https://, ssh:// or git@host:path.
+    Link {
+        url: String,
+        #[arg(long, default_value = "origin")]
+        name: String,
+        /// Replace a remote of that name that points elsewhere.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Create a GitHub repository NAME (private unless --public) and link it: the REST API
+    /// with GITHUB_TOKEN, else the gh program.
+    Create {
+        name: String,
+        /// An organisation to create it in (default: the token's user).
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long)]
+        public: bool,
+        /// The remote name to link it as.
+        #[arg(long, default_value = "origin")]
+        remote: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -64,7 +64,7 @@ fn start_logging(dir: &std::path::Path) -> Option<tracing_appender::non_blocking
 /// The words a command holding the project lock is named by, or `None` for a command that
 /// changes nothing (status, providers, `--show`, `--dry-run`, doctor without `--fix`).
 fn lock_label(command: &Command) -> Option<String> {
-    use clk::cli::RolesAction;
+    use clk::cli::{RemoteAction, RolesAction};
     let what = match command {
         Command::Idea { .. } => "clk idea",
         Command::Cast { dry_run: false } => "clk cast",
@@ -86,6 +86,9 @@ fn lock_label(command: &Command) -> Option<String> {
         Command::Budget { reset: true } => "clk budget --reset",
         Command::Tutorial => "clk tutorial",
         Command::Work { .. } => "clk work",
+        Command::Remote {
+            action: RemoteAction::Link { .. } | RemoteAction::Create { .. },
+        } => "clk remote",
         _ => return None,
     };
     Some(what.to_string())
@@ -140,6 +143,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     let result = match command {
         Command::Init { name, kickoff } => cmd::init::run_marked(&dir, name.as_deref(), kickoff),
         Command::Workspaces { action } => cmd::workspaces::run(action, format),
+        Command::Remote { action } => cmd::remote::run(&dir, action),
         Command::ScanSecrets { pre_push, .. } => cmd::scan::run(&dir, pre_push),
         Command::Idea {
             statement,

@@ -12,6 +12,7 @@ pub mod init;
 pub mod merge;
 pub mod orchestrate;
 pub mod providers;
+pub mod remote;
 pub mod roles;
 pub mod scan;
 pub mod start;

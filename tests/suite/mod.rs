@@ -31,6 +31,7 @@ mod protocol_props;
 mod providers_api;
 mod providers_check;
 mod providers_http;
+mod remote;
 mod retry_after;
 mod robust_flow;
 mod robust_limits;

@@ -1,5 +1,7 @@
 //! A small stand-in for the GitHub REST API on loopback: every request is kept (method, path,
-//! headers, JSON body) and `POST .../pulls` answers 201 with a pull request's `html_url`.
+//! headers, JSON body) and `POST .../pulls` answers 201 with a pull request's `html_url`;
+//! `POST /user/repos` and `/orgs/O/repos` answer 201 with a `clone_url` under the folder
+//! given to [`MockGithub::set_clone_root`] (422 for the name `taken`).
 
 #![allow(dead_code)]
 
@@ -20,6 +22,7 @@ pub struct Request {
 pub struct MockGithub {
     url: String,
     seen: Arc<Mutex<Vec<Request>>>,
+    clone_root: Arc<Mutex<String>>,
 }
 
 impl MockGithub {
@@ -28,6 +31,8 @@ impl MockGithub {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let kept = seen.clone();
+        let clone_root = Arc::new(Mutex::new(String::from("/nonexistent")));
+        let roots = clone_root.clone();
         let base = url.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -48,6 +53,23 @@ impl MockGithub {
                         "201 Created",
                         serde_json::json!({"number": n, "html_url": html}),
                     )
+                } else if req.method == "POST" && req.path.ends_with("/repos") {
+                    let name = req.json["name"].as_str().unwrap_or_default().to_string();
+                    if name == "taken" {
+                        (
+                            "422 Unprocessable Entity",
+                            serde_json::json!({"message": "Repository creation failed.",
+                                "errors": [{"message": "name already exists on this account"}]}),
+                        )
+                    } else {
+                        let root = roots.lock().unwrap().clone();
+                        (
+                            "201 Created",
+                            serde_json::json!({"name": name,
+                                "html_url": format!("{base}/me/{name}"),
+                                "clone_url": format!("{root}/{name}.git")}),
+                        )
+                    }
                 } else {
                     ("404 Not Found", serde_json::json!({"message": "Not Found"}))
                 };
@@ -60,7 +82,16 @@ impl MockGithub {
                 );
             }
         });
-        MockGithub { url, seen }
+        MockGithub {
+            url,
+            seen,
+            clone_root,
+        }
+    }
+
+    /// Where the `clone_url` of a created repository points: `<root>/<name>.git`.
+    pub fn set_clone_root(&self, root: &std::path::Path) {
+        *self.clone_root.lock().unwrap() = root.display().to_string();
     }
 
     pub fn url(&self) -> &str {

@@ -6,5 +6,6 @@ pub mod loops;
 pub mod orchestrate;
 pub mod proposals;
 pub mod push;
+pub mod remote;
 pub mod stages;
 pub mod tasks;

@@ -1,0 +1,168 @@
+//! `clk remote` (issue 15, item 6): link a remote, create a GitHub repository through the
+//! REST API (a loopback mock) and link it, with the secret scan installed for pushes there.
+
+use std::fs;
+use std::path::Path;
+use std::process::Output;
+
+use crate::support::clk;
+use crate::support::mock_github::MockGithub;
+
+fn git(dir: &Path, args: &[&str]) -> Output {
+    std::process::Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn run(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut c = clk();
+    c.current_dir(dir)
+        .env("CLK_NO_TUI", "1")
+        .env_remove("GITHUB_TOKEN");
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.args(args).output().unwrap()
+}
+
+fn project(top: &Path) -> std::path::PathBuf {
+    let dir = top.join("p");
+    fs::create_dir_all(&dir).unwrap();
+    assert!(run(&dir, &[], &["init"]).status.success());
+    dir
+}
+
+#[test]
+fn link_adds_a_remote_and_refuses_to_repoint_one_silently() {
+    let top = tempfile::tempdir().unwrap();
+    let dir = project(top.path());
+    assert!(
+        git(top.path(), &["init", "-q", "--bare", "a.git"])
+            .status
+            .success()
+    );
+    let a = top.path().join("a.git");
+    let out = run(&dir, &[], &["remote", "link", a.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("added the remote origin"));
+    let out = run(
+        &dir,
+        &[],
+        &["remote", "link", "https://example.invalid/x.git"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--replace"));
+    let out = run(&dir, &[], &["remote", "link", "--upload-pack=x"]);
+    assert_ne!(out.status.code(), Some(0), "{out:?}");
+    let out = run(&dir, &[], &["remote", "list"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(a.to_str().unwrap()));
+    // A clean push goes through the scan to the linked remote.
+    let out = git(&dir, &["push", "-q", "origin", "main"]);
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn create_makes_a_private_repository_through_the_api_and_links_it() {
+    let top = tempfile::tempdir().unwrap();
+    let dir = project(top.path());
+    let gh = MockGithub::start();
+    gh.set_clone_root(top.path());
+    for bare in ["notes.git", "team-notes.git"] {
+        assert!(
+            git(top.path(), &["init", "-q", "--bare", bare])
+                .status
+                .success()
+        );
+    }
+    let cfg = format!("tasks.github_api={}", gh.url());
+    assert!(
+        run(&dir, &[], &["configure", "--set", &cfg])
+            .status
+            .success()
+    );
+    let token = "ghp_remotecreatetesttoken000000000000";
+
+    let out = run(
+        &dir,
+        &[("GITHUB_TOKEN", token)],
+        &["remote", "create", "notes"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("created") && text.contains("private"),
+        "{text}"
+    );
+    assert!(!text.contains(token));
+    let req = gh.requests().pop().unwrap();
+    assert_eq!(
+        (req.method.as_str(), req.path.as_str()),
+        ("POST", "/user/repos")
+    );
+    assert_eq!(req.json["name"], "notes");
+    assert_eq!(req.json["private"], true);
+    assert_eq!(req.headers["authorization"], format!("Bearer {token}"));
+    let url = String::from_utf8_lossy(&git(&dir, &["remote", "get-url", "origin"]).stdout)
+        .trim()
+        .to_string();
+    assert_eq!(url, top.path().join("notes.git").display().to_string());
+    assert!(
+        git(&dir, &["push", "-q", "origin", "main"])
+            .status
+            .success()
+    );
+
+    // A name GitHub refuses: its reason, and no remote changed.
+    let out = run(
+        &dir,
+        &[("GITHUB_TOKEN", token)],
+        &["remote", "create", "taken", "--remote", "second"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    assert!(!git(&dir, &["remote", "get-url", "second"]).status.success());
+    // An organisation goes to its own endpoint.
+    let out = run(
+        &dir,
+        &[("GITHUB_TOKEN", token)],
+        &[
+            "remote",
+            "create",
+            "team-notes",
+            "--owner",
+            "acme",
+            "--remote",
+            "team",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(gh.requests().pop().unwrap().path, "/orgs/acme/repos");
+}
+
+#[test]
+fn create_without_a_token_or_gh_says_what_to_do() {
+    let top = tempfile::tempdir().unwrap();
+    let dir = project(top.path());
+    let out = run(
+        &dir,
+        &[("PATH", "/usr/bin:/bin")],
+        &["remote", "create", "x"],
+    );
+    if which_gh() {
+        return; // gh would be used; nothing to prove here
+    }
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("GITHUB_TOKEN"),
+        "{out:?}"
+    );
+}
+
+fn which_gh() -> bool {
+    ["/usr/bin/gh", "/bin/gh"]
+        .iter()
+        .any(|p| Path::new(p).exists())
+}
