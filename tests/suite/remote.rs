@@ -9,12 +9,7 @@ use crate::support::clk;
 use crate::support::mock_github::MockGithub;
 
 fn git(dir: &Path, args: &[&str]) -> Output {
-    std::process::Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
+    crate::support::git_as_tester(dir, args)
 }
 
 fn run(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Output {

@@ -9,12 +9,7 @@ use std::process::Output;
 use crate::support::clk;
 
 fn git(dir: &Path, args: &[&str]) -> Output {
-    std::process::Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
+    crate::support::git_as_tester(dir, args)
 }
 
 fn commit(dir: &Path, file: &str, text: &str) {

@@ -57,3 +57,14 @@ pub fn clk() -> assert_cmd::Command {
     c.env("XDG_DATA_HOME", mine.join("data"));
     c
 }
+
+/// `git ARGS` in `dir` with a throwaway identity, its whole output kept.
+#[allow(dead_code)]
+pub fn git_as_tester(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
