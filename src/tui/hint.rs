@@ -80,6 +80,14 @@ pub fn hint(s: &AppState) -> String {
     if s.idea.is_none() {
         return "type your idea, or /tutorial for a free sample run, or /help".into();
     }
+    // Work that is only on this machine: say so once the run is over.
+    if let Some(n) = s.ahead.filter(|n| *n > 0)
+        && !s.busy()
+    {
+        return format!(
+            "↑{n} commit(s) not pushed — git push sends them (the secret scan checks first)"
+        );
+    }
     if s.work_finished {
         return "next: /loop ralph 5 to refine, /undo to revert, or type a follow-up".into();
     }

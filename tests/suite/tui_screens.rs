@@ -248,6 +248,15 @@ fn hint_bar_states() {
         }),
     );
     shot(&s, "run finished");
+    let idea = s.idea.clone();
+    update(
+        &mut s,
+        Msg::Refreshed {
+            ahead: Some(3),
+            idea,
+        },
+    );
+    shot(&s, "not pushed");
     update(
         &mut s,
         Msg::Engine(Event::ConfirmRequested {
