@@ -100,6 +100,8 @@ pub fn task_label(cmd: &Command) -> Option<String> {
         Command::Merge { .. } => "merge".into(),
         Command::Doctor { .. } => "doctor".into(),
         Command::Status => "status".into(),
+        Command::Diag => "diag".into(),
+        Command::Workspaces => "workspaces".into(),
         Command::ShowBudget | Command::SetCap { .. } => "budget".into(),
         Command::Tutorial => "tutorial".into(),
         Command::Queue { .. } => "queue".into(),

@@ -15,6 +15,7 @@ mod dispatch_http;
 mod dispatch_shell;
 mod done_gate;
 mod engine_commands;
+mod engine_ops;
 mod forgery;
 mod house_rules;
 mod isolation_flow;

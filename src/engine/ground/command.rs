@@ -96,6 +96,10 @@ pub enum Command {
     },
     /// A narrative snapshot: idea, agents, tokens, files, cost.
     Status,
+    /// Write a bug-report bundle in the project's folder (`/diag`).
+    Diag,
+    /// List the projects clk knows (`/workspaces`).
+    Workspaces,
     /// Show the spending caps in force and what was spent this session and today (`/budget`).
     ShowBudget,
     /// Set a spending cap for the rest of this session (`/budget set`): `key` is

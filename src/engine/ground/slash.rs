@@ -117,6 +117,16 @@ pub const COMMANDS: &[SlashSpec] = &[
         help: "check providers, config and git; --fix offers each repair",
     },
     SlashSpec {
+        name: "/diag",
+        usage: "/diag",
+        help: "write a .tar.gz for a bug report, secrets taken out",
+    },
+    SlashSpec {
+        name: "/workspaces",
+        usage: "/workspaces",
+        help: "the projects clk knows, most recent first",
+    },
+    SlashSpec {
         name: "/status",
         usage: "/status",
         help: "where things stand: idea, agents, tokens, files, cost",
@@ -404,6 +414,14 @@ pub fn parse(text: &str) -> Result<Slash, String> {
             _ => Err("usage: /doctor [--fix]".into()),
         },
         "status" => none(Slash::Engine(Command::Status)),
+        "diag" => match argv.as_slice() {
+            [] => engine(Command::Diag),
+            _ => Err("usage: /diag (clk diag --out FILE names the file)".into()),
+        },
+        "workspaces" => match argv.as_slice() {
+            [] => engine(Command::Workspaces),
+            _ => Err("usage: /workspaces (clk workspaces rename|forget|clean change them)".into()),
+        },
         "budget" => budget(&argv),
         "tutorial" => none(Slash::Engine(Command::Tutorial)),
         "" => Err("type a command after the slash; /help lists them".into()),

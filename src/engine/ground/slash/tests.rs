@@ -67,6 +67,9 @@ fn commands_carry_their_arguments() {
     );
     assert!(parse("/queue drop 0").is_err() && parse("/queue later").is_err());
     assert_eq!(engine("/doctor --fix"), Command::Doctor { fix: true });
+    assert_eq!(engine("/diag"), Command::Diag);
+    assert_eq!(engine("/workspaces"), Command::Workspaces);
+    assert!(parse("/diag now").is_err() && parse("/workspaces x").is_err());
     assert_eq!(engine("/budget"), Command::ShowBudget);
     let cap = |key: &str, usd| Command::SetCap {
         key: key.into(),

@@ -3,6 +3,7 @@
 //! events on the bus; the outcome only says whether the task did what was asked, and in a line
 //! what came of it.
 
+use crate::engine::ground::config::Env;
 use tokio_util::sync::CancellationToken;
 
 use super::session::Session;
@@ -67,6 +68,59 @@ pub(super) async fn doctor(ws: &Workspace, bus: &Bus, fix: bool) -> Handled {
         Handled::Failed("some checks fail; see the doctor report".into())
     } else {
         Handled::Done("no check fails".into())
+    }
+}
+
+/// `/diag`: the bundle goes into the project's folder; the report names it and what is in it.
+pub(super) async fn diag(ws: &Workspace, env: &Env, bus: &Bus) -> Handled {
+    let out = ws.root.join(format!(
+        "clk-diag-{}.tar.gz",
+        chrono::Local::now().format("%Y%m%d-%H%M%S")
+    ));
+    match crate::engine::session::diag::build(ws, env, &out, 200).await {
+        Ok(b) => {
+            bus.emit(Event::Report {
+                topic: "diag".into(),
+                lines: vec![
+                    format!("wrote {}", b.path.display()),
+                    format!("in it: {}", b.files.join(", ")),
+                    "secrets are taken out; look it over before you attach it to a bug report"
+                        .into(),
+                ],
+            });
+            Handled::Done("bug-report bundle written".into())
+        }
+        Err(e) => Handled::Failed(e),
+    }
+}
+
+/// `/workspaces`: the registry of projects, most recent first.
+pub(super) fn workspaces(env: &Env, bus: &Bus) -> Handled {
+    match crate::engine::store::workspaces::list(env) {
+        Ok(all) => {
+            let mut lines: Vec<String> = all
+                .iter()
+                .map(|e| {
+                    let when = e
+                        .last_used
+                        .get(..16)
+                        .unwrap_or(&e.last_used)
+                        .replace('T', " ");
+                    let idea = e.idea.as_deref().unwrap_or("");
+                    format!("{:<20} {when}  {}  {idea}", e.name, e.path.display())
+                })
+                .collect();
+            if lines.is_empty() {
+                lines.push("no projects yet: clk init or ./kickoff.sh adds them".into());
+            }
+            lines.push("clk workspaces rename|switch|forget|clean changes the list".into());
+            bus.emit(Event::Report {
+                topic: "workspaces".into(),
+                lines,
+            });
+            Handled::Done("workspaces listed".into())
+        }
+        Err(e) => Handled::Failed(e),
     }
 }
 
@@ -229,6 +283,8 @@ async fn project_command(
             .await
             .into(),
         Command::Doctor { .. }
+        | Command::Diag
+        | Command::Workspaces
         | Command::Confirm { .. }
         | Command::Stop
         | Command::Queue { .. }

@@ -256,6 +256,8 @@ fn task_name(cmd: &Command) -> String {
         Command::Merge { .. } => "merge".into(),
         Command::Doctor { .. } => "doctor".into(),
         Command::Status => "status".into(),
+        Command::Diag => "diag".into(),
+        Command::Workspaces => "workspaces".into(),
         Command::ShowBudget | Command::SetCap { .. } => "budget".into(),
         Command::Tutorial => "tutorial".into(),
         Command::Confirm { .. } => "answer".into(),
@@ -270,6 +272,8 @@ async fn run_task(session: &Session, bus: &Bus, id: u64, cmd: Command, cancel: &
     let task = task_name(&cmd);
     let handled = match cmd {
         Command::Doctor { fix } => commands::doctor(&session.base.ws, bus, fix).await,
+        Command::Diag => commands::diag(&session.base.ws, &session.base.env, bus).await,
+        Command::Workspaces => commands::workspaces(&session.base.env, bus),
         cmd => match session.project() {
             Err(e) => Handled::Failed(e),
             Ok(project) => commands::project_task(session, &project, bus, cmd, cancel).await,
