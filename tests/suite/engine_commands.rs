@@ -73,7 +73,7 @@ pub(crate) async fn submit(
 }
 
 /// The last report on `topic`.
-fn report(events: &[Event], topic: &str) -> Vec<String> {
+pub(crate) fn report(events: &[Event], topic: &str) -> Vec<String> {
     events
         .iter()
         .rev()

@@ -3,22 +3,10 @@
 use clk::engine::Engine;
 use clk::engine::ground::command::Command;
 use clk::engine::ground::config::Env;
-use clk::engine::ground::events::Event;
 use clk::engine::store::bus::Bus;
 use clk::engine::store::workspace::Workspace;
 
-use super::engine_commands::submit;
-
-fn report(events: &[Event], topic: &str) -> Vec<String> {
-    events
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            Event::Report { topic: t, lines } if t == topic => Some(lines.clone()),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no {topic} report in {events:?}"))
-}
+use super::engine_commands::{report, submit};
 
 #[tokio::test]
 async fn diag_and_workspaces_answer_in_the_log() {
