@@ -84,6 +84,7 @@ fn lock_label(command: &Command) -> Option<String> {
         Command::Budget { reset: true } => "clk budget --reset",
         Command::Tutorial => "clk tutorial",
         Command::Work { .. } => "clk work",
+        Command::Serve { .. } => "clk serve",
         _ => return None,
     };
     Some(what.to_string())
@@ -167,5 +168,10 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             workers,
             until_idle,
         } => cmd::work::run(&dir, workers, until_idle, format),
+        Command::Serve {
+            bind,
+            port,
+            allow_remote,
+        } => cmd::serve::run(&dir, bind, port, allow_remote),
     }
 }

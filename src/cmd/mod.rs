@@ -11,6 +11,7 @@ pub mod merge;
 pub mod orchestrate;
 pub mod providers;
 pub mod roles;
+pub mod serve;
 pub mod start;
 pub mod status;
 pub mod task;

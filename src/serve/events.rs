@@ -1,0 +1,232 @@
+//! `GET /events`: the engine's events as Server-Sent Events, the same JSON as `--json`.
+//!
+//! The activity log (`.clk/logs/activity.jsonl`) is the record: one hub task reads each new
+//! line once, when the bus says something was written (and every half second, for lines other
+//! clk processes write), and passes it to every client. An event's id is the byte offset just
+//! past its line, so a client that reconnects with `Last-Event-ID` is served the rest of the
+//! log from there and loses nothing; a client that falls behind the hub catches up the same way.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as Sse, KeepAlive};
+use axum::response::{IntoResponse, Response};
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use super::AppState;
+use super::reply::ApiError;
+use crate::engine::ground::events::Event;
+use crate::engine::store::bus::Bus;
+
+/// One event as sent: its id (the log offset past it) and its JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub id: u64,
+    pub data: Arc<str>,
+}
+
+/// Lines the hub keeps for clients between their reads; one that falls further behind reads
+/// the log instead.
+const CAPACITY: usize = 1024;
+/// How often the hub looks for lines other processes wrote.
+const POLL: Duration = Duration::from_millis(500);
+
+/// The reader of the activity log every client shares. Cheap to clone.
+#[derive(Clone)]
+pub struct Hub {
+    path: Arc<PathBuf>,
+    tx: broadcast::Sender<Line>,
+    end: Arc<AtomicU64>,
+}
+
+impl Hub {
+    /// Start reading `path` from its current end, woken by `bus`, until `stop`.
+    pub fn start(path: PathBuf, bus: &Bus, stop: CancellationToken) -> Hub {
+        let start = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let (tx, _) = broadcast::channel(CAPACITY);
+        let hub = Hub {
+            path: Arc::new(path),
+            tx,
+            end: Arc::new(AtomicU64::new(start)),
+        };
+        let me = hub.clone();
+        let mut wake = bus.subscribe();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    r = wake.recv() => if let Err(RecvError::Closed) = r { break },
+                    _ = tokio::time::sleep(POLL) => {}
+                }
+                me.read_new();
+            }
+        });
+        hub
+    }
+
+    /// Pass on the lines written since the last read.
+    fn read_new(&self) {
+        let from = self.end.load(Ordering::Acquire);
+        let (lines, end) = read_from(&self.path, from);
+        for l in lines {
+            let _ = self.tx.send(l);
+        }
+        self.end.store(end, Ordering::Release);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Line> {
+        self.tx.subscribe()
+    }
+
+    /// The offset the hub has read to.
+    pub fn end(&self) -> u64 {
+        self.end.load(Ordering::Acquire)
+    }
+}
+
+/// The complete lines of `path` after byte `from`, with the offset past the last one. A log
+/// shorter than `from` (replaced) is read from its start.
+pub fn read_from(path: &Path, from: u64) -> (Vec<Line>, u64) {
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return (Vec::new(), from);
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let from = if len < from { 0 } else { from };
+    let mut bytes = Vec::new();
+    if f.seek(SeekFrom::Start(from)).is_err() || f.read_to_end(&mut bytes).is_err() {
+        return (Vec::new(), from);
+    }
+    let mut out = Vec::new();
+    let mut at = from;
+    let mut rest = bytes.as_slice();
+    while let Some(nl) = rest.iter().position(|b| *b == b'\n') {
+        let (line, tail) = rest.split_at(nl + 1);
+        at += line.len() as u64;
+        rest = tail;
+        let text = String::from_utf8_lossy(&line[..nl]);
+        if let Some(data) = as_json_event(text.trim()) {
+            out.push(Line {
+                id: at,
+                data: data.into(),
+            });
+        }
+    }
+    (out, at)
+}
+
+/// A log line as `--json` prints it: the event without the log's timestamp. A line this
+/// version cannot read is passed on as it is, less the timestamp.
+fn as_json_event(line: &str) -> Option<String> {
+    if line.is_empty() {
+        return None;
+    }
+    let mut value: serde_json::Value = serde_json::from_str(line).ok()?;
+    if let serde_json::Value::Object(map) = &mut value {
+        map.remove("ts");
+    }
+    match serde_json::from_value::<Event>(value.clone()) {
+        Ok(ev) => serde_json::to_string(&ev).ok(),
+        Err(_) => serde_json::to_string(&value).ok(),
+    }
+}
+
+/// One client's place in the stream.
+struct Client {
+    hub: Hub,
+    rx: broadcast::Receiver<Line>,
+    /// The id of the last line sent.
+    cursor: u64,
+    pending: VecDeque<Line>,
+    stop: CancellationToken,
+}
+
+impl Client {
+    /// Queue the log's lines after the cursor (the hub may not have passed them on yet).
+    fn catch_up(&mut self) {
+        let (lines, _) = read_from(&self.hub.path, self.cursor);
+        self.pending.extend(lines);
+    }
+
+    async fn next(&mut self) -> Option<Line> {
+        loop {
+            if let Some(l) = self.pending.pop_front() {
+                if l.id > self.cursor {
+                    self.cursor = l.id;
+                    return Some(l);
+                }
+                continue;
+            }
+            let got = tokio::select! {
+                _ = self.stop.cancelled() => return None,
+                got = self.rx.recv() => got,
+            };
+            match got {
+                Ok(l) => self.pending.push_back(l),
+                Err(RecvError::Lagged(_)) => self.catch_up(),
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+/// `GET /events`: live from now, or from just after `Last-Event-ID`.
+pub async fn stream(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let last = match headers.get("last-event-id") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    ApiError::bad("Last-Event-ID must be the id of an event this server sent")
+                })?,
+        ),
+    };
+    // Subscribe before reading the log: a line is then either read below or received.
+    let rx = app.hub.subscribe();
+    let mut client = Client {
+        cursor: last.unwrap_or_else(|| app.hub.end()),
+        hub: app.hub.clone(),
+        rx,
+        pending: VecDeque::new(),
+        stop: app.stop.clone(),
+    };
+    client.catch_up();
+    let events = futures_util::stream::unfold(client, |mut c| async move {
+        let line = c.next().await?;
+        let ev = Sse::default().id(line.id.to_string()).data(&*line.data);
+        Some((Ok::<_, Infallible>(ev), c))
+    });
+    Ok(axum::response::sse::Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_read_whole_with_their_end_offset_and_without_the_timestamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("activity.jsonl");
+        let a = r#"{"event":"stop_requested","ts":"2026-01-01T00:00:00.000+00:00"}"#;
+        std::fs::write(&path, format!("{a}\n{{\"event\":\"stop_req")).unwrap();
+        let (lines, end) = read_from(&path, 0);
+        assert_eq!(lines.len(), 1, "the half-written line waits");
+        assert_eq!(end, a.len() as u64 + 1);
+        assert_eq!(lines[0].id, end);
+        assert_eq!(&*lines[0].data, r#"{"event":"stop_requested"}"#);
+        let (again, _) = read_from(&path, end);
+        assert!(again.is_empty());
+    }
+}
