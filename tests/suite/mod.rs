@@ -35,6 +35,7 @@ mod robustness;
 mod sandbox;
 mod sandbox_wired;
 mod secrets;
+mod serve;
 mod shell_sandbox;
 mod tasks;
 mod tls_roots;
