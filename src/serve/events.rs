@@ -229,4 +229,42 @@ mod tests {
         let (again, _) = read_from(&path, end);
         assert!(again.is_empty());
     }
+
+    /// A client that falls more than the hub's buffer behind reads the rest from the log:
+    /// it still gets every event, once, in order.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_that_falls_behind_catches_up_from_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("activity.jsonl");
+        let bus = Bus::new(Some(path.clone()));
+        let stop = CancellationToken::new();
+        let hub = Hub::start(path.clone(), &bus, stop.clone());
+        let mut client = Client {
+            rx: hub.subscribe(),
+            cursor: hub.end(),
+            hub: hub.clone(),
+            pending: VecDeque::new(),
+            stop: stop.clone(),
+        };
+        let n = CAPACITY * 3;
+        for _ in 0..n {
+            bus.emit(Event::StopRequested);
+        }
+        let mut got = Vec::new();
+        while got.len() < n {
+            let l = tokio::time::timeout(Duration::from_secs(10), client.next())
+                .await
+                .unwrap()
+                .unwrap();
+            got.push(l.id);
+        }
+        let (all, _) = read_from(&path, 0);
+        assert_eq!(got, all.iter().map(|l| l.id).collect::<Vec<_>>());
+        stop.cancel();
+        assert_eq!(
+            client.next().await,
+            None,
+            "the stream ends when the server stops"
+        );
+    }
 }
