@@ -12,7 +12,10 @@ use super::{Failure, project, runtime};
 use crate::engine::Engine;
 use crate::engine::ground::events::Command;
 use crate::engine::store::bus::Bus;
-use crate::serve::{self, AppState, auth, events::Hub};
+use crate::serve::{self, AppState, auth, events::Hub, notify::Notices};
+
+/// How often the task queue is looked at for notices.
+const NOTICE_TASKS_EVERY: Duration = Duration::from_secs(2);
 
 /// How long running work gets to stop when the server ends.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -42,11 +45,14 @@ pub fn run(dir: &Path, bind: IpAddr, port: u16, allow_remote: bool) -> Result<u8
         let (engine, join) = Engine::spawn(p, bus.clone());
         let stop = CancellationToken::new();
         let hub = Hub::start(ws.activity_log(), &bus, stop.clone());
+        let notices = Notices::default();
+        notices.watch(&hub, ws.clone(), NOTICE_TASKS_EVERY, stop.clone());
         let app = AppState {
             dir: ws.root.clone(),
             engine: engine.clone(),
             bus,
             hub,
+            notices,
             token: Arc::from(token.as_str()),
             stop: stop.clone(),
         };

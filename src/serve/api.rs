@@ -278,3 +278,21 @@ pub async fn confirm(State(app): State<AppState>, Body(b): Body<QuestionAnswer>)
     )
     .await
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct After {
+    #[serde(default)]
+    after: u64,
+}
+
+/// `GET /api/notices?after=N`: what a person should hear about, each thing once.
+pub async fn notices(
+    State(app): State<AppState>,
+    q: Result<axum::extract::Query<After>, axum::extract::rejection::QueryRejection>,
+) -> Answer {
+    let after = q
+        .map_err(|_| ApiError::bad("`after` is the seq of the last notice you saw"))?
+        .after;
+    ok(json!({"notices": app.notices.after(after)}))
+}

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod auth;
 pub mod events;
+pub mod notify;
 pub mod reply;
 pub mod tasks;
 pub mod web;
@@ -39,6 +40,7 @@ pub struct AppState {
     pub engine: EngineHandle,
     pub bus: Bus,
     pub hub: events::Hub,
+    pub notices: notify::Notices,
     pub token: Arc<str>,
     /// Cancelled when the server stops: open event streams end.
     pub stop: CancellationToken,
@@ -66,6 +68,7 @@ pub fn api_routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)>
         ("get", "/api/budget", get(api::budget)),
         ("post", "/api/budget", post(api::set_cap)),
         ("post", "/api/confirm", post(api::confirm)),
+        ("get", "/api/notices", get(api::notices)),
         ("get", "/api/tasks", get(tasks::list)),
         ("post", "/api/tasks", post(tasks::add)),
         ("get", "/api/tasks/{id}", get(tasks::show)),

@@ -7,7 +7,7 @@ let token = "";
 let lastId = null;
 let redraw = null;
 let question = null;
-const seen = new Set();
+let lastNotice = 0;
 
 function el(tag, attrs, text) {
   const e = document.createElement(tag);
@@ -56,9 +56,12 @@ function schedule() {
 
 async function refresh() {
   try {
-    const [live, tasks] = await Promise.all([api("GET", "/api/state"), api("GET", "/api/tasks")]);
+    const [live, tasks, told] = await Promise.all([
+      api("GET", "/api/state"), api("GET", "/api/tasks"), api("GET", "/api/notices?after=" + lastNotice),
+    ]);
     drawState(live);
     drawTasks(tasks);
+    drawNotices(told.notices);
   } catch (e) {
     note(e.message, true);
   }
@@ -113,7 +116,6 @@ function drawTasks(tasks) {
     }
     row.append(cell);
     body.append(row);
-    if (t.state === "approval") tell("task-" + t.id + "-approval", "Task " + t.id + " waits for your approval");
   }
 }
 
@@ -127,11 +129,16 @@ async function steer(id, action) {
   }
 }
 
-// A desktop notification once per thing that needs a person.
-function tell(key, text) {
-  if (seen.has(key)) return;
-  seen.add(key);
-  if (window.Notification && Notification.permission === "granted") new Notification("clk", { body: text });
+// The server tells each thing once; the page shows it and raises a desktop notification.
+function drawNotices(notices) {
+  const list = $("notices");
+  for (const n of notices) {
+    if (n.seq <= lastNotice) continue;
+    lastNotice = n.seq;
+    list.prepend(el("li", { "data-kind": n.kind, "data-key": n.key }, n.text));
+    while (list.children.length > 5) list.lastChild.remove();
+    if (window.Notification && Notification.permission === "granted") new Notification("clk", { body: n.text, tag: n.key });
+  }
 }
 
 function onEvent(ev) {
@@ -139,7 +146,6 @@ function onEvent(ev) {
     question = ev.id;
     $("question-text").textContent = ev.question;
     $("question").hidden = false;
-    tell("q-" + ev.id, ev.question);
   } else if (ev.event === "confirm_answered" && ev.id === question) {
     question = null;
     $("question").hidden = true;
@@ -219,6 +225,8 @@ function start() {
   }).catch(() => {});
   refresh();
   listen();
+  // A worker in another process moves tasks without an event here: look again now and then.
+  setInterval(schedule, 3000);
   if (window.Notification && Notification.permission === "default") Notification.requestPermission().catch(() => {});
 }
 

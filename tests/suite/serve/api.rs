@@ -104,3 +104,50 @@ async fn tasks_are_queued_listed_and_steered_with_the_clis_answers() {
     let cli: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(cli[0]["state"], "cancelled");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_waiting_for_approval_and_a_finished_run_are_told_once_each() {
+    let (_top, s) = start();
+    let (_, t) = s
+        .post("/api/tasks", json!({"prompt": "add a health endpoint"}))
+        .await;
+    let id = t["id"].as_i64().unwrap();
+    super::browser::wait_for_approval(&s, id);
+    let mut sse = Sse::connect(&s, None).await;
+    let (_, r) = s
+        .post(
+            "/api/input",
+            json!({"text": "Add a hello() function to greeter.py"}),
+        )
+        .await;
+    Served::until_finished(&mut sse, r["task_id"].as_u64().unwrap()).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let notices = loop {
+        let (status, n) = s.get("/api/notices").await;
+        assert_eq!(status, StatusCode::OK);
+        let list = n["notices"].as_array().unwrap().clone();
+        let kinds: Vec<&str> = list.iter().map(|n| n["kind"].as_str().unwrap()).collect();
+        if kinds.contains(&"approval") && kinds.contains(&"run_failed") {
+            break list;
+        }
+        assert!(std::time::Instant::now() < deadline, "{n}");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    };
+    // Seen several times by now (every task look, every poll), told once.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let (_, again) = s.get("/api/notices").await;
+    assert_eq!(again["notices"].as_array().unwrap(), &notices);
+    let approval = notices.iter().find(|n| n["kind"] == "approval").unwrap();
+    assert_eq!(approval["key"], format!("task:{id}:approval"));
+    let run = notices.iter().find(|n| n["kind"] == "run_failed").unwrap();
+    assert!(run["text"].as_str().unwrap().contains("cycle_cap"), "{run}");
+    let last = notices
+        .iter()
+        .map(|n| n["seq"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    let (_, after) = s.get(&format!("/api/notices?after={last}")).await;
+    assert!(after["notices"].as_array().unwrap().is_empty());
+    let (status, _) = s.get("/api/notices?after=soon").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

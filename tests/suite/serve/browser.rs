@@ -102,6 +102,21 @@ async fn wait_for(c: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("{css} never appeared: {e}"));
 }
 
+/// Move task `id` from queued to waiting for approval, as a worker does with a `safe` task
+/// whose work is done.
+pub fn wait_for_approval(s: &super::Served, id: i64) {
+    use clk::engine::ground::task::TaskState;
+    use clk::engine::store::tasks::{Move, TaskStore, open};
+    let ws = clk::engine::store::workspace::Workspace::new(s.dir.clone());
+    let m = Move {
+        id,
+        from: &[TaskState::Queued],
+        to: TaskState::Approval,
+        reason: "waits for approval",
+    };
+    assert!(open(&ws).unwrap().move_state(&m, 0).unwrap());
+}
+
 /// Click what `css` matches, again if a redraw replaced it between finding and clicking.
 async fn click(c: &Client, css: &str) {
     for _ in 0..20 {
@@ -136,19 +151,7 @@ async fn the_dashboard_in_chromium_runs_an_idea_and_approves_a_task() {
         waiting["id"].as_i64().unwrap(),
         queued["id"].as_i64().unwrap(),
     );
-    {
-        use clk::engine::ground::task::TaskState;
-        use clk::engine::store::tasks::{Move, TaskStore, open};
-        let ws = clk::engine::store::workspace::Workspace::new(s.dir.clone());
-        let store = open(&ws).unwrap();
-        let m = Move {
-            id: wid,
-            from: &[TaskState::Queued],
-            to: TaskState::Approval,
-            reason: "waits for approval",
-        };
-        assert!(store.move_state(&m, 0).unwrap());
-    }
+    wait_for_approval(&s, wid);
     let driver = start_driver(&driver_bin).await;
     let c = session(&driver, &chrome, &top.path().join("chrome-profile")).await;
     c.goto(&format!("{}/#token={}", s.url, s.token))
@@ -179,6 +182,9 @@ async fn the_dashboard_in_chromium_runs_an_idea_and_approves_a_task() {
     wait_for(&c, ".card[data-agent=chief]").await;
     wait_for(&c, ".card[data-agent=engineer][data-status=done]").await;
     wait_for(&c, "#log li").await;
+    // The end of the run and the task that waits are told in the page, once each.
+    wait_for(&c, "#notices li[data-kind=run_failed]").await;
+    wait_for(&c, &format!("#notices li[data-key='task:{wid}:approval']")).await;
     // The log filter keeps only matching lines.
     let filter = c.find(Locator::Id("filter")).await.unwrap();
     filter.send_keys("merged").await.unwrap();
@@ -210,6 +216,13 @@ async fn the_dashboard_in_chromium_runs_an_idea_and_approves_a_task() {
     wait_for(&c, &format!("tr[data-task='{qid}'][data-state=paused]")).await;
     let (_, shown) = s.get(&format!("/api/tasks/{wid}")).await;
     assert_eq!(shown["state"], "approved");
+    let told = c
+        .find_all(Locator::Css(&format!(
+            "#notices li[data-key='task:{wid}:approval']"
+        )))
+        .await
+        .unwrap();
+    assert_eq!(told.len(), 1);
     let (_, timeline) = s.get(&format!("/api/tasks/{wid}/timeline")).await;
     assert!(timeline.to_string().contains("approve"), "{timeline}");
 
