@@ -14,12 +14,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::sse::{Event as Sse, KeepAlive};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::broadcast;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
 
 use super::AppState;
@@ -27,12 +27,19 @@ use super::reply::ApiError;
 use crate::engine::ground::events::Event;
 use crate::engine::store::bus::Bus;
 
-/// One event as sent: its id (the log offset past it) and its JSON.
+/// One event as sent: its id (the log offset past it), its JSON, and the SSE frame made of
+/// them once for every client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     pub id: u64,
     pub data: Arc<str>,
+    pub frame: Bytes,
 }
+
+/// Most frames sent in one write when a client has several waiting.
+const BATCH: usize = 256;
+/// A comment line sent on an idle stream, so proxies and clients know it is alive.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// Lines the hub keeps for clients between their reads; one that falls further behind reads
 /// the log instead.
@@ -114,9 +121,11 @@ pub fn read_from(path: &Path, from: u64) -> (Vec<Line>, u64) {
         rest = tail;
         let text = String::from_utf8_lossy(&line[..nl]);
         if let Some(data) = as_json_event(text.trim()) {
+            let frame = Bytes::from(format!("id: {at}\ndata: {data}\n\n"));
             out.push(Line {
                 id: at,
                 data: data.into(),
+                frame,
             });
         }
     }
@@ -156,25 +165,69 @@ impl Client {
         self.pending.extend(lines);
     }
 
+    /// The next line not sent yet, waiting for one.
     async fn next(&mut self) -> Option<Line> {
         loop {
-            if let Some(l) = self.pending.pop_front() {
-                if l.id > self.cursor {
-                    self.cursor = l.id;
-                    return Some(l);
-                }
-                continue;
+            if let Some(l) = self.take_pending() {
+                return Some(l);
             }
             let got = tokio::select! {
                 _ = self.stop.cancelled() => return None,
                 got = self.rx.recv() => got,
             };
-            match got {
-                Ok(l) => self.pending.push_back(l),
-                Err(RecvError::Lagged(_)) => self.catch_up(),
-                Err(RecvError::Closed) => return None,
+            self.got(got)?;
+        }
+    }
+
+    fn take_pending(&mut self) -> Option<Line> {
+        while let Some(l) = self.pending.pop_front() {
+            if l.id > self.cursor {
+                self.cursor = l.id;
+                return Some(l);
             }
         }
+        None
+    }
+
+    /// Queue what the hub passed on; `None` when the hub is gone.
+    fn got(&mut self, got: Result<Line, RecvError>) -> Option<()> {
+        match got {
+            Ok(l) => self.pending.push_back(l),
+            Err(RecvError::Lagged(_)) => self.catch_up(),
+            Err(RecvError::Closed) => return None,
+        }
+        Some(())
+    }
+
+    /// The next write: the frames waiting now (at least one, waiting for it), or a keep-alive
+    /// comment after a quiet spell.
+    async fn chunk(&mut self) -> Option<Bytes> {
+        let first = match tokio::time::timeout(KEEP_ALIVE, self.next()).await {
+            Ok(line) => line?,
+            Err(_) => return Some(Bytes::from_static(b":\n\n")),
+        };
+        let mut more: Vec<Bytes> = Vec::new();
+        while more.len() + 1 < BATCH {
+            if self.pending.is_empty() {
+                match self.rx.try_recv() {
+                    Ok(l) => self.pending.push_back(l),
+                    Err(TryRecvError::Lagged(_)) => self.catch_up(),
+                    Err(_) => break,
+                }
+            }
+            if let Some(l) = self.take_pending() {
+                more.push(l.frame);
+            }
+        }
+        if more.is_empty() {
+            // The usual case: one frame, shared with every other client, not copied.
+            return Some(first.frame);
+        }
+        let mut out = first.frame.to_vec();
+        for f in more {
+            out.extend_from_slice(&f);
+        }
+        Some(Bytes::from(out))
     }
 }
 
@@ -201,13 +254,17 @@ pub async fn stream(State(app): State<AppState>, headers: HeaderMap) -> Result<R
         stop: app.stop.clone(),
     };
     client.catch_up();
-    let events = futures_util::stream::unfold(client, |mut c| async move {
-        let line = c.next().await?;
-        let ev = Sse::default().id(line.id.to_string()).data(&*line.data);
-        Some((Ok::<_, Infallible>(ev), c))
+    let frames = futures_util::stream::unfold(client, |mut c| async move {
+        let chunk = c.chunk().await?;
+        Some((Ok::<_, Infallible>(chunk), c))
     });
-    Ok(axum::response::sse::Sse::new(events)
-        .keep_alive(KeepAlive::default())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(frames),
+    )
         .into_response())
 }
 
