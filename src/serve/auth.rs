@@ -98,15 +98,22 @@ fn token_in_query(query: &str, token: &str) -> bool {
         })
 }
 
-/// Why a request's credentials are refused, or `None` when they are good.
-pub fn refusal(headers: &HeaderMap, query: Option<&str>, token: &str) -> Option<ApiError> {
-    if query.is_some_and(|q| token_in_query(q, token)) {
-        return Some(ApiError::new(
+/// The refusal of a token in the URL, on any route, the open ones too.
+fn in_query(query: Option<&str>, token: &str) -> Option<ApiError> {
+    query.filter(|q| token_in_query(q, token)).map(|_| {
+        ApiError::new(
             StatusCode::UNAUTHORIZED,
             "token_in_query",
             "a token in the URL is refused (URLs end up in logs); send it as an \
              `Authorization: Bearer <token>` header",
-        ));
+        )
+    })
+}
+
+/// Why a request's credentials are refused, or `None` when they are good.
+pub fn refusal(headers: &HeaderMap, query: Option<&str>, token: &str) -> Option<ApiError> {
+    if let Some(e) = in_query(query, token) {
+        return Some(e);
     }
     let given = headers
         .get(header::AUTHORIZATION)
@@ -124,6 +131,14 @@ pub fn refusal(headers: &HeaderMap, query: Option<&str>, token: &str) -> Option<
             "the token is wrong; it is in the file clk serve named when it started",
         )),
         Some(_) => None,
+    }
+}
+
+/// The middleware in front of every route: no token in the URL, even where none is needed.
+pub async fn no_token_in_url(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    match in_query(req.uri().query(), &app.token) {
+        Some(e) => e.into_response(),
+        None => next.run(req).await,
     }
 }
 

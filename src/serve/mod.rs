@@ -104,6 +104,10 @@ pub fn router(app: AppState) -> Router {
     }
     open.merge(guarded)
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            auth::no_token_in_url,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(cap_body))
         .with_state(app)

@@ -43,6 +43,18 @@ async fn every_route_but_health_refuses_a_missing_a_wrong_or_a_url_token() {
             .status(),
         StatusCode::OK
     );
+    // A token in the URL is refused on the open routes too.
+    for path in ["/health", "/", "/app.js"] {
+        let r = c
+            .get(format!("{}{path}?token={}", s.url, s.token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let page = c.get(format!("{}/", s.url)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(!page.text().await.unwrap().contains(&s.token));
     let routes = guarded();
     assert!(routes.len() >= 25, "{routes:?}");
     for (method, path) in routes {
