@@ -45,6 +45,9 @@ pub fn run(dir: &Path, bind: IpAddr, port: u16, allow_remote: bool) -> Result<u8
         let (engine, join) = Engine::spawn(p, bus.clone());
         let stop = CancellationToken::new();
         let hub = Hub::start(ws.activity_log(), &bus, stop.clone());
+        // Create and migrate the task store before anything else opens it: two first opens at
+        // once can both try to migrate it. A store that cannot open is reported per request.
+        let _ = crate::engine::store::tasks::open(&ws);
         let notices = Notices::default();
         notices.watch(&hub, ws.clone(), NOTICE_TASKS_EVERY, stop.clone());
         let app = AppState {

@@ -52,6 +52,11 @@ async fn an_idea_posted_as_input_runs_the_team_and_streams_its_events() {
     let (status, budget) = s.get("/api/budget").await;
     assert_eq!(status, StatusCode::OK);
     assert!(budget["lines"].to_string().contains("spent"), "{budget}");
+    let (status, e) = s
+        .post("/api/confirm", json!({"id": 99, "approve": true}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{e}");
+    assert_eq!(e["message"], "no question 99 is waiting");
     let (status, e) = s.post("/api/stop", json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT, "nothing runs: {e}");
     assert_eq!(e["message"], "nothing is running");
@@ -108,9 +113,10 @@ async fn tasks_are_queued_listed_and_steered_with_the_clis_answers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_waiting_for_approval_and_a_finished_run_are_told_once_each() {
     let (_top, s) = start();
-    let (_, t) = s
+    let (status, t) = s
         .post("/api/tasks", json!({"prompt": "add a health endpoint"}))
         .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
     let id = t["id"].as_i64().unwrap();
     super::browser::wait_for_approval(&s, id);
     let mut sse = Sse::connect(&s, None).await;

@@ -1,9 +1,9 @@
 //! The web dashboard in a real browser: headless Chromium driven over WebDriver (chromedriver)
 //! opens the page with the token in the address, types an idea and sees the agent cards change
-//! as the team works, filters the log, approves a task that waits for approval and pauses a
-//! queued one. `tests/run-all.sh` installs chromium and chromium-driver and sets
-//! `CLK_REQUIRE_BROWSER=1`, so there a missing browser fails the test; elsewhere it is skipped
-//! with the reason printed.
+//! as the team works, filters the log, approves a task that waits for approval, pauses a
+//! queued one, and answers a question the work asks. `tests/run-all.sh` installs chromium and
+//! chromium-driver and sets `CLK_REQUIRE_BROWSER=1`, so there a missing browser fails the
+//! test; elsewhere it is skipped with the reason printed.
 
 use std::net::TcpListener;
 use std::process::{Child, Command as Std, Stdio};
@@ -225,6 +225,28 @@ async fn the_dashboard_in_chromium_runs_an_idea_and_approves_a_task() {
     assert_eq!(told.len(), 1);
     let (_, timeline) = s.get(&format!("/api/tasks/{wid}/timeline")).await;
     assert!(timeline.to_string().contains("approve"), "{timeline}");
+
+    // A question the work asks is answered in the page: the doctor offers to put back a
+    // .gitignore line, and Yes does it.
+    let ignore = s.dir.join(".gitignore");
+    let text = std::fs::read_to_string(&ignore).unwrap();
+    assert!(text.contains(".clk/cache/\n"));
+    std::fs::write(&ignore, text.replace(".clk/cache/\n", "")).unwrap();
+    let line = c.find(Locator::Id("line")).await.unwrap();
+    line.send_keys("/doctor fix\n").await.unwrap();
+    wait_for(&c, "#question:not([hidden])").await;
+    let asked = c.find(Locator::Id("question-text")).await.unwrap();
+    assert!(asked.text().await.unwrap().contains("init again"));
+    click(&c, "#yes").await;
+    wait_for(&c, "#question[hidden]").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&ignore)
+        .unwrap()
+        .contains(".clk/cache/")
+    {
+        assert!(Instant::now() < deadline, "the repair was not made");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // A slash command typed in the page reaches the engine; a bad one says why in the page.
     let line = c.find(Locator::Id("line")).await.unwrap();
