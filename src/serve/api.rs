@@ -4,6 +4,7 @@
 //! end and answers with its report (status, budget, doctor, undo, stop).
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -245,11 +246,9 @@ pub struct Cap {
     usd: f64,
 }
 
-/// `POST /api/budget`: set a cap for this session (`/budget set`).
+/// `POST /api/budget`: set a cap for this session (`/budget set`). The engine refuses only a
+/// key or an amount that is wrong, so its refusal is a 400.
 pub async fn set_cap(State(app): State<AppState>, Body(b): Body<Cap>) -> Answer {
-    if !b.usd.is_finite() || b.usd < 0.0 {
-        return Err(ApiError::bad("`usd` must be 0 (off) or more"));
-    }
     round_trip(
         &app,
         Command::SetCap {
@@ -258,6 +257,20 @@ pub async fn set_cap(State(app): State<AppState>, Body(b): Body<Cap>) -> Answer 
         },
     )
     .await
+    .map_err(|e| match e.status {
+        StatusCode::CONFLICT => ApiError::bad(e.message),
+        _ => e,
+    })
+}
+
+/// `GET /api/project`: the project this server works on (one `clk serve` per project).
+pub async fn project(State(app): State<AppState>) -> Answer {
+    let p = cmd::project(&app.dir)?;
+    ok(json!({
+        "name": p.config.project_name.clone().unwrap_or_default(),
+        "root": p.ws.root,
+        "provider": p.providers.active,
+    }))
 }
 
 #[derive(Deserialize)]

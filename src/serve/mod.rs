@@ -51,6 +51,7 @@ pub fn api_routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)>
     vec![
         ("get", "/openapi.json", get(web::openapi)),
         ("get", "/events", get(events::stream)),
+        ("get", "/api/project", get(api::project)),
         ("get", "/api/status", get(api::status)),
         ("get", "/api/state", get(api::state)),
         ("post", "/api/idea", post(api::idea)),

@@ -285,7 +285,12 @@ async fn bad_input_is_a_400_that_says_what_to_fix_never_a_500() {
         (
             "/api/budget",
             json!({"key": "budget.session_usd_cap", "usd": -1}),
-            "usd",
+            "not a cap",
+        ),
+        (
+            "/api/budget",
+            json!({"key": "budget.nope", "usd": 1}),
+            "no cap called",
         ),
         ("/api/cast", json!({}), "no idea"),
     ];

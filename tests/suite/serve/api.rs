@@ -49,6 +49,16 @@ async fn an_idea_posted_as_input_runs_the_team_and_streams_its_events() {
         done["summary"].as_str().unwrap().starts_with("reverted"),
         "{done}"
     );
+    let (status, cap) = s
+        .post(
+            "/api/budget",
+            json!({"key": "budget.session_usd_cap", "usd": 5}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cap}");
+    let (_, project) = s.get("/api/project").await;
+    assert_eq!(project["root"], s.dir.display().to_string());
+    assert_eq!(project["provider"], "shell");
     let (status, budget) = s.get("/api/budget").await;
     assert_eq!(status, StatusCode::OK);
     assert!(budget["lines"].to_string().contains("spent"), "{budget}");
