@@ -98,6 +98,21 @@ impl Hub {
     pub fn end(&self) -> u64 {
         self.end.load(Ordering::Acquire)
     }
+
+    /// Follow the events after `last` (an event id), or from now, until `stop`.
+    pub fn follow(&self, last: Option<u64>, stop: CancellationToken) -> Follower {
+        // Subscribe before reading the log: a line is then either read here or received.
+        let rx = self.subscribe();
+        let mut f = Follower {
+            cursor: last.unwrap_or_else(|| self.end()),
+            hub: self.clone(),
+            rx,
+            pending: VecDeque::new(),
+            stop,
+        };
+        f.catch_up();
+        f
+    }
 }
 
 /// The complete lines of `path` after byte `from`, with the offset past the last one. A log
@@ -148,8 +163,9 @@ fn as_json_event(line: &str) -> Option<String> {
     }
 }
 
-/// One client's place in the stream.
-struct Client {
+/// One reader's place in the stream: a `/events` client, or a chat adapter following the
+/// events. Made by [`Hub::follow`].
+pub struct Follower {
     hub: Hub,
     rx: broadcast::Receiver<Line>,
     /// The id of the last line sent.
@@ -158,15 +174,15 @@ struct Client {
     stop: CancellationToken,
 }
 
-impl Client {
+impl Follower {
     /// Queue the log's lines after the cursor (the hub may not have passed them on yet).
     fn catch_up(&mut self) {
         let (lines, _) = read_from(&self.hub.path, self.cursor);
         self.pending.extend(lines);
     }
 
-    /// The next line not sent yet, waiting for one.
-    async fn next(&mut self) -> Option<Line> {
+    /// The next line not sent yet, waiting for one; `None` once the server stops.
+    pub async fn next(&mut self) -> Option<Line> {
         loop {
             if let Some(l) = self.take_pending() {
                 return Some(l);
@@ -201,7 +217,7 @@ impl Client {
 
     /// The next write: the frames waiting now (at least one, waiting for it), or a keep-alive
     /// comment after a quiet spell.
-    async fn chunk(&mut self) -> Option<Bytes> {
+    pub async fn chunk(&mut self) -> Option<Bytes> {
         let first = match tokio::time::timeout(KEEP_ALIVE, self.next()).await {
             Ok(line) => line?,
             Err(_) => return Some(Bytes::from_static(b":\n\n")),
@@ -244,16 +260,7 @@ pub async fn stream(State(app): State<AppState>, headers: HeaderMap) -> Result<R
                 })?,
         ),
     };
-    // Subscribe before reading the log: a line is then either read below or received.
-    let rx = app.hub.subscribe();
-    let mut client = Client {
-        cursor: last.unwrap_or_else(|| app.hub.end()),
-        hub: app.hub.clone(),
-        rx,
-        pending: VecDeque::new(),
-        stop: app.stop.clone(),
-    };
-    client.catch_up();
+    let client = app.hub.follow(last, app.stop.clone());
     let frames = futures_util::stream::unfold(client, |mut c| async move {
         let chunk = c.chunk().await?;
         Some((Ok::<_, Infallible>(chunk), c))
@@ -296,13 +303,7 @@ mod tests {
         let bus = Bus::new(Some(path.clone()));
         let stop = CancellationToken::new();
         let hub = Hub::start(path.clone(), &bus, stop.clone());
-        let mut client = Client {
-            rx: hub.subscribe(),
-            cursor: hub.end(),
-            hub: hub.clone(),
-            pending: VecDeque::new(),
-            stop: stop.clone(),
-        };
+        let mut client = hub.follow(None, stop.clone());
         let n = CAPACITY * 3;
         for _ in 0..n {
             bus.emit(Event::StopRequested);
