@@ -200,6 +200,19 @@ pub enum Command {
         #[command(subcommand)]
         action: ContextAction,
     },
+    /// Serve a REST API, an event stream and a web dashboard for this project (token-protected;
+    /// only this machine can reach it unless --allow-remote).
+    Serve {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// The port (0 picks a free one).
+        #[arg(long, default_value_t = 7420)]
+        port: u16,
+        /// Allow a --bind address other machines can reach.
+        #[arg(long)]
+        allow_remote: bool,
+    },
     /// Show or change settings.
     #[command(after_help = configure_help())]
     Configure {

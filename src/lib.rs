@@ -8,4 +8,5 @@ pub mod cli;
 pub mod cmd;
 pub mod engine;
 pub mod headless;
+pub mod serve;
 pub mod tui;

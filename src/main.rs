@@ -89,6 +89,7 @@ fn lock_label(command: &Command) -> Option<String> {
         Command::Remote {
             action: RemoteAction::Link { .. } | RemoteAction::Create { .. },
         } => "clk remote",
+        Command::Serve { .. } => "clk serve",
         _ => return None,
     };
     Some(what.to_string())
@@ -187,6 +188,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             workers,
             until_idle,
         } => cmd::work::run(&dir, workers, until_idle, format),
+        Command::Serve {
+            bind,
+            port,
+            allow_remote,
+        } => cmd::serve::run(&dir, bind, port, allow_remote),
     };
     if used {
         note_use(&dir);

@@ -24,6 +24,11 @@ if ! need strace; then
   echo "run-all: installing strace" >&2
   apt-get update -qq && apt-get install -y -qq strace >/dev/null
 fi
+if ! need chromium || ! need chromedriver; then
+  # The web dashboard's test drives headless Chromium over WebDriver.
+  echo "run-all: installing chromium and chromium-driver" >&2
+  apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
 if ! need cargo; then
   echo "run-all: cargo is missing; install Rust from https://rustup.rs" >&2
   exit 2
@@ -41,6 +46,8 @@ export CLK_REQUIRE_TMUX=1
 export CLK_REQUIRE_SANDBOX=1
 # And the CA-store test fails, not skips, when strace is missing.
 export CLK_REQUIRE_STRACE=1
+# The web dashboard's browser test fails, not skips, when Chromium is missing.
+export CLK_REQUIRE_BROWSER=1
 
 echo "== cargo fmt --check"
 cargo fmt --check

@@ -15,6 +15,7 @@ pub mod providers;
 pub mod remote;
 pub mod roles;
 pub mod scan;
+pub mod serve;
 pub mod start;
 pub mod status;
 pub mod task;

@@ -9,7 +9,7 @@ use crate::engine::store::roster::{current_agents, roster_names};
 use crate::engine::store::workflow::load_named;
 use crate::headless::Format;
 
-fn need_idea(dir: &Path) -> Result<(), Failure> {
+pub fn need_idea(dir: &Path) -> Result<(), Failure> {
     let p = project(dir)?;
     match Idea::load(&p.ws) {
         Some(_) => Ok(()),
@@ -19,7 +19,7 @@ fn need_idea(dir: &Path) -> Result<(), Failure> {
     }
 }
 
-fn check_workflow(dir: &Path, name: &str) -> Result<(), Failure> {
+pub fn check_workflow(dir: &Path, name: &str) -> Result<(), Failure> {
     let p = project(dir)?;
     let roster = roster_names(&p.ws, &current_agents(&p));
     load_named(&p.ws, name, &roster)

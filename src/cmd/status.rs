@@ -80,7 +80,7 @@ fn budget_json(p: &Project, totals: &UsageTotals) -> Value {
     json!({"enabled": budget::any_caps(cfg), "caps": caps})
 }
 
-fn gather(p: &Project) -> Value {
+pub fn gather(p: &Project) -> Value {
     let ws = &p.ws;
     let git = git::open(&ws.root).map(|repo| {
         let head = git::head_summary(&repo);

@@ -41,6 +41,7 @@ mod sandbox;
 mod sandbox_wired;
 mod secret_scan;
 mod secrets;
+mod serve;
 mod shell_sandbox;
 mod tasks;
 mod tls_roots;

@@ -1,0 +1,108 @@
+//! `clk serve`: the REST API, the event stream and the web dashboard for this project (see
+//! `serve/`), until Ctrl-C or SIGTERM. It holds the project lock as the dashboard does.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{Failure, project, runtime};
+use crate::engine::Engine;
+use crate::engine::ground::events::Command;
+use crate::engine::store::bus::Bus;
+use crate::serve::{self, AppState, auth, events::Hub, notify::Notices};
+
+/// How often the task queue is looked at for notices.
+const NOTICE_TASKS_EVERY: Duration = Duration::from_secs(2);
+
+/// How long running work gets to stop when the server ends.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+pub fn run(dir: &Path, bind: IpAddr, port: u16, allow_remote: bool) -> Result<u8, Failure> {
+    if !serve::is_loopback(bind) && !allow_remote {
+        return Err(Failure::bad_input(format!(
+            "--bind {bind} lets other machines reach clk; add --allow-remote if you mean it \
+             (every request still needs the token), or leave --bind out for 127.0.0.1"
+        )));
+    }
+    let p = project(dir)?;
+    let path = auth::token_path().map_err(Failure::failed)?;
+    let (token, made) = auth::load_or_create(&path).map_err(Failure::failed)?;
+    let ws = p.ws.clone();
+    runtime()?.block_on(async move {
+        let addr = SocketAddr::new(bind, port);
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            Failure::failed(format!(
+                "cannot listen on {addr}: {e}; pick another port with --port"
+            ))
+        })?;
+        let addr = listener.local_addr().unwrap_or(addr);
+        let bus = Bus::new(Some(ws.activity_log()));
+        // Questions wait for an answer through POST /api/confirm or the web dashboard.
+        bus.set_interactive(true);
+        let (engine, join) = Engine::spawn(p, bus.clone());
+        let stop = CancellationToken::new();
+        let hub = Hub::start(ws.activity_log(), &bus, stop.clone());
+        // Create and migrate the task store before anything else opens it: two first opens at
+        // once can both try to migrate it. A store that cannot open is reported per request.
+        let _ = crate::engine::store::tasks::open(&ws);
+        let notices = Notices::default();
+        notices.watch(&hub, ws.clone(), NOTICE_TASKS_EVERY, stop.clone());
+        let app = AppState {
+            dir: ws.root.clone(),
+            engine: engine.clone(),
+            bus,
+            hub,
+            notices,
+            token: Arc::from(token.as_str()),
+            stop: stop.clone(),
+        };
+        println!(
+            "clk serve: listening on http://{addr}/ for {}",
+            ws.root.display()
+        );
+        if made {
+            println!(
+                "New token (shown this once; kept in {}): {token}",
+                path.display()
+            );
+            println!("Dashboard: http://{addr}/#token={token}");
+        } else {
+            println!(
+                "Token: in {} (send it as `Authorization: Bearer <token>`)",
+                path.display()
+            );
+        }
+        println!("Stop with Ctrl-C.");
+        let ended = stop.clone();
+        let served = axum::serve(listener, serve::router(app))
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                ended.cancel();
+            })
+            .await;
+        let _ = engine.submit(Command::Abort);
+        let _ = engine.submit(Command::Shutdown);
+        if tokio::time::timeout(SHUTDOWN_GRACE, join).await.is_err() {
+            eprintln!("clk: the engine did not stop within 5 s; leaving it");
+        }
+        served.map_err(|e| Failure::failed(format!("the server stopped: {e}")))?;
+        println!("clk serve: stopped");
+        Ok(super::EXIT_OK)
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
