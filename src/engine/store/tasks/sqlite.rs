@@ -128,29 +128,40 @@ fn version(c: &Connection) -> rusqlite::Result<u32> {
     )
 }
 
-/// Apply the migrations the database has not had yet, each in its own transaction. A database
-/// from a newer clk (a version past ours) is refused rather than misread.
+/// Apply the migrations the database has not had yet, all in one transaction that takes the
+/// write lock first and reads the version again under it: two processes opening a new database
+/// at once cannot both migrate it (the second sees the first one's work). A database from a
+/// newer clk (a version past ours) is refused rather than misread.
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
     )?;
-    let have = version(conn)? as usize;
-    if have > MIGRATIONS.len() {
-        return Err(rusqlite::Error::InvalidParameterName(format!(
+    let too_new = |have: usize| {
+        rusqlite::Error::InvalidParameterName(format!(
             "the database is at schema version {have}, newer than this clk knows ({}); update clk",
             MIGRATIONS.len()
-        )));
+        ))
+    };
+    let have = version(conn)? as usize;
+    if have > MIGRATIONS.len() {
+        return Err(too_new(have));
+    }
+    if have == MIGRATIONS.len() {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let have = version(&tx)? as usize;
+    if have > MIGRATIONS.len() {
+        return Err(too_new(have));
     }
     for (i, step) in MIGRATIONS.iter().enumerate().skip(have) {
-        let tx = conn.transaction()?;
         tx.execute_batch(step)?;
         tx.execute(
             "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)",
             params![i + 1, now()],
         )?;
-        tx.commit()?;
     }
-    Ok(())
+    tx.commit()
 }
 
 fn bump_day(c: &Connection, tasks: u64, turns: u64, cost: u64) -> rusqlite::Result<()> {

@@ -29,6 +29,35 @@ fn migrates_once_and_reopens() {
     assert_eq!(s.list().unwrap().len(), 1);
 }
 
+/// Several processes (here threads, each with its own connection) opening a new database at
+/// the same moment all succeed, and the schema is applied once.
+#[test]
+fn many_first_opens_at_once_migrate_once() {
+    for _ in 0..10 {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("clk.db");
+        let gate = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let opens: Vec<_> = (0..6)
+            .map(|_| {
+                let (path, gate) = (path.clone(), gate.clone());
+                std::thread::spawn(move || {
+                    gate.wait();
+                    SqliteStore::open(&path).map(|s| s.version().unwrap())
+                })
+            })
+            .collect();
+        for o in opens {
+            let v = o.join().unwrap().unwrap();
+            assert_eq!(v as usize, schema::MIGRATIONS.len());
+        }
+        let c = rusqlite::Connection::open(&path).unwrap();
+        let rows: i64 = c
+            .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows as usize, schema::MIGRATIONS.len());
+    }
+}
+
 #[test]
 fn refuses_a_newer_schema() {
     let d = tempfile::tempdir().unwrap();
