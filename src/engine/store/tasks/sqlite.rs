@@ -81,13 +81,14 @@ impl SqliteStore {
         let mut conn = Connection::open(path).map_err(|e| fail(&e))?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(|e| fail(&e))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| fail(&e))?;
+        // Switching a new database to WAL and migrating it need a lock that SQLite may refuse
+        // at once (without waiting) while another process does the same: try again briefly.
+        busy_retry(|| conn.pragma_update(None, "journal_mode", "WAL")).map_err(|e| fail(&e))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| fail(&e))?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(|e| fail(&e))?;
-        migrate(&mut conn).map_err(|e| fail(&e))?;
+        busy_retry(|| migrate(&mut conn)).map_err(|e| fail(&e))?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
@@ -126,6 +127,22 @@ fn version(c: &Connection) -> rusqlite::Result<u32> {
         [],
         |r| r.get(0),
     )
+}
+
+/// Run `f` again while SQLite answers "busy" without having waited (at most about 5 s).
+fn busy_retry<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let mut tries = 0u32;
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && tries < 100 =>
+            {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20 + u64::from(tries % 7) * 5));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Apply the migrations the database has not had yet, all in one transaction that takes the
