@@ -141,8 +141,8 @@ pub enum Command {
     },
     /// A 30-second sample run on the free built-in provider, in a scratch project.
     Tutorial,
-    /// Queue work for `clk work` and steer it: add, list, show, timeline, approve, pause,
-    /// resume, cancel.
+    /// Queue work for `clk work` and steer it: add, list, show, timeline, approve, reject,
+    /// pause, resume, cancel, review.
     Task {
         #[command(subcommand)]
         action: TaskAction,
@@ -214,10 +214,17 @@ pub enum TaskAction {
     Show { id: i64 },
     /// Everything that happened to a task.
     Timeline { id: i64 },
-    /// Let a task that waits for approval merge.
+    /// Let a task that waits for approval go on: past a checkpoint (its plan, a risky
+    /// change), or to its merge.
     Approve {
         id: i64,
-        /// A note kept with the approval.
+        /// A note kept with the approval (the implementer sees it after a checkpoint).
+        note: Vec<String>,
+    },
+    /// Send a task that waits for approval back to its implementer with a note.
+    Reject {
+        id: i64,
+        /// What to do differently.
         note: Vec<String>,
     },
     /// Stop a task (a running one stops within seconds); `resume` queues it again.
@@ -249,7 +256,8 @@ pub struct TaskSettings {
     /// Who does it: a roster agent (engineer) or a provider (claude, codex, ...).
     #[arg(long)]
     pub agent: Option<String>,
-    /// safe (wait for `task approve`), balanced or aggressive (merge when green).
+    /// safe (stop for `task approve` after the plan, before risky changes and before the
+    /// merge), balanced (stop only for risky changes) or aggressive (merge when green).
     #[arg(long)]
     pub autonomy: Option<String>,
 }

@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::support::clk;
 use crate::support::mock_server::{MockServer, Reply, Script};
 
+mod checkpoints;
 mod flow;
 mod merge;
 

@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+use super::checkpoint;
 use super::handoff::{
     Handoff, handoff_instructions, parse_handoff, parse_verdict, verdict_instructions,
 };
@@ -17,7 +18,7 @@ use crate::engine::agents::dispatch::CommitPolicy;
 use crate::engine::agents::providers::registry;
 use crate::engine::ground::events::Event;
 use crate::engine::store::git;
-use crate::engine::store::tasks::Task;
+use crate::engine::store::tasks::{Task, TaskStore};
 use crate::engine::store::workspace::Project;
 
 /// Most characters of the diff a reviewer is shown.
@@ -103,11 +104,11 @@ fn implementer_objective(ctx: &Ctx<'_>, last: Option<&Handoff>, feedback: Option
     o
 }
 
-/// What the reviewer is asked: the implementer's last handoff when there is one, else (a pass
+/// What the reviewer is asked: the implementer's last handoff when there is one, and (a pass
 /// the user asked for) the user's note.
 fn review_objective(ctx: &Ctx<'_>, last: Option<&Handoff>, asked: Option<&str>) -> String {
-    let says = match (last, asked) {
-        (Some(h), _) => format!(
+    let mut says = match last {
+        Some(h) => format!(
             "The implementer says: {}\nChecklist: {}",
             h.summary,
             h.checklist
@@ -116,13 +117,23 @@ fn review_objective(ctx: &Ctx<'_>, last: Option<&Handoff>, asked: Option<&str>) 
                 .collect::<Vec<_>>()
                 .join("; ")
         ),
-        (None, Some("")) | (None, None) => {
-            "The user asks for another review of the task's branch as it is now.".to_string()
-        }
-        (None, Some(note)) => {
-            format!("The user asks for another review of the task's branch as it is now: {note}")
-        }
+        None => String::new(),
     };
+    let user = match asked {
+        None if !says.is_empty() => None,
+        Some("") | None => {
+            Some("The user asks for another review of the task's branch as it is now.".into())
+        }
+        Some(note) => Some(format!(
+            "The user asks for another review of the task's branch as it is now: {note}"
+        )),
+    };
+    if let Some(u) = user {
+        if !says.is_empty() {
+            says.push('\n');
+        }
+        says.push_str(&u);
+    }
     format!(
         "Review task {} independently: {}\n\n{says}\n\nThe change (a diff against where the \
          task started):\n{}\n\n{}",
@@ -169,12 +180,18 @@ async fn go(ctx: &mut Ctx<'_>) -> Result<Ended, Ended> {
     }
     let max_rounds = ctx.project.config.tasks.max_review_rounds.max(1);
     let mut rounds = 0;
-    let mut last: Option<Handoff> = None;
-    let mut feedback: Option<String> = ctx.sent_back();
+    // A task that stopped (a checkpoint, a pause, a dead worker) goes on from its last handoff.
+    let mut last: Option<Handoff> = ctx.last_handoff();
+    let decided = checkpoint::decided(&ctx.task.reason);
+    // Approved at a checkpoint with its checklist done: on to the review.
+    let mut to_review = decided.is_some()
+        && ctx.task.reason.starts_with(checkpoint::APPROVED)
+        && last.as_ref().is_some_and(Handoff::complete);
+    let mut feedback: Option<String> = ctx.sent_back().or(decided);
     loop {
         // A pass the user asked for starts with the reviewer; after it the loop runs as usual.
         let note = asked.take();
-        if note.is_none() {
+        if note.is_none() && !std::mem::take(&mut to_review) {
             let objective = implementer_objective(ctx, last.as_ref(), feedback.take().as_deref());
             let t = ctx
                 .turn("implementer", &tp, &agent, objective, CommitPolicy::Now)
@@ -204,6 +221,11 @@ async fn go(ctx: &mut Ctx<'_>) -> Result<Ended, Ended> {
                         ),
                     );
                     let complete = h.complete();
+                    let kept = crate::engine::ground::fixed::json(&h).to_string();
+                    if let Err(e) = ctx.store.set_handoff(ctx.task.id, &kept) {
+                        return Err(Ended::Failed(e.to_string()));
+                    }
+                    ctx.checkpoint(Some(&h))?;
                     last = Some(h);
                     if !complete {
                         continue;

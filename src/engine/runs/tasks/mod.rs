@@ -3,8 +3,10 @@
 //! solo), and the worker that runs them in their own worktrees (`work.rs`).
 
 pub mod budget;
+pub mod checkpoint;
 pub mod duo;
 pub mod handoff;
+mod land;
 pub mod ops;
 pub mod overlap;
 pub mod pr;

@@ -8,8 +8,11 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use super::checkpoint::{self, Stop};
+use super::handoff::Handoff;
 use crate::engine::agents::dispatch::{CommitPolicy, DispatchRequest};
 use crate::engine::ground::events::Event;
+use crate::engine::ground::task::parse_autonomy;
 use crate::engine::store::bus::Bus;
 use crate::engine::store::git::{self, worktree};
 use crate::engine::store::tasks::{SqliteStore, Task, TaskStore, TurnRecord, now};
@@ -26,6 +29,8 @@ pub enum Ended {
     Stopped,
     /// Another turn would cross a daily budget; the line names it. It waits, worktree kept.
     Budget(String),
+    /// It reached an approval checkpoint; it waits for `task approve` or `task reject`.
+    Checkpoint(Stop),
 }
 
 /// The run id of task `id`'s worktree (its branch is `clk/task-<id>`).
@@ -137,6 +142,29 @@ impl Ctx<'_> {
         ))
     }
 
+    /// Stop here when a checkpoint is due: the task's predicted files and those its branch
+    /// changed so far, and the implementer's last handoff.
+    pub fn checkpoint(&self, handoff: Option<&Handoff>) -> Result<(), Ended> {
+        let approved = self
+            .store
+            .progress(self.task.id)
+            .map_err(|e| Ended::Failed(e.to_string()))?
+            .approved;
+        let mut files = self.task.predicted_files.clone();
+        files.extend(changed_files(&self.path, &self.base));
+        let autonomy = parse_autonomy(&self.task.autonomy);
+        match checkpoint::due(autonomy, handoff, &files, &approved) {
+            Some(stop) => Err(Ended::Checkpoint(stop)),
+            None => Ok(()),
+        }
+    }
+
+    /// The implementer's last valid handoff, kept by an earlier run of the task.
+    pub fn last_handoff(&self) -> Option<Handoff> {
+        let kept = self.store.progress(self.task.id).ok()?.handoff;
+        serde_json::from_str(&kept).ok()
+    }
+
     pub fn log(&self, kind: &str, text: &str) {
         let _ = self.store.log(self.task.id, kind, text);
     }
@@ -239,7 +267,9 @@ impl Ctx<'_> {
 
 /// The solo flow: implementer turns until one succeeds.
 async fn solo(ctx: &mut Ctx<'_>) -> Ended {
-    let mut back = ctx.sent_back();
+    let mut back = ctx
+        .sent_back()
+        .or_else(|| checkpoint::decided(&ctx.task.reason));
     loop {
         let again = if let Some(b) = back.take() {
             format!("\n\n{b}")
@@ -310,6 +340,13 @@ pub async fn run(
         started: Instant::now(),
         turns: u32::try_from(turns).unwrap_or(u32::MAX),
     };
+    // A checkpoint due before any more work (a risky file it is about to change, or one of
+    // two reached at once); not right after a person sent it back: it gets a turn first.
+    if !task.reason.starts_with(checkpoint::REJECTED) {
+        if let Err(stop) = ctx.checkpoint(ctx.last_handoff().as_ref()) {
+            return stop;
+        }
+    }
     match task.flow.as_str() {
         "duo" => super::duo::run(&mut ctx).await,
         _ => solo(&mut ctx).await,

@@ -9,8 +9,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::schema::MIGRATIONS;
 use super::{
-    DayUsage, Move, NewTask, Rule, StoreError, Task, TaskStore, Template, TimelineEntry,
-    TurnRecord, now, today,
+    DayUsage, Move, NewTask, Progress, Rule, StoreError, Task, TaskStore, Template, TimelineEntry,
+    TurnRecord, now, progress, today,
 };
 use crate::engine::ground::redact::redact_text;
 use crate::engine::ground::task::TaskState;
@@ -371,13 +371,29 @@ impl TaskStore for SqliteStore {
     }
 
     fn approve(&self, id: i64, by: &str, note: &str) -> Result<(), StoreError> {
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO approvals (task_id, by, note, at) VALUES (?1, ?2, ?3, ?4)",
-                params![id, by, redact_text(note), now()],
-            )
-            .map(|_| ())
-        })
+        self.approve_at(id, "", by, note)
+    }
+
+    fn approve_at(
+        &self,
+        id: i64,
+        checkpoint: &str,
+        by: &str,
+        note: &str,
+    ) -> Result<(), StoreError> {
+        self.with(|c| progress::approve(c, id, checkpoint, by, note))
+    }
+
+    fn progress(&self, id: i64) -> Result<Progress, StoreError> {
+        self.with(|c| progress::read(c, id))
+    }
+
+    fn set_checkpoint(&self, id: i64, name: &str) -> Result<(), StoreError> {
+        self.with(|c| progress::set_checkpoint(c, id, name))
+    }
+
+    fn set_handoff(&self, id: i64, json: &str) -> Result<(), StoreError> {
+        self.with(|c| progress::set_handoff(c, id, json))
     }
 
     fn count_started(&self) -> Result<(), StoreError> {
