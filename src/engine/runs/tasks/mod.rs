@@ -11,6 +11,7 @@ pub mod ops;
 pub mod overlap;
 pub mod pr;
 pub mod proof;
+pub mod resolve;
 pub mod risk;
 pub mod rules;
 pub mod run;

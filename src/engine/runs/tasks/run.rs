@@ -340,6 +340,14 @@ pub async fn run(
         started: Instant::now(),
         turns: u32::try_from(turns).unwrap_or(u32::MAX),
     };
+    // A rebase conflict left by its proof: resolved where it stopped, then proved again.
+    if super::resolve::pending(&ctx.path) {
+        match super::resolve::run(&mut ctx).await {
+            Ok(true) => return ctx.finished(),
+            Ok(false) => {}
+            Err(end) => return end,
+        }
+    }
     // A checkpoint due before any more work (a risky file it is about to change, or one of
     // two reached at once); not right after a person sent it back: it gets a turn first.
     if !task.reason.starts_with(checkpoint::REJECTED) {
