@@ -142,7 +142,10 @@ fn two_tasks_changing_the_same_line_the_second_resolves_its_rebase_conflict_in_p
         write_shared("from both tasks"),
     ]));
     let (_t, dir) = shared_project(&mock);
-    set_tasks_config(&dir, serde_json::json!({"checks": ["test -s shared.txt"]}));
+    ok(
+        &dir,
+        &["configure", "--set", "tasks.checks=test -s shared.txt"],
+    );
     git(&dir, &["commit", "-qam", "user: checks"]);
     // No file named in the prompts, so both run at once and change the same line.
     ok(
