@@ -1,7 +1,7 @@
-//! Approval checkpoints inside a task: `safe` stops after a plan that leaves work to do,
-//! `balanced` before a risky file; `task reject` sends the note to the implementer, `task
+//! Guardrails inside a task. Approval checkpoints: `safe` stops after a plan that leaves work
+//! to do, `balanced` before a risky file; `task reject` sends the note to the implementer, `task
 //! approve` lets the next `clk work` go on from where it stopped, and the timeline says who
-//! decided and when.
+//! decided and when. `tasks.max_runtime_s` counts the time of every run of a task.
 
 use super::*;
 
@@ -155,4 +155,68 @@ fn balanced_stops_before_a_risky_file_and_asks_once() {
     assert!(out.contains("1 merged"), "{out}");
     assert!(dir.join(".github/workflows/ci.yml").is_file());
     assert!(timeline(&dir, 1).contains("checkpoint risky:.github/workflows/ci.yml approved by"));
+}
+
+/// The seconds `task show` says task 1 was worked.
+fn runtime(dir: &Path) -> f64 {
+    let show = ok(dir, &["task", "show", "1"]);
+    let line = show
+        .lines()
+        .find(|l| l.trim_start().starts_with("runtime"))
+        .unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn max_runtime_counts_every_run_of_a_task_and_pauses_it_when_used_up() {
+    let mock = MockServer::start(Script::new(vec![
+        Reply::delay(1500, step("a.txt", "wrote a.txt", &["write b.txt"])),
+        Reply::Stall,
+        // Would fit in a fresh 3 s, but not in what is left of them.
+        Reply::delay(2000, step("b.txt", "wrote b.txt", &[])),
+        step("b.txt", "wrote b.txt", &[]),
+    ]));
+    let (_t, dir) = project(&mock);
+    ok(&dir, &["configure", "--set", "tasks.max_runtime_s=3"]);
+    git(&dir, &["commit", "-qam", "user: limit"]);
+    ok(&dir, &["task", "add", "write a and b"]);
+    // The first `clk work`: a 1.5 s turn, then the user pauses it during the second.
+    let mut child = Std::new(env!("CARGO_BIN_EXE_clk"))
+        .current_dir(&dir)
+        .args(["--no-tui", "work", "--until-idle"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while mock.model_calls() < 2 {
+        assert!(start.elapsed() < Duration::from_secs(30), "no second turn");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    ok(&dir, &["task", "pause", "1"]);
+    assert!(child.wait().unwrap().success());
+    let first = runtime(&dir);
+    assert!((1.5..3.0).contains(&first), "{first}");
+    assert_eq!(task(&dir, 1)["state"], "paused");
+
+    // The next `clk work` counts on from there: the 2 s turn does not fit.
+    ok(&dir, &["task", "resume", "1"]);
+    ok(&dir, &["work", "--until-idle"]);
+    let t = task(&dir, 1);
+    assert_eq!(t["state"], "paused", "{}", timeline(&dir, 1));
+    let why = t["reason"].as_str().unwrap();
+    assert!(
+        why.contains("s over all its runs, all that tasks.max_runtime_s (3 s) allows; raise it"),
+        "{why}"
+    );
+    assert!(runtime(&dir) >= 3.0, "{}", runtime(&dir));
+    assert!(!dir.join("b.txt").exists());
+
+    // Raised, it goes on.
+    ok(&dir, &["configure", "--set", "tasks.max_runtime_s=60"]);
+    git(&dir, &["commit", "-qam", "user: more time"]);
+    ok(&dir, &["task", "resume", "1"]);
+    ok(&dir, &["work", "--until-idle"]);
+    assert_eq!(task(&dir, 1)["state"], "merged", "{}", timeline(&dir, 1));
+    assert!(dir.join("b.txt").is_file());
 }

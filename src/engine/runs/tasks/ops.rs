@@ -249,6 +249,13 @@ pub fn apply_with(
                 t.turns,
                 format_usd(t.cost_micros)
             ));
+            let used = store.progress(id).map_err(err)?.runtime_ms as f64 / 1000.0;
+            let limit = project.config.tasks.max_runtime_s;
+            lines.push(if limit > 0 {
+                format!("  runtime    {used:.1} s of {limit} s (tasks.max_runtime_s)")
+            } else {
+                format!("  runtime    {used:.1} s")
+            });
             Ok(Reply {
                 summary: format!("task {} is {}", t.id, t.state.name()),
                 lines,

@@ -27,6 +27,9 @@ pub enum Ended {
     Failed(String),
     /// Its token was cancelled (a pause, a cancel, or `clk work` stopping).
     Stopped,
+    /// It must stop until a person looks (its time is up); the line says why. `task resume`
+    /// goes on.
+    Paused(String),
     /// Another turn would cross a daily budget; the line names it. It waits, worktree kept.
     Budget(String),
     /// It reached an approval checkpoint; it waits for `task approve` or `task reject`.
@@ -37,6 +40,9 @@ pub enum Ended {
 pub fn run_id(id: i64) -> String {
     format!("task-{id}")
 }
+
+/// How often the time a turn takes is counted in the store.
+const CHARGE_EVERY: Duration = Duration::from_secs(1);
 
 /// Held while a task's worktree is made.
 static TREES: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -118,7 +124,9 @@ pub struct Ctx<'a> {
     pub cancel: &'a CancellationToken,
     pub path: std::path::PathBuf,
     pub base: String,
-    started: Instant,
+    /// When the time worked was last counted, and the total so far over all its runs.
+    mark: Instant,
+    used_ms: u64,
     /// Turns this task took so far (a resumed task counts its earlier ones).
     pub turns: u32,
 }
@@ -140,6 +148,43 @@ impl Ctx<'_> {
         Some(format!(
             "Your finished work was sent back before it could merge: {evidence}\nFix this."
         ))
+    }
+
+    /// Count the time worked since the last count, in the store too.
+    pub fn charge(&mut self) {
+        let ms = u64::try_from(self.mark.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.mark = Instant::now();
+        if ms == 0 {
+            return;
+        }
+        self.used_ms = match self.store.add_runtime(self.task.id, ms) {
+            Ok(total) => total,
+            Err(_) => self.used_ms.saturating_add(ms),
+        };
+    }
+
+    /// The time it may still be worked, when `tasks.max_runtime_s` limits it.
+    fn left(&self) -> Option<Duration> {
+        let limit = self.project.config.tasks.max_runtime_s;
+        (limit > 0).then(|| {
+            let used = Duration::from_millis(self.used_ms) + self.mark.elapsed();
+            Duration::from_secs(limit).saturating_sub(used)
+        })
+    }
+
+    /// `Err` when the task used all the time `tasks.max_runtime_s` gives it, over all its runs.
+    fn over_time(&self) -> Result<(), Ended> {
+        let limit = self.project.config.tasks.max_runtime_s;
+        if limit == 0 || self.used_ms < limit.saturating_mul(1000) {
+            return Ok(());
+        }
+        let id = self.task.id;
+        Err(Ended::Paused(format!(
+            "it was worked {:.1} s over all its runs, all that tasks.max_runtime_s ({limit} s) \
+             allows; raise it (`clk configure --set tasks.max_runtime_s=N`), then `clk task \
+             resume {id}`",
+            self.used_ms as f64 / 1000.0
+        )))
     }
 
     /// Stop here when a checkpoint is due: the task's predicted files and those its branch
@@ -195,6 +240,8 @@ impl Ctx<'_> {
         if let Some(why) = super::budget::blocked(&self.project.config.budget.daily, &used, false) {
             return Err(Ended::Budget(why));
         }
+        self.charge();
+        self.over_time()?;
         self.turns += 1;
         let n = self.turns;
         let req = DispatchRequest {
@@ -205,21 +252,31 @@ impl Ctx<'_> {
             commit,
             ..Default::default()
         };
-        let limit = self.project.config.tasks.max_runtime_s;
-        let call = crate::engine::runs::call::dispatch(project, self.bus, &req, self.cancel);
-        let out = if limit > 0 {
-            let left = Duration::from_secs(limit).saturating_sub(self.started.elapsed());
-            match tokio::time::timeout(left, call).await {
-                Ok(r) => r,
-                Err(_) => {
-                    return Err(Ended::Failed(format!(
-                        "ran longer than tasks.max_runtime_s ({limit} s)"
-                    )));
+        // Its own token, so the turn can be stopped when the task's time is up and still end
+        // the way a pause ends it (the agent's process stopped, the call returning).
+        let stop = self.cancel.child_token();
+        let call = crate::engine::runs::call::dispatch(project, self.bus, &req, &stop);
+        tokio::pin!(call);
+        // The time it takes is counted as it goes, so a worker killed mid-turn loses at most
+        // [`CHARGE_EVERY`] of it.
+        let mut out_of_time = None;
+        let out = loop {
+            let wait = self.left().map_or(CHARGE_EVERY, |l| l.min(CHARGE_EVERY));
+            tokio::select! {
+                r = &mut call => break r,
+                _ = tokio::time::sleep(wait), if out_of_time.is_none() => {
+                    self.charge();
+                    if let Err(end) = self.over_time() {
+                        out_of_time = Some(end);
+                        stop.cancel();
+                    }
                 }
             }
-        } else {
-            call.await
         };
+        self.charge();
+        if let Some(end) = out_of_time {
+            return Err(end);
+        }
         if self.cancel.is_cancelled() {
             return Err(Ended::Stopped);
         }
@@ -337,7 +394,8 @@ pub async fn run(
         cancel,
         path: t.path.clone(),
         base,
-        started: Instant::now(),
+        mark: Instant::now(),
+        used_ms: store.progress(task.id).map(|p| p.runtime_ms).unwrap_or(0),
         turns: u32::try_from(turns).unwrap_or(u32::MAX),
     };
     // A rebase conflict left by its proof: resolved where it stopped, then proved again.
@@ -355,8 +413,10 @@ pub async fn run(
             return stop;
         }
     }
-    match task.flow.as_str() {
+    let end = match task.flow.as_str() {
         "duo" => super::duo::run(&mut ctx).await,
         _ => solo(&mut ctx).await,
-    }
+    };
+    ctx.charge();
+    end
 }

@@ -158,6 +158,9 @@ impl Worker<'_> {
             Ended::Budget(why) => {
                 self.set(id, &running, TaskState::Held, &why);
             }
+            Ended::Paused(why) => {
+                self.set(id, &running, TaskState::Paused, &why);
+            }
             Ended::Checkpoint(stop) => {
                 if let Err(e) = self.store.set_checkpoint(id, &stop.name) {
                     self.warn(e.to_string());

@@ -8,6 +8,7 @@
 //! busy timeout make them wait for each other instead of failing.
 
 mod progress;
+mod rows;
 mod schema;
 mod sqlite;
 
@@ -158,6 +159,8 @@ pub trait TaskStore: Send + Sync {
     fn set_checkpoint(&self, id: i64, name: &str) -> Result<(), StoreError>;
     /// Keep the implementer's last valid handoff (JSON), so a later run goes on from it.
     fn set_handoff(&self, id: i64, json: &str) -> Result<(), StoreError>;
+    /// Count `ms` more of work on the task; returns its total.
+    fn add_runtime(&self, id: i64, ms: u64) -> Result<u64, StoreError>;
     /// Count a task started today.
     fn count_started(&self) -> Result<(), StoreError>;
     /// What was used on `day` (`YYYY-MM-DD`, UTC).
@@ -184,6 +187,8 @@ pub struct Progress {
     pub handoff: String,
     /// Checkpoints a person approved, oldest first.
     pub approved: Vec<String>,
+    /// How long it was worked, over every `clk work` that ran it (`tasks.max_runtime_s`).
+    pub runtime_ms: u64,
 }
 
 /// A saved task: its prompt and, when set, its flow, agent and autonomy (empty: the default).

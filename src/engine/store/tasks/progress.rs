@@ -1,6 +1,6 @@
 //! Where a task stands between its turns, kept so it goes on from there in a later `clk work`:
-//! the checkpoint it waits at, its last handoff, and the approvals it was given (each for one
-//! checkpoint, or for its merge). The SQL of these few calls, for `sqlite.rs`.
+//! the checkpoint it waits at, its last handoff, the approvals it was given (each for one
+//! checkpoint, or for its merge) and the time it was worked so far. The SQL of these few calls, for `sqlite.rs`.
 
 use rusqlite::{Connection, params};
 
@@ -8,10 +8,10 @@ use super::{Progress, now};
 use crate::engine::ground::redact::redact_text;
 
 pub(super) fn read(c: &Connection, id: i64) -> rusqlite::Result<Progress> {
-    let (checkpoint, handoff) = c.query_row(
-        "SELECT checkpoint, handoff FROM tasks WHERE id = ?1",
+    let (checkpoint, handoff, runtime_ms) = c.query_row(
+        "SELECT checkpoint, handoff, runtime_ms FROM tasks WHERE id = ?1",
         [id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?)),
     )?;
     let mut st = c.prepare(
         "SELECT checkpoint FROM approvals WHERE task_id = ?1 AND checkpoint != '' ORDER BY id",
@@ -23,7 +23,17 @@ pub(super) fn read(c: &Connection, id: i64) -> rusqlite::Result<Progress> {
         checkpoint,
         handoff,
         approved,
+        runtime_ms: runtime_ms.try_into().unwrap_or(0),
     })
+}
+
+pub(super) fn add_runtime(c: &Connection, id: i64, ms: u64) -> rusqlite::Result<u64> {
+    c.query_row(
+        "UPDATE tasks SET runtime_ms = runtime_ms + ?2 WHERE id = ?1 RETURNING runtime_ms",
+        params![id, i64::try_from(ms).unwrap_or(i64::MAX)],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n.try_into().unwrap_or(0))
 }
 
 pub(super) fn set_checkpoint(c: &Connection, id: i64, name: &str) -> rusqlite::Result<()> {

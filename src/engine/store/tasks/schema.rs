@@ -81,4 +81,6 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE tasks ADD COLUMN checkpoint TEXT NOT NULL DEFAULT '';
     ALTER TABLE tasks ADD COLUMN handoff TEXT NOT NULL DEFAULT '';
     ALTER TABLE approvals ADD COLUMN checkpoint TEXT NOT NULL DEFAULT '';",
+    // 3: the time a task was worked, summed over every `clk work` that ran it.
+    "ALTER TABLE tasks ADD COLUMN runtime_ms INTEGER NOT NULL DEFAULT 0;",
 ];

@@ -202,6 +202,9 @@ fn a_version_1_database_gains_progress_and_keeps_its_tasks() {
     let s = SqliteStore::open(&path).unwrap();
     assert_eq!(s.version().unwrap() as usize, schema::MIGRATIONS.len());
     assert_eq!(s.progress(1).unwrap(), Progress::default());
+    assert_eq!(s.add_runtime(1, 1500).unwrap(), 1500);
+    assert_eq!(s.add_runtime(1, 700).unwrap(), 2200);
+    assert_eq!(s.progress(1).unwrap().runtime_ms, 2200);
     s.set_checkpoint(1, "plan").unwrap();
     s.set_handoff(1, r#"{"summary": "x"}"#).unwrap();
     s.approve_at(1, "plan", "ann (cli)", "ok").unwrap();
