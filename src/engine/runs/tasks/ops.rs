@@ -194,7 +194,7 @@ pub fn apply_with(
         TaskCommand::List => {
             let all = store.list().map_err(err)?;
             let mut lines = vec![format!(
-                "{:>4}  {:<11} {:<10} {:>5} {:>8}  {}",
+                "{:>4}  {:<17} {:<10} {:>5} {:>8}  {}",
                 "id", "state", "agent", "turns", "cost", "task"
             )];
             for t in &all {
@@ -204,7 +204,7 @@ pub fn apply_with(
                     format!("{} — {}", short(&t.prompt, 40), t.reason)
                 };
                 lines.push(format!(
-                    "{:>4}  {:<11} {:<10} {:>5} {:>8}  {what}",
+                    "{:>4}  {:<17} {:<10} {:>5} {:>8}  {what}",
                     t.id,
                     t.state.name(),
                     short(&t.agent, 10),
