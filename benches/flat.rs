@@ -1,4 +1,6 @@
-//! The flat cost per dispatch (issue 13), one table of medians:
+//! The flat cost per dispatch (issue 13), one table of medians, each measured in a run's own
+//! work tree (where every run's agents work and commit) and in place (the user's own tree,
+//! where only a project without git or `auto_commit` works):
 //! - clk's own time for one committing dispatch through the OpenAI-compatible provider
 //!   against the mock model server (the bare HTTP round trip to the mock is measured apart
 //!   and taken off), in an empty project, at 10,000 and 50,000 committed files, and with
@@ -319,6 +321,27 @@ fn cold(exe: &Path, dir: &Path, args: &[&str], runs: usize) -> Duration {
     median(times)
 }
 
+/// The same project seen from a run's own work tree, as `isolate` sets one up: `.clk/` stays in
+/// the user's folder, files and commits happen in the work tree.
+fn in_run_tree(p: &Project, name: &str) -> Project {
+    let repo = git::open(&p.ws.root).unwrap();
+    let tree = git::worktree::create(&repo, name).unwrap().path;
+    let mut in_run = p.clone();
+    in_run.ws = p.ws.with_work(tree.canonicalize().unwrap());
+    in_run
+}
+
+/// One row: the measure in a run's work tree (where runs work) and in place (the user's own
+/// tree, where only projects without git or `auto_commit` work), with the growth over `base`.
+fn row(label: &str, run: Duration, place: Duration, base: Option<(Duration, Duration)>) {
+    let grow = |d: Duration, b: Duration| format!("(+{})", ms(d.saturating_sub(b)));
+    let (g1, g2) = match base {
+        Some((b1, b2)) => (grow(run, b1), grow(place, b2)),
+        None => (String::new(), String::new()),
+    };
+    println!("{label:<46} {:>9} {g1:<11} {:>9} {g2}", ms(run), ms(place));
+}
+
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
@@ -341,72 +364,64 @@ fn main() {
         "mock round trip (taken off the dispatch rows): {}",
         ms(trip)
     );
-    println!("{:<58} {:>10}", "measure", "median");
+    println!(
+        "{:<46} {:>21} {:>20}",
+        "median", "in a run's work tree", "in place"
+    );
     let own = |d: Duration| d.saturating_sub(trip);
-    let mut base = Duration::ZERO;
+    let mut base = (Duration::ZERO, Duration::ZERO);
     for files in [0usize, 10_000, 50_000] {
         let top = tempfile::tempdir().unwrap();
         let p = project_with(top.path(), files, &mock);
-        let d = own(dispatch_time(&rt, &p, &mock, runs));
+        let in_run = in_run_tree(&p, "bench-dispatch");
+        let d = (
+            own(dispatch_time(&rt, &in_run, &mock, runs)),
+            own(dispatch_time(&rt, &p, &mock, runs)),
+        );
         if files == 0 {
             base = d;
-            println!(
-                "{:<58} {:>10}",
-                "clk's own time per dispatch, empty project",
-                ms(d)
-            );
+            row("clk's own time per dispatch, empty project", d.0, d.1, None);
             add_history(&p);
-            let h = own(dispatch_time(&rt, &p, &mock, runs));
-            println!(
-                "{:<58} {:>10}  (+{})",
+            let h = (
+                own(dispatch_time(&rt, &in_run, &mock, runs)),
+                own(dispatch_time(&rt, &p, &mock, runs)),
+            );
+            row(
                 "the same with 1,000 posts and 1,000 runs",
-                ms(h),
-                ms(h.saturating_sub(base))
+                h.0,
+                h.1,
+                Some(base),
             );
             // A long-lived project's posts are older than the guard's two-second window for
             // files that may change within one clock tick.
             std::thread::sleep(Duration::from_millis(2500));
-            println!(
-                "{:<58} {:>10}",
-                "ACTION: run of true with 1,000 posts (no files)",
-                ms(run_time(&rt, &p.ws.root, runs))
+            row(
+                "ACTION: run of true with 1,000 posts",
+                run_time(&rt, &in_run.ws.work, runs),
+                run_time(&rt, &p.ws.root, runs),
+                None,
             );
         } else {
-            println!(
-                "{:<58} {:>10}  (+{})",
-                format!("the same at {files} committed files"),
-                ms(d),
-                ms(d.saturating_sub(base))
+            row(
+                &format!("the same at {files} committed files"),
+                d.0,
+                d.1,
+                Some(base),
             );
         }
         if files == 50_000 {
             let (run, commit) = run_and_commit(&rt, &p.ws.root, runs);
-            println!(
-                "{:<58} {:>10}",
+            row(
                 "ACTION: run of true at 50,000 files",
-                ms(run)
+                run_time(&rt, &in_run.ws.work, runs),
+                run,
+                None,
             );
-            println!(
-                "{:<58} {:>10}",
+            row(
                 "batch commit of 5 files at 50,000 files",
-                ms(commit)
-            );
-            println!(
-                "{:<58} {:>10}",
-                "the same in a run's work tree (index kept in memory)",
-                ms(run_tree_commit(&p.ws.root, runs))
-            );
-            // Runs dispatch in their own work tree, as `isolate` sets one up.
-            let repo = git::open(&p.ws.root).unwrap();
-            let tree = git::worktree::create(&repo, "bench-dispatch").unwrap().path;
-            let mut in_run = p.clone();
-            in_run.ws = p.ws.with_work(tree.canonicalize().unwrap());
-            let r = own(dispatch_time(&rt, &in_run, &mock, runs));
-            println!(
-                "{:<58} {:>10}  (+{})",
-                "dispatch in a run's work tree at 50,000 files",
-                ms(r),
-                ms(r.saturating_sub(base))
+                run_tree_commit(&p.ws.root, runs),
+                commit,
+                None,
             );
         }
     }

@@ -1,7 +1,7 @@
 //! Dashboard benchmarks (a bench binary: `cargo bench --bench tui`). Prints:
 //! - memory: RSS after folding 1,000,000 events into the dashboard state (goal < 50 MB);
 //! - render: one 200x60 frame with 16 cards and a 100,000-line log, then with a 1 MB
-//!   transcript open (goal: median < 2 ms each);
+//!   transcript open, then the Tasks view over 10,000 tasks (goal: median < 2 ms each);
 //! - latency: an agent's output line from the bus to a drawn frame (goal < 50 ms);
 //! - idle CPU of the real binary in tmux over 10 s with no agent working (goal < 1%).
 //!
@@ -17,6 +17,8 @@ use clk::engine::EngineGone;
 use clk::engine::ground::config::agents::BASELINE;
 use clk::engine::ground::events::{Command, Event, Stream, Usage};
 use clk::engine::ground::state::RunState;
+use clk::engine::ground::task::TaskState;
+use clk::engine::session::tasks::TaskRow;
 use clk::engine::store::bus::Bus;
 use clk::tui::app::{AppState, Effect, Init, Msg, update};
 use clk::tui::event_loop::{self, EngineLink, Screen, Side};
@@ -213,6 +215,45 @@ fn render() {
     }
     frame_times(
         &format!("render: 200x60 with a {} kB transcript open", bytes / 1000),
+        &mut times,
+    );
+    // The Tasks view over a long queue, the cursor moving every frame.
+    update(&mut s, key(KeyCode::Esc));
+    update(&mut s, key(KeyCode::F(2)));
+    let states = TaskState::ALL;
+    let rows: Vec<TaskRow> = (1..=10_000i64)
+        .map(|id| TaskRow {
+            id,
+            state: states[id as usize % states.len()],
+            title: format!("task {id}: {}", "word ".repeat(12)),
+            agent: "engineer".into(),
+            turns: (id % 9) as u32,
+            cost_micros: id as u64 * 1_000,
+            reason: if id % 3 == 0 {
+                format!("waits for task {}: both change src/lib.rs", id - 1)
+            } else {
+                String::new()
+            },
+            files: (id % 5) as usize,
+        })
+        .collect();
+    update(&mut s, Msg::Tasks(Ok(rows)));
+    let mut times = Vec::new();
+    for i in 0..400u64 {
+        update(
+            &mut s,
+            key(if i % 3 == 0 {
+                KeyCode::PageDown
+            } else {
+                KeyCode::Char('j')
+            }),
+        );
+        let t = Instant::now();
+        term.draw(|f| clk::tui::widgets::draw(f, &s)).unwrap();
+        times.push(t.elapsed());
+    }
+    frame_times(
+        &format!("render: 200x60 Tasks view, {} tasks", s.board.rows.len()),
         &mut times,
     );
 }

@@ -35,6 +35,9 @@ pub enum Command {
         /// Project name (default: the folder's name).
         #[arg(long)]
         name: Option<String>,
+        /// Mark the project as made by kickoff.sh (`clk workspaces clean` may delete it).
+        #[arg(long, hide = true)]
+        kickoff: bool,
     },
     /// Record the idea the team works on.
     Idea {
@@ -139,8 +142,33 @@ pub enum Command {
         #[arg(long)]
         fix: bool,
     },
+    /// Write a .tar.gz for a bug report: versions, settings and logs with secrets taken out,
+    /// the doctor's findings and the last failed run.
+    Diag {
+        /// Where to write it (default: clk-diag-DATE-TIME.tar.gz here).
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+        /// How many of the newest activity lines to include.
+        #[arg(long, default_value_t = 200, value_name = "N")]
+        lines: usize,
+    },
+    /// Look through the commits a push would send for keys and key files (.env, *.pem,
+    /// id_rsa); exit 1 when something is found. Run by the pre-push hook clk installs.
+    ScanSecrets {
+        /// Read the refs being pushed from stdin, as git's pre-push hook hands them.
+        #[arg(long)]
+        pre_push: bool,
+        /// The remote's name and URL, which git hands a pre-push hook (not used).
+        #[arg(hide = true, num_args = 0..=2)]
+        remote: Vec<String>,
+    },
     /// A 30-second sample run on the free built-in provider, in a scratch project.
     Tutorial,
+    /// The projects clk has set up or kicked off: list, rename, switch, forget, clean.
+    Workspaces {
+        #[command(subcommand)]
+        action: WorkspacesAction,
+    },
     /// Queue work for `clk work` and steer it: add, list, show, timeline, approve, reject,
     /// pause, resume, cancel, review.
     Task {
@@ -174,9 +202,14 @@ pub enum Command {
         /// providers.ollama.model=qwen3, default_provider=ollama). Repeatable.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
-        /// Print the effective settings.
+        /// Print the effective settings and where each came from (default, user, project,
+        /// env).
         #[arg(long)]
         show: bool,
+        /// Change your own settings (~/.config/clk, or $XDG_CONFIG_HOME/clk): defaults for
+        /// every project, which a project's own settings override key by key.
+        #[arg(long)]
+        user: bool,
     },
 }
 
@@ -193,6 +226,27 @@ pub enum RolesAction {
     },
     /// Remove a role the chief or you added (baseline roles stay).
     Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspacesAction {
+    /// Every project, most recently used first (--json for a machine).
+    List,
+    /// Give a project another name: `clk workspaces rename OLD NEW` (a name or a path).
+    Rename { which: String, name: String },
+    /// Print a project's folder, for `cd "$(clk workspaces switch NAME)"`.
+    Switch { which: String },
+    /// Drop a project from the list; its files stay as they are.
+    Forget { which: String },
+    /// Delete kickoff workspaces unused for DAYS days (asks first; folders with uncommitted
+    /// changes are kept), and forget projects whose folder is gone.
+    Clean {
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Delete without asking (needed without a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -80,7 +80,9 @@ fn lock_label(command: &Command) -> Option<String> {
         } => "clk roles remove",
         Command::Undo { confirm: true } => "clk undo",
         Command::Doctor { fix: true } => "clk doctor --fix",
-        Command::Configure { set, .. } if !set.is_empty() => "clk configure --set",
+        Command::Configure {
+            set, user: false, ..
+        } if !set.is_empty() => "clk configure --set",
         Command::Budget { reset: true } => "clk budget --reset",
         Command::Tutorial => "clk tutorial",
         Command::Work { .. } => "clk work",
@@ -108,9 +110,19 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 "an idea ({idea:?}) and a command cannot be given together"
             )));
         }
-        (None, Some(idea)) if dashboard => return clk::tui::run(&dir, Some(&idea)),
-        (None, Some(idea)) => return cmd::start::run(&dir, &idea, format),
-        (None, None) if dashboard => return clk::tui::run(&dir, None),
+        (None, Some(idea)) if dashboard => {
+            note_use(&dir);
+            return clk::tui::run(&dir, Some(&idea));
+        }
+        (None, Some(idea)) => {
+            let result = cmd::start::run(&dir, &idea, format);
+            note_use(&dir);
+            return result;
+        }
+        (None, None) if dashboard => {
+            note_use(&dir);
+            return clk::tui::run(&dir, None);
+        }
         (None, None) => {
             return Err(Failure::bad_input(
                 "give an idea (clk \"a journaling app\") or a command; `clk --help` lists them \
@@ -124,8 +136,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Some(what) => cmd::hold(&dir, &what)?,
         None => None,
     };
-    match command {
-        Command::Init { name } => cmd::init::run(&dir, name.as_deref()),
+    let used = _lock.is_some() && !matches!(command, Command::Init { .. });
+    let result = match command {
+        Command::Init { name, kickoff } => cmd::init::run_marked(&dir, name.as_deref(), kickoff),
+        Command::Workspaces { action } => cmd::workspaces::run(action, format),
+        Command::ScanSecrets { pre_push, .. } => cmd::scan::run(&dir, pre_push),
         Command::Idea {
             statement,
             title,
@@ -158,8 +173,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Undo { confirm } => cmd::undo::run(&dir, confirm),
         Command::Merge { discard } => cmd::merge::run(&dir, discard, format),
         Command::Doctor { fix } => cmd::doctor::run(&dir, fix),
+        Command::Diag { out, lines } => cmd::diag::run(&dir, out, lines),
         Command::Tutorial => cmd::orchestrate::submit(&dir, EngineCommand::Tutorial, format),
-        Command::Configure { set, show } => cmd::configure::run(&dir, &set, show),
+        Command::Configure { set, show, user } => cmd::configure::run(&dir, &set, show, user),
         Command::Task { action } => cmd::task::run(&dir, action, format),
         Command::Context { action } => cmd::task::context(&dir, action, format),
         Command::Template { action } => cmd::task::template(&dir, action, format),
@@ -167,5 +183,19 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             workers,
             until_idle,
         } => cmd::work::run(&dir, workers, until_idle, format),
+    };
+    if used {
+        note_use(&dir);
+    }
+    result
+}
+
+/// Note in `clk workspaces` that this project was just worked in (best effort: the list is a
+/// convenience and never stops a command).
+fn note_use(dir: &std::path::Path) {
+    use clk::engine::ground::config::Env;
+    use clk::engine::store::workspace::Workspace;
+    if let Some(ws) = Workspace::find(dir) {
+        let _ = clk::engine::store::workspaces::touch(&ws, &Env::process(), None, false);
     }
 }

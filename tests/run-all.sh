@@ -52,4 +52,10 @@ echo "== kickoff smoke test"
 # The debug build cargo test just made; the README command builds release for users.
 CLK_KICKOFF_PROFILE=dev CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}" ./kickoff.sh "Add a hello() function to greeter.py" > /tmp/clk-kickoff.txt 2>&1 || { cat /tmp/clk-kickoff.txt; exit 1; }
 grep -q "Idea recorded" /tmp/clk-kickoff.txt
+# The kickoff workspace is in the list, and --restore opens it again (headless: its status).
+kick="$(sed -n 's/^Project: //p' /tmp/clk-kickoff.txt | head -1)"
+CLK_KICKOFF_PROFILE=dev ./kickoff.sh --list > /tmp/clk-kickoff-list.txt 2>&1 || { cat /tmp/clk-kickoff-list.txt; exit 1; }
+grep -q "$(basename "$kick")  *.*(kickoff)" /tmp/clk-kickoff-list.txt || { cat /tmp/clk-kickoff-list.txt; exit 1; }
+CLK_KICKOFF_PROFILE=dev ./kickoff.sh --restore "$(basename "$kick")" < /dev/null > /tmp/clk-kickoff-restore.txt 2>&1 || { cat /tmp/clk-kickoff-restore.txt; exit 1; }
+grep -q "Project: $kick" /tmp/clk-kickoff-restore.txt
 echo "all checks passed"

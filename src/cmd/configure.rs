@@ -6,29 +6,68 @@
 //! Every change is checked as a whole before anything is written, so a bad value leaves the
 //! files exactly as they were.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
 use super::{Failure, project};
 use crate::engine::ground::config::keys::{self, coerce, get_path, set_path};
 use crate::engine::ground::config::task_keys;
-use crate::engine::ground::config::{ClkConfig, ProviderSettings, ProvidersFile, process_env};
-use crate::engine::store::workspace::{read_json, write_json};
+use crate::engine::ground::config::{ClkConfig, Env, ProviderSettings, ProvidersFile, process_env};
+use crate::engine::store::user;
+use crate::engine::store::workspace::{Workspace, read_json, write_json};
 
 fn no_env(_: &str) -> Option<String> {
     None
 }
 
-pub fn run(dir: &Path, sets: &[String], show: bool) -> Result<u8, Failure> {
+/// The two files a `configure` call edits: the project's, or with `--user` the user's own
+/// (defaults for every project).
+struct Target {
+    config: PathBuf,
+    providers: PathBuf,
+    user: bool,
+}
+
+fn target(dir: &Path, user: bool) -> Result<Target, Failure> {
+    if user {
+        let env = Env::process();
+        let (Some(config), Some(providers)) = (user::config_file(&env), user::providers_file(&env))
+        else {
+            return Err(Failure::bad_input(
+                "no home folder to keep your settings in: set HOME or XDG_CONFIG_HOME",
+            ));
+        };
+        return Ok(Target {
+            config,
+            providers,
+            user,
+        });
+    }
     let p = project(dir)?;
-    let ws = &p.ws;
+    Ok(Target {
+        config: p.ws.config_file(),
+        providers: p.ws.providers_file(),
+        user,
+    })
+}
+
+pub fn run(dir: &Path, sets: &[String], show: bool, user: bool) -> Result<u8, Failure> {
+    let t = target(dir, user)?;
     if !sets.is_empty() {
-        let mut cfg_user = read_json(&ws.config_file())?.unwrap_or_else(|| json!({}));
-        let mut prov_user = read_json(&ws.providers_file())?.unwrap_or_else(|| json!({}));
+        let mut cfg_user = read_json(&t.config)?.unwrap_or_else(|| json!({}));
+        let mut prov_user = read_json(&t.providers)?.unwrap_or_else(|| json!({}));
         let schema = crate::engine::ground::fixed::json(&ClkConfig::default());
         let (mut cfg_changed, mut prov_changed) = (false, false);
-        let provider_names: Vec<String> = p.providers.providers.keys().cloned().collect();
+        // A reviewer must be a provider: the project's (with the user's own), or the file's.
+        let mut provider_names: Vec<String> = project(dir)
+            .map(|p| p.providers.providers.keys().cloned().collect())
+            .unwrap_or_default();
+        if let Ok(f) = ProvidersFile::from_json_with_env(Some(&prov_user), &no_env) {
+            provider_names.extend(f.providers.keys().cloned());
+        }
+        provider_names.sort();
+        provider_names.dedup();
         for item in sets {
             let (key, raw) = item.split_once('=').ok_or_else(|| {
                 Failure::bad_input(format!(
@@ -114,13 +153,20 @@ pub fn run(dir: &Path, sets: &[String], show: bool) -> Result<u8, Failure> {
         let prov = ProvidersFile::from_json_with_env(Some(&prov_user), &no_env)?;
         prov.check()?;
         if cfg_changed {
-            write_json(&ws.config_file(), &cfg_user)
-                .map_err(|e| Failure::failed(format!("cannot write clk.config.json: {e}")))?;
+            write_json(&t.config, &cfg_user).map_err(|e| {
+                Failure::failed(format!("cannot write {}: {e}", t.config.display()))
+            })?;
         }
         if prov_changed {
-            write_json(&ws.providers_file(), &prov_user)
-                .map_err(|e| Failure::failed(format!("cannot write providers.json: {e}")))?;
+            write_json(&t.providers, &prov_user).map_err(|e| {
+                Failure::failed(format!("cannot write {}: {e}", t.providers.display()))
+            })?;
         }
+        let whose = if t.user {
+            " (your settings, for every project)"
+        } else {
+            ""
+        };
         for item in sets {
             let key = item.split_once('=').map(|(k, _)| k.trim()).unwrap_or(item);
             let shown = if key.contains("api_key") {
@@ -128,7 +174,7 @@ pub fn run(dir: &Path, sets: &[String], show: bool) -> Result<u8, Failure> {
             } else {
                 item.clone()
             };
-            println!("set {shown}");
+            println!("set {shown}{whose}");
         }
         let unknown = keys::unknown_keys(&schema, &cfg_user);
         if !unknown.is_empty() {
@@ -139,11 +185,27 @@ pub fn run(dir: &Path, sets: &[String], show: bool) -> Result<u8, Failure> {
         }
     }
     if show || sets.is_empty() {
+        if t.user && Workspace::find(dir).is_none() {
+            // Outside a project: the user's own files, as they are.
+            let mut providers = read_json(&t.providers)?.unwrap_or_else(|| json!({}));
+            crate::engine::ground::redact::redact_json(&mut providers);
+            let doc = json!({
+                "files": {"user": t.config.parent().map(|d| d.display().to_string())},
+                "config": read_json(&t.config)?.unwrap_or_else(|| json!({})),
+                "providers": providers,
+            });
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            return Ok(super::EXIT_OK);
+        }
         let p = project(dir)?;
         let mut providers = serde_json::to_value(&p.providers).unwrap_or_default();
         crate::engine::ground::redact::redact_json(&mut providers);
-        let doc =
-            json!({"config": p.config, "providers": providers, "env_overrides": env_in_use()});
+        let doc = json!({
+            "config": p.config,
+            "providers": providers,
+            "env_overrides": env_in_use(),
+            "sources": super::configure_sources::sources(&p)?,
+        });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     }
     Ok(super::EXIT_OK)

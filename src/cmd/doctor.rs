@@ -13,15 +13,7 @@ use crate::engine::store::bus::Bus;
 use crate::engine::store::workspace::Workspace;
 
 pub fn run(dir: &Path, fix: bool) -> Result<u8, Failure> {
-    let root = dir
-        .ancestors()
-        .find(|p| p.join(".clk").is_dir())
-        .ok_or_else(|| {
-            Failure::bad_input(format!(
-                "clk is not set up in {} (no .clk/ here or above); run `clk init` first",
-                dir.display()
-            ))
-        })?;
+    let root = super::clk_root(dir)?;
     let ws = Workspace::new(root);
     let bus = Bus::new(None);
     let ask = fix && std::io::stdin().is_terminal();

@@ -4,6 +4,8 @@
 pub mod ask;
 pub mod budget;
 pub mod configure;
+pub mod configure_sources;
+pub mod diag;
 pub mod doctor;
 pub mod idea;
 pub mod init;
@@ -11,11 +13,13 @@ pub mod merge;
 pub mod orchestrate;
 pub mod providers;
 pub mod roles;
+pub mod scan;
 pub mod start;
 pub mod status;
 pub mod task;
 pub mod undo;
 pub mod work;
+pub mod workspaces;
 
 use std::path::{Path, PathBuf};
 
@@ -80,6 +84,19 @@ pub fn start_dir(dir: Option<&Path>) -> Result<PathBuf, Failure> {
 }
 
 /// The initialized project containing `dir`, loaded with environment overrides.
+/// The nearest folder at or above `dir` that has a `.clk/`, found from the folder alone (no
+/// settings read), for the commands that must work when a settings file is broken.
+pub fn clk_root(dir: &Path) -> Result<&Path, Failure> {
+    dir.ancestors()
+        .find(|p| p.join(".clk").is_dir())
+        .ok_or_else(|| {
+            Failure::bad_input(format!(
+                "clk is not set up in {} (no .clk/ here or above); run `clk init` first",
+                dir.display()
+            ))
+        })
+}
+
 pub fn project(dir: &Path) -> Result<Project, Failure> {
     let ws = Workspace::find(dir).ok_or_else(|| {
         Failure::bad_input(format!(

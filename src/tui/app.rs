@@ -67,6 +67,10 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Effect> {
             super::nav::click(s, column, row);
             Vec::new()
         }
+        Msg::Tasks(rows) => {
+            s.board.accept(rows);
+            Vec::new()
+        }
         Msg::Loaded(loaded) => {
             if let Some(v) = s.view.as_mut() {
                 v.accept(*loaded);
@@ -83,6 +87,14 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Effect> {
             if let Some(v) = s.view.as_mut() {
                 v.scroll_by(if dir > 0 { -3 } else { 3 });
                 return Vec::new();
+            }
+            if s.board.open {
+                let act = if dir > 0 {
+                    super::keymap::Act::LineUp
+                } else {
+                    super::keymap::Act::LineDown
+                };
+                return super::tasks::on_act(s, act);
             }
             let (_, cols) = s.log_page();
             if dir > 0 {

@@ -31,6 +31,9 @@ pub const FRAME_MIN: Duration = Duration::from_millis(16);
 pub const TICK: Duration = Duration::from_millis(250);
 /// Most queued engine events folded before the next frame and key check.
 const DRAIN_MAX: usize = 2048;
+/// How often the open Tasks view reads the queue again (a `clk work` in another terminal
+/// changes it without an event here).
+pub const TASK_POLL: Duration = Duration::from_secs(2);
 
 /// What the driver needs from the engine; `EngineHandle` in the program, fakes in tests.
 pub trait EngineLink {
@@ -142,6 +145,26 @@ fn spawn_refresh(root: &std::path::Path, tx: &mpsc::UnboundedSender<Msg>) {
     });
 }
 
+/// Read the task queue (through the session layer) off the loop's thread.
+fn spawn_tasks(root: &std::path::Path, tx: &mpsc::UnboundedSender<Msg>) {
+    let root = root.to_path_buf();
+    let tx = tx.clone();
+    tokio::task::spawn_blocking(move || {
+        let ws = crate::engine::store::workspace::Workspace::new(&root);
+        let _ = tx.send(Msg::Tasks(crate::engine::session::tasks::board(&ws)));
+    });
+}
+
+/// An event after which the task queue may look different.
+fn moves_tasks(ev: &Event) -> bool {
+    match ev {
+        Event::TaskFinished { task, .. } => task == "task" || task == "work",
+        Event::Report { topic, .. } => topic == "task",
+        Event::MergeDone { .. } => true,
+        _ => false,
+    }
+}
+
 /// Run until the user quits (or input ends). On quit, running work is aborted and the engine
 /// is told to shut down; the caller restores the terminal and waits for the engine.
 #[allow(clippy::too_many_arguments)]
@@ -170,8 +193,10 @@ where
     let mut last_tick = Instant::now();
     let mut events_open = true;
     let mut keys_open = true;
+    let mut last_poll = Instant::now();
     if let Some(root) = &side.root {
         spawn_refresh(root, &tx);
+        spawn_tasks(root, &tx);
     }
     update(app, clock());
     loop {
@@ -187,10 +212,8 @@ where
             None
         };
         let tick_due = app.animating().then_some(last_tick + TICK);
-        let wake = match (frame_due, tick_due) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let poll_due = (app.board.open && side.root.is_some()).then_some(last_poll + TASK_POLL);
+        let wake = [frame_due, tick_due, poll_due].into_iter().flatten().min();
         let mut batch: Vec<Msg> = Vec::new();
         tokio::select! {
             r = events.recv(), if events_open => match r {
@@ -219,6 +242,12 @@ where
                     last_tick = Instant::now();
                     dirty = true;
                 }
+                if poll_due.is_some_and(|t| Instant::now() >= t)
+                    && let Some(root) = &side.root
+                {
+                    last_poll = Instant::now();
+                    spawn_tasks(root, &tx);
+                }
             }
         }
         while events_open && batch.len() < DRAIN_MAX {
@@ -244,11 +273,13 @@ where
         dirty = true;
         update(app, clock());
         let mut recount = false;
+        let mut reload_tasks = false;
         for msg in batch {
             recount |= matches!(
                 msg,
                 Msg::Engine(Event::Committed { .. } | Event::Undone { .. })
             );
+            reload_tasks |= matches!(&msg, Msg::Engine(ev) if moves_tasks(ev));
             for effect in update(app, msg) {
                 match effect {
                     Effect::Quit => {
@@ -264,6 +295,7 @@ where
                     Effect::Redraw => screen.clear()?,
                     // Only the welcome before a project exists asks to set up.
                     Effect::Setup { .. } => {}
+                    Effect::LoadTasks => reload_tasks = true,
                     Effect::Load(req) => {
                         let root = side.root.clone();
                         let tx = tx.clone();
@@ -290,6 +322,10 @@ where
         }
         if recount && let Some(root) = &side.root {
             spawn_refresh(root, &tx);
+        }
+        if reload_tasks && let Some(root) = &side.root {
+            last_poll = Instant::now();
+            spawn_tasks(root, &tx);
         }
         if let Some(m) = side.mirror.as_mut() {
             m.sync(&app.log);

@@ -404,8 +404,16 @@ pub fn event(s: &mut AppState, ev: &Event) {
             s.tutorial_running = false;
             s.show_welcome = false;
         }
-        Event::TaskFinished { task_id, task, .. } => {
+        Event::TaskFinished {
+            task_id,
+            task,
+            ok,
+            summary,
+        } => {
             s.tasks.remove(task_id);
+            if task == "task" {
+                super::tasks::finished(s, *ok, summary);
+            }
             if !s.aborted
                 && (task.starts_with("run")
                     || task.ends_with("loop")

@@ -9,6 +9,7 @@ pub fn hint(s: &AppState) -> String {
         return match p {
             Pending::Engine { .. } => "answer above: y for yes, any other key for no".into(),
             Pending::Quit { .. } => "y to quit, any other key to stay".into(),
+            Pending::Task { .. } => "y to go ahead, any other key leaves the task as it is".into(),
             Pending::Setup { .. } => {
                 "y sets clk up here · t sets up and starts the free tutorial · any other key leaves"
                     .into()
@@ -55,6 +56,15 @@ pub fn hint(s: &AppState) -> String {
     // The run's work is not in the user's folder until they act: that comes first.
     if let Some(waiting) = &s.run.merge_waiting {
         return format!("merge waits (/merge when ready, /merge discard drops it): {waiting}");
+    }
+    let waiting = s.board.waiting_approval();
+    if waiting > 0 {
+        let tasks = if waiting == 1 {
+            "task waits"
+        } else {
+            "tasks wait"
+        };
+        return format!("⏸ {waiting} {tasks} for your approval — F2 shows the tasks (a approves)");
     }
     if let Some(e) = &s.error_hint {
         let p = &e.provider;

@@ -8,6 +8,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_textarea::{CursorMove, TextArea, WrapMode};
 
 use crate::engine::ground::slash;
+use crate::engine::ground::task::{TaskState, transition};
 
 /// Longest message accepted from the input box.
 pub const MAX_INPUT_CHARS: usize = 1024;
@@ -20,6 +21,8 @@ pub struct Words {
     pub providers: Vec<String>,
     pub workflows: Vec<String>,
     pub agents: Vec<String>,
+    /// Each task's id and state, from the last read of the queue.
+    pub tasks: Vec<(i64, TaskState)>,
 }
 
 impl Words {
@@ -39,6 +42,19 @@ impl Words {
             "/task" => fixed(&[
                 "add", "list", "show", "timeline", "approve", "review", "pause", "resume", "cancel",
             ]),
+            "/task show" | "/task timeline" => {
+                self.tasks.iter().map(|(id, _)| id.to_string()).collect()
+            }
+            // Only the tasks the action can be done to.
+            c @ ("/task approve" | "/task review" | "/task pause" | "/task resume"
+            | "/task cancel") => {
+                let action = c.trim_start_matches("/task ");
+                self.tasks
+                    .iter()
+                    .filter(|(id, st)| transition(*id, *st, action).is_ok())
+                    .map(|(id, _)| id.to_string())
+                    .collect()
+            }
             "/budget" => fixed(&["set"]),
             "/budget set" => {
                 let mut w: Vec<String> = fixed(&["session"]);
@@ -208,7 +224,7 @@ impl InputBox {
     }
 
     /// Tab: complete a slash command's name, or the argument being typed (loop kinds,
-    /// providers, workflows, agents, task and budget actions). Returns the candidates when
+    /// providers, workflows, agents, task and budget actions, task ids). Returns the candidates when
     /// more than one fits.
     pub fn complete(&mut self, words: &Words) -> Vec<String> {
         let text = self.text();
@@ -323,6 +339,11 @@ mod tests {
             providers: vec!["claude".into(), "codex".into(), "shell".into()],
             workflows: vec!["engineering".into(), "product".into()],
             agents: vec!["engineer".into(), "qa".into()],
+            tasks: vec![
+                (3, TaskState::Approval),
+                (12, TaskState::Running),
+                (14, TaskState::Merged),
+            ],
         };
         b.set_text("/loop r");
         assert!(b.complete(&w).is_empty());
@@ -346,5 +367,19 @@ mod tests {
         b.set_text("/budget set e");
         b.complete(&w);
         assert_eq!(b.text(), "/budget set engineer ");
+        // Task ids: every task for show, only those the action fits for the rest.
+        b.set_text("/task show 1");
+        assert_eq!(b.complete(&w), ["12", "14"]);
+        b.set_text("/task approve ");
+        assert!(b.complete(&w).is_empty());
+        assert_eq!(b.text(), "/task approve 3 ");
+        b.set_text("/task pause ");
+        b.complete(&w);
+        assert_eq!(b.text(), "/task pause 12 ");
+        b.set_text("/task cancel ");
+        assert_eq!(b.complete(&w), ["3", "12"]);
+        b.set_text("/task resume ");
+        assert!(b.complete(&w).is_empty());
+        assert_eq!(b.text(), "/task resume ");
     }
 }

@@ -11,6 +11,10 @@ pub enum Ctx {
     Log,
     Transcript,
     Diff,
+    /// The Tasks view's table.
+    Tasks,
+    /// One task's timeline.
+    Timeline,
 }
 
 /// What a key does.
@@ -36,6 +40,13 @@ pub enum Act {
     Verbose,
     /// The diff of the run so far (its branch against where it started), or back.
     RunDiff,
+    /// Open the Tasks view.
+    Tasks,
+    /// The task under the cursor: approve (asks first), pause, resume, cancel (asks first).
+    Approve,
+    Pause,
+    Resume,
+    Cancel,
 }
 
 pub struct Binding {
@@ -75,6 +86,7 @@ const CARD: &[Binding] = &[
     b(&[Char('D')], "D", "run diff", Act::RunDiff),
     b(&[Esc], "Esc", "type", Act::Back),
     b(&[Char('?')], "?", "help", Act::Help),
+    b(&[Char('T')], "", "", Act::Tasks),
 ];
 
 const LOG: &[Binding] = &[
@@ -90,6 +102,7 @@ const LOG: &[Binding] = &[
     b(&[Char('v')], "v", "all", Act::Verbose),
     b(&[Esc], "Esc", "type", Act::Back),
     b(&[Char('?')], "?", "help", Act::Help),
+    b(&[Char('T')], "", "", Act::Tasks),
 ];
 
 const TRANSCRIPT: &[Binding] = &[
@@ -105,17 +118,44 @@ const TRANSCRIPT: &[Binding] = &[
     b(&[Esc, Char('q')], "Esc", "back", Act::Back),
 ];
 
-const DIFF: &[Binding] = &[
-    b(&[Char('k'), Up], "j/k", "scroll", Act::LineUp),
-    b(&[Char('j'), Down], "", "", Act::LineDown),
-    b(&[PageUp, Char('b')], "PgUp/PgDn", "page", Act::PageUp),
-    b(&[PageDown, Char(' ')], "", "", Act::PageDown),
-    b(&[Home, Char('g')], "g/G", "ends", Act::Top),
-    b(&[End, Char('G')], "", "", Act::Bottom),
+/// A scrolling view's keys (j/k and arrows, pages, ends), then the view's own.
+macro_rules! scrolling {
+    ($($own:expr),* $(,)?) => {
+        &[
+            b(&[Char('k'), Up], "j/k", "scroll", Act::LineUp),
+            b(&[Char('j'), Down], "", "", Act::LineDown),
+            b(&[PageUp, Char('b')], "PgUp/PgDn", "page", Act::PageUp),
+            b(&[PageDown, Char(' ')], "", "", Act::PageDown),
+            b(&[Home, Char('g')], "g/G", "ends", Act::Top),
+            b(&[End, Char('G')], "", "", Act::Bottom),
+            $($own),*
+        ]
+    };
+}
+
+const DIFF: &[Binding] = scrolling![
     b(&[Char('D')], "D", "run", Act::RunDiff),
     b(&[Enter], "Enter", "transcript", Act::Open),
     b(&[Esc, Char('q')], "Esc", "back", Act::Back),
 ];
+
+const TASKS: &[Binding] = &[
+    b(&[Char('j'), Down], "j/k", "", Act::LineDown),
+    b(&[Char('k'), Up], "", "", Act::LineUp),
+    b(&[PageUp], "", "", Act::PageUp),
+    b(&[PageDown], "", "", Act::PageDown),
+    b(&[Home, Char('g')], "", "", Act::Top),
+    b(&[End, Char('G')], "", "", Act::Bottom),
+    b(&[Enter], "Enter", "timeline", Act::Open),
+    b(&[Char('a')], "a", "approve", Act::Approve),
+    b(&[Char('p')], "p", "pause", Act::Pause),
+    b(&[Char('r')], "r", "resume", Act::Resume),
+    b(&[Char('x')], "x", "cancel", Act::Cancel),
+    b(&[Esc, Char('q')], "Esc", "back", Act::Back),
+    b(&[Char('?')], "", "", Act::Help),
+];
+
+const TIMELINE: &[Binding] = scrolling![b(&[Esc, Char('q')], "Esc", "back to tasks", Act::Back)];
 
 pub fn bindings(ctx: Ctx) -> &'static [Binding] {
     match ctx {
@@ -123,8 +163,20 @@ pub fn bindings(ctx: Ctx) -> &'static [Binding] {
         Ctx::Log => LOG,
         Ctx::Transcript => TRANSCRIPT,
         Ctx::Diff => DIFF,
+        Ctx::Tasks => TASKS,
+        Ctx::Timeline => TIMELINE,
     }
 }
+
+/// Every context, for checks over the whole map.
+pub const ALL: &[Ctx] = &[
+    Ctx::Card,
+    Ctx::Log,
+    Ctx::Transcript,
+    Ctx::Diff,
+    Ctx::Tasks,
+    Ctx::Timeline,
+];
 
 /// What `code` does in `ctx`, if anything.
 pub fn action(ctx: Ctx, code: KeyCode) -> Option<Act> {
@@ -139,7 +191,13 @@ pub fn hint(ctx: Ctx) -> String {
     bindings(ctx)
         .iter()
         .filter(|b| !b.label.is_empty())
-        .map(|b| format!("{} {}", b.label, b.what))
+        .map(|b| {
+            if b.what.is_empty() {
+                b.label.to_string()
+            } else {
+                format!("{} {}", b.label, b.what)
+            }
+        })
         .collect::<Vec<_>>()
         .join(" · ")
 }
@@ -150,7 +208,7 @@ mod tests {
 
     #[test]
     fn every_labelled_key_does_something_and_no_key_is_bound_twice() {
-        for ctx in [Ctx::Card, Ctx::Log, Ctx::Transcript, Ctx::Diff] {
+        for &ctx in ALL {
             let all: Vec<KeyCode> = bindings(ctx).iter().flat_map(|b| b.keys.to_vec()).collect();
             for (i, k) in all.iter().enumerate() {
                 assert!(!all[i + 1..].contains(k), "{ctx:?}: {k:?} bound twice");
@@ -163,11 +221,15 @@ mod tests {
             hint(Ctx::Card),
             "Tab/j/k move · Enter transcript · d diff · D run diff · Esc type · ? help"
         );
+        assert_eq!(
+            hint(Ctx::Tasks),
+            "j/k · Enter timeline · a approve · p pause · r resume · x cancel · Esc back"
+        );
     }
 
     #[test]
     fn every_hint_fits_an_80_column_terminal() {
-        for ctx in [Ctx::Card, Ctx::Log, Ctx::Transcript, Ctx::Diff] {
+        for &ctx in ALL {
             let h = hint(ctx);
             assert!(h.chars().count() <= 78, "{ctx:?}: {h}");
         }

@@ -24,6 +24,15 @@ pub(crate) fn on_key(s: &mut AppState, key: KeyEvent) -> Vec<Effect> {
                 vec![Effect::Quit]
             }
             Pending::Quit { .. } => Vec::new(),
+            Pending::Task { action, .. } => {
+                if yes {
+                    super::tasks::send(s, action)
+                } else {
+                    s.note(Level::User, "> no: the task stays as it is");
+                    s.board.flash = Some("nothing changed".into());
+                    Vec::new()
+                }
+            }
             Pending::Setup { .. } => match key.code {
                 KeyCode::Char('y' | 'Y') if !ctrl => vec![Effect::Setup { tutorial: false }],
                 KeyCode::Char('t' | 'T') if !ctrl => vec![Effect::Setup { tutorial: true }],
@@ -56,6 +65,12 @@ pub(crate) fn on_key(s: &mut AppState, key: KeyEvent) -> Vec<Effect> {
             s.help_open = true;
             return Vec::new();
         }
+        // F2 opens the Tasks view from anywhere, and closes it again.
+        KeyCode::F(2) if s.board.open && s.view.is_none() => {
+            s.board.open = false;
+            return Vec::new();
+        }
+        KeyCode::F(2) => return super::tasks::open(s),
         _ => {}
     }
     if let Some(fx) = super::nav::on_key(s, key) {
@@ -87,6 +102,7 @@ pub(crate) fn on_key(s: &mut AppState, key: KeyEvent) -> Vec<Effect> {
         KeyCode::Tab => {
             let mut words = s.words.clone();
             words.agents = s.cards.iter().map(|c| c.name.clone()).collect();
+            words.tasks = s.board.rows.iter().map(|r| (r.id, r.state)).collect();
             // Several candidates show in a popup above the input until the next key.
             s.completions = s.input.complete(&words);
             Vec::new()
@@ -171,6 +187,7 @@ fn submit(s: &mut AppState) -> Vec<Effect> {
             Vec::new()
         }
         Ok(Slash::Quit) => quit(s),
+        Ok(Slash::Tasks) => super::tasks::open(s),
         Ok(Slash::Filter(word)) => {
             let filter = word.as_deref().map(super::log::Filter::parse);
             s.log.set_filter(filter);

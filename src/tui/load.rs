@@ -1,11 +1,13 @@
 //! What the driver reads for an open view, off the draw path (a blocking task): an agent's
-//! dispatch records from `.clk/runs/<id>/` and a commit's diff. Read-only; a missing record or
+//! dispatch records from `.clk/runs/<id>/`, a commit's diff, and a task's timeline (through
+//! the session layer's read-only task queries). Read-only; a missing record or
 //! commit becomes a line that says so, never an error.
 
 use std::path::Path;
 
 use super::fmt;
 use super::view::{LineKind, Loaded, Request, ViewKind};
+use crate::engine::ground::task::TaskState;
 use crate::engine::store::git::{self, show};
 use crate::engine::store::records;
 use crate::engine::store::workspace::Workspace;
@@ -22,6 +24,102 @@ pub fn read(root: Option<&Path>, req: Request) -> Loaded {
         ViewKind::Transcript => transcript(&Workspace::new(root), req),
         ViewKind::Diff => diff(root, req),
         ViewKind::RunDiff => run_diff(root, req),
+        ViewKind::Timeline => timeline(&Workspace::new(root), req),
+    }
+}
+
+/// A task in full: what it is, where it stands, every line of its timeline, its turns.
+fn timeline(ws: &Workspace, req: Request) -> Loaded {
+    let id = i64::try_from(req.index).unwrap_or(0);
+    let d = match crate::engine::session::tasks::detail(ws, id) {
+        Ok(d) => d,
+        Err(e) => return note(req, &e),
+    };
+    let t = &d.task;
+    let mut lines = vec![(
+        LineKind::Meta,
+        format!(
+            "{} · {} · flow {} · autonomy {} · {} turns · {}",
+            t.state.name(),
+            t.agent,
+            t.flow,
+            t.autonomy,
+            t.turns,
+            fmt::usd(t.cost_micros)
+        ),
+    )];
+    if !t.reason.is_empty() {
+        let failed = matches!(t.state, TaskState::Failed | TaskState::Interrupted);
+        let kind = if failed {
+            LineKind::Error
+        } else {
+            LineKind::Meta
+        };
+        push_text(&mut lines, kind, &format!("why: {}", t.reason));
+    }
+    let files = t.files();
+    if !files.is_empty() {
+        lines.push((LineKind::Meta, format!("files: {}", files.join(", "))));
+    }
+    if !t.branch.is_empty() {
+        lines.push((LineKind::Meta, format!("branch: {}", t.branch)));
+    }
+    lines.push((LineKind::Heading, "── prompt ──".into()));
+    push_text(&mut lines, LineKind::Quiet, &t.prompt);
+    lines.push((LineKind::Heading, "── timeline ──".into()));
+    if d.timeline.is_empty() {
+        lines.push((LineKind::Meta, "(nothing happened yet)".into()));
+    }
+    for e in &d.timeline {
+        // Stored as RFC 3339 in UTC: shown in local time, like the log, to the second.
+        let at = chrono::DateTime::parse_from_rfc3339(&e.at)
+            .map(|d| {
+                d.with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string()
+            })
+            .unwrap_or_else(|_| e.at.clone());
+        push_text(
+            &mut lines,
+            LineKind::Plain,
+            &format!("{at}  {:<8} {}", e.kind, e.text),
+        );
+    }
+    if !d.turns.is_empty() {
+        lines.push((LineKind::Heading, "── turns ──".into()));
+    }
+    for u in &d.turns {
+        let kind = if u.ok {
+            LineKind::Plain
+        } else {
+            LineKind::Error
+        };
+        let tokens = u.input_tokens + u.output_tokens;
+        push_text(
+            &mut lines,
+            kind,
+            &format!(
+                "{:>3}. {} {} on {} · {} tokens · {} · {}",
+                u.n,
+                u.role,
+                u.agent,
+                u.provider,
+                fmt::tokens(tokens),
+                fmt::usd(u.cost_micros),
+                if u.summary.is_empty() {
+                    "-"
+                } else {
+                    &u.summary
+                }
+            ),
+        );
+    }
+    let label = super::fmt::fit(t.prompt.lines().next().unwrap_or_default(), 40);
+    Loaded {
+        request: req,
+        runs: 0,
+        label,
+        lines,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Focus and the views (part of the reducer): moving between cards and the log, opening an
-//! agent's transcript or diff, scrolling them, and mouse clicks. Keys come from `keymap`.
+//! agent's transcript or diff, scrolling them (and a task's timeline), and mouse clicks. Keys
+//! come from `keymap`; the Tasks view's own keys are in `tasks.rs`.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -14,7 +15,11 @@ pub fn context(s: &AppState) -> Option<Ctx> {
         return Some(match v.kind() {
             ViewKind::Transcript => Ctx::Transcript,
             ViewKind::Diff | ViewKind::RunDiff => Ctx::Diff,
+            ViewKind::Timeline => Ctx::Timeline,
         });
+    }
+    if s.board.open {
+        return Some(Ctx::Tasks);
     }
     match s.focus {
         Focus::Card(_) if s.focused_card().is_some() => Some(Ctx::Card),
@@ -36,7 +41,7 @@ pub(crate) fn on_key(s: &mut AppState, key: KeyEvent) -> Option<Vec<Effect>> {
         None
     };
     let Some(act) = act else {
-        if s.view.is_some() {
+        if s.view.is_some() || s.board.open {
             // A view takes no typing; unbound keys do nothing.
             return Some(Vec::new());
         }
@@ -46,7 +51,8 @@ pub(crate) fn on_key(s: &mut AppState, key: KeyEvent) -> Option<Vec<Effect>> {
     Some(match ctx {
         Ctx::Card => card(s, act),
         Ctx::Log => log(s, act),
-        Ctx::Transcript | Ctx::Diff => view(s, act),
+        Ctx::Transcript | Ctx::Diff | Ctx::Timeline => view(s, act),
+        Ctx::Tasks => super::tasks::on_act(s, act),
     })
 }
 
@@ -59,7 +65,7 @@ pub fn open(s: &mut AppState, kind: ViewKind, agent: &str) -> Vec<Effect> {
         sha: match kind {
             ViewKind::Diff => s.last_commit.get(agent).cloned(),
             ViewKind::RunDiff => s.run.run_branch.clone(),
-            ViewKind::Transcript => None,
+            ViewKind::Transcript | ViewKind::Timeline => None,
         },
     };
     s.view = Some(View::new(request.clone()));
@@ -91,6 +97,7 @@ fn card(s: &mut AppState, act: Act) -> Vec<Effect> {
         Act::RunDiff => return open(s, ViewKind::RunDiff, &agent),
         Act::Back => s.focus = Focus::Input,
         Act::Help => s.help_open = true,
+        Act::Tasks => return super::tasks::open(s),
         _ => {}
     }
     Vec::new()
@@ -122,6 +129,7 @@ fn log(s: &mut AppState, act: Act) -> Vec<Effect> {
             s.log.set_verbose(v);
         }
         Act::Help => s.help_open = true,
+        Act::Tasks => return super::tasks::open(s),
         _ => {}
     }
     Vec::new()
@@ -177,7 +185,7 @@ pub fn enter_grid(s: &mut AppState) {
 
 /// A left click: focus the card, the log or the input under it.
 pub fn click(s: &mut AppState, column: u16, row: u16) {
-    if s.view.is_some() {
+    if s.view.is_some() || s.board.open {
         return;
     }
     let at = ratatui::layout::Position::new(column, row);

@@ -3,78 +3,16 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crossterm::event::KeyEvent;
-
 use super::input::{InputBox, Words};
 use super::layout::{self, Areas, Needs};
 use super::log::{Level, Log};
+pub use super::msg::{Effect, Msg};
+use super::tasks::Board;
 use super::theme::Theme;
-use super::view::{Loaded, Request, View};
+use super::view::View;
 use crate::engine::ground::config::agents::BASELINE;
-use crate::engine::ground::events::{Command, Event};
 use crate::engine::ground::state::{AgentStatus, RunState};
-
-/// Something the dashboard was told.
-#[derive(Debug, Clone)]
-pub enum Msg {
-    /// The clock: monotonic milliseconds since the session started and local time of day.
-    Tick {
-        now_ms: u64,
-        tod_secs: u32,
-    },
-    Key(KeyEvent),
-    Paste(String),
-    /// Mouse wheel: positive scrolls towards older lines.
-    Wheel(i8),
-    Resize {
-        width: u16,
-        height: u16,
-    },
-    Engine(Event),
-    /// The screen fell behind the engine by this many events; `RunState` is replaced by the
-    /// engine's snapshot so cards and totals are right again.
-    Lagged {
-        missed: u64,
-        snapshot: Box<RunState>,
-    },
-    /// The driver handed a command to the engine; its `TaskFinished` will carry `task_id`.
-    Submitted {
-        task_id: u64,
-        what: String,
-    },
-    /// The engine is gone: nothing more will happen.
-    EngineGone,
-    /// Facts re-read from the project after a commit or an undo: commits not pushed (None:
-    /// no remote) and the recorded idea's title (an undo may have taken it back).
-    Refreshed {
-        ahead: Option<u64>,
-        idea: Option<String>,
-    },
-    /// SIGTERM or SIGHUP: leave now.
-    Terminate,
-    /// A left click at this cell.
-    Click {
-        column: u16,
-        row: u16,
-    },
-    /// Text the driver read for an open view.
-    Loaded(Box<Loaded>),
-}
-
-/// What the driver must do after an update.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    Submit(Command),
-    Quit,
-    /// Read a transcript or a diff off the draw path; the answer comes back as `Msg::Loaded`.
-    Load(Request),
-    /// Ctrl-L: clear the terminal and draw everything again.
-    Redraw,
-    /// Set clk up in this folder (the welcome's yes); `tutorial` starts it afterwards.
-    Setup {
-        tutorial: bool,
-    },
-}
+use crate::engine::ground::task::TaskCommand;
 
 /// Where keys go besides the global ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -101,6 +39,11 @@ pub enum Pending {
     Quit { question: String },
     /// `clk` in a folder without `.clk/`: set up here (y), and start the tutorial (t)?
     Setup { question: String },
+    /// A step from the Tasks view that wants a yes first (approve, cancel): y sends it.
+    Task {
+        question: String,
+        action: TaskCommand,
+    },
 }
 
 impl Pending {
@@ -108,7 +51,8 @@ impl Pending {
         match self {
             Pending::Engine { question, .. }
             | Pending::Quit { question }
-            | Pending::Setup { question } => question,
+            | Pending::Setup { question }
+            | Pending::Task { question, .. } => question,
         }
     }
 }
@@ -193,8 +137,10 @@ pub struct AppState {
     /// First help line shown (the help scrolls when the screen is short).
     pub help_scroll: usize,
     pub focus: Focus,
-    /// The transcript or diff view over the cards and the log.
+    /// The transcript, diff or task timeline view over everything else.
     pub view: Option<View>,
+    /// The task queue: the Tasks view when open, else the title's approval count.
+    pub board: Board,
     /// Each agent's newest commit seen this session (for the diff view).
     pub last_commit: BTreeMap<String, String>,
     pub pending: VecDeque<Pending>,
@@ -270,6 +216,7 @@ impl AppState {
             help_scroll: 0,
             focus: Focus::Input,
             view: None,
+            board: Board::default(),
             last_commit: BTreeMap::new(),
             pending: VecDeque::new(),
             // The banner is for newcomers: gone once the tutorial ran or an idea exists.
@@ -309,6 +256,7 @@ impl AppState {
                 providers: init.providers,
                 workflows: init.workflows,
                 agents: Vec::new(),
+                tasks: Vec::new(),
             },
             completions: Vec::new(),
             dispatch_lines: BTreeMap::new(),

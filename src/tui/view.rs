@@ -1,5 +1,6 @@
 //! The full-screen views opened from a focused card: an agent's transcript (prompt and full
-//! reply of one of its recorded dispatches) and the diff of its last commit.
+//! reply of one of its recorded dispatches) and the diff of its last commit; and from the
+//! Tasks view, a task's timeline.
 //!
 //! The reducer asks for the text with `Effect::Load`; the driver reads it off the draw path
 //! (`load.rs`) and hands it back as `Msg::Loaded`. Until then the view says it is loading.
@@ -13,6 +14,8 @@ pub enum ViewKind {
     Diff,
     /// The run so far: its branch against where it started.
     RunDiff,
+    /// A task's timeline and turns (opened from the Tasks view).
+    Timeline,
 }
 
 /// How a line is drawn.
@@ -36,7 +39,7 @@ pub enum LineKind {
 pub struct Request {
     pub kind: ViewKind,
     pub agent: String,
-    /// Transcript: which dispatch, 0 = the newest.
+    /// Transcript: which dispatch, 0 = the newest. Timeline: the task's id.
     pub index: usize,
     /// Diff: the commit seen in this session's events, if any (else the newest by the agent).
     /// Run diff: the run's branch, if a run is going (else the newest run branch).

@@ -11,7 +11,7 @@ use std::time::Duration;
 use clk::engine::act::actions::{GateContext, apply};
 use clk::engine::ground::protocol::parse;
 use clk::engine::runs::done_gate::{
-    Facts, GateConfig, GateVerdict, TestsStatus, Unmet, decide, deliverable_files,
+    Facts, GateConfig, GateVerdict, RALPH_COUNT_CAP, TestsStatus, Unmet, decide, deliverable_files,
     evaluate_request, gather, gather_for, todo_markers,
 };
 use clk::engine::store::blackboard::{self, Origin};
@@ -149,6 +149,28 @@ fn gather_from_an_initialized_repo() {
     assert_eq!(
         decide(&strict(), &scanned),
         Err(vec![Unmet::TodoMarkers(vec!["src/main.py:2".into()])])
+    );
+}
+
+/// A long history is counted from its end only up to the cap, and the evidence says so.
+#[test]
+fn ralph_passes_stop_counting_at_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    init(dir.path(), None).unwrap();
+    let ws = Workspace::new(dir.path());
+    let state = ws.state_dir();
+    // Old passes first, then many other agents' records: the newest are read first.
+    for n in 0..150 {
+        let agent = if n < 120 { "ralph" } else { "engineer" };
+        let rec = json!({"agent": agent, "ok": true, "dry_run": false});
+        append_jsonl(&state.join("agent_memory.jsonl"), &rec).unwrap();
+    }
+    let facts = gather(&ws, TestsStatus::Green);
+    assert_eq!(facts.ralph_passes, RALPH_COUNT_CAP);
+    assert!(
+        facts.summary().contains("ralph passes: 100+"),
+        "{}",
+        facts.summary()
     );
 }
 

@@ -98,3 +98,42 @@ fn unreachable_endpoints_are_reported_without_waiting_for_them() {
             "use milliseconds from 50 to 60000",
         ));
 }
+
+/// A server that answers but does not list the configured model (LiteLLM and Open WebUI route
+/// names they do not list): `clk doctor` warns and names what it lists; nothing fails, and
+/// `/doctor` in an engine says the same.
+#[test]
+fn doctor_warns_when_the_server_does_not_list_the_model_and_names_what_it_lists() {
+    let d = tempfile::tempdir().unwrap();
+    clk(d.path()).arg("init").assert().success();
+    let mock = MockServer::start(Script::new(vec![]).models(&["a1", "b2", "c3", "d4", "e5", "f6"]));
+    let providers = serde_json::json!({"active": "routed", "providers": {
+        "routed": {"type": "openwebui", "endpoint": format!("{}/v1", mock.url()), "model": "mock"},
+    }});
+    std::fs::write(
+        d.path().join(".clk/config/providers.json"),
+        serde_json::to_string_pretty(&providers).unwrap(),
+    )
+    .unwrap();
+    let out = clk(d.path()).arg("doctor").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = text
+        .lines()
+        .find(|l| l.contains("provider routed (active)"))
+        .unwrap_or_else(|| panic!("no line for the provider:\n{text}"));
+    assert!(line.trim_start().starts_with("warn"), "{line}");
+    assert!(
+        line.contains(
+            "model mock is not in the server's list (it lists: a1, b2, c3, d4, e5, …); it may \
+             still work"
+        ),
+        "{line}"
+    );
+    assert!(!text.contains("not served"), "{text}");
+    assert!(
+        !text.lines().any(|l| l.trim_start().starts_with("fail")),
+        "{text}"
+    );
+    assert!(out.status.success(), "a warning is not a failure:\n{text}");
+    assert_eq!(mock.model_calls(), 0, "the check calls no model");
+}

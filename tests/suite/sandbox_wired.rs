@@ -385,3 +385,20 @@ async fn validation_commands_are_sandboxed_the_same_way() {
     }
     assert_no_hook_runs(&f);
 }
+
+/// A project under /tmp (the sandbox's /tmp is a private one): git still works in the run's
+/// worktree, and its repository stays read-only rather than swapped for a scratch copy.
+#[test]
+fn git_works_in_a_worktree_of_a_project_under_tmp() {
+    if !sandbox_or_skip() {
+        return;
+    }
+    let reply = "Checking.\nACTION: run\nCMD: git rev-parse --is-inside-work-tree > git-ok.txt 2>&1; \
+                 (touch \"$(git rev-parse --git-common-dir)/hooks/x\" 2>/dev/null && echo wrote || echo refused) >> git-ok.txt\n\
+                 END_ACTION\nCONFIDENCE: 0.9\nPROGRESS: yes\n";
+    let f = fixture(reply, &[]);
+    let log = ask(&f);
+    let got = fs::read_to_string(f.root.join("git-ok.txt")).unwrap_or_default();
+    assert_eq!(got, "true\nrefused\n", "{log}");
+    assert!(!f.root.join(".git/hooks/x").exists());
+}

@@ -29,7 +29,7 @@ fn handoff(summary: &str, file: &str) -> String {
 }
 
 /// An implementer's reply that writes `file` (with a done handoff) after `ms` of model time.
-fn writes(file: &str, ms: u64) -> Reply {
+pub(crate) fn writes(file: &str, ms: u64) -> Reply {
     Reply::delay(
         ms,
         Reply::text(&format!(
@@ -43,7 +43,7 @@ fn writes(file: &str, ms: u64) -> Reply {
 use super::worktree::git;
 
 /// A project whose models are the mock's, its config committed so the user's tree is clean.
-fn project(mock: &MockServer) -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn project(mock: &MockServer) -> (tempfile::TempDir, PathBuf) {
     let top = tempfile::tempdir().unwrap();
     let dir = top.path().join("proj");
     fs::create_dir(&dir).unwrap();
@@ -83,7 +83,7 @@ fn run(dir: &Path, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-fn ok(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn ok(dir: &Path, args: &[&str]) -> String {
     let (good, text) = run(dir, args);
     assert!(good, "clk {args:?} failed:\n{text}");
     text
@@ -98,7 +98,7 @@ fn tasks(dir: &Path) -> Vec<Value> {
         .clone()
 }
 
-fn task(dir: &Path, id: i64) -> Value {
+pub(crate) fn task(dir: &Path, id: i64) -> Value {
     tasks(dir).into_iter().find(|t| t["id"] == id).unwrap()
 }
 

@@ -34,6 +34,7 @@ fn loaded(request: Request, runs: usize, lines: &[&str]) -> Msg {
         ViewKind::Transcript => "run 1/2 · r-7",
         ViewKind::Diff => "commit ffdc006ee9",
         ViewKind::RunDiff => "clk/r-1",
+        ViewKind::Timeline => "add a health endpoint",
     };
     Msg::Loaded(Box::new(Loaded {
         request,

@@ -23,6 +23,7 @@
 mod http1;
 mod render;
 mod routes;
+mod tools;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -73,6 +74,11 @@ pub enum Reply {
     Delay { ms: u64, then: Box<Reply> },
     /// Answer with `then`, pausing `pause_ms` after every write.
     Paced { pause_ms: u64, then: Box<Reply> },
+    /// A turn that calls tools: optional `text`, then `calls`, in the request's protocol
+    /// (Anthropic `tool_use`, Responses function and custom tool calls, Gemini
+    /// `functionCall`, chat `tool_calls`). The program runs them and posts the results in its
+    /// next request, which takes the next reply; [`Recorded::tool_results`] reads them.
+    Tools { text: String, calls: Vec<ToolCall> },
     /// Start streaming `text`, then report an error inside the stream the way the protocol
     /// does after its headers are sent (Anthropic's `error` event, Responses'
     /// `response.failed`, an error chunk). `code` picks the error type: 429 rate limit,
@@ -84,7 +90,49 @@ pub enum Reply {
     },
 }
 
+/// One scripted tool call.
+#[derive(Debug, Clone)]
+pub struct ToolCall {
+    pub name: String,
+    /// The arguments: a JSON object, or for a custom tool (`custom`) a string, sent as is.
+    pub input: Value,
+    /// A Responses API custom (freeform) tool call, such as codex's `apply_patch`.
+    pub custom: bool,
+}
+
+impl ToolCall {
+    pub fn function(name: &str, input: Value) -> ToolCall {
+        ToolCall {
+            name: name.into(),
+            input,
+            custom: false,
+        }
+    }
+    /// A freeform call whose input is plain text (codex's `apply_patch` grammar).
+    pub fn custom(name: &str, input: &str) -> ToolCall {
+        ToolCall {
+            name: name.into(),
+            input: Value::String(input.into()),
+            custom: true,
+        }
+    }
+    /// The arguments as the JSON text the protocols carry (a custom call's text as is).
+    pub fn input_text(&self) -> String {
+        match &self.input {
+            Value::String(s) if self.custom => s.clone(),
+            v => v.to_string(),
+        }
+    }
+}
+
 impl Reply {
+    /// A turn of tool calls with no text.
+    pub fn tools(calls: Vec<ToolCall>) -> Reply {
+        Reply::Tools {
+            text: String::new(),
+            calls,
+        }
+    }
     pub fn text(text: &str) -> Reply {
         Reply::Text {
             text: text.into(),
@@ -240,6 +288,11 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// The text of every tool result this request carries, oldest first, in whichever
+    /// protocol it uses (empty for a request with none).
+    pub fn tool_results(&self) -> Vec<String> {
+        self.json.as_ref().map(tools::results).unwrap_or_default()
+    }
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
         self.headers
@@ -253,6 +306,8 @@ struct State {
     script: Script,
     last: Option<Reply>,
     requests: Vec<Recorded>,
+    /// When each tool-call turn's last byte was written, with the tools it called.
+    tools_sent: Vec<(std::time::SystemTime, Vec<String>)>,
 }
 
 /// A running mock server; dropping it stops the server and closes every connection.
@@ -272,6 +327,7 @@ impl MockServer {
             script,
             last: None,
             requests: Vec::new(),
+            tools_sent: Vec::new(),
         }));
         let stop = CancellationToken::new();
         let (st, sp) = (state.clone(), stop.clone());
@@ -332,6 +388,19 @@ impl MockServer {
             .filter(|r| r.protocol.is_some())
             .count()
     }
+    /// The tool results the program posted in its last model call (see
+    /// [`Recorded::tool_results`]).
+    pub fn last_tool_results(&self) -> Vec<String> {
+        self.model_requests()
+            .last()
+            .map(Recorded::tool_results)
+            .unwrap_or_default()
+    }
+    /// For each tool-call turn sent, the wall-clock time its last byte left the mock and the
+    /// names of the tools it called (to time how soon a file lands on disk).
+    pub fn tools_sent(&self) -> Vec<(std::time::SystemTime, Vec<String>)> {
+        self.lock().tools_sent.clone()
+    }
     /// Add a reply to the end of the script while running.
     pub fn push(&self, reply: Reply) {
         self.lock().script.replies.push_back(reply);
@@ -373,5 +442,14 @@ async fn handle(mut sock: TcpStream, state: Arc<Mutex<State>>) {
         st.requests.push(rec);
         plan
     };
+    let tools = match &plan.reply {
+        Reply::Tools { calls, .. } => Some(calls.iter().map(|c| c.name.clone()).collect()),
+        _ => None,
+    };
     let _ = respond(&mut sock, plan).await;
+    if let Some(names) = tools {
+        let now = std::time::SystemTime::now();
+        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+        st.tools_sent.push((now, names));
+    }
 }

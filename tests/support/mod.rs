@@ -50,5 +50,10 @@ pub fn clk() -> assert_cmd::Command {
     for name in clk_env_vars() {
         c.env_remove(name);
     }
+    // The developer's own clk settings (~/.config/clk) stay out too: an empty folder of this
+    // test process stands for them unless a test points XDG_* elsewhere.
+    let mine = std::env::temp_dir().join(format!("clk-test-home-{}", std::process::id()));
+    c.env("XDG_CONFIG_HOME", mine.join("config"));
+    c.env("XDG_DATA_HOME", mine.join("data"));
     c
 }

@@ -3,6 +3,7 @@ pub mod command;
 pub mod config;
 pub mod events;
 pub mod fixed;
+pub mod leaks;
 pub mod pricing;
 pub mod protocol;
 pub mod redact;

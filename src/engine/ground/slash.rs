@@ -17,6 +17,8 @@ pub enum Slash {
     /// Show only log lines that match (front end only): text, an agent's name, or a level
     /// (`warn`, `error`); None clears the filter.
     Filter(Option<String>),
+    /// Show the Tasks view (front end only; elsewhere it lists the tasks).
+    Tasks,
     /// Something for the engine.
     Engine(Command),
 }
@@ -78,6 +80,11 @@ pub const COMMANDS: &[SlashSpec] = &[
         name: "/task",
         usage: "/task <what> [ID]",
         help: "add, list; show/timeline/approve/review/pause/resume/cancel ID",
+    },
+    SlashSpec {
+        name: "/tasks",
+        usage: "/tasks",
+        help: "the task table (F2): timelines, approve, pause, resume, cancel",
     },
     SlashSpec {
         name: "/work",
@@ -354,6 +361,7 @@ pub fn parse(text: &str) -> Result<Slash, String> {
             };
             engine(Command::Queue { action })
         }
+        "tasks" if argv.is_empty() => Ok(Slash::Tasks),
         "task" | "tasks" => engine(Command::Task {
             action: crate::engine::ground::task::parse_slash(&argv)?,
         }),

@@ -23,7 +23,8 @@ use crate::engine::store::workspace::{Workspace, write_atomic};
 
 pub use crate::engine::ground::config::GateConfig;
 pub use facts::{
-    Facts, TestsStatus, deliverable_files, gather, gather_for, ralph_passes, todo_markers,
+    Facts, RALPH_COUNT_CAP, TestsStatus, deliverable_files, gather, gather_for, ralph_passes,
+    todo_markers,
 };
 
 /// A criterion that does not hold.
@@ -268,10 +269,14 @@ impl Facts {
                 self.todo_markers.join(", ")
             )
         };
+        let ralph = if self.ralph_passes >= RALPH_COUNT_CAP {
+            format!("{RALPH_COUNT_CAP}+")
+        } else {
+            self.ralph_passes.to_string()
+        };
         format!(
             "- tests: {tests}\n- deliverables: {deliverables}\n- latest qa post: {qa}\n\
-             - ralph passes: {}\n- todo markers: {markers}",
-            self.ralph_passes
+             - ralph passes: {ralph}\n- todo markers: {markers}",
         )
     }
 }

@@ -16,6 +16,10 @@ pub fn push(bus: &Bus, root: &Path) -> bool {
     if !has_remote {
         return false;
     }
+    if let Err(why) = git::scan::check_before_push(root, None) {
+        bus.emit(Event::Warning { message: why });
+        return false;
+    }
     let out = std::process::Command::new("git")
         .arg("-C")
         .arg(root)

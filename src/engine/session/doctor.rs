@@ -295,7 +295,10 @@ async fn check_providers(ws: &Workspace, out: &mut Vec<Finding>) {
             name.clone()
         };
         out.push(match (avail.usable, is_active) {
-            (true, _) => Finding::new(Level::Ok, format!("provider {label} is usable")),
+            (true, _) if avail.reason.is_empty() => {
+                Finding::new(Level::Ok, format!("provider {label} is usable"))
+            }
+            (true, _) => Finding::new(Level::Warn, format!("provider {label}: {}", avail.reason)),
             (false, true) => Finding::new(
                 Level::Fail,
                 format!(

@@ -9,7 +9,7 @@ use std::fs;
 use std::path::Path;
 
 use crate::engine::ground::bundled;
-use crate::engine::ground::config::{AgentsFile, ClkConfig, ProvidersFile};
+use crate::engine::ground::config::AgentsFile;
 use crate::engine::store::git;
 use crate::engine::store::workspace::{
     DIRS, Durability, Workspace, replace_file, write_atomic, write_json,
@@ -33,6 +33,22 @@ pub const GITIGNORE_LINES: &[&str] = &[
     ".clk/state/clk.db*",
     ".clk/tutorial/",
     ".clk/**/*.bak",
+];
+
+/// The `.gitignore` block that keeps files holding secrets out of commits.
+pub const SECRETS_MARKER: &str = "# clk: files that hold secrets";
+pub const SECRETS_LINES: &[&str] = &[
+    ".env",
+    ".env.*",
+    "!.env.example",
+    "!.env.sample",
+    "*.pem",
+    "*.key",
+    "id_rsa",
+    "id_dsa",
+    "id_ecdsa",
+    "id_ed25519",
+    ".netrc",
 ];
 
 /// clk's local-only lines that `.gitignore` (its text given) does not have yet. None when
@@ -109,24 +125,22 @@ pub fn init(root: &Path, name: Option<&str>) -> Result<InitReport, InitError> {
 
     let cfg_path = ws.config_file();
     if !cfg_path.exists() {
-        let cfg = ClkConfig {
-            project_name: Some(name.map(str::to_string).unwrap_or_else(|| {
-                root.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "project".into())
-            })),
-            ..ClkConfig::default()
-        };
-        let v = crate::engine::ground::fixed::json(&cfg);
+        // Only what is this project's own: every other value comes from the built-in
+        // defaults or the user's settings (`config.json` in the user's clk folder), which a
+        // key written here would hide.
+        let project_name = name.map(str::to_string).unwrap_or_else(|| {
+            root.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "project".into())
+        });
+        let v = serde_json::json!({ "project_name": project_name });
         write_json(&cfg_path, &v).map_err(io(&cfg_path))?;
         written.push(".clk/config/clk.config.json".into());
         report.created_config = true;
     }
     for (path, value) in [
-        (
-            ws.providers_file(),
-            crate::engine::ground::fixed::json(&ProvidersFile::default()),
-        ),
+        // Empty for the same reason: the built-in providers and the user's own apply.
+        (ws.providers_file(), serde_json::json!({})),
         (
             ws.agents_file(),
             crate::engine::ground::fixed::json(&AgentsFile::default()),
@@ -166,21 +180,32 @@ pub fn init(root: &Path, name: Option<&str>) -> Result<InitReport, InitError> {
     let gi = root.join(".gitignore");
     let existing = fs::read_to_string(&gi).unwrap_or_default();
     let missing = gitignore_missing(&existing);
-    if !missing.is_empty() {
+    let has = |want: &str| existing.lines().any(|l| l.trim() == want);
+    let secrets: Vec<&str> = if has(SECRETS_MARKER) {
+        Vec::new()
+    } else {
+        SECRETS_LINES.iter().copied().filter(|l| !has(l)).collect()
+    };
+    if !missing.is_empty() || !secrets.is_empty() {
         let mut text = existing.clone();
-        if !text.is_empty() && !text.ends_with('\n') {
-            text.push('\n');
-        }
-        if !text.is_empty() {
-            text.push('\n');
-        }
-        // A newer clk adds its new lines under the marker again rather than editing the
+        // A newer clk adds its new lines under a marker again rather than editing the
         // user's file in the middle.
-        text.push_str(GITIGNORE_MARKER);
-        text.push('\n');
-        for l in missing {
-            text.push_str(l);
+        for (marker, lines) in [(GITIGNORE_MARKER, missing), (SECRETS_MARKER, secrets)] {
+            if lines.is_empty() {
+                continue;
+            }
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(marker);
             text.push('\n');
+            for l in lines {
+                text.push_str(l);
+                text.push('\n');
+            }
         }
         // A user's pending edits to .gitignore must not land in clk's commit.
         let user_edits = git::open(&root)

@@ -11,5 +11,7 @@ pub mod records;
 pub mod roster;
 pub mod tail;
 pub mod tasks;
+pub mod user;
 pub mod workflow;
 pub mod workspace;
+pub mod workspaces;

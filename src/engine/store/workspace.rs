@@ -120,18 +120,28 @@ impl Workspace {
     /// project keeps for its later reloads.
     pub fn load(&self, env: &Env) -> Result<Project, ConfigError> {
         let lookup = |name: &str| env.get(name);
-        let user = read_json(&self.config_file())?;
-        if let Some(u) = &user {
-            if !u.is_object() {
-                return Err(ConfigError::Invalid(format!(
-                    "{}: expected a JSON object",
-                    self.config_file().display()
-                )));
-            }
-        }
-        let config = ClkConfig::from_json_with_env(user.as_ref(), &lookup)?;
-        let providers = ProvidersFile::from_json_with_env(
-            read_json(&self.providers_file())?.as_ref(),
+        let user_cfg = crate::engine::store::user::config_file(env);
+        let user = crate::engine::store::user::read_object(user_cfg.as_deref())?;
+        let project = crate::engine::store::user::read_object(Some(&self.config_file()))?;
+        let user_name = user_cfg
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let config = ClkConfig::from_layers(
+            &[
+                (user_name.as_str(), user.as_ref()),
+                ("clk.config.json", project.as_ref()),
+            ],
+            &lookup,
+        )?;
+        let user_prov = crate::engine::store::user::read_object(
+            crate::engine::store::user::providers_file(env).as_deref(),
+        )?;
+        let providers = ProvidersFile::from_layers(
+            &[
+                user_prov.as_ref(),
+                read_json(&self.providers_file())?.as_ref(),
+            ],
             &lookup,
         )?;
         let agents = match read_json(&self.agents_file())? {
@@ -268,7 +278,7 @@ pub fn replace_file(path: &Path, bytes: &[u8], durability: Durability) -> std::i
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
     let tmp = dir.join(temp_name(&name));
-    let written = File::create(&tmp).and_then(|mut f| {
+    let written = create_for(&tmp, holds_keys(&name)).and_then(|mut f| {
         f.write_all(&for_disk(path, bytes))?;
         match durability {
             Durability::PowerLoss => f.sync_all(),
@@ -285,6 +295,24 @@ pub fn replace_file(path: &Path, bytes: &[u8], durability: Durability) -> std::i
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Whether a file of this name may hold API keys (providers.json and its `.bak`): it is
+/// created readable by its owner only.
+fn holds_keys(name: &str) -> bool {
+    name.starts_with("providers.json")
+}
+
+fn create_for(path: &Path, private: bool) -> std::io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if private {
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    o.open(path)
 }
 
 /// Write a file that is written once and never replaced (run records in a fresh run

@@ -14,10 +14,14 @@ use crate::tui::layout::centered;
 
 pub const KEYS: &str = "Enter sends · Tab completes, or in an empty box moves to the cards · \
      ↑/↓ history · PgUp/PgDn scroll · Ctrl-U/Ctrl-W delete · Esc clears · Ctrl-L redraws · \
-     Ctrl-C quits";
+     F2 tasks · Ctrl-C quits";
 /// The keys on a focused card, and what the marks on cards mean.
 pub const CARD_KEYS: &str = "On a card: j/k or arrows move · Enter its transcript · d its last \
-     diff · Esc back. A click focuses a card. * marks the baseline team clk always has.";
+     diff · T tasks · Esc back. A click focuses a card. * marks the baseline team clk always has.";
+/// The keys of the Tasks view.
+pub const TASK_KEYS: &str = "Tasks (F2, /tasks): j/k move · Enter the task's timeline · \
+     a approve · p pause · r resume · x cancel (approve and cancel ask y/N) · Esc back. \
+     ⏸N in the title: tasks waiting for your approval.";
 
 pub fn lines(s: &AppState, width: usize) -> Vec<Line<'static>> {
     let t = s.theme;
@@ -49,7 +53,7 @@ pub fn lines(s: &AppState, width: usize) -> Vec<Line<'static>> {
         ),
         t.dim(),
     ));
-    for text in [KEYS, CARD_KEYS] {
+    for text in [KEYS, CARD_KEYS, TASK_KEYS] {
         for row in crate::tui::log::wrap(text, width, width) {
             out.push(Line::styled(row, t.dim()));
         }

@@ -9,6 +9,7 @@ pub mod help;
 pub mod hint_bar;
 pub mod input;
 pub mod status_log;
+pub mod tasks;
 pub mod title_bar;
 pub mod viewer;
 pub mod welcome;
@@ -24,6 +25,8 @@ pub fn draw(frame: &mut Frame, s: &AppState) {
     title_bar::render(s, a.title, buf);
     if let Some(v) = &s.view {
         viewer::render(s, v, s.view_area(), buf);
+    } else if s.board.open {
+        tasks::render(s, s.view_area(), buf);
     } else {
         welcome::render(s, a.welcome, buf);
         agent_grid::render(s, &a.grid, buf);

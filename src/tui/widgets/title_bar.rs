@@ -1,5 +1,5 @@
 //! The title bar: project, the run's branch, provider, phase, tokens, session cost, files
-//! written and commits not pushed. Segments that do not fit are dropped, least important first;
+//! written, commits not pushed and tasks waiting for approval. Segments that do not fit are dropped, least important first;
 //! when space is short, cost and tokens move to the front and the project's name is cut last.
 
 use ratatui::buffer::Buffer;
@@ -47,6 +47,11 @@ pub fn segments(s: &AppState) -> Vec<(u8, String)> {
     }
     if let Some(n) = s.ahead.filter(|n| *n > 0) {
         out.push((5, format!("↑{n}")));
+    }
+    // Tasks that wait for the user: kept long, it asks for action.
+    let waiting = s.board.waiting_approval();
+    if waiting > 0 {
+        out.push((2, format!("⏸{waiting} approve")));
     }
     out
 }

@@ -30,6 +30,7 @@ pub fn title(v: &View) -> String {
         ViewKind::Transcript => "transcript",
         ViewKind::Diff => "diff",
         ViewKind::RunDiff => "run so far",
+        ViewKind::Timeline => "timeline",
     };
     let label = v.loaded.as_ref().map_or("loading…", |l| l.label.as_str());
     if label.is_empty() {

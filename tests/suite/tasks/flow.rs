@@ -12,6 +12,7 @@ fn pair_reviewer(dir: &Path) {
     let path = dir.join(".clk/config/providers.json");
     let mut doc: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
     doc["providers"]["reviewer"] = doc["providers"]["ollama"].clone();
+    doc["providers"]["reviewer"]["type"] = "ollama".into();
     fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
     let out = ok(
         dir,

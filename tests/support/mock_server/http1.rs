@@ -175,6 +175,10 @@ pub async fn respond(sock: &mut TcpStream, plan: Plan) -> std::io::Result<()> {
             let r = render::text(&call, &text, usage, chunk_size);
             w.rendered(sock, &r, None).await
         }
+        Reply::Tools { text, calls } => {
+            let r = render::tools(&call, &text, &calls);
+            w.rendered(sock, &r, None).await
+        }
         Reply::CutAfter { text, bytes } => {
             let r = render::text(&call, &text, None, 4);
             w.rendered(sock, &r, Some(bytes)).await

@@ -18,6 +18,8 @@ mod responses;
 
 use serde_json::{Value, json};
 
+use super::ToolCall;
+
 /// A model-call protocol, known from the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -188,6 +190,30 @@ pub fn text(call: &Call, text: &str, usage: Option<(u64, u64)>, chunk_size: usiz
         Protocol::OpenAiResponses => responses::text(&model, text, usage, chunk_size, stream),
         Protocol::GeminiGenerate | Protocol::GeminiStreamSse | Protocol::GeminiStreamArray => {
             gemini::text(call.protocol, &model, text, usage, chunk_size)
+        }
+    };
+    Rendered {
+        stream,
+        content_type: call.protocol.content_type(stream),
+        frames,
+    }
+}
+
+/// Render a turn of tool `calls` (after an optional `text`) for `call`. Ollama has no tool
+/// calls in this mock: it gets the text alone.
+pub fn tools(call: &Call, text: &str, calls: &[ToolCall]) -> Rendered {
+    let stream = call.stream();
+    let model = call.model();
+    let usage = (call.prompt_tokens(), 10);
+    let frames = match call.protocol {
+        Protocol::OllamaChat | Protocol::OllamaGenerate => {
+            return self::text(call, text, Some(usage), 0);
+        }
+        Protocol::OpenAiChat => chat::tools(&model, text, calls, Some(usage), stream),
+        Protocol::AnthropicMessages => anthropic::tools(&model, text, calls, usage, stream),
+        Protocol::OpenAiResponses => responses::tools(&model, text, calls, Some(usage), stream),
+        Protocol::GeminiGenerate | Protocol::GeminiStreamSse | Protocol::GeminiStreamArray => {
+            gemini::tools(call.protocol, &model, text, calls, Some(usage))
         }
     };
     Rendered {

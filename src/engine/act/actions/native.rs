@@ -95,7 +95,8 @@ pub struct Watch {
     root: PathBuf,
     /// The user's changed paths and how they were.
     dirty: BTreeMap<String, Before>,
-    /// `.git/config`, `HEAD`, `hooks/…`, `info/…` (relative to `.git/`).
+    /// `.git/config`, `HEAD`, `hooks/…`, `info/…` (relative to `.git/`; for a linked
+    /// worktree, HEAD is its own and the rest the shared repository's).
     git_files: BTreeMap<String, Vec<u8>>,
     /// The branch (or detached HEAD) and the commit it pointed at.
     head: Option<(String, Oid)>,
@@ -118,15 +119,27 @@ pub struct Judge<'a> {
     pub keep: bool,
 }
 
-fn git_meta_files(git_dir: &Path) -> BTreeMap<String, Vec<u8>> {
+/// Where git keeps meta file `name`: a work tree's own `HEAD` in its git dir; the config,
+/// hooks and info/ in the repository's common dir, which a linked worktree (a run's) shares
+/// with the user's checkout, so a hook written there would run in the user's.
+fn meta_dir<'a>(repo: &'a git2::Repository, name: &str) -> &'a Path {
+    if name == "HEAD" {
+        repo.path()
+    } else {
+        repo.commondir()
+    }
+}
+
+fn git_meta_files(repo: &git2::Repository) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     for name in ["config", "HEAD"] {
-        if let Ok(b) = std::fs::read(git_dir.join(name)) {
+        if let Ok(b) = std::fs::read(meta_dir(repo, name).join(name)) {
             out.insert(name.to_string(), b);
         }
     }
+    let common = repo.commondir();
     for sub in ["hooks", "info"] {
-        let mut stack = vec![git_dir.join(sub)];
+        let mut stack = vec![common.join(sub)];
         while let Some(dir) = stack.pop() {
             let Ok(rd) = std::fs::read_dir(&dir) else {
                 continue;
@@ -139,7 +152,7 @@ fn git_meta_files(git_dir: &Path) -> BTreeMap<String, Vec<u8>> {
                 if meta.is_dir() {
                     stack.push(p);
                 } else if meta.len() <= 1024 * 1024
-                    && let (Ok(b), Ok(rel)) = (std::fs::read(&p), p.strip_prefix(git_dir))
+                    && let (Ok(b), Ok(rel)) = (std::fs::read(&p), p.strip_prefix(common))
                 {
                     out.insert(rel.to_string_lossy().into_owned(), b);
                 }
@@ -185,7 +198,7 @@ impl Watch {
         Some(Watch {
             root: root.to_path_buf(),
             dirty,
-            git_files: git_meta_files(repo.path()),
+            git_files: git_meta_files(&repo),
             head: head_of(&repo),
             own: mine,
             clk: ClkGuard::begin(root),
@@ -378,15 +391,14 @@ impl Watch {
         out: &mut BatchOutcome,
         decide: &dyn Fn(&mut BatchOutcome, &str, Decision, String),
     ) {
-        let git_dir = repo.path();
-        let now = git_meta_files(git_dir);
+        let now = git_meta_files(repo);
         let names: BTreeSet<&String> = now.keys().chain(self.git_files.keys()).collect();
         for name in names {
             let (was, is) = (self.git_files.get(name), now.get(name));
             if was == is {
                 continue;
             }
-            let path = git_dir.join(name);
+            let path = meta_dir(repo, name).join(name);
             let res = match was {
                 Some(bytes) => std::fs::write(&path, bytes),
                 None => std::fs::remove_file(&path),

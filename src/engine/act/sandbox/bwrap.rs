@@ -35,6 +35,25 @@ fn by_depth(paths: &[PathBuf]) -> Vec<&PathBuf> {
     v
 }
 
+/// The repository folder a worktree's `.git` file points into (`gitdir: …/worktrees/NAME`,
+/// whose `commondir` names the shared one), canonical; `None` for anything else.
+fn git_common_dir(worktree: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(worktree.join(".git")).ok()?;
+    let gitdir = PathBuf::from(text.trim().strip_prefix("gitdir:")?.trim());
+    let gitdir = if gitdir.is_absolute() {
+        gitdir
+    } else {
+        worktree.join(gitdir)
+    };
+    let common = std::fs::read_to_string(gitdir.join("commondir"))
+        .map(|c| {
+            let c = PathBuf::from(c.trim());
+            if c.is_absolute() { c } else { gitdir.join(c) }
+        })
+        .unwrap_or(gitdir);
+    common.canonicalize().ok()
+}
+
 /// bwrap's arguments up to and including `--`; the program and its arguments follow.
 pub fn args(cwd: &Path, policy: &SandboxPolicy) -> Vec<OsString> {
     let mut a = Vec::new();
@@ -52,6 +71,20 @@ pub fn args(cwd: &Path, policy: &SandboxPolicy) -> Vec<OsString> {
             "/tmp",
         ],
     );
+    // A worktree's repository under /tmp would vanish under the tmpfs and git would fail in
+    // the worktree; it is shown again read-only, as the rest of the system is, before the
+    // worktree (which lies inside it) is bound writable over it.
+    let mut repos: Vec<PathBuf> = policy
+        .writable
+        .iter()
+        .filter_map(|p| git_common_dir(p))
+        .filter(|c| c.starts_with("/tmp"))
+        .collect();
+    repos.sort();
+    repos.dedup();
+    for c in by_depth(&repos) {
+        push_path(&mut a, "--ro-bind", c, c);
+    }
     for p in by_depth(&policy.writable) {
         push_path(&mut a, "--bind", p, p);
     }
@@ -123,5 +156,34 @@ mod tests {
             a[a.len() - 3..],
             ["--chdir", &*wt.join("src").to_string_lossy(), "--"]
         );
+    }
+
+    #[test]
+    fn a_repository_under_tmp_is_shown_again_before_its_worktree() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().canonicalize().unwrap();
+        let common = repo.join(".git");
+        let wt = common.join("clk/worktrees/r1");
+        std::fs::create_dir_all(common.join("worktrees/r1")).unwrap();
+        std::fs::create_dir_all(&wt).unwrap();
+        std::fs::write(common.join("worktrees/r1/commondir"), "../..\n").unwrap();
+        std::fs::write(
+            wt.join(".git"),
+            format!("gitdir: {}\n", common.join("worktrees/r1").display()),
+        )
+        .unwrap();
+        let a: Vec<String> = args(&wt, &SandboxPolicy::for_worktree(&wt))
+            .into_iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect();
+        let pos = |s: &str| a.iter().position(|x| x == s).unwrap();
+        let c = common.to_string_lossy().into_owned();
+        if c.starts_with("/tmp") {
+            assert_eq!(a[pos(&c) - 1], "--ro-bind", "{a:?}");
+            assert!(pos(&c) < pos(&wt.to_string_lossy()), "{a:?}");
+            assert!(pos("/tmp") < pos(&c), "after the tmpfs: {a:?}");
+        }
+        assert_eq!(git_common_dir(&wt), Some(common));
+        assert_eq!(git_common_dir(dir.path()), None);
     }
 }

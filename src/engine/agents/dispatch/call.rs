@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::account::{account, record_response};
-use super::native::watch_native;
+use super::native::{report_refused, watch_native};
 use super::{Called, DispatchError, DispatchRequest};
 use crate::engine::act::actions::{BatchOutcome, OutputCap, native};
 use crate::engine::act::confine;
@@ -111,7 +111,7 @@ pub async fn call(
         .map(Some)
     };
 
-    let native_batch = match native.flatten() {
+    let mut native_batch = match native.flatten() {
         Some(watch) => watch.finish(
             &native::Judge {
                 kind: "native_change",
@@ -124,6 +124,9 @@ pub async fn call(
         ),
         None => BatchOutcome::default(),
     };
+    if let Ok(Some(r)) = &result {
+        report_refused(bus, &req.agent, &run_id, &r.refused, &mut native_batch);
+    }
     let (ok, error, reply, usage, model) = match result {
         Ok(Some(r)) => (true, None, r.text, r.usage, r.model),
         Ok(None) => (true, None, String::new(), Usage::default(), String::new()),

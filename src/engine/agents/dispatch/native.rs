@@ -2,7 +2,8 @@
 //! reply is only recorded, and merged ahead of what the reply's ACTION blocks did.
 
 use crate::engine::act::actions::{BatchOutcome, native};
-use crate::engine::ground::events::Event;
+use crate::engine::agents::providers::cli::NOT_ALLOWED;
+use crate::engine::ground::events::{Decision, Event};
 use crate::engine::store::bus::Bus;
 use crate::engine::store::git;
 use crate::engine::store::workspace::Project;
@@ -42,6 +43,30 @@ pub(super) fn undo_native(project: &Project, bus: &Bus, agent: &str, native: &Ba
         Err(e) => bus.emit(Event::Warning {
             message: format!("could not put back {agent}'s own edits: {e}"),
         }),
+    }
+}
+
+/// Tool calls an agent CLI was not allowed to make (what, why; from its reply): each is a
+/// rejected action on the card and in the log, and a refusal in the batch's summary.
+pub(super) fn report_refused(
+    bus: &Bus,
+    agent: &str,
+    run_id: &str,
+    refused: &[(String, String)],
+    batch: &mut BatchOutcome,
+) {
+    for (what, why) in refused {
+        bus.emit(Event::Action {
+            agent: agent.to_string(),
+            run_id: run_id.to_string(),
+            kind: "tool".into(),
+            target: what.to_string(),
+            decision: Decision::Rejected,
+            reason: format!("{NOT_ALLOWED} ({why})"),
+        });
+        batch
+            .refused
+            .push(format!("tool {what}: {NOT_ALLOWED} ({why})"));
     }
 }
 

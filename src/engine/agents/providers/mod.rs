@@ -69,6 +69,9 @@ pub struct Reply {
     pub usage: Usage,
     /// The model that answered, as the provider knows it (may be empty).
     pub model: String,
+    /// Tool calls an agent CLI was not allowed to make, as (what it tried, why not);
+    /// empty for other providers.
+    pub refused: Vec<(String, String)>,
 }
 
 /// How a failure should be treated.
@@ -141,7 +144,8 @@ impl ProviderError {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Availability {
     pub usable: bool,
-    /// Empty when usable; otherwise what is wrong and what to do.
+    /// When not usable, what is wrong and what to do; when usable, a caution worth a warning
+    /// (a model the server does not list), or empty.
     pub reason: String,
 }
 

@@ -111,6 +111,7 @@ impl HttpVendor for OllamaProvider {
                     text,
                     usage,
                     model: answered_by,
+                    refused: Vec::new(),
                 });
             }
         }

@@ -149,18 +149,24 @@ impl HttpVendor for OpenAiCompatProvider {
         if ids.contains(model) {
             return Availability::ok();
         }
-        let mut shown: Vec<&str> = ids.iter().take(12).map(String::as_str).collect();
+        // Servers that route or alias models (LiteLLM, Open WebUI pipes) answer for names they
+        // do not list: an unlisted model is a caution, not a failure.
+        let mut shown: Vec<&str> = ids.iter().take(5).map(String::as_str).collect();
         if ids.len() > shown.len() {
             shown.push("…");
         }
-        let available = if shown.is_empty() {
-            "none".to_string()
+        let lists = if shown.is_empty() {
+            "no models".to_string()
         } else {
             shown.join(", ")
         };
-        Availability::no(format!(
-            "{label}: model {model} not served; available: {available}"
-        ))
+        Availability {
+            usable: true,
+            reason: format!(
+                "{label}: model {model} is not in the server's list (it lists: {lists}); it may \
+                 still work"
+            ),
+        }
     }
 }
 

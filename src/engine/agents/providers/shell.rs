@@ -123,6 +123,7 @@ impl Provider for ShellProvider {
                     text,
                     usage,
                     model: String::new(),
+                    refused: Vec::new(),
                 });
             };
             // The program acts for an agent in the run's worktree, so it gets the sandbox of
@@ -174,6 +175,7 @@ impl Provider for ShellProvider {
                         text: o.stdout,
                         usage,
                         model: String::new(),
+                        refused: Vec::new(),
                     })
                 }
                 process::Ending::Exited(code) => {

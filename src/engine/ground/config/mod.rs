@@ -106,24 +106,44 @@ impl Default for ClkConfig {
 }
 
 impl ClkConfig {
-    /// Parse the user's file (if any) over the defaults, then apply `CLK_*` overrides.
+    /// Parse the project's file (if any) over the defaults, then apply `CLK_*` overrides.
     pub fn from_json_with_env(
-        user: Option<&serde_json::Value>,
+        project: Option<&serde_json::Value>,
         env: EnvLookup<'_>,
     ) -> Result<ClkConfig, ConfigError> {
-        let mut value = crate::engine::ground::fixed::json(&ClkConfig::default());
-        if let Some(user) = user {
-            let mut user = user.clone();
-            sandbox::expand_short_form(&mut user);
-            keys::check_types(&value, &user, "clk.config.json")?;
-            keys::merge_deep(&mut value, &user);
-        }
+        Self::from_layers(&[("clk.config.json", project)], env)
+    }
+
+    /// The defaults, then each `(file name, contents)` layer in turn (the user's settings,
+    /// then the project's), key by key, then the `CLK_*` overrides. Each layer's types are
+    /// checked on their own, so an error names the file that holds the bad value.
+    pub fn from_layers(
+        layers: &[(&str, Option<&serde_json::Value>)],
+        env: EnvLookup<'_>,
+    ) -> Result<ClkConfig, ConfigError> {
+        let mut value = Self::layered(layers)?;
         keys::apply_env_overrides(&mut value, env)?;
         choices::check(&value)?;
         let config: ClkConfig = serde_json::from_value(value)
             .map_err(|e| ConfigError::Invalid(format!("clk.config.json: {e}")))?;
         config.check()?;
         Ok(config)
+    }
+
+    /// The defaults with each layer merged over them, as JSON, before the environment.
+    pub fn layered(
+        layers: &[(&str, Option<&serde_json::Value>)],
+    ) -> Result<serde_json::Value, ConfigError> {
+        let mut value = crate::engine::ground::fixed::json(&ClkConfig::default());
+        for (name, layer) in layers {
+            if let Some(layer) = layer {
+                let mut layer = (*layer).clone();
+                sandbox::expand_short_form(&mut layer);
+                keys::check_types(&value, &layer, name)?;
+                keys::merge_deep(&mut value, &layer);
+            }
+        }
+        Ok(value)
     }
 
     /// Values that parse but make no sense.

@@ -302,12 +302,21 @@ impl ProvidersFile {
     /// A provider named in the file replaces that provider's defaults field by field.
     /// `CLK_<NAME>_<FIELD>` may set any field that holds one value (text, number, true/false).
     pub fn from_json_with_env(
-        user: Option<&serde_json::Value>,
+        project: Option<&serde_json::Value>,
+        env: EnvLookup<'_>,
+    ) -> Result<ProvidersFile, ConfigError> {
+        Self::from_layers(&[project], env)
+    }
+
+    /// The built-in providers, then each layer (the user's providers.json, then the
+    /// project's) merged over them field by field, then the `CLK_<NAME>_<FIELD>` overrides.
+    pub fn from_layers(
+        layers: &[Option<&serde_json::Value>],
         env: EnvLookup<'_>,
     ) -> Result<ProvidersFile, ConfigError> {
         let mut value = crate::engine::ground::fixed::json(&ProvidersFile::default());
-        if let Some(user) = user {
-            super::keys::merge_deep(&mut value, user);
+        for layer in layers.iter().flatten() {
+            super::keys::merge_deep(&mut value, layer);
         }
         let scalar_fields: Vec<(String, serde_json::Value)> = ProviderSettings::fields()
             .into_iter()

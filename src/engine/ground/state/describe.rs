@@ -436,7 +436,9 @@ pub fn describe(ev: &Event) -> Option<String> {
             usable,
             reason,
         } => {
-            if *usable {
+            if *usable && !reason.is_empty() {
+                format!("provider is now {name} (reachable; {reason})")
+            } else if *usable {
                 format!("provider is now {name} (reachable)")
             } else {
                 format!("provider is now {name}, but it is not usable: {reason}")

@@ -17,7 +17,7 @@ use regex::Regex;
 use crate::engine::ground::config::GateConfig;
 use crate::engine::store::blackboard;
 use crate::engine::store::git;
-use crate::engine::store::workspace::{Workspace, read_jsonl};
+use crate::engine::store::workspace::Workspace;
 
 /// The latest evaluation of the project's tests, as the caller ran it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -215,18 +215,31 @@ pub fn todo_markers(root: &Path, files: &[String]) -> Vec<String> {
     out
 }
 
-/// Ralph's improvement passes: the Ralph loop's records in `.clk/state/experiments.jsonl`,
-/// plus ralph's successful real dispatches in `.clk/state/agent_memory.jsonl`. The second
-/// source matters because the bundled engineering workflow runs ralph as a stage, not as the
-/// loop; counting only experiments would reject every `clk run` under the default config.
+/// Ralph's improvement passes, counted up to [`RALPH_COUNT_CAP`]: the Ralph loop's records in
+/// `.clk/state/experiments.jsonl`, plus ralph's successful real dispatches in
+/// `.clk/state/agent_memory.jsonl`. The second source matters because the bundled engineering
+/// workflow runs ralph as a stage, not as the loop; counting only experiments would reject
+/// every `clk run` under the default config. Both files are read from their end and only until
+/// the cap is reached, so a long history costs the gate nothing.
 pub fn ralph_passes(ws: &Workspace) -> u32 {
-    let experiments = read_jsonl(&ws.state_dir().join("experiments.jsonl")).len();
-    let dispatches = read_jsonl(&ws.state_dir().join("agent_memory.jsonl"))
-        .iter()
-        .filter(|r| r["agent"] == "ralph" && r["ok"] == true && r["dry_run"] != true)
-        .count();
-    u32::try_from(experiments + dispatches).unwrap_or(u32::MAX)
+    let mut count = 0u32;
+    crate::engine::store::tail::newest_first(&ws.state_dir().join("experiments.jsonl"), |_| {
+        count += 1;
+        count < RALPH_COUNT_CAP
+    });
+    if count < RALPH_COUNT_CAP {
+        crate::engine::store::tail::newest_first(&ws.state_dir().join("agent_memory.jsonl"), |r| {
+            if r["agent"] == "ralph" && r["ok"] == true && r["dry_run"] != true {
+                count += 1;
+            }
+            count < RALPH_COUNT_CAP
+        });
+    }
+    count
 }
+
+/// Where counting ralph's passes stops: the gate needs one, the evidence shows "100+".
+pub const RALPH_COUNT_CAP: u32 = 100;
 
 /// Body of the newest `qa` post (ids sort by time) in clk's own record of posts: a file in
 /// the blackboard folder that clk did not store, however it got there, is no verdict. Posts by

@@ -52,6 +52,7 @@ pub fn branch_tip(project: &Project, branch: &str) -> String {
 
 /// Push commit `tip` to the remote as the task's branch.
 fn push(root: &Path, remote: &str, tip: &str, branch: &str) -> Result<(), String> {
+    crate::engine::store::git::scan::check_before_push(root, Some(tip))?;
     let out = std::process::Command::new("git")
         .arg("-C")
         .arg(root)

@@ -7,6 +7,7 @@
 
 pub mod deferred;
 pub mod merge;
+pub mod scan;
 pub mod show;
 pub mod worktree;
 

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::{named, pieces};
+use super::{ToolCall, named, pieces};
 
 const MESSAGE_ID: &str = "msg_01MockMockMockMockMock";
 
@@ -74,4 +74,67 @@ pub fn error_json(code: u16, message: &str) -> Value {
 /// The `error` event a stream carries when it fails after the headers.
 pub fn error_frame(code: u16, message: &str) -> Vec<u8> {
     named(&json!({"type": "error", "error": {"type": error_type(code), "message": message}}))
+}
+
+/// A turn that calls tools: an optional text block, then one `tool_use` block per call whose
+/// input streams as `input_json_delta`, and `stop_reason: tool_use`.
+pub fn tools(
+    model: &str,
+    text: &str,
+    calls: &[ToolCall],
+    (input, output): (u64, u64),
+    stream: bool,
+) -> Vec<Vec<u8>> {
+    let id = |k: usize| format!("toolu_mock{k:04}");
+    let usage = json!({"input_tokens": input, "cache_creation_input_tokens": 0,
+                       "cache_read_input_tokens": 0, "output_tokens": output});
+    let mut blocks = Vec::new();
+    if !text.is_empty() {
+        blocks.push(json!({"type": "text", "text": text}));
+    }
+    for (k, c) in calls.iter().enumerate() {
+        blocks.push(json!({"type": "tool_use", "id": id(k), "name": c.name, "input": c.input}));
+    }
+    if !stream {
+        let v = json!({
+            "id": MESSAGE_ID, "type": "message", "role": "assistant", "model": model,
+            "content": blocks, "stop_reason": "tool_use", "stop_sequence": null,
+            "usage": usage,
+        });
+        return vec![v.to_string().into_bytes()];
+    }
+    let mut frames = vec![named(&json!({"type": "message_start", "message": {
+        "id": MESSAGE_ID, "type": "message", "role": "assistant", "model": model,
+        "content": [], "stop_reason": null, "stop_sequence": null,
+        "usage": {"input_tokens": input, "output_tokens": 1},
+    }}))];
+    for (index, b) in blocks.iter().enumerate() {
+        if b["type"] == "text" {
+            frames.push(named(
+                &json!({"type": "content_block_start", "index": index,
+                                      "content_block": {"type": "text", "text": ""}}),
+            ));
+            frames.push(named(
+                &json!({"type": "content_block_delta", "index": index,
+                                      "delta": {"type": "text_delta", "text": text}}),
+            ));
+        } else {
+            frames.push(named(
+                &json!({"type": "content_block_start", "index": index,
+                "content_block": {"type": "tool_use", "id": b["id"], "name": b["name"],
+                                  "input": {}}}),
+            ));
+            frames.push(named(
+                &json!({"type": "content_block_delta", "index": index,
+                "delta": {"type": "input_json_delta", "partial_json": b["input"].to_string()}}),
+            ));
+        }
+        frames.push(named(
+            &json!({"type": "content_block_stop", "index": index}),
+        ));
+    }
+    frames.push(named(&json!({"type": "message_delta",
+        "delta": {"stop_reason": "tool_use", "stop_sequence": null}, "usage": usage})));
+    frames.push(named(&json!({"type": "message_stop"})));
+    frames
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::{pieces, sse};
+use super::{ToolCall, pieces, sse};
 
 pub fn text(
     model: &str,
@@ -68,4 +68,61 @@ pub fn error_json(code: u16, message: &str) -> Value {
         _ => ("server_error", Value::from("server_error")),
     };
     json!({"error": {"message": message, "type": kind, "param": null, "code": short}})
+}
+
+/// A turn that calls tools: `message.tool_calls` (whole) or `delta.tool_calls` chunks, one per
+/// call, and `finish_reason: tool_calls`.
+pub fn tools(
+    model: &str,
+    text: &str,
+    calls: &[ToolCall],
+    usage: Option<(u64, u64)>,
+    stream: bool,
+) -> Vec<Vec<u8>> {
+    let call = |k: usize, c: &ToolCall| {
+        json!({"index": k, "id": format!("call_mock{k:04}"), "type": "function",
+               "function": {"name": c.name, "arguments": c.input_text()}})
+    };
+    let list: Vec<Value> = calls.iter().enumerate().map(|(k, c)| call(k, c)).collect();
+    let content = if text.is_empty() {
+        Value::Null
+    } else {
+        json!(text)
+    };
+    let usage_json = usage
+        .map(|(i, o)| json!({"prompt_tokens": i, "completion_tokens": o, "total_tokens": i + o}));
+    if !stream {
+        let mut v = json!({
+            "id": "chatcmpl-mock", "object": "chat.completion", "created": 0, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content,
+                                                 "tool_calls": list},
+                         "finish_reason": "tool_calls"}],
+        });
+        if let Some(u) = usage_json {
+            v["usage"] = u;
+        }
+        return vec![v.to_string().into_bytes()];
+    }
+    let chunk = |delta: Value, finish: Value| {
+        sse(&json!({
+            "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0,
+            "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }))
+    };
+    let mut frames = vec![chunk(
+        json!({"role": "assistant", "content": content}),
+        Value::Null,
+    )];
+    for c in list {
+        frames.push(chunk(json!({"tool_calls": [c]}), Value::Null));
+    }
+    frames.push(chunk(json!({}), json!("tool_calls")));
+    if let Some(u) = usage_json {
+        frames.push(sse(&json!({
+            "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0,
+            "model": model, "choices": [], "usage": u,
+        })));
+    }
+    frames.push(b"data: [DONE]\n\n".to_vec());
+    frames
 }

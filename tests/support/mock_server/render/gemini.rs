@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Protocol, pieces};
+use super::{Protocol, ToolCall, pieces};
 
 fn chunk(model: &str, text: &str, last: bool, usage: Option<(u64, u64)>) -> Value {
     let mut cand = json!({"content": {"parts": [{"text": text}], "role": "model"}, "index": 0});
@@ -94,5 +94,39 @@ pub fn error_frame(protocol: Protocol, code: u16, message: &str) -> Vec<u8> {
         | Protocol::OpenAiChat
         | Protocol::AnthropicMessages
         | Protocol::OpenAiResponses => format!("data: {v}\r\n\r\n").into_bytes(),
+    }
+}
+
+/// A turn that calls tools: one candidate whose parts are the text (if any) and one
+/// `functionCall` per call, `finishReason: STOP`, in one chunk.
+pub fn tools(
+    protocol: Protocol,
+    model: &str,
+    text: &str,
+    calls: &[ToolCall],
+    usage: Option<(u64, u64)>,
+) -> Vec<Vec<u8>> {
+    let mut parts = Vec::new();
+    if !text.is_empty() {
+        parts.push(json!({"text": text}));
+    }
+    for c in calls {
+        parts.push(json!({"functionCall": {"name": c.name, "args": c.input}}));
+    }
+    let (i, o) = usage.unwrap_or((1, 1));
+    let v = json!({"candidates": [{"content": {"parts": parts, "role": "model"},
+                                   "finishReason": "STOP", "index": 0}],
+                   "modelVersion": model, "responseId": "mock-response-0002",
+                   "usageMetadata": {"promptTokenCount": i, "candidatesTokenCount": o,
+                                     "totalTokenCount": i + o}});
+    match protocol {
+        Protocol::GeminiStreamSse => vec![format!("data: {v}\r\n\r\n").into_bytes()],
+        Protocol::GeminiStreamArray => vec![format!("[{v}]").into_bytes()],
+        Protocol::GeminiGenerate
+        | Protocol::OllamaChat
+        | Protocol::OllamaGenerate
+        | Protocol::OpenAiChat
+        | Protocol::AnthropicMessages
+        | Protocol::OpenAiResponses => vec![v.to_string().into_bytes()],
     }
 }

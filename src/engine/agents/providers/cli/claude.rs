@@ -9,7 +9,10 @@
 
 use serde_json::Value;
 
-use super::common::{Exit, Folded, JsonStream, Pending, failure, no_reply, num, show_text, text};
+use super::common::{
+    Exit, Folded, JsonStream, Pending, failure, no_reply, num, show_text, text, tool_line,
+};
+use super::refusals::{Tools, result_text};
 use super::{CliProvider, Invocation};
 use crate::engine::agents::providers::{ErrorKind, ProviderError};
 use crate::engine::ground::events::{Stream, Usage};
@@ -24,7 +27,15 @@ pub(super) fn invocation(p: &CliProvider) -> Invocation {
     ]);
     inv.option("--model", p.model_setting());
     if p.settings.native_tools {
-        inv.option("--permission-mode", "acceptEdits");
+        // clk's sandbox and its checks after the call are the boundary, not Claude Code's
+        // prompts: `acceptEdits` still asks before a shell command with several parts and
+        // before any edit below a `.git` folder (a run's worktree lives under `.git/clk/`),
+        // and in `-p` mode an unanswered question is a refusal. Skipping permissions is
+        // refused as root unless IS_SANDBOX=1 says the machine is a sandbox, which it is
+        // (exactly "1": a user's IS_SANDBOX=yes does not count; the provider's `env` still
+        // wins, being laid over this).
+        inv.option("--permission-mode", "bypassPermissions");
+        inv.env.insert("IS_SANDBOX".into(), "1".into());
     }
     // Claude Code retries a failing endpoint ten times over minutes; clk retries instead.
     if !p.user_set("CLAUDE_CODE_MAX_RETRIES") {
@@ -50,6 +61,7 @@ pub(crate) struct Parser {
     /// The current message's text was shown from its deltas; its whole copy in the
     /// `assistant` line is not shown again.
     streamed: bool,
+    tools: Tools,
 }
 
 impl Parser {
@@ -88,20 +100,38 @@ impl JsonStream for Parser {
                 for block in msg["content"].as_array().into_iter().flatten() {
                     match text(block, "type") {
                         "text" if !self.streamed => show_text(text(block, "text"), show),
-                        "tool_use" => show(
-                            Stream::Stdout,
-                            &super::common::tool_line(text(block, "name"), &block["input"]),
-                        ),
+                        "tool_use" => {
+                            let line = tool_line(text(block, "name"), &block["input"]);
+                            self.tools.call(text(block, "id"), &line);
+                            show(Stream::Stdout, &line);
+                        }
                         _ => {}
+                    }
+                }
+            }
+            // Tool results come back as the user's turn; only errors can be refusals.
+            "user" => {
+                for block in v["message"]["content"].as_array().into_iter().flatten() {
+                    if text(block, "type") == "tool_result" && block["is_error"] == true {
+                        let body = result_text(&block["content"]);
+                        self.tools.result(text(block, "tool_use_id"), &body, show);
                     }
                 }
             }
             "result" => {
                 self.pending.flush(show);
+                for d in v["permission_denials"].as_array().into_iter().flatten() {
+                    let line = tool_line(text(d, "tool_name"), &d["tool_input"]);
+                    self.tools.denied(&line, show);
+                }
                 self.result = Some(v);
             }
             _ => {}
         }
+    }
+
+    fn tools(&self) -> &Tools {
+        &self.tools
     }
 
     fn finish(&mut self, exit: &Exit<'_>) -> Result<Folded, ProviderError> {
@@ -144,6 +174,7 @@ impl JsonStream for Parser {
             text: reply,
             usage,
             model: std::mem::take(&mut self.model),
+            refused: Vec::new(),
         })
     }
 }

@@ -17,6 +17,7 @@
 use serde_json::Value;
 
 use super::common::{Exit, Folded, JsonStream, failure, no_reply, num, show_text, text};
+use super::refusals::Tools;
 use super::{CliProvider, Invocation};
 use crate::engine::agents::providers::ProviderError;
 use crate::engine::ground::events::{Stream, Usage};
@@ -35,8 +36,11 @@ pub(super) fn invocation(p: &CliProvider) -> Invocation {
     let mut inv =
         Invocation::with_args(&["exec", "--json", "--skip-git-repo-check", "--ephemeral"]);
     set(&mut inv, "approval_policy", "\"never\"");
+    // With native tools, clk's sandbox is the boundary: codex's own (bubblewrap or
+    // Landlock) cannot start inside it ("setting up uid map: Operation not permitted"), and
+    // would fail every command and patch.
     let sandbox = if p.settings.native_tools {
-        "\"workspace-write\""
+        "\"danger-full-access\""
     } else {
         "\"read-only\""
     };
@@ -171,6 +175,7 @@ pub(crate) struct Parser {
     usage: Option<Usage>,
     error: Option<String>,
     failed: bool,
+    tools: Tools,
 }
 
 impl JsonStream for Parser {
@@ -178,10 +183,11 @@ impl JsonStream for Parser {
         let item = &v["item"];
         match (text(&v, "type"), text(item, "type")) {
             ("thread.started", _) => show(Stream::Stdout, "codex started"),
-            ("item.started", "command_execution") => show(
-                Stream::Stdout,
-                &format!("tool: run {}", text(item, "command")),
-            ),
+            ("item.started", "command_execution") => {
+                let line = format!("tool: run {}", text(item, "command"));
+                self.tools.call(text(item, "id"), &line);
+                show(Stream::Stdout, &line);
+            }
             ("item.completed", "agent_message") => {
                 let t = text(item, "text");
                 show_text(t, show);
@@ -195,13 +201,26 @@ impl JsonStream for Parser {
                     Stream::Stdout,
                     &format!("ran: {} (exit {code})", text(item, "command")),
                 );
+                if text(item, "status") == "failed" || code != "0" {
+                    let id = text(item, "id");
+                    self.tools.result(id, text(item, "aggregated_output"), show);
+                }
             }
             ("item.completed", "file_change") => {
+                let mut what = Vec::new();
                 for c in item["changes"].as_array().into_iter().flatten() {
                     show(
                         Stream::Stdout,
                         &format!("tool: {} {}", text(c, "kind"), text(c, "path")),
                     );
+                    what.push(format!("{} {}", text(c, "kind"), text(c, "path")));
+                }
+                let id = text(item, "id");
+                self.tools.call(id, &what.join(", "));
+                // Codex does not say why a patch failed; with its own sandbox off, a write
+                // that fails is one clk's sandbox refused.
+                if text(item, "status") == "failed" {
+                    self.tools.refused_call(id, "the write failed", show);
                 }
             }
             ("item.completed", "error") => {
@@ -229,6 +248,10 @@ impl JsonStream for Parser {
         }
     }
 
+    fn tools(&self) -> &Tools {
+        &self.tools
+    }
+
     fn finish(&mut self, exit: &Exit<'_>) -> Result<Folded, ProviderError> {
         if self.failed || (self.usage.is_none() && self.error.is_some()) {
             let m = self
@@ -244,6 +267,7 @@ impl JsonStream for Parser {
             text: self.messages.join("\n\n"),
             usage,
             model: String::new(),
+            refused: Vec::new(),
         })
     }
 }

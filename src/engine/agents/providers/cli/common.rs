@@ -18,6 +18,8 @@ pub struct Folded {
     pub text: String,
     pub usage: Usage,
     pub model: String,
+    /// Tool calls the CLI was not allowed to make, as (what, why); see `refusals.rs`.
+    pub refused: Vec<(String, String)>,
 }
 
 /// Whether a run printed any JSON line at all.
@@ -34,6 +36,8 @@ pub trait JsonStream: Send {
 
     /// The program ended: the reply, or the failure classified.
     fn finish(&mut self, exit: &Exit<'_>) -> Result<Folded, ProviderError>;
+    /// The tool calls seen and which were refused.
+    fn tools(&self) -> &super::refusals::Tools;
 }
 
 /// How a CLI run ended.
@@ -74,12 +78,24 @@ impl Folder {
     }
 
     /// See [`JsonStream::finish`].
+    /// The reply, or the failure; a run whose every tool call was refused is a failure too.
     pub fn finish(&mut self, code: Option<i32>, stderr: &str) -> Result<Folded, ProviderError> {
-        self.parser.finish(&Exit {
+        let folded = self.parser.finish(&Exit {
             code,
             stderr,
             printed: self.printed,
-        })
+        })?;
+        let tools = self.parser.tools();
+        match super::refusals::all_refused(tools.count(), tools.refused()) {
+            Some(why) => Err(ProviderError::new(
+                crate::engine::agents::providers::ErrorKind::Fatal,
+                why,
+            )),
+            None => Ok(Folded {
+                refused: tools.refused().to_vec(),
+                ..folded
+            }),
+        }
     }
 }
 

@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::common::{Exit, Folded, JsonStream, Pending, failure, no_reply, num, text};
+use super::refusals::Tools;
 use super::{CliProvider, Invocation};
 use crate::engine::agents::providers::ProviderError;
 use crate::engine::ground::events::{Stream, Usage};
@@ -95,7 +96,9 @@ pub(super) fn invocation(p: &CliProvider) -> Invocation {
     let mut inv = Invocation::with_args(&["--skip-trust", "-o", "stream-json"]);
     inv.option("-m", p.model_setting());
     if p.settings.native_tools {
-        inv.option("--approval-mode", "auto_edit");
+        // `auto_edit` leaves out the shell tool in headless mode; `yolo` runs every tool
+        // without asking, inside clk's sandbox.
+        inv.option("--approval-mode", "yolo");
     }
     inv.env
         .insert("GEMINI_CLI_NO_RELAUNCH".into(), "true".into());
@@ -142,6 +145,7 @@ pub(crate) struct Parser {
     pending: Pending,
     errors: Vec<String>,
     result: Option<serde_json::Value>,
+    tools: Tools,
 }
 
 impl JsonStream for Parser {
@@ -161,10 +165,16 @@ impl JsonStream for Parser {
             }
             "tool_use" => {
                 self.pending.flush(show);
-                show(
-                    Stream::Stdout,
-                    &super::common::tool_line(text(&v, "tool_name"), &v["parameters"]),
-                );
+                let line = super::common::tool_line(text(&v, "tool_name"), &v["parameters"]);
+                self.tools.call(text(&v, "tool_id"), &line);
+                show(Stream::Stdout, &line);
+            }
+            // A shell command gemini blocks itself still reports success, saying "Blocked: …".
+            "tool_result"
+                if text(&v, "status") == "error" || text(&v, "output").starts_with("Blocked") =>
+            {
+                let body = format!("{}\n{}", text(&v["error"], "message"), text(&v, "output"));
+                self.tools.result(text(&v, "tool_id"), &body, show);
             }
             "error" => {
                 let m = text(&v, "message");
@@ -179,6 +189,10 @@ impl JsonStream for Parser {
             }
             _ => {}
         }
+    }
+
+    fn tools(&self) -> &Tools {
+        &self.tools
     }
 
     fn finish(&mut self, exit: &Exit<'_>) -> Result<Folded, ProviderError> {
@@ -212,6 +226,7 @@ impl JsonStream for Parser {
                 reported_cost_micros: None,
             },
             model: std::mem::take(&mut self.model),
+            refused: Vec::new(),
         })
     }
 }

@@ -20,6 +20,7 @@ mod codex;
 mod common;
 mod gemini;
 mod pi;
+mod refusals;
 mod sandbox;
 
 use std::path::PathBuf;
@@ -33,6 +34,7 @@ use crate::engine::ground::config::ProviderSettings;
 use crate::engine::ground::events::Stream;
 use crate::engine::ground::redact::redact_text;
 pub use common::{Folded, Folder, Invocation, JsonStream, Printed};
+pub use refusals::NOT_ALLOWED;
 
 /// Prompts longer than this go to the program's stdin instead of its argument list (Linux
 /// refuses a single argument over 128 KiB).
@@ -305,6 +307,7 @@ impl CliProvider {
                 Ok(Reply {
                     text: folded.text,
                     usage: folded.usage,
+                    refused: folded.refused,
                     model: if folded.model.is_empty() {
                         self.model_setting().to_string()
                     } else {

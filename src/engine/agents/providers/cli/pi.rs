@@ -14,6 +14,7 @@
 use serde_json::Value;
 
 use super::common::{Exit, Folded, JsonStream, Pending, failure, no_reply, num, text};
+use super::refusals::{Tools, result_text};
 use super::{CliProvider, Invocation};
 use crate::engine::agents::providers::ProviderError;
 use crate::engine::ground::events::{Stream, Usage};
@@ -69,6 +70,7 @@ pub(crate) struct Parser {
     usage: Option<Usage>,
     error: Option<String>,
     pending: Pending,
+    tools: Tools,
 }
 
 impl Parser {
@@ -134,13 +136,20 @@ impl JsonStream for Parser {
             }
             "tool_execution_start" => {
                 self.pending.flush(show);
-                show(
-                    Stream::Stdout,
-                    &super::common::tool_line(text(&v, "toolName"), &v["args"]),
-                );
+                let line = super::common::tool_line(text(&v, "toolName"), &v["args"]);
+                self.tools.call(text(&v, "toolCallId"), &line);
+                show(Stream::Stdout, &line);
+            }
+            "tool_execution_end" if v["isError"] == true => {
+                let body = result_text(&v["result"]["content"]);
+                self.tools.result(text(&v, "toolCallId"), &body, show);
             }
             _ => {}
         }
+    }
+
+    fn tools(&self) -> &Tools {
+        &self.tools
     }
 
     fn finish(&mut self, exit: &Exit<'_>) -> Result<Folded, ProviderError> {
@@ -157,6 +166,7 @@ impl JsonStream for Parser {
             text: self.messages.join("\n\n"),
             usage,
             model: std::mem::take(&mut self.model),
+            refused: Vec::new(),
         })
     }
 }

@@ -237,8 +237,10 @@ fn user_env_wins_and_headless_settings_are_flags() {
     assert!(
         inv.args
             .windows(2)
-            .any(|w| w == ["--permission-mode", "acceptEdits"])
+            .any(|w| w == ["--permission-mode", "bypassPermissions"])
     );
+    // Claude Code refuses to skip permissions as root unless this is exactly "1".
+    assert_eq!(inv.env["IS_SANDBOX"], "1");
     assert_eq!(
         &inv.args[inv.args.len() - 3..],
         ["--max-turns", "3", "[clk] hi"]

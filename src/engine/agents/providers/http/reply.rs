@@ -71,7 +71,12 @@ pub async fn read_reply(
     let model = (facts.model.clone())
         .filter(|m| !m.is_empty())
         .unwrap_or_else(|| model.to_string());
-    Ok(Reply { text, usage, model })
+    Ok(Reply {
+        text,
+        usage,
+        model,
+        refused: Vec::new(),
+    })
 }
 
 /// Read a successful reply through `dec`; returns the whole reply text.

@@ -1,0 +1,192 @@
+//! Tool calls an agent CLI was not allowed to make.
+//!
+//! In native-tools mode a CLI runs its own file and shell tools. Each tool result that is a
+//! refusal (the CLI's own permission guard, an approval it could not ask for headless, or the
+//! sandbox saying no: a read-only file system, permission denied) is noted with what the
+//! tool tried, shown as a live line (`the CLI was not allowed to: …`) and handed back with the
+//! reply, so the card and the log say why an edit is missing. A turn whose every tool call
+//! was refused did nothing it was asked to: it counts as failed with that reason.
+
+use std::collections::BTreeMap;
+
+use crate::engine::ground::events::Stream;
+
+/// The words that open a refusal's line, on the card and in the log.
+pub const NOT_ALLOWED: &str = "the CLI was not allowed to";
+
+/// Text in a tool result that marks a refusal (compared in lower case).
+const MARKS: &[&str] = &[
+    "requested permissions",
+    "require approval",
+    "requires approval",
+    "permission denied",
+    "permission to use",
+    "operation not permitted",
+    "read-only file system",
+    "erofs",
+    "eacces",
+    "eperm",
+    "not allowed",
+    "denied by policy",
+    "was denied",
+    "was declined",
+    "rejected by user",
+    "user rejected",
+    "blocked by policy",
+    "was blocked",
+    "blocked:",
+    "not in workspace",
+    "outside the allowed",
+];
+
+/// The line of `result` that says it was refused, shortened, if it is a refusal.
+pub fn refusal(result: &str) -> Option<String> {
+    let line = result.lines().find(|l| {
+        let low = l.to_ascii_lowercase();
+        MARKS.iter().any(|m| low.contains(m))
+    })?;
+    let line = line
+        .trim()
+        .trim_start_matches("<tool_use_error>")
+        .trim_end_matches("</tool_use_error>")
+        .trim();
+    Some(line.chars().take(160).collect())
+}
+
+/// A tool result's text: a string, or the text blocks of a list, joined.
+pub fn result_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(serde_json::Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// The tool calls of one run, by the id the CLI gave them, and which were refused.
+#[derive(Debug, Default)]
+pub struct Tools {
+    /// What each call tried (`Write greeter.py`), by id.
+    calls: BTreeMap<String, String>,
+    /// (what, why) for each refused call, in the order the results came.
+    refused: Vec<(String, String)>,
+}
+
+impl Tools {
+    /// A call was made: `what` is its readable line without the `tool: ` prefix.
+    pub fn call(&mut self, id: &str, what: &str) {
+        let what = what.strip_prefix("tool: ").unwrap_or(what);
+        self.calls.insert(id.to_string(), what.to_string());
+    }
+
+    /// A call that failed in a way that is always a refusal (codex's failed patch, whose
+    /// reason it does not print): noted and shown with `why`.
+    pub fn refused_call(&mut self, id: &str, why: &str, show: &mut dyn FnMut(Stream, &str)) {
+        let what = self
+            .calls
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| "use a tool".into());
+        show(Stream::Stdout, &format!("{NOT_ALLOWED}: {what} ({why})"));
+        self.refused.push((what, why.to_string()));
+    }
+
+    /// A call's result came back; a refusal is noted and shown.
+    pub fn result(&mut self, id: &str, text: &str, show: &mut dyn FnMut(Stream, &str)) {
+        if let Some(why) = refusal(text) {
+            self.refused_call(id, &why, show);
+        }
+    }
+
+    /// A refusal the CLI reported apart from any result (claude's `permission_denials`), not
+    /// already noted.
+    pub fn denied(&mut self, what: &str, show: &mut dyn FnMut(Stream, &str)) {
+        let what = what.strip_prefix("tool: ").unwrap_or(what);
+        if self.refused.iter().any(|(w, _)| w == what) {
+            return;
+        }
+        show(
+            Stream::Stdout,
+            &format!("{NOT_ALLOWED}: {what} (permission denied)"),
+        );
+        self.refused
+            .push((what.to_string(), "permission denied".into()));
+    }
+
+    pub fn refused(&self) -> &[(String, String)] {
+        &self.refused
+    }
+
+    /// How many calls were made (at least as many as were refused).
+    pub fn count(&self) -> usize {
+        self.calls.len().max(self.refused.len())
+    }
+}
+
+/// The failure for a turn whose every tool call was refused, if it was one.
+pub fn all_refused(calls: usize, refused: &[(String, String)]) -> Option<String> {
+    let items: Vec<String> = refused.iter().map(|(w, y)| format!("{w} ({y})")).collect();
+    (calls > 0 && refused.len() >= calls).then(|| format!("{NOT_ALLOWED}: {}", items.join("; ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_told_from_other_errors() {
+        for r in [
+            "Claude requested permissions to edit /w/.git/hooks/x which is a sensitive file.",
+            "This Bash command contains multiple operations. The following parts require \
+             approval: mkdir -p notes, echo one",
+            "EROFS: read-only file system, open '/w/.clk/config/agents.json'",
+            "Exit code 1\n/bin/bash: line 1: .clk/config/x: Read-only file system",
+            "Tool execution denied by policy.",
+        ] {
+            assert!(refusal(r).is_some(), "{r}");
+        }
+        for r in [
+            "File created successfully at: greeter.py",
+            "Exit code 1\nSyntaxError: invalid syntax",
+            "(Bash completed with no output)",
+        ] {
+            assert_eq!(refusal(r), None, "{r}");
+        }
+        assert_eq!(
+            refusal("Exit code 1\nbash: x: Permission denied").as_deref(),
+            Some("bash: x: Permission denied")
+        );
+    }
+
+    #[test]
+    fn a_turn_fails_only_when_every_call_was_refused() {
+        let mut t = Tools::default();
+        let mut shown = Vec::new();
+        let mut show = |_: Stream, l: &str| shown.push(l.to_string());
+        t.call("1", "tool: Write greeter.py");
+        t.call("2", "tool: Write .clk/config/agents.json");
+        t.result("1", "File created successfully", &mut show);
+        t.result("2", "EROFS: read-only file system, open 'x'", &mut show);
+        assert_eq!(
+            shown,
+            vec![
+                "the CLI was not allowed to: Write .clk/config/agents.json (EROFS: read-only \
+                 file system, open 'x')"
+            ]
+        );
+        assert_eq!(all_refused(t.count(), t.refused()), None);
+        t.result("1", "Permission denied", &mut |_, _| {});
+        assert_eq!(
+            all_refused(t.count(), t.refused()).as_deref(),
+            Some(
+                "the CLI was not allowed to: Write .clk/config/agents.json (EROFS: read-only \
+                 file system, open 'x'); Write greeter.py (Permission denied)"
+            )
+        );
+        assert_eq!(all_refused(0, &[]), None);
+    }
+}

@@ -1,0 +1,117 @@
+//! The user's own clk folders, shared by every project: settings in the config folder
+//! (`config.json`, `providers.json`), the workspace registry and other data in the data folder.
+//!
+//! On Linux these follow XDG: `$XDG_CONFIG_HOME/clk` (else `~/.config/clk`) and
+//! `$XDG_DATA_HOME/clk` (else `~/.local/share/clk`); other systems get their usual places from
+//! the `directories` crate. The variables come from the [`Env`] the caller hands in, so a test
+//! (or `Env::none()`) sees no user folder at all unless it sets one.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::engine::ground::config::{ConfigError, Env};
+use crate::engine::store::workspace::read_json;
+
+/// Which of the user's folders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Config,
+    Data,
+}
+
+fn dir(env: &Env, kind: Kind) -> Option<PathBuf> {
+    let var = match kind {
+        Kind::Config => "XDG_CONFIG_HOME",
+        Kind::Data => "XDG_DATA_HOME",
+    };
+    // XDG says a relative value is to be ignored.
+    if let Some(base) = env.get(var).map(PathBuf::from).filter(|p| p.is_absolute()) {
+        return Some(base.join("clk"));
+    }
+    let home = env.get("HOME").map(PathBuf::from)?;
+    if cfg!(target_os = "linux") {
+        return Some(match kind {
+            Kind::Config => home.join(".config/clk"),
+            Kind::Data => home.join(".local/share/clk"),
+        });
+    }
+    let dirs = directories::ProjectDirs::from("", "", "clk")?;
+    Some(match kind {
+        Kind::Config => dirs.config_dir().to_path_buf(),
+        Kind::Data => dirs.data_dir().to_path_buf(),
+    })
+}
+
+/// The user's clk settings folder, if the environment names a home or an XDG folder.
+pub fn config_dir(env: &Env) -> Option<PathBuf> {
+    dir(env, Kind::Config)
+}
+
+/// The user's clk data folder (workspace registry and the like).
+pub fn data_dir(env: &Env) -> Option<PathBuf> {
+    dir(env, Kind::Data)
+}
+
+/// `config.json` in the user's settings folder: defaults for every project's clk.config.json.
+pub fn config_file(env: &Env) -> Option<PathBuf> {
+    config_dir(env).map(|d| d.join("config.json"))
+}
+
+/// `providers.json` in the user's settings folder: defaults for every project's providers.
+pub fn providers_file(env: &Env) -> Option<PathBuf> {
+    config_dir(env).map(|d| d.join("providers.json"))
+}
+
+/// The JSON object in the user-level file at `path`, if there is one. A file that is not an
+/// object is an error naming it, like a broken project file.
+pub fn read_object(path: Option<&Path>) -> Result<Option<Value>, ConfigError> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let v = read_json(path)?;
+    if let Some(v) = &v
+        && !v.is_object()
+    {
+        return Err(ConfigError::Invalid(format!(
+            "{}: expected a JSON object",
+            path.display()
+        )));
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xdg_wins_then_home_and_nothing_without_either() {
+        let env = Env::fixed([("XDG_CONFIG_HOME", "/x/cfg"), ("HOME", "/home/u")]);
+        assert_eq!(config_dir(&env), Some(PathBuf::from("/x/cfg/clk")));
+        let env = Env::fixed([("XDG_CONFIG_HOME", "relative"), ("HOME", "/home/u")]);
+        if cfg!(target_os = "linux") {
+            assert_eq!(config_dir(&env), Some(PathBuf::from("/home/u/.config/clk")));
+            assert_eq!(
+                data_dir(&env),
+                Some(PathBuf::from("/home/u/.local/share/clk"))
+            );
+        }
+        assert_eq!(config_dir(&Env::none()), None);
+        assert_eq!(providers_file(&Env::none()), None);
+    }
+
+    #[test]
+    fn a_user_file_that_is_not_an_object_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("config.json");
+        std::fs::write(&f, "[1]").unwrap();
+        let err = read_object(Some(&f)).unwrap_err().to_string();
+        assert!(err.contains("config.json: expected a JSON object"), "{err}");
+        assert_eq!(read_object(None).unwrap(), None);
+        assert_eq!(
+            read_object(Some(&d.path().join("none.json"))).unwrap(),
+            None
+        );
+    }
+}
