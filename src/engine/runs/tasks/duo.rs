@@ -182,16 +182,15 @@ async fn go(ctx: &mut Ctx<'_>) -> Result<Ended, Ended> {
     let mut rounds = 0;
     // A task that stopped (a checkpoint, a pause, a dead worker) goes on from its last handoff.
     let mut last: Option<Handoff> = ctx.last_handoff();
-    let decided = checkpoint::decided(&ctx.task.reason);
-    // Approved at a checkpoint with its checklist done: on to the review.
-    let mut to_review = decided.is_some()
-        && ctx.task.reason.starts_with(checkpoint::APPROVED)
-        && last.as_ref().is_some_and(Handoff::complete);
-    let mut feedback: Option<String> = ctx.sent_back().or(decided);
+    // A person's word at a checkpoint reaches the implementer (a checkpoint is only reached
+    // while its checklist has work left, so an implementer turn always comes next).
+    let mut feedback: Option<String> = ctx
+        .sent_back()
+        .or_else(|| checkpoint::decided(&ctx.task.reason));
     loop {
         // A pass the user asked for starts with the reviewer; after it the loop runs as usual.
         let note = asked.take();
-        if note.is_none() && !std::mem::take(&mut to_review) {
+        if note.is_none() {
             let objective = implementer_objective(ctx, last.as_ref(), feedback.take().as_deref());
             let t = ctx
                 .turn("implementer", &tp, &agent, objective, CommitPolicy::Now)
