@@ -174,8 +174,8 @@ pub enum Command {
         #[command(subcommand)]
         action: WorkspacesAction,
     },
-    /// Queue work for `clk work` and steer it: add, list, show, timeline, approve, pause,
-    /// resume, cancel.
+    /// Queue work for `clk work` and steer it: add, list, show, timeline, approve, reject,
+    /// pause, resume, cancel, review.
     Task {
         #[command(subcommand)]
         action: TaskAction,
@@ -314,10 +314,17 @@ pub enum TaskAction {
     Show { id: i64 },
     /// Everything that happened to a task.
     Timeline { id: i64 },
-    /// Let a task that waits for approval merge.
+    /// Let a task that waits for approval go on: past a checkpoint (its plan, a risky
+    /// change), or to its merge.
     Approve {
         id: i64,
-        /// A note kept with the approval.
+        /// A note kept with the approval (the implementer sees it after a checkpoint).
+        note: Vec<String>,
+    },
+    /// Send a task that waits for approval back to its implementer with a note.
+    Reject {
+        id: i64,
+        /// What to do differently.
         note: Vec<String>,
     },
     /// Stop a task (a running one stops within seconds); `resume` queues it again.
@@ -349,7 +356,8 @@ pub struct TaskSettings {
     /// Who does it: a roster agent (engineer) or a provider (claude, codex, ...).
     #[arg(long)]
     pub agent: Option<String>,
-    /// safe (wait for `task approve`), balanced or aggressive (merge when green).
+    /// safe (stop for `task approve` after the plan, before risky changes and before the
+    /// merge), balanced (stop only for risky changes) or aggressive (merge when green).
     #[arg(long)]
     pub autonomy: Option<String>,
 }
@@ -393,7 +401,14 @@ pub enum LoopMode {
 /// The provider fields `configure --set` takes, from the provider settings type.
 fn configure_help() -> String {
     format!(
-        "Provider fields (providers.NAME.FIELD=VALUE): {}",
+        "Provider fields (providers.NAME.FIELD=VALUE): {}\n\n\
+         Task reviewers and checks:\n  \
+         --set tasks.review_pairs.claude=codex        work done on claude is reviewed on codex\n  \
+         --set tasks.review_pairs.claude=             claude's tasks get no reviewer\n  \
+         --set tasks.review_pairs=claude=codex,codex=claude   several pairs (or a JSON object)\n  \
+         --set 'tasks.checks=cargo test --all'        one check command (commas are kept)\n  \
+         --set 'tasks.checks=[\"cargo test\", \"make lint\"]'   several (a JSON list)\n  \
+         --set tasks.checks=                          none: the project's shape decides",
         crate::engine::ground::config::ProviderSettings::settable().join(", ")
     )
 }

@@ -1,7 +1,8 @@
 //! `clk configure`: show settings, or change them with dotted keys.
 //!
 //! `default_provider=NAME` (or `provider=NAME`) sets the active provider in providers.json;
-//! `providers.NAME.FIELD=VALUE` edits a provider; any other key is a clk.config.json setting.
+//! `providers.NAME.FIELD=VALUE` edits a provider; `tasks.review_pairs` and `tasks.checks` take
+//! the forms `task_keys.rs` describes; any other key is a clk.config.json setting.
 //! Every change is checked as a whole before anything is written, so a bad value leaves the
 //! files exactly as they were.
 
@@ -11,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::{Failure, project};
 use crate::engine::ground::config::keys::{self, coerce, get_path, set_path};
+use crate::engine::ground::config::task_keys;
 use crate::engine::ground::config::{ClkConfig, Env, ProviderSettings, ProvidersFile, process_env};
 use crate::engine::store::user;
 use crate::engine::store::workspace::{Workspace, read_json, write_json};
@@ -57,6 +59,15 @@ pub fn run(dir: &Path, sets: &[String], show: bool, user: bool) -> Result<u8, Fa
         let mut prov_user = read_json(&t.providers)?.unwrap_or_else(|| json!({}));
         let schema = crate::engine::ground::fixed::json(&ClkConfig::default());
         let (mut cfg_changed, mut prov_changed) = (false, false);
+        // A reviewer must be a provider: the project's (with the user's own), or the file's.
+        let mut provider_names: Vec<String> = project(dir)
+            .map(|p| p.providers.providers.keys().cloned().collect())
+            .unwrap_or_default();
+        if let Ok(f) = ProvidersFile::from_json_with_env(Some(&prov_user), &no_env) {
+            provider_names.extend(f.providers.keys().cloned());
+        }
+        provider_names.sort();
+        provider_names.dedup();
         for item in sets {
             let (key, raw) = item.split_once('=').ok_or_else(|| {
                 Failure::bad_input(format!(
@@ -106,6 +117,10 @@ pub fn run(dir: &Path, sets: &[String], show: bool, user: bool) -> Result<u8, Fa
                     .map_err(|why| Failure::bad_input(format!("{key}: {why}")))?;
                 set_path(&mut prov_user, &format!("providers.{name}.{field}"), v);
                 prov_changed = true;
+            } else if let Some(v) = task_keys::parse(key, raw, &provider_names) {
+                let v = v.map_err(|why| Failure::bad_input(format!("{key}: {why}")))?;
+                set_path(&mut cfg_user, key, v);
+                cfg_changed = true;
             } else if keys::number_map_of(key).is_some() {
                 let v = coerce(raw, &json!(0.5))
                     .map_err(|why| Failure::bad_input(format!("{key}: {why}")))?;

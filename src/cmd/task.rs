@@ -36,12 +36,13 @@ pub fn run(dir: &Path, action: TaskAction, format: Format) -> Result<u8, Failure
         TaskAction::Show { id } => TaskCommand::Show { id },
         TaskAction::Timeline { id } => TaskCommand::Timeline { id },
         TaskAction::Approve { id, note: n } => TaskCommand::Approve { id, note: note(n) },
+        TaskAction::Reject { id, note: n } => TaskCommand::Reject { id, note: note(n) },
         TaskAction::Pause { id } => TaskCommand::Pause { id },
         TaskAction::Resume { id, note: n } => TaskCommand::Resume { id, note: note(n) },
         TaskAction::Cancel { id } => TaskCommand::Cancel { id },
         TaskAction::Review { id, note: n } => TaskCommand::Review { id, note: note(n) },
     };
-    let reply = ops::apply(&p, cmd).map_err(Failure::bad_input)?;
+    let reply = ops::apply_from(&p, cmd, "cli").map_err(Failure::bad_input)?;
     print(reply, format)
 }
 

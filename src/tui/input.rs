@@ -40,14 +40,15 @@ impl Words {
             "/queue" => fixed(&["drop", "clear"]),
             "/doctor" => fixed(&["--fix"]),
             "/task" => fixed(&[
-                "add", "list", "show", "timeline", "approve", "review", "pause", "resume", "cancel",
+                "add", "list", "show", "timeline", "approve", "reject", "review", "pause",
+                "resume", "cancel",
             ]),
             "/task show" | "/task timeline" => {
                 self.tasks.iter().map(|(id, _)| id.to_string()).collect()
             }
             // Only the tasks the action can be done to.
-            c @ ("/task approve" | "/task review" | "/task pause" | "/task resume"
-            | "/task cancel") => {
+            c @ ("/task approve" | "/task reject" | "/task review" | "/task pause"
+            | "/task resume" | "/task cancel") => {
                 let action = c.trim_start_matches("/task ");
                 self.tasks
                     .iter()
@@ -363,7 +364,7 @@ mod tests {
         b.complete(&w);
         assert_eq!(b.text(), "/task approve ");
         b.set_text("/task re");
-        assert_eq!(b.complete(&w), ["review", "resume"]);
+        assert_eq!(b.complete(&w), ["reject", "review", "resume"]);
         b.set_text("/budget set e");
         b.complete(&w);
         assert_eq!(b.text(), "/budget set engineer ");

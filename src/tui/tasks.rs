@@ -29,11 +29,11 @@ pub struct Board {
 }
 
 impl Board {
-    /// Tasks that wait for `task approve`.
+    /// Tasks that wait for `task approve` (to merge, or at a checkpoint).
     pub fn waiting_approval(&self) -> usize {
         self.rows
             .iter()
-            .filter(|r| r.state == TaskState::Approval)
+            .filter(|r| matches!(r.state, TaskState::Approval | TaskState::AwaitingApproval))
             .count()
     }
 
@@ -109,11 +109,13 @@ pub(crate) fn on_act(s: &mut AppState, act: Act) -> Vec<Effect> {
             };
             let (id, title) = (r.id, quoted(&r.title));
             let (question, action) = if act == Act::Approve {
+                let next = if r.state == TaskState::AwaitingApproval {
+                    "It goes on from its checkpoint"
+                } else {
+                    "Its work merges into your branch"
+                };
                 (
-                    format!(
-                        "Approve task {id} {title}? Its work merges into your branch on the \
-                         worker's next round."
-                    ),
+                    format!("Approve task {id} {title}? {next} on the worker's next round."),
                     TaskCommand::Approve { id, note: None },
                 )
             } else {
@@ -189,9 +191,10 @@ mod tests {
             row(1, TaskState::Queued),
             row(2, TaskState::Approval),
             row(3, TaskState::Running),
+            row(4, TaskState::AwaitingApproval),
         ]));
         b.selected = 1;
-        assert_eq!(b.waiting_approval(), 1);
+        assert_eq!(b.waiting_approval(), 2, "at a checkpoint counts too");
         // Task 1 is gone: the cursor stays on task 2.
         b.accept(Ok(vec![
             row(2, TaskState::Merged),

@@ -14,8 +14,10 @@ use serde_json::Value;
 use crate::support::clk;
 use crate::support::mock_server::{MockServer, Reply, Script};
 
+mod checkpoints;
 mod flow;
 mod merge;
+mod settings;
 
 /// The handoff of an implementer whose checklist is done.
 fn handoff(summary: &str, file: &str) -> String {
@@ -58,7 +60,7 @@ pub(crate) fn project(mock: &MockServer) -> (tempfile::TempDir, PathBuf) {
     (top, dir)
 }
 
-/// Set clk.config.json's `tasks` block (its maps and lists are not `configure --set` keys).
+/// Replace clk.config.json's whole `tasks` block.
 fn set_tasks_config(dir: &Path, tasks: Value) {
     let cfg = dir.join(".clk/config/clk.config.json");
     let mut c: Value = serde_json::from_str(&fs::read_to_string(&cfg).unwrap()).unwrap();

@@ -16,6 +16,9 @@ pub enum TaskState {
     Held,
     /// A worker is on it.
     Running,
+    /// Stopped at a checkpoint mid-task (its plan, a risky change): `task approve` lets it go
+    /// on from there, `task reject` sends it back with a note.
+    AwaitingApproval,
     /// Stopped by the user; `task resume` queues it again.
     Paused,
     /// Done and checked; waits for `task approve` before it merges.
@@ -37,6 +40,7 @@ impl TaskState {
         TaskState::Queued,
         TaskState::Held,
         TaskState::Running,
+        TaskState::AwaitingApproval,
         TaskState::Paused,
         TaskState::Approval,
         TaskState::Approved,
@@ -51,6 +55,7 @@ impl TaskState {
             TaskState::Queued => "queued",
             TaskState::Held => "held",
             TaskState::Running => "running",
+            TaskState::AwaitingApproval => "awaiting_approval",
             TaskState::Paused => "paused",
             TaskState::Approval => "approval",
             TaskState::Approved => "approved",
@@ -127,6 +132,13 @@ pub enum TaskCommand {
         #[serde(default)]
         note: Option<String>,
     },
+    /// Send a task waiting at a checkpoint or for its merge back to its implementer; the note
+    /// says what to do differently.
+    Reject {
+        id: i64,
+        #[serde(default)]
+        note: Option<String>,
+    },
     Pause {
         id: i64,
     },
@@ -147,19 +159,23 @@ pub enum TaskCommand {
     },
 }
 
-/// Whether `action` (approve, pause, resume, cancel, review) may be done to a task in `state`,
+/// Whether `action` (approve, reject, pause, resume, cancel, review) may be done to a task in `state`,
 /// and the state it moves to; `Err` is the one line that says why not and what to do.
 pub fn transition(id: i64, state: TaskState, action: &str) -> Result<TaskState, String> {
     use TaskState::*;
     let to = match (action, state) {
         ("approve", Approval) => Approved,
+        ("approve", AwaitingApproval) => Queued,
+        ("reject", Approval | AwaitingApproval) => Queued,
         ("pause", Queued | Held | Running) => Paused,
         ("resume", Paused | Failed | Interrupted) => Queued,
         ("cancel", s) if !s.finished() => Cancelled,
         ("review", Approval | Failed | Paused | Interrupted) => Queued,
         _ => {
             let hint = match (action, state) {
-                ("approve", _) => "only a task waiting for approval can be approved",
+                ("approve" | "reject", _) => {
+                    "only a task waiting for approval can be approved or rejected"
+                }
                 ("pause", _) => "only a queued, held or running task can be paused",
                 ("resume", _) => "only a paused, failed or interrupted task can be resumed",
                 ("review", Merged | Cancelled) => "its branch is gone",
@@ -204,6 +220,16 @@ mod tests {
             transition(1, TaskState::Interrupted, "resume"),
             Ok(TaskState::Queued)
         );
+        assert_eq!(
+            transition(1, TaskState::AwaitingApproval, "approve"),
+            Ok(TaskState::Queued)
+        );
+        assert_eq!(
+            transition(1, TaskState::Approval, "reject"),
+            Ok(TaskState::Queued)
+        );
+        let e = transition(3, TaskState::Running, "reject").unwrap_err();
+        assert!(e.contains("cannot reject it (only a task waiting"), "{e}");
         let e = transition(3, TaskState::Queued, "approve").unwrap_err();
         assert!(e.starts_with("task 3 is queued: cannot approve it"), "{e}");
         assert!(transition(3, TaskState::Merged, "cancel").is_err());
@@ -220,12 +246,12 @@ mod tests {
 }
 
 /// `/task ...` after the word: `add "prompt" [--agent A] [--flow F] [--autonomy X]`, `list`,
-/// `show ID`, `timeline ID`, `approve ID [note]`, `review ID [note]`, `pause ID`,
-/// `resume ID [note]`, `cancel ID`.
+/// `show ID`, `timeline ID`, `approve ID [note]`, `reject ID [note]`, `review ID [note]`,
+/// `pause ID`, `resume ID [note]`, `cancel ID`.
 pub fn parse_slash(argv: &[String]) -> Result<TaskCommand, String> {
     const USAGE: &str = "usage: /task add \"prompt\" [--agent A] [--flow F] [--autonomy X] | list | \
-                         show ID | timeline ID | approve ID [note] | review ID [note] | pause ID | \
-                         resume ID [note] | cancel ID";
+                         show ID | timeline ID | approve ID [note] | reject ID [note] | \
+                         review ID [note] | pause ID | resume ID [note] | cancel ID";
     let id = |s: Option<&String>| -> Result<i64, String> {
         let Some(s) = s else {
             return Err(format!("which task? {USAGE}"));
@@ -291,6 +317,10 @@ pub fn parse_slash(argv: &[String]) -> Result<TaskCommand, String> {
             id: id(argv.get(1))?,
             note: note(argv.get(2..).unwrap_or_default()),
         }),
+        Some("reject") => Ok(TaskCommand::Reject {
+            id: id(argv.get(1))?,
+            note: note(argv.get(2..).unwrap_or_default()),
+        }),
         Some("resume") => Ok(TaskCommand::Resume {
             id: id(argv.get(1))?,
             note: note(argv.get(2..).unwrap_or_default()),
@@ -343,6 +373,13 @@ mod slash_tests {
             })
         );
         assert_eq!(p("review 5"), Ok(TaskCommand::Review { id: 5, note: None }));
+        assert_eq!(
+            p("reject 5 use the builder"),
+            Ok(TaskCommand::Reject {
+                id: 5,
+                note: Some("use the builder".into())
+            })
+        );
         assert!(p("show x").unwrap_err().contains("not a task id"));
         assert!(p("show").unwrap_err().contains("which task"));
         assert!(p("add --agent").unwrap_err().contains("needs a value"));

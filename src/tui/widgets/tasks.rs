@@ -57,12 +57,13 @@ const COLUMNS: &[Column] = &[
     },
 ];
 
-/// Widest state name ("interrupted").
+/// The state column's width when no longer state is shown ("interrupted"); a task waiting
+/// at a checkpoint ("awaiting_approval") widens it.
 const STATE_COLS: usize = 11;
 
 fn state_style(t: Theme, s: TaskState) -> Style {
     match s {
-        TaskState::Approval => t.prompt(),
+        TaskState::Approval | TaskState::AwaitingApproval => t.prompt(),
         TaskState::Running | TaskState::Approved => t.accent(),
         TaskState::Merged => t.ok(),
         TaskState::Failed | TaskState::Interrupted => t.error(),
@@ -105,9 +106,14 @@ fn pad(text: &str, c: &Column) -> String {
 }
 
 /// One row of the table as text, `width` wide.
-fn row_text(r: &TaskRow, width: usize, id_cols: usize, columns: &[&Column]) -> String {
+fn row_text(
+    r: &TaskRow,
+    width: usize,
+    (id_cols, state_cols): (usize, usize),
+    columns: &[&Column],
+) -> String {
     let mut out = format!(
-        "{:>id_cols$} {:<STATE_COLS$} ",
+        "{:>id_cols$} {:<state_cols$} ",
         format!("#{}", r.id),
         r.state.name()
     );
@@ -189,7 +195,12 @@ pub fn render(s: &AppState, area: Rect, buf: &mut Buffer) {
     let detail_rows: u16 = if room >= 7 { 3 } else { 0 };
     let table_rows = usize::from(room.saturating_sub(1 + detail_rows));
     // One column more on the left: the cursor's mark.
-    let mut head = format!(" {:>id_cols$} {:<STATE_COLS$} ", "id", "state");
+    let state_cols = b
+        .rows
+        .iter()
+        .map(|r| r.state.name().len())
+        .fold(STATE_COLS, usize::max);
+    let mut head = format!(" {:>id_cols$} {:<state_cols$} ", "id", "state");
     for c in &columns {
         head.push_str(&pad(c.head, c));
     }
@@ -197,7 +208,7 @@ pub fn render(s: &AppState, area: Rect, buf: &mut Buffer) {
     line(top, Line::styled(fmt::fit(&head, width), t.dim()), buf);
     let first = b.first_shown(table_rows);
     for (i, r) in b.rows.iter().enumerate().skip(first).take(table_rows) {
-        let text = row_text(r, width.saturating_sub(1), id_cols, &columns);
+        let text = row_text(r, width.saturating_sub(1), (id_cols, state_cols), &columns);
         let selected = i == b.selected;
         let y = top + 1 + (i - first) as u16;
         let mark = if selected { "▸" } else { " " };
@@ -205,7 +216,7 @@ pub fn render(s: &AppState, area: Rect, buf: &mut Buffer) {
         // The state word gets its colour; the selected row is reversed as a whole.
         let cut = 1 + id_cols + 1;
         let (a, rest) = split_at_chars(&text, cut);
-        let (st, rest) = split_at_chars(rest, STATE_COLS);
+        let (st, rest) = split_at_chars(rest, state_cols);
         let base = if selected {
             t.plain().add_modifier(Modifier::REVERSED)
         } else {

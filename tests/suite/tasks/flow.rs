@@ -6,17 +6,19 @@ use std::path::Path;
 
 use super::*;
 
-/// A second provider on the same mock, paired as the reviewer of the first, committed.
+/// A second provider on the same mock, paired as the reviewer of the first through
+/// `clk configure`, committed.
 fn pair_reviewer(dir: &Path) {
     let path = dir.join(".clk/config/providers.json");
     let mut doc: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
     doc["providers"]["reviewer"] = doc["providers"]["ollama"].clone();
     doc["providers"]["reviewer"]["type"] = "ollama".into();
     fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
-    set_tasks_config(
+    let out = ok(
         dir,
-        serde_json::json!({"review_pairs": {"ollama": "reviewer"}}),
+        &["configure", "--set", "tasks.review_pairs.ollama=reviewer"],
     );
+    assert!(!out.contains("keys clk does not use"), "{out}");
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-qm", "user: reviewer"]);
 }

@@ -118,24 +118,104 @@ fn clk_merge_leaves_task_branches_alone_and_a_cancelled_task_is_cleaned_up() {
     assert_eq!(task(&dir, 1)["worktree"], "");
 }
 
-#[test]
-fn a_rebase_conflict_sends_the_task_back_to_start_again_on_the_current_code() {
-    let write = |content: &str| {
-        Reply::text(&format!(
-            "ACTION: write\nPATH: shared.txt\nCONTENT:\n{content}\nEND_ACTION\n"
-        ))
-    };
-    let mock = MockServer::start(Script::new(vec![
-        Reply::delay(1500, write("task v1")),
-        write("task v2"),
-    ]));
-    let (_t, dir) = project(&mock);
+fn write_shared(content: &str) -> Reply {
+    Reply::text(&format!(
+        "ACTION: write\nPATH: shared.txt\nCONTENT:\n{content}\nEND_ACTION\n"
+    ))
+}
+
+/// A project with `shared.txt` ("base") committed on the user's branch.
+fn shared_project(mock: &MockServer) -> (tempfile::TempDir, std::path::PathBuf) {
+    let (t, dir) = project(mock);
     fs::write(dir.join("shared.txt"), "base\n").unwrap();
     git(&dir, &["add", "shared.txt"]);
     git(&dir, &["commit", "-qm", "user: shared"]);
+    (t, dir)
+}
+
+#[test]
+fn two_tasks_changing_the_same_line_the_second_resolves_its_rebase_conflict_in_place() {
+    let mock = MockServer::start(Script::new(vec![
+        write_shared("from one task"),
+        Reply::delay(500, write_shared("from the other task")),
+        // The task whose rebase conflicts resolves it in a third call.
+        write_shared("from both tasks"),
+    ]));
+    let (_t, dir) = shared_project(&mock);
     ok(
         &dir,
-        &["task", "add", "rewrite shared.txt", "--flow", "solo"],
+        &["configure", "--set", "tasks.checks=test -s shared.txt"],
+    );
+    git(&dir, &["commit", "-qam", "user: checks"]);
+    // No file named in the prompts, so both run at once and change the same line.
+    ok(
+        &dir,
+        &["task", "add", "say where you come from", "--flow", "solo"],
+    );
+    ok(&dir, &["task", "add", "say it too", "--flow", "solo"]);
+    let out = ok(&dir, &["work", "--workers", "2", "--until-idle"]);
+    assert!(out.contains("2 merged"), "{out}");
+    assert_eq!(
+        fs::read_to_string(dir.join("shared.txt")).unwrap(),
+        "from both tasks\n"
+    );
+    let prompts: Vec<String> = mock
+        .model_requests()
+        .iter()
+        .map(|r| r.json.as_ref().unwrap()["messages"].to_string())
+        .collect();
+    assert_eq!(prompts.len(), 3);
+    // The resolver was shown the conflicted file and both sides of its hunk.
+    let p = &prompts[2];
+    assert!(
+        p.contains("the rebase stopped on a conflict in shared.txt"),
+        "{p}"
+    );
+    assert!(
+        p.contains("| <<<<<<< ") && p.contains("| from one task"),
+        "{p}"
+    );
+    assert!(p.contains("| from the other task"), "{p}");
+    let (a, b) = (timeline(&dir, 1), timeline(&dir, 2));
+    let second = if a.contains("resolver turn") { a } else { b };
+    for want in [
+        "sent back: rebasing onto your branch (",
+        "conflicted in shared.txt; the rebase waits in its worktree",
+        "resolve  turn 2: resolved the conflict in shared.txt",
+        "proof    rebased; ",
+        "→ merged",
+    ] {
+        assert!(second.contains(want), "{want:?} not in:\n{second}");
+    }
+    // Proved again after the resolution, never restarted.
+    let resolved = second.find("resolved the conflict").unwrap();
+    assert!(
+        second[resolved..].contains("proof    rebased; PASS 1 check: test -s shared.txt"),
+        "{second}"
+    );
+    assert!(
+        git(&dir, &["for-each-ref", "refs/clk/conflicted/"])
+            .trim()
+            .is_empty()
+    );
+    assert_eq!(git(&dir, &["log", "--merges", "--oneline"]).trim(), "");
+}
+
+#[test]
+fn a_conflict_left_unresolved_falls_back_to_starting_again_on_the_current_code() {
+    let marked = "<<<<<<< HEAD\nthe user's version\n=======\ntask v1\n>>>>>>> task";
+    let mock = MockServer::start(Script::new(vec![
+        Reply::delay(1500, write_shared("task v1")),
+        // Two resolving turns that leave the markers in.
+        write_shared(marked),
+        write_shared(marked),
+        // Started again from the user's code.
+        write_shared("task v2"),
+    ]));
+    let (_t, dir) = shared_project(&mock);
+    ok(
+        &dir,
+        &["task", "add", "rewrite the shared file", "--flow", "solo"],
     );
     let mut child = worker_waiting_on_the_model(&dir, &mock, &["work", "--until-idle"]);
     // While the agent works, the user changes the same file on their branch.
@@ -143,12 +223,16 @@ fn a_rebase_conflict_sends_the_task_back_to_start_again_on_the_current_code() {
     git(&dir, &["commit", "-qam", "user: my change"]);
     assert!(child.wait().unwrap().success());
     let tl = timeline(&dir, 1);
-    assert!(
-        tl.contains("conflicted in shared.txt, so the task starts again from your current code"),
-        "{tl}"
-    );
+    for want in [
+        "resolve  turn 2: conflict markers left in shared.txt",
+        "resolve  turn 3: conflict markers left in shared.txt",
+        "the rebase conflict was not resolved after 2 turn(s), so the task starts again from \
+         your current code",
+    ] {
+        assert!(tl.contains(want), "{want:?} not in:\n{tl}");
+    }
     assert_eq!(task(&dir, 1)["state"], "merged", "{tl}");
-    assert_eq!(task(&dir, 1)["turns"], 2);
+    assert_eq!(task(&dir, 1)["turns"], 4);
     assert_eq!(
         fs::read_to_string(dir.join("shared.txt")).unwrap(),
         "task v2\n"
@@ -160,7 +244,8 @@ fn a_rebase_conflict_sends_the_task_back_to_start_again_on_the_current_code() {
         .iter()
         .map(|r| r.json.as_ref().unwrap()["messages"].to_string())
         .collect();
-    assert!(prompts[1].contains("sent back before it could merge: rebasing onto your branch"));
+    assert!(prompts[2].contains("Your last turn left conflict markers in shared.txt"));
+    assert!(prompts[3].contains("sent back before it could merge: the rebase conflict was not"));
     assert!(git(&dir, &["for-each-ref", "refs/clk/conflicted/"]).contains("clk/task-1"));
 }
 

@@ -211,6 +211,11 @@ pub fn check_types(schema: &Value, user: &Value, file: &str) -> Result<(), Confi
                 "{file}: {key} is {value}, but it takes a number"
             )));
         }
+        if super::task_keys::is_pair_key(&key) && !value.is_string() {
+            return Err(ConfigError::Invalid(format!(
+                "{file}: {key} is {value}, but it takes a provider's name"
+            )));
+        }
         let Some(want) = get_path(schema, &key) else {
             continue;
         };
@@ -237,7 +242,7 @@ pub fn check_types(schema: &Value, user: &Value, file: &str) -> Result<(), Confi
 pub fn unknown_keys(schema: &Value, user: &Value) -> Vec<String> {
     let mut out = Vec::new();
     for (key, _) in leaves(user) {
-        if key.is_empty() || number_map_of(&key).is_some() {
+        if key.is_empty() || number_map_of(&key).is_some() || super::task_keys::is_pair_key(&key) {
             continue;
         }
         // A key is known when some prefix of it is a leaf or the whole path exists.

@@ -19,6 +19,7 @@ pub mod keys;
 pub mod providers;
 mod robustness;
 mod sandbox;
+pub mod task_keys;
 
 use serde::{Deserialize, Serialize};
 

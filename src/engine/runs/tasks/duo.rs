@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+use super::checkpoint;
 use super::handoff::{
     Handoff, handoff_instructions, parse_handoff, parse_verdict, verdict_instructions,
 };
@@ -17,7 +18,7 @@ use crate::engine::agents::dispatch::CommitPolicy;
 use crate::engine::agents::providers::registry;
 use crate::engine::ground::events::Event;
 use crate::engine::store::git;
-use crate::engine::store::tasks::Task;
+use crate::engine::store::tasks::{Task, TaskStore};
 use crate::engine::store::workspace::Project;
 
 /// Most characters of the diff a reviewer is shown.
@@ -103,11 +104,11 @@ fn implementer_objective(ctx: &Ctx<'_>, last: Option<&Handoff>, feedback: Option
     o
 }
 
-/// What the reviewer is asked: the implementer's last handoff when there is one, else (a pass
+/// What the reviewer is asked: the implementer's last handoff when there is one, and (a pass
 /// the user asked for) the user's note.
 fn review_objective(ctx: &Ctx<'_>, last: Option<&Handoff>, asked: Option<&str>) -> String {
-    let says = match (last, asked) {
-        (Some(h), _) => format!(
+    let mut says = match last {
+        Some(h) => format!(
             "The implementer says: {}\nChecklist: {}",
             h.summary,
             h.checklist
@@ -116,13 +117,23 @@ fn review_objective(ctx: &Ctx<'_>, last: Option<&Handoff>, asked: Option<&str>) 
                 .collect::<Vec<_>>()
                 .join("; ")
         ),
-        (None, Some("")) | (None, None) => {
-            "The user asks for another review of the task's branch as it is now.".to_string()
-        }
-        (None, Some(note)) => {
-            format!("The user asks for another review of the task's branch as it is now: {note}")
-        }
+        None => String::new(),
     };
+    let user = match asked {
+        None if !says.is_empty() => None,
+        Some("") | None => {
+            Some("The user asks for another review of the task's branch as it is now.".into())
+        }
+        Some(note) => Some(format!(
+            "The user asks for another review of the task's branch as it is now: {note}"
+        )),
+    };
+    if let Some(u) = user {
+        if !says.is_empty() {
+            says.push('\n');
+        }
+        says.push_str(&u);
+    }
     format!(
         "Review task {} independently: {}\n\n{says}\n\nThe change (a diff against where the \
          task started):\n{}\n\n{}",
@@ -169,8 +180,13 @@ async fn go(ctx: &mut Ctx<'_>) -> Result<Ended, Ended> {
     }
     let max_rounds = ctx.project.config.tasks.max_review_rounds.max(1);
     let mut rounds = 0;
-    let mut last: Option<Handoff> = None;
-    let mut feedback: Option<String> = ctx.sent_back();
+    // A task that stopped (a checkpoint, a pause, a dead worker) goes on from its last handoff.
+    let mut last: Option<Handoff> = ctx.last_handoff();
+    // A person's word at a checkpoint reaches the implementer (a checkpoint is only reached
+    // while its checklist has work left, so an implementer turn always comes next).
+    let mut feedback: Option<String> = ctx
+        .sent_back()
+        .or_else(|| checkpoint::decided(&ctx.task.reason));
     loop {
         // A pass the user asked for starts with the reviewer; after it the loop runs as usual.
         let note = asked.take();
@@ -204,6 +220,11 @@ async fn go(ctx: &mut Ctx<'_>) -> Result<Ended, Ended> {
                         ),
                     );
                     let complete = h.complete();
+                    let kept = crate::engine::ground::fixed::json(&h).to_string();
+                    if let Err(e) = ctx.store.set_handoff(ctx.task.id, &kept) {
+                        return Err(Ended::Failed(e.to_string()));
+                    }
+                    ctx.checkpoint(Some(&h))?;
                     last = Some(h);
                     if !complete {
                         continue;

@@ -3,12 +3,15 @@
 //! solo), and the worker that runs them in their own worktrees (`work.rs`).
 
 pub mod budget;
+pub mod checkpoint;
 pub mod duo;
 pub mod handoff;
+mod land;
 pub mod ops;
 pub mod overlap;
 pub mod pr;
 pub mod proof;
+pub mod resolve;
 pub mod risk;
 pub mod rules;
 pub mod run;

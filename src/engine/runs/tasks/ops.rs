@@ -1,10 +1,12 @@
 //! The task requests (`clk task ...`, `/task ...`): add one to the queue, list, show, read a
-//! timeline, approve, pause, resume, cancel, ask for another review. Each is checked against the task's state first; a
-//! refusal is one line saying why and what to do. A worker (`clk work`) in another process
+//! timeline, approve or reject (at a checkpoint or before the merge), pause, resume, cancel,
+//! ask for another review. Each is checked against the task's state first; a refusal is one
+//! line saying why and what to do. A worker (`clk work`) in another process
 //! sees the change on its next look at the store.
 
 use serde_json::{Value, json};
 
+use super::checkpoint::{APPROVED, REJECTED};
 use super::duo::{REVIEW_REQUESTED, pair};
 use super::overlap::predict_files;
 use crate::engine::ground::pricing::format_usd;
@@ -26,8 +28,59 @@ pub struct Reply {
 
 /// Run one task request against the workspace's store.
 pub fn apply(project: &Project, cmd: TaskCommand) -> Result<Reply, String> {
+    apply_from(project, cmd, "dashboard")
+}
+
+/// Run one task request that came through `channel` (cli, dashboard, ...).
+pub fn apply_from(project: &Project, cmd: TaskCommand, channel: &str) -> Result<Reply, String> {
     let store = tasks::open(&project.ws).map_err(|e| e.to_string())?;
-    apply_with(project, &store, cmd)
+    apply_with(project, &store, cmd, &who(channel))
+}
+
+/// Who asks: the login name and the way in, e.g. `ann (cli)`.
+fn who(channel: &str) -> String {
+    let user = ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| "the user".into());
+    format!("{user} ({channel})")
+}
+
+/// Approve task `id`: past the checkpoint it waits at (it is queued to go on from there), or
+/// to its merge. The timeline says who approved what and when.
+fn approve(
+    store: &dyn TaskStore,
+    id: i64,
+    note: Option<String>,
+    by: &str,
+) -> Result<Reply, String> {
+    let err = |e: tasks::StoreError| e.to_string();
+    let t = find(store, id)?;
+    let note = note.unwrap_or_default();
+    let checkpoint = if t.state == TaskState::AwaitingApproval {
+        store.progress(id).map_err(err)?.checkpoint
+    } else {
+        String::new()
+    };
+    let reason = if t.state == TaskState::AwaitingApproval {
+        let mut r = format!("{APPROVED}{checkpoint} by {by}");
+        if !note.trim().is_empty() {
+            r.push_str(&format!(": {note}"));
+        }
+        r
+    } else {
+        note.clone()
+    };
+    let mut r = steer(store, id, "approve", &reason)?;
+    store.approve_at(id, &checkpoint, by, &note).map_err(err)?;
+    if t.state == TaskState::AwaitingApproval {
+        store.set_checkpoint(id, "").map_err(err)?;
+        let line =
+            format!("task {id} approved at checkpoint {checkpoint}; `clk work` goes on with it");
+        r.lines = vec![line.clone()];
+        r.summary = line;
+    }
+    Ok(r)
 }
 
 fn find(store: &dyn TaskStore, id: i64) -> Result<Task, String> {
@@ -75,11 +128,12 @@ pub fn settle(
     Ok((flow, agent, autonomy_name(autonomy).to_string()))
 }
 
-/// Run one task request against `store`.
+/// Run one task request against `store`; `by` is who asks (for the timeline's approvals).
 pub fn apply_with(
     project: &Project,
     store: &dyn TaskStore,
     cmd: TaskCommand,
+    by: &str,
 ) -> Result<Reply, String> {
     let err = |e: tasks::StoreError| e.to_string();
     match cmd {
@@ -140,7 +194,7 @@ pub fn apply_with(
         TaskCommand::List => {
             let all = store.list().map_err(err)?;
             let mut lines = vec![format!(
-                "{:>4}  {:<11} {:<10} {:>5} {:>8}  {}",
+                "{:>4}  {:<17} {:<10} {:>5} {:>8}  {}",
                 "id", "state", "agent", "turns", "cost", "task"
             )];
             for t in &all {
@@ -150,7 +204,7 @@ pub fn apply_with(
                     format!("{} — {}", short(&t.prompt, 40), t.reason)
                 };
                 lines.push(format!(
-                    "{:>4}  {:<11} {:<10} {:>5} {:>8}  {what}",
+                    "{:>4}  {:<17} {:<10} {:>5} {:>8}  {what}",
                     t.id,
                     t.state.name(),
                     short(&t.agent, 10),
@@ -195,6 +249,13 @@ pub fn apply_with(
                 t.turns,
                 format_usd(t.cost_micros)
             ));
+            let used = store.progress(id).map_err(err)?.runtime_ms as f64 / 1000.0;
+            let limit = project.config.tasks.max_runtime_s;
+            lines.push(if limit > 0 {
+                format!("  runtime    {used:.1} s of {limit} s (tasks.max_runtime_s)")
+            } else {
+                format!("  runtime    {used:.1} s")
+            });
             Ok(Reply {
                 summary: format!("task {} is {}", t.id, t.state.name()),
                 lines,
@@ -217,10 +278,14 @@ pub fn apply_with(
                 json: json!({ "task": t, "timeline": entries, "turns": turns }),
             })
         }
-        TaskCommand::Approve { id, note } => {
-            let note = note.unwrap_or_default();
-            let r = steer(store, id, "approve", &note)?;
-            store.approve(id, "user", &note).map_err(err)?;
+        TaskCommand::Approve { id, note } => approve(store, id, note, by),
+        TaskCommand::Reject { id, note } => {
+            let mut reason = format!("{REJECTED}{by}");
+            if let Some(n) = note.filter(|n| !n.trim().is_empty()) {
+                reason.push_str(&format!(": {n}"));
+            }
+            let r = steer(store, id, "reject", &reason)?;
+            store.set_checkpoint(id, "").map_err(err)?;
             Ok(r)
         }
         TaskCommand::Pause { id } => steer(store, id, "pause", "paused by the user"),

@@ -1,7 +1,8 @@
 //! The proof a finished task gives before it merges: its branch rebased onto the user's
 //! current branch, then the project's checks run in a clean checkout of that result (not the
-//! task's worktree, where stray files could make a check pass). A conflict or a red check is
-//! evidence the implementer gets back.
+//! task's worktree, where stray files could make a check pass). A conflict is left in the
+//! worktree for the implementer to resolve (`resolve.rs`); a red check is evidence it gets
+//! back.
 
 use std::path::Path;
 use std::process::Command;
@@ -23,8 +24,8 @@ pub enum Proof {
         files: Vec<String>,
         lines: usize,
     },
-    /// Rebasing conflicted (aborted, the branch is as it was): back to the implementer with
-    /// this evidence.
+    /// Rebasing conflicted: the rebase waits in the task's worktree, and the implementer gets
+    /// a turn to resolve it with this evidence.
     Conflict(String),
     /// Rebased, but a check failed in the clean checkout: back to the implementer with this
     /// evidence.
@@ -33,7 +34,7 @@ pub enum Proof {
     Broken(String),
 }
 
-fn git_in(dir: &Path, args: &[&str]) -> Result<String, String> {
+pub(super) fn git_in(dir: &Path, args: &[&str]) -> Result<String, String> {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -58,11 +59,10 @@ fn git_in(dir: &Path, args: &[&str]) -> Result<String, String> {
     }
 }
 
-/// Rebase the task's branch (in its worktree) onto `onto`. `Err` is the evidence of a
-/// conflict, or why git failed. On a conflict the branch starts again from `onto`, so the
-/// implementer redoes the task on the current code; its old commits stay reachable under
-/// `refs/clk/conflicted/<branch>`.
-fn rebase(worktree: &Path, branch: &str, onto: &str) -> Result<(), Proof> {
+/// Rebase the task's branch (in its worktree) onto `onto`. On a conflict the rebase is left
+/// stopped in the worktree for the implementer to resolve (`resolve.rs`), and `Err` is the
+/// evidence; `Err(Proof::Broken)` says why git failed otherwise.
+fn rebase(worktree: &Path, onto: &str) -> Result<(), Proof> {
     // git rewrites the worktree's index and files: clk's kept copy must be on disk first and
     // read again afterwards.
     if let Err(e) = git::deferred::release(worktree) {
@@ -73,26 +73,40 @@ fn rebase(worktree: &Path, branch: &str, onto: &str) -> Result<(), Proof> {
     if git_in(worktree, &["rebase", "--quiet", onto]).is_ok() {
         return Ok(());
     }
-    let files = git_in(worktree, &["diff", "--name-only", "--diff-filter=U"]).unwrap_or_default();
-    let _ = git_in(worktree, &["rebase", "--abort"]);
-    let files: Vec<&str> = files.lines().filter(|l| !l.trim().is_empty()).collect();
+    let files = conflicted(worktree);
     let short: String = onto.chars().take(8).collect();
     if files.is_empty() {
+        let _ = git_in(worktree, &["rebase", "--abort"]);
         return Err(Proof::Broken(format!("could not rebase onto {short}")));
     }
-    let keep = format!("refs/clk/conflicted/{branch}");
-    let moved = git_in(worktree, &["update-ref", &keep, "HEAD"])
-        .and_then(|_| git_in(worktree, &["reset", "--hard", "--quiet", onto]));
-    if let Err(e) = moved {
-        return Err(Proof::Broken(format!(
-            "could not restart it from {short}: {e}"
-        )));
-    }
     Err(Proof::Conflict(format!(
-        "rebasing onto your branch ({short}) conflicted in {}, so the task starts again from \
-         your current code (its earlier commits are kept under {keep}); do it again so it fits",
+        "rebasing onto your branch ({short}) conflicted in {}; the rebase waits in its worktree \
+         for the implementer to resolve",
         files.join(", ")
     )))
+}
+
+/// The files a stopped rebase left conflicted in `worktree`.
+pub(super) fn conflicted(worktree: &Path) -> Vec<String> {
+    git_in(worktree, &["diff", "--name-only", "--diff-filter=U"])
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Give up a stopped rebase: the branch starts again from `onto`, so the implementer redoes
+/// the task on the current code; its old commits stay reachable under
+/// `refs/clk/conflicted/<branch>`, which is returned.
+pub(super) fn restart(worktree: &Path, branch: &str, onto: &str) -> Result<String, String> {
+    let _ = git::deferred::release(worktree);
+    let _ = git_in(worktree, &["rebase", "--abort"]);
+    let keep = format!("refs/clk/conflicted/{branch}");
+    git_in(worktree, &["update-ref", &keep, "HEAD"])
+        .and_then(|_| git_in(worktree, &["reset", "--hard", "--quiet", onto]))?;
+    Ok(keep)
 }
 
 /// The files and changed lines between `head` and `branch`'s tip.
@@ -136,7 +150,7 @@ pub async fn prove(project: &Project, t: &Task, cancel: &CancellationToken) -> P
     let on_top =
         tip.is_some_and(|tip| tip == head || repo.graph_descendant_of(tip, head).unwrap_or(false));
     if !on_top {
-        if let Err(p) = rebase(worktree, &t.branch, &head.to_string()) {
+        if let Err(p) = rebase(worktree, &head.to_string()) {
             return p;
         }
     }

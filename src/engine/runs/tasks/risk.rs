@@ -8,7 +8,7 @@ pub const MANY_FILES: usize = 20;
 pub const MANY_LINES: usize = 400;
 
 /// What kind of sensitive file `path` is, if any.
-fn sensitive(path: &str) -> Option<&'static str> {
+pub fn sensitive(path: &str) -> Option<&'static str> {
     let lower = path.to_lowercase();
     let name = lower.rsplit('/').next().unwrap_or(&lower);
     if lower.starts_with(".github/workflows/")

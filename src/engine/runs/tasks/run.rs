@@ -8,8 +8,11 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use super::checkpoint::{self, Stop};
+use super::handoff::Handoff;
 use crate::engine::agents::dispatch::{CommitPolicy, DispatchRequest};
 use crate::engine::ground::events::Event;
+use crate::engine::ground::task::parse_autonomy;
 use crate::engine::store::bus::Bus;
 use crate::engine::store::git::{self, worktree};
 use crate::engine::store::tasks::{SqliteStore, Task, TaskStore, TurnRecord, now};
@@ -24,14 +27,22 @@ pub enum Ended {
     Failed(String),
     /// Its token was cancelled (a pause, a cancel, or `clk work` stopping).
     Stopped,
+    /// It must stop until a person looks (its time is up); the line says why. `task resume`
+    /// goes on.
+    Paused(String),
     /// Another turn would cross a daily budget; the line names it. It waits, worktree kept.
     Budget(String),
+    /// It reached an approval checkpoint; it waits for `task approve` or `task reject`.
+    Checkpoint(Stop),
 }
 
 /// The run id of task `id`'s worktree (its branch is `clk/task-<id>`).
 pub fn run_id(id: i64) -> String {
     format!("task-{id}")
 }
+
+/// How often the time a turn takes is counted in the store.
+const CHARGE_EVERY: Duration = Duration::from_secs(1);
 
 /// Held while a task's worktree is made.
 static TREES: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -113,7 +124,9 @@ pub struct Ctx<'a> {
     pub cancel: &'a CancellationToken,
     pub path: std::path::PathBuf,
     pub base: String,
-    started: Instant,
+    /// When the time worked was last counted, and the total so far over all its runs.
+    mark: Instant,
+    used_ms: u64,
     /// Turns this task took so far (a resumed task counts its earlier ones).
     pub turns: u32,
 }
@@ -135,6 +148,66 @@ impl Ctx<'_> {
         Some(format!(
             "Your finished work was sent back before it could merge: {evidence}\nFix this."
         ))
+    }
+
+    /// Count the time worked since the last count, in the store too.
+    pub fn charge(&mut self) {
+        let ms = u64::try_from(self.mark.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.mark = Instant::now();
+        if ms == 0 {
+            return;
+        }
+        self.used_ms = match self.store.add_runtime(self.task.id, ms) {
+            Ok(total) => total,
+            Err(_) => self.used_ms.saturating_add(ms),
+        };
+    }
+
+    /// The time it may still be worked, when `tasks.max_runtime_s` limits it.
+    fn left(&self) -> Option<Duration> {
+        let limit = self.project.config.tasks.max_runtime_s;
+        (limit > 0).then(|| {
+            let used = Duration::from_millis(self.used_ms) + self.mark.elapsed();
+            Duration::from_secs(limit).saturating_sub(used)
+        })
+    }
+
+    /// `Err` when the task used all the time `tasks.max_runtime_s` gives it, over all its runs.
+    fn over_time(&self) -> Result<(), Ended> {
+        let limit = self.project.config.tasks.max_runtime_s;
+        if limit == 0 || self.used_ms < limit.saturating_mul(1000) {
+            return Ok(());
+        }
+        let id = self.task.id;
+        Err(Ended::Paused(format!(
+            "it was worked {:.1} s over all its runs, all that tasks.max_runtime_s ({limit} s) \
+             allows; raise it (`clk configure --set tasks.max_runtime_s=N`), then `clk task \
+             resume {id}`",
+            self.used_ms as f64 / 1000.0
+        )))
+    }
+
+    /// Stop here when a checkpoint is due: the task's predicted files and those its branch
+    /// changed so far, and the implementer's last handoff.
+    pub fn checkpoint(&self, handoff: Option<&Handoff>) -> Result<(), Ended> {
+        let approved = self
+            .store
+            .progress(self.task.id)
+            .map_err(|e| Ended::Failed(e.to_string()))?
+            .approved;
+        let mut files = self.task.predicted_files.clone();
+        files.extend(changed_files(&self.path, &self.base));
+        let autonomy = parse_autonomy(&self.task.autonomy);
+        match checkpoint::due(autonomy, handoff, &files, &approved) {
+            Some(stop) => Err(Ended::Checkpoint(stop)),
+            None => Ok(()),
+        }
+    }
+
+    /// The implementer's last valid handoff, kept by an earlier run of the task.
+    pub fn last_handoff(&self) -> Option<Handoff> {
+        let kept = self.store.progress(self.task.id).ok()?.handoff;
+        serde_json::from_str(&kept).ok()
     }
 
     pub fn log(&self, kind: &str, text: &str) {
@@ -167,6 +240,8 @@ impl Ctx<'_> {
         if let Some(why) = super::budget::blocked(&self.project.config.budget.daily, &used, false) {
             return Err(Ended::Budget(why));
         }
+        self.charge();
+        self.over_time()?;
         self.turns += 1;
         let n = self.turns;
         let req = DispatchRequest {
@@ -177,21 +252,31 @@ impl Ctx<'_> {
             commit,
             ..Default::default()
         };
-        let limit = self.project.config.tasks.max_runtime_s;
-        let call = crate::engine::runs::call::dispatch(project, self.bus, &req, self.cancel);
-        let out = if limit > 0 {
-            let left = Duration::from_secs(limit).saturating_sub(self.started.elapsed());
-            match tokio::time::timeout(left, call).await {
-                Ok(r) => r,
-                Err(_) => {
-                    return Err(Ended::Failed(format!(
-                        "ran longer than tasks.max_runtime_s ({limit} s)"
-                    )));
+        // Its own token, so the turn can be stopped when the task's time is up and still end
+        // the way a pause ends it (the agent's process stopped, the call returning).
+        let stop = self.cancel.child_token();
+        let call = crate::engine::runs::call::dispatch(project, self.bus, &req, &stop);
+        tokio::pin!(call);
+        // The time it takes is counted as it goes, so a worker killed mid-turn loses at most
+        // [`CHARGE_EVERY`] of it.
+        let mut out_of_time = None;
+        let out = loop {
+            let wait = self.left().map_or(CHARGE_EVERY, |l| l.min(CHARGE_EVERY));
+            tokio::select! {
+                r = &mut call => break r,
+                _ = tokio::time::sleep(wait), if out_of_time.is_none() => {
+                    self.charge();
+                    if let Err(end) = self.over_time() {
+                        out_of_time = Some(end);
+                        stop.cancel();
+                    }
                 }
             }
-        } else {
-            call.await
         };
+        self.charge();
+        if let Some(end) = out_of_time {
+            return Err(end);
+        }
         if self.cancel.is_cancelled() {
             return Err(Ended::Stopped);
         }
@@ -239,7 +324,9 @@ impl Ctx<'_> {
 
 /// The solo flow: implementer turns until one succeeds.
 async fn solo(ctx: &mut Ctx<'_>) -> Ended {
-    let mut back = ctx.sent_back();
+    let mut back = ctx
+        .sent_back()
+        .or_else(|| checkpoint::decided(&ctx.task.reason));
     loop {
         let again = if let Some(b) = back.take() {
             format!("\n\n{b}")
@@ -307,11 +394,29 @@ pub async fn run(
         cancel,
         path: t.path.clone(),
         base,
-        started: Instant::now(),
+        mark: Instant::now(),
+        used_ms: store.progress(task.id).map(|p| p.runtime_ms).unwrap_or(0),
         turns: u32::try_from(turns).unwrap_or(u32::MAX),
     };
-    match task.flow.as_str() {
+    // A rebase conflict left by its proof: resolved where it stopped, then proved again.
+    if super::resolve::pending(&ctx.path) {
+        match super::resolve::run(&mut ctx).await {
+            Ok(true) => return ctx.finished(),
+            Ok(false) => {}
+            Err(end) => return end,
+        }
+    }
+    // A checkpoint due before any more work (a risky file it is about to change, or one of
+    // two reached at once); not right after a person sent it back: it gets a turn first.
+    if !task.reason.starts_with(checkpoint::REJECTED) {
+        if let Err(stop) = ctx.checkpoint(ctx.last_handoff().as_ref()) {
+            return stop;
+        }
+    }
+    let end = match task.flow.as_str() {
         "duo" => super::duo::run(&mut ctx).await,
         _ => solo(&mut ctx).await,
-    }
+    };
+    ctx.charge();
+    end
 }

@@ -58,7 +58,7 @@ pub fn list(project: &Project) -> Result<Reply, String> {
 
 /// Queue a task from template `name`.
 pub fn run(project: &Project, name: &str) -> Result<Reply, String> {
-    ops::apply(
+    ops::apply_from(
         project,
         TaskCommand::Add {
             prompt: String::new(),
@@ -68,5 +68,6 @@ pub fn run(project: &Project, name: &str) -> Result<Reply, String> {
             template: Some(name.to_string()),
             requested_by: Some("cli".into()),
         },
+        "cli",
     )
 }

@@ -2,8 +2,8 @@
 //!
 //! Every round it renews its lease on the tasks it runs (its PID and a heartbeat in the store),
 //! stops a task the user paused or cancelled from another terminal, merges approved tasks one
-//! at a time, and starts queued tasks while fewer than `workers` run. A task whose files
-//! overlap a running task's is held, with the reason in its state, until that one ends. On
+//! at a time (`land.rs`), and starts queued tasks while fewer than `workers` run. A task whose
+//! files overlap a running task's is held, with the reason in its state, until that one ends. On
 //! start it finds tasks a dead worker left running and queues them again (their worktree and
 //! turns kept), or marks them interrupted when the worktree is gone.
 
@@ -15,16 +15,12 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::budget;
 use super::overlap::shared;
-use super::pr::{self, PrMode};
-use super::proof::{self, Proof};
 use super::run::{self, Ended};
-use super::{budget, risk};
-use crate::engine::ground::config::Autonomy;
 use crate::engine::ground::events::Event;
-use crate::engine::ground::task::{TaskState, parse_autonomy};
+use crate::engine::ground::task::TaskState;
 use crate::engine::store::bus::Bus;
-use crate::engine::store::git::merge::{MergeOutcome, merge_branch};
 use crate::engine::store::git::{self, worktree};
 use crate::engine::store::tasks::{self, Move, SqliteStore, Task, TaskStore};
 use crate::engine::store::workspace::Project;
@@ -46,18 +42,18 @@ pub struct WorkOptions {
 
 /// Tally of what one `clk work` did, for its last line.
 #[derive(Debug, Default)]
-struct Tally {
-    merged: u32,
-    approval: u32,
-    failed: u32,
+pub(super) struct Tally {
+    pub(super) merged: u32,
+    pub(super) approval: u32,
+    pub(super) failed: u32,
 }
 
-struct Worker<'a> {
-    project: &'a Project,
-    bus: &'a Bus,
-    store: Arc<SqliteStore>,
-    me: u32,
-    tally: Tally,
+pub(super) struct Worker<'a> {
+    pub(super) project: &'a Project,
+    pub(super) bus: &'a Bus,
+    pub(super) store: Arc<SqliteStore>,
+    pub(super) me: u32,
+    pub(super) tally: Tally,
 }
 
 fn alive(pid: u32) -> bool {
@@ -73,7 +69,7 @@ fn stale(heartbeat: &str) -> bool {
 
 impl Worker<'_> {
     /// Move task `id` if it is still in one of `from`, and say so on the bus.
-    fn set(&self, id: i64, from: &[TaskState], to: TaskState, reason: &str) -> bool {
+    pub(super) fn set(&self, id: i64, from: &[TaskState], to: TaskState, reason: &str) -> bool {
         let m = Move {
             id,
             from,
@@ -101,7 +97,7 @@ impl Worker<'_> {
         }
     }
 
-    fn warn(&self, message: String) {
+    pub(super) fn warn(&self, message: String) {
         self.bus.emit(Event::Warning { message });
     }
 
@@ -139,181 +135,6 @@ impl Worker<'_> {
         }
     }
 
-    /// Bring a finished task's branch into the user's branch, or say what stands in the way.
-    fn merge(&self, t: &Task) {
-        let from = [TaskState::Running, TaskState::Approved];
-        let Some(repo) = git::open(&self.project.ws.root) else {
-            self.set(
-                t.id,
-                &from,
-                TaskState::Failed,
-                "the project is no git repository",
-            );
-            return;
-        };
-        let files = |f: &[String]| f.join(", ");
-        match merge_branch(&repo, &t.branch, false) {
-            Ok(MergeOutcome::UpToDate) => {
-                self.set(t.id, &from, TaskState::Merged, "it changed nothing");
-                let _ = worktree::remove(&repo, &run::run_id(t.id), false);
-            }
-            Ok(MergeOutcome::FastForward { sha, files: f }) => {
-                self.merged(&repo, t, "fast-forward", sha, f);
-            }
-            Ok(MergeOutcome::Commit { sha, files: f }) => {
-                self.merged(&repo, t, "merge commit", sha, f);
-            }
-            Ok(MergeOutcome::Dirty { files: f }) => {
-                let why = format!(
-                    "your uncommitted changes to {} are in the way; commit or stash them, then \
-                     `clk task approve {}`",
-                    files(&f),
-                    t.id
-                );
-                self.set(t.id, &from, TaskState::Approval, &why);
-            }
-            Ok(MergeOutcome::Conflict { files: f }) => {
-                let why = format!(
-                    "its branch {} and yours changed {} differently; merge it by hand or \
-                     `clk task cancel {}`",
-                    t.branch,
-                    files(&f),
-                    t.id
-                );
-                self.set(t.id, &from, TaskState::Failed, &why);
-            }
-            Err(e) => {
-                self.set(
-                    t.id,
-                    &from,
-                    TaskState::Failed,
-                    &format!("merge failed: {e}"),
-                );
-            }
-        }
-    }
-
-    /// Its work is on the user's branch: say so, drop its worktree and branch.
-    fn merged(&self, repo: &git2::Repository, t: &Task, how: &str, sha: String, f: Vec<String>) {
-        let short: String = sha.chars().take(8).collect();
-        let why = format!("merged as {short} ({})", f.join(", "));
-        self.bus.emit(Event::MergeDone {
-            branch: t.branch.clone(),
-            how: how.into(),
-            sha,
-            files: f,
-        });
-        self.set(
-            t.id,
-            &[TaskState::Running, TaskState::Approved],
-            TaskState::Merged,
-            &why,
-        );
-        // aggressive: the user's branch goes to its remote too, where one is configured.
-        if parse_autonomy(&t.autonomy) == Some(Autonomy::Aggressive)
-            && crate::engine::runs::isolate::push(self.bus, &self.project.ws.root)
-        {
-            let _ = self
-                .store
-                .log(t.id, "push", "pushed your branch to its remote");
-        }
-        if let Err(e) = worktree::remove(repo, &run::run_id(t.id), false) {
-            self.warn(format!(
-                "could not remove the worktree of {}: {e}",
-                t.branch
-            ));
-        }
-    }
-
-    /// Prove a finished or approved task (rebased, green in a clean checkout), then merge it,
-    /// or ask for approval when its autonomy is safe and nobody approved it yet; a conflict or a
-    /// red check sends it back to its implementer with the evidence.
-    async fn land(&mut self, t: &Task, cancel: &CancellationToken) {
-        let from = [TaskState::Running, TaskState::Approved];
-        let id = t.id;
-        let proof = proof::prove(self.project, t, cancel).await;
-        if !matches!(proof, Proof::Broken(_)) {
-            // Rebased (or, after a conflict, started again) on the user's HEAD: its changes
-            // are measured from there.
-            if let Some(head) = git::open(&self.project.ws.root)
-                .and_then(|r| r.head().ok().and_then(|h| h.target()))
-            {
-                let _ = self
-                    .store
-                    .set_worktree(id, &t.branch, &t.worktree, &head.to_string());
-            }
-        }
-        match proof {
-            Proof::Ready {
-                checks,
-                files,
-                lines,
-            } => {
-                let _ = self.store.log(id, "proof", &format!("rebased; {checks}"));
-                let pr = pr::wanted(self.project);
-                let tip = pr::branch_tip(self.project, &t.branch);
-                if let (Some((PrMode::Instead, token)), TaskState::Running) = (&pr, t.state) {
-                    let why = match pr::open(self.project, t, &tip, token).await {
-                        Ok(url) => {
-                            let _ = self.store.log(id, "pr", &format!("opened {url}"));
-                            format!(
-                                "pull request {url} opened instead of merging; `clk task \
-                                 approve {id}` merges it here"
-                            )
-                        }
-                        Err(e) => format!(
-                            "green, but no pull request: {e}; `clk task approve {id}` merges it \
-                             here"
-                        ),
-                    };
-                    self.tally.approval += 1;
-                    self.set(id, &from, TaskState::Approval, &why);
-                    return;
-                }
-                let ask = match parse_autonomy(&t.autonomy) {
-                    _ if t.state != TaskState::Running => None,
-                    Some(Autonomy::Safe) => Some("autonomy is safe".to_string()),
-                    Some(Autonomy::Balanced) => risk::needs_approval(&files, lines)
-                        .map(|why| format!("autonomy is balanced and {why}")),
-                    _ => None,
-                };
-                if let Some(ask) = ask {
-                    self.tally.approval += 1;
-                    let why = format!(
-                        "green in a clean checkout ({} file(s), {lines} line(s)), but {ask}; \
-                         `clk task approve {id}` merges it",
-                        files.len()
-                    );
-                    self.set(id, &from, TaskState::Approval, &why);
-                    return;
-                }
-                self.merge(t);
-                if self.store.get(id).ok().flatten().map(|t| t.state) == Some(TaskState::Merged) {
-                    self.tally.merged += 1;
-                    if let Some((PrMode::AfterMerge, token)) = &pr {
-                        let line = match pr::open(self.project, t, &tip, token).await {
-                            Ok(url) => format!("opened {url}"),
-                            Err(e) => {
-                                self.warn(format!("task {id}: {e}"));
-                                format!("no pull request: {e}")
-                            }
-                        };
-                        let _ = self.store.log(id, "pr", &line);
-                    }
-                }
-            }
-            Proof::Red(evidence) | Proof::Conflict(evidence) => {
-                let _ = self.store.log(id, "proof", &evidence);
-                let first = evidence.lines().next().unwrap_or_default();
-                self.set(id, &from, TaskState::Queued, &format!("sent back: {first}"));
-            }
-            Proof::Broken(why) => {
-                self.tally.failed += 1;
-                self.set(id, &from, TaskState::Failed, &why);
-            }
-        }
-    }
-
     /// What to do once a task's work ended.
     async fn ended(&mut self, id: i64, end: Ended, cancel: &CancellationToken) {
         let Ok(Some(t)) = self.store.get(id) else {
@@ -336,6 +157,21 @@ impl Worker<'_> {
             },
             Ended::Budget(why) => {
                 self.set(id, &running, TaskState::Held, &why);
+            }
+            Ended::Paused(why) => {
+                self.set(id, &running, TaskState::Paused, &why);
+            }
+            Ended::Checkpoint(stop) => {
+                if let Err(e) = self.store.set_checkpoint(id, &stop.name) {
+                    self.warn(e.to_string());
+                }
+                let why = format!(
+                    "{}; `clk task approve {id}` lets it go on, `clk task reject {id} NOTE` \
+                     sends it back",
+                    stop.why
+                );
+                self.tally.approval += 1;
+                self.set(id, &running, TaskState::AwaitingApproval, &why);
             }
             Ended::Failed(why) => {
                 self.tally.failed += 1;

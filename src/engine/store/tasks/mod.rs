@@ -7,6 +7,8 @@
 //! use the file at once (`clk work` in one terminal, `clk task add` in another): WAL mode and a
 //! busy timeout make them wait for each other instead of failing.
 
+mod progress;
+mod rows;
 mod schema;
 mod sqlite;
 
@@ -147,6 +149,18 @@ pub trait TaskStore: Send + Sync {
     fn record_turn(&self, id: i64, turn: &TurnRecord) -> Result<(), StoreError>;
     fn turns(&self, id: i64) -> Result<Vec<TurnRecord>, StoreError>;
     fn approve(&self, id: i64, by: &str, note: &str) -> Result<(), StoreError>;
+    /// Keep an approval for `checkpoint` (empty: the merge) with a timeline line that says who
+    /// gave it and when.
+    fn approve_at(&self, id: i64, checkpoint: &str, by: &str, note: &str)
+    -> Result<(), StoreError>;
+    /// Where the task stands between turns: see [`Progress`].
+    fn progress(&self, id: i64) -> Result<Progress, StoreError>;
+    /// The checkpoint the task now waits at (empty: none).
+    fn set_checkpoint(&self, id: i64, name: &str) -> Result<(), StoreError>;
+    /// Keep the implementer's last valid handoff (JSON), so a later run goes on from it.
+    fn set_handoff(&self, id: i64, json: &str) -> Result<(), StoreError>;
+    /// Count `ms` more of work on the task; returns its total.
+    fn add_runtime(&self, id: i64, ms: u64) -> Result<u64, StoreError>;
     /// Count a task started today.
     fn count_started(&self) -> Result<(), StoreError>;
     /// What was used on `day` (`YYYY-MM-DD`, UTC).
@@ -162,6 +176,19 @@ pub trait TaskStore: Send + Sync {
     fn template(&self, name: &str) -> Result<Option<Template>, StoreError>;
     /// Every template, by name.
     fn templates(&self) -> Result<Vec<Template>, StoreError>;
+}
+
+/// What a task keeps between its turns so a later `clk work` goes on where it stopped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// The checkpoint it waits at (`plan`, `risky:PATH`); empty when it waits at none.
+    pub checkpoint: String,
+    /// The implementer's last valid handoff, as JSON; empty before the first.
+    pub handoff: String,
+    /// Checkpoints a person approved, oldest first.
+    pub approved: Vec<String>,
+    /// How long it was worked, over every `clk work` that ran it (`tasks.max_runtime_s`).
+    pub runtime_ms: u64,
 }
 
 /// A saved task: its prompt and, when set, its flow, agent and autonomy (empty: the default).

@@ -76,4 +76,11 @@ pub const MIGRATIONS: &[&str] = &[
         text TEXT NOT NULL,
         created_at TEXT NOT NULL
     );",
+    // 2: where a task stopped mid-way: the checkpoint it waits at, its last handoff (so it
+    // goes on from there), and which checkpoint each approval was for.
+    "ALTER TABLE tasks ADD COLUMN checkpoint TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tasks ADD COLUMN handoff TEXT NOT NULL DEFAULT '';
+    ALTER TABLE approvals ADD COLUMN checkpoint TEXT NOT NULL DEFAULT '';",
+    // 3: the time a task was worked, summed over every `clk work` that ran it.
+    "ALTER TABLE tasks ADD COLUMN runtime_ms INTEGER NOT NULL DEFAULT 0;",
 ];

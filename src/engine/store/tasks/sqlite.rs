@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
+use super::rows::{TASK_COLUMNS, int, json, task_row, template_row};
 use super::schema::MIGRATIONS;
 use super::{
-    DayUsage, Move, NewTask, Rule, StoreError, Task, TaskStore, Template, TimelineEntry,
-    TurnRecord, now, today,
+    DayUsage, Move, NewTask, Progress, Rule, StoreError, Task, TaskStore, Template, TimelineEntry,
+    TurnRecord, now, progress, today,
 };
 use crate::engine::ground::redact::redact_text;
 use crate::engine::ground::task::TaskState;
@@ -19,53 +20,6 @@ use crate::engine::ground::task::TaskState;
 pub struct SqliteStore {
     path: PathBuf,
     conn: Mutex<Connection>,
-}
-
-const TASK_COLUMNS: &str = "t.id, t.prompt, t.flow, t.agent, t.autonomy, t.state, t.reason, \
-     t.branch, t.worktree, t.base, t.requested_by, t.predicted_files, t.touched_files, \
-     t.lease_pid, t.lease_heartbeat, t.created_at, t.updated_at, t.started_at, t.finished_at, \
-     (SELECT COUNT(*) FROM turns u WHERE u.task_id = t.id), \
-     (SELECT COALESCE(SUM(cost_micros), 0) FROM turns u WHERE u.task_id = t.id)";
-
-fn files(text: String) -> Vec<String> {
-    serde_json::from_str(&text).unwrap_or_default()
-}
-
-fn task_row(r: &Row<'_>) -> rusqlite::Result<Task> {
-    let state: String = r.get(5)?;
-    Ok(Task {
-        id: r.get(0)?,
-        prompt: r.get(1)?,
-        flow: r.get(2)?,
-        agent: r.get(3)?,
-        autonomy: r.get(4)?,
-        // A state this version does not know (a newer clk wrote it) reads as failed, with
-        // the word kept in the reason, rather than making the whole list unreadable.
-        state: TaskState::parse(&state).unwrap_or(TaskState::Failed),
-        reason: r.get(6)?,
-        branch: r.get(7)?,
-        worktree: r.get(8)?,
-        base: r.get(9)?,
-        requested_by: r.get(10)?,
-        predicted_files: files(r.get(11)?),
-        touched_files: files(r.get(12)?),
-        lease_pid: r.get::<_, i64>(13)?.try_into().unwrap_or(0),
-        lease_heartbeat: r.get(14)?,
-        created_at: r.get(15)?,
-        updated_at: r.get(16)?,
-        started_at: r.get(17)?,
-        finished_at: r.get(18)?,
-        turns: r.get::<_, i64>(19)?.try_into().unwrap_or(0),
-        cost_micros: r.get::<_, i64>(20)?.try_into().unwrap_or(0),
-    })
-}
-
-fn json(files: &[String]) -> String {
-    serde_json::to_string(files).unwrap_or_else(|_| "[]".into())
-}
-
-fn int(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 impl SqliteStore {
@@ -399,13 +353,33 @@ impl TaskStore for SqliteStore {
     }
 
     fn approve(&self, id: i64, by: &str, note: &str) -> Result<(), StoreError> {
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO approvals (task_id, by, note, at) VALUES (?1, ?2, ?3, ?4)",
-                params![id, by, redact_text(note), now()],
-            )
-            .map(|_| ())
-        })
+        self.approve_at(id, "", by, note)
+    }
+
+    fn approve_at(
+        &self,
+        id: i64,
+        checkpoint: &str,
+        by: &str,
+        note: &str,
+    ) -> Result<(), StoreError> {
+        self.with(|c| progress::approve(c, id, checkpoint, by, note))
+    }
+
+    fn progress(&self, id: i64) -> Result<Progress, StoreError> {
+        self.with(|c| progress::read(c, id))
+    }
+
+    fn set_checkpoint(&self, id: i64, name: &str) -> Result<(), StoreError> {
+        self.with(|c| progress::set_checkpoint(c, id, name))
+    }
+
+    fn set_handoff(&self, id: i64, json: &str) -> Result<(), StoreError> {
+        self.with(|c| progress::set_handoff(c, id, json))
+    }
+
+    fn add_runtime(&self, id: i64, ms: u64) -> Result<u64, StoreError> {
+        self.with(|c| progress::add_runtime(c, id, ms))
     }
 
     fn count_started(&self) -> Result<(), StoreError> {
@@ -496,14 +470,4 @@ impl TaskStore for SqliteStore {
             st.query_map([], template_row)?.collect()
         })
     }
-}
-
-fn template_row(r: &Row<'_>) -> rusqlite::Result<Template> {
-    Ok(Template {
-        name: r.get(0)?,
-        prompt: r.get(1)?,
-        flow: r.get(2)?,
-        agent: r.get(3)?,
-        autonomy: r.get(4)?,
-    })
 }

@@ -210,3 +210,47 @@ fn known_secrets_never_reach_the_file() {
         assert!(!String::from_utf8_lossy(&bytes).contains(secret), "{f}");
     }
 }
+
+#[test]
+fn a_version_1_database_gains_progress_and_keeps_its_tasks() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("clk.db");
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute_batch(
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+    )
+    .unwrap();
+    c.execute_batch(schema::MIGRATIONS[0]).unwrap();
+    c.execute_batch(
+        "INSERT INTO schema_version VALUES (1, 'x');
+         INSERT INTO tasks (prompt, flow, agent, autonomy, state, created_at, updated_at)
+           VALUES ('old', 'duo', 'engineer', 'safe', 'approval', 'x', 'x');",
+    )
+    .unwrap();
+    drop(c);
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.version().unwrap() as usize, schema::MIGRATIONS.len());
+    assert_eq!(s.progress(1).unwrap(), Progress::default());
+    assert_eq!(s.add_runtime(1, 1500).unwrap(), 1500);
+    assert_eq!(s.add_runtime(1, 700).unwrap(), 2200);
+    assert_eq!(s.progress(1).unwrap().runtime_ms, 2200);
+    s.set_checkpoint(1, "plan").unwrap();
+    s.set_handoff(1, r#"{"summary": "x"}"#).unwrap();
+    s.approve_at(1, "plan", "ann (cli)", "ok").unwrap();
+    s.approve(1, "ann (cli)", "").unwrap();
+    let p = s.progress(1).unwrap();
+    assert_eq!(
+        (p.checkpoint.as_str(), p.handoff.as_str(), p.approved),
+        ("plan", r#"{"summary": "x"}"#, vec!["plan".to_string()])
+    );
+    let tl: Vec<String> = s.timeline(1).unwrap().into_iter().map(|e| e.text).collect();
+    assert!(
+        tl[0].starts_with("checkpoint plan approved by ann (cli) at 20"),
+        "{tl:?}"
+    );
+    assert!(tl[0].ends_with(": ok"), "{tl:?}");
+    assert!(
+        tl[1].starts_with("its merge approved by ann (cli) at "),
+        "{tl:?}"
+    );
+}
