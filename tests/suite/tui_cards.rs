@@ -349,3 +349,29 @@ fn a_budget_question_marks_the_card_of_the_agent_it_is_about() {
     );
     assert!(!card(&s, "qa").contains("waiting for you"));
 }
+
+/// A tool call the agent's CLI was not allowed to make shows on its card as it happens, and a
+/// turn that failed for it keeps the reason on the card.
+#[test]
+fn a_refused_tool_call_shows_on_the_card() {
+    let mut s = state(120, 40);
+    apply(&mut s, &fixture());
+    start(&mut s, "engineer");
+    out(
+        &mut s,
+        "engineer",
+        "the CLI was not allowed to: Write .git/hooks/pre-commit (read-only file system)",
+    );
+    let c = card(&s, "engineer");
+    assert!(c.contains("not allowed to"), "{c}");
+    finished(
+        &mut s,
+        "engineer",
+        Some((
+            "claude: the CLI was not allowed to: Write .git/hooks/pre-commit",
+            "refused",
+        )),
+    );
+    let c = card(&s, "engineer");
+    assert!(c.contains("failed") && c.contains("not allowed"), "{c}");
+}
