@@ -92,18 +92,8 @@ pub async fn create(
         Some(o) => format!("{}/orgs/{o}/repos", api.trim_end_matches('/')),
         None => format!("{}/user/repos", api.trim_end_matches('/')),
     };
-    let reply = reqwest::Client::new()
-        .post(&url)
-        .timeout(Duration::from_secs(30))
-        .header("Authorization", format!("Bearer {token}"))
-        .header("Accept", "application/vnd.github+json")
-        .header("User-Agent", "clk")
-        .json(&json!({ "name": name, "private": !public }))
-        .send()
-        .await
-        .map_err(|e| format!("could not reach {url}: {}", redact_text(&e.to_string())))?;
-    let status = reply.status();
-    let doc: Value = reply.json().await.unwrap_or(Value::Null);
+    let (status, doc) =
+        github_post(&url, token, &json!({ "name": name, "private": !public })).await?;
     if !status.is_success() {
         let msg = doc["message"].as_str().unwrap_or_default();
         let extra = doc["errors"][0]["message"].as_str().unwrap_or_default();
@@ -125,6 +115,28 @@ pub async fn create(
     )];
     said.push(link(root, remote, clone, false)?);
     Ok(said)
+}
+
+/// POST `body` to a GitHub REST `url` with the token in the header only: the answer's status
+/// and JSON (null when it has none). Shared by repository creation and task pull requests.
+pub async fn github_post(
+    url: &str,
+    token: &str,
+    body: &Value,
+) -> Result<(reqwest::StatusCode, Value), String> {
+    let reply = reqwest::Client::new()
+        .post(url)
+        .timeout(Duration::from_secs(30))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Accept", "application/vnd.github+json")
+        .header("User-Agent", "clk")
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| format!("could not reach {url}: {}", redact_text(&e.to_string())))?;
+    let status = reply.status();
+    let doc: Value = reply.json().await.unwrap_or(Value::Null);
+    Ok((status, doc))
 }
 
 fn create_with_gh(

@@ -4,9 +4,8 @@
 //! log line, the store or an error.
 
 use std::path::Path;
-use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::engine::ground::redact::redact_text;
 use crate::engine::store::tasks::Task;
@@ -112,18 +111,12 @@ pub async fn open(project: &Project, t: &Task, tip: &str, token: &str) -> Result
         "{}\n\nMade by clk task {} ({} turns); its checks passed in a clean checkout.",
         t.prompt, t.id, t.turns
     );
-    let reply = reqwest::Client::new()
-        .post(&url)
-        .timeout(Duration::from_secs(30))
-        .header("Authorization", format!("Bearer {token}"))
-        .header("Accept", "application/vnd.github+json")
-        .header("User-Agent", "clk")
-        .json(&json!({ "title": title, "head": t.branch, "base": base, "body": body }))
-        .send()
-        .await
-        .map_err(|e| format!("could not reach {url}: {}", redact_text(&e.to_string())))?;
-    let status = reply.status();
-    let doc: Value = reply.json().await.unwrap_or(Value::Null);
+    let (status, doc) = crate::engine::runs::remote::github_post(
+        &url,
+        token,
+        &json!({ "title": title, "head": t.branch, "base": base, "body": body }),
+    )
+    .await?;
     if !status.is_success() {
         let msg = doc["message"].as_str().unwrap_or_default();
         return Err(format!(
