@@ -39,6 +39,7 @@ mod sandbox;
 mod sandbox_wired;
 mod secret_scan;
 mod secrets;
+mod setup;
 mod shell_sandbox;
 mod tasks;
 mod tls_roots;
