@@ -11,8 +11,7 @@ use std::time::Duration;
 use super::Failure;
 use crate::cli::InstallChoice;
 use crate::engine::act::process::which;
-use crate::engine::agents::providers::registry;
-use crate::engine::ground::config::{Env, ProvidersFile, process_env};
+use crate::engine::ground::config::Env;
 use crate::engine::session::install;
 use crate::engine::session::setup::{self, Agent, Progress};
 use crate::engine::store::user;
@@ -40,8 +39,7 @@ pub fn run(
              [--install none|missing]`",
         ));
     }
-    let user_providers = user::read_object(user::providers_file(&env).as_deref())?;
-    let providers = ProvidersFile::from_layers(&[user_providers.as_ref()], &process_env)?;
+    let providers = setup::user_providers(&env)?;
     let names: Vec<String> = providers.providers.keys().cloned().collect();
     if let Some(p) = provider
         && !names.iter().any(|n| n == p)
@@ -74,7 +72,7 @@ pub fn run(
     );
     let agents = setup::agents(&env, &|p| which(p));
     for a in &agents {
-        println!("  {:<8} {}", a.name, agent_line(a));
+        println!("  {:<8} {}", a.name, setup::agent_line(a));
     }
 
     heading(
@@ -82,9 +80,11 @@ pub fn run(
         "Local model servers",
         "a model on your own machine costs nothing per call.",
     );
-    let servers = check_servers(&providers)?;
-    for (name, endpoint, state) in &servers {
-        println!("  {name:<8} {endpoint}: {state}");
+    let rt = super::runtime()?;
+    let servers = rt.block_on(setup::servers(&providers, SERVER_LIMIT));
+    rt.shutdown_background();
+    for s in &servers {
+        println!("  {:<8} {}: {}", s.name, s.endpoint, s.state);
     }
 
     heading(
@@ -106,10 +106,7 @@ pub fn run(
         "Default provider",
         "the provider every project uses unless its own settings say otherwise.",
     );
-    let up: Vec<(String, bool)> = servers
-        .iter()
-        .map(|(n, _, s)| (n.clone(), s == "answers"))
-        .collect();
+    let up: Vec<(String, bool)> = servers.iter().map(|s| (s.name.clone(), s.up)).collect();
     let suggested = setup::suggest(&agents, &up);
     let chosen = match (provider, progress.provider.clone()) {
         (Some(p), _) => {
@@ -190,42 +187,6 @@ fn list_or_none(names: &[&str]) -> String {
     } else {
         names.join(", ")
     }
-}
-
-fn agent_line(a: &Agent) -> String {
-    match (&a.path, &a.login) {
-        (None, _) => format!("not installed (`clk install {}`)", a.name),
-        (Some(p), Some(how)) => format!("installed at {}, logged in ({how})", p.display()),
-        (Some(p), None) => format!(
-            "installed at {}, no login found: run `{}` once and log in, or set its API key",
-            p.display(),
-            a.name
-        ),
-    }
-}
-
-/// Ollama, and every OpenAI-compatible server the user's settings name, with whether each
-/// answers (or why not).
-fn check_servers(providers: &ProvidersFile) -> Result<Vec<(String, String, String)>, Failure> {
-    let list: Vec<_> = providers
-        .providers
-        .iter()
-        .filter(|(n, s)| s.kind == "ollama" || (s.kind == "openwebui" && n.as_str() != "openwebui"))
-        .map(|(n, s)| (n.clone(), s.clone()))
-        .collect();
-    let rt = super::runtime()?;
-    let checks = list.iter().map(|(n, s)| async move {
-        let a = registry::availability(n, s, SERVER_LIMIT).await;
-        let state = if a.usable {
-            "answers".to_string()
-        } else {
-            format!("not usable: {}", a.reason)
-        };
-        (n.clone(), s.endpoint.clone().unwrap_or_default(), state)
-    });
-    let out = rt.block_on(futures_util::future::join_all(checks));
-    rt.shutdown_background();
-    Ok(out)
 }
 
 /// Ask for the default provider until a known name (or nothing, for the suggestion) is given;

@@ -365,3 +365,49 @@ fn setup_in_a_terminal_asks_and_an_interrupted_setup_continues_where_it_stopped(
     });
     assert!(p.contains("\"done\": true"), "{p}");
 }
+
+#[test]
+fn the_welcome_offers_setup_while_the_user_has_no_settings() {
+    use crate::support::tui::{screen, state};
+    let mut s = state(90, 24);
+    s.setup_needed = true;
+    let shown = screen(&mut s, 90, 24);
+    assert!(shown.contains("/setup (or clk setup)"), "{shown}");
+    insta::assert_snapshot!(shown);
+}
+
+#[test]
+fn the_dashboard_setup_reports_and_install_asks_then_runs_with_confirm() {
+    need_tmux!();
+    let m = Machine::new();
+    let dir = crate::suite::tui_tmux::project();
+    let t = Tmux::start("install");
+    let vars: Vec<String> = m
+        .env()
+        .into_iter()
+        .map(|(k, v)| format!("{k}='{v}'"))
+        .collect();
+    t.line(&format!(
+        "cd '{}' && env -i TERM=xterm-256color {} {}",
+        dir.path().display(),
+        vars.join(" "),
+        env!("CARGO_BIN_EXE_clk")
+    ));
+    // No user settings in this machine's config folder: the welcome offers /setup.
+    t.wait_for("/setup (or clk setup)", 20);
+    t.line("/setup");
+    t.wait_for("suggested default provider: shell", 20);
+    assert!(t.screen().contains("codex    not installed"));
+    t.line("/install codex");
+    t.wait_for("type /install codex confirm to run it", 20);
+    assert!(t.screen().contains("npm install -g @openai/codex"));
+    assert_eq!(m.npm_log(), "", "nothing runs before the confirm");
+    t.line("/install codex confirm");
+    t.wait_for("installed codex:", 30);
+    assert_eq!(m.npm_log(), "install -g @openai/codex\n");
+    t.line("/install emacs");
+    t.wait_for("unknown tool \"emacs\"", 20);
+    t.line("/quit");
+    t.wait_prompt(10);
+    assert!(!m.path("config").exists(), "/setup changes no settings");
+}

@@ -203,6 +203,126 @@ pub fn version(program: &Path, limit: Duration) -> Option<String> {
     )
 }
 
+/// What `/install` answers: lines for the log, whether it went well, and one summary line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub lines: Vec<String>,
+    pub ok: bool,
+    pub summary: String,
+}
+
+impl Outcome {
+    fn failed(summary: String) -> Outcome {
+        Outcome {
+            lines: Vec::new(),
+            ok: false,
+            summary,
+        }
+    }
+}
+
+/// Longest an install may run from the dashboard.
+const INSTALL_LIMIT: Duration = Duration::from_secs(15 * 60);
+
+/// `/install`: no name lists the tools; a name shows the command and how to confirm it;
+/// `confirm` runs it (no terminal: its output comes back as lines) and checks the result.
+pub async fn slash(name: &str, confirm: bool) -> Outcome {
+    let has = |p: &str| crate::engine::act::process::which(p).is_some();
+    if name.trim().is_empty() {
+        let lines = TOOLS
+            .iter()
+            .map(|t| {
+                let state = if located(t).is_some() {
+                    "installed"
+                } else {
+                    "not installed"
+                };
+                format!("{:<11} {state:<14} {}", t.name, t.what)
+            })
+            .collect();
+        return Outcome {
+            lines,
+            ok: true,
+            summary: "/install NAME shows how one is installed".into(),
+        };
+    }
+    let tool = match find(name) {
+        Ok(t) => t,
+        Err(e) => return Outcome::failed(e),
+    };
+    if let Some(path) = located(tool) {
+        return Outcome {
+            lines: Vec::new(),
+            ok: true,
+            summary: format!("{} is already installed: {}", tool.name, path.display()),
+        };
+    }
+    let cmd = match plan(tool, &has, is_root()) {
+        Ok(c) => c,
+        Err(e) => return Outcome::failed(e),
+    };
+    let line = shown(&cmd);
+    if !confirm {
+        return Outcome {
+            lines: vec![format!("to install {}, clk runs: {line}", tool.name)],
+            ok: true,
+            summary: format!("type /install {} confirm to run it", tool.name),
+        };
+    }
+    let run = tokio::process::Command::new(&cmd[0])
+        .args(&cmd[1..])
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = match tokio::time::timeout(INSTALL_LIMIT, run).await {
+        Err(_) => return Outcome::failed(format!("`{line}` took over 15 minutes; stopped")),
+        Ok(Err(e)) => return Outcome::failed(format!("cannot start {}: {e}", cmd[0])),
+        Ok(Ok(out)) => out,
+    };
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<String> = all[all.len().saturating_sub(10)..]
+        .iter()
+        .map(|l| crate::engine::ground::redact::redact_text(l))
+        .collect();
+    let fail = |summary: String| Outcome {
+        lines: lines.clone(),
+        ok: false,
+        summary,
+    };
+    if !out.status.success() {
+        return fail(format!("`{line}` failed ({})", out.status));
+    }
+    let Some(path) = located(tool) else {
+        return fail(format!(
+            "`{line}` finished but `{}` is not on PATH",
+            tool.program
+        ));
+    };
+    let probe = path.clone();
+    let version = tokio::task::spawn_blocking(move || version(&probe, Duration::from_secs(30)))
+        .await
+        .ok()
+        .flatten();
+    match version {
+        Some(v) => Outcome {
+            lines: lines.clone(),
+            ok: true,
+            summary: format!("installed {}: {} ({v})", tool.name, path.display()),
+        },
+        None => fail(format!(
+            "{} was installed at {} but `{} --version` did not answer",
+            tool.name,
+            path.display(),
+            tool.program
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

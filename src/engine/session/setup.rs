@@ -4,10 +4,12 @@
 //! user's data folder so an interrupted setup continues where it stopped.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::ground::config::Env;
+use crate::engine::agents::providers::registry;
+use crate::engine::ground::config::{ConfigError, Env, ProvidersFile};
 use crate::engine::store::user;
 use crate::engine::store::workspace::{read_json, write_json};
 
@@ -126,6 +128,95 @@ pub fn suggest(agents: &[Agent], servers: &[(String, bool)]) -> String {
         .or(installed.map(|a| a.name))
         .unwrap_or("shell")
         .to_string()
+}
+
+/// How one agent CLI stands, in a line.
+pub fn agent_line(a: &Agent) -> String {
+    match (&a.path, &a.login) {
+        (None, _) => format!("not installed (`clk install {}`)", a.name),
+        (Some(p), Some(how)) => format!("installed at {}, logged in ({how})", p.display()),
+        (Some(p), None) => format!(
+            "installed at {}, no login found: run `{}` once and log in, or set its API key",
+            p.display(),
+            a.name
+        ),
+    }
+}
+
+/// A local model server (Ollama, or an OpenAI-compatible one the user's settings name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    pub name: String,
+    pub endpoint: String,
+    pub up: bool,
+    /// `answers`, or why it cannot be used.
+    pub state: String,
+}
+
+/// The local servers in `providers`, each checked within `limit`, all at once. No model call.
+pub async fn servers(providers: &ProvidersFile, limit: Duration) -> Vec<Server> {
+    let checks = providers
+        .providers
+        .iter()
+        // The built-in `openwebui` entry has no model until the user sets one up.
+        .filter(|(n, s)| s.kind == "ollama" || (s.kind == "openwebui" && n.as_str() != "openwebui"))
+        .map(|(n, s)| async move {
+            let a = registry::availability(n, s, limit).await;
+            Server {
+                name: n.clone(),
+                endpoint: s.endpoint.clone().unwrap_or_default(),
+                up: a.usable,
+                state: if a.usable {
+                    "answers".to_string()
+                } else {
+                    format!("not usable: {}", a.reason)
+                },
+            }
+        });
+    futures_util::future::join_all(checks).await
+}
+
+/// The user's providers: the built-in ones under their own `providers.json`, with `CLK_*`
+/// overrides.
+pub fn user_providers(env: &Env) -> Result<ProvidersFile, ConfigError> {
+    let file = user::read_object(user::providers_file(env).as_deref())?;
+    let lookup = |k: &str| env.get(k);
+    ProvidersFile::from_layers(&[file.as_ref()], &lookup)
+}
+
+/// What `/setup` shows in the dashboard: the survey and the provider it would suggest.
+pub async fn report(env: &Env) -> Result<(Vec<String>, String), String> {
+    let providers = user_providers(env).map_err(|e| e.to_string())?;
+    let agents = agents(env, &|p| crate::engine::act::process::which(p));
+    let servers = servers(&providers, Duration::from_millis(700)).await;
+    let mut lines = vec!["agent CLIs:".to_string()];
+    lines.extend(
+        agents
+            .iter()
+            .map(|a| format!("  {:<8} {}", a.name, agent_line(a))),
+    );
+    lines.push("local model servers:".into());
+    lines.extend(
+        servers
+            .iter()
+            .map(|s| format!("  {:<8} {}: {}", s.name, s.endpoint, s.state)),
+    );
+    let set = keys_set(env);
+    lines.push(format!(
+        "API keys set: {}",
+        if set.is_empty() {
+            "(none)".to_string()
+        } else {
+            set.join(", ")
+        }
+    ));
+    let up: Vec<(String, bool)> = servers.iter().map(|s| (s.name.clone(), s.up)).collect();
+    let suggested = suggest(&agents, &up);
+    lines.push(format!(
+        "suggested default provider: {suggested}; /provider {suggested} uses it here, \
+         `clk setup` in a shell saves it for every project"
+    ));
+    Ok((lines, suggested))
 }
 
 /// The answers of a setup so far.

@@ -229,6 +229,8 @@ async fn project_command(
             .await
             .into(),
         Command::Doctor { .. }
+        | Command::Install { .. }
+        | Command::Setup
         | Command::Confirm { .. }
         | Command::Stop
         | Command::Queue { .. }
