@@ -289,19 +289,24 @@ fn setup_non_interactive_again_keeps_the_earlier_answer_and_install_none_install
     assert_eq!(m.json("config/clk/providers.json")["active"], "pi");
 }
 
-/// The shell line that starts `clk setup` in tmux with only this machine's variables.
-fn setup_line(m: &Machine) -> String {
+/// The shell line that runs clk with `args` in `dir`, in tmux, with only this machine's
+/// variables.
+fn clk_line(m: &Machine, dir: &Path, args: &str) -> String {
     let vars: Vec<String> = m
         .env()
         .into_iter()
         .map(|(k, v)| format!("{k}='{v}'"))
         .collect();
     format!(
-        "cd '{}' && env -i TERM=xterm-256color {} {} setup",
-        m.root.path().display(),
+        "cd '{}' && env -i TERM=xterm-256color {} {} {args}",
+        dir.display(),
         vars.join(" "),
         env!("CARGO_BIN_EXE_clk")
     )
+}
+
+fn setup_line(m: &Machine) -> String {
+    clk_line(m, m.root.path(), "setup")
 }
 
 fn wait_file(path: &Path, ok: impl Fn(&str) -> bool) -> String {
@@ -382,17 +387,7 @@ fn the_dashboard_setup_reports_and_install_asks_then_runs_with_confirm() {
     let m = Machine::new();
     let dir = crate::suite::tui_tmux::project();
     let t = Tmux::start("install");
-    let vars: Vec<String> = m
-        .env()
-        .into_iter()
-        .map(|(k, v)| format!("{k}='{v}'"))
-        .collect();
-    t.line(&format!(
-        "cd '{}' && env -i TERM=xterm-256color {} {}",
-        dir.path().display(),
-        vars.join(" "),
-        env!("CARGO_BIN_EXE_clk")
-    ));
+    t.line(&clk_line(&m, dir.path(), ""));
     // No user settings in this machine's config folder: the welcome offers /setup.
     t.wait_for("/setup (or clk setup)", 20);
     t.line("/setup");
