@@ -287,6 +287,14 @@ fn setup_non_interactive_again_keeps_the_earlier_answer_and_install_none_install
     assert!(stdout.contains("pi (chosen before"), "{stdout}");
     assert_eq!(m.npm_log(), "");
     assert_eq!(m.json("config/clk/providers.json")["active"], "pi");
+    // --reset forgets the answer: the suggestion is taken again.
+    let o = m
+        .clk()
+        .args(["setup", "--non-interactive", "--reset"])
+        .output()
+        .unwrap();
+    assert!(out(&o).0.contains("shell (suggested"), "{:?}", out(&o));
+    assert_eq!(m.json("config/clk/providers.json")["active"], "shell");
 }
 
 /// The shell line that runs clk with `args` in `dir`, in tmux, with only this machine's
