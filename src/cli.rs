@@ -213,6 +213,35 @@ pub enum Command {
         #[arg(long)]
         allow_remote: bool,
     },
+    /// Install a tool clk drives (claude, codex, gemini, pi, bubblewrap, gh): shows the
+    /// command, asks first, then checks the tool answers `--version`.
+    Install {
+        /// The tool; `--list` (or no name) shows them all.
+        name: Option<String>,
+        /// List the tools, whether each is installed, and how clk would install it.
+        #[arg(long)]
+        list: bool,
+        /// Run the install command without asking (needed without a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// A guided first setup: finds your agent CLIs, logins, local servers and API keys, picks
+    /// your default provider, offers to install what is missing, and saves your settings.
+    /// Run it again to continue where you left off.
+    Setup {
+        /// Ask nothing: take the answers from the flags (for scripts and CI).
+        #[arg(long)]
+        non_interactive: bool,
+        /// The default provider for every project (claude, codex, gemini, pi, ollama, ...).
+        #[arg(long, value_name = "NAME")]
+        provider: Option<String>,
+        /// Install the missing agent CLIs (`missing`) or not (`none`).
+        #[arg(long, value_enum, value_name = "WHICH")]
+        install: Option<InstallChoice>,
+        /// Forget earlier answers and ask everything again.
+        #[arg(long)]
+        reset: bool,
+    },
     /// Show or change settings.
     #[command(after_help = configure_help())]
     Configure {
@@ -392,6 +421,13 @@ pub enum ContextAction {
 }
 
 /// Which improvement loop to run.
+/// What `clk setup` installs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InstallChoice {
+    None,
+    Missing,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LoopMode {
     Ralph,

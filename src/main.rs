@@ -181,6 +181,13 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Diag { out, lines } => cmd::diag::run(&dir, out, lines),
         Command::Tutorial => cmd::orchestrate::submit(&dir, EngineCommand::Tutorial, format),
         Command::Configure { set, show, user } => cmd::configure::run(&dir, &set, show, user),
+        Command::Install { name, list, yes } => cmd::install::run(name.as_deref(), list, yes),
+        Command::Setup {
+            non_interactive,
+            provider,
+            install,
+            reset,
+        } => cmd::setup::run(&dir, non_interactive, provider.as_deref(), install, reset),
         Command::Task { action } => cmd::task::run(&dir, action, format),
         Command::Context { action } => cmd::task::context(&dir, action, format),
         Command::Template { action } => cmd::task::template(&dir, action, format),

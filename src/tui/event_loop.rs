@@ -99,6 +99,8 @@ pub fn task_label(cmd: &Command) -> Option<String> {
         Command::Undo { .. } => "undo".into(),
         Command::Merge { .. } => "merge".into(),
         Command::Doctor { .. } => "doctor".into(),
+        Command::Install { .. } => "install".into(),
+        Command::Setup => "setup".into(),
         Command::Status => "status".into(),
         Command::Diag => "diag".into(),
         Command::Workspaces => "workspaces".into(),

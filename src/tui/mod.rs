@@ -72,6 +72,7 @@ pub fn init_for(project: &Project, width: u16, height: u16, notes: Vec<String>) 
             .collect(),
         idea: Idea::load(ws).map(|i| i.title),
         tutorial_done: tutorial::has_run(ws),
+        setup_needed: setup_needed(),
         base_tokens: usage
             .total
             .input_tokens
@@ -297,4 +298,15 @@ async fn session(app: &mut AppState, project: Project, idea: Option<&str>) -> Re
     }
     session::save_history(&ws, app.input.history());
     outcome
+}
+
+/// True when the user has no settings of their own yet (neither `config.json` nor
+/// `providers.json` in their clk folder), so the welcome offers the guided setup.
+fn setup_needed() -> bool {
+    use crate::engine::store::user;
+    let env = crate::engine::ground::config::Env::process();
+    let exists = |f: Option<std::path::PathBuf>| f.is_some_and(|f| f.exists());
+    user::config_dir(&env).is_some()
+        && !exists(user::config_file(&env))
+        && !exists(user::providers_file(&env))
 }

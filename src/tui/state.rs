@@ -102,6 +102,8 @@ pub struct Init {
     pub roster: Vec<(String, String)>,
     pub idea: Option<String>,
     pub tutorial_done: bool,
+    /// No user-level settings exist yet: the welcome points at `clk setup` and `/setup`.
+    pub setup_needed: bool,
     /// Tokens and micro-dollars of earlier sessions (`.clk/state/usage.json`).
     pub base_tokens: u64,
     pub base_cost_micros: u64,
@@ -146,6 +148,8 @@ pub struct AppState {
     pub pending: VecDeque<Pending>,
     pub idea: Option<String>,
     pub show_welcome: bool,
+    /// The welcome also offers `/setup` (no user-level settings yet).
+    pub setup_needed: bool,
     pub tutorial_running: bool,
     pub stop_requested: bool,
     /// Tasks the engine is running: id -> what.
@@ -221,6 +225,7 @@ impl AppState {
             pending: VecDeque::new(),
             // The banner is for newcomers: gone once the tutorial ran or an idea exists.
             show_welcome: !init.tutorial_done && init.idea.is_none(),
+            setup_needed: init.setup_needed,
             idea: init.idea,
             tutorial_running: false,
             stop_requested: false,

@@ -284,8 +284,9 @@ fn input_states() {
 
 #[test]
 fn help_overlay_lists_every_command() {
-    let s = state(90, 26);
-    let text = widget(90, 26, |a, b| help::render(&s, a, b));
+    // Tall enough for every command; a shorter screen scrolls (see tui_cards).
+    let s = state(90, 34);
+    let text = widget(90, 34, |a, b| help::render(&s, a, b));
     for c in clk::engine::ground::slash::COMMANDS {
         assert!(text.contains(c.name), "{} missing from help", c.name);
     }

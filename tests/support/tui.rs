@@ -25,6 +25,7 @@ pub fn state(width: u16, height: u16) -> AppState {
             .collect(),
         idea: None,
         tutorial_done: false,
+        setup_needed: false,
         base_tokens: 0,
         base_cost_micros: 0,
         base_cost_unknown: false,

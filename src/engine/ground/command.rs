@@ -94,6 +94,17 @@ pub enum Command {
         #[serde(default)]
         fix: bool,
     },
+    /// Install a tool clk drives (`/install NAME`): show the command; with `confirm`, run it
+    /// and check the tool answers. An empty name lists the tools.
+    Install {
+        #[serde(default)]
+        name: String,
+        #[serde(default)]
+        confirm: bool,
+    },
+    /// What the guided setup finds (`/setup`): agent CLIs and logins, local servers, API key
+    /// names, and the provider it would suggest. Changes nothing.
+    Setup,
     /// A narrative snapshot: idea, agents, tokens, files, cost.
     Status,
     /// Write a bug-report bundle in the project's folder (`/diag`).

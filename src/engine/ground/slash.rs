@@ -112,6 +112,16 @@ pub const COMMANDS: &[SlashSpec] = &[
         help: "merge the run branch that waits for you; /merge discard drops it",
     },
     SlashSpec {
+        name: "/setup",
+        usage: "/setup",
+        help: "check agent CLIs, logins, local servers and keys; suggest a provider",
+    },
+    SlashSpec {
+        name: "/install",
+        usage: "/install [NAME]",
+        help: "tools clk installs; NAME shows the command, /install NAME confirm runs it",
+    },
+    SlashSpec {
         name: "/doctor",
         usage: "/doctor [--fix]",
         help: "check providers, config and git; --fix offers each repair",
@@ -413,6 +423,24 @@ pub fn parse(text: &str) -> Result<Slash, String> {
             [f] if f == "--fix" || f == "fix" => engine(Command::Doctor { fix: true }),
             _ => Err("usage: /doctor [--fix]".into()),
         },
+        "install" => match argv.as_slice() {
+            [] => engine(Command::Install {
+                name: String::new(),
+                confirm: false,
+            }),
+            [n] => engine(Command::Install {
+                name: n.clone(),
+                confirm: false,
+            }),
+            [n, c] if c == "confirm" => engine(Command::Install {
+                name: n.clone(),
+                confirm: true,
+            }),
+            _ => Err(
+                "usage: /install NAME to see the command, /install NAME confirm to run it".into(),
+            ),
+        },
+        "setup" => none(Slash::Engine(Command::Setup)),
         "status" => none(Slash::Engine(Command::Status)),
         "diag" => match argv.as_slice() {
             [] => engine(Command::Diag),

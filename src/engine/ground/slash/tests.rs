@@ -70,6 +70,19 @@ fn commands_carry_their_arguments() {
     assert_eq!(engine("/diag"), Command::Diag);
     assert_eq!(engine("/workspaces"), Command::Workspaces);
     assert!(parse("/diag now").is_err() && parse("/workspaces x").is_err());
+    let install = |name: &str, confirm| Command::Install {
+        name: name.into(),
+        confirm,
+    };
+    assert_eq!(engine("/setup"), Command::Setup);
+    assert_eq!(engine("/install"), install("", false));
+    assert_eq!(engine("/install codex"), install("codex", false));
+    assert_eq!(engine("/install codex confirm"), install("codex", true));
+    assert!(
+        parse("/install codex now")
+            .unwrap_err()
+            .contains("usage: /install")
+    );
     assert_eq!(engine("/budget"), Command::ShowBudget);
     let cap = |key: &str, usd| Command::SetCap {
         key: key.into(),

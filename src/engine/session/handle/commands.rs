@@ -285,6 +285,8 @@ async fn project_command(
         Command::Doctor { .. }
         | Command::Diag
         | Command::Workspaces
+        | Command::Install { .. }
+        | Command::Setup
         | Command::Confirm { .. }
         | Command::Stop
         | Command::Queue { .. }

@@ -255,6 +255,8 @@ fn task_name(cmd: &Command) -> String {
         Command::Undo { .. } => "undo".into(),
         Command::Merge { .. } => "merge".into(),
         Command::Doctor { .. } => "doctor".into(),
+        Command::Install { .. } => "install".into(),
+        Command::Setup => "setup".into(),
         Command::Status => "status".into(),
         Command::Diag => "diag".into(),
         Command::Workspaces => "workspaces".into(),
@@ -274,6 +276,32 @@ async fn run_task(session: &Session, bus: &Bus, id: u64, cmd: Command, cancel: &
         Command::Doctor { fix } => commands::doctor(&session.base.ws, bus, fix).await,
         Command::Diag => commands::diag(&session.base.ws, &session.base.env, bus).await,
         Command::Workspaces => commands::workspaces(&session.base.env, bus),
+        Command::Setup => match crate::engine::session::setup::report(&session.base.env).await {
+            Ok((lines, suggested)) => {
+                bus.emit(Event::Report {
+                    topic: "setup".into(),
+                    lines,
+                });
+                Handled::Done(format!("setup checked; suggested provider {suggested}"))
+            }
+            Err(e) => Handled::Failed(e),
+        },
+        Command::Install { name, confirm } => {
+            let mut out = crate::engine::session::install::slash(&name, confirm).await;
+            // A failure's summary shows as the task's failure; a success's only here.
+            if out.ok {
+                out.lines.push(out.summary.clone());
+            }
+            bus.emit(Event::Report {
+                topic: "install".into(),
+                lines: out.lines,
+            });
+            if out.ok {
+                Handled::Done(out.summary)
+            } else {
+                Handled::Failed(out.summary)
+            }
+        }
         cmd => match session.project() {
             Err(e) => Handled::Failed(e),
             Ok(project) => commands::project_task(session, &project, bus, cmd, cancel).await,
