@@ -13,6 +13,7 @@ mod diag;
 mod dispatch_api;
 mod dispatch_http;
 mod dispatch_shell;
+mod doctor_checks;
 mod done_gate;
 mod engine_commands;
 mod forgery;
