@@ -48,6 +48,7 @@ mod tui_flow;
 mod tui_focus;
 mod tui_log;
 mod tui_queue;
+mod tui_reload;
 mod tui_resume;
 mod tui_screens;
 mod tui_tasks;

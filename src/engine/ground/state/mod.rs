@@ -103,8 +103,18 @@ pub struct RunState {
     /// A run branch that waits for the user to merge it, and why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub merge_waiting: Option<String>,
+    /// How many times live reload took changed settings files in.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub settings_reloads: u32,
+    /// The settings file edit live reload refused, until a good edit replaces it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings_rejected: Option<String>,
     #[serde(skip)]
     pub log: VecDeque<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// One entry of the engine's work queue.
@@ -196,6 +206,16 @@ impl RunState {
             }
             Event::MergeWaiting { branch, reason, .. } => {
                 self.merge_waiting = Some(format!("{branch}: {reason}"));
+            }
+            Event::SettingsReloaded { .. } => {
+                self.settings_reloads += 1;
+                self.settings_rejected = None;
+            }
+            Event::SettingsRejected { file, line, .. } => {
+                self.settings_rejected = Some(match line {
+                    Some(l) => format!("{file} line {l}"),
+                    None => file.clone(),
+                });
             }
             Event::QualityRetry { .. } => self.robustness.quality_retries += 1,
             Event::ReplyRefused { .. } => self.robustness.refusals += 1,
