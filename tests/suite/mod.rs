@@ -21,6 +21,7 @@ mod house_rules;
 mod isolation_flow;
 mod jail_props;
 mod layers;
+mod live_reload;
 mod loops;
 mod mock_protocols;
 mod mock_real_clis;
