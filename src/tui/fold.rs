@@ -56,6 +56,7 @@ fn level(ev: &Event) -> Level {
         | Event::RunLeftover { .. } => Level::Warn,
         Event::WorkspaceInitialized { .. }
         | Event::SettingsReloaded { .. }
+        | Event::FilesChanging { .. }
         | Event::IdeaCaptured { .. }
         | Event::DispatchStarted { .. }
         | Event::ProcessStarted { .. }
@@ -470,6 +471,7 @@ pub fn event(s: &mut AppState, ev: &Event) {
         | Event::RunLeftover { .. }
         | Event::SettingsReloaded { .. }
         | Event::SettingsRejected { .. }
+        | Event::FilesChanging { .. }
         | Event::LoopSteered { .. } => {}
     }
 }

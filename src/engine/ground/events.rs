@@ -418,6 +418,14 @@ pub enum Event {
         branch: String,
         path: String,
     },
+    /// While a call runs, files the agent's own tools are changing in its work tree: how many
+    /// so far, and the latest few (the judgement after the call is what counts).
+    FilesChanging {
+        agent: String,
+        run_id: String,
+        count: u64,
+        files: Vec<String>,
+    },
     /// Settings files changed while clk ran and passed their checks: the next step uses them.
     SettingsReloaded { files: Vec<String> },
     /// A settings file changed but fails its checks; the settings before it stay in force.
@@ -482,6 +490,7 @@ impl Event {
             Event::WorktreeRemoved { .. } => "worktree_removed",
             Event::TutorialFinished { .. } => "tutorial_finished",
             Event::SettingsReloaded { .. } => "settings_reloaded",
+            Event::FilesChanging { .. } => "files_changing",
             Event::SettingsRejected { .. } => "settings_rejected",
             Event::StageStarted { .. } => "stage_started",
             Event::RoleDecided { .. } => "role_decided",

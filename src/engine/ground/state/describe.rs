@@ -477,6 +477,7 @@ pub fn describe(ev: &Event) -> Option<String> {
             "a run that did not finish left branch {branch} ({path}); run `clk merge` to take \
              its work or `clk merge --discard` to drop it"
         ),
+        Event::FilesChanging { .. } => return None,
         Event::SettingsReloaded { files } => {
             format!("settings reloaded: {}", short(&files.join(", "), 200))
         }

@@ -41,6 +41,11 @@ pub struct AgentView {
     /// Short outcome of the last dispatch (error text or "ok").
     pub outcome: String,
     pub dispatches: u64,
+    /// Files its own tools changed during the running call: how many, and the latest few.
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub changing: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changing_files: Vec<String>,
 }
 
 impl Default for AgentView {
@@ -53,6 +58,8 @@ impl Default for AgentView {
             last_line: String::new(),
             outcome: String::new(),
             dispatches: 0,
+            changing: 0,
+            changing_files: Vec::new(),
         }
     }
 }
@@ -111,6 +118,10 @@ pub struct RunState {
     pub settings_rejected: Option<String>,
     #[serde(skip)]
     pub log: VecDeque<String>,
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -237,6 +248,18 @@ impl RunState {
                 a.bytes_received = 0;
                 a.last_line.clear();
                 a.dispatches += 1;
+                a.changing = 0;
+                a.changing_files.clear();
+            }
+            Event::FilesChanging {
+                agent,
+                count,
+                files,
+                ..
+            } => {
+                let a = self.agent(agent);
+                a.changing = *count;
+                a.changing_files = files.clone();
             }
             Event::ProcessStarted { agent, pid, .. } => self.agent(agent).pid = Some(*pid),
             Event::AgentOutput { agent, line, .. } => {
