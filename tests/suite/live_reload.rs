@@ -87,3 +87,75 @@ async fn an_engine_without_live_reload_ignores_edits() {
     std::fs::write(ws.config_file(), "{\"budget\": {\"session_usd_cap\": 3}}").unwrap();
     assert!(next_settings(&mut rx, 1).await.is_none());
 }
+
+/// A settings file broken while a run works is reported, and the next cycle runs on the
+/// settings it had instead of the run failing.
+#[test]
+fn a_run_keeps_its_settings_when_a_file_breaks_between_cycles() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let clk = |args: &[&str]| {
+        let mut c = crate::support::clk();
+        c.current_dir(dir).env("CLK_NO_TUI", "1").args(args);
+        c
+    };
+    clk(&["init"]).assert().success();
+    clk(&["idea", "a greeter"]).assert().success();
+    std::fs::write(
+        dir.join(".clk/config/workflows/one.yaml"),
+        "name: one\nstages:\n  - id: build\n    agent: engineer\n    objective: Write notes.\n",
+    )
+    .unwrap();
+    let agent = dir.join("agent.sh");
+    std::fs::write(
+        &agent,
+        "#!/bin/sh\ncat > /dev/null\nsleep 2\nprintf 'Working on it.\\nCONFIDENCE: 0.7\\nPROGRESS: yes\\n'\n",
+    )
+    .unwrap();
+    let mut run = clk(&["run", "--workflow", "one", "--max-cycles", "2"]);
+    run.env("CLK_SHELL_COMMAND", format!("sh {}", agent.display()))
+        .env("CLK_PROVIDER", "shell")
+        .timeout(Duration::from_secs(120));
+    // `clk idea` dispatched the chief already: only the run's own dispatch counts.
+    let log = dir.join(".clk/logs/activity.jsonl");
+    let before = std::fs::read_to_string(&log).unwrap_or_default().len();
+    let running = std::thread::spawn(move || run.output().unwrap());
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .get(before..)
+        .is_some_and(|new| new.contains("\"dispatch_started\""))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::write(
+        dir.join(".clk/config/clk.config.json"),
+        "{\n  \"broken\": \n",
+    )
+    .unwrap();
+    let out = running.join().unwrap();
+    let printed =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let events: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        events.iter().any(|e| e["event"] == "warning"
+            && e["message"].as_str().is_some_and(
+                |m| m.contains("clk.config.json") && m.contains("keeps the settings it had")
+            )),
+        "{printed}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "cycle_finished" && e["cycle"] == 2),
+        "the second cycle ran:\n{printed}"
+    );
+}
