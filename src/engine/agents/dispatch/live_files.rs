@@ -9,8 +9,8 @@ use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use notify::{EventKind, RecursiveMode, Watcher};
-use tokio::sync::{mpsc, oneshot};
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::oneshot;
 
 use crate::engine::ground::events::Event;
 use crate::engine::store::bus::Bus;
@@ -36,20 +36,7 @@ impl LiveFiles {
     /// Watch `root` (canonical) for `agent`'s call `run_id`. None when it cannot be watched
     /// (too many folders for the system's watch limit, say): the card then shows no count.
     pub(super) fn start(root: &Path, bus: &Bus, agent: &str, run_id: &str) -> Option<LiveFiles> {
-        let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
-        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            if let Ok(ev) = res
-                && matches!(
-                    ev.kind,
-                    EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_)
-                )
-            {
-                for p in ev.paths {
-                    let _ = tx.send(p);
-                }
-            }
-        })
-        .ok()?;
+        let (mut watcher, mut rx) = crate::engine::act::watch::changes().ok()?;
         watcher.watch(root, RecursiveMode::Recursive).ok()?;
         let (stop, mut stopped) = oneshot::channel();
         let (root, bus) = (root.to_path_buf(), bus.clone());

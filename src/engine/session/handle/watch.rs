@@ -13,8 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use notify::{EventKind, RecursiveMode, Watcher};
-use tokio::sync::mpsc;
+use notify::{RecursiveMode, Watcher};
 
 use super::session::Session;
 use crate::engine::ground::events::Event;
@@ -32,19 +31,6 @@ const LONGEST: Duration = Duration::from_secs(2);
 /// Start watching `session`'s settings; reports go on `bus`. A system without a file watcher
 /// gets one warning and settings read at each command, as without live reload.
 pub(super) fn start(session: Arc<Session>, bus: Bus) {
-    let (tx, rx) = mpsc::unbounded_channel::<PathBuf>();
-    let handler = move |res: notify::Result<notify::Event>| {
-        if let Ok(ev) = res
-            && matches!(
-                ev.kind,
-                EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_)
-            )
-        {
-            for p in ev.paths {
-                let _ = tx.send(p);
-            }
-        }
-    };
     let ws = &session.base.ws;
     let mut dirs = vec![
         (ws.config_dir(), RecursiveMode::Recursive),
@@ -53,15 +39,15 @@ pub(super) fn start(session: Arc<Session>, bus: Bus) {
     if let Some(d) = user::config_dir(&session.base.env) {
         dirs.push((d, RecursiveMode::NonRecursive));
     }
-    let watcher = notify::recommended_watcher(handler).and_then(|mut w| {
+    let started = crate::engine::act::watch::changes().and_then(|(mut w, rx)| {
         for (dir, mode) in &dirs {
             if dir.is_dir() {
                 w.watch(dir, *mode)?;
             }
         }
-        Ok(w)
+        Ok((w, rx))
     });
-    let watcher = match watcher {
+    let (watcher, rx) = match started {
         Ok(w) => w,
         Err(e) => {
             bus.emit(Event::Warning {
