@@ -136,7 +136,8 @@ pub enum Command {
         #[arg(long)]
         confirm: bool,
     },
-    /// Check providers, config and git; with --fix, offer each repair (asked every time).
+    /// Check providers, config, git, user settings, the pre-push hook, remotes and disk room;
+    /// with --fix, offer each repair (asked every time).
     Doctor {
         /// Offer repairs on the terminal, one y/N question each.
         #[arg(long)]

@@ -52,8 +52,11 @@ fn level(ev: &Event) -> Level {
         | Event::ReplyRefused { .. }
         | Event::StageRetry { .. }
         | Event::MergeWaiting { .. }
+        | Event::SettingsRejected { .. }
         | Event::RunLeftover { .. } => Level::Warn,
         Event::WorkspaceInitialized { .. }
+        | Event::SettingsReloaded { .. }
+        | Event::FilesChanging { .. }
         | Event::IdeaCaptured { .. }
         | Event::DispatchStarted { .. }
         | Event::ProcessStarted { .. }
@@ -466,6 +469,9 @@ pub fn event(s: &mut AppState, ev: &Event) {
         | Event::MergeDone { .. }
         | Event::MergeWaiting { .. }
         | Event::RunLeftover { .. }
+        | Event::SettingsReloaded { .. }
+        | Event::SettingsRejected { .. }
+        | Event::FilesChanging { .. }
         | Event::LoopSteered { .. } => {}
     }
 }

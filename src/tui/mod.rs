@@ -235,7 +235,7 @@ async fn session(app: &mut AppState, project: Project, idea: Option<&str>) -> Re
     let bus = Bus::new(Some(ws.activity_log()));
     bus.set_interactive(true);
     let events = bus.subscribe();
-    let (engine, join) = Engine::spawn(project, bus);
+    let (engine, join) = Engine::spawn_live(project, bus);
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let signals = tx.clone();
     let listener = tokio::spawn(async move {

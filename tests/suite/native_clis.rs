@@ -226,6 +226,34 @@ fn edits_natively(kind: &str) {
         "{kind}: {stdout}"
     );
 
+    // While the call ran, the card was told which files the agent's tools were changing.
+    let changing: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "files_changing")
+        .collect();
+    let last = changing
+        .last()
+        .unwrap_or_else(|| panic!("{kind}: no files_changing"));
+    assert!(last["count"].as_u64().unwrap() >= 3, "{kind}: {last}");
+    let shown: Vec<&str> = last["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(
+        ["greeter.py", "notes/a.txt", "notes/stamp.txt"]
+            .iter()
+            .any(|f| shown.contains(f)),
+        "{kind}: {shown:?}"
+    );
+    assert!(
+        shown
+            .iter()
+            .all(|f| !f.starts_with(".git/") && !f.starts_with(".clk/")),
+        "{kind}: {shown:?}"
+    );
+
     // The figure: from the tool-call turn's last byte leaving the mock to the stamp the
     // command after the write took (so the file was on disk by then).
     let (sent, _) = mock.tools_sent()[0].clone();

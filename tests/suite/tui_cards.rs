@@ -374,4 +374,26 @@ fn a_refused_tool_call_shows_on_the_card() {
     );
     let c = card(&s, "engineer");
     assert!(c.contains("failed") && c.contains("not allowed"), "{c}");
+
+#[test]
+fn a_working_card_counts_the_files_its_tools_change_and_a_new_call_starts_at_zero() {
+    let mut s = state(120, 40);
+    start(&mut s, "engineer");
+    tick(&mut s, 2_000);
+    assert!(!card(&s, "engineer").contains("file"));
+    ev(
+        &mut s,
+        Event::FilesChanging {
+            agent: "engineer".into(),
+            run_id: "r1".into(),
+            count: 3,
+            files: vec!["notes/a.txt".into(), "greeter.py".into()],
+        },
+    );
+    let working = card(&s, "engineer");
+    assert!(working.contains("· 3 files: notes/a"), "{working}");
+    assert_snapshot!("card_files_changing", working);
+    finished(&mut s, "engineer", None);
+    start(&mut s, "engineer");
+    assert!(!card(&s, "engineer").contains("3 files"), "a new call");
 }

@@ -3,3 +3,4 @@ pub mod confine;
 pub mod process;
 pub mod sandbox;
 pub mod undo;
+pub mod watch;

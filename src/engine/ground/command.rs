@@ -89,7 +89,8 @@ pub enum Command {
         #[serde(default)]
         confirm: bool,
     },
-    /// Check providers, config and git; with `fix`, offer each repair (asked every time).
+    /// Check providers, config, git, user settings, the pre-push hook, remotes and disk room;
+    /// with `fix`, offer each repair (asked every time).
     Doctor {
         #[serde(default)]
         fix: bool,

@@ -418,6 +418,22 @@ pub enum Event {
         branch: String,
         path: String,
     },
+    /// While a call runs, files the agent's own tools are changing in its work tree: how many
+    /// so far, and the latest few (the judgement after the call is what counts).
+    FilesChanging {
+        agent: String,
+        run_id: String,
+        count: u64,
+        files: Vec<String>,
+    },
+    /// Settings files changed while clk ran and passed their checks: the next step uses them.
+    SettingsReloaded { files: Vec<String> },
+    /// A settings file changed but fails its checks; the settings before it stay in force.
+    SettingsRejected {
+        file: String,
+        line: Option<u64>,
+        error: String,
+    },
     /// The tutorial ran (in its scratch project, which is kept for a look).
     TutorialFinished { ok: bool, scratch: String },
     /// A command submitted to the engine finished.
@@ -473,6 +489,9 @@ impl Event {
             Event::RunLeftover { .. } => "run_leftover",
             Event::WorktreeRemoved { .. } => "worktree_removed",
             Event::TutorialFinished { .. } => "tutorial_finished",
+            Event::SettingsReloaded { .. } => "settings_reloaded",
+            Event::FilesChanging { .. } => "files_changing",
+            Event::SettingsRejected { .. } => "settings_rejected",
             Event::StageStarted { .. } => "stage_started",
             Event::RoleDecided { .. } => "role_decided",
             Event::CycleFinished { .. } => "cycle_finished",

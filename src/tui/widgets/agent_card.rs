@@ -102,7 +102,7 @@ pub fn rows<'a>(s: &AppState, card: &Card, cols: usize) -> Vec<Line<'a>> {
             vec![
                 Line::from(head),
                 Line::raw(fmt::fit(
-                    &format!("{pid}{}{runs}", fmt::bytes(a.bytes_received)),
+                    &format!("{pid}{}{runs}{}", fmt::bytes(a.bytes_received), changing(a)),
                     cols,
                 )),
                 Line::raw(fmt::fit(&last, cols)),
@@ -161,6 +161,18 @@ pub fn rows<'a>(s: &AppState, card: &Card, cols: usize) -> Vec<Line<'a>> {
 }
 
 /// `text` word-wrapped to at most two rows; the second ends in … when more is cut.
+/// ` · 3 files: b.rs, a.rs` while the agent's own tools change files; empty otherwise.
+fn changing(a: &AgentView) -> String {
+    match a.changing {
+        0 => String::new(),
+        n => format!(
+            " · {n} file{}: {}",
+            if n == 1 { "" } else { "s" },
+            a.changing_files.join(", ")
+        ),
+    }
+}
+
 fn two_rows(text: &str, cols: usize) -> Vec<String> {
     let rows = crate::tui::log::wrap(text, cols, cols);
     let n = rows.len();

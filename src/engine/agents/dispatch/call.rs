@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::account::{account, record_response};
+use super::live_files::LiveFiles;
 use super::native::{report_refused, watch_native};
 use super::{Called, DispatchError, DispatchRequest};
 use crate::engine::act::actions::{BatchOutcome, OutputCap, native};
@@ -81,6 +82,11 @@ pub async fn call(
     let timeout = Duration::from_secs(settings.timeout_s.unwrap_or(cfg.provider_timeout_s));
     // Agents that edit files with their own tools are checked after the call.
     let native = (provider.edits_files() && !req.dry_run).then(|| watch_native(project, bus));
+    // ...and their card shows the files they touch while the call runs.
+    let live = match (&native, ws.work.canonicalize()) {
+        (Some(Some(_)), Ok(root)) => LiveFiles::start(&root, bus, &req.agent, &run_id),
+        _ => None,
+    };
     let result = if req.dry_run {
         Ok(None)
     } else {
@@ -111,6 +117,9 @@ pub async fn call(
         .map(Some)
     };
 
+    if let Some(live) = live {
+        live.stop().await;
+    }
     let mut native_batch = match native.flatten() {
         Some(watch) => watch.finish(
             &native::Judge {

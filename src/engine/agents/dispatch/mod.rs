@@ -13,6 +13,7 @@
 mod account;
 mod call;
 mod finish;
+mod live_files;
 mod message;
 mod native;
 

@@ -477,6 +477,14 @@ pub fn describe(ev: &Event) -> Option<String> {
             "a run that did not finish left branch {branch} ({path}); run `clk merge` to take \
              its work or `clk merge --discard` to drop it"
         ),
+        Event::FilesChanging { .. } => return None,
+        Event::SettingsReloaded { files } => {
+            format!("settings reloaded: {}", short(&files.join(", "), 200))
+        }
+        Event::SettingsRejected { file, line, error } => format!(
+            "{file}{}: {error}; the settings before this edit stay in force",
+            line.map(|l| format!(" line {l}")).unwrap_or_default()
+        ),
         Event::TutorialFinished { ok, scratch } => {
             if *ok {
                 format!("tutorial finished; its project is kept in {scratch}")

@@ -41,6 +41,11 @@ pub struct AgentView {
     /// Short outcome of the last dispatch (error text or "ok").
     pub outcome: String,
     pub dispatches: u64,
+    /// Files its own tools changed during the running call: how many, and the latest few.
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub changing: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changing_files: Vec<String>,
 }
 
 impl Default for AgentView {
@@ -53,6 +58,8 @@ impl Default for AgentView {
             last_line: String::new(),
             outcome: String::new(),
             dispatches: 0,
+            changing: 0,
+            changing_files: Vec::new(),
         }
     }
 }
@@ -103,8 +110,22 @@ pub struct RunState {
     /// A run branch that waits for the user to merge it, and why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub merge_waiting: Option<String>,
+    /// How many times live reload took changed settings files in.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub settings_reloads: u32,
+    /// The settings file edit live reload refused, until a good edit replaces it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings_rejected: Option<String>,
     #[serde(skip)]
     pub log: VecDeque<String>,
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// One entry of the engine's work queue.
@@ -197,6 +218,16 @@ impl RunState {
             Event::MergeWaiting { branch, reason, .. } => {
                 self.merge_waiting = Some(format!("{branch}: {reason}"));
             }
+            Event::SettingsReloaded { .. } => {
+                self.settings_reloads += 1;
+                self.settings_rejected = None;
+            }
+            Event::SettingsRejected { file, line, .. } => {
+                self.settings_rejected = Some(match line {
+                    Some(l) => format!("{file} line {l}"),
+                    None => file.clone(),
+                });
+            }
             Event::QualityRetry { .. } => self.robustness.quality_retries += 1,
             Event::ReplyRefused { .. } => self.robustness.refusals += 1,
             Event::ConsensusStarted { .. } => self.robustness.consensus_runs += 1,
@@ -217,6 +248,18 @@ impl RunState {
                 a.bytes_received = 0;
                 a.last_line.clear();
                 a.dispatches += 1;
+                a.changing = 0;
+                a.changing_files.clear();
+            }
+            Event::FilesChanging {
+                agent,
+                count,
+                files,
+                ..
+            } => {
+                let a = self.agent(agent);
+                a.changing = *count;
+                a.changing_files = files.clone();
             }
             Event::ProcessStarted { agent, pid, .. } => self.agent(agent).pid = Some(*pid),
             Event::AgentOutput { agent, line, .. } => {

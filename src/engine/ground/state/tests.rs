@@ -67,3 +67,34 @@ fn the_log_is_bounded() {
     assert_eq!(s.log.len(), LOG_CAPACITY);
     assert_eq!(s.log.front().unwrap(), "warning: 10");
 }
+
+#[test]
+fn a_rejected_settings_edit_stays_until_a_good_reload() {
+    let mut s = RunState::default();
+    let bad = Event::SettingsRejected {
+        file: ".clk/config/clk.config.json".into(),
+        line: Some(3),
+        error: "EOF while parsing an object at line 3 column 0".into(),
+    };
+    s.apply(&bad);
+    assert_eq!(
+        s.settings_rejected.as_deref(),
+        Some(".clk/config/clk.config.json line 3")
+    );
+    assert_eq!(
+        describe(&bad).as_deref(),
+        Some(
+            ".clk/config/clk.config.json line 3: EOF while parsing an object at line 3 column 0; \
+         the settings before this edit stay in force"
+        )
+    );
+    let good = Event::SettingsReloaded {
+        files: vec![".clk/config/clk.config.json".into()],
+    };
+    s.apply(&good);
+    assert_eq!((s.settings_reloads, s.settings_rejected), (1, None));
+    assert_eq!(
+        describe(&good).as_deref(),
+        Some("settings reloaded: .clk/config/clk.config.json")
+    );
+}

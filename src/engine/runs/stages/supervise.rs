@@ -143,14 +143,37 @@ pub async fn supervise(
     let mut rescued = false;
     let mut refusal = String::new();
     let mut direction: Option<String> = None;
+    let mut kept = first.clone();
+    let mut last_wf: Option<crate::engine::store::workflow::Workflow> = None;
     for cycle in 1..=max_cycles {
         if let Some(end) = interrupted(bus, cancel) {
             report.end = end;
             break;
         }
-        let project = ws.load(env)?;
+        // Settings edited during the run apply from the next cycle; an edit that breaks them
+        // is reported and the cycle runs on the settings before it.
+        let project = match ws.load(env) {
+            Ok(p) => p,
+            Err(e) => {
+                bus.emit(Event::Warning {
+                    message: format!("{e}; this cycle keeps the settings it had"),
+                });
+                kept.clone()
+            }
+        };
         let roster = roster_names(ws, &crate::engine::store::roster::current_agents(&project));
-        let wf = load_named(ws, &opts.workflow, &roster)?;
+        let wf = match (load_named(ws, &opts.workflow, &roster), &last_wf) {
+            (Ok(wf), _) => wf,
+            (Err(e), Some(prev)) => {
+                bus.emit(Event::Warning {
+                    message: format!("{e}; this cycle keeps the workflow it had"),
+                });
+                prev.clone()
+            }
+            (Err(e), None) => return Err(e.into()),
+        };
+        kept = project.clone();
+        last_wf = Some(wf.clone());
         let cycle_context = format!(
             "Supervise cycle {cycle}/{max_cycles}, {} remaining.{refusal}",
             max_cycles - cycle

@@ -15,6 +15,7 @@ mod budget;
 mod commands;
 mod queue;
 mod session;
+mod watch;
 
 use std::sync::{Arc, Mutex};
 
@@ -71,6 +72,20 @@ impl Engine {
     /// Start the engine for `project`, reporting on `bus`. Must be called inside a tokio
     /// runtime. The returned join handle ends after `Shutdown` once running tasks are done.
     pub fn spawn(project: Project, bus: Bus) -> (EngineHandle, tokio::task::JoinHandle<()>) {
+        Engine::start(project, bus, false)
+    }
+
+    /// [`Engine::spawn`] with live reload: settings, workflow and prompt files edited while
+    /// it runs are checked and taken in (`watch.rs`).
+    pub fn spawn_live(project: Project, bus: Bus) -> (EngineHandle, tokio::task::JoinHandle<()>) {
+        Engine::start(project, bus, true)
+    }
+
+    fn start(
+        project: Project,
+        bus: Bus,
+        live: bool,
+    ) -> (EngineHandle, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let state = Arc::new(Mutex::new(RunState::default()));
         let handle = EngineHandle {
@@ -91,11 +106,10 @@ impl Engine {
                 }
             }
         });
-        let session = Arc::new(Session {
-            active: Mutex::new(project.providers.active.clone()),
-            base: project,
-            state,
-        });
+        let session = Arc::new(Session::new(project, state));
+        if live {
+            watch::start(session.clone(), bus.clone());
+        }
         let join = tokio::spawn(run(session, bus, rx));
         (handle, join)
     }

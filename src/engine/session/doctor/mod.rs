@@ -3,7 +3,11 @@
 //! Works from the folder alone, so it still runs when a config file is broken (that is when
 //! it is needed most). Every finding is one `ok` / `warn` / `fail` line. With `fix`, each
 //! repair it knows is offered as a yes/no question, asked every time, default no; a repair
-//! never deletes a person's file: a broken config is kept beside its replacement.
+//! never deletes a person's file: a broken config is kept beside its replacement. The checks
+//! of what surrounds the project (user settings, the pre-push hook, remotes, disk) are in
+//! `host.rs`.
+
+mod host;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -50,6 +54,8 @@ pub enum Repair {
     GitIdentity,
     /// Remove a dashboard lock whose process is gone.
     StaleLock(PathBuf),
+    /// Install clk's pre-push secret scan as a git hook.
+    InstallHook,
 }
 
 /// One finding.
@@ -333,10 +339,14 @@ fn check_sandbox(ws: &Workspace, out: &mut Vec<Finding>) {
 pub async fn examine(ws: &Workspace) -> Vec<Finding> {
     let mut out = Vec::new();
     check_layout(ws, &mut out);
+    host::check_user_settings(&Env::process(), &mut out);
     let config_ok = check_config(ws, &mut out);
     check_git(ws, &mut out);
+    host::check_hook(ws, &mut out);
+    host::check_disk(ws, &mut out);
     check_lock(ws, &mut out);
     check_sandbox(ws, &mut out);
+    host::check_remotes(ws, &mut out).await;
     if config_ok {
         check_providers(ws, &mut out).await;
     }
@@ -387,6 +397,7 @@ pub fn apply(ws: &Workspace, repair: &Repair) -> Result<String, String> {
             std::fs::remove_file(path).map_err(|e| e.to_string())?;
             Ok("removed the stale dashboard lock".into())
         }
+        Repair::InstallHook => host::install_hook(ws),
     }
 }
 
