@@ -374,6 +374,7 @@ fn a_refused_tool_call_shows_on_the_card() {
     );
     let c = card(&s, "engineer");
     assert!(c.contains("failed") && c.contains("not allowed"), "{c}");
+}
 
 #[test]
 fn a_working_card_counts_the_files_its_tools_change_and_a_new_call_starts_at_zero() {

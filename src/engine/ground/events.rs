@@ -447,72 +447,7 @@ pub enum Event {
     },
 }
 
-impl Event {
-    /// The snake_case tag this event serializes with (the `event` field).
-    pub fn name(&self) -> &'static str {
-        match self {
-            Event::WorkspaceInitialized { .. } => "workspace_initialized",
-            Event::IdeaCaptured { .. } => "idea_captured",
-            Event::DispatchStarted { .. } => "dispatch_started",
-            Event::ProcessStarted { .. } => "process_started",
-            Event::AgentOutput { .. } => "agent_output",
-            Event::ProviderRetry { .. } => "provider_retry",
-            Event::DispatchFinished { .. } => "dispatch_finished",
-            Event::UsageRecorded { .. } => "usage_recorded",
-            Event::MalformedBlock { .. } => "malformed_block",
-            Event::BudgetReached { .. } => "budget_reached",
-            Event::BudgetOverrideApproved { .. } => "budget_override_approved",
-            Event::BudgetStopped { .. } => "budget_stopped",
-            Event::Action { .. } => "action",
-            Event::CommandStarted { .. } => "command_started",
-            Event::CommandFinished { .. } => "command_finished",
-            Event::BatchWarning { .. } => "batch_warning",
-            Event::DoneRequested { .. } => "done_requested",
-            Event::PostAdded { .. } => "post_added",
-            Event::Committed { .. } => "committed",
-            Event::UserChangesKept { .. } => "user_changes_kept",
-            Event::Warning { .. } => "warning",
-            Event::TaskFinished { .. } => "task_finished",
-            Event::ConfirmRequested { .. } => "confirm_requested",
-            Event::ConfirmAnswered { .. } => "confirm_answered",
-            Event::Report { .. } => "report",
-            Event::Heartbeat { .. } => "heartbeat",
-            Event::StopRequested => "stop_requested",
-            Event::Queued { .. } => "queued",
-            Event::QueueStarted { .. } => "queue_started",
-            Event::QueueDropped { .. } => "queue_dropped",
-            Event::ProviderSwitched { .. } => "provider_switched",
-            Event::Undone { .. } => "undone",
-            Event::WorktreeCreated { .. } => "worktree_created",
-            Event::MergeDone { .. } => "merge_done",
-            Event::MergeWaiting { .. } => "merge_waiting",
-            Event::RunLeftover { .. } => "run_leftover",
-            Event::WorktreeRemoved { .. } => "worktree_removed",
-            Event::TutorialFinished { .. } => "tutorial_finished",
-            Event::SettingsReloaded { .. } => "settings_reloaded",
-            Event::FilesChanging { .. } => "files_changing",
-            Event::SettingsRejected { .. } => "settings_rejected",
-            Event::StageStarted { .. } => "stage_started",
-            Event::RoleDecided { .. } => "role_decided",
-            Event::CycleFinished { .. } => "cycle_finished",
-            Event::DoneGate { .. } => "done_gate",
-            Event::RunFinished { .. } => "run_finished",
-            Event::WorkflowProposed { .. } => "workflow_proposed",
-            Event::ValidationRan { .. } => "validation_ran",
-            Event::ChangesUndone { .. } => "changes_undone",
-            Event::StageFinished { .. } => "stage_finished",
-            Event::QualityRetry { .. } => "quality_retry",
-            Event::ReplyRefused { .. } => "reply_refused",
-            Event::ConsensusStarted { .. } => "consensus_started",
-            Event::ConsensusSampleFinished { .. } => "consensus_sample_finished",
-            Event::ConsensusCoalesced { .. } => "consensus_coalesced",
-            Event::RefineRound { .. } => "refine_round",
-            Event::CheckpointVerdict { .. } => "checkpoint_verdict",
-            Event::StageRetry { .. } => "stage_retry",
-            Event::LoopSteered { .. } => "loop_steered",
-        }
-    }
-}
+mod name;
 
 #[cfg(test)]
 mod tests;

@@ -13,9 +13,10 @@ use crate::engine::ground::events::{Decision, Event, Usage};
 use crate::engine::ground::pricing::CostBasis;
 
 mod describe;
+mod text;
 
 pub use describe::describe;
-use describe::short;
+use text::short;
 
 /// Log lines kept in memory.
 pub const LOG_CAPACITY: usize = 5_000;
