@@ -212,6 +212,10 @@ pub enum Command {
         /// Allow a --bind address other machines can reach.
         #[arg(long)]
         allow_remote: bool,
+        /// Also run the Telegram bot (token in TELEGRAM_BOT_TOKEN; it obeys only the user ids
+        /// in serve.telegram_users).
+        #[arg(long)]
+        telegram: bool,
     },
     /// Show or change settings.
     #[command(after_help = configure_help())]

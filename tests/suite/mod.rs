@@ -42,6 +42,7 @@ mod sandbox_wired;
 mod secret_scan;
 mod secrets;
 mod serve;
+mod serve_telegram;
 mod shell_sandbox;
 mod tasks;
 mod tls_roots;

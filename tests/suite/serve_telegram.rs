@@ -1,0 +1,207 @@
+//! `clk serve --telegram` through the real binary against a mock Bot API
+//! (`support::mock_telegram`), the team on the built-in shell provider or the mock model server: an allowed user's
+//! `/status` is answered; a stranger is refused once and nothing runs; `/run` shows its
+//! progress as one message edited in place, no faster than once per 2 s; a task waiting for
+//! approval comes with a button that approves it (a stranger's press does not).
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::serve::{Served, new_project, start_with, wait_for_approval};
+use crate::support::clk;
+use crate::support::mock_server::{Fallback, MockServer, Reply, Script};
+use crate::support::mock_telegram::MockTelegram;
+
+const TOKEN: &str = "123456:test-token_ABC";
+const OWNER: i64 = 42;
+const STRANGER: i64 = 7;
+
+/// A project whose bot obeys [`OWNER`] (with `settings` set too), served with `--telegram` against a fresh mock.
+fn start_bot(settings: &[&str]) -> (tempfile::TempDir, Served, MockTelegram) {
+    let (top, dir) = new_project();
+    configure(&dir, &format!("serve.telegram_users=[{OWNER}]"));
+    for set in settings {
+        configure(&dir, set);
+    }
+    let mock = MockTelegram::start(TOKEN);
+    let cfg = top.path().join("config");
+    let s = start_with(
+        &dir,
+        &cfg,
+        &["--telegram"],
+        &[
+            ("TELEGRAM_BOT_TOKEN", TOKEN),
+            ("CLK_SERVE_TELEGRAM_API", &mock.url),
+        ],
+    );
+    (top, s, mock)
+}
+
+fn configure(dir: &Path, set: &str) {
+    clk()
+        .current_dir(dir)
+        .args(["configure", "--set", set])
+        .assert()
+        .success();
+}
+
+fn text(v: &Value) -> &str {
+    v["text"].as_str().unwrap_or("")
+}
+
+fn to(chat: i64) -> impl Fn(&Value) -> bool {
+    move |b: &Value| b["chat_id"] == chat
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_gets_status_and_a_stranger_one_refusal_with_nothing_run() {
+    let (_top, s, mock) = start_bot(&[]);
+    mock.message(STRANGER, "/run Add a hello() function to greeter.py");
+    mock.message(STRANGER, "/status");
+    mock.message(OWNER, "/status");
+    let root = s.dir.display().to_string();
+    let answer = mock
+        .wait_for("sendMessage", |b| to(OWNER)(b) && text(b).contains(&root))
+        .await;
+    assert!(text(&answer.body).contains("engineer"), "{}", answer.body);
+    mock.message(OWNER, "/tasks");
+    mock.wait_for("sendMessage", |b| to(OWNER)(b) && text(b) == "No tasks.")
+        .await;
+    mock.message(OWNER, "/approve");
+    mock.wait_for("sendMessage", |b| {
+        to(OWNER)(b) && text(b).contains("say which task")
+    })
+    .await;
+    // The stranger was told once, however often they wrote, and nothing ran.
+    let refusals = mock.calls("sendMessage");
+    let refusals: Vec<_> = refusals.iter().filter(|c| to(STRANGER)(&c.body)).collect();
+    assert_eq!(refusals.len(), 1, "{refusals:#?}");
+    assert!(text(&refusals[0].body).starts_with("Sorry"));
+    let (_, status) = s.get("/api/status").await;
+    assert!(status["idea"].is_null(), "a stranger's /run ran: {status}");
+    assert!(mock.calls("editMessageText").is_empty());
+    // The token is never printed.
+    assert!(!s.output().contains("test-token"), "{}", s.output());
+    assert!(s.output().contains("Telegram bot: on, for 1 user(s)"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_progress_is_one_message_edited_at_most_every_two_seconds() {
+    // Every model reply takes 600 ms, so the run outlasts a few edits.
+    let model = MockServer::start(
+        Script::new(vec![Reply::delay(
+            600,
+            Reply::text_usage("Looked; nothing to change.", 100, 20),
+        )])
+        .fallback(Fallback::RepeatLast),
+    );
+    let endpoint = format!("providers.ollama.endpoint={}", model.url());
+    let (_top, s, mock) = start_bot(&[
+        "default_provider=ollama",
+        &endpoint,
+        "providers.ollama.model=test-model",
+    ]);
+    mock.message(OWNER, "/run Add a hello() function to greeter.py");
+    let first = mock
+        .wait_for("sendMessage", |b| {
+            to(OWNER)(b) && text(b).starts_with("Work ")
+        })
+        .await;
+    let last = mock
+        .wait_for("editMessageText", |b| {
+            text(b).contains(" done: ") || text(b).contains(" ended: ")
+        })
+        .await;
+    let edits = mock.calls("editMessageText");
+    assert!(edits.len() >= 2, "{edits:#?}");
+    let started = mock.calls("sendMessage");
+    let progress: Vec<_> = started
+        .iter()
+        .filter(|c| text(&c.body).starts_with("Work "))
+        .collect();
+    assert_eq!(progress.len(), 1, "one progress message: {progress:#?}");
+    let mut at = first.at;
+    for e in &edits {
+        assert_eq!(e.body["chat_id"], OWNER);
+        assert_eq!(e.body["message_id"], edits[0].body["message_id"]);
+        let gap = e.at.duration_since(at);
+        assert!(gap >= Duration::from_millis(1900), "edited after {gap:?}");
+        at = e.at;
+    }
+    assert_eq!(
+        last.body,
+        edits.last().unwrap().body,
+        "the end is the last edit"
+    );
+    // The run's end is also a notice, sent once as its own message.
+    let notice = mock
+        .wait_for("sendMessage", |b| {
+            to(OWNER)(b) && text(b).contains("engineering run")
+        })
+        .await;
+    assert!(notice.body.get("reply_markup").is_none());
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let notices = mock.calls("sendMessage");
+    let told = notices
+        .iter()
+        .filter(|c| text(&c.body).contains("engineering run"))
+        .count();
+    assert_eq!(told, 1);
+    let (_, status) = s.get("/api/status").await;
+    assert!(status["idea"].to_string().contains("hello()"), "{status}");
+    assert!(model.model_calls() >= 2, "the team asked the model");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_approve_button_approves_the_task_for_the_owner_only() {
+    let (_top, s, mock) = start_bot(&[]);
+    let (_, t) = s
+        .post(
+            "/api/tasks",
+            serde_json::json!({"prompt": "add a health endpoint"}),
+        )
+        .await;
+    let id = t["id"].as_i64().unwrap();
+    wait_for_approval(&s, id);
+    let data = format!("approve:{id}");
+    let notice = mock
+        .wait_for("sendMessage", |b| {
+            to(OWNER)(b) && b["reply_markup"].to_string().contains(&data)
+        })
+        .await;
+    assert!(text(&notice.body).contains("waits for approval"));
+    let state = || {
+        let out = clk()
+            .current_dir(&s.dir)
+            .args(["task", "list", "--json"])
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_array().unwrap()[0]["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    mock.press(STRANGER, &data);
+    let no = mock
+        .wait_for("answerCallbackQuery", |b| b["callback_query_id"] == "cb7")
+        .await;
+    assert!(text(&no.body).starts_with("Sorry"), "{}", no.body);
+    assert_eq!(state(), "approval");
+    mock.press(OWNER, &data);
+    let yes = mock
+        .wait_for("answerCallbackQuery", |b| b["callback_query_id"] == "cb42")
+        .await;
+    assert_eq!(text(&yes.body), format!("task {id} is now approved"));
+    assert_eq!(state(), "approved");
+    // A command on the task gets the API's answer or its refusal, as a line.
+    mock.message(OWNER, &format!("/pause {id}"));
+    mock.wait_for("sendMessage", |b| {
+        to(OWNER)(b)
+            && (text(b).starts_with(&format!("task {id} is now"))
+                || text(b).starts_with("Could not"))
+    })
+    .await;
+}
