@@ -89,10 +89,10 @@ async fn the_owner_gets_status_and_a_stranger_one_refusal_with_nothing_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_progress_is_one_message_edited_at_most_every_two_seconds() {
-    // Every model reply takes 600 ms, so the run outlasts a few edits.
+    // Every model reply takes 400 ms, so one cycle outlasts a few edits.
     let model = MockServer::start(
         Script::new(vec![Reply::delay(
-            600,
+            400,
             Reply::text_usage("Looked; nothing to change.", 100, 20),
         )])
         .fallback(Fallback::RepeatLast),
@@ -102,6 +102,7 @@ async fn run_progress_is_one_message_edited_at_most_every_two_seconds() {
         "default_provider=ollama",
         &endpoint,
         "providers.ollama.model=test-model",
+        "supervise.max_cycles=1",
     ]);
     mock.message(OWNER, "/run Add a hello() function to greeter.py");
     let first = mock
@@ -111,7 +112,8 @@ async fn run_progress_is_one_message_edited_at_most_every_two_seconds() {
         .await;
     let last = mock
         .wait_for("editMessageText", |b| {
-            text(b).contains(" done: ") || text(b).contains(" ended: ")
+            let head = text(b).lines().next().unwrap_or("");
+            head.starts_with("Work ") && !head.ends_with(" running")
         })
         .await;
     let edits = mock.calls("editMessageText");
