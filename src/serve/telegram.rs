@@ -27,12 +27,61 @@ const REFUSE_EVERY: Duration = Duration::from_secs(600);
 /// Strangers remembered for that; beyond it the oldest are forgotten.
 const REFUSED_KEEP: usize = 1000;
 
-/// The bot's link to the Bot API and to the server. Cheap to clone.
+/// The Bot API's methods, called over HTTP. Cheap to clone.
 #[derive(Clone)]
-pub struct Bot {
+pub struct BotApi {
     http: reqwest::Client,
     /// `{api}/bot{token}/`: holds the token, so it is never printed.
     base: Arc<str>,
+}
+
+impl BotApi {
+    /// The methods at `api` (e.g. `https://api.telegram.org`) for the bot with `token`.
+    pub fn new(api: &str, token: &str) -> Result<BotApi, String> {
+        check_token(token)?;
+        let api = api.trim().trim_end_matches('/');
+        if !(api.starts_with("http://") || api.starts_with("https://")) {
+            return Err(format!(
+                "serve.telegram_api is {api:?}; it must start with http:// or https://"
+            ));
+        }
+        Ok(BotApi {
+            http: client(Duration::from_secs(10))?,
+            base: Arc::from(format!("{api}/bot{token}/")),
+        })
+    }
+
+    /// Call `method`, waiting at most `wait`; its `result`, or one line saying what went wrong
+    /// (without the URL, which holds the token).
+    pub async fn call(&self, method: &str, body: Value, wait: Duration) -> Result<Value, String> {
+        let sent = self
+            .http
+            .post(format!("{}{method}", self.base))
+            .timeout(wait)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| format!("{method}: {}", describe_error(&e.without_url())))?;
+        let status = sent.status();
+        let reply: Value = sent.json().await.map_err(|e| {
+            if status.is_success() {
+                format!("{method}: {}", describe_error(&e.without_url()))
+            } else {
+                format!("{method}: {status}")
+            }
+        })?;
+        if reply["ok"] == true {
+            return Ok(reply["result"].clone());
+        }
+        let why = reply["description"].as_str().unwrap_or("no reason given");
+        Err(format!("{method}: {status}: {why}"))
+    }
+}
+
+/// The bot: the Bot API, who it obeys, and the server it drives. Cheap to clone.
+#[derive(Clone)]
+pub struct Bot {
+    api: BotApi,
     users: Arc<Vec<i64>>,
     refused: Arc<Mutex<HashMap<i64, Instant>>>,
     pub app: AppState,
@@ -55,16 +104,8 @@ pub fn check_token(token: &str) -> Result<(), String> {
 
 impl Bot {
     pub fn new(app: AppState, api: &str, token: &str, users: Vec<i64>) -> Result<Bot, String> {
-        check_token(token)?;
-        let api = api.trim().trim_end_matches('/');
-        if !(api.starts_with("http://") || api.starts_with("https://")) {
-            return Err(format!(
-                "serve.telegram_api is {api:?}; it must start with http:// or https://"
-            ));
-        }
         Ok(Bot {
-            http: client(Duration::from_secs(10))?,
-            base: Arc::from(format!("{api}/bot{token}/")),
+            api: BotApi::new(api, token)?,
             users: Arc::new(users),
             refused: Arc::default(),
             app,
@@ -73,33 +114,7 @@ impl Bot {
 
     /// Call a Bot API method; its `result`, or one line saying what went wrong (no URL).
     pub async fn call(&self, method: &str, body: Value) -> Result<Value, String> {
-        self.call_within(method, body, SLACK).await
-    }
-
-    async fn call_within(
-        &self,
-        method: &str,
-        body: Value,
-        wait: Duration,
-    ) -> Result<Value, String> {
-        let sent = self
-            .http
-            .post(format!("{}{method}", self.base))
-            .timeout(wait)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| format!("{method}: {}", describe_error(&e.without_url())))?;
-        let status = sent.status();
-        let reply: Value = sent
-            .json()
-            .await
-            .map_err(|e| format!("{method}: {}", describe_error(&e.without_url())))?;
-        if reply["ok"] == true {
-            return Ok(reply["result"].clone());
-        }
-        let why = reply["description"].as_str().unwrap_or("no reason given");
-        Err(format!("{method}: {status}: {why}"))
+        self.api.call(method, body, SLACK).await
     }
 
     /// Send `text` to `chat`; the message's id.
@@ -159,7 +174,7 @@ impl Bot {
             let wait = Duration::from_secs(POLL_WAIT_S) + SLACK;
             let got = tokio::select! {
                 _ = stop.cancelled() => return,
-                got = self.call_within("getUpdates", body, wait) => got,
+                got = self.api.call("getUpdates", body, wait) => got,
             };
             match got {
                 Ok(updates) => {
@@ -251,6 +266,19 @@ mod tests {
         for bad in ["", "nocolon", "123:abc/../x", "123:abc def", "123:abc?x=1"] {
             assert!(check_token(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_failed_call_says_why_without_the_token() {
+        // Nothing listens on port 1.
+        let api = BotApi::new("http://127.0.0.1:1/", "123456:SECRET-token").unwrap();
+        let e = api
+            .call("getMe", serde_json::json!({}), Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(e.starts_with("getMe: "), "{e}");
+        assert!(!e.contains("SECRET"), "{e}");
+        assert!(BotApi::new("api.telegram.org", "1:a").is_err());
     }
 
     #[test]

@@ -20,12 +20,18 @@ const STRANGER: i64 = 7;
 
 /// A project whose bot obeys [`OWNER`] (with `settings` set too), served with `--telegram` against a fresh mock.
 fn start_bot(settings: &[&str]) -> (tempfile::TempDir, Served, MockTelegram) {
+    start_bot_on(MockTelegram::start(TOKEN), settings)
+}
+
+fn start_bot_on(
+    mock: MockTelegram,
+    settings: &[&str],
+) -> (tempfile::TempDir, Served, MockTelegram) {
     let (top, dir) = new_project();
     configure(&dir, &format!("serve.telegram_users=[{OWNER}]"));
     for set in settings {
         configure(&dir, set);
     }
-    let mock = MockTelegram::start(TOKEN);
     let cfg = top.path().join("config");
     let s = start_with(
         &dir,
@@ -57,7 +63,8 @@ fn to(chat: i64) -> impl Fn(&Value) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_owner_gets_status_and_a_stranger_one_refusal_with_nothing_run() {
-    let (_top, s, mock) = start_bot(&[]);
+    // The Bot API fails the first two polls: the bot waits 1 s, then 2 s, and goes on.
+    let (_top, s, mock) = start_bot_on(MockTelegram::failing(TOKEN, 2), &[]);
     mock.message(STRANGER, "/run Add a hello() function to greeter.py");
     mock.message(STRANGER, "/status");
     mock.message(OWNER, "/status");
@@ -85,6 +92,15 @@ async fn the_owner_gets_status_and_a_stranger_one_refusal_with_nothing_run() {
     // The token is never printed.
     assert!(!s.output().contains("test-token"), "{}", s.output());
     assert!(s.output().contains("Telegram bot: on, for 1 user(s)"));
+    let polls = mock.calls("getUpdates");
+    let gap = |i: usize| polls[i + 1].at.duration_since(polls[i].at);
+    assert!(gap(0) >= Duration::from_millis(900), "{:?}", gap(0));
+    assert!(gap(1) >= Duration::from_millis(1900), "{:?}", gap(1));
+    assert!(
+        polls
+            .iter()
+            .all(|p| p.body["offset"].is_i64() && p.body["timeout"] == 25)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

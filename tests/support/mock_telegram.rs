@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
@@ -30,6 +31,8 @@ struct Shared {
     next_update: i64,
     next_message: i64,
     calls: Vec<Call>,
+    /// `getUpdates` calls still to fail with a 502 (and a body that is not JSON).
+    fail_polls: usize,
 }
 
 type S = Arc<Mutex<Shared>>;
@@ -41,8 +44,14 @@ pub struct MockTelegram {
 
 impl MockTelegram {
     pub fn start(token: &str) -> MockTelegram {
+        MockTelegram::failing(token, 0)
+    }
+
+    /// One whose first `polls` `getUpdates` calls fail with a 502, as a proxy in trouble does.
+    pub fn failing(token: &str, polls: usize) -> MockTelegram {
         let shared: S = Arc::new(Mutex::new(Shared {
             token: token.to_string(),
+            fail_polls: polls,
             next_update: 100,
             next_message: 1,
             ..Shared::default()
@@ -122,20 +131,22 @@ async fn call(
     State(s): State<S>,
     Path((bot, method)): Path<(String, String)>,
     Json(body): Json<Value>,
-) -> (StatusCode, Json<Value>) {
+) -> Response {
     {
         let mut g = s.lock().unwrap();
         if bot != format!("bot{}", g.token) {
-            return (
-                StatusCode::UNAUTHORIZED,
-                Json(json!({"ok": false, "error_code": 401, "description": "Unauthorized"})),
-            );
+            let no = json!({"ok": false, "error_code": 401, "description": "Unauthorized"});
+            return (StatusCode::UNAUTHORIZED, Json(no)).into_response();
         }
         g.calls.push(Call {
             method: method.clone(),
             body: body.clone(),
             at: Instant::now(),
         });
+        if method == "getUpdates" && g.fail_polls > 0 {
+            g.fail_polls -= 1;
+            return (StatusCode::BAD_GATEWAY, "<html>Bad Gateway</html>").into_response();
+        }
     }
     let result = match method.as_str() {
         "getUpdates" => {
@@ -164,5 +175,5 @@ async fn call(
         }
         _ => json!(true),
     };
-    (StatusCode::OK, Json(json!({"ok": true, "result": result})))
+    Json(json!({"ok": true, "result": result})).into_response()
 }
