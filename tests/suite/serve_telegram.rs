@@ -223,3 +223,24 @@ async fn the_approve_button_approves_the_task_for_the_owner_only() {
     })
     .await;
 }
+
+#[test]
+fn telegram_without_a_usable_token_is_refused_with_what_to_do() {
+    let (_top, dir) = new_project();
+    for (token, says) in [
+        (None, "needs the bot's token in TELEGRAM_BOT_TOKEN"),
+        (Some("not a token/../x"), "does not look like a bot token"),
+    ] {
+        let mut c = clk();
+        c.current_dir(&dir)
+            .args(["serve", "--port", "0", "--telegram"]);
+        match token {
+            Some(t) => c.env("TELEGRAM_BOT_TOKEN", t),
+            None => c.env_remove("TELEGRAM_BOT_TOKEN"),
+        };
+        let out = c.assert().code(2).get_output().clone();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
