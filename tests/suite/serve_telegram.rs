@@ -214,6 +214,24 @@ async fn the_approve_button_approves_the_task_for_the_owner_only() {
         .await;
     assert_eq!(text(&yes.body), format!("task {id} is now approved"));
     assert_eq!(state(), "approved");
+    // Pressed again: the API's refusal, as the answer.
+    mock.press(OWNER, &data);
+    let again = mock
+        .wait_for("answerCallbackQuery", |b| {
+            b["callback_query_id"] == "cb42" && text(b).starts_with("Could not")
+        })
+        .await;
+    assert!(
+        text(&again.body).contains(&id.to_string()),
+        "{}",
+        again.body
+    );
+    let buttons = mock.calls("sendMessage");
+    let buttons = buttons
+        .iter()
+        .filter(|c| c.body["reply_markup"].to_string().contains(&data))
+        .count();
+    assert_eq!(buttons, 1, "the approval is told once");
     // A command on the task gets the API's answer or its refusal, as a line.
     mock.message(OWNER, &format!("/pause {id}"));
     mock.wait_for("sendMessage", |b| {
