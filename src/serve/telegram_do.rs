@@ -83,14 +83,34 @@ async fn task_op(bot: &Bot, word: &str, id: i64) -> Result<String, String> {
     ))
 }
 
-/// A pressed button: `approve:ID`.
+/// A pressed button: `approve:ID` (a task), or `yes:ID` / `no:ID` (a question the work asks,
+/// answered as `POST /api/confirm` does).
 pub async fn button(bot: &Bot, data: &str) -> String {
-    match data.strip_prefix("approve:").and_then(task_id) {
-        Some(id) => task_op(bot, "/approve", id)
-            .await
-            .unwrap_or_else(|e| format!("Could not: {e}")),
-        None => "that button is not one of mine".into(),
-    }
+    let done = if let Some(id) = data.strip_prefix("approve:").and_then(task_id) {
+        task_op(bot, "/approve", id).await
+    } else if let Some((yes, id)) = question_answer(data) {
+        answer(bot, yes, id).await
+    } else {
+        return "that button is not one of mine".into();
+    };
+    done.unwrap_or_else(|e| format!("Could not: {e}"))
+}
+
+fn question_answer(data: &str) -> Option<(bool, u64)> {
+    let (word, id) = data.split_once(':')?;
+    let yes = match word {
+        "yes" => true,
+        "no" => false,
+        _ => return None,
+    };
+    Some((yes, id.parse().ok()?))
+}
+
+async fn answer(bot: &Bot, yes: bool, id: u64) -> Result<String, String> {
+    let b = serde_json::from_value::<api::QuestionAnswer>(json!({"id": id, "approve": yes}))
+        .map_err(|e| e.to_string())?;
+    body(api::confirm(State(bot.app.clone()), Body(b)).await).await?;
+    Ok(format!("answered {}", if yes { "yes" } else { "no" }))
 }
 
 /// `/run IDEA` types the idea as in the dashboard (`POST /api/input`); a bare `/run` runs the
@@ -272,11 +292,7 @@ pub fn start_notices(bot: Bot, stop: CancellationToken) {
             }
             for n in bot.app.notices.after(seen) {
                 seen = n.seq;
-                let markup = approve_id(&n.key).map(|id| {
-                    json!({"inline_keyboard": [[
-                        {"text": format!("Approve task {id}"), "callback_data": format!("approve:{id}")}
-                    ]]})
-                });
+                let markup = buttons(&n.key);
                 for &user in bot.users() {
                     if let Err(e) = bot.send(user, &n.text, markup.clone()).await {
                         eprintln!("clk serve: telegram: {e}");
@@ -285,6 +301,22 @@ pub fn start_notices(bot: Bot, stop: CancellationToken) {
             }
         }
     });
+}
+
+/// The buttons a notice comes with: Approve for a task waiting for approval, Yes and No for
+/// a question.
+fn buttons(key: &str) -> Option<Value> {
+    if let Some(id) = approve_id(key) {
+        let data = format!("approve:{id}");
+        return Some(json!({"inline_keyboard": [[
+            {"text": format!("Approve task {id}"), "callback_data": data}
+        ]]}));
+    }
+    let q: u64 = key.strip_prefix("question:")?.parse().ok()?;
+    Some(json!({"inline_keyboard": [[
+        {"text": "Yes", "callback_data": format!("yes:{q}")},
+        {"text": "No", "callback_data": format!("no:{q}")},
+    ]]}))
 }
 
 /// The task of an approval notice's key (`task:ID:approval`).
@@ -307,5 +339,11 @@ mod tests {
         assert_eq!(task_id("#12"), Some(12));
         assert_eq!(task_id("0"), None);
         assert_eq!(task_id("x"), None);
+        let q = buttons("question:3").unwrap().to_string();
+        assert!(q.contains("\"yes:3\"") && q.contains("\"no:3\""), "{q}");
+        assert!(buttons("run:55").is_none());
+        assert_eq!(question_answer("yes:3"), Some((true, 3)));
+        assert_eq!(question_answer("no:3"), Some((false, 3)));
+        assert_eq!(question_answer("maybe:3"), None);
     }
 }

@@ -1,10 +1,10 @@
 //! `clk serve --telegram` through the real binary against a mock Bot API
-//! (`support::mock_telegram`), the team on the built-in shell provider or the mock model server: an allowed user's
-//! `/status` is answered; a stranger is refused once and nothing runs; `/run` shows its
+//! (`support::mock_telegram`), the team on the built-in shell provider or the mock model
+//! server: an allowed user's `/status` is answered; a stranger is refused once and nothing runs; `/run` shows its
 //! progress as one message edited in place, no faster than once per 2 s; a task waiting for
-//! approval comes with a button that approves it (a stranger's press does not).
+//! approval comes with a button that approves it (a stranger's press does not); a question the
+//! work asks (one more call past a spending cap) is answered No with its button.
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -28,10 +28,13 @@ fn start_bot_on(
     settings: &[&str],
 ) -> (tempfile::TempDir, Served, MockTelegram) {
     let (top, dir) = new_project();
-    configure(&dir, &format!("serve.telegram_users=[{OWNER}]"));
+    let users = format!("serve.telegram_users=[{OWNER}]");
+    let mut c = clk();
+    c.current_dir(&dir).args(["configure", "--set", &users]);
     for set in settings {
-        configure(&dir, set);
+        c.args(["--set", set]);
     }
+    c.assert().success();
     let cfg = top.path().join("config");
     let s = start_with(
         &dir,
@@ -43,14 +46,6 @@ fn start_bot_on(
         ],
     );
     (top, s, mock)
-}
-
-fn configure(dir: &Path, set: &str) {
-    clk()
-        .current_dir(dir)
-        .args(["configure", "--set", set])
-        .assert()
-        .success();
 }
 
 fn text(v: &Value) -> &str {
@@ -261,4 +256,57 @@ fn telegram_without_a_usable_token_is_refused_with_what_to_do() {
         assert!(err.contains(says), "{err}");
         assert_eq!(err.lines().count(), 1, "{err}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_the_work_asks_is_answered_with_its_no_button() {
+    // $1 per million tokens each way and a cap one reply passes: the next call asks first.
+    let model = MockServer::start(
+        Script::new(vec![Reply::text_usage(
+            "Looked; nothing to change.",
+            1_000,
+            1_000,
+        )])
+        .fallback(Fallback::RepeatLast),
+    );
+    let endpoint = format!("providers.ollama.endpoint={}", model.url());
+    let (_top, _s, mock) = start_bot(&[
+        "default_provider=ollama",
+        &endpoint,
+        "providers.ollama.model=test-model",
+        "providers.ollama.price.input_per_mtok=1",
+        "providers.ollama.price.output_per_mtok=1",
+        "budget.session_usd_cap=0.001",
+    ]);
+    mock.message(OWNER, "/run Add a hello() function to greeter.py");
+    let asked = mock
+        .wait_for("sendMessage", |b| {
+            to(OWNER)(b) && b["reply_markup"].to_string().contains("\"no:")
+        })
+        .await;
+    assert!(
+        text(&asked.body).contains("one more model call"),
+        "{}",
+        asked.body
+    );
+    let data = asked.body["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let calls = model.model_calls();
+    mock.press(OWNER, &data);
+    let answered = mock
+        .wait_for("answerCallbackQuery", |b| b["callback_query_id"] == "cb42")
+        .await;
+    assert_eq!(text(&answered.body), "answered no");
+    // No: the run stops at the cap without another call, and says so.
+    mock.wait_for("editMessageText", |b| {
+        text(b).lines().next().unwrap_or("").contains(" ended")
+    })
+    .await;
+    assert_eq!(model.model_calls(), calls);
+    mock.wait_for("sendMessage", |b| {
+        to(OWNER)(b) && text(b).contains("spending cap budget.session_usd_cap")
+    })
+    .await;
 }
