@@ -227,14 +227,25 @@ async fn the_approve_button_approves_the_task_for_the_owner_only() {
         .filter(|c| c.body["reply_markup"].to_string().contains(&data))
         .count();
     assert_eq!(buttons, 1, "the approval is told once");
-    // A command on the task gets the API's answer or its refusal, as a line.
-    mock.message(OWNER, &format!("/pause {id}"));
-    mock.wait_for("sendMessage", |b| {
-        to(OWNER)(b)
-            && (text(b).starts_with(&format!("task {id} is now"))
-                || text(b).starts_with("Could not"))
-    })
-    .await;
+    // /pause and /resume move a task as the API does, and say the API's refusal.
+    let (_, t2) = s
+        .post("/api/tasks", serde_json::json!({"prompt": "write docs"}))
+        .await;
+    let id2 = t2["id"].as_i64().unwrap();
+    for (cmd, task, says) in [
+        ("/pause", id2, format!("task {id2} is now paused")),
+        ("/resume", id2, format!("task {id2} is now queued")),
+        (
+            "/pause",
+            id,
+            "only a queued, held or running task can be paused".into(),
+        ),
+    ] {
+        mock.message(OWNER, &format!("{cmd} {task}"));
+        mock.wait_for("sendMessage", |b| to(OWNER)(b) && text(b).contains(&says))
+            .await;
+    }
+    assert_eq!(state(), "approved");
 }
 
 #[test]
