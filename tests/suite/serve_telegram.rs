@@ -71,6 +71,25 @@ async fn the_owner_gets_status_and_a_stranger_one_refusal_with_nothing_run() {
     mock.message(OWNER, "/tasks");
     mock.wait_for("sendMessage", |b| to(OWNER)(b) && text(b) == "No tasks.")
         .await;
+    mock.message(OWNER, "/budget");
+    let budget = mock
+        .wait_for("sendMessage", |b| {
+            to(OWNER)(b) && text(b).to_lowercase().contains("cap")
+        })
+        .await;
+    let (_, api) = s.get("/api/budget").await;
+    let api_lines: Vec<&str> = api["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert_eq!(text(&budget.body), api_lines.join("\n"), "as the API says");
+    mock.message(OWNER, "/abort");
+    mock.wait_for("sendMessage", |b| {
+        to(OWNER)(b) && text(b) == "aborting every running task"
+    })
+    .await;
     mock.message(OWNER, "/approve");
     mock.wait_for("sendMessage", |b| {
         to(OWNER)(b) && text(b).contains("say which task")
