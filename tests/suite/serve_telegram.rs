@@ -48,6 +48,25 @@ fn start_bot_on(
     (top, s, mock)
 }
 
+const NOTHING: &str = "Looked; nothing to change.";
+
+/// As [`start_bot`], the team on a mock model server that answers `reply` every time.
+fn start_bot_with_model(
+    reply: Reply,
+    settings: &[&str],
+) -> (tempfile::TempDir, Served, MockTelegram, MockServer) {
+    let model = MockServer::start(Script::new(vec![reply]).fallback(Fallback::RepeatLast));
+    let endpoint = format!("providers.ollama.endpoint={}", model.url());
+    let mut all = vec![
+        "default_provider=ollama",
+        &endpoint,
+        "providers.ollama.model=test-model",
+    ];
+    all.extend_from_slice(settings);
+    let (top, s, mock) = start_bot(&all);
+    (top, s, mock, model)
+}
+
 fn text(v: &Value) -> &str {
     v["text"].as_str().unwrap_or("")
 }
@@ -120,20 +139,8 @@ async fn the_owner_gets_status_and_a_stranger_one_refusal_with_nothing_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_progress_is_one_message_edited_at_most_every_two_seconds() {
     // Every model reply takes 400 ms, so one cycle outlasts a few edits.
-    let model = MockServer::start(
-        Script::new(vec![Reply::delay(
-            400,
-            Reply::text_usage("Looked; nothing to change.", 100, 20),
-        )])
-        .fallback(Fallback::RepeatLast),
-    );
-    let endpoint = format!("providers.ollama.endpoint={}", model.url());
-    let (_top, s, mock) = start_bot(&[
-        "default_provider=ollama",
-        &endpoint,
-        "providers.ollama.model=test-model",
-        "supervise.max_cycles=1",
-    ]);
+    let reply = Reply::delay(400, Reply::text_usage(NOTHING, 100, 20));
+    let (_top, s, mock, model) = start_bot_with_model(reply, &["supervise.max_cycles=1"]);
     mock.message(OWNER, "/run Add a hello() function to greeter.py");
     let first = mock
         .wait_for("sendMessage", |b| {
@@ -291,23 +298,15 @@ fn telegram_without_a_usable_token_is_refused_with_what_to_do() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_question_the_work_asks_is_answered_with_its_no_button() {
     // $1 per million tokens each way and a cap one reply passes: the next call asks first.
-    let model = MockServer::start(
-        Script::new(vec![Reply::text_usage(
-            "Looked; nothing to change.",
-            1_000,
-            1_000,
-        )])
-        .fallback(Fallback::RepeatLast),
+    let reply = Reply::text_usage(NOTHING, 1_000, 1_000);
+    let (_top, _s, mock, model) = start_bot_with_model(
+        reply,
+        &[
+            "providers.ollama.price.input_per_mtok=1",
+            "providers.ollama.price.output_per_mtok=1",
+            "budget.session_usd_cap=0.001",
+        ],
     );
-    let endpoint = format!("providers.ollama.endpoint={}", model.url());
-    let (_top, _s, mock) = start_bot(&[
-        "default_provider=ollama",
-        &endpoint,
-        "providers.ollama.model=test-model",
-        "providers.ollama.price.input_per_mtok=1",
-        "providers.ollama.price.output_per_mtok=1",
-        "budget.session_usd_cap=0.001",
-    ]);
     mock.message(OWNER, "/run Add a hello() function to greeter.py");
     let asked = mock
         .wait_for("sendMessage", |b| {
