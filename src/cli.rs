@@ -213,6 +213,10 @@ pub enum Command {
         /// Allow a --bind address other machines can reach.
         #[arg(long)]
         allow_remote: bool,
+        /// Also run the Telegram bot (token in TELEGRAM_BOT_TOKEN; it obeys only the user ids
+        /// in serve.telegram_users).
+        #[arg(long)]
+        telegram: bool,
     },
     /// Install a tool clk drives (claude, codex, gemini, pi, bubblewrap, gh): shows the
     /// command, asks first, then checks the tool answers `--version`.

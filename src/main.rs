@@ -199,7 +199,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             bind,
             port,
             allow_remote,
-        } => cmd::serve::run(&dir, bind, port, allow_remote),
+            telegram,
+        } => cmd::serve::run(&dir, bind, port, allow_remote, telegram),
     };
     if used {
         note_use(&dir);

@@ -12,6 +12,7 @@ use super::{Failure, project, runtime};
 use crate::engine::Engine;
 use crate::engine::ground::events::Command;
 use crate::engine::store::bus::Bus;
+use crate::serve::telegram::{self, Bot};
 use crate::serve::{self, AppState, auth, events::Hub, notify::Notices};
 
 /// How often the task queue is looked at for notices.
@@ -20,7 +21,13 @@ const NOTICE_TASKS_EVERY: Duration = Duration::from_secs(2);
 /// How long running work gets to stop when the server ends.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-pub fn run(dir: &Path, bind: IpAddr, port: u16, allow_remote: bool) -> Result<u8, Failure> {
+pub fn run(
+    dir: &Path,
+    bind: IpAddr,
+    port: u16,
+    allow_remote: bool,
+    telegram: bool,
+) -> Result<u8, Failure> {
     if !serve::is_loopback(bind) && !allow_remote {
         return Err(Failure::bad_input(format!(
             "--bind {bind} lets other machines reach clk; add --allow-remote if you mean it \
@@ -28,6 +35,12 @@ pub fn run(dir: &Path, bind: IpAddr, port: u16, allow_remote: bool) -> Result<u8
         )));
     }
     let p = project(dir)?;
+    let bot_token = if telegram {
+        Some(telegram_token()?)
+    } else {
+        None
+    };
+    let bot_cfg = p.config.serve.clone();
     let path = auth::token_path().map_err(Failure::failed)?;
     let (token, made) = auth::load_or_create(&path).map_err(Failure::failed)?;
     let ws = p.ws.clone();
@@ -75,6 +88,24 @@ pub fn run(dir: &Path, bind: IpAddr, port: u16, allow_remote: bool) -> Result<u8
                 path.display()
             );
         }
+        if let Some(t) = bot_token {
+            let bot = Bot::new(
+                app.clone(),
+                &bot_cfg.telegram_api,
+                &t,
+                bot_cfg.telegram_users,
+            )
+            .map_err(Failure::bad_input)?;
+            if bot.users().is_empty() {
+                println!(
+                    "Telegram bot: on, but nobody may use it yet; list your Telegram user id in \
+                     serve.telegram_users (clk configure --set serve.telegram_users=[123])"
+                );
+            } else {
+                println!("Telegram bot: on, for {} user(s)", bot.users().len());
+            }
+            tokio::spawn(bot.run(stop.clone()));
+        }
         println!("Stop with Ctrl-C.");
         let ended = stop.clone();
         let served = axum::serve(listener, serve::router(app))
@@ -92,6 +123,20 @@ pub fn run(dir: &Path, bind: IpAddr, port: u16, allow_remote: bool) -> Result<u8
         println!("clk serve: stopped");
         Ok(super::EXIT_OK)
     })
+}
+
+/// The bot's token from `TELEGRAM_BOT_TOKEN`.
+fn telegram_token() -> Result<String, Failure> {
+    match std::env::var("TELEGRAM_BOT_TOKEN") {
+        Ok(t) if !t.trim().is_empty() => {
+            let t = t.trim().to_string();
+            telegram::check_token(&t).map_err(Failure::bad_input)?;
+            Ok(t)
+        }
+        _ => Err(Failure::bad_input(
+            "--telegram needs the bot's token in TELEGRAM_BOT_TOKEN (from @BotFather)",
+        )),
+    }
 }
 
 /// Ctrl-C or SIGTERM.

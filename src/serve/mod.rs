@@ -12,6 +12,8 @@ pub mod events;
 pub mod notify;
 pub mod reply;
 pub mod tasks;
+pub mod telegram;
+pub mod telegram_do;
 pub mod web;
 
 use std::path::PathBuf;

@@ -45,6 +45,7 @@ mod secret_scan;
 mod secrets;
 mod serve;
 mod setup;
+mod serve_telegram;
 mod shell_sandbox;
 mod tasks;
 mod tls_roots;

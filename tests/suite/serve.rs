@@ -16,7 +16,8 @@ mod browser;
 mod harness;
 mod load;
 
-pub use harness::{Served, Sse, new_project, start, start_in};
+pub use browser::wait_for_approval;
+pub use harness::{Served, Sse, new_project, start, start_in, start_with};
 
 /// Every route the token guards, with `{id}` filled in.
 fn guarded() -> Vec<(Method, String)> {

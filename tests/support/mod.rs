@@ -7,6 +7,7 @@ pub mod loop_agents;
 pub mod mock_github;
 pub mod mock_project;
 pub mod mock_server;
+pub mod mock_telegram;
 pub mod provider_calls;
 pub mod tui;
 

@@ -102,10 +102,17 @@ pub fn start() -> (tempfile::TempDir, Served) {
 
 /// `clk serve --port 0 ARGS` in `dir` with `cfg` as the user's config folder.
 pub fn start_in(dir: &Path, cfg: &Path, args: &[&str]) -> Served {
+    start_with(dir, cfg, args, &[])
+}
+
+/// `clk serve --port 0 ARGS` in `dir` with `cfg` as the user's config folder and `envs` set.
+pub fn start_with(dir: &Path, cfg: &Path, args: &[&str], envs: &[(&str, &str)]) -> Served {
     let mut cmd = Std::new(env!("CARGO_BIN_EXE_clk"));
     for name in clk_env_vars() {
         cmd.env_remove(name);
     }
+    cmd.env_remove("TELEGRAM_BOT_TOKEN");
+    cmd.envs(envs.iter().copied());
     let mut child = cmd
         .current_dir(dir)
         .env("XDG_CONFIG_HOME", cfg)

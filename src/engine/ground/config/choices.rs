@@ -88,6 +88,25 @@ pub struct UiConfig {
     pub theme: UiTheme,
 }
 
+/// `clk serve`'s chat bots: who may use them and where the Bot API is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServeConfig {
+    /// Telegram user ids the bot obeys; nobody when empty.
+    pub telegram_users: Vec<i64>,
+    /// The Telegram Bot API's address (a local mock in tests).
+    pub telegram_api: String,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            telegram_users: Vec::new(),
+            telegram_api: "https://api.telegram.org".into(),
+        }
+    }
+}
+
 /// A config value that is one of a few words.
 pub trait Choice: Copy + Serialize + DeserializeOwned + 'static {
     /// The dotted key that takes it.

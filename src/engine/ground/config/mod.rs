@@ -29,7 +29,8 @@ pub use blocks::{
     RetryConfig, SuperviseConfig, TasksConfig, ValidationConfig,
 };
 pub use choices::{
-    AutoConsensus, AutoRefine, Autonomy, PlateauAction, RollbackOnFailure, UiConfig, UiTheme,
+    AutoConsensus, AutoRefine, Autonomy, PlateauAction, RollbackOnFailure, ServeConfig, UiConfig,
+    UiTheme,
 };
 pub use error::{ConfigError, Env, EnvLookup, process_env};
 pub use gate::GateConfig;
@@ -74,6 +75,8 @@ pub struct ClkConfig {
     pub ui: UiConfig,
     /// The work queue: tasks at once, turns and runtime per task.
     pub tasks: TasksConfig,
+    /// `clk serve --telegram`: `serve.telegram_users` (nobody by default), `serve.telegram_api`.
+    pub serve: ServeConfig,
 }
 
 impl Default for ClkConfig {
@@ -101,6 +104,7 @@ impl Default for ClkConfig {
             autonomy: Autonomy::Balanced,
             ui: UiConfig::default(),
             tasks: TasksConfig::default(),
+            serve: ServeConfig::default(),
         }
     }
 }
