@@ -14,7 +14,7 @@ use crate::engine::ground::config::Env;
 use crate::engine::store::idea::Idea;
 use crate::engine::store::lock::with_file_lock;
 use crate::engine::store::user;
-use crate::engine::store::workspace::{Workspace, read_json, write_json};
+use crate::engine::store::workspace::{Durability, Workspace, read_json, replace_file};
 
 /// One project in the registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,8 +77,12 @@ pub fn update<T>(
     with_file_lock(&path, || {
         let mut file = read(&path)?;
         let out = f(&mut file.workspaces)?;
-        let v = serde_json::to_value(&file).map_err(|e| e.to_string())?;
-        write_json(&path, &v).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let mut text = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?;
+        text.push('\n');
+        // Whole or old after a crash; no fsync and no .bak: it is only a list of projects,
+        // rewritten after every command that changes one.
+        replace_file(&path, text.as_bytes(), Durability::ClkCrash)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         Ok(out)
     })
     .map_err(|e| format!("cannot lock {}: {e}", path.display()))?
@@ -101,7 +105,20 @@ fn free_name(all: &[Entry], base: &str, except: &Path) -> String {
 pub fn touch(ws: &Workspace, env: &Env, name: Option<&str>, kickoff: bool) -> Result<(), String> {
     let path = ws.root.clone();
     let idea = Idea::load(ws).map(|i| i.title);
-    let now = chrono::Local::now().to_rfc3339();
+    let now = chrono::Local::now();
+    // An entry noted less than a minute ago with the same idea needs no rewrite: commands in a
+    // row (a script, a loop) cost one read, not a locked write each.
+    let fresh = |e: &Entry| {
+        e.path == path
+            && e.kickoff >= kickoff
+            && (idea.is_none() || e.idea == idea)
+            && chrono::DateTime::parse_from_rfc3339(&e.last_used)
+                .is_ok_and(|t| (now.fixed_offset() - t).num_seconds() < 60)
+    };
+    if list(env).is_ok_and(|all| all.iter().any(fresh)) {
+        return Ok(());
+    }
+    let now = now.to_rfc3339();
     update(env, |all| {
         if let Some(e) = all.iter_mut().find(|e| e.path == path) {
             e.last_used = now;
@@ -172,7 +189,8 @@ mod tests {
         touch(&a, &env, None, false).unwrap();
         let all = list(&env).unwrap();
         assert_eq!(all.len(), 2);
-        assert_eq!(all[0].path, a.root, "most recent first");
+        // Most recent first; a's second touch within the minute wrote nothing.
+        assert_eq!(all[0].path, b.root);
         let names: Vec<&str> = all.iter().map(|e| e.name.as_str()).collect();
         assert!(
             names.contains(&"app") && names.contains(&"app-2"),
