@@ -321,6 +321,13 @@ fn cold(exe: &Path, dir: &Path, args: &[&str], runs: usize) -> Duration {
     median(times)
 }
 
+/// Let the disk finish writing what the set-up (or an earlier run's big trees) left behind, so
+/// a row times clk rather than the kernel's write-back.
+fn settle() {
+    let _ = Command::new("sync").status();
+    std::thread::sleep(Duration::from_millis(500));
+}
+
 /// The same project seen from a run's own work tree, as `isolate` sets one up: `.clk/` stays in
 /// the user's folder, files and commits happen in the work tree.
 fn in_run_tree(p: &Project, name: &str) -> Project {
@@ -374,6 +381,7 @@ fn main() {
         let top = tempfile::tempdir().unwrap();
         let p = project_with(top.path(), files, &mock);
         let in_run = in_run_tree(&p, "bench-dispatch");
+        settle();
         let d = (
             own(dispatch_time(&rt, &in_run, &mock, runs)),
             own(dispatch_time(&rt, &p, &mock, runs)),
@@ -425,6 +433,7 @@ fn main() {
             );
         }
     }
+    settle();
     let top = tempfile::tempdir().unwrap();
     let st = Command::new(&exe)
         .arg("init")
