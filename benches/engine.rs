@@ -4,11 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
 
+#[path = "../tests/support/gate.rs"]
+mod gate;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use clk::engine::act::actions::{GateContext, apply};
+use clk::engine::act::actions::apply;
 use clk::engine::ground::protocol::parse;
 use clk::engine::store::bus::Bus;
 use clk::engine::store::git;
@@ -62,19 +65,7 @@ fn apply_and_commit(c: &mut Criterion) {
         .build()
         .unwrap();
     let bus = Bus::new(None);
-    let ctx = GateContext {
-        root: root.clone(),
-        agent: "engineer".into(),
-        run_id: "bench".into(),
-        backups: root.join(".clk/backups/bench"),
-        warn_files: 30,
-        max_files: 25,
-        run_timeout: Duration::from_secs(10),
-        user_dirty: Default::default(),
-        done_file: root.join(".clk/state/done.md"),
-        limits: Default::default(),
-        sandbox: clk::engine::act::confine::Isolation::None,
-    };
+    let ctx = gate::bench_gate(&root);
     let mut n = 0u64;
     c.bench_function("apply 25 writes + commit (10k-file repo)", |b| {
         b.iter(|| {

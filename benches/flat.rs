@@ -200,19 +200,7 @@ fn mock_round_trip(rt: &tokio::runtime::Runtime, mock: &MockServer, runs: usize)
 }
 
 fn gate(root: &Path) -> GateContext {
-    GateContext {
-        root: root.to_path_buf(),
-        agent: "engineer".into(),
-        run_id: "bench".into(),
-        backups: root.join(".clk/backups/bench"),
-        warn_files: 30,
-        max_files: 25,
-        run_timeout: Duration::from_secs(10),
-        user_dirty: Default::default(),
-        done_file: root.join(".clk/state/done.md"),
-        limits: Default::default(),
-        sandbox: clk::engine::act::confine::Isolation::None,
-    }
+    support::gate::bench_gate(root)
 }
 
 /// (`ACTION: run` of `true`, commit of 5 files) at `root`, medians.

@@ -3,6 +3,7 @@
 
 pub mod blackhole;
 pub mod clis;
+pub mod gate;
 pub mod loop_agents;
 pub mod mock_github;
 pub mod mock_project;
