@@ -25,6 +25,8 @@ const EVERY: Duration = Duration::from_millis(500);
 const SETTLE: Duration = Duration::from_millis(40);
 /// Most entries read from a folder that appeared (see [`Seen::note`]).
 const FOLDER_SCAN: usize = 1_000;
+/// Most new folders looked into again at each report.
+const FOLDERS_KEPT: usize = 32;
 
 /// A running feed; [`LiveFiles::stop`] sends the last report and ends it.
 pub(super) struct LiveFiles {
@@ -46,6 +48,7 @@ impl LiveFiles {
             let mut seen = Seen::default();
             let mut tick = tokio::time::interval(EVERY);
             let report = |seen: &mut Seen| {
+                seen.rescan(&root);
                 if std::mem::take(&mut seen.fresh) {
                     bus.emit(Event::FilesChanging {
                         agent: agent.clone(),
@@ -87,6 +90,8 @@ struct Seen {
     latest: VecDeque<String>,
     /// Something new since the last report.
     fresh: bool,
+    /// Folders that appeared during the call, newest last, at most [`FOLDERS_KEPT`].
+    new_folders: Vec<PathBuf>,
 }
 
 impl Seen {
@@ -100,11 +105,15 @@ impl Seen {
         }
         if path.is_dir() {
             // Files made in a new folder before its watch was added send no event of their
-            // own (`mkdir -p d && echo > d/f`): look inside once.
-            let inside = walk(path, FOLDER_SCAN);
-            for f in inside {
-                self.note(root, &f);
+            // own (`mkdir -p d && echo > d/f`): look inside now, and again at each report,
+            // since such a file may land after this look and before the watch.
+            if !self.new_folders.iter().any(|f| f == path) {
+                if self.new_folders.len() == FOLDERS_KEPT {
+                    self.new_folders.remove(0);
+                }
+                self.new_folders.push(path.to_path_buf());
             }
+            self.look_inside(root, path);
             return;
         }
         if self.all.len() < COUNTED {
@@ -117,6 +126,30 @@ impl Seen {
         }
         self.fresh = true;
     }
+}
+
+impl Seen {
+    /// Note the files below `dir` (a bounded walk).
+    fn look_inside(&mut self, root: &Path, dir: &Path) {
+        for f in walk(dir, FOLDER_SCAN) {
+            if !self.all.contains(&rel_of(root, &f)) {
+                self.note(root, &f);
+            }
+        }
+    }
+
+    /// Look into the folders that appeared again, for files their watch came too late for.
+    fn rescan(&mut self, root: &Path) {
+        for dir in self.new_folders.clone() {
+            self.look_inside(root, &dir);
+        }
+    }
+}
+
+fn rel_of(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .map(|r| r.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Up to `max` files below `dir`.
@@ -170,5 +203,24 @@ mod tests {
         assert_eq!(s.all.len(), 3);
         assert_eq!(Vec::from(s.latest.clone()), vec!["c/d.rs", "a.rs", "b.rs"]);
         assert!(s.fresh);
+    }
+
+    #[test]
+    fn a_file_made_in_a_new_folder_after_the_first_look_is_found_at_the_next_report() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        std::fs::create_dir(root.join("notes")).unwrap();
+        let mut s = Seen::default();
+        s.note(root, &root.join("notes"));
+        assert!(s.all.is_empty());
+        std::fs::write(root.join("notes/a.txt"), "one\n").unwrap();
+        s.fresh = false;
+        s.rescan(root);
+        assert_eq!(s.all.iter().collect::<Vec<_>>(), vec!["notes/a.txt"]);
+        assert!(s.fresh);
+        // A second look at the same files is not news.
+        s.fresh = false;
+        s.rescan(root);
+        assert!(!s.fresh);
     }
 }
