@@ -1,13 +1,11 @@
 //! Several dispatches in one process against a plain-http endpoint never read the system's CA
 //! store: the real binary runs a loop against the mock model server under `strace`, and clk's
 //! own process may open no file under the CA folders (before, every dispatch built a new HTTP
-//! client that loaded them all). Needs strace; under `CLK_REQUIRE_STRACE=1` (tests/run-all.sh) a
-//! missing strace fails the test instead of skipping it.
+//! client that loaded them all). Needs strace (see `support::strace`).
 
 use crate::support;
 
 use std::path::Path;
-use std::process::Command;
 
 use support::mock_server::{Fallback, MockServer, Reply, Script};
 
@@ -18,22 +16,6 @@ CONFIDENCE: 0.8\nPROGRESS: yes\n";
 /// Folders the platform's CA roots are read from on Linux.
 const CA_PLACES: &[&str] = &["/etc/ssl", "/etc/pki", "/usr/share/ca-certificates"];
 
-fn strace_works() -> bool {
-    let ok = Command::new("strace")
-        .args(["-f", "-qq", "-e", "trace=openat", "-o", "/dev/null", "true"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var("CLK_REQUIRE_STRACE").as_deref() != Ok("1"),
-            "strace is missing or cannot trace here; required by CLK_REQUIRE_STRACE=1 \
-             (tests/run-all.sh installs it)"
-        );
-        eprintln!("skipped: strace is missing or cannot trace here");
-    }
-    ok
-}
-
 fn clk(dir: &Path) -> assert_cmd::Command {
     let mut c = support::clk();
     c.current_dir(dir).env("CLK_NO_TUI", "1");
@@ -42,7 +24,7 @@ fn clk(dir: &Path) -> assert_cmd::Command {
 
 #[test]
 fn a_loop_of_dispatches_over_plain_http_never_opens_the_ca_store() {
-    if !strace_works() {
+    if !support::strace::works() {
         return;
     }
     let mock = MockServer::start(
@@ -51,15 +33,8 @@ fn a_loop_of_dispatches_over_plain_http_never_opens_the_ca_store() {
     let d = tempfile::tempdir().unwrap();
     clk(d.path()).arg("init").assert().success();
     let trace = d.path().join("trace.txt");
-    let mut c = Command::new("strace");
-    // None of the developer's clk settings or keys; then only what this test sets.
-    for name in support::clk_env_vars() {
-        c.env_remove(name);
-    }
-    c.args(["-f", "-qq", "-e", "trace=open,openat,openat2,execve", "-o"])
-        .arg(&trace)
-        .arg(env!("CARGO_BIN_EXE_clk"))
-        .args(["loop", "--max-iterations", "2"])
+    let mut c = support::strace::clk("open,openat,openat2,execve", &trace);
+    c.args(["loop", "--max-iterations", "2"])
         .current_dir(d.path())
         .env("CLK_NO_TUI", "1")
         .env("CLK_PROVIDER", "openwebui")

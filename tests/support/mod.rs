@@ -10,6 +10,7 @@ pub mod mock_project;
 pub mod mock_server;
 pub mod mock_telegram;
 pub mod provider_calls;
+pub mod strace;
 pub mod tui;
 
 /// Variables clk reads besides `CLK_*` and `*_API_KEY`: the vendors' endpoints and the agent

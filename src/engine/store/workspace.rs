@@ -324,6 +324,10 @@ pub fn write_record(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// [`replace_file`], keeping the version it replaces as `<path>.bak`.
+///
+/// The new version is synced to disk; the `.bak` is not. It is a copy for a person undoing a
+/// bad edit, and the file it backs up is never left half-written, so it does not need to
+/// survive a power cut (its rename is made durable by the directory sync that follows).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if path.is_file() {
         if let Ok(old) = fs::read(path) {
@@ -334,7 +338,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             replace_file(
                 &path.with_file_name(format!("{name}.bak")),
                 &old,
-                Durability::PowerLoss,
+                Durability::ClkCrash,
             )?;
         }
     }
