@@ -12,6 +12,10 @@
 //!   at once) and in a run's work tree (its index kept in memory until it must be on disk);
 //! - `clk status` and `clk idea` as cold processes.
 //!
+//! Every figure is given twice: wall time, and CPU time (user + system, from `getrusage`) in
+//! brackets. On a shared or virtual host the wall time moves with what else runs; the CPU time
+//! is what clk itself spent and holds still from run to run.
+//!
 //! `cargo bench --bench flat` (`CLK_FLAT_RUNS` sets the samples per row, default 15;
 //! `CLK_FLAT_EXE` times another clk binary for the cold rows). Under `cargo test` it does
 //! nothing.
@@ -36,13 +40,83 @@ use clk::engine::store::workspace::Project;
 use support::mock_server::{MockServer, Reply, Script};
 use tokio_util::sync::CancellationToken;
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
+/// What one measured step cost: wall time and CPU time.
+#[derive(Clone, Copy, Default)]
+struct Cost {
+    wall: Duration,
+    cpu: Duration,
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+impl Cost {
+    fn minus(self, o: Cost) -> Cost {
+        Cost {
+            wall: self.wall.saturating_sub(o.wall),
+            cpu: self.cpu.saturating_sub(o.cpu),
+        }
+    }
+}
+
+/// CPU time (user + system) so far of this process (`RUSAGE_SELF`, every thread, the mock
+/// server's too) or of its waited-for children (`RUSAGE_CHILDREN`).
+fn cpu(who: libc::c_int) -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid, writable rusage.
+    unsafe { libc::getrusage(who, &mut u) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// Measures one step of this process, or of the children it waits for.
+struct Meter {
+    who: libc::c_int,
+    wall: Instant,
+    cpu: Duration,
+}
+
+impl Meter {
+    fn start() -> Meter {
+        Meter::of(libc::RUSAGE_SELF)
+    }
+
+    fn children() -> Meter {
+        Meter::of(libc::RUSAGE_CHILDREN)
+    }
+
+    fn of(who: libc::c_int) -> Meter {
+        Meter {
+            who,
+            wall: Instant::now(),
+            cpu: cpu(who),
+        }
+    }
+
+    fn stop(&self) -> Cost {
+        Cost {
+            wall: self.wall.elapsed(),
+            cpu: cpu(self.who).saturating_sub(self.cpu),
+        }
+    }
+}
+
+/// The median wall time and the median CPU time.
+fn median(v: Vec<Cost>) -> Cost {
+    let mid = |mut d: Vec<Duration>| {
+        d.sort();
+        d[d.len() / 2]
+    };
+    Cost {
+        wall: mid(v.iter().map(|c| c.wall).collect()),
+        cpu: mid(v.iter().map(|c| c.cpu).collect()),
+    }
+}
+
+fn ms(c: Cost) -> String {
+    format!(
+        "{:.2} ({:.2}) ms",
+        c.wall.as_secs_f64() * 1000.0,
+        c.cpu.as_secs_f64() * 1000.0
+    )
 }
 
 fn git_cli(root: &Path, args: &[&str]) {
@@ -138,7 +212,7 @@ fn dispatch_time(
     p: &Project,
     mock: &MockServer,
     runs: usize,
-) -> Duration {
+) -> Cost {
     let bus = Bus::new(Some(p.ws.activity_log()));
     let mut times = Vec::new();
     static ROUND: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -156,11 +230,11 @@ fn dispatch_time(
             objective: format!("write note {i}"),
             ..Default::default()
         };
-        let t = Instant::now();
+        let t = Meter::start();
         let out = rt
             .block_on(dispatch(p, &bus, &req, &CancellationToken::new()))
             .unwrap();
-        let took = t.elapsed();
+        let took = t.stop();
         assert!(out.ok && out.commit.is_some(), "{:?}", out.error);
         if n > 0 {
             times.push(took);
@@ -170,7 +244,7 @@ fn dispatch_time(
 }
 
 /// Median of a bare chat request to the mock: the part of a dispatch that is not clk.
-fn mock_round_trip(rt: &tokio::runtime::Runtime, mock: &MockServer, runs: usize) -> Duration {
+fn mock_round_trip(rt: &tokio::runtime::Runtime, mock: &MockServer, runs: usize) -> Cost {
     clk::engine::agents::providers::http::ensure_tls();
     let client = reqwest::Client::new();
     let url = format!("{}/v1/chat/completions", mock.url());
@@ -181,7 +255,7 @@ fn mock_round_trip(rt: &tokio::runtime::Runtime, mock: &MockServer, runs: usize)
             10,
             5,
         ));
-        let t = Instant::now();
+        let t = Meter::start();
         rt.block_on(async {
             let r = client
                 .post(&url)
@@ -193,7 +267,7 @@ fn mock_round_trip(rt: &tokio::runtime::Runtime, mock: &MockServer, runs: usize)
             r.bytes().await.unwrap();
         });
         if i > 0 {
-            times.push(t.elapsed());
+            times.push(t.stop());
         }
     }
     median(times)
@@ -204,7 +278,7 @@ fn gate(root: &Path) -> GateContext {
 }
 
 /// (`ACTION: run` of `true`, commit of 5 files) at `root`, medians.
-fn run_and_commit(rt: &tokio::runtime::Runtime, root: &Path, runs: usize) -> (Duration, Duration) {
+fn run_and_commit(rt: &tokio::runtime::Runtime, root: &Path, runs: usize) -> (Cost, Cost) {
     let repo = git::open(root).unwrap();
     git::ensure_identity(&repo).unwrap();
     let ctx = gate(root);
@@ -212,9 +286,9 @@ fn run_and_commit(rt: &tokio::runtime::Runtime, root: &Path, runs: usize) -> (Du
     let run = parse("ACTION: run\nCMD: true\nEND_ACTION\n");
     let (mut run_t, mut commit_t) = (Vec::new(), Vec::new());
     for i in 0..=runs {
-        let t = Instant::now();
+        let t = Meter::start();
         let out = rt.block_on(apply(&ctx, &bus, &run.actions, &CancellationToken::new()));
-        let took = t.elapsed();
+        let took = t.stop();
         assert!(out.refused.is_empty(), "{:?}", out.refused);
         let paths: Vec<String> = (0..5)
             .map(|k| format!("src/m{:04}/new{k}.txt", k * 7))
@@ -222,10 +296,10 @@ fn run_and_commit(rt: &tokio::runtime::Runtime, root: &Path, runs: usize) -> (Du
         for p in &paths {
             std::fs::write(root.join(p), format!("round {i}\n")).unwrap();
         }
-        let t2 = Instant::now();
+        let t2 = Meter::start();
         // Through the repository clk keeps open, as a dispatch commits (where it exists).
         let info = commit(root, &repo, &paths);
-        let took2 = t2.elapsed();
+        let took2 = t2.stop();
         assert!(info.is_some());
         if i > 0 {
             run_t.push(took);
@@ -245,15 +319,15 @@ fn commit(root: &Path, _repo: &git2::Repository, paths: &[String]) -> Option<git
 }
 
 /// Median of an `ACTION: run` of `true` at `root` (with its guard of clk's posts).
-fn run_time(rt: &tokio::runtime::Runtime, root: &Path, runs: usize) -> Duration {
+fn run_time(rt: &tokio::runtime::Runtime, root: &Path, runs: usize) -> Cost {
     let ctx = gate(root);
     let bus = Bus::new(None);
     let run = parse("ACTION: run\nCMD: true\nEND_ACTION\n");
     let mut times = Vec::new();
     for i in 0..=runs {
-        let t = Instant::now();
+        let t = Meter::start();
         let out = rt.block_on(apply(&ctx, &bus, &run.actions, &CancellationToken::new()));
-        let took = t.elapsed();
+        let took = t.stop();
         assert!(out.refused.is_empty(), "{:?}", out.refused);
         if i > 0 {
             times.push(took);
@@ -264,7 +338,7 @@ fn run_time(rt: &tokio::runtime::Runtime, root: &Path, runs: usize) -> Duration 
 
 /// A batch commit of 5 files in a run's work tree made from the repository at `root`, where
 /// the index stays in memory between the run's commits; median.
-fn run_tree_commit(root: &Path, runs: usize) -> Duration {
+fn run_tree_commit(root: &Path, runs: usize) -> Cost {
     let repo = git::open(root).unwrap();
     let tree = git::worktree::create(&repo, "bench")
         .unwrap()
@@ -279,20 +353,20 @@ fn run_tree_commit(root: &Path, runs: usize) -> Duration {
         for p in &paths {
             std::fs::write(tree.join(p), format!("round {i}\n")).unwrap();
         }
-        let t = Instant::now();
+        let t = Meter::start();
         assert!(commit(&tree, &repo, &paths).is_some());
         if i > 0 {
-            times.push(t.elapsed());
+            times.push(t.stop());
         }
     }
     git::deferred::flush(&tree).unwrap();
     median(times)
 }
 
-fn cold(exe: &Path, dir: &Path, args: &[&str], runs: usize) -> Duration {
+fn cold(exe: &Path, dir: &Path, args: &[&str], runs: usize) -> Cost {
     let mut times = Vec::new();
     for i in 0..=runs {
-        let t = Instant::now();
+        let t = Meter::children();
         let out = Command::new(exe)
             .args(args)
             .current_dir(dir)
@@ -300,7 +374,7 @@ fn cold(exe: &Path, dir: &Path, args: &[&str], runs: usize) -> Duration {
             .env("CLK_NO_TUI", "1")
             .output()
             .unwrap();
-        let took = t.elapsed();
+        let took = t.stop();
         assert!(out.status.success(), "{args:?}: {out:?}");
         if i > 0 {
             times.push(took);
@@ -328,13 +402,17 @@ fn in_run_tree(p: &Project, name: &str) -> Project {
 
 /// One row: the measure in a run's work tree (where runs work) and in place (the user's own
 /// tree, where only projects without git or `auto_commit` work), with the growth over `base`.
-fn row(label: &str, run: Duration, place: Duration, base: Option<(Duration, Duration)>) {
-    let grow = |d: Duration, b: Duration| format!("(+{})", ms(d.saturating_sub(b)));
+fn row(label: &str, run: Cost, place: Cost, base: Option<(Cost, Cost)>) {
+    let grow = |d: Cost, b: Cost| format!("+{}", ms(d.minus(b)));
     let (g1, g2) = match base {
         Some((b1, b2)) => (grow(run, b1), grow(place, b2)),
         None => (String::new(), String::new()),
     };
-    println!("{label:<46} {:>9} {g1:<11} {:>9} {g2}", ms(run), ms(place));
+    println!(
+        "{label:<46} {:>20} {g1:<20} {:>20} {g2}",
+        ms(run),
+        ms(place)
+    );
 }
 
 fn main() {
@@ -360,11 +438,11 @@ fn main() {
         ms(trip)
     );
     println!(
-        "{:<46} {:>21} {:>20}",
-        "median", "in a run's work tree", "in place"
+        "{:<46} {:>20} {:<20} {:>20}",
+        "median, wall (CPU)", "in a run's work tree", "", "in place"
     );
-    let own = |d: Duration| d.saturating_sub(trip);
-    let mut base = (Duration::ZERO, Duration::ZERO);
+    let own = |d: Cost| d.minus(trip);
+    let mut base = (Cost::default(), Cost::default());
     for files in [0usize, 10_000, 50_000] {
         let top = tempfile::tempdir().unwrap();
         let p = project_with(top.path(), files, &mock);
@@ -430,12 +508,12 @@ fn main() {
         .unwrap();
     assert!(st.status.success());
     println!(
-        "{:<58} {:>10}",
+        "{:<46} {:>20}",
         "clk status, cold",
         ms(cold(&exe, top.path(), &["status"], runs))
     );
     println!(
-        "{:<58} {:>10}",
+        "{:<46} {:>20}",
         "clk idea, cold",
         ms(cold(
             &exe,
