@@ -1,5 +1,5 @@
 //! `clk setup`: a guided first setup. Each step says what it is for before it asks: the agent
-//! CLIs and their logins, local model servers, API keys (names only), the default provider,
+//! CLIs and their logins, the sandbox, local model servers, API keys (names only), the default provider,
 //! installing what is missing; then the user-level settings are written by the same code as
 //! `clk configure --user`. Answers are kept in the user's data folder (`setup.json`), so a
 //! setup stopped half way continues where it was, asking only what is still open.
@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use super::Failure;
 use crate::cli::InstallChoice;
+use crate::engine::act::confine;
 use crate::engine::act::process::which;
-use crate::engine::ground::config::Env;
+use crate::engine::ground::config::{Env, SandboxConfig};
 use crate::engine::session::install;
-use crate::engine::session::setup::{self, Agent, Progress};
+use crate::engine::session::setup::{self, Progress};
 use crate::engine::store::user;
 
 /// How long each local server may take to answer.
@@ -67,13 +68,15 @@ pub fn run(
 
     heading(
         1,
-        "Agent programs",
-        "clk drives these CLIs; each needs its own login or key.",
+        "Agent programs and the sandbox",
+        "clk drives these CLIs, each with its own login or key, inside an OS sandbox.",
     );
     let agents = setup::agents(&env, &|p| which(p));
     for a in &agents {
         println!("  {:<8} {}", a.name, setup::agent_line(a));
     }
+    let (sandbox, line) = confine::describe(&SandboxConfig::default());
+    println!("  {:<8} {line}", "sandbox");
 
     heading(
         2,
@@ -134,9 +137,17 @@ pub fn run(
     heading(
         5,
         "Install missing programs",
-        "clk can install an agent CLI for you; it shows the command and asks first.",
+        "clk can install an agent CLI or the sandbox for you; it shows the command and asks first.",
     );
-    let missing: Vec<&Agent> = agents.iter().filter(|a| a.path.is_none()).collect();
+    let mut missing: Vec<&str> = agents
+        .iter()
+        .filter(|a| a.path.is_none())
+        .map(|a| a.name)
+        .collect();
+    // Without a sandbox clk refuses agents' commands; bubblewrap is the one to install.
+    if sandbox == confine::Health::Missing && which("bwrap").is_none() {
+        missing.push("bubblewrap");
+    }
     let choice = match install_flag {
         Some(InstallChoice::Missing) => Some("missing"),
         Some(InstallChoice::None) => Some("none"),
@@ -149,17 +160,13 @@ pub fn run(
     } else if choice == Some("none") || (choice.is_none() && non_interactive) {
         println!(
             "  skipped: {} (`clk install NAME` installs one)",
-            missing
-                .iter()
-                .map(|a| a.name)
-                .collect::<Vec<_>>()
-                .join(", ")
+            missing.join(", ")
         );
     } else {
-        for a in &missing {
-            let tool = install::find(a.name).map_err(Failure::failed)?;
+        for name in &missing {
+            let tool = install::find(name).map_err(Failure::failed)?;
             if let Err(f) = super::install::install_one(tool, choice == Some("missing")) {
-                println!("  {}: {}", a.name, f.message);
+                println!("  {name}: {}", f.message);
             }
         }
     }

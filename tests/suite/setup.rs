@@ -211,6 +211,8 @@ fn setup_non_interactive_finds_logins_and_keys_picks_and_writes_user_settings() 
         "{stdout}"
     );
     assert!(stdout.contains("claude   installed at") && stdout.contains("no login found"));
+    // The sandbox that will confine the agents' commands is named (bubblewrap is here).
+    assert!(stdout.contains("sandbox  sandbox: bubblewrap"), "{stdout}");
     assert!(
         stdout.contains("ollama   http://127.0.0.1:9: not usable"),
         "{stdout}"
