@@ -132,6 +132,7 @@ pub fn gather(p: &Project) -> Value {
         "provider": p.providers.active,
         "git": git,
         "agents": agents,
+        "todos": crate::engine::store::todos::load(ws),
         "usage": {
             "since": t.started_at,
             "total": tally_json(&t.total),

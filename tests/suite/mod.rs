@@ -49,6 +49,7 @@ mod setup;
 mod shell_sandbox;
 mod tasks;
 mod tls_roots;
+mod todos_delegate;
 mod tui_cards;
 mod tui_flow;
 mod tui_focus;

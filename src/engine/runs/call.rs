@@ -3,7 +3,7 @@
 //! proposals applied, after the agent's own batch is committed.
 //!
 //! Every dispatch made by the runs and session layers goes through here, so no reply's
-//! questions or proposals are dropped.
+//! questions, delegations (`delegate.rs`) or proposals are dropped.
 //!
 //! Blocking questions between agents:
 //!
@@ -23,7 +23,7 @@ use crate::engine::agents::dispatch::{
 };
 use crate::engine::agents::robust::{self, Care};
 use crate::engine::ground::events::Event;
-use crate::engine::runs::proposals;
+use crate::engine::runs::{delegate, proposals};
 use crate::engine::store::blackboard::Post;
 use crate::engine::store::bus::Bus;
 use crate::engine::store::roster::{current_agents, roster_names};
@@ -63,6 +63,9 @@ async fn settle(
         // `/stop`: no peer is called to answer; the proposals are still decided.
         if !bus.stop_requested() {
             route(project, bus, &f.request, &f.posts, cancel).await;
+        }
+        if !f.delegations.is_empty() {
+            delegate::run(project, bus, &f.request, &f.delegations, cancel).await;
         }
         let decided = proposals::apply(project, bus, &f.request.agent, &f.roles, &f.workflows);
         out.proposals.extend(decided);

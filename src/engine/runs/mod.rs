@@ -1,4 +1,5 @@
 pub mod call;
+pub mod delegate;
 pub mod done_gate;
 pub mod evaluate;
 pub mod isolate;

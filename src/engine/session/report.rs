@@ -75,6 +75,25 @@ pub fn status_lines(project: &Project, state: &RunState) -> Vec<String> {
             dollars(tally.cost_micros)
         ));
     }
+    let lists = crate::engine::store::todos::load(ws);
+    for (agent, items) in &lists {
+        out.push(format!(
+            "Todos of {agent}: {}",
+            crate::engine::store::todos::tally(items)
+        ));
+        for t in items {
+            let mark = match t.state {
+                crate::engine::ground::protocol::TodoState::Todo => "[ ]",
+                crate::engine::ground::protocol::TodoState::Doing => "[~]",
+                crate::engine::ground::protocol::TodoState::Done => "[x]",
+            };
+            let req = if t.required { " [required]" } else { "" };
+            out.push(format!("  {mark}{req} {}", t.text));
+        }
+    }
+    if let Some(step) = &state.mission {
+        out.push(format!("Mission: {step}"));
+    }
     let files: Vec<&String> = state.files_written.iter().collect();
     if files.is_empty() {
         out.push("Files written this session: none".into());
