@@ -24,6 +24,7 @@ mod jail_props;
 mod layers;
 mod live_reload;
 mod loops;
+mod mission;
 mod mock_protocols;
 mod mock_real_clis;
 mod mock_tools;

@@ -4,6 +4,7 @@ pub mod done_gate;
 pub mod evaluate;
 pub mod isolate;
 pub mod loops;
+pub mod mission;
 pub mod orchestrate;
 pub mod proposals;
 pub mod push;
