@@ -9,7 +9,7 @@ use std::path::Path;
 use super::orchestrate::submit;
 use super::{Failure, project};
 use crate::engine::ground::events::Command;
-use crate::engine::runs::mission::state::{self, PhaseStatus};
+use crate::engine::runs::mission::state;
 use crate::headless::Format;
 
 pub fn run(dir: &Path, text: Option<String>, resume: bool, format: Format) -> Result<u8, Failure> {
@@ -57,12 +57,7 @@ pub fn status(dir: &Path, format: Format) -> Result<u8, Failure> {
                 }
             }
             for (i, ph) in st.phases.iter().enumerate() {
-                let word = match ph.status {
-                    PhaseStatus::Pending => "pending",
-                    PhaseStatus::Running => "running",
-                    PhaseStatus::Passed => "passed",
-                    PhaseStatus::Failed => "failed",
-                };
+                let word = ph.status.word();
                 let last = ph
                     .gate_history
                     .last()

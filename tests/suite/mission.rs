@@ -8,27 +8,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
+use support::mock_project::{clk_on as clk, clk_process_on, prompts};
 use support::mock_server::{MockServer, Reply, Script};
-
-const ENV: [(&str, &str); 5] = [
-    ("CLK_NO_TUI", "1"),
-    ("CLK_PROVIDER", "ollama"),
-    ("CLK_OLLAMA_MODEL", "test-model"),
-    ("CLK_ROBUSTNESS_AUTO_CONSENSUS", "off"),
-    ("CLK_ROBUSTNESS_AUTO_REFINE", "off"),
-];
-
-fn clk(dir: &Path, mock: &MockServer) -> Command {
-    let mut c = support::clk();
-    c.current_dir(dir)
-        .envs(ENV)
-        .env("CLK_OLLAMA_ENDPOINT", mock.url())
-        .env("CLK_ROBUSTNESS_MAX_QUALITY_RETRIES", "0");
-    c
-}
 
 /// A one-stage workflow whose engineer sees the mission's posts.
 const WORKFLOW: &str = r#"name: m
@@ -48,10 +31,7 @@ fn project(top: &Path, mock: &MockServer) -> PathBuf {
 }
 
 fn prompt_of(mock: &MockServer, call: usize) -> String {
-    mock.model_requests()[call].json.as_ref().unwrap()["messages"][0]["content"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    prompts(mock).swap_remove(call)
 }
 
 fn state(dir: &Path) -> Value {
@@ -181,18 +161,8 @@ fn resume_after_kill_9_mid_phase_reruns_that_attempt() {
     ]));
     let dir = project(top.path(), &mock);
 
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_clk"));
-    for name in support::clk_env_vars() {
-        cmd.env_remove(name);
-    }
-    let home = std::env::temp_dir().join(format!("clk-test-home-{}", std::process::id()));
-    cmd.current_dir(&dir)
-        .envs(ENV)
-        .env("CLK_OLLAMA_ENDPOINT", mock.url())
-        .env("CLK_ROBUSTNESS_MAX_QUALITY_RETRIES", "0")
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .args(["mission", "Deliver a.txt"])
+    let mut cmd = clk_process_on(&dir, &mock);
+    cmd.args(["mission", "Deliver a.txt"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let mut child = cmd.spawn().unwrap();

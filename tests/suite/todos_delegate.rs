@@ -7,35 +7,11 @@ use crate::support;
 use std::fs;
 use std::path::Path;
 
-use assert_cmd::Command;
+use support::mock_project::{activity as events, clk_on as clk, prompts};
 use support::mock_server::{MockServer, Reply, Script};
 
-fn clk(dir: &Path, mock: &MockServer) -> Command {
-    let mut c = support::clk();
-    c.current_dir(dir)
-        .env("CLK_NO_TUI", "1")
-        .env("CLK_PROVIDER", "ollama")
-        .env("CLK_OLLAMA_ENDPOINT", mock.url())
-        .env("CLK_OLLAMA_MODEL", "test-model");
-    for (k, v) in support::mock_project::KNOBS_OFF {
-        c.env(k, v);
-    }
-    c
-}
-
-fn events(dir: &Path) -> Vec<serde_json::Value> {
-    fs::read_to_string(dir.join(".clk/logs/activity.jsonl"))
-        .unwrap()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
 fn prompt_of(mock: &MockServer, call: usize) -> String {
-    mock.model_requests()[call].json.as_ref().unwrap()["messages"][0]["content"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    prompts(mock).swap_remove(call)
 }
 
 /// A fresh project with workflow `name` written from `yaml`.
@@ -198,4 +174,47 @@ fn a_delegation_chain_stops_at_its_depth_limit_and_bills_the_first_agent() {
     assert_eq!(usage["agents"]["engineer"]["dispatches"], 3);
     assert_eq!(usage["agents"]["engineer"]["input_tokens"], 600);
     assert!(usage["agents"].get("qa").is_none(), "{usage}");
+}
+
+#[test]
+fn only_three_delegations_of_one_reply_are_carried_out() {
+    let top = tempfile::tempdir().unwrap();
+    let many = [
+        delegate("qa", "one"),
+        delegate("ralph", "two"),
+        delegate("qa", "three"),
+        delegate("chief", "four"),
+    ]
+    .concat();
+    let mock = MockServer::start(Script::new(vec![
+        Reply::text(&many),
+        Reply::text("Tested.\nPROGRESS: no\n"),
+        Reply::text("Tidied.\nPROGRESS: no\n"),
+        Reply::text("Tested again.\nPROGRESS: no\n"),
+    ]));
+    let dir = project(top.path(), &mock, "d", ONE_STAGE);
+    clk(&dir, &mock)
+        .args(["run", "--workflow", "d", "--max-cycles", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(mock.model_calls(), 4);
+    let del: Vec<(String, bool)> = events(&dir)
+        .iter()
+        .filter(|e| e["event"] == "delegated")
+        .map(|e| {
+            (
+                e["to"].as_str().unwrap().to_string(),
+                e["dispatched"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        del,
+        vec![
+            ("qa".into(), true),
+            ("ralph".into(), true),
+            ("qa".into(), true),
+            ("chief".into(), false),
+        ]
+    );
 }

@@ -76,6 +76,16 @@ async fn settle(
 /// The template variable that carries the chain of askers, comma-separated.
 const CHAIN_VAR: &str = "qa_chain";
 
+/// The agents named in the comma-separated request variable `var` (a chain of askers or
+/// delegators), oldest first.
+pub(super) fn chain(req: &DispatchRequest, var: &str) -> Vec<String> {
+    req.vars
+        .get(var)
+        .filter(|c| !c.is_empty())
+        .map(|c| c.split(',').map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
 /// Dispatch the peers that `posts` ask blocking questions of.
 pub fn route<'a>(
     project: &'a Project,
@@ -85,11 +95,7 @@ pub fn route<'a>(
     cancel: &'a CancellationToken,
 ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
     Box::pin(async move {
-        let chain: Vec<String> = asker
-            .vars
-            .get(CHAIN_VAR)
-            .map(|c| c.split(',').map(str::to_string).collect())
-            .unwrap_or_default();
+        let chain = chain(asker, CHAIN_VAR);
         let max_depth = project.config.robustness.max_qa_depth as usize;
         for post in posts {
             if post.post_type != "question" || post.urgency.as_deref() == Some("async") {

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::agents::dispatch::{BILL_TO_VAR, CommitPolicy, DispatchRequest};
 use crate::engine::ground::events::Event;
 use crate::engine::ground::protocol::Delegation;
-use crate::engine::runs::call::dispatch;
+use crate::engine::runs::call::{chain, dispatch};
 use crate::engine::store::bus::Bus;
 use crate::engine::store::roster::{current_agents, roster_names};
 use crate::engine::store::workspace::Project;
@@ -37,12 +37,7 @@ pub fn run<'a>(
     cancel: &'a CancellationToken,
 ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
     Box::pin(async move {
-        let chain: Vec<String> = by
-            .vars
-            .get(CHAIN_VAR)
-            .filter(|c| !c.is_empty())
-            .map(|c| c.split(',').map(str::to_string).collect())
-            .unwrap_or_default();
+        let chain = chain(by, CHAIN_VAR);
         let depth = chain.len() + 1;
         let team = roster_names(&project.ws, &current_agents(project));
         for (n, d) in delegations.iter().enumerate() {

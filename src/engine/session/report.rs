@@ -116,3 +116,39 @@ pub fn status_lines(project: &Project, state: &RunState) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ground::config::Env;
+    use crate::engine::ground::protocol::{TodoItem, TodoState};
+    use crate::engine::store::workspace::Workspace;
+
+    #[test]
+    fn status_lists_each_agents_todos() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        crate::engine::store::init::init(&root, Some("demo")).unwrap();
+        let project = Workspace::new(&root).load(&Env::none()).unwrap();
+        let items = [
+            TodoItem {
+                text: "tests for empty input".into(),
+                state: TodoState::Todo,
+                required: true,
+            },
+            TodoItem {
+                text: "entry point".into(),
+                state: TodoState::Done,
+                required: false,
+            },
+        ];
+        crate::engine::store::todos::set(&project.ws, "engineer", &items).unwrap();
+        let lines = status_lines(&project, &RunState::default());
+        let at = lines
+            .iter()
+            .position(|l| l == "Todos of engineer: 1/2 done, 1 required open")
+            .unwrap_or_else(|| panic!("{lines:#?}"));
+        assert_eq!(lines[at + 1], "  [ ] [required] tests for empty input");
+        assert_eq!(lines[at + 2], "  [x] entry point");
+    }
+}

@@ -262,6 +262,37 @@ const CHARTER_FORMAT: &str = "Reply with one block, each field on one line, list
     NON_GOALS: item; item\nSUCCESS: checkable criterion; criterion\nCONSTRAINTS: item; item\n\
     ASSUMPTIONS: item; item\nEND_CHARTER\nChange no files in this reply.";
 
+/// Ask the chief for a block `read` accepts; a reply it refuses is sent back once, with the
+/// problems, through `again`. None when both failed (the problems are warned about) or a call
+/// did.
+async fn ask_twice<T>(
+    project: &Project,
+    bus: &Bus,
+    phase: &str,
+    first: String,
+    read: impl Fn(&str) -> Result<T, Vec<String>>,
+    again: impl Fn(&str) -> String,
+    cancel: &CancellationToken,
+) -> Option<T> {
+    let mut ask = first;
+    for round in 0..2 {
+        let reply = ask_chief(project, bus, ask.clone(), phase, cancel).await?;
+        match read(&reply) {
+            Ok(v) => return Some(v),
+            Err(problems) if round == 0 => ask = again(&problems.join("\n- ")),
+            Err(problems) => warn(
+                bus,
+                format!(
+                    "the chief's {} is still not usable ({}); using a plain one",
+                    phase.trim_start_matches("mission_"),
+                    problems.join("; ")
+                ),
+            ),
+        }
+    }
+    None
+}
+
 /// The chief's charter, sent back once when it is not valid; then a plain one from the text.
 async fn write_charter(
     project: &Project,
@@ -269,34 +300,19 @@ async fn write_charter(
     objective: &str,
     cancel: &CancellationToken,
 ) -> Charter {
-    let mut ask = format!(
+    let first = format!(
         "MISSION CHARTER: write the charter for this mission: {objective}\n\n{CHARTER_FORMAT}"
     );
-    for round in 0..2 {
-        let Some(reply) = ask_chief(project, bus, ask.clone(), "mission_charter", cancel).await
-        else {
-            break;
-        };
-        match spec::parse_charter(&reply) {
-            Ok(c) => return c,
-            Err(problems) if round == 0 => {
-                ask = format!(
-                    "MISSION CHARTER, second try: your charter for \"{objective}\" was not \
-                     usable:\n- {}\n\n{CHARTER_FORMAT}",
-                    problems.join("\n- ")
-                );
-            }
-            Err(problems) => warn(
-                bus,
-                format!(
-                    "the chief's charter is still not usable ({}); using one made from the \
-                     mission text",
-                    problems.join("; ")
-                ),
-            ),
-        }
-    }
-    spec::fallback_charter(objective)
+    let again = |problems: &str| {
+        format!(
+            "MISSION CHARTER, second try: your charter for \"{objective}\" was not usable:\n\
+             - {problems}\n\n{CHARTER_FORMAT}"
+        )
+    };
+    let read = |reply: &str| spec::parse_charter(reply);
+    ask_twice(project, bus, "mission_charter", first, read, again, cancel)
+        .await
+        .unwrap_or_else(|| spec::fallback_charter(objective))
 }
 
 const PLAN_FORMAT: &str = "Reply with one block:\nPROPOSE_PLAN\nPHASE: <id> | <title>\n\
@@ -325,8 +341,7 @@ fn charter_text(st: &MissionState) -> String {
     }
 }
 
-/// The chief's plan, sent back once when it is not valid; then one phase on the
-/// engineering workflow gated by the project's own tests.
+/// The chief's plan, sent back once when it is not valid.
 async fn write_plan(
     project: &Project,
     bus: &Bus,
@@ -334,34 +349,22 @@ async fn write_plan(
     cancel: &CancellationToken,
 ) -> Vec<PhaseSpec> {
     let known = workflow_exists(project);
-    let mut ask = format!(
-        "MISSION PLAN: split this mission into phases, each with a gate.\n{}\n\n{PLAN_FORMAT}",
-        charter_text(st)
+    let charter = charter_text(st);
+    let first = format!(
+        "MISSION PLAN: split this mission into phases, each with a gate.\n{charter}\n\n\
+         {PLAN_FORMAT}"
     );
-    for round in 0..2 {
-        let Some(reply) = ask_chief(project, bus, ask.clone(), "mission_plan", cancel).await else {
-            break;
-        };
-        match spec::parse_plan(&reply, &known, &[]) {
-            Ok(p) => return p,
-            Err(problems) if round == 0 => {
-                ask = format!(
-                    "MISSION PLAN, second try: your plan was not usable:\n- {}\n\n{}\n\n\
-                     {PLAN_FORMAT}",
-                    problems.join("\n- "),
-                    charter_text(st)
-                );
-            }
-            Err(problems) => warn(
-                bus,
-                format!(
-                    "the chief's plan is still not usable ({}); using one phase on the \
-                     engineering workflow",
-                    problems.join("; ")
-                ),
-            ),
-        }
+    let again = |problems: &str| {
+        format!(
+            "MISSION PLAN, second try: your plan was not usable:\n- {problems}\n\n{charter}\n\n\
+             {PLAN_FORMAT}"
+        )
+    };
+    let read = |reply: &str| spec::parse_plan(reply, &known, &[]);
+    if let Some(plan) = ask_twice(project, bus, "mission_plan", first, read, again, cancel).await {
+        return plan;
     }
+    // The plain plan: one phase on the engineering workflow, gated by the project's tests.
     let (checks, _) = evaluate::derive_checks(&project.ws.work, &[]);
     vec![PhaseSpec {
         id: "deliver".into(),

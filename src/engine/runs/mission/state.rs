@@ -51,6 +51,17 @@ pub enum PhaseStatus {
     Failed,
 }
 
+impl PhaseStatus {
+    pub fn word(self) -> &'static str {
+        match self {
+            PhaseStatus::Pending => "pending",
+            PhaseStatus::Running => "running",
+            PhaseStatus::Passed => "passed",
+            PhaseStatus::Failed => "failed",
+        }
+    }
+}
+
 /// One gate check, as it came out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GateRecord {
