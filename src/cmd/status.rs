@@ -199,6 +199,12 @@ fn human(p: &Project, doc: &Value) -> String {
             spec.role
         ));
     }
+    for (agent, items) in &crate::engine::store::todos::load(&p.ws) {
+        out.push_str(&format!(
+            "Todos     {agent}: {}\n",
+            crate::engine::store::todos::tally(items)
+        ));
+    }
     let usage = &doc["usage"];
     let total = &usage["total"];
     let since = usage["since"].as_str().filter(|v| !v.is_empty());

@@ -92,6 +92,11 @@ fn a_required_todo_holds_done_until_it_is_marked_done() {
         serde_json::from_str(&fs::read_to_string(dir.join(".clk/state/todos.json")).unwrap())
             .unwrap();
     assert_eq!(stored["engineer"].as_array().unwrap().len(), 3);
+    clk(&dir, &mock)
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("Todos     engineer: 2/3 done\n"));
     assert!(
         fs::read_to_string(dir.join(".clk/state/done_granted.md"))
             .unwrap()
