@@ -83,6 +83,18 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// A mission: the chief writes a charter and a plan of phases with gates; each phase runs
+    /// as a workflow cycle until its gate passes. `clk mission status` shows where it stands.
+    #[command(args_conflicts_with_subcommands = true)]
+    Mission {
+        #[command(subcommand)]
+        action: Option<MissionAction>,
+        /// What the mission should deliver (default: the recorded idea).
+        text: Option<String>,
+        /// Continue the stored mission where it stopped.
+        #[arg(long, conflicts_with = "text")]
+        resume: bool,
+    },
     /// Refine the project in iterations: ralph picks one measurable improvement, the engineer
     /// makes it, qa checks it; kept when the checks pass, undone when they fail.
     Loop {
@@ -263,6 +275,12 @@ pub enum Command {
         #[arg(long)]
         user: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MissionAction {
+    /// Where the mission stands: its phases, attempts and gates (`--json` for the state file).
+    Status,
 }
 
 #[derive(Debug, Subcommand)]

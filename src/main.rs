@@ -71,6 +71,7 @@ fn lock_label(command: &Command) -> Option<String> {
         Command::Plan { dry_run: false } => "clk plan",
         Command::Run { dry_run: false, .. } => "clk run",
         Command::Loop { dry_run: false, .. } => "clk loop",
+        Command::Mission { action: None, .. } => "clk mission",
         Command::Ask { dry_run: false, .. } => "clk ask",
         Command::Roles {
             action: RolesAction::Add { .. },
@@ -160,6 +161,14 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             max_cycles,
             dry_run,
         } => cmd::orchestrate::run(&dir, &workflow, max_cycles, dry_run, format),
+        Command::Mission {
+            action,
+            text,
+            resume,
+        } => match action {
+            Some(clk::cli::MissionAction::Status) => cmd::mission::status(&dir, format),
+            None => cmd::mission::run(&dir, text, resume, format),
+        },
         Command::Loop {
             mode,
             max_iterations,

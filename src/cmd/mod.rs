@@ -11,6 +11,7 @@ pub mod idea;
 pub mod init;
 pub mod install;
 pub mod merge;
+pub mod mission;
 pub mod orchestrate;
 pub mod providers;
 pub mod remote;

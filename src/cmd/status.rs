@@ -132,6 +132,7 @@ pub fn gather(p: &Project) -> Value {
         "provider": p.providers.active,
         "git": git,
         "agents": agents,
+        "todos": crate::engine::store::todos::load(ws),
         "usage": {
             "since": t.started_at,
             "total": tally_json(&t.total),
@@ -196,6 +197,12 @@ fn human(p: &Project, doc: &Value) -> String {
             if spec.dynamic { "dynamic" } else { "baseline" },
             registry::choose(p, agent),
             spec.role
+        ));
+    }
+    for (agent, items) in &crate::engine::store::todos::load(&p.ws) {
+        out.push_str(&format!(
+            "Todos     {agent}: {}\n",
+            crate::engine::store::todos::tally(items)
         ));
     }
     let usage = &doc["usage"];

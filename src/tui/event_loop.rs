@@ -90,6 +90,7 @@ pub fn task_label(cmd: &Command) -> Option<String> {
         Command::Cast { .. } => "casting".into(),
         Command::Plan { .. } => "planning".into(),
         Command::Run { workflow, .. } => format!("run {workflow}"),
+        Command::Mission { .. } => "mission".into(),
         Command::Loop { kind, .. } => format!("{} loop", kind.name()),
         Command::Message { .. } => "working on your message".into(),
         Command::Roles { .. } => "roles".into(),

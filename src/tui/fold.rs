@@ -53,7 +53,10 @@ fn level(ev: &Event) -> Level {
         | Event::StageRetry { .. }
         | Event::MergeWaiting { .. }
         | Event::SettingsRejected { .. }
-        | Event::RunLeftover { .. } => Level::Warn,
+        | Event::RunLeftover { .. }
+        | Event::Delegated {
+            dispatched: false, ..
+        } => Level::Warn,
         Event::WorkspaceInitialized { .. }
         | Event::SettingsReloaded { .. }
         | Event::FilesChanging { .. }
@@ -92,6 +95,11 @@ fn level(ev: &Event) -> Level {
         | Event::RefineRound { .. }
         | Event::CheckpointVerdict { .. }
         | Event::LoopSteered { .. }
+        | Event::TodosUpdated { .. }
+        | Event::Delegated {
+            dispatched: true, ..
+        }
+        | Event::MissionStep { .. }
         | Event::WorktreeCreated { .. }
         | Event::WorktreeRemoved { .. }
         | Event::MergeDone { .. } => Level::Info,
@@ -472,6 +480,9 @@ pub fn event(s: &mut AppState, ev: &Event) {
         | Event::SettingsReloaded { .. }
         | Event::SettingsRejected { .. }
         | Event::FilesChanging { .. }
-        | Event::LoopSteered { .. } => {}
+        | Event::LoopSteered { .. }
+        | Event::TodosUpdated { .. }
+        | Event::Delegated { .. }
+        | Event::MissionStep { .. } => {}
     }
 }

@@ -30,6 +30,7 @@ fn passing() -> Facts {
         latest_qa_post: Some("PASS: all 12 tests pass".into()),
         ralph_passes: 1,
         todo_markers: vec![],
+        open_todos: vec![],
     }
 }
 

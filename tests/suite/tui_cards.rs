@@ -398,3 +398,38 @@ fn a_working_card_counts_the_files_its_tools_change_and_a_new_call_starts_at_zer
     start(&mut s, "engineer");
     assert!(!card(&s, "engineer").contains("3 files"), "a new call");
 }
+
+#[test]
+fn a_todo_list_shows_on_the_card_and_an_empty_one_clears_it() {
+    use clk::engine::ground::protocol::{TodoItem, TodoState};
+    let item = |text: &str, state, required| TodoItem {
+        text: text.into(),
+        state,
+        required,
+    };
+    let mut s = state(120, 40);
+    start(&mut s, "engineer");
+    finished(&mut s, "engineer", None);
+    ev(
+        &mut s,
+        Event::TodosUpdated {
+            agent: "engineer".into(),
+            items: vec![
+                item("entry point", TodoState::Done, false),
+                item("tests", TodoState::Todo, true),
+                item("help text", TodoState::Doing, false),
+            ],
+        },
+    );
+    let c = card(&s, "engineer");
+    assert!(c.contains("todos 1/3 (1 req)"), "{c}");
+    assert_snapshot!("card_todos", c);
+    ev(
+        &mut s,
+        Event::TodosUpdated {
+            agent: "engineer".into(),
+            items: Vec::new(),
+        },
+    );
+    assert!(!card(&s, "engineer").contains("todos"));
+}

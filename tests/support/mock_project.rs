@@ -122,3 +122,30 @@ pub fn run_metas(p: &Project) -> Vec<Value> {
         .filter_map(|t| serde_json::from_str(&t).ok())
         .collect()
 }
+
+/// The real binary in `dir`, headless, with every agent answered by `mock` and the robustness
+/// knobs that spend extra calls off ([`KNOBS_OFF`]), so a test can count calls exactly.
+pub fn clk_on(dir: &Path, mock: &MockServer) -> assert_cmd::Command {
+    assert_cmd::Command::from_std(clk_process_on(dir, mock))
+}
+
+/// [`clk_on`] as a plain process, for a test that spawns the binary and kills it.
+pub fn clk_process_on(dir: &Path, mock: &MockServer) -> std::process::Command {
+    let mut c = super::clk_process();
+    c.current_dir(dir)
+        .env("CLK_NO_TUI", "1")
+        .env("CLK_PROVIDER", "ollama")
+        .env("CLK_OLLAMA_ENDPOINT", mock.url())
+        .env("CLK_OLLAMA_MODEL", "test-model")
+        .envs(KNOBS_OFF);
+    c
+}
+
+/// Every event in the project's activity log, in order.
+pub fn activity(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join(".clk/logs/activity.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}

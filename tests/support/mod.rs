@@ -49,7 +49,13 @@ pub fn clk_env_vars() -> Vec<String> {
 /// [`clk_env_vars`]): a test sets what it means to.
 #[allow(dead_code)]
 pub fn clk() -> assert_cmd::Command {
-    let mut c = assert_cmd::Command::new(env!("CARGO_BIN_EXE_clk"));
+    assert_cmd::Command::from_std(clk_process())
+}
+
+/// [`clk`] as a plain process, for a test that spawns the binary and kills it.
+#[allow(dead_code)]
+pub fn clk_process() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_clk"));
     for name in clk_env_vars() {
         c.env_remove(name);
     }

@@ -41,6 +41,13 @@ pub enum Command {
         #[serde(default)]
         dry_run: bool,
     },
+    /// Start a mission for `text` (or the idea), or continue the stored one.
+    Mission {
+        #[serde(default)]
+        text: Option<String>,
+        #[serde(default)]
+        resume: bool,
+    },
     /// Run an improvement loop (0 iterations: the configured `max_iterations`).
     Loop {
         kind: LoopKind,

@@ -343,6 +343,31 @@ pub enum Event {
         step: String,
         message: String,
     },
+    /// An agent's reply carried a new TODOS list; it replaces the agent's previous one.
+    TodosUpdated {
+        agent: String,
+        items: Vec<crate::engine::ground::protocol::TodoItem>,
+    },
+    /// A DELEGATE block was carried out (`ok` says how the delegate's call ended) or refused
+    /// (`dispatched` false, `note` says why).
+    Delegated {
+        by: String,
+        to: String,
+        /// 1 for a delegation from a normal call, 2 for one made by a delegate, …
+        depth: u32,
+        dispatched: bool,
+        ok: bool,
+        note: String,
+    },
+    /// A mission moved on: charter, plan, a phase started, its gate, a re-plan, the end.
+    MissionStep {
+        /// charter, plan, phase_started, gate_passed, gate_failed, replanned or finished.
+        step: String,
+        phase: Option<String>,
+        /// The phase's attempt, from 1 (0 when no phase is meant).
+        attempt: u32,
+        note: String,
+    },
     /// The engine needs a yes/no from the user before going on (a cost cap, a repair).
     /// Answered by `Command::Confirm` with the same id; no answer means no.
     ConfirmRequested {

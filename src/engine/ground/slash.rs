@@ -62,6 +62,11 @@ pub const COMMANDS: &[SlashSpec] = &[
         help: "run a workflow (engineering by default) until done or stalled",
     },
     SlashSpec {
+        name: "/mission",
+        usage: "/mission [text]",
+        help: "charter, plan and gated phases; /mission resume continues",
+    },
+    SlashSpec {
         name: "/loop",
         usage: "/loop ralph N | /loop autoresearch N",
         help: "run N improvement iterations",
@@ -342,6 +347,20 @@ pub fn parse(text: &str) -> Result<Slash, String> {
                 dry_run: false,
             }),
             _ => Err("usage: /run [workflow]".into()),
+        },
+        "mission" => match argv.as_slice() {
+            [word] if word.eq_ignore_ascii_case("resume") => engine(Command::Mission {
+                text: None,
+                resume: true,
+            }),
+            [] => engine(Command::Mission {
+                text: None,
+                resume: false,
+            }),
+            words => engine(Command::Mission {
+                text: Some(words.join(" ")),
+                resume: false,
+            }),
         },
         "loop" => {
             let usage = "/loop ralph N | /loop autoresearch N";

@@ -3,7 +3,7 @@
 //! proposals applied, after the agent's own batch is committed.
 //!
 //! Every dispatch made by the runs and session layers goes through here, so no reply's
-//! questions or proposals are dropped.
+//! questions, delegations (`delegate.rs`) or proposals are dropped.
 //!
 //! Blocking questions between agents:
 //!
@@ -23,7 +23,7 @@ use crate::engine::agents::dispatch::{
 };
 use crate::engine::agents::robust::{self, Care};
 use crate::engine::ground::events::Event;
-use crate::engine::runs::proposals;
+use crate::engine::runs::{delegate, proposals};
 use crate::engine::store::blackboard::Post;
 use crate::engine::store::bus::Bus;
 use crate::engine::store::roster::{current_agents, roster_names};
@@ -64,6 +64,9 @@ async fn settle(
         if !bus.stop_requested() {
             route(project, bus, &f.request, &f.posts, cancel).await;
         }
+        if !f.delegations.is_empty() {
+            delegate::run(project, bus, &f.request, &f.delegations, cancel).await;
+        }
         let decided = proposals::apply(project, bus, &f.request.agent, &f.roles, &f.workflows);
         out.proposals.extend(decided);
     }
@@ -72,6 +75,16 @@ async fn settle(
 
 /// The template variable that carries the chain of askers, comma-separated.
 const CHAIN_VAR: &str = "qa_chain";
+
+/// The agents named in the comma-separated request variable `var` (a chain of askers or
+/// delegators), oldest first.
+pub(super) fn chain(req: &DispatchRequest, var: &str) -> Vec<String> {
+    req.vars
+        .get(var)
+        .filter(|c| !c.is_empty())
+        .map(|c| c.split(',').map(str::to_string).collect())
+        .unwrap_or_default()
+}
 
 /// Dispatch the peers that `posts` ask blocking questions of.
 pub fn route<'a>(
@@ -82,11 +95,7 @@ pub fn route<'a>(
     cancel: &'a CancellationToken,
 ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
     Box::pin(async move {
-        let chain: Vec<String> = asker
-            .vars
-            .get(CHAIN_VAR)
-            .map(|c| c.split(',').map(str::to_string).collect())
-            .unwrap_or_default();
+        let chain = chain(asker, CHAIN_VAR);
         let max_depth = project.config.robustness.max_qa_depth as usize;
         for post in posts {
             if post.post_type != "question" || post.urgency.as_deref() == Some("async") {

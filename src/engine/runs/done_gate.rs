@@ -32,11 +32,16 @@ pub use facts::{
 pub enum Unmet {
     TestsRed(String),
     TestsNotRun,
-    NoDeliverables { found: usize, needed: u32 },
+    NoDeliverables {
+        found: usize,
+        needed: u32,
+    },
     NoQaPass,
     QaFailed,
     NoRalphPass,
     TodoMarkers(Vec<String>),
+    /// Required TODOS items still open, as `agent: text`.
+    OpenTodos(Vec<String>),
 }
 
 impl Unmet {
@@ -50,6 +55,7 @@ impl Unmet {
             Unmet::QaFailed => "qa_failed",
             Unmet::NoRalphPass => "no_ralph_pass",
             Unmet::TodoMarkers(_) => "todo_markers",
+            Unmet::OpenTodos(_) => "open_todos",
         }
     }
 
@@ -86,6 +92,20 @@ impl Unmet {
                     shown.join(", ")
                 )
             }
+            Unmet::OpenTodos(items) => {
+                let shown: Vec<&str> = items.iter().take(5).map(String::as_str).collect();
+                let more = if items.len() > shown.len() {
+                    "; …"
+                } else {
+                    ""
+                };
+                format!(
+                    "{} required todo item(s) open ({}{more}): have their owners finish them \
+                     and send their TODOS list with the items marked [x]",
+                    items.len(),
+                    shown.join("; ")
+                )
+            }
         }
     }
 }
@@ -118,7 +138,7 @@ pub fn qa_verdict(body: &str) -> QaVerdict {
 }
 
 /// Compare the facts with the criteria: Ok when every enabled criterion holds, otherwise every
-/// unmet one, in the order tests, deliverables, qa, ralph, markers.
+/// unmet one, in the order tests, deliverables, qa, ralph, markers, required todos.
 pub fn decide(cfg: &GateConfig, facts: &Facts) -> Result<(), Vec<Unmet>> {
     let mut unmet = Vec::new();
     if cfg.require_tests_green {
@@ -151,6 +171,10 @@ pub fn decide(cfg: &GateConfig, facts: &Facts) -> Result<(), Vec<Unmet>> {
     }
     if cfg.forbid_todo_markers && !facts.todo_markers.is_empty() {
         unmet.push(Unmet::TodoMarkers(facts.todo_markers.clone()));
+    }
+    // Always on: an agent marked these required itself, and a list is easy to update.
+    if !facts.open_todos.is_empty() {
+        unmet.push(Unmet::OpenTodos(facts.open_todos.clone()));
     }
     if unmet.is_empty() { Ok(()) } else { Err(unmet) }
 }
@@ -274,9 +298,14 @@ impl Facts {
         } else {
             self.ralph_passes.to_string()
         };
+        let todos = if self.open_todos.is_empty() {
+            "none open".to_string()
+        } else {
+            self.open_todos.join("; ")
+        };
         format!(
             "- tests: {tests}\n- deliverables: {deliverables}\n- latest qa post: {qa}\n\
-             - ralph passes: {ralph}\n- todo markers: {markers}",
+             - ralph passes: {ralph}\n- todo markers: {markers}\n- required todos: {todos}",
         )
     }
 }

@@ -1,8 +1,10 @@
 pub mod call;
+pub mod delegate;
 pub mod done_gate;
 pub mod evaluate;
 pub mod isolate;
 pub mod loops;
+pub mod mission;
 pub mod orchestrate;
 pub mod proposals;
 pub mod push;

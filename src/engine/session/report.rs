@@ -75,6 +75,25 @@ pub fn status_lines(project: &Project, state: &RunState) -> Vec<String> {
             dollars(tally.cost_micros)
         ));
     }
+    let lists = crate::engine::store::todos::load(ws);
+    for (agent, items) in &lists {
+        out.push(format!(
+            "Todos of {agent}: {}",
+            crate::engine::store::todos::tally(items)
+        ));
+        for t in items {
+            let mark = match t.state {
+                crate::engine::ground::protocol::TodoState::Todo => "[ ]",
+                crate::engine::ground::protocol::TodoState::Doing => "[~]",
+                crate::engine::ground::protocol::TodoState::Done => "[x]",
+            };
+            let req = if t.required { " [required]" } else { "" };
+            out.push(format!("  {mark}{req} {}", t.text));
+        }
+    }
+    if let Some(step) = &state.mission {
+        out.push(format!("Mission: {step}"));
+    }
     let files: Vec<&String> = state.files_written.iter().collect();
     if files.is_empty() {
         out.push("Files written this session: none".into());
@@ -96,4 +115,40 @@ pub fn status_lines(project: &Project, state: &RunState) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ground::config::Env;
+    use crate::engine::ground::protocol::{TodoItem, TodoState};
+    use crate::engine::store::workspace::Workspace;
+
+    #[test]
+    fn status_lists_each_agents_todos() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        crate::engine::store::init::init(&root, Some("demo")).unwrap();
+        let project = Workspace::new(&root).load(&Env::none()).unwrap();
+        let items = [
+            TodoItem {
+                text: "tests for empty input".into(),
+                state: TodoState::Todo,
+                required: true,
+            },
+            TodoItem {
+                text: "entry point".into(),
+                state: TodoState::Done,
+                required: false,
+            },
+        ];
+        crate::engine::store::todos::set(&project.ws, "engineer", &items).unwrap();
+        let lines = status_lines(&project, &RunState::default());
+        let at = lines
+            .iter()
+            .position(|l| l == "Todos of engineer: 1/2 done, 1 required open")
+            .unwrap_or_else(|| panic!("{lines:#?}"));
+        assert_eq!(lines[at + 1], "  [ ] [required] tests for empty input");
+        assert_eq!(lines[at + 2], "  [x] entry point");
+    }
 }

@@ -11,6 +11,7 @@ pub mod records;
 pub mod roster;
 pub mod tail;
 pub mod tasks;
+pub mod todos;
 pub mod user;
 pub mod workflow;
 pub mod workspace;

@@ -50,7 +50,7 @@ pub fn rows<'a>(s: &AppState, card: &Card, cols: usize) -> Vec<Line<'a>> {
     let aborted = s.aborted_agents.contains(&card.name);
     let word_style = if aborted { t.warn() } else { t.status(st) };
     let mut head = vec![Span::styled(state_word(s, &card.name), word_style)];
-    let runs = if a.dispatches > 0 {
+    let mut runs = if a.dispatches > 0 {
         format!(
             " · {} run{}",
             a.dispatches,
@@ -59,6 +59,7 @@ pub fn rows<'a>(s: &AppState, card: &Card, cols: usize) -> Vec<Line<'a>> {
     } else {
         String::new()
     };
+    runs.push_str(&todos(a));
     match st {
         AgentStatus::Working => {
             let since = s.working_since.get(&card.name).copied().unwrap_or(s.now_ms);
@@ -158,6 +159,25 @@ pub fn rows<'a>(s: &AppState, card: &Card, cols: usize) -> Vec<Line<'a>> {
             out
         }
     }
+}
+
+/// ` · todos 1/3 (1 req)` while the agent keeps a TODOS list; empty otherwise.
+fn todos(a: &AgentView) -> String {
+    if a.todos.is_empty() {
+        return String::new();
+    }
+    let done = a
+        .todos
+        .iter()
+        .filter(|t| t.state == crate::engine::ground::protocol::TodoState::Done)
+        .count();
+    let required = a.todos.iter().filter(|t| t.blocks_done()).count();
+    let req = if required > 0 {
+        format!(" ({required} req)")
+    } else {
+        String::new()
+    };
+    format!(" · todos {done}/{}{req}", a.todos.len())
 }
 
 /// `text` word-wrapped to at most two rows; the second ends in … when more is cut.

@@ -91,11 +91,13 @@ pub(super) fn account(
             cost_micros: cost.micros,
             cost_basis: cost.basis,
         });
-        let totals = UsageTotals::record(&project.ws, provider_name, &req.agent, usage, cost)?;
+        // A delegated call is billed to its delegator (see `DispatchRequest::billed_to`).
+        let billed = req.billed_to();
+        let totals = UsageTotals::record(&project.ws, provider_name, billed, usage, cost)?;
         crate::engine::agents::budget::after_dispatch(
             project,
             bus,
-            &req.agent,
+            billed,
             provider_name,
             &priced_model,
             cost,

@@ -51,7 +51,7 @@ pub async fn call(
     let spec = project.agents.spec(&req.agent);
     if !req.dry_run {
         // Before anything is recorded: a refused dispatch leaves no run behind.
-        crate::engine::agents::budget::before_dispatch(project, bus, &req.agent).await?;
+        crate::engine::agents::budget::before_dispatch(project, bus, req.billed_to()).await?;
     }
 
     let (run_id, run_dir) = ws.reserve_run(&req.agent)?;

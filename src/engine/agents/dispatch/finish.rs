@@ -72,11 +72,15 @@ pub async fn finish(
                 problem: p.message.clone(),
             });
         }
+        if let Some(items) = &parsed.todos {
+            record_todos(project, bus, &req.agent, items);
+        }
         follow_ups = FollowUps(vec![FollowUp {
             request: req.clone(),
             posts: post_to_blackboard(project, bus, req, &parsed),
             roles: parsed.roles.clone(),
             workflows: parsed.workflows.clone(),
+            delegations: parsed.delegations.clone(),
         }]);
         (batch, commit) = apply_and_commit(
             project,
@@ -127,6 +131,24 @@ pub async fn finish(
         proposals: Default::default(),
         follow_ups,
     })
+}
+
+/// The reply's TODOS list replaces the agent's stored one.
+fn record_todos(
+    project: &Project,
+    bus: &Bus,
+    agent: &str,
+    items: &[crate::engine::ground::protocol::TodoItem],
+) {
+    match crate::engine::store::todos::set(&project.ws, agent, items) {
+        Ok(()) => bus.emit(Event::TodosUpdated {
+            agent: agent.to_string(),
+            items: items.to_vec(),
+        }),
+        Err(e) => bus.emit(Event::Warning {
+            message: format!("cannot store {agent}'s todo list: {e}"),
+        }),
+    }
 }
 
 fn post_to_blackboard(

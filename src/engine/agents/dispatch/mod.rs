@@ -50,6 +50,21 @@ pub struct DispatchRequest {
     pub commit: CommitPolicy,
 }
 
+/// The template variable that names whose budget a dispatch spends: set on a delegated call
+/// to the agent that delegated it, so the delegate's cost counts against the delegator's cap.
+pub const BILL_TO_VAR: &str = "bill_to";
+
+impl DispatchRequest {
+    /// The agent whose spend and caps this dispatch counts against.
+    pub fn billed_to(&self) -> &str {
+        self.vars
+            .get(BILL_TO_VAR)
+            .map(String::as_str)
+            .filter(|a| !a.is_empty())
+            .unwrap_or(&self.agent)
+    }
+}
+
 /// When an agent's batch becomes a commit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum CommitPolicy {
@@ -95,6 +110,8 @@ pub struct FollowUp {
     pub posts: Vec<crate::engine::store::blackboard::Post>,
     pub roles: Vec<crate::engine::ground::protocol::RoleProposal>,
     pub workflows: Vec<crate::engine::ground::protocol::WorkflowProposal>,
+    /// DELEGATE blocks, carried out by the runs layer within the same cycle.
+    pub delegations: Vec<crate::engine::ground::protocol::Delegation>,
 }
 
 impl FollowUps {

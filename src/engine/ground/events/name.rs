@@ -65,6 +65,9 @@ impl Event {
             Event::CheckpointVerdict { .. } => "checkpoint_verdict",
             Event::StageRetry { .. } => "stage_retry",
             Event::LoopSteered { .. } => "loop_steered",
+            Event::TodosUpdated { .. } => "todos_updated",
+            Event::Delegated { .. } => "delegated",
+            Event::MissionStep { .. } => "mission_step",
         }
     }
 }

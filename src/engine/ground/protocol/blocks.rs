@@ -1,12 +1,14 @@
-//! POST, PROPOSE_ROLE, PROPOSE_WORKFLOW and PROPOSE_CONSENSUS blocks.
+//! POST, PROPOSE_ROLE, PROPOSE_WORKFLOW, PROPOSE_CONSENSUS and DELEGATE blocks.
 //!
-//! All four share one shape: a named head, single-line `KEY: value` fields, then a body key
-//! (BODY, PROMPT, YAML, OBJECTIVE) after which every line up to the terminator is body text.
+//! All share one shape: a named head, single-line `KEY: value` fields, then a body key
+//! (BODY, PROMPT, YAML, OBJECTIVE, TASK) after which every line up to the terminator is body
+//! text.
 
 use super::lex::{Top, join_block, lookup, split_key, split_list};
 use super::span::{Extent, clip, extent, report};
 use super::types::{
-    BlockKind, ConsensusProposal, Parsed, PostBlock, RoleProposal, Urgency, WorkflowProposal,
+    BlockKind, ConsensusProposal, Delegation, Parsed, PostBlock, RoleProposal, Urgency,
+    WorkflowProposal,
 };
 
 /// A block's fields before its body key, and its body if the key was there.
@@ -255,6 +257,48 @@ pub(super) fn parse_consensus(lines: &[&str], head: usize, name: &str, out: &mut
             BlockKind::Consensus,
             format!("{message}; the proposal was dropped"),
         ),
+    }
+    ext.next
+}
+
+/// `DELEGATE: <agent>` (or `TO: <agent>`), optional `CONTEXT:`, then `TASK:` and its lines up
+/// to `END_DELEGATE`.
+pub(super) fn parse_delegate(lines: &[&str], head: usize, rest: &str, out: &mut Parsed) -> usize {
+    let line = head + 1;
+    let what = format!("DELEGATE at line {line}");
+    let own = |top: &Top<'_>| matches!(top, Top::Delegate(_));
+    let ext = open(
+        lines,
+        head,
+        "END_DELEGATE",
+        own,
+        &what,
+        BlockKind::Delegate,
+        out,
+    );
+    let f = Fields::split(ext.lines(lines), "TASK");
+    let to = f
+        .last(&["TO"])
+        .or_else(|| (!rest.is_empty()).then(|| rest.to_string()))
+        .and_then(|t| addressee(&t));
+    let problem = match (to, f.require_body(&what, "TASK")) {
+        (Some(to), Ok(task)) => {
+            out.delegations.push(Delegation {
+                line,
+                to,
+                context: f.last(&["CONTEXT"]),
+                task,
+            });
+            None
+        }
+        (None, _) => Some(format!(
+            "{what} names no agent (write DELEGATE: <agent> or TO: <agent>)"
+        )),
+        (_, Err(message)) => Some(message),
+    };
+    if let Some(message) = problem {
+        let message = format!("{message}; the delegation was dropped");
+        report(out, line, BlockKind::Delegate, message);
     }
     ext.next
 }

@@ -91,6 +91,8 @@ pub(super) enum Top<'a> {
     Role(Result<&'a str, &'a str>),
     Workflow(Result<&'a str, &'a str>),
     Consensus(Result<&'a str, &'a str>),
+    /// `DELEGATE:` with whatever follows the colon (the target may come in a `TO:` line instead).
+    Delegate(&'a str),
     Todos,
     Footer(Signal, &'a str),
     Other,
@@ -106,6 +108,7 @@ impl Top<'_> {
             Top::Post(name) | Top::Role(name) | Top::Workflow(name) | Top::Consensus(name) => {
                 name.is_ok()
             }
+            Top::Delegate(_) => true,
             Top::Todos | Top::Footer(..) | Top::Other => false,
         }
     }
@@ -134,6 +137,9 @@ pub(super) fn classify(trimmed: &str) -> Top<'_> {
     }
     if key.eq_ignore_ascii_case("PROPOSE_CONSENSUS") {
         return Top::Consensus(ident(rest));
+    }
+    if key.eq_ignore_ascii_case("DELEGATE") {
+        return Top::Delegate(rest.trim());
     }
     if key.eq_ignore_ascii_case("TODOS") {
         return Top::Todos;
@@ -252,18 +258,34 @@ pub(super) fn keyword(value: &str) -> String {
 }
 
 /// `- [ ] text`, `- [~] text`, `- [x] text` (or `*`/`+` bullets); `None` for anything else.
+/// A `[required]` tag right after the box (or in its place, meaning an open item) marks an
+/// item the done gate waits for: `- [ ] [required] text`, `- [required] text`.
 pub(super) fn todo_item(trimmed: &str) -> Option<TodoItem> {
     let rest = trimmed.strip_prefix(['-', '*', '+'])?.trim_start();
     let (mark, text) = rest.strip_prefix('[')?.split_once(']')?;
-    let state = match mark.trim() {
-        "" => TodoState::Todo,
-        "~" => TodoState::Doing,
-        "x" | "X" => TodoState::Done,
+    let (state, text, required) = match mark.trim() {
+        "" => (TodoState::Todo, text, false),
+        "~" => (TodoState::Doing, text, false),
+        "x" | "X" => (TodoState::Done, text, false),
+        m if m.eq_ignore_ascii_case("required") => (TodoState::Todo, text, true),
         _ => return None,
     };
     let text = text.trim();
+    let (text, required) = match required_tag(text) {
+        Some(after) => (after, true),
+        None => (text, required),
+    };
     (!text.is_empty()).then(|| TodoItem {
         text: text.to_string(),
         state,
+        required,
     })
+}
+
+/// The text after a leading `[required]` tag (any case), if there is one.
+fn required_tag(text: &str) -> Option<&str> {
+    let (tag, after) = text.strip_prefix('[')?.split_once(']')?;
+    tag.trim()
+        .eq_ignore_ascii_case("required")
+        .then(|| after.trim())
 }

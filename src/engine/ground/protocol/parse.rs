@@ -22,6 +22,7 @@ pub fn parse(text: &str) -> Parsed {
             Top::Role(Err(raw)) => nameless(&mut out, i, BlockKind::Role, raw),
             Top::Workflow(Err(raw)) => nameless(&mut out, i, BlockKind::Workflow, raw),
             Top::Consensus(Err(raw)) => nameless(&mut out, i, BlockKind::Consensus, raw),
+            Top::Delegate(rest) => blocks::parse_delegate(&lines, i, rest, &mut out),
             Top::Todos => footer::parse_todos(&lines, i, &mut out),
             Top::Footer(signal, value) => {
                 footer::apply_signal(signal, value, i + 1, &mut out);
@@ -44,7 +45,9 @@ fn nameless(out: &mut Parsed, i: usize, block: BlockKind, raw: &str) -> usize {
         BlockKind::Role => ("PROPOSE_ROLE", "name"),
         BlockKind::Workflow => ("PROPOSE_WORKFLOW", "name"),
         BlockKind::Consensus => ("PROPOSE_CONSENSUS", "name"),
-        BlockKind::Action | BlockKind::Todos | BlockKind::Footer => ("header", "name"),
+        BlockKind::Action | BlockKind::Delegate | BlockKind::Todos | BlockKind::Footer => {
+            ("header", "name")
+        }
     };
     let message = if raw.is_empty() {
         format!("{head} header at line {} has no {what}", i + 1)

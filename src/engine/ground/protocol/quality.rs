@@ -190,6 +190,7 @@ pub fn score(text: &str, parsed: &Parsed, opts: &ScoreOptions) -> Quality {
             BlockKind::Role
             | BlockKind::Workflow
             | BlockKind::Consensus
+            | BlockKind::Delegate
             | BlockKind::Todos
             | BlockKind::Footer => true,
         })

@@ -14,6 +14,7 @@ pub struct Parsed {
     pub footer: Footer,
     /// The last complete TODOS block; `Some(vec![])` for a complete empty one.
     pub todos: Option<Vec<TodoItem>>,
+    pub delegations: Vec<Delegation>,
     pub problems: Vec<Problem>,
     /// Header and terminator lines seen, for the scorer: how many `ACTION:` heads, `END_ACTION`s,
     /// `POST:` heads, `END_POST`s.
@@ -212,6 +213,28 @@ pub enum Gate {
 pub struct TodoItem {
     pub text: String,
     pub state: TodoState,
+    /// Marked `[required]`: the done gate waits until it is done.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub required: bool,
+}
+
+impl TodoItem {
+    /// Required and not done yet.
+    pub fn blocks_done(&self) -> bool {
+        self.required && self.state != TodoState::Done
+    }
+}
+
+/// A `DELEGATE:` block: a bounded sub-objective handed to another agent within the cycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delegation {
+    pub line: usize,
+    /// The agent asked to do it.
+    pub to: String,
+    /// One line of background, if given.
+    pub context: Option<String>,
+    /// What to do, as written.
+    pub task: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -240,6 +263,7 @@ pub enum BlockKind {
     Role,
     Workflow,
     Consensus,
+    Delegate,
     Todos,
     Footer,
 }

@@ -160,3 +160,21 @@ fn tab_completes_prefixes() {
     assert_eq!(complete("/").len(), COMMANDS.len());
     assert!(complete("/zz").is_empty());
 }
+
+#[test]
+fn mission_takes_text_resume_or_nothing() {
+    let mission = |text: Option<&str>, resume| Command::Mission {
+        text: text.map(str::to_string),
+        resume,
+    };
+    assert_eq!(engine("/mission"), mission(None, false));
+    assert_eq!(engine("/mission RESUME"), mission(None, true));
+    assert_eq!(
+        engine("/mission ship the CSV export"),
+        mission(Some("ship the CSV export"), false)
+    );
+    assert_eq!(
+        engine("/mission \"resume parsing\""),
+        mission(Some("resume parsing"), false)
+    );
+}

@@ -457,6 +457,9 @@ pub fn describe(ev: &Event) -> Option<String> {
              its work or `clk merge --discard` to drop it"
         ),
         Event::FilesChanging { .. } => return None,
+        Event::TodosUpdated { .. } | Event::Delegated { .. } | Event::MissionStep { .. } => {
+            return super::work_words::describe(ev);
+        }
         Event::SettingsReloaded { files } => {
             format!("settings reloaded: {}", short(&files.join(", "), 200))
         }

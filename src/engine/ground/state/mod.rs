@@ -14,6 +14,7 @@ use crate::engine::ground::pricing::CostBasis;
 
 mod describe;
 mod text;
+mod work_words;
 
 pub use describe::describe;
 use text::short;
@@ -47,6 +48,9 @@ pub struct AgentView {
     pub changing: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changing_files: Vec<String>,
+    /// The agent's current TODOS list.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub todos: Vec<crate::engine::ground::protocol::TodoItem>,
 }
 
 impl Default for AgentView {
@@ -61,6 +65,7 @@ impl Default for AgentView {
             dispatches: 0,
             changing: 0,
             changing_files: Vec::new(),
+            todos: Vec::new(),
         }
     }
 }
@@ -117,6 +122,9 @@ pub struct RunState {
     /// The settings file edit live reload refused, until a good edit replaces it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub settings_rejected: Option<String>,
+    /// The newest mission step, in words, while or after a mission runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mission: Option<String>,
     #[serde(skip)]
     pub log: VecDeque<String>,
 }
@@ -201,7 +209,10 @@ impl RunState {
             | Event::CommandFinished { .. }
             | Event::ProviderRetry { .. }
             | Event::RunLeftover { .. }
-            | Event::ConsensusCoalesced { .. } => {}
+            | Event::ConsensusCoalesced { .. }
+            | Event::Delegated { .. } => {}
+            Event::TodosUpdated { agent, items } => self.agent(agent).todos = items.clone(),
+            Event::MissionStep { .. } => self.mission = work_words::describe(ev),
             Event::WorktreeCreated { branch, .. } => {
                 self.run_branch = Some(branch.clone());
                 self.merge_waiting = None;

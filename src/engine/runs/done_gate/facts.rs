@@ -42,6 +42,8 @@ pub struct Facts {
     pub ralph_passes: u32,
     /// `"path:line"` of each TODO-style marker (empty when not scanned).
     pub todo_markers: Vec<String>,
+    /// Agents' TODOS items marked required and not done, as `agent: text`.
+    pub open_todos: Vec<String>,
 }
 
 /// Most directory entries one deliverables walk visits.
@@ -75,6 +77,9 @@ fn gather_inner(ws: &Workspace, tests: TestsStatus, scan_markers: bool) -> Facts
     };
     Facts {
         tests,
+        open_todos: crate::engine::store::todos::open_required(&crate::engine::store::todos::load(
+            ws,
+        )),
         latest_qa_post: latest_qa_post(ws),
         ralph_passes: ralph_passes(ws),
         deliverable_files,

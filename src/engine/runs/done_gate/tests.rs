@@ -15,6 +15,7 @@ fn passing() -> Facts {
         latest_qa_post: Some("PASS: all 12 tests pass".into()),
         ralph_passes: 1,
         todo_markers: vec![],
+        open_todos: vec![],
     }
 }
 
@@ -213,4 +214,35 @@ fn ids_messages_and_hint() {
         assert!(hint.contains(&format!("[{}]", u.id())), "{hint}");
     }
     assert!(hint.contains("Do not emit ACTION: done"), "{hint}");
+}
+
+#[test]
+fn open_required_todos_block_done_even_with_every_switch_off() {
+    let off = GateConfig {
+        require_tests_green: false,
+        require_deliverables: false,
+        min_deliverable_files: 0,
+        require_qa_pass: false,
+        require_ralph_pass: false,
+        forbid_todo_markers: false,
+    };
+    let open = Facts {
+        open_todos: vec!["engineer: tests for empty files".into()],
+        ..Facts::default()
+    };
+    let unmet = decide(&off, &open).unwrap_err();
+    assert_eq!(
+        unmet.iter().map(Unmet::id).collect::<Vec<_>>(),
+        ["open_todos"]
+    );
+    assert!(
+        unmet[0]
+            .message()
+            .contains("engineer: tests for empty files")
+    );
+    assert!(
+        open.summary()
+            .contains("required todos: engineer: tests for empty files")
+    );
+    assert_eq!(decide(&off, &Facts::default()), Ok(()));
 }

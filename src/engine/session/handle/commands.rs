@@ -132,7 +132,7 @@ fn changes_files(cmd: &Command) -> bool {
         | Command::Plan { dry_run }
         | Command::Run { dry_run, .. }
         | Command::Loop { dry_run, .. } => !dry_run,
-        Command::Message { .. } => true,
+        Command::Message { .. } | Command::Mission { .. } => true,
         _ => false,
     }
 }
@@ -222,6 +222,11 @@ async fn project_command(
         } => orchestrate::run(project, bus, &workflow, max_cycles, dry_run, cancel)
             .await
             .into(),
+        Command::Mission { text, resume } => {
+            crate::engine::runs::mission::run(project, bus, text, resume, cancel)
+                .await
+                .into()
+        }
         Command::Loop {
             kind,
             iterations,

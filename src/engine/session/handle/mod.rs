@@ -260,6 +260,8 @@ fn task_name(cmd: &Command) -> String {
         Command::Cast { .. } => "cast".into(),
         Command::Plan { .. } => "plan".into(),
         Command::Run { workflow, .. } => format!("run {workflow}"),
+        Command::Mission { resume: true, .. } => "mission --resume".into(),
+        Command::Mission { .. } => "mission".into(),
         Command::Loop { kind, .. } => format!("{} loop", kind.name()),
         Command::Message { .. } => "message".into(),
         Command::Roles { .. } => "roles".into(),

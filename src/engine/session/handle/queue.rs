@@ -23,6 +23,7 @@ pub(super) fn is_work(cmd: &Command) -> bool {
             | Command::Cast { .. }
             | Command::Plan { .. }
             | Command::Run { .. }
+            | Command::Mission { .. }
             | Command::Loop { .. }
             | Command::Work { .. }
             | Command::Message { .. }

@@ -108,6 +108,7 @@ fn todos_block() {
     let todo = |text: &str, state| TodoItem {
         text: text.into(),
         state,
+        required: false,
     };
     assert_eq!(
         p.todos,
@@ -150,4 +151,27 @@ fn todos_trailing_an_unterminated_action_are_read() {
     );
     assert_eq!(p.todos.map(|t| t.len()), Some(1));
     assert_eq!(p.footer.progress, Some(true));
+}
+
+#[test]
+fn todos_required_tag() {
+    let text = "TODOS:\n- [ ] [required] README\n- [required] tests\n- [x] [REQUIRED] parser\n\
+                - [~] [required]\n- [ ] [optional] x\nEND_TODOS";
+    let p = parse(text);
+    let got: Vec<(String, TodoState, bool)> = p
+        .todos
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| (t.text, t.state, t.required))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("README".into(), TodoState::Todo, true),
+            ("tests".into(), TodoState::Todo, true),
+            ("parser".into(), TodoState::Done, true),
+            // An unknown tag is part of the text, not a marker.
+            ("[optional] x".into(), TodoState::Todo, false),
+        ]
+    );
 }

@@ -2,6 +2,7 @@
 
 mod actions;
 mod blocks;
+mod delegate;
 mod edges;
 mod footer;
 mod quality;
