@@ -47,6 +47,7 @@ mod serve;
 mod serve_telegram;
 mod setup;
 mod shell_sandbox;
+mod stage_runner;
 mod tasks;
 mod tls_roots;
 mod tui_cards;

@@ -169,6 +169,25 @@ impl Default for RecoveryConfig {
     }
 }
 
+/// `workflow.*`: how a workflow pass runs its stages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WorkflowConfig {
+    /// Ready stages run at once, each in its own worktree (1: one after another).
+    pub max_parallel_stages: u32,
+    /// Before a cycle the chief drafts each stage's objective for this project.
+    pub meta_prompting: bool,
+}
+
+impl Default for WorkflowConfig {
+    fn default() -> Self {
+        WorkflowConfig {
+            max_parallel_stages: 2,
+            meta_prompting: false,
+        }
+    }
+}
+
 /// Consensus fan-out: how many samples of one reply at most, and how many run at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

@@ -1,0 +1,54 @@
+//! The stage runner end to end through the real binary against the mock model server:
+//! ready stages side by side, outputs recovery, meta-prompted objectives, and proposals from
+//! dispatches outside the workflow stages.
+
+mod proposals;
+
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+
+use crate::support;
+use support::mock_server::MockServer;
+
+/// `clk` in `dir`, every agent answered by `mock`, the robustness knobs that spend extra
+/// calls off, one cycle, a done gate that needs no tests.
+pub(crate) fn clk(dir: &Path, mock: &MockServer) -> Command {
+    let mut c = support::clk();
+    c.current_dir(dir)
+        .env("CLK_NO_TUI", "1")
+        .env("CLK_PROVIDER", "ollama")
+        .env("CLK_OLLAMA_ENDPOINT", mock.url())
+        .env("CLK_OLLAMA_MODEL", "test-model")
+        .env("CLK_SUPERVISE_MAX_CYCLES", "1")
+        .env("CLK_DONE_GATE_REQUIRE_TESTS_GREEN", "false")
+        .env("CLK_DONE_GATE_REQUIRE_RALPH_PASS", "false");
+    for (k, v) in support::mock_project::KNOBS_OFF {
+        c.env(k, v);
+    }
+    c
+}
+
+/// The prompt of every model call, in arrival order.
+pub(crate) fn prompts(mock: &MockServer) -> Vec<String> {
+    support::mock_project::prompts(mock)
+}
+
+/// The agent each model call was for, in arrival order.
+pub(crate) fn agents(mock: &MockServer) -> Vec<String> {
+    prompts(mock)
+        .iter()
+        .map(|p| support::mock_project::agent_of(p))
+        .collect()
+}
+
+/// The activity log's events named `name`.
+pub(crate) fn named(dir: &Path, name: &str) -> Vec<serde_json::Value> {
+    fs::read_to_string(dir.join(".clk/logs/activity.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == name)
+        .collect()
+}
