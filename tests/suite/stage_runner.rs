@@ -3,6 +3,7 @@
 //! dispatches outside the workflow stages.
 
 mod proposals;
+mod recovery;
 
 use std::fs;
 use std::path::Path;
@@ -13,7 +14,7 @@ use crate::support;
 use support::mock_server::MockServer;
 
 /// `clk` in `dir`, every agent answered by `mock`, the robustness knobs that spend extra
-/// calls off, one cycle, a done gate that needs no tests.
+/// calls off except outputs recovery, one cycle, a done gate that needs no tests.
 pub(crate) fn clk(dir: &Path, mock: &MockServer) -> Command {
     let mut c = support::clk();
     c.current_dir(dir)
@@ -27,7 +28,21 @@ pub(crate) fn clk(dir: &Path, mock: &MockServer) -> Command {
     for (k, v) in support::mock_project::KNOBS_OFF {
         c.env(k, v);
     }
+    c.env("CLK_RECOVERY_DISPATCH_ON_UNMET_OUTPUTS", "true");
     c
+}
+
+/// A new project folder with `clk init` done and `workflow` written as `demo.yaml`.
+pub(crate) fn project(
+    mock: &MockServer,
+    workflow: &str,
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    let top = tempfile::tempdir().unwrap();
+    let dir = top.path().join("p");
+    fs::create_dir(&dir).unwrap();
+    clk(&dir, mock).arg("init").assert().success();
+    fs::write(dir.join(".clk/config/workflows/demo.yaml"), workflow).unwrap();
+    (top, dir)
 }
 
 /// The prompt of every model call, in arrival order.

@@ -160,12 +160,18 @@ impl Default for SuperviseConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RecoveryConfig {
+    /// Times the chief is sent to unblock a workflow stuck on one failed stage.
     pub max_per_stage: u32,
+    /// A stage that left out declared outputs is asked once more, then the chief once.
+    pub dispatch_on_unmet_outputs: bool,
 }
 
 impl Default for RecoveryConfig {
     fn default() -> Self {
-        RecoveryConfig { max_per_stage: 3 }
+        RecoveryConfig {
+            max_per_stage: 3,
+            dispatch_on_unmet_outputs: true,
+        }
     }
 }
 

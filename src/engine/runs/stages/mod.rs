@@ -4,7 +4,9 @@
 
 mod attempt;
 mod checkpoint;
+mod outputs;
 pub mod runner;
 pub mod supervise;
+mod validate;
 
 pub use checkpoint::Course;

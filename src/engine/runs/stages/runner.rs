@@ -9,23 +9,19 @@
 //! stage did so the supervise loop can judge progress.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use super::attempt::dispatch_stage;
 use super::checkpoint::{self, Course, with_direction};
-use crate::engine::act::{confine, process};
-use crate::engine::agents::dispatch::{
-    CommitPolicy, DispatchError, DispatchOutcome, DispatchRequest, batch_commit_message,
-};
+use super::outputs;
+use super::validate::validate;
+use crate::engine::agents::dispatch::{CommitPolicy, DispatchError, DispatchRequest};
 use crate::engine::agents::robust::policy::CHIEF;
 use crate::engine::ground::events::Event;
-use crate::engine::ground::redact::redact_text;
 use crate::engine::runs::call::dispatch;
 use crate::engine::store::blackboard;
 use crate::engine::store::bus::Bus;
-use crate::engine::store::git;
 use crate::engine::store::workflow::{
     Outcome, Stage, Workflow, blocked, completed, effective_selectors, ready, select,
 };
@@ -230,18 +226,6 @@ pub async fn run_pass(
     })
 }
 
-fn outputs_contract(stage: &Stage) -> String {
-    if stage.outputs.is_empty() {
-        return String::new();
-    }
-    format!(
-        "REQUIRED OUTPUT CONTRACT: end with a POST whose PRODUCES line names: {}\n\
-         Example:\nPOST: finding\nPRODUCES: {}\nBODY:\n...\nEND_POST",
-        stage.outputs.join(", "),
-        stage.outputs.join(", ")
-    )
-}
-
 async fn run_stage(
     project: &Project,
     bus: &Bus,
@@ -273,7 +257,7 @@ async fn run_stage(
     );
     vars.insert("phase".into(), stage.phase.clone().unwrap_or_default());
     vars.insert("cycle_context".into(), opts.cycle_context.clone());
-    vars.insert("outputs_contract".into(), outputs_contract(stage));
+    vars.insert("outputs_contract".into(), outputs::contract(stage));
     let validated = stage.validation.is_some() && !opts.dry_run;
     let mut objective = with_direction(&stage.objective, direction);
     if stage.is_review() && stage.agent == CHIEF {
@@ -313,7 +297,18 @@ async fn run_stage(
         validate(project, bus, wf, stage, cmd, &out, &mut report, cancel).await;
     }
     if matches!(report.outcome, Outcome::Completed) && !opts.dry_run {
-        report.outputs_missing = missing_outputs(stage, &out);
+        let missing = outputs::missing(stage, &out);
+        if !missing.is_empty() {
+            let got = outputs::recover(project, bus, wf, stage, missing, cancel).await?;
+            for f in got.files {
+                if !report.files.contains(&f) {
+                    report.files.push(f);
+                }
+            }
+            report.posts += got.posts;
+            report.commit = got.commit.or(report.commit.take());
+            report.outputs_missing = got.missing;
+        }
     }
     let reason = match &report.outcome {
         Outcome::Completed if !report.outputs_missing.is_empty() => Some(format!(
@@ -336,139 +331,4 @@ async fn run_stage(
         checkpoint::after_review(project, bus, wf, stage, &out, cancel).await?
     };
     Ok((report, course))
-}
-
-fn missing_outputs(stage: &Stage, out: &DispatchOutcome) -> Vec<String> {
-    stage
-        .outputs
-        .iter()
-        .filter(|key| {
-            !out.parsed
-                .posts
-                .iter()
-                .any(|p| p.produces.iter().any(|k| k.eq_ignore_ascii_case(key)))
-        })
-        .cloned()
-        .collect()
-}
-
-/// Run the stage's validation; commit the batch when it passes, put it back when it fails.
-#[allow(clippy::too_many_arguments)]
-async fn validate(
-    project: &Project,
-    bus: &Bus,
-    wf: &Workflow,
-    stage: &Stage,
-    cmd: &str,
-    out: &DispatchOutcome,
-    report: &mut StageReport,
-    cancel: &CancellationToken,
-) {
-    let root = project.ws.work.clone();
-    let timeout = Duration::from_secs(project.config.validation.run_timeout_s);
-    let sandbox = confine::for_commands(&project.config.sandbox, &root);
-    let spec = process::Spec::shell(cmd, root.clone(), timeout, sandbox);
-    let (exit_code, timed_out, tail) = match process::run(&spec, cancel, |_| {}, |_, _| {}).await {
-        Ok(o) => {
-            if let Some(w) = &o.sandbox_warning {
-                bus.emit(Event::Warning {
-                    message: redact_text(&format!("validation `{cmd}`: {w}")),
-                });
-            }
-            let combined = o.combined();
-            let tail: Vec<&str> = combined.lines().rev().take(15).collect();
-            let tail = tail.into_iter().rev().collect::<Vec<_>>().join("\n");
-            match o.ending {
-                process::Ending::Exited(code) => (code, false, tail),
-                process::Ending::TimedOut | process::Ending::Idle => (None, true, tail),
-                process::Ending::Cancelled => (None, false, tail),
-            }
-        }
-        Err(e) => (None, false, e.to_string()),
-    };
-    bus.emit(Event::ValidationRan {
-        workflow: wf.name.clone(),
-        stage: stage.id.clone(),
-        command: redact_text(cmd),
-        exit_code,
-        timed_out,
-        output_tail: redact_text(&tail),
-    });
-    let outcome = match (timed_out, exit_code) {
-        (_, Some(0)) => "passed".to_string(),
-        (true, _) => "timed out".to_string(),
-        (false, Some(c)) => format!("failed (exit {c})"),
-        (false, None) => "was stopped".to_string(),
-    };
-    crate::engine::runs::isolate::note_check(
-        &project.ws,
-        exit_code == Some(0),
-        &format!("`{cmd}` of stage {} {outcome}", stage.id),
-    );
-    let files = out.batch.changed_paths();
-    let repo = git::open(&root);
-    if exit_code == Some(0) {
-        if files.is_empty() || !project.config.auto_commit {
-            return;
-        }
-        let Some(repo) = repo else { return };
-        let note = format!(
-            "Stage: {}.{}; validation `{}` passed",
-            wf.name, stage.id, cmd
-        );
-        let message = batch_commit_message(
-            &stage.agent,
-            &root,
-            &stage.objective,
-            &out.batch,
-            &out.usage,
-            &out.run_id,
-            &[note],
-        );
-        match git::commit_paths(&repo, &stage.agent, &files, &message) {
-            Ok(Some(info)) => {
-                bus.emit(Event::Committed {
-                    agent: stage.agent.clone(),
-                    sha: info.sha.clone(),
-                    subject: info.subject.clone(),
-                    files: files.clone(),
-                });
-                report.commit = Some(info.sha);
-            }
-            Ok(None) => {}
-            Err(e) => bus.emit(Event::Warning {
-                message: format!("commit of stage {} failed: {e}", stage.id),
-            }),
-        }
-        return;
-    }
-    let how = match (timed_out, exit_code) {
-        (true, _) => format!("timed out after {}s", timeout.as_secs()),
-        (false, Some(c)) => format!("exit {c}"),
-        (false, None) => "stopped".to_string(),
-    };
-    let last = tail.lines().last().unwrap_or_default();
-    let reason = format!("validation `{cmd}` failed ({how}): {last}");
-    if !files.is_empty() {
-        match repo.map(|r| git::restore_paths(&r, None, &files)) {
-            Some(Ok(_)) => bus.emit(Event::ChangesUndone {
-                agent: stage.agent.clone(),
-                files: files.clone(),
-                reason: reason.clone(),
-            }),
-            Some(Err(e)) => bus.emit(Event::Warning {
-                message: format!("could not undo stage {}: {e}", stage.id),
-            }),
-            None => bus.emit(Event::Warning {
-                message: format!(
-                    "stage {} failed validation; not a git repository, so its files were kept",
-                    stage.id
-                ),
-            }),
-        }
-    }
-    report.files.clear();
-    report.outcome = Outcome::Failed {
-        reason: redact_text(&reason),
-    };
 }
