@@ -398,3 +398,48 @@ fn a_working_card_counts_the_files_its_tools_change_and_a_new_call_starts_at_zer
     start(&mut s, "engineer");
     assert!(!card(&s, "engineer").contains("3 files"), "a new call");
 }
+
+/// Two stages of one batch run at once: both cards work, the title names both stages, and
+/// the one still running stays named when the other finishes.
+#[test]
+fn two_stages_at_once_show_two_working_cards() {
+    let mut s = state(100, 30);
+    for (agent, stage) in [("engineer", "left"), ("architect", "right")] {
+        ev(
+            &mut s,
+            Event::StageStarted {
+                workflow: "demo".into(),
+                stage: stage.into(),
+                agent: agent.into(),
+            },
+        );
+        start(&mut s, agent);
+        out(&mut s, agent, &format!("{agent} is writing"));
+    }
+    assert!(card(&s, "engineer").contains("engineer is writing"));
+    assert!(card(&s, "architect").contains("architect is writing"));
+    assert_eq!(
+        (s.status("engineer"), s.status("architect")),
+        (
+            clk::engine::ground::state::AgentStatus::Working,
+            clk::engine::ground::state::AgentStatus::Working
+        )
+    );
+    assert_eq!(s.stage.as_deref(), Some("demo/left + demo/right"));
+    finished(&mut s, "engineer", None);
+    ev(
+        &mut s,
+        Event::StageFinished {
+            workflow: "demo".into(),
+            stage: "left".into(),
+            ok: true,
+            reason: None,
+            commit: None,
+        },
+    );
+    assert_eq!(s.stage.as_deref(), Some("demo/right"));
+    assert!(card(&s, "architect").contains("architect is writing"));
+    use clk::engine::ground::state::AgentStatus;
+    assert_eq!(s.status("engineer"), AgentStatus::Done);
+    assert_eq!(s.status("architect"), AgentStatus::Working);
+}

@@ -5,6 +5,7 @@
 mod attempt;
 mod checkpoint;
 mod outputs;
+mod parallel;
 pub mod runner;
 pub mod supervise;
 mod validate;

@@ -1,5 +1,6 @@
 //! Running one pass of a workflow: every stage whose dependencies are met, in file order,
-//! until nothing more can run.
+//! until nothing more can run. Several ready stages run at once, each in its own worktree
+//! (`parallel.rs`, `workflow.max_parallel_stages`).
 //!
 //! A stage's agent sees the blackboard posts its `inputs:` select and the outputs it must
 //! declare. A stage with `validation` has its batch applied but not committed; the command
@@ -15,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::attempt::dispatch_stage;
 use super::checkpoint::{self, Course, with_direction};
 use super::outputs;
+use super::parallel;
 use super::validate::validate;
 use crate::engine::agents::dispatch::{CommitPolicy, DispatchError, DispatchRequest};
 use crate::engine::agents::robust::policy::CHIEF;
@@ -195,6 +197,34 @@ pub async fn run_pass(
             }
             break;
         }
+        let max = project.config.workflow.max_parallel_stages as usize;
+        let batch = parallel::batch(&next, max);
+        if !opts.dry_run && batch.len() > 1 {
+            // Side by side, each in its own worktree; the stages left out wait for the next
+            // round.
+            for s in &batch {
+                started.insert(s.id.clone());
+            }
+            let done =
+                parallel::run_batch(project, bus, wf, &batch, opts, direction.as_deref(), cancel)
+                    .await?;
+            for (report, course) in done {
+                outcomes.insert(report.stage.clone(), report.outcome.clone());
+                reports.push(report);
+                match course {
+                    Course::Continue => {}
+                    Course::Redirect(d) => {
+                        direction = Some(d.clone());
+                        redirect = Some(d);
+                    }
+                    Course::Abort(why) => aborted = Some(why),
+                }
+            }
+            if aborted.is_some() {
+                break 'pass;
+            }
+            continue;
+        }
         for stage in next {
             // `/stop`: the stage that was running has finished; start no other.
             if bus.stop_requested() {
@@ -226,7 +256,7 @@ pub async fn run_pass(
     })
 }
 
-async fn run_stage(
+pub(super) async fn run_stage(
     project: &Project,
     bus: &Bus,
     wf: &Workflow,

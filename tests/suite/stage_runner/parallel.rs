@@ -1,0 +1,133 @@
+//! Ready stages side by side: two independent stages overlap in time (the second request
+//! reaches the mock before the first reply is sent), each works in its own worktree and both
+//! files reach the project; two stages declaring the same output run one after the other.
+
+use std::fs;
+use std::time::Duration;
+
+use super::{agents, clk, named, project};
+use crate::support::mock_server::{MockServer, Reply, Script};
+
+const SIDE_BY_SIDE: &str = r#"
+name: demo
+stages:
+  - id: left
+    agent: engineer
+    objective: Write left.txt.
+    outputs: [left]
+  - id: right
+    agent: architect
+    objective: Write right.txt.
+    outputs: [right]
+  - id: join
+    agent: qa
+    depends_on: [left, right]
+    objective: Check both files.
+"#;
+
+/// A reply that satisfies either stage: which of the two gets it depends on arrival order.
+fn work(file: &str) -> String {
+    format!(
+        "Wrote {file}.\nACTION: write\nPATH: {file}\nCONTENT:\n{file}\nEND_ACTION\n\
+         POST: work\nPRODUCES: left, right\nBODY:\n{file} written\nEND_POST\nPROGRESS: yes\n"
+    )
+}
+
+const QA: &str = "POST: qa\nPRODUCES: qa_verdict\nBODY:\nPASS: both there\nEND_POST\n";
+
+const DELAY_MS: u64 = 1500;
+
+#[test]
+fn two_independent_stages_run_at_once_in_their_own_worktrees() {
+    let mock = MockServer::start(Script::new(vec![
+        Reply::delay(DELAY_MS, Reply::text(&work("one.txt"))),
+        Reply::text(&work("two.txt")),
+        Reply::text(QA),
+    ]));
+    let (_top, dir) = project(&mock, SIDE_BY_SIDE);
+    let out = clk(&dir, &mock)
+        .args(["run", "--workflow", "demo"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let reqs = mock.model_requests();
+    assert_eq!(reqs.len(), 3, "{:?}\n{text}", agents(&mock));
+    // The second stage asked before the first one's reply was sent.
+    assert!(
+        reqs[1].at < reqs[0].at + Duration::from_millis(DELAY_MS),
+        "the stages did not overlap: {:?} apart\n{text}",
+        reqs[1].at - reqs[0].at
+    );
+    let mut first_two = agents(&mock)[..2].to_vec();
+    first_two.sort();
+    assert_eq!(first_two, ["architect", "engineer"]);
+    assert_eq!(agents(&mock)[2], "qa");
+    // Each stage committed on its own branch, merged into the run's: the second by a merge
+    // commit, since both branched from the same point.
+    let log = std::process::Command::new("git")
+        .args(["log", "--format=%s"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&log.stdout).to_string();
+    assert!(log.contains("Merge clk/stage-"), "{log}");
+    // Both stages' files are merged into the run, then into the project.
+    for f in ["one.txt", "two.txt"] {
+        assert_eq!(
+            fs::read_to_string(dir.join(f)).ok().as_deref(),
+            Some(format!("{f}\n").as_str()),
+            "{f}\n{text}"
+        );
+    }
+    let finished = named(&dir, "stage_finished");
+    assert_eq!(finished.len(), 3, "{finished:?}");
+    assert!(finished.iter().all(|e| e["ok"] == true), "{finished:?}");
+    // No stage worktree or branch is left behind.
+    let branches = std::process::Command::new("git")
+        .args(["branch", "--list", "clk/*"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&branches.stdout).trim(), "");
+}
+
+const SAME_OUTPUT: &str = r#"
+name: demo
+stages:
+  - id: first
+    agent: engineer
+    objective: Write one.txt.
+    outputs: [design]
+  - id: second
+    agent: architect
+    objective: Write two.txt.
+    outputs: [design]
+"#;
+
+fn design(file: &str) -> String {
+    format!(
+        "ACTION: write\nPATH: {file}\nCONTENT:\n{file}\nEND_ACTION\n\
+         POST: design\nPRODUCES: design\nBODY:\n{file}\nEND_POST\nPROGRESS: yes\n"
+    )
+}
+
+#[test]
+fn stages_declaring_the_same_output_run_one_after_the_other() {
+    let mock = MockServer::start(Script::new(vec![
+        Reply::delay(800, Reply::text(&design("one.txt"))),
+        Reply::text(&design("two.txt")),
+    ]));
+    let (_top, dir) = project(&mock, SAME_OUTPUT);
+    clk(&dir, &mock)
+        .args(["run", "--workflow", "demo"])
+        .output()
+        .unwrap();
+    let reqs = mock.model_requests();
+    assert_eq!(agents(&mock), ["engineer", "architect"]);
+    assert!(
+        reqs[1].at >= reqs[0].at + Duration::from_millis(800),
+        "the second stage started {:?} after the first, before its reply",
+        reqs[1].at - reqs[0].at
+    );
+    assert!(dir.join("one.txt").is_file() && dir.join("two.txt").is_file());
+}
