@@ -2,6 +2,7 @@
 //! ready stages side by side, outputs recovery, meta-prompted objectives, and proposals from
 //! dispatches outside the workflow stages.
 
+mod meta;
 mod parallel;
 mod proposals;
 mod recovery;

@@ -4,6 +4,7 @@
 
 mod attempt;
 mod checkpoint;
+pub mod meta;
 mod outputs;
 mod parallel;
 pub mod runner;

@@ -38,6 +38,8 @@ pub struct PassOptions {
     pub cycle_context: String,
     /// The chief's direction from a checkpoint in the previous cycle, for every stage.
     pub direction: Option<String>,
+    /// Stage objectives the chief drafted for this project (`workflow.meta_prompting`).
+    pub objectives: super::meta::Objectives,
 }
 
 /// How many times the chief is sent to recover each blocked stage.
@@ -289,7 +291,8 @@ pub(super) async fn run_stage(
     vars.insert("cycle_context".into(), opts.cycle_context.clone());
     vars.insert("outputs_contract".into(), outputs::contract(stage));
     let validated = stage.validation.is_some() && !opts.dry_run;
-    let mut objective = with_direction(&stage.objective, direction);
+    let drafted = super::meta::apply(&opts.objectives, &stage.id, &stage.objective);
+    let mut objective = with_direction(&drafted, direction);
     if stage.is_review() && stage.agent == CHIEF {
         objective.push_str(checkpoint::ASK);
     }
