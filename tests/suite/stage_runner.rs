@@ -18,15 +18,7 @@ use support::mock_server::MockServer;
 /// `clk` in `dir`, every agent answered by `mock`, the robustness knobs that spend extra
 /// calls off except outputs recovery, one cycle, a done gate that needs no tests.
 pub(crate) fn clk(dir: &Path, mock: &MockServer) -> Command {
-    let mut c = support::clk();
-    c.current_dir(dir)
-        .env("CLK_NO_TUI", "1")
-        .env("CLK_PROVIDER", "ollama")
-        .env("CLK_OLLAMA_ENDPOINT", mock.url())
-        .env("CLK_OLLAMA_MODEL", "test-model")
-        .env("CLK_SUPERVISE_MAX_CYCLES", "1")
-        .env("CLK_DONE_GATE_REQUIRE_TESTS_GREEN", "false")
-        .env("CLK_DONE_GATE_REQUIRE_RALPH_PASS", "false");
+    let mut c = crate::suite::isolation_flow::clk(dir, mock);
     for (k, v) in support::mock_project::KNOBS_OFF {
         c.env(k, v);
     }

@@ -26,14 +26,22 @@ fn stage_finished(dir: &std::path::Path) -> serde_json::Value {
     mine[0].clone()
 }
 
-#[test]
-fn a_stage_missing_an_output_supplies_it_when_asked_once_more() {
-    let mock = MockServer::start(Script::new(vec![Reply::text(NO_POST), Reply::text(DESIGN)]));
-    let (_top, dir) = project(&mock, WORKFLOW);
+/// Run the demo workflow once, the mock answering with `replies` in turn.
+fn run(replies: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, MockServer) {
+    let mock = MockServer::start(Script::new(
+        replies.iter().map(|r| Reply::text(r)).collect(),
+    ));
+    let (top, dir) = project(&mock, WORKFLOW);
     clk(&dir, &mock)
         .args(["run", "--workflow", "demo"])
         .output()
         .unwrap();
+    (top, dir, mock)
+}
+
+#[test]
+fn a_stage_missing_an_output_supplies_it_when_asked_once_more() {
+    let (_top, dir, mock) = run(&[NO_POST, DESIGN]);
     assert_eq!(agents(&mock), ["engineer", "engineer"]);
     let second = &prompts(&mock)[1];
     assert!(second.contains("OUTPUTS RECOVERY"), "{second:.400}");
@@ -48,16 +56,7 @@ fn a_stage_missing_an_output_supplies_it_when_asked_once_more() {
 
 #[test]
 fn a_stage_that_still_misses_its_output_escalates_to_the_chief() {
-    let mock = MockServer::start(Script::new(vec![
-        Reply::text(NO_POST),
-        Reply::text(STILL_NO_POST),
-        Reply::text(DESIGN),
-    ]));
-    let (_top, dir) = project(&mock, WORKFLOW);
-    clk(&dir, &mock)
-        .args(["run", "--workflow", "demo"])
-        .output()
-        .unwrap();
+    let (_top, dir, mock) = run(&[NO_POST, STILL_NO_POST, DESIGN]);
     assert_eq!(agents(&mock), ["engineer", "engineer", "chief"]);
     let third = &prompts(&mock)[2];
     assert!(
@@ -70,16 +69,7 @@ fn a_stage_that_still_misses_its_output_escalates_to_the_chief() {
 
 #[test]
 fn an_output_nobody_supplies_is_reported_after_two_recoveries() {
-    let mock = MockServer::start(Script::new(vec![
-        Reply::text(NO_POST),
-        Reply::text(STILL_NO_POST),
-        Reply::text(STILL_NO_POST),
-    ]));
-    let (_top, dir) = project(&mock, WORKFLOW);
-    clk(&dir, &mock)
-        .args(["run", "--workflow", "demo"])
-        .output()
-        .unwrap();
+    let (_top, dir, mock) = run(&[NO_POST, STILL_NO_POST, STILL_NO_POST]);
     assert_eq!(agents(&mock), ["engineer", "engineer", "chief"]);
     let done = stage_finished(&dir);
     assert_eq!(done["reason"], "declared outputs missing: design", "{done}");

@@ -213,13 +213,8 @@ pub async fn run_pass(
             for (report, course) in done {
                 outcomes.insert(report.stage.clone(), report.outcome.clone());
                 reports.push(report);
-                match course {
-                    Course::Continue => {}
-                    Course::Redirect(d) => {
-                        direction = Some(d.clone());
-                        redirect = Some(d);
-                    }
-                    Course::Abort(why) => aborted = Some(why),
+                if let Some(why) = steer(course, &mut direction, &mut redirect) {
+                    aborted = Some(why);
                 }
             }
             if aborted.is_some() {
@@ -237,16 +232,9 @@ pub async fn run_pass(
                 run_stage(project, bus, wf, &stage, opts, direction.as_deref(), cancel).await?;
             outcomes.insert(stage.id.clone(), report.outcome.clone());
             reports.push(report);
-            match course {
-                Course::Continue => {}
-                Course::Redirect(d) => {
-                    direction = Some(d.clone());
-                    redirect = Some(d);
-                }
-                Course::Abort(why) => {
-                    aborted = Some(why);
-                    break 'pass;
-                }
+            if let Some(why) = steer(course, &mut direction, &mut redirect) {
+                aborted = Some(why);
+                break 'pass;
             }
         }
     }
@@ -256,6 +244,24 @@ pub async fn run_pass(
         redirect,
         aborted,
     })
+}
+
+/// Follow the chief's course after a stage: a redirect becomes the direction for the later
+/// stages and the next cycle; an abort's reason comes back.
+fn steer(
+    course: Course,
+    direction: &mut Option<String>,
+    redirect: &mut Option<String>,
+) -> Option<String> {
+    match course {
+        Course::Continue => None,
+        Course::Redirect(d) => {
+            *direction = Some(d.clone());
+            *redirect = Some(d);
+            None
+        }
+        Course::Abort(why) => Some(why),
+    }
 }
 
 pub(super) async fn run_stage(
