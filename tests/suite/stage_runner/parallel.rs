@@ -131,3 +131,27 @@ fn stages_declaring_the_same_output_run_one_after_the_other() {
     );
     assert!(dir.join("one.txt").is_file() && dir.join("two.txt").is_file());
 }
+
+#[test]
+fn the_stage_cap_is_set_with_configure_and_zero_is_refused() {
+    let mock = MockServer::start(Script::new(vec![]));
+    let (_top, dir) = project(&mock, SAME_OUTPUT);
+    clk(&dir, &mock)
+        .args(["configure", "--set", "workflow.max_parallel_stages=3"])
+        .assert()
+        .success();
+    let cfg = fs::read_to_string(dir.join(".clk/config/clk.config.json")).unwrap();
+    let cfg: serde_json::Value = serde_json::from_str(&cfg).unwrap();
+    assert_eq!(cfg["workflow"]["max_parallel_stages"], 3);
+    let out = clk(&dir, &mock)
+        .args(["configure", "--set", "workflow.max_parallel_stages=0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("workflow.max_parallel_stages must be between 1 and 16"),
+        "{err}"
+    );
+    assert_eq!(mock.model_calls(), 0);
+}

@@ -9,8 +9,9 @@
 //! END_OBJECTIVE
 //! ```
 //!
-//! Blocks for unknown stages and empty ones are ignored; a stage without a block keeps the
-//! workflow's objective. The drafts are kept in `.clk/state/objectives.json` under a hash of
+//! Only stages of other agents than the chief, and not review stages, are drafted. Blocks for
+//! other stages and empty ones are ignored; a stage without a block keeps the workflow's
+//! objective. The drafts are kept in `.clk/state/objectives.json` under a hash of
 //! the idea and the workflow, so later cycles and runs reuse them until either changes. Each
 //! stage's prompt carries its draft (the run record of the stage's dispatch shows it), with the
 //! workflow's own words after it.
@@ -26,7 +27,7 @@ use crate::engine::ground::events::Event;
 use crate::engine::runs::call::dispatch;
 use crate::engine::store::bus::Bus;
 use crate::engine::store::idea::Idea;
-use crate::engine::store::workflow::Workflow;
+use crate::engine::store::workflow::{Stage, Workflow};
 use crate::engine::store::workspace::{Project, read_json, write_json};
 
 /// The drafted objective per stage id.
@@ -70,7 +71,7 @@ pub(super) async fn objectives(
     dry_run: bool,
     cancel: &CancellationToken,
 ) -> Result<Objectives, DispatchError> {
-    if !project.config.workflow.meta_prompting || dry_run {
+    if !project.config.workflow.meta_prompting || dry_run || !wf.stages.iter().any(drafted_for) {
         return Ok(Objectives::new());
     }
     let idea = Idea::load(&project.ws);
@@ -118,13 +119,19 @@ pub(super) async fn objectives(
     Ok(drafted)
 }
 
-/// The chief's objective: the idea, every stage, and the reply format.
+/// Stages the chief drafts for: not its own, not review stages (their checkpoint wording is
+/// fixed).
+fn drafted_for(stage: &Stage) -> bool {
+    stage.agent != CHIEF && !stage.is_review()
+}
+
+/// The chief's objective: the idea, every stage it drafts for, and the reply format.
 fn ask(idea: Option<&Idea>, wf: &Workflow) -> String {
     let idea = idea
         .map(|i| format!("{}. {}", i.title, i.statement))
         .unwrap_or_else(|| "(no idea recorded)".into());
     let mut stages = String::new();
-    for s in &wf.stages {
+    for s in wf.stages.iter().filter(|s| drafted_for(s)) {
         let outputs = if s.outputs.is_empty() {
             String::new()
         } else {
@@ -157,7 +164,7 @@ pub fn parse(reply: &str, wf: &Workflow) -> Objectives {
         } else if t == "END_OBJECTIVE" {
             if let Some((id, body)) = current.take() {
                 let text = body.join("\n").trim().to_string();
-                if !text.is_empty() && wf.stages.iter().any(|s| s.id == id) {
+                if !text.is_empty() && wf.stages.iter().any(|s| s.id == id && drafted_for(s)) {
                     out.insert(id, text);
                 }
             }
@@ -181,7 +188,7 @@ mod tests {
     use super::*;
 
     fn wf() -> Workflow {
-        let yaml = "name: demo\nstages:\n  - id: build\n    agent: engineer\n    objective: Build.\n  - id: check\n    agent: qa\n    depends_on: [build]\n    objective: Check.\n";
+        let yaml = "name: demo\nstages:\n  - id: build\n    agent: engineer\n    objective: Build.\n  - id: check\n    agent: qa\n    depends_on: [build]\n    objective: Check.\n  - id: sup\n    agent: chief\n    depends_on: [check]\n    objective: Supervise.\n";
         let roster: std::collections::BTreeSet<String> =
             ["engineer", "qa", "chief"].map(String::from).into();
         crate::engine::store::workflow::load("demo.yaml", yaml, &roster).unwrap()
@@ -191,7 +198,7 @@ mod tests {
     fn blocks_for_known_stages_are_kept_and_the_rest_ignored() {
         let reply = "Here they are.\nOBJECTIVE: build\nWrite journal.py.\nPost implementation.\n\
                      END_OBJECTIVE\nOBJECTIVE: nope\nx\nEND_OBJECTIVE\nOBJECTIVE: check\n\n\
-                     END_OBJECTIVE\n";
+                     END_OBJECTIVE\nOBJECTIVE: sup\nFinish.\nEND_OBJECTIVE\n";
         let got = parse(reply, &wf());
         assert_eq!(
             got,
