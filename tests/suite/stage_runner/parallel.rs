@@ -155,3 +155,53 @@ fn the_stage_cap_is_set_with_configure_and_zero_is_refused() {
     );
     assert_eq!(mock.model_calls(), 0);
 }
+
+const CLASH: &str = r#"
+name: demo
+stages:
+  - id: left
+    agent: engineer
+    objective: Write shared.txt.
+  - id: right
+    agent: architect
+    objective: Write shared.txt too.
+"#;
+
+fn shared(text: &str) -> Reply {
+    Reply::text(&format!(
+        "ACTION: write\nPATH: shared.txt\nCONTENT:\n{text}\nEND_ACTION\nPROGRESS: yes\n"
+    ))
+}
+
+#[test]
+fn a_stage_whose_files_clash_with_an_earlier_one_of_its_batch_fails_and_the_first_stays() {
+    let mock = MockServer::start(Script::new(vec![
+        Reply::delay(500, shared("one")),
+        shared("two"),
+    ]));
+    let (_top, dir) = project(&mock, CLASH);
+    clk(&dir, &mock)
+        .args(["run", "--workflow", "demo"])
+        .output()
+        .unwrap();
+    assert_eq!(mock.model_calls(), 2);
+    let warned: Vec<String> = named(&dir, "warning")
+        .iter()
+        .filter_map(|e| e["message"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        warned.iter().any(|w| w
+            == "stage right failed: its work could not be merged: it changed shared.txt as \
+                another stage of the same batch did"),
+        "{warned:?}"
+    );
+    // The first stage's file is kept whole; nothing of the second is mixed in.
+    let text = fs::read_to_string(dir.join("shared.txt")).unwrap();
+    assert!(text == "one\n" || text == "two\n", "{text}");
+    let branches = std::process::Command::new("git")
+        .args(["branch", "--list", "clk/*"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&branches.stdout).trim(), "");
+}
