@@ -45,6 +45,19 @@ fn two_independent_stages_run_at_once_in_their_own_worktrees() {
         Reply::text(QA),
     ]));
     let (_top, dir) = project(&mock, SIDE_BY_SIDE);
+    // What a clk killed mid-batch leaves: a stage branch of a process that is gone.
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+    };
+    assert!(
+        git(&["branch", "clk/stage-20260101T000000000-0-left"])
+            .status
+            .success()
+    );
     let out = clk(&dir, &mock)
         .args(["run", "--workflow", "demo"])
         .output()
@@ -82,12 +95,8 @@ fn two_independent_stages_run_at_once_in_their_own_worktrees() {
     let finished = named(&dir, "stage_finished");
     assert_eq!(finished.len(), 3, "{finished:?}");
     assert!(finished.iter().all(|e| e["ok"] == true), "{finished:?}");
-    // No stage worktree or branch is left behind.
-    let branches = std::process::Command::new("git")
-        .args(["branch", "--list", "clk/*"])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
+    // No stage worktree or branch is left behind, nor the dead process's.
+    let branches = git(&["branch", "--list", "clk/*"]);
     assert_eq!(String::from_utf8_lossy(&branches.stdout).trim(), "");
 }
 

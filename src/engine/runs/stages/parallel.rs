@@ -6,7 +6,8 @@
 //! the next. A stage whose branch cannot be merged (its files conflict with an earlier stage's
 //! in the same batch, or hold uncommitted work) fails with that reason and its branch is
 //! dropped; the stages before it keep theirs. Without a git work tree to branch from, or when
-//! a worktree cannot be made, the batch runs one stage after another in place.
+//! a worktree cannot be made, the batch runs one stage after another in place. Stage
+//! worktrees a killed clk left behind are removed when the next batch starts.
 
 use tokio_util::sync::CancellationToken;
 
@@ -46,15 +47,42 @@ struct Tree {
     project: Project,
 }
 
+/// Prefix of a stage's worktree id: `stage-<stamp>-<pid>-<stage>`.
+const PREFIX: &str = "stage-";
+
+/// Remove the stage worktrees and branches a clk process left when it died mid-batch: its run
+/// runs the stage again, and the branch must not wait for `clk merge` as if it were a run.
+fn sweep(repo: &git2::Repository) {
+    let Ok(branches) = repo.branches(Some(git2::BranchType::Local)) else {
+        return;
+    };
+    let ids: Vec<String> = branches
+        .flatten()
+        .filter_map(|(b, _)| b.name().ok().flatten().map(str::to_string))
+        .filter_map(|n| n.strip_prefix(worktree::BRANCH_PREFIX).map(str::to_string))
+        .filter(|id| {
+            let pid = id
+                .strip_prefix(PREFIX)
+                .and_then(|rest| rest.split('-').nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            pid.is_some_and(|p| p != std::process::id() && !crate::engine::runs::isolate::alive(p))
+        })
+        .collect();
+    for id in ids {
+        let _ = worktree::remove(repo, &id, false);
+    }
+}
+
 /// Make a worktree per stage; None (and nothing left behind) when any cannot be made.
 fn trees(project: &Project, bus: &Bus, stages: &[Stage]) -> Option<Vec<Tree>> {
     let repo = git::open(&project.ws.work)?;
     repo.head().ok()?.peel_to_commit().ok()?;
+    sweep(&repo);
     let stamp = chrono::Local::now().format("%Y%m%dT%H%M%S%3f");
     let mut made: Vec<Tree> = Vec::new();
     for s in stages {
         let id = format!(
-            "stage-{stamp}-{}-{}",
+            "{PREFIX}{stamp}-{}-{}",
             std::process::id(),
             crate::engine::store::workspace::slug(&s.id, 40)
         );
