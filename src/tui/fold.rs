@@ -382,10 +382,30 @@ pub fn event(s: &mut AppState, ev: &Event) {
             "removed" => s.remove_card(name),
             _ => {}
         },
+        // Stages of one batch run at once: the title names each running one.
         Event::StageStarted {
             workflow, stage, ..
-        } => s.stage = Some(format!("{workflow}/{stage}")),
-        Event::StageFinished { .. } => s.stage = None,
+        } => {
+            let this = format!("{workflow}/{stage}");
+            s.stage = Some(match s.stage.take() {
+                Some(cur) if !cur.split(" + ").any(|r| r == this) => format!("{cur} + {this}"),
+                _ => this,
+            });
+        }
+        Event::StageFinished {
+            workflow, stage, ..
+        } => {
+            let this = format!("{workflow}/{stage}");
+            let left: Vec<String> = s
+                .stage
+                .take()
+                .unwrap_or_default()
+                .split(" + ")
+                .filter(|r| !r.is_empty() && *r != this)
+                .map(str::to_string)
+                .collect();
+            s.stage = (!left.is_empty()).then(|| left.join(" + "));
+        }
         Event::RunFinished { .. } => {
             s.stage = None;
             s.work_finished = true;

@@ -15,7 +15,7 @@ use crate::suite::worktree::git;
 use crate::support;
 use support::mock_server::{Fallback, MockServer, Reply, Script};
 
-fn clk(dir: &Path, mock: &MockServer) -> assert_cmd::Command {
+pub(crate) fn clk(dir: &Path, mock: &MockServer) -> assert_cmd::Command {
     let mut c = support::clk();
     c.current_dir(dir)
         .env("CLK_NO_TUI", "1")

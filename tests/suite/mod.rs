@@ -48,6 +48,7 @@ mod serve;
 mod serve_telegram;
 mod setup;
 mod shell_sandbox;
+mod stage_runner;
 mod syncs;
 mod tasks;
 mod tls_roots;

@@ -433,3 +433,48 @@ fn a_todo_list_shows_on_the_card_and_an_empty_one_clears_it() {
     );
     assert!(!card(&s, "engineer").contains("todos"));
 }
+
+/// Two stages of one batch run at once: both cards work, the title names both stages, and
+/// the one still running stays named when the other finishes.
+#[test]
+fn two_stages_at_once_show_two_working_cards() {
+    let mut s = state(100, 30);
+    for (agent, stage) in [("engineer", "left"), ("architect", "right")] {
+        ev(
+            &mut s,
+            Event::StageStarted {
+                workflow: "demo".into(),
+                stage: stage.into(),
+                agent: agent.into(),
+            },
+        );
+        start(&mut s, agent);
+        out(&mut s, agent, &format!("{agent} is writing"));
+    }
+    assert!(card(&s, "engineer").contains("engineer is writing"));
+    assert!(card(&s, "architect").contains("architect is writing"));
+    assert_eq!(
+        (s.status("engineer"), s.status("architect")),
+        (
+            clk::engine::ground::state::AgentStatus::Working,
+            clk::engine::ground::state::AgentStatus::Working
+        )
+    );
+    assert_eq!(s.stage.as_deref(), Some("demo/left + demo/right"));
+    finished(&mut s, "engineer", None);
+    ev(
+        &mut s,
+        Event::StageFinished {
+            workflow: "demo".into(),
+            stage: "left".into(),
+            ok: true,
+            reason: None,
+            commit: None,
+        },
+    );
+    assert_eq!(s.stage.as_deref(), Some("demo/right"));
+    assert!(card(&s, "architect").contains("architect is writing"));
+    use clk::engine::ground::state::AgentStatus;
+    assert_eq!(s.status("engineer"), AgentStatus::Done);
+    assert_eq!(s.status("architect"), AgentStatus::Working);
+}

@@ -17,11 +17,12 @@ use tokio_util::sync::CancellationToken;
 use super::mock_server::MockServer;
 
 /// Every robustness knob that spends extra calls, off (the cheapest setting).
-pub const KNOBS_OFF: [(&str, &str); 4] = [
+pub const KNOBS_OFF: [(&str, &str); 5] = [
     ("CLK_ROBUSTNESS_AUTO_CONSENSUS", "off"),
     ("CLK_ROBUSTNESS_AUTO_REFINE", "off"),
     ("CLK_ROBUSTNESS_MAX_QUALITY_RETRIES", "0"),
     ("CLK_ROBUSTNESS_PLATEAU_ACTION", "off"),
+    ("CLK_RECOVERY_DISPATCH_ON_UNMET_OUTPUTS", "false"),
 ];
 
 /// A fresh folder `p` inside a temp dir (the guard removes it).

@@ -1,5 +1,6 @@
 //! A call to an agent as a run makes it: the agents layer's dispatch, then what the reply asks
-//! of the run. Its blocking questions are routed to their peers and its role and workflow
+//! of the run. Its PROPOSE_CONSENSUS blocks fan out (within `consensus.max_samples`, two per
+//! reply at most), its blocking questions are routed to their peers and its role and workflow
 //! proposals applied, after the agent's own batch is committed.
 //!
 //! Every dispatch made by the runs and session layers goes through here, so no reply's
@@ -37,6 +38,8 @@ pub async fn dispatch(
     cancel: &CancellationToken,
 ) -> Result<DispatchOutcome, DispatchError> {
     let out = dispatch::dispatch(project, bus, req, cancel).await?;
+    // A careful dispatch runs these itself, at the end of its loops.
+    let out = robust::run_proposals(project, bus, req, out, cancel).await?;
     Ok(settle(project, bus, out, cancel).await)
 }
 

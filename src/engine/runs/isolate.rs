@@ -79,7 +79,7 @@ fn record_path(ws: &Workspace, run_id: &str) -> PathBuf {
     records_dir(ws).join(format!("{run_id}.json"))
 }
 
-fn alive(pid: u32) -> bool {
+pub(crate) fn alive(pid: u32) -> bool {
     // SAFETY: signal 0 only asks whether the process exists; nothing is sent.
     pid > 0 && unsafe { libc::kill(pid as i32, 0) } == 0
 }

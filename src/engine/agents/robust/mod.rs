@@ -8,7 +8,8 @@
 //! anything in it is applied, and a recoverable failure is sent back with a repair preamble,
 //! the last retry escalating to consensus; a refusal is not retried but told to the chief.
 //! Then, when a `refine:` block or `auto_refine` asks, a critic reviews the applied work until
-//! it accepts. A PROPOSE_CONSENSUS in the final reply runs last. Invariants: a reply that was
+//! it accepts. A PROPOSE_CONSENSUS in the final reply runs last ([`run_proposals`], which plain
+//! dispatches call too). Invariants: a reply that was
 //! turned down is never applied (only recorded); with every knob off, a dispatch costs exactly
 //! one provider call; a provider with fixed replies (the shell stub) gets one call per step,
 //! because asking it again cannot change its answer. Meta dispatches (recovery, checkpoint,
@@ -359,13 +360,19 @@ fn tell_chief_of_refusal(project: &Project, bus: &Bus, req: &DispatchRequest, ca
 }
 
 /// Run the PROPOSE_CONSENSUS blocks of the final reply; their merged answers join `out`.
-async fn run_proposals(
+/// Every dispatch that may propose goes through here: careful ones at their end, plain ones
+/// (casting, supervise, recovery, checkpoints) from `runs/call.rs`. A dry run or a failed
+/// reply starts none.
+pub async fn run_proposals(
     project: &Project,
     bus: &Bus,
     req: &DispatchRequest,
     mut out: DispatchOutcome,
     cancel: &CancellationToken,
 ) -> Result<DispatchOutcome, DispatchError> {
+    if req.dry_run || !out.ok || out.parsed.consensus.is_empty() {
+        return Ok(out);
+    }
     let proposals: Vec<_> = out
         .parsed
         .consensus

@@ -160,12 +160,37 @@ impl Default for SuperviseConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RecoveryConfig {
+    /// Times the chief is sent to unblock a workflow stuck on one failed stage.
     pub max_per_stage: u32,
+    /// A stage that left out declared outputs is asked once more, then the chief once.
+    pub dispatch_on_unmet_outputs: bool,
 }
 
 impl Default for RecoveryConfig {
     fn default() -> Self {
-        RecoveryConfig { max_per_stage: 3 }
+        RecoveryConfig {
+            max_per_stage: 3,
+            dispatch_on_unmet_outputs: true,
+        }
+    }
+}
+
+/// `workflow.*`: how a workflow pass runs its stages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WorkflowConfig {
+    /// Ready stages run at once, each in its own worktree (1: one after another).
+    pub max_parallel_stages: u32,
+    /// Before a cycle the chief drafts each stage's objective for this project.
+    pub meta_prompting: bool,
+}
+
+impl Default for WorkflowConfig {
+    fn default() -> Self {
+        WorkflowConfig {
+            max_parallel_stages: 2,
+            meta_prompting: false,
+        }
     }
 }
 

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use agents::{AgentSpec, AgentsFile};
 pub use blocks::{
     BlackboardConfig, BudgetConfig, CastingConfig, ConsensusConfig, DailyBudget, RecoveryConfig,
-    RetryConfig, SuperviseConfig, TasksConfig, ValidationConfig,
+    RetryConfig, SuperviseConfig, TasksConfig, ValidationConfig, WorkflowConfig,
 };
 pub use choices::{
     AutoConsensus, AutoRefine, Autonomy, PlateauAction, RollbackOnFailure, ServeConfig, UiConfig,
@@ -59,6 +59,8 @@ pub struct ClkConfig {
     pub validation: ValidationConfig,
     pub supervise: SuperviseConfig,
     pub recovery: RecoveryConfig,
+    /// Parallel stages and meta-prompting.
+    pub workflow: WorkflowConfig,
     pub consensus: ConsensusConfig,
     pub casting: CastingConfig,
     pub robustness: RobustnessConfig,
@@ -94,6 +96,7 @@ impl Default for ClkConfig {
             validation: ValidationConfig::default(),
             supervise: SuperviseConfig::default(),
             recovery: RecoveryConfig::default(),
+            workflow: WorkflowConfig::default(),
             consensus: ConsensusConfig::default(),
             casting: CastingConfig::default(),
             robustness: RobustnessConfig::default(),
@@ -201,6 +204,9 @@ impl ClkConfig {
         }
         if self.validation.output_keep_bytes < 1024 {
             return bad("validation.output_keep_bytes must be at least 1024");
+        }
+        if self.workflow.max_parallel_stages == 0 || self.workflow.max_parallel_stages > 16 {
+            return bad("workflow.max_parallel_stages must be between 1 and 16 (1: one at a time)");
         }
         if self.consensus.max_parallel == 0 {
             return bad("consensus.max_parallel must be at least 1");

@@ -98,3 +98,48 @@ fn a_rejected_settings_edit_stays_until_a_good_reload() {
         Some("settings reloaded: .clk/config/clk.config.json")
     );
 }
+
+/// Two stages run at once: both agents show as working, each with its own last line, and one
+/// finishing leaves the other working.
+#[test]
+fn two_agents_of_parallel_stages_work_at_the_same_time() {
+    let mut s = RunState::default();
+    for (agent, stage) in [("engineer", "left"), ("architect", "right")] {
+        s.apply(&Event::StageStarted {
+            workflow: "demo".into(),
+            stage: stage.into(),
+            agent: agent.into(),
+        });
+        s.apply(&Event::DispatchStarted {
+            agent: agent.into(),
+            stage: Some(stage.into()),
+            run_id: format!("r-{agent}"),
+            provider: "ollama".into(),
+            objective: "x".into(),
+            prompt_chars: 10,
+            dry_run: false,
+        });
+    }
+    for agent in ["engineer", "architect"] {
+        s.apply(&Event::AgentOutput {
+            agent: agent.into(),
+            run_id: format!("r-{agent}"),
+            stream: crate::engine::ground::events::Stream::Model,
+            line: format!("{agent} writing"),
+        });
+    }
+    assert_eq!(s.agents["engineer"].status, AgentStatus::Working);
+    assert_eq!(s.agents["architect"].status, AgentStatus::Working);
+    s.apply(&Event::DispatchFinished {
+        agent: "engineer".into(),
+        run_id: "r-engineer".into(),
+        ok: true,
+        error: None,
+        error_kind: None,
+        response_chars: 10,
+        elapsed_ms: 5,
+    });
+    assert_eq!(s.agents["engineer"].status, AgentStatus::Done);
+    assert_eq!(s.agents["architect"].status, AgentStatus::Working);
+    assert_eq!(s.agents["architect"].last_line, "architect writing");
+}

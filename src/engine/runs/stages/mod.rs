@@ -4,7 +4,11 @@
 
 mod attempt;
 mod checkpoint;
+pub mod meta;
+mod outputs;
+mod parallel;
 pub mod runner;
 pub mod supervise;
+mod validate;
 
 pub use checkpoint::Course;

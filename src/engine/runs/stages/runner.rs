@@ -1,5 +1,6 @@
 //! Running one pass of a workflow: every stage whose dependencies are met, in file order,
-//! until nothing more can run.
+//! until nothing more can run. Several ready stages run at once, each in its own worktree
+//! (`parallel.rs`, `workflow.max_parallel_stages`).
 //!
 //! A stage's agent sees the blackboard posts its `inputs:` select and the outputs it must
 //! declare. A stage with `validation` has its batch applied but not committed; the command
@@ -9,23 +10,20 @@
 //! stage did so the supervise loop can judge progress.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use super::attempt::dispatch_stage;
 use super::checkpoint::{self, Course, with_direction};
-use crate::engine::act::{confine, process};
-use crate::engine::agents::dispatch::{
-    CommitPolicy, DispatchError, DispatchOutcome, DispatchRequest, batch_commit_message,
-};
+use super::outputs;
+use super::parallel;
+use super::validate::validate;
+use crate::engine::agents::dispatch::{CommitPolicy, DispatchError, DispatchRequest};
 use crate::engine::agents::robust::policy::CHIEF;
 use crate::engine::ground::events::Event;
-use crate::engine::ground::redact::redact_text;
 use crate::engine::runs::call::dispatch;
 use crate::engine::store::blackboard;
 use crate::engine::store::bus::Bus;
-use crate::engine::store::git;
 use crate::engine::store::workflow::{
     Outcome, Stage, Workflow, blocked, completed, effective_selectors, ready, select,
 };
@@ -40,6 +38,8 @@ pub struct PassOptions {
     pub cycle_context: String,
     /// The chief's direction from a checkpoint in the previous cycle, for every stage.
     pub direction: Option<String>,
+    /// Stage objectives the chief drafted for this project (`workflow.meta_prompting`).
+    pub objectives: super::meta::Objectives,
 }
 
 /// How many times the chief is sent to recover each blocked stage.
@@ -199,6 +199,29 @@ pub async fn run_pass(
             }
             break;
         }
+        let max = project.config.workflow.max_parallel_stages as usize;
+        let batch = parallel::batch(&next, max);
+        if !opts.dry_run && batch.len() > 1 {
+            // Side by side, each in its own worktree; the stages left out wait for the next
+            // round.
+            for s in &batch {
+                started.insert(s.id.clone());
+            }
+            let done =
+                parallel::run_batch(project, bus, wf, &batch, opts, direction.as_deref(), cancel)
+                    .await?;
+            for (report, course) in done {
+                outcomes.insert(report.stage.clone(), report.outcome.clone());
+                reports.push(report);
+                if let Some(why) = steer(course, &mut direction, &mut redirect) {
+                    aborted = Some(why);
+                }
+            }
+            if aborted.is_some() {
+                break 'pass;
+            }
+            continue;
+        }
         for stage in next {
             // `/stop`: the stage that was running has finished; start no other.
             if bus.stop_requested() {
@@ -209,16 +232,9 @@ pub async fn run_pass(
                 run_stage(project, bus, wf, &stage, opts, direction.as_deref(), cancel).await?;
             outcomes.insert(stage.id.clone(), report.outcome.clone());
             reports.push(report);
-            match course {
-                Course::Continue => {}
-                Course::Redirect(d) => {
-                    direction = Some(d.clone());
-                    redirect = Some(d);
-                }
-                Course::Abort(why) => {
-                    aborted = Some(why);
-                    break 'pass;
-                }
+            if let Some(why) = steer(course, &mut direction, &mut redirect) {
+                aborted = Some(why);
+                break 'pass;
             }
         }
     }
@@ -230,19 +246,25 @@ pub async fn run_pass(
     })
 }
 
-fn outputs_contract(stage: &Stage) -> String {
-    if stage.outputs.is_empty() {
-        return String::new();
+/// Follow the chief's course after a stage: a redirect becomes the direction for the later
+/// stages and the next cycle; an abort's reason comes back.
+fn steer(
+    course: Course,
+    direction: &mut Option<String>,
+    redirect: &mut Option<String>,
+) -> Option<String> {
+    match course {
+        Course::Continue => None,
+        Course::Redirect(d) => {
+            *direction = Some(d.clone());
+            *redirect = Some(d);
+            None
+        }
+        Course::Abort(why) => Some(why),
     }
-    format!(
-        "REQUIRED OUTPUT CONTRACT: end with a POST whose PRODUCES line names: {}\n\
-         Example:\nPOST: finding\nPRODUCES: {}\nBODY:\n...\nEND_POST",
-        stage.outputs.join(", "),
-        stage.outputs.join(", ")
-    )
 }
 
-async fn run_stage(
+pub(super) async fn run_stage(
     project: &Project,
     bus: &Bus,
     wf: &Workflow,
@@ -273,9 +295,10 @@ async fn run_stage(
     );
     vars.insert("phase".into(), stage.phase.clone().unwrap_or_default());
     vars.insert("cycle_context".into(), opts.cycle_context.clone());
-    vars.insert("outputs_contract".into(), outputs_contract(stage));
+    vars.insert("outputs_contract".into(), outputs::contract(stage));
     let validated = stage.validation.is_some() && !opts.dry_run;
-    let mut objective = with_direction(&stage.objective, direction);
+    let drafted = super::meta::apply(&opts.objectives, &stage.id, &stage.objective);
+    let mut objective = with_direction(&drafted, direction);
     if stage.is_review() && stage.agent == CHIEF {
         objective.push_str(checkpoint::ASK);
     }
@@ -313,7 +336,18 @@ async fn run_stage(
         validate(project, bus, wf, stage, cmd, &out, &mut report, cancel).await;
     }
     if matches!(report.outcome, Outcome::Completed) && !opts.dry_run {
-        report.outputs_missing = missing_outputs(stage, &out);
+        let missing = outputs::missing(stage, &out);
+        if !missing.is_empty() {
+            let got = outputs::recover(project, bus, wf, stage, missing, cancel).await?;
+            for f in got.files {
+                if !report.files.contains(&f) {
+                    report.files.push(f);
+                }
+            }
+            report.posts += got.posts;
+            report.commit = got.commit.or(report.commit.take());
+            report.outputs_missing = got.missing;
+        }
     }
     let reason = match &report.outcome {
         Outcome::Completed if !report.outputs_missing.is_empty() => Some(format!(
@@ -336,139 +370,4 @@ async fn run_stage(
         checkpoint::after_review(project, bus, wf, stage, &out, cancel).await?
     };
     Ok((report, course))
-}
-
-fn missing_outputs(stage: &Stage, out: &DispatchOutcome) -> Vec<String> {
-    stage
-        .outputs
-        .iter()
-        .filter(|key| {
-            !out.parsed
-                .posts
-                .iter()
-                .any(|p| p.produces.iter().any(|k| k.eq_ignore_ascii_case(key)))
-        })
-        .cloned()
-        .collect()
-}
-
-/// Run the stage's validation; commit the batch when it passes, put it back when it fails.
-#[allow(clippy::too_many_arguments)]
-async fn validate(
-    project: &Project,
-    bus: &Bus,
-    wf: &Workflow,
-    stage: &Stage,
-    cmd: &str,
-    out: &DispatchOutcome,
-    report: &mut StageReport,
-    cancel: &CancellationToken,
-) {
-    let root = project.ws.work.clone();
-    let timeout = Duration::from_secs(project.config.validation.run_timeout_s);
-    let sandbox = confine::for_commands(&project.config.sandbox, &root);
-    let spec = process::Spec::shell(cmd, root.clone(), timeout, sandbox);
-    let (exit_code, timed_out, tail) = match process::run(&spec, cancel, |_| {}, |_, _| {}).await {
-        Ok(o) => {
-            if let Some(w) = &o.sandbox_warning {
-                bus.emit(Event::Warning {
-                    message: redact_text(&format!("validation `{cmd}`: {w}")),
-                });
-            }
-            let combined = o.combined();
-            let tail: Vec<&str> = combined.lines().rev().take(15).collect();
-            let tail = tail.into_iter().rev().collect::<Vec<_>>().join("\n");
-            match o.ending {
-                process::Ending::Exited(code) => (code, false, tail),
-                process::Ending::TimedOut | process::Ending::Idle => (None, true, tail),
-                process::Ending::Cancelled => (None, false, tail),
-            }
-        }
-        Err(e) => (None, false, e.to_string()),
-    };
-    bus.emit(Event::ValidationRan {
-        workflow: wf.name.clone(),
-        stage: stage.id.clone(),
-        command: redact_text(cmd),
-        exit_code,
-        timed_out,
-        output_tail: redact_text(&tail),
-    });
-    let outcome = match (timed_out, exit_code) {
-        (_, Some(0)) => "passed".to_string(),
-        (true, _) => "timed out".to_string(),
-        (false, Some(c)) => format!("failed (exit {c})"),
-        (false, None) => "was stopped".to_string(),
-    };
-    crate::engine::runs::isolate::note_check(
-        &project.ws,
-        exit_code == Some(0),
-        &format!("`{cmd}` of stage {} {outcome}", stage.id),
-    );
-    let files = out.batch.changed_paths();
-    let repo = git::open(&root);
-    if exit_code == Some(0) {
-        if files.is_empty() || !project.config.auto_commit {
-            return;
-        }
-        let Some(repo) = repo else { return };
-        let note = format!(
-            "Stage: {}.{}; validation `{}` passed",
-            wf.name, stage.id, cmd
-        );
-        let message = batch_commit_message(
-            &stage.agent,
-            &root,
-            &stage.objective,
-            &out.batch,
-            &out.usage,
-            &out.run_id,
-            &[note],
-        );
-        match git::commit_paths(&repo, &stage.agent, &files, &message) {
-            Ok(Some(info)) => {
-                bus.emit(Event::Committed {
-                    agent: stage.agent.clone(),
-                    sha: info.sha.clone(),
-                    subject: info.subject.clone(),
-                    files: files.clone(),
-                });
-                report.commit = Some(info.sha);
-            }
-            Ok(None) => {}
-            Err(e) => bus.emit(Event::Warning {
-                message: format!("commit of stage {} failed: {e}", stage.id),
-            }),
-        }
-        return;
-    }
-    let how = match (timed_out, exit_code) {
-        (true, _) => format!("timed out after {}s", timeout.as_secs()),
-        (false, Some(c)) => format!("exit {c}"),
-        (false, None) => "stopped".to_string(),
-    };
-    let last = tail.lines().last().unwrap_or_default();
-    let reason = format!("validation `{cmd}` failed ({how}): {last}");
-    if !files.is_empty() {
-        match repo.map(|r| git::restore_paths(&r, None, &files)) {
-            Some(Ok(_)) => bus.emit(Event::ChangesUndone {
-                agent: stage.agent.clone(),
-                files: files.clone(),
-                reason: reason.clone(),
-            }),
-            Some(Err(e)) => bus.emit(Event::Warning {
-                message: format!("could not undo stage {}: {e}", stage.id),
-            }),
-            None => bus.emit(Event::Warning {
-                message: format!(
-                    "stage {} failed validation; not a git repository, so its files were kept",
-                    stage.id
-                ),
-            }),
-        }
-    }
-    report.files.clear();
-    report.outcome = Outcome::Failed {
-        reason: redact_text(&reason),
-    };
 }

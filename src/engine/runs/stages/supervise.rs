@@ -178,10 +178,12 @@ pub async fn supervise(
             "Supervise cycle {cycle}/{max_cycles}, {} remaining.{refusal}",
             max_cycles - cycle
         );
+        let objectives = super::meta::objectives(&project, bus, &wf, opts.dry_run, cancel).await?;
         let pass_opts = PassOptions {
             dry_run: opts.dry_run,
             cycle_context,
             direction: direction.clone(),
+            objectives,
         };
         let pass = run_pass(&project, bus, &wf, &pass_opts, cancel).await?;
         report.cycles = cycle;
