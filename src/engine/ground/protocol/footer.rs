@@ -55,6 +55,13 @@ pub(super) fn apply_signal(signal: Signal, value: &str, line: usize, out: &mut P
             ];
             lookup(&WORDS, &word).map(|v| f.gate = Some(v))
         }
+        Signal::MaterialDefects => match word.as_str() {
+            "none" | "no" => Some(0),
+            _ => number(value)
+                .filter(|(x, _)| *x >= 0.0)
+                .map(|(x, _)| x as u32),
+        }
+        .map(|n| f.material_defects = Some(n)),
     };
     if applied.is_none() {
         let message = format!(

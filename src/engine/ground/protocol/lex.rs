@@ -51,10 +51,11 @@ pub(super) enum Signal {
     Score,
     Checkpoint,
     Gate,
+    MaterialDefects,
 }
 
 impl Signal {
-    const ALL: [(&'static str, Signal); 8] = [
+    const ALL: [(&'static str, Signal); 9] = [
         ("CONFIDENCE", Signal::Confidence),
         ("NEEDS_REVIEW", Signal::NeedsReview),
         ("PROGRESS", Signal::Progress),
@@ -63,6 +64,7 @@ impl Signal {
         ("SCORE", Signal::Score),
         ("CHECKPOINT", Signal::Checkpoint),
         ("GATE", Signal::Gate),
+        ("MATERIAL_DEFECTS", Signal::MaterialDefects),
     ];
 
     pub(super) fn name(self) -> &'static str {
@@ -75,6 +77,7 @@ impl Signal {
             Signal::Score => "SCORE",
             Signal::Checkpoint => "CHECKPOINT",
             Signal::Gate => "GATE",
+            Signal::MaterialDefects => "MATERIAL_DEFECTS",
         }
     }
 }
@@ -92,6 +95,7 @@ pub(super) enum Top<'a> {
     Workflow(Result<&'a str, &'a str>),
     Consensus(Result<&'a str, &'a str>),
     Todos,
+    AnswerKey,
     Footer(Signal, &'a str),
     Other,
 }
@@ -106,7 +110,7 @@ impl Top<'_> {
             Top::Post(name) | Top::Role(name) | Top::Workflow(name) | Top::Consensus(name) => {
                 name.is_ok()
             }
-            Top::Todos | Top::Footer(..) | Top::Other => false,
+            Top::Todos | Top::AnswerKey | Top::Footer(..) | Top::Other => false,
         }
     }
 }
@@ -137,6 +141,9 @@ pub(super) fn classify(trimmed: &str) -> Top<'_> {
     }
     if key.eq_ignore_ascii_case("TODOS") {
         return Top::Todos;
+    }
+    if key.eq_ignore_ascii_case("ANSWER_KEY") {
+        return Top::AnswerKey;
     }
     match lookup(&Signal::ALL, key) {
         Some(signal) => Top::Footer(signal, rest.trim()),

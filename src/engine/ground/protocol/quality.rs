@@ -191,6 +191,7 @@ pub fn score(text: &str, parsed: &Parsed, opts: &ScoreOptions) -> Quality {
             | BlockKind::Workflow
             | BlockKind::Consensus
             | BlockKind::Todos
+            | BlockKind::AnswerKey
             | BlockKind::Footer => true,
         })
         .count();
