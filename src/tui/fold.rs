@@ -39,6 +39,7 @@ fn level(ev: &Event) -> Level {
         Event::ProviderSwitched { usable: false, .. } => Level::Warn,
         Event::TutorialFinished { ok: false, .. } => Level::Warn,
         Event::BudgetStopped { .. } => Level::Error,
+        Event::Gauntlet { ok: false, .. } => Level::Warn,
         Event::BudgetReached { .. }
         | Event::BudgetOverrideApproved { .. }
         | Event::Warning { .. }
@@ -92,6 +93,7 @@ fn level(ev: &Event) -> Level {
         | Event::RefineRound { .. }
         | Event::CheckpointVerdict { .. }
         | Event::LoopSteered { .. }
+        | Event::Gauntlet { ok: true, .. }
         | Event::WorktreeCreated { .. }
         | Event::WorktreeRemoved { .. }
         | Event::MergeDone { .. } => Level::Info,
@@ -472,6 +474,7 @@ pub fn event(s: &mut AppState, ev: &Event) {
         | Event::SettingsReloaded { .. }
         | Event::SettingsRejected { .. }
         | Event::FilesChanging { .. }
-        | Event::LoopSteered { .. } => {}
+        | Event::LoopSteered { .. }
+        | Event::Gauntlet { .. } => {}
     }
 }

@@ -1,6 +1,7 @@
 pub mod call;
 pub mod done_gate;
 pub mod evaluate;
+pub mod gauntlet;
 pub mod isolate;
 pub mod loops;
 pub mod orchestrate;

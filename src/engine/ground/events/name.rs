@@ -65,6 +65,7 @@ impl Event {
             Event::CheckpointVerdict { .. } => "checkpoint_verdict",
             Event::StageRetry { .. } => "stage_retry",
             Event::LoopSteered { .. } => "loop_steered",
+            Event::Gauntlet { .. } => "gauntlet",
         }
     }
 }

@@ -363,6 +363,23 @@ pub fn describe(ev: &Event) -> Option<String> {
             "{loop_name} loop after iteration {iteration}: {step}: {}",
             short(message, 100)
         ),
+        Event::Gauntlet {
+            stage,
+            step,
+            round,
+            max_rounds,
+            message,
+            ..
+        } if *round > 0 => format!(
+            "gauntlet {stage} {step} {round}/{max_rounds}: {}",
+            short(message, 100)
+        ),
+        Event::Gauntlet {
+            stage,
+            step,
+            message,
+            ..
+        } => format!("gauntlet {stage} {step}: {}", short(message, 100)),
         // Some questions (the budget's) already end in the choice: say it once.
         Event::ConfirmRequested { question, .. } if question.trim_end().ends_with("(y/N)") => {
             format!("question: {}", question.trim_end())

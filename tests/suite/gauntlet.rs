@@ -1,0 +1,310 @@
+//! The gauntlet against the mock model server, through the real binary: a stage that
+//! converges after one revision, one that hits its preset's cap and is repaired once after the
+//! final check, one stopped by the session's dispatch budget, and a failed critique that keeps
+//! the worker's result; `/gauntlet` through the engine. Every run counts the mock's calls
+//! exactly.
+
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+use clk::engine::Engine;
+use clk::engine::ground::events::{Command as EngineCommand, Event};
+use clk::engine::ground::slash::{Slash, parse};
+use clk::engine::store::bus::Bus;
+use clk::engine::store::workspace::{read_json, write_json};
+use serde_json::Value;
+
+use super::engine_commands::{report, submit};
+use crate::support;
+use support::mock_project::{KNOBS_OFF, agent_of, new_dir, project, prompts};
+use support::mock_server::{MockServer, Reply, Script};
+
+const BUILD: &str = r#"
+name: g
+stages:
+  - id: build
+    agent: engineer
+    objective: Write app.txt with the greeting.
+"#;
+
+const TWO_BUILDS: &str = r#"
+name: g
+stages:
+  - id: build
+    agent: engineer
+    objective: Write app.txt with the greeting.
+  - id: docs
+    agent: engineer
+    depends_on: [build]
+    objective: Write docs.txt.
+"#;
+
+/// A worker reply that writes `path` and states its own answer key.
+fn work(path: &str, text: &str) -> String {
+    format!(
+        "Wrote {path}.\nACTION: write\nPATH: {path}\nCONTENT:\n{text}\nEND_ACTION\n\
+         ANSWER_KEY:\n- k1: {path} holds the greeting\nEND_ANSWER_KEY\nCONFIDENCE: 0.9\n"
+    )
+}
+
+/// A reply that writes `path` with no answer key.
+fn plain(path: &str, text: &str) -> String {
+    format!(
+        "Wrote {path}.\nACTION: write\nPATH: {path}\nCONTENT:\n{text}\nEND_ACTION\nCONFIDENCE: 0.9\n"
+    )
+}
+
+const REVISE: &str = "app.txt greets nobody.\nVERDICT: revise\nSCORE: 0.3\nMATERIAL_DEFECTS: 1\n";
+const ACCEPT: &str = "Nothing material left.\nVERDICT: accept\nSCORE: 0.95\nMATERIAL_DEFECTS: 0\n";
+
+fn clk(dir: &Path, mock: &MockServer, env: &[(&str, &str)]) -> Command {
+    let mut c = support::clk();
+    c.current_dir(dir)
+        .env("CLK_NO_TUI", "1")
+        .env("CLK_PROVIDER", "ollama")
+        .env("CLK_OLLAMA_ENDPOINT", mock.url())
+        .env("CLK_OLLAMA_MODEL", "test-model")
+        .envs(KNOBS_OFF.iter().copied())
+        .env("CLK_GAUNTLET_ENABLED", "true")
+        .envs(env.iter().copied());
+    c
+}
+
+/// `clk init`, the workflow, then `clk run --workflow g` for one cycle; returns the events.
+fn run(dir: &Path, mock: &MockServer, yaml: &str, env: &[(&str, &str)]) -> Vec<Value> {
+    clk(dir, mock, env).arg("init").assert().success();
+    fs::write(dir.join(".clk/config/workflows/g.yaml"), yaml).unwrap();
+    // One cycle does not meet the done gate, so the exit code says "not done": not tested.
+    clk(dir, mock, env)
+        .args(["run", "--workflow", "g", "--max-cycles", "1"])
+        .output()
+        .unwrap();
+    fs::read_to_string(dir.join(".clk/logs/activity.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// The gauntlet's steps as `step round ok`.
+fn steps(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "gauntlet")
+        .map(|e| format!("{} {} {}", e["step"].as_str().unwrap(), e["round"], e["ok"]))
+        .collect()
+}
+
+fn agents(mock: &MockServer) -> Vec<String> {
+    prompts(mock).iter().map(|p| agent_of(p)).collect()
+}
+
+#[test]
+fn a_gauntlet_converges_after_one_revision_and_retires_the_critic_loop() {
+    let (_top, dir) = new_dir();
+    let mock = MockServer::start(Script::new(vec![
+        Reply::text(&work("app.txt", "hello")),
+        Reply::text(REVISE),
+        Reply::text(&plain("app.txt", "hello, world")),
+        Reply::text(ACCEPT),
+        Reply::text("PASS k1\nVERDICT: accept\nSCORE: 1\nMATERIAL_DEFECTS: 0\n"),
+    ]));
+    // The critic loop would review every stage; the gauntlet covering it turns that off.
+    let events = run(&dir, &mock, BUILD, &[("CLK_ROBUSTNESS_AUTO_REFINE", "all")]);
+    assert_eq!(
+        agents(&mock),
+        ["engineer", "critic", "engineer", "critic", "critic"]
+    );
+    assert_eq!(
+        steps(&events),
+        [
+            "key 0 true",
+            "critique 1 false",
+            "revision 1 true",
+            "critique 2 true",
+            "verify 0 true",
+            "finished 0 true"
+        ]
+    );
+    assert!(!events.iter().any(|e| e["event"] == "refine_round"));
+    let all = prompts(&mock);
+    assert!(
+        all[1].contains("- k1: app.txt holds the greeting"),
+        "{}",
+        all[1]
+    );
+    assert!(all[2].contains("app.txt greets nobody."), "{}", all[2]);
+    assert_eq!(
+        fs::read_to_string(dir.join("app.txt")).unwrap(),
+        "hello, world\n"
+    );
+}
+
+#[test]
+fn a_gauntlet_that_hits_its_cap_is_verified_and_repaired_once() {
+    let (_top, dir) = new_dir();
+    let mock = MockServer::start(Script::new(vec![
+        Reply::text(&plain("app.txt", "hello")),
+        Reply::text("ANSWER_KEY:\n- k1: app.txt says hello, world\nEND_ANSWER_KEY\n"),
+        Reply::text(REVISE),
+        Reply::text(&plain("app.txt", "hello world")),
+        Reply::text("FAIL k1: no comma\nVERDICT: revise\nSCORE: 0.5\nMATERIAL_DEFECTS: 1\n"),
+        Reply::text(&plain("app.txt", "hello, world")),
+    ]));
+    let events = run(&dir, &mock, BUILD, &[("CLK_GAUNTLET_PRESET", "quick")]);
+    // Quick is one round: the key, one critique and its revision, the check and one repair.
+    assert_eq!(
+        agents(&mock),
+        [
+            "engineer", "critic", "critic", "engineer", "critic", "engineer"
+        ]
+    );
+    assert_eq!(
+        steps(&events),
+        [
+            "key 0 true",
+            "critique 1 false",
+            "revision 1 true",
+            "verify 0 false",
+            "repair 0 true",
+            "finished 0 true"
+        ]
+    );
+    let all = prompts(&mock);
+    assert!(
+        all[2].contains("- k1: app.txt says hello, world"),
+        "{}",
+        all[2]
+    );
+    assert!(all[5].contains("FAIL k1: no comma"), "{}", all[5]);
+    assert_eq!(
+        fs::read_to_string(dir.join("app.txt")).unwrap(),
+        "hello, world\n"
+    );
+}
+
+#[test]
+fn the_session_budget_stops_the_gauntlet_and_is_reported_once() {
+    let (_top, dir) = new_dir();
+    let mock = MockServer::start(Script::new(vec![
+        Reply::text(&work("app.txt", "hello")),
+        Reply::text(REVISE),
+        Reply::text(&plain("app.txt", "hello, world")),
+        Reply::text(&work("docs.txt", "docs")),
+    ]));
+    let events = run(&dir, &mock, TWO_BUILDS, &[("CLK_GAUNTLET_BUDGET", "2")]);
+    // Two gauntlet dispatches (critique, revision); the check finds the budget spent, and the
+    // second stage runs without the gauntlet.
+    assert_eq!(
+        agents(&mock),
+        ["engineer", "critic", "engineer", "engineer"]
+    );
+    assert_eq!(
+        steps(&events),
+        [
+            "key 0 true",
+            "critique 1 false",
+            "revision 1 true",
+            "budget 0 false",
+            "kept 0 false"
+        ]
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("app.txt")).unwrap(),
+        "hello, world\n"
+    );
+    assert_eq!(fs::read_to_string(dir.join("docs.txt")).unwrap(), "docs\n");
+}
+
+#[test]
+fn a_failed_critique_keeps_the_workers_result() {
+    let (_top, dir) = new_dir();
+    let mock = MockServer::start(Script::new(vec![
+        Reply::text(&work("app.txt", "hello")),
+        Reply::status(500, "critic down"),
+    ]));
+    let events = run(
+        &dir,
+        &mock,
+        BUILD,
+        &[
+            ("CLK_PROVIDER_RETRY_MAX_RETRIES", "0"),
+            ("CLK_PROVIDER_RETRY_STAGE_MAX_RETRIES", "0"),
+        ],
+    );
+    assert_eq!(agents(&mock), ["engineer", "critic"]);
+    assert_eq!(
+        steps(&events),
+        ["key 0 true", "critique 1 false", "kept 0 false"]
+    );
+    let finished = events
+        .iter()
+        .find(|e| e["event"] == "stage_finished" && e["stage"] == "build")
+        .unwrap();
+    assert_eq!(finished["ok"], true, "{finished}");
+    assert_eq!(fs::read_to_string(dir.join("app.txt")).unwrap(), "hello\n");
+}
+
+fn slash(text: &str) -> EngineCommand {
+    match parse(text).unwrap() {
+        Slash::Engine(c) => c,
+        other => panic!("{text}: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn gauntlet_slash_commands_switch_it_for_the_session_and_status_counts_dispatches() {
+    let (_top, dir) = new_dir();
+    let mock = MockServer::start(Script::new(vec![
+        Reply::text(&work("app.txt", "hello")),
+        Reply::text(ACCEPT),
+        Reply::text("PASS k1\nVERDICT: accept\nMATERIAL_DEFECTS: 0\n"),
+    ]));
+    let p = project(&dir, &mock, &KNOBS_OFF);
+    fs::write(p.ws.workflows_dir().join("g.yaml"), BUILD).unwrap();
+    // The engine reads the provider settings from disk for each command.
+    let mut v = read_json(&p.ws.providers_file()).unwrap().unwrap();
+    v["active"] = "ollama".into();
+    v["providers"]["ollama"]["endpoint"] = mock.url().into();
+    v["providers"]["ollama"]["model"] = "test-model".into();
+    write_json(&p.ws.providers_file(), &v).unwrap();
+    let (engine, _join) = Engine::spawn(p, Bus::new(None));
+    let mut rx = engine.subscribe();
+    let (events, ok, _) = submit(&engine, &mut rx, slash("/gauntlet status")).await;
+    assert!(ok);
+    assert_eq!(
+        report(&events, "gauntlet"),
+        [
+            "gauntlet: off (from the settings) · preset standard (3 round(s)) · scope producing \
+             · critic critic",
+            "dispatches this session: 0 of 500",
+            "this session: /gauntlet on|off|quick|standard|rigorous; keep it: clk configure \
+             --set gauntlet.enabled=true",
+        ]
+    );
+    let (_, ok, summary) = submit(&engine, &mut rx, slash("/gauntlet rigorous")).await;
+    assert!(ok);
+    assert_eq!(
+        summary,
+        "gauntlet on for this session, preset rigorous (5 round(s)); it covers the next stage"
+    );
+    let run = EngineCommand::Run {
+        workflow: "g".into(),
+        max_cycles: Some(1),
+        dry_run: false,
+    };
+    let (events, _, summary) = submit(&engine, &mut rx, run).await;
+    let gauntlet: Vec<&Event> = events
+        .iter()
+        .filter(|e| matches!(e, Event::Gauntlet { .. }))
+        .collect();
+    assert_eq!(gauntlet.len(), 4, "{summary}: {gauntlet:?}");
+    assert_eq!(mock.model_calls(), 3);
+    let (events, _, _) = submit(&engine, &mut rx, slash("/gauntlet")).await;
+    let lines = report(&events, "gauntlet");
+    assert!(lines[0].starts_with("gauntlet: on (set for this session) · preset rigorous"));
+    assert_eq!(lines[1], "dispatches this session: 2 of 500");
+    let (_, _, summary) = submit(&engine, &mut rx, slash("/gauntlet off")).await;
+    assert_eq!(summary, "gauntlet off for this session");
+}
