@@ -129,6 +129,17 @@ fn a_gauntlet_converges_after_one_revision_and_retires_the_critic_loop() {
     );
     assert!(!events.iter().any(|e| e["event"] == "refine_round"));
     let all = prompts(&mock);
+    // The worker is told how to state its key; the critic sees the task without that note.
+    assert!(
+        all[0].contains("GAUNTLET: critic will attack your result"),
+        "{}",
+        all[0]
+    );
+    assert!(
+        !all[1].contains("GAUNTLET: critic will attack"),
+        "{}",
+        all[1]
+    );
     assert!(
         all[1].contains("- k1: app.txt holds the greeting"),
         "{}",
@@ -244,6 +255,85 @@ fn a_failed_critique_keeps_the_workers_result() {
         .unwrap();
     assert_eq!(finished["ok"], true, "{finished}");
     assert_eq!(fs::read_to_string(dir.join("app.txt")).unwrap(), "hello\n");
+}
+
+#[test]
+fn a_stage_with_its_own_refine_block_keeps_its_critic_loop_under_the_gauntlet() {
+    let (_top, dir) = new_dir();
+    let yaml = format!("{BUILD}    refine:\n      max_rounds: 1\n");
+    let mock = MockServer::start(Script::new(vec![
+        Reply::text(&work("app.txt", "hello")),
+        Reply::text(ACCEPT),
+        Reply::text(ACCEPT),
+        Reply::text("PASS k1\nVERDICT: accept\nMATERIAL_DEFECTS: 0\n"),
+    ]));
+    let events = run(
+        &dir,
+        &mock,
+        &yaml,
+        &[
+            ("CLK_ROBUSTNESS_AUTO_REFINE", "careful_only"),
+            ("CLK_GAUNTLET_PRESET", "quick"),
+        ],
+    );
+    assert_eq!(agents(&mock), ["engineer", "critic", "critic", "critic"]);
+    let refine: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "refine_round")
+        .collect();
+    assert_eq!(refine.len(), 1);
+    assert_eq!(
+        steps(&events),
+        [
+            "key 0 true",
+            "critique 1 true",
+            "verify 0 true",
+            "finished 0 true"
+        ]
+    );
+}
+
+#[test]
+fn gauntlet_settings_are_set_with_configure_and_bad_words_are_refused() {
+    let (_top, dir) = new_dir();
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        support::clk()
+            .args(args)
+            .current_dir(&dir)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["init"], &[]).status.success());
+    for set in [
+        "gauntlet.enabled=true",
+        "gauntlet.preset=rigorous",
+        "gauntlet.scope=all",
+        "gauntlet.budget=40",
+    ] {
+        let out = run(&["configure", "--set", set], &[]);
+        assert!(out.status.success(), "{set}: {out:?}");
+    }
+    let saved: Value =
+        serde_json::from_str(&fs::read_to_string(dir.join(".clk/config/clk.config.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved["gauntlet"]["enabled"], true);
+    assert_eq!(saved["gauntlet"]["preset"], "rigorous");
+    assert_eq!(saved["gauntlet"]["scope"], "all");
+    assert_eq!(saved["gauntlet"]["budget"], 40);
+    let bad = run(&["configure", "--set", "gauntlet.preset=max"], &[]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("gauntlet.preset is \"max\"; use one of: quick, standard, rigorous"),
+        "{err}"
+    );
+    let bad = run(&["status"], &[("CLK_GAUNTLET_SCOPE", "some")]);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("gauntlet.scope is \"some\"; use one of: careful_only, producing, all"),
+        "{err}"
+    );
 }
 
 fn slash(text: &str) -> EngineCommand {

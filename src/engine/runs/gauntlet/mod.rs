@@ -49,6 +49,18 @@ pub fn plan_for(project: &Project, bus: &Bus, stage: &Stage) -> Option<Plan> {
     Some(plan)
 }
 
+/// The worker's request for a covered stage: told that a critic will attack the result, and
+/// how to state the checks it should pass.
+pub fn brief(req: &DispatchRequest, plan: &Plan) -> DispatchRequest {
+    let mut req = req.clone();
+    req.objective = format!(
+        "{}\n\n{}",
+        req.objective,
+        prompts::brief(&plan.critic, plan.rounds)
+    );
+    req
+}
+
 struct Run<'a> {
     project: &'a Project,
     bus: &'a Bus,

@@ -32,6 +32,16 @@ fn files(work: &DispatchOutcome) -> String {
     }
 }
 
+/// What a covered stage's worker is told at the end of its objective.
+pub fn brief(critic: &str, rounds: u32) -> String {
+    format!(
+        "GAUNTLET: {critic} will attack your result (up to {rounds} round(s)) and then check it \
+         against an answer key. State the checks your result must pass at the end of your \
+         reply:\nANSWER_KEY:\n- k1: <a concrete check, e.g. a command that must pass>\n\
+         END_ANSWER_KEY"
+    )
+}
+
 pub fn derive(agent: &str, objective: &str) -> String {
     format!(
         "GAUNTLET answer key: before {agent}'s result is judged, write the checks it must pass \

@@ -35,7 +35,8 @@ pub(super) async fn dispatch_stage(
     let Some(plan) = gauntlet::plan_for(project, bus, stage) else {
         return dispatch_rounds(project, bus, wf, stage, req, false, cancel).await;
     };
-    let out = dispatch_rounds(project, bus, wf, stage, req, true, cancel).await?;
+    let briefed = gauntlet::brief(req, &plan);
+    let out = dispatch_rounds(project, bus, wf, stage, &briefed, true, cancel).await?;
     gauntlet::run(project, bus, wf, stage, req, &plan, out, cancel).await
 }
 
