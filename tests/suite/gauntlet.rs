@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::engine_commands::{report, submit};
 use crate::support;
-use support::mock_project::{KNOBS_OFF, agent_of, new_dir, project, prompts};
+use support::mock_project::{KNOBS_OFF, agent_of, clk_on, new_dir, project, prompts};
 use support::mock_server::{MockServer, Reply, Script};
 
 const BUILD: &str = r#"
@@ -59,13 +59,8 @@ const REVISE: &str = "app.txt greets nobody.\nVERDICT: revise\nSCORE: 0.3\nMATER
 const ACCEPT: &str = "Nothing material left.\nVERDICT: accept\nSCORE: 0.95\nMATERIAL_DEFECTS: 0\n";
 
 fn clk(dir: &Path, mock: &MockServer, env: &[(&str, &str)]) -> Command {
-    let mut c = support::clk();
-    c.current_dir(dir)
-        .env("CLK_NO_TUI", "1")
-        .env("CLK_PROVIDER", "ollama")
-        .env("CLK_OLLAMA_ENDPOINT", mock.url())
-        .env("CLK_OLLAMA_MODEL", "test-model")
-        .envs(KNOBS_OFF.iter().copied())
+    let mut c = clk_on(dir, mock);
+    c.envs(KNOBS_OFF.iter().copied())
         .env("CLK_GAUNTLET_ENABLED", "true")
         .envs(env.iter().copied());
     c

@@ -72,13 +72,7 @@ async fn a_redirect_checkpoint_feeds_the_chiefs_direction_to_the_next_stage() {
 }
 
 fn clk(dir: &Path, mock: &MockServer) -> Command {
-    let mut c = support::clk();
-    c.current_dir(dir)
-        .env("CLK_NO_TUI", "1")
-        .env("CLK_PROVIDER", "ollama")
-        .env("CLK_OLLAMA_ENDPOINT", mock.url())
-        .env("CLK_OLLAMA_MODEL", "test-model");
-    c
+    clk_on(dir, mock)
 }
 
 #[test]

@@ -122,3 +122,14 @@ pub fn run_metas(p: &Project) -> Vec<Value> {
         .filter_map(|t| serde_json::from_str(&t).ok())
         .collect()
 }
+
+/// The real binary in `dir`, headless, with every agent answered by `mock`.
+pub fn clk_on(dir: &Path, mock: &MockServer) -> assert_cmd::Command {
+    let mut c = super::clk();
+    c.current_dir(dir)
+        .env("CLK_NO_TUI", "1")
+        .env("CLK_PROVIDER", "ollama")
+        .env("CLK_OLLAMA_ENDPOINT", mock.url())
+        .env("CLK_OLLAMA_MODEL", "test-model");
+    c
+}

@@ -13,8 +13,8 @@
 //! wins; an open one is reported and only its head is taken, so the lines after it are read as
 //! usual.
 
-use super::footer::apply_signal;
-use super::lex::{Top, classify, is_end};
+use super::footer::{apply_signal, list_end};
+use super::lex::{Top, classify};
 use super::span::report;
 use super::types::{BlockKind, KeyCheck, Parsed};
 
@@ -24,19 +24,7 @@ const MAX_ID: usize = 40;
 /// Reads the block whose head is at index `head`; returns where the walk resumes.
 pub(super) fn parse_answer_key(lines: &[&str], head: usize, out: &mut Parsed) -> usize {
     let line = head + 1;
-    let mut end = None;
-    for (j, l) in lines.iter().enumerate().skip(head + 1) {
-        let trimmed = l.trim();
-        if is_end(trimmed, "END_ANSWER_KEY") {
-            end = Some(j);
-            break;
-        }
-        let top = classify(trimmed);
-        if top.opens_block() || top == Top::AnswerKey {
-            break;
-        }
-    }
-    let Some(end) = end else {
+    let Some(end) = list_end(lines, head, "END_ANSWER_KEY", Top::AnswerKey) else {
         report(
             out,
             line,
