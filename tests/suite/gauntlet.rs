@@ -393,3 +393,23 @@ async fn gauntlet_slash_commands_switch_it_for_the_session_and_status_counts_dis
     let (_, _, summary) = submit(&engine, &mut rx, slash("/gauntlet off")).await;
     assert_eq!(summary, "gauntlet off for this session");
 }
+
+#[test]
+fn the_dashboard_switches_the_gauntlet_and_shows_its_status() {
+    use super::tui_tmux::{Tmux, launch, need_tmux, project};
+    need_tmux!();
+    let dir = project();
+    let t = Tmux::start("gauntlet");
+    launch(&t, dir.path(), "");
+    t.wait_for("type your idea", 20);
+    t.line("/gauntlet status");
+    t.wait_for("gauntlet: off (from the settings)", 20);
+    t.line("/gauntlet quick");
+    t.wait_for("gauntlet on for this session, preset quick", 20);
+    t.line("/gauntlet");
+    t.wait_for("gauntlet: on (set for this session) · preset quick", 20);
+    t.line("/gauntlet max");
+    t.wait_for("usage: /gauntlet on|off|quick|standard|rigorous|status", 20);
+    t.line("/quit");
+    t.wait_prompt(10);
+}
