@@ -66,20 +66,34 @@ fn clk(dir: &Path, mock: &MockServer, env: &[(&str, &str)]) -> Command {
     c
 }
 
-/// `clk init`, the workflow, then `clk run --workflow g` for one cycle; returns the events.
-fn run(dir: &Path, mock: &MockServer, yaml: &str, env: &[(&str, &str)]) -> Vec<Value> {
+/// `clk init`, the workflow, then `clk run --workflow g` for one cycle; returns the events
+/// and what the run printed.
+fn run(dir: &Path, mock: &MockServer, yaml: &str, env: &[(&str, &str)]) -> (Vec<Value>, String) {
+    run_with(dir, mock, yaml, env, &[])
+}
+
+/// As [`run`], with `flags` before the subcommand (`--json`).
+fn run_with(
+    dir: &Path,
+    mock: &MockServer,
+    yaml: &str,
+    env: &[(&str, &str)],
+    flags: &[&str],
+) -> (Vec<Value>, String) {
     clk(dir, mock, env).arg("init").assert().success();
     fs::write(dir.join(".clk/config/workflows/g.yaml"), yaml).unwrap();
     // One cycle does not meet the done gate, so the exit code says "not done": not tested.
-    clk(dir, mock, env)
+    let out = clk(dir, mock, env)
+        .args(flags)
         .args(["run", "--workflow", "g", "--max-cycles", "1"])
         .output()
         .unwrap();
-    fs::read_to_string(dir.join(".clk/logs/activity.jsonl"))
+    let events = fs::read_to_string(dir.join(".clk/logs/activity.jsonl"))
         .unwrap()
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
+        .collect();
+    (events, String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The gauntlet's steps as `step round ok`.
@@ -106,7 +120,15 @@ fn a_gauntlet_converges_after_one_revision_and_retires_the_critic_loop() {
         Reply::text("PASS k1\nVERDICT: accept\nSCORE: 1\nMATERIAL_DEFECTS: 0\n"),
     ]));
     // The critic loop would review every stage; the gauntlet covering it turns that off.
-    let events = run(&dir, &mock, BUILD, &[("CLK_ROBUSTNESS_AUTO_REFINE", "all")]);
+    let (events, printed) = run(&dir, &mock, BUILD, &[("CLK_ROBUSTNESS_AUTO_REFINE", "all")]);
+    // The headless log says each step in words.
+    for line in [
+        "gauntlet build critique 1/3: revise, 1 material defect(s), score 0.30",
+        "gauntlet build revision 1/3: 1 file(s) changed",
+        "gauntlet build verify: accept, 0 material defect(s), score 1.00",
+    ] {
+        assert!(printed.contains(line), "{line} not in:\n{printed}");
+    }
     assert_eq!(
         agents(&mock),
         ["engineer", "critic", "engineer", "critic", "critic"]
@@ -158,7 +180,7 @@ fn a_gauntlet_that_hits_its_cap_is_verified_and_repaired_once() {
         Reply::text("FAIL k1: no comma\nVERDICT: revise\nSCORE: 0.5\nMATERIAL_DEFECTS: 1\n"),
         Reply::text(&plain("app.txt", "hello, world")),
     ]));
-    let events = run(&dir, &mock, BUILD, &[("CLK_GAUNTLET_PRESET", "quick")]);
+    let (events, _) = run(&dir, &mock, BUILD, &[("CLK_GAUNTLET_PRESET", "quick")]);
     // Quick is one round: the key, one critique and its revision, the check and one repair.
     assert_eq!(
         agents(&mock),
@@ -199,7 +221,7 @@ fn the_session_budget_stops_the_gauntlet_and_is_reported_once() {
         Reply::text(&plain("app.txt", "hello, world")),
         Reply::text(&work("docs.txt", "docs")),
     ]));
-    let events = run(&dir, &mock, TWO_BUILDS, &[("CLK_GAUNTLET_BUDGET", "2")]);
+    let (events, _) = run(&dir, &mock, TWO_BUILDS, &[("CLK_GAUNTLET_BUDGET", "2")]);
     // Two gauntlet dispatches (critique, revision); the check finds the budget spent, and the
     // second stage runs without the gauntlet.
     assert_eq!(
@@ -230,7 +252,7 @@ fn a_failed_critique_keeps_the_workers_result() {
         Reply::text(&work("app.txt", "hello")),
         Reply::status(500, "critic down"),
     ]));
-    let events = run(
+    let (events, printed) = run_with(
         &dir,
         &mock,
         BUILD,
@@ -238,12 +260,19 @@ fn a_failed_critique_keeps_the_workers_result() {
             ("CLK_PROVIDER_RETRY_MAX_RETRIES", "0"),
             ("CLK_PROVIDER_RETRY_STAGE_MAX_RETRIES", "0"),
         ],
+        &["--json"],
     );
     assert_eq!(agents(&mock), ["engineer", "critic"]);
     assert_eq!(
         steps(&events),
         ["key 0 true", "critique 1 false", "kept 0 false"]
     );
+    // `--json` prints the same events as the log.
+    let printed: Vec<Value> = printed
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(steps(&printed), steps(&events));
     let finished = events
         .iter()
         .find(|e| e["event"] == "stage_finished" && e["stage"] == "build")
@@ -262,7 +291,7 @@ fn a_stage_with_its_own_refine_block_keeps_its_critic_loop_under_the_gauntlet() 
         Reply::text(ACCEPT),
         Reply::text("PASS k1\nVERDICT: accept\nMATERIAL_DEFECTS: 0\n"),
     ]));
-    let events = run(
+    let (events, _) = run(
         &dir,
         &mock,
         &yaml,

@@ -370,16 +370,11 @@ pub fn describe(ev: &Event) -> Option<String> {
             max_rounds,
             message,
             ..
-        } if *round > 0 => format!(
-            "gauntlet {stage} {step} {round}/{max_rounds}: {}",
-            short(message, 100)
-        ),
-        Event::Gauntlet {
-            stage,
-            step,
-            message,
-            ..
-        } => format!("gauntlet {stage} {step}: {}", short(message, 100)),
+        } => {
+            let at = (*round > 0).then(|| format!(" {round}/{max_rounds}"));
+            let at = at.unwrap_or_default();
+            format!("gauntlet {stage} {step}{at}: {}", short(message, 100))
+        }
         // Some questions (the budget's) already end in the choice: say it once.
         Event::ConfirmRequested { question, .. } if question.trim_end().ends_with("(y/N)") => {
             format!("question: {}", question.trim_end())
