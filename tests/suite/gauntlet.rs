@@ -180,7 +180,9 @@ fn a_gauntlet_that_hits_its_cap_is_verified_and_repaired_once() {
         Reply::text("FAIL k1: no comma\nVERDICT: revise\nSCORE: 0.5\nMATERIAL_DEFECTS: 1\n"),
         Reply::text(&plain("app.txt", "hello, world")),
     ]));
-    let (events, _) = run(&dir, &mock, BUILD, &[("CLK_GAUNTLET_PRESET", "quick")]);
+    // A declared output: its contract is the worker's, never the critic's.
+    let yaml = format!("{BUILD}    outputs: [greeting]\n");
+    let (events, _) = run(&dir, &mock, &yaml, &[("CLK_GAUNTLET_PRESET", "quick")]);
     // Quick is one round: the key, one critique and its revision, the check and one repair.
     assert_eq!(
         agents(&mock),
@@ -206,6 +208,11 @@ fn a_gauntlet_that_hits_its_cap_is_verified_and_repaired_once() {
         all[2]
     );
     assert!(all[5].contains("FAIL k1: no comma"), "{}", all[5]);
+    let contract = "REQUIRED OUTPUT CONTRACT";
+    assert!(all[0].contains(contract), "{}", all[0]);
+    for critic in [1, 2, 4] {
+        assert!(!all[critic].contains(contract), "{}", all[critic]);
+    }
     assert_eq!(
         fs::read_to_string(dir.join("app.txt")).unwrap(),
         "hello, world\n"

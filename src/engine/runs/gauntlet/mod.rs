@@ -150,6 +150,8 @@ impl Run<'_> {
         req.objective = objective;
         req.vars.insert("phase".into(), phase.into());
         if !worker {
+            // The stage's variables (its outputs contract, its digest) are the worker's.
+            req.vars = [("phase".to_string(), phase.to_string())].into();
             req.agent = agent.to_string();
             req.stage = Some(format!("{}-gauntlet", self.stage.id));
             req.commit = CommitPolicy::Now;
