@@ -367,6 +367,94 @@ fn gauntlet_settings_are_set_with_configure_and_bad_words_are_refused() {
     );
 }
 
+#[test]
+fn a_failed_revision_keeps_the_result_before_it() {
+    let (_top, dir) = new_dir();
+    let mock = MockServer::start(Script::new(vec![
+        Reply::text(&work("app.txt", "hello")),
+        Reply::text(REVISE),
+        Reply::status(500, "worker down"),
+    ]));
+    let env = [
+        ("CLK_PROVIDER_RETRY_MAX_RETRIES", "0"),
+        ("CLK_PROVIDER_RETRY_STAGE_MAX_RETRIES", "0"),
+    ];
+    let (events, _) = run(&dir, &mock, BUILD, &env);
+    assert_eq!(agents(&mock), ["engineer", "critic", "engineer"]);
+    assert_eq!(
+        steps(&events),
+        [
+            "key 0 true",
+            "critique 1 false",
+            "revision 1 false",
+            "kept 0 false"
+        ]
+    );
+    assert_eq!(fs::read_to_string(dir.join("app.txt")).unwrap(), "hello\n");
+}
+
+/// The engine on a project with workflow `g` (BUILD), its agents answered by `mock`.
+fn engine(
+    dir: &Path,
+    mock: &MockServer,
+) -> (clk::engine::EngineHandle, tokio::task::JoinHandle<()>) {
+    let p = project(dir, mock, &KNOBS_OFF);
+    fs::write(p.ws.workflows_dir().join("g.yaml"), BUILD).unwrap();
+    // The engine reads the provider settings from disk for each command.
+    let mut v = read_json(&p.ws.providers_file()).unwrap().unwrap();
+    v["active"] = "ollama".into();
+    v["providers"]["ollama"]["endpoint"] = mock.url().into();
+    v["providers"]["ollama"]["model"] = "test-model".into();
+    write_json(&p.ws.providers_file(), &v).unwrap();
+    Engine::spawn(p, Bus::new(None))
+}
+
+#[tokio::test]
+async fn stop_during_a_critique_ends_the_gauntlet_with_the_result_kept() {
+    let (_top, dir) = new_dir();
+    let mock = MockServer::start(Script::new(vec![
+        Reply::text(&work("app.txt", "hello")),
+        Reply::delay(800, Reply::text(REVISE)),
+    ]));
+    let (engine, _join) = engine(&dir, &mock);
+    let mut rx = engine.subscribe();
+    let (_, ok, _) = submit(&engine, &mut rx, slash("/gauntlet on")).await;
+    assert!(ok);
+    let id = engine
+        .submit(EngineCommand::Run {
+            workflow: "g".into(),
+            max_cycles: Some(1),
+            dry_run: false,
+        })
+        .unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let ev = tokio::time::timeout(std::time::Duration::from_secs(60), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if matches!(&ev, Event::DispatchStarted { agent, .. } if agent == "critic") {
+            engine.submit(EngineCommand::Stop).unwrap();
+        }
+        if matches!(&ev, Event::TaskFinished { task_id, .. } if *task_id == id) {
+            break;
+        }
+        seen.push(ev);
+    }
+    // The critique in flight finished; no revision and no check followed it.
+    assert_eq!(mock.model_calls(), 2);
+    let steps: Vec<(String, String)> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::Gauntlet { step, message, .. } => Some((step.clone(), message.clone())),
+            _ => None,
+        })
+        .collect();
+    let names: Vec<&str> = steps.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(names, ["key", "critique", "kept"], "{steps:?}");
+    assert!(steps[2].1.starts_with("stopped;"), "{steps:?}");
+}
+
 fn slash(text: &str) -> EngineCommand {
     match parse(text).unwrap() {
         Slash::Engine(c) => c,
@@ -382,15 +470,7 @@ async fn gauntlet_slash_commands_switch_it_for_the_session_and_status_counts_dis
         Reply::text(ACCEPT),
         Reply::text("PASS k1\nVERDICT: accept\nMATERIAL_DEFECTS: 0\n"),
     ]));
-    let p = project(&dir, &mock, &KNOBS_OFF);
-    fs::write(p.ws.workflows_dir().join("g.yaml"), BUILD).unwrap();
-    // The engine reads the provider settings from disk for each command.
-    let mut v = read_json(&p.ws.providers_file()).unwrap().unwrap();
-    v["active"] = "ollama".into();
-    v["providers"]["ollama"]["endpoint"] = mock.url().into();
-    v["providers"]["ollama"]["model"] = "test-model".into();
-    write_json(&p.ws.providers_file(), &v).unwrap();
-    let (engine, _join) = Engine::spawn(p, Bus::new(None));
+    let (engine, _join) = engine(&dir, &mock);
     let mut rx = engine.subscribe();
     let (events, ok, _) = submit(&engine, &mut rx, slash("/gauntlet status")).await;
     assert!(ok);

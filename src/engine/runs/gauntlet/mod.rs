@@ -174,6 +174,7 @@ impl Run<'_> {
         let mut work = out;
         for round in 1..=self.plan.rounds {
             if self.halted() {
+                self.kept("stopped");
                 return Ok(work);
             }
             let text = prompts::critique(agent, objective, &key, round, self.plan.rounds, &work);
@@ -199,6 +200,10 @@ impl Run<'_> {
             if j.clean {
                 break;
             }
+            if self.halted() {
+                self.kept("stopped");
+                return Ok(work);
+            }
             let text = prompts::revision(objective, &key, critic, &c.reply);
             let Some(r) = self.ask(agent, text, "gauntlet_revision", true).await? else {
                 return Ok(work);
@@ -223,6 +228,7 @@ impl Run<'_> {
             work = merge(work, r);
         }
         if self.halted() {
+            self.kept("stopped");
             return Ok(work);
         }
         self.verify(&key, work).await
@@ -309,6 +315,7 @@ impl Run<'_> {
             return Ok(work);
         }
         if self.halted() {
+            self.kept("stopped");
             return Ok(work);
         }
         let text = prompts::repair(objective, key, critic, &v.reply);
