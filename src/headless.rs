@@ -106,6 +106,7 @@ pub fn summary(state: &RunState) -> String {
         (r.quality_retries, "quality repair(s)"),
         (r.consensus_runs, "consensus run(s)"),
         (r.refine_rounds, "critic review(s)"),
+        (r.gauntlet_steps, "gauntlet step(s)"),
         (r.stage_retries, "stage retry(ies)"),
         (r.refusals, "refusal(s)"),
     ] {

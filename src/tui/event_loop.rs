@@ -106,6 +106,7 @@ pub fn task_label(cmd: &Command) -> Option<String> {
         Command::Diag => "diag".into(),
         Command::Workspaces => "workspaces".into(),
         Command::ShowBudget | Command::SetCap { .. } => "budget".into(),
+        Command::Gauntlet { .. } => "gauntlet".into(),
         Command::Tutorial => "tutorial".into(),
         Command::Queue { .. } => "queue".into(),
         Command::Stop | Command::Confirm { .. } | Command::Abort | Command::Shutdown => {

@@ -39,6 +39,7 @@ fn level(ev: &Event) -> Level {
         Event::ProviderSwitched { usable: false, .. } => Level::Warn,
         Event::TutorialFinished { ok: false, .. } => Level::Warn,
         Event::BudgetStopped { .. } => Level::Error,
+        Event::Gauntlet { ok: false, .. } => Level::Warn,
         Event::BudgetReached { .. }
         | Event::BudgetOverrideApproved { .. }
         | Event::Warning { .. }
@@ -100,6 +101,7 @@ fn level(ev: &Event) -> Level {
             dispatched: true, ..
         }
         | Event::MissionStep { .. }
+        | Event::Gauntlet { ok: true, .. }
         | Event::WorktreeCreated { .. }
         | Event::WorktreeRemoved { .. }
         | Event::MergeDone { .. } => Level::Info,
@@ -503,6 +505,7 @@ pub fn event(s: &mut AppState, ev: &Event) {
         | Event::LoopSteered { .. }
         | Event::TodosUpdated { .. }
         | Event::Delegated { .. }
-        | Event::MissionStep { .. } => {}
+        | Event::MissionStep { .. }
+        | Event::Gauntlet { .. } => {}
     }
 }

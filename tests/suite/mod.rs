@@ -18,6 +18,7 @@ mod done_gate;
 mod engine_commands;
 mod engine_ops;
 mod forgery;
+mod gauntlet;
 mod house_rules;
 mod isolation_flow;
 mod jail_props;

@@ -285,8 +285,8 @@ fn input_states() {
 #[test]
 fn help_overlay_lists_every_command() {
     // Tall enough for every command; a shorter screen scrolls (see tui_cards).
-    let s = state(90, 34);
-    let text = widget(90, 34, |a, b| help::render(&s, a, b));
+    let s = state(90, 35);
+    let text = widget(90, 35, |a, b| help::render(&s, a, b));
     for c in clk::engine::ground::slash::COMMANDS {
         assert!(text.contains(c.name), "{} missing from help", c.name);
     }

@@ -125,6 +125,8 @@ pub enum Command {
     /// `budget.session_usd_cap` or `budget.agent_usd_caps.<agent>`; 0 turns it off. The next
     /// dispatch checks it, including one in work already running.
     SetCap { key: String, usd: f64 },
+    /// `/gauntlet`: turn it on or off or pick its preset for this session, or show its state.
+    Gauntlet { action: GauntletAction },
     /// Run the sample idea on the built-in provider in a scratch project.
     Tutorial,
     /// The answer to a `ConfirmRequested` question.
@@ -133,6 +135,21 @@ pub enum Command {
     Abort,
     /// Finish: no new tasks are accepted; the engine ends when running tasks are done.
     Shutdown,
+}
+
+/// What `Command::Gauntlet` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GauntletAction {
+    On,
+    Off,
+    /// On, with one critique round at most.
+    Quick,
+    /// On, with three.
+    Standard,
+    /// On, with five.
+    Rigorous,
+    Status,
 }
 
 /// What `Command::Roles` does.

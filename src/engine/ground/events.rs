@@ -7,7 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::engine::ground::command::{Command, LoopKind, QueueCommand, RolesCommand};
+pub use crate::engine::ground::command::{
+    Command, GauntletAction, LoopKind, QueueCommand, RolesCommand,
+};
 pub use crate::engine::ground::usage::Usage;
 
 /// Which stream a live output line came from.
@@ -367,6 +369,18 @@ pub enum Event {
         /// The phase's attempt, from 1 (0 when no phase is meant).
         attempt: u32,
         note: String,
+    },
+    /// One step of the gauntlet on a stage: `key`, `critique`, `revision`, `verify`,
+    /// `repair`, `kept` (a step failed; the result so far stands), `finished`, or `budget`
+    /// (the session's gauntlet dispatches ran out; said once per session).
+    Gauntlet {
+        workflow: String,
+        stage: String,
+        step: String,
+        round: u32,
+        max_rounds: u32,
+        ok: bool,
+        message: String,
     },
     /// The engine needs a yes/no from the user before going on (a cost cap, a repair).
     /// Answered by `Command::Confirm` with the same id; no answer means no.

@@ -5,7 +5,7 @@
 //! command gives one line that says what to type instead; an unknown one suggests the closest.
 
 use crate::engine::ground::events::LoopKind;
-use crate::engine::ground::events::{Command, QueueCommand, RolesCommand};
+use crate::engine::ground::events::{Command, GauntletAction, QueueCommand, RolesCommand};
 
 /// What a line of slash text asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -150,6 +150,11 @@ pub const COMMANDS: &[SlashSpec] = &[
         name: "/budget",
         usage: "/budget [set …]",
         help: "caps and spend; set session|AGENT USD sets a cap (0: none)",
+    },
+    SlashSpec {
+        name: "/gauntlet",
+        usage: "/gauntlet [on|…]",
+        help: "a critic attacks results: on off quick standard rigorous status",
     },
     SlashSpec {
         name: "/tutorial",
@@ -470,6 +475,24 @@ pub fn parse(text: &str) -> Result<Slash, String> {
             _ => Err("usage: /workspaces (clk workspaces rename|forget|clean change them)".into()),
         },
         "budget" => budget(&argv),
+        "gauntlet" => {
+            let action = match argv.as_slice() {
+                [] => Some(GauntletAction::Status),
+                [w] => match w.to_lowercase().as_str() {
+                    "on" => Some(GauntletAction::On),
+                    "off" => Some(GauntletAction::Off),
+                    "quick" => Some(GauntletAction::Quick),
+                    "standard" => Some(GauntletAction::Standard),
+                    "rigorous" => Some(GauntletAction::Rigorous),
+                    "status" => Some(GauntletAction::Status),
+                    _ => None,
+                },
+                _ => None,
+            };
+            action
+                .map(|action| Slash::Engine(Command::Gauntlet { action }))
+                .ok_or_else(|| "usage: /gauntlet on|off|quick|standard|rigorous|status".into())
+        }
         "tutorial" => none(Slash::Engine(Command::Tutorial)),
         "" => Err("type a command after the slash; /help lists them".into()),
         other => Err(match suggest(other) {

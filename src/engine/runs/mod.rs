@@ -2,6 +2,7 @@ pub mod call;
 pub mod delegate;
 pub mod done_gate;
 pub mod evaluate;
+pub mod gauntlet;
 pub mod isolate;
 pub mod loops;
 pub mod mission;

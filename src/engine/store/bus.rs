@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{broadcast, oneshot};
 
+use crate::engine::ground::config::GauntletPreset;
 use crate::engine::ground::events::Event;
 use crate::engine::ground::redact;
 use crate::engine::store::workspace::open_jsonl;
@@ -44,6 +45,18 @@ struct Control {
     pending: Mutex<HashMap<u64, oneshot::Sender<bool>>>,
     /// Spending caps set for this session (`/budget set`), by setting name, in dollars.
     caps: Mutex<std::collections::BTreeMap<String, f64>>,
+    gauntlet: Mutex<GauntletSession>,
+}
+
+/// The gauntlet in this session: what `/gauntlet` set (None: the settings decide) and the
+/// dispatches it has spent against `gauntlet.budget`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GauntletSession {
+    pub enabled: Option<bool>,
+    pub preset: Option<GauntletPreset>,
+    pub used: u32,
+    /// The budget's exhaustion was reported (it is said once per session).
+    pub exhausted_told: bool,
 }
 
 /// The activity log, opened on first use and kept open: one write per event.
@@ -166,6 +179,45 @@ impl Bus {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// The gauntlet's state in this session.
+    pub fn gauntlet(&self) -> GauntletSession {
+        self.gauntlet_lock().clone()
+    }
+
+    /// `/gauntlet on|off|<preset>`: for the rest of the session; None leaves a part as it is.
+    pub fn set_gauntlet(&self, enabled: Option<bool>, preset: Option<GauntletPreset>) {
+        let mut g = self.gauntlet_lock();
+        if enabled.is_some() {
+            g.enabled = enabled;
+        }
+        if preset.is_some() {
+            g.preset = preset;
+        }
+    }
+
+    /// Take one gauntlet dispatch from the session's `budget`; false when it is spent.
+    pub fn gauntlet_spend(&self, budget: u32) -> bool {
+        let mut g = self.gauntlet_lock();
+        if g.used >= budget {
+            return false;
+        }
+        g.used += 1;
+        true
+    }
+
+    /// True the first time it is called after the budget ran out, so it is reported once.
+    pub fn gauntlet_tell_exhausted(&self) -> bool {
+        let mut g = self.gauntlet_lock();
+        !std::mem::replace(&mut g.exhausted_told, true)
+    }
+
+    fn gauntlet_lock(&self) -> std::sync::MutexGuard<'_, GauntletSession> {
+        self.control
+            .gauntlet
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Ask running work to stop after its current step.

@@ -47,6 +47,9 @@ pub struct Care {
     pub expected_outputs: Vec<String>,
     /// The stage's own `refine:` block.
     pub refine: Option<Refine>,
+    /// The gauntlet reviews this step, so the automatic critic loop stays off; a `refine:`
+    /// block still runs.
+    pub gauntlet: bool,
 }
 
 /// How replies are scored in this project for this step.
@@ -97,7 +100,9 @@ pub async fn dispatch_careful(
     if !out.ok || cancel.is_cancelled() || bus.stop_requested() {
         return Ok(out);
     }
-    if let Some(plan) = policy::refine_plan(rb, care.refine.as_ref(), &req.agent, care.careful) {
+    let plan = policy::refine_plan(rb, care.refine.as_ref(), &req.agent, care.careful)
+        .filter(|_| !care.gauntlet || care.refine.is_some());
+    if let Some(plan) = plan {
         if roster_has(project, &plan.critic) {
             out = refine::run(
                 project,

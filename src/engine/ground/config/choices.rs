@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::ConfigError;
+use super::gauntlet::{GauntletPreset, GauntletScope};
 use super::keys::get_path;
 use super::sandbox::SandboxMode;
 
@@ -150,6 +151,16 @@ impl Choice for UiTheme {
     const ALL: &'static [Self] = &[Self::Dark, Self::Light];
 }
 
+impl Choice for GauntletPreset {
+    const KEY: &'static str = "gauntlet.preset";
+    const ALL: &'static [Self] = &[Self::Quick, Self::Standard, Self::Rigorous];
+}
+
+impl Choice for GauntletScope {
+    const KEY: &'static str = "gauntlet.scope";
+    const ALL: &'static [Self] = &[Self::CarefulOnly, Self::Producing, Self::All];
+}
+
 /// The word the config file uses for `c`.
 pub fn word<C: Choice>(c: C) -> String {
     match serde_json::to_value(c) {
@@ -168,6 +179,8 @@ pub fn check(merged: &Value) -> Result<(), ConfigError> {
     check_one::<RollbackOnFailure>(merged)?;
     check_one::<Autonomy>(merged)?;
     check_one::<UiTheme>(merged)?;
+    check_one::<GauntletPreset>(merged)?;
+    check_one::<GauntletScope>(merged)?;
     check_one::<SandboxMode>(merged)
 }
 

@@ -15,6 +15,7 @@ mod blocks;
 pub mod choices;
 mod error;
 mod gate;
+mod gauntlet;
 pub mod keys;
 pub mod providers;
 mod robustness;
@@ -34,6 +35,7 @@ pub use choices::{
 };
 pub use error::{ConfigError, Env, EnvLookup, process_env};
 pub use gate::GateConfig;
+pub use gauntlet::{GauntletConfig, GauntletPreset, GauntletScope};
 pub use providers::{ApiStyle, Mode, ProviderSettings, ProvidersFile};
 pub use robustness::RobustnessConfig;
 pub use sandbox::{SandboxConfig, SandboxMode};
@@ -79,6 +81,8 @@ pub struct ClkConfig {
     pub tasks: TasksConfig,
     /// `clk serve --telegram`: `serve.telegram_users` (nobody by default), `serve.telegram_api`.
     pub serve: ServeConfig,
+    /// The gauntlet: answer key, adversarial critique, revisions and a final check per stage.
+    pub gauntlet: GauntletConfig,
 }
 
 impl Default for ClkConfig {
@@ -108,6 +112,7 @@ impl Default for ClkConfig {
             ui: UiConfig::default(),
             tasks: TasksConfig::default(),
             serve: ServeConfig::default(),
+            gauntlet: GauntletConfig::default(),
         }
     }
 }
@@ -215,6 +220,9 @@ impl ClkConfig {
             return bad(
                 "consensus.max_samples must be between 1 and 64; turn fan-out off with robustness.auto_consensus=off",
             );
+        }
+        if self.gauntlet.critic.trim().is_empty() {
+            return bad("gauntlet.critic is empty; name an agent, e.g. critic");
         }
         if self.robustness.max_quality_retries > 20 {
             return bad("robustness.max_quality_retries must be at most 20");

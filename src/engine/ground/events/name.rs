@@ -68,6 +68,7 @@ impl Event {
             Event::TodosUpdated { .. } => "todos_updated",
             Event::Delegated { .. } => "delegated",
             Event::MissionStep { .. } => "mission_step",
+            Event::Gauntlet { .. } => "gauntlet",
         }
     }
 }

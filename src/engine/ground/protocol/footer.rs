@@ -55,6 +55,13 @@ pub(super) fn apply_signal(signal: Signal, value: &str, line: usize, out: &mut P
             ];
             lookup(&WORDS, &word).map(|v| f.gate = Some(v))
         }
+        Signal::MaterialDefects => match word.as_str() {
+            "none" | "no" => Some(0),
+            _ => number(value)
+                .filter(|(x, _)| *x >= 0.0)
+                .map(|(x, _)| x as u32),
+        }
+        .map(|n| f.material_defects = Some(n)),
     };
     if applied.is_none() {
         let message = format!(
@@ -98,19 +105,7 @@ fn boolean(word: &str) -> Option<bool> {
 /// so the lines after it are read as usual.
 pub(super) fn parse_todos(lines: &[&str], head: usize, out: &mut Parsed) -> usize {
     let line = head + 1;
-    let mut end = None;
-    for (j, l) in lines.iter().enumerate().skip(head + 1) {
-        let trimmed = l.trim();
-        if is_end(trimmed, "END_TODOS") {
-            end = Some(j);
-            break;
-        }
-        let top = classify(trimmed);
-        if top.opens_block() || top == Top::Todos {
-            break;
-        }
-    }
-    let Some(end) = end else {
+    let Some(end) = list_end(lines, head, "END_TODOS", Top::Todos) else {
         report(
             out,
             line,
@@ -131,4 +126,20 @@ pub(super) fn parse_todos(lines: &[&str], head: usize, out: &mut Parsed) -> usiz
     }
     out.todos = Some(items);
     end + 1
+}
+
+/// The index of the `terminator` that closes the list whose head (`own`) is at `head`; None
+/// when a block head or another such list comes first, or the reply ends.
+pub(super) fn list_end(lines: &[&str], head: usize, terminator: &str, own: Top) -> Option<usize> {
+    for (j, l) in lines.iter().enumerate().skip(head + 1) {
+        let trimmed = l.trim();
+        if is_end(trimmed, terminator) {
+            return Some(j);
+        }
+        let top = classify(trimmed);
+        if top.opens_block() || top == own {
+            return None;
+        }
+    }
+    None
 }

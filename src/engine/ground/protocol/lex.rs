@@ -51,10 +51,11 @@ pub(super) enum Signal {
     Score,
     Checkpoint,
     Gate,
+    MaterialDefects,
 }
 
 impl Signal {
-    const ALL: [(&'static str, Signal); 8] = [
+    const ALL: [(&'static str, Signal); 9] = [
         ("CONFIDENCE", Signal::Confidence),
         ("NEEDS_REVIEW", Signal::NeedsReview),
         ("PROGRESS", Signal::Progress),
@@ -63,6 +64,7 @@ impl Signal {
         ("SCORE", Signal::Score),
         ("CHECKPOINT", Signal::Checkpoint),
         ("GATE", Signal::Gate),
+        ("MATERIAL_DEFECTS", Signal::MaterialDefects),
     ];
 
     pub(super) fn name(self) -> &'static str {
@@ -75,6 +77,7 @@ impl Signal {
             Signal::Score => "SCORE",
             Signal::Checkpoint => "CHECKPOINT",
             Signal::Gate => "GATE",
+            Signal::MaterialDefects => "MATERIAL_DEFECTS",
         }
     }
 }
@@ -94,6 +97,7 @@ pub(super) enum Top<'a> {
     /// `DELEGATE:` with whatever follows the colon (the target may come in a `TO:` line instead).
     Delegate(&'a str),
     Todos,
+    AnswerKey,
     Footer(Signal, &'a str),
     Other,
 }
@@ -109,7 +113,7 @@ impl Top<'_> {
                 name.is_ok()
             }
             Top::Delegate(_) => true,
-            Top::Todos | Top::Footer(..) | Top::Other => false,
+            Top::Todos | Top::AnswerKey | Top::Footer(..) | Top::Other => false,
         }
     }
 }
@@ -143,6 +147,9 @@ pub(super) fn classify(trimmed: &str) -> Top<'_> {
     }
     if key.eq_ignore_ascii_case("TODOS") {
         return Top::Todos;
+    }
+    if key.eq_ignore_ascii_case("ANSWER_KEY") {
+        return Top::AnswerKey;
     }
     match lookup(&Signal::ALL, key) {
         Some(signal) => Top::Footer(signal, rest.trim()),

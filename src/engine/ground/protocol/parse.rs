@@ -3,7 +3,7 @@
 use super::lex::{Top, classify, split_lines};
 use super::span::{clip, report};
 use super::types::{BlockKind, Parsed};
-use super::{action, blocks, footer};
+use super::{action, answer_key, blocks, footer};
 
 /// Parses every block, footer signal and TODOS list in `text`. Never panics; anything that does
 /// not follow the grammar is skipped or reported in [`Parsed::problems`].
@@ -24,6 +24,7 @@ pub fn parse(text: &str) -> Parsed {
             Top::Consensus(Err(raw)) => nameless(&mut out, i, BlockKind::Consensus, raw),
             Top::Delegate(rest) => blocks::parse_delegate(&lines, i, rest, &mut out),
             Top::Todos => footer::parse_todos(&lines, i, &mut out),
+            Top::AnswerKey => answer_key::parse_answer_key(&lines, i, &mut out),
             Top::Footer(signal, value) => {
                 footer::apply_signal(signal, value, i + 1, &mut out);
                 i + 1
@@ -45,9 +46,11 @@ fn nameless(out: &mut Parsed, i: usize, block: BlockKind, raw: &str) -> usize {
         BlockKind::Role => ("PROPOSE_ROLE", "name"),
         BlockKind::Workflow => ("PROPOSE_WORKFLOW", "name"),
         BlockKind::Consensus => ("PROPOSE_CONSENSUS", "name"),
-        BlockKind::Action | BlockKind::Delegate | BlockKind::Todos | BlockKind::Footer => {
-            ("header", "name")
-        }
+        BlockKind::Action
+        | BlockKind::Delegate
+        | BlockKind::Todos
+        | BlockKind::AnswerKey
+        | BlockKind::Footer => ("header", "name"),
     };
     let message = if raw.is_empty() {
         format!("{head} header at line {} has no {what}", i + 1)

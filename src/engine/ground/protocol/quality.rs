@@ -192,6 +192,7 @@ pub fn score(text: &str, parsed: &Parsed, opts: &ScoreOptions) -> Quality {
             | BlockKind::Consensus
             | BlockKind::Delegate
             | BlockKind::Todos
+            | BlockKind::AnswerKey
             | BlockKind::Footer => true,
         })
         .count();

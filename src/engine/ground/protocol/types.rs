@@ -15,6 +15,9 @@ pub struct Parsed {
     /// The last complete TODOS block; `Some(vec![])` for a complete empty one.
     pub todos: Option<Vec<TodoItem>>,
     pub delegations: Vec<Delegation>,
+    /// The last complete ANSWER_KEY block: the checks the agent says its result must pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_key: Option<Vec<KeyCheck>>,
     pub problems: Vec<Problem>,
     /// Header and terminator lines seen, for the scorer: how many `ACTION:` heads, `END_ACTION`s,
     /// `POST:` heads, `END_POST`s.
@@ -175,6 +178,9 @@ pub struct Footer {
     pub score: Option<f64>,
     pub checkpoint: Option<Checkpoint>,
     pub gate: Option<Gate>,
+    /// A critic's count of defects that matter to a user (`MATERIAL_DEFECTS: 2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub material_defects: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,6 +213,13 @@ pub enum Gate {
     Repeat,
     Revise,
     Done,
+}
+
+/// One line of an ANSWER_KEY: a check with its id (`k1: cargo test passes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyCheck {
+    pub id: String,
+    pub condition: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,6 +278,7 @@ pub enum BlockKind {
     Consensus,
     Delegate,
     Todos,
+    AnswerKey,
     Footer,
 }
 

@@ -178,3 +178,20 @@ fn mission_takes_text_resume_or_nothing() {
         mission(Some("resume parsing"), false)
     );
 }
+
+#[test]
+fn gauntlet_takes_a_switch_a_preset_or_status() {
+    use crate::engine::ground::events::GauntletAction as A;
+    let g = |action| Command::Gauntlet { action };
+    assert_eq!(engine("/gauntlet"), g(A::Status));
+    assert_eq!(engine("/gauntlet status"), g(A::Status));
+    assert_eq!(engine("/gauntlet on"), g(A::On));
+    assert_eq!(engine("/gauntlet OFF"), g(A::Off));
+    assert_eq!(engine("/gauntlet quick"), g(A::Quick));
+    assert_eq!(engine("/gauntlet standard"), g(A::Standard));
+    assert_eq!(engine("/gauntlet rigorous"), g(A::Rigorous));
+    for bad in ["/gauntlet max", "/gauntlet on now"] {
+        let e = parse(bad).unwrap_err();
+        assert!(e.contains("usage: /gauntlet"), "{bad}: {e}");
+    }
+}

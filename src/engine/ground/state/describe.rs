@@ -363,6 +363,18 @@ pub fn describe(ev: &Event) -> Option<String> {
             "{loop_name} loop after iteration {iteration}: {step}: {}",
             short(message, 100)
         ),
+        Event::Gauntlet {
+            stage,
+            step,
+            round,
+            max_rounds,
+            message,
+            ..
+        } => {
+            let at = (*round > 0).then(|| format!(" {round}/{max_rounds}"));
+            let at = at.unwrap_or_default();
+            format!("gauntlet {stage} {step}{at}: {}", short(message, 100))
+        }
         // Some questions (the budget's) already end in the choice: say it once.
         Event::ConfirmRequested { question, .. } if question.trim_end().ends_with("(y/N)") => {
             format!("question: {}", question.trim_end())

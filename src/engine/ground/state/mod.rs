@@ -153,6 +153,8 @@ pub struct RobustTally {
     pub consensus_samples: u64,
     pub refine_rounds: u64,
     pub stage_retries: u64,
+    /// Gauntlet dispatches: keys derived, critiques, revisions, checks and repairs.
+    pub gauntlet_steps: u64,
     /// The last checkpoint verdict and loop steering step, as `<word>: <note>`.
     pub last_checkpoint: Option<String>,
     pub last_loop_step: Option<String>,
@@ -246,6 +248,11 @@ impl RunState {
             Event::ConsensusSampleFinished { .. } => self.robustness.consensus_samples += 1,
             Event::RefineRound { .. } => self.robustness.refine_rounds += 1,
             Event::StageRetry { .. } => self.robustness.stage_retries += 1,
+            Event::Gauntlet { step, .. } => {
+                if !matches!(step.as_str(), "kept" | "finished" | "budget") {
+                    self.robustness.gauntlet_steps += 1;
+                }
+            }
             Event::CheckpointVerdict { verdict, note, .. } => {
                 self.robustness.last_checkpoint = Some(format!("{verdict}: {}", short(note, 80)));
             }

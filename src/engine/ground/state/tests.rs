@@ -143,3 +143,35 @@ fn two_agents_of_parallel_stages_work_at_the_same_time() {
     assert_eq!(s.agents["architect"].status, AgentStatus::Working);
     assert_eq!(s.agents["architect"].last_line, "architect writing");
 }
+
+#[test]
+fn gauntlet_steps_are_counted_and_described() {
+    let ev = |step: &str, round| Event::Gauntlet {
+        workflow: "w".into(),
+        stage: "build".into(),
+        step: step.into(),
+        round,
+        max_rounds: 3,
+        ok: true,
+        message: "revise, 1 material defect(s)".into(),
+    };
+    let mut s = RunState::default();
+    for (step, round) in [
+        ("key", 0),
+        ("critique", 1),
+        ("revision", 1),
+        ("finished", 0),
+    ] {
+        s.apply(&ev(step, round));
+    }
+    // Dispatches only: the finished step is not one.
+    assert_eq!(s.robustness.gauntlet_steps, 3);
+    assert_eq!(
+        describe(&ev("critique", 1)).as_deref(),
+        Some("gauntlet build critique 1/3: revise, 1 material defect(s)")
+    );
+    assert_eq!(
+        describe(&ev("verify", 0)).as_deref(),
+        Some("gauntlet build verify: revise, 1 material defect(s)")
+    );
+}

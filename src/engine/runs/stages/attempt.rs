@@ -17,12 +17,13 @@ use crate::engine::agents::robust::{Care, merge};
 use crate::engine::ground::events::Event;
 use crate::engine::ground::protocol::RoundStatus;
 use crate::engine::runs::call::dispatch_careful;
+use crate::engine::runs::gauntlet;
 use crate::engine::store::bus::Bus;
 use crate::engine::store::workflow::{Stage, Workflow};
 use crate::engine::store::workspace::Project;
 
-/// Dispatch `stage`'s agent for every round the stage asks for (one unless `rounds:` says
-/// more; an agent ends early with `ROUND_STATUS: done`). The outcome covers all rounds.
+/// Dispatch `stage`'s agent for every round the stage asks for, then put the result through
+/// the gauntlet when it covers the stage. The outcome covers all of it.
 pub(super) async fn dispatch_stage(
     project: &Project,
     bus: &Bus,
@@ -31,10 +32,30 @@ pub(super) async fn dispatch_stage(
     req: &DispatchRequest,
     cancel: &CancellationToken,
 ) -> Result<DispatchOutcome, DispatchError> {
+    let Some(plan) = gauntlet::plan_for(project, bus, stage) else {
+        return dispatch_rounds(project, bus, wf, stage, req, false, cancel).await;
+    };
+    let briefed = gauntlet::brief(req, &plan);
+    let out = dispatch_rounds(project, bus, wf, stage, &briefed, true, cancel).await?;
+    gauntlet::run(project, bus, wf, stage, req, &plan, out, cancel).await
+}
+
+/// Every round the stage asks for (one unless `rounds:` says more; an agent ends early with
+/// `ROUND_STATUS: done`). `gauntlet`: it covers the stage, so no automatic critic loop.
+async fn dispatch_rounds(
+    project: &Project,
+    bus: &Bus,
+    wf: &Workflow,
+    stage: &Stage,
+    req: &DispatchRequest,
+    gauntlet: bool,
+    cancel: &CancellationToken,
+) -> Result<DispatchOutcome, DispatchError> {
     let care = Care {
         careful: stage.careful,
         expected_outputs: stage.outputs.clone(),
         refine: stage.refine.clone(),
+        gauntlet,
     };
     let rounds = stage.rounds.unwrap_or(1).max(1);
     let mut acc: Option<DispatchOutcome> = None;

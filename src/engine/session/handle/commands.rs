@@ -271,6 +271,7 @@ async fn project_command(
         },
         Command::ShowBudget => super::budget::show(project, bus),
         Command::SetCap { key, usd } => super::budget::set(bus, &key, usd),
+        Command::Gauntlet { action } => super::gauntlet::handle(project, bus, action),
         Command::Status => {
             let state = session
                 .state

@@ -13,6 +13,7 @@
 
 mod budget;
 mod commands;
+mod gauntlet;
 mod queue;
 mod session;
 mod watch;
@@ -277,6 +278,7 @@ fn task_name(cmd: &Command) -> String {
         Command::Diag => "diag".into(),
         Command::Workspaces => "workspaces".into(),
         Command::ShowBudget | Command::SetCap { .. } => "budget".into(),
+        Command::Gauntlet { .. } => "gauntlet".into(),
         Command::Tutorial => "tutorial".into(),
         Command::Confirm { .. } => "answer".into(),
         Command::Stop => "stop".into(),
