@@ -138,6 +138,10 @@ pub fn hold(dir: &Path, what: &str) -> Result<Option<ProjectLock>, Failure> {
 pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // A mission runs whole workflow cycles, each with stages, gauntlet rounds and
+        // delegations nested inside: 8 MiB (the main thread's size) instead of tokio's 2 MiB
+        // keeps deep nesting from overflowing. It is address space, used only when needed.
+        .thread_stack_size(8 << 20)
         .enable_all()
         .build()
         .map_err(|e| Failure::failed(format!("cannot start the async runtime: {e}")))

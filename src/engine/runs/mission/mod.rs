@@ -158,7 +158,16 @@ async fn drive(
         state::save(ws, st)?;
         step(bus, "phase_started", st.phases.get(i), spec.goal.clone());
         post(project, bus, "plan", &spec.id, &phase_brief(st, i));
-        let ran = run_workflow(project, bus, &spec.workflow, Some(1), false, cancel).await;
+        // Boxed: a whole workflow cycle is a large future, too large to nest on a worker's stack.
+        let ran = Box::pin(run_workflow(
+            project,
+            bus,
+            &spec.workflow,
+            Some(1),
+            false,
+            cancel,
+        ))
+        .await;
         if ran.cancelled || bus.stop_requested() || cancel.is_cancelled() {
             return Ok(stopped(st));
         }
