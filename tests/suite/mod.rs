@@ -44,6 +44,7 @@ mod sandbox_wired;
 mod secret_scan;
 mod secrets;
 mod serve;
+mod serve_discord;
 mod serve_telegram;
 mod setup;
 mod shell_sandbox;

@@ -108,6 +108,7 @@ fn the_openapi_document_names_every_route_and_only_those() {
         .map(|(m, p, _)| (m.to_string(), p.to_string()))
         .collect();
     served.push(("get".into(), "/health".into()));
+    served.push(("post".into(), clk::serve::DISCORD_PATH.into()));
     served.sort();
     assert_eq!(documented, served);
     // Every guarded operation says it can answer 401; every body-taking one, 400.

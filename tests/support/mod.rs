@@ -5,6 +5,7 @@ pub mod blackhole;
 pub mod clis;
 pub mod gate;
 pub mod loop_agents;
+pub mod mock_discord;
 pub mod mock_github;
 pub mod mock_project;
 pub mod mock_server;

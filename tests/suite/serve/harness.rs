@@ -111,7 +111,14 @@ pub fn start_with(dir: &Path, cfg: &Path, args: &[&str], envs: &[(&str, &str)]) 
     for name in clk_env_vars() {
         cmd.env_remove(name);
     }
-    cmd.env_remove("TELEGRAM_BOT_TOKEN");
+    for name in [
+        "TELEGRAM_BOT_TOKEN",
+        "DISCORD_TOKEN",
+        "DISCORD_PUBLIC_KEY",
+        "DISCORD_APPLICATION_ID",
+    ] {
+        cmd.env_remove(name);
+    }
     cmd.envs(envs.iter().copied());
     let mut child = cmd
         .current_dir(dir)

@@ -88,7 +88,7 @@ pub struct UiConfig {
     pub theme: UiTheme,
 }
 
-/// `clk serve`'s chat bots: who may use them and where the Bot API is.
+/// `clk serve`'s chat bots: who may use them and where their APIs are.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ServeConfig {
@@ -96,6 +96,14 @@ pub struct ServeConfig {
     pub telegram_users: Vec<i64>,
     /// The Telegram Bot API's address (a local mock in tests).
     pub telegram_api: String,
+    /// Discord role or user ids that may start and stop work (`run`, `review`, `abort`).
+    pub discord_run: Vec<String>,
+    /// Discord role or user ids that may approve, pause and resume tasks.
+    pub discord_approve: Vec<String>,
+    /// Discord role or user ids that may do all of it and link channels (`project add`).
+    pub discord_admin: Vec<String>,
+    /// The Discord REST API's address (a local mock in tests).
+    pub discord_api: String,
 }
 
 impl Default for ServeConfig {
@@ -103,6 +111,10 @@ impl Default for ServeConfig {
         ServeConfig {
             telegram_users: Vec::new(),
             telegram_api: "https://api.telegram.org".into(),
+            discord_run: Vec::new(),
+            discord_approve: Vec::new(),
+            discord_admin: Vec::new(),
+            discord_api: "https://discord.com/api/v10".into(),
         }
     }
 }

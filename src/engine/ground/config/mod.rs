@@ -75,7 +75,8 @@ pub struct ClkConfig {
     pub ui: UiConfig,
     /// The work queue: tasks at once, turns and runtime per task.
     pub tasks: TasksConfig,
-    /// `clk serve --telegram`: `serve.telegram_users` (nobody by default), `serve.telegram_api`.
+    /// `clk serve --telegram` and `--discord`: who may use each bot (nobody by default) and
+    /// where its API is.
     pub serve: ServeConfig,
 }
 
