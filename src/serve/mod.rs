@@ -3,8 +3,9 @@
 //! One engine session (as the terminal dashboard has) takes commands from the REST handlers
 //! (`api.rs`, `tasks.rs`) and reports on the one bus; `/events` streams the activity log
 //! (`events.rs`). Safe by default: loopback only unless told, a bearer token on every route but
-//! `/health` and the dashboard's static files (`auth.rs`), bodies capped, no CORS headers (so
-//! no other site's page can read an answer).
+//! `/health`, the dashboard's static files (`auth.rs`) and, with `--discord`, the route Discord
+//! posts to (its requests are signed instead: `discord.rs`); bodies capped, no CORS headers
+//! (so no other site's page can read an answer).
 
 pub mod api;
 pub mod auth;
