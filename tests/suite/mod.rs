@@ -54,6 +54,7 @@ mod tui_cards;
 mod tui_flow;
 mod tui_focus;
 mod tui_log;
+mod tui_notify;
 mod tui_queue;
 mod tui_reload;
 mod tui_resume;

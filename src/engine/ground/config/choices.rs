@@ -88,6 +88,27 @@ pub struct UiConfig {
     pub theme: UiTheme,
 }
 
+/// How the dashboard tells a person about a notice (a task waiting for approval, a run done
+/// or failed, a spending cap reached).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NotifyConfig {
+    /// Ring the terminal's bell.
+    pub bell: bool,
+    /// A desktop notification: `notify-send` when it is installed, else the terminal's own
+    /// (OSC 777 and OSC 9 escapes).
+    pub desktop: bool,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            bell: true,
+            desktop: true,
+        }
+    }
+}
+
 /// `clk serve`'s chat bots: who may use them and where their APIs are.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
