@@ -182,11 +182,9 @@ async fn quick(
     v: &Value,
     work: impl Future<Output = Result<String, String>> + Send + 'static,
 ) -> Response {
-    let line = |r: Result<String, String>| r.unwrap_or_else(|e| format!("Could not: {e}"));
-    let mut job = tokio::spawn(work);
-    match tokio::time::timeout(ANSWER_IN, &mut job).await {
-        Ok(done) => say(&line(done.unwrap_or_else(|e| Err(e.to_string()))), false),
-        Err(_) => {
+    match settle(work, ANSWER_IN).await {
+        Settled::Now(text) => say(&text, false),
+        Settled::Later(job) => {
             let rest = bot.rest.clone();
             let app_id = v["application_id"].as_str().unwrap_or("").to_string();
             let token = v["token"].as_str().unwrap_or("").to_string();
@@ -198,6 +196,29 @@ async fn quick(
             });
             Json(json!({"type": 5})).into_response()
         }
+    }
+}
+
+/// An answer's line, or its failure's.
+fn line(r: Result<String, String>) -> String {
+    r.unwrap_or_else(|e| format!("Could not: {e}"))
+}
+
+/// Work done in time, or still going.
+enum Settled {
+    Now(String),
+    Later(tokio::task::JoinHandle<Result<String, String>>),
+}
+
+/// Start `work` and wait for it at most `wait`.
+async fn settle(
+    work: impl Future<Output = Result<String, String>> + Send + 'static,
+    wait: Duration,
+) -> Settled {
+    let mut job = tokio::spawn(work);
+    match tokio::time::timeout(wait, &mut job).await {
+        Ok(done) => Settled::Now(line(done.unwrap_or_else(|e| Err(e.to_string())))),
+        Err(_) => Settled::Later(job),
     }
 }
 
@@ -353,6 +374,22 @@ fn buttons(key: &str) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn work_done_in_time_is_the_answer_and_slower_work_is_left_running() {
+        let quick = settle(async { Ok("done".to_string()) }, Duration::from_secs(5)).await;
+        assert!(matches!(quick, Settled::Now(ref t) if t == "done"));
+        let failed = settle(async { Err("no".to_string()) }, Duration::from_secs(5)).await;
+        assert!(matches!(failed, Settled::Now(ref t) if t == "Could not: no"));
+        let slow = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok("later".to_string())
+        };
+        match settle(slow, Duration::from_millis(20)).await {
+            Settled::Later(job) => assert_eq!(job.await.unwrap(), Ok("later".to_string())),
+            Settled::Now(t) => panic!("answered at once: {t}"),
+        }
+    }
 
     #[test]
     fn a_request_speaks_for_its_user_and_roles_and_notices_carry_buttons() {

@@ -405,6 +405,7 @@ async fn a_channel_linked_to_another_project_is_told_so_and_registration_puts_th
     );
     let put = mock.calls("PUT", "/applications/777000333/commands");
     assert_eq!(put.len(), 1);
+    assert!(put[0].authorized);
     assert_eq!(put[0].body.as_array().unwrap().len(), 10, "{}", put[0].body);
     let b = Bot {
         _top: top,
@@ -461,4 +462,32 @@ fn discord_without_its_token_or_key_is_refused_with_what_to_do() {
         assert!(err.contains(says), "{err}");
         assert_eq!(err.lines().count(), 1, "{err}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deferred_answer_is_filled_in_through_the_interaction_webhook_without_the_bot_token() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mock = MockDiscord::start(TOKEN);
+    let rest = clk::serve::discord::Rest::new(&mock.url, TOKEN).unwrap();
+    rest.edit_original(APP, "itoken_abc", "task 3 is now approved")
+        .await
+        .unwrap();
+    let call = mock
+        .wait_for(
+            "PATCH",
+            "/webhooks/777000333/itoken_abc/messages/@original",
+            |b| text(b) == "task 3 is now approved",
+        )
+        .await;
+    assert!(
+        !call.authorized,
+        "the bot token goes only to the bot's own calls"
+    );
+    // A token that could change the path is refused before anything is sent.
+    let bad = rest.edit_original(APP, "../../channels/1", "x").await;
+    assert!(bad.is_err());
+    // The bot's token is refused by the mock when wrong: the REST calls do send it.
+    let wrong = clk::serve::discord::Rest::new(&mock.url, "another-token-0123456789").unwrap();
+    let e = wrong.post(CHANNEL, "hi", None).await.unwrap_err();
+    assert!(e.contains("401") && !e.contains("another-token"), "{e}");
 }

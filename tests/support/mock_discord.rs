@@ -23,6 +23,8 @@ pub struct Call {
     pub path: String,
     pub body: Value,
     pub at: Instant,
+    /// It came with an `Authorization` header.
+    pub authorized: bool,
 }
 
 #[derive(Default)]
@@ -120,6 +122,7 @@ async fn call(State(s): State<S>, req: Request) -> Response {
         path: path.clone(),
         body: body.clone(),
         at: Instant::now(),
+        authorized: !auth.is_empty(),
     });
     let segs: Vec<&str> = path.split('/').collect();
     match (method, segs.as_slice()) {
