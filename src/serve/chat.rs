@@ -27,6 +27,27 @@ pub const EDIT_EVERY: Duration = Duration::from_secs(2);
 /// How often new notices are looked for.
 const NOTICES_EVERY: Duration = Duration::from_secs(1);
 
+/// A chat service's API address from the setting `key`: no trailing slash, http or https.
+pub fn api_base(key: &str, api: &str) -> Result<String, String> {
+    let api = api.trim().trim_end_matches('/');
+    if !(api.starts_with("http://") || api.starts_with("https://")) {
+        return Err(format!(
+            "{key} is {api:?}; it must start with http:// or https://"
+        ));
+    }
+    Ok(api.to_string())
+}
+
+/// `text` cut to at most `max` characters, with `…` when cut (each service limits a message).
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut s: String = text.chars().take(max).collect();
+    s.push('…');
+    s
+}
+
 /// The JSON body of a handler's answer, or its error line.
 pub async fn body(a: Answer) -> Result<Value, String> {
     match a {

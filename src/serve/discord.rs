@@ -40,15 +40,10 @@ impl Rest {
     /// The API at `api` (e.g. `https://discord.com/api/v10`) for the bot with `token`.
     pub fn new(api: &str, token: &str) -> Result<Rest, String> {
         check_token(token)?;
-        let api = api.trim().trim_end_matches('/');
-        if !(api.starts_with("http://") || api.starts_with("https://")) {
-            return Err(format!(
-                "serve.discord_api is {api:?}; it must start with http:// or https://"
-            ));
-        }
+        let api = super::chat::api_base("serve.discord_api", api)?;
         Ok(Rest {
             http: client(Duration::from_secs(10))?,
-            base: Arc::from(api),
+            base: Arc::from(api.as_str()),
             auth: Arc::from(format!("Bot {token}")),
         })
     }
@@ -319,12 +314,7 @@ fn refused(why: &str) -> Response {
 
 /// At most [`MAX_CHARS`] characters.
 pub fn clip(text: &str) -> String {
-    if text.chars().count() <= MAX_CHARS {
-        return text.to_string();
-    }
-    let mut s: String = text.chars().take(MAX_CHARS).collect();
-    s.push('…');
-    s
+    super::chat::clip(text, MAX_CHARS)
 }
 
 #[cfg(test)]

@@ -17,7 +17,9 @@ mod harness;
 mod load;
 
 pub use browser::wait_for_approval;
-pub use harness::{Served, Sse, new_project, start, start_in, start_with};
+pub use harness::{
+    Served, Sse, new_project, on_mock_model, refused_to_start, start, start_in, start_with,
+};
 
 /// Every route the token guards, with `{id}` filled in.
 fn guarded() -> Vec<(Method, String)> {

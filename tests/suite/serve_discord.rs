@@ -11,10 +11,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::serve::{Served, new_project, start_with, wait_for_approval};
+use super::serve::{
+    Served, new_project, on_mock_model, refused_to_start, start_with, wait_for_approval,
+};
 use crate::support::clk;
 use crate::support::mock_discord::{MockDiscord, Signer};
-use crate::support::mock_server::{Fallback, MockServer, Reply, Script};
+use crate::support::mock_server::{MockServer, Reply};
 
 const TOKEN: &str = "MTIzNDU2Nzg5.test_bot-token.abcdefgh";
 const CHANNEL: &str = "555000111";
@@ -85,14 +87,8 @@ fn start_bot(settings: &[&str], model: Option<MockServer>) -> Bot {
 
 /// As [`start_bot`], the team on a mock model server that answers `reply` every time.
 fn start_bot_with_model(reply: Reply, settings: &[&str]) -> Bot {
-    let model = MockServer::start(Script::new(vec![reply]).fallback(Fallback::RepeatLast));
-    let endpoint = format!("providers.ollama.endpoint={}", model.url());
-    let mut all = vec![
-        "default_provider=ollama",
-        &endpoint,
-        "providers.ollama.model=test-model",
-    ];
-    all.extend_from_slice(settings);
+    let (model, all) = on_mock_model(reply, settings);
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
     start_bot(&all, Some(model))
 }
 
@@ -448,19 +444,8 @@ fn discord_without_its_token_or_key_is_refused_with_what_to_do() {
             "does not look like a bot token",
         ),
     ] {
-        let mut c = clk();
-        c.current_dir(&dir)
-            .args(["serve", "--port", "0", "--discord"]);
-        for (name, v) in [("DISCORD_TOKEN", token), ("DISCORD_PUBLIC_KEY", public)] {
-            match v {
-                Some(v) => c.env(name, v),
-                None => c.env_remove(name),
-            };
-        }
-        let out = c.assert().code(2).get_output().clone();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(says), "{err}");
-        assert_eq!(err.lines().count(), 1, "{err}");
+        let envs = [("DISCORD_TOKEN", token), ("DISCORD_PUBLIC_KEY", public)];
+        refused_to_start(&dir, &["--discord"], &envs, says);
     }
 }
 

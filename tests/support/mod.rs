@@ -61,6 +61,26 @@ pub fn clk() -> assert_cmd::Command {
     c
 }
 
+/// Serve `app` on a free loopback port from its own thread (a runtime of its own, so a plain
+/// `#[test]` can use it too); its `http://` address.
+#[allow(dead_code)]
+pub fn serve_on_thread(app: axum::Router) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    url
+}
+
 /// `git ARGS` in `dir` with a throwaway identity, its whole output kept.
 #[allow(dead_code)]
 pub fn git_as_tester(dir: &std::path::Path, args: &[&str]) -> std::process::Output {

@@ -5,14 +5,13 @@
 //! Changed under a file lock and written whole, as the workspace registry is; a file that does
 //! not parse is never overwritten.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use crate::engine::ground::config::Env;
-use crate::engine::store::lock::with_file_lock;
 use crate::engine::store::user;
-use crate::engine::store::workspace::{Durability, read_json, replace_file};
+use crate::engine::store::workspace::Durability;
 
 /// One channel and the project it follows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,25 +35,15 @@ pub fn file(env: &Env) -> Option<PathBuf> {
     user::config_dir(env).map(|d| d.join("channels.json"))
 }
 
-fn read(path: &Path) -> Result<File, String> {
-    match read_json(path) {
-        Ok(None) => Ok(File::default()),
-        Ok(Some(v)) => serde_json::from_value(v).map_err(|e| {
-            format!(
-                "{}: {e}; fix or remove the file (it only links chat channels to projects)",
-                path.display()
-            )
-        }),
-        Err(e) => Err(e.to_string()),
-    }
-}
+/// What the file is, for the error on one that does not parse.
+const WHAT: &str = "links chat channels to projects";
 
 /// Every link of `service`.
 pub fn list(env: &Env, service: &str) -> Result<Vec<Link>, String> {
     let Some(path) = file(env) else {
         return Ok(Vec::new());
     };
-    let all = read(&path)?.links;
+    let all = user::read_file::<File>(&path, WHAT)?.links;
     Ok(all.into_iter().filter(|l| l.service == service).collect())
 }
 
@@ -63,20 +52,12 @@ pub fn add(env: &Env, link: Link) -> Result<(), String> {
     let path = file(env).ok_or_else(|| {
         "no home folder for channels.json: set HOME or XDG_CONFIG_HOME".to_string()
     })?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    with_file_lock(&path, || {
-        let mut f = read(&path)?;
+    user::update_file(&path, WHAT, Durability::PowerLoss, |f: &mut File| {
         f.links
             .retain(|l| !(l.service == link.service && l.channel == link.channel));
         f.links.push(link);
-        let mut text = serde_json::to_string_pretty(&f).map_err(|e| e.to_string())?;
-        text.push('\n');
-        replace_file(&path, text.as_bytes(), Durability::PowerLoss)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        Ok(())
     })
-    .map_err(|e| format!("cannot lock {}: {e}", path.display()))?
 }
 
 #[cfg(test)]
