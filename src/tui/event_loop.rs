@@ -305,8 +305,9 @@ where
                     Effect::Notify(text) => {
                         if let Some(a) = &side.alert {
                             // Between frames, straight to the terminal: the bell and the
-                            // escapes move no cursor and draw nothing.
-                            a.ring(&text, &mut io::stdout())?;
+                            // escapes move no cursor and draw nothing. A bell that cannot
+                            // be written is not worth stopping the dashboard for.
+                            let _ = a.ring(&text, &mut io::stdout());
                         }
                     }
                     Effect::Load(req) => {
