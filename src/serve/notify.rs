@@ -29,6 +29,8 @@ pub struct Notices {
 #[derive(Default)]
 struct Inner {
     seen: HashSet<String>,
+    /// A task list was read once.
+    primed: bool,
     recent: VecDeque<Notice>,
     next: u64,
 }
@@ -91,8 +93,24 @@ impl Notices {
         let Ok(list) = tasks::open(ws).and_then(|s| s.list()) else {
             return;
         };
-        for t in list {
-            if let Some(n) = for_task(t.id, t.state, &t.prompt) {
+        let found = list
+            .iter()
+            .filter_map(|t| for_task(t.id, t.state, &t.prompt));
+        self.tasks_seen(found);
+    }
+
+    /// Admit the notices of a task list, except from the first list read: those tasks were so
+    /// before this server started, and a restart would tell them all again.
+    pub fn tasks_seen(&self, found: impl Iterator<Item = Notice>) {
+        let first = {
+            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            !std::mem::replace(&mut inner.primed, true)
+        };
+        for n in found {
+            if first {
+                let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+                inner.seen.insert(n.key);
+            } else {
                 self.admit(n);
             }
         }
@@ -103,6 +121,23 @@ impl Notices {
 mod tests {
     use super::*;
     use crate::engine::ground::task::TaskState;
+
+    #[test]
+    fn tasks_waiting_before_the_start_are_not_told_again() {
+        let n = Notices::default();
+        let list = |ids: &[i64]| {
+            ids.iter()
+                .map(|&id| for_task(id, TaskState::Approval, "x").unwrap())
+                .collect::<Vec<_>>()
+                .into_iter()
+        };
+        n.tasks_seen(list(&[1]));
+        assert!(n.after(0).is_empty(), "waited before the start");
+        n.tasks_seen(list(&[1, 2]));
+        let told = n.after(0);
+        assert_eq!(told.len(), 1);
+        assert_eq!(told[0].key, "task:2:approval");
+    }
 
     #[test]
     fn each_key_is_told_once_and_read_after_a_sequence_number() {
