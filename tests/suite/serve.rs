@@ -15,6 +15,7 @@ mod api;
 mod browser;
 mod harness;
 mod load;
+mod notices;
 
 pub use browser::wait_for_approval;
 pub use harness::{
