@@ -229,6 +229,15 @@ pub enum Command {
         /// in serve.telegram_users).
         #[arg(long)]
         telegram: bool,
+        /// Also run the Discord bot: Discord posts slash commands to /discord/interactions
+        /// (token in DISCORD_TOKEN, the application's key in DISCORD_PUBLIC_KEY; it obeys only
+        /// the role and user ids in serve.discord_run, serve.discord_approve, serve.discord_admin).
+        #[arg(long)]
+        discord: bool,
+        /// With --discord: register the slash commands first (DISCORD_APPLICATION_ID names the
+        /// application).
+        #[arg(long, requires = "discord")]
+        discord_register: bool,
     },
     /// Install a tool clk drives (claude, codex, gemini, pi, bubblewrap, gh): shows the
     /// command, asks first, then checks the tool answers `--version`.

@@ -209,7 +209,16 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             port,
             allow_remote,
             telegram,
-        } => cmd::serve::run(&dir, bind, port, allow_remote, telegram),
+            discord,
+            discord_register,
+        } => {
+            let bots = cmd::serve::Bots {
+                telegram,
+                discord,
+                discord_register,
+            };
+            cmd::serve::run(&dir, bind, port, allow_remote, bots)
+        }
     };
     if used {
         note_use(&dir);

@@ -10,10 +10,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Failure, project, runtime};
 use crate::engine::Engine;
+use crate::engine::ground::config::ServeConfig;
 use crate::engine::ground::events::Command;
 use crate::engine::store::bus::Bus;
 use crate::serve::telegram::{self, Bot};
 use crate::serve::{self, AppState, auth, events::Hub, notify::Notices};
+use crate::serve::{discord, discord_do};
 
 /// How often the task queue is looked at for notices.
 const NOTICE_TASKS_EVERY: Duration = Duration::from_secs(2);
@@ -21,12 +23,21 @@ const NOTICE_TASKS_EVERY: Duration = Duration::from_secs(2);
 /// How long running work gets to stop when the server ends.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// The chat bots to run beside the server.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Bots {
+    pub telegram: bool,
+    pub discord: bool,
+    /// Register Discord's slash commands at the start.
+    pub discord_register: bool,
+}
+
 pub fn run(
     dir: &Path,
     bind: IpAddr,
     port: u16,
     allow_remote: bool,
-    telegram: bool,
+    bots: Bots,
 ) -> Result<u8, Failure> {
     if !serve::is_loopback(bind) && !allow_remote {
         return Err(Failure::bad_input(format!(
@@ -35,8 +46,13 @@ pub fn run(
         )));
     }
     let p = project(dir)?;
-    let bot_token = if telegram {
+    let bot_token = if bots.telegram {
         Some(telegram_token()?)
+    } else {
+        None
+    };
+    let discord_keys = if bots.discord {
+        Some(discord_keys(bots.discord_register)?)
     } else {
         None
     };
@@ -93,7 +109,7 @@ pub fn run(
                 app.clone(),
                 &bot_cfg.telegram_api,
                 &t,
-                bot_cfg.telegram_users,
+                bot_cfg.telegram_users.clone(),
             )
             .map_err(Failure::bad_input)?;
             if bot.users().is_empty() {
@@ -106,9 +122,13 @@ pub fn run(
             }
             tokio::spawn(bot.run(stop.clone()));
         }
+        let discord = match discord_keys {
+            Some(keys) => Some(start_discord(app.clone(), &bot_cfg, keys, &stop).await?),
+            None => None,
+        };
         println!("Stop with Ctrl-C.");
         let ended = stop.clone();
-        let served = axum::serve(listener, serve::router(app))
+        let served = axum::serve(listener, serve::router(app, discord))
             .with_graceful_shutdown(async move {
                 shutdown_signal().await;
                 ended.cancel();
@@ -137,6 +157,78 @@ fn telegram_token() -> Result<String, Failure> {
             "--telegram needs the bot's token in TELEGRAM_BOT_TOKEN (from @BotFather)",
         )),
     }
+}
+
+/// What `--discord` needs from the environment: the bot token, the application's public key
+/// and, to register the commands, the application's id.
+struct DiscordKeys {
+    token: String,
+    public_key: String,
+    app_id: Option<String>,
+}
+
+fn discord_keys(register: bool) -> Result<DiscordKeys, Failure> {
+    let var = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let token = var("DISCORD_TOKEN").ok_or_else(|| {
+        Failure::bad_input(
+            "--discord needs the bot's token in DISCORD_TOKEN (Developer Portal, Bot)",
+        )
+    })?;
+    discord::check_token(&token).map_err(Failure::bad_input)?;
+    let public_key = var("DISCORD_PUBLIC_KEY").ok_or_else(|| {
+        Failure::bad_input(
+            "--discord needs the application's public key in DISCORD_PUBLIC_KEY (Developer \
+             Portal, General Information) to check that requests come from Discord",
+        )
+    })?;
+    discord::parse_key(&public_key).map_err(Failure::bad_input)?;
+    let app_id = var("DISCORD_APPLICATION_ID");
+    if register && app_id.is_none() {
+        return Err(Failure::bad_input(
+            "--discord-register needs the application's id in DISCORD_APPLICATION_ID",
+        ));
+    }
+    Ok(DiscordKeys {
+        token,
+        public_key,
+        app_id: app_id.filter(|_| register),
+    })
+}
+
+/// The Discord bot: its notices started, its commands registered when asked.
+async fn start_discord(
+    app: AppState,
+    cfg: &ServeConfig,
+    keys: DiscordKeys,
+    stop: &CancellationToken,
+) -> Result<discord::Bot, Failure> {
+    let bot =
+        discord::Bot::new(app, cfg, &keys.token, &keys.public_key).map_err(Failure::bad_input)?;
+    if let Some(id) = keys.app_id {
+        bot.rest
+            .register(&id, discord_do::commands())
+            .await
+            .map_err(|e| Failure::failed(format!("registering the slash commands: {e}")))?;
+        println!("Discord: slash commands registered");
+    }
+    if bot.perms.nobody() {
+        println!(
+            "Discord bot: on, but nobody may use it yet; list role or user ids in \
+             serve.discord_run, serve.discord_approve or serve.discord_admin"
+        );
+    } else {
+        println!(
+            "Discord bot: on; point the application's Interactions Endpoint URL at {}",
+            serve::DISCORD_PATH
+        );
+    }
+    discord_do::start_notices(bot.clone(), stop.clone());
+    Ok(bot)
 }
 
 /// Ctrl-C or SIGTERM.

@@ -3,11 +3,15 @@
 //! One engine session (as the terminal dashboard has) takes commands from the REST handlers
 //! (`api.rs`, `tasks.rs`) and reports on the one bus; `/events` streams the activity log
 //! (`events.rs`). Safe by default: loopback only unless told, a bearer token on every route but
-//! `/health` and the dashboard's static files (`auth.rs`), bodies capped, no CORS headers (so
-//! no other site's page can read an answer).
+//! `/health`, the dashboard's static files (`auth.rs`) and, with `--discord`, the route Discord
+//! posts to (its requests are signed instead: `discord.rs`); bodies capped, no CORS headers
+//! (so no other site's page can read an answer).
 
 pub mod api;
 pub mod auth;
+pub mod chat;
+pub mod discord;
+pub mod discord_do;
 pub mod events;
 pub mod notify;
 pub mod reply;
@@ -94,8 +98,12 @@ pub fn open_routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)
     ]
 }
 
-/// The whole server.
-pub fn router(app: AppState) -> Router {
+/// The route Discord posts its signed interactions to (`discord.rs`): open, because the
+/// request's Ed25519 signature is its credential and Discord cannot send our token.
+pub const DISCORD_PATH: &str = "/discord/interactions";
+
+/// The whole server, with the Discord bot's route when it is on.
+pub fn router(app: AppState, discord: Option<discord::Bot>) -> Router {
     let mut guarded = Router::new();
     for (_, path, handler) in api_routes() {
         guarded = guarded.route(path, handler);
@@ -105,15 +113,21 @@ pub fn router(app: AppState) -> Router {
     for (_, path, handler) in open_routes() {
         open = open.route(path, handler);
     }
-    open.merge(guarded)
-        .fallback(not_found)
+    let mut all = open.merge(guarded).with_state(app.clone());
+    if let Some(bot) = discord {
+        all = all.merge(
+            Router::new()
+                .route(DISCORD_PATH, post(discord::interactions))
+                .with_state(bot),
+        );
+    }
+    all.fallback(not_found)
         .layer(middleware::from_fn_with_state(
             app.clone(),
             auth::no_token_in_url,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(cap_body))
-        .with_state(app)
 }
 
 async fn health() -> Response {

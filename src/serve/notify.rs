@@ -1,108 +1,21 @@
 //! Notices: the few things a person should hear about without watching: a task that waits for
 //! approval, a question the work asks, a run done or failed, a spending cap reached. Each has a
 //! key, and a key is told once, however often the event or the task's state is seen again.
-//! Chat adapters and the web dashboard read the same list (`GET /api/notices`).
+//! Chat adapters and the web dashboard read the same list (`GET /api/notices`). Which events and
+//! task states are notices is decided in `ground/notice.rs`, which the terminal dashboard uses too.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use super::events::Hub;
 use crate::engine::ground::events::Event;
-use crate::engine::ground::task::TaskState;
+pub use crate::engine::ground::notice::{Kind, Notice, for_task, from_event};
 use crate::engine::store::tasks::{self, TaskStore};
 use crate::engine::store::workspace::Workspace;
-
-/// What a notice is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Approval,
-    Question,
-    RunDone,
-    RunFailed,
-    TaskMerged,
-    TaskFailed,
-    CapReached,
-}
-
-/// One thing to tell a person.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Notice {
-    /// Grows by one per notice; a reader asks for those after the last it saw.
-    pub seq: u64,
-    pub key: String,
-    pub kind: Kind,
-    pub text: String,
-}
-
-fn notice(key: String, kind: Kind, text: String) -> Notice {
-    Notice {
-        seq: 0,
-        key,
-        kind,
-        text,
-    }
-}
-
-/// The notice an event calls for, if any; `id` is the event's id on `/events`.
-pub fn from_event(id: u64, ev: &Event) -> Option<Notice> {
-    match ev {
-        Event::ConfirmRequested {
-            id: q, question, ..
-        } => Some(notice(
-            format!("question:{q}"),
-            Kind::Question,
-            question.clone(),
-        )),
-        Event::RunFinished { outcome, .. } if outcome == "dry_run" || outcome == "cancelled" => {
-            None
-        }
-        Event::RunFinished {
-            workflow,
-            outcome,
-            reason,
-            ..
-        } => {
-            let (kind, text) = if outcome == "done" {
-                (Kind::RunDone, format!("{workflow} run done"))
-            } else {
-                (
-                    Kind::RunFailed,
-                    format!("{workflow} run ended ({outcome}): {reason}"),
-                )
-            };
-            Some(notice(format!("run:{id}"), kind, text))
-        }
-        Event::BudgetReached { cap_key, .. } | Event::BudgetStopped { cap_key, .. } => {
-            Some(notice(
-                format!("cap:{cap_key}"),
-                Kind::CapReached,
-                format!("spending cap {cap_key} reached; `/budget` shows it"),
-            ))
-        }
-        _ => None,
-    }
-}
-
-/// The notice a task's state calls for, if any.
-pub fn for_task(id: i64, state: TaskState, prompt: &str) -> Option<Notice> {
-    let short: String = prompt.chars().take(60).collect();
-    let (kind, text) = match state {
-        TaskState::Approval => (
-            Kind::Approval,
-            format!("task {id} waits for approval: {short}"),
-        ),
-        TaskState::Merged => (Kind::TaskMerged, format!("task {id} merged: {short}")),
-        TaskState::Failed => (Kind::TaskFailed, format!("task {id} failed: {short}")),
-        _ => return None,
-    };
-    Some(notice(format!("task:{id}:{}", state.name()), kind, text))
-}
 
 /// Notices kept for readers.
 const KEEP: usize = 100;
@@ -116,6 +29,8 @@ pub struct Notices {
 #[derive(Default)]
 struct Inner {
     seen: HashSet<String>,
+    /// A task list was read once.
+    primed: bool,
     recent: VecDeque<Notice>,
     next: u64,
 }
@@ -178,8 +93,24 @@ impl Notices {
         let Ok(list) = tasks::open(ws).and_then(|s| s.list()) else {
             return;
         };
-        for t in list {
-            if let Some(n) = for_task(t.id, t.state, &t.prompt) {
+        let found = list
+            .iter()
+            .filter_map(|t| for_task(t.id, t.state, &t.prompt));
+        self.tasks_seen(found);
+    }
+
+    /// Admit the notices of a task list, except from the first list read: those tasks were so
+    /// before this server started, and a restart would tell them all again.
+    pub fn tasks_seen(&self, found: impl Iterator<Item = Notice>) {
+        let first = {
+            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            !std::mem::replace(&mut inner.primed, true)
+        };
+        for n in found {
+            if first {
+                let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+                inner.seen.insert(n.key);
+            } else {
                 self.admit(n);
             }
         }
@@ -189,6 +120,24 @@ impl Notices {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::ground::task::TaskState;
+
+    #[test]
+    fn tasks_waiting_before_the_start_are_not_told_again() {
+        let n = Notices::default();
+        let list = |ids: &[i64]| {
+            ids.iter()
+                .map(|&id| for_task(id, TaskState::Approval, "x").unwrap())
+                .collect::<Vec<_>>()
+                .into_iter()
+        };
+        n.tasks_seen(list(&[1]));
+        assert!(n.after(0).is_empty(), "waited before the start");
+        n.tasks_seen(list(&[1, 2]));
+        let told = n.after(0);
+        assert_eq!(told.len(), 1);
+        assert_eq!(told[0].key, "task:2:approval");
+    }
 
     #[test]
     fn each_key_is_told_once_and_read_after_a_sequence_number() {
@@ -216,22 +165,5 @@ mod tests {
         assert_eq!((all[0].seq, all[0].kind), (1, Kind::Approval));
         assert_eq!(n.after(1).len(), 1);
         assert!(n.after(2).is_empty());
-    }
-
-    #[test]
-    fn runs_are_told_done_or_failed_but_not_dry_runs() {
-        let run = |outcome: &str| Event::RunFinished {
-            workflow: "engineering".into(),
-            outcome: outcome.into(),
-            reason: "why".into(),
-            cycles: 1,
-        };
-        assert_eq!(from_event(1, &run("done")).unwrap().kind, Kind::RunDone);
-        let failed = from_event(2, &run("stalled")).unwrap();
-        assert_eq!(failed.kind, Kind::RunFailed);
-        assert!(failed.text.contains("stalled"), "{}", failed.text);
-        assert_ne!(from_event(1, &run("done")).unwrap().key, failed.key);
-        assert!(from_event(3, &run("dry_run")).is_none());
-        assert!(from_event(4, &Event::StopRequested).is_none());
     }
 }

@@ -16,7 +16,7 @@ use crate::engine::runs::tasks::ops;
 
 /// Run one task request; a refusal (no such task, not in a state that allows it) is a 400
 /// with the same line the CLI prints, or a 404 when the task does not exist.
-fn apply(app: &AppState, cmd: TaskCommand, report: bool) -> Answer {
+pub fn apply(app: &AppState, cmd: TaskCommand, report: bool) -> Answer {
     let p = cmd::project(&app.dir)?;
     let reply = ops::apply(&p, cmd).map_err(|e| {
         if e.starts_with("there is no task") {

@@ -39,12 +39,7 @@ impl BotApi {
     /// The methods at `api` (e.g. `https://api.telegram.org`) for the bot with `token`.
     pub fn new(api: &str, token: &str) -> Result<BotApi, String> {
         check_token(token)?;
-        let api = api.trim().trim_end_matches('/');
-        if !(api.starts_with("http://") || api.starts_with("https://")) {
-            return Err(format!(
-                "serve.telegram_api is {api:?}; it must start with http:// or https://"
-            ));
-        }
+        let api = super::chat::api_base("serve.telegram_api", api)?;
         Ok(BotApi {
             http: client(Duration::from_secs(10))?,
             base: Arc::from(format!("{api}/bot{token}/")),
@@ -247,13 +242,7 @@ fn report<T>(r: Result<T, String>) {
 
 /// Telegram takes at most 4096 characters in a message.
 pub fn clip(text: &str) -> String {
-    const MAX: usize = 4000;
-    if text.chars().count() <= MAX {
-        return text.to_string();
-    }
-    let mut s: String = text.chars().take(MAX).collect();
-    s.push('…');
-    s
+    super::chat::clip(text, 4000)
 }
 
 #[cfg(test)]

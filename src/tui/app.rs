@@ -30,7 +30,11 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Effect> {
         }
         Msg::Engine(ev) => {
             super::fold::event(s, &ev);
-            Vec::new()
+            s.told
+                .event(&ev)
+                .map(|n| Effect::Notify(n.text))
+                .into_iter()
+                .collect()
         }
         Msg::Lagged { missed, snapshot } => {
             s.run = *snapshot;
@@ -68,8 +72,14 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Tasks(rows) => {
+            let told = match &rows {
+                Ok(rows) => s
+                    .told
+                    .tasks(rows.iter().map(|r| (r.id, r.state, r.title.as_str()))),
+                Err(_) => Vec::new(),
+            };
             s.board.accept(rows);
-            Vec::new()
+            told.into_iter().map(|n| Effect::Notify(n.text)).collect()
         }
         Msg::Loaded(loaded) => {
             if let Some(v) = s.view.as_mut() {

@@ -79,6 +79,8 @@ pub struct Side {
     /// Project root, for the unpushed-commit count; None skips it.
     pub root: Option<PathBuf>,
     pub mirror: Option<SessionLog>,
+    /// The bell and desktop notification for a notice; None rings nothing.
+    pub alert: Option<super::alert::Alert>,
 }
 
 /// A label for the phase while the engine runs `cmd` as a task, or None for commands that
@@ -302,6 +304,14 @@ where
                     // Only the welcome before a project exists asks to set up.
                     Effect::Setup { .. } => {}
                     Effect::LoadTasks => reload_tasks = true,
+                    Effect::Notify(text) => {
+                        if let Some(a) = &side.alert {
+                            // Between frames, straight to the terminal: the bell and the
+                            // escapes move no cursor and draw nothing. A bell that cannot
+                            // be written is not worth stopping the dashboard for.
+                            let _ = a.ring(&text, &mut io::stdout());
+                        }
+                    }
                     Effect::Load(req) => {
                         let root = side.root.clone();
                         let tx = tx.clone();

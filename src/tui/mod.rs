@@ -6,6 +6,7 @@
 //! running work is aborted, the terminal is restored, the engine is given a few seconds to
 //! finish, the session log gets its end marker and the lock is released.
 
+pub mod alert;
 pub mod app;
 pub mod event_loop;
 pub mod fmt;
@@ -232,6 +233,7 @@ pub fn setup_question(dir: &Path) -> String {
 
 async fn session(app: &mut AppState, project: Project, idea: Option<&str>) -> Result<(), Failure> {
     let ws = project.ws.clone();
+    let alert = alert::Alert::from_config(&project.config.notify);
     let bus = Bus::new(Some(ws.activity_log()));
     bus.set_interactive(true);
     let events = bus.subscribe();
@@ -255,6 +257,7 @@ async fn session(app: &mut AppState, project: Project, idea: Option<&str>) -> Re
     let mut side = event_loop::Side {
         root: Some(ws.root.clone()),
         mirror: Some(SessionLog::open(&ws)),
+        alert: Some(alert),
     };
     if let Some(m) = side.mirror.as_mut() {
         m.skip_to(app.prior_entries);

@@ -71,4 +71,7 @@ pub enum Effect {
     Setup {
         tutorial: bool,
     },
+    /// Tell the person something without their watching: the bell and a desktop notification
+    /// (as the settings allow). Each notice comes once (`ground::notice::Told`).
+    Notify(String),
 }

@@ -204,6 +204,8 @@ pub struct AppState {
     pub dispatch_lines: BTreeMap<String, DispatchLine>,
     /// Each agent's last finished dispatch's log group: its writes come after its line.
     pub last_group: BTreeMap<String, u64>,
+    /// The notices rung so far.
+    pub told: crate::engine::ground::notice::Told,
 }
 
 impl AppState {
@@ -266,6 +268,7 @@ impl AppState {
             completions: Vec::new(),
             dispatch_lines: BTreeMap::new(),
             last_group: BTreeMap::new(),
+            told: Default::default(),
         };
         for (name, role) in init.roster {
             s.ensure_card(&name, &role);

@@ -15,9 +15,12 @@ mod api;
 mod browser;
 mod harness;
 mod load;
+mod notices;
 
 pub use browser::wait_for_approval;
-pub use harness::{Served, Sse, new_project, start, start_in, start_with};
+pub use harness::{
+    Served, Sse, new_project, on_mock_model, refused_to_start, start, start_in, start_with,
+};
 
 /// Every route the token guards, with `{id}` filled in.
 fn guarded() -> Vec<(Method, String)> {
@@ -108,6 +111,7 @@ fn the_openapi_document_names_every_route_and_only_those() {
         .map(|(m, p, _)| (m.to_string(), p.to_string()))
         .collect();
     served.push(("get".into(), "/health".into()));
+    served.push(("post".into(), clk::serve::DISCORD_PATH.into()));
     served.sort();
     assert_eq!(documented, served);
     // Every guarded operation says it can answer 401; every body-taking one, 400.

@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::serve::{Served, new_project, start_with, wait_for_approval};
+use super::serve::{
+    Served, new_project, on_mock_model, refused_to_start, start_with, wait_for_approval,
+};
 use crate::support::clk;
-use crate::support::mock_server::{Fallback, MockServer, Reply, Script};
+use crate::support::mock_server::{MockServer, Reply};
 use crate::support::mock_telegram::MockTelegram;
 
 const TOKEN: &str = "123456:test-token_ABC";
@@ -55,14 +57,8 @@ fn start_bot_with_model(
     reply: Reply,
     settings: &[&str],
 ) -> (tempfile::TempDir, Served, MockTelegram, MockServer) {
-    let model = MockServer::start(Script::new(vec![reply]).fallback(Fallback::RepeatLast));
-    let endpoint = format!("providers.ollama.endpoint={}", model.url());
-    let mut all = vec![
-        "default_provider=ollama",
-        &endpoint,
-        "providers.ollama.model=test-model",
-    ];
-    all.extend_from_slice(settings);
+    let (model, all) = on_mock_model(reply, settings);
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
     let (top, s, mock) = start_bot(&all);
     (top, s, mock, model)
 }
@@ -281,17 +277,12 @@ fn telegram_without_a_usable_token_is_refused_with_what_to_do() {
         (None, "needs the bot's token in TELEGRAM_BOT_TOKEN"),
         (Some("not a token/../x"), "does not look like a bot token"),
     ] {
-        let mut c = clk();
-        c.current_dir(&dir)
-            .args(["serve", "--port", "0", "--telegram"]);
-        match token {
-            Some(t) => c.env("TELEGRAM_BOT_TOKEN", t),
-            None => c.env_remove("TELEGRAM_BOT_TOKEN"),
-        };
-        let out = c.assert().code(2).get_output().clone();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(says), "{err}");
-        assert_eq!(err.lines().count(), 1, "{err}");
+        refused_to_start(
+            &dir,
+            &["--telegram"],
+            &[("TELEGRAM_BOT_TOKEN", token)],
+            says,
+        );
     }
 }
 

@@ -90,6 +90,13 @@ impl Tmux {
         self.tmux(&["send-keys", "-t", "main", key]);
     }
 
+    /// Whether the window heard a bell (tmux marks it even in a detached session).
+    pub(crate) fn bell(&self) -> bool {
+        self.tmux(&["display-message", "-p", "-t", "main", "#{window_bell_flag}"])
+            .trim()
+            == "1"
+    }
+
     pub(crate) fn screen(&self) -> String {
         self.tmux(&["capture-pane", "-p", "-t", "main"])
     }

@@ -56,23 +56,10 @@ impl MockTelegram {
             next_message: 1,
             ..Shared::default()
         }));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let state = shared.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let app = axum::Router::new()
-                    .route("/{bot}/{method}", post(call))
-                    .with_state(state);
-                axum::serve(listener, app).await.unwrap();
-            });
-        });
+        let app = axum::Router::new()
+            .route("/{bot}/{method}", post(call))
+            .with_state(shared.clone());
+        let url = super::serve_on_thread(app);
         MockTelegram { url, shared }
     }
 

@@ -5,6 +5,7 @@ pub mod blackhole;
 pub mod clis;
 pub mod gate;
 pub mod loop_agents;
+pub mod mock_discord;
 pub mod mock_github;
 pub mod mock_project;
 pub mod mock_server;
@@ -65,6 +66,26 @@ pub fn clk_process() -> std::process::Command {
     c.env("XDG_CONFIG_HOME", mine.join("config"));
     c.env("XDG_DATA_HOME", mine.join("data"));
     c
+}
+
+/// Serve `app` on a free loopback port from its own thread (a runtime of its own, so a plain
+/// `#[test]` can use it too); its `http://` address.
+#[allow(dead_code)]
+pub fn serve_on_thread(app: axum::Router) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    url
 }
 
 /// `git ARGS` in `dir` with a throwaway identity, its whole output kept.

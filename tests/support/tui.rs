@@ -5,7 +5,7 @@
 
 use clk::engine::ground::config::agents::BASELINE;
 use clk::engine::ground::events::Event;
-use clk::tui::app::{AppState, Init, Msg, update};
+use clk::tui::app::{AppState, Effect, Init, Msg, update};
 use clk::tui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -71,7 +71,10 @@ pub fn fixture() -> Vec<Event> {
 pub fn apply(s: &mut AppState, events: &[Event]) {
     for ev in events {
         let fx = update(s, Msg::Engine(ev.clone()));
-        assert!(fx.is_empty(), "engine events never cause effects");
+        assert!(
+            fx.iter().all(|e| matches!(e, Effect::Notify(_))),
+            "engine events cause no effect but a notice: {fx:?}"
+        );
     }
 }
 

@@ -4,6 +4,7 @@ pub mod config;
 pub mod events;
 pub mod fixed;
 pub mod leaks;
+pub mod notice;
 pub mod pricing;
 pub mod protocol;
 pub mod redact;

@@ -1,6 +1,7 @@
 pub mod blackboard;
 pub mod bus;
 pub mod casting;
+pub mod channels;
 pub mod conversation;
 pub mod git;
 pub mod idea;

@@ -8,10 +8,13 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::engine::ground::config::{ConfigError, Env};
-use crate::engine::store::workspace::read_json;
+use crate::engine::store::lock::with_file_lock;
+use crate::engine::store::workspace::{Durability, read_json, replace_file};
 
 /// Which of the user's folders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +82,48 @@ pub fn read_object(path: Option<&Path>) -> Result<Option<Value>, ConfigError> {
         )));
     }
     Ok(v)
+}
+
+/// The user-level list file at `path` (the workspace registry, the channel links) as `F`, its
+/// default when there is none. A file that does not parse is an error naming it and what it
+/// holds (`what`), so nobody overwrites it.
+pub fn read_file<F: DeserializeOwned + Default>(path: &Path, what: &str) -> Result<F, String> {
+    match read_json(path) {
+        Ok(None) => Ok(F::default()),
+        Ok(Some(v)) => serde_json::from_value(v).map_err(|e| {
+            format!(
+                "{}: {e}; fix or remove the file (it only {what})",
+                path.display()
+            )
+        }),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Change the file at `path` with `f` under its lock, then write it whole; `f`'s error, or a
+/// file that does not parse, leaves it as it was.
+pub fn update_file<F, T>(
+    path: &Path,
+    what: &str,
+    durability: Durability,
+    f: impl FnOnce(&mut F) -> Result<T, String>,
+) -> Result<T, String>
+where
+    F: DeserializeOwned + Serialize + Default,
+{
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    with_file_lock(path, || {
+        let mut file: F = read_file(path, what)?;
+        let out = f(&mut file)?;
+        let mut text = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?;
+        text.push('\n');
+        replace_file(path, text.as_bytes(), durability)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(out)
+    })
+    .map_err(|e| format!("cannot lock {}: {e}", path.display()))?
 }
 
 #[cfg(test)]

@@ -12,9 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::ground::config::Env;
 use crate::engine::store::idea::Idea;
-use crate::engine::store::lock::with_file_lock;
 use crate::engine::store::user;
-use crate::engine::store::workspace::{Durability, Workspace, read_json, replace_file};
+use crate::engine::store::workspace::{Durability, Workspace};
 
 /// One project in the registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,25 +40,15 @@ pub fn registry_file(env: &Env) -> Option<PathBuf> {
     user::data_dir(env).map(|d| d.join("workspaces.json"))
 }
 
-fn read(path: &Path) -> Result<File, String> {
-    match read_json(path) {
-        Ok(None) => Ok(File::default()),
-        Ok(Some(v)) => serde_json::from_value(v).map_err(|e| {
-            format!(
-                "{}: {e}; fix or remove the file (it only lists projects)",
-                path.display()
-            )
-        }),
-        Err(e) => Err(e.to_string()),
-    }
-}
+/// What the registry is, for the error on a file that does not parse.
+const WHAT: &str = "lists projects";
 
 /// Every registered project, most recently used first.
 pub fn list(env: &Env) -> Result<Vec<Entry>, String> {
     let Some(path) = registry_file(env) else {
         return Ok(Vec::new());
     };
-    let mut all = read(&path)?.workspaces;
+    let mut all = user::read_file::<File>(&path, WHAT)?.workspaces;
     all.sort_by(|a, b| b.last_used.cmp(&a.last_used));
     Ok(all)
 }
@@ -71,21 +60,11 @@ pub fn update<T>(
 ) -> Result<T, String> {
     let path = registry_file(env)
         .ok_or_else(|| "no home folder for the registry: set HOME or XDG_DATA_HOME".to_string())?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    with_file_lock(&path, || {
-        let mut file = read(&path)?;
-        let out = f(&mut file.workspaces)?;
-        let mut text = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?;
-        text.push('\n');
-        // Whole or old after a crash; no fsync and no .bak: it is only a list of projects,
-        // rewritten after every command that changes one.
-        replace_file(&path, text.as_bytes(), Durability::ClkCrash)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        Ok(out)
+    // Whole or old after a crash; no fsync and no .bak: it is only a list of projects,
+    // rewritten after every command that changes one.
+    user::update_file(&path, WHAT, Durability::ClkCrash, |file: &mut File| {
+        f(&mut file.workspaces)
     })
-    .map_err(|e| format!("cannot lock {}: {e}", path.display()))?
 }
 
 /// A name not yet taken: `base`, else `base-2`, `base-3`, ...

@@ -111,7 +111,14 @@ pub fn start_with(dir: &Path, cfg: &Path, args: &[&str], envs: &[(&str, &str)]) 
     for name in clk_env_vars() {
         cmd.env_remove(name);
     }
-    cmd.env_remove("TELEGRAM_BOT_TOKEN");
+    for name in [
+        "TELEGRAM_BOT_TOKEN",
+        "DISCORD_TOKEN",
+        "DISCORD_PUBLIC_KEY",
+        "DISCORD_APPLICATION_ID",
+    ] {
+        cmd.env_remove(name);
+    }
     cmd.envs(envs.iter().copied());
     let mut child = cmd
         .current_dir(dir)
@@ -154,6 +161,40 @@ pub fn start_with(dir: &Path, cfg: &Path, args: &[&str], envs: &[(&str, &str)]) 
         dir: dir.to_path_buf(),
         out,
     }
+}
+
+/// `clk serve --port 0 ARGS` in `dir` with `envs` set (or, for `None`, unset) refuses to start:
+/// exit 2 and one line that says `says`.
+pub fn refused_to_start(dir: &Path, args: &[&str], envs: &[(&str, Option<&str>)], says: &str) {
+    let mut c = clk();
+    c.current_dir(dir).args(["serve", "--port", "0"]).args(args);
+    for (name, v) in envs {
+        match v {
+            Some(v) => c.env(name, v),
+            None => c.env_remove(name),
+        };
+    }
+    let out = c.assert().code(2).get_output().clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(says), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// A mock model server that answers `reply` every time, and the settings that put the team on
+/// it (with `extra` after them).
+pub fn on_mock_model(
+    reply: crate::support::mock_server::Reply,
+    extra: &[&str],
+) -> (crate::support::mock_server::MockServer, Vec<String>) {
+    use crate::support::mock_server::{Fallback, MockServer, Script};
+    let model = MockServer::start(Script::new(vec![reply]).fallback(Fallback::RepeatLast));
+    let mut all = vec![
+        "default_provider=ollama".to_string(),
+        format!("providers.ollama.endpoint={}", model.url()),
+        "providers.ollama.model=test-model".to_string(),
+    ];
+    all.extend(extra.iter().map(|s| s.to_string()));
+    (model, all)
 }
 
 /// A `/events` client: the id and JSON of each event.

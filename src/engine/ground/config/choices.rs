@@ -89,7 +89,28 @@ pub struct UiConfig {
     pub theme: UiTheme,
 }
 
-/// `clk serve`'s chat bots: who may use them and where the Bot API is.
+/// How the dashboard tells a person about a notice (a task waiting for approval, a run done
+/// or failed, a spending cap reached).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NotifyConfig {
+    /// Ring the terminal's bell.
+    pub bell: bool,
+    /// A desktop notification: `notify-send` when it is installed, else the terminal's own
+    /// (OSC 777 and OSC 9 escapes).
+    pub desktop: bool,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            bell: true,
+            desktop: true,
+        }
+    }
+}
+
+/// `clk serve`'s chat bots: who may use them and where their APIs are.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ServeConfig {
@@ -97,6 +118,14 @@ pub struct ServeConfig {
     pub telegram_users: Vec<i64>,
     /// The Telegram Bot API's address (a local mock in tests).
     pub telegram_api: String,
+    /// Discord role or user ids that may start and stop work (`run`, `review`, `abort`).
+    pub discord_run: Vec<String>,
+    /// Discord role or user ids that may approve, pause and resume tasks.
+    pub discord_approve: Vec<String>,
+    /// Discord role or user ids that may do all of it and link channels (`project add`).
+    pub discord_admin: Vec<String>,
+    /// The Discord REST API's address (a local mock in tests).
+    pub discord_api: String,
 }
 
 impl Default for ServeConfig {
@@ -104,6 +133,10 @@ impl Default for ServeConfig {
         ServeConfig {
             telegram_users: Vec::new(),
             telegram_api: "https://api.telegram.org".into(),
+            discord_run: Vec::new(),
+            discord_approve: Vec::new(),
+            discord_admin: Vec::new(),
+            discord_api: "https://discord.com/api/v10".into(),
         }
     }
 }

@@ -30,8 +30,8 @@ pub use blocks::{
     RetryConfig, SuperviseConfig, TasksConfig, ValidationConfig, WorkflowConfig,
 };
 pub use choices::{
-    AutoConsensus, AutoRefine, Autonomy, PlateauAction, RollbackOnFailure, ServeConfig, UiConfig,
-    UiTheme,
+    AutoConsensus, AutoRefine, Autonomy, NotifyConfig, PlateauAction, RollbackOnFailure,
+    ServeConfig, UiConfig, UiTheme,
 };
 pub use error::{ConfigError, Env, EnvLookup, process_env};
 pub use gate::GateConfig;
@@ -77,9 +77,12 @@ pub struct ClkConfig {
     pub autonomy: Autonomy,
     /// The dashboard: `ui.theme` is `dark` or `light`.
     pub ui: UiConfig,
+    /// The dashboard's bell and desktop notifications: `notify.bell`, `notify.desktop`.
+    pub notify: NotifyConfig,
     /// The work queue: tasks at once, turns and runtime per task.
     pub tasks: TasksConfig,
-    /// `clk serve --telegram`: `serve.telegram_users` (nobody by default), `serve.telegram_api`.
+    /// `clk serve --telegram` and `--discord`: who may use each bot (nobody by default) and
+    /// where its API is.
     pub serve: ServeConfig,
     /// The gauntlet: answer key, adversarial critique, revisions and a final check per stage.
     pub gauntlet: GauntletConfig,
@@ -110,6 +113,7 @@ impl Default for ClkConfig {
             sandbox: SandboxConfig::default(),
             autonomy: Autonomy::Balanced,
             ui: UiConfig::default(),
+            notify: NotifyConfig::default(),
             tasks: TasksConfig::default(),
             serve: ServeConfig::default(),
             gauntlet: GauntletConfig::default(),
