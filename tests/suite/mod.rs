@@ -48,6 +48,7 @@ mod serve_telegram;
 mod setup;
 mod shell_sandbox;
 mod tasks;
+mod tasks_pg;
 mod tls_roots;
 mod tui_cards;
 mod tui_flow;

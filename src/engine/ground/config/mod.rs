@@ -29,8 +29,8 @@ pub use blocks::{
     RetryConfig, SuperviseConfig, TasksConfig, ValidationConfig,
 };
 pub use choices::{
-    AutoConsensus, AutoRefine, Autonomy, PlateauAction, RollbackOnFailure, ServeConfig, UiConfig,
-    UiTheme,
+    AutoConsensus, AutoRefine, Autonomy, PlateauAction, RollbackOnFailure, ServeConfig,
+    StoreConfig, UiConfig, UiTheme,
 };
 pub use error::{ConfigError, Env, EnvLookup, process_env};
 pub use gate::GateConfig;
@@ -77,6 +77,8 @@ pub struct ClkConfig {
     pub tasks: TasksConfig,
     /// `clk serve --telegram`: `serve.telegram_users` (nobody by default), `serve.telegram_api`.
     pub serve: ServeConfig,
+    /// The task store: SQLite here, or a PostgreSQL database shared by many machines.
+    pub store: StoreConfig,
 }
 
 impl Default for ClkConfig {
@@ -105,6 +107,7 @@ impl Default for ClkConfig {
             ui: UiConfig::default(),
             tasks: TasksConfig::default(),
             serve: ServeConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }
