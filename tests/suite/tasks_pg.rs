@@ -322,3 +322,66 @@ fn racing_workers_never_pass_the_daily_turn_budget() {
         "{all:?}"
     );
 }
+
+/// `clk serve` attached to the store streams the timeline lines other machines write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_on_the_same_store_streams_other_machines_task_lines() {
+    let Some(url) = pg::database() else { return };
+    let (top, dir) = super::serve::new_project();
+    let cfg = top.path().join("config");
+    let s = super::serve::start_with(&dir, &cfg, &[], &[("CLK_STORE_URL", url.as_str())]);
+    let mut sse = super::serve::Sse::connect(&s, None).await;
+    // Another machine: a project elsewhere, the same store.
+    let mock = MockServer::start(Script::new(vec![]));
+    let (_t, other) = project(&mock);
+    tokio::task::spawn_blocking(move || {
+        ok(&other, &["task", "--store", &url, "add", "made far away"]);
+    })
+    .await
+    .unwrap();
+    let seen = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some((_, e)) = sse.next().await {
+            let text = e.to_string();
+            if text.contains("task 1 (added") && text.contains("queued by") {
+                return text;
+            }
+        }
+        String::new()
+    })
+    .await
+    .unwrap();
+    assert!(seen.contains("queued by"), "{seen}");
+}
+
+/// The store is called from async code on both kinds of tokio runtime without blocking one
+/// inside the other (the client runs on its own threads).
+#[test]
+fn the_store_works_from_inside_a_tokio_runtime() {
+    let Some(url) = pg::database() else { return };
+    for multi in [false, true] {
+        let rt = if multi {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        }
+        .unwrap();
+        let url = url.clone();
+        rt.block_on(async move {
+            let s = clk::engine::store::tasks::PgStore::open(&url, 5).unwrap();
+            use clk::engine::store::tasks::{NewTask, TaskStore};
+            let t = s
+                .add(&NewTask {
+                    prompt: "inside".into(),
+                    ..NewTask::default()
+                })
+                .unwrap();
+            assert_eq!(s.get(t.id).unwrap().unwrap().prompt, "inside");
+            tokio::task::yield_now().await;
+            drop(s); // closing the connection must not block the runtime either
+        });
+    }
+}

@@ -128,8 +128,13 @@ pub fn stop() {
 }
 
 /// A new, empty database for one test: its URL. None (the test skips) when PostgreSQL is
-/// missing, unless `CLK_REQUIRE_POSTGRES=1`, where it fails.
+/// missing, unless `CLK_REQUIRE_POSTGRES=1`, where it fails. Callable from async tests too:
+/// the blocking client runs on a thread of its own.
 pub fn database() -> Option<String> {
+    std::thread::spawn(new_database).join().unwrap()
+}
+
+fn new_database() -> Option<String> {
     let base = match server() {
         Ok(url) => url.clone(),
         Err(why) => {
