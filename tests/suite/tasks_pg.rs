@@ -385,3 +385,77 @@ fn the_store_works_from_inside_a_tokio_runtime() {
         });
     }
 }
+
+/// `store.account_limit = 1`: three workers never run two tasks on the one account at once.
+#[test]
+fn the_account_limit_holds_over_every_worker() {
+    let Some(url) = pg::database() else { return };
+    let replies = (1..=3).map(|i| writes(&format!("a{i}.txt"), 400)).collect();
+    let mock = MockServer::start(Script::new(replies));
+    let (top, dir) = project(&mock);
+    let cfg = dir.join(".clk/config/clk.config.json");
+    let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    c["store"] = serde_json::json!({"account_limit": 1});
+    std::fs::write(&cfg, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+    git(
+        &dir,
+        &["commit", "-qam", "user: one task at a time per account"],
+    );
+    let bare = bare_from(&dir);
+    for i in 1..=3 {
+        pg_ok(&dir, &url, &["task", "add", &format!("task {i}")]);
+    }
+    let top = top.path();
+    let ws: Vec<Child> = ["w1", "w2", "w3"]
+        .iter()
+        .map(|n| worker(top, &url, &bare, n, &["--workers", "2", "--until-idle"]))
+        .collect();
+    for w in ws {
+        finish(w);
+    }
+    let mut spans: Vec<(String, String)> = list(&dir, &url)
+        .iter()
+        .map(|t| {
+            assert_eq!(t["state"], "merged", "{t}");
+            let at = |k: &str| t[k].as_str().unwrap().to_string();
+            (at("started_at"), at("finished_at"))
+        })
+        .collect();
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(pair[1].0 >= pair[0].1, "two ran at once: {spans:?}");
+    }
+}
+
+/// On SQLite, `clk workers` lists this machine's `clk work` with its task and account.
+#[test]
+fn clk_workers_lists_the_local_worker_on_sqlite() {
+    let mock = MockServer::start(Script::new(vec![Reply::Stall]));
+    let (_t, dir) = project(&mock);
+    assert!(ok(&dir, &["workers"]).contains("No workers; `clk work` starts one."));
+    ok(&dir, &["task", "add", "wait forever"]);
+    let mut child = Std::new(env!("CARGO_BIN_EXE_clk"))
+        .current_dir(&dir)
+        .args(["--no-tui", "work"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let me = format!(":{} ", child.id());
+    let mut out = String::new();
+    wait_for("the worker in clk workers with its task", 60, || {
+        out = ok(&dir, &["workers"]);
+        out.lines().any(|l| l.contains(&me) && l.contains(" 1 "))
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("WORKER"), "{out}");
+    assert!(
+        lines[1].contains("s ago") && lines[1].ends_with("ollama"),
+        "{out}"
+    );
+    let json = ok(&dir, &["--json", "workers"]);
+    let rows: Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(rows[0]["pid"], child.id(), "{json}");
+}

@@ -85,8 +85,9 @@ impl Worker<'_> {
     }
 
     /// Take task `id` to run it here; `account` and its limit bound it over every worker.
-    fn claim(&self, id: i64, from: &[TaskState], account: &str, limit: u32) -> bool {
-        self.moved(id, from, TaskState::Running, "", Some((account, limit)))
+    fn claim(&self, t: &Task, account: &str, limit: u32, start_cap: Option<u64>) -> bool {
+        let how = Some((account, limit, start_cap));
+        self.moved(t.id, &[t.state], TaskState::Running, "", how)
     }
 
     fn moved(
@@ -95,7 +96,7 @@ impl Worker<'_> {
         from: &[TaskState],
         to: TaskState,
         reason: &str,
-        claim: Option<(&str, u32)>,
+        claim: Option<(&str, u32, Option<u64>)>,
     ) -> bool {
         let m = Move {
             id,
@@ -104,7 +105,7 @@ impl Worker<'_> {
             reason,
         };
         let done = match claim {
-            Some((account, limit)) => self.store.claim(&m, self.me, account, limit),
+            Some((account, limit, cap)) => self.store.claim(&m, self.me, account, limit, cap),
             None => self.store.move_state(&m, self.me),
         };
         match done {
@@ -239,12 +240,13 @@ impl Worker<'_> {
 
 /// The account a task's turns are paid from: the provider its agent uses.
 fn account_of(project: &Project, t: &Task) -> String {
-    project
-        .agents
-        .agents
-        .get(&t.agent)
-        .and_then(|a| a.provider.clone())
-        .unwrap_or_else(|| t.agent.clone())
+    match project.agents.agents.get(&t.agent) {
+        Some(a) => a
+            .provider
+            .clone()
+            .unwrap_or_else(|| project.providers.active.clone()),
+        None => t.agent.clone(),
+    }
 }
 
 /// Why a task on `account` may not start here: this worker's share of `store.account_limit`
@@ -405,24 +407,13 @@ pub async fn work(
                     w.hold(t, &why);
                     continue;
                 }
-                // A task sent back or resumed is not started again. The start is reserved in
-                // the store first, so racing workers never pass budget.daily.tasks.
+                // A task sent back or resumed is not started again. A first start is counted
+                // with the claim, so racing workers never pass budget.daily.tasks.
                 let fresh = t.started_at.is_empty();
-                let reserved = !fresh
-                    || store.reserve_start(daily.tasks).unwrap_or_else(|e| {
-                        w.warn(e.to_string());
-                        false
-                    });
-                if !reserved {
+                if !w.claim(t, &account, limit, fresh.then_some(daily.tasks)) {
                     let used = store.day_usage(&tasks::today()).unwrap_or_default();
-                    let why = budget::blocked(daily, &used, true)
-                        .unwrap_or_else(|| "waits for the daily budget".into());
-                    w.hold(t, &why);
-                    continue;
-                }
-                if !w.claim(t.id, &[t.state], &account, limit) {
-                    if fresh {
-                        let _ = store.unreserve_start();
+                    if let Some(why) = budget::blocked(daily, &used, true).filter(|_| fresh) {
+                        w.hold(t, &why);
                     }
                     continue;
                 }

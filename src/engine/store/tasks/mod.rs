@@ -194,9 +194,17 @@ pub trait TaskStore: Send + Sync {
         false
     }
     /// Take task `id` for this worker: like a move to `Running`, but skipped (false) when
-    /// another worker holds the row right now, or when `account` already runs `limit` tasks
-    /// (0: no limit) over every worker.
-    fn claim(&self, m: &Move<'_>, pid: u32, account: &str, limit: u32) -> Result<bool, StoreError>;
+    /// another worker holds the row right now, when `account` already runs `limit` tasks (0:
+    /// no limit) over every worker, or, for a task's first start (`start_cap` given), when
+    /// today's starts reached that cap (0: none). The start is counted with the claim.
+    fn claim(
+        &self,
+        m: &Move<'_>,
+        pid: u32,
+        account: &str,
+        limit: u32,
+        start_cap: Option<u64>,
+    ) -> Result<bool, StoreError>;
     /// Put back in the queue every running task whose lease ran out; returns each with the
     /// worker that held it. Only shared stores have leases that expire by time.
     fn requeue_expired(&self) -> Result<Vec<(i64, String)>, StoreError> {

@@ -77,7 +77,7 @@ impl TaskStore for PgStore {
     }
 
     fn move_state(&self, m: &Move<'_>, pid: u32) -> Result<bool, StoreError> {
-        self.claim_row(m, pid, "", 0, false)
+        self.claim_row(m, pid, "", 0, None)
     }
 
     fn set_reason(&self, id: i64, reason: &str) -> Result<(), StoreError> {
@@ -352,8 +352,15 @@ impl TaskStore for PgStore {
         true
     }
 
-    fn claim(&self, m: &Move<'_>, pid: u32, account: &str, limit: u32) -> Result<bool, StoreError> {
-        self.claim_row(m, pid, account, limit, true)
+    fn claim(
+        &self,
+        m: &Move<'_>,
+        pid: u32,
+        account: &str,
+        limit: u32,
+        start_cap: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        self.claim_row(m, pid, account, limit, Some(start_cap))
     }
 
     fn requeue_expired(&self) -> Result<Vec<(i64, String)>, StoreError> {

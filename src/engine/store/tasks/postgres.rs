@@ -140,7 +140,7 @@ impl PgStore {
         pid: u32,
         account: &str,
         limit: u32,
-        skip_locked: bool,
+        claim: Option<Option<u64>>,
     ) -> Result<bool, StoreError> {
         let (owner, lease) = (self.owner.clone(), self.lease_s);
         let reason = redact_text(m.reason);
@@ -163,7 +163,7 @@ impl PgStore {
                     return Ok(false);
                 }
             }
-            let lock = if skip_locked {
+            let lock = if claim.is_some() {
                 "FOR UPDATE SKIP LOCKED"
             } else {
                 "FOR UPDATE"
@@ -177,6 +177,23 @@ impl PgStore {
             };
             if !from.contains(&state) {
                 return Ok(false);
+            }
+            // A first start is counted here, by the worker that won the row only, so racing
+            // workers neither pass budget.daily.tasks nor all update its row.
+            if let Some(Some(cap)) = claim {
+                let day = today();
+                tx.execute(
+                    "INSERT INTO budget_days (day) VALUES ($1) ON CONFLICT (day) DO NOTHING",
+                    &[&day],
+                )?;
+                let n = tx.execute(
+                    "UPDATE budget_days SET tasks_started = tasks_started + 1 WHERE day = $1
+                       AND ($2::BIGINT = 0 OR tasks_started < $2::BIGINT)",
+                    &[&day, &big(cap)],
+                )?;
+                if n == 0 {
+                    return Ok(false);
+                }
             }
             let lease = Lease {
                 pid,

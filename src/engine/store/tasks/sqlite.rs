@@ -478,9 +478,19 @@ impl TaskStore for SqliteStore {
         pid: u32,
         _account: &str,
         _limit: u32,
+        start_cap: Option<u64>,
     ) -> Result<bool, StoreError> {
         // One machine: the worker counts its own tasks per account (`work.rs`).
-        self.move_state(m, pid)
+        if let Some(cap) = start_cap {
+            if !self.reserve_start(cap)? {
+                return Ok(false);
+            }
+        }
+        let moved = self.move_state(m, pid)?;
+        if !moved && start_cap.is_some() {
+            self.unreserve_start()?;
+        }
+        Ok(moved)
     }
 
     fn reserve_start(&self, cap: u64) -> Result<bool, StoreError> {
