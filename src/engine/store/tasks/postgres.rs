@@ -178,8 +178,16 @@ impl PgStore {
             if !from.contains(&state) {
                 return Ok(false);
             }
-            // A first start is counted here, by the worker that won the row only, so racing
-            // workers neither pass budget.daily.tasks nor all update its row.
+            let lease = Lease {
+                pid,
+                owner: &owner,
+                seconds: lease,
+                account,
+            };
+            moved(&mut tx, id, state, to, &reason, &lease)?;
+            // A first start is counted by the worker that won the row only, so racing workers
+            // neither pass budget.daily.tasks nor all update its row; last, so the hot row is
+            // locked only until the commit right after.
             if let Some(Some(cap)) = claim {
                 let day = today();
                 tx.execute(
@@ -195,13 +203,6 @@ impl PgStore {
                     return Ok(false);
                 }
             }
-            let lease = Lease {
-                pid,
-                owner: &owner,
-                seconds: lease,
-                account,
-            };
-            moved(&mut tx, id, state, to, &reason, &lease)?;
             tx.commit()?;
             Ok(true)
         })
