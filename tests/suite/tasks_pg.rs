@@ -105,6 +105,31 @@ fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// Commit `change` to the project's settings, share it in a bare repository, queue `tasks`
+/// tasks, and run three `--until-idle` workers (two tasks at once each) to their end.
+fn share_and_work(
+    top: &Path,
+    dir: &Path,
+    url: &str,
+    change: impl FnOnce(&mut Value),
+    tasks: usize,
+) -> Vec<String> {
+    let cfg = dir.join(".clk/config/clk.config.json");
+    let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    change(&mut c);
+    std::fs::write(&cfg, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+    git(dir, &["commit", "-qam", "user: settings for the test"]);
+    let bare = bare_from(dir);
+    for i in 1..=tasks {
+        pg_ok(dir, url, &["task", "add", &format!("task {i}")]);
+    }
+    let ws: Vec<Child> = ["w1", "w2", "w3"]
+        .iter()
+        .map(|n| worker(top, url, &bare, n, &["--workers", "2", "--until-idle"]))
+        .collect();
+    ws.into_iter().map(finish).collect()
+}
+
 #[test]
 fn task_commands_read_the_same_from_either_store() {
     let Some(url) = pg::database() else { return };
@@ -292,24 +317,11 @@ fn racing_workers_never_pass_the_daily_turn_budget() {
         )),
     ));
     let (top, dir) = project(&mock);
-    let cfg = dir.join(".clk/config/clk.config.json");
-    let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
-    c["budget"]["daily"] = serde_json::json!({"turns": 7});
-    c["tasks"]["max_turns"] = 50.into();
-    std::fs::write(&cfg, serde_json::to_string_pretty(&c).unwrap()).unwrap();
-    git(&dir, &["commit", "-qam", "user: a daily budget"]);
-    let bare = bare_from(&dir);
-    for i in 1..=6 {
-        pg_ok(&dir, &url, &["task", "add", &format!("task {i}")]);
-    }
-    let top = top.path();
-    let ws: Vec<Child> = ["w1", "w2", "w3"]
-        .iter()
-        .map(|n| worker(top, &url, &bare, n, &["--workers", "2", "--until-idle"]))
-        .collect();
-    for w in ws {
-        finish(w);
-    }
+    let budget = |c: &mut Value| {
+        c["budget"]["daily"] = serde_json::json!({"turns": 7});
+        c["tasks"]["max_turns"] = 50.into();
+    };
+    share_and_work(top.path(), &dir, &url, budget, 6);
     let all = list(&dir, &url);
     let turns: u64 = all.iter().map(|t| t["turns"].as_u64().unwrap()).sum();
     assert_eq!(turns, 7, "exactly the budget, never more: {all:?}");
@@ -393,26 +405,8 @@ fn the_account_limit_holds_over_every_worker() {
     let replies = (1..=3).map(|i| writes(&format!("a{i}.txt"), 400)).collect();
     let mock = MockServer::start(Script::new(replies));
     let (top, dir) = project(&mock);
-    let cfg = dir.join(".clk/config/clk.config.json");
-    let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
-    c["store"] = serde_json::json!({"account_limit": 1});
-    std::fs::write(&cfg, serde_json::to_string_pretty(&c).unwrap()).unwrap();
-    git(
-        &dir,
-        &["commit", "-qam", "user: one task at a time per account"],
-    );
-    let bare = bare_from(&dir);
-    for i in 1..=3 {
-        pg_ok(&dir, &url, &["task", "add", &format!("task {i}")]);
-    }
-    let top = top.path();
-    let ws: Vec<Child> = ["w1", "w2", "w3"]
-        .iter()
-        .map(|n| worker(top, &url, &bare, n, &["--workers", "2", "--until-idle"]))
-        .collect();
-    for w in ws {
-        finish(w);
-    }
+    let one = |c: &mut Value| c["store"] = serde_json::json!({"account_limit": 1});
+    share_and_work(top.path(), &dir, &url, one, 3);
     let mut spans: Vec<(String, String)> = list(&dir, &url)
         .iter()
         .map(|t| {
