@@ -192,6 +192,10 @@ pub enum Command {
     Task {
         #[command(subcommand)]
         action: TaskAction,
+        /// The task store to use: a postgres:// URL shared by many machines (default:
+        /// store.url, else SQLite in .clk/state).
+        #[arg(long, global = true, value_name = "URL")]
+        store: Option<String>,
     },
     /// Run the queued tasks, each in its own worktree on `clk/task-<id>`, several at once
     /// (never two that change the same files), merging each finished one by its autonomy.
@@ -202,6 +206,21 @@ pub enum Command {
         /// Stop when no task can run any more, instead of waiting for new ones.
         #[arg(long)]
         until_idle: bool,
+        /// Take tasks from this store, a postgres:// URL shared by many machines (default:
+        /// store.url, else SQLite in .clk/state).
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
+        /// Work in a clone of this git repository (cloned into the folder, or fetched when it
+        /// is one already); task branches and merges are pushed back to it.
+        #[arg(long, value_name = "GIT_URL")]
+        repo: Option<String>,
+    },
+    /// The `clk work` processes that use the task store: last heartbeat, current tasks and
+    /// accounts.
+    Workers {
+        /// The task store to read (default: store.url, else SQLite in .clk/state).
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
     },
     /// Tasks saved under a name: save, list, run (queues one).
     Template {

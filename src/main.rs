@@ -197,13 +197,16 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             install,
             reset,
         } => cmd::setup::run(&dir, non_interactive, provider.as_deref(), install, reset),
-        Command::Task { action } => cmd::task::run(&dir, action, format),
+        Command::Task { action, store } => cmd::task::run(&dir, action, store, format),
+        Command::Workers { store } => cmd::workers::run(&dir, store, format),
         Command::Context { action } => cmd::task::context(&dir, action, format),
         Command::Template { action } => cmd::task::template(&dir, action, format),
         Command::Work {
             workers,
             until_idle,
-        } => cmd::work::run(&dir, workers, until_idle, format),
+            store,
+            repo,
+        } => cmd::work::run(&dir, workers, until_idle, store, repo, format),
         Command::Serve {
             bind,
             port,

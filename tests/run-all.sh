@@ -29,6 +29,15 @@ if ! need chromium || ! need chromedriver; then
   echo "run-all: installing chromium and chromium-driver" >&2
   apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
+pg_bin() {
+  if need initdb; then dirname "$(command -v initdb)"; return; fi
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1
+}
+if [ -z "$(pg_bin)" ]; then
+  # The task store's PostgreSQL tests run against a throwaway cluster started below.
+  echo "run-all: installing postgresql" >&2
+  apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+fi
 if ! need cargo; then
   echo "run-all: cargo is missing; install Rust from https://rustup.rs" >&2
   exit 2
@@ -48,6 +57,23 @@ export CLK_REQUIRE_SANDBOX=1
 export CLK_REQUIRE_STRACE=1
 # The web dashboard's browser test fails, not skips, when Chromium is missing.
 export CLK_REQUIRE_BROWSER=1
+
+# A throwaway PostgreSQL on a free loopback port for the task store's tests, stopped on exit.
+# Postgres refuses to run as root: as root it runs as nobody.
+echo "== postgresql"
+PG_BIN="$(pg_bin)"
+PG_DIR="$(mktemp -d /tmp/clk-pg.XXXXXX)"
+PG_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 55439)"
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi; }
+[ "$(id -u)" = 0 ] && chown nobody "$PG_DIR"
+as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U clk --auth=trust -E UTF8 >"$PG_DIR/initdb.log" 2>&1 || { cat "$PG_DIR/initdb.log"; exit 1; }
+as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
+  -o "-k $PG_DIR -c listen_addresses=127.0.0.1 -p $PG_PORT -c fsync=off -c max_connections=300" start >/dev/null
+stop_pg() { as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast stop >/dev/null 2>&1 || true; rm -rf "$PG_DIR"; }
+trap stop_pg EXIT
+export CLK_TEST_PG_URL="postgres://clk@127.0.0.1:$PG_PORT/postgres"
+# Here a missing cluster is a failure, not a skip.
+export CLK_REQUIRE_POSTGRES=1
 
 echo "== cargo fmt --check"
 cargo fmt --check

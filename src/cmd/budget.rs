@@ -7,7 +7,7 @@ use super::{Failure, project};
 use crate::engine::agents::budget;
 use crate::engine::ground::pricing::{cap_micros, format_usd};
 use crate::engine::store::records::UsageTotals;
-use crate::engine::store::tasks::{self, TaskStore};
+use crate::engine::store::tasks;
 
 pub fn run(dir: &Path, reset: bool) -> Result<u8, Failure> {
     let p = project(dir)?;
@@ -35,7 +35,7 @@ pub fn run(dir: &Path, reset: bool) -> Result<u8, Failure> {
         t.total.cost_text()
     );
     let day = tasks::today();
-    let used = tasks::open(&p.ws)
+    let used = tasks::open_project(&p)
         .and_then(|s| s.day_usage(&day))
         .map_err(|e| Failure::failed(e.to_string()))?;
     for l in crate::engine::runs::tasks::budget::lines(&cfg.daily, &used, &day) {

@@ -24,6 +24,7 @@ pub mod status;
 pub mod task;
 pub mod undo;
 pub mod work;
+pub mod workers;
 pub mod workspaces;
 
 use std::path::{Path, PathBuf};
@@ -112,6 +113,15 @@ pub fn project(dir: &Path) -> Result<Project, Failure> {
     let project = ws.load(&Env::process())?;
     project.providers.check()?;
     Ok(project)
+}
+
+/// `--store URL`: the task store for this command, over `store.url` (also for each reload of
+/// the settings while the command runs).
+pub fn use_store(p: &mut Project, store: Option<String>) {
+    if let Some(url) = store {
+        p.env = p.env.with("CLK_STORE_URL", &url);
+        p.config.store.url = url;
+    }
 }
 
 impl From<LockError> for Failure {

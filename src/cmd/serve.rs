@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Failure, project, runtime};
 use crate::engine::Engine;
 use crate::engine::ground::config::ServeConfig;
-use crate::engine::ground::events::Command;
+use crate::engine::ground::events::{Command, Event};
 use crate::engine::store::bus::Bus;
 use crate::serve::telegram::{self, Bot};
 use crate::serve::{self, AppState, auth, events::Hub, notify::Notices};
@@ -60,6 +60,7 @@ pub fn run(
     let path = auth::token_path().map_err(Failure::failed)?;
     let (token, made) = auth::load_or_create(&path).map_err(Failure::failed)?;
     let ws = p.ws.clone();
+    let store_url = p.config.store.url.trim().to_string();
     runtime()?.block_on(async move {
         let addr = SocketAddr::new(bind, port);
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
@@ -77,6 +78,26 @@ pub fn run(
         // Create and migrate the task store before anything else opens it: two first opens at
         // once can both try to migrate it. A store that cannot open is reported per request.
         let _ = crate::engine::store::tasks::open(&ws);
+        // A store that workers on many machines share: their tasks' timeline lines join the
+        // event stream as they happen.
+        if !store_url.is_empty() {
+            let b = bus.clone();
+            let heard = crate::engine::store::tasks::listen(&store_url, move |n| {
+                b.emit(Event::Report {
+                    topic: "task".into(),
+                    lines: vec![format!(
+                        "task {} ({}, {}): {}",
+                        n.task, n.kind, n.worker, n.text
+                    )],
+                });
+                true
+            });
+            if let Err(e) = heard {
+                bus.emit(Event::Warning {
+                    message: e.to_string(),
+                });
+            }
+        }
         let notices = Notices::default();
         notices.watch(&hub, ws.clone(), NOTICE_TASKS_EVERY, stop.clone());
         let app = AppState {

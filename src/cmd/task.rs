@@ -17,8 +17,14 @@ fn note(words: Vec<String>) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" "))
 }
 
-pub fn run(dir: &Path, action: TaskAction, format: Format) -> Result<u8, Failure> {
-    let p = project(dir)?;
+pub fn run(
+    dir: &Path,
+    action: TaskAction,
+    store: Option<String>,
+    format: Format,
+) -> Result<u8, Failure> {
+    let mut p = project(dir)?;
+    super::use_store(&mut p, store);
     let cmd = match action {
         TaskAction::Add {
             prompt,

@@ -53,6 +53,7 @@ mod shell_sandbox;
 mod stage_runner;
 mod syncs;
 mod tasks;
+mod tasks_pg;
 mod tls_roots;
 mod todos_delegate;
 mod tui_cards;

@@ -10,6 +10,7 @@ pub mod mock_github;
 pub mod mock_project;
 pub mod mock_server;
 pub mod mock_telegram;
+pub mod pg;
 pub mod provider_calls;
 pub mod strace;
 pub mod tui;

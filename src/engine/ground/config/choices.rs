@@ -141,6 +141,30 @@ impl Default for ServeConfig {
     }
 }
 
+/// Where the task queue is kept: empty `url` is SQLite in `.clk/state/clk.db`; a
+/// `postgres://` URL is a database that workers on many machines share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StoreConfig {
+    /// `postgres://user:password@host:port/db`, or empty for the SQLite file.
+    pub url: String,
+    /// Seconds a worker's lease on a task lasts without a heartbeat; then another worker
+    /// takes the task over (PostgreSQL only).
+    pub lease_s: u64,
+    /// Most tasks running at once on one account (a provider), over every worker (0: no limit).
+    pub account_limit: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: String::new(),
+            lease_s: 60,
+            account_limit: 0,
+        }
+    }
+}
+
 /// A config value that is one of a few words.
 pub trait Choice: Copy + Serialize + DeserializeOwned + 'static {
     /// The dotted key that takes it.

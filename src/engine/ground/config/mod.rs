@@ -31,7 +31,7 @@ pub use blocks::{
 };
 pub use choices::{
     AutoConsensus, AutoRefine, Autonomy, NotifyConfig, PlateauAction, RollbackOnFailure,
-    ServeConfig, UiConfig, UiTheme,
+    ServeConfig, StoreConfig, UiConfig, UiTheme,
 };
 pub use error::{ConfigError, Env, EnvLookup, process_env};
 pub use gate::GateConfig;
@@ -86,6 +86,8 @@ pub struct ClkConfig {
     pub serve: ServeConfig,
     /// The gauntlet: answer key, adversarial critique, revisions and a final check per stage.
     pub gauntlet: GauntletConfig,
+    /// The task store: SQLite here, or a PostgreSQL database shared by many machines.
+    pub store: StoreConfig,
 }
 
 impl Default for ClkConfig {
@@ -117,6 +119,7 @@ impl Default for ClkConfig {
             tasks: TasksConfig::default(),
             serve: ServeConfig::default(),
             gauntlet: GauntletConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }

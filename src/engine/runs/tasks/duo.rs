@@ -18,7 +18,7 @@ use crate::engine::agents::dispatch::CommitPolicy;
 use crate::engine::agents::providers::registry;
 use crate::engine::ground::events::Event;
 use crate::engine::store::git;
-use crate::engine::store::tasks::{Task, TaskStore};
+use crate::engine::store::tasks::Task;
 use crate::engine::store::workspace::Project;
 
 /// Most characters of the diff a reviewer is shown.

@@ -9,15 +9,74 @@ use super::pr::{self, PrMode};
 use super::proof::{self, Proof};
 use super::risk;
 use super::run;
+use super::shared;
 use super::work::Worker;
 use crate::engine::ground::config::Autonomy;
 use crate::engine::ground::events::Event;
 use crate::engine::ground::task::{TaskState, parse_autonomy};
 use crate::engine::store::git::merge::{MergeOutcome, merge_branch};
 use crate::engine::store::git::{self, worktree};
-use crate::engine::store::tasks::{Task, TaskStore};
+use crate::engine::store::tasks::Task;
 
 impl Worker<'_> {
+    /// Land a finished or approved task. On a shared store, one worker at a time over every
+    /// machine: it takes the store's merge lock, brings its clone's branch up to the remote's,
+    /// lands the task, and pushes the result.
+    pub(super) async fn land_any(&mut self, t: &Task, cancel: &CancellationToken) {
+        if !self.store.shared() {
+            return self.land(t, cancel).await;
+        }
+        // An approved task is landed where its worktree is.
+        if t.state == TaskState::Approved && !std::path::Path::new(&t.worktree).is_dir() {
+            return;
+        }
+        loop {
+            match self.store.merge_lock() {
+                Ok(true) => break,
+                Ok(false) if !cancel.is_cancelled() => {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                Ok(false) => return,
+                Err(e) => return self.warn(e.to_string()),
+            }
+        }
+        self.land_shared(t, cancel).await;
+        if let Err(e) = self.store.merge_unlock() {
+            self.warn(e.to_string());
+        }
+    }
+
+    async fn land_shared(&mut self, t: &Task, cancel: &CancellationToken) {
+        let from = [TaskState::Running, TaskState::Approved];
+        let root = self.project.ws.root.clone();
+        // Read again under the lock: another worker may have landed it meanwhile.
+        let Ok(Some(t)) = self.store.get(t.id) else {
+            return;
+        };
+        if !from.contains(&t.state) {
+            return;
+        }
+        if let Err(e) = shared::sync_main(&root) {
+            self.tally.failed += 1;
+            self.set(t.id, &from, TaskState::Failed, &e);
+            return;
+        }
+        self.land(&t, cancel).await;
+        if self.store.get(t.id).ok().flatten().map(|t| t.state) == Some(TaskState::Merged) {
+            match shared::push_main(&root, &t.branch) {
+                Ok(()) => {
+                    let _ = self
+                        .store
+                        .log(t.id, "push", "pushed the merge to the shared remote");
+                }
+                Err(e) => {
+                    let _ = self.store.log(t.id, "push", &e);
+                    self.warn(format!("task {}: {e}", t.id));
+                }
+            }
+        }
+    }
+
     /// Bring a finished task's branch into the user's branch, or say what stands in the way.
     pub(super) fn merge(&self, t: &Task) {
         let from = [TaskState::Running, TaskState::Approved];

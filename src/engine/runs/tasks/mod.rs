@@ -15,5 +15,6 @@ pub mod resolve;
 pub mod risk;
 pub mod rules;
 pub mod run;
+pub mod shared;
 pub mod templates;
 pub mod work;

@@ -33,8 +33,8 @@ pub fn apply(project: &Project, cmd: TaskCommand) -> Result<Reply, String> {
 
 /// Run one task request that came through `channel` (cli, dashboard, ...).
 pub fn apply_from(project: &Project, cmd: TaskCommand, channel: &str) -> Result<Reply, String> {
-    let store = tasks::open(&project.ws).map_err(|e| e.to_string())?;
-    apply_with(project, &store, cmd, &who(channel))
+    let store = tasks::open_project(project).map_err(|e| e.to_string())?;
+    apply_with(project, store.as_ref(), cmd, &who(channel))
 }
 
 /// Who asks: the login name and the way in, e.g. `ann (cli)`.

@@ -12,7 +12,6 @@ use super::proof::{conflicted, git_in, restart};
 use super::run::{Ctx, Ended};
 use crate::engine::agents::dispatch::CommitPolicy;
 use crate::engine::store::git;
-use crate::engine::store::tasks::TaskStore;
 
 /// Resolving turns in one run before the rebase is given up.
 pub const MAX_TRIES: u32 = 2;

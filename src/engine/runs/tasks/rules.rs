@@ -17,7 +17,7 @@ pub enum RuleCommand {
 
 /// Run one `clk context` request.
 pub fn apply(project: &Project, cmd: RuleCommand) -> Result<Reply, String> {
-    let store = tasks::open(&project.ws).map_err(|e| e.to_string())?;
+    let store = tasks::open_project(project).map_err(|e| e.to_string())?;
     let err = |e: tasks::StoreError| e.to_string();
     let one = |line: String, json| Reply {
         lines: vec![line.clone()],

@@ -15,7 +15,7 @@ use crate::engine::ground::events::Event;
 use crate::engine::ground::task::parse_autonomy;
 use crate::engine::store::bus::Bus;
 use crate::engine::store::git::{self, worktree};
-use crate::engine::store::tasks::{SqliteStore, Task, TaskStore, TurnRecord, now};
+use crate::engine::store::tasks::{Task, TaskStore, TurnRecord, now};
 use crate::engine::store::workspace::Project;
 
 /// How a task's work ended.
@@ -48,7 +48,8 @@ const CHARGE_EVERY: Duration = Duration::from_secs(1);
 static TREES: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The task's worktree: the one it already has (a resumed task), else a new one.
-fn tree(project: &Project, task: &Task) -> Result<worktree::RunTree, String> {
+/// On a shared store, a task with no worktree here goes on from its last pushed turn.
+fn tree(project: &Project, task: &Task, shared: bool) -> Result<worktree::RunTree, String> {
     let repo = git::open(&project.ws.root)
         .ok_or("this project is not a git repository with a commit; run `clk init` here first")?;
     let id = run_id(task.id);
@@ -59,7 +60,12 @@ fn tree(project: &Project, task: &Task) -> Result<worktree::RunTree, String> {
     // the one that comes second: the folder is made first, and one worktree is made at a time.
     let _ = std::fs::create_dir_all(repo.commondir().join("worktrees"));
     let _one = TREES.lock().unwrap_or_else(|p| p.into_inner());
-    worktree::create(&repo, &id).map_err(|e| format!("could not create its worktree: {e}"))
+    let t =
+        worktree::create(&repo, &id).map_err(|e| format!("could not create its worktree: {e}"))?;
+    if shared && task.turns > 0 {
+        super::shared::resume_branch(&t.path, &t.branch)?;
+    }
+    Ok(t)
 }
 
 /// The project the task's agent works in: the worktree as work root, and a provider named as
@@ -119,7 +125,7 @@ pub struct Ctx<'a> {
     pub tp: Project,
     pub agent: String,
     pub bus: &'a Bus,
-    pub store: &'a Arc<SqliteStore>,
+    pub store: &'a Arc<dyn TaskStore>,
     pub task: &'a Task,
     pub cancel: &'a CancellationToken,
     pub path: std::path::PathBuf,
@@ -233,11 +239,21 @@ impl Ctx<'_> {
                 "used all {max_turns} turns (tasks.max_turns) before it was done"
             )));
         }
-        let used = self
+        // The turn is counted before it is taken, in one statement: workers racing for the
+        // last turns of budget.daily never take more than it allows.
+        let daily = &self.project.config.budget.daily;
+        let cost_cap = crate::engine::ground::pricing::cap_micros(daily.usd);
+        if !self
             .store
-            .day_usage(&crate::engine::store::tasks::today())
-            .map_err(|e| Ended::Failed(e.to_string()))?;
-        if let Some(why) = super::budget::blocked(&self.project.config.budget.daily, &used, false) {
+            .reserve_turn(daily.turns, cost_cap)
+            .map_err(|e| Ended::Failed(e.to_string()))?
+        {
+            let used = self
+                .store
+                .day_usage(&crate::engine::store::tasks::today())
+                .map_err(|e| Ended::Failed(e.to_string()))?;
+            let why = super::budget::blocked(daily, &used, false)
+                .unwrap_or_else(|| "waits for the daily budget".into());
             return Err(Ended::Budget(why));
         }
         self.charge();
@@ -301,6 +317,14 @@ impl Ctx<'_> {
         self.store
             .record_turn(self.task.id, &rec)
             .map_err(|e| Ended::Failed(e.to_string()))?;
+        // Another worker can go on from this turn if this one dies.
+        if self.store.shared() {
+            if let Err(e) =
+                super::shared::push_branch(&self.path, &format!("clk/{}", run_id(self.task.id)))
+            {
+                self.log("push", &e);
+            }
+        }
         // What it touched so far counts for overlap from now on, not only when it ends.
         if commit == CommitPolicy::Now {
             let files = changed_files(&self.path, &self.base);
@@ -358,11 +382,11 @@ async fn solo(ctx: &mut Ctx<'_>) -> Ended {
 pub async fn run(
     project: &Project,
     bus: &Bus,
-    store: &Arc<SqliteStore>,
+    store: &Arc<dyn TaskStore>,
     task: &Task,
     cancel: &CancellationToken,
 ) -> Ended {
-    let t = match tree(project, task) {
+    let t = match tree(project, task, store.shared()) {
         Ok(t) => t,
         Err(e) => return Ended::Failed(e),
     };

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::ops::{self, Reply};
 use crate::engine::ground::task::TaskCommand;
-use crate::engine::store::tasks::{self, TaskStore, Template};
+use crate::engine::store::tasks::{self, Template};
 use crate::engine::store::workspace::Project;
 
 /// Save `t` (its flow, agent and autonomy checked as a task's are; empty ones stay defaults).
@@ -21,7 +21,7 @@ pub fn save(project: &Project, t: Template) -> Result<Reply, String> {
     }
     let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
     ops::settle(project, some(&t.flow), some(&t.agent), some(&t.autonomy))?;
-    let store = tasks::open(&project.ws).map_err(|e| e.to_string())?;
+    let store = tasks::open_project(project).map_err(|e| e.to_string())?;
     let t = Template { name, ..t };
     store.save_template(&t).map_err(|e| e.to_string())?;
     let line = format!(
@@ -37,7 +37,7 @@ pub fn save(project: &Project, t: Template) -> Result<Reply, String> {
 
 /// Every template.
 pub fn list(project: &Project) -> Result<Reply, String> {
-    let store = tasks::open(&project.ws).map_err(|e| e.to_string())?;
+    let store = tasks::open_project(project).map_err(|e| e.to_string())?;
     let all = store.templates().map_err(|e| e.to_string())?;
     let lines = if all.is_empty() {
         vec!["no templates; save one with `clk template save NAME \"prompt\"`".into()]

@@ -6,11 +6,17 @@
 //! files overlap a running task's is held, with the reason in its state, until that one ends. On
 //! start it finds tasks a dead worker left running and queues them again (their worktree and
 //! turns kept), or marks them interrupted when the worktree is gone.
+//!
+//! Against a shared (PostgreSQL) store, workers on many machines take tasks from one queue:
+//! a claim skips a row another worker holds, a lease that was not renewed in `store.lease_s`
+//! puts its task back in the queue (every round, whoever notices first), `store.account_limit`
+//! bounds the tasks one account runs over every worker, and merges happen one at a time over
+//! all of them (`land.rs`, `shared.rs`).
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -22,7 +28,7 @@ use crate::engine::ground::events::Event;
 use crate::engine::ground::task::TaskState;
 use crate::engine::store::bus::Bus;
 use crate::engine::store::git::{self, worktree};
-use crate::engine::store::tasks::{self, Move, SqliteStore, Task, TaskStore};
+use crate::engine::store::tasks::{self, Move, Task, TaskStore, WorkerRow};
 use crate::engine::store::workspace::Project;
 
 /// How often the worker looks at the store.
@@ -30,6 +36,9 @@ const TICK: Duration = Duration::from_millis(250);
 
 /// A lease not renewed for this long is dead even when its PID exists (PID reuse).
 const LEASE_STALE_S: i64 = 120;
+
+/// How often the worker renews its leases and its row in `clk workers`.
+const BEAT: Duration = Duration::from_secs(1);
 
 /// What `clk work` was asked for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -51,8 +60,10 @@ pub(super) struct Tally {
 pub(super) struct Worker<'a> {
     pub(super) project: &'a Project,
     pub(super) bus: &'a Bus,
-    pub(super) store: Arc<SqliteStore>,
+    pub(super) store: Arc<dyn TaskStore>,
     pub(super) me: u32,
+    /// `host:pid`, as `clk workers` shows it.
+    pub(super) id: String,
     pub(super) tally: Tally,
 }
 
@@ -70,13 +81,34 @@ fn stale(heartbeat: &str) -> bool {
 impl Worker<'_> {
     /// Move task `id` if it is still in one of `from`, and say so on the bus.
     pub(super) fn set(&self, id: i64, from: &[TaskState], to: TaskState, reason: &str) -> bool {
+        self.moved(id, from, to, reason, None)
+    }
+
+    /// Take task `id` to run it here; `account` and its limit bound it over every worker.
+    fn claim(&self, t: &Task, account: &str, limit: u32, start_cap: Option<u64>) -> bool {
+        let how = Some((account, limit, start_cap));
+        self.moved(t.id, &[t.state], TaskState::Running, "", how)
+    }
+
+    fn moved(
+        &self,
+        id: i64,
+        from: &[TaskState],
+        to: TaskState,
+        reason: &str,
+        claim: Option<(&str, u32, Option<u64>)>,
+    ) -> bool {
         let m = Move {
             id,
             from,
             to,
             reason,
         };
-        match self.store.move_state(&m, self.me) {
+        let done = match claim {
+            Some((account, limit, cap)) => self.store.claim(&m, self.me, account, limit, cap),
+            None => self.store.move_state(&m, self.me),
+        };
+        match done {
             Ok(true) => {
                 let line = if reason.is_empty() {
                     format!("task {id}: {}", to.name())
@@ -109,7 +141,24 @@ impl Worker<'_> {
     }
 
     /// Tasks a dead worker left running: queued again from their worktree, or interrupted.
+    /// On a shared store, those whose lease ran out, from their last pushed turn.
     fn recover(&self) {
+        if self.store.shared() {
+            match self.store.requeue_expired() {
+                Ok(back) => {
+                    for (id, owner) in back {
+                        self.bus.emit(Event::Report {
+                            topic: "task".into(),
+                            lines: vec![format!(
+                                "task {id}: queued — its worker {owner} stopped renewing its lease"
+                            )],
+                        });
+                    }
+                }
+                Err(e) => self.warn(e.to_string()),
+            }
+            return;
+        }
         for t in self.list() {
             if t.state != TaskState::Running || t.lease_pid == self.me {
                 continue;
@@ -182,9 +231,69 @@ impl Worker<'_> {
                     self.warn(e.to_string());
                 }
                 if let Ok(Some(t)) = self.store.get(id) {
-                    self.land(&t, cancel).await;
+                    self.land_any(&t, cancel).await;
                 }
             }
+        }
+    }
+}
+
+/// The account a task's turns are paid from: the provider its agent uses.
+fn account_of(project: &Project, t: &Task) -> String {
+    match project.agents.agents.get(&t.agent) {
+        Some(a) => a
+            .provider
+            .clone()
+            .unwrap_or_else(|| project.providers.active.clone()),
+        None => t.agent.clone(),
+    }
+}
+
+/// Why a task on `account` may not start here: this worker's share of `store.account_limit`
+/// is used by the tasks it already runs (the store checks every worker's when it claims).
+fn crowded(account: &str, limit: u32, busy: &[Task], project: &Project) -> Option<String> {
+    let n = busy
+        .iter()
+        .filter(|b| account_of(project, b) == account)
+        .count();
+    (limit > 0 && n >= limit as usize).then(|| {
+        format!("waits for account {account}: store.account_limit = {limit} tasks at once")
+    })
+}
+
+impl Worker<'_> {
+    /// Hold a queued task with `why` (or say the new reason of one already held).
+    fn hold(&self, t: &Task, why: &str) {
+        if t.state != TaskState::Held {
+            self.set(t.id, &[TaskState::Queued], TaskState::Held, why);
+        } else if t.reason != why {
+            let _ = self.store.set_reason(t.id, why);
+        }
+    }
+
+    /// Say in the store that this worker is alive, and what it runs.
+    fn beat(&self, running: &HashMap<i64, CancellationToken>) {
+        let mut ids: Vec<i64> = running.keys().copied().collect();
+        ids.sort_unstable();
+        let mut accounts = Vec::new();
+        for id in &ids {
+            if let Ok(Some(t)) = self.store.get(*id) {
+                let a = account_of(self.project, &t);
+                if !accounts.contains(&a) {
+                    accounts.push(a);
+                }
+            }
+        }
+        let row = WorkerRow {
+            id: self.id.clone(),
+            host: tasks::host_name(),
+            pid: self.me,
+            tasks: ids,
+            accounts,
+            ..WorkerRow::default()
+        };
+        if let Err(e) = self.store.beat(&row) {
+            self.warn(e.to_string());
         }
     }
 }
@@ -212,7 +321,7 @@ pub async fn work(
     opts: WorkOptions,
     cancel: &CancellationToken,
 ) -> Result<String, String> {
-    let store = Arc::new(tasks::open(&project.ws).map_err(|e| e.to_string())?);
+    let store = tasks::open_project(project).map_err(|e| e.to_string())?;
     let workers = opts
         .workers
         .unwrap_or(project.config.tasks.max_concurrent)
@@ -222,8 +331,11 @@ pub async fn work(
         bus,
         store: store.clone(),
         me: std::process::id(),
+        id: tasks::worker_id(),
         tally: Tally::default(),
     };
+    let limit = project.config.store.account_limit;
+    let mut beat_at: Option<Instant> = None;
     w.recover();
     let mut running: HashMap<i64, CancellationToken> = HashMap::new();
     let mut set: JoinSet<(i64, Ended)> = JoinSet::new();
@@ -237,14 +349,22 @@ pub async fn work(
                 ended.push((id, end));
             }
         }
-        if let Err(e) = store.heartbeat(w.me) {
-            w.warn(e.to_string());
+        if beat_at.is_none_or(|at| at.elapsed() >= BEAT) {
+            beat_at = Some(Instant::now());
+            if let Err(e) = store.heartbeat(w.me) {
+                w.warn(e.to_string());
+            }
+            w.beat(&running);
+            if store.shared() {
+                w.recover();
+            }
         }
         let all = w.list();
         // Paused or cancelled from elsewhere: stop its agent.
+        // So is one whose lease ran out and that another worker took over.
         for t in &all {
             if let Some(tok) = running.get(&t.id) {
-                if t.state != TaskState::Running {
+                if t.state != TaskState::Running || t.lease_pid != w.me {
                     tok.cancel();
                 }
             }
@@ -262,7 +382,7 @@ pub async fn work(
             }
         }
         for t in all.iter().filter(|t| t.state == TaskState::Approved) {
-            w.land(t, cancel).await;
+            w.land_any(t, cancel).await;
         }
         let stopping = cancel.is_cancelled() || bus.stop_requested();
         let mut startable = false;
@@ -277,22 +397,25 @@ pub async fn work(
                     startable = true;
                     break;
                 }
+                let daily = &project.config.budget.daily;
                 let used = store.day_usage(&tasks::today()).unwrap_or_default();
-                let over = budget::blocked(&project.config.budget.daily, &used, true);
-                if let Some(why) = over.or_else(|| clash(t, &busy)) {
-                    if t.state != TaskState::Held {
-                        w.set(t.id, &[TaskState::Queued], TaskState::Held, &why);
-                    } else if t.reason != why {
-                        let _ = store.set_reason(t.id, &why);
+                let account = account_of(project, t);
+                let over = budget::blocked(daily, &used, true)
+                    .or_else(|| clash(t, &busy))
+                    .or_else(|| crowded(&account, limit, &busy, project));
+                if let Some(why) = over {
+                    w.hold(t, &why);
+                    continue;
+                }
+                // A task sent back or resumed is not started again. A first start is counted
+                // with the claim, so racing workers never pass budget.daily.tasks.
+                let fresh = t.started_at.is_empty();
+                if !w.claim(t, &account, limit, fresh.then_some(daily.tasks)) {
+                    let used = store.day_usage(&tasks::today()).unwrap_or_default();
+                    if let Some(why) = budget::blocked(daily, &used, true).filter(|_| fresh) {
+                        w.hold(t, &why);
                     }
                     continue;
-                }
-                if !w.set(t.id, &[t.state], TaskState::Running, "") {
-                    continue;
-                }
-                // A task sent back or resumed is not started again.
-                if t.started_at.is_empty() {
-                    let _ = store.count_started();
                 }
                 busy.push(t.clone());
                 let tok = cancel.child_token();
@@ -311,7 +434,10 @@ pub async fn work(
             // What they held may start now.
             continue;
         }
-        if set.is_empty() && (stopping || (opts.until_idle && !startable)) {
+        // On a shared store, a task running elsewhere may come back (its worker may die), so
+        // `--until-idle` waits for the whole queue to be idle.
+        let elsewhere = store.shared() && all.iter().any(|t| t.state == TaskState::Running);
+        if set.is_empty() && (stopping || (opts.until_idle && !startable && !elsewhere)) {
             break;
         }
         tokio::select! {
@@ -324,6 +450,7 @@ pub async fn work(
             _ = tokio::time::sleep(TICK) => {}
         }
     }
+    let _ = store.leave(&w.id);
     let t = &w.tally;
     Ok(format!(
         "tasks: {} merged, {} wait for approval, {} failed",

@@ -2,22 +2,33 @@
 //! everything that happened to it, approvals, daily counters for budgets, templates and context
 //! rules.
 //!
-//! Behind [`TaskStore`], so another back end (Postgres) can follow; the SQLite one
-//! (`sqlite.rs`, `.clk/state/clk.db`) is the only code that writes SQL. Several processes may
-//! use the file at once (`clk work` in one terminal, `clk task add` in another): WAL mode and a
-//! busy timeout make them wait for each other instead of failing.
+//! Behind [`TaskStore`], two back ends: SQLite (`sqlite.rs`, `.clk/state/clk.db`), the
+//! default, and PostgreSQL (`postgres.rs`), which workers on many machines share. This folder
+//! is the only code that writes SQL. Several processes may use the SQLite file at once (`clk
+//! work` in one terminal, `clk task add` in another): WAL mode and a busy timeout make them
+//! wait for each other instead of failing.
 
+mod pg_listen;
+mod pg_rows;
+mod pg_schema;
+mod pg_tasks;
+mod postgres;
 mod progress;
 mod rows;
 mod schema;
 mod sqlite;
+mod sqlite_extra;
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use pg_listen::{Note, listen};
+pub use postgres::{PgStore, shown_url};
 pub use sqlite::SqliteStore;
 
 use crate::engine::ground::task::TaskState;
-use crate::engine::store::workspace::Workspace;
+use crate::engine::store::workspace::{Project, Workspace};
 
 /// A store that could not do what was asked; the line says why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -176,6 +187,84 @@ pub trait TaskStore: Send + Sync {
     fn template(&self, name: &str) -> Result<Option<Template>, StoreError>;
     /// Every template, by name.
     fn templates(&self) -> Result<Vec<Template>, StoreError>;
+
+    /// True when workers on other machines share this store: leases then expire by time
+    /// (not by a local PID), and each task branch goes through the shared git remote.
+    fn shared(&self) -> bool {
+        false
+    }
+    /// Take task `id` for this worker: like a move to `Running`, but skipped (false) when
+    /// another worker holds the row right now, when `account` already runs `limit` tasks (0:
+    /// no limit) over every worker, or, for a task's first start (`start_cap` given), when
+    /// today's starts reached that cap (0: none). The start is counted with the claim.
+    fn claim(
+        &self,
+        m: &Move<'_>,
+        pid: u32,
+        account: &str,
+        limit: u32,
+        start_cap: Option<u64>,
+    ) -> Result<bool, StoreError>;
+    /// Put back in the queue every running task whose lease ran out; returns each with the
+    /// worker that held it. Only shared stores have leases that expire by time.
+    fn requeue_expired(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        Ok(Vec::new())
+    }
+    /// Count one more task started today unless that would pass `cap` (0: no cap); false
+    /// when it would. One statement, so racing workers never pass the cap.
+    fn reserve_start(&self, cap: u64) -> Result<bool, StoreError>;
+    /// Give back a start reserved for a task another worker claimed first.
+    fn unreserve_start(&self) -> Result<(), StoreError>;
+    /// Count one more turn today unless the turns cap (or the cost cap, in micro-dollars) is
+    /// reached (0: none); false when it is. One statement, so racing workers never pass them.
+    fn reserve_turn(&self, turns_cap: u64, cost_cap: u64) -> Result<bool, StoreError>;
+    /// Say this worker is alive, with what it runs.
+    fn beat(&self, w: &WorkerRow) -> Result<(), StoreError>;
+    /// The worker ended: drop its row.
+    fn leave(&self, id: &str) -> Result<(), StoreError>;
+    /// Every worker that said it is alive, most recent first.
+    fn workers(&self) -> Result<Vec<WorkerRow>, StoreError>;
+    /// Try to become the one place that merges (false: another worker merges now). Held until
+    /// [`TaskStore::merge_unlock`] or the worker's end.
+    fn merge_lock(&self) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+    fn merge_unlock(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// A `clk work` process as the store knows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerRow {
+    /// `host:pid`.
+    pub id: String,
+    pub host: String,
+    pub pid: u32,
+    pub started_at: String,
+    /// When it last said it is alive.
+    pub heartbeat: String,
+    /// The tasks it runs now.
+    pub tasks: Vec<i64>,
+    /// The accounts (providers) those tasks use.
+    pub accounts: Vec<String>,
+}
+
+/// This machine's name, for worker ids.
+pub fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that many bytes.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    match std::str::from_utf8(&buf[..end]) {
+        Ok(name) if rc == 0 && !name.is_empty() => name.to_string(),
+        _ => "localhost".into(),
+    }
+}
+
+/// This process as a worker id: `host:pid`.
+pub fn worker_id() -> String {
+    format!("{}:{}", host_name(), std::process::id())
 }
 
 /// What a task keeps between its turns so a later `clk work` goes on where it stopped.
@@ -219,9 +308,30 @@ pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// The workspace's task store (`.clk/state/clk.db`), created and migrated on first use.
+/// The workspace's SQLite task store (`.clk/state/clk.db`), created and migrated on first use.
 pub fn open(ws: &Workspace) -> Result<SqliteStore, StoreError> {
     SqliteStore::open(&ws.state_dir().join("clk.db"))
+}
+
+/// The task store `url` names: empty is the workspace's SQLite file, `postgres://…` a shared
+/// database (migrated on first use; one from a newer clk is refused).
+pub fn connect(ws: &Workspace, url: &str, lease_s: u64) -> Result<Arc<dyn TaskStore>, StoreError> {
+    let url = url.trim();
+    if url.is_empty() {
+        return Ok(Arc::new(open(ws)?));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(PgStore::open(url, lease_s)?));
+    }
+    Err(StoreError {
+        path: shown_url(url),
+        message: "store.url takes a postgres:// URL, or nothing for SQLite in .clk/state".into(),
+    })
+}
+
+/// The project's task store, as `store.url` (or `CLK_STORE_URL`) names it.
+pub fn open_project(p: &Project) -> Result<Arc<dyn TaskStore>, StoreError> {
+    connect(&p.ws, &p.config.store.url, p.config.store.lease_s)
 }
 
 #[cfg(test)]

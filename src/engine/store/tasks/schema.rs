@@ -83,4 +83,14 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE approvals ADD COLUMN checkpoint TEXT NOT NULL DEFAULT '';",
     // 3: the time a task was worked, summed over every `clk work` that ran it.
     "ALTER TABLE tasks ADD COLUMN runtime_ms INTEGER NOT NULL DEFAULT 0;",
+    // 4: the `clk work` processes alive on this machine (`clk workers`).
+    "CREATE TABLE workers (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        heartbeat TEXT NOT NULL,
+        tasks TEXT NOT NULL DEFAULT '[]',
+        accounts TEXT NOT NULL DEFAULT '[]'
+    );",
 ];

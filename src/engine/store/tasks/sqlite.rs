@@ -11,7 +11,7 @@ use super::rows::{TASK_COLUMNS, int, json, task_row, template_row};
 use super::schema::MIGRATIONS;
 use super::{
     DayUsage, Move, NewTask, Progress, Rule, StoreError, Task, TaskStore, Template, TimelineEntry,
-    TurnRecord, now, progress, today,
+    TurnRecord, WorkerRow, now, progress, sqlite_extra, today,
 };
 use crate::engine::ground::redact::redact_text;
 use crate::engine::ground::task::TaskState;
@@ -54,7 +54,7 @@ impl SqliteStore {
         self.with(|c| version(c))
     }
 
-    fn with<T>(
+    pub(super) fn with<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
@@ -135,7 +135,7 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.commit()
 }
 
-fn bump_day(c: &Connection, tasks: u64, turns: u64, cost: u64) -> rusqlite::Result<()> {
+pub(super) fn bump_day(c: &Connection, tasks: u64, turns: u64, cost: u64) -> rusqlite::Result<()> {
     c.execute(
         "INSERT INTO budget_days (day, tasks_started, turns, cost_micros) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(day) DO UPDATE SET tasks_started = tasks_started + ?2,
@@ -322,7 +322,8 @@ impl TaskStore for SqliteStore {
                 "INSERT INTO timeline (task_id, kind, text, at) VALUES (?1, 'turn', ?2, ?3)",
                 params![id, redact_text(&line), t.at],
             )?;
-            bump_day(&tx, 0, 1, t.cost_micros)?;
+            // The turn itself was counted when it was reserved (`reserve_turn`).
+            bump_day(&tx, 0, 0, t.cost_micros)?;
             tx.commit()
         })
     }
@@ -469,5 +470,50 @@ impl TaskStore for SqliteStore {
             )?;
             st.query_map([], template_row)?.collect()
         })
+    }
+
+    fn claim(
+        &self,
+        m: &Move<'_>,
+        pid: u32,
+        _account: &str,
+        _limit: u32,
+        start_cap: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        // One machine: the worker counts its own tasks per account (`work.rs`).
+        if let Some(cap) = start_cap {
+            if !self.reserve_start(cap)? {
+                return Ok(false);
+            }
+        }
+        let moved = self.move_state(m, pid)?;
+        if !moved && start_cap.is_some() {
+            self.unreserve_start()?;
+        }
+        Ok(moved)
+    }
+
+    fn reserve_start(&self, cap: u64) -> Result<bool, StoreError> {
+        self.with(|c| sqlite_extra::reserve(c, "tasks_started", cap, 0))
+    }
+
+    fn unreserve_start(&self) -> Result<(), StoreError> {
+        self.with(|c| sqlite_extra::unreserve_start(c))
+    }
+
+    fn reserve_turn(&self, turns_cap: u64, cost_cap: u64) -> Result<bool, StoreError> {
+        self.with(|c| sqlite_extra::reserve(c, "turns", turns_cap, cost_cap))
+    }
+
+    fn beat(&self, w: &WorkerRow) -> Result<(), StoreError> {
+        self.with(|c| sqlite_extra::beat(c, w))
+    }
+
+    fn leave(&self, id: &str) -> Result<(), StoreError> {
+        self.with(|c| sqlite_extra::leave(c, id))
+    }
+
+    fn workers(&self) -> Result<Vec<WorkerRow>, StoreError> {
+        self.with(|c| sqlite_extra::workers(c))
     }
 }

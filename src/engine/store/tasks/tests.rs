@@ -125,6 +125,8 @@ fn turns_sum_into_task_and_day() {
     let (_d, s) = store();
     let a = s.add(&new("x")).unwrap();
     for n in 1..=3 {
+        // A turn counts when it is reserved, before its dispatch; its cost when recorded.
+        assert!(s.reserve_turn(3, 0).unwrap());
         s.record_turn(
             a.id,
             &TurnRecord {
@@ -137,7 +139,9 @@ fn turns_sum_into_task_and_day() {
         )
         .unwrap();
     }
-    s.count_started().unwrap();
+    assert!(!s.reserve_turn(3, 0).unwrap(), "the cap of 3 is reached");
+    assert!(s.reserve_start(1).unwrap());
+    assert!(!s.reserve_start(1).unwrap(), "one start allowed");
     let a = s.get(a.id).unwrap().unwrap();
     assert_eq!((a.turns, a.cost_micros), (3, 750));
     assert_eq!(s.turns(a.id).unwrap().len(), 3);

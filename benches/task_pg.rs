@@ -1,0 +1,137 @@
+//! Claims on the PostgreSQL task store: 50 simulated workers, each with its own connection,
+//! only claim tasks (`SELECT … FOR UPDATE SKIP LOCKED` with a lease, the per-account check and
+//! the start reserved in the daily budget) and complete them, against a throwaway cluster
+//! (`CLK_TEST_PG_URL`, else one started here). Prints claim latency p50/p99 and claims per
+//! second. `CLK_PG_BENCH_TASKS` tasks (default 3000), `CLK_PG_BENCH_WORKERS` (default 50).
+//!
+//! `cargo bench --bench task_pg`. Under `cargo test` it does nothing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
+#![allow(dead_code)]
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use clk::engine::ground::task::TaskState;
+use clk::engine::store::tasks::{Move, NewTask, PgStore, TaskStore};
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let tasks = env("CLK_PG_BENCH_TASKS", 3000);
+    let workers = env("CLK_PG_BENCH_WORKERS", 50);
+    let url = support::pg::database().expect("PostgreSQL is needed for this bench");
+    let seed = PgStore::open(&url, 60).unwrap();
+    let mut ids = Vec::with_capacity(tasks);
+    for i in 0..tasks {
+        let t = seed
+            .add(&NewTask {
+                prompt: format!("task {i}"),
+                flow: "solo".into(),
+                agent: "engineer".into(),
+                autonomy: "aggressive".into(),
+                requested_by: "bench".into(),
+            })
+            .unwrap();
+        ids.push(t.id);
+    }
+    let ids = Arc::new(ids);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..workers)
+        .map(|w| {
+            let (url, ids, next) = (url.clone(), ids.clone(), next.clone());
+            std::thread::spawn(move || {
+                let s = PgStore::open(&url, 60).unwrap();
+                let mut lat = Vec::new();
+                loop {
+                    // Like a worker reading the queue: the oldest task it believes queued,
+                    // which other workers race for too; a lost race moves on to the next.
+                    // Each worker starts a little further on, as workers that read the queue at
+                    // different moments do.
+                    let mut i = next.load(Ordering::Relaxed) + w % 8;
+                    let t0 = Instant::now();
+                    let got = loop {
+                        let Some(&id) = ids.get(i) else { break None };
+                        let m = Move {
+                            id,
+                            from: &[TaskState::Queued],
+                            to: TaskState::Running,
+                            reason: "",
+                        };
+                        if s.claim(&m, w as u32 + 1, "bench-account", 0, Some(0))
+                            .unwrap()
+                        {
+                            break Some(id);
+                        }
+                        i += 1;
+                    };
+                    // Past the end: once more from the start, for a task skipped on the way.
+                    let got = got.or_else(|| {
+                        ids.iter().copied().find(|&id| {
+                            let m = Move {
+                                id,
+                                from: &[TaskState::Queued],
+                                to: TaskState::Running,
+                                reason: "",
+                            };
+                            s.claim(&m, w as u32 + 1, "bench-account", 0, Some(0))
+                                .unwrap()
+                        })
+                    });
+                    let Some(id) = got else { break };
+                    lat.push(t0.elapsed());
+                    next.fetch_max(i + 1, Ordering::Relaxed);
+                    let done = Move {
+                        id,
+                        from: &[TaskState::Running],
+                        to: TaskState::Merged,
+                        reason: "bench",
+                    };
+                    assert!(s.move_state(&done, w as u32 + 1).unwrap());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut all: Vec<Duration> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    let wall = start.elapsed();
+    all.sort();
+    let merged = seed
+        .list()
+        .unwrap()
+        .iter()
+        .filter(|t| t.state == TaskState::Merged)
+        .count();
+    assert_eq!(merged, tasks, "every task claimed and completed once");
+    assert_eq!(all.len(), tasks, "no task claimed twice");
+    println!(
+        "task_pg: {workers} workers, {tasks} tasks: claim p50 {:.2} ms, p99 {:.2} ms; \
+         {:.0} claims+completions per second ({:.2} s)",
+        pct(&all, 0.5).as_secs_f64() * 1000.0,
+        pct(&all, 0.99).as_secs_f64() * 1000.0,
+        tasks as f64 / wall.as_secs_f64(),
+        wall.as_secs_f64()
+    );
+    support::pg::stop();
+}

@@ -1,0 +1,79 @@
+//! Workers on many machines: each works in its own clone of the shared git remote (`origin`).
+//! A task's branch is pushed after every turn, so a worker that takes over a task whose lease
+//! ran out goes on from its last pushed turn; the merge queue (one worker at a time, under the
+//! store's lock) brings the clone's branch up to the remote's, merges, and pushes it.
+
+use std::path::Path;
+
+use super::proof::git_in;
+
+/// The shared remote every worker clones from and pushes to.
+pub const REMOTE: &str = "origin";
+
+/// The branch checked out in the clone (`main`).
+fn current_branch(root: &Path) -> Result<String, String> {
+    let name = git_in(root, &["symbolic-ref", "--short", "HEAD"])?;
+    Ok(name.trim().to_string())
+}
+
+/// Push the task's branch (from its worktree) so another worker can go on from it.
+pub fn push_branch(worktree: &Path, branch: &str) -> Result<(), String> {
+    let spec = format!("+{branch}:refs/heads/{branch}");
+    git_in(worktree, &["push", "--quiet", REMOTE, &spec])
+        .map(|_| ())
+        .map_err(|e| format!("could not push {branch} to {REMOTE}: {e}"))
+}
+
+/// A task taken over from another worker: its worktree goes to the branch's last pushed turn.
+/// False when the remote has no such branch (no turn was pushed yet).
+pub fn resume_branch(worktree: &Path, branch: &str) -> Result<bool, String> {
+    let spec = format!("refs/heads/{branch}");
+    let remote = git_in(worktree, &["ls-remote", REMOTE, &spec])?;
+    if remote.trim().is_empty() {
+        return Ok(false);
+    }
+    git_in(worktree, &["fetch", "--quiet", REMOTE, &spec])?;
+    git_in(worktree, &["reset", "--quiet", "--hard", "FETCH_HEAD"])?;
+    Ok(true)
+}
+
+/// Bring the clone's branch to the remote's (a fast-forward: nobody commits in a worker's
+/// clone but its merges, which are pushed at once).
+pub fn sync_main(root: &Path) -> Result<(), String> {
+    let branch = current_branch(root)?;
+    git_in(root, &["fetch", "--quiet", REMOTE])?;
+    let upstream = format!("{REMOTE}/{branch}");
+    git_in(root, &["merge", "--quiet", "--ff-only", &upstream])
+        .map(|_| ())
+        .map_err(|e| format!("{branch} here and on {REMOTE} went apart: {e}"))
+}
+
+/// Push the clone's branch, with the merge just made, to the remote; then drop the task's
+/// branch there.
+pub fn push_main(root: &Path, task_branch: &str) -> Result<(), String> {
+    let branch = current_branch(root)?;
+    git_in(root, &["push", "--quiet", REMOTE, &branch])
+        .map_err(|e| format!("could not push {branch} to {REMOTE}: {e}"))?;
+    let gone = format!(":refs/heads/{task_branch}");
+    let _ = git_in(root, &["push", "--quiet", REMOTE, &gone]);
+    Ok(())
+}
+
+/// Make `dir` a clone of `url`, or bring an existing clone up to date. The folder must be new
+/// or empty for a clone.
+pub fn clone_or_fetch(url: &str, dir: &Path) -> Result<(), String> {
+    if dir.join(".git").exists() {
+        return sync_main(dir);
+    }
+    let empty = std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none());
+    if !empty {
+        return Err(format!(
+            "{} is not empty and not a clone; run `clk work --repo` in a new folder",
+            dir.display()
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("could not make {}: {e}", dir.display()))?;
+    git_in(dir, &["clone", "--quiet", url, "."])
+        .map(|_| ())
+        .map_err(|e| format!("could not clone {url}: {e}"))
+}

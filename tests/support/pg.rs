@@ -1,0 +1,158 @@
+//! A throwaway PostgreSQL for the tests: the server `CLK_TEST_PG_URL` names (tests/run-all.sh
+//! starts one), else a cluster this test process starts itself on a free loopback port when
+//! PostgreSQL's programs are installed. Each test gets a database of its own, so tests run in
+//! parallel. Without PostgreSQL a test skips, or fails under `CLK_REQUIRE_POSTGRES=1`.
+//!
+//! Postgres refuses to run as root, so as root the cluster runs as `nobody`. It runs under a
+//! shell that waits on a pipe from this process: when the test process ends, the pipe closes
+//! and the shell stops the server and removes its folder.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The server's URL (to its `postgres` database), or why there is none.
+fn server() -> &'static Result<String, String> {
+    static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
+    SERVER.get_or_init(|| match std::env::var("CLK_TEST_PG_URL") {
+        Ok(url) if !url.trim().is_empty() => Ok(url),
+        _ => start(),
+    })
+}
+
+/// Where initdb and postgres are: on PATH, else Debian's folder.
+fn bin_dir() -> Option<PathBuf> {
+    if let Ok(out) = Command::new("sh")
+        .args(["-c", "command -v initdb"])
+        .output()
+    {
+        let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if out.status.success() && !p.is_empty() {
+            return Path::new(&p).parent().map(Path::to_path_buf);
+        }
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|b| b.join("initdb").is_file())
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The shell that runs the server until this process ends, kept alive here.
+static KEEPER: Mutex<Option<Child>> = Mutex::new(None);
+
+fn start() -> Result<String, String> {
+    let bin = bin_dir().ok_or("PostgreSQL is not installed (no initdb)")?;
+    let dir = std::env::temp_dir().join(format!("clk-test-pg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let port = free_port();
+    let data = dir.join("data");
+    let script = format!(
+        "set -e\n\
+         '{b}/initdb' -D '{d}' -U clk --auth=trust -E UTF8 >'{dir}/initdb.log' 2>&1\n\
+         '{b}/postgres' -D '{d}' -k '{dir}' -c listen_addresses=127.0.0.1 -p {port} \
+           -c fsync=off -c max_connections=300 >'{dir}/server.log' 2>&1 &\n\
+         pid=$!\n\
+         read _ || true\n\
+         kill -INT $pid 2>/dev/null || true\n\
+         wait $pid 2>/dev/null || true\n\
+         rm -rf '{dir}'\n",
+        b = bin.display(),
+        d = data.display(),
+        dir = dir.display(),
+    );
+    let mut cmd = if is_root() {
+        // SAFETY: chown on a path we just made.
+        let c = std::ffi::CString::new(dir.to_string_lossy().as_bytes()).unwrap();
+        unsafe { libc::chown(c.as_ptr(), 65534, 65534) };
+        let mut c = Command::new("runuser");
+        c.args(["-u", "nobody", "--", "sh", "-c", &script]);
+        c
+    } else {
+        let mut c = Command::new("sh");
+        c.args(["-c", &script]);
+        c
+    };
+    let child = cmd
+        .current_dir("/")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("could not start PostgreSQL: {e}"))?;
+    *KEEPER.lock().unwrap() = Some(child);
+    let url = format!("postgres://clk@127.0.0.1:{port}/postgres");
+    let start = Instant::now();
+    loop {
+        if postgres::Client::connect(&url, postgres::NoTls).is_ok() {
+            return Ok(url);
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let log = std::fs::read_to_string(dir.join("initdb.log")).unwrap_or_default()
+                + &std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+            return Err(format!("PostgreSQL did not start: {log}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Stop the server this process started (the keeper's pipe closes).
+pub fn stop() {
+    if let Some(mut child) = KEEPER.lock().unwrap().take() {
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(b"\n");
+        }
+        let _ = child.wait();
+    }
+}
+
+/// A new, empty database for one test: its URL. None (the test skips) when PostgreSQL is
+/// missing, unless `CLK_REQUIRE_POSTGRES=1`, where it fails. Callable from async tests too:
+/// the blocking client runs on a thread of its own.
+pub fn database() -> Option<String> {
+    std::thread::spawn(new_database).join().unwrap()
+}
+
+fn new_database() -> Option<String> {
+    let base = match server() {
+        Ok(url) => url.clone(),
+        Err(why) => {
+            if std::env::var("CLK_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+                panic!("{why} (CLK_REQUIRE_POSTGRES=1)");
+            }
+            eprintln!("skipped: {why}");
+            return None;
+        }
+    };
+    static N: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "clk_t{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut c = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+    c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    let (head, _) = base.rsplit_once('/').unwrap();
+    Some(format!("{head}/{name}"))
+}
