@@ -20,7 +20,8 @@ if ! need bwrap; then
   apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null
 fi
 if ! need strace; then
-  # A test counts the files a dispatch loop opens (no CA store over plain http).
+  # Tests count the files a dispatch loop opens (no CA store over plain http) and the syncs
+  # a change of idea makes.
   echo "run-all: installing strace" >&2
   apt-get update -qq && apt-get install -y -qq strace >/dev/null
 fi
