@@ -14,7 +14,6 @@ use tokio_util::sync::CancellationToken;
 use super::events::Hub;
 use crate::engine::ground::events::Event;
 pub use crate::engine::ground::notice::{Kind, Notice, for_task, from_event};
-use crate::engine::store::tasks::{self, TaskStore};
 use crate::engine::store::workspace::Workspace;
 
 /// Notices kept for readers.
@@ -90,7 +89,11 @@ impl Notices {
     }
 
     fn look_at_tasks(&self, ws: &Workspace) {
-        let Ok(list) = tasks::open(ws).and_then(|s| s.list()) else {
+        // The store the project's settings name: workers on other machines included.
+        let Ok(Some(store)) = crate::engine::session::tasks::store(ws) else {
+            return;
+        };
+        let Ok(list) = store.list() else {
             return;
         };
         let found = list

@@ -453,3 +453,22 @@ fn clk_workers_lists_the_local_worker_on_sqlite() {
     let rows: Value = serde_json::from_str(json.trim()).unwrap();
     assert_eq!(rows[0]["pid"], child.id(), "{json}");
 }
+
+/// The dashboard's Tasks view reads the store the project's settings name, so a task another
+/// machine added to the shared database shows, with its timeline.
+#[test]
+fn the_dashboard_reads_tasks_from_the_shared_store() {
+    let Some(url) = pg::database() else { return };
+    let mock = MockServer::start(Script::new(vec![]));
+    let (_t, dir) = project(&mock);
+    pg_ok(&dir, &url, &["task", "add", "from another machine"]);
+    let ws = clk::engine::store::workspace::Workspace::new(dir.canonicalize().unwrap());
+    // This project's own SQLite store has no tasks.
+    assert!(clk::engine::session::tasks::board(&ws).unwrap().is_empty());
+    ok(&dir, &["configure", "--set", &format!("store.url={url}")]);
+    let rows = clk::engine::session::tasks::board(&ws).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].title, "from another machine");
+    let d = clk::engine::session::tasks::detail(&ws, rows[0].id).unwrap();
+    assert!(!d.timeline.is_empty(), "{d:?}");
+}

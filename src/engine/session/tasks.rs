@@ -2,8 +2,14 @@
 //! Read-only queries of the task store; steering a task (approve, pause, resume, cancel) goes
 //! to the engine as `Command::Task`, the same path as `clk task ...`.
 //!
-//! A project with no task store yet has no tasks: nothing is created by looking.
+//! The store is the one the project's settings name (`store.url`, `CLK_STORE_URL`): the
+//! workspace's SQLite file, or a PostgreSQL database that workers on other machines share, so
+//! the dashboard shows their tasks too. A project with no SQLite store yet has no tasks:
+//! nothing is created by looking.
 
+use std::sync::{Arc, Mutex};
+
+use crate::engine::ground::config::Env;
 use crate::engine::ground::task::TaskState;
 use crate::engine::store::tasks::{self, TaskStore, TimelineEntry, TurnRecord};
 use crate::engine::store::workspace::Workspace;
@@ -32,11 +38,32 @@ pub struct TaskDetail {
     pub turns: Vec<TurnRecord>,
 }
 
-fn store(ws: &Workspace) -> Result<Option<tasks::SqliteStore>, String> {
-    if !ws.state_dir().join("clk.db").is_file() {
-        return Ok(None);
+/// The project's task store, or None when it is SQLite and not made yet. A shared database's
+/// connection is kept for the next look (the view reads every second or so).
+pub fn store(ws: &Workspace) -> Result<Option<Arc<dyn TaskStore>>, String> {
+    static SHARED: Mutex<Option<(String, Arc<dyn TaskStore>)>> = Mutex::new(None);
+    let store = ws
+        .load(&Env::process())
+        .map(|p| p.config.store)
+        .unwrap_or_default();
+    let url = store.url.trim().to_string();
+    if url.is_empty() {
+        if !ws.state_dir().join("clk.db").is_file() {
+            return Ok(None);
+        }
+        return tasks::open(ws)
+            .map(|s| Some(Arc::new(s) as Arc<dyn TaskStore>))
+            .map_err(|e| e.to_string());
     }
-    tasks::open(ws).map(Some).map_err(|e| e.to_string())
+    let mut kept = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((u, s)) = kept.as_ref()
+        && *u == url
+    {
+        return Ok(Some(s.clone()));
+    }
+    let s = tasks::connect(ws, &url, store.lease_s).map_err(|e| e.to_string())?;
+    *kept = Some((url, s.clone()));
+    Ok(Some(s))
 }
 
 /// Every task, oldest first.
