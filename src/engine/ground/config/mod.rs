@@ -223,6 +223,11 @@ impl ClkConfig {
         if self.consensus.max_parallel == 0 {
             return bad("consensus.max_parallel must be at least 1");
         }
+        if self.gauntlet.budget == 0 {
+            return bad(
+                "gauntlet.budget must be at least 1; to turn the gauntlet off set gauntlet.enabled=false",
+            );
+        }
         if self.consensus.max_samples == 0 || self.consensus.max_samples > 64 {
             return bad(
                 "consensus.max_samples must be between 1 and 64; turn fan-out off with robustness.auto_consensus=off",

@@ -70,6 +70,13 @@ fn zero_timeout_is_refused_with_the_fix() {
 }
 
 #[test]
+fn a_gauntlet_budget_of_zero_is_refused_and_says_how_to_turn_it_off() {
+    let user = serde_json::json!({"gauntlet": {"budget": 0}});
+    let e = ClkConfig::from_json_with_env(Some(&user), &no_env).unwrap_err();
+    assert!(e.to_string().contains("gauntlet.enabled=false"), "{e}");
+}
+
+#[test]
 fn budget_caps_come_from_the_file_and_the_environment() {
     let user = serde_json::json!({"budget": {"agent_usd_caps": {"qa": 0.5}}});
     let env = |k: &str| match k {
