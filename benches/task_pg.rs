@@ -1,8 +1,9 @@
 //! Claims on the PostgreSQL task store: 50 simulated workers, each with its own connection,
-//! only claim tasks (`SELECT … FOR UPDATE SKIP LOCKED` with a lease, the per-account check and
-//! the start reserved in the daily budget) and complete them, against a throwaway cluster
+//! read the queue as `clk work` does, claim the first queued task they can (`SELECT … FOR
+//! UPDATE SKIP LOCKED` with a lease and the start counted in the daily budget), moving on past
+//! one another worker won, and complete it, against a throwaway cluster
 //! (`CLK_TEST_PG_URL`, else one started here). Prints claim latency p50/p99 and claims per
-//! second. `CLK_PG_BENCH_TASKS` tasks (default 3000), `CLK_PG_BENCH_WORKERS` (default 50).
+//! second. `CLK_PG_BENCH_TASKS` tasks (default 1000), `CLK_PG_BENCH_WORKERS` (default 50).
 //!
 //! `cargo bench --bench task_pg`. Under `cargo test` it does nothing.
 
@@ -12,8 +13,6 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clk::engine::ground::task::TaskState;
@@ -35,57 +34,48 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let tasks = env("CLK_PG_BENCH_TASKS", 3000);
+    let tasks = env("CLK_PG_BENCH_TASKS", 1000);
     let workers = env("CLK_PG_BENCH_WORKERS", 50);
     let url = support::pg::database().expect("PostgreSQL is needed for this bench");
     let seed = PgStore::open(&url, 60).unwrap();
-    let mut ids = Vec::with_capacity(tasks);
     for i in 0..tasks {
-        let t = seed
-            .add(&NewTask {
-                prompt: format!("task {i}"),
-                flow: "solo".into(),
-                agent: "engineer".into(),
-                autonomy: "aggressive".into(),
-                requested_by: "bench".into(),
-            })
-            .unwrap();
-        ids.push(t.id);
+        seed.add(&NewTask {
+            prompt: format!("task {i}"),
+            flow: "solo".into(),
+            agent: "engineer".into(),
+            autonomy: "aggressive".into(),
+            requested_by: "bench".into(),
+        })
+        .unwrap();
     }
-    let ids = Arc::new(ids);
-    let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let handles: Vec<_> = (0..workers)
         .map(|w| {
-            let (url, ids, next) = (url.clone(), ids.clone(), next.clone());
+            let url = url.clone();
             std::thread::spawn(move || {
                 let s = PgStore::open(&url, 60).unwrap();
                 let mut lat = Vec::new();
                 loop {
-                    // Like a worker reading the queue: the oldest task it believes queued,
-                    // which other workers race for too; a lost race moves on to the next.
-                    // Each worker starts a little further on, as workers that read the queue at
-                    // different moments do.
-                    let mut i = next.load(Ordering::Relaxed) + w % 8;
+                    // Like a worker: read the queue, then claim the first queued task it can,
+                    // moving on past a task another worker won. Each worker starts a little
+                    // further on, as workers that read the queue at different moments do.
+                    let queued: Vec<i64> = s
+                        .list()
+                        .unwrap()
+                        .iter()
+                        .filter(|t| t.state == TaskState::Queued)
+                        .map(|t| t.id)
+                        .collect();
+                    if queued.is_empty() {
+                        break;
+                    }
+                    let skip = (w % 8).min(queued.len() - 1);
                     let t0 = Instant::now();
-                    let got = loop {
-                        let Some(&id) = ids.get(i) else { break None };
-                        let m = Move {
-                            id,
-                            from: &[TaskState::Queued],
-                            to: TaskState::Running,
-                            reason: "",
-                        };
-                        if s.claim(&m, w as u32 + 1, "bench-account", 0, Some(0))
-                            .unwrap()
-                        {
-                            break Some(id);
-                        }
-                        i += 1;
-                    };
-                    // Past the end: once more from the start, for a task skipped on the way.
-                    let got = got.or_else(|| {
-                        ids.iter().copied().find(|&id| {
+                    let got = queued[skip..]
+                        .iter()
+                        .chain(&queued[..skip])
+                        .copied()
+                        .find(|&id| {
                             let m = Move {
                                 id,
                                 from: &[TaskState::Queued],
@@ -94,11 +84,9 @@ fn main() {
                             };
                             s.claim(&m, w as u32 + 1, "bench-account", 0, Some(0))
                                 .unwrap()
-                        })
-                    });
-                    let Some(id) = got else { break };
+                        });
+                    let Some(id) = got else { continue };
                     lat.push(t0.elapsed());
-                    next.fetch_max(i + 1, Ordering::Relaxed);
                     let done = Move {
                         id,
                         from: &[TaskState::Running],
