@@ -60,7 +60,7 @@ fn main() {
                     // moving on past a task another worker won. Each worker starts a little
                     // further on, as workers that read the queue at different moments do.
                     let queued: Vec<i64> = s
-                        .list()
+                        .list_open()
                         .unwrap()
                         .iter()
                         .filter(|t| t.state == TaskState::Queued)

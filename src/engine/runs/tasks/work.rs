@@ -133,8 +133,9 @@ impl Worker<'_> {
         self.bus.emit(Event::Warning { message });
     }
 
+    /// The tasks that can still change; finished ones are not read again every round.
     fn list(&self) -> Vec<Task> {
-        self.store.list().unwrap_or_else(|e| {
+        self.store.list_open().unwrap_or_else(|e| {
             self.warn(e.to_string());
             Vec::new()
         })

@@ -142,6 +142,12 @@ pub trait TaskStore: Send + Sync {
     fn get(&self, id: i64) -> Result<Option<Task>, StoreError>;
     /// Every task, oldest first.
     fn list(&self) -> Result<Vec<Task>, StoreError>;
+    /// The tasks something can still happen to, oldest first: all but merged ones and
+    /// cancelled ones whose worktree is gone. What `clk work` reads every round, so a long
+    /// history of finished tasks costs it nothing.
+    fn list_open(&self) -> Result<Vec<Task>, StoreError> {
+        Ok(self.list()?.into_iter().filter(is_open).collect())
+    }
     /// Move the task if it is still in one of `m.from`; false when it was not. Moving to
     /// `Running` takes the lease for `pid`; moving away from it gives the lease up.
     fn move_state(&self, m: &Move<'_>, pid: u32) -> Result<bool, StoreError>;
@@ -297,6 +303,15 @@ pub struct Rule {
     pub text: String,
     pub created_at: String,
 }
+
+/// See [`TaskStore::list_open`]; the stores' SQL says the same in [`OPEN_TASKS`].
+pub fn is_open(t: &Task) -> bool {
+    !(t.state == TaskState::Merged || (t.state == TaskState::Cancelled && t.worktree.is_empty()))
+}
+
+/// The `WHERE` clause of [`TaskStore::list_open`] over `tasks t`.
+const OPEN_TASKS: &str =
+    "WHERE NOT (t.state = 'merged' OR (t.state = 'cancelled' AND t.worktree = ''))";
 
 /// Today as the store's day key.
 pub fn today() -> String {

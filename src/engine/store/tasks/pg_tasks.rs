@@ -76,6 +76,19 @@ impl TaskStore for PgStore {
         })
     }
 
+    fn list_open(&self) -> Result<Vec<Task>, StoreError> {
+        self.with(|c| {
+            let rows = c.query(
+                &format!(
+                    "SELECT {TASK_COLUMNS} FROM tasks t {} ORDER BY t.id",
+                    super::OPEN_TASKS
+                ),
+                &[],
+            )?;
+            Ok(all(rows, pg_rows::task)?)
+        })
+    }
+
     fn move_state(&self, m: &Move<'_>, pid: u32) -> Result<bool, StoreError> {
         self.claim_row(m, pid, "", 0, None)
     }

@@ -174,6 +174,16 @@ impl TaskStore for SqliteStore {
         })
     }
 
+    fn list_open(&self) -> Result<Vec<Task>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {TASK_COLUMNS} FROM tasks t {} ORDER BY t.id",
+                super::OPEN_TASKS
+            ))?;
+            st.query_map([], task_row)?.collect()
+        })
+    }
+
     fn move_state(&self, m: &Move<'_>, pid: u32) -> Result<bool, StoreError> {
         self.with(|c| {
             let tx = c.transaction()?;

@@ -258,3 +258,40 @@ fn a_version_1_database_gains_progress_and_keeps_its_tasks() {
         "{tl:?}"
     );
 }
+
+/// The worker's round reads only tasks that can still change: not merged ones, and not
+/// cancelled ones whose worktree is gone (one that still has a worktree is cleaned up first).
+#[test]
+fn open_tasks_leave_out_merged_and_cleaned_up_cancelled_ones() {
+    let (_d, s) = store();
+    let ids: Vec<i64> = ["merged", "cancelled", "cancelled, worktree left", "queued"]
+        .iter()
+        .map(|p| s.add(&new(p)).unwrap().id)
+        .collect();
+    let to = |id: i64, from: &[TaskState], to: TaskState| {
+        let m = Move {
+            id,
+            from,
+            to,
+            reason: "",
+        };
+        assert!(s.move_state(&m, 7).unwrap());
+    };
+    to(ids[0], &[TaskState::Queued], TaskState::Running);
+    to(ids[0], &[TaskState::Running], TaskState::Merged);
+    to(ids[1], &[TaskState::Queued], TaskState::Cancelled);
+    s.set_worktree(ids[2], "clk/task-3", "/tmp/wt-3", "abc")
+        .unwrap();
+    to(ids[2], &[TaskState::Queued], TaskState::Cancelled);
+    let open: Vec<i64> = s.list_open().unwrap().iter().map(|t| t.id).collect();
+    assert_eq!(open, vec![ids[2], ids[3]]);
+    // The SQL and the trait's own filter agree.
+    let filtered: Vec<i64> = s
+        .list()
+        .unwrap()
+        .iter()
+        .filter(|t| is_open(t))
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(open, filtered);
+}
