@@ -1,5 +1,10 @@
 //! The task store's schema as ordered migration steps. Step N brings a database at
-//! `schema_version` N-1 to N; steps are never edited once shipped, only appended.
+//! `schema_version` N-1 to N; steps are never edited once shipped, only appended. How a
+//! SQLite database is brought up to date is here too.
+
+use rusqlite::{Connection, params};
+
+use super::now;
 
 /// Every migration, oldest first. The version a database is at is the number applied.
 pub const MIGRATIONS: &[&str] = &[
@@ -94,3 +99,47 @@ pub const MIGRATIONS: &[&str] = &[
         accounts TEXT NOT NULL DEFAULT '[]'
     );",
 ];
+
+pub(super) fn version(c: &Connection) -> rusqlite::Result<u32> {
+    c.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+        [],
+        |r| r.get(0),
+    )
+}
+
+/// Apply the migrations the database has not had yet, all in one transaction that takes the
+/// write lock first and reads the version again under it: two processes opening a new database
+/// at once cannot both migrate it (the second sees the first one's work). A database from a
+/// newer clk (a version past ours) is refused rather than misread.
+pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+    )?;
+    let too_new = |have: usize| {
+        rusqlite::Error::InvalidParameterName(format!(
+            "the database is at schema version {have}, newer than this clk knows ({}); update clk",
+            MIGRATIONS.len()
+        ))
+    };
+    let have = version(conn)? as usize;
+    if have > MIGRATIONS.len() {
+        return Err(too_new(have));
+    }
+    if have == MIGRATIONS.len() {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let have = version(&tx)? as usize;
+    if have > MIGRATIONS.len() {
+        return Err(too_new(have));
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(have) {
+        tx.execute_batch(step)?;
+        tx.execute(
+            "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)",
+            params![i + 1, now()],
+        )?;
+    }
+    tx.commit()
+}

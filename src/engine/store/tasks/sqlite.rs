@@ -8,7 +8,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::rows::{TASK_COLUMNS, int, json, task_row, template_row};
-use super::schema::MIGRATIONS;
+use super::schema::{migrate, version};
 use super::{
     DayUsage, Move, NewTask, Progress, Rule, StoreError, Task, TaskStore, Template, TimelineEntry,
     TurnRecord, WorkerRow, now, progress, sqlite_extra, today,
@@ -75,14 +75,6 @@ impl SqliteStore {
     }
 }
 
-fn version(c: &Connection) -> rusqlite::Result<u32> {
-    c.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_version",
-        [],
-        |r| r.get(0),
-    )
-}
-
 /// Run `f` again while SQLite answers "busy" without having waited (at most about 5 s).
 fn busy_retry<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
     let mut tries = 0u32;
@@ -97,42 +89,6 @@ fn busy_retry<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result
             other => return other,
         }
     }
-}
-
-/// Apply the migrations the database has not had yet, all in one transaction that takes the
-/// write lock first and reads the version again under it: two processes opening a new database
-/// at once cannot both migrate it (the second sees the first one's work). A database from a
-/// newer clk (a version past ours) is refused rather than misread.
-fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
-    )?;
-    let too_new = |have: usize| {
-        rusqlite::Error::InvalidParameterName(format!(
-            "the database is at schema version {have}, newer than this clk knows ({}); update clk",
-            MIGRATIONS.len()
-        ))
-    };
-    let have = version(conn)? as usize;
-    if have > MIGRATIONS.len() {
-        return Err(too_new(have));
-    }
-    if have == MIGRATIONS.len() {
-        return Ok(());
-    }
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let have = version(&tx)? as usize;
-    if have > MIGRATIONS.len() {
-        return Err(too_new(have));
-    }
-    for (i, step) in MIGRATIONS.iter().enumerate().skip(have) {
-        tx.execute_batch(step)?;
-        tx.execute(
-            "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)",
-            params![i + 1, now()],
-        )?;
-    }
-    tx.commit()
 }
 
 pub(super) fn bump_day(c: &Connection, tasks: u64, turns: u64, cost: u64) -> rusqlite::Result<()> {
