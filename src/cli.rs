@@ -288,7 +288,7 @@ pub enum Command {
         reset: bool,
     },
     /// Show or change settings.
-    #[command(after_help = configure_help())]
+    #[command(after_help = crate::cmd::configure::help())]
     Configure {
         /// KEY=VALUE; dotted keys reach nested settings (supervise.max_cycles=5,
         /// providers.ollama.model=qwen3, default_provider=ollama). Repeatable.
@@ -483,19 +483,4 @@ pub enum InstallChoice {
 pub enum LoopMode {
     Ralph,
     Autoresearch,
-}
-
-/// The provider fields `configure --set` takes, from the provider settings type.
-fn configure_help() -> String {
-    format!(
-        "Provider fields (providers.NAME.FIELD=VALUE): {}\n\n\
-         Task reviewers and checks:\n  \
-         --set tasks.review_pairs.claude=codex        work done on claude is reviewed on codex\n  \
-         --set tasks.review_pairs.claude=             claude's tasks get no reviewer\n  \
-         --set tasks.review_pairs=claude=codex,codex=claude   several pairs (or a JSON object)\n  \
-         --set 'tasks.checks=cargo test --all'        one check command (commas are kept)\n  \
-         --set 'tasks.checks=[\"cargo test\", \"make lint\"]'   several (a JSON list)\n  \
-         --set tasks.checks=                          none: the project's shape decides",
-        crate::engine::ground::config::ProviderSettings::settable().join(", ")
-    )
 }

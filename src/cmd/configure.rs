@@ -263,3 +263,18 @@ fn env_in_use() -> Vec<String> {
     v.sort();
     v
 }
+
+/// The provider fields `configure --set` takes, from the provider settings type.
+pub fn help() -> String {
+    format!(
+        "Provider fields (providers.NAME.FIELD=VALUE): {}\n\n\
+         Task reviewers and checks:\n  \
+         --set tasks.review_pairs.claude=codex        work done on claude is reviewed on codex\n  \
+         --set tasks.review_pairs.claude=             claude's tasks get no reviewer\n  \
+         --set tasks.review_pairs=claude=codex,codex=claude   several pairs (or a JSON object)\n  \
+         --set 'tasks.checks=cargo test --all'        one check command (commas are kept)\n  \
+         --set 'tasks.checks=[\"cargo test\", \"make lint\"]'   several (a JSON list)\n  \
+         --set tasks.checks=                          none: the project's shape decides",
+        crate::engine::ground::config::ProviderSettings::settable().join(", ")
+    )
+}

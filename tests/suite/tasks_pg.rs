@@ -473,42 +473,51 @@ fn the_dashboard_reads_tasks_from_the_shared_store() {
     assert!(!d.timeline.is_empty(), "{d:?}");
 }
 
-/// On PostgreSQL too, a worker's round reads only the tasks that can still change.
+/// A worker's round reads only the tasks that can still change: not merged ones, and not
+/// cancelled ones whose worktree is gone (one that still has a worktree is cleaned up first).
+/// The same from SQLite and from PostgreSQL, and the same as the trait's own filter.
 #[test]
-fn open_tasks_on_postgres_leave_out_finished_ones() {
+fn open_tasks_leave_out_finished_ones_in_either_store() {
     use clk::engine::ground::task::TaskState;
-    use clk::engine::store::tasks::{Move, NewTask, PgStore, TaskStore, is_open};
-    let Some(url) = pg::database() else { return };
-    let s = PgStore::open(&url, 60).unwrap();
-    let new = |p: &str| NewTask {
-        prompt: p.into(),
-        flow: "solo".into(),
-        agent: "engineer".into(),
-        autonomy: "aggressive".into(),
-        requested_by: "test".into(),
-    };
-    let ids: Vec<i64> = ["merged", "cancelled", "cancelled, worktree left", "queued"]
-        .iter()
-        .map(|p| s.add(&new(p)).unwrap().id)
-        .collect();
-    let to = |id: i64, from: &[TaskState], to: TaskState| {
-        let m = Move {
-            id,
-            from,
-            to,
-            reason: "",
+    use clk::engine::store::tasks::{Move, NewTask, PgStore, SqliteStore, TaskStore, is_open};
+    let dir = tempfile::tempdir().unwrap();
+    let mut stores: Vec<Box<dyn TaskStore>> = vec![Box::new(
+        SqliteStore::open(&dir.path().join("clk.db")).unwrap(),
+    )];
+    if let Some(url) = pg::database() {
+        stores.push(Box::new(PgStore::open(&url, 60).unwrap()));
+    }
+    for s in &stores {
+        let new = |p: &str| NewTask {
+            prompt: p.into(),
+            flow: "solo".into(),
+            agent: "engineer".into(),
+            autonomy: "aggressive".into(),
+            requested_by: "test".into(),
         };
-        assert!(s.move_state(&m, 7).unwrap());
-    };
-    to(ids[0], &[TaskState::Queued], TaskState::Running);
-    to(ids[0], &[TaskState::Running], TaskState::Merged);
-    to(ids[1], &[TaskState::Queued], TaskState::Cancelled);
-    s.set_worktree(ids[2], "clk/task-3", "/tmp/wt-3", "abc")
-        .unwrap();
-    to(ids[2], &[TaskState::Queued], TaskState::Cancelled);
-    let open: Vec<i64> = s.list_open().unwrap().iter().map(|t| t.id).collect();
-    assert_eq!(open, vec![ids[2], ids[3]]);
-    let all = s.list().unwrap();
-    let filtered: Vec<i64> = all.iter().filter(|t| is_open(t)).map(|t| t.id).collect();
-    assert_eq!(open, filtered);
+        let ids: Vec<i64> = ["merged", "cancelled", "cancelled, worktree left", "queued"]
+            .iter()
+            .map(|p| s.add(&new(p)).unwrap().id)
+            .collect();
+        let to = |id: i64, from: &[TaskState], to: TaskState| {
+            let m = Move {
+                id,
+                from,
+                to,
+                reason: "",
+            };
+            assert!(s.move_state(&m, 7).unwrap());
+        };
+        to(ids[0], &[TaskState::Queued], TaskState::Running);
+        to(ids[0], &[TaskState::Running], TaskState::Merged);
+        to(ids[1], &[TaskState::Queued], TaskState::Cancelled);
+        s.set_worktree(ids[2], "clk/task-3", "/tmp/wt-3", "abc")
+            .unwrap();
+        to(ids[2], &[TaskState::Queued], TaskState::Cancelled);
+        let open: Vec<i64> = s.list_open().unwrap().iter().map(|t| t.id).collect();
+        assert_eq!(open, vec![ids[2], ids[3]]);
+        let all = s.list().unwrap();
+        let filtered: Vec<i64> = all.iter().filter(|t| is_open(t)).map(|t| t.id).collect();
+        assert_eq!(open, filtered);
+    }
 }

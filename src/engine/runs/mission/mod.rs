@@ -157,7 +157,7 @@ async fn drive(
         let (spec, attempt) = (phase.spec.clone(), phase.attempt);
         state::save(ws, st)?;
         step(bus, "phase_started", st.phases.get(i), spec.goal.clone());
-        post(project, bus, "plan", &spec.id, &phase_brief(st, i));
+        post(project, bus, "plan", &spec.id, &st.phase_brief(i));
         // Boxed: a whole workflow cycle is a large future, too large to nest on a worker's stack.
         let ran = Box::pin(run_workflow(
             project,
@@ -335,21 +335,6 @@ fn workflow_exists(project: &Project) -> impl Fn(&str) -> bool + '_ {
     move |name: &str| load_named(&project.ws, name, &roster).is_ok()
 }
 
-fn charter_text(st: &MissionState) -> String {
-    match &st.charter {
-        Some(c) => format!(
-            "Mission: {}\nScope: {}\nNon-goals: {}\nSuccess: {}\nConstraints: {}\nAssumptions: {}",
-            c.mission,
-            c.scope.join("; "),
-            c.non_goals.join("; "),
-            c.success.join("; "),
-            c.constraints.join("; "),
-            c.assumptions.join("; ")
-        ),
-        None => st.objective.clone(),
-    }
-}
-
 /// The chief's plan, sent back once when it is not valid.
 async fn write_plan(
     project: &Project,
@@ -358,7 +343,7 @@ async fn write_plan(
     cancel: &CancellationToken,
 ) -> Vec<PhaseSpec> {
     let known = workflow_exists(project);
-    let charter = charter_text(st);
+    let charter = st.charter_text();
     let first = format!(
         "MISSION PLAN: split this mission into phases, each with a gate.\n{charter}\n\n\
          {PLAN_FORMAT}"
@@ -453,32 +438,6 @@ async fn gate(project: &Project, spec: &PhaseSpec, cancel: &CancellationToken) -
 }
 
 /// What the agents see of the current phase, on the board.
-fn phase_brief(st: &MissionState, i: usize) -> String {
-    let Some(p) = st.phases.get(i) else {
-        return String::new();
-    };
-    let mut gates: Vec<String> = p
-        .spec
-        .gate_commands
-        .iter()
-        .map(|c| format!("`{c}` exits 0"))
-        .collect();
-    gates.extend(p.spec.gate_files.iter().map(|f| format!("{f} exists")));
-    format!(
-        "Mission phase {n}/{total}: {id} ({title}), attempt {a} of {max}.\nGoal: {goal}\n\
-         Its gate: {gates}.\nThe whole plan is in .clk/mission/plan.md.\n\n{charter}",
-        n = i + 1,
-        total = st.phases.len(),
-        id = p.spec.id,
-        title = p.spec.title,
-        a = p.attempt,
-        max = st.max_attempts,
-        goal = p.spec.goal,
-        gates = gates.join("; "),
-        charter = charter_text(st)
-    )
-}
-
 fn post(project: &Project, bus: &Bus, post_type: &str, slug: &str, body: &str) {
     let origin = blackboard::Origin {
         author: "chief",

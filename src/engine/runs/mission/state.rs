@@ -257,3 +257,48 @@ pub fn render(st: &MissionState) -> String {
     }
     out
 }
+
+impl MissionState {
+    /// The charter as a few lines for prompts, or the objective before there is one.
+    pub(super) fn charter_text(&self) -> String {
+        match &self.charter {
+            Some(c) => format!(
+                "Mission: {}\nScope: {}\nNon-goals: {}\nSuccess: {}\nConstraints: {}\nAssumptions: {}",
+                c.mission,
+                c.scope.join("; "),
+                c.non_goals.join("; "),
+                c.success.join("; "),
+                c.constraints.join("; "),
+                c.assumptions.join("; ")
+            ),
+            None => self.objective.clone(),
+        }
+    }
+
+    /// What the agents of phase `i` are told about it, its gate and the charter.
+    pub(super) fn phase_brief(&self, i: usize) -> String {
+        let Some(p) = self.phases.get(i) else {
+            return String::new();
+        };
+        let mut gates: Vec<String> = p
+            .spec
+            .gate_commands
+            .iter()
+            .map(|c| format!("`{c}` exits 0"))
+            .collect();
+        gates.extend(p.spec.gate_files.iter().map(|f| format!("{f} exists")));
+        format!(
+            "Mission phase {n}/{total}: {id} ({title}), attempt {a} of {max}.\nGoal: {goal}\n\
+             Its gate: {gates}.\nThe whole plan is in .clk/mission/plan.md.\n\n{charter}",
+            n = i + 1,
+            total = self.phases.len(),
+            id = p.spec.id,
+            title = p.spec.title,
+            a = p.attempt,
+            max = self.max_attempts,
+            goal = p.spec.goal,
+            gates = gates.join("; "),
+            charter = self.charter_text()
+        )
+    }
+}
