@@ -30,6 +30,7 @@ mod mock_protocols;
 mod mock_real_clis;
 mod mock_tools;
 mod native_clis;
+mod native_rules;
 mod orchestration;
 mod project_lock;
 mod protocol_props;

@@ -21,19 +21,19 @@ use support::clis::{bin_dir, home_dir, settings};
 use support::loop_agents::git_out as git;
 use support::mock_server::{MockServer, Reply, Script, ToolCall};
 
-const MODELS: &[&str] = &["gpt-5.5", "gemini-mock", "claude-mock-1", "test-model"];
+pub(super) const MODELS: &[&str] = &["gpt-5.5", "gemini-mock", "claude-mock-1", "test-model"];
 
-const DONE: &str = "I wrote greeter.py and the notes.\nCONFIDENCE: 0.8\nPROGRESS: yes\n";
-const GREETER: &str = "def hello():\n    return \"hello\"\n";
+pub(super) const DONE: &str = "I wrote greeter.py and the notes.\nCONFIDENCE: 0.8\nPROGRESS: yes\n";
+pub(super) const GREETER: &str = "def hello():\n    return \"hello\"\n";
 
-fn clk(dir: &Path) -> Command {
+pub(super) fn clk(dir: &Path) -> Command {
     let mut c = support::clk();
     c.current_dir(dir).env("CLK_NO_TUI", "1");
     c
 }
 
 /// `clk ask engineer "add a greeter"` in `dir`: whether it succeeded, and its stdout.
-fn ask(dir: &Path) -> (bool, String) {
+pub(super) fn ask(dir: &Path) -> (bool, String) {
     let out = clk(dir)
         .args(["ask", "engineer", "add a greeter"])
         .output()
@@ -42,7 +42,7 @@ fn ask(dir: &Path) -> (bool, String) {
     (out.status.success(), stdout)
 }
 
-fn activity(dir: &Path) -> Vec<Value> {
+pub(super) fn activity(dir: &Path) -> Vec<Value> {
     fs::read_to_string(dir.join(".clk/logs/activity.jsonl"))
         .unwrap()
         .lines()
@@ -51,7 +51,7 @@ fn activity(dir: &Path) -> Vec<Value> {
 }
 
 /// A file write as `kind` calls it (codex: an `apply_patch` that adds the file).
-fn write_call(kind: &str, path: &str, content: &str) -> ToolCall {
+pub(super) fn write_call(kind: &str, path: &str, content: &str) -> ToolCall {
     match kind {
         "claude" => ToolCall::function("Write", json!({"file_path": path, "content": content})),
         "codex" => {
@@ -70,7 +70,7 @@ fn write_call(kind: &str, path: &str, content: &str) -> ToolCall {
 }
 
 /// A shell command as `kind` calls it.
-fn shell_call(kind: &str, command: &str) -> ToolCall {
+pub(super) fn shell_call(kind: &str, command: &str) -> ToolCall {
     match kind {
         "claude" => ToolCall::function("Bash", json!({"command": command, "description": "run"})),
         "codex" => ToolCall::function("exec_command", json!({"cmd": command})),
@@ -86,7 +86,7 @@ fn shell_call(kind: &str, command: &str) -> ToolCall {
 /// A fresh project (not under /tmp: the sandbox gives the program a private /tmp, which would
 /// hide, and so trivially protect, a project kept there) whose active provider is CLI `kind`
 /// with `native_tools`, pointed at `mock`; the CLI's home is returned to keep it alive.
-fn native_project(
+pub(super) fn native_project(
     kind: &str,
     bin: &Path,
     mock: &MockServer,
@@ -113,7 +113,7 @@ fn native_project(
 }
 
 /// Commit a change the test made to `.clk/config/<file>`, so it is not "the user's".
-fn commit_config(dir: &Path, file: &str) {
+pub(super) fn commit_config(dir: &Path, file: &str) {
     let path = format!(".clk/config/{file}");
     git(dir, &["add", &path]);
     let by = ["-c", "user.name=t", "-c", "user.email=t@t"];
@@ -121,7 +121,7 @@ fn commit_config(dir: &Path, file: &str) {
 }
 
 /// The rejected actions of the last run whose target holds `needle`.
-fn rejected_with<'a>(events: &'a [Value], kind: &str, needle: &str) -> Vec<&'a Value> {
+pub(super) fn rejected_with<'a>(events: &'a [Value], kind: &str, needle: &str) -> Vec<&'a Value> {
     events
         .iter()
         .filter(|e| e["event"] == "action" && e["kind"] == kind && e["decision"] == "rejected")

@@ -53,6 +53,25 @@ pub fn refusal(result: &str) -> Option<String> {
     Some(line.chars().take(160).collect())
 }
 
+/// The system's words for a write the sandbox refused, as a command prints them at the end of
+/// its error line (`bash: line 1: x: Read-only file system`).
+const SYSTEM_REFUSALS: &[&str] = &[
+    ": Read-only file system",
+    ": Permission denied",
+    ": Operation not permitted",
+];
+
+/// The line of a command's output that is the system refusing it, shortened. For results a
+/// CLI reports as successful (gemini's shell tool, whatever the exit code): only a line that
+/// ends in the system's own error counts, so output that merely mentions a refusal does not.
+pub fn sandbox_refusal(output: &str) -> Option<String> {
+    let line = output
+        .lines()
+        .map(str::trim_end)
+        .find(|l| SYSTEM_REFUSALS.iter().any(|m| l.ends_with(m)))?;
+    Some(line.trim().chars().take(160).collect())
+}
+
 /// A tool result's text: a string, or the text blocks of a list, joined.
 pub fn result_text(v: &serde_json::Value) -> String {
     match v {
@@ -160,6 +179,34 @@ mod tests {
             refusal("Exit code 1\nbash: x: Permission denied").as_deref(),
             Some("bash: x: Permission denied")
         );
+    }
+
+    #[test]
+    fn a_successful_results_refusal_is_the_systems_own_error_line() {
+        for (out, line) in [
+            (
+                "/usr/bin/bash: line 4: /p/notes.md: Read-only file system",
+                "/usr/bin/bash: line 4: /p/notes.md: Read-only file system",
+            ),
+            (
+                "made a\nmkdir: cannot create directory '/p/x': Permission denied\n",
+                "mkdir: cannot create directory '/p/x': Permission denied",
+            ),
+            (
+                "touch: cannot touch '/p/y': Operation not permitted",
+                "touch: cannot touch '/p/y': Operation not permitted",
+            ),
+        ] {
+            assert_eq!(sandbox_refusal(out).as_deref(), Some(line), "{out}");
+        }
+        for out in [
+            "",
+            "wrote notes/a.txt",
+            "grep found: permission denied errors in the log",
+            "Read-only file system handling is covered by test_ro.py",
+        ] {
+            assert_eq!(sandbox_refusal(out), None, "{out}");
+        }
     }
 
     #[test]
