@@ -4,7 +4,9 @@
 //! holding the provider's key or a token-shaped string is undone and reported as rejected
 //! (and never reaches a commit), a write into the user's checkout leaves their uncommitted
 //! file as it was and is reported, and a turn that changes more files than
-//! `validation.max_files_per_batch` has all of them undone and reported.
+//! `validation.max_files_per_batch` has all of them undone and reported; a command with
+//! several parts that ran, though the sandbox refused one, is the agent's commit with that
+//! part reported.
 //!
 //! Missing CLIs skip the tests, or fail them under `CLK_REQUIRE_CLIS=1`.
 
@@ -165,6 +167,66 @@ fn over_the_cap(kind: &str) {
         stdout.contains("validation.max_files_per_batch"),
         "{kind}: the cap is not named: {stdout}"
     );
+}
+
+/// A command with several parts that ran to its end (exit code 0) though the sandbox refused
+/// one part: what ran is the agent's commit, and the refused part is reported all the same.
+fn a_refused_part_is_reported(kind: &str) {
+    let Some(bin) = bin_dir() else { return };
+    let mock = MockServer::start(Script::new(vec![]).models(MODELS));
+    let (d, _home) = native_project(kind, &bin, &mock);
+    mock.push(Reply::tools(vec![
+        write_call(kind, "greeter.py", GREETER),
+        shell_call(kind, "echo x > .clk/config/extra.json; echo fine > ok.txt"),
+    ]));
+    mock.push(Reply::text(DONE));
+
+    let (ok, stdout) = ask(d.path());
+    assert!(ok, "{kind}: {stdout}");
+    let results = mock.last_tool_results();
+    assert_eq!(results.len(), 2, "{kind}: {results:#?}");
+    let files = git(d.path(), &["show", "--name-only", "--format=", "HEAD"]);
+    assert_eq!(
+        files.lines().collect::<Vec<_>>(),
+        ["greeter.py", "ok.txt"],
+        "{kind}: {stdout}"
+    );
+    assert!(!d.path().join(".clk/config/extra.json").exists(), "{kind}");
+    let events = activity(d.path());
+    let refused = rejected_with(&events, "tool", "extra.json");
+    assert_eq!(refused.len(), 1, "{kind}: {results:#?}\n{stdout}");
+    assert!(
+        refused[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Read-only file system"),
+        "{kind}: {:?}",
+        refused[0]
+    );
+    assert!(
+        stdout.contains("the CLI was not allowed to: "),
+        "{kind}: {stdout}"
+    );
+}
+
+#[test]
+fn claude_reports_a_refused_part_of_a_command_that_ran() {
+    a_refused_part_is_reported("claude");
+}
+
+#[test]
+fn codex_reports_a_refused_part_of_a_command_that_ran() {
+    a_refused_part_is_reported("codex");
+}
+
+#[test]
+fn gemini_reports_a_refused_part_of_a_command_that_ran() {
+    a_refused_part_is_reported("gemini");
+}
+
+#[test]
+fn pi_reports_a_refused_part_of_a_command_that_ran() {
+    a_refused_part_is_reported("pi");
 }
 
 #[test]

@@ -109,12 +109,18 @@ impl JsonStream for Parser {
                     }
                 }
             }
-            // Tool results come back as the user's turn; only errors can be refusals.
+            // Tool results come back as the user's turn: an error may be a refusal, and a
+            // command that ran may still have had a part refused.
             "user" => {
                 for block in v["message"]["content"].as_array().into_iter().flatten() {
-                    if text(block, "type") == "tool_result" && block["is_error"] == true {
-                        let body = result_text(&block["content"]);
-                        self.tools.result(text(block, "tool_use_id"), &body, show);
+                    if text(block, "type") != "tool_result" {
+                        continue;
+                    }
+                    let (id, body) = (text(block, "tool_use_id"), result_text(&block["content"]));
+                    if block["is_error"] == true {
+                        self.tools.result(id, &body, show);
+                    } else {
+                        self.tools.succeeded(id, &body, true, show);
                     }
                 }
             }

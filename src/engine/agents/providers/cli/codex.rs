@@ -201,9 +201,11 @@ impl JsonStream for Parser {
                     Stream::Stdout,
                     &format!("ran: {} (exit {code})", text(item, "command")),
                 );
+                let (id, output) = (text(item, "id"), text(item, "aggregated_output"));
                 if text(item, "status") == "failed" || code != "0" {
-                    let id = text(item, "id");
-                    self.tools.result(id, text(item, "aggregated_output"), show);
+                    self.tools.result(id, output, show);
+                } else {
+                    self.tools.succeeded(id, output, true, show);
                 }
             }
             ("item.completed", "file_change") => {

@@ -86,7 +86,7 @@ impl Folder {
             printed: self.printed,
         })?;
         let tools = self.parser.tools();
-        match super::refusals::all_refused(tools.count(), tools.refused()) {
+        match tools.all_refused() {
             Some(why) => Err(ProviderError::new(
                 crate::engine::agents::providers::ErrorKind::Fatal,
                 why,

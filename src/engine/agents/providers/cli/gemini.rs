@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::common::{Exit, Folded, JsonStream, Pending, failure, no_reply, num, text};
-use super::refusals::{Tools, sandbox_refusal};
+use super::refusals::Tools;
 use super::{CliProvider, Invocation};
 use crate::engine::agents::providers::ProviderError;
 use crate::engine::ground::events::{Stream, Usage};
@@ -179,9 +179,8 @@ impl JsonStream for Parser {
             // A shell command that failed also reports success, without its exit code: the
             // sandbox's refusal is told by the system's own error at the end of a line.
             "tool_result" => {
-                if let Some(why) = sandbox_refusal(text(&v, "output")) {
-                    self.tools.refused_call(text(&v, "tool_id"), &why, show);
-                }
+                let (id, output) = (text(&v, "tool_id"), text(&v, "output"));
+                self.tools.succeeded(id, output, false, show);
             }
             "error" => {
                 let m = text(&v, "message");

@@ -140,9 +140,14 @@ impl JsonStream for Parser {
                 self.tools.call(text(&v, "toolCallId"), &line);
                 show(Stream::Stdout, &line);
             }
-            "tool_execution_end" if v["isError"] == true => {
+            "tool_execution_end" => {
                 let body = result_text(&v["result"]["content"]);
-                self.tools.result(text(&v, "toolCallId"), &body, show);
+                if v["isError"] == true {
+                    self.tools.result(text(&v, "toolCallId"), &body, show);
+                } else {
+                    self.tools
+                        .succeeded(text(&v, "toolCallId"), &body, true, show);
+                }
             }
             _ => {}
         }

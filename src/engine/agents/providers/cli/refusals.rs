@@ -61,10 +61,13 @@ const SYSTEM_REFUSALS: &[&str] = &[
     ": Operation not permitted",
 ];
 
+/// The shell tools' names as the call lines start (codex's commands are `run …`).
+const SHELL_TOOLS: &[&str] = &["Bash", "bash", "run_shell_command", "run"];
+
 /// The line of a command's output that is the system refusing it, shortened. For results a
 /// CLI reports as successful (gemini's shell tool, whatever the exit code): only a line that
 /// ends in the system's own error counts, so output that merely mentions a refusal does not.
-pub fn sandbox_refusal(output: &str) -> Option<String> {
+fn sandbox_refusal(output: &str) -> Option<String> {
     let line = output
         .lines()
         .map(str::trim_end)
@@ -93,6 +96,8 @@ pub struct Tools {
     calls: BTreeMap<String, String>,
     /// (what, why) for each refused call, in the order the results came.
     refused: Vec<(String, String)>,
+    /// How many of those are parts of commands that otherwise ran (see [`Tools::ran`]).
+    partly: usize,
 }
 
 impl Tools {
@@ -121,6 +126,34 @@ impl Tools {
         }
     }
 
+    /// A shell command the CLI reports as successful came back with `output`; other tools'
+    /// results (a file read) are left alone. A part the sandbox refused is noted and shown all
+    /// the same. `ran` says the CLI knows the command ran (its exit code was 0): then it does
+    /// not make the turn one whose every call was refused. gemini reports every command as a
+    /// success, exit code or not, so its refused command counts as refused.
+    pub fn succeeded(
+        &mut self,
+        id: &str,
+        output: &str,
+        ran: bool,
+        show: &mut dyn FnMut(Stream, &str),
+    ) {
+        let shell = self
+            .calls
+            .get(id)
+            .and_then(|what| what.split_whitespace().next())
+            .is_some_and(|tool| SHELL_TOOLS.contains(&tool));
+        if !shell {
+            return;
+        }
+        if let Some(why) = sandbox_refusal(output) {
+            self.refused_call(id, &why, show);
+            if ran {
+                self.partly += 1;
+            }
+        }
+    }
+
     /// A refusal the CLI reported apart from any result (claude's `permission_denials`), not
     /// already noted.
     pub fn denied(&mut self, what: &str, show: &mut dyn FnMut(Stream, &str)) {
@@ -144,12 +177,18 @@ impl Tools {
     pub fn count(&self) -> usize {
         self.calls.len().max(self.refused.len())
     }
-}
 
-/// The failure for a turn whose every tool call was refused, if it was one.
-pub fn all_refused(calls: usize, refused: &[(String, String)]) -> Option<String> {
-    let items: Vec<String> = refused.iter().map(|(w, y)| format!("{w} ({y})")).collect();
-    (calls > 0 && refused.len() >= calls).then(|| format!("{NOT_ALLOWED}: {}", items.join("; ")))
+    /// The failure for a turn whose every tool call was refused, if it was one.
+    pub fn all_refused(&self) -> Option<String> {
+        let calls = self.count();
+        let whole = self.refused.len().saturating_sub(self.partly);
+        let items: Vec<String> = self
+            .refused
+            .iter()
+            .map(|(w, y)| format!("{w} ({y})"))
+            .collect();
+        (calls > 0 && whole >= calls).then(|| format!("{NOT_ALLOWED}: {}", items.join("; ")))
+    }
 }
 
 #[cfg(test)]
@@ -179,6 +218,39 @@ mod tests {
             refusal("Exit code 1\nbash: x: Permission denied").as_deref(),
             Some("bash: x: Permission denied")
         );
+    }
+
+    #[test]
+    fn a_command_that_ran_with_a_refused_part_does_not_fail_the_turn() {
+        let mut t = Tools::default();
+        let mut shown = Vec::new();
+        let mut show = |_: Stream, l: &str| shown.push(l.to_string());
+        t.call("1", "tool: Bash echo x > .clk/config/x; echo ok");
+        t.call("2", "tool: Read notes.md");
+        let refused = "bash: line 1: .clk/config/x: Read-only file system\nok";
+        t.succeeded("1", refused, true, &mut show);
+        t.succeeded("1", "ok", true, &mut show);
+        // A file that merely reads like a refusal is not one.
+        t.succeeded("2", "x: Permission denied", true, &mut show);
+        assert_eq!(
+            shown,
+            vec![
+                "the CLI was not allowed to: Bash echo x > .clk/config/x; echo ok (bash: line \
+                 1: .clk/config/x: Read-only file system)"
+            ]
+        );
+        assert_eq!(t.refused().len(), 1);
+        assert_eq!(t.all_refused(), None);
+        // gemini cannot say the command ran: its only call refused fails the turn.
+        let mut g = Tools::default();
+        g.call("1", "tool: run_shell_command echo x > /p/notes.md");
+        g.succeeded(
+            "1",
+            "bash: /p/notes.md: Read-only file system",
+            false,
+            &mut |_, _| {},
+        );
+        assert!(g.all_refused().is_some());
     }
 
     #[test]
@@ -225,15 +297,15 @@ mod tests {
                  file system, open 'x')"
             ]
         );
-        assert_eq!(all_refused(t.count(), t.refused()), None);
+        assert_eq!(t.all_refused(), None);
         t.result("1", "Permission denied", &mut |_, _| {});
         assert_eq!(
-            all_refused(t.count(), t.refused()).as_deref(),
+            t.all_refused().as_deref(),
             Some(
                 "the CLI was not allowed to: Write .clk/config/agents.json (EROFS: read-only \
                  file system, open 'x'); Write greeter.py (Permission denied)"
             )
         );
-        assert_eq!(all_refused(0, &[]), None);
+        assert_eq!(Tools::default().all_refused(), None);
     }
 }
