@@ -170,7 +170,7 @@ pub fn run(dir: &Path, sets: &[String], show: bool, user: bool) -> Result<u8, Fa
         for item in sets {
             let key = item.split_once('=').map(|(k, _)| k.trim()).unwrap_or(item);
             let shown = if key.contains("api_key") {
-                "<set>".to_string()
+                format!("{key}=<hidden>")
             } else {
                 item.clone()
             };

@@ -203,3 +203,58 @@ fn each_bad_provider_value_is_refused_in_one_line_without_writing() {
         assert_eq!(providers_json(d.path()), before, "{set} wrote the file");
     }
 }
+
+#[test]
+fn a_new_provider_is_told_to_get_a_type_and_a_key_is_never_echoed() {
+    let d = tempfile::tempdir().unwrap();
+    clk(d.path()).arg("init").assert().success();
+    let before = providers_json(d.path());
+    // A new provider's first setting, without a type: say how to give it one.
+    let out = clk(d.path())
+        .args(["configure", "--set", "providers.mine.native_tools=true"])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8_lossy(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("provider \"mine\" has no type; set providers.mine.type to one of: ")
+            && err.contains("--set providers.mine.type=claude"),
+        "{err}"
+    );
+    assert_eq!(providers_json(d.path()), before);
+    // With the type in the same command, it is made.
+    clk(d.path())
+        .args(["configure", "--set", "providers.mine.type=claude"])
+        .args(["--set", "providers.mine.native_tools=true"])
+        .assert()
+        .success();
+    let got = providers_json(d.path());
+    assert_eq!(got["providers"]["mine"]["type"], "claude", "{got}");
+    assert_eq!(got["providers"]["mine"]["native_tools"], true, "{got}");
+    // A wrong type names the types this build runs.
+    clk(d.path())
+        .args(["configure", "--set", "providers.mine.type=clod"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "provider \"mine\" has type \"clod\"; this build runs: ",
+        ));
+    // The key is stored, and the confirmation names the field without it.
+    let key = "sk-test-never-echoed-31";
+    clk(d.path())
+        .args([
+            "configure",
+            "--set",
+            &format!("providers.mine.api_key={key}"),
+        ])
+        .assert()
+        .success()
+        .stdout("set providers.mine.api_key=<hidden>\n");
+    assert_eq!(
+        providers_json(d.path())["providers"]["mine"]["api_key"],
+        key
+    );
+}

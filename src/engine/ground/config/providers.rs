@@ -379,11 +379,21 @@ impl ProvidersFile {
         self.get(&self.active)?;
         for (name, s) in &self.providers {
             if !KNOWN_KINDS.contains(&s.kind.as_str()) {
-                return Err(ConfigError::Invalid(format!(
-                    "provider {name:?} has type {:?}; this build runs: {}",
-                    s.kind,
-                    KNOWN_KINDS.join(", ")
-                )));
+                // A provider without a type takes its name as one: a new provider's first
+                // setting lands here, and the fix is to give it a type.
+                return Err(ConfigError::Invalid(if &s.kind == name {
+                    format!(
+                        "provider {name:?} has no type; set providers.{name}.type to one of: {} \
+                         (e.g. --set providers.{name}.type=claude)",
+                        KNOWN_KINDS.join(", ")
+                    )
+                } else {
+                    format!(
+                        "provider {name:?} has type {:?}; this build runs: {}",
+                        s.kind,
+                        KNOWN_KINDS.join(", ")
+                    )
+                }));
             }
             let priced = s.price.iter().map(|p| ("price".to_string(), p));
             let per_model = s.prices.iter().map(|(m, p)| (format!("prices.{m}"), p));
