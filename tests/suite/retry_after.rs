@@ -67,3 +67,14 @@ fn a_huge_retry_after_is_capped_by_the_provider_timeout() {
         "{g:?}"
     );
 }
+
+#[test]
+fn a_retry_after_date_is_waited_for() {
+    // Three seconds from now, to the second: the wait is between two and three seconds.
+    let at = chrono::Utc::now() + chrono::Duration::seconds(3);
+    let g = gap(503, &at.format("%a, %d %b %Y %H:%M:%S GMT").to_string(), 30);
+    assert!(
+        g >= Duration::from_millis(1900) && g < Duration::from_millis(3500),
+        "{g:?}"
+    );
+}

@@ -128,14 +128,25 @@ pub async fn send(
     })
 }
 
-/// The wait a 429 or 503 asks for in whole seconds (`Retry-After: 7`). The date form is not
-/// read; the usual backoff applies then.
+/// The wait a 429 or 503 asks for: whole seconds (`Retry-After: 7`) or a date
+/// (`Retry-After: Wed, 21 Oct 2026 07:28:00 GMT`, a past one meaning now).
 fn retry_after(status: u16, headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     if status != 429 && status != 503 {
         return None;
     }
     let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+    wait_for(v, chrono::Utc::now())
+}
+
+/// A `Retry-After` value as a wait from `now`; None when it is neither form.
+fn wait_for(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let ms = (at.with_timezone(&chrono::Utc) - now).num_milliseconds();
+    Some(Duration::from_millis(ms.max(0) as u64))
 }
 
 /// `check`'s look at a server: can a connection to `base` be opened, and what does `rb` (a GET
@@ -162,5 +173,28 @@ pub async fn probe(
         )),
         Ok(Err(e)) => Err(request_error(label, &e, unreachable).message),
         Ok(Ok(v)) => Ok(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_as_a_date() {
+        let now = chrono::DateTime::parse_from_rfc2822("Wed, 21 Oct 2026 07:28:00 GMT")
+            .map(|d| d.with_timezone(&chrono::Utc))
+            .unwrap();
+        let wait = |v: &str| wait_for(v, now);
+        assert_eq!(wait("7"), Some(Duration::from_secs(7)));
+        assert_eq!(wait(" 0 "), Some(Duration::ZERO));
+        assert_eq!(
+            wait("Wed, 21 Oct 2026 07:28:12 GMT"),
+            Some(Duration::from_secs(12))
+        );
+        assert_eq!(wait("Wed, 21 Oct 2026 07:27:00 GMT"), Some(Duration::ZERO));
+        for bad in ["", "soon", "-3", "1.5"] {
+            assert_eq!(wait(bad), None, "{bad}");
+        }
     }
 }
