@@ -268,3 +268,45 @@ fn gemini_over_the_cap_is_undone() {
 fn pi_over_the_cap_is_undone() {
     over_the_cap("pi");
 }
+
+/// pi speaks OpenAI chat completions too: the mock's chat `tool_calls` drive its real tools,
+/// a write and a command with several parts, into the agent's commit.
+#[test]
+fn pi_edits_natively_over_chat_completions() {
+    let Some(bin) = bin_dir() else { return };
+    let mock = MockServer::start(Script::new(vec![]).models(MODELS));
+    let (d, home) = native_project("pi", &bin, &mock);
+    let models = serde_json::json!({"providers": {"local": {
+        "baseUrl": format!("{}/v1", mock.url()), "api": "openai-completions",
+        "apiKey": "LOCAL_API_KEY",
+        "compat": {"supportsDeveloperRole": false, "supportsReasoningEffort": false},
+        "models": [{"id": "test-model"}]}}});
+    fs::write(
+        home.path().join(".pi/agent/models.json"),
+        models.to_string(),
+    )
+    .unwrap();
+    mock.push(Reply::tools(vec![
+        write_call("pi", "greeter.py", GREETER),
+        shell_call("pi", "mkdir -p notes && echo one > notes/a.txt"),
+    ]));
+    mock.push(Reply::text(DONE));
+
+    let (ok, stdout) = ask(d.path());
+    assert!(ok, "{stdout}");
+    let requests = mock.model_requests();
+    assert!(
+        requests.iter().all(|r| r.path == "/v1/chat/completions"),
+        "{:?}",
+        requests.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+    assert_eq!(mock.last_tool_results().len(), 2, "{stdout}");
+    let files = git(d.path(), &["show", "--name-only", "--format=%s", "HEAD"]);
+    let files: Vec<&str> = files.lines().filter(|l| !l.is_empty()).collect();
+    assert!(files[0].starts_with("[engineer] "), "{files:?}\n{stdout}");
+    assert_eq!(files[1..], ["greeter.py", "notes/a.txt"], "{stdout}");
+    assert_eq!(
+        fs::read_to_string(d.path().join("greeter.py")).unwrap(),
+        GREETER
+    );
+}
