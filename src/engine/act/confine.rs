@@ -48,7 +48,7 @@ pub fn backend(cfg: &SandboxConfig) -> Result<Backend, Unavailable> {
 }
 
 /// `~/x` with the home folder, other paths as they are.
-fn expand_home(raw: &str) -> Option<PathBuf> {
+pub fn expand_home(raw: &str) -> Option<PathBuf> {
     let raw = raw.trim();
     if raw.is_empty() {
         return None;

@@ -163,16 +163,11 @@ impl CliProvider {
         self.settings.model.as_deref().map(str::trim).unwrap_or("")
     }
 
-    /// The `home` setting as an absolute path (a relative one is taken from the folder clk
-    /// runs in, the project root), since the program runs with it as HOME.
+    /// The `home` setting as an absolute path (`~/x` in the user's home; another relative one
+    /// is taken from the folder clk runs in, the project root), since the program runs with it
+    /// as HOME.
     pub(crate) fn home(&self) -> Option<PathBuf> {
-        let raw = self
-            .settings
-            .home
-            .as_deref()
-            .map(str::trim)
-            .filter(|h| !h.is_empty())
-            .map(PathBuf::from)?;
+        let raw = crate::engine::act::confine::expand_home(self.settings.home.as_deref()?)?;
         if raw.is_absolute() {
             return Some(raw);
         }

@@ -272,3 +272,20 @@ fn shown_lines_are_clipped_on_a_char_boundary() {
     assert!(c.len() < MAX_SHOWN_BYTES + 40, "{}", c.len());
     assert!(c.ends_with(&format!("… ({} bytes)", long.len())));
 }
+
+#[test]
+fn a_home_under_tilde_is_the_users_home_not_a_folder_named_tilde() {
+    let mut p = provider(Cli::Claude, Path::new("claude"));
+    let user = std::env::var_os("HOME").map(PathBuf::from).unwrap();
+    for (set, want) in [
+        ("~/.claude-work", user.join(".claude-work")),
+        ("~", user.clone()),
+        ("/abs/h", PathBuf::from("/abs/h")),
+        ("rel/h", std::env::current_dir().unwrap().join("rel/h")),
+    ] {
+        p.settings.home = Some(set.into());
+        assert_eq!(p.home(), Some(want), "{set}");
+    }
+    p.settings.home = Some("  ".into());
+    assert_eq!(p.home(), None);
+}
