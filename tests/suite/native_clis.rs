@@ -114,10 +114,14 @@ pub(super) fn native_project(
 
 /// Commit a change the test made to `.clk/config/<file>`, so it is not "the user's".
 pub(super) fn commit_config(dir: &Path, file: &str) {
-    let path = format!(".clk/config/{file}");
-    git(dir, &["add", &path]);
+    commit_path(dir, &format!(".clk/config/{file}"));
+}
+
+/// Commit `path` as the user would.
+pub(super) fn commit_path(dir: &Path, path: &str) {
+    git(dir, &["add", path]);
     let by = ["-c", "user.name=t", "-c", "user.email=t@t"];
-    git(dir, &[&by[..], &["commit", "-qm", &path]].concat());
+    git(dir, &[&by[..], &["commit", "-qm", path]].concat());
 }
 
 /// The rejected actions of the last run whose target holds `needle`.

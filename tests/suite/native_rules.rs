@@ -13,10 +13,11 @@
 use crate::support;
 
 use std::fs;
+use std::path::Path;
 
 use super::native_clis::{
-    DONE, GREETER, MODELS, activity, ask, clk, commit_config, native_project, rejected_with,
-    shell_call, write_call,
+    DONE, GREETER, MODELS, activity, ask, clk, commit_config, commit_path, native_project,
+    rejected_with, shell_call, write_call,
 };
 use support::clis::bin_dir;
 use support::loop_agents::git_out as git;
@@ -27,25 +28,22 @@ const TOKEN: &str = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
 /// The key the test's provider settings carry (see `native_project`).
 const PROVIDER_KEY: &str = "sk-test-native-18";
 
+/// `clk ask` succeeds after the program posted `calls` tool results: its stdout, the results.
+fn ask_ok(kind: &str, dir: &Path, mock: &MockServer, calls: usize) -> (String, Vec<String>) {
+    let (ok, stdout) = ask(dir);
+    assert!(ok, "{kind}: {stdout}");
+    let results = mock.last_tool_results();
+    assert_eq!(results.len(), calls, "{kind}: {results:#?}\n{stdout}");
+    (stdout, results)
+}
+
 fn keys_and_user_files(kind: &str) {
     let Some(bin) = bin_dir() else { return };
     let mock = MockServer::start(Script::new(vec![]).models(MODELS));
     let (d, _home) = native_project(kind, &bin, &mock);
     // The user's own work: a tracked file with uncommitted changes in their checkout.
     fs::write(d.path().join("notes.md"), "v1\n").unwrap();
-    git(d.path(), &["add", "notes.md"]);
-    git(
-        d.path(),
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-qm",
-            "notes",
-        ],
-    );
+    commit_path(d.path(), "notes.md");
     fs::write(d.path().join("notes.md"), "the user's draft\n").unwrap();
     let users = d.path().join("notes.md");
     // The test's own commits hold the provider's key in providers.json; only later ones count.
@@ -58,10 +56,7 @@ fn keys_and_user_files(kind: &str) {
     ]));
     mock.push(Reply::text(DONE));
 
-    let (ok, stdout) = ask(d.path());
-    assert!(ok, "{kind}: {stdout}");
-    let results = mock.last_tool_results();
-    assert_eq!(results.len(), 4, "{kind}: {results:#?}");
+    let (stdout, results) = ask_ok(kind, d.path(), &mock, 4);
 
     // Only the greeter is the agent's commit; the files with keys are gone everywhere.
     let files = git(d.path(), &["show", "--name-only", "--format=%s", "HEAD"]);
@@ -181,10 +176,7 @@ fn a_refused_part_is_reported(kind: &str) {
     ]));
     mock.push(Reply::text(DONE));
 
-    let (ok, stdout) = ask(d.path());
-    assert!(ok, "{kind}: {stdout}");
-    let results = mock.last_tool_results();
-    assert_eq!(results.len(), 2, "{kind}: {results:#?}");
+    let (stdout, results) = ask_ok(kind, d.path(), &mock, 2);
     let files = git(d.path(), &["show", "--name-only", "--format=", "HEAD"]);
     assert_eq!(
         files.lines().collect::<Vec<_>>(),
