@@ -302,3 +302,48 @@ fn pi_edits_natively_over_chat_completions() {
         GREETER
     );
 }
+
+/// A turn whose only call is a shell command the sandbox refused did nothing: it fails with
+/// that reason (gemini reports such a command as a success, so its output decides).
+fn a_refused_command_alone_fails(kind: &str) {
+    let Some(bin) = bin_dir() else { return };
+    let mock = MockServer::start(Script::new(vec![]).models(MODELS));
+    let (d, _home) = native_project(kind, &bin, &mock);
+    mock.push(Reply::tools(vec![shell_call(
+        kind,
+        "echo x > .clk/config/extra.json",
+    )]));
+    mock.push(Reply::text(DONE));
+    let (_, stdout) = ask(d.path());
+    let events = activity(d.path());
+    let finished = events
+        .iter()
+        .find(|e| e["event"] == "dispatch_finished")
+        .unwrap_or_else(|| panic!("{kind}: no dispatch_finished\n{stdout}"));
+    assert_eq!(finished["ok"], false, "{kind}: {stdout}");
+    let error = finished["error"].as_str().unwrap();
+    assert!(
+        error.contains("the CLI was not allowed to: ") && error.contains("Read-only file system"),
+        "{kind}: {error}"
+    );
+}
+
+#[test]
+fn claude_fails_when_its_only_command_was_refused() {
+    a_refused_command_alone_fails("claude");
+}
+
+#[test]
+fn codex_fails_when_its_only_command_was_refused() {
+    a_refused_command_alone_fails("codex");
+}
+
+#[test]
+fn gemini_fails_when_its_only_command_was_refused() {
+    a_refused_command_alone_fails("gemini");
+}
+
+#[test]
+fn pi_fails_when_its_only_command_was_refused() {
+    a_refused_command_alone_fails("pi");
+}

@@ -130,7 +130,8 @@ impl Tools {
     /// results (a file read) are left alone. A part the sandbox refused is noted and shown all
     /// the same. `ran` says the CLI knows the command ran (its exit code was 0): then it does
     /// not make the turn one whose every call was refused. gemini reports every command as a
-    /// success, exit code or not, so its refused command counts as refused.
+    /// success, exit code or not: its command counts as refused when the refusal is the last
+    /// thing it printed (the part that set the exit code), and as having run otherwise.
     pub fn succeeded(
         &mut self,
         id: &str,
@@ -148,7 +149,8 @@ impl Tools {
         }
         if let Some(why) = sandbox_refusal(output) {
             self.refused_call(id, &why, show);
-            if ran {
+            let last = output.lines().rev().map(str::trim).find(|l| !l.is_empty());
+            if ran || last.is_none_or(|l| !l.starts_with(why.as_str())) {
                 self.partly += 1;
             }
         }
@@ -251,6 +253,13 @@ mod tests {
             &mut |_, _| {},
         );
         assert!(g.all_refused().is_some());
+        // ... but not when more came after it: the command went on.
+        let mut g = Tools::default();
+        g.call("1", "tool: run_shell_command find / -name x");
+        let out = "find: '/root/a': Permission denied\n/usr/x\n/var/x";
+        g.succeeded("1", out, false, &mut |_, _| {});
+        assert_eq!(g.refused().len(), 1);
+        assert_eq!(g.all_refused(), None);
     }
 
     #[test]
