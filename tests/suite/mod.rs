@@ -54,6 +54,7 @@ mod stage_runner;
 mod syncs;
 mod tasks;
 mod tasks_pg;
+mod tasks_pg_budget;
 mod tls_roots;
 mod todos_delegate;
 mod tui_cards;
