@@ -242,6 +242,11 @@ pub trait TaskStore: Send + Sync {
     fn leave(&self, id: &str) -> Result<(), StoreError>;
     /// Every worker that said it is alive, most recent first.
     fn workers(&self) -> Result<Vec<WorkerRow>, StoreError>;
+    /// Notified when another process adds, approves or moves a task, so an idle worker takes
+    /// it at once instead of at its next look; `None` (SQLite): look every round.
+    fn wake(&self) -> Option<Arc<tokio::sync::Notify>> {
+        None
+    }
     /// Try to become the one place that merges (false: another worker merges now). Held until
     /// [`TaskStore::merge_unlock`] or the worker's end.
     fn merge_lock(&self) -> Result<bool, StoreError> {

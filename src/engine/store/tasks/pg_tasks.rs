@@ -400,6 +400,10 @@ impl TaskStore for PgStore {
         self.worker_rows()
     }
 
+    fn wake(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        self.waker().ok()
+    }
+
     fn merge_lock(&self) -> Result<bool, StoreError> {
         self.lock_merges(true)
     }

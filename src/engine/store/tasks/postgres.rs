@@ -40,8 +40,8 @@ pub(super) type PgResult<T> = Result<T, PgErr>;
 
 /// The PostgreSQL back end.
 pub struct PgStore {
-    shown: String,
-    config: postgres::Config,
+    pub(super) shown: String,
+    pub(super) config: postgres::Config,
     client: Mutex<Option<Client>>,
     pub(super) owner: String,
     pub(super) lease_s: f64,
