@@ -1,12 +1,15 @@
 //! The shared queue's moving parts on PostgreSQL: an idle worker is woken by the store's
-//! NOTIFY when another process adds a task (not by its own lines).
+//! NOTIFY when another process adds a task (not by its own lines); a merge the shared remote
+//! refused is kept in the store and pushed again.
 
+use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use clk::engine::store::tasks::{NewTask, PgStore, TaskStore};
 
-use super::tasks::project;
-use super::tasks_pg::pg_ok;
+use super::tasks::{project, writes};
+use super::tasks_pg::{list, pg_ok, settle, wait_for, worker};
+use super::worktree::git;
 use crate::support::mock_server::{MockServer, Script};
 use crate::support::pg;
 
@@ -48,4 +51,53 @@ async fn a_task_added_elsewhere_wakes_the_store_at_once() {
     tokio::task::spawn_blocking(move || drop(store))
         .await
         .unwrap();
+}
+
+/// The shared remote refuses every push (a pre-receive hook) while a task merges: the task
+/// says its merge is not pushed, and the worker pushes it once the remote takes pushes again.
+#[test]
+fn a_refused_push_after_a_merge_is_kept_and_made_again() {
+    let Some(url) = pg::database() else { return };
+    let mock = MockServer::start(Script::new(vec![writes("pushed.txt", 10)]));
+    let (top, dir) = project(&mock);
+    let bare = settle(&dir, |_| {});
+    let hook = bare.join("hooks/pre-receive");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\necho 'pushes are closed today' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    pg_ok(&dir, &url, &["task", "add", "write pushed.txt"]);
+    let mut w = worker(top.path(), &url, &bare, "w1", &[]);
+    let task = || list(&dir, &url).remove(0);
+    wait_for("the merge whose push was refused", 60, || {
+        !task()["unpushed"].as_str().unwrap_or_default().is_empty()
+    });
+    let t = task();
+    assert_eq!(t["state"], "merged", "{t}");
+    let why = t["reason"].as_str().unwrap();
+    assert!(why.contains("not on the shared remote yet"), "{why}");
+    assert!(why.contains("pushes it again each round"), "{why}");
+    assert!(!why.contains('\n'), "one line: {why}");
+    let shown = pg_ok(&dir, &url, &["task", "show", "1"]);
+    assert!(shown.contains("not on the shared remote yet"), "{shown}");
+    let listed = pg_ok(&dir, &url, &["task", "list"]);
+    assert!(listed.contains("not on the shared remote yet"), "{listed}");
+    assert!(!git(&bare, &["ls-tree", "--name-only", "HEAD"]).contains("pushed.txt"));
+    // The remote takes pushes again: the next rounds push the merge.
+    std::fs::remove_file(&hook).unwrap();
+    wait_for("the merge pushed again", 60, || {
+        task()["unpushed"].as_str().unwrap_or_default().is_empty()
+    });
+    w.kill().unwrap();
+    w.wait().unwrap();
+    assert!(git(&bare, &["ls-tree", "--name-only", "HEAD"]).contains("pushed.txt"));
+    let t = task();
+    let why = t["reason"].as_str().unwrap();
+    assert!(why.ends_with("; pushed to the shared remote"), "{why}");
+    assert!(why.starts_with("merged as "), "{why}");
+    let tl = pg_ok(&dir, &url, &["task", "timeline", "1"]);
+    assert!(tl.contains("not on the shared remote yet"), "{tl}");
+    assert!(tl.contains("pushed to the shared remote"), "{tl}");
 }

@@ -374,6 +374,7 @@ pub async fn work(
             w.beat(&running);
             if store.shared() {
                 w.recover();
+                w.repair_pushes();
             }
         }
         let all = w.list();

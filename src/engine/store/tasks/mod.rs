@@ -78,6 +78,10 @@ pub struct Task {
     /// Turns taken and what they cost (summed from the turns).
     pub turns: u32,
     pub cost_micros: u64,
+    /// A merge made in one worker's clone that the shared remote refused: that merge's commit,
+    /// until a push succeeds (its reason says why). Empty: nothing waits to be pushed.
+    #[serde(default)]
+    pub unpushed: String,
 }
 
 impl Task {
@@ -246,6 +250,16 @@ pub trait TaskStore: Send + Sync {
     /// it at once instead of at its next look; `None` (SQLite): look every round.
     fn wake(&self) -> Option<Arc<tokio::sync::Notify>> {
         None
+    }
+    /// Keep that task `id`'s merge, commit `sha`, is not on the shared remote yet (empty: it
+    /// is now), with `reason` as the task's reason and a timeline line when it changed. Only
+    /// shared stores have a remote to push to.
+    fn set_unpushed(&self, _id: i64, _sha: &str, _reason: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Merged tasks whose merge is not on the shared remote yet, oldest first.
+    fn unpushed(&self) -> Result<Vec<Task>, StoreError> {
+        Ok(Vec::new())
     }
     /// Try to become the one place that merges (false: another worker merges now). Held until
     /// [`TaskStore::merge_unlock`] or the worker's end.

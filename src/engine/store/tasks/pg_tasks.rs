@@ -400,6 +400,34 @@ impl TaskStore for PgStore {
         self.worker_rows()
     }
 
+    fn set_unpushed(&self, id: i64, sha: &str, reason: &str) -> Result<(), StoreError> {
+        let reason = redact_text(reason);
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let at = now();
+            let n = tx.execute(
+                "UPDATE tasks SET unpushed = $2, reason = $3, updated_at = $4
+                 WHERE id = $1 AND (unpushed <> $2 OR reason <> $3)",
+                &[&id, &sha, &reason, &at],
+            )?;
+            if n > 0 {
+                line(&mut tx, id, "push", &reason, &at)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn unpushed(&self) -> Result<Vec<Task>, StoreError> {
+        self.with(|c| {
+            let rows = c.query(
+                &format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE t.unpushed <> '' ORDER BY t.id"),
+                &[],
+            )?;
+            Ok(all(rows, pg_rows::task)?)
+        })
+    }
+
     fn wake(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
         self.waker().ok()
     }
