@@ -8,7 +8,7 @@ use std::time::Duration;
 use clk::engine::store::tasks::{NewTask, PgStore, TaskStore};
 
 use super::tasks::{project, writes};
-use super::tasks_pg::{list, pg_ok, settle, wait_for, worker};
+use super::tasks_pg::{finish, list, pg_ok, settle, wait_for, worker};
 use super::worktree::git;
 use crate::support::mock_server::{MockServer, Script};
 use crate::support::pg;
@@ -100,4 +100,45 @@ fn a_refused_push_after_a_merge_is_kept_and_made_again() {
     let tl = pg_ok(&dir, &url, &["task", "timeline", "1"]);
     assert!(tl.contains("not on the shared remote yet"), "{tl}");
     assert!(tl.contains("pushed to the shared remote"), "{tl}");
+}
+
+/// A task that waits for approval in one clone is approved, and a worker in another clone
+/// (the first machine gone) merges it from its branch on the shared remote.
+#[test]
+fn a_task_approved_here_is_merged_by_a_worker_on_another_machine() {
+    let Some(url) = pg::database() else { return };
+    let mock = MockServer::start(Script::new(vec![writes("approved.txt", 10)]));
+    let (top, dir) = project(&mock);
+    let bare = settle(&dir, |_| {});
+    let top = top.path();
+    pg_ok(
+        &dir,
+        &url,
+        &["task", "add", "--autonomy", "safe", "write approved.txt"],
+    );
+    let out = finish(worker(top, &url, &bare, "w1", &["--until-idle"]));
+    assert!(out.contains("1 wait for approval"), "{out}");
+    let t = list(&dir, &url).remove(0);
+    assert_eq!(t["state"], "approval", "{t}");
+    assert!(t["worktree"].as_str().unwrap().contains("/w1/"), "{t}");
+    // The first machine is gone, worktree and all.
+    std::fs::remove_dir_all(top.join("w1")).unwrap();
+    pg_ok(&dir, &url, &["task", "approve", "1"]);
+    let out = finish(worker(top, &url, &bare, "w2", &["--until-idle"]));
+    assert!(out.contains("1 merged"), "{out}");
+    let t = list(&dir, &url).remove(0);
+    assert_eq!(t["state"], "merged", "{t}");
+    assert!(t["worktree"].as_str().unwrap().contains("/w2/"), "{t}");
+    assert_eq!(
+        mock.model_calls(),
+        1,
+        "merged as it was approved, no new turn"
+    );
+    let tl = pg_ok(&dir, &url, &["task", "timeline", "1"]);
+    assert!(
+        tl.contains("approved elsewhere; merged from clk/task-1 fetched here"),
+        "{tl}"
+    );
+    assert!(git(&bare, &["ls-tree", "--name-only", "HEAD"]).contains("approved.txt"));
+    assert_eq!(git(&bare, &["branch", "--list", "clk/*"]).trim(), "");
 }

@@ -33,10 +33,9 @@ impl Worker<'_> {
         if !self.store.shared() {
             return self.land(t, cancel).await;
         }
-        // An approved task is landed where its worktree is.
-        if t.state == TaskState::Approved && !std::path::Path::new(&t.worktree).is_dir() {
-            return;
-        }
+        // An approved task whose worktree is on another machine (or in another clone) is
+        // landed from its branch on the shared remote, by whichever worker locks first.
+        let elsewhere = t.state == TaskState::Approved && !self.holds_tree(t);
         loop {
             match self.store.merge_lock() {
                 Ok(true) => break,
@@ -47,10 +46,72 @@ impl Worker<'_> {
                 Err(e) => return self.warn(e.to_string()),
             }
         }
-        self.land_shared(t, cancel).await;
+        if !elsewhere {
+            self.land_shared(t, cancel).await;
+        } else if let Some(t) = self.adopt(t.id) {
+            self.land_shared(&t, cancel).await;
+        }
         if let Err(e) = self.store.merge_unlock() {
             self.warn(e.to_string());
         }
+    }
+
+    /// Whether this clone has task `t`'s worktree, the one the store names.
+    fn holds_tree(&self, t: &Task) -> bool {
+        git::open(&self.project.ws.root)
+            .and_then(|repo| worktree::open(&repo, &run::run_id(t.id)))
+            .is_some_and(|tree| tree.path == std::path::Path::new(&t.worktree))
+    }
+
+    /// Take over approved task `id`, under the merge lock: a worktree here at its branch's
+    /// last push, named in the store. None when it was landed meanwhile or cannot be had (the
+    /// timeline says why).
+    fn adopt(&self, id: i64) -> Option<Task> {
+        let t = self.store.get(id).ok().flatten()?;
+        if t.state != TaskState::Approved {
+            return None;
+        }
+        let repo = git::open(&self.project.ws.root)?;
+        let run_id = run::run_id(id);
+        let made = match worktree::open(&repo, &run_id) {
+            Some(tree) => Ok(tree),
+            None => worktree::create(&repo, &run_id).map_err(|e| e.to_string()),
+        }
+        .and_then(
+            |tree| match shared::resume_branch(&tree.path, &tree.branch) {
+                Ok(true) => Ok(tree),
+                Ok(false) => Err(format!(
+                    "its branch {} is not on the shared remote",
+                    tree.branch
+                )),
+                Err(e) => Err(e),
+            },
+        );
+        let tree = match made {
+            Ok(tree) => tree,
+            Err(e) => {
+                let _ = worktree::remove(&repo, &run_id, false);
+                // Said once: every round tries again.
+                let why =
+                    format!("approved; a worker without its worktree could not take it over: {e}");
+                if t.reason != why {
+                    let _ = self.store.set_reason(id, &why);
+                    self.warn(format!("task {id}: {why}"));
+                }
+                return None;
+            }
+        };
+        let path = tree.path.display().to_string();
+        if let Err(e) = self.store.set_worktree(id, &tree.branch, &path, &t.base) {
+            self.warn(e.to_string());
+            return None;
+        }
+        let line = format!(
+            "approved elsewhere; merged from {} fetched here",
+            tree.branch
+        );
+        let _ = self.store.log(id, "merge", &line);
+        self.store.get(id).ok().flatten()
     }
 
     async fn land_shared(&mut self, t: &Task, cancel: &CancellationToken) {
