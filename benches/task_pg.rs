@@ -55,6 +55,16 @@ fn main() {
     support::pg::stop();
 }
 
+fn bench_task(prompt: String) -> NewTask {
+    NewTask {
+        prompt,
+        flow: "solo".into(),
+        agent: "engineer".into(),
+        autonomy: "aggressive".into(),
+        requested_by: "bench".into(),
+    }
+}
+
 fn ms(at: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(at)
         .unwrap()
@@ -64,6 +74,8 @@ fn ms(at: &str) -> i64 {
 fn git(dir: &Path, args: &[&str]) {
     let ok = Command::new("git")
         .current_dir(dir)
+        .envs([("GIT_AUTHOR_NAME", "b"), ("GIT_AUTHOR_EMAIL", "b@b")])
+        .envs([("GIT_COMMITTER_NAME", "b"), ("GIT_COMMITTER_EMAIL", "b@b")])
         .args(args)
         .stdout(Stdio::null())
         .status()
@@ -93,19 +105,7 @@ fn wake(url: &str, n: usize) {
     };
     assert!(clk(&["init"]).status().unwrap().success());
     git(dir, &["add", "-A"]);
-    git(
-        dir,
-        &[
-            "-c",
-            "user.name=b",
-            "-c",
-            "user.email=b@b",
-            "commit",
-            "-qm",
-            "init",
-            "--allow-empty",
-        ],
-    );
+    git(dir, &["commit", "-qm", "init", "--allow-empty"]);
     let store = PgStore::open(url, 60).unwrap();
     let mut worker = clk(&["work", "--store", url, "--workers", "64"])
         .spawn()
@@ -113,15 +113,7 @@ fn wake(url: &str, n: usize) {
     std::thread::sleep(Duration::from_secs(3));
     let mut lat = Vec::new();
     for i in 0..n {
-        let t = store
-            .add(&NewTask {
-                prompt: format!("wake {i}"),
-                flow: "solo".into(),
-                agent: "engineer".into(),
-                autonomy: "aggressive".into(),
-                requested_by: "bench".into(),
-            })
-            .unwrap();
+        let t = store.add(&bench_task(format!("wake {i}"))).unwrap();
         let start = Instant::now();
         let claimed = loop {
             let tl = store.timeline(t.id).unwrap();
@@ -158,14 +150,7 @@ fn claims(url: &str, tasks: usize, workers: usize) {
     let url = url.to_string();
     let seed = PgStore::open(&url, 60).unwrap();
     for i in 0..tasks {
-        seed.add(&NewTask {
-            prompt: format!("task {i}"),
-            flow: "solo".into(),
-            agent: "engineer".into(),
-            autonomy: "aggressive".into(),
-            requested_by: "bench".into(),
-        })
-        .unwrap();
+        seed.add(&bench_task(format!("task {i}"))).unwrap();
     }
     let start = Instant::now();
     let handles: Vec<_> = (0..workers)
