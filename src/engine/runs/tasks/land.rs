@@ -73,6 +73,8 @@ impl Worker<'_> {
         }
         let repo = git::open(&self.project.ws.root)?;
         let run_id = run::run_id(id);
+        // libgit2 fails a worktree whose `worktrees` folder another one is making: made first.
+        let _ = std::fs::create_dir_all(repo.commondir().join("worktrees"));
         let made = match worktree::open(&repo, &run_id) {
             Some(tree) => Ok(tree),
             None => worktree::create(&repo, &run_id).map_err(|e| e.to_string()),
