@@ -55,6 +55,8 @@ mod stage_runner;
 mod syncs;
 mod tasks;
 mod tasks_pg;
+mod tasks_pg_budget;
+mod tasks_pg_ops;
 mod tls_roots;
 mod todos_delegate;
 mod tui_cards;

@@ -30,13 +30,19 @@ fn handoff(summary: &str, file: &str) -> String {
 
 /// An implementer's reply that writes `file` (with a done handoff) after `ms` of model time.
 pub(crate) fn writes(file: &str, ms: u64) -> Reply {
-    Reply::delay(
-        ms,
-        Reply::text(&format!(
-            "Done.\nACTION: write\nPATH: {file}\nCONTENT:\nmade by a task\nEND_ACTION\nPROGRESS: \
-             yes\n{}",
-            handoff("wrote it", file)
-        )),
+    Reply::delay(ms, Reply::text(&write_text(file)))
+}
+
+/// Like [`writes`], the reply reporting `tokens` input and `tokens` output tokens.
+pub(crate) fn writes_paid(file: &str, ms: u64, tokens: u64) -> Reply {
+    Reply::delay(ms, Reply::text_usage(&write_text(file), tokens, tokens))
+}
+
+fn write_text(file: &str) -> String {
+    format!(
+        "Done.\nACTION: write\nPATH: {file}\nCONTENT:\nmade by a task\nEND_ACTION\nPROGRESS: \
+         yes\n{}",
+        handoff("wrote it", file)
     )
 }
 

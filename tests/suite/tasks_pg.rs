@@ -16,7 +16,7 @@ use super::worktree::git;
 use crate::support::mock_server::{MockServer, Reply, Script};
 use crate::support::{clk, pg};
 
-fn run(dir: &Path, url: &str, args: &[&str]) -> (bool, String) {
+pub(crate) fn run(dir: &Path, url: &str, args: &[&str]) -> (bool, String) {
     let out = clk()
         .current_dir(dir)
         .env("CLK_NO_TUI", "1")
@@ -33,13 +33,13 @@ fn run(dir: &Path, url: &str, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-fn pg_ok(dir: &Path, url: &str, args: &[&str]) -> String {
+pub(crate) fn pg_ok(dir: &Path, url: &str, args: &[&str]) -> String {
     let (good, text) = run(dir, url, args);
     assert!(good, "clk {args:?} failed:\n{text}");
     text
 }
 
-fn list(dir: &Path, url: &str) -> Vec<Value> {
+pub(crate) fn list(dir: &Path, url: &str) -> Vec<Value> {
     let text = pg_ok(dir, url, &["--json", "task", "list"]);
     serde_json::from_str::<Value>(text.trim())
         .unwrap()
@@ -49,7 +49,7 @@ fn list(dir: &Path, url: &str) -> Vec<Value> {
 }
 
 /// The project pushed to a new bare repository, which stands for the shared remote.
-fn bare_from(dir: &Path) -> PathBuf {
+pub(crate) fn bare_from(dir: &Path) -> PathBuf {
     let bare = dir.parent().unwrap().join("shared.git");
     let out = Std::new("git")
         .args(["clone", "-q", "--bare"])
@@ -62,7 +62,7 @@ fn bare_from(dir: &Path) -> PathBuf {
 }
 
 /// `clk work --store URL --repo BARE` started in a new folder `name` beside the project.
-fn worker(top: &Path, url: &str, bare: &Path, name: &str, extra: &[&str]) -> Child {
+pub(crate) fn worker(top: &Path, url: &str, bare: &Path, name: &str, extra: &[&str]) -> Child {
     let dir = top.join(name);
     std::fs::create_dir_all(&dir).unwrap();
     Std::new(env!("CARGO_BIN_EXE_clk"))
@@ -86,7 +86,7 @@ fn worker(top: &Path, url: &str, bare: &Path, name: &str, extra: &[&str]) -> Chi
         .unwrap()
 }
 
-fn finish(c: Child) -> String {
+pub(crate) fn finish(c: Child) -> String {
     let out = c.wait_with_output().unwrap();
     let text = format!(
         "{}{}",
@@ -97,12 +97,22 @@ fn finish(c: Child) -> String {
     text
 }
 
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
         assert!(start.elapsed() < Duration::from_secs(secs), "{what}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Commit `change` to the project's settings and share the project in a bare repository.
+pub(crate) fn settle(dir: &Path, change: impl FnOnce(&mut Value)) -> PathBuf {
+    let cfg = dir.join(".clk/config/clk.config.json");
+    let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    change(&mut c);
+    std::fs::write(&cfg, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+    git(dir, &["commit", "-qam", "user: settings for the test"]);
+    bare_from(dir)
 }
 
 /// Commit `change` to the project's settings, share it in a bare repository, queue `tasks`
@@ -114,12 +124,7 @@ fn share_and_work(
     change: impl FnOnce(&mut Value),
     tasks: usize,
 ) -> Vec<String> {
-    let cfg = dir.join(".clk/config/clk.config.json");
-    let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
-    change(&mut c);
-    std::fs::write(&cfg, serde_json::to_string_pretty(&c).unwrap()).unwrap();
-    git(dir, &["commit", "-qam", "user: settings for the test"]);
-    let bare = bare_from(dir);
+    let bare = settle(dir, change);
     for i in 1..=tasks {
         pg_ok(dir, url, &["task", "add", &format!("task {i}")]);
     }

@@ -22,14 +22,32 @@ pub fn blocked(limits: &DailyBudget, used: &DayUsage, starting: bool) -> Option<
         ));
     }
     let usd = cap_micros(limits.usd);
-    if usd > 0 && used.cost_micros >= usd {
+    if usd == 0 {
+        return None;
+    }
+    if used.cost_micros >= usd {
         return Some(format!(
             "waits for the daily budget: {} of budget.daily.usd = {} spent today{tail}",
             format_usd(used.cost_micros),
             format_usd(usd)
         ));
     }
-    None
+    // A turn holds what it may cost until its real cost is known, so workers racing for the
+    // last dollars never pass the limit together.
+    match used.next_turn_micros {
+        Some(est) if used.cost_micros + used.reserved_micros + est > usd => Some(format!(
+            "waits for the daily budget: {} spent and {} held by running turns of              budget.daily.usd = {}, and a turn may cost {} (the largest lately){tail}",
+            format_usd(used.cost_micros),
+            format_usd(used.reserved_micros),
+            format_usd(usd),
+            format_usd(est)
+        )),
+        None if used.reserved_turns > 0 => Some(
+            "waits for the turn running now: under budget.daily.usd one turn runs at a time              until one shows what a turn costs"
+                .into(),
+        ),
+        _ => None,
+    }
 }
 
 /// `clk budget`'s lines for the daily limits.
@@ -54,12 +72,21 @@ pub fn lines(limits: &DailyBudget, used: &DayUsage, day: &str) -> Vec<String> {
             of(used.turns.to_string(), limits.turns.to_string())
         ),
         format!(
-            "  {:<34} {}",
+            "  {:<34} {}{}",
             "budget.daily.usd",
             of(
                 format_usd(used.cost_micros),
                 format_usd(cap_micros(limits.usd))
-            )
+            ),
+            if used.reserved_turns > 0 {
+                format!(
+                    " ({} held by {} running turn(s))",
+                    format_usd(used.reserved_micros),
+                    used.reserved_turns
+                )
+            } else {
+                String::new()
+            }
         ),
     ]
 }
@@ -74,6 +101,7 @@ mod tests {
             tasks_started: 3,
             turns: 10,
             cost_micros: 2_000_000,
+            ..DayUsage::default()
         };
         let none = DailyBudget::default();
         assert_eq!(blocked(&none, &used, true), None);
@@ -115,5 +143,34 @@ mod tests {
             usd: 2.5,
         };
         assert_eq!(blocked(&roomy, &used, true), None);
+        // $2 spent, $0.30 held by running turns, a turn may cost $0.25: $2.55 > $2.50.
+        let racing = DayUsage {
+            reserved_micros: 300_000,
+            reserved_turns: 1,
+            next_turn_micros: Some(250_000),
+            ..used
+        };
+        let why = blocked(&roomy, &racing, false).unwrap();
+        assert!(why.contains("$0.30 held by running turns"), "{why}");
+        let room = DayUsage {
+            next_turn_micros: Some(200_000),
+            ..racing
+        };
+        assert_eq!(blocked(&roomy, &room, false), None, "$2.50 fits exactly");
+        let unknown = DayUsage {
+            next_turn_micros: None,
+            ..racing
+        };
+        assert!(
+            blocked(&roomy, &unknown, false)
+                .unwrap()
+                .contains("one turn runs at a time")
+        );
+        let idle = DayUsage {
+            reserved_turns: 0,
+            reserved_micros: 0,
+            ..unknown
+        };
+        assert_eq!(blocked(&roomy, &idle, false), None);
     }
 }

@@ -18,6 +18,13 @@ use crate::engine::store::git::merge::{MergeOutcome, merge_branch};
 use crate::engine::store::git::{self, worktree};
 use crate::engine::store::tasks::Task;
 
+/// What a merged task's reason gets while its merge is not on the shared remote.
+const UNPUSHED: &str = "; not on the shared remote yet";
+
+fn unpushed_reason(merged: &str, error: &str) -> String {
+    format!("{merged}{UNPUSHED}: {error}; `clk work` pushes it again each round")
+}
+
 impl Worker<'_> {
     /// Land a finished or approved task. On a shared store, one worker at a time over every
     /// machine: it takes the store's merge lock, brings its clone's branch up to the remote's,
@@ -26,10 +33,9 @@ impl Worker<'_> {
         if !self.store.shared() {
             return self.land(t, cancel).await;
         }
-        // An approved task is landed where its worktree is.
-        if t.state == TaskState::Approved && !std::path::Path::new(&t.worktree).is_dir() {
-            return;
-        }
+        // An approved task whose worktree is on another machine (or in another clone) is
+        // landed from its branch on the shared remote, by whichever worker locks first.
+        let elsewhere = t.state == TaskState::Approved && !self.holds_tree(t);
         loop {
             match self.store.merge_lock() {
                 Ok(true) => break,
@@ -40,10 +46,74 @@ impl Worker<'_> {
                 Err(e) => return self.warn(e.to_string()),
             }
         }
-        self.land_shared(t, cancel).await;
+        if !elsewhere {
+            self.land_shared(t, cancel).await;
+        } else if let Some(t) = self.adopt(t.id) {
+            self.land_shared(&t, cancel).await;
+        }
         if let Err(e) = self.store.merge_unlock() {
             self.warn(e.to_string());
         }
+    }
+
+    /// Whether this clone has task `t`'s worktree, the one the store names.
+    fn holds_tree(&self, t: &Task) -> bool {
+        git::open(&self.project.ws.root)
+            .and_then(|repo| worktree::open(&repo, &run::run_id(t.id)))
+            .is_some_and(|tree| tree.path == std::path::Path::new(&t.worktree))
+    }
+
+    /// Take over approved task `id`, under the merge lock: a worktree here at its branch's
+    /// last push, named in the store. None when it was landed meanwhile or cannot be had (the
+    /// timeline says why).
+    fn adopt(&self, id: i64) -> Option<Task> {
+        let t = self.store.get(id).ok().flatten()?;
+        if t.state != TaskState::Approved {
+            return None;
+        }
+        let repo = git::open(&self.project.ws.root)?;
+        let run_id = run::run_id(id);
+        // libgit2 fails a worktree whose `worktrees` folder another one is making: made first.
+        let _ = std::fs::create_dir_all(repo.commondir().join("worktrees"));
+        let made = match worktree::open(&repo, &run_id) {
+            Some(tree) => Ok(tree),
+            None => worktree::create(&repo, &run_id).map_err(|e| e.to_string()),
+        }
+        .and_then(
+            |tree| match shared::resume_branch(&tree.path, &tree.branch) {
+                Ok(true) => Ok(tree),
+                Ok(false) => Err(format!(
+                    "its branch {} is not on the shared remote",
+                    tree.branch
+                )),
+                Err(e) => Err(e),
+            },
+        );
+        let tree = match made {
+            Ok(tree) => tree,
+            Err(e) => {
+                let _ = worktree::remove(&repo, &run_id, false);
+                // Said once: every round tries again.
+                let why =
+                    format!("approved; a worker without its worktree could not take it over: {e}");
+                if t.reason != why {
+                    let _ = self.store.set_reason(id, &why);
+                    self.warn(format!("task {id}: {why}"));
+                }
+                return None;
+            }
+        };
+        let path = tree.path.display().to_string();
+        if let Err(e) = self.store.set_worktree(id, &tree.branch, &path, &t.base) {
+            self.warn(e.to_string());
+            return None;
+        }
+        let line = format!(
+            "approved elsewhere; merged from {} fetched here",
+            tree.branch
+        );
+        let _ = self.store.log(id, "merge", &line);
+        self.store.get(id).ok().flatten()
     }
 
     async fn land_shared(&mut self, t: &Task, cancel: &CancellationToken) {
@@ -56,24 +126,77 @@ impl Worker<'_> {
         if !from.contains(&t.state) {
             return;
         }
+        // Merges this clone could not push come first: the remote's branch may have moved on.
+        self.repair_pushes();
         if let Err(e) = shared::sync_main(&root) {
             self.tally.failed += 1;
             self.set(t.id, &from, TaskState::Failed, &e);
             return;
         }
         self.land(&t, cancel).await;
-        if self.store.get(t.id).ok().flatten().map(|t| t.state) == Some(TaskState::Merged) {
-            match shared::push_main(&root, &t.branch) {
-                Ok(()) => {
-                    let _ = self
-                        .store
-                        .log(t.id, "push", "pushed the merge to the shared remote");
-                }
-                Err(e) => {
-                    let _ = self.store.log(t.id, "push", &e);
-                    self.warn(format!("task {}: {e}", t.id));
-                }
+        let Ok(Some(done)) = self.store.get(t.id) else {
+            return;
+        };
+        if done.state != TaskState::Merged {
+            return;
+        }
+        match shared::push_main(&root, &t.branch) {
+            Ok(()) => {
+                let _ = self
+                    .store
+                    .log(t.id, "push", "pushed the merge to the shared remote");
             }
+            Err(e) => {
+                // Kept in the store, so this worker (or the next `clk work` here) pushes it
+                // again each round until the remote takes it.
+                let sha = shared::head(&root).unwrap_or_default();
+                let why = unpushed_reason(&done.reason, &e);
+                if let Err(e) = self.store.set_unpushed(t.id, &sha, &why) {
+                    self.warn(e.to_string());
+                }
+                self.warn(format!("task {}: {e}", t.id));
+            }
+        }
+    }
+
+    /// Push again the merges made in this clone that the shared remote refused, under the
+    /// merge lock; each task says whether it got there.
+    pub(super) fn repair_pushes(&mut self) {
+        let root = self.project.ws.root.clone();
+        let mine: Vec<Task> = match self.store.unpushed() {
+            Ok(all) => all
+                .into_iter()
+                .filter(|t| shared::has_commit(&root, &t.unpushed))
+                .collect(),
+            Err(e) => return self.warn(e.to_string()),
+        };
+        if mine.is_empty() || !matches!(self.store.merge_lock(), Ok(true)) {
+            return;
+        }
+        let pushed = shared::repair_main(&root);
+        for t in &mine {
+            let base = t.reason.split(UNPUSHED).next().unwrap_or_default();
+            let done = match &pushed {
+                Ok(()) => shared::on_remote(&root, &t.unpushed).unwrap_or(false),
+                Err(_) => false,
+            };
+            let set = if done {
+                let why = format!("{base}; pushed to the shared remote");
+                self.store.set_unpushed(t.id, "", &why)
+            } else {
+                let e = pushed
+                    .as_ref()
+                    .err()
+                    .map_or("not there yet", String::as_str);
+                self.store
+                    .set_unpushed(t.id, &t.unpushed, &unpushed_reason(base, e))
+            };
+            if let Err(e) = set {
+                self.warn(e.to_string());
+            }
+        }
+        if let Err(e) = self.store.merge_unlock() {
+            self.warn(e.to_string());
         }
     }
 

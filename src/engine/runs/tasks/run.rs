@@ -245,7 +245,7 @@ impl Ctx<'_> {
         let cost_cap = crate::engine::ground::pricing::cap_micros(daily.usd);
         if !self
             .store
-            .reserve_turn(daily.turns, cost_cap)
+            .reserve_turn(self.task.id, daily.turns, cost_cap)
             .map_err(|e| Ended::Failed(e.to_string()))?
         {
             let used = self

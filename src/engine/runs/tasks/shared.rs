@@ -1,7 +1,8 @@
 //! Workers on many machines: each works in its own clone of the shared git remote (`origin`).
 //! A task's branch is pushed after every turn, so a worker that takes over a task whose lease
 //! ran out goes on from its last pushed turn; the merge queue (one worker at a time, under the
-//! store's lock) brings the clone's branch up to the remote's, merges, and pushes it.
+//! store's lock) brings the clone's branch up to the remote's, merges, and pushes it. A push
+//! the remote refuses is kept in the store and made again each round (`repair_main`).
 
 use std::path::Path;
 
@@ -57,6 +58,42 @@ pub fn push_main(root: &Path, task_branch: &str) -> Result<(), String> {
     let gone = format!(":refs/heads/{task_branch}");
     let _ = git_in(root, &["push", "--quiet", REMOTE, &gone]);
     Ok(())
+}
+
+/// The commit the clone's branch is at.
+pub fn head(root: &Path) -> Result<String, String> {
+    Ok(git_in(root, &["rev-parse", "HEAD"])?.trim().to_string())
+}
+
+/// Whether this clone holds commit `sha` (a merge made here).
+pub fn has_commit(root: &Path, sha: &str) -> bool {
+    git_in(root, &["cat-file", "-e", &format!("{sha}^{{commit}}")]).is_ok()
+}
+
+/// Whether the remote's branch (as last fetched) contains commit `sha`.
+pub fn on_remote(root: &Path, sha: &str) -> Result<bool, String> {
+    let branch = current_branch(root)?;
+    let upstream = format!("{REMOTE}/{branch}");
+    Ok(git_in(root, &["merge-base", "--is-ancestor", sha, &upstream]).is_ok())
+}
+
+/// Push merges the remote refused before: the remote's branch is merged in first (another
+/// worker may have pushed meanwhile), then the clone's branch is pushed. A conflict between
+/// the two is left to a person, the clone as it was.
+pub fn repair_main(root: &Path) -> Result<(), String> {
+    let branch = current_branch(root)?;
+    git_in(root, &["fetch", "--quiet", REMOTE])?;
+    let upstream = format!("{REMOTE}/{branch}");
+    if let Err(e) = git_in(root, &["merge", "--quiet", "--no-edit", &upstream]) {
+        let _ = git_in(root, &["merge", "--abort"]);
+        return Err(format!(
+            "{branch} here and on {REMOTE} changed the same lines ({e}); merge {upstream} into              {branch} in {} by hand and push",
+            root.display()
+        ));
+    }
+    git_in(root, &["push", "--quiet", REMOTE, &branch])
+        .map_err(|e| format!("could not push {branch} to {REMOTE}: {e}"))?;
+    git_in(root, &["fetch", "--quiet", REMOTE]).map(|_| ())
 }
 
 /// Make `dir` a clone of `url`, or bring an existing clone up to date. The folder must be new

@@ -11,7 +11,8 @@
 //! a claim skips a row another worker holds, a lease that was not renewed in `store.lease_s`
 //! puts its task back in the queue (every round, whoever notices first), `store.account_limit`
 //! bounds the tasks one account runs over every worker, and merges happen one at a time over
-//! all of them (`land.rs`, `shared.rs`).
+//! all of them (`land.rs`, `shared.rs`). An idle worker there is woken by the store's NOTIFY
+//! when a task is added, approved or moved, and otherwise looks once a second.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -31,8 +32,12 @@ use crate::engine::store::git::{self, worktree};
 use crate::engine::store::tasks::{self, Move, Task, TaskStore, WorkerRow};
 use crate::engine::store::workspace::Project;
 
-/// How often the worker looks at the store.
+/// How often the worker looks at the store (SQLite).
 const TICK: Duration = Duration::from_millis(250);
+
+/// How often it looks when the store wakes it on every change (PostgreSQL's NOTIFY): a
+/// safety net for a wake lost while its listening connection was down.
+const SAFETY_TICK: Duration = Duration::from_secs(1);
 
 /// A lease not renewed for this long is dead even when its PID exists (PID reuse).
 const LEASE_STALE_S: i64 = 120;
@@ -314,6 +319,14 @@ fn clash(t: &Task, busy: &[Task]) -> Option<String> {
     })
 }
 
+/// When the store says a task was added, approved or moved elsewhere; never without a waker.
+async fn woken(wake: Option<&tokio::sync::Notify>) {
+    match wake {
+        Some(w) => w.notified().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Run the queue until `cancel` (or, with `until_idle`, until nothing can run). Returns the
 /// line that sums it up.
 pub async fn work(
@@ -336,6 +349,9 @@ pub async fn work(
         tally: Tally::default(),
     };
     let limit = project.config.store.account_limit;
+    // Listening from before the first look, so a task added meanwhile is not missed.
+    let wake = store.wake();
+    let tick = if wake.is_some() { SAFETY_TICK } else { TICK };
     let mut beat_at: Option<Instant> = None;
     w.recover();
     let mut running: HashMap<i64, CancellationToken> = HashMap::new();
@@ -358,6 +374,7 @@ pub async fn work(
             w.beat(&running);
             if store.shared() {
                 w.recover();
+                w.repair_pushes();
             }
         }
         let all = w.list();
@@ -448,7 +465,8 @@ pub async fn work(
                     ended.push((id, end));
                 }
             }
-            _ = tokio::time::sleep(TICK) => {}
+            _ = woken(wake.as_deref()) => {}
+            _ = tokio::time::sleep(tick) => {}
         }
     }
     let _ = store.leave(&w.id);

@@ -8,6 +8,7 @@
 //! work` in one terminal, `clk task add` in another): WAL mode and a busy timeout make them
 //! wait for each other instead of failing.
 
+mod pg_budget;
 mod pg_listen;
 mod pg_rows;
 mod pg_schema;
@@ -77,6 +78,10 @@ pub struct Task {
     /// Turns taken and what they cost (summed from the turns).
     pub turns: u32,
     pub cost_micros: u64,
+    /// A merge made in one worker's clone that the shared remote refused: that merge's commit,
+    /// until a push succeeds (its reason says why). Empty: nothing waits to be pushed.
+    #[serde(default)]
+    pub unpushed: String,
 }
 
 impl Task {
@@ -124,6 +129,13 @@ pub struct DayUsage {
     pub tasks_started: u64,
     pub turns: u64,
     pub cost_micros: u64,
+    /// Held for turns running now, until each one's real cost is kept (`reserve_turn`).
+    pub reserved_micros: u64,
+    /// How many turns hold a part of `reserved_micros`.
+    pub reserved_turns: u64,
+    /// What a turn started now would hold: the largest cost of the last turns; `None`
+    /// before any turn was kept (then one turn runs at a time under a USD limit).
+    pub next_turn_micros: Option<u64>,
 }
 
 /// A change of state that only happens when the task is still in one of `from`: two
@@ -162,7 +174,7 @@ pub trait TaskStore: Send + Sync {
     fn log(&self, id: i64, kind: &str, text: &str) -> Result<(), StoreError>;
     fn timeline(&self, id: i64) -> Result<Vec<TimelineEntry>, StoreError>;
     /// Keep a turn, with its line in the timeline, and count it (and its cost) in today's
-    /// usage: one transaction.
+    /// usage, giving back what its reservation held: one transaction.
     fn record_turn(&self, id: i64, turn: &TurnRecord) -> Result<(), StoreError>;
     fn turns(&self, id: i64) -> Result<Vec<TurnRecord>, StoreError>;
     fn approve(&self, id: i64, by: &str, note: &str) -> Result<(), StoreError>;
@@ -221,15 +233,34 @@ pub trait TaskStore: Send + Sync {
     fn reserve_start(&self, cap: u64) -> Result<bool, StoreError>;
     /// Give back a start reserved for a task another worker claimed first.
     fn unreserve_start(&self) -> Result<(), StoreError>;
-    /// Count one more turn today unless the turns cap (or the cost cap, in micro-dollars) is
-    /// reached (0: none); false when it is. One statement, so racing workers never pass them.
-    fn reserve_turn(&self, turns_cap: u64, cost_cap: u64) -> Result<bool, StoreError>;
+    /// Count one more turn of task `id` today unless the turns cap is reached, or, under the
+    /// cost cap (micro-dollars; 0: none), unless what was spent, what running turns hold and
+    /// this turn's estimate ([`DayUsage::next_turn_micros`]) would pass it; false when so.
+    /// The estimate is held on the task until [`TaskStore::record_turn`] keeps the real cost
+    /// or the task leaves `Running` (a dead worker's lease running out included). One
+    /// statement decides, so racing workers never pass either cap.
+    fn reserve_turn(&self, id: i64, turns_cap: u64, cost_cap: u64) -> Result<bool, StoreError>;
     /// Say this worker is alive, with what it runs.
     fn beat(&self, w: &WorkerRow) -> Result<(), StoreError>;
     /// The worker ended: drop its row.
     fn leave(&self, id: &str) -> Result<(), StoreError>;
     /// Every worker that said it is alive, most recent first.
     fn workers(&self) -> Result<Vec<WorkerRow>, StoreError>;
+    /// Notified when another process adds, approves or moves a task, so an idle worker takes
+    /// it at once instead of at its next look; `None` (SQLite): look every round.
+    fn wake(&self) -> Option<Arc<tokio::sync::Notify>> {
+        None
+    }
+    /// Keep that task `id`'s merge, commit `sha`, is not on the shared remote yet (empty: it
+    /// is now), with `reason` as the task's reason and a timeline line when it changed. Only
+    /// shared stores have a remote to push to.
+    fn set_unpushed(&self, _id: i64, _sha: &str, _reason: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Merged tasks whose merge is not on the shared remote yet, oldest first.
+    fn unpushed(&self) -> Result<Vec<Task>, StoreError> {
+        Ok(Vec::new())
+    }
     /// Try to become the one place that merges (false: another worker merges now). Held until
     /// [`TaskStore::merge_unlock`] or the worker's end.
     fn merge_lock(&self) -> Result<bool, StoreError> {
@@ -312,6 +343,11 @@ pub fn is_open(t: &Task) -> bool {
 /// The `WHERE` clause of [`TaskStore::list_open`] over `tasks t`.
 const OPEN_TASKS: &str =
     "WHERE NOT (t.state = 'merged' OR (t.state = 'cancelled' AND t.worktree = ''))";
+
+/// What a turn started now reserves under a USD limit: how many turns were kept (none:
+/// unknown), and the largest cost of the last 50. Plain SQL both stores read.
+const TURN_ESTIMATE: &str = "SELECT COUNT(*), COALESCE(MAX(cost_micros), 0)
+     FROM (SELECT cost_micros FROM turns ORDER BY id DESC LIMIT 50) r";
 
 /// Today as the store's day key.
 pub fn today() -> String {

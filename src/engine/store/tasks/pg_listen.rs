@@ -1,6 +1,9 @@
 //! Task timeline lines from every machine attached to a PostgreSQL store, as they happen:
 //! `LISTEN clk_tasks` on a connection of its own, on a thread of its own (the client blocks).
+//! `clk serve` shows them; an idle `clk work` wakes on the ones that may give it work.
 
+use std::sync::Arc;
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::Duration;
 
 use fallible_iterator::FallibleIterator;
@@ -8,7 +11,7 @@ use postgres::NoTls;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use super::postgres::{CHANNEL, shown_url};
+use super::postgres::{CHANNEL, PgStore, shown_url};
 
 /// One timeline line as a worker somewhere wrote it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,18 +28,31 @@ pub struct Note {
 /// false. A broken connection is opened again after a second.
 pub fn listen(
     url: &str,
-    mut on: impl FnMut(Note) -> bool + Send + 'static,
+    on: impl FnMut(Note) -> bool + Send + 'static,
 ) -> Result<std::thread::JoinHandle<()>, StoreError> {
     let config: postgres::Config = url.parse().map_err(|e: postgres::Error| StoreError {
         path: shown_url(url),
         message: format!("not a PostgreSQL URL: {e}"),
     })?;
+    listen_to(config, shown_url(url), None, on)
+}
+
+/// [`listen`], saying on `ready` each time it listens (again).
+fn listen_to(
+    config: postgres::Config,
+    shown: String,
+    ready: Option<SyncSender<()>>,
+    mut on: impl FnMut(Note) -> bool + Send + 'static,
+) -> Result<std::thread::JoinHandle<()>, StoreError> {
     let handle = std::thread::Builder::new()
         .name("clk-pg-listen".into())
         .spawn(move || {
             loop {
                 if let Ok(mut c) = config.connect(NoTls) {
                     if c.batch_execute(&format!("LISTEN {CHANNEL}")).is_ok() {
+                        if let Some(r) = &ready {
+                            let _ = r.try_send(());
+                        }
                         let mut n = c.notifications();
                         let mut it = n.blocking_iter();
                         while let Ok(Some(msg)) = it.next() {
@@ -52,8 +68,38 @@ pub fn listen(
             }
         })
         .map_err(|e| StoreError {
-            path: shown_url(url),
+            path: shown,
             message: e.to_string(),
         })?;
     Ok(handle)
+}
+
+/// Whether a line may give an idle worker something to do: a task added, approved, or moved
+/// (queued again, paused, a running one ended so a held one may start).
+fn wakes(note: &Note) -> bool {
+    matches!(note.kind.as_str(), "added" | "approval" | "state")
+}
+
+impl PgStore {
+    /// Told at once when another process adds, approves or moves a task (see [`wakes`]); the
+    /// listening thread ends at the first line after the last holder lets go. Returns once it
+    /// listens (or after 5 s, when the database is slow to answer).
+    pub(super) fn waker(&self) -> Result<Arc<tokio::sync::Notify>, StoreError> {
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let weak = Arc::downgrade(&wake);
+        let me = self.owner.clone();
+        let (ready, listening) = sync_channel(1);
+        let (config, shown) = (self.config.clone(), self.shown.clone());
+        listen_to(config, shown, Some(ready), move |note| {
+            let Some(wake) = weak.upgrade() else {
+                return false;
+            };
+            if note.worker != me && wakes(&note) {
+                wake.notify_one();
+            }
+            true
+        })?;
+        let _ = listening.recv_timeout(Duration::from_secs(5));
+        Ok(wake)
+    }
 }

@@ -9,7 +9,8 @@ pub(super) const TASK_COLUMNS: &str = "t.id, t.prompt, t.flow, t.agent, t.autono
      t.branch, t.worktree, t.base, t.requested_by, t.predicted_files, t.touched_files, \
      t.lease_pid, t.lease_heartbeat, t.created_at, t.updated_at, t.started_at, t.finished_at, \
      (SELECT COUNT(*) FROM turns u WHERE u.task_id = t.id), \
-     (SELECT COALESCE(SUM(cost_micros), 0)::BIGINT FROM turns u WHERE u.task_id = t.id)";
+     (SELECT COALESCE(SUM(cost_micros), 0)::BIGINT FROM turns u WHERE u.task_id = t.id), \
+     t.unpushed";
 
 fn files(text: String) -> Vec<String> {
     serde_json::from_str(&text).unwrap_or_default()
@@ -44,6 +45,7 @@ pub(super) fn task(r: &Row) -> Result<Task, postgres::Error> {
         finished_at: r.try_get(18)?,
         turns: u32::try_from(count(r, 19)?).unwrap_or(u32::MAX),
         cost_micros: count(r, 20)?,
+        unpushed: r.try_get(21)?,
     })
 }
 

@@ -94,4 +94,12 @@ pub const MIGRATIONS: &[&str] = &[
         tasks TEXT NOT NULL DEFAULT '[]',
         accounts TEXT NOT NULL DEFAULT '[]'
     );",
+    // 2: what turns running now hold of the daily USD budget, on the day and on each task.
+    "ALTER TABLE budget_days ADD COLUMN reserved_micros BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN reserved_turns BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN reserved_micros BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN reserved_day TEXT NOT NULL DEFAULT '';",
+    // 3: a merge the shared remote refused, kept until a push succeeds.
+    "ALTER TABLE tasks ADD COLUMN unpushed TEXT NOT NULL DEFAULT '';
+    CREATE INDEX tasks_unpushed ON tasks(id) WHERE unpushed <> '';",
 ];

@@ -2,6 +2,7 @@
 //! task ...` reads the same against either store. Leases, budgets and workers are in
 //! `postgres.rs`.
 
+use super::pg_budget::release;
 use super::pg_rows::{self, TASK_COLUMNS, all};
 use super::postgres::{PgResult, PgStore, big, line};
 use super::{
@@ -146,6 +147,9 @@ impl TaskStore for PgStore {
     fn record_turn(&self, id: i64, t: &TurnRecord) -> Result<(), StoreError> {
         self.with(|c| {
             let mut tx = c.transaction()?;
+            // The task's row first, then the day's, as every budget change takes them.
+            tx.execute("SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE", &[&id])?;
+            release(&mut tx, id)?;
             tx.execute(
                 "INSERT INTO turns (task_id, n, role, agent, provider, dispatch_id, ok,
                    input_tokens, output_tokens, cost_micros, summary, at)
@@ -272,22 +276,11 @@ impl TaskStore for PgStore {
     }
 
     fn count_started(&self) -> Result<(), StoreError> {
-        self.reserve("tasks_started", 0, 0).map(|_| ())
+        self.reserve_start_row(0).map(|_| ())
     }
 
     fn day_usage(&self, day: &str) -> Result<DayUsage, StoreError> {
-        self.with(|c| {
-            let row = c.query_opt(
-                "SELECT tasks_started, turns, cost_micros FROM budget_days WHERE day = $1",
-                &[&day],
-            )?;
-            let n = |r: &postgres::Row, i| r.get::<_, i64>(i).try_into().unwrap_or(0);
-            Ok(row.map_or_else(DayUsage::default, |r| DayUsage {
-                tasks_started: n(&r, 0),
-                turns: n(&r, 1),
-                cost_micros: n(&r, 2),
-            }))
-        })
+        self.usage(day)
     }
 
     fn add_rule(&self, text: &str) -> Result<i64, StoreError> {
@@ -381,15 +374,15 @@ impl TaskStore for PgStore {
     }
 
     fn reserve_start(&self, cap: u64) -> Result<bool, StoreError> {
-        self.reserve("tasks_started", cap, 0)
+        self.reserve_start_row(cap)
     }
 
     fn unreserve_start(&self) -> Result<(), StoreError> {
         self.unreserve()
     }
 
-    fn reserve_turn(&self, turns_cap: u64, cost_cap: u64) -> Result<bool, StoreError> {
-        self.reserve("turns", turns_cap, cost_cap)
+    fn reserve_turn(&self, id: i64, turns_cap: u64, cost_cap: u64) -> Result<bool, StoreError> {
+        self.reserve_turn_row(id, turns_cap, cost_cap)
     }
 
     fn beat(&self, w: &WorkerRow) -> Result<(), StoreError> {
@@ -405,6 +398,38 @@ impl TaskStore for PgStore {
 
     fn workers(&self) -> Result<Vec<WorkerRow>, StoreError> {
         self.worker_rows()
+    }
+
+    fn set_unpushed(&self, id: i64, sha: &str, reason: &str) -> Result<(), StoreError> {
+        let reason = redact_text(reason);
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let at = now();
+            let n = tx.execute(
+                "UPDATE tasks SET unpushed = $2, reason = $3, updated_at = $4
+                 WHERE id = $1 AND (unpushed <> $2 OR reason <> $3)",
+                &[&id, &sha, &reason, &at],
+            )?;
+            if n > 0 {
+                line(&mut tx, id, "push", &reason, &at)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn unpushed(&self) -> Result<Vec<Task>, StoreError> {
+        self.with(|c| {
+            let rows = c.query(
+                &format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE t.unpushed <> '' ORDER BY t.id"),
+                &[],
+            )?;
+            Ok(all(rows, pg_rows::task)?)
+        })
+    }
+
+    fn wake(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        self.waker().ok()
     }
 
     fn merge_lock(&self) -> Result<bool, StoreError> {

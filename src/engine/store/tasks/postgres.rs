@@ -40,8 +40,8 @@ pub(super) type PgResult<T> = Result<T, PgErr>;
 
 /// The PostgreSQL back end.
 pub struct PgStore {
-    shown: String,
-    config: postgres::Config,
+    pub(super) shown: String,
+    pub(super) config: postgres::Config,
     client: Mutex<Option<Client>>,
     pub(super) owner: String,
     pub(super) lease_s: f64,
@@ -252,43 +252,6 @@ impl PgStore {
         })
     }
 
-    pub(super) fn reserve(
-        &self,
-        column: &'static str,
-        cap: u64,
-        cost_cap: u64,
-    ) -> Result<bool, StoreError> {
-        let (cap, cost_cap) = (big(cap), big(cost_cap));
-        self.with(move |c| {
-            let day = today();
-            c.execute(
-                "INSERT INTO budget_days (day) VALUES ($1) ON CONFLICT (day) DO NOTHING",
-                &[&day],
-            )?;
-            // One statement: a racing worker's update is waited for and the cap read again.
-            let n = c.execute(
-                &format!(
-                    "UPDATE budget_days SET {column} = {column} + 1 WHERE day = $1
-                       AND ($2::BIGINT = 0 OR {column} < $2::BIGINT)
-                       AND ($3::BIGINT = 0 OR cost_micros < $3::BIGINT)"
-                ),
-                &[&day, &cap, &cost_cap],
-            )?;
-            Ok(n == 1)
-        })
-    }
-
-    pub(super) fn unreserve(&self) -> Result<(), StoreError> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE budget_days SET tasks_started = GREATEST(tasks_started - 1, 0)
-                 WHERE day = $1",
-                &[&today()],
-            )?;
-            Ok(())
-        })
-    }
-
     pub(super) fn beat_row(&self, w: &WorkerRow) -> Result<(), StoreError> {
         let tasks = serde_json::to_string(&w.tasks).unwrap_or_else(|_| "[]".into());
         let accounts = serde_json::to_string(&w.accounts).unwrap_or_else(|_| "[]".into());
@@ -405,6 +368,11 @@ pub(super) fn moved(
             &at,
         ],
     )?;
+    if !running {
+        // A turn cut short (its task paused, failed, or its worker's lease run out) gives
+        // back what it held of today's budget.
+        super::pg_budget::release(tx, id)?;
+    }
     let text = if reason.is_empty() {
         format!("{} → {}", state.name(), to.name())
     } else {

@@ -41,6 +41,8 @@ pub(super) fn task_row(r: &Row<'_>) -> rusqlite::Result<Task> {
         finished_at: r.get(18)?,
         turns: r.get::<_, i64>(19)?.try_into().unwrap_or(0),
         cost_micros: r.get::<_, i64>(20)?.try_into().unwrap_or(0),
+        // One machine: no shared remote to push to.
+        unpushed: String::new(),
     })
 }
 

@@ -98,6 +98,11 @@ pub const MIGRATIONS: &[&str] = &[
         tasks TEXT NOT NULL DEFAULT '[]',
         accounts TEXT NOT NULL DEFAULT '[]'
     );",
+    // 5: what turns running now hold of the daily USD budget, on the day and on each task.
+    "ALTER TABLE budget_days ADD COLUMN reserved_micros INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE budget_days ADD COLUMN reserved_turns INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN reserved_micros INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN reserved_day TEXT NOT NULL DEFAULT '';",
 ];
 
 pub(super) fn version(c: &Connection) -> rusqlite::Result<u32> {

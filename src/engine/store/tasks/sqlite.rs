@@ -166,6 +166,9 @@ impl TaskStore for SqliteStore {
                  WHERE id = ?1",
                 params![m.id, m.to.name(), redact_text(m.reason), lease_pid, heartbeat, at],
             )?;
+            if m.to != TaskState::Running {
+                sqlite_extra::release(&tx, m.id)?;
+            }
             let text = redact_text(&if m.reason.is_empty() {
                 format!("{} → {}", state.name(), m.to.name())
             } else {
@@ -290,6 +293,7 @@ impl TaskStore for SqliteStore {
             )?;
             // The turn itself was counted when it was reserved (`reserve_turn`).
             bump_day(&tx, 0, 0, t.cost_micros)?;
+            sqlite_extra::release(&tx, id)?;
             tx.commit()
         })
     }
@@ -354,21 +358,7 @@ impl TaskStore for SqliteStore {
     }
 
     fn day_usage(&self, day: &str) -> Result<DayUsage, StoreError> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT tasks_started, turns, cost_micros FROM budget_days WHERE day = ?1",
-                [day],
-                |r| {
-                    Ok(DayUsage {
-                        tasks_started: r.get::<_, i64>(0)?.try_into().unwrap_or(0),
-                        turns: r.get::<_, i64>(1)?.try_into().unwrap_or(0),
-                        cost_micros: r.get::<_, i64>(2)?.try_into().unwrap_or(0),
-                    })
-                },
-            )
-            .optional()
-            .map(Option::unwrap_or_default)
-        })
+        self.with(|c| sqlite_extra::usage(c, day))
     }
 
     fn add_rule(&self, text: &str) -> Result<i64, StoreError> {
@@ -460,15 +450,15 @@ impl TaskStore for SqliteStore {
     }
 
     fn reserve_start(&self, cap: u64) -> Result<bool, StoreError> {
-        self.with(|c| sqlite_extra::reserve(c, "tasks_started", cap, 0))
+        self.with(|c| sqlite_extra::reserve_start(c, cap))
     }
 
     fn unreserve_start(&self) -> Result<(), StoreError> {
         self.with(|c| sqlite_extra::unreserve_start(c))
     }
 
-    fn reserve_turn(&self, turns_cap: u64, cost_cap: u64) -> Result<bool, StoreError> {
-        self.with(|c| sqlite_extra::reserve(c, "turns", turns_cap, cost_cap))
+    fn reserve_turn(&self, id: i64, turns_cap: u64, cost_cap: u64) -> Result<bool, StoreError> {
+        self.with(|c| sqlite_extra::reserve_turn(c, id, turns_cap, cost_cap))
     }
 
     fn beat(&self, w: &WorkerRow) -> Result<(), StoreError> {

@@ -1,34 +1,106 @@
 //! The SQLite side of what the worker asks beyond tasks themselves: daily budgets reserved in
-//! one statement, and the `workers` rows `clk workers` lists (this machine's workers).
+//! one statement (a turn's estimated cost held until its real cost is kept, as on
+//! PostgreSQL), and the `workers` rows `clk workers` lists (this machine's workers).
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::rows::int;
-use super::{WorkerRow, now, today};
+use super::{DayUsage, TURN_ESTIMATE, WorkerRow, now, today};
 
-/// Add one to `column` of today's counters unless it is at `cap` (0: no cap), or today's cost
-/// is at `cost_cap` (0: none). True when counted.
-pub(super) fn reserve(
-    c: &Connection,
-    column: &str,
-    cap: u64,
+/// How many turns were ever kept, and the largest cost of the last ones.
+fn estimate(c: &Connection) -> rusqlite::Result<(i64, i64)> {
+    c.query_row(TURN_ESTIMATE, [], |r| Ok((r.get(0)?, r.get(1)?)))
+}
+
+/// Give back what task `id`'s running turn holds, on the day it was reserved.
+pub(super) fn release(c: &Connection, id: i64) -> rusqlite::Result<()> {
+    c.execute(
+        "UPDATE budget_days
+           SET reserved_micros = MAX(reserved_micros
+                 - (SELECT reserved_micros FROM tasks WHERE id = ?1), 0),
+               reserved_turns = MAX(reserved_turns - 1, 0)
+         WHERE day = (SELECT reserved_day FROM tasks WHERE id = ?1 AND reserved_day <> '')",
+        [id],
+    )?;
+    c.execute(
+        "UPDATE tasks SET reserved_micros = 0, reserved_day = '' WHERE id = ?1
+           AND reserved_day <> ''",
+        [id],
+    )?;
+    Ok(())
+}
+
+/// See [`super::TaskStore::reserve_turn`]: the same statement as PostgreSQL's, in a
+/// transaction that takes the write lock first.
+pub(super) fn reserve_turn(
+    c: &mut Connection,
+    id: i64,
+    turns_cap: u64,
     cost_cap: u64,
 ) -> rusqlite::Result<bool> {
-    let column = if column == "turns" {
-        "turns"
-    } else {
-        "tasks_started"
-    };
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    release(&tx, id)?;
+    let (known, est) = estimate(&tx)?;
+    let day = today();
+    tx.execute(
+        "INSERT INTO budget_days (day) VALUES (?1) ON CONFLICT(day) DO NOTHING",
+        [&day],
+    )?;
+    let n = tx.execute(
+        "UPDATE budget_days SET turns = turns + 1,
+           reserved_micros = reserved_micros + ?4, reserved_turns = reserved_turns + 1
+         WHERE day = ?1 AND (?2 = 0 OR turns < ?2)
+           AND (?3 = 0 OR (cost_micros < ?3 AND cost_micros + reserved_micros + ?4 <= ?3
+             AND (?5 OR reserved_turns = 0)))",
+        params![day, int(turns_cap), int(cost_cap), est, known > 0],
+    )?;
+    if n == 0 {
+        return Ok(false);
+    }
+    tx.execute(
+        "UPDATE tasks SET reserved_micros = ?2, reserved_day = ?3 WHERE id = ?1",
+        params![id, est, day],
+    )?;
+    tx.commit()?;
+    Ok(true)
+}
+
+/// What was used on `day`, and what a turn started now would hold.
+pub(super) fn usage(c: &Connection, day: &str) -> rusqlite::Result<DayUsage> {
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    let mut used = c
+        .query_row(
+            "SELECT tasks_started, turns, cost_micros, reserved_micros, reserved_turns
+             FROM budget_days WHERE day = ?1",
+            [day],
+            |r| {
+                Ok(DayUsage {
+                    tasks_started: n(r.get(0)?),
+                    turns: n(r.get(1)?),
+                    cost_micros: n(r.get(2)?),
+                    reserved_micros: n(r.get(3)?),
+                    reserved_turns: n(r.get(4)?),
+                    next_turn_micros: None,
+                })
+            },
+        )
+        .optional()?
+        .unwrap_or_default();
+    let (known, est) = estimate(c)?;
+    used.next_turn_micros = (known > 0).then(|| n(est));
+    Ok(used)
+}
+
+/// Count one more task started today unless `cap` (0: none) is reached. True when counted.
+pub(super) fn reserve_start(c: &Connection, cap: u64) -> rusqlite::Result<bool> {
     c.execute(
         "INSERT INTO budget_days (day) VALUES (?1) ON CONFLICT(day) DO NOTHING",
         [today()],
     )?;
     let n = c.execute(
-        &format!(
-            "UPDATE budget_days SET {column} = {column} + 1 WHERE day = ?1
-               AND (?2 = 0 OR {column} < ?2) AND (?3 = 0 OR cost_micros < ?3)"
-        ),
-        params![today(), int(cap), int(cost_cap)],
+        "UPDATE budget_days SET tasks_started = tasks_started + 1 WHERE day = ?1
+           AND (?2 = 0 OR tasks_started < ?2)",
+        params![today(), int(cap)],
     )?;
     Ok(n == 1)
 }

@@ -126,7 +126,7 @@ fn turns_sum_into_task_and_day() {
     let a = s.add(&new("x")).unwrap();
     for n in 1..=3 {
         // A turn counts when it is reserved, before its dispatch; its cost when recorded.
-        assert!(s.reserve_turn(3, 0).unwrap());
+        assert!(s.reserve_turn(a.id, 3, 0).unwrap());
         s.record_turn(
             a.id,
             &TurnRecord {
@@ -139,7 +139,10 @@ fn turns_sum_into_task_and_day() {
         )
         .unwrap();
     }
-    assert!(!s.reserve_turn(3, 0).unwrap(), "the cap of 3 is reached");
+    assert!(
+        !s.reserve_turn(a.id, 3, 0).unwrap(),
+        "the cap of 3 is reached"
+    );
     assert!(s.reserve_start(1).unwrap());
     assert!(!s.reserve_start(1).unwrap(), "one start allowed");
     let a = s.get(a.id).unwrap().unwrap();
@@ -151,10 +154,20 @@ fn turns_sum_into_task_and_day() {
         DayUsage {
             tasks_started: 1,
             turns: 3,
-            cost_micros: 750
+            cost_micros: 750,
+            next_turn_micros: Some(250),
+            ..DayUsage::default()
         }
     );
-    assert_eq!(s.day_usage("1999-01-01").unwrap(), DayUsage::default());
+    let other_day = s.day_usage("1999-01-01").unwrap();
+    assert_eq!(
+        other_day,
+        DayUsage {
+            next_turn_micros: Some(250),
+            ..DayUsage::default()
+        },
+        "nothing used that day; the estimate is the same"
+    );
 }
 
 #[test]
@@ -257,4 +270,56 @@ fn a_version_1_database_gains_progress_and_keeps_its_tasks() {
         tl[1].starts_with("its merge approved by ann (cli) at "),
         "{tl:?}"
     );
+}
+
+#[test]
+fn a_turn_holds_its_estimate_until_its_cost_is_kept_or_its_task_stops() {
+    let (_d, s) = store();
+    let ids: Vec<i64> = (0..3)
+        .map(|i| s.add(&new(&i.to_string())).unwrap().id)
+        .collect();
+    let turn = |cost| TurnRecord {
+        n: 1,
+        cost_micros: cost,
+        ..Default::default()
+    };
+    // Before any turn is known, one runs at a time under a USD cap.
+    assert!(s.reserve_turn(ids[0], 0, 1_000).unwrap());
+    assert!(
+        !s.reserve_turn(ids[1], 0, 1_000).unwrap(),
+        "cost unknown yet"
+    );
+    s.record_turn(ids[0], &turn(300)).unwrap();
+    let used = s.day_usage(&today()).unwrap();
+    assert_eq!((used.cost_micros, used.reserved_turns), (300, 0));
+    assert_eq!(used.next_turn_micros, Some(300));
+    // $300 spent; each turn holds $300: two more fit (900), a third would pass 1000.
+    assert!(s.reserve_turn(ids[1], 0, 1_000).unwrap());
+    assert!(s.reserve_turn(ids[2], 0, 1_000).unwrap());
+    assert!(!s.reserve_turn(ids[0], 0, 1_000).unwrap(), "1200 > 1000");
+    let used = s.day_usage(&today()).unwrap();
+    assert_eq!((used.reserved_micros, used.reserved_turns), (600, 2));
+    // A task that stops running gives its hold back; the next turn fits again.
+    s.move_state(
+        &Move {
+            id: ids[2],
+            from: &[TaskState::Queued],
+            to: TaskState::Held,
+            reason: "",
+        },
+        1,
+    )
+    .unwrap();
+    let used = s.day_usage(&today()).unwrap();
+    assert_eq!((used.reserved_micros, used.reserved_turns), (300, 1));
+    assert!(s.reserve_turn(ids[0], 0, 1_000).unwrap());
+    s.record_turn(ids[1], &turn(300)).unwrap();
+    s.record_turn(ids[0], &turn(300)).unwrap();
+    let used = s.day_usage(&today()).unwrap();
+    assert_eq!((used.cost_micros, used.reserved_micros), (900, 0));
+    assert!(
+        !s.reserve_turn(ids[1], 0, 1_000).unwrap(),
+        "900 + 300 > 1000"
+    );
+    assert!(s.reserve_turn(ids[1], 0, 0).unwrap(), "no cap");
 }
