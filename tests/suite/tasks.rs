@@ -17,6 +17,7 @@ use crate::support::mock_server::{MockServer, Reply, Script};
 mod checkpoints;
 mod flow;
 mod merge;
+mod recovery;
 mod settings;
 
 /// The handoff of an implementer whose checklist is done.
