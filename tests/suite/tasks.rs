@@ -380,3 +380,41 @@ fn pausing_a_running_task_stops_its_agent_and_resume_continues_it() {
     assert_eq!(task(&dir, 1)["state"], "merged");
     assert!(dir.join("later.txt").is_file());
 }
+
+/// Milliseconds into the day of a store timestamp (`2026-12-07T09:18:12.779Z`).
+fn ms_of_day(at: &str) -> i64 {
+    let time = at.split('T').nth(1).unwrap().trim_end_matches('Z');
+    let (hms, ms) = time.split_once('.').unwrap();
+    let p: Vec<i64> = hms.split(':').map(|x| x.parse().unwrap()).collect();
+    ((p[0] * 60 + p[1]) * 60 + p[2]) * 1000 + ms.parse::<i64>().unwrap()
+}
+
+#[test]
+fn clk_work_runs_tasks_max_concurrent_at_once_without_workers() {
+    let mock = MockServer::start(Script::new(vec![
+        writes("a.txt", 1500),
+        writes("b.txt", 1500),
+        writes("c.txt", 1500),
+        writes("d.txt", 1500),
+    ]));
+    let (_t, dir) = project(&mock);
+    let gap = |one: i64, two: i64| {
+        let at = |id: i64| ms_of_day(task(&dir, id)["started_at"].as_str().unwrap());
+        (at(two) - at(one)).abs()
+    };
+    // The default, 2: two tasks that share no file start together.
+    ok(&dir, &["task", "add", "write a.txt"]);
+    ok(&dir, &["task", "add", "write b.txt"]);
+    ok(&dir, &["work", "--until-idle"]);
+    assert!(gap(1, 2) < 1000, "side by side: {} ms apart", gap(1, 2));
+    // Set to 1: the second starts only after the first's 1.5 s turn.
+    ok(&dir, &["configure", "--set", "tasks.max_concurrent=1"]);
+    git(&dir, &["commit", "-qam", "user: one at a time"]);
+    ok(&dir, &["task", "add", "write c.txt"]);
+    ok(&dir, &["task", "add", "write d.txt"]);
+    ok(&dir, &["work", "--until-idle"]);
+    assert!(gap(3, 4) >= 1500, "one at a time: {} ms apart", gap(3, 4));
+    for f in ["a.txt", "b.txt", "c.txt", "d.txt"] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+}
