@@ -17,6 +17,7 @@ use crate::support::mock_server::{MockServer, Reply, Script};
 mod checkpoints;
 mod flow;
 mod merge;
+mod overlap;
 mod recovery;
 mod settings;
 
