@@ -104,11 +104,12 @@ pub(crate) fn task(dir: &Path, id: i64) -> Value {
     tasks(dir).into_iter().find(|t| t["id"] == id).unwrap()
 }
 
-/// `clk <args>` started in the background, once it has called the model.
-fn worker_waiting_on_the_model(
+/// `clk <args>` started in the background, once the model has been called `calls` times.
+pub(crate) fn worker_at_call(
     dir: &Path,
     mock: &MockServer,
     args: &[&str],
+    calls: usize,
 ) -> std::process::Child {
     let child = Std::new(env!("CARGO_BIN_EXE_clk"))
         .current_dir(dir)
@@ -119,14 +120,22 @@ fn worker_waiting_on_the_model(
         .spawn()
         .unwrap();
     let start = Instant::now();
-    while mock.model_calls() == 0 {
+    while mock.model_calls() < calls {
         assert!(
             start.elapsed() < Duration::from_secs(30),
-            "the worker never called the model"
+            "the worker never made model call {calls}"
         );
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(20));
     }
     child
+}
+
+/// Every prompt the mock was sent, as JSON text.
+pub(crate) fn prompts(mock: &MockServer) -> Vec<String> {
+    mock.model_requests()
+        .iter()
+        .map(|r| r.json.as_ref().unwrap()["messages"].to_string())
+        .collect()
 }
 
 fn timeline(dir: &Path, id: i64) -> String {
@@ -329,7 +338,7 @@ fn a_killed_worker_leaves_its_task_to_the_next_one() {
     let mock = MockServer::start(Script::new(vec![Reply::Stall, writes("done.txt", 10)]));
     let (_t, dir) = project(&mock);
     ok(&dir, &["task", "add", "write done.txt"]);
-    let mut child = worker_waiting_on_the_model(&dir, &mock, &["work"]);
+    let mut child = worker_at_call(&dir, &mock, &["work"], 1);
     let t = task(&dir, 1);
     assert_eq!(t["state"], "running");
     assert_eq!(t["lease_pid"], child.id());
@@ -364,7 +373,7 @@ fn pausing_a_running_task_stops_its_agent_and_resume_continues_it() {
     let mock = MockServer::start(Script::new(vec![Reply::Stall, writes("later.txt", 10)]));
     let (_t, dir) = project(&mock);
     ok(&dir, &["task", "add", "write later.txt"]);
-    let mut child = worker_waiting_on_the_model(&dir, &mock, &["work", "--until-idle"]);
+    let mut child = worker_at_call(&dir, &mock, &["work", "--until-idle"], 1);
     assert!(ok(&dir, &["task", "pause", "1"]).contains("its worker stops it within a few seconds"));
     // With its only task paused, the worker has nothing left and ends by itself.
     let start = Instant::now();

@@ -1,9 +1,6 @@
 //! Overlap from what a task actually changed: a running task whose prompt names no file, but
 //! whose first turn wrote one, holds a task added later that names that file.
 
-use std::process::{Command as Std, Stdio};
-use std::time::{Duration, Instant};
-
 use super::*;
 
 #[test]
@@ -24,18 +21,8 @@ fn a_file_a_running_task_touched_holds_a_later_task_that_names_it() {
     let (_t, dir) = project(&mock);
     ok(&dir, &["task", "add", "make the greeting friendlier"]);
     assert_eq!(task(&dir, 1)["predicted_files"], serde_json::json!([]));
-    let mut child = Std::new(env!("CARGO_BIN_EXE_clk"))
-        .current_dir(&dir)
-        .args(["--no-tui", "work", "--workers", "2", "--until-idle"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while mock.model_calls() < 2 {
-        assert!(start.elapsed() < Duration::from_secs(30), "no second turn");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let args = ["work", "--workers", "2", "--until-idle"];
+    let mut child = worker_at_call(&dir, &mock, &args, 2);
     ok(&dir, &["task", "add", "tidy app.txt"]);
     assert!(child.wait().unwrap().success());
     let tl = timeline(&dir, 2);

@@ -5,8 +5,6 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command as Std, Stdio};
-use std::time::{Duration, Instant};
 
 use super::*;
 
@@ -20,45 +18,33 @@ fn step(file: &str, todo: &str) -> Reply {
     ))
 }
 
-/// `clk work` in the background once the mock has answered `calls` model calls' requests.
-fn worker_at_call(dir: &Path, mock: &MockServer, calls: usize) -> std::process::Child {
-    let child = Std::new(env!("CARGO_BIN_EXE_clk"))
-        .current_dir(dir)
-        .args(["--no-tui", "work"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while mock.model_calls() < calls {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the worker never made model call {calls}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child
-}
-
-fn prompts(mock: &MockServer) -> Vec<String> {
-    mock.model_requests()
-        .iter()
-        .map(|r| r.json.as_ref().unwrap()["messages"].to_string())
-        .collect()
-}
-
-#[test]
-fn kill_9_after_a_finished_turn_loses_nothing_and_the_next_worker_goes_on_from_it() {
+/// A task whose first turn finished and whose worker was killed (SIGKILL) during its second:
+/// the mock, the project, the task as it was then, and the dead worker's PID.
+fn killed_after_one_turn() -> (
+    MockServer,
+    tempfile::TempDir,
+    std::path::PathBuf,
+    Value,
+    u32,
+) {
     let mock = MockServer::start(Script::new(vec![
         step("one.txt", "write two.txt"),
         // The second turn never answers: the worker is killed while it waits.
         Reply::Stall,
         writes("two.txt", 10),
     ]));
-    let (_t, dir) = project(&mock);
+    let (top, dir) = project(&mock);
     ok(&dir, &["task", "add", "write one.txt and two.txt"]);
-    let mut child = worker_at_call(&dir, &mock, 2);
+    let mut child = worker_at_call(&dir, &mock, &["work"], 2);
     let t = task(&dir, 1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    (mock, top, dir, t, child.id())
+}
+
+#[test]
+fn kill_9_after_a_finished_turn_loses_nothing_and_the_next_worker_goes_on_from_it() {
+    let (mock, _top, dir, t, pid) = killed_after_one_turn();
     assert_eq!(
         (t["state"].as_str(), t["turns"].as_i64()),
         (Some("running"), Some(1)),
@@ -69,8 +55,6 @@ fn kill_9_after_a_finished_turn_loses_nothing_and_the_next_worker_goes_on_from_i
         Path::new(&worktree).join("one.txt").is_file(),
         "turn 1 is in its worktree"
     );
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
 
     let out = ok(&dir, &["work", "--until-idle"]);
     assert!(out.contains("1 merged"), "{out}");
@@ -78,7 +62,7 @@ fn kill_9_after_a_finished_turn_loses_nothing_and_the_next_worker_goes_on_from_i
     assert!(
         tl.contains(&format!(
             "running → queued: its worker (PID {}) died; continues from its worktree and 1 turn(s)",
-            child.id()
+            pid
         )),
         "{tl}"
     );
@@ -109,17 +93,7 @@ fn kill_9_after_a_finished_turn_loses_nothing_and_the_next_worker_goes_on_from_i
 
 #[test]
 fn a_dead_workers_task_without_its_worktree_is_interrupted_and_resume_goes_on_from_its_branch() {
-    let mock = MockServer::start(Script::new(vec![
-        step("one.txt", "write two.txt"),
-        Reply::Stall,
-        writes("two.txt", 10),
-    ]));
-    let (_t, dir) = project(&mock);
-    ok(&dir, &["task", "add", "write one.txt and two.txt"]);
-    let mut child = worker_at_call(&dir, &mock, 2);
-    let t = task(&dir, 1);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let (mock, _top, dir, t, pid) = killed_after_one_turn();
     // The worktree's folder is gone (git still has its record): only the branch is left.
     fs::remove_dir_all(t["worktree"].as_str().unwrap()).unwrap();
 
@@ -130,7 +104,7 @@ fn a_dead_workers_task_without_its_worktree_is_interrupted_and_resume_goes_on_fr
     assert!(
         t["reason"].as_str().unwrap().contains(&format!(
             "its worker (PID {}) died and its worktree is gone; `clk task resume 1` starts it again",
-            child.id()
+            pid
         )),
         "{t}"
     );
