@@ -8,9 +8,6 @@ use super::{Failure, project};
 use crate::cli::{ContextAction, TaskAction, TemplateAction};
 use crate::engine::ground::task::TaskCommand;
 use crate::engine::runs::tasks::ops;
-use crate::engine::runs::tasks::rules::{self, RuleCommand};
-use crate::engine::runs::tasks::templates;
-use crate::engine::store::tasks::Template;
 use crate::headless::Format;
 
 fn note(words: Vec<String>) -> Option<String> {
@@ -52,35 +49,37 @@ pub fn run(
     print(reply, format)
 }
 
-/// `clk context add|list|remove`.
+/// `clk context add|list|remove`: the same requests as `/context`.
 pub fn context(dir: &Path, action: ContextAction, format: Format) -> Result<u8, Failure> {
-    let p = project(dir)?;
     let cmd = match action {
-        ContextAction::Add { rule } => RuleCommand::Add(rule.join(" ")),
-        ContextAction::List => RuleCommand::List,
-        ContextAction::Remove { id } => RuleCommand::Remove(id),
+        ContextAction::Add { rule } => TaskCommand::ContextAdd {
+            text: rule.join(" "),
+        },
+        ContextAction::List => TaskCommand::ContextList,
+        ContextAction::Remove { id } => TaskCommand::ContextRemove { id },
     };
-    print(rules::apply(&p, cmd).map_err(Failure::bad_input)?, format)
+    let reply = ops::apply_from(&project(dir)?, cmd, "cli").map_err(Failure::bad_input)?;
+    print(reply, format)
 }
 
-/// `clk template save|list|run`.
+/// `clk template save|list|run`: the same requests as `/template`.
 pub fn template(dir: &Path, action: TemplateAction, format: Format) -> Result<u8, Failure> {
-    let p = project(dir)?;
-    let reply = match action {
-        TemplateAction::Save { name, prompt, how } => templates::save(
-            &p,
-            Template {
-                name,
-                prompt: prompt.join(" "),
-                flow: how.flow.unwrap_or_default(),
-                agent: how.agent.unwrap_or_default(),
-                autonomy: how.autonomy.unwrap_or_default(),
-            },
-        ),
-        TemplateAction::List => templates::list(&p),
-        TemplateAction::Run { name } => templates::run(&p, &name),
+    let cmd = match action {
+        TemplateAction::Save { name, prompt, how } => TaskCommand::TemplateSave {
+            name,
+            prompt: prompt.join(" "),
+            flow: how.flow,
+            agent: how.agent,
+            autonomy: how.autonomy,
+        },
+        TemplateAction::List => TaskCommand::TemplateList,
+        TemplateAction::Run { name } => TaskCommand::TemplateRun {
+            name,
+            requested_by: Some("cli".into()),
+        },
     };
-    print(reply.map_err(Failure::bad_input)?, format)
+    let reply = ops::apply_from(&project(dir)?, cmd, "cli").map_err(Failure::bad_input)?;
+    print(reply, format)
 }
 
 fn print(reply: ops::Reply, format: Format) -> Result<u8, Failure> {

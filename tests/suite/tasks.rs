@@ -17,6 +17,8 @@ use crate::support::mock_server::{MockServer, Reply, Script};
 mod checkpoints;
 mod flow;
 mod merge;
+mod overlap;
+mod recovery;
 mod settings;
 
 /// The handoff of an implementer whose checklist is done.
@@ -108,11 +110,12 @@ pub(crate) fn task(dir: &Path, id: i64) -> Value {
     tasks(dir).into_iter().find(|t| t["id"] == id).unwrap()
 }
 
-/// `clk <args>` started in the background, once it has called the model.
-fn worker_waiting_on_the_model(
+/// `clk <args>` started in the background, once the model has been called `calls` times.
+pub(crate) fn worker_at_call(
     dir: &Path,
     mock: &MockServer,
     args: &[&str],
+    calls: usize,
 ) -> std::process::Child {
     let child = Std::new(env!("CARGO_BIN_EXE_clk"))
         .current_dir(dir)
@@ -123,14 +126,22 @@ fn worker_waiting_on_the_model(
         .spawn()
         .unwrap();
     let start = Instant::now();
-    while mock.model_calls() == 0 {
+    while mock.model_calls() < calls {
         assert!(
             start.elapsed() < Duration::from_secs(30),
-            "the worker never called the model"
+            "the worker never made model call {calls}"
         );
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(20));
     }
     child
+}
+
+/// Every prompt the mock was sent, as JSON text.
+pub(crate) fn prompts(mock: &MockServer) -> Vec<String> {
+    mock.model_requests()
+        .iter()
+        .map(|r| r.json.as_ref().unwrap()["messages"].to_string())
+        .collect()
 }
 
 fn timeline(dir: &Path, id: i64) -> String {
@@ -333,7 +344,7 @@ fn a_killed_worker_leaves_its_task_to_the_next_one() {
     let mock = MockServer::start(Script::new(vec![Reply::Stall, writes("done.txt", 10)]));
     let (_t, dir) = project(&mock);
     ok(&dir, &["task", "add", "write done.txt"]);
-    let mut child = worker_waiting_on_the_model(&dir, &mock, &["work"]);
+    let mut child = worker_at_call(&dir, &mock, &["work"], 1);
     let t = task(&dir, 1);
     assert_eq!(t["state"], "running");
     assert_eq!(t["lease_pid"], child.id());
@@ -368,7 +379,7 @@ fn pausing_a_running_task_stops_its_agent_and_resume_continues_it() {
     let mock = MockServer::start(Script::new(vec![Reply::Stall, writes("later.txt", 10)]));
     let (_t, dir) = project(&mock);
     ok(&dir, &["task", "add", "write later.txt"]);
-    let mut child = worker_waiting_on_the_model(&dir, &mock, &["work", "--until-idle"]);
+    let mut child = worker_at_call(&dir, &mock, &["work", "--until-idle"], 1);
     assert!(ok(&dir, &["task", "pause", "1"]).contains("its worker stops it within a few seconds"));
     // With its only task paused, the worker has nothing left and ends by itself.
     let start = Instant::now();
@@ -384,4 +395,42 @@ fn pausing_a_running_task_stops_its_agent_and_resume_continues_it() {
     ok(&dir, &["work", "--until-idle"]);
     assert_eq!(task(&dir, 1)["state"], "merged");
     assert!(dir.join("later.txt").is_file());
+}
+
+/// Milliseconds into the day of a store timestamp (`2026-12-07T09:18:12.779Z`).
+fn ms_of_day(at: &str) -> i64 {
+    let time = at.split('T').nth(1).unwrap().trim_end_matches('Z');
+    let (hms, ms) = time.split_once('.').unwrap();
+    let p: Vec<i64> = hms.split(':').map(|x| x.parse().unwrap()).collect();
+    ((p[0] * 60 + p[1]) * 60 + p[2]) * 1000 + ms.parse::<i64>().unwrap()
+}
+
+#[test]
+fn clk_work_runs_tasks_max_concurrent_at_once_without_workers() {
+    let mock = MockServer::start(Script::new(vec![
+        writes("a.txt", 1500),
+        writes("b.txt", 1500),
+        writes("c.txt", 1500),
+        writes("d.txt", 1500),
+    ]));
+    let (_t, dir) = project(&mock);
+    let gap = |one: i64, two: i64| {
+        let at = |id: i64| ms_of_day(task(&dir, id)["started_at"].as_str().unwrap());
+        (at(two) - at(one)).abs()
+    };
+    // The default, 2: two tasks that share no file start together.
+    ok(&dir, &["task", "add", "write a.txt"]);
+    ok(&dir, &["task", "add", "write b.txt"]);
+    ok(&dir, &["work", "--until-idle"]);
+    assert!(gap(1, 2) < 1000, "side by side: {} ms apart", gap(1, 2));
+    // Set to 1: the second starts only after the first's 1.5 s turn.
+    ok(&dir, &["configure", "--set", "tasks.max_concurrent=1"]);
+    git(&dir, &["commit", "-qam", "user: one at a time"]);
+    ok(&dir, &["task", "add", "write c.txt"]);
+    ok(&dir, &["task", "add", "write d.txt"]);
+    ok(&dir, &["work", "--until-idle"]);
+    assert!(gap(3, 4) >= 1500, "one at a time: {} ms apart", gap(3, 4));
+    for f in ["a.txt", "b.txt", "c.txt", "d.txt"] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
 }

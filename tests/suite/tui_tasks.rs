@@ -67,6 +67,18 @@ fn the_table_at_80x24_and_40x12() {
     let mut s = board(80, 24);
     let text = screen(&mut s, 80, 24);
     assert!(text.contains("⏸1 approve"), "{text}");
+    // Every column the issue names shows at 80 columns, files too.
+    let head = text
+        .lines()
+        .find(|l| l.contains("state"))
+        .unwrap_or_default();
+    for col in ["id", "state", "agent", "turns", "cost", "files", "task"] {
+        assert!(head.contains(col), "{col} missing: {head}");
+    }
+    assert!(
+        text.contains("#1 merged      engineer       1   $0.01     2 add a health endpoint"),
+        "{text}"
+    );
     assert!(
         hint(&s).starts_with("j/k · Enter timeline · a approve"),
         "{}",

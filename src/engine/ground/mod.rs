@@ -11,4 +11,5 @@ pub mod redact;
 pub mod slash;
 pub mod state;
 pub mod task;
+pub mod task_slash;
 pub mod usage;

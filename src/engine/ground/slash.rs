@@ -262,6 +262,12 @@ pub fn parse(text: &str) -> Result<Slash, String> {
         "task" | "tasks" => engine(Command::Task {
             action: crate::engine::ground::task::parse_slash(&argv)?,
         }),
+        "context" => engine(Command::Task {
+            action: crate::engine::ground::task_slash::parse_context(&argv)?,
+        }),
+        "template" | "templates" => engine(Command::Task {
+            action: crate::engine::ground::task_slash::parse_template(&argv)?,
+        }),
         "work" => match argv.as_slice() {
             [] => engine(Command::Work {
                 workers: None,

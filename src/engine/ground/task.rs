@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::config::Autonomy;
+pub use super::task_slash::parse_slash;
 
 /// Where a task stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -157,6 +158,33 @@ pub enum TaskCommand {
         #[serde(default)]
         note: Option<String>,
     },
+    /// A rule every task's agents see from their next turn (`clk context add`).
+    ContextAdd {
+        text: String,
+    },
+    ContextList,
+    ContextRemove {
+        id: i64,
+    },
+    /// A task saved under a name (`clk template save`); settings not given stay defaults.
+    TemplateSave {
+        name: String,
+        prompt: String,
+        #[serde(default)]
+        flow: Option<String>,
+        #[serde(default)]
+        agent: Option<String>,
+        #[serde(default)]
+        autonomy: Option<String>,
+    },
+    TemplateList,
+    /// Queue a task from a saved template.
+    TemplateRun {
+        name: String,
+        /// Who asked: `cli`, `dashboard`, a chat user.
+        #[serde(default)]
+        requested_by: Option<String>,
+    },
 }
 
 /// Whether `action` (approve, reject, pause, resume, cancel, review) may be done to a task in `state`,
@@ -242,148 +270,5 @@ mod tests {
         assert!(e.contains("cannot review it (only a task waiting"), "{e}");
         let e = transition(4, TaskState::Merged, "review").unwrap_err();
         assert!(e.ends_with("(its branch is gone)"), "{e}");
-    }
-}
-
-/// `/task ...` after the word: `add "prompt" [--agent A] [--flow F] [--autonomy X]`, `list`,
-/// `show ID`, `timeline ID`, `approve ID [note]`, `reject ID [note]`, `review ID [note]`,
-/// `pause ID`, `resume ID [note]`, `cancel ID`.
-pub fn parse_slash(argv: &[String]) -> Result<TaskCommand, String> {
-    const USAGE: &str = "usage: /task add \"prompt\" [--agent A] [--flow F] [--autonomy X] | list | \
-                         show ID | timeline ID | approve ID [note] | reject ID [note] | \
-                         review ID [note] | pause ID | resume ID [note] | cancel ID";
-    let id = |s: Option<&String>| -> Result<i64, String> {
-        let Some(s) = s else {
-            return Err(format!("which task? {USAGE}"));
-        };
-        s.trim_start_matches('#')
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 1)
-            .ok_or_else(|| format!("{s:?} is not a task id (`/task list` shows them)"))
-    };
-    let note = |rest: &[String]| (!rest.is_empty()).then(|| rest.join(" "));
-    let word = argv.first().map(|s| s.to_lowercase());
-    let one = |cmd: TaskCommand| {
-        if argv.len() > 2 {
-            Err(format!("too many words; {USAGE}"))
-        } else {
-            Ok(cmd)
-        }
-    };
-    match word.as_deref() {
-        None | Some("list") if argv.len() <= 1 => Ok(TaskCommand::List),
-        Some("add") => {
-            let mut prompt = Vec::new();
-            let (mut flow, mut agent, mut autonomy) = (None, None, None);
-            let mut it = argv[1..].iter();
-            while let Some(w) = it.next() {
-                let slot = match w.as_str() {
-                    "--flow" => &mut flow,
-                    "--agent" => &mut agent,
-                    "--autonomy" => &mut autonomy,
-                    _ => {
-                        prompt.push(w.clone());
-                        continue;
-                    }
-                };
-                *slot = Some(it.next().cloned().ok_or(format!("{w} needs a value"))?);
-            }
-            if prompt.is_empty() {
-                return Err(format!("say what the task is; {USAGE}"));
-            }
-            Ok(TaskCommand::Add {
-                prompt: prompt.join(" "),
-                flow,
-                agent,
-                autonomy,
-                template: None,
-                requested_by: Some("dashboard".into()),
-            })
-        }
-        Some("show") => one(TaskCommand::Show {
-            id: id(argv.get(1))?,
-        }),
-        Some("timeline") => one(TaskCommand::Timeline {
-            id: id(argv.get(1))?,
-        }),
-        Some("pause") => one(TaskCommand::Pause {
-            id: id(argv.get(1))?,
-        }),
-        Some("cancel") => one(TaskCommand::Cancel {
-            id: id(argv.get(1))?,
-        }),
-        Some("approve") => Ok(TaskCommand::Approve {
-            id: id(argv.get(1))?,
-            note: note(argv.get(2..).unwrap_or_default()),
-        }),
-        Some("reject") => Ok(TaskCommand::Reject {
-            id: id(argv.get(1))?,
-            note: note(argv.get(2..).unwrap_or_default()),
-        }),
-        Some("resume") => Ok(TaskCommand::Resume {
-            id: id(argv.get(1))?,
-            note: note(argv.get(2..).unwrap_or_default()),
-        }),
-        Some("review") => Ok(TaskCommand::Review {
-            id: id(argv.get(1))?,
-            note: note(argv.get(2..).unwrap_or_default()),
-        }),
-        _ => Err(USAGE.into()),
-    }
-}
-
-#[cfg(test)]
-mod slash_tests {
-    use super::*;
-
-    fn p(s: &str) -> Result<TaskCommand, String> {
-        let argv: Vec<String> = s.split_whitespace().map(String::from).collect();
-        parse_slash(&argv)
-    }
-
-    #[test]
-    fn parses_each_action() {
-        assert_eq!(p(""), Ok(TaskCommand::List));
-        assert_eq!(p("show 3"), Ok(TaskCommand::Show { id: 3 }));
-        assert_eq!(p("cancel #4"), Ok(TaskCommand::Cancel { id: 4 }));
-        assert_eq!(
-            p("approve 2 looks good"),
-            Ok(TaskCommand::Approve {
-                id: 2,
-                note: Some("looks good".into())
-            })
-        );
-        assert_eq!(
-            p("add fix the test --agent codex --autonomy safe"),
-            Ok(TaskCommand::Add {
-                prompt: "fix the test".into(),
-                flow: None,
-                agent: Some("codex".into()),
-                autonomy: Some("safe".into()),
-                template: None,
-                requested_by: Some("dashboard".into()),
-            })
-        );
-        assert_eq!(
-            p("review #2 check the error paths"),
-            Ok(TaskCommand::Review {
-                id: 2,
-                note: Some("check the error paths".into())
-            })
-        );
-        assert_eq!(p("review 5"), Ok(TaskCommand::Review { id: 5, note: None }));
-        assert_eq!(
-            p("reject 5 use the builder"),
-            Ok(TaskCommand::Reject {
-                id: 5,
-                note: Some("use the builder".into())
-            })
-        );
-        assert!(p("show x").unwrap_err().contains("not a task id"));
-        assert!(p("show").unwrap_err().contains("which task"));
-        assert!(p("add --agent").unwrap_err().contains("needs a value"));
-        assert!(p("add").unwrap_err().contains("say what the task is"));
-        assert!(p("fly 3").unwrap_err().starts_with("usage: /task"));
     }
 }

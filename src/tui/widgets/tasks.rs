@@ -52,7 +52,7 @@ const COLUMNS: &[Column] = &[
         head: "files",
         left: false,
         width: 5,
-        keep_from: 100,
+        keep_from: 80,
         cell: |r| r.files.to_string(),
     },
 ];

@@ -20,13 +20,6 @@ fn step(file: &str, done: &str, todo: &[&str]) -> Reply {
     ))
 }
 
-fn prompts(mock: &MockServer) -> Vec<String> {
-    mock.model_requests()
-        .iter()
-        .map(|r| r.json.as_ref().unwrap()["messages"].to_string())
-        .collect()
-}
-
 #[test]
 fn safe_stops_at_its_plan_a_reject_sends_the_note_and_an_approve_goes_on() {
     let mock = MockServer::start(Script::new(vec![
@@ -181,18 +174,7 @@ fn max_runtime_counts_every_run_of_a_task_and_pauses_it_when_used_up() {
     git(&dir, &["commit", "-qam", "user: limit"]);
     ok(&dir, &["task", "add", "write a and b"]);
     // The first `clk work`: a 1.5 s turn, then the user pauses it during the second.
-    let mut child = Std::new(env!("CARGO_BIN_EXE_clk"))
-        .current_dir(&dir)
-        .args(["--no-tui", "work", "--until-idle"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while mock.model_calls() < 2 {
-        assert!(start.elapsed() < Duration::from_secs(30), "no second turn");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = worker_at_call(&dir, &mock, &["work", "--until-idle"], 2);
     ok(&dir, &["task", "pause", "1"]);
     assert!(child.wait().unwrap().success());
     let first = runtime(&dir);

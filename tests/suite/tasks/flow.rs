@@ -350,3 +350,58 @@ fn templates_save_list_and_queue_tasks() {
     let (good, text) = run(&dir, &["template", "save", "x", "y", "--flow", "dance"]);
     assert!(!good && text.contains("no flow called \"dance\""), "{text}");
 }
+
+#[test]
+fn a_daily_usd_budget_spent_holds_the_next_task_until_it_is_raised() {
+    // $1 per million tokens each way: each reply of 1,000 + 1,000 tokens costs $0.002.
+    let paid = |file: &str| {
+        Reply::text_usage(
+            &format!(
+                "ACTION: write\nPATH: {file}\nCONTENT:\nx\nEND_ACTION\n{}",
+                handoff(&format!("wrote {file}"), file)
+            ),
+            1000,
+            1000,
+        )
+    };
+    let mock = MockServer::start(Script::new(vec![paid("a.txt"), paid("b.txt")]));
+    let (_t, dir) = project(&mock);
+    ok(
+        &dir,
+        &[
+            "configure",
+            "--set",
+            "providers.ollama.price.input_per_mtok=1",
+            "--set",
+            "providers.ollama.price.output_per_mtok=1",
+            "--set",
+            "budget.daily.usd=0.002",
+        ],
+    );
+    git(&dir, &["commit", "-qam", "user: prices"]);
+    ok(&dir, &["task", "add", "write a.txt"]);
+    ok(&dir, &["task", "add", "write b.txt"]);
+    let out = ok(&dir, &["work", "--workers", "1", "--until-idle"]);
+    assert!(out.contains("1 merged"), "{out}");
+    assert_eq!(task(&dir, 1)["cost_micros"], 2000);
+    let t2 = task(&dir, 2);
+    assert_eq!(
+        (t2["state"].as_str(), t2["turns"].as_i64()),
+        (Some("held"), Some(0)),
+        "{t2}"
+    );
+    assert!(
+        t2["reason"]
+            .as_str()
+            .unwrap()
+            .contains("$0.002 of budget.daily.usd = $0.002 spent today"),
+        "{t2}"
+    );
+    assert_eq!(mock.model_calls(), 1, "the held task called no model");
+    assert!(ok(&dir, &["budget"]).contains("budget.daily.usd"));
+
+    ok(&dir, &["configure", "--set", "budget.daily.usd=1"]);
+    ok(&dir, &["work", "--workers", "1", "--until-idle"]);
+    assert_eq!(task(&dir, 2)["state"], "merged");
+    assert!(dir.join("b.txt").is_file());
+}

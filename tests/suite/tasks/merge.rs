@@ -217,7 +217,7 @@ fn a_conflict_left_unresolved_falls_back_to_starting_again_on_the_current_code()
         &dir,
         &["task", "add", "rewrite the shared file", "--flow", "solo"],
     );
-    let mut child = worker_waiting_on_the_model(&dir, &mock, &["work", "--until-idle"]);
+    let mut child = worker_at_call(&dir, &mock, &["work", "--until-idle"], 1);
     // While the agent works, the user changes the same file on their branch.
     fs::write(dir.join("shared.txt"), "the user's version\n").unwrap();
     git(&dir, &["commit", "-qam", "user: my change"]);

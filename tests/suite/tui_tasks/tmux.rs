@@ -92,3 +92,43 @@ fn the_tasks_view_steers_the_queue_of_the_real_binary() {
         "made by a task\n"
     );
 }
+
+#[test]
+fn context_rules_and_templates_from_the_dashboards_slash_commands() {
+    need_tmux!();
+    let mock = MockServer::start(Script::new(vec![]));
+    let (_top, dir) = project(&mock);
+    let t = Tmux::start("tasks-slash");
+    t.line(&format!(
+        "cd '{}' && {}",
+        dir.display(),
+        env!("CARGO_BIN_EXE_clk")
+    ));
+    t.wait_for("Welcome to clk", 20);
+    t.line("/context add indent with tabs");
+    t.wait_for("rule 1 added", 10);
+    t.line("/context");
+    t.wait_for("1  indent with tabs", 10);
+    t.line("/template save docs update README.md --autonomy safe");
+    t.wait_for("template docs saved", 10);
+    t.line("/template run docs");
+    t.wait_for("task 1 queued (engineer, duo, autonomy safe)", 10);
+    t.line("/task add --template docs mention the flag");
+    t.wait_for("task 2 queued", 10);
+    t.line("/template run nope");
+    t.wait_for("there is no template \"nope\"", 10);
+    t.line("/quit");
+    t.wait_prompt(10);
+    // The same store `clk context` and `clk task` read.
+    assert!(ok(&dir, &["context", "list"]).contains("1  indent with tabs"));
+    let t1 = task(&dir, 1);
+    assert_eq!(
+        (t1["prompt"].as_str(), t1["autonomy"].as_str()),
+        (Some("update README.md"), Some("safe"))
+    );
+    assert_eq!(t1["requested_by"], "dashboard");
+    assert_eq!(
+        task(&dir, 2)["prompt"],
+        "update README.md\n\nmention the flag"
+    );
+}

@@ -220,6 +220,18 @@ impl ClkConfig {
         if self.workflow.max_parallel_stages == 0 || self.workflow.max_parallel_stages > 16 {
             return bad("workflow.max_parallel_stages must be between 1 and 16 (1: one at a time)");
         }
+        if self.tasks.max_concurrent == 0 {
+            return bad("tasks.max_concurrent must be at least 1 (1: one task at a time)");
+        }
+        if self.tasks.max_turns == 0 {
+            return bad("tasks.max_turns must be at least 1: a task needs a turn to do anything");
+        }
+        if self.tasks.max_review_rounds == 0 {
+            return bad(
+                "tasks.max_review_rounds must be at least 1; for no review use `--flow solo` or \
+                 leave the provider out of tasks.review_pairs",
+            );
+        }
         if self.consensus.max_parallel == 0 {
             return bad("consensus.max_parallel must be at least 1");
         }

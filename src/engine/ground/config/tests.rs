@@ -208,3 +208,24 @@ fn sandbox_takes_a_bare_word_or_a_block() {
         "{e}"
     );
 }
+
+#[test]
+fn task_limits_of_zero_are_refused_with_what_they_mean() {
+    for (block, says) in [
+        (
+            serde_json::json!({"max_concurrent": 0}),
+            "tasks.max_concurrent must be at least 1",
+        ),
+        (
+            serde_json::json!({"max_turns": 0}),
+            "tasks.max_turns must be at least 1",
+        ),
+        (serde_json::json!({"max_review_rounds": 0}), "--flow solo"),
+    ] {
+        let user = serde_json::json!({ "tasks": block });
+        let e = ClkConfig::from_json_with_env(Some(&user), &no_env).unwrap_err();
+        assert!(e.to_string().contains(says), "{e}");
+    }
+    let user = serde_json::json!({"tasks": {"max_concurrent": 1, "max_turns": 1}});
+    assert!(ClkConfig::from_json_with_env(Some(&user), &no_env).is_ok());
+}

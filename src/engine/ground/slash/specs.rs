@@ -69,6 +69,16 @@ pub const COMMANDS: &[SlashSpec] = &[
         help: "the task table (F2): timelines, approve, pause, resume, cancel",
     },
     SlashSpec {
+        name: "/template",
+        usage: "/template <what>",
+        help: "tasks saved by name: save NAME PROMPT, run NAME, list",
+    },
+    SlashSpec {
+        name: "/context",
+        usage: "/context <what>",
+        help: "rules every task's agents see: add RULE, list, remove ID",
+    },
+    SlashSpec {
         name: "/work",
         usage: "/work [N]",
         help: "run the queued tasks, N at once (default tasks.max_concurrent)",

@@ -1,6 +1,7 @@
 //! The task requests (`clk task ...`, `/task ...`): add one to the queue, list, show, read a
 //! timeline, approve or reject (at a checkpoint or before the merge), pause, resume, cancel,
-//! ask for another review. Each is checked against the task's state first; a refusal is one
+//! ask for another review; the context rules and templates (`clk context`, `clk template`) go
+//! through here too. Each is checked against the task's state first; a refusal is one
 //! line saying why and what to do. A worker (`clk work`) in another process
 //! sees the change on its next look at the store.
 
@@ -9,9 +10,11 @@ use serde_json::{Value, json};
 use super::checkpoint::{APPROVED, REJECTED};
 use super::duo::{REVIEW_REQUESTED, pair};
 use super::overlap::predict_files;
+use super::rules::{self, RuleCommand};
+use super::templates;
 use crate::engine::ground::pricing::format_usd;
 use crate::engine::ground::task::{TaskCommand, TaskState, autonomy_name, parse_autonomy};
-use crate::engine::store::tasks::{self, Move, NewTask, Task, TaskStore};
+use crate::engine::store::tasks::{self, Move, NewTask, Task, TaskStore, Template};
 use crate::engine::store::workspace::Project;
 
 /// The flows a task can follow; the first is the default. duo: implementer turns with
@@ -298,6 +301,37 @@ pub fn apply_with(
         }
         TaskCommand::Cancel { id } => steer(store, id, "cancel", "cancelled by the user"),
         TaskCommand::Review { id, note } => review(project, store, id, note),
+        TaskCommand::ContextAdd { text } => rules::apply(store, RuleCommand::Add(text)),
+        TaskCommand::ContextList => rules::apply(store, RuleCommand::List),
+        TaskCommand::ContextRemove { id } => rules::apply(store, RuleCommand::Remove(id)),
+        TaskCommand::TemplateSave {
+            name,
+            prompt,
+            flow,
+            agent,
+            autonomy,
+        } => {
+            let t = Template {
+                name,
+                prompt,
+                flow: flow.unwrap_or_default(),
+                agent: agent.unwrap_or_default(),
+                autonomy: autonomy.unwrap_or_default(),
+            };
+            templates::save(project, store, t)
+        }
+        TaskCommand::TemplateList => templates::list(store),
+        TaskCommand::TemplateRun { name, requested_by } => {
+            let add = TaskCommand::Add {
+                prompt: String::new(),
+                flow: None,
+                agent: None,
+                autonomy: None,
+                template: Some(name),
+                requested_by,
+            };
+            apply_with(project, store, add, by)
+        }
     }
 }
 

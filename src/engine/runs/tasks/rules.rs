@@ -5,7 +5,6 @@ use serde_json::json;
 
 use super::ops::Reply;
 use crate::engine::store::tasks::{self, TaskStore};
-use crate::engine::store::workspace::Project;
 
 /// What `clk context` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,9 +14,8 @@ pub enum RuleCommand {
     Remove(i64),
 }
 
-/// Run one `clk context` request.
-pub fn apply(project: &Project, cmd: RuleCommand) -> Result<Reply, String> {
-    let store = tasks::open_project(project).map_err(|e| e.to_string())?;
+/// Run one `clk context` (`/context`) request against `store`.
+pub fn apply(store: &dyn TaskStore, cmd: RuleCommand) -> Result<Reply, String> {
     let err = |e: tasks::StoreError| e.to_string();
     let one = |line: String, json| Reply {
         lines: vec![line.clone()],

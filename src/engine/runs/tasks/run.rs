@@ -60,8 +60,30 @@ fn tree(project: &Project, task: &Task, shared: bool) -> Result<worktree::RunTre
     // the one that comes second: the folder is made first, and one worktree is made at a time.
     let _ = std::fs::create_dir_all(repo.commondir().join("worktrees"));
     let _one = TREES.lock().unwrap_or_else(|p| p.into_inner());
-    let t =
-        worktree::create(&repo, &id).map_err(|e| format!("could not create its worktree: {e}"))?;
+    // A task that ran before but lost its worktree (its worker died with it, or someone
+    // removed it) goes on from its branch: the turns it committed are kept.
+    let again = if task.base.is_empty() {
+        None
+    } else {
+        worktree::reattach(&repo, &id)
+            .map_err(|e| format!("could not check out its branch again: {e}"))?
+    };
+    let t = match again {
+        Some(t) => t,
+        None if repo
+            .find_branch(&format!("clk/{id}"), git2::BranchType::Local)
+            .is_ok() =>
+        {
+            return Err(format!(
+                "could not create its worktree: a branch clk/{id} left from an earlier task \
+                 queue is in the way; delete it (`git branch -D clk/{id}`), then `clk task \
+                 resume {}`",
+                task.id
+            ));
+        }
+        None => worktree::create(&repo, &id)
+            .map_err(|e| format!("could not create its worktree: {e}"))?,
+    };
     if shared && task.turns > 0 {
         super::shared::resume_branch(&t.path, &t.branch)?;
     }

@@ -4,12 +4,11 @@
 use serde_json::json;
 
 use super::ops::{self, Reply};
-use crate::engine::ground::task::TaskCommand;
-use crate::engine::store::tasks::{self, Template};
+use crate::engine::store::tasks::{TaskStore, Template};
 use crate::engine::store::workspace::Project;
 
 /// Save `t` (its flow, agent and autonomy checked as a task's are; empty ones stay defaults).
-pub fn save(project: &Project, t: Template) -> Result<Reply, String> {
+pub fn save(project: &Project, store: &dyn TaskStore, t: Template) -> Result<Reply, String> {
     let name = t.name.trim().to_string();
     if name.is_empty() || name.contains(char::is_whitespace) {
         return Err(format!(
@@ -21,7 +20,6 @@ pub fn save(project: &Project, t: Template) -> Result<Reply, String> {
     }
     let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
     ops::settle(project, some(&t.flow), some(&t.agent), some(&t.autonomy))?;
-    let store = tasks::open_project(project).map_err(|e| e.to_string())?;
     let t = Template { name, ..t };
     store.save_template(&t).map_err(|e| e.to_string())?;
     let line = format!(
@@ -36,8 +34,7 @@ pub fn save(project: &Project, t: Template) -> Result<Reply, String> {
 }
 
 /// Every template.
-pub fn list(project: &Project) -> Result<Reply, String> {
-    let store = tasks::open_project(project).map_err(|e| e.to_string())?;
+pub fn list(store: &dyn TaskStore) -> Result<Reply, String> {
     let all = store.templates().map_err(|e| e.to_string())?;
     let lines = if all.is_empty() {
         vec!["no templates; save one with `clk template save NAME \"prompt\"`".into()]
@@ -54,20 +51,4 @@ pub fn list(project: &Project) -> Result<Reply, String> {
         lines,
         json: json!(all),
     })
-}
-
-/// Queue a task from template `name`.
-pub fn run(project: &Project, name: &str) -> Result<Reply, String> {
-    ops::apply_from(
-        project,
-        TaskCommand::Add {
-            prompt: String::new(),
-            flow: None,
-            agent: None,
-            autonomy: None,
-            template: Some(name.to_string()),
-            requested_by: Some("cli".into()),
-        },
-        "cli",
-    )
 }

@@ -83,6 +83,32 @@ pub fn create(repo: &Repository, run_id: &str) -> Result<RunTree, GitError> {
     })
 }
 
+/// Check out the existing branch `clk/<run_id>` in a new worktree, when its old one is gone:
+/// its commits are the run's finished work. `None` when there is no such branch. The base
+/// given is the branch's tip; a caller that kept the run's own base uses that.
+pub fn reattach(repo: &Repository, run_id: &str) -> Result<Option<RunTree>, GitError> {
+    let branch = format!("{BRANCH_PREFIX}{run_id}");
+    let Ok(b) = repo.find_branch(&branch, BranchType::Local) else {
+        return Ok(None);
+    };
+    let tip = b.get().peel_to_commit()?.id().to_string();
+    let path = worktrees_dir(repo).join(run_id);
+    discard_tree(repo, &path)?;
+    prune_stale(repo);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    let mut opts = WorktreeAddOptions::new();
+    opts.reference(Some(b.get()));
+    repo.worktree(&admin_name(run_id), &path, Some(&opts))?;
+    Ok(Some(RunTree {
+        run_id: run_id.to_string(),
+        branch,
+        path,
+        base: tip,
+    }))
+}
+
 /// Open the worktree of `run_id` again (to resume it).
 pub fn open(repo: &Repository, run_id: &str) -> Option<RunTree> {
     let path = worktrees_dir(repo).join(run_id);
