@@ -1,6 +1,7 @@
 //! The shared queue's moving parts on PostgreSQL: an idle worker is woken by the store's
 //! NOTIFY when another process adds a task (not by its own lines); a merge the shared remote
-//! refused is kept in the store and pushed again.
+//! refused is kept in the store and pushed again; a long merge does not let the leases of the
+//! tasks still running lapse.
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
@@ -141,4 +142,35 @@ fn a_task_approved_here_is_merged_by_a_worker_on_another_machine() {
     );
     assert!(git(&bare, &["ls-tree", "--name-only", "HEAD"]).contains("approved.txt"));
     assert_eq!(git(&bare, &["branch", "--list", "clk/*"]).trim(), "");
+}
+
+/// One task finishes at once and its merge runs a check that outlasts the 3 s lease, while the
+/// other task's model call is still going. The worker keeps that task's lease alive all along,
+/// so a second worker never takes it over and runs it again.
+#[test]
+fn a_long_merge_keeps_the_other_tasks_lease() {
+    let Some(url) = pg::database() else { return };
+    let mock = MockServer::start(Script::new(vec![
+        writes("quick.txt", 0),
+        writes("slow.txt", 9000),
+    ]));
+    let (top, dir) = project(&mock);
+    let bare = settle(&dir, |c| {
+        c["tasks"]["checks"] = serde_json::json!(["sleep 7"]);
+    });
+    let top = top.path();
+    pg_ok(&dir, &url, &["task", "add", "the first task"]);
+    pg_ok(&dir, &url, &["task", "add", "the second task"]);
+    let first = worker(top, &url, &bare, "w1", &["--workers", "2", "--until-idle"]);
+    wait_for("both tasks' model calls", 60, || mock.model_calls() >= 2);
+    // The quick task is merging now (its check sleeps); the slow one is still in its call.
+    let second = worker(top, &url, &bare, "w2", &["--until-idle"]);
+    let outs = [finish(first), finish(second)];
+    assert_eq!(mock.model_calls(), 2, "a task ran twice: {outs:?}");
+    for t in list(&dir, &url) {
+        assert_eq!(t["state"], "merged", "{t}\n{outs:?}");
+        assert_eq!(t["turns"], 1, "{t}");
+        let tl = pg_ok(&dir, &url, &["task", "timeline", &t["id"].to_string()]);
+        assert!(!tl.contains("stopped renewing its lease"), "{tl}");
+    }
 }

@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod duo;
 pub mod handoff;
 mod land;
+mod lease;
 pub mod ops;
 pub mod overlap;
 pub mod pr;

@@ -23,6 +23,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::budget;
+use super::lease::LeaseKeeper;
 use super::overlap::shared;
 use super::run::{self, Ended};
 use crate::engine::ground::events::Event;
@@ -354,6 +355,11 @@ pub async fn work(
     let tick = if wake.is_some() { SAFETY_TICK } else { TICK };
     let mut beat_at: Option<Instant> = None;
     w.recover();
+    // Leases are renewed on their own thread, so a long merge here cannot let them lapse.
+    let warn_bus = bus.clone();
+    let _leases = LeaseKeeper::start(store.clone(), w.me, BEAT, move |message| {
+        warn_bus.emit(Event::Warning { message })
+    });
     let mut running: HashMap<i64, CancellationToken> = HashMap::new();
     let mut set: JoinSet<(i64, Ended)> = JoinSet::new();
     // Tasks whose work ended: merged after the next ones start, so a free slot is not kept
@@ -368,9 +374,6 @@ pub async fn work(
         }
         if beat_at.is_none_or(|at| at.elapsed() >= BEAT) {
             beat_at = Some(Instant::now());
-            if let Err(e) = store.heartbeat(w.me) {
-                w.warn(e.to_string());
-            }
             w.beat(&running);
             if store.shared() {
                 w.recover();
