@@ -161,3 +161,59 @@ fn which_gh() -> bool {
         .iter()
         .any(|p| Path::new(p).exists())
 }
+
+/// After a run merges its commits into the user's branch, the dashboard's title bar counts
+/// them as `↑N` and the hint bar says they wait for a push, without a restart.
+#[test]
+fn the_dashboard_counts_the_commits_a_run_leaves_unpushed() {
+    use crate::suite::tui_tmux::{Tmux, launch, need_tmux};
+    need_tmux!();
+    let top = tempfile::tempdir().unwrap();
+    let dir = project(top.path());
+    assert!(
+        git(top.path(), &["init", "-q", "--bare", "r.git"])
+            .status
+            .success()
+    );
+    let bare = top.path().join("r.git");
+    assert!(
+        git(&dir, &["remote", "add", "origin", bare.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(
+        git(&dir, &["push", "-q", "-u", "origin", "main"])
+            .status
+            .success()
+    );
+    let agent = top.path().join("agent.sh");
+    fs::write(
+        &agent,
+        "#!/bin/sh\ncat > /dev/null\n\
+         printf 'ACTION: write\\nPATH: greeter.py\\nCONTENT:\\ndef hello():\\n    return 1\\nEND_ACTION\\n\\nCONFIDENCE: 0.7\\nPROGRESS: yes\\n'\n",
+    )
+    .unwrap();
+    let t = Tmux::start("ahead");
+    launch(&t, &dir, &format!("sh {}", agent.display()));
+    let first = t.wait_for("type your idea", 20);
+    assert!(!first.lines().next().unwrap_or("").contains('↑'), "{first}");
+    t.line("a tiny greeter module");
+    let screen = t.wait("the run's commits counted", 120, |s| {
+        s.contains("commit(s) not pushed")
+    });
+    let title = screen.lines().next().unwrap_or("");
+    let n: u64 = title
+        .rsplit('↑')
+        .next()
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| panic!("no ↑N in the title: {title}"));
+    let out = git(&dir, &["rev-list", "--count", "origin/main..main"]);
+    let real: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(
+        n >= 1 && n == real,
+        "title says {n}, git says {real}: {screen}"
+    );
+    t.line("/quit");
+    t.wait_prompt(10);
+}
