@@ -299,6 +299,59 @@ fn setup_non_interactive_again_keeps_the_earlier_answer_and_install_none_install
     assert_eq!(m.json("config/clk/providers.json")["active"], "shell");
 }
 
+#[test]
+fn setup_finds_a_local_openai_compatible_server_and_sets_openwebui_up_for_it() {
+    use crate::support::mock_server::{MockServer, Script};
+    let m = Machine::new();
+    let server = MockServer::start(Script::new(vec![]).models(&["qwen-coder", "llama-3b"]));
+    let o = m
+        .clk()
+        .args(["setup", "--non-interactive", "--install", "none"])
+        .env("CLK_OPENWEBUI_ENDPOINT", server.url())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = out(&o);
+    assert!(o.status.success(), "{stdout}{stderr}");
+    let line = format!(
+        "openwebui {}: answers, serves qwen-coder, llama-3b",
+        server.url()
+    );
+    assert!(stdout.contains(&line), "{stdout}");
+    // No CLI here and no Ollama: the server is the suggestion, set up with its first model.
+    assert!(stdout.contains("openwebui (suggested"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "openwebui uses {}, model qwen-coder",
+            server.url()
+        )),
+        "{stdout}"
+    );
+    let p = m.json("config/clk/providers.json");
+    assert_eq!(p["active"], "openwebui");
+    assert_eq!(p["providers"]["openwebui"]["model"], "qwen-coder");
+    assert_eq!(p["providers"]["openwebui"]["endpoint"], server.url());
+    assert!(
+        server
+            .requests()
+            .iter()
+            .all(|r| r.method == "GET" && r.path == "/v1/models"),
+        "no model was called"
+    );
+
+    // A server that answers but wants a key is named as such and not chosen.
+    let m = Machine::new();
+    let locked = MockServer::start(Script::new(vec![]).api_key("sk-local-key-0000"));
+    let o = m
+        .clk()
+        .args(["setup", "--non-interactive", "--install", "none"])
+        .env("CLK_OPENWEBUI_ENDPOINT", locked.url())
+        .output()
+        .unwrap();
+    let (stdout, _) = out(&o);
+    assert!(stdout.contains("answers, but wants a key"), "{stdout}");
+    assert!(stdout.contains("shell (suggested"), "{stdout}");
+}
+
 /// The shell line that runs clk with `args` in `dir`, in tmux, with only this machine's
 /// variables.
 fn clk_line(m: &Machine, dir: &Path, args: &str) -> String {
