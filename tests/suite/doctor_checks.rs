@@ -174,6 +174,34 @@ fn user_settings_are_located_and_a_broken_one_fails_with_its_path() {
         l.contains(&user.join("config.json").display().to_string()),
         "{l}"
     );
+
+    // --fix on a terminal offers to move it aside; answered yes, doctor passes again.
+    let bin = env!("CARGO_BIN_EXE_clk");
+    let mut run_fix = StdCommand::new("script")
+        .args(["-qec", &format!("'{bin}' doctor --fix"), "/dev/null"])
+        .current_dir(d.path())
+        .env("CLK_NO_TUI", "1")
+        .env("XDG_CONFIG_HOME", xdg.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        run_fix.stdin.take().unwrap().write_all(b"y\n").unwrap();
+    }
+    let done = run_fix.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&done.stdout);
+    assert!(text.contains("aside as .broken"), "asked first:\n{text}");
+    assert!(text.contains("fixed: moved"), "{text}");
+    assert_eq!(
+        fs::read_to_string(user.join("config.json.broken")).unwrap(),
+        "[1, 2]"
+    );
+    assert!(!user.join("config.json").exists());
+    let (code, out) = run(d.path());
+    assert_eq!(code, Some(0), "{out}");
+    assert!(line(&out, "user settings in").starts_with("ok "), "{out}");
 }
 
 #[test]

@@ -50,10 +50,23 @@ pub fn check_user_settings(env: &Env, out: &mut Vec<Finding>) {
             Ok(None) => {}
             Err(e) => {
                 broken = true;
-                out.push(Finding::new(
+                let name = path.display();
+                let bak = path.with_file_name(format!("{}.bak", file_name(&path)));
+                let finding = Finding::new(
                     Level::Fail,
                     format!("user settings: {e}; fix or remove the file"),
-                ));
+                );
+                out.push(if matches!(user::read_object(Some(&bak)), Ok(Some(_))) {
+                    finding.fixable(
+                        format!("Restore {name} from its backup (the broken file is kept as .broken)?"),
+                        Repair::RestoreBackup(path.clone()),
+                    )
+                } else {
+                    finding.fixable(
+                        format!("Move {name} aside as .broken, so every project goes back to its own settings and clk's defaults?"),
+                        Repair::SetAside(path.clone()),
+                    )
+                });
             }
         }
     }

@@ -56,6 +56,8 @@ pub enum Repair {
     StaleLock(PathBuf),
     /// Install clk's pre-push secret scan as a git hook.
     InstallHook,
+    /// Move a broken file aside as `.broken`, so the defaults under it apply.
+    SetAside(PathBuf),
 }
 
 /// One finding.
@@ -398,6 +400,10 @@ pub fn apply(ws: &Workspace, repair: &Repair) -> Result<String, String> {
             Ok("removed the stale dashboard lock".into())
         }
         Repair::InstallHook => host::install_hook(ws),
+        Repair::SetAside(path) => {
+            set_aside(path).map_err(|e| e.to_string())?;
+            Ok(format!("moved {} aside (kept as .broken)", rel(ws, path)))
+        }
     }
 }
 
