@@ -50,23 +50,19 @@ pub fn check_user_settings(env: &Env, out: &mut Vec<Finding>) {
             Ok(None) => {}
             Err(e) => {
                 broken = true;
-                let name = path.display();
-                let bak = path.with_file_name(format!("{}.bak", file_name(&path)));
-                let finding = Finding::new(
-                    Level::Fail,
-                    format!("user settings: {e}; fix or remove the file"),
-                );
-                out.push(if matches!(user::read_object(Some(&bak)), Ok(Some(_))) {
-                    finding.fixable(
-                        format!("Restore {name} from its backup (the broken file is kept as .broken)?"),
-                        Repair::RestoreBackup(path.clone()),
-                    )
-                } else {
-                    finding.fixable(
+                let name = path.display().to_string();
+                out.push(super::broken_file(
+                    Finding::new(
+                        Level::Fail,
+                        format!("user settings: {e}; fix or remove the file"),
+                    ),
+                    &path,
+                    &name,
+                    (
                         format!("Move {name} aside as .broken, so every project goes back to its own settings and clk's defaults?"),
                         Repair::SetAside(path.clone()),
-                    )
-                });
+                    ),
+                ));
             }
         }
     }
