@@ -8,18 +8,24 @@
 # file) runs the same work headless. In the dashboard the idea may be left out and typed there.
 #
 #   ./kickoff.sh --list             the projects clk knows (kickoff ones marked)
-#   ./kickoff.sh --clean [DAYS]     delete kickoff workspaces unused for DAYS (30) days, asking first
+#   ./kickoff.sh --clean [DAYS] [--yes]   delete kickoff workspaces unused for DAYS (30) days
+#                                   (7 or 7d), asking first (--yes: without asking)
 #   ./kickoff.sh --restore NAME     open a project from the list again
 set -euo pipefail
 
 mode=run
 restore=""
 clean_days=30
+clean_yes=()
 case "${1:-}" in
   --list) mode=list; shift ;;
   --clean)
     mode=clean; shift
-    if [ -n "${1:-}" ]; then clean_days="$1"; shift; fi
+    if [ -n "${1:-}" ] && [ "$1" != --yes ]; then clean_days="${1%d}"; shift; fi
+    if [ "${1:-}" = --yes ]; then clean_yes=(--yes); shift; fi
+    case "$clean_days" in
+      ''|*[!0-9]*) echo "usage: ./kickoff.sh --clean [DAYS] [--yes]   e.g. --clean 30 (or 30d)" >&2; exit 2 ;;
+    esac
     ;;
   --restore)
     mode=restore; shift
@@ -51,12 +57,20 @@ fi
 idea="$*"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-if ! command -v cargo >/dev/null 2>&1; then
+if [ -z "${CLK_KICKOFF_BIN:-}" ] && ! command -v cargo >/dev/null 2>&1; then
   echo "kickoff: cargo is not installed; install Rust from https://rustup.rs and try again" >&2
   exit 2
 fi
 # CLK_KICKOFF_PROFILE=dev uses the debug build instead (the test script's smoke run, which has
 # just built it; a release build would compile everything a second time).
+# CLK_KICKOFF_BIN=/path/to/clk uses that binary and builds nothing.
+if [ -n "${CLK_KICKOFF_BIN:-}" ]; then
+  clk="$CLK_KICKOFF_BIN"
+  if [ ! -x "$clk" ]; then
+    echo "kickoff: CLK_KICKOFF_BIN=$clk is not a program" >&2
+    exit 2
+  fi
+else
 case "${CLK_KICKOFF_PROFILE:-release}" in
   release)
     echo "Building clk (release)..."
@@ -73,10 +87,11 @@ case "${CLK_KICKOFF_PROFILE:-release}" in
     exit 2
     ;;
 esac
+fi
 
 case "$mode" in
   list) exec "$clk" workspaces list ;;
-  clean) exec "$clk" workspaces clean --days "$clean_days" ;;
+  clean) exec "$clk" workspaces clean --days "$clean_days" ${clean_yes[@]+"${clean_yes[@]}"} ;;
   restore)
     if ! dir="$("$clk" workspaces switch "$restore")"; then
       exit 2

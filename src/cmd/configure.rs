@@ -148,6 +148,9 @@ pub fn run(dir: &Path, sets: &[String], show: bool, user: bool) -> Result<u8, Fa
                 cfg_changed = true;
             }
         }
+        if let Some(why) = half_price(&prov_user) {
+            return Err(Failure::bad_input(why));
+        }
         // Check the result as a whole before writing anything.
         ClkConfig::from_json_with_env(Some(&cfg_user), &no_env)?;
         let prov = ProvidersFile::from_json_with_env(Some(&prov_user), &no_env)?;
@@ -221,6 +224,31 @@ fn price_field(field: &str) -> Option<(Option<&str>, &str)> {
     }
     let (model, part) = field.strip_prefix("prices.")?.rsplit_once('.')?;
     (!model.is_empty() && PRICE_PARTS.contains(&part)).then_some((Some(model), part))
+}
+
+/// A price in `prov` that lacks one of the two figures every price needs, said as what to set.
+fn half_price(prov: &Value) -> Option<String> {
+    let providers = prov.get("providers")?.as_object()?;
+    for (name, p) in providers {
+        let mut prices: Vec<(String, &Value)> = Vec::new();
+        if let Some(one) = p.get("price") {
+            prices.push(("price".into(), one));
+        }
+        if let Some(map) = p.get("prices").and_then(Value::as_object) {
+            prices.extend(map.iter().map(|(m, v)| (format!("prices.{m}"), v)));
+        }
+        for (at, price) in prices {
+            for part in ["input_per_mtok", "output_per_mtok"] {
+                if price.is_object() && price.get(part).is_none() {
+                    return Some(format!(
+                        "providers.{name}.{at} needs {part} too: add --set \
+                         providers.{name}.{at}.{part}=USD (per million tokens)"
+                    ));
+                }
+            }
+        }
+    }
+    None
 }
 
 /// Set one figure of a provider's price without splitting the model name on its dots.

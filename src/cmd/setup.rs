@@ -109,8 +109,7 @@ pub fn run(
         "Default provider",
         "the provider every project uses unless its own settings say otherwise.",
     );
-    let up: Vec<(String, bool)> = servers.iter().map(|s| (s.name.clone(), s.up)).collect();
-    let suggested = setup::suggest(&agents, &up);
+    let suggested = setup::suggest(&agents, &setup::usable(&servers));
     let chosen = match (provider, progress.provider.clone()) {
         (Some(p), _) => {
             println!("  {p} (from --provider)");
@@ -173,7 +172,23 @@ pub fn run(
     progress.install = Some(choice.unwrap_or("asked").to_string());
     save(&progress)?;
 
-    super::configure::run(dir, &[format!("default_provider={chosen}")], false, true)?;
+    let mut sets = vec![format!("default_provider={chosen}")];
+    // openwebui without a model yet: the local server found in step 2, with its first model.
+    let unset = |p: &str| {
+        providers
+            .providers
+            .get(p)
+            .is_some_and(|s| s.model.as_deref().is_none_or(|m| m.trim().is_empty()))
+    };
+    if chosen == "openwebui"
+        && unset("openwebui")
+        && let Some((endpoint, model)) = setup::openai_pick(&servers)
+    {
+        println!("  openwebui uses {endpoint}, model {model}");
+        sets.push(format!("providers.openwebui.endpoint={endpoint}"));
+        sets.push(format!("providers.openwebui.model={model}"));
+    }
+    super::configure::run(dir, &sets, false, true)?;
     progress.done = true;
     save(&progress)?;
     println!(

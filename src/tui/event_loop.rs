@@ -164,6 +164,20 @@ fn spawn_tasks(root: &std::path::Path, tx: &mpsc::UnboundedSender<Msg>) {
 }
 
 /// An event after which the task queue may look different.
+/// Whether `ev` may change how many commits of the user's branch wait to be pushed: a commit
+/// or undo there, a run's branch merged into it, a push, or the end of any command (the
+/// idea's commit, a merge made on the way out).
+fn moves_head(ev: &Event) -> bool {
+    match ev {
+        Event::Committed { .. }
+        | Event::Undone { .. }
+        | Event::MergeDone { .. }
+        | Event::TaskFinished { .. } => true,
+        Event::Report { topic, .. } => topic == "push",
+        _ => false,
+    }
+}
+
 fn moves_tasks(ev: &Event) -> bool {
     match ev {
         Event::TaskFinished { task, .. } => task == "task" || task == "work",
@@ -283,10 +297,7 @@ where
         let mut recount = false;
         let mut reload_tasks = false;
         for msg in batch {
-            recount |= matches!(
-                msg,
-                Msg::Engine(Event::Committed { .. } | Event::Undone { .. })
-            );
+            recount |= matches!(&msg, Msg::Engine(ev) if moves_head(ev));
             reload_tasks |= matches!(&msg, Msg::Engine(ev) if moves_tasks(ev));
             for effect in update(app, msg) {
                 match effect {

@@ -189,6 +189,14 @@ fn each_bad_provider_value_is_refused_in_one_line_without_writing() {
             "providers.claude.colour=red",
             "fields: api_key, api_style, api_version",
         ),
+        (
+            "providers.claude.price.input_per_mtok=2.5",
+            "providers.claude.price needs output_per_mtok too: add --set providers.claude.price.output_per_mtok=",
+        ),
+        (
+            "providers.codex.prices.gpt-5.1.output_per_mtok=9",
+            "providers.codex.prices.gpt-5.1 needs input_per_mtok too",
+        ),
     ] {
         let out = clk(d.path())
             .args(["configure", "--set", set])

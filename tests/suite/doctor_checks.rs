@@ -31,6 +31,27 @@ fn git(dir: &Path, args: &[&str]) {
     assert!(ok, "git {args:?}");
 }
 
+/// `clk doctor --fix` on a terminal (`script` gives it one), its first question answered "y";
+/// what it printed.
+fn fix_on_a_terminal(dir: &Path, config: &Path, data: &Path) -> String {
+    let bin = env!("CARGO_BIN_EXE_clk");
+    let mut cmd = StdCommand::new("script");
+    cmd.args(["-qec", &format!("'{bin}' doctor --fix"), "/dev/null"])
+        .current_dir(dir)
+        .env("CLK_NO_TUI", "1")
+        .env("XDG_CONFIG_HOME", config)
+        .env("XDG_DATA_HOME", data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut run = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        run.stdin.take().unwrap().write_all(b"y\n").unwrap();
+    }
+    let done = run.wait_with_output().unwrap();
+    String::from_utf8_lossy(&done.stdout).into_owned()
+}
+
 fn line<'a>(out: &'a str, needle: &str) -> &'a str {
     out.lines()
         .find(|l| l.contains(needle))
@@ -54,23 +75,8 @@ fn a_missing_hook_is_installed_by_fix_answered_yes_on_a_terminal() {
     assert!(out.contains("clk doctor --fix offers"), "{out}");
 
     // `script` gives doctor a terminal; "y" answers its one question.
-    let bin = env!("CARGO_BIN_EXE_clk");
-    let mut run = StdCommand::new("script")
-        .args(["-qec", &format!("'{bin}' doctor --fix"), "/dev/null"])
-        .current_dir(d.path())
-        .env("CLK_NO_TUI", "1")
-        .env("XDG_CONFIG_HOME", d.path().join("xdg-config"))
-        .env("XDG_DATA_HOME", d.path().join("xdg-data"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        run.stdin.take().unwrap().write_all(b"y\n").unwrap();
-    }
-    let done = run.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&done.stdout);
+    let xdg = (d.path().join("xdg-config"), d.path().join("xdg-data"));
+    let text = fix_on_a_terminal(d.path(), &xdg.0, &xdg.1);
     assert!(
         text.contains("Install clk's pre-push hook"),
         "the repair is asked first:\n{text}"
@@ -174,6 +180,19 @@ fn user_settings_are_located_and_a_broken_one_fails_with_its_path() {
         l.contains(&user.join("config.json").display().to_string()),
         "{l}"
     );
+
+    // --fix on a terminal offers to move it aside; answered yes, doctor passes again.
+    let text = fix_on_a_terminal(d.path(), xdg.path(), &xdg.path().join("data"));
+    assert!(text.contains("aside as .broken"), "asked first:\n{text}");
+    assert!(text.contains("fixed: moved"), "{text}");
+    assert_eq!(
+        fs::read_to_string(user.join("config.json.broken")).unwrap(),
+        "[1, 2]"
+    );
+    assert!(!user.join("config.json").exists());
+    let (code, out) = run(d.path());
+    assert_eq!(code, Some(0), "{out}");
+    assert!(line(&out, "user settings in").starts_with("ok "), "{out}");
 }
 
 #[test]

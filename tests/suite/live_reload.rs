@@ -158,3 +158,54 @@ fn a_run_keeps_its_settings_when_a_file_breaks_between_cycles() {
         "the second cycle ran:\n{printed}"
     );
 }
+
+/// A workflow broken by an edit while the dashboard runs is reported, and the next run uses
+/// the workflow as it was before the edit instead of failing on it.
+#[tokio::test]
+async fn a_run_after_a_broken_workflow_edit_uses_the_workflow_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "cat > /dev/null\nprintf 'ACTION: write\\nPATH: notes/%s.txt\\nCONTENT:\\nby %s\\nEND_ACTION\\n\\nPROGRESS: yes\\n' \"$CLK_AGENT\" \"$CLK_AGENT\"\n";
+    let p = project(dir.path(), Some(script));
+    let ws = p.ws.clone();
+    let (engine, _join) = Engine::spawn_live(p, Bus::new(None));
+    let mut rx = engine.subscribe();
+    let wf = ws.workflows_dir().join("engineering.yaml");
+    let good = std::fs::read_to_string(&wf).unwrap();
+    // Saved unchanged: taken in (and the watcher is surely running by now).
+    std::fs::write(&wf, &good).unwrap();
+    assert!(matches!(
+        next_settings(&mut rx, 10).await,
+        Some(Event::SettingsReloaded { .. })
+    ));
+    std::fs::write(
+        &wf,
+        "name: engineering\nstages:\n  - id: a\n    agent: [open\n",
+    )
+    .unwrap();
+    assert!(matches!(
+        next_settings(&mut rx, 10).await,
+        Some(Event::SettingsRejected { .. })
+    ));
+    let (events, _, summary) = super::engine_commands::submit(
+        &engine,
+        &mut rx,
+        clk::engine::ground::events::Command::Run {
+            workflow: "engineering".into(),
+            max_cycles: Some(1),
+            dry_run: false,
+        },
+    )
+    .await;
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Warning { message }
+            if message.contains("engineering.yaml") && message.contains("as it was before that edit"))),
+        "{summary}: {events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::DispatchStarted { .. })),
+        "the run ran: {summary}"
+    );
+    assert!(summary.starts_with("engineering: "), "{summary}");
+}

@@ -170,6 +170,55 @@ fn install_yes_runs_npm_then_checks_the_tool_answers() {
 }
 
 #[test]
+fn install_of_a_system_tool_runs_the_package_manager_then_checks_it() {
+    if ["/usr/bin/gh", "/bin/gh"]
+        .iter()
+        .any(|p| Path::new(p).exists())
+    {
+        eprintln!("skipped: gh is installed on this machine");
+        return;
+    }
+    let m = Machine::new();
+    // A fake apt-get that logs its arguments and leaves a gh that answers; a sudo that only
+    // runs what it is given (clk adds it when not root).
+    m.program(
+        "apt-get",
+        "#!/bin/sh\necho \"$*\" >> \"$(dirname \"$0\")/../apt.log\"\n\
+         printf '#!/bin/sh\\necho \"gh version 2.0.0\"\\n' > \"$(dirname \"$0\")/gh\"\n\
+         chmod +x \"$(dirname \"$0\")/gh\"\n",
+    );
+    m.program("sudo", "#!/bin/sh\nexec \"$@\"\n");
+    let o = m.clk().args(["install", "gh", "--yes"]).output().unwrap();
+    let (stdout, stderr) = out(&o);
+    assert!(o.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("apt-get install -y gh"),
+        "shown first: {stdout}"
+    );
+    assert_eq!(
+        fs::read_to_string(m.path("apt.log")).unwrap(),
+        "install -y gh\n"
+    );
+    assert!(
+        stdout.contains("installed gh:") && stdout.contains("gh version 2.0.0"),
+        "{stdout}"
+    );
+    // A package manager that fails: its failure, in one line, and exit 1.
+    fs::remove_file(m.path("bin/gh")).unwrap();
+    m.program(
+        "apt-get",
+        "#!/bin/sh\necho 'E: Unable to locate package gh' >&2\nexit 100\n",
+    );
+    let o = m.clk().args(["install", "gh", "--yes"]).output().unwrap();
+    let (_, stderr) = out(&o);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("apt-get install -y gh` failed") && stderr.contains("100"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn an_install_whose_tool_does_not_answer_fails_and_says_so() {
     let m = Machine::new();
     // An npm that "succeeds" but leaves a program that cannot run.
@@ -297,6 +346,59 @@ fn setup_non_interactive_again_keeps_the_earlier_answer_and_install_none_install
         .unwrap();
     assert!(out(&o).0.contains("shell (suggested"), "{:?}", out(&o));
     assert_eq!(m.json("config/clk/providers.json")["active"], "shell");
+}
+
+#[test]
+fn setup_finds_a_local_openai_compatible_server_and_sets_openwebui_up_for_it() {
+    use crate::support::mock_server::{MockServer, Script};
+    let m = Machine::new();
+    let server = MockServer::start(Script::new(vec![]).models(&["qwen-coder", "llama-3b"]));
+    let o = m
+        .clk()
+        .args(["setup", "--non-interactive", "--install", "none"])
+        .env("CLK_OPENWEBUI_ENDPOINT", server.url())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = out(&o);
+    assert!(o.status.success(), "{stdout}{stderr}");
+    let line = format!(
+        "openwebui {}: answers, serves qwen-coder, llama-3b",
+        server.url()
+    );
+    assert!(stdout.contains(&line), "{stdout}");
+    // No CLI here and no Ollama: the server is the suggestion, set up with its first model.
+    assert!(stdout.contains("openwebui (suggested"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "openwebui uses {}, model qwen-coder",
+            server.url()
+        )),
+        "{stdout}"
+    );
+    let p = m.json("config/clk/providers.json");
+    assert_eq!(p["active"], "openwebui");
+    assert_eq!(p["providers"]["openwebui"]["model"], "qwen-coder");
+    assert_eq!(p["providers"]["openwebui"]["endpoint"], server.url());
+    assert!(
+        server
+            .requests()
+            .iter()
+            .all(|r| r.method == "GET" && r.path == "/v1/models"),
+        "no model was called"
+    );
+
+    // A server that answers but wants a key is named as such and not chosen.
+    let m = Machine::new();
+    let locked = MockServer::start(Script::new(vec![]).api_key("sk-local-key-0000"));
+    let o = m
+        .clk()
+        .args(["setup", "--non-interactive", "--install", "none"])
+        .env("CLK_OPENWEBUI_ENDPOINT", locked.url())
+        .output()
+        .unwrap();
+    let (stdout, _) = out(&o);
+    assert!(stdout.contains("answers, but wants a key"), "{stdout}");
+    assert!(stdout.contains("shell (suggested"), "{stdout}");
 }
 
 /// The shell line that runs clk with `args` in `dir`, in tmux, with only this machine's

@@ -166,3 +166,75 @@ fn clean_deletes_only_old_unchanged_kickoff_workspaces_after_asking() {
     }
     assert_eq!(names(top.path(), &data), ["dirty", "fresh", "mine"]);
 }
+
+/// `kickoff.sh --list`, `--restore NAME` and `--clean [DAYS] [--yes]` go through the same
+/// registry (the script run with `CLK_KICKOFF_BIN`, so it builds nothing).
+#[test]
+fn kickoff_lists_restores_and_cleans_workspaces() {
+    let top = tempfile::tempdir().unwrap();
+    let data = top.path().join("data");
+    let kickoff = |args: &[&str]| {
+        std::process::Command::new("bash")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/kickoff.sh"))
+            .args(args)
+            .current_dir(top.path())
+            .env("CLK_KICKOFF_BIN", env!("CARGO_BIN_EXE_clk"))
+            .env("XDG_DATA_HOME", &data)
+            .env("XDG_CONFIG_HOME", top.path().join("config"))
+            .env_remove("CLK_PROVIDER")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    init(
+        &top.path().join("old"),
+        &data,
+        &["--kickoff", "--name", "old"],
+    );
+    init(
+        &top.path().join("fresh"),
+        &data,
+        &["--kickoff", "--name", "fresh"],
+    );
+    age(&data, "old", 40);
+
+    let out = kickoff(&["--list"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    for name in ["old", "fresh"] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(name) && l.ends_with("(kickoff)")),
+            "{text}"
+        );
+    }
+
+    let out = kickoff(&["--restore", "fresh"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    let fresh = top.path().join("fresh").canonicalize().unwrap();
+    assert!(
+        text.contains(&format!("Project: {}", fresh.display())),
+        "{text}"
+    );
+    let out = kickoff(&["--restore", "nope"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no workspace \"nope\""));
+
+    // Without a terminal it needs --yes; "30d" reads as 30 days; a bad count is refused.
+    let out = kickoff(&["--clean", "30d"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
+    assert!(top.path().join("old/.clk").is_dir());
+    let out = kickoff(&["--clean", "soon"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage: ./kickoff.sh --clean"));
+    let out = kickoff(&["--clean", "30d", "--yes"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(!top.path().join("old").exists(), "the old one is deleted");
+    assert!(
+        top.path().join("fresh/.clk").is_dir(),
+        "the fresh one stays"
+    );
+    assert_eq!(names(top.path(), &data), ["fresh"]);
+}

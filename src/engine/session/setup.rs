@@ -143,37 +143,162 @@ pub fn agent_line(a: &Agent) -> String {
     }
 }
 
-/// A local model server (Ollama, or an OpenAI-compatible one the user's settings name).
+/// A local model server: Ollama, an OpenAI-compatible one the user's settings name, or one
+/// answering at a usual local address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Server {
     pub name: String,
     pub endpoint: String,
+    /// Usable as the provider `name` as it is set up now.
     pub up: bool,
     /// `answers`, or why it cannot be used.
     pub state: String,
+    /// The models an OpenAI-compatible server lists (empty for the others).
+    pub models: Vec<String>,
 }
 
-/// The local servers in `providers`, each checked within `limit`, all at once. No model call.
+/// Where local OpenAI-compatible servers usually answer, besides the `openwebui` provider's
+/// own endpoint: LM Studio, llama.cpp's server, vLLM.
+pub const OPENAI_LOCAL: [(&str, &str); 3] = [
+    ("lmstudio", "http://localhost:1234/v1"),
+    ("llama.cpp", "http://localhost:8080/v1"),
+    ("vllm", "http://localhost:8000/v1"),
+];
+
+/// The models the OpenAI-compatible server at `endpoint` lists, asked within `limit`; an
+/// error says why it gave none (no answer, a key wanted, not that kind of server).
+async fn openai_models(endpoint: &str, key: &str, limit: Duration) -> Result<Vec<String>, String> {
+    let (_, url) = crate::engine::agents::providers::openwebui::urls(endpoint, None);
+    let client = reqwest::Client::builder()
+        .timeout(limit)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut get = client.get(&url);
+    if !key.is_empty() {
+        get = get.bearer_auth(key);
+    }
+    let reply = get.send().await.map_err(|_| "no answer".to_string())?;
+    let status = reply.status();
+    if status == 401 || status == 403 {
+        return Err("answers, but wants a key (providers.openwebui.api_key)".into());
+    }
+    if !status.is_success() {
+        return Err(format!(
+            "answers {status} at {url}: not an OpenAI-compatible server"
+        ));
+    }
+    let doc: serde_json::Value = reply
+        .json()
+        .await
+        .map_err(|_| format!("answers at {url}, but not with a list of models"))?;
+    Ok(doc["data"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|m| m["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+fn models_state(models: &[String]) -> String {
+    let mut shown: Vec<&str> = models.iter().take(5).map(String::as_str).collect();
+    if models.len() > shown.len() {
+        shown.push("…");
+    }
+    if shown.is_empty() {
+        "answers, but serves no model yet".into()
+    } else {
+        format!("answers, serves {}", shown.join(", "))
+    }
+}
+
+/// The local servers: the Ollama and OpenAI-compatible providers in `providers`, and the
+/// usual local addresses of OpenAI-compatible servers (listed only when one answers), each
+/// checked within `limit`, all at once. No model call.
 pub async fn servers(providers: &ProvidersFile, limit: Duration) -> Vec<Server> {
-    let checks = providers
+    let configured = providers
         .providers
         .iter()
-        // The built-in `openwebui` entry has no model until the user sets one up.
-        .filter(|(n, s)| s.kind == "ollama" || (s.kind == "openwebui" && n.as_str() != "openwebui"))
+        .filter(|(_, s)| s.kind == "ollama" || s.kind == "openwebui")
         .map(|(n, s)| async move {
+            let endpoint = s.endpoint.clone().unwrap_or_default();
+            let no_model = s.model.as_deref().is_none_or(|m| m.trim().is_empty());
+            if s.kind == "openwebui" && no_model {
+                // Not set up yet: whether a server answers there, and what it serves.
+                let key = s.api_key.as_deref().unwrap_or_default();
+                let (state, models) = match openai_models(&endpoint, key, limit).await {
+                    Ok(models) => (models_state(&models), models),
+                    Err(why) => (why, Vec::new()),
+                };
+                return Server {
+                    name: n.clone(),
+                    endpoint,
+                    up: false,
+                    state,
+                    models,
+                };
+            }
             let a = registry::availability(n, s, limit).await;
             Server {
                 name: n.clone(),
-                endpoint: s.endpoint.clone().unwrap_or_default(),
+                endpoint,
                 up: a.usable,
                 state: if a.usable {
                     "answers".to_string()
                 } else {
                     format!("not usable: {}", a.reason)
                 },
+                models: Vec::new(),
             }
         });
-    futures_util::future::join_all(checks).await
+    let known: Vec<String> = providers
+        .providers
+        .values()
+        .filter_map(|s| s.endpoint.clone())
+        .collect();
+    let usual = OPENAI_LOCAL
+        .iter()
+        .filter(|(_, e)| !known.iter().any(|k| k.trim_end_matches('/') == *e))
+        .map(|(n, e)| async move {
+            let models = openai_models(e, "", limit).await.ok()?;
+            Some(Server {
+                name: (*n).to_string(),
+                endpoint: (*e).to_string(),
+                up: false,
+                state: format!(
+                    "{}; the openwebui provider can use it",
+                    models_state(&models)
+                ),
+                models,
+            })
+        });
+    let (mut out, found) = futures_util::future::join(
+        futures_util::future::join_all(configured),
+        futures_util::future::join_all(usual),
+    )
+    .await;
+    out.extend(found.into_iter().flatten());
+    out
+}
+
+/// The OpenAI-compatible server the `openwebui` provider would use when it has no model yet:
+/// the first that serves one (its own endpoint first). (endpoint, model).
+pub fn openai_pick(servers: &[Server]) -> Option<(String, String)> {
+    servers
+        .iter()
+        .find_map(|s| Some((s.endpoint.clone(), s.models.first()?.clone())))
+}
+
+/// Each server's name and whether it can serve now, for [`suggest`]: an OpenAI-compatible
+/// server that serves a model counts for the `openwebui` provider.
+pub fn usable(servers: &[Server]) -> Vec<(String, bool)> {
+    let mut up: Vec<(String, bool)> = servers.iter().map(|s| (s.name.clone(), s.up)).collect();
+    if openai_pick(servers).is_some() {
+        up.push(("openwebui".into(), true));
+    }
+    up
 }
 
 /// The user's providers: the built-in ones under their own `providers.json`, with `CLK_*`
@@ -210,8 +335,7 @@ pub async fn report(env: &Env) -> Result<(Vec<String>, String), String> {
             set.join(", ")
         }
     ));
-    let up: Vec<(String, bool)> = servers.iter().map(|s| (s.name.clone(), s.up)).collect();
-    let suggested = suggest(&agents, &up);
+    let suggested = suggest(&agents, &usable(&servers));
     lines.push(format!(
         "suggested default provider: {suggested}; /provider {suggested} uses it here, \
          `clk setup` in a shell saves it for every project"

@@ -171,7 +171,7 @@ impl HttpVendor for OpenAiCompatProvider {
 }
 
 /// The chat-completions and models URLs for an endpoint and an optional configured path.
-fn urls(endpoint: &str, path: Option<&str>) -> (String, String) {
+pub fn urls(endpoint: &str, path: Option<&str>) -> (String, String) {
     match path.map(str::trim).filter(|p| !p.is_empty()) {
         Some(p) => {
             let chat = format!("{endpoint}/{}", p.trim_start_matches('/'));

@@ -21,7 +21,7 @@ use crate::engine::runs::done_gate::{self, GateVerdict, TestsStatus};
 use crate::engine::runs::evaluate;
 use crate::engine::store::bus::Bus;
 use crate::engine::store::roster::roster_names;
-use crate::engine::store::workflow::{Outcome, WorkflowError, load_named};
+use crate::engine::store::workflow::{Outcome, WorkflowError, last_good, load_named};
 use crate::engine::store::workspace::{Project, Workspace};
 
 /// What to supervise.
@@ -170,7 +170,19 @@ pub async fn supervise(
                 });
                 prev.clone()
             }
-            (Err(e), None) => return Err(e.into()),
+            // Broken since this process last loaded it (a live-reload session said the old
+            // one stays): run on that one.
+            (Err(e), None) => match last_good(ws, &opts.workflow) {
+                Some(prev) if matches!(e, WorkflowError::Invalid { .. }) => {
+                    bus.emit(Event::Warning {
+                        message: format!(
+                            "{e}; this run uses the workflow as it was before that edit"
+                        ),
+                    });
+                    prev
+                }
+                _ => return Err(e.into()),
+            },
         };
         kept = project.clone();
         last_wf = Some(wf.clone());

@@ -3,10 +3,12 @@
 //! ran out goes on from its last pushed turn; the merge queue (one worker at a time, under the
 //! store's lock) brings the clone's branch up to the remote's, merges, and pushes it. A push
 //! the remote refuses is kept in the store and made again each round (`repair_main`).
+//! Every push is held when the secret scan finds a key in the commits it would send.
 
 use std::path::Path;
 
 use super::proof::git_in;
+use crate::engine::store::git::scan::check_before_push;
 
 /// The shared remote every worker clones from and pushes to.
 pub const REMOTE: &str = "origin";
@@ -19,6 +21,7 @@ fn current_branch(root: &Path) -> Result<String, String> {
 
 /// Push the task's branch (from its worktree) so another worker can go on from it.
 pub fn push_branch(worktree: &Path, branch: &str) -> Result<(), String> {
+    check_before_push(worktree, None)?;
     let spec = format!("+{branch}:refs/heads/{branch}");
     git_in(worktree, &["push", "--quiet", REMOTE, &spec])
         .map(|_| ())
@@ -53,6 +56,7 @@ pub fn sync_main(root: &Path) -> Result<(), String> {
 /// branch there.
 pub fn push_main(root: &Path, task_branch: &str) -> Result<(), String> {
     let branch = current_branch(root)?;
+    check_before_push(root, None)?;
     git_in(root, &["push", "--quiet", REMOTE, &branch])
         .map_err(|e| format!("could not push {branch} to {REMOTE}: {e}"))?;
     let gone = format!(":refs/heads/{task_branch}");
@@ -87,10 +91,12 @@ pub fn repair_main(root: &Path) -> Result<(), String> {
     if let Err(e) = git_in(root, &["merge", "--quiet", "--no-edit", &upstream]) {
         let _ = git_in(root, &["merge", "--abort"]);
         return Err(format!(
-            "{branch} here and on {REMOTE} changed the same lines ({e}); merge {upstream} into              {branch} in {} by hand and push",
+            "{branch} here and on {REMOTE} changed the same lines ({e}); merge {upstream} \
+             into {branch} in {} by hand and push",
             root.display()
         ));
     }
+    check_before_push(root, None)?;
     git_in(root, &["push", "--quiet", REMOTE, &branch])
         .map_err(|e| format!("could not push {branch} to {REMOTE}: {e}"))?;
     git_in(root, &["fetch", "--quiet", REMOTE]).map(|_| ())
@@ -113,4 +119,67 @@ pub fn clone_or_fetch(url: &str, dir: &Path) -> Result<(), String> {
     git_in(dir, &["clone", "--quiet", url, "."])
         .map(|_| ())
         .map_err(|e| format!("could not clone {url}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        git_in(dir, args).unwrap_or_else(|e| panic!("git {args:?}: {e}"))
+    }
+
+    /// A clone of a fresh shared remote, on `main` with one pushed commit.
+    fn clone() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+        let top = tempfile::tempdir().unwrap();
+        let bare = top.path().join("shared.git");
+        let dir = top.path().join("clone");
+        git(
+            top.path(),
+            &["init", "-q", "--bare", "-b", "main", "shared.git"],
+        );
+        git(
+            top.path(),
+            &["clone", "-q", bare.to_str().unwrap(), "clone"],
+        );
+        std::fs::write(dir.join("app.py"), "print(1)\n").unwrap();
+        git(&dir, &["checkout", "-q", "-b", "main"]);
+        git(&dir, &["add", "app.py"]);
+        git(&dir, &["commit", "-qm", "one"]);
+        git(&dir, &["push", "-q", "-u", REMOTE, "main"]);
+        (top, bare, dir)
+    }
+
+    #[test]
+    fn a_turn_or_a_merge_adding_a_key_is_not_pushed_to_the_shared_remote() {
+        let (_top, bare, dir) = clone();
+        // A clean task branch goes up.
+        git(&dir, &["checkout", "-q", "-b", "clk/task-1"]);
+        std::fs::write(dir.join("app.py"), "print(2)\n").unwrap();
+        git(&dir, &["commit", "-qam", "two"]);
+        push_branch(&dir, "clk/task-1").unwrap();
+        assert!(!git(&bare, &["branch", "--list", "clk/task-1"]).is_empty());
+
+        // A turn that adds a key is held, with where it is; the remote keeps the last turn.
+        let key = "sk-proj-Zq8WcB1x2y3z4A5B6C7D8E9F0g";
+        std::fs::write(dir.join("cfg.py"), format!("KEY = \"{key}\"\n")).unwrap();
+        git(&dir, &["add", "cfg.py"]);
+        git(&dir, &["commit", "-qm", "three"]);
+        let before = git(&bare, &["rev-parse", "clk/task-1"]);
+        let err = push_branch(&dir, "clk/task-1").unwrap_err();
+        assert!(
+            err.contains("push held") && err.contains("cfg.py:1"),
+            "{err}"
+        );
+        assert!(!err.contains(key), "{err}");
+        assert_eq!(git(&bare, &["rev-parse", "clk/task-1"]), before);
+
+        // The same commits merged into main are not pushed either.
+        git(&dir, &["checkout", "-q", "main"]);
+        git(&dir, &["merge", "-q", "--ff-only", "clk/task-1"]);
+        let main_before = git(&bare, &["rev-parse", "main"]);
+        let err = push_main(&dir, "clk/task-1").unwrap_err();
+        assert!(err.contains("push held"), "{err}");
+        assert_eq!(git(&bare, &["rev-parse", "main"]), main_before);
+    }
 }

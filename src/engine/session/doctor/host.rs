@@ -50,9 +50,18 @@ pub fn check_user_settings(env: &Env, out: &mut Vec<Finding>) {
             Ok(None) => {}
             Err(e) => {
                 broken = true;
-                out.push(Finding::new(
-                    Level::Fail,
-                    format!("user settings: {e}; fix or remove the file"),
+                let name = path.display().to_string();
+                out.push(super::broken_file(
+                    Finding::new(
+                        Level::Fail,
+                        format!("user settings: {e}; fix or remove the file"),
+                    ),
+                    &path,
+                    &name,
+                    (
+                        format!("Move {name} aside as .broken, so every project goes back to its own settings and clk's defaults?"),
+                        Repair::SetAside(path.clone()),
+                    ),
                 ));
             }
         }

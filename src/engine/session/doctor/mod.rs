@@ -56,6 +56,8 @@ pub enum Repair {
     StaleLock(PathBuf),
     /// Install clk's pre-push secret scan as a git hook.
     InstallHook,
+    /// Move a broken file aside as `.broken`, so the defaults under it apply.
+    SetAside(PathBuf),
 }
 
 /// One finding.
@@ -126,6 +128,24 @@ fn check_layout(ws: &Workspace, out: &mut Vec<Finding>) {
     ));
 }
 
+/// `finding` about the broken settings file at `path` (shown as `name`), with the repair that
+/// fits: its backup put back when the backup parses, else `otherwise`.
+fn broken_file(finding: Finding, path: &Path, name: &str, otherwise: (String, Repair)) -> Finding {
+    let bak = path.with_file_name(format!(
+        "{}.bak",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    if matches!(read_json(&bak), Ok(Some(v)) if v.is_object()) {
+        finding.fixable(
+            format!("Restore {name} from its backup (the broken file is kept as {name}.broken)?"),
+            Repair::RestoreBackup(path.to_path_buf()),
+        )
+    } else {
+        let (question, repair) = otherwise;
+        finding.fixable(question, repair)
+    }
+}
+
 fn check_config(ws: &Workspace, out: &mut Vec<Finding>) -> bool {
     let mut all_ok = true;
     for path in [ws.config_file(), ws.providers_file(), ws.agents_file()] {
@@ -138,22 +158,15 @@ fn check_config(ws: &Workspace, out: &mut Vec<Finding>) -> bool {
             )),
             Err(e) => {
                 all_ok = false;
-                let bak = path.with_file_name(format!(
-                    "{}.bak",
-                    path.file_name().unwrap_or_default().to_string_lossy()
-                ));
-                let finding = Finding::new(Level::Fail, e.to_string());
-                out.push(if matches!(read_json(&bak), Ok(Some(_))) {
-                    finding.fixable(
-                        format!("Restore {name} from its backup (the broken file is kept as {name}.broken)?"),
-                        Repair::RestoreBackup(path.clone()),
-                    )
-                } else {
-                    finding.fixable(
+                out.push(broken_file(
+                    Finding::new(Level::Fail, e.to_string()),
+                    &path,
+                    &name,
+                    (
                         format!("Replace {name} with clk's defaults (the broken file is kept as {name}.broken)?"),
                         Repair::ResetToDefaults(path.clone()),
-                    )
-                });
+                    ),
+                ));
             }
         }
     }
@@ -398,6 +411,10 @@ pub fn apply(ws: &Workspace, repair: &Repair) -> Result<String, String> {
             Ok("removed the stale dashboard lock".into())
         }
         Repair::InstallHook => host::install_hook(ws),
+        Repair::SetAside(path) => {
+            set_aside(path).map_err(|e| e.to_string())?;
+            Ok(format!("moved {} aside (kept as .broken)", rel(ws, path)))
+        }
     }
 }
 

@@ -4,8 +4,9 @@
 //! A burst of writes (an editor saving, `clk configure`) is taken as one change once the files
 //! have been quiet for a moment. The change is checked first: settings that load become the
 //! ones the next command or step uses (`SettingsReloaded`); a file that does not load is
-//! reported with its line (`SettingsRejected`) and the settings before it stay. Work already
-//! running keeps the settings it started with.
+//! reported with its line (`SettingsRejected`) and the settings before it stay: for a
+//! workflow, runs use the version that last loaded. Work already running keeps the settings
+//! it started with.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -20,8 +21,8 @@ use crate::engine::ground::events::Event;
 use crate::engine::store::bus::Bus;
 use crate::engine::store::roster::{current_agents, roster_names};
 use crate::engine::store::user;
-use crate::engine::store::workflow::load_file;
 use crate::engine::store::workflow::{Problem, WorkflowError};
+use crate::engine::store::workflow::{available, load_file, load_named};
 
 /// Quiet time that ends a burst of writes.
 const QUIET: Duration = Duration::from_millis(300);
@@ -63,6 +64,11 @@ pub(super) fn start(session: Arc<Session>, bus: Bus) {
     tokio::spawn(async move {
         // The watcher lives as long as this task.
         let _watcher = watcher;
+        // Each workflow as it is now, so a run after an edit that breaks one uses this one.
+        let roster = roster_names(&session.base.ws, &current_agents(&session.base));
+        for name in available(&session.base.ws) {
+            let _ = load_named(&session.base.ws, &name, &roster);
+        }
         let mut rx = rx;
         while let Some(first) = rx.recv().await {
             let mut burst = vec![first];

@@ -23,4 +23,4 @@ pub use error::{Problem, StageRef, WorkflowError};
 pub use inputs::{Selector, effective_selectors, outputs_missing, select};
 pub use schedule::{Blocked, Outcome, blocked, completed, ready, topo_order};
 pub use spec::{Refine, Stage, Workflow};
-pub use validate::{Roster, available, load, load_file, load_named};
+pub use validate::{Roster, available, last_good, load, load_file, load_named};

@@ -7,8 +7,9 @@
 //! field, in this order: YAML syntax, each stage's own fields in file order, duplicate ids,
 //! unknown dependencies, cycles.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use super::error::{Problem, StageRef, WorkflowError};
 use super::inputs::Selector;
@@ -119,12 +120,32 @@ pub fn available(ws: &Workspace) -> Vec<String> {
     }))
 }
 
+/// The last version of each workflow file that loaded in this process, by path: an edit that
+/// breaks the file leaves this one in force (see [`last_good`]).
+static GOOD: Mutex<BTreeMap<PathBuf, Workflow>> = Mutex::new(BTreeMap::new());
+
 fn load_labelled(path: &Path, label: &str, roster: &dyn Roster) -> Result<Workflow, WorkflowError> {
     let text = std::fs::read_to_string(path).map_err(|e| WorkflowError::Read {
         file: label.to_string(),
         reason: e.to_string(),
     })?;
-    load(label, &text, roster)
+    let wf = load(label, &text, roster)?;
+    GOOD.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(path.to_path_buf(), wf.clone());
+    Ok(wf)
+}
+
+/// The workflow `name` as it last loaded in this process, for a run that finds the file
+/// broken by an edit made since (the dashboard reported it and said the old one stays).
+pub fn last_good(ws: &Workspace, name: &str) -> Option<Workflow> {
+    let name = name.trim();
+    let name = name.strip_suffix(".yaml").unwrap_or(name);
+    let path = ws.workflows_dir().join(format!("{name}.yaml"));
+    GOOD.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&path)
+        .cloned()
 }
 
 /// Parse and check, keeping what the text spelled out (for proposals).
