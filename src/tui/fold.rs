@@ -5,7 +5,7 @@
 //! the phase, questions waiting for an answer, and the facts the hint bar reads. Log lines
 //! come from `describe`, so the dashboard and headless output always say the same thing.
 
-use super::fold_lines::{event_agent, is_detail, level, summarize};
+use super::fold_lines::{event_agent, is_detail, level, summarize, summarized};
 use super::log::Level;
 use super::state::{AppState, ErrorHint, Pending, Retry};
 use crate::engine::ground::events::{Event, Stream};
@@ -26,7 +26,9 @@ pub fn event(s: &mut AppState, ev: &Event) {
     let group = s.log.next_seq();
     // A command that printed its own answer (/status, /roles, /doctor) needs no "finished"
     // line after it.
-    let echo = matches!(ev, Event::TaskFinished { ok: true, .. }) && s.reported;
+    let echo = (matches!(ev, Event::TaskFinished { ok: true, .. }) && s.reported)
+        // A finished dispatch says how it went in its one summary line.
+        || summarized(s, ev);
     match ev {
         // The sample run stops at its cycle cap on purpose: no alarm about work not done.
         Event::RunFinished { .. } if s.tutorial_running => {

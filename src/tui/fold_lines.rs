@@ -118,6 +118,12 @@ pub fn is_detail(ev: &Event) -> bool {
     ) || matches!(ev, Event::Heartbeat { silent_ms, .. } if *silent_ms < 120_000)
 }
 
+/// Whether `ev` is a failed dispatch whose summary line will say why (so the event's own
+/// "failed" line is not needed; a good one's "replied" line stays as a folded step).
+pub fn summarized(s: &AppState, ev: &Event) -> bool {
+    matches!(ev, Event::DispatchFinished { agent, ok: false, .. } if s.dispatch_lines.contains_key(agent))
+}
+
 /// The agent a dispatch step is about.
 pub fn event_agent(ev: &Event) -> Option<&str> {
     match ev {
@@ -131,9 +137,9 @@ pub fn event_agent(ev: &Event) -> Option<&str> {
     }
 }
 
-/// Keep what a dispatch's summary needs, and write the summary when it finishes well:
+/// Keep what a dispatch's summary needs, and write the summary when it finishes:
 /// `engineer · implement · shell · 1.6k tok · $0.00 · 0.1s · ok` (the commit line that
-/// follows names the files).
+/// follows names the files), or `… · failed: <reason>`, or `… · aborted by you`.
 pub fn summarize(s: &mut AppState, ev: &Event, group: u64) {
     match ev {
         Event::DispatchStarted {
@@ -166,6 +172,8 @@ pub fn summarize(s: &mut AppState, ev: &Event, group: u64) {
         Event::DispatchFinished {
             agent,
             ok,
+            error,
+            error_kind,
             elapsed_ms,
             ..
         } => {
@@ -173,21 +181,30 @@ pub fn summarize(s: &mut AppState, ev: &Event, group: u64) {
                 return;
             };
             s.last_group.insert(agent.clone(), d.group);
-            if !*ok {
-                return;
-            }
+            let outcome = match (ok, error_kind.as_deref()) {
+                (true, _) => "ok".to_string(),
+                (false, Some("cancelled")) => "aborted by you".to_string(),
+                (false, _) => format!(
+                    "failed: {}",
+                    error
+                        .as_deref()
+                        .map(str::trim)
+                        .filter(|e| !e.is_empty())
+                        .unwrap_or("unknown error")
+                ),
+            };
             let mut line = agent.to_string();
             if let Some(stage) = &d.stage {
                 line.push_str(&format!(" · {stage}"));
             }
             line.push_str(&format!(
-                " · {} · {} tok · {} · {} · ok",
+                " · {} · {} tok · {} · {} · {outcome}",
                 d.provider,
                 super::fmt::tokens(d.tokens),
                 super::fmt::usd(d.cost_micros),
                 super::fmt::seconds_ms(*elapsed_ms)
             ));
-            s.log.push_summary(Level::Info, s.tod_secs, &line, d.group);
+            s.log.push_summary(level(ev), s.tod_secs, &line, d.group);
         }
         _ => {}
     }

@@ -200,7 +200,9 @@ fn enter_on_a_dispatch_line_unfolds_only_its_steps() {
     apply(&mut s, &fixture());
     s.focus = Focus::Log;
     assert!(hint(&s).contains("j/k line · Enter steps"));
-    // k puts the cursor on the newest dispatch line (chief's supervise), Enter unfolds it.
+    // k puts the cursor on the newest dispatch line (critic's failed call), k again on
+    // chief's supervise; Enter unfolds it.
+    key(&mut s, KeyCode::Char('k'));
     key(&mut s, KeyCode::Char('k'));
     key(&mut s, KeyCode::Enter);
     let one = screen(&mut s, 120, 40);
@@ -218,4 +220,67 @@ fn enter_on_a_dispatch_line_unfolds_only_its_steps() {
     assert!(screen(&mut s, 120, 40).contains("qa: 1571 tokens in"));
     key(&mut s, KeyCode::Enter);
     assert!(!screen(&mut s, 120, 40).contains("qa: 1571 tokens in"));
+}
+
+#[test]
+fn a_failed_or_aborted_dispatch_is_one_line_with_its_reason_and_unfolds() {
+    use clk::engine::ground::events::Event;
+    let mut s = state(120, 40);
+    let started = |agent: &str| Event::DispatchStarted {
+        agent: agent.into(),
+        stage: Some("implement".into()),
+        run_id: format!("r-{agent}"),
+        provider: "claude".into(),
+        objective: "Build the slice".into(),
+        prompt_chars: 10,
+        dry_run: false,
+    };
+    let finished = |agent: &str, error: &str, kind: &str| Event::DispatchFinished {
+        agent: agent.into(),
+        run_id: format!("r-{agent}"),
+        ok: false,
+        error: Some(error.into()),
+        error_kind: Some(kind.into()),
+        response_chars: 0,
+        elapsed_ms: 2_300,
+    };
+    apply(
+        &mut s,
+        &[
+            started("qa"),
+            finished("qa", "claude CLI not found on PATH", "not_found"),
+            started("engineer"),
+            finished("engineer", "cancelled", "cancelled"),
+        ],
+    );
+    let text: Vec<String> = s.log.since(0).map(|e| e.text.to_string()).collect();
+    let failed =
+        "qa · implement · claude · 0 tok · $0.00 · 2.3s · failed: claude CLI not found on PATH";
+    let aborted = "engineer · implement · claude · 0 tok · $0.00 · 2.3s · aborted by you";
+    assert!(text.iter().any(|t| t == failed), "{text:#?}");
+    assert!(text.iter().any(|t| t == aborted), "{text:#?}");
+    assert!(
+        !text.iter().any(|t| t.contains(": failed:")),
+        "no second line for the same failure:\n{text:#?}"
+    );
+    let shown = screen(&mut s, 120, 40);
+    assert!(shown.contains(failed) && shown.contains(aborted), "{shown}");
+    assert!(!shown.contains("engineer [implement] → claude"), "{shown}");
+    // /filter error keeps the failure; its steps unfold with Enter like a good dispatch's.
+    typed_line(&mut s, "/filter error");
+    let errors = screen(&mut s, 120, 40);
+    assert!(
+        errors.contains(failed) && !errors.contains(aborted),
+        "{errors}"
+    );
+    typed_line(&mut s, "/filter");
+    s.focus = Focus::Log;
+    key(&mut s, KeyCode::Char('k'));
+    key(&mut s, KeyCode::Char('k'));
+    key(&mut s, KeyCode::Enter);
+    let open = screen(&mut s, 120, 40);
+    assert!(
+        open.contains("qa [implement] → claude: Build the slice"),
+        "{open}"
+    );
 }
