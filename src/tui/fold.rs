@@ -5,7 +5,7 @@
 //! the phase, questions waiting for an answer, and the facts the hint bar reads. Log lines
 //! come from `describe`, so the dashboard and headless output always say the same thing.
 
-use super::fold_lines::{event_agent, is_detail, level, summarize, summarized};
+use super::fold_lines::{event_agent, is_detail, level, said, summarize, summarized};
 use super::log::Level;
 use super::state::{AppState, ErrorHint, Pending, Retry};
 use crate::engine::ground::events::{Event, Stream};
@@ -84,6 +84,7 @@ pub fn event(s: &mut AppState, ev: &Event) {
         }
     }
     summarize(s, ev, group);
+    said(s, ev);
     match ev {
         Event::Report { .. } => s.reported = true,
         Event::TaskFinished { .. } => s.reported = false,

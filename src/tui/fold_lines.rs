@@ -1,5 +1,6 @@
 //! How an event lands in the dashboard's log: how loud its line is, which dispatch steps fold
-//! under a one-line summary, and that summary (`engineer · implement · shell · 1.6k tok · …`).
+//! under a one-line summary, and that summary (`engineer · implement · shell · 1.6k tok · …`);
+//! and what a done card says the call came to.
 
 use super::log::Level;
 use super::state::{AppState, DispatchLine};
@@ -205,6 +206,64 @@ pub fn summarize(s: &mut AppState, ev: &Event, group: u64) {
                 super::fmt::seconds_ms(*elapsed_ms)
             ));
             s.log.push_summary(level(ev), s.tod_secs, &line, d.group);
+        }
+        _ => {}
+    }
+}
+
+/// What an agent's last call came to, as its done card shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Said {
+    /// The commit's subject, or the reply's last line of prose.
+    pub text: String,
+    /// Inside an ACTION block (file content, not something the agent said).
+    in_action: bool,
+    committed: bool,
+}
+
+/// A line a person would call the agent's words: not a protocol line (`CONFIDENCE: 0.9`,
+/// `PROGRESS: yes`, `END_ACTION`), not a CLI's JSON event, not a code fence.
+fn is_prose(line: &str) -> bool {
+    let keyword = line.split_once(':').is_some_and(|(k, _)| {
+        !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+    });
+    !line.is_empty()
+        && !keyword
+        && line != "END_ACTION"
+        && !line.starts_with(['{', '[', '`'])
+        && line.chars().any(char::is_alphabetic)
+}
+
+/// Keep what a done card says: a new call starts empty, reply lines of prose replace each
+/// other, and a commit's subject (what changed) wins over them.
+pub fn said(s: &mut AppState, ev: &Event) {
+    match ev {
+        Event::DispatchStarted { agent, .. } => {
+            s.said.insert(agent.clone(), Said::default());
+        }
+        Event::AgentOutput {
+            agent,
+            stream: crate::engine::ground::events::Stream::Stdout,
+            line,
+            ..
+        } => {
+            let said = s.said.entry(agent.clone()).or_default();
+            let line = line.trim();
+            if line.starts_with("ACTION:") {
+                said.in_action = true;
+            } else if line == "END_ACTION" {
+                said.in_action = false;
+            } else if !said.in_action && !said.committed && is_prose(line) {
+                said.text = line.to_string();
+            }
+        }
+        Event::Committed { agent, subject, .. } => {
+            let what = subject
+                .strip_prefix(&format!("[{agent}] "))
+                .unwrap_or(subject);
+            let said = s.said.entry(agent.clone()).or_default();
+            said.text = format!("committed: {what}");
+            said.committed = true;
         }
         _ => {}
     }

@@ -478,3 +478,53 @@ fn two_stages_at_once_show_two_working_cards() {
     assert_eq!(s.status("engineer"), AgentStatus::Done);
     assert_eq!(s.status("architect"), AgentStatus::Working);
 }
+
+#[test]
+fn a_done_card_says_what_the_call_came_to_not_its_protocol_lines() {
+    let mut s = state(120, 40);
+    start(&mut s, "qa");
+    out(&mut s, "qa", r#"{"type":"system","subtype":"init"}"#);
+    out(&mut s, "qa", "All four tests pass; the greeting is right.");
+    out(&mut s, "qa", "ACTION: write");
+    out(&mut s, "qa", "PATH: notes.md");
+    out(&mut s, "qa", "CONTENT:");
+    out(&mut s, "qa", "some file text that is not what qa said");
+    out(&mut s, "qa", "END_ACTION");
+    out(&mut s, "qa", "CONFIDENCE: 0.9");
+    out(&mut s, "qa", "PROGRESS: yes");
+    finished(&mut s, "qa", None);
+    let said = card(&s, "qa");
+    assert!(said.contains("All four tests pass"), "{said}");
+    assert!(
+        !said.contains("CONFIDENCE") && !said.contains("PROGRESS"),
+        "{said}"
+    );
+    // A call that committed says what changed, as the commit's subject does.
+    start(&mut s, "engineer");
+    out(&mut s, "engineer", "I added hello().");
+    ev(
+        &mut s,
+        Event::Committed {
+            agent: "engineer".into(),
+            sha: "abc1234def".into(),
+            subject: "[engineer] update greeter.py".into(),
+            files: vec!["greeter.py".into()],
+        },
+    );
+    out(&mut s, "engineer", "CONFIDENCE: 0.9");
+    finished(&mut s, "engineer", None);
+    let committed = card(&s, "engineer");
+    assert!(
+        committed.contains("committed: update greeter.py"),
+        "{committed}"
+    );
+    // The next call starts afresh.
+    start(&mut s, "engineer");
+    out(&mut s, "engineer", "PROGRESS: no");
+    finished(&mut s, "engineer", None);
+    let quiet = card(&s, "engineer");
+    assert!(
+        !quiet.contains("committed") && !quiet.contains("PROGRESS"),
+        "{quiet}"
+    );
+}
