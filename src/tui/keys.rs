@@ -189,7 +189,17 @@ fn submit(s: &mut AppState) -> Vec<Effect> {
         Ok(Slash::Quit) => quit(s),
         Ok(Slash::Tasks) => super::tasks::open(s),
         Ok(Slash::Filter(word)) => {
-            let filter = word.as_deref().map(super::log::Filter::parse);
+            let filter = word.as_deref().map(|w| {
+                // An agent's name keeps that agent's lines (not "engineering" for "engineer").
+                match s
+                    .cards
+                    .iter()
+                    .find(|c| c.name.eq_ignore_ascii_case(w.trim()))
+                {
+                    Some(c) => super::log::Filter::Agent(c.name.to_lowercase()),
+                    None => super::log::Filter::parse(w),
+                }
+            });
             s.log.set_filter(filter);
             Vec::new()
         }

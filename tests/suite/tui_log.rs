@@ -60,7 +60,7 @@ fn the_log_filters_by_text_agent_or_level_and_says_so_in_its_title() {
     assert!(key(&mut s, KeyCode::Enter).is_empty());
     let shown = screen(&mut s, 80, 24);
     assert!(
-        shown.contains("only \"critic\" · /filter shows all"),
+        shown.contains("only agent critic · /filter shows all"),
         "{shown}"
     );
     let log_rows: Vec<&str> = shown
@@ -76,6 +76,26 @@ fn the_log_filters_by_text_agent_or_level_and_says_so_in_its_title() {
         "{shown}"
     );
     assert_snapshot!("filtered_log_80x24", shown);
+    // An agent's name keeps its lines, not every line with the name inside a longer word.
+    typed_line(&mut s, "/filter engineer");
+    let kept: Vec<String> = s
+        .log
+        .since(0)
+        .filter(|e| s.log.filter().is_some_and(|f| f.keeps(e)))
+        .map(|e| e.text.to_string())
+        .collect();
+    assert!(
+        kept.iter()
+            .any(|t| t.starts_with("engineer · implement · shell")),
+        "{kept:#?}"
+    );
+    assert!(
+        !kept.iter().any(|t| t.contains("started (ralph)")),
+        "engineering/refine is ralph's stage:\n{kept:#?}"
+    );
+    // Any other word is a text: part of a word matches.
+    typed_line(&mut s, "/filter engineering/ref");
+    assert!(screen(&mut s, 80, 24).contains("stage engineering/refine started (ralph)"));
     typed_line(&mut s, "/filter warn");
     assert_snapshot!("filtered_log_warn_120x40", screen(&mut s, 120, 40));
     typed_line(&mut s, "/filter");
