@@ -188,7 +188,7 @@ fn the_help_scrolls_on_a_tiny_terminal() {
     let top = screen(&mut s, 40, 12);
     assert!(top.contains("↑/↓ scroll"), "{top}");
     assert!(!top.contains("baseline team"), "{top}");
-    for _ in 0..60 {
+    for _ in 0..200 {
         key(&mut s, KeyCode::Down);
     }
     assert!(s.help_open, "arrows scroll, they do not close");
@@ -197,6 +197,34 @@ fn the_help_scrolls_on_a_tiny_terminal() {
         bottom.contains("baseline"),
         "the last lines are reachable:\n{bottom}"
     );
+    // Scrolled through from the top, every command's whole help is there: nothing is cut.
+    key(&mut s, KeyCode::Char('x'));
+    s.help_open = true;
+    let mut seen = String::new();
+    for _ in 0..120 {
+        // The box's inside: between its borders, the words without the spaces of the wrap.
+        for row in screen(&mut s, 40, 12).lines().skip(1) {
+            if let (Some(a), Some(b)) = (row.find('│'), row.rfind('│'))
+                && a < b
+            {
+                seen.extend(
+                    row[a + '│'.len_utf8()..b]
+                        .chars()
+                        .filter(|c| !c.is_whitespace()),
+                );
+            }
+        }
+        key(&mut s, KeyCode::Down);
+    }
+    let squeeze = |t: &str| t.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    for c in clk::engine::ground::slash::COMMANDS {
+        assert!(
+            seen.contains(&squeeze(c.help)) && seen.contains(&squeeze(c.usage)),
+            "{} is cut:\n{seen}",
+            c.name
+        );
+    }
+    assert!(seen.contains(&squeeze("the first message is the idea.")));
     assert_snapshot!("help_40x12_top", top);
     assert_snapshot!("help_40x12_bottom", bottom);
     key(&mut s, KeyCode::Char('x'));
