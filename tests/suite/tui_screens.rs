@@ -378,3 +378,25 @@ fn worktree_branch_in_the_title_and_a_waiting_merge_in_the_hint() {
     let hint = widget(100, 2, |a, b| hint_bar::render(&s, a, b));
     assert_snapshot!(format!("{running}\n{title}\n{hint}"));
 }
+
+#[test]
+fn the_welcome_fits_its_two_rows_at_80_columns() {
+    for setup_needed in [false, true] {
+        let mut s = state(80, 24);
+        s.setup_needed = setup_needed;
+        let shown = screen(&mut s, 80, 24);
+        let banner: String = shown.lines().skip(1).take(2).collect();
+        assert!(
+            banner.contains("Welcome to clk.") && banner.contains("/help lists"),
+            "the banner is cut (setup_needed {setup_needed}):\n{shown}"
+        );
+        assert!(
+            banner
+                .trim_end()
+                .trim_end_matches('"')
+                .trim_end()
+                .ends_with('.'),
+            "{shown}"
+        );
+    }
+}
