@@ -400,3 +400,22 @@ fn the_welcome_fits_its_two_rows_at_80_columns() {
         );
     }
 }
+
+#[test]
+fn at_80_columns_a_run_on_its_branch_keeps_the_totals_in_the_title() {
+    let mut s = state(80, 24);
+    s.project = "a-project-with-a-rather-long-name".into();
+    apply(&mut s, &fixture());
+    update(
+        &mut s,
+        Msg::Engine(Event::WorktreeCreated {
+            run_id: "20260101T120000000-42".into(),
+            branch: "clk/20260101T120000000-42".into(),
+            path: "/p/.git/clk/worktrees/20260101T120000000-42".into(),
+        }),
+    );
+    let title = widget(80, 1, |a, b| title_bar::render(&s, a, b));
+    for part in ["tok 8.4k", "$0.00", "files 1", "clk · a-project"] {
+        assert!(title.contains(part), "{part} is missing: {title}");
+    }
+}
