@@ -193,6 +193,14 @@ fn the_help_scrolls_on_a_tiny_terminal() {
     }
     assert!(s.help_open, "arrows scroll, they do not close");
     let bottom = screen(&mut s, 40, 12);
+    // At the end, one ↑ moves at once (the scroll stops at the last line).
+    key(&mut s, KeyCode::Up);
+    assert_ne!(
+        screen(&mut s, 40, 12),
+        bottom,
+        "↑ moves right after the end"
+    );
+    key(&mut s, KeyCode::Down);
     assert!(
         bottom.contains("baseline"),
         "the last lines are reachable:\n{bottom}"

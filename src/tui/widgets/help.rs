@@ -69,11 +69,24 @@ pub fn lines(s: &AppState, width: usize) -> Vec<Line<'static>> {
     out
 }
 
-pub fn render(s: &AppState, screen: Rect, buf: &mut Buffer) {
+/// The help's box on `screen`.
+fn area(s: &AppState, screen: Rect) -> Rect {
     let want_w = 84.min(screen.width.saturating_sub(2)).max(10);
     let want_h =
         (lines(s, usize::from(want_w.saturating_sub(2))).len() as u16 + 2).min(screen.height);
-    let area = centered(screen, want_w, want_h);
+    centered(screen, want_w, want_h)
+}
+
+/// The furthest the help scrolls on the current screen (its last line at the bottom), so
+/// ↑ after many ↓ moves at once.
+pub fn max_scroll(s: &AppState) -> usize {
+    let area = area(s, Rect::new(0, 0, s.width, s.height));
+    let all = lines(s, usize::from(area.width.saturating_sub(2))).len();
+    all.saturating_sub(usize::from(area.height.saturating_sub(2)))
+}
+
+pub fn render(s: &AppState, screen: Rect, buf: &mut Buffer) {
+    let area = area(s, screen);
     if area.width < 6 || area.height < 3 {
         return;
     }
