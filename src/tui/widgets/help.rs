@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
 use crate::engine::ground::slash::COMMANDS;
-use crate::tui::app::AppState;
+use crate::tui::state::AppState;
 use crate::tui::fmt;
 use crate::tui::layout::centered;
 
