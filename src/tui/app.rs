@@ -30,11 +30,18 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Effect> {
         }
         Msg::Engine(ev) => {
             super::fold::event(s, &ev);
-            s.told
+            let mut fx: Vec<Effect> = s
+                .told
                 .event(&ev)
                 .map(|n| Effect::Notify(n.text))
                 .into_iter()
-                .collect()
+                .collect();
+            if let crate::engine::ground::events::Event::Report { topic, lines } = &ev
+                && topic == "undo"
+            {
+                fx.extend(super::nav::undo_preview(s, lines));
+            }
+            fx
         }
         Msg::Lagged { missed, snapshot } => {
             s.run = *snapshot;

@@ -5,198 +5,11 @@
 //! the phase, questions waiting for an answer, and the facts the hint bar reads. Log lines
 //! come from `describe`, so the dashboard and headless output always say the same thing.
 
+use super::fold_lines::{event_agent, is_detail, level, said, summarize, summarized};
 use super::log::Level;
-use super::state::{AppState, DispatchLine, ErrorHint, Pending, Retry};
-use crate::engine::ground::events::{Decision, Event, Stream};
+use super::state::{AppState, ErrorHint, Pending, Retry};
+use crate::engine::ground::events::{Event, Stream};
 use crate::engine::ground::state::describe;
-
-/// How loud an event's log line is.
-fn level(ev: &Event) -> Level {
-    match ev {
-        Event::DispatchFinished {
-            ok: false,
-            error_kind,
-            ..
-        } => {
-            if error_kind.as_deref() == Some("cancelled") {
-                Level::Warn
-            } else {
-                Level::Error
-            }
-        }
-        Event::TaskFinished { ok: false, .. } | Event::StageFinished { ok: false, .. } => {
-            Level::Error
-        }
-        Event::RunFinished { outcome, .. } => match outcome.as_str() {
-            "done" | "dry_run" => Level::Info,
-            _ => Level::Warn,
-        },
-        Event::Action { decision, .. } => match decision {
-            Decision::Applied => Level::Info,
-            Decision::Skipped | Decision::Rejected => Level::Warn,
-        },
-        Event::Heartbeat { silent_ms, .. } if *silent_ms >= 120_000 => Level::Warn,
-        Event::ProviderSwitched { usable: false, .. } => Level::Warn,
-        Event::TutorialFinished { ok: false, .. } => Level::Warn,
-        Event::BudgetStopped { .. } => Level::Error,
-        Event::Gauntlet { ok: false, .. } => Level::Warn,
-        Event::BudgetReached { .. }
-        | Event::BudgetOverrideApproved { .. }
-        | Event::Warning { .. }
-        | Event::BatchWarning { .. }
-        | Event::MalformedBlock { .. }
-        | Event::ProviderRetry { .. }
-        | Event::ChangesUndone { .. }
-        | Event::UserChangesKept { .. }
-        | Event::ConfirmRequested { .. }
-        | Event::QualityRetry { .. }
-        | Event::ReplyRefused { .. }
-        | Event::StageRetry { .. }
-        | Event::MergeWaiting { .. }
-        | Event::SettingsRejected { .. }
-        | Event::RunLeftover { .. }
-        | Event::Delegated {
-            dispatched: false, ..
-        } => Level::Warn,
-        Event::WorkspaceInitialized { .. }
-        | Event::SettingsReloaded { .. }
-        | Event::FilesChanging { .. }
-        | Event::IdeaCaptured { .. }
-        | Event::DispatchStarted { .. }
-        | Event::ProcessStarted { .. }
-        | Event::AgentOutput { .. }
-        | Event::DispatchFinished { ok: true, .. }
-        | Event::UsageRecorded { .. }
-        | Event::CommandStarted { .. }
-        | Event::CommandFinished { .. }
-        | Event::DoneRequested { .. }
-        | Event::PostAdded { .. }
-        | Event::Committed { .. }
-        | Event::RoleDecided { .. }
-        | Event::WorkflowProposed { .. }
-        | Event::StageStarted { .. }
-        | Event::ValidationRan { .. }
-        | Event::StageFinished { ok: true, .. }
-        | Event::CycleFinished { .. }
-        | Event::DoneGate { .. }
-        | Event::ConfirmAnswered { .. }
-        | Event::Report { .. }
-        | Event::Heartbeat { .. }
-        | Event::StopRequested
-        | Event::Queued { .. }
-        | Event::QueueStarted { .. }
-        | Event::QueueDropped { .. }
-        | Event::ProviderSwitched { usable: true, .. }
-        | Event::Undone { .. }
-        | Event::TutorialFinished { ok: true, .. }
-        | Event::TaskFinished { ok: true, .. }
-        | Event::ConsensusStarted { .. }
-        | Event::ConsensusSampleFinished { .. }
-        | Event::ConsensusCoalesced { .. }
-        | Event::RefineRound { .. }
-        | Event::CheckpointVerdict { .. }
-        | Event::LoopSteered { .. }
-        | Event::TodosUpdated { .. }
-        | Event::Delegated {
-            dispatched: true, ..
-        }
-        | Event::MissionStep { .. }
-        | Event::Gauntlet { ok: true, .. }
-        | Event::WorktreeCreated { .. }
-        | Event::WorktreeRemoved { .. }
-        | Event::MergeDone { .. } => Level::Info,
-    }
-}
-
-/// A step inside a dispatch, folded under its summary line unless the log is verbose.
-fn is_detail(ev: &Event) -> bool {
-    matches!(
-        ev,
-        Event::DispatchStarted { .. }
-            | Event::ProcessStarted { .. }
-            | Event::UsageRecorded { .. }
-            | Event::DispatchFinished { ok: true, .. }
-            | Event::Action {
-                decision: Decision::Applied,
-                ..
-            }
-    ) || matches!(ev, Event::Heartbeat { silent_ms, .. } if *silent_ms < 120_000)
-}
-
-/// The agent a dispatch step is about.
-fn event_agent(ev: &Event) -> Option<&str> {
-    match ev {
-        Event::DispatchStarted { agent, .. }
-        | Event::ProcessStarted { agent, .. }
-        | Event::UsageRecorded { agent, .. }
-        | Event::DispatchFinished { agent, .. }
-        | Event::Action { agent, .. }
-        | Event::Heartbeat { agent, .. } => Some(agent),
-        _ => None,
-    }
-}
-
-/// Keep what a dispatch's summary needs, and write the summary when it finishes well:
-/// `engineer · implement · shell · 1.6k tok · $0.00 · 0.1s · ok` (the commit line that
-/// follows names the files).
-fn summarize(s: &mut AppState, ev: &Event, group: u64) {
-    match ev {
-        Event::DispatchStarted {
-            agent,
-            stage,
-            provider,
-            ..
-        } => {
-            s.dispatch_lines.insert(
-                agent.clone(),
-                DispatchLine {
-                    group,
-                    stage: stage.clone(),
-                    provider: provider.clone(),
-                    ..DispatchLine::default()
-                },
-            );
-        }
-        Event::UsageRecorded {
-            agent,
-            usage,
-            cost_micros,
-            ..
-        } => {
-            if let Some(d) = s.dispatch_lines.get_mut(agent) {
-                d.tokens += usage.input_tokens + usage.output_tokens;
-                d.cost_micros += cost_micros;
-            }
-        }
-        Event::DispatchFinished {
-            agent,
-            ok,
-            elapsed_ms,
-            ..
-        } => {
-            let Some(d) = s.dispatch_lines.remove(agent) else {
-                return;
-            };
-            s.last_group.insert(agent.clone(), d.group);
-            if !*ok {
-                return;
-            }
-            let mut line = agent.to_string();
-            if let Some(stage) = &d.stage {
-                line.push_str(&format!(" · {stage}"));
-            }
-            line.push_str(&format!(
-                " · {} · {} tok · {} · {} · ok",
-                d.provider,
-                super::fmt::tokens(d.tokens),
-                super::fmt::usd(d.cost_micros),
-                super::fmt::seconds_ms(*elapsed_ms)
-            ));
-            s.log.push_summary(Level::Info, s.tod_secs, &line, d.group);
-        }
-        _ => {}
-    }
-}
 
 /// Fold `ev` into `s`.
 pub fn event(s: &mut AppState, ev: &Event) {
@@ -213,7 +26,9 @@ pub fn event(s: &mut AppState, ev: &Event) {
     let group = s.log.next_seq();
     // A command that printed its own answer (/status, /roles, /doctor) needs no "finished"
     // line after it.
-    let echo = matches!(ev, Event::TaskFinished { ok: true, .. }) && s.reported;
+    let echo = (matches!(ev, Event::TaskFinished { ok: true, .. }) && s.reported)
+        // A finished dispatch says how it went in its one summary line.
+        || summarized(s, ev);
     match ev {
         // The sample run stops at its cycle cap on purpose: no alarm about work not done.
         Event::RunFinished { .. } if s.tutorial_running => {
@@ -269,6 +84,7 @@ pub fn event(s: &mut AppState, ev: &Event) {
         }
     }
     summarize(s, ev, group);
+    said(s, ev);
     match ev {
         Event::Report { .. } => s.reported = true,
         Event::TaskFinished { .. } => s.reported = false,

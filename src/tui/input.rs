@@ -62,6 +62,18 @@ impl Words {
                 w.extend(self.agents.iter().cloned());
                 w
             }
+            "/gauntlet" => fixed(&["on", "off", "quick", "standard", "rigorous", "status"]),
+            "/mission" => fixed(&["resume"]),
+            "/install" => crate::engine::session::install::names()
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            c if c
+                .strip_prefix("/install ")
+                .is_some_and(|n| crate::engine::session::install::find(n).is_ok()) =>
+            {
+                fixed(&["confirm"])
+            }
             "/filter" => {
                 let mut w: Vec<String> = fixed(&["warn", "error"]);
                 w.extend(self.agents.iter().cloned());
@@ -382,5 +394,18 @@ mod tests {
         b.set_text("/task resume ");
         assert!(b.complete(&w).is_empty());
         assert_eq!(b.text(), "/task resume ");
+        // Every command whose help names its words completes them.
+        b.set_text("/gauntlet r");
+        b.complete(&w);
+        assert_eq!(b.text(), "/gauntlet rigorous ");
+        b.set_text("/mission r");
+        b.complete(&w);
+        assert_eq!(b.text(), "/mission resume ");
+        let tool = crate::engine::session::install::names()[0];
+        b.set_text(&format!("/install {tool}"));
+        b.complete(&w);
+        assert_eq!(b.text(), format!("/install {tool} "));
+        b.complete(&w);
+        assert_eq!(b.text(), format!("/install {tool} confirm "));
     }
 }

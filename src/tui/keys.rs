@@ -44,9 +44,19 @@ pub(crate) fn on_key(s: &mut AppState, key: KeyEvent) -> Vec<Effect> {
         // The help scrolls on a small screen; any other key closes it.
         match key.code {
             KeyCode::Up | KeyCode::Char('k') => s.help_scroll = s.help_scroll.saturating_sub(1),
-            KeyCode::Down | KeyCode::Char('j') => s.help_scroll = s.help_scroll.saturating_add(1),
+            KeyCode::Down | KeyCode::Char('j') => {
+                s.help_scroll = s
+                    .help_scroll
+                    .saturating_add(1)
+                    .min(super::widgets::help::max_scroll(s))
+            }
             KeyCode::PageUp => s.help_scroll = s.help_scroll.saturating_sub(10),
-            KeyCode::PageDown => s.help_scroll = s.help_scroll.saturating_add(10),
+            KeyCode::PageDown => {
+                s.help_scroll = s
+                    .help_scroll
+                    .saturating_add(10)
+                    .min(super::widgets::help::max_scroll(s))
+            }
             _ => {
                 s.help_open = false;
                 s.help_scroll = 0;
@@ -189,7 +199,17 @@ fn submit(s: &mut AppState) -> Vec<Effect> {
         Ok(Slash::Quit) => quit(s),
         Ok(Slash::Tasks) => super::tasks::open(s),
         Ok(Slash::Filter(word)) => {
-            let filter = word.as_deref().map(super::log::Filter::parse);
+            let filter = word.as_deref().map(|w| {
+                // An agent's name keeps that agent's lines (not "engineering" for "engineer").
+                match s
+                    .cards
+                    .iter()
+                    .find(|c| c.name.eq_ignore_ascii_case(w.trim()))
+                {
+                    Some(c) => super::log::Filter::Agent(c.name.to_lowercase()),
+                    None => super::log::Filter::parse(w),
+                }
+            });
             s.log.set_filter(filter);
             Vec::new()
         }

@@ -196,6 +196,12 @@ fn diff(root: &Path, req: Request) -> Loaded {
     let Some(repo) = git::open(root) else {
         return note(req, "this project has no git repository");
     };
+    if req.agent == super::nav::UNDO_MERGE {
+        return match show::last_move_diff(&repo) {
+            Ok(d) => diff_lines(req, "the merge /undo takes back".into(), d),
+            Err(e) => note(req, &format!("cannot show the merge: {e}")),
+        };
+    }
     let sha = req
         .sha
         .clone()

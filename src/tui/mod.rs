@@ -11,6 +11,7 @@ pub mod app;
 pub mod event_loop;
 pub mod fmt;
 pub mod fold;
+pub mod fold_lines;
 pub mod hint;
 pub mod input;
 pub mod keymap;

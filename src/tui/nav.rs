@@ -72,6 +72,41 @@ pub fn open(s: &mut AppState, kind: ViewKind, agent: &str) -> Vec<Effect> {
     vec![Effect::Load(request)]
 }
 
+/// The diff view's name for the merge `/undo` would take back.
+pub const UNDO_MERGE: &str = "/undo merge";
+
+/// `/undo`'s preview names the commit it would take back: show that commit's diff, so what
+/// would be undone is seen and not only its file names (Esc goes back to the log).
+pub fn undo_preview(s: &mut AppState, lines: &[String]) -> Vec<Effect> {
+    let sha = lines
+        .first()
+        .and_then(|l| l.strip_prefix("Last clk commit: "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .filter(|sha| sha.len() >= 7 && sha.chars().all(|c| c.is_ascii_hexdigit()));
+    let Some(sha) = sha else {
+        return Vec::new();
+    };
+    // Never over a view the user is reading or a question on screen.
+    if s.view.is_some() || !s.pending.is_empty() || s.help_open {
+        return Vec::new();
+    }
+    // A merge clk made is taken back as a whole: its diff is the branch's whole move.
+    let merge = lines.first().is_some_and(|l| {
+        l.contains(&format!(
+            "(by {}",
+            crate::engine::store::git::merge::MERGE_AUTHOR
+        ))
+    });
+    let request = Request {
+        kind: ViewKind::Diff,
+        agent: if merge { UNDO_MERGE } else { "/undo" }.to_string(),
+        index: 0,
+        sha: Some(sha.to_string()),
+    };
+    s.view = Some(View::new(request.clone()));
+    vec![Effect::Load(request)]
+}
+
 fn card(s: &mut AppState, act: Act) -> Vec<Effect> {
     let Focus::Card(i) = s.focus else {
         return Vec::new();

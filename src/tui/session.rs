@@ -114,19 +114,34 @@ fn display_rel(ws: &Workspace, p: &Path) -> String {
         .unwrap_or_else(|_| p.display().to_string())
 }
 
-/// Lines of the last session shown when the dashboard starts.
+/// Lines of earlier sessions shown when the dashboard starts.
 pub const PREVIOUS_TAIL: usize = 12;
 
-/// The last `n` lines of the newest session in `.clk/logs/session.log`, as (level, time of
-/// day, text); empty when there was none.
+/// How much of the end of `.clk/logs/session.log` is read for the tail: far more than
+/// [`PREVIOUS_TAIL`] lines, and never the whole of a long history.
+const TAIL_BYTES: u64 = 256 * 1024;
+
+/// The last `n` lines of `.clk/logs/session.log`, as (level, time of day, text); empty when
+/// there was none. They reach back past the newest session when it was short (a start and a
+/// `/quit` says nothing about where the work stands).
 pub fn previous_tail(ws: &Workspace, n: usize) -> Vec<(Level, u32, String)> {
-    let Ok(text) = std::fs::read_to_string(ws.logs_dir().join("session.log")) else {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = File::open(ws.logs_dir().join("session.log")) else {
         return Vec::new();
     };
-    let last = text
-        .rfind("=== session start")
-        .map_or(text.as_str(), |i| &text[i..]);
-    let mut lines: Vec<(Level, u32, String)> = last.lines().filter_map(parse_line).collect();
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let from = len.saturating_sub(TAIL_BYTES);
+    let mut bytes = Vec::new();
+    if file.seek(SeekFrom::Start(from)).is_err() || file.read_to_end(&mut bytes).is_err() {
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    // Read from the middle of the file, the first line is likely cut: skip it.
+    let text = match (from > 0, text.split_once('\n')) {
+        (true, Some((_, rest))) => rest,
+        _ => &text,
+    };
+    let mut lines: Vec<(Level, u32, String)> = text.lines().filter_map(parse_line).collect();
     let skip = lines.len().saturating_sub(n);
     lines.drain(..skip);
     lines
@@ -305,6 +320,38 @@ mod tests {
         let tail = previous_tail(&ws, 1);
         assert_eq!(tail, vec![(Level::Warn, 62, "two".to_string())]);
         assert_eq!(previous_tail(&ws, 9).len(), 2);
+        // A short session after it (a start and a /quit): the tail reaches back to the work.
+        let mut log = Log::default();
+        let m = SessionLog::open(&ws);
+        log.push(Level::User, 70, "> /quit");
+        m.close(&log);
+        assert_eq!(
+            previous_tail(&ws, 3),
+            vec![
+                (Level::Info, 61, "one".to_string()),
+                (Level::Warn, 62, "two".to_string()),
+                (Level::User, 70, "> /quit".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_tail_of_a_long_log_is_read_from_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::new(dir.path());
+        std::fs::create_dir_all(ws.logs_dir()).unwrap();
+        let mut text = String::new();
+        for i in 0..20_000u32 {
+            text.push_str(&format!(
+                "00:00:{:02} [INFO] line {i} {}\n",
+                i % 60,
+                "x".repeat(20)
+            ));
+        }
+        std::fs::write(ws.logs_dir().join("session.log"), &text).unwrap();
+        let tail = previous_tail(&ws, 2);
+        assert_eq!(tail.len(), 2);
+        assert!(tail[1].2.starts_with("line 19999 "), "{tail:?}");
     }
 
     #[test]

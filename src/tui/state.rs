@@ -189,6 +189,9 @@ pub struct AppState {
     pub agent_spend: BTreeMap<String, (u64, u64)>,
     /// Lines and bytes of standard output in each working agent's current dispatch.
     pub reply_flow: BTreeMap<String, (u32, u64)>,
+    /// What each agent's last call came to, for its done card: the commit's subject, else
+    /// the reply's last line of prose (`fold_lines::said`).
+    pub said: BTreeMap<String, crate::tui::fold_lines::Said>,
     pub width: u16,
     pub height: u16,
     pub frame: u64,
@@ -254,6 +257,7 @@ impl AppState {
             aborted_agents: BTreeSet::new(),
             agent_spend: BTreeMap::new(),
             reply_flow: BTreeMap::new(),
+            said: BTreeMap::new(),
             width: init.width,
             height: init.height,
             frame: 0,

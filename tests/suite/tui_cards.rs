@@ -188,15 +188,51 @@ fn the_help_scrolls_on_a_tiny_terminal() {
     let top = screen(&mut s, 40, 12);
     assert!(top.contains("↑/↓ scroll"), "{top}");
     assert!(!top.contains("baseline team"), "{top}");
-    for _ in 0..60 {
+    for _ in 0..200 {
         key(&mut s, KeyCode::Down);
     }
     assert!(s.help_open, "arrows scroll, they do not close");
     let bottom = screen(&mut s, 40, 12);
+    // At the end, one ↑ moves at once (the scroll stops at the last line).
+    key(&mut s, KeyCode::Up);
+    assert_ne!(
+        screen(&mut s, 40, 12),
+        bottom,
+        "↑ moves right after the end"
+    );
+    key(&mut s, KeyCode::Down);
     assert!(
         bottom.contains("baseline"),
         "the last lines are reachable:\n{bottom}"
     );
+    // Scrolled through from the top, every command's whole help is there: nothing is cut.
+    key(&mut s, KeyCode::Char('x'));
+    s.help_open = true;
+    let mut seen = String::new();
+    for _ in 0..120 {
+        // The box's inside: between its borders, the words without the spaces of the wrap.
+        for row in screen(&mut s, 40, 12).lines().skip(1) {
+            if let (Some(a), Some(b)) = (row.find('│'), row.rfind('│'))
+                && a < b
+            {
+                seen.extend(
+                    row[a + '│'.len_utf8()..b]
+                        .chars()
+                        .filter(|c| !c.is_whitespace()),
+                );
+            }
+        }
+        key(&mut s, KeyCode::Down);
+    }
+    let squeeze = |t: &str| t.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    for c in clk::engine::ground::slash::COMMANDS {
+        assert!(
+            seen.contains(&squeeze(c.help)) && seen.contains(&squeeze(c.usage)),
+            "{} is cut:\n{seen}",
+            c.name
+        );
+    }
+    assert!(seen.contains(&squeeze("the first message is the idea.")));
     assert_snapshot!("help_40x12_top", top);
     assert_snapshot!("help_40x12_bottom", bottom);
     key(&mut s, KeyCode::Char('x'));
@@ -477,4 +513,54 @@ fn two_stages_at_once_show_two_working_cards() {
     use clk::engine::ground::state::AgentStatus;
     assert_eq!(s.status("engineer"), AgentStatus::Done);
     assert_eq!(s.status("architect"), AgentStatus::Working);
+}
+
+#[test]
+fn a_done_card_says_what_the_call_came_to_not_its_protocol_lines() {
+    let mut s = state(120, 40);
+    start(&mut s, "qa");
+    out(&mut s, "qa", r#"{"type":"system","subtype":"init"}"#);
+    out(&mut s, "qa", "All four tests pass; the greeting is right.");
+    out(&mut s, "qa", "ACTION: write");
+    out(&mut s, "qa", "PATH: notes.md");
+    out(&mut s, "qa", "CONTENT:");
+    out(&mut s, "qa", "some file text that is not what qa said");
+    out(&mut s, "qa", "END_ACTION");
+    out(&mut s, "qa", "CONFIDENCE: 0.9");
+    out(&mut s, "qa", "PROGRESS: yes");
+    finished(&mut s, "qa", None);
+    let said = card(&s, "qa");
+    assert!(said.contains("All four tests pass"), "{said}");
+    assert!(
+        !said.contains("CONFIDENCE") && !said.contains("PROGRESS"),
+        "{said}"
+    );
+    // A call that committed says what changed, as the commit's subject does.
+    start(&mut s, "engineer");
+    out(&mut s, "engineer", "I added hello().");
+    ev(
+        &mut s,
+        Event::Committed {
+            agent: "engineer".into(),
+            sha: "abc1234def".into(),
+            subject: "[engineer] update greeter.py".into(),
+            files: vec!["greeter.py".into()],
+        },
+    );
+    out(&mut s, "engineer", "CONFIDENCE: 0.9");
+    finished(&mut s, "engineer", None);
+    let committed = card(&s, "engineer");
+    assert!(
+        committed.contains("committed: update greeter.py"),
+        "{committed}"
+    );
+    // The next call starts afresh.
+    start(&mut s, "engineer");
+    out(&mut s, "engineer", "PROGRESS: no");
+    finished(&mut s, "engineer", None);
+    let quiet = card(&s, "engineer");
+    assert!(
+        !quiet.contains("committed") && !quiet.contains("PROGRESS"),
+        "{quiet}"
+    );
 }

@@ -393,3 +393,63 @@ fn the_driver_reads_the_newest_records_first_with_the_full_reply() {
         text(&nodiff)
     );
 }
+
+#[test]
+fn undo_opens_the_diff_of_what_it_would_take_back() {
+    use clk::engine::ground::events::Event;
+    let report = |first: &str| Event::Report {
+        topic: "undo".into(),
+        lines: vec![
+            first.into(),
+            "  added greeter.py".into(),
+            "Type /undo confirm to revert it with a new commit.".into(),
+        ],
+    };
+    let mut s = state(80, 24);
+    let fx = update(
+        &mut s,
+        Msg::Engine(report(
+            "Last clk commit: 3710e47 [engineer] update greeter.py (by engineer, 2 min ago)",
+        )),
+    );
+    let [Effect::Load(req)] = fx.as_slice() else {
+        panic!("the commit's diff is read: {fx:?}")
+    };
+    assert_eq!(req.kind, ViewKind::Diff);
+    assert_eq!(req.sha.as_deref(), Some("3710e47"));
+    assert_eq!(req.agent, "/undo");
+    // A merge clk made is shown as a whole.
+    key(&mut s, KeyCode::Esc);
+    let fx = update(
+        &mut s,
+        Msg::Engine(report(
+            "Last clk commit: 3710e47 clk/20261207T0833-1: fast-forward (by clk-merge, 5 min ago)",
+        )),
+    );
+    let [Effect::Load(req)] = fx.as_slice() else {
+        panic!("the merge's diff is read: {fx:?}")
+    };
+    assert_eq!(req.agent, clk::tui::nav::UNDO_MERGE);
+    // Nothing to undo, or a view already open: nothing opens.
+    let mut idle = state(80, 24);
+    assert!(
+        update(
+            &mut idle,
+            Msg::Engine(Event::Report {
+                topic: "undo".into(),
+                lines: vec!["There is no clk commit to undo.".into()],
+            })
+        )
+        .is_empty()
+    );
+    assert!(
+        update(
+            &mut s,
+            Msg::Engine(report(
+                "Last clk commit: 3710e47 [engineer] update greeter.py (by engineer, 2 min ago)"
+            ))
+        )
+        .is_empty(),
+        "not over a view the user reads"
+    );
+}

@@ -60,7 +60,7 @@ fn the_log_filters_by_text_agent_or_level_and_says_so_in_its_title() {
     assert!(key(&mut s, KeyCode::Enter).is_empty());
     let shown = screen(&mut s, 80, 24);
     assert!(
-        shown.contains("only \"critic\" · /filter shows all"),
+        shown.contains("only agent critic · /filter shows all"),
         "{shown}"
     );
     let log_rows: Vec<&str> = shown
@@ -76,6 +76,26 @@ fn the_log_filters_by_text_agent_or_level_and_says_so_in_its_title() {
         "{shown}"
     );
     assert_snapshot!("filtered_log_80x24", shown);
+    // An agent's name keeps its lines, not every line with the name inside a longer word.
+    typed_line(&mut s, "/filter engineer");
+    let kept: Vec<String> = s
+        .log
+        .since(0)
+        .filter(|e| s.log.filter().is_some_and(|f| f.keeps(e)))
+        .map(|e| e.text.to_string())
+        .collect();
+    assert!(
+        kept.iter()
+            .any(|t| t.starts_with("engineer · implement · shell")),
+        "{kept:#?}"
+    );
+    assert!(
+        !kept.iter().any(|t| t.contains("started (ralph)")),
+        "engineering/refine is ralph's stage:\n{kept:#?}"
+    );
+    // Any other word is a text: part of a word matches.
+    typed_line(&mut s, "/filter engineering/ref");
+    assert!(screen(&mut s, 80, 24).contains("stage engineering/refine started (ralph)"));
     typed_line(&mut s, "/filter warn");
     assert_snapshot!("filtered_log_warn_120x40", screen(&mut s, 120, 40));
     typed_line(&mut s, "/filter");
@@ -200,7 +220,9 @@ fn enter_on_a_dispatch_line_unfolds_only_its_steps() {
     apply(&mut s, &fixture());
     s.focus = Focus::Log;
     assert!(hint(&s).contains("j/k line · Enter steps"));
-    // k puts the cursor on the newest dispatch line (chief's supervise), Enter unfolds it.
+    // k puts the cursor on the newest dispatch line (critic's failed call), k again on
+    // chief's supervise; Enter unfolds it.
+    key(&mut s, KeyCode::Char('k'));
     key(&mut s, KeyCode::Char('k'));
     key(&mut s, KeyCode::Enter);
     let one = screen(&mut s, 120, 40);
@@ -218,4 +240,67 @@ fn enter_on_a_dispatch_line_unfolds_only_its_steps() {
     assert!(screen(&mut s, 120, 40).contains("qa: 1571 tokens in"));
     key(&mut s, KeyCode::Enter);
     assert!(!screen(&mut s, 120, 40).contains("qa: 1571 tokens in"));
+}
+
+#[test]
+fn a_failed_or_aborted_dispatch_is_one_line_with_its_reason_and_unfolds() {
+    use clk::engine::ground::events::Event;
+    let mut s = state(120, 40);
+    let started = |agent: &str| Event::DispatchStarted {
+        agent: agent.into(),
+        stage: Some("implement".into()),
+        run_id: format!("r-{agent}"),
+        provider: "claude".into(),
+        objective: "Build the slice".into(),
+        prompt_chars: 10,
+        dry_run: false,
+    };
+    let finished = |agent: &str, error: &str, kind: &str| Event::DispatchFinished {
+        agent: agent.into(),
+        run_id: format!("r-{agent}"),
+        ok: false,
+        error: Some(error.into()),
+        error_kind: Some(kind.into()),
+        response_chars: 0,
+        elapsed_ms: 2_300,
+    };
+    apply(
+        &mut s,
+        &[
+            started("qa"),
+            finished("qa", "claude CLI not found on PATH", "not_found"),
+            started("engineer"),
+            finished("engineer", "cancelled", "cancelled"),
+        ],
+    );
+    let text: Vec<String> = s.log.since(0).map(|e| e.text.to_string()).collect();
+    let failed =
+        "qa · implement · claude · 0 tok · $0.00 · 2.3s · failed: claude CLI not found on PATH";
+    let aborted = "engineer · implement · claude · 0 tok · $0.00 · 2.3s · aborted by you";
+    assert!(text.iter().any(|t| t == failed), "{text:#?}");
+    assert!(text.iter().any(|t| t == aborted), "{text:#?}");
+    assert!(
+        !text.iter().any(|t| t.contains(": failed:")),
+        "no second line for the same failure:\n{text:#?}"
+    );
+    let shown = screen(&mut s, 120, 40);
+    assert!(shown.contains(failed) && shown.contains(aborted), "{shown}");
+    assert!(!shown.contains("engineer [implement] → claude"), "{shown}");
+    // /filter error keeps the failure; its steps unfold with Enter like a good dispatch's.
+    typed_line(&mut s, "/filter error");
+    let errors = screen(&mut s, 120, 40);
+    assert!(
+        errors.contains(failed) && !errors.contains(aborted),
+        "{errors}"
+    );
+    typed_line(&mut s, "/filter");
+    s.focus = Focus::Log;
+    key(&mut s, KeyCode::Char('k'));
+    key(&mut s, KeyCode::Char('k'));
+    key(&mut s, KeyCode::Enter);
+    let open = screen(&mut s, 120, 40);
+    assert!(
+        open.contains("qa [implement] → claude: Build the slice"),
+        "{open}"
+    );
 }

@@ -347,18 +347,23 @@ fn no_color_leaves_only_modifiers() {
     }
 }
 
-#[test]
-fn worktree_branch_in_the_title_and_a_waiting_merge_in_the_hint() {
-    let mut s = state(100, 30);
-    apply(&mut s, &fixture());
+/// A run starts in its own worktree on branch `clk/20260101T120000000-42`.
+fn on_a_run_branch(s: &mut clk::tui::app::AppState) {
     update(
-        &mut s,
+        s,
         Msg::Engine(Event::WorktreeCreated {
             run_id: "20260101T120000000-42".into(),
             branch: "clk/20260101T120000000-42".into(),
             path: "/p/.git/clk/worktrees/20260101T120000000-42".into(),
         }),
     );
+}
+
+#[test]
+fn worktree_branch_in_the_title_and_a_waiting_merge_in_the_hint() {
+    let mut s = state(100, 30);
+    apply(&mut s, &fixture());
+    on_a_run_branch(&mut s);
     let running = widget(100, 1, |a, b| title_bar::render(&s, a, b));
     update(
         &mut s,
@@ -377,4 +382,38 @@ fn worktree_branch_in_the_title_and_a_waiting_merge_in_the_hint() {
     let title = widget(100, 1, |a, b| title_bar::render(&s, a, b));
     let hint = widget(100, 2, |a, b| hint_bar::render(&s, a, b));
     assert_snapshot!(format!("{running}\n{title}\n{hint}"));
+}
+
+#[test]
+fn the_welcome_fits_its_two_rows_at_80_columns() {
+    for setup_needed in [false, true] {
+        let mut s = state(80, 24);
+        s.setup_needed = setup_needed;
+        let shown = screen(&mut s, 80, 24);
+        let banner: String = shown.lines().skip(1).take(2).collect();
+        assert!(
+            banner.contains("Welcome to clk.") && banner.contains("/help lists"),
+            "the banner is cut (setup_needed {setup_needed}):\n{shown}"
+        );
+        assert!(
+            banner
+                .trim_end()
+                .trim_end_matches('"')
+                .trim_end()
+                .ends_with('.'),
+            "{shown}"
+        );
+    }
+}
+
+#[test]
+fn at_80_columns_a_run_on_its_branch_keeps_the_totals_in_the_title() {
+    let mut s = state(80, 24);
+    s.project = "a-project-with-a-rather-long-name".into();
+    apply(&mut s, &fixture());
+    on_a_run_branch(&mut s);
+    let title = widget(80, 1, |a, b| title_bar::render(&s, a, b));
+    for part in ["tok 8.4k", "$0.00", "files 1", "clk · a-project"] {
+        assert!(title.contains(part), "{part} is missing: {title}");
+    }
 }

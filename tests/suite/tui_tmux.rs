@@ -259,7 +259,12 @@ fn an_idea_runs_on_the_shell_provider_then_help_undo_and_quit() {
     t.wait_for("clk commands", 10);
     t.key("Escape");
     t.wait("help to close", 10, |s| !s.contains("clk commands"));
+    // /undo shows what it would take back as a diff, not only the files' names.
     t.line("/undo");
+    t.wait_for("diff · /undo", 20);
+    t.key("G");
+    t.wait_for("+def hello():", 10);
+    t.key("Escape");
     t.wait_for("/undo confirm to revert", 20);
     t.line("/undo confirm");
     t.wait_for("reverted", 20);

@@ -196,3 +196,40 @@ fn a_mouse_click_focuses_the_card_under_it() {
     // The hint bar offers the card's keys: focus really is on it.
     t.wait_for("Enter transcript", 10);
 }
+
+/// The status log's stamped rows on screen (each starts with its time of day).
+fn log_rows(screen: &str) -> Vec<String> {
+    screen
+        .lines()
+        .skip_while(|l| !l.contains("status log"))
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn filter_narrows_the_log_and_says_so_in_its_title() {
+    need_tmux!();
+    let (_dir, t) = after_a_run("filter");
+    t.line("/filter engineer");
+    let s = t.wait_for("status log · only agent engineer · /filter shows all", 10);
+    let rows = log_rows(&s);
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("engineer · implement · shell")),
+        "engineer's dispatch line:\n{s}"
+    );
+    assert!(
+        !s.contains("started (ralph)") && !s.contains("[chief]"),
+        "only engineer's lines:\n{s}"
+    );
+    t.line("/filter warn");
+    let s = t.wait_for("status log · only warnings and errors", 10);
+    assert!(!s.contains("· ok"), "no line of a good dispatch:\n{s}");
+    t.line("/filter");
+    t.wait("the whole log again", 10, |s| {
+        s.contains("status log · PgUp/PgDn") && s.contains("supervise started (chief)")
+    });
+    t.line("/quit");
+    t.wait_prompt(10);
+}

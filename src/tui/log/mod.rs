@@ -57,14 +57,25 @@ pub struct Entry {
     pub group: Option<u64>,
 }
 
-/// Which lines `/filter` keeps: a level and the ones above it, or lines containing a text
-/// (an agent's name is a text: its lines name it).
+/// Which lines `/filter` keeps: a level and the ones above it, lines naming an agent, or
+/// lines containing a text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Filter {
     Warn,
     Error,
+    /// An agent's name, lower-cased: lines that name it as a whole word.
+    Agent(String),
     /// Lower-cased.
     Text(String),
+}
+
+/// Whether `word` is in `text` as a whole word (`engineer` is not in `engineering`).
+fn has_word(text: &str, word: &str) -> bool {
+    let part = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(i, _)| {
+        !text[..i].chars().next_back().is_some_and(part)
+            && !text[i + word.len()..].chars().next().is_some_and(part)
+    })
 }
 
 impl Filter {
@@ -80,6 +91,7 @@ impl Filter {
         match self {
             Filter::Warn => matches!(e.level, Level::Warn | Level::Error),
             Filter::Error => e.level == Level::Error,
+            Filter::Agent(a) => has_word(&e.text.to_lowercase(), a),
             Filter::Text(t) => e.text.to_lowercase().contains(t.as_str()),
         }
     }
@@ -89,6 +101,7 @@ impl Filter {
         match self {
             Filter::Warn => "warnings and errors".into(),
             Filter::Error => "errors".into(),
+            Filter::Agent(a) => format!("agent {a}"),
             Filter::Text(t) => format!("\"{t}\""),
         }
     }

@@ -1,7 +1,7 @@
 //! One agent's card: name (`*` marks the baseline team), tokens and cost on the border, the
 //! state in words and colour, and rows that depend on it. Working: elapsed time, whether the
 //! reply streams (or the retry and its wait), runs, PID and bytes, the latest output line.
-//! Done: how long it took. Failed: the reason on two rows. Aborted: "aborted by you".
+//! Done: how long it took and what it came to (its commit, else its last words). Failed: the reason on two rows. Aborted: "aborted by you".
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -111,6 +111,12 @@ pub fn rows<'a>(s: &AppState, card: &Card, cols: usize) -> Vec<Line<'a>> {
         }
         AgentStatus::Done => {
             head.push(Span::raw(runs));
+            // What the call came to: never a protocol line such as `CONFIDENCE: 0.9`.
+            let said = s
+                .said
+                .get(&card.name)
+                .map(|w| w.text.clone())
+                .unwrap_or_default();
             let outcome = match s.last_run_ms.get(&card.name) {
                 Some(ms) => format!("ok in {}", fmt::seconds_ms(*ms)),
                 None => a.outcome.clone(),
@@ -118,7 +124,7 @@ pub fn rows<'a>(s: &AppState, card: &Card, cols: usize) -> Vec<Line<'a>> {
             vec![
                 Line::from(head),
                 Line::styled(fmt::fit(&outcome, cols), t.ok()),
-                Line::styled(fmt::fit(&a.last_line, cols), t.dim()),
+                Line::styled(fmt::fit(&said, cols), t.dim()),
             ]
         }
         AgentStatus::Failed => {

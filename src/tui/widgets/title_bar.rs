@@ -1,6 +1,7 @@
 //! The title bar: project, the run's branch, provider, phase, tokens, session cost, files
 //! written, commits not pushed and tasks waiting for approval. Segments that do not fit are dropped, least important first;
-//! when space is short, cost and tokens move to the front and the project's name is cut last.
+//! when space is short, tokens, cost and files move to the front and the project's name is cut
+//! last.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -12,6 +13,9 @@ use crate::tui::fmt;
 
 /// The idea's priority: below every other segment.
 const IDEA: u8 = 7;
+
+/// From this width on, a title short of room keeps the files count with tokens and cost.
+const FILES_KEPT: usize = 60;
 
 const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
 
@@ -35,15 +39,16 @@ pub fn segments(s: &AppState) -> Vec<(u8, String)> {
                 fmt::usd(s.total_cost_micros())
             ),
         ),
-        (6, format!("files {}", s.run.files_written.len())),
+        (5, format!("files {}", s.run.files_written.len())),
     ];
     // The idea, after the project's name; the first to go when room is short.
     if let Some(idea) = s.idea.as_deref().filter(|i| !i.trim().is_empty()) {
         out.insert(1, (IDEA, fmt::fit(idea, 40)));
     }
-    // While a run goes, the branch its agents work on (their own worktree).
+    // While a run goes, the branch its agents work on (their own worktree): long, and less
+    // use than the totals, so it goes before them.
     if let Some(branch) = &s.run.run_branch {
-        out.insert(1, (5, format!("on {branch}")));
+        out.insert(1, (6, format!("on {branch}")));
     }
     if let Some(n) = s.ahead.filter(|n| *n > 0) {
         out.push((5, format!("↑{n}")));
@@ -73,13 +78,20 @@ pub fn text(s: &AppState, width: usize) -> String {
     }
     let short = fmt::width(&join(&segs)) > width;
     if short {
-        // Short of room: cost and tokens come first and stay; the project's name is cut.
+        // Short of room: the totals (tokens, cost, and files unless the screen is tiny) come
+        // first and stay; the project's name is cut.
+        let total = |t: &str| {
+            t.starts_with("tok ")
+                || t.starts_with('$')
+                || t.starts_with('≥')
+                || (t.starts_with("files ") && width >= FILES_KEPT)
+        };
         let money: Vec<(u8, String)> = segs
             .iter()
-            .filter(|(_, t)| t.starts_with("tok ") || t.starts_with('$') || t.starts_with('≥'))
+            .filter(|(_, t)| total(t))
             .map(|(_, t)| (0, t.clone()))
             .collect();
-        segs.retain(|(_, t)| !(t.starts_with("tok ") || t.starts_with('$') || t.starts_with('≥')));
+        segs.retain(|(_, t)| !total(t));
         for seg in &mut segs {
             if seg.1.starts_with("clk · ") {
                 seg.0 = 1;

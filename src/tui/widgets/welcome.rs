@@ -14,14 +14,14 @@ pub fn render(s: &AppState, area: Rect, buf: &mut Buffer) {
     }
     let t = s.theme;
     let spans = if s.setup_needed {
-        // Kept to two rows at 85 columns.
+        // Kept to the banner's two rows at 80 columns.
         vec![
             Span::styled("Welcome to clk. ", t.accent()),
             Span::raw("First time? "),
             Span::styled("/setup", t.accent()),
             Span::raw(" (or clk setup) checks your CLIs and keys. "),
             Span::styled("/tutorial", t.accent()),
-            Span::raw(": a free 30-second sample. Type your idea and press Enter; "),
+            Span::raw(": a free sample run. Type your idea, press Enter. "),
             Span::styled("/help", t.accent()),
             Span::raw(" lists commands."),
         ]

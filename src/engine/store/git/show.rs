@@ -1,7 +1,7 @@
 //! Reading commits back for a person: the newest commit an agent made, and one commit's
 //! changes as a unified diff. Read-only: nothing here writes to the repository.
 
-use git2::{DiffFormat, Oid, Repository, Sort};
+use git2::{DiffFormat, Repository, Sort};
 
 use super::GitError;
 
@@ -36,10 +36,10 @@ pub fn last_commit_by(repo: &Repository, agent: &str) -> Option<String> {
         .map(|c| c.id().to_string())
 }
 
-/// Commit `sha` as lines: a short header, then the patch against its first parent.
+/// Commit `sha` (whole or abbreviated, as `/undo` names it) as lines: a short header, then
+/// the patch against its first parent.
 pub fn commit_diff(repo: &Repository, sha: &str) -> Result<Vec<(DiffLine, String)>, GitError> {
-    let oid = Oid::from_str(sha)?;
-    let commit = repo.find_commit(oid)?;
+    let commit = repo.revparse_single(sha)?.peel_to_commit()?;
     let tree = commit.tree()?;
     let parent_tree = match commit.parent(0) {
         Ok(p) => Some(p.tree()?),
@@ -65,6 +65,35 @@ pub fn commit_diff(repo: &Repository, sha: &str) -> Result<Vec<(DiffLine, String
                 .to_string(),
         ),
     ];
+    patch(&diff, &mut out)?;
+    Ok(out)
+}
+
+/// What the current branch's newest move changed (its reflog's newest entry, old to new): a
+/// merge clk made, fast-forward or not, as a whole, as `/undo` would take it back.
+pub fn last_move_diff(repo: &Repository) -> Result<Vec<(DiffLine, String)>, GitError> {
+    let head = repo.head()?;
+    let name = head.name().unwrap_or("HEAD").to_string();
+    let reflog = repo.reflog(&name)?;
+    let Some(entry) = reflog.get(0) else {
+        return Ok(vec![(DiffLine::Meta, format!("{name} has not moved"))]);
+    };
+    let new = repo.find_commit(entry.id_new())?;
+    let old = repo.find_commit(entry.id_old()).ok();
+    let old_tree = match &old {
+        Some(c) => Some(c.tree()?),
+        None => None,
+    };
+    let diff = repo.diff_tree_to_tree(old_tree.as_ref(), Some(&new.tree()?), None)?;
+    let mut out = vec![(
+        DiffLine::Meta,
+        entry
+            .message()
+            .ok()
+            .flatten()
+            .unwrap_or("the last move")
+            .to_string(),
+    )];
     patch(&diff, &mut out)?;
     Ok(out)
 }
