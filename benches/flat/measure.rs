@@ -121,23 +121,22 @@ impl Spread {
         }
     }
 
-    /// `2.10 (1.95–2.40)`: the median wall time in ms with the rounds' range.
-    pub fn wall(&self) -> String {
+    /// `2.10 (1.95–2.40)`: one figure's median in ms with the rounds' range.
+    fn range(&self, f: fn(&Cost) -> Duration) -> String {
         format!(
             "{:.2} ({:.2}–{:.2})",
-            ms(self.median.wall),
-            ms(self.lo.wall),
-            ms(self.hi.wall)
+            ms(f(&self.median)),
+            ms(f(&self.lo)),
+            ms(f(&self.hi))
         )
     }
 
+    pub fn wall(&self) -> String {
+        self.range(|c| c.wall)
+    }
+
     pub fn cpu(&self) -> String {
-        format!(
-            "{:.2} ({:.2}–{:.2})",
-            ms(self.median.cpu),
-            ms(self.lo.cpu),
-            ms(self.hi.cpu)
-        )
+        self.range(|c| c.cpu)
     }
 
     pub fn faults(&self) -> String {
