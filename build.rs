@@ -45,9 +45,9 @@ fn main() {
 }
 
 /// A release build on x86-64 Linux links `clk` as a fixed-address executable: a position-
-/// independent one spends a third of a short command's start-up (`clk status`) applying its
-/// 35,000 relocations and copying the pages they touch. Debug builds, the tests' and other
-/// targets are left as they are.
+/// independent one applies 35,000 relocations at every start and copies the pages they touch
+/// (about 0.4 ms and 125 page faults of `clk status`'s 2.7 ms). `CLK_PIE=1` keeps it position-
+/// independent. Debug builds, the tests' and other targets are left as they are.
 fn no_pie() {
     println!("cargo:rerun-if-env-changed=CLK_PIE");
     let var = |k: &str| std::env::var(k).unwrap_or_default();
