@@ -12,13 +12,16 @@
 //!   at once) and in a run's work tree (its index kept in memory until it must be on disk);
 //! - `clk status` and `clk idea` as cold processes.
 //!
-//! Every figure is given twice: wall time, and CPU time (user + system, from `getrusage`) in
-//! brackets. On a shared or virtual host the wall time moves with what else runs; the CPU time
-//! is what clk itself spent and holds still from run to run.
+//! Every project is set up once; then several rounds each take every row in turn, and a row
+//! shows the median of its rounds' medians with the lowest and highest round beside it. A goal
+//! is judged on that median (growth rows on the median of each round's growth over the empty
+//! project's row of the same round). CPU time (user + system, from `getrusage`) and page faults
+//! sit beside the wall time, and the cold rows count one run's system calls (strace, when
+//! installed): on a shared host the wall time moves with what else runs, those counts do not.
 //!
-//! `cargo bench --bench flat` (`CLK_FLAT_RUNS` sets the samples per row, default 15;
-//! `CLK_FLAT_EXE` times another clk binary for the cold rows). Under `cargo test` it does
-//! nothing.
+//! `cargo bench --bench flat` (`CLK_FLAT_RUNS` sets the samples per round, default 11;
+//! `CLK_FLAT_ROUNDS` the rounds, default 5; `CLK_FLAT_EXE` times another clk binary for the
+//! cold rows). Under `cargo test` it does nothing.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
 
@@ -29,7 +32,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clk::engine::act::actions::{GateContext, apply};
 use clk::engine::agents::dispatch::{DispatchRequest, dispatch};
@@ -40,84 +43,12 @@ use clk::engine::store::workspace::Project;
 use support::mock_server::{MockServer, Reply, Script};
 use tokio_util::sync::CancellationToken;
 
-/// What one measured step cost: wall time and CPU time.
-#[derive(Clone, Copy, Default)]
-struct Cost {
-    wall: Duration,
-    cpu: Duration,
-}
-
-impl Cost {
-    fn minus(self, o: Cost) -> Cost {
-        Cost {
-            wall: self.wall.saturating_sub(o.wall),
-            cpu: self.cpu.saturating_sub(o.cpu),
-        }
-    }
-}
-
-/// CPU time (user + system) so far of this process (`RUSAGE_SELF`, every thread, the mock
-/// server's too) or of its waited-for children (`RUSAGE_CHILDREN`).
-fn cpu(who: libc::c_int) -> Duration {
-    // SAFETY: getrusage only writes the struct it is given.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `u` is a valid, writable rusage.
-    unsafe { libc::getrusage(who, &mut u) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(u.ru_utime) + tv(u.ru_stime)
-}
-
-/// Measures one step of this process, or of the children it waits for.
-struct Meter {
-    who: libc::c_int,
-    wall: Instant,
-    cpu: Duration,
-}
-
-impl Meter {
-    fn start() -> Meter {
-        Meter::of(libc::RUSAGE_SELF)
-    }
-
-    fn children() -> Meter {
-        Meter::of(libc::RUSAGE_CHILDREN)
-    }
-
-    fn of(who: libc::c_int) -> Meter {
-        Meter {
-            who,
-            wall: Instant::now(),
-            cpu: cpu(who),
-        }
-    }
-
-    fn stop(&self) -> Cost {
-        Cost {
-            wall: self.wall.elapsed(),
-            cpu: cpu(self.who).saturating_sub(self.cpu),
-        }
-    }
-}
-
-/// The median wall time and the median CPU time.
-fn median(v: Vec<Cost>) -> Cost {
-    let mid = |mut d: Vec<Duration>| {
-        d.sort();
-        d[d.len() / 2]
-    };
-    Cost {
-        wall: mid(v.iter().map(|c| c.wall).collect()),
-        cpu: mid(v.iter().map(|c| c.cpu).collect()),
-    }
-}
-
-fn ms(c: Cost) -> String {
-    format!(
-        "{:.2} ({:.2}) ms",
-        c.wall.as_secs_f64() * 1000.0,
-        c.cpu.as_secs_f64() * 1000.0
-    )
-}
+#[path = "flat/measure.rs"]
+mod measure;
+#[path = "flat/table.rs"]
+mod table;
+use measure::{Cost, Meter, median};
+use table::{Goal, Row, print_table};
 
 fn git_cli(root: &Path, args: &[&str]) {
     let st = Command::new("git")
@@ -240,7 +171,7 @@ fn dispatch_time(
             times.push(took);
         }
     }
-    median(times)
+    median(&times)
 }
 
 /// Median of a bare chat request to the mock: the part of a dispatch that is not clk.
@@ -270,7 +201,7 @@ fn mock_round_trip(rt: &tokio::runtime::Runtime, mock: &MockServer, runs: usize)
             times.push(t.stop());
         }
     }
-    median(times)
+    median(&times)
 }
 
 fn gate(root: &Path) -> GateContext {
@@ -306,7 +237,7 @@ fn run_and_commit(rt: &tokio::runtime::Runtime, root: &Path, runs: usize) -> (Co
             commit_t.push(took2);
         }
     }
-    (median(run_t), median(commit_t))
+    (median(&run_t), median(&commit_t))
 }
 
 /// Commit `paths` the way a dispatch does: through the repository clk keeps open.
@@ -333,18 +264,13 @@ fn run_time(rt: &tokio::runtime::Runtime, root: &Path, runs: usize) -> Cost {
             times.push(took);
         }
     }
-    median(times)
+    median(&times)
 }
 
-/// A batch commit of 5 files in a run's work tree made from the repository at `root`, where
-/// the index stays in memory between the run's commits; median.
-fn run_tree_commit(root: &Path, runs: usize) -> Cost {
+/// A batch commit of 5 files in a run's work tree `tree` made from the repository at `root`,
+/// where the index stays in memory between the run's commits; median.
+fn run_tree_commit(root: &Path, tree: &Path, runs: usize) -> Cost {
     let repo = git::open(root).unwrap();
-    let tree = git::worktree::create(&repo, "bench")
-        .unwrap()
-        .path
-        .canonicalize()
-        .unwrap();
     let mut times = Vec::new();
     for i in 0..=runs {
         let paths: Vec<String> = (0..5)
@@ -354,13 +280,13 @@ fn run_tree_commit(root: &Path, runs: usize) -> Cost {
             std::fs::write(tree.join(p), format!("round {i}\n")).unwrap();
         }
         let t = Meter::start();
-        assert!(commit(&tree, &repo, &paths).is_some());
+        assert!(commit(tree, &repo, &paths).is_some());
         if i > 0 {
             times.push(t.stop());
         }
     }
-    git::deferred::flush(&tree).unwrap();
-    median(times)
+    git::deferred::flush(tree).unwrap();
+    median(&times)
 }
 
 fn cold(exe: &Path, dir: &Path, args: &[&str], runs: usize) -> Cost {
@@ -380,7 +306,7 @@ fn cold(exe: &Path, dir: &Path, args: &[&str], runs: usize) -> Cost {
             times.push(took);
         }
     }
-    median(times)
+    median(&times)
 }
 
 /// Let the disk finish writing what the set-up (or an earlier run's big trees) left behind, so
@@ -400,29 +326,18 @@ fn in_run_tree(p: &Project, name: &str) -> Project {
     in_run
 }
 
-/// One row: the measure in a run's work tree (where runs work) and in place (the user's own
-/// tree, where only projects without git or `auto_commit` work), with the growth over `base`.
-fn row(label: &str, run: Cost, place: Cost, base: Option<(Cost, Cost)>) {
-    let grow = |d: Cost, b: Cost| format!("+{}", ms(d.minus(b)));
-    let (g1, g2) = match base {
-        Some((b1, b2)) => (grow(run, b1), grow(place, b2)),
-        None => (String::new(), String::new()),
-    };
-    println!(
-        "{label:<46} {:>20} {g1:<20} {:>20} {g2}",
-        ms(run),
-        ms(place)
-    );
-}
-
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let runs: usize = std::env::var("CLK_FLAT_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(15);
+    let env_num = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let runs = env_num("CLK_FLAT_RUNS", 11);
+    let rounds = env_num("CLK_FLAT_ROUNDS", 5).max(1);
     let exe = std::env::var_os("CLK_FLAT_EXE")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_clk")));
@@ -432,94 +347,79 @@ fn main() {
         .build()
         .unwrap();
     let mock = MockServer::start(Script::new(vec![]));
-    let trip = mock_round_trip(&rt, &mock, runs);
-    println!(
-        "mock round trip (taken off the dispatch rows): {}",
-        ms(trip)
-    );
-    println!(
-        "{:<46} {:>20} {:<20} {:>20}",
-        "median, wall (CPU)", "in a run's work tree", "", "in place"
-    );
-    let own = |d: Cost| d.minus(trip);
-    let mut base = (Cost::default(), Cost::default());
-    for files in [0usize, 10_000, 50_000] {
-        let top = tempfile::tempdir().unwrap();
-        let p = project_with(top.path(), files, &mock);
-        let in_run = in_run_tree(&p, "bench-dispatch");
-        settle();
-        let d = (
-            own(dispatch_time(&rt, &in_run, &mock, runs)),
-            own(dispatch_time(&rt, &p, &mock, runs)),
-        );
-        if files == 0 {
-            base = d;
-            row("clk's own time per dispatch, empty project", d.0, d.1, None);
-            add_history(&p);
-            let h = (
-                own(dispatch_time(&rt, &in_run, &mock, runs)),
-                own(dispatch_time(&rt, &p, &mock, runs)),
-            );
-            row(
-                "the same with 1,000 posts and 1,000 runs",
-                h.0,
-                h.1,
-                Some(base),
-            );
-            // A long-lived project's posts are older than the guard's two-second window for
-            // files that may change within one clock tick.
-            std::thread::sleep(Duration::from_millis(2500));
-            row(
-                "ACTION: run of true with 1,000 posts",
-                run_time(&rt, &in_run.ws.work, runs),
-                run_time(&rt, &p.ws.root, runs),
-                None,
-            );
-        } else {
-            row(
-                &format!("the same at {files} committed files"),
-                d.0,
-                d.1,
-                Some(base),
-            );
-        }
-        if files == 50_000 {
-            let (run, commit) = run_and_commit(&rt, &p.ws.root, runs);
-            row(
-                "ACTION: run of true at 50,000 files",
-                run_time(&rt, &in_run.ws.work, runs),
-                run,
-                None,
-            );
-            row(
-                "batch commit of 5 files at 50,000 files",
-                run_tree_commit(&p.ws.root, runs),
-                commit,
-                None,
-            );
-        }
-    }
-    settle();
-    let top = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+
+    // Every project is set up once; the rounds then take turns over all rows, so a burst of
+    // load on the host lands on one round of every row rather than on all rounds of one.
+    let dirs: Vec<tempfile::TempDir> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
+    let empty = project_with(dirs[0].path(), 0, &mock);
+    let history = project_with(dirs[1].path(), 0, &mock);
+    add_history(&history);
+    let ten = project_with(dirs[2].path(), 10_000, &mock);
+    let fifty = project_with(dirs[3].path(), 50_000, &mock);
+    let trees: Vec<Project> = [&empty, &history, &ten, &fifty]
+        .iter()
+        .map(|p| in_run_tree(p, "bench-dispatch"))
+        .collect();
+    let commit_tree = git::worktree::create(&git::open(&fifty.ws.root).unwrap(), "bench")
+        .unwrap()
+        .path
+        .canonicalize()
+        .unwrap();
+    let cold_dir = dirs[4].path();
     let st = Command::new(&exe)
         .arg("init")
-        .current_dir(top.path())
+        .current_dir(cold_dir)
         .output()
         .unwrap();
     assert!(st.status.success());
+    // A long-lived project's posts are older than the guard's two-second window for files that
+    // may change within one clock tick.
+    std::thread::sleep(Duration::from_millis(2000));
+    settle();
+    println!("set up in {:.0?}", started.elapsed());
+
+    let mut rows = vec![
+        Row::new("clk's own time per dispatch, empty project", Goal::At(3.0)),
+        Row::new(
+            "the same with 1,000 posts and 1,000 runs",
+            Goal::Growth(0, 1.0),
+        ),
+        Row::new("the same at 10000 committed files", Goal::Growth(0, 2.0)),
+        Row::new("the same at 50000 committed files", Goal::Growth(0, 5.0)),
+        Row::new("ACTION: run of true with 1,000 posts", Goal::None),
+        Row::new("ACTION: run of true at 50,000 files", Goal::At(20.0)),
+        Row::new("batch commit of 5 files at 50,000 files", Goal::At(10.0)),
+        Row::new("clk status, cold", Goal::At(3.0)),
+        Row::new("clk idea, cold", Goal::At(6.0)),
+        Row::new("mock round trip (taken off the dispatch rows)", Goal::None),
+    ];
+    let idea = ["idea", "--no-cast", "A tiny note app"];
+    rows[7].syscalls = measure::syscalls(&exe, cold_dir, &["status"]);
+    rows[8].syscalls = measure::syscalls(&exe, cold_dir, &idea);
+    for _ in 0..rounds {
+        let trip = mock_round_trip(&rt, &mock, runs);
+        rows[9].run.push(trip);
+        let own = |p: &Project| dispatch_time(&rt, p, &mock, runs).minus(trip);
+        for (i, p) in [&empty, &history, &ten, &fifty].into_iter().enumerate() {
+            rows[i].run.push(own(&trees[i]));
+            rows[i].place.push(own(p));
+        }
+        rows[4].run.push(run_time(&rt, &trees[1].ws.work, runs));
+        rows[4].place.push(run_time(&rt, &history.ws.root, runs));
+        let (run, commit) = run_and_commit(&rt, &fifty.ws.root, runs);
+        rows[5].run.push(run_time(&rt, &trees[3].ws.work, runs));
+        rows[5].place.push(run);
+        rows[6]
+            .run
+            .push(run_tree_commit(&fifty.ws.root, &commit_tree, runs));
+        rows[6].place.push(commit);
+        rows[7].run.push(cold(&exe, cold_dir, &["status"], runs));
+        rows[8].run.push(cold(&exe, cold_dir, &idea, runs));
+    }
     println!(
-        "{:<46} {:>20}",
-        "clk status, cold",
-        ms(cold(&exe, top.path(), &["status"], runs))
+        "{rounds} rounds of {runs} samples each, in {:.0?} all told",
+        started.elapsed()
     );
-    println!(
-        "{:<46} {:>20}",
-        "clk idea, cold",
-        ms(cold(
-            &exe,
-            top.path(),
-            &["idea", "--no-cast", "A tiny note app"],
-            runs
-        ))
-    );
+    print_table(&rows);
 }

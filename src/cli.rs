@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// clk runs a team of AI coding agents on your project, one guarded, committed step at a time.
 #[derive(Debug, Parser)]
@@ -26,6 +26,20 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// The arguments of this process, parsed. `configure`'s help lists every provider field;
+    /// that list is built only when `configure` is named, so other commands start quicker.
+    pub fn parse_args() -> Result<Cli, clap::Error> {
+        let mut cmd = Cli::command();
+        if std::env::args_os().skip(1).any(|a| a == "configure") {
+            cmd = cmd.mut_subcommand("configure", |c| c.after_help(crate::cmd::configure::help()));
+        }
+        let matches = cmd.try_get_matches()?;
+        // As clap's own `try_parse`: an error is worded with the whole command tree.
+        Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut Cli::command()))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -288,7 +302,6 @@ pub enum Command {
         reset: bool,
     },
     /// Show or change settings.
-    #[command(after_help = crate::cmd::configure::help())]
     Configure {
         /// KEY=VALUE; dotted keys reach nested settings (supervise.max_cycles=5,
         /// providers.ollama.model=qwen3, default_provider=ollama). Repeatable.

@@ -3,8 +3,6 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use clk::cli::{Cli, Command};
 use clk::cmd::{self, Failure};
 use clk::engine::ground::events::Command as EngineCommand;
@@ -13,7 +11,7 @@ use clk::headless::Format;
 fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     clk::engine::ground::redact::register_env_secrets();
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_args() {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() {

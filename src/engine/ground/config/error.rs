@@ -6,8 +6,22 @@ pub type EnvLookup<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
 
 /// The process environment as an [`EnvLookup`].
 pub fn process_env(name: &str) -> Option<String> {
+    if name.starts_with("CLK_") {
+        // Settings ask for a `CLK_*` override of each of their hundreds of keys; clk never
+        // changes its own environment, so those are read from one copy taken at first use.
+        return CLK_VARS.get(name).cloned();
+    }
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
+
+/// The `CLK_*` variables of the process that are set and not empty.
+static CLK_VARS: std::sync::LazyLock<std::collections::HashMap<String, String>> =
+    std::sync::LazyLock::new(|| {
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .filter(|(k, v)| k.starts_with("CLK_") && !v.is_empty())
+            .collect()
+    });
 
 /// Where a project reads its `CLK_*` overrides, kept with the project so that every reload of
 /// its config (each cycle, each engine command) reads the same source: the process

@@ -1,0 +1,178 @@
+//! What the flat bench measures a step with: wall time, CPU time and page faults from
+//! `getrusage`, the median of a round's samples, and the spread of several rounds' medians.
+//! Page faults and system calls depend on what the code does, not on what else the host runs,
+//! so a regression shows in them even when the times wobble.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// What one measured step cost.
+#[derive(Clone, Copy, Default)]
+pub struct Cost {
+    pub wall: Duration,
+    pub cpu: Duration,
+    /// Minor and major page faults.
+    pub faults: u64,
+}
+
+impl Cost {
+    pub fn minus(self, o: Cost) -> Cost {
+        Cost {
+            wall: self.wall.saturating_sub(o.wall),
+            cpu: self.cpu.saturating_sub(o.cpu),
+            faults: self.faults.saturating_sub(o.faults),
+        }
+    }
+}
+
+/// CPU time so far and page faults of this process (`RUSAGE_SELF`, every thread, the mock
+/// server's too) or of its waited-for children (`RUSAGE_CHILDREN`).
+fn usage(who: libc::c_int) -> (Duration, u64) {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid, writable rusage.
+    unsafe { libc::getrusage(who, &mut u) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    (
+        tv(u.ru_utime) + tv(u.ru_stime),
+        (u.ru_minflt + u.ru_majflt) as u64,
+    )
+}
+
+/// Measures one step of this process, or of the children it waits for.
+pub struct Meter {
+    who: libc::c_int,
+    wall: Instant,
+    cpu: Duration,
+    faults: u64,
+}
+
+impl Meter {
+    pub fn start() -> Meter {
+        Meter::of(libc::RUSAGE_SELF)
+    }
+
+    pub fn children() -> Meter {
+        Meter::of(libc::RUSAGE_CHILDREN)
+    }
+
+    fn of(who: libc::c_int) -> Meter {
+        let (cpu, faults) = usage(who);
+        Meter {
+            who,
+            wall: Instant::now(),
+            cpu,
+            faults,
+        }
+    }
+
+    pub fn stop(&self) -> Cost {
+        let (cpu, faults) = usage(self.who);
+        Cost {
+            wall: self.wall.elapsed(),
+            cpu: cpu.saturating_sub(self.cpu),
+            faults: faults.saturating_sub(self.faults),
+        }
+    }
+}
+
+fn mid<T: Ord + Copy>(mut v: Vec<T>) -> T {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Each figure's median over the samples, on its own.
+pub fn median(v: &[Cost]) -> Cost {
+    Cost {
+        wall: mid(v.iter().map(|c| c.wall).collect()),
+        cpu: mid(v.iter().map(|c| c.cpu).collect()),
+        faults: mid(v.iter().map(|c| c.faults).collect()),
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Several rounds' medians of one row: the median of them, and their lowest and highest.
+pub struct Spread {
+    pub median: Cost,
+    lo: Cost,
+    hi: Cost,
+}
+
+impl Spread {
+    pub fn of(rounds: &[Cost]) -> Spread {
+        let lo = |f: fn(&Cost) -> Duration| rounds.iter().map(f).min().unwrap_or_default();
+        let hi = |f: fn(&Cost) -> Duration| rounds.iter().map(f).max().unwrap_or_default();
+        Spread {
+            median: median(rounds),
+            lo: Cost {
+                wall: lo(|c| c.wall),
+                cpu: lo(|c| c.cpu),
+                faults: rounds.iter().map(|c| c.faults).min().unwrap_or_default(),
+            },
+            hi: Cost {
+                wall: hi(|c| c.wall),
+                cpu: hi(|c| c.cpu),
+                faults: rounds.iter().map(|c| c.faults).max().unwrap_or_default(),
+            },
+        }
+    }
+
+    /// `2.10 (1.95–2.40)`: one figure's median in ms with the rounds' range.
+    fn range(&self, f: fn(&Cost) -> Duration) -> String {
+        format!(
+            "{:.2} ({:.2}–{:.2})",
+            ms(f(&self.median)),
+            ms(f(&self.lo)),
+            ms(f(&self.hi))
+        )
+    }
+
+    pub fn wall(&self) -> String {
+        self.range(|c| c.wall)
+    }
+
+    pub fn cpu(&self) -> String {
+        self.range(|c| c.cpu)
+    }
+
+    pub fn faults(&self) -> String {
+        format!("{}", self.median.faults)
+    }
+
+    /// Whether the median of the rounds meets a goal in ms, on wall time.
+    pub fn meets(&self, goal_ms: f64) -> bool {
+        ms(self.median.wall) <= goal_ms
+    }
+}
+
+/// System calls of one run of `exe args` in `dir`, children included, counted by strace; `None`
+/// when strace is not installed.
+pub fn syscalls(exe: &Path, dir: &Path, args: &[&str]) -> Option<u64> {
+    let out = tempfile::NamedTempFile::new().ok()?;
+    let st = Command::new("strace")
+        .args(["-f", "-c", "-o"])
+        .arg(out.path())
+        .arg(exe)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CLK_PROVIDER")
+        .env("CLK_NO_TUI", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .ok()?;
+    if !st.success() {
+        return None;
+    }
+    // The last line: `100.00    0.001234    12    345    6 total`, calls in the fourth column.
+    let text = std::fs::read_to_string(out.path()).ok()?;
+    let total = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_end().ends_with("total"))?;
+    total.split_whitespace().nth(3)?.parse().ok()
+}
