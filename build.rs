@@ -41,22 +41,4 @@ fn main() {
     }
     let out = Path::new(&std::env::var("OUT_DIR").unwrap()).join("bundled.rs");
     std::fs::write(out, src).unwrap();
-    no_pie();
-}
-
-/// A release build on x86-64 Linux links `clk` as a fixed-address executable: a position-
-/// independent one applies 35,000 relocations at every start and copies the pages they touch
-/// (about 0.4 ms and 125 page faults of `clk status`'s 2.7 ms). `CLK_PIE=1` keeps it position-
-/// independent. Debug builds, the tests' and other targets are left as they are.
-fn no_pie() {
-    println!("cargo:rerun-if-env-changed=CLK_PIE");
-    let var = |k: &str| std::env::var(k).unwrap_or_default();
-    let linux_gnu = var("CARGO_CFG_TARGET_OS") == "linux" && var("CARGO_CFG_TARGET_ENV") == "gnu";
-    if var("PROFILE") == "release"
-        && linux_gnu
-        && var("CARGO_CFG_TARGET_ARCH") == "x86_64"
-        && var("CLK_PIE").is_empty()
-    {
-        println!("cargo:rustc-link-arg-bin=clk=-no-pie");
-    }
 }
