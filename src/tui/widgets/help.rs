@@ -8,9 +8,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
 use crate::engine::ground::slash::COMMANDS;
-use crate::tui::state::AppState;
 use crate::tui::fmt;
 use crate::tui::layout::centered;
+use crate::tui::state::AppState;
 
 pub const KEYS: &str = "Enter sends · Tab completes, or in an empty box moves to the cards · \
      ↑/↓ history · PgUp/PgDn scroll · Ctrl-U/Ctrl-W delete · Esc clears · Ctrl-L redraws · \
