@@ -71,13 +71,18 @@ pub fn args(cwd: &Path, policy: &SandboxPolicy) -> Vec<OsString> {
             "/tmp",
         ],
     );
-    // A worktree's repository under /tmp would vanish under the tmpfs and git would fail in
-    // the worktree; it is shown again read-only, as the rest of the system is, before the
-    // worktree (which lies inside it) is bound writable over it.
+    // A worktree's repository under /tmp would vanish under the tmpfs: git would fail in the
+    // worktree, and a write into the user's checkout would land in the tmpfs and seem to work.
+    // The checkout (or a bare repository) is shown again read-only, as the rest of the system
+    // is, before the worktree (which lies inside it) is bound writable over it.
     let mut repos: Vec<PathBuf> = policy
         .writable
         .iter()
         .filter_map(|p| git_common_dir(p))
+        .map(|c| match (c.file_name(), c.parent()) {
+            (Some(name), Some(checkout)) if name == ".git" => checkout.to_path_buf(),
+            _ => c,
+        })
         .filter(|c| c.starts_with("/tmp"))
         .collect();
     repos.sort();
@@ -159,7 +164,7 @@ mod tests {
     }
 
     #[test]
-    fn a_repository_under_tmp_is_shown_again_before_its_worktree() {
+    fn a_checkout_under_tmp_is_shown_again_read_only_before_its_worktree() {
         let dir = tempfile::tempdir().unwrap();
         let repo = dir.path().canonicalize().unwrap();
         let common = repo.join(".git");
@@ -177,7 +182,8 @@ mod tests {
             .map(|s| s.to_string_lossy().into_owned())
             .collect();
         let pos = |s: &str| a.iter().position(|x| x == s).unwrap();
-        let c = common.to_string_lossy().into_owned();
+        // The user's checkout, not only its .git, so a write there is refused, not hidden.
+        let c = repo.to_string_lossy().into_owned();
         if c.starts_with("/tmp") {
             assert_eq!(a[pos(&c) - 1], "--ro-bind", "{a:?}");
             assert!(pos(&c) < pos(&wt.to_string_lossy()), "{a:?}");
