@@ -85,6 +85,16 @@ pub fn on_remote(root: &Path, sha: &str) -> Result<bool, String> {
 /// worker may have pushed meanwhile), then the clone's branch is pushed. A conflict between
 /// the two is left to a person, the clone as it was.
 pub fn repair_main(root: &Path) -> Result<(), String> {
+    let branch = merge_upstream(root)?;
+    check_before_push(root, None)?;
+    git_in(root, &["push", "--quiet", REMOTE, &branch])
+        .map_err(|e| format!("could not push {branch} to {REMOTE}: {e}"))?;
+    git_in(root, &["fetch", "--quiet", REMOTE]).map(|_| ())
+}
+
+/// Merge the remote's branch into the clone's (fetched first), and give the branch's name. A
+/// conflict between the two is left to a person, the clone as it was.
+fn merge_upstream(root: &Path) -> Result<String, String> {
     let branch = current_branch(root)?;
     git_in(root, &["fetch", "--quiet", REMOTE])?;
     let upstream = format!("{REMOTE}/{branch}");
@@ -96,17 +106,16 @@ pub fn repair_main(root: &Path) -> Result<(), String> {
             root.display()
         ));
     }
-    check_before_push(root, None)?;
-    git_in(root, &["push", "--quiet", REMOTE, &branch])
-        .map_err(|e| format!("could not push {branch} to {REMOTE}: {e}"))?;
-    git_in(root, &["fetch", "--quiet", REMOTE]).map(|_| ())
+    Ok(branch)
 }
 
 /// Make `dir` a clone of `url`, or bring an existing clone up to date. The folder must be new
 /// or empty for a clone.
 pub fn clone_or_fetch(url: &str, dir: &Path) -> Result<(), String> {
     if dir.join(".git").exists() {
-        return sync_main(dir);
+        // A merge the remote refused before this worker stopped is still here, and the remote
+        // may have moved on since: both are kept, and the work loop pushes the result.
+        return sync_main(dir).or_else(|_| merge_upstream(dir).map(|_| ()));
     }
     let empty = std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none());
     if !empty {
@@ -181,5 +190,34 @@ mod tests {
         let err = push_main(&dir, "clk/task-1").unwrap_err();
         assert!(err.contains("push held"), "{err}");
         assert_eq!(git(&bare, &["rev-parse", "main"]), main_before);
+    }
+
+    #[test]
+    fn a_clone_holding_an_unpushed_merge_starts_again_after_the_remote_moved_on() {
+        let (top, bare, dir) = clone();
+        // A merge here that the remote never took.
+        std::fs::write(dir.join("mine.txt"), "mine\n").unwrap();
+        git(&dir, &["add", "mine.txt"]);
+        git(&dir, &["commit", "-qm", "merged here, not pushed"]);
+        // Another worker pushed meanwhile.
+        let other = top.path().join("other");
+        git(
+            top.path(),
+            &["clone", "-q", bare.to_str().unwrap(), "other"],
+        );
+        std::fs::write(other.join("theirs.txt"), "theirs\n").unwrap();
+        git(&other, &["add", "theirs.txt"]);
+        git(&other, &["commit", "-qm", "theirs"]);
+        git(&other, &["push", "-q", REMOTE, "main"]);
+        assert!(sync_main(&dir).is_err(), "not a fast-forward");
+        clone_or_fetch(bare.to_str().unwrap(), &dir).unwrap();
+        assert!(dir.join("mine.txt").exists() && dir.join("theirs.txt").exists());
+        // What is left to push is the local merge on top of the remote's work.
+        let ahead = git(&dir, &["rev-list", "--count", "origin/main..main"]);
+        assert!(ahead.trim().parse::<u32>().unwrap() >= 1, "{ahead}");
+        assert_eq!(
+            git(&dir, &["rev-list", "--count", "main..origin/main"]).trim(),
+            "0"
+        );
     }
 }
