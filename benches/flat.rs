@@ -336,6 +336,14 @@ fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
+    // The user's own settings and project registry stay out of the figures: every clk this
+    // bench starts, and the dispatches it runs here, see empty user folders of their own.
+    let user_home = tempfile::tempdir().unwrap();
+    // SAFETY: set before any thread starts; nothing reads the environment concurrently.
+    unsafe {
+        std::env::set_var("XDG_CONFIG_HOME", user_home.path().join("config"));
+        std::env::set_var("XDG_DATA_HOME", user_home.path().join("data"));
+    }
     let runs = env_num("CLK_FLAT_RUNS", 11);
     let rounds = env_num("CLK_FLAT_ROUNDS", 5).max(1);
     let exe = std::env::var_os("CLK_FLAT_EXE")

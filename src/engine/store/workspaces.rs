@@ -99,6 +99,7 @@ pub fn touch(ws: &Workspace, env: &Env, name: Option<&str>, kickoff: bool) -> Re
     }
     let now = now.to_rfc3339();
     update(env, |all| {
+        forget_vanished_temporary(all, &path);
         if let Some(e) = all.iter_mut().find(|e| e.path == path) {
             e.last_used = now;
             if idea.is_some() {
@@ -122,6 +123,20 @@ pub fn touch(ws: &Workspace, env: &Env, name: Option<&str>, kickoff: bool) -> Re
         });
         Ok(())
     })
+}
+
+/// Drop projects that lived in the temporary folder and are gone (a reboot, a test's folder):
+/// nothing can switch to them, and a registry that only grows makes every command slower.
+/// Projects elsewhere stay even when missing (a drive not mounted); `clk workspaces forget`
+/// removes those.
+fn forget_vanished_temporary(all: &mut Vec<Entry>, keep: &Path) {
+    let tmp = std::env::temp_dir();
+    let tmp_real = tmp.canonicalize().unwrap_or_else(|_| tmp.clone());
+    all.retain(|e| {
+        e.path == keep
+            || !(e.path.starts_with(&tmp) || e.path.starts_with(&tmp_real))
+            || e.path.exists()
+    });
 }
 
 /// The entry a user means by `which`: a name, or a path (as given or canonical).
@@ -163,6 +178,8 @@ mod tests {
         let env = env(&d.path().join("data"));
         let a = Workspace::new(d.path().join("one/app"));
         let b = Workspace::new(d.path().join("two/app"));
+        std::fs::create_dir_all(&a.root).unwrap();
+        std::fs::create_dir_all(&b.root).unwrap();
         touch(&a, &env, None, false).unwrap();
         touch(&b, &env, None, true).unwrap();
         touch(&a, &env, None, false).unwrap();
@@ -176,6 +193,36 @@ mod tests {
             "{names:?}"
         );
         assert!(find(&all, "app-2").unwrap().kickoff);
+    }
+
+    #[test]
+    fn projects_gone_from_the_temporary_folder_are_forgotten_others_kept() {
+        let d = tempfile::tempdir().unwrap();
+        let env = env(&d.path().join("data"));
+        let gone = std::env::temp_dir().join("clk-registry-test-gone-project");
+        let away = PathBuf::from("/clk-registry-test-unmounted/project");
+        update(&env, |all| {
+            for (name, path) in [("gone", &gone), ("away", &away)] {
+                all.push(Entry {
+                    name: name.into(),
+                    path: path.clone(),
+                    last_used: "2026-01-01T00:00:00+00:00".into(),
+                    idea: None,
+                    kickoff: false,
+                });
+            }
+            Ok(())
+        })
+        .unwrap();
+        let here = Workspace::new(d.path().join("app"));
+        std::fs::create_dir_all(&here.root).unwrap();
+        touch(&here, &env, None, false).unwrap();
+        let paths: Vec<PathBuf> = list(&env).unwrap().into_iter().map(|e| e.path).collect();
+        assert!(!paths.contains(&gone), "{paths:?}");
+        assert!(
+            paths.contains(&away) && paths.contains(&here.root),
+            "{paths:?}"
+        );
     }
 
     #[test]
