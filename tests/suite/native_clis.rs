@@ -50,6 +50,17 @@ pub(super) fn activity(dir: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// The error of the project's failed dispatch (it must have failed).
+pub(super) fn failed_error(dir: &Path, kind: &str, stdout: &str) -> String {
+    let events = activity(dir);
+    let finished = events
+        .iter()
+        .find(|e| e["event"] == "dispatch_finished")
+        .unwrap_or_else(|| panic!("{kind}: no dispatch_finished\n{stdout}"));
+    assert_eq!(finished["ok"], false, "{kind}: {stdout}");
+    finished["error"].as_str().unwrap().to_string()
+}
+
 /// A file write as `kind` calls it (codex: an `apply_patch` that adds the file).
 pub(super) fn write_call(kind: &str, path: &str, content: &str) -> ToolCall {
     match kind {
@@ -358,19 +369,13 @@ fn all_refused_fails(kind: &str) {
     mock.push(Reply::text(DONE));
     let before = git(d.path(), &["rev-parse", "HEAD"]);
     let (_, stdout) = ask(d.path());
-    let events = activity(d.path());
-    let finished = events
-        .iter()
-        .find(|e| e["event"] == "dispatch_finished")
-        .unwrap_or_else(|| panic!("{kind}: no dispatch_finished\n{stdout}"));
-    assert_eq!(finished["ok"], false, "{kind}: {stdout}");
-    let error = finished["error"].as_str().unwrap();
+    let error = failed_error(d.path(), kind, &stdout);
     assert!(
         error.starts_with(&format!("{kind}: the CLI was not allowed to: "))
             && error.contains(".clk/config/agents.json"),
         "{kind}: {error}"
     );
-    assert!(stdout.contains(error), "{kind}: {stdout}");
+    assert!(stdout.contains(&error), "{kind}: {stdout}");
     assert_eq!(git(d.path(), &["rev-parse", "HEAD"]), before, "{kind}");
 }
 

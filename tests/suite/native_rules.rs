@@ -16,8 +16,8 @@ use std::fs;
 use std::path::Path;
 
 use super::native_clis::{
-    DONE, GREETER, MODELS, activity, ask, clk, commit_config, commit_path, native_project,
-    rejected_with, shell_call, write_call,
+    DONE, GREETER, MODELS, activity, ask, clk, commit_config, commit_path, failed_error,
+    native_project, rejected_with, shell_call, write_call,
 };
 use support::clis::bin_dir;
 use support::loop_agents::git_out as git;
@@ -315,13 +315,7 @@ fn a_refused_command_alone_fails(kind: &str) {
     )]));
     mock.push(Reply::text(DONE));
     let (_, stdout) = ask(d.path());
-    let events = activity(d.path());
-    let finished = events
-        .iter()
-        .find(|e| e["event"] == "dispatch_finished")
-        .unwrap_or_else(|| panic!("{kind}: no dispatch_finished\n{stdout}"));
-    assert_eq!(finished["ok"], false, "{kind}: {stdout}");
-    let error = finished["error"].as_str().unwrap();
+    let error = failed_error(d.path(), kind, &stdout);
     assert!(
         error.contains("the CLI was not allowed to: ") && error.contains("Read-only file system"),
         "{kind}: {error}"
