@@ -37,26 +37,34 @@ fn main() -> ExitCode {
 
 /// Log to `.clk/logs/clk.log` (level from `CLK_LOG_LEVEL`, default info) when in a project.
 /// The screen shows events; the log file is for diagnosing clk itself.
-fn start_logging(dir: &std::path::Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let ws = clk::engine::store::workspace::Workspace::find(dir)?;
+fn start_logging(dir: &std::path::Path) {
+    let Some(ws) = clk::engine::store::workspace::Workspace::find(dir) else {
+        return;
+    };
     let logs = ws.logs_dir();
-    std::fs::create_dir_all(&logs).ok()?;
-    let appender = tracing_appender::rolling::never(&logs, "clk.log");
-    // Secrets are masked before a line reaches the file, whatever code logged it. The queue
-    // is allocated whole at start: 128k lines (the default) cost a millisecond per process.
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .buffered_lines_limit(4096)
-        .finish(clk::engine::ground::redact::RedactingWriter::new(appender));
+    if std::fs::create_dir_all(&logs).is_err() {
+        return;
+    }
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(logs.join("clk.log"))
+    else {
+        return;
+    };
+    // Each line is one write to a file opened for appending, from the thread that logs it:
+    // nothing is queued, so nothing is lost when the process ends, and no writer thread is
+    // started for a command that logs two lines. Secrets are masked before a line reaches the
+    // file, whatever code logged it.
+    let writer = std::sync::Mutex::new(clk::engine::ground::redact::RedactingWriter::new(file));
     let level = std::env::var("CLK_LOG_LEVEL").unwrap_or_else(|_| "info".into());
     let filter = tracing_subscriber::EnvFilter::try_new(format!("clk={}", level.to_lowercase()))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("clk=info"));
-    tracing_subscriber::fmt()
+    let _ = tracing_subscriber::fmt()
         .with_writer(writer)
         .with_ansi(false)
         .with_env_filter(filter)
-        .try_init()
-        .ok()?;
-    Some(guard)
+        .try_init();
 }
 
 /// The words a command holding the project lock is named by, or `None` for a command that
@@ -96,7 +104,7 @@ fn lock_label(command: &Command) -> Option<String> {
 
 fn run(cli: Cli) -> Result<u8, Failure> {
     let dir = cmd::start_dir(cli.dir.as_deref())?;
-    let _log_guard = start_logging(&dir);
+    start_logging(&dir);
     // Arguments are not logged: `configure --set` values may be keys.
     tracing::info!(command = ?std::env::args().nth(1).unwrap_or_default(), "clk started");
     let format = if cli.json {
