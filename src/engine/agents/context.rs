@@ -1,7 +1,7 @@
 //! What an agent is told: the idea, the state summary, the roster, the blackboard digest.
 //!
-//! `vars` builds every template variable the bundled prompts use; names with nothing to say
-//! are set to an empty string or a short "(none)" so no `$name` leaks into a prompt.
+//! `vars` builds the template variables a prompt uses, and only those; names with nothing to
+//! say are set to an empty string or a short "(none)" so no `$name` leaks into a prompt.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -55,73 +55,71 @@ pub fn state_summary(ws: &Workspace, idea: Option<&Idea>) -> String {
     }
 }
 
-/// Every template variable for one dispatch; `extra` wins.
+/// The template variables for one dispatch that `wanted` names (the ones its prompt uses:
+/// the rest would cost file reads for nothing); `extra` wins.
 pub fn vars(
     project: &Project,
     agent: &str,
     objective: &str,
     extra: &BTreeMap<String, String>,
+    wanted: &dyn Fn(&str) -> bool,
 ) -> BTreeMap<String, String> {
     let ws = &project.ws;
-    let idea = Idea::load(ws);
+    let any = |names: &[&str]| names.iter().any(|n| wanted(n));
+    let idea = any(&["state_summary", "idea_title", "idea_statement"])
+        .then(|| Idea::load(ws))
+        .flatten();
     let bb = &project.config.blackboard;
-    let posts = blackboard::latest(ws, bb.digest_max_posts as usize);
     let mut v = BTreeMap::new();
-    let mut set = |k: &str, val: String| {
-        v.insert(k.to_string(), val);
+    let mut set = |k: &str, val: &dyn Fn() -> String| {
+        if wanted(k) {
+            v.insert(k.to_string(), val());
+        }
     };
-    set("agent", agent.to_string());
-    set("objective", objective.to_string());
-    set(
-        "project_name",
+    set("agent", &|| agent.to_string());
+    set("objective", &|| objective.to_string());
+    set("project_name", &|| {
         project.config.project_name.clone().unwrap_or_else(|| {
             ws.root
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
-        }),
-    );
-    set("project_root", ws.work.display().to_string());
-    set("workspace_root", ws.work.display().to_string());
-    set("state_summary", state_summary(ws, idea.as_ref()));
-    set(
-        "idea_title",
-        idea.as_ref().map(|i| i.title.clone()).unwrap_or_default(),
-    );
-    set(
-        "idea_statement",
+        })
+    });
+    set("project_root", &|| ws.work.display().to_string());
+    set("workspace_root", &|| ws.work.display().to_string());
+    set("state_summary", &|| state_summary(ws, idea.as_ref()));
+    set("idea_title", &|| {
+        idea.as_ref().map(|i| i.title.clone()).unwrap_or_default()
+    });
+    set("idea_statement", &|| {
         idea.as_ref()
             .map(|i| i.statement.clone())
-            .unwrap_or_default(),
-    );
-    set(
-        "blackboard_digest",
+            .unwrap_or_default()
+    });
+    set("blackboard_digest", &|| {
         blackboard::digest(
-            &posts,
+            &blackboard::latest(ws, bb.digest_max_posts as usize),
             bb.digest_max_posts as usize,
             bb.digest_max_chars_per_post as usize,
-        ),
-    );
-    set(
-        "notes",
+        )
+    });
+    set("notes", &|| {
         fs::read_to_string(ws.work.join("PROGRESS.md"))
             .map(|t| tail_chars(&t, 3000))
-            .unwrap_or_default(),
-    );
-    set(
-        "current_roster",
+            .unwrap_or_default()
+    });
+    set("current_roster", &|| {
         casting::roster_summary(&project.agents, &|a| {
             casting::current_prompt(ws, &project.agents, a)
-        }),
-    );
-    set(
-        "casting_feedback",
-        casting::casting_feedback(ws, casting::FEEDBACK_MAX),
-    );
-    set(
-        "stop_when",
-        fs::read_to_string(ws.state_dir().join("stop_when.txt")).unwrap_or_default(),
-    );
+        })
+    });
+    set("casting_feedback", &|| {
+        casting::casting_feedback(ws, casting::FEEDBACK_MAX)
+    });
+    set("stop_when", &|| {
+        fs::read_to_string(ws.state_dir().join("stop_when.txt")).unwrap_or_default()
+    });
     for k in [
         "stage_id",
         "workflow",
@@ -130,7 +128,7 @@ pub fn vars(
         "cycle_context",
         "outputs_contract",
     ] {
-        set(k, String::new());
+        set(k, &|| String::new());
     }
     for (k, val) in extra {
         v.insert(k.clone(), val.clone());

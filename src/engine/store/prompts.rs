@@ -88,6 +88,35 @@ pub fn render(template: &str, vars: &BTreeMap<String, String>) -> String {
     out
 }
 
+/// The names `template` asks for (`$name`, `${name}`), so a caller can build only those.
+pub fn names_used(template: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut rest = template;
+    while let Some(pos) = rest.find('$') {
+        let after = &rest[pos + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            rest = tail;
+            continue;
+        }
+        let name = if let Some(inner) = after.strip_prefix('{') {
+            inner.find('}').map_or("", |end| &inner[..end])
+        } else {
+            let end = after
+                .char_indices()
+                .find(|(i, c)| {
+                    !(c.is_ascii_alphanumeric() || *c == '_') || (*i == 0 && c.is_ascii_digit())
+                })
+                .map_or(after.len(), |(i, _)| i);
+            &after[..end]
+        };
+        if is_ident(name) {
+            names.insert(name.to_string());
+        }
+        rest = after;
+    }
+    names
+}
+
 fn is_ident(s: &str) -> bool {
     !s.is_empty()
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -127,6 +156,26 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_used_are_the_ones_render_fills() {
+        let t = "Hi $agent, ${objective}! $$notes $9x ${bad name} $state_summary.";
+        let names: Vec<String> = names_used(t).into_iter().collect();
+        assert_eq!(names, ["agent", "objective", "state_summary"]);
+        // Every name render would fill is listed: nothing else in the map changes the output.
+        let all = vars(&[
+            ("agent", "a"),
+            ("objective", "o"),
+            ("notes", "n"),
+            ("state_summary", "s"),
+        ]);
+        let only: BTreeMap<String, String> = all
+            .iter()
+            .filter(|(k, _)| names_used(t).contains(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        assert_eq!(render(t, &all), render(t, &only));
+    }
 
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

@@ -55,14 +55,19 @@ pub async fn call(
     }
 
     let (run_id, run_dir) = ws.reserve_run(&req.agent)?;
-    let mut vars = context::vars(project, &req.agent, &req.objective, &req.vars);
+    let template = prompts::load_template(ws, &req.agent, &spec.prompt);
+    // Only what the prompt shows is read: the roster and casting notes only the chief uses.
+    let mut used = prompts::names_used(&template);
+    used.extend(prompts::names_used(prompts::protocol_section()));
+    let mut vars = context::vars(project, &req.agent, &req.objective, &req.vars, &|n| {
+        used.contains(n)
+    });
     if let Some(s) = &req.stage {
         vars.insert("stage_id".into(), s.clone());
     }
     if let Some(w) = &req.workflow {
         vars.insert("workflow".into(), w.clone());
     }
-    let template = prompts::load_template(ws, &req.agent, &spec.prompt);
     let prompt = prompts::build(&template, &vars, &req.agent, req.stage.as_deref(), &run_id);
     records::write_text(&run_dir, "prompt.txt", &prompt)?;
 

@@ -78,9 +78,13 @@ pub fn casting_feedback(ws: &Workspace, max: usize) -> String {
 
 /// The first `PREVIEW_CHARS` characters of a prompt with whitespace collapsed.
 fn preview(prompt: &str) -> String {
-    let flat = prompt.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut cut: String = flat.chars().take(PREVIEW_CHARS).collect();
-    if cut.len() < flat.len() {
+    // The words joined by single spaces, read only as far as the preview reaches.
+    let mut flat = prompt
+        .split_whitespace()
+        .flat_map(|w| std::iter::once(' ').chain(w.chars()))
+        .skip(1);
+    let mut cut: String = flat.by_ref().take(PREVIEW_CHARS).collect();
+    if flat.next().is_some() {
         cut.push('…');
     }
     cut
