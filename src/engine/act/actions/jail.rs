@@ -32,13 +32,36 @@ pub enum Access {
     Modify,
 }
 
+/// Whether `root` is absolute and names itself with no symlink on the way. A root found so
+/// is remembered: a gate checks every path of every action against the same one, and its
+/// ancestors are outside what any agent can change.
+fn is_canonical(root: &Path) -> bool {
+    static KNOWN: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    if !root.is_absolute() {
+        return false;
+    }
+    let mut known = KNOWN.lock().unwrap_or_else(|p| p.into_inner());
+    if known.iter().any(|k| k == root) {
+        return true;
+    }
+    let ok = root.canonicalize().ok().as_deref() == Some(root);
+    if ok {
+        // A long-lived process sees few roots; keep the latest ones.
+        if known.len() >= 64 {
+            known.remove(0);
+        }
+        known.push(root.to_path_buf());
+    }
+    ok
+}
+
 fn refuse(msg: impl Into<String>) -> Result<Jailed, Refusal> {
     Err(Refusal(msg.into()))
 }
 
 /// Resolve `raw` against `root`, which must already be canonical.
 pub fn resolve(root: &Path, raw: &str, access: Access) -> Result<Jailed, Refusal> {
-    if !root.is_absolute() || root.canonicalize().ok().as_deref() != Some(root) {
+    if !is_canonical(root) {
         return refuse("the project root is not a resolved absolute path; nothing is written");
     }
     let trimmed = raw
@@ -91,6 +114,7 @@ pub fn resolve(root: &Path, raw: &str, access: Access) -> Result<Jailed, Refusal
     // No symlink on the way: writing through one would change a file other than the one
     // named, past the checks on uncommitted work, and commit the wrong path.
     let mut walk = root.to_path_buf();
+    let mut seen = 0;
     for p in &parts {
         walk.push(p);
         match walk.symlink_metadata() {
@@ -100,9 +124,15 @@ pub fn resolve(root: &Path, raw: &str, access: Access) -> Result<Jailed, Refusal
                     walk.strip_prefix(root).unwrap_or(&walk).display()
                 ));
             }
-            Ok(_) => {}
+            Ok(_) => seen += 1,
+            // Every part that exists was looked at and none is a symlink, under a canonical
+            // root: the path is already what it resolves to.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Jailed { rel, abs }),
             Err(_) => break,
         }
+    }
+    if seen == parts.len() {
+        return Ok(Jailed { rel, abs });
     }
     // Follow symlinks on the existing part of the path.
     let mut probe = abs.clone();
