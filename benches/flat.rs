@@ -21,7 +21,9 @@
 //!
 //! `cargo bench --bench flat` (`CLK_FLAT_RUNS` sets the samples per round, default 11;
 //! `CLK_FLAT_ROUNDS` the rounds, default 5; `CLK_FLAT_EXE` times another clk binary for the
-//! cold rows). Under `cargo test` it does nothing.
+//! cold rows; `CLK_FLAT_PROFILE=N` runs only N dispatches in a run's work tree, for a profiler,
+//! over `CLK_FLAT_PROFILE_FILES` committed files, default 0).
+//! Under `cargo test` it does nothing.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step is a failed test
 
@@ -356,6 +358,26 @@ fn main() {
         .unwrap();
     let mock = MockServer::start(Script::new(vec![]));
     let started = std::time::Instant::now();
+    if let Some(warning) = measure::filesystem_warning(&std::env::temp_dir()) {
+        println!("{warning}");
+    }
+    if let Some(n) = std::env::var("CLK_FLAT_PROFILE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        // Only the empty project's dispatch in a run's work tree, `n` times: a steady load
+        // for a profiler (`perf record`, `valgrind --tool=callgrind`) to look at.
+        let files = env_num("CLK_FLAT_PROFILE_FILES", 0);
+        let dir = tempfile::tempdir().unwrap();
+        let p = in_run_tree(&project_with(dir.path(), files, &mock), "bench-profile");
+        let trip = mock_round_trip(&rt, &mock, 11);
+        let own = dispatch_time(&rt, &p, &mock, n).minus(trip);
+        println!(
+            "own time per dispatch, {files} files, {n} samples: wall {:?}, CPU {:?}",
+            own.wall, own.cpu
+        );
+        return;
+    }
 
     // Every project is set up once; the rounds then take turns over all rows, so a burst of
     // load on the host lands on one round of every row rather than on all rounds of one.

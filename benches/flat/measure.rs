@@ -176,3 +176,40 @@ pub fn syscalls(exe: &Path, dir: &Path, args: &[&str]) -> Option<u64> {
         .find(|l| l.trim_end().ends_with("total"))?;
     total.split_whitespace().nth(3)?.parse().ok()
 }
+
+/// A warning when `dir` sits on ext4 without a journal. There the kernel, when it hands out a
+/// new inode, steps over every inode freed in the last minutes (`recently_deleted` in
+/// `fs/ext4/ialloc.c`), so for several minutes after many files are deleted (an earlier run
+/// of this bench, a test run, `cargo clean`) each file created costs a scan. A dispatch creates
+/// about a dozen files, and its rows can double. `perf record` shows the time in
+/// `recently_deleted`, under `ext4_create`.
+pub fn filesystem_warning(dir: &Path) -> Option<String> {
+    let dir = dir.canonicalize().ok()?;
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    // Fields: id parent major:minor root mount-point options ... - fstype source super-options.
+    let (point, fstype, source) = mounts
+        .lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let point = left.split(' ').nth(4)?;
+            let mut r = right.split(' ');
+            Some((point, r.next()?, r.next()?))
+        })
+        .filter(|(point, ..)| dir.starts_with(point))
+        .max_by_key(|(point, ..)| point.len())?;
+    if fstype != "ext4" {
+        return None;
+    }
+    let dev = Path::new(source)
+        .file_name()?
+        .to_string_lossy()
+        .into_owned();
+    let journal = std::fs::read_to_string(format!("/sys/fs/ext4/{dev}/journal_task")).ok()?;
+    (journal.trim() == "<none>").then(|| {
+        format!(
+            "note: {point} is ext4 without a journal: for minutes after many files are deleted, \
+             each new file costs a scan of the freed inodes. Wait 6 minutes after a test run \
+             or an earlier run of this bench, or the dispatch rows can double."
+        )
+    })
+}
