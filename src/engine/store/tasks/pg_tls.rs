@@ -193,7 +193,7 @@ impl Link {
 
     /// One line for a connection that failed, saying what to do when TLS was the cause.
     fn explain(&self, e: postgres::Error) -> PgErr {
-        let text = e.to_string();
+        let text = chain(&e);
         if text.contains("server does not support TLS") {
             return PgErr(format!(
                 "the database refused TLS (sslmode={}); add sslmode=disable to the URL only on \
@@ -202,7 +202,11 @@ impl Link {
             ));
         }
         let Some(cert) = cert_error(&e) else {
-            return PgErr::from(e);
+            // The client's own line for a failed handshake leaves out why.
+            return match e.as_db_error() {
+                None => PgErr(text),
+                Some(_) => PgErr::from(e),
+            };
         };
         use rustls::CertificateError as C;
         PgErr(match (cert, &self.root_cert) {
@@ -227,6 +231,20 @@ impl Link {
             (other, _) => format!("the server's certificate is refused: {other:?}"),
         })
     }
+}
+
+/// An error with every cause under it, as one line.
+fn chain(e: &postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = std::error::Error::source(e);
+    while let Some(cause) = next {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text = format!("{text}: {line}");
+        }
+        next = cause.source();
+    }
+    text
 }
 
 /// The certificate problem under a failed TLS handshake, if that is what failed.
