@@ -4,7 +4,8 @@
 //! `clk doctor`, and the LISTEN thread connects the same way; without it the server is refused
 //! with a line that says what to do; `sslmode=require` against a plain server is refused and
 //! `sslmode=disable` works there; a loopback URL with no sslmode still works against either;
-//! a password in the URL shows in no error.
+//! a password in the URL shows in no error; a local store that offers no TLS costs no read of
+//! the system's CA store (needs strace, see `support::strace`).
 
 use std::path::Path;
 use std::sync::mpsc::sync_channel;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use super::tasks::project;
 use super::tasks_pg::{pg_ok, run};
+use super::tls_roots::CA_PLACES;
 use crate::support::clk;
 use crate::support::mock_server::{MockServer, Script};
 use crate::support::pg;
@@ -211,4 +213,51 @@ fn an_unknown_sslmode_or_a_missing_ca_file_is_one_clear_line() {
         "{text}"
     );
     assert!(!text.contains("panicked"), "{text}");
+}
+
+/// Lines of a `clk` run's trace that open a file under the system's CA folders.
+fn ca_opens(dir: &Path, url: &str) -> (bool, Vec<String>) {
+    let trace = dir.join("trace.txt");
+    let out = crate::support::strace::clk("open,openat,openat2", &trace)
+        .current_dir(dir)
+        .env("CLK_NO_TUI", "1")
+        .env("CLK_STORE_URL", url)
+        .args(["task", "list"])
+        .output()
+        .unwrap();
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let opens = text
+        .lines()
+        .filter(|l| CA_PLACES.iter().any(|p| l.contains(&format!("\"{p}"))))
+        .map(str::to_string)
+        .collect();
+    (out.status.success(), opens)
+}
+
+#[test]
+fn a_local_store_without_tls_never_reads_the_ca_store() {
+    if !crate::support::strace::works() {
+        return;
+    }
+    let (Some(plain), Some((tls, _ca))) = (pg::database(), pg::tls_database()) else {
+        return;
+    };
+    let mock = MockServer::start(Script::new(vec![]));
+    let (_top, dir) = project(&mock);
+    // A loopback URL prefers TLS, but a server that offers none costs no read of the roots.
+    let (good, opens) = ca_opens(&dir, &plain);
+    assert!(good);
+    assert!(
+        opens.is_empty(),
+        "{} CA opens, e.g. {:?}",
+        opens.len(),
+        opens.first()
+    );
+    // The trace does see them when a handshake needs the system's roots.
+    let (good, opens) = ca_opens(&dir, &with(&tls, None, "sslmode=require"));
+    assert!(!good, "the self-signed server is refused");
+    assert!(
+        !opens.is_empty(),
+        "the system's roots were read for the handshake"
+    );
 }

@@ -13,9 +13,10 @@ use std::sync::{Arc, OnceLock};
 
 use postgres::config::{Host, SslMode};
 use postgres::{Client, NoTls};
-use rustls::pki_types::CertificateDer;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
-use rustls_platform_verifier::BuilderVerifierExt;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::StoreError;
@@ -268,7 +269,7 @@ fn cert_error(e: &postgres::Error) -> Option<&rustls::CertificateError> {
 /// platform's.
 fn build(root_cert: Option<&PathBuf>) -> Result<MakeRustlsConnect, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("could not set up TLS: {e}"))?;
     let config = match root_cert {
@@ -288,11 +289,70 @@ fn build(root_cert: Option<&PathBuf>) -> Result<MakeRustlsConnect, String> {
             builder.with_root_certificates(roots).with_no_client_auth()
         }
         None => builder
-            .with_platform_verifier()
-            .map_err(|e| format!("could not load the system's CA roots: {e}"))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(SystemRoots {
+                provider,
+                loaded: OnceLock::new(),
+            }))
             .with_no_client_auth(),
     };
     Ok(MakeRustlsConnect::new(config))
+}
+
+/// The platform's verifier, its roots read on the first handshake: a loopback server that
+/// offers no TLS (the usual local store under `prefer`) never costs the read of the whole
+/// system CA store.
+#[derive(Debug)]
+struct SystemRoots {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    loaded: OnceLock<Result<Arc<rustls_platform_verifier::Verifier>, rustls::Error>>,
+}
+
+impl SystemRoots {
+    fn get(&self) -> Result<&rustls_platform_verifier::Verifier, rustls::Error> {
+        let loaded = self.loaded.get_or_init(|| {
+            rustls_platform_verifier::Verifier::new(self.provider.clone()).map(Arc::new)
+        });
+        loaded.as_deref().map_err(Clone::clone)
+    }
+}
+
+impl ServerCertVerifier for SystemRoots {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.get()?
+            .verify_server_cert(end_entity, intermediates, name, ocsp, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.get()?.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.get()?.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 fn io_text(e: &rustls::pki_types::pem::Error) -> String {
