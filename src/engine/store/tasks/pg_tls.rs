@@ -433,6 +433,10 @@ mod tests {
             "{shown}"
         );
         assert!(!shown.contains("s3cret"), "{shown}");
+        let shown = super::super::postgres::shown_url(
+            "postgres://clk@db/clk?password=s3cret&sslmode=require",
+        );
+        assert_eq!(shown, "postgres://clk@db/clk?password=***&sslmode=require");
     }
 
     #[test]

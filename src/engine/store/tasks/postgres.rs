@@ -48,20 +48,35 @@ pub struct PgStore {
     pub(super) lease_s: f64,
 }
 
-/// `url` fit to show: its password replaced.
+/// `url` fit to show: its password replaced, in the user part or a `password=` parameter.
 pub fn shown_url(url: &str) -> String {
     match split_tls(url).0.parse::<postgres::Config>() {
         Ok(c) if c.get_password().is_some() => {
             let Some((scheme, rest)) = url.split_once("://") else {
                 return "postgres://…".into();
             };
-            match rest.rsplit_once('@') {
-                Some((user, host)) => {
-                    let user = user.split(':').next().unwrap_or_default();
-                    format!("{scheme}://{user}:***@{host}")
-                }
-                None => format!("{scheme}://{}", redact_text(rest)),
-            }
+            let (main, query) = match rest.split_once('?') {
+                Some((main, query)) => (main, Some(query)),
+                None => (rest, None),
+            };
+            let main = match main.rsplit_once('@') {
+                Some((user, host)) => match user.split_once(':') {
+                    Some((user, _)) => format!("{user}:***@{host}"),
+                    None => main.to_string(),
+                },
+                None => main.to_string(),
+            };
+            let Some(query) = query else {
+                return format!("{scheme}://{main}");
+            };
+            let query: Vec<&str> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some(("password", _)) => "password=***",
+                    _ => p,
+                })
+                .collect();
+            format!("{scheme}://{main}?{}", query.join("&"))
         }
         Ok(_) => redact_text(url),
         Err(_) => "postgres://…".into(),
