@@ -7,7 +7,7 @@
 //! a password in the URL shows in no error; a local store that offers no TLS costs no read of
 //! the system's CA store (needs strace, see `support::strace`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
 use std::time::Duration;
 
@@ -47,13 +47,19 @@ fn doctor_store_line(dir: &Path, url: &str) -> String {
         .to_string()
 }
 
+/// A project on the mock models, and a new database on the TLS cluster: its URL and CA file.
+fn tls_project() -> Option<(MockServer, tempfile::TempDir, PathBuf, String, PathBuf)> {
+    let (url, ca) = pg::tls_database()?;
+    let mock = MockServer::start(Script::new(vec![]));
+    let (top, dir) = project(&mock);
+    Some((mock, top, dir, url, ca))
+}
+
 #[test]
 fn the_named_ca_makes_an_encrypted_session() {
-    let Some((url, ca)) = pg::tls_database() else {
+    let Some((_mock, _top, dir, url, ca)) = tls_project() else {
         return;
     };
-    let mock = MockServer::start(Script::new(vec![]));
-    let (_top, dir) = project(&mock);
     let ca = ca.display();
     for query in [
         format!("sslmode=require&sslrootcert={ca}"),
@@ -86,11 +92,9 @@ fn the_named_ca_makes_an_encrypted_session() {
 
 #[test]
 fn the_listen_thread_connects_over_tls_too() {
-    let Some((url, ca)) = pg::tls_database() else {
+    let Some((_mock, _top, dir, url, ca)) = tls_project() else {
         return;
     };
-    let mock = MockServer::start(Script::new(vec![]));
-    let (_top, dir) = project(&mock);
     let url = with(
         &url,
         None,
@@ -115,11 +119,9 @@ fn the_listen_thread_connects_over_tls_too() {
 
 #[test]
 fn an_untrusted_certificate_is_refused_with_what_to_do() {
-    let Some((url, _ca)) = pg::tls_database() else {
+    let Some((_mock, _top, dir, url, _ca)) = tls_project() else {
         return;
     };
-    let mock = MockServer::start(Script::new(vec![]));
-    let (_top, dir) = project(&mock);
     for mode in ["require", "verify-ca", "verify-full"] {
         let url = with(&url, Some("hunter2secret"), &format!("sslmode={mode}"));
         let (good, text) = run(&dir, &url, &["task", "list"]);
@@ -183,11 +185,9 @@ fn a_plain_server_is_refused_when_tls_is_required_and_used_when_disabled() {
 
 #[test]
 fn an_unknown_sslmode_or_a_missing_ca_file_is_one_clear_line() {
-    let Some((url, _ca)) = pg::tls_database() else {
+    let Some((_mock, _top, dir, url, _ca)) = tls_project() else {
         return;
     };
-    let mock = MockServer::start(Script::new(vec![]));
-    let (_top, dir) = project(&mock);
     let (good, text) = run(
         &dir,
         &with(&url, None, "sslmode=sometimes"),

@@ -146,17 +146,23 @@ pub fn database() -> Option<String> {
 }
 
 fn new_database() -> Option<String> {
-    let base = match server() {
-        Ok(url) => url.clone(),
+    let base = or_skip(server())?;
+    Some(create_in(&base))
+}
+
+/// The server, or None after saying why the test skips (a failure under
+/// `CLK_REQUIRE_POSTGRES=1`).
+fn or_skip<T: Clone>(server: &Result<T, String>) -> Option<T> {
+    match server {
+        Ok(s) => Some(s.clone()),
         Err(why) => {
             if std::env::var("CLK_REQUIRE_POSTGRES").as_deref() == Ok("1") {
                 panic!("{why} (CLK_REQUIRE_POSTGRES=1)");
             }
             eprintln!("skipped: {why}");
-            return None;
+            None
         }
-    };
-    Some(create_in(&base))
+    }
 }
 
 /// A new database on the server at `base`: its URL.
@@ -179,16 +185,7 @@ fn create_in(base: &str) -> String {
 /// when openssl is missing. pg_hba trusts every loopback connection, plain or TLS.
 pub fn tls_database() -> Option<(String, PathBuf)> {
     std::thread::spawn(|| {
-        let (base, dir) = match tls_server() {
-            Ok(s) => s.clone(),
-            Err(why) => {
-                if std::env::var("CLK_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-                    panic!("{why} (CLK_REQUIRE_POSTGRES=1)");
-                }
-                eprintln!("skipped: {why}");
-                return None;
-            }
-        };
+        let (base, dir) = or_skip(tls_server())?;
         Some((create_in(&base), dir.join("ca.crt")))
     })
     .join()
