@@ -30,6 +30,11 @@ if ! need chromium || ! need chromedriver; then
   echo "run-all: installing chromium and chromium-driver" >&2
   apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
+if ! need openssl; then
+  # The task store's TLS tests make a CA and a server certificate for their cluster.
+  echo "run-all: installing openssl" >&2
+  apt-get update -qq && apt-get install -y -qq openssl >/dev/null
+fi
 pg_bin() {
   if need initdb; then dirname "$(command -v initdb)"; return; fi
   ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1

@@ -14,7 +14,7 @@ ACTION: write\nPATH: greeter.py\nCONTENT:\ndef hello():\n    return \"hello\"\nE
 CONFIDENCE: 0.8\nPROGRESS: yes\n";
 
 /// Folders the platform's CA roots are read from on Linux.
-const CA_PLACES: &[&str] = &["/etc/ssl", "/etc/pki", "/usr/share/ca-certificates"];
+pub(crate) const CA_PLACES: &[&str] = &["/etc/ssl", "/etc/pki", "/usr/share/ca-certificates"];
 
 fn clk(dir: &Path) -> assert_cmd::Command {
     let mut c = support::clk();

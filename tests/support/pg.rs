@@ -58,21 +58,30 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// The shell that runs the server until this process ends, kept alive here.
-static KEEPER: Mutex<Option<Child>> = Mutex::new(None);
+/// The shells that run the servers until this process ends, kept alive here.
+static KEEPERS: Mutex<Vec<Child>> = Mutex::new(Vec::new());
 
 fn start() -> Result<String, String> {
+    start_cluster("", "", "").map(|(url, _)| url)
+}
+
+/// Start a cluster in a new folder named with `tag`: `prepare` runs first in that folder (as
+/// the server's user), `options` are added to the server's command line. Its URL (to the
+/// `postgres` database) and its folder.
+fn start_cluster(tag: &str, prepare: &str, options: &str) -> Result<(String, PathBuf), String> {
     let bin = bin_dir().ok_or("PostgreSQL is not installed (no initdb)")?;
-    let dir = std::env::temp_dir().join(format!("clk-test-pg-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("clk-test-pg{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let port = free_port();
     let data = dir.join("data");
     let script = format!(
         "set -e\n\
+         cd '{dir}'\n\
+         {prepare}\n\
          '{b}/initdb' -D '{d}' -U clk --auth=trust -E UTF8 >'{dir}/initdb.log' 2>&1\n\
          '{b}/postgres' -D '{d}' -k '{dir}' -c listen_addresses=127.0.0.1 -p {port} \
-           -c fsync=off -c max_connections=300 >'{dir}/server.log' 2>&1 &\n\
+           -c fsync=off -c max_connections=300 {options} >'{dir}/server.log' 2>&1 &\n\
          pid=$!\n\
          read _ || true\n\
          kill -INT $pid 2>/dev/null || true\n\
@@ -101,12 +110,14 @@ fn start() -> Result<String, String> {
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("could not start PostgreSQL: {e}"))?;
-    *KEEPER.lock().unwrap() = Some(child);
+    KEEPERS.lock().unwrap().push(child);
     let url = format!("postgres://clk@127.0.0.1:{port}/postgres");
     let start = Instant::now();
     loop {
+        // The server's log says when it is ready; only then may a plain connection try (a
+        // TLS server refuses nothing plain on loopback: pg_hba trusts all).
         if postgres::Client::connect(&url, postgres::NoTls).is_ok() {
-            return Ok(url);
+            return Ok((url, dir));
         }
         if start.elapsed() > Duration::from_secs(60) {
             let log = std::fs::read_to_string(dir.join("initdb.log")).unwrap_or_default()
@@ -117,9 +128,9 @@ fn start() -> Result<String, String> {
     }
 }
 
-/// Stop the server this process started (the keeper's pipe closes).
+/// Stop the servers this process started (the keepers' pipes close).
 pub fn stop() {
-    if let Some(mut child) = KEEPER.lock().unwrap().take() {
+    for mut child in std::mem::take(&mut *KEEPERS.lock().unwrap()) {
         if let Some(mut stdin) = child.stdin.take() {
             let _ = stdin.write_all(b"\n");
         }
@@ -135,24 +146,75 @@ pub fn database() -> Option<String> {
 }
 
 fn new_database() -> Option<String> {
-    let base = match server() {
-        Ok(url) => url.clone(),
+    let base = or_skip(server())?;
+    Some(create_in(&base))
+}
+
+/// The server, or None after saying why the test skips (a failure under
+/// `CLK_REQUIRE_POSTGRES=1`).
+fn or_skip<T: Clone>(server: &Result<T, String>) -> Option<T> {
+    match server {
+        Ok(s) => Some(s.clone()),
         Err(why) => {
             if std::env::var("CLK_REQUIRE_POSTGRES").as_deref() == Ok("1") {
                 panic!("{why} (CLK_REQUIRE_POSTGRES=1)");
             }
             eprintln!("skipped: {why}");
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// A new database on the server at `base`: its URL.
+fn create_in(base: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     let name = format!(
         "clk_t{}_{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     );
-    let mut c = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+    let mut c = postgres::Client::connect(base, postgres::NoTls).unwrap();
     c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
     let (head, _) = base.rsplit_once('/').unwrap();
-    Some(format!("{head}/{name}"))
+    format!("{head}/{name}")
+}
+
+/// A database on a cluster of this process's own with `ssl = on`, its certificate for
+/// `localhost` and 127.0.0.1 signed by a CA made at start with the `openssl` program: the
+/// URL (no TLS words in it) and the CA's PEM file. Skips (None) as [`database`] does, also
+/// when openssl is missing. pg_hba trusts every loopback connection, plain or TLS.
+pub fn tls_database() -> Option<(String, PathBuf)> {
+    std::thread::spawn(|| {
+        let (base, dir) = or_skip(tls_server())?;
+        Some((create_in(&base), dir.join("ca.crt")))
+    })
+    .join()
+    .unwrap()
+}
+
+fn tls_server() -> &'static Result<(String, PathBuf), String> {
+    static SERVER: OnceLock<Result<(String, PathBuf), String>> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        if Command::new("openssl").arg("version").output().is_err() {
+            return Err("openssl is not installed".into());
+        }
+        // A CA, and a server certificate it signs with the names clients use on loopback.
+        let prepare = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+               -nodes -days 2 -subj /CN=clk-test-ca -keyout ca.key -out ca.crt \
+               -addext basicConstraints=critical,CA:TRUE \
+               -addext keyUsage=critical,keyCertSign,cRLSign >openssl.log 2>&1\n\
+             openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+               -subj /CN=localhost -keyout server.key -out server.csr >>openssl.log 2>&1\n\
+             printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' \
+               >server.ext\n\
+             openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+               -days 2 -extfile server.ext -out server.crt >>openssl.log 2>&1\n\
+             chmod 600 server.key ca.key";
+        let dir = std::env::temp_dir().join(format!("clk-test-pg-tls-{}", std::process::id()));
+        let options = format!(
+            "-c ssl=on -c ssl_cert_file={d}/server.crt -c ssl_key_file={d}/server.key",
+            d = dir.display()
+        );
+        start_cluster("-tls", prepare, &options)
+    })
 }

@@ -1,5 +1,6 @@
 //! Doctor's checks of what surrounds the project: the user's own settings, the pre-push
-//! secret scan's hook, whether each git remote answers, and room on disk for run worktrees.
+//! secret scan's hook, whether each git remote answers, room on disk for run worktrees, and
+//! whether a shared task store answers over an encrypted connection.
 //!
 //! Each check is cheap and bounded: the remote check waits a few seconds at most, the disk
 //! check reads sizes from git's index rather than walking the tree.
@@ -18,6 +19,7 @@ use crate::engine::act::process::{self, Ending, Spec};
 use crate::engine::ground::config::Env;
 use crate::engine::ground::redact;
 use crate::engine::store::git::{self, scan};
+use crate::engine::store::tasks;
 use crate::engine::store::user;
 use crate::engine::store::workspace::Workspace;
 
@@ -178,6 +180,44 @@ pub async fn check_remotes(ws: &Workspace, out: &mut Vec<Finding>) {
             ),
         });
     }
+}
+
+/// Longest doctor waits for the task store's database to answer.
+const STORE_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// A PostgreSQL task store answers, and whether its connection is encrypted (the server's own
+/// `pg_stat_ssl`). Plain to a store on another machine is a warning.
+pub async fn check_store(url: &str, lease_s: u64, out: &mut Vec<Finding>) {
+    let url = url.trim().to_string();
+    if !url.starts_with("postgres") {
+        return;
+    }
+    let shown = tasks::shown_url(&url);
+    // On a thread of its own, left behind if the database never answers.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let got =
+            tasks::PgStore::open(&url, lease_s).and_then(|s| Ok((s.encryption()?, s.is_local())));
+        let _ = tx.send(got);
+    });
+    out.push(match tokio::time::timeout(STORE_TIMEOUT, rx).await {
+        Ok(Ok(Ok(((Some(version), _), _)))) => Finding::new(
+            Level::Ok,
+            format!("task store {shown} answers, encrypted ({version})"),
+        ),
+        Ok(Ok(Ok(((None, mode), local)))) => Finding::new(
+            if local { Level::Ok } else { Level::Warn },
+            format!("task store {shown} answers, NOT encrypted (sslmode={mode})"),
+        ),
+        Ok(Ok(Err(e))) => Finding::new(Level::Fail, e.to_string()),
+        _ => Finding::new(
+            Level::Fail,
+            format!(
+                "task store {shown} did not answer in {}s; check the host and port",
+                STORE_TIMEOUT.as_secs()
+            ),
+        ),
+    });
 }
 
 /// Why `git ls-remote NAME` failed, or None when it answered.

@@ -361,6 +361,9 @@ pub async fn examine(ws: &Workspace) -> Vec<Finding> {
     check_sandbox(ws, &mut out);
     host::check_remotes(ws, &mut out).await;
     if config_ok {
+        if let Ok(p) = ws.load(&Env::process()) {
+            host::check_store(&p.config.store.url, p.config.store.lease_s, &mut out).await;
+        }
         check_providers(ws, &mut out).await;
     }
     out

@@ -13,6 +13,7 @@ mod pg_listen;
 mod pg_rows;
 mod pg_schema;
 mod pg_tasks;
+mod pg_tls;
 mod postgres;
 mod progress;
 mod rows;

@@ -7,10 +7,10 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::Duration;
 
 use fallible_iterator::FallibleIterator;
-use postgres::NoTls;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+use super::pg_tls::Link;
 use super::postgres::{CHANNEL, PgStore, shown_url};
 
 /// One timeline line as a worker somewhere wrote it.
@@ -30,16 +30,14 @@ pub fn listen(
     url: &str,
     on: impl FnMut(Note) -> bool + Send + 'static,
 ) -> Result<std::thread::JoinHandle<()>, StoreError> {
-    let config: postgres::Config = url.parse().map_err(|e: postgres::Error| StoreError {
-        path: shown_url(url),
-        message: format!("not a PostgreSQL URL: {e}"),
-    })?;
-    listen_to(config, shown_url(url), None, on)
+    let shown = shown_url(url);
+    let link = Link::parse(url, &shown)?;
+    listen_to(Arc::new(link), shown, None, on)
 }
 
 /// [`listen`], saying on `ready` each time it listens (again).
 fn listen_to(
-    config: postgres::Config,
+    link: Arc<Link>,
     shown: String,
     ready: Option<SyncSender<()>>,
     mut on: impl FnMut(Note) -> bool + Send + 'static,
@@ -48,7 +46,7 @@ fn listen_to(
         .name("clk-pg-listen".into())
         .spawn(move || {
             loop {
-                if let Ok(mut c) = config.connect(NoTls) {
+                if let Ok(mut c) = link.connect() {
                     if c.batch_execute(&format!("LISTEN {CHANNEL}")).is_ok() {
                         if let Some(r) = &ready {
                             let _ = r.try_send(());
@@ -89,8 +87,8 @@ impl PgStore {
         let weak = Arc::downgrade(&wake);
         let me = self.owner.clone();
         let (ready, listening) = sync_channel(1);
-        let (config, shown) = (self.config.clone(), self.shown.clone());
-        listen_to(config, shown, Some(ready), move |note| {
+        let (link, shown) = (self.link.clone(), self.shown.clone());
+        listen_to(link, shown, Some(ready), move |note| {
             let Some(wake) = weak.upgrade() else {
                 return false;
             };

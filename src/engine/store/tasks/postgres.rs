@@ -6,11 +6,12 @@
 //! inside clk's tokio runtime that would panic. So every call runs on a short-lived scoped
 //! thread outside the runtime, holding the one connection (reconnected when it broke).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use postgres::{Client, NoTls, Transaction};
+use postgres::{Client, Transaction};
 
 use super::pg_schema::MIGRATIONS;
+use super::pg_tls::{Link, split_tls};
 use super::{Move, StoreError, WorkerRow, now, today, worker_id};
 use crate::engine::ground::redact::{self, redact_text};
 use crate::engine::ground::task::TaskState;
@@ -41,26 +42,41 @@ pub(super) type PgResult<T> = Result<T, PgErr>;
 /// The PostgreSQL back end.
 pub struct PgStore {
     pub(super) shown: String,
-    pub(super) config: postgres::Config,
+    pub(super) link: Arc<Link>,
     client: Mutex<Option<Client>>,
     pub(super) owner: String,
     pub(super) lease_s: f64,
 }
 
-/// `url` fit to show: its password replaced.
+/// `url` fit to show: its password replaced, in the user part or a `password=` parameter.
 pub fn shown_url(url: &str) -> String {
-    match url.parse::<postgres::Config>() {
+    match split_tls(url).0.parse::<postgres::Config>() {
         Ok(c) if c.get_password().is_some() => {
             let Some((scheme, rest)) = url.split_once("://") else {
                 return "postgres://…".into();
             };
-            match rest.rsplit_once('@') {
-                Some((user, host)) => {
-                    let user = user.split(':').next().unwrap_or_default();
-                    format!("{scheme}://{user}:***@{host}")
-                }
-                None => format!("{scheme}://{}", redact_text(rest)),
-            }
+            let (main, query) = match rest.split_once('?') {
+                Some((main, query)) => (main, Some(query)),
+                None => (rest, None),
+            };
+            let main = match main.rsplit_once('@') {
+                Some((user, host)) => match user.split_once(':') {
+                    Some((user, _)) => format!("{user}:***@{host}"),
+                    None => main.to_string(),
+                },
+                None => main.to_string(),
+            };
+            let Some(query) = query else {
+                return format!("{scheme}://{main}");
+            };
+            let query: Vec<&str> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some(("password", _)) => "password=***",
+                    _ => p,
+                })
+                .collect();
+            format!("{scheme}://{main}?{}", query.join("&"))
         }
         Ok(_) => redact_text(url),
         Err(_) => "postgres://…".into(),
@@ -72,16 +88,13 @@ impl PgStore {
     /// than this clk knows is refused.
     pub fn open(url: &str, lease_s: u64) -> Result<PgStore, StoreError> {
         let shown = shown_url(url);
-        let config: postgres::Config = url.parse().map_err(|e: postgres::Error| StoreError {
-            path: shown.clone(),
-            message: format!("not a PostgreSQL URL: {e}"),
-        })?;
-        if let Some(pw) = config.get_password() {
+        let link = Link::parse(url, &shown)?;
+        if let Some(pw) = link.config.get_password() {
             redact::register(&String::from_utf8_lossy(pw));
         }
         let store = PgStore {
             shown,
-            config,
+            link: Arc::new(link),
             client: Mutex::new(None),
             owner: worker_id(),
             lease_s: lease_s.max(1) as f64,
@@ -100,6 +113,30 @@ impl PgStore {
         })
     }
 
+    /// Whether this store's connection is encrypted, as the server sees it, with the TLS
+    /// version; and the `sslmode` it was opened with.
+    pub fn encryption(&self) -> Result<(Option<String>, &'static str), StoreError> {
+        let tls = self.with(|c| {
+            let row = c.query_opt(
+                "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )?;
+            Ok(row.and_then(|r| {
+                let on: bool = r.get(0);
+                on.then(|| {
+                    r.get::<_, Option<String>>(1)
+                        .unwrap_or_else(|| "TLS".into())
+                })
+            }))
+        })?;
+        Ok((tls, self.link.mode.word()))
+    }
+
+    /// Whether the store is only on this machine (loopback or a Unix socket).
+    pub fn is_local(&self) -> bool {
+        super::pg_tls::local_only(&self.link.config)
+    }
+
     /// Run `f` with the connection, on a thread outside any async runtime.
     pub(super) fn with<T: Send>(
         &self,
@@ -107,12 +144,12 @@ impl PgStore {
     ) -> Result<T, StoreError> {
         let mut guard = self.client.lock().unwrap_or_else(|p| p.into_inner());
         let slot: &mut Option<Client> = &mut guard;
-        let config = &self.config;
+        let link = &self.link;
         let out = std::thread::scope(|s| {
             s.spawn(move || -> PgResult<T> {
                 if slot.as_ref().is_none_or(Client::is_closed) {
                     *slot = None;
-                    *slot = Some(config.connect(NoTls)?);
+                    *slot = Some(link.connect()?);
                 }
                 match slot.as_mut() {
                     Some(c) => f(c),

@@ -1,0 +1,467 @@
+//! TLS to the PostgreSQL store. `sslmode` and `sslrootcert` are read out of the URL here (the
+//! client's own parser knows neither `sslrootcert` nor the verify modes), and every connection
+//! of a store, its own and the LISTEN thread's, goes through [`Link::connect`], which builds
+//! the rustls connector once, on the first connection that may use TLS.
+//!
+//! rustls always checks the certificate's chain and host name, so `require`, `verify-ca` and
+//! `verify-full` all verify. `prefer` uses TLS when the server offers it with a certificate
+//! clk trusts and falls back to plain otherwise, as a loopback server needs no more.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use postgres::config::{Host, SslMode};
+use postgres::{Client, NoTls};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::StoreError;
+use super::postgres::{PgErr, PgResult};
+
+/// The `sslmode` a URL asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl Mode {
+    fn parse(word: &str) -> Option<Mode> {
+        Some(match word {
+            "disable" => Mode::Disable,
+            "prefer" => Mode::Prefer,
+            "require" => Mode::Require,
+            "verify-ca" => Mode::VerifyCa,
+            "verify-full" => Mode::VerifyFull,
+            _ => return None,
+        })
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Mode::Disable => "disable",
+            Mode::Prefer => "prefer",
+            Mode::Require => "require",
+            Mode::VerifyCa => "verify-ca",
+            Mode::VerifyFull => "verify-full",
+        }
+    }
+}
+
+/// A store's way to its database: where, and how TLS is used.
+pub(super) struct Link {
+    pub(super) config: postgres::Config,
+    pub(super) mode: Mode,
+    /// The CA file `sslrootcert` names; None trusts the platform's roots.
+    pub(super) root_cert: Option<PathBuf>,
+    tls: OnceLock<Result<MakeRustlsConnect, String>>,
+}
+
+/// `url` without `sslmode` and `sslrootcert`, with what they said (already decoded).
+pub(super) fn split_tls(url: &str) -> (String, Option<String>, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_string(), None, None);
+    };
+    let (mut mode, mut root, mut kept) = (None, None, Vec::new());
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "sslmode" => mode = Some(decode(value)),
+            "sslrootcert" => root = Some(decode(value)),
+            _ => kept.push(pair),
+        }
+    }
+    let rest = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    (rest, mode, root)
+}
+
+/// A URL value's `%XX` escapes undone (`+` left alone, as PostgreSQL's own parser does).
+fn decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| {
+            std::str::from_utf8(h)
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        });
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether every host the config names is this machine: a Unix socket, `localhost` or a
+/// loopback address (no host at all means the local socket).
+pub(super) fn local_only(config: &postgres::Config) -> bool {
+    let hosts_local = config.get_hosts().iter().all(|h| match h {
+        Host::Tcp(name) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name
+                    .trim_matches(['[', ']'])
+                    .parse::<IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        #[cfg(unix)]
+        Host::Unix(_) => true,
+    });
+    hosts_local && config.get_hostaddrs().iter().all(IpAddr::is_loopback)
+}
+
+impl Link {
+    /// Read `url`: the client's settings, and TLS as `sslmode` and `sslrootcert` ask. With no
+    /// `sslmode`, a loopback host or Unix socket prefers TLS and any other host requires it.
+    pub(super) fn parse(url: &str, shown: &str) -> Result<Link, StoreError> {
+        let bad = |message: String| StoreError {
+            path: shown.to_string(),
+            message,
+        };
+        let (rest, mode, root) = split_tls(url);
+        let mut config: postgres::Config = rest
+            .parse()
+            .map_err(|e: postgres::Error| bad(format!("not a PostgreSQL URL: {e}")))?;
+        let mode = match mode.as_deref() {
+            None if local_only(&config) => Mode::Prefer,
+            None => Mode::Require,
+            Some(word) => Mode::parse(word).ok_or_else(|| {
+                bad(format!(
+                    "sslmode={word} is not known; use disable, prefer, require, verify-ca or \
+                     verify-full"
+                ))
+            })?,
+        };
+        config.ssl_mode(match mode {
+            Mode::Disable => SslMode::Disable,
+            Mode::Prefer => SslMode::Prefer,
+            _ => SslMode::Require,
+        });
+        // `sslrootcert=system` is libpq's word for the platform's roots.
+        let root_cert = root
+            .filter(|r| !r.is_empty() && r != "system")
+            .map(PathBuf::from);
+        Ok(Link {
+            config,
+            mode,
+            root_cert,
+            tls: OnceLock::new(),
+        })
+    }
+
+    /// A new connection, encrypted as the mode asks.
+    pub(super) fn connect(&self) -> PgResult<Client> {
+        if self.mode == Mode::Disable {
+            return Ok(self.config.connect(NoTls)?);
+        }
+        let tls = self.connector()?;
+        match self.config.connect(tls) {
+            Ok(c) => Ok(c),
+            // A server that offers TLS with a certificate clk cannot check: prefer takes the
+            // plain connection it would have had without TLS.
+            Err(e) if self.mode == Mode::Prefer && cert_error(&e).is_some() => {
+                let mut plain = self.config.clone();
+                plain.ssl_mode(SslMode::Disable);
+                Ok(plain.connect(NoTls)?)
+            }
+            Err(e) => Err(self.explain(e)),
+        }
+    }
+
+    /// The connector, built on first use and kept.
+    fn connector(&self) -> PgResult<MakeRustlsConnect> {
+        let built = self.tls.get_or_init(|| build(self.root_cert.as_ref()));
+        built.clone().map_err(PgErr)
+    }
+
+    /// One line for a connection that failed, saying what to do when TLS was the cause.
+    fn explain(&self, e: postgres::Error) -> PgErr {
+        let text = chain(&e);
+        if text.contains("server does not support TLS") {
+            return PgErr(format!(
+                "the database refused TLS (sslmode={}); add sslmode=disable to the URL only on \
+                 a trusted network",
+                self.mode.word()
+            ));
+        }
+        let Some(cert) = cert_error(&e) else {
+            // The client's own line for a failed handshake leaves out why.
+            return match e.as_db_error() {
+                None => PgErr(text),
+                Some(_) => PgErr::from(e),
+            };
+        };
+        use rustls::CertificateError as C;
+        PgErr(match (cert, &self.root_cert) {
+            (C::NotValidForName | C::NotValidForNameContext { .. }, _) => {
+                "the server's certificate does not name the host in the URL; connect by a name \
+                 the certificate holds"
+                    .into()
+            }
+            (C::UnknownIssuer | C::BadSignature | C::BadEncoding, Some(ca)) => format!(
+                "the server's certificate is not signed by the CA in sslrootcert={}; name the \
+                 CA that signed it",
+                ca.display()
+            ),
+            (C::UnknownIssuer | C::BadSignature | C::BadEncoding, None) => {
+                "the server's certificate is not trusted: name its CA with \
+                 sslrootcert=/path/ca.pem"
+                    .into()
+            }
+            (C::Expired | C::ExpiredContext { .. }, _) => {
+                "the server's certificate has expired; the database's owner must renew it".into()
+            }
+            (other, _) => format!("the server's certificate is refused: {other:?}"),
+        })
+    }
+}
+
+/// An error with every cause under it, as one line.
+fn chain(e: &postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = std::error::Error::source(e);
+    while let Some(cause) = next {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text = format!("{text}: {line}");
+        }
+        next = cause.source();
+    }
+    text
+}
+
+/// The certificate problem under a failed TLS handshake, if that is what failed.
+fn cert_error(e: &postgres::Error) -> Option<&rustls::CertificateError> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        let inner = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|i| i as &(dyn std::error::Error + 'static))
+            .unwrap_or(err);
+        if let Some(rustls::Error::InvalidCertificate(c)) = inner.downcast_ref::<rustls::Error>() {
+            return Some(c);
+        }
+        next = err.source();
+    }
+    None
+}
+
+/// The rustls connector, on the ring provider: roots from `root_cert` alone, else the
+/// platform's.
+fn build(root_cert: Option<&PathBuf>) -> Result<MakeRustlsConnect, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("could not set up TLS: {e}"))?;
+    let config = match root_cert {
+        Some(path) => {
+            let shown = path.display();
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("could not read sslrootcert={shown}: {}", io_text(&e)))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("sslrootcert={shown} is not a PEM file: {e}"))?;
+            let mut roots = rustls::RootCertStore::empty();
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(format!(
+                    "sslrootcert={shown} holds no certificate; name the CA's PEM file"
+                ));
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        None => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(SystemRoots {
+                provider,
+                loaded: OnceLock::new(),
+            }))
+            .with_no_client_auth(),
+    };
+    Ok(MakeRustlsConnect::new(config))
+}
+
+/// The platform's verifier, its roots read on the first handshake: a loopback server that
+/// offers no TLS (the usual local store under `prefer`) never costs the read of the whole
+/// system CA store.
+#[derive(Debug)]
+struct SystemRoots {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    loaded: OnceLock<Result<Arc<rustls_platform_verifier::Verifier>, rustls::Error>>,
+}
+
+impl SystemRoots {
+    fn get(&self) -> Result<&rustls_platform_verifier::Verifier, rustls::Error> {
+        let loaded = self.loaded.get_or_init(|| {
+            rustls_platform_verifier::Verifier::new(self.provider.clone()).map(Arc::new)
+        });
+        loaded.as_deref().map_err(Clone::clone)
+    }
+}
+
+impl ServerCertVerifier for SystemRoots {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.get()?
+            .verify_server_cert(end_entity, intermediates, name, ocsp, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.get()?.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.get()?.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+fn io_text(e: &rustls::pki_types::pem::Error) -> String {
+    match e {
+        rustls::pki_types::pem::Error::Io(io) => io.to_string(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(url: &str) -> Link {
+        Link::parse(url, "shown").unwrap()
+    }
+
+    #[test]
+    fn tls_words_leave_the_url_and_others_stay() {
+        let (rest, mode, root) = split_tls(
+            "postgres://u:p@db/clk?sslmode=verify-full&connect_timeout=5&sslrootcert=%2Fetc%2Fca.pem",
+        );
+        assert_eq!(rest, "postgres://u:p@db/clk?connect_timeout=5");
+        assert_eq!(mode.as_deref(), Some("verify-full"));
+        assert_eq!(root.as_deref(), Some("/etc/ca.pem"));
+        let (rest, mode, root) = split_tls("postgres://db/clk?sslrootcert=/ca.pem");
+        assert_eq!(
+            (rest.as_str(), mode, root.as_deref()),
+            ("postgres://db/clk", None, Some("/ca.pem"))
+        );
+        assert_eq!(split_tls("postgres://db/clk").0, "postgres://db/clk");
+    }
+
+    #[test]
+    fn the_default_mode_depends_on_the_host() {
+        for local in [
+            "postgres://clk@127.0.0.1:5432/clk",
+            "postgres://clk@localhost/clk",
+            "postgres://clk@[::1]:5432/clk",
+            "postgres://clk@%2Fvar%2Frun%2Fpostgresql/clk",
+            "postgres:///clk",
+        ] {
+            assert_eq!(link(local).mode, Mode::Prefer, "{local}");
+        }
+        for remote in [
+            "postgres://clk:pw@db.example.com/clk",
+            "postgres://clk@10.0.0.5:5432/clk",
+            "postgres://clk@localhost,db/clk",
+        ] {
+            assert_eq!(link(remote).mode, Mode::Require, "{remote}");
+        }
+        assert_eq!(
+            link("postgres://db/clk?sslmode=disable").mode,
+            Mode::Disable
+        );
+        assert_eq!(
+            link("postgres://127.0.0.1/c?sslmode=verify-ca").mode,
+            Mode::VerifyCa
+        );
+    }
+
+    #[test]
+    fn verify_modes_and_a_root_file_are_kept_and_the_client_requires_tls() {
+        let l = link("postgres://db/clk?sslmode=verify-full&sslrootcert=/tmp/ca.pem");
+        assert_eq!(l.mode, Mode::VerifyFull);
+        assert_eq!(l.root_cert, Some(PathBuf::from("/tmp/ca.pem")));
+        assert_eq!(l.config.get_ssl_mode(), SslMode::Require);
+        assert_eq!(link("postgres://db/c?sslrootcert=system").root_cert, None);
+    }
+
+    #[test]
+    fn a_url_with_tls_words_is_still_shown_without_its_password() {
+        let shown = super::super::postgres::shown_url(
+            "postgres://clk:s3cret@db:5432/clk?sslmode=verify-full&sslrootcert=/ca.pem",
+        );
+        assert!(
+            shown.starts_with("postgres://clk:***@db:5432/clk"),
+            "{shown}"
+        );
+        assert!(!shown.contains("s3cret"), "{shown}");
+        let shown = super::super::postgres::shown_url(
+            "postgres://clk@db/clk?password=s3cret&sslmode=require",
+        );
+        assert_eq!(shown, "postgres://clk@db/clk?password=***&sslmode=require");
+    }
+
+    #[test]
+    fn an_unknown_mode_says_which_are_known() {
+        let Err(e) = Link::parse("postgres://db/clk?sslmode=maybe", "postgres://db/clk") else {
+            panic!("sslmode=maybe was taken");
+        };
+        assert!(
+            e.message.contains("disable, prefer, require"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn a_missing_or_empty_root_file_is_one_clear_line() {
+        let err = build(Some(&PathBuf::from("/nonexistent/ca.pem")))
+            .err()
+            .unwrap();
+        assert!(
+            err.starts_with("could not read sslrootcert=/nonexistent/ca.pem"),
+            "{err}"
+        );
+        let empty = tempfile::NamedTempFile::new().unwrap();
+        let err = build(Some(&empty.path().to_path_buf())).err().unwrap();
+        assert!(err.contains("holds no certificate"), "{err}");
+    }
+}
