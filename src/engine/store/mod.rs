@@ -9,6 +9,7 @@ pub mod init;
 pub mod lock;
 pub mod prompts;
 pub mod records;
+pub mod roots;
 pub mod roster;
 pub mod tail;
 pub mod tasks;

@@ -13,10 +13,8 @@ use std::sync::{Arc, OnceLock};
 
 use postgres::config::{Host, SslMode};
 use postgres::{Client, NoTls};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::StoreError;
@@ -290,69 +288,10 @@ fn build(root_cert: Option<&PathBuf>) -> Result<MakeRustlsConnect, String> {
         }
         None => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(SystemRoots {
-                provider,
-                loaded: OnceLock::new(),
-            }))
+            .with_custom_certificate_verifier(crate::engine::store::roots::verifier(provider))
             .with_no_client_auth(),
     };
     Ok(MakeRustlsConnect::new(config))
-}
-
-/// The platform's verifier, its roots read on the first handshake: a loopback server that
-/// offers no TLS (the usual local store under `prefer`) never costs the read of the whole
-/// system CA store.
-#[derive(Debug)]
-struct SystemRoots {
-    provider: Arc<rustls::crypto::CryptoProvider>,
-    loaded: OnceLock<Result<Arc<rustls_platform_verifier::Verifier>, rustls::Error>>,
-}
-
-impl SystemRoots {
-    fn get(&self) -> Result<&rustls_platform_verifier::Verifier, rustls::Error> {
-        let loaded = self.loaded.get_or_init(|| {
-            rustls_platform_verifier::Verifier::new(self.provider.clone()).map(Arc::new)
-        });
-        loaded.as_deref().map_err(Clone::clone)
-    }
-}
-
-impl ServerCertVerifier for SystemRoots {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        self.get()?
-            .verify_server_cert(end_entity, intermediates, name, ocsp, now)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.get()?.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.get()?.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }
 
 fn io_text(e: &rustls::pki_types::pem::Error) -> String {

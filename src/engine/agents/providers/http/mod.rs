@@ -20,7 +20,8 @@ mod errors;
 mod reply;
 mod stream;
 mod vendor;
-pub use client::{client, root_loads};
+pub use crate::engine::store::roots::root_loads;
+pub use client::client;
 use errors::describe_io;
 pub use errors::{
     classify_reqwest, classify_status, describe_error, ended_early, excerpt, json_error_message,
