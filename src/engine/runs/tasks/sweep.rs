@@ -18,7 +18,7 @@ use super::work::Worker;
 use crate::engine::ground::events::Event;
 use crate::engine::ground::task::TaskState;
 use crate::engine::store::git::{self, worktree};
-use crate::engine::store::tasks::{Task, TaskStore, host_name};
+use crate::engine::store::tasks::{Task, TaskStore, WorkerRow, host_name};
 use crate::engine::store::workspace::Project;
 
 /// How long a worktree kept for its uncommitted work is left alone before it is looked at again.
@@ -133,9 +133,9 @@ impl Worker<'_> {
             };
             let path = worktree::worktrees_dir(&repo).join(run::run_id(id));
             let why = needless(t.as_ref(), &path, shared).or_else(|| {
-                let t = t.as_ref()?;
+                let t = t.as_ref().filter(|t| self.maybe_elsewhere(t))?;
                 let w = workers.get_or_insert_with(|| self.store.workers().unwrap_or_default());
-                self.elsewhere(t, w)
+                elsewhere(t, w)
             });
             let (Some(t), Some(why)) = (t, why) else {
                 continue;
@@ -175,22 +175,20 @@ impl Worker<'_> {
         }
     }
 
-    /// On a shared store, a task running under another worker on another machine whose
-    /// folder has the same path as this one: the workers' rows say which host runs it.
-    fn elsewhere(
-        &self,
-        t: &Task,
-        workers: &[crate::engine::store::tasks::WorkerRow],
-    ) -> Option<String> {
-        if !self.store.shared() || t.state != TaskState::Running || t.lease_pid == self.me {
-            return None;
-        }
-        let host = host_name();
-        workers
-            .iter()
-            .find(|w| w.tasks.contains(&t.id) && w.host != host)
-            .map(|w| format!("worker {} runs it now", w.id))
+    /// Whether `t` may run under another worker with a folder at the same path as this one:
+    /// on a shared store, running, under another lease (then the workers' rows are read).
+    fn maybe_elsewhere(&self, t: &Task) -> bool {
+        self.store.shared() && t.state == TaskState::Running && t.lease_pid != self.me
     }
+}
+
+/// A task running under a worker on another machine, as the workers' rows say.
+fn elsewhere(t: &Task, workers: &[WorkerRow]) -> Option<String> {
+    let host = host_name();
+    workers
+        .iter()
+        .find(|w| w.tasks.contains(&t.id) && w.host != host)
+        .map(|w| format!("worker {} runs it now", w.id))
 }
 
 #[cfg(test)]
@@ -254,5 +252,25 @@ mod tests {
         assert!(why.contains("/w2/"), "{why}");
         // On SQLite the project may have moved: its worktree is still the task's.
         assert_eq!(needless(Some(&theirs), here, false), None);
+    }
+
+    #[test]
+    fn a_task_a_worker_on_another_host_runs_is_elsewhere() {
+        let t = task(TaskState::Running, "/w/.git/clk/worktrees/task-7");
+        let row = |host: &str, tasks: Vec<i64>| WorkerRow {
+            id: format!("{host}:42"),
+            host: host.into(),
+            tasks,
+            ..WorkerRow::default()
+        };
+        let here = host_name();
+        assert_eq!(elsewhere(&t, &[row(&here, vec![7])]), None, "this host");
+        assert_eq!(
+            elsewhere(&t, &[row("other-box", vec![8])]),
+            None,
+            "another task"
+        );
+        let why = elsewhere(&t, &[row("other-box", vec![3, 7])]).unwrap_or_default();
+        assert!(why.contains("other-box:42"), "{why}");
     }
 }
