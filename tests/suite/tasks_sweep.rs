@@ -84,20 +84,28 @@ fn kill(mut c: Child) {
     c.wait().unwrap();
 }
 
+/// A shared project with one task, whose worker in clone `w1` is in its first model call
+/// (the mock's first reply stalls): (top folder, project, bare remote, that worker).
+fn stalled_on_w1(url: &str, mock: &MockServer) -> (tempfile::TempDir, PathBuf, PathBuf, Child) {
+    let (top, dir) = project(mock);
+    let bare = settle(&dir, |_| {});
+    pg_ok(&dir, url, &["task", "add", "write done.txt"]);
+    let first = worker(top.path(), url, &bare, "w1", &[]);
+    wait_for("the first worker's call", 60, || mock.model_calls() >= 1);
+    let w1 = top.path().join("w1");
+    assert!(tree(&w1).is_dir() && branch(&w1));
+    (top, dir, bare, first)
+}
+
 #[test]
 fn a_task_taken_over_after_its_lease_ran_out_leaves_no_worktree_on_its_first_worker() {
     let Some(url) = pg::database() else { return };
     // The first worker's call stalls and it dies there; the second takes the task over when
     // the lease runs out, and its call stalls too: the task runs elsewhere now.
     let mock = MockServer::start(Script::new(vec![Reply::Stall, Reply::Stall]));
-    let (top, dir) = project(&mock);
-    let bare = settle(&dir, |_| {});
+    let (top, dir, bare, first) = stalled_on_w1(&url, &mock);
     let top = top.path();
-    pg_ok(&dir, &url, &["task", "add", "write done.txt"]);
-    let first = worker(top, &url, &bare, "w1", &[]);
-    wait_for("the first worker's call", 60, || mock.model_calls() >= 1);
     let w1 = top.join("w1");
-    assert!(tree(&w1).is_dir() && branch(&w1));
     kill(first);
     let second = worker(top, &url, &bare, "w2", &[]);
     wait_for("the second worker's call", 60, || mock.model_calls() >= 2);
@@ -123,20 +131,30 @@ fn a_task_taken_over_after_its_lease_ran_out_leaves_no_worktree_on_its_first_wor
     assert_eq!(mock.model_calls(), 2, "the first worker ran the task again");
 }
 
+/// A shared project whose one `safe` task the worker in clone `w1` worked to its approval,
+/// the mock writing `approved.txt`: (top folder, project, bare remote).
+pub(crate) fn approval_on_w1(
+    url: &str,
+    mock: &MockServer,
+) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let (top, dir) = project(mock);
+    let bare = settle(&dir, |_| {});
+    pg_ok(
+        &dir,
+        url,
+        &["task", "add", "--autonomy", "safe", "write approved.txt"],
+    );
+    let out = finish(worker(top.path(), url, &bare, "w1", &["--until-idle"]));
+    assert!(out.contains("1 wait for approval"), "{out}");
+    (top, dir, bare)
+}
+
 #[test]
 fn a_task_merged_by_another_worker_leaves_no_worktree_on_the_first() {
     let Some(url) = pg::database() else { return };
     let mock = MockServer::start(Script::new(vec![writes("approved.txt", 10)]));
-    let (top, dir) = project(&mock);
-    let bare = settle(&dir, |_| {});
+    let (top, dir, bare) = approval_on_w1(&url, &mock);
     let top = top.path();
-    pg_ok(
-        &dir,
-        &url,
-        &["task", "add", "--autonomy", "safe", "write approved.txt"],
-    );
-    let out = finish(worker(top, &url, &bare, "w1", &["--until-idle"]));
-    assert!(out.contains("1 wait for approval"), "{out}");
     let w1 = top.join("w1");
     assert!(tree(&w1).is_dir() && branch(&w1));
     pg_ok(&dir, &url, &["task", "approve", "1"]);
@@ -162,12 +180,8 @@ fn a_paused_worker_whose_task_was_merged_elsewhere_removes_its_worktree_when_it_
     // The first worker's call stalls and the worker is stopped (SIGSTOP) there; the second
     // takes the task over when the lease runs out, and finishes and merges it.
     let mock = MockServer::start(Script::new(vec![Reply::Stall, writes("done.txt", 10)]));
-    let (top, dir) = project(&mock);
-    let bare = settle(&dir, |_| {});
+    let (top, dir, bare, first) = stalled_on_w1(&url, &mock);
     let top = top.path();
-    pg_ok(&dir, &url, &["task", "add", "write done.txt"]);
-    let first = worker(top, &url, &bare, "w1", &[]);
-    wait_for("the first worker's call", 60, || mock.model_calls() >= 1);
     let w1 = top.join("w1");
     let pid = first.id().to_string();
     let signal = |s: &str| {

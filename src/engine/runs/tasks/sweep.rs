@@ -145,25 +145,14 @@ impl Worker<'_> {
                     if t.state == TaskState::Cancelled && Path::new(&t.worktree) == path {
                         let _ = self.store.set_worktree(id, "", "", &t.base);
                     }
-                    let line = format!("task {id}: removed its worktree and branch here: {why}");
-                    let _ = self
-                        .store
-                        .log(id, "worktree", &format!("{}: {line}", self.id));
-                    self.bus.emit(Event::Report {
-                        topic: "task".into(),
-                        lines: vec![line],
-                    });
+                    self.say(
+                        id,
+                        format!("task {id}: removed its worktree and branch here: {why}"),
+                    );
                 }
                 Ok(Dropped::Kept(files)) => {
                     if said.insert(id, Instant::now()).is_none() {
-                        let line = kept_line(id, &path, &why, &files);
-                        let _ = self
-                            .store
-                            .log(id, "worktree", &format!("{}: {line}", self.id));
-                        self.bus.emit(Event::Report {
-                            topic: "task".into(),
-                            lines: vec![line],
-                        });
+                        self.say(id, kept_line(id, &path, &why, &files));
                     }
                 }
                 Err(e) => {
@@ -173,6 +162,17 @@ impl Worker<'_> {
                 }
             }
         }
+    }
+
+    /// One line on the bus and in the task's timeline, which names this worker.
+    fn say(&self, id: i64, line: String) {
+        let _ = self
+            .store
+            .log(id, "worktree", &format!("{}: {line}", self.id));
+        self.bus.emit(Event::Report {
+            topic: "task".into(),
+            lines: vec![line],
+        });
     }
 
     /// Whether `t` may run under another worker with a folder at the same path as this one:
