@@ -1,6 +1,7 @@
 //! Task worktrees that no task needs are removed, through the real binary and real git: a
 //! cancelled task's worktree and branch go at once, one with uncommitted changes is kept and
-//! said; on PostgreSQL, the first worker of a task another worker took over (its lease ran
+//! said; a merged task's leftover worktree goes at the next start while the user's own
+//! worktrees and branches stay; on PostgreSQL, the first worker of a task another worker took over (its lease ran
 //! out) or merged removes its own worktree and branch once it runs again.
 
 use std::path::{Path, PathBuf};
@@ -76,6 +77,59 @@ fn a_worktree_with_uncommitted_changes_is_kept_and_said_once() {
         "{out}"
     );
     assert!(!tree(&dir).exists() && !branch(&dir), "{out}");
+}
+
+#[test]
+fn a_merged_tasks_leftover_worktree_goes_and_the_users_own_stay() {
+    let mock = MockServer::start(Script::new(vec![writes("a.txt", 0)]));
+    let (_top, dir) = project(&mock);
+    ok(&dir, &["task", "add", "write a.txt"]);
+    let out = ok(&dir, &["work", "--until-idle"]);
+    assert!(out.contains("1 merged"), "{out}");
+    assert!(!tree(&dir).exists());
+    // What a worker killed between the merge and its cleanup leaves, beside the user's own
+    // worktree and branches (one under clk's prefix that is no task's).
+    let t = tree(&dir);
+    git(
+        &dir,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            "clk/task-1",
+            t.to_str().unwrap(),
+        ],
+    );
+    let mine = dir.parent().unwrap().join("mine");
+    git(
+        &dir,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            "feature",
+            mine.to_str().unwrap(),
+        ],
+    );
+    git(&dir, &["branch", "clk/task-notes"]);
+    let out = ok(&dir, &["work", "--until-idle"]);
+    assert!(
+        out.contains("task 1: removed its worktree and branch here: it is merged"),
+        "{out}"
+    );
+    assert!(!tree(&dir).exists() && !branch(&dir), "{out}");
+    assert!(
+        mine.join("a.txt").is_file(),
+        "the user's worktree was touched"
+    );
+    let branches = git(&dir, &["branch", "--list"]);
+    assert!(
+        branches.contains("feature") && branches.contains("clk/task-notes"),
+        "{branches}"
+    );
+    assert!(git(&dir, &["worktree", "list"]).contains("/mine "));
 }
 
 /// Kill `c` with SIGKILL and reap it: its lease just stops being renewed.
