@@ -398,14 +398,21 @@ pub async fn work(
             }
         }
         // Worktrees of tasks that ended here or elsewhere: at start, then every few seconds,
-        // and at once for a task just cancelled.
-        let cancelled = all.iter().any(|t| {
+        // and at once for a task just cancelled whose worktree is here. One that is nowhere
+        // here is forgotten, so the task leaves the open list.
+        let mut now = sweep_at.is_none_or(|at| at.elapsed() >= SWEEP);
+        for t in all.iter().filter(|t| {
             t.state == TaskState::Cancelled
                 && !t.worktree.is_empty()
                 && !running.contains_key(&t.id)
-                && !said.contains_key(&t.id)
-        });
-        if cancelled || sweep_at.is_none_or(|at| at.elapsed() >= SWEEP) {
+        }) {
+            if Path::new(&t.worktree).is_dir() {
+                now |= !said.contains_key(&t.id);
+            } else {
+                let _ = store.set_worktree(t.id, "", "", &t.base);
+            }
+        }
+        if now {
             sweep_at = Some(Instant::now());
             w.sweep(&all, &running, &mut said);
         }
