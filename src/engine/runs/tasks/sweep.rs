@@ -65,8 +65,8 @@ fn kept_line(id: i64, path: &Path, why: &str, files: &[String]) -> String {
         shown.push("…");
     }
     format!(
-        "task {id}: its worktree {} is kept although {why}: uncommitted changes to {}; commit \
-         or remove them there and `clk work` removes it",
+        "task {id}: its worktree {} is kept although {why}: uncommitted changes to {}; copy what \
+         you need elsewhere and delete them there, then `clk work` removes it and its branch",
         path.display(),
         shown.join(", ")
     )
