@@ -5,7 +5,8 @@
 //! at a time (`land.rs`), and starts queued tasks while fewer than `workers` run. A task whose
 //! files overlap a running task's is held, with the reason in its state, until that one ends. On
 //! start it finds tasks a dead worker left running and queues them again (their worktree and
-//! turns kept), or marks them interrupted when the worktree is gone.
+//! turns kept), or marks them interrupted when the worktree is gone. At start and every few
+//! seconds it removes the task worktrees no task needs any more (`sweep.rs`).
 //!
 //! Against a shared (PostgreSQL) store, workers on many machines take tasks from one queue:
 //! a claim skips a row another worker holds, a lease that was not renewed in `store.lease_s`
