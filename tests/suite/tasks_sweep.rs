@@ -89,30 +89,15 @@ fn a_merged_tasks_leftover_worktree_goes_and_the_users_own_stay() {
     assert!(!tree(&dir).exists());
     // What a worker killed between the merge and its cleanup leaves, beside the user's own
     // worktree and branches (one under clk's prefix that is no task's).
-    let t = tree(&dir);
-    git(
-        &dir,
-        &[
-            "worktree",
-            "add",
-            "-q",
-            "-b",
-            "clk/task-1",
-            t.to_str().unwrap(),
-        ],
-    );
+    let add = |branch: &str, at: &Path| {
+        git(
+            &dir,
+            &["worktree", "add", "-q", "-b", branch, at.to_str().unwrap()],
+        );
+    };
+    add("clk/task-1", &tree(&dir));
     let mine = dir.parent().unwrap().join("mine");
-    git(
-        &dir,
-        &[
-            "worktree",
-            "add",
-            "-q",
-            "-b",
-            "feature",
-            mine.to_str().unwrap(),
-        ],
-    );
+    add("feature", &mine);
     git(&dir, &["branch", "clk/task-notes"]);
     let out = ok(&dir, &["work", "--until-idle"]);
     assert!(
