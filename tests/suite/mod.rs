@@ -58,6 +58,7 @@ mod tasks_pg;
 mod tasks_pg_budget;
 mod tasks_pg_ops;
 mod tasks_pg_tls;
+mod tasks_sweep;
 mod tls_roots;
 mod todos_delegate;
 mod tui_cards;

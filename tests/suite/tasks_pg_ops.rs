@@ -109,16 +109,8 @@ fn a_refused_push_after_a_merge_is_kept_and_made_again() {
 fn a_task_approved_here_is_merged_by_a_worker_on_another_machine() {
     let Some(url) = pg::database() else { return };
     let mock = MockServer::start(Script::new(vec![writes("approved.txt", 10)]));
-    let (top, dir) = project(&mock);
-    let bare = settle(&dir, |_| {});
+    let (top, dir, bare) = super::tasks_sweep::approval_on_w1(&url, &mock);
     let top = top.path();
-    pg_ok(
-        &dir,
-        &url,
-        &["task", "add", "--autonomy", "safe", "write approved.txt"],
-    );
-    let out = finish(worker(top, &url, &bare, "w1", &["--until-idle"]));
-    assert!(out.contains("1 wait for approval"), "{out}");
     let t = list(&dir, &url).remove(0);
     assert_eq!(t["state"], "approval", "{t}");
     assert!(t["worktree"].as_str().unwrap().contains("/w1/"), "{t}");

@@ -17,5 +17,6 @@ pub mod risk;
 pub mod rules;
 pub mod run;
 pub mod shared;
+mod sweep;
 pub mod templates;
 pub mod work;

@@ -299,7 +299,16 @@ pub fn apply_with(
             );
             steer(store, id, "resume", &note)
         }
-        TaskCommand::Cancel { id } => steer(store, id, "cancel", "cancelled by the user"),
+        TaskCommand::Cancel { id } => {
+            let was = find(store, id)?.state;
+            let mut r = steer(store, id, "cancel", "cancelled by the user")?;
+            // A running task's worker stops it and removes its worktree; any other goes now.
+            if was != TaskState::Running {
+                let t = find(store, id)?;
+                r.lines.extend(super::sweep::cancelled(project, store, &t));
+            }
+            Ok(r)
+        }
         TaskCommand::Review { id, note } => review(project, store, id, note),
         TaskCommand::ContextAdd { text } => rules::apply(store, RuleCommand::Add(text)),
         TaskCommand::ContextList => rules::apply(store, RuleCommand::List),

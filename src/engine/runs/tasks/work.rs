@@ -5,7 +5,8 @@
 //! at a time (`land.rs`), and starts queued tasks while fewer than `workers` run. A task whose
 //! files overlap a running task's is held, with the reason in its state, until that one ends. On
 //! start it finds tasks a dead worker left running and queues them again (their worktree and
-//! turns kept), or marks them interrupted when the worktree is gone.
+//! turns kept), or marks them interrupted when the worktree is gone. At start and every few
+//! seconds it removes the task worktrees no task needs any more (`sweep.rs`).
 //!
 //! Against a shared (PostgreSQL) store, workers on many machines take tasks from one queue:
 //! a claim skips a row another worker holds, a lease that was not renewed in `store.lease_s`
@@ -29,7 +30,6 @@ use super::run::{self, Ended};
 use crate::engine::ground::events::Event;
 use crate::engine::ground::task::TaskState;
 use crate::engine::store::bus::Bus;
-use crate::engine::store::git::{self, worktree};
 use crate::engine::store::tasks::{self, Move, Task, TaskStore, WorkerRow};
 use crate::engine::store::workspace::Project;
 
@@ -39,6 +39,9 @@ const TICK: Duration = Duration::from_millis(250);
 /// How often it looks when the store wakes it on every change (PostgreSQL's NOTIFY): a
 /// safety net for a wake lost while its listening connection was down.
 const SAFETY_TICK: Duration = Duration::from_secs(1);
+
+/// How often the worker looks for task worktrees no task needs any more (`sweep.rs`).
+const SWEEP: Duration = Duration::from_secs(5);
 
 /// A lease not renewed for this long is dead even when its PID exists (PID reuse).
 const LEASE_STALE_S: i64 = 120;
@@ -196,21 +199,22 @@ impl Worker<'_> {
         let Ok(Some(t)) = self.store.get(id) else {
             return;
         };
+        // Another worker took it over while this one was stopped or paused (its lease ran
+        // out): whatever its work here ended with is not the task's any more; the sweep
+        // removes the worktree.
+        if t.state == TaskState::Running && t.lease_pid != self.me {
+            return;
+        }
         let running = [TaskState::Running];
         match end {
-            Ended::Stopped => match t.state {
-                TaskState::Cancelled => {
-                    if let Some(repo) = git::open(&self.project.ws.root) {
-                        let _ = worktree::remove(&repo, &run::run_id(id), false);
-                    }
-                }
-                TaskState::Running => {
+            // A cancelled task's worktree goes with the next sweep, unless it holds work.
+            Ended::Stopped => {
+                if t.state == TaskState::Running {
                     let why =
                         format!("clk work stopped before it was done; `clk task resume {id}`");
                     self.set(id, &running, TaskState::Interrupted, &why);
                 }
-                _ => {}
-            },
+            }
             Ended::Budget(why) => {
                 self.set(id, &running, TaskState::Held, &why);
             }
@@ -354,6 +358,7 @@ pub async fn work(
     let wake = store.wake();
     let tick = if wake.is_some() { SAFETY_TICK } else { TICK };
     let mut beat_at: Option<Instant> = None;
+    let (mut sweep_at, mut said): (Option<Instant>, HashMap<i64, Instant>) = (None, HashMap::new());
     w.recover();
     // Leases are renewed on their own thread, so a long merge here cannot let them lapse.
     let warn_bus = bus.clone();
@@ -382,25 +387,35 @@ pub async fn work(
         }
         let all = w.list();
         // Paused or cancelled from elsewhere: stop its agent.
-        // So is one whose lease ran out and that another worker took over.
-        for t in &all {
-            if let Some(tok) = running.get(&t.id) {
-                if t.state != TaskState::Running || t.lease_pid != w.me {
-                    tok.cancel();
-                }
+        // So is one whose lease ran out and that another worker took over, even when that
+        // one merged it meanwhile (merged tasks are not in the list: read on its own).
+        for (id, tok) in &running {
+            let t = match all.iter().find(|t| t.id == *id) {
+                Some(t) => Some(t.clone()),
+                None => store.get(*id).ok().flatten(),
+            };
+            if t.is_some_and(|t| t.state != TaskState::Running || t.lease_pid != w.me) {
+                tok.cancel();
             }
         }
-        // A task cancelled while it was not running leaves its worktree and branch here.
-        for t in all
-            .iter()
-            .filter(|t| t.state == TaskState::Cancelled && !t.worktree.is_empty())
-        {
-            if !running.contains_key(&t.id) {
-                if let Some(repo) = git::open(&project.ws.root) {
-                    let _ = worktree::remove(&repo, &run::run_id(t.id), false);
-                }
+        // Worktrees of tasks that ended here or elsewhere: at start, then every few seconds,
+        // and at once for a task just cancelled whose worktree is here. One that is nowhere
+        // here is forgotten, so the task leaves the open list.
+        let mut now = sweep_at.is_none_or(|at| at.elapsed() >= SWEEP);
+        for t in all.iter().filter(|t| {
+            t.state == TaskState::Cancelled
+                && !t.worktree.is_empty()
+                && !running.contains_key(&t.id)
+        }) {
+            if Path::new(&t.worktree).is_dir() {
+                now |= !said.contains_key(&t.id);
+            } else {
                 let _ = store.set_worktree(t.id, "", "", &t.base);
             }
+        }
+        if now {
+            sweep_at = Some(Instant::now());
+            w.sweep(&all, &running, &mut said);
         }
         for t in all.iter().filter(|t| t.state == TaskState::Approved) {
             w.land_any(t, cancel).await;

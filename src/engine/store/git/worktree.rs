@@ -155,6 +155,53 @@ pub fn release(repo: &Repository, run_id: &str, keep_branch: bool) -> Result<(),
     Ok(())
 }
 
+/// Files in the worktree of `run_id` that hold work not on its branch: tracked files that
+/// differ from its HEAD and untracked files git does not ignore (a folder counts once). Empty
+/// when it has none, or when there is no such worktree.
+pub fn uncommitted(repo: &Repository, run_id: &str) -> Result<Vec<String>, GitError> {
+    let Ok(wt) = Repository::open(worktrees_dir(repo).join(run_id)) else {
+        return Ok(Vec::new());
+    };
+    let mut opts = StatusOptions::new();
+    opts.include_untracked(true)
+        .include_ignored(false)
+        .recurse_untracked_dirs(false)
+        .exclude_submodules(true);
+    let mut out = Vec::new();
+    for s in wt.statuses(Some(&mut opts))?.iter() {
+        if let Ok(p) = s.path() {
+            out.push(p.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// The task ids (`task-<id>` run ids) this repository holds a worktree or a local branch
+/// for, each once, smallest first. Reads one folder and the branch names, nothing else.
+pub fn task_ids(repo: &Repository) -> Vec<i64> {
+    fn id_of(name: &str) -> Option<i64> {
+        name.strip_prefix("task-")?.parse().ok()
+    }
+    let mut out: Vec<i64> = std::fs::read_dir(worktrees_dir(repo))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| id_of(&e.file_name().to_string_lossy()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Ok(mut refs) = repo.references_glob(&format!("refs/heads/{BRANCH_PREFIX}task-*")) {
+        for name in refs.names().flatten() {
+            let short = name.trim_start_matches("refs/heads/");
+            if let Some(id) = short.strip_prefix(BRANCH_PREFIX).and_then(id_of) {
+                out.push(id);
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// Remove every idle worktree (`clk merge --discard`, `clk doctor --fix`). Returns how many.
 pub fn prune_pool(repo: &Repository) -> Result<usize, GitError> {
     let all = idle(repo);
