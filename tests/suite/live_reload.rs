@@ -144,11 +144,14 @@ fn a_run_keeps_its_settings_when_a_file_breaks_between_cycles() {
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
+    let told: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event"] == "settings_rejected")
+        .collect();
+    assert_eq!(told.len(), 1, "told once:\n{printed}");
+    assert_eq!(told[0]["file"], ".clk/config/clk.config.json", "{printed}");
     assert!(
-        events.iter().any(|e| e["event"] == "warning"
-            && e["message"].as_str().is_some_and(
-                |m| m.contains("clk.config.json") && m.contains("keeps the settings it had")
-            )),
+        printed.contains("the settings before this edit stay in force"),
         "{printed}"
     );
     assert!(
