@@ -1,7 +1,8 @@
 //! Settings and workflows edited while headless work runs, through the real binary against the
 //! mock model server: `clk run` takes a provider switch and a workflow edit at its next cycle,
 //! `clk loop` a raised budget cap at its next model call (and tells it at its next iteration), `clk work` an edited model at its next
-//! task; a broken workflow edit is told once and the run goes on with the one before it.
+//! task; a broken workflow edit is told once and the run goes on with the one before it, and
+//! `clk "idea"` goes on past a settings file broken between its steps.
 
 use std::fs;
 use std::path::Path;
@@ -200,4 +201,47 @@ fn a_worker_takes_an_edited_setting_for_its_next_task() {
         .collect();
     assert_eq!(models, ["test-model", "edited-model"], "{out}");
     assert_eq!(out.matches("settings reloaded:").count(), 1, "{out}");
+}
+
+#[test]
+fn clk_idea_keeps_the_last_good_settings_when_a_file_breaks_between_its_steps() {
+    use std::io::{BufRead, BufReader};
+    let d = tempfile::tempdir().unwrap();
+    // The shell provider with no model: a rehearsal, every step once.
+    let mut c = crate::support::clk_process();
+    c.current_dir(d.path())
+        .env("CLK_NO_TUI", "1")
+        .env("CLK_PROVIDER", "shell")
+        .arg("a greeter")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut out = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        out.push_str(&line);
+        out.push('\n');
+        if line == "== plan: discovery" {
+            fs::write(
+                d.path().join(".clk/config/clk.config.json"),
+                "{\n  \"x\": \n",
+            )
+            .unwrap();
+            break;
+        }
+    }
+    for line in lines {
+        out.push_str(&line.unwrap());
+        out.push('\n');
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{out}");
+    assert!(out.contains("== loop: ralph"), "every step ran:\n{out}");
+    assert_eq!(
+        out.matches("the settings before this edit stay in force")
+            .count(),
+        1,
+        "{out}"
+    );
 }
