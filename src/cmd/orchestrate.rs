@@ -4,10 +4,12 @@ use std::path::Path;
 
 use super::{Failure, ask, project, runtime};
 use crate::engine::ground::events::Command;
+use crate::engine::store::bus::Bus;
 use crate::engine::store::idea::Idea;
+use crate::engine::store::live::Live;
 use crate::engine::store::roster::{current_agents, roster_names};
 use crate::engine::store::workflow::load_named;
-use crate::headless::Format;
+use crate::headless::{Format, Printer};
 
 pub fn need_idea(dir: &Path) -> Result<(), Failure> {
     let p = project(dir)?;
@@ -31,6 +33,20 @@ pub fn check_workflow(dir: &Path, name: &str) -> Result<(), Failure> {
 pub fn submit(dir: &Path, cmd: Command, format: Format) -> Result<u8, Failure> {
     let p = project(dir)?;
     let out = runtime()?.block_on(ask::run_printed(p, cmd, format))?;
+    out.finish()
+}
+
+/// [`submit`] for one of several steps: the settings as `live` has them, an edit made since
+/// the last step taken in and told, or one that does not load told and the ones before it kept.
+pub fn submit_step(live: &mut Live, cmd: Command, format: Format) -> Result<u8, Failure> {
+    let out = runtime()?.block_on(async {
+        let bus = Bus::new(Some(live.project().ws.activity_log()));
+        let printer = Printer::start(&bus, format);
+        let p = live.refresh(&bus).clone();
+        drop(bus);
+        printer.finish().await;
+        ask::run_printed(p, cmd, format).await
+    })?;
     out.finish()
 }
 

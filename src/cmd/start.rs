@@ -10,6 +10,7 @@ use std::path::Path;
 
 use super::{Failure, idea, orchestrate, project};
 use crate::engine::ground::events::Command;
+use crate::engine::store::live::Live;
 use crate::engine::store::workspace::Workspace;
 use crate::headless::Format;
 
@@ -78,11 +79,13 @@ pub fn run(dir: &Path, statement: &str, format: Format) -> Result<u8, Failure> {
             },
         ),
     ];
+    // Settings edited between steps apply from the next step; a broken edit keeps the last good.
+    let mut live = Live::new(project(dir)?);
     for (label, cmd) in steps {
         if human {
             println!("== {label}");
         }
-        let code = orchestrate::submit(dir, cmd, format)?;
+        let code = orchestrate::submit_step(&mut live, cmd, format)?;
         if code == super::EXIT_CANCELLED || code == super::EXIT_BAD_INPUT {
             return Ok(code);
         }

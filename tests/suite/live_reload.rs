@@ -144,11 +144,14 @@ fn a_run_keeps_its_settings_when_a_file_breaks_between_cycles() {
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
+    let told: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event"] == "settings_rejected")
+        .collect();
+    assert_eq!(told.len(), 1, "told once:\n{printed}");
+    assert_eq!(told[0]["file"], ".clk/config/clk.config.json", "{printed}");
     assert!(
-        events.iter().any(|e| e["event"] == "warning"
-            && e["message"].as_str().is_some_and(
-                |m| m.contains("clk.config.json") && m.contains("keeps the settings it had")
-            )),
+        printed.contains("the settings before this edit stay in force"),
         "{printed}"
     );
     assert!(
@@ -208,4 +211,36 @@ async fn a_run_after_a_broken_workflow_edit_uses_the_workflow_before_it() {
         "the run ran: {summary}"
     );
     assert!(summary.starts_with("engineering: "), "{summary}");
+}
+
+/// The active provider switched in providers.json while the dashboard runs is the one the
+/// next command uses, as `/provider` would make it.
+#[tokio::test]
+async fn an_active_provider_edited_in_the_file_is_switched_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = project(dir.path(), Some("cat > /dev/null\necho hi\n"));
+    let ws = p.ws.clone();
+    let (engine, _join) = Engine::spawn_live(p, Bus::new(None));
+    let mut rx = engine.subscribe();
+    let file = ws.providers_file();
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    v["providers"]["alt"] = v["providers"]["shell"].clone();
+    v["active"] = "alt".into();
+    std::fs::write(&file, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    assert!(matches!(
+        next_settings(&mut rx, 10).await,
+        Some(Event::SettingsReloaded { .. })
+    ));
+    let (events, _, _) = super::engine_commands::submit(
+        &engine,
+        &mut rx,
+        clk::engine::ground::events::Command::Status,
+    )
+    .await;
+    let lines = super::engine_commands::report(&events, "status");
+    assert!(
+        lines.iter().any(|l| l == "Active provider: alt"),
+        "{lines:?}"
+    );
 }

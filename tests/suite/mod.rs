@@ -19,6 +19,7 @@ mod engine_commands;
 mod engine_ops;
 mod forgery;
 mod gauntlet;
+mod headless_reload;
 mod house_rules;
 mod isolation_flow;
 mod jail_props;

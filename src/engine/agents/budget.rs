@@ -5,7 +5,8 @@
 //! spend has reached a cap (spent >= cap, caps of 0 are off) it pauses and asks the user, every
 //! time, default No. Yes lets that one dispatch go ahead (and is recorded as
 //! `BudgetOverrideApproved`); No, or no one to answer (headless), refuses the dispatch with
-//! `BudgetStopped` and a [`BudgetStop`] error that ends the run. After every dispatch,
+//! `BudgetStopped` and a [`BudgetStop`] error that ends the run; a cap raised in the files
+//! meanwhile is read again first, so raising it lets a running run go on. After every dispatch,
 //! [`after_dispatch`] reports the cap that dispatch crossed (`BudgetReached`), so the user
 //! sees it at once; the next dispatch is the one that asks. Asking only before a dispatch
 //! means one question per further call, never two in a row for the same crossing.
@@ -139,7 +140,14 @@ pub async fn before_dispatch(project: &Project, bus: &Bus, agent: &str) -> Resul
         return Ok(());
     }
     let totals = UsageTotals::load(&project.ws);
-    let breaches = reached(cfg, &totals, agent);
+    let mut breaches = reached(cfg, &totals, agent);
+    if !breaches.is_empty() {
+        // A cap raised in the files since this work took its settings counts at once; the
+        // files are read only when a cap is reached, so a dispatch under its caps reads none.
+        if let Ok(now) = project.ws.load(&project.env) {
+            breaches = reached(&live(&now.config.budget, bus), &totals, agent);
+        }
+    }
     let Some(first) = breaches.first() else {
         return Ok(());
     };

@@ -128,9 +128,13 @@ pub async fn run(
     dry_run: bool,
     cancel: &CancellationToken,
 ) -> StepResult {
-    // Cycles reload the config from disk; keep the provider this project was given (a
-    // `/provider` switch or CLK_PROVIDER) instead of re-reading it.
-    let env = project.env.with("CLK_PROVIDER", &project.providers.active);
+    // Cycles take in edited settings; a provider chosen apart from the files (`/provider`)
+    // stays, while one the files choose follows their edits.
+    let from_files = project.ws.load(&project.env).ok();
+    let env = match from_files {
+        Some(p) if p.providers.active == project.providers.active => project.env.clone(),
+        _ => project.env.with("CLK_PROVIDER", &project.providers.active),
+    };
     run_with_env(project, bus, workflow, max_cycles, dry_run, cancel, &env).await
 }
 

@@ -6,6 +6,7 @@ pub mod conversation;
 pub mod git;
 pub mod idea;
 pub mod init;
+pub mod live;
 pub mod lock;
 pub mod prompts;
 pub mod records;

@@ -3,6 +3,13 @@ use crate::engine::ground::config::Env;
 use crate::engine::ground::pricing::{ModelPrice, Price};
 use crate::engine::store::records::Tally;
 
+/// Caps in force for `p`, in its clk.config.json too, where a reached cap is read again.
+fn set_caps(p: &mut crate::engine::store::workspace::Project, caps: BudgetConfig) {
+    let doc = serde_json::json!({ "budget": caps });
+    std::fs::write(p.ws.config_file(), doc.to_string()).unwrap();
+    p.config.budget = caps;
+}
+
 fn cfg(session_usd: f64, agents: &[(&str, f64)]) -> BudgetConfig {
     BudgetConfig {
         session_usd_cap: session_usd,
@@ -120,7 +127,7 @@ async fn headless_refuses_a_dispatch_past_the_cap_with_an_event() {
     let mut p = crate::engine::store::workspace::Workspace::new(dir.path())
         .load(&Env::none())
         .unwrap();
-    p.config.budget = cfg(0.001, &[]);
+    set_caps(&mut p, cfg(0.001, &[]));
     let bus = Bus::new(None);
     let mut rx = bus.subscribe();
     assert!(before_dispatch(&p, &bus, "qa").await.is_ok());
@@ -176,7 +183,7 @@ async fn an_interactive_user_is_asked_every_time_and_decides() {
     let mut p = crate::engine::store::workspace::Workspace::new(dir.path())
         .load(&Env::none())
         .unwrap();
-    p.config.budget = cfg(0.0, &[("qa", 0.001)]);
+    set_caps(&mut p, cfg(0.0, &[("qa", 0.001)]));
     let cost = pricing::Cost {
         micros: 5_000,
         basis: CostBasis::Reported,
@@ -234,7 +241,7 @@ async fn the_budget_question_names_the_agent_it_is_about() {
     let mut p = crate::engine::store::workspace::Workspace::new(dir.path())
         .load(&Env::none())
         .unwrap();
-    p.config.budget = cfg(0.0, &[("qa", 0.000_001)]);
+    set_caps(&mut p, cfg(0.0, &[("qa", 0.000_001)]));
     let spent = pricing::Cost {
         micros: 10,
         basis: CostBasis::Configured,

@@ -12,6 +12,7 @@
 //! iteration that did not improve, never a crash. Iteration boundaries are reported as
 //! `stage_started` / `stage_finished` events with the loop's name as the workflow and
 //! `iteration-<n>` as the stage, so every front end can show them without new event kinds.
+//! Settings edited while a loop runs apply from its next iteration (`store/live.rs`).
 
 mod iteration;
 pub mod plateau;
@@ -33,6 +34,7 @@ use crate::engine::ground::events::Event;
 pub use crate::engine::ground::events::LoopKind;
 use crate::engine::runs::call::dispatch;
 use crate::engine::store::bus::Bus;
+use crate::engine::store::live::Live;
 use crate::engine::store::workspace::Project;
 
 pub use autoresearch::run_autoresearch;
@@ -208,6 +210,7 @@ async fn drive(
         n => n,
     };
     let mut steer = steer::Steering::new(&project.config.robustness);
+    let mut live = Live::new(project.clone());
     let mut report = LoopReport {
         iterations: 0,
         improved: 0,
@@ -227,6 +230,12 @@ async fn drive(
             report.stop_reason = StopReason::Stopped;
             break;
         }
+        // Settings edited since the last iteration apply from this one.
+        let current = live.refresh(bus).clone();
+        let ctx = Ctx {
+            project: &current,
+            ..ctx
+        };
         report.iterations = index;
         let stage = format!("iteration-{index}");
         bus.emit(Event::StageStarted {

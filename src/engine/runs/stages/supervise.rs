@@ -1,7 +1,7 @@
 //! The supervise loop behind `clk run`: run the workflow pass after pass until the work is
 //! done, stalls, fails for good, or reaches the cycle cap.
 //!
-//! Each cycle reloads the config and the workflow (the chief may have rewritten it), runs one
+//! Each cycle takes in edited settings and the workflow (the chief may have rewritten it), runs one
 //! pass, and then asks the done gate about any `ACTION: done`: a bare claim is not enough,
 //! the criteria must hold, and a refusal is told to the chief in the next cycle. A cycle with
 //! no kept change and no new information is no progress (the shell provider's fixed reply is
@@ -20,6 +20,7 @@ use crate::engine::runs::call::dispatch;
 use crate::engine::runs::done_gate::{self, GateVerdict, TestsStatus};
 use crate::engine::runs::evaluate;
 use crate::engine::store::bus::Bus;
+use crate::engine::store::live::Live;
 use crate::engine::store::roster::roster_names;
 use crate::engine::store::workflow::{Outcome, WorkflowError, last_good, load_named};
 use crate::engine::store::workspace::{Project, Workspace};
@@ -143,31 +144,31 @@ pub async fn supervise(
     let mut rescued = false;
     let mut refusal = String::new();
     let mut direction: Option<String> = None;
-    let mut kept = first.clone();
+    let mut live = Live::new(first);
     let mut last_wf: Option<crate::engine::store::workflow::Workflow> = None;
+    let mut warned = String::new();
     for cycle in 1..=max_cycles {
         if let Some(end) = interrupted(bus, cancel) {
             report.end = end;
             break;
         }
-        // Settings edited during the run apply from the next cycle; an edit that breaks them
-        // is reported and the cycle runs on the settings before it.
-        let project = match ws.load(env) {
-            Ok(p) => p,
-            Err(e) => {
-                bus.emit(Event::Warning {
-                    message: format!("{e}; this cycle keeps the settings it had"),
-                });
-                kept.clone()
-            }
-        };
+        // Settings and workflow edited during the run apply from the next cycle; an edit that
+        // breaks them is told once and the cycle runs on the ones before it.
+        let project = live.refresh(bus).clone();
         let roster = roster_names(ws, &crate::engine::store::roster::current_agents(&project));
         let wf = match (load_named(ws, &opts.workflow, &roster), &last_wf) {
             (Ok(wf), _) => wf,
             (Err(e), Some(prev)) => {
-                bus.emit(Event::Warning {
-                    message: format!("{e}; this cycle keeps the workflow it had"),
-                });
+                let name = opts.workflow.trim();
+                let name = name.strip_suffix(".yaml").unwrap_or(name);
+                let file = ws.workflows_dir().join(format!("{name}.yaml"));
+                let message = format!("{e}; this cycle keeps the workflow it had");
+                if !live.rejected(&file) && warned != message {
+                    bus.emit(Event::Warning {
+                        message: message.clone(),
+                    });
+                    warned = message;
+                }
                 prev.clone()
             }
             // Broken since this process last loaded it (a live-reload session said the old
@@ -184,7 +185,6 @@ pub async fn supervise(
                 _ => return Err(e.into()),
             },
         };
-        kept = project.clone();
         last_wf = Some(wf.clone());
         let cycle_context = format!(
             "Supervise cycle {cycle}/{max_cycles}, {} remaining.{refusal}",

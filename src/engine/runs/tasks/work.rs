@@ -354,6 +354,7 @@ pub async fn work(
         tally: Tally::default(),
     };
     let limit = project.config.store.account_limit;
+    let mut live = crate::engine::store::live::Live::new(project.clone());
     // Listening from before the first look, so a task added meanwhile is not missed.
     let wake = store.wake();
     let tick = if wake.is_some() { SAFETY_TICK } else { TICK };
@@ -456,7 +457,9 @@ pub async fn work(
                 busy.push(t.clone());
                 let tok = cancel.child_token();
                 running.insert(t.id, tok.clone());
-                let (p, b, s, task) = (project.clone(), bus.clone(), store.clone(), t.clone());
+                // Each task starts on the settings as they are now (edits told once).
+                let p = live.refresh(bus).clone();
+                let (b, s, task) = (bus.clone(), store.clone(), t.clone());
                 set.spawn(async move {
                     let end = run::run(&p, &b, &s, &task, &tok).await;
                     (task.id, end)
