@@ -208,8 +208,9 @@ pub fn filesystem_warning(dir: &Path) -> Option<String> {
     (journal.trim() == "<none>").then(|| {
         format!(
             "note: {point} is ext4 without a journal: for minutes after many files are deleted, \
-             each new file costs a scan of the freed inodes. Wait 6 minutes after a test run \
-             or an earlier run of this bench, or the dispatch rows can double."
+             each new file costs a scan of the freed inodes, and the dispatch rows can double. \
+             Run this after a quiet spell: no test run, no earlier run of this bench, no \
+             cargo clean in the last 15 minutes."
         )
     })
 }
