@@ -223,11 +223,11 @@ fn clk_idea_keeps_the_last_good_settings_when_a_file_breaks_between_its_steps() 
         out.push_str(&line);
         out.push('\n');
         if line == "== plan: discovery" {
-            fs::write(
-                d.path().join(".clk/config/clk.config.json"),
-                "{\n  \"x\": \n",
-            )
-            .unwrap();
+            // Saved whole, as an editor does: clk never sees a half-written file.
+            let config = d.path().join(".clk/config/clk.config.json");
+            let tmp = d.path().join(".clk/config/.clk.config.json.swp");
+            fs::write(&tmp, "{\n  \"x\": \n").unwrap();
+            fs::rename(&tmp, &config).unwrap();
             break;
         }
     }
@@ -238,6 +238,9 @@ fn clk_idea_keeps_the_last_good_settings_when_a_file_breaks_between_its_steps() 
     let status = child.wait().unwrap();
     assert!(status.success(), "{out}");
     assert!(out.contains("== loop: ralph"), "every step ran:\n{out}");
+    // The steps after the edit run on the settings before it, not fail on the broken file.
+    assert!(!out.contains("not valid JSON"), "{out}");
+    assert!(out.contains("stage discovery/research started"), "{out}");
     assert_eq!(
         out.matches("the settings before this edit stay in force")
             .count(),

@@ -153,7 +153,7 @@ pub async fn run_with_env(
         dry_run,
         max_cycles,
     };
-    match supervise(&project.ws, env, bus, &opts, cancel).await {
+    match supervise(project, env, bus, &opts, cancel).await {
         Ok(report) => StepResult {
             ok: matches!(report.end, RunEnd::Done { .. } | RunEnd::DryRun),
             cancelled: report.end == RunEnd::Cancelled,

@@ -203,6 +203,12 @@ pub fn decide(ws: &Workspace, env: &Env, files: &BTreeSet<PathBuf>) -> (Option<P
     (Some(project), event)
 }
 
+/// The event for settings that fail to load with `e`, found without knowing which file changed.
+pub fn rejected(ws: &Workspace, e: &ConfigError) -> Event {
+    let shown = |p: &Path| p.strip_prefix(&ws.root).unwrap_or(p).display().to_string();
+    rejected_config(e, &BTreeSet::new(), &shown)
+}
+
 /// The event for settings that do not load: the file and line the error names.
 fn rejected_config(
     e: &ConfigError,

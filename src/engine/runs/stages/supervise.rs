@@ -20,10 +20,10 @@ use crate::engine::runs::call::dispatch;
 use crate::engine::runs::done_gate::{self, GateVerdict, TestsStatus};
 use crate::engine::runs::evaluate;
 use crate::engine::store::bus::Bus;
-use crate::engine::store::live::Live;
+use crate::engine::store::live::{self, Live};
 use crate::engine::store::roster::roster_names;
 use crate::engine::store::workflow::{Outcome, WorkflowError, last_good, load_named};
-use crate::engine::store::workspace::{Project, Workspace};
+use crate::engine::store::workspace::Project;
 
 /// What to supervise.
 #[derive(Debug, Clone)]
@@ -121,15 +121,26 @@ enum DoneStep {
     Refused(String),
 }
 
-/// Run `opts.workflow` under supervision. `env` supplies the `CLK_*` overrides.
+/// Run `opts.workflow` under supervision. `env` supplies the `CLK_*` overrides. The settings
+/// are read again first (a cast just before may have changed them); when they no longer load,
+/// that is told once and the run goes on with `project`, the settings in force when it began.
 pub async fn supervise(
-    ws: &Workspace,
+    project: &Project,
     env: &Env,
     bus: &Bus,
     opts: &SuperviseOptions,
     cancel: &CancellationToken,
 ) -> Result<RunReport, SuperviseError> {
-    let first = ws.load(env)?;
+    let ws = &project.ws;
+    let first = match ws.load(env) {
+        Ok(p) => p,
+        Err(e) => {
+            live::tell(ws, env, bus, live::rejected(ws, &e));
+            let mut p = project.clone();
+            p.env = env.clone();
+            p
+        }
+    };
     let max_cycles = opts
         .max_cycles
         .unwrap_or(first.config.supervise.max_cycles)

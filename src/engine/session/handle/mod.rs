@@ -320,10 +320,10 @@ async fn run_task(session: &Session, bus: &Bus, id: u64, cmd: Command, cancel: &
                 Handled::Failed(out.summary)
             }
         }
-        cmd => match session.project() {
-            Err(e) => Handled::Failed(e),
-            Ok(project) => commands::project_task(session, &project, bus, cmd, cancel).await,
-        },
+        cmd => {
+            let project = session.project(bus);
+            commands::project_task(session, &project, bus, cmd, cancel).await
+        }
     };
     bus.emit(Event::TaskFinished {
         task_id: id,

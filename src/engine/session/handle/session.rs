@@ -1,10 +1,11 @@
 //! What the engine keeps between commands: the project it was started on, the session's
 //! active provider, and the folded state that `/status` reports.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::engine::ground::state::RunState;
+use crate::engine::store::bus::Bus;
+use crate::engine::store::live;
 use crate::engine::store::workspace::Project;
 
 /// What the engine keeps between commands.
@@ -16,9 +17,6 @@ pub(super) struct Session {
     pub(super) state: Arc<Mutex<RunState>>,
     /// The last settings that passed their checks.
     pub(super) good: Mutex<Option<Project>>,
-    /// Live reload is on: a broken settings file was reported when it was saved, and the
-    /// settings before it stay in force instead of failing every command.
-    pub(super) live: AtomicBool,
 }
 
 impl Session {
@@ -28,7 +26,6 @@ impl Session {
             base: project,
             state,
             good: Mutex::new(None),
-            live: AtomicBool::new(false),
         }
     }
 
@@ -38,19 +35,22 @@ impl Session {
     }
 
     /// The project with its config files read again (casting and `/roles` change them), and
-    /// the session's active provider.
-    pub(super) fn project(&self) -> Result<Project, String> {
-        let mut p = match self.base.ws.load(&self.base.env) {
+    /// the session's active provider. Files that no longer load are told once on `bus` and the
+    /// last settings that loaded stay in force (at worst the ones the session started on).
+    pub(super) fn project(&self, bus: &Bus) -> Project {
+        let (ws, env) = (&self.base.ws, &self.base.env);
+        let mut p = match ws.load(env) {
             Ok(p) => {
                 self.keep(&p);
                 p
             }
             Err(e) => {
-                let kept = self.good.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                match kept {
-                    Some(p) if self.live.load(Ordering::Relaxed) => p,
-                    _ => return Err(format!("{e}; /doctor can help")),
-                }
+                live::tell(ws, env, bus, live::rejected(ws, &e));
+                self.good
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone()
+                    .unwrap_or_else(|| self.base.clone())
             }
         };
         p.providers.active = self
@@ -58,6 +58,6 @@ impl Session {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        Ok(p)
+        p
     }
 }

@@ -12,7 +12,6 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
@@ -61,7 +60,6 @@ pub(super) fn start(session: Arc<Session>, bus: Bus) {
         }
     };
     session.keep(&session.base);
-    session.live.store(true, Ordering::Relaxed);
     tokio::spawn(async move {
         // The watcher lives as long as this task.
         let _watcher = watcher;
