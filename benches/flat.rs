@@ -361,6 +361,7 @@ fn main() {
     if let Some(warning) = measure::filesystem_warning(&std::env::temp_dir()) {
         println!("{warning}");
     }
+    println!("{}", measure::new_file_line(&std::env::temp_dir()));
     if let Some(n) = std::env::var("CLK_FLAT_PROFILE")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -448,8 +449,9 @@ fn main() {
         rows[8].run.push(cold(&exe, cold_dir, &idea, runs));
     }
     println!(
-        "{rounds} rounds of {runs} samples each, in {:.0?} all told",
-        started.elapsed()
+        "{rounds} rounds of {runs} samples each, in {:.0?} all told; at the end {}",
+        started.elapsed(),
+        measure::new_file_line(&std::env::temp_dir())
     );
     print_table(&rows);
 }

@@ -214,3 +214,24 @@ pub fn filesystem_warning(dir: &Path) -> Option<String> {
         )
     })
 }
+
+/// Mean time to create an empty file in a new folder under `dir` (200 of them), in
+/// microseconds: how much the file system itself adds to each file a dispatch writes right now.
+pub fn new_file_micros(dir: &Path) -> Option<f64> {
+    let d = tempfile::tempdir_in(dir).ok()?;
+    let n = 200;
+    let t = Instant::now();
+    for i in 0..n {
+        std::fs::File::create(d.path().join(format!("f{i}"))).ok()?;
+    }
+    Some(t.elapsed().as_secs_f64() * 1e6 / f64::from(n))
+}
+
+/// One line with [`new_file_micros`] here and in `/dev/shm` (memory), when there is one.
+pub fn new_file_line(dir: &Path) -> String {
+    let here = new_file_micros(dir).map_or("?".into(), |u| format!("{u:.0} µs"));
+    match new_file_micros(Path::new("/dev/shm")) {
+        Some(mem) => format!("a new file costs {here} here now ({mem:.0} µs in /dev/shm)"),
+        None => format!("a new file costs {here} here now"),
+    }
+}
