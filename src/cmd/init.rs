@@ -43,7 +43,8 @@ pub fn run_marked(dir: &Path, name: Option<&str>, kickoff: bool) -> Result<u8, F
             println!("  hooks:     pre-push secret scan");
         }
         Ok(Ok(Hook::Other(path))) => println!(
-            "  hooks:     {} is yours, so clk's secret scan is not in it              (add `clk scan-secrets --pre-push \"$@\"` to it)",
+            "  hooks:     {} is yours, so clk's secret scan is not in it \
+             (add `clk scan-secrets --pre-push \"$@\"` to it)",
             path.display()
         ),
         Ok(Err(e)) => eprintln!("note: the pre-push secret scan was not installed: {e}"),

@@ -166,3 +166,62 @@ fn also_shipped() { eprintln!("after a test block"); }
     assert!(!kept.contains("println!(\"test\")"), "{kept}");
     assert!(!kept.contains("mod tests"), "{kept}");
 }
+
+/// Where a run of spaces sits inside a string literal on `line` after a word (not after a
+/// `\n` escape): the mark of a message broken over two source lines without its `\`, which
+/// shows the user the next line's indentation in the middle of a sentence.
+fn spaces_in_a_sentence(line: &str) -> Option<usize> {
+    if line.trim_start().starts_with("//") {
+        return None;
+    }
+    let b = line.as_bytes();
+    let (mut inside, mut i) = (false, 0);
+    while i < b.len() {
+        match b[i] {
+            b'\\' if inside => i += 1,
+            b'"' => inside = !inside,
+            b' ' if inside
+                && i >= 2
+                && (b[i - 1].is_ascii_alphanumeric() || b".,;:)`".contains(&b[i - 1]))
+                && b[i - 2] != b'\\' =>
+            {
+                let run = b[i..].iter().take_while(|c| **c == b' ').count();
+                let next = b.get(i + run).copied().unwrap_or(b'"');
+                if run >= 9 && next != b'"' {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+#[test]
+fn no_message_has_a_line_break_turned_into_spaces() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    for f in rust_files(&src) {
+        let text = fs::read_to_string(&f).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if spaces_in_a_sentence(line).is_some() {
+                found.push(format!("{}:{}: {}", f.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "end the line with `\\`:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_space_check_tells_a_broken_message_from_alignment() {
+    assert!(spaces_in_a_sentence(r#"  "turns of              budget.daily.usd""#).is_some());
+    assert!(spaces_in_a_sentence(r#"  "Git       {branch}""#).is_none());
+    assert!(spaces_in_a_sentence(r#"  "{:<11} {state}\n            how: {how}""#).is_none());
+    assert!(spaces_in_a_sentence(r#"  let x = 1;              // aligned"#).is_none());
+    assert!(spaces_in_a_sentence(r#"  assert_eq!(row, "         seven");"#).is_none());
+}

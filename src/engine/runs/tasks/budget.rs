@@ -36,14 +36,14 @@ pub fn blocked(limits: &DailyBudget, used: &DayUsage, starting: bool) -> Option<
     // last dollars never pass the limit together.
     match used.next_turn_micros {
         Some(est) if used.cost_micros + used.reserved_micros + est > usd => Some(format!(
-            "waits for the daily budget: {} spent and {} held by running turns of              budget.daily.usd = {}, and a turn may cost {} (the largest lately){tail}",
+            "waits for the daily budget: {} spent and {} held by running turns of budget.daily.usd = {}, and a turn may cost {} (the largest lately){tail}",
             format_usd(used.cost_micros),
             format_usd(used.reserved_micros),
             format_usd(usd),
             format_usd(est)
         )),
         None if used.reserved_turns > 0 => Some(
-            "waits for the turn running now: under budget.daily.usd one turn runs at a time              until one shows what a turn costs"
+            "waits for the turn running now: under budget.daily.usd one turn runs at a time until one shows what a turn costs"
                 .into(),
         ),
         _ => None,
