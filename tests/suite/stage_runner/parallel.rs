@@ -1,6 +1,7 @@
 //! Ready stages side by side: two independent stages overlap in time (the second request
 //! reaches the mock before the first reply is sent), each works in its own worktree and both
-//! files reach the project; two stages declaring the same output run one after the other.
+//! files reach the project; a stage made ready by one that ended starts while a slower one
+//! still runs; two stages declaring the same output run one after the other.
 
 use std::fs;
 use std::time::Duration;
@@ -183,7 +184,7 @@ fn shared(text: &str) -> Reply {
 }
 
 #[test]
-fn a_stage_whose_files_clash_with_an_earlier_one_of_its_batch_fails_and_the_first_stays() {
+fn a_stage_whose_files_clash_with_one_that_ended_first_fails_and_the_first_stays() {
     let mock = MockServer::start(Script::new(vec![
         Reply::delay(500, shared("one")),
         shared("two"),
@@ -198,19 +199,86 @@ fn a_stage_whose_files_clash_with_an_earlier_one_of_its_batch_fails_and_the_firs
         .iter()
         .filter_map(|e| e["message"].as_str().map(str::to_string))
         .collect();
-    assert!(
-        warned.iter().any(|w| w
-            == "stage right failed: its work could not be merged: it changed shared.txt as \
-                another stage of the same batch did"),
-        "{warned:?}"
+    // The stage that asked first waits for its reply, so the other ends first and is merged;
+    // the late one cannot be, whichever of the two it is.
+    let late = if agents(&mock)[0] == "engineer" {
+        "left"
+    } else {
+        "right"
+    };
+    assert_eq!(
+        warned,
+        [format!(
+            "stage {late} failed: its work could not be merged: it changed shared.txt as a \
+             stage that ran beside it did"
+        )]
     );
-    // The first stage's file is kept whole; nothing of the second is mixed in.
-    let text = fs::read_to_string(dir.join("shared.txt")).unwrap();
-    assert!(text == "one\n" || text == "two\n", "{text}");
+    // The file of the stage that ended first is kept whole; nothing of the other is mixed in.
+    assert_eq!(fs::read_to_string(dir.join("shared.txt")).unwrap(), "two\n");
     let branches = std::process::Command::new("git")
         .args(["branch", "--list", "clk/*"])
         .current_dir(&dir)
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&branches.stdout).trim(), "");
+}
+
+const TWO_CHAINS: &str = r#"
+name: demo
+stages:
+  - id: left
+    agent: engineer
+    objective: Write a file.
+  - id: right
+    agent: architect
+    objective: Write a file.
+  - id: after_left
+    agent: qa
+    depends_on: [left]
+    objective: Write a file.
+  - id: after_right
+    agent: researcher
+    depends_on: [right]
+    objective: Write a file.
+"#;
+
+#[test]
+fn a_freed_slot_starts_the_next_ready_stage_while_a_slow_one_runs() {
+    let mock = MockServer::start(Script::new(vec![
+        Reply::delay(DELAY_MS, Reply::text(&work("one.txt"))),
+        Reply::text(&work("two.txt")),
+        Reply::text(&work("three.txt")),
+        Reply::text(&work("four.txt")),
+    ]));
+    let (_top, dir) = project(&mock, TWO_CHAINS);
+    let out = clk(&dir, &mock)
+        .args(["run", "--workflow", "demo"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let reqs = mock.model_requests();
+    let who = agents(&mock);
+    assert_eq!(reqs.len(), 4, "{who:?}\n{text}");
+    // The stage that asked second got its reply at once; the stage after it asked while the
+    // first was still waiting for its slow reply, not after it, as a batch would have.
+    let after = |agent: &str| {
+        if agent == "engineer" {
+            "qa"
+        } else {
+            "researcher"
+        }
+    };
+    assert_eq!(who[2], after(&who[1]), "{who:?}");
+    assert!(
+        reqs[2].at < reqs[0].at + Duration::from_millis(DELAY_MS),
+        "the next stage waited for the slow one: {:?} after it asked\n{text}",
+        reqs[2].at - reqs[0].at
+    );
+    assert_eq!(who[3], after(&who[0]), "{who:?}");
+    let finished = named(&dir, "stage_finished");
+    assert_eq!(finished.len(), 4, "{finished:?}");
+    assert!(finished.iter().all(|e| e["ok"] == true), "{finished:?}");
+    for f in ["one.txt", "two.txt", "three.txt", "four.txt"] {
+        assert!(dir.join(f).is_file(), "{f}\n{text}");
+    }
 }

@@ -1,15 +1,20 @@
 //! Ready stages side by side: up to `workflow.max_parallel_stages` stages whose dependencies
-//! are met run at once, each in its own git worktree branched from the work tree's HEAD, and
-//! their branches are merged back one by one in stage order.
+//! are met run at once, each in its own git worktree branched from the work tree's HEAD. When
+//! one ends, its branch is merged back at once and its slot goes to the next ready stage, which
+//! branches from the HEAD that now holds the work merged so far.
 //!
-//! Two ready stages that declare the same output never share a batch: the later one waits for
-//! the next. A stage whose branch cannot be merged (its files conflict with an earlier stage's
-//! in the same batch, or hold uncommitted work) fails with that reason and its branch is
-//! dropped; the stages before it keep theirs. Without a git work tree to branch from, or when
-//! a worktree cannot be made, the batch runs one stage after another in place. Stage
-//! worktrees a killed clk left behind are removed when the next batch starts.
+//! Two stages that declare the same output never run at once: the later one waits for a
+//! slot after the first ends. A stage whose branch cannot be merged (its files conflict with
+//! those of a stage that ran beside it and ended first, or hold uncommitted work) fails with
+//! that reason and its branch is dropped; the work merged before it stays. Without a git work
+//! tree to branch from, or when a worktree cannot be made, ready stages run one after another
+//! in place. Stage worktrees a killed clk left behind are removed when the next ones start.
 
 use tokio_util::sync::CancellationToken;
+
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesUnordered;
 
 use super::checkpoint::Course;
 use super::runner::{PassOptions, StageReport, run_stage};
@@ -113,51 +118,105 @@ fn trees(project: &Project, bus: &Bus, stages: &[Stage]) -> Option<Vec<Tree>> {
     Some(made)
 }
 
-/// Run `stages` at once and merge their work in stage order. The reports come back in the
-/// same order.
-pub(super) async fn run_batch(
-    project: &Project,
-    bus: &Bus,
-    wf: &Workflow,
-    stages: &[Stage],
-    opts: &PassOptions,
-    direction: Option<&str>,
-    cancel: &CancellationToken,
-) -> Result<Vec<(StageReport, Course)>, DispatchError> {
-    let Some(trees) = trees(project, bus, stages) else {
-        let mut out = Vec::new();
-        for s in stages {
-            if bus.stop_requested() {
-                break;
-            }
-            out.push(run_stage(project, bus, wf, s, opts, direction, cancel).await?);
+/// What a stage that ran in its own worktree hands back.
+type Finished = (Stage, Tree, Result<(StageReport, Course), DispatchError>);
+
+/// Stages running side by side, each in its own worktree. A slot that frees is taken by the
+/// next ready stage at once: a slow stage holds up only the stages that depend on it.
+pub(super) struct Pool<'a> {
+    running: FuturesUnordered<BoxFuture<'a, Finished>>,
+    /// The outputs each running stage declares, by stage id.
+    outputs: Vec<(String, Vec<String>)>,
+}
+
+impl<'a> Pool<'a> {
+    pub(super) fn new() -> Pool<'a> {
+        Pool {
+            running: FuturesUnordered::new(),
+            outputs: Vec::new(),
         }
-        return Ok(out);
-    };
-    let runs = stages
-        .iter()
-        .zip(&trees)
-        .map(|(s, t)| run_stage(&t.project, bus, wf, s, opts, direction, cancel));
-    let results = futures_util::future::join_all(runs).await;
-    let mut out = Vec::new();
-    let mut first_error = None;
-    for ((stage, tree), result) in stages.iter().zip(&trees).zip(results) {
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.running.is_empty()
+    }
+
+    /// The ready stages that may start now: as many as there are free slots under `max`,
+    /// none declaring an output that a running stage or an earlier pick declares.
+    pub(super) fn pick(&self, ready: &[Stage], max: usize) -> Vec<Stage> {
+        let free = max.max(1).saturating_sub(self.running.len());
+        let busy: Vec<&String> = self.outputs.iter().flat_map(|(_, o)| o).collect();
+        let open: Vec<Stage> = ready
+            .iter()
+            .filter(|s| {
+                !s.outputs
+                    .iter()
+                    .any(|o| busy.iter().any(|b| b.eq_ignore_ascii_case(o)))
+            })
+            .cloned()
+            .collect();
+        if free == 0 {
+            return Vec::new();
+        }
+        batch(&open, free)
+    }
+
+    /// Start `stages`, each in a worktree of its own branched from the work tree's HEAD as
+    /// it is now (with the work of the stages merged so far). False, and nothing started,
+    /// when the worktrees cannot be made.
+    #[allow(clippy::too_many_arguments)] // the pass's context, handed on to each stage
+    pub(super) fn start(
+        &mut self,
+        project: &Project,
+        bus: &'a Bus,
+        wf: &'a Workflow,
+        stages: Vec<Stage>,
+        opts: &'a PassOptions,
+        direction: Option<String>,
+        cancel: &'a CancellationToken,
+    ) -> bool {
+        let Some(trees) = trees(project, bus, &stages) else {
+            return false;
+        };
+        for (stage, tree) in stages.into_iter().zip(trees) {
+            self.outputs.push((stage.id.clone(), stage.outputs.clone()));
+            let direction = direction.clone();
+            self.running.push(Box::pin(async move {
+                let result = run_stage(
+                    &tree.project,
+                    bus,
+                    wf,
+                    &stage,
+                    opts,
+                    direction.as_deref(),
+                    cancel,
+                )
+                .await;
+                (stage, tree, result)
+            }));
+        }
+        true
+    }
+
+    /// Wait for the next running stage to end, merge its branch into the work tree's HEAD and
+    /// hand its worktree back. None when nothing runs.
+    pub(super) async fn next(
+        &mut self,
+        project: &Project,
+        bus: &Bus,
+    ) -> Option<(Stage, Result<(StageReport, Course), DispatchError>)> {
+        let (stage, tree, mut result) = self.running.next().await?;
+        self.outputs.retain(|(id, _)| *id != stage.id);
         let _ = git::deferred::flush(&tree.project.ws.work);
-        match result {
-            Ok((mut report, course)) => {
-                if let Err(why) = merge_back(project, &tree.branch) {
-                    let reason = format!("its work could not be merged: {why}");
-                    bus.emit(Event::Warning {
-                        message: format!("stage {} failed: {reason}", stage.id),
-                    });
-                    report.outcome = Outcome::Failed { reason };
-                    report.files.clear();
-                    report.commit = None;
-                }
-                out.push((report, course));
-            }
-            Err(e) => {
-                first_error.get_or_insert(e);
+        if let Ok((report, _)) = &mut result {
+            if let Err(why) = merge_back(project, &tree.branch) {
+                let reason = format!("its work could not be merged: {why}");
+                bus.emit(Event::Warning {
+                    message: format!("stage {} failed: {reason}", stage.id),
+                });
+                report.outcome = Outcome::Failed { reason };
+                report.files.clear();
+                report.commit = None;
             }
         }
         if let Some(repo) = git::open(&project.ws.work) {
@@ -167,10 +226,7 @@ pub(super) async fn run_batch(
                 });
             }
         }
-    }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(out),
+        Some((stage, result))
     }
 }
 
@@ -182,7 +238,7 @@ fn merge_back(project: &Project, branch: &str) -> Result<(), String> {
             Ok(())
         }
         MergeOutcome::Conflict { files } => Err(format!(
-            "it changed {} as another stage of the same batch did",
+            "it changed {} as a stage that ran beside it did",
             files.join(", ")
         )),
         MergeOutcome::Dirty { files } => {
@@ -211,6 +267,22 @@ mod tests {
         assert_eq!(ids(&batch(&ready, 1)), ["a"]);
         assert_eq!(ids(&batch(&ready, 0)), ["a"]);
         assert_eq!(ids(&batch(&ready, 5)), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn a_stage_waits_while_a_running_one_declares_its_output_and_slots_are_counted() {
+        let mut pool = Pool::new();
+        pool.outputs.push(("a".into(), vec!["design".into()]));
+        let ready = [
+            stage("b", &["Design"]),
+            stage("c", &["code"]),
+            stage("d", &[]),
+        ];
+        // Nothing runs yet in this pool, so every slot under the cap is free.
+        assert_eq!(ids(&pool.pick(&ready, 2)), ["c", "d"]);
+        assert_eq!(ids(&pool.pick(&ready, 1)), ["c"]);
+        pool.outputs.clear();
+        assert_eq!(ids(&pool.pick(&ready, 3)), ["b", "c", "d"]);
     }
 
     #[test]

@@ -113,130 +113,173 @@ pub async fn run_pass(
     let mut direction = opts.direction.clone();
     let mut redirect = None;
     let mut aborted = None;
-    'pass: while !cancel.is_cancelled() && !bus.stop_requested() {
-        let done = completed(&outcomes);
-        let next: Vec<Stage> = ready(wf, &done, &started).into_iter().cloned().collect();
-        if next.is_empty() && !opts.dry_run {
-            // A stage waits on a failed one: send the chief to remove the cause, then retry
-            // the failed stage, a bounded number of times.
-            let stuck = blocked(wf, &outcomes)
-                .into_iter()
-                .find(|b| recoveries.get(&b.root).copied().unwrap_or(0) < recovery_cap(project))
-                .map(|b| (b.root.clone(), b.to_string()));
-            if let Some((root, why)) = stuck {
-                let n = recoveries.entry(root.clone()).or_insert(0);
-                *n += 1;
-                let failure = reports
-                    .iter()
-                    .rev()
-                    .find(|r| r.stage == root)
-                    .map(|r| match &r.outcome {
-                        Outcome::Failed { reason } | Outcome::Skipped { reason } => reason.clone(),
-                        Outcome::Completed => String::new(),
-                    })
-                    .unwrap_or_default();
-                let objective = format!(
-                    "RECOVERY (attempt {n}/{}): workflow {} is blocked. {why}. \
-                     Stage \"{root}\" failed with: {failure}. Remove the cause: fix or write the \
-                     missing files yourself with ACTION blocks, replace a stage that can never \
-                     pass with PROPOSE_WORKFLOW, or cast the missing role. Stage \"{root}\" runs \
-                     again after your reply.",
-                    recovery_cap(project),
-                    wf.name
-                );
-                let req = DispatchRequest {
-                    agent: "chief".into(),
-                    objective,
-                    stage: Some(format!("{root}-recovery")),
-                    workflow: Some(wf.name.clone()),
-                    vars: BTreeMap::from([("phase".to_string(), "recovery".to_string())]),
-                    dry_run: false,
-                    commit: CommitPolicy::Now,
-                };
-                let out = dispatch(project, bus, &req, cancel).await?;
-                let changed_something = !out.batch.changed_paths().is_empty()
-                    || !out.proposals.roles_accepted.is_empty()
-                    || !out.proposals.workflows_written.is_empty();
-                if out.error.is_some() || !changed_something {
-                    // The chief could not answer, or changed nothing: retrying the stage
-                    // would fail the same way, and cost another dispatch.
-                    recoveries.insert(root, u32::MAX);
+    let max = project.config.workflow.max_parallel_stages as usize;
+    let side_by_side = !opts.dry_run && max > 1;
+    let mut pool = parallel::Pool::new();
+    let mut failure: Option<DispatchError> = None;
+    'pass: loop {
+        // Stopped, cancelled, aborted or failed: start nothing more, let running stages end.
+        let halted =
+            cancel.is_cancelled() || bus.stop_requested() || aborted.is_some() || failure.is_some();
+        if !halted {
+            let done = completed(&outcomes);
+            let next: Vec<Stage> = ready(wf, &done, &started).into_iter().cloned().collect();
+            if pool.is_empty() {
+                if next.is_empty() && !opts.dry_run {
+                    // A stage waits on a failed one: send the chief to remove the cause, then
+                    // retry the failed stage, a bounded number of times.
+                    let stuck = blocked(wf, &outcomes)
+                        .into_iter()
+                        .find(|b| {
+                            recoveries.get(&b.root).copied().unwrap_or(0) < recovery_cap(project)
+                        })
+                        .map(|b| (b.root.clone(), b.to_string()));
+                    if let Some((root, why)) = stuck {
+                        let n = recoveries.entry(root.clone()).or_insert(0);
+                        *n += 1;
+                        let cause = reports
+                            .iter()
+                            .rev()
+                            .find(|r| r.stage == root)
+                            .map(|r| match &r.outcome {
+                                Outcome::Failed { reason } | Outcome::Skipped { reason } => {
+                                    reason.clone()
+                                }
+                                Outcome::Completed => String::new(),
+                            })
+                            .unwrap_or_default();
+                        let objective = format!(
+                            "RECOVERY (attempt {n}/{}): workflow {} is blocked. {why}. \
+                             Stage \"{root}\" failed with: {cause}. Remove the cause: fix or \
+                             write the missing files yourself with ACTION blocks, replace a stage \
+                             that can never pass with PROPOSE_WORKFLOW, or cast the missing role. \
+                             Stage \"{root}\" runs again after your reply.",
+                            recovery_cap(project),
+                            wf.name
+                        );
+                        let req = DispatchRequest {
+                            agent: "chief".into(),
+                            objective,
+                            stage: Some(format!("{root}-recovery")),
+                            workflow: Some(wf.name.clone()),
+                            vars: BTreeMap::from([("phase".to_string(), "recovery".to_string())]),
+                            dry_run: false,
+                            commit: CommitPolicy::Now,
+                        };
+                        let out = dispatch(project, bus, &req, cancel).await?;
+                        let changed_something = !out.batch.changed_paths().is_empty()
+                            || !out.proposals.roles_accepted.is_empty()
+                            || !out.proposals.workflows_written.is_empty();
+                        if out.error.is_some() || !changed_something {
+                            // The chief could not answer, or changed nothing: retrying the
+                            // stage would fail the same way, and cost another dispatch.
+                            recoveries.insert(root, u32::MAX);
+                            continue;
+                        }
+                        outcomes.remove(&root);
+                        started.remove(&root);
+                        continue;
+                    }
+                }
+                if next.is_empty() {
+                    for b in blocked(wf, &outcomes) {
+                        let id = b.stage.id.clone();
+                        if started.insert(id.clone()) {
+                            let reason = b.to_string();
+                            bus.emit(Event::StageFinished {
+                                workflow: wf.name.clone(),
+                                stage: id.clone(),
+                                ok: false,
+                                reason: Some(reason.clone()),
+                                commit: None,
+                            });
+                            reports.push(StageReport {
+                                stage: id.clone(),
+                                agent: b.stage.agent.clone(),
+                                outcome: Outcome::Skipped {
+                                    reason: reason.clone(),
+                                },
+                                commit: None,
+                                files: Vec::new(),
+                                outputs_missing: Vec::new(),
+                                progress: None,
+                                done_requested: false,
+                                posts: 0,
+                                provider_error: None,
+                            });
+                            outcomes.insert(id, Outcome::Skipped { reason });
+                        }
+                    }
+                    break;
+                }
+                let picks = pool.pick(&next, max);
+                let joined = side_by_side
+                    && picks.len() > 1
+                    && pool.start(
+                        project,
+                        bus,
+                        wf,
+                        picks.clone(),
+                        opts,
+                        direction.clone(),
+                        cancel,
+                    );
+                if !joined {
+                    for stage in next {
+                        // `/stop`: the stage that was running has finished; start no other.
+                        if bus.stop_requested() {
+                            break;
+                        }
+                        started.insert(stage.id.clone());
+                        let (report, course) =
+                            run_stage(project, bus, wf, &stage, opts, direction.as_deref(), cancel)
+                                .await?;
+                        outcomes.insert(stage.id.clone(), report.outcome.clone());
+                        reports.push(report);
+                        if let Some(why) = steer(course, &mut direction, &mut redirect) {
+                            aborted = Some(why);
+                            break 'pass;
+                        }
+                    }
                     continue;
                 }
-                outcomes.remove(&root);
-                started.remove(&root);
-                continue;
-            }
-        }
-        if next.is_empty() {
-            for b in blocked(wf, &outcomes) {
-                let id = b.stage.id.clone();
-                if started.insert(id.clone()) {
-                    let reason = b.to_string();
-                    bus.emit(Event::StageFinished {
-                        workflow: wf.name.clone(),
-                        stage: id.clone(),
-                        ok: false,
-                        reason: Some(reason.clone()),
-                        commit: None,
-                    });
-                    reports.push(StageReport {
-                        stage: id.clone(),
-                        agent: b.stage.agent.clone(),
-                        outcome: Outcome::Skipped {
-                            reason: reason.clone(),
-                        },
-                        commit: None,
-                        files: Vec::new(),
-                        outputs_missing: Vec::new(),
-                        progress: None,
-                        done_requested: false,
-                        posts: 0,
-                        provider_error: None,
-                    });
-                    outcomes.insert(id, Outcome::Skipped { reason });
+                started.extend(picks.into_iter().map(|s| s.id));
+            } else if side_by_side {
+                // A slot freed: the stages it made ready join the ones still running.
+                let picks = pool.pick(&next, max);
+                if !picks.is_empty()
+                    && pool.start(
+                        project,
+                        bus,
+                        wf,
+                        picks.clone(),
+                        opts,
+                        direction.clone(),
+                        cancel,
+                    )
+                {
+                    started.extend(picks.into_iter().map(|s| s.id));
                 }
             }
-            break;
         }
-        let max = project.config.workflow.max_parallel_stages as usize;
-        let batch = parallel::batch(&next, max);
-        if !opts.dry_run && batch.len() > 1 {
-            // Side by side, each in its own worktree; the stages left out wait for the next
-            // round.
-            for s in &batch {
-                started.insert(s.id.clone());
-            }
-            let done =
-                parallel::run_batch(project, bus, wf, &batch, opts, direction.as_deref(), cancel)
-                    .await?;
-            for (report, course) in done {
-                outcomes.insert(report.stage.clone(), report.outcome.clone());
+        let Some((stage, result)) = pool.next(project, bus).await else {
+            break;
+        };
+        match result {
+            Ok((report, course)) => {
+                outcomes.insert(stage.id.clone(), report.outcome.clone());
                 reports.push(report);
                 if let Some(why) = steer(course, &mut direction, &mut redirect) {
                     aborted = Some(why);
                 }
             }
-            if aborted.is_some() {
-                break 'pass;
-            }
-            continue;
-        }
-        for stage in next {
-            // `/stop`: the stage that was running has finished; start no other.
-            if bus.stop_requested() {
-                break;
-            }
-            started.insert(stage.id.clone());
-            let (report, course) =
-                run_stage(project, bus, wf, &stage, opts, direction.as_deref(), cancel).await?;
-            outcomes.insert(stage.id.clone(), report.outcome.clone());
-            reports.push(report);
-            if let Some(why) = steer(course, &mut direction, &mut redirect) {
-                aborted = Some(why);
-                break 'pass;
+            Err(e) => {
+                failure.get_or_insert(e);
             }
         }
+    }
+    if let Some(e) = failure {
+        return Err(e);
     }
     Ok(PassReport {
         workflow: wf.name.clone(),
