@@ -38,6 +38,15 @@ const QA: &str = "POST: qa\nPRODUCES: qa_verdict\nBODY:\nPASS: both there\nEND_P
 
 const DELAY_MS: u64 = 1500;
 
+/// `clk run --workflow demo` in `dir`; what it printed.
+fn run_demo(dir: &std::path::Path, mock: &MockServer) -> String {
+    let out = clk(dir, mock)
+        .args(["run", "--workflow", "demo"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 #[test]
 fn two_independent_stages_run_at_once_in_their_own_worktrees() {
     let mock = MockServer::start(Script::new(vec![
@@ -59,11 +68,7 @@ fn two_independent_stages_run_at_once_in_their_own_worktrees() {
             .status
             .success()
     );
-    let out = clk(&dir, &mock)
-        .args(["run", "--workflow", "demo"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let text = run_demo(&dir, &mock);
     let reqs = mock.model_requests();
     assert_eq!(reqs.len(), 3, "{:?}\n{text}", agents(&mock));
     // The second stage asked before the first one's reply was sent.
@@ -251,11 +256,7 @@ fn a_freed_slot_starts_the_next_ready_stage_while_a_slow_one_runs() {
         Reply::text(&work("four.txt")),
     ]));
     let (_top, dir) = project(&mock, TWO_CHAINS);
-    let out = clk(&dir, &mock)
-        .args(["run", "--workflow", "demo"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let text = run_demo(&dir, &mock);
     let reqs = mock.model_requests();
     let who = agents(&mock);
     assert_eq!(reqs.len(), 4, "{who:?}\n{text}");

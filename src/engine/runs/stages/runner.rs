@@ -212,54 +212,41 @@ pub async fn run_pass(
                     }
                     break;
                 }
-                let picks = pool.pick(&next, max);
-                let joined = side_by_side
-                    && picks.len() > 1
-                    && pool.start(
-                        project,
-                        bus,
-                        wf,
-                        picks.clone(),
-                        opts,
-                        direction.clone(),
-                        cancel,
-                    );
-                if !joined {
-                    for stage in next {
-                        // `/stop`: the stage that was running has finished; start no other.
-                        if bus.stop_requested() {
-                            break;
-                        }
-                        started.insert(stage.id.clone());
-                        let (report, course) =
-                            run_stage(project, bus, wf, &stage, opts, direction.as_deref(), cancel)
-                                .await?;
-                        outcomes.insert(stage.id.clone(), report.outcome.clone());
-                        reports.push(report);
-                        if let Some(why) = steer(course, &mut direction, &mut redirect) {
-                            aborted = Some(why);
-                            break 'pass;
-                        }
-                    }
-                    continue;
-                }
+            }
+            let picks = pool.pick(&next, max);
+            // Alone, a stage runs in place; beside others, each in a worktree of its own.
+            let beside = side_by_side && (picks.len() > 1 || !pool.is_empty());
+            if beside
+                && !picks.is_empty()
+                && pool.start(
+                    project,
+                    bus,
+                    wf,
+                    picks.clone(),
+                    opts,
+                    direction.clone(),
+                    cancel,
+                )
+            {
                 started.extend(picks.into_iter().map(|s| s.id));
-            } else if side_by_side {
-                // A slot freed: the stages it made ready join the ones still running.
-                let picks = pool.pick(&next, max);
-                if !picks.is_empty()
-                    && pool.start(
-                        project,
-                        bus,
-                        wf,
-                        picks.clone(),
-                        opts,
-                        direction.clone(),
-                        cancel,
-                    )
-                {
-                    started.extend(picks.into_iter().map(|s| s.id));
+            } else if pool.is_empty() {
+                for stage in next {
+                    // `/stop`: the stage that was running has finished; start no other.
+                    if bus.stop_requested() {
+                        break;
+                    }
+                    started.insert(stage.id.clone());
+                    let (report, course) =
+                        run_stage(project, bus, wf, &stage, opts, direction.as_deref(), cancel)
+                            .await?;
+                    outcomes.insert(stage.id.clone(), report.outcome.clone());
+                    reports.push(report);
+                    if let Some(why) = steer(course, &mut direction, &mut redirect) {
+                        aborted = Some(why);
+                        break 'pass;
+                    }
                 }
+                continue;
             }
         }
         let Some((stage, result)) = pool.next(project, bus).await else {
