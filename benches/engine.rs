@@ -131,7 +131,7 @@ fn engineering_cycle(c: &mut Criterion) {
             b.iter(|| {
                 let r = rt
                     .block_on(run_pass(
-                        &project,
+                        &mut clk::engine::store::live::Live::new(project.clone()),
                         &bus,
                         &wf,
                         &PassOptions::default(),

@@ -1,5 +1,6 @@
 //! Settings and workflows edited while headless work runs, through the real binary against the
 //! mock model server: `clk run` takes a provider switch and a workflow edit at its next cycle,
+//! and a settings edit at its next stage,
 //! `clk loop` a raised budget cap at its next model call (and tells it at its next iteration), `clk work` an edited model at its next
 //! task; a broken workflow edit is told once and the run goes on with the one before it, and
 //! `clk "idea"` goes on past a settings file broken between its steps.
@@ -53,10 +54,33 @@ fn edit_after(
     (out.status.code(), text)
 }
 
+/// Change a JSON file and save it whole, as an editor does (a temp file renamed over it), so
+/// clk never reads it half-written.
 fn edit_json(path: &Path, change: impl FnOnce(&mut Value)) {
     let mut v: Value = serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
     change(&mut v);
-    fs::write(path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let name = path.file_name().unwrap().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.swp"));
+    fs::write(&tmp, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    fs::rename(&tmp, path).unwrap();
+}
+
+/// Run `cmd`; once the model was asked, edit the model in `dir`'s providers.json: the next
+/// call asks for the edited one, and the edit is told once.
+fn the_second_call_takes_an_edited_model(cmd: assert_cmd::Command, mock: &MockServer, dir: &Path) {
+    let providers = dir.join(".clk/config/providers.json");
+    let (_, out) = edit_after(cmd, mock, 1, || {
+        edit_json(&providers, |v| {
+            v["providers"]["ollama"]["model"] = "edited-model".into()
+        });
+    });
+    let models: Vec<Value> = mock
+        .model_requests()
+        .iter()
+        .map(|r| r.json.as_ref().unwrap()["model"].clone())
+        .collect();
+    assert_eq!(models, ["test-model", "edited-model"], "{out}");
+    assert_eq!(out.matches("settings reloaded:").count(), 1, "{out}");
 }
 
 fn one_stage(dir: &Path, objective: &str) {
@@ -108,6 +132,23 @@ fn a_run_takes_a_provider_switch_and_a_workflow_edit_at_its_next_cycle() {
     assert_eq!(asked[0].json.as_ref().unwrap()["model"], "alt-model");
     assert!(prompt(&asked[0]).contains("Write the changelog."), "{out}");
     assert_eq!(out.matches("settings reloaded:").count(), 1, "{out}");
+}
+
+#[test]
+fn a_stage_takes_a_settings_edit_made_while_the_stage_before_it_ran() {
+    let mock = MockServer::start(
+        Script::new(vec![Reply::delay(1500, Reply::text(&reply("a.txt")))])
+            .fallback(Fallback::Reply(Reply::text(&reply("b.txt")))),
+    );
+    let (_t, dir) = project(&mock);
+    fs::write(
+        dir.join(".clk/config/workflows/two.yaml"),
+        "name: two\nstages:\n  - id: build\n    agent: engineer\n    objective: Write a.\n\
+         \x20 - id: check\n    agent: engineer\n    depends_on: [build]\n    objective: Write b.\n",
+    )
+    .unwrap();
+    let run = headless(&dir, &["run", "--workflow", "two", "--max-cycles", "1"]);
+    the_second_call_takes_an_edited_model(run, &mock, &dir);
 }
 
 #[test]
@@ -187,20 +228,8 @@ fn a_worker_takes_an_edited_setting_for_its_next_task() {
             .unwrap();
         assert!(out.status.success(), "{out:?}");
     }
-    let providers = dir.join(".clk/config/providers.json");
     let work = headless(&dir, &["work", "--workers", "1", "--until-idle"]);
-    let (_, out) = edit_after(work, &mock, 1, || {
-        edit_json(&providers, |v| {
-            v["providers"]["ollama"]["model"] = "edited-model".into()
-        });
-    });
-    let models: Vec<Value> = mock
-        .model_requests()
-        .iter()
-        .map(|r| r.json.as_ref().unwrap()["model"].clone())
-        .collect();
-    assert_eq!(models, ["test-model", "edited-model"], "{out}");
-    assert_eq!(out.matches("settings reloaded:").count(), 1, "{out}");
+    the_second_call_takes_an_edited_model(work, &mock, &dir);
 }
 
 #[test]

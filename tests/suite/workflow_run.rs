@@ -10,6 +10,7 @@ use clk::engine::ground::config::Env;
 use clk::engine::ground::events::Event;
 use clk::engine::runs::stages::runner::{PassOptions, run_pass};
 use clk::engine::store::bus::Bus;
+use clk::engine::store::live::Live;
 use clk::engine::store::workflow::{Outcome, load};
 use clk::engine::store::workspace::{Project, Workspace};
 use tokio_util::sync::CancellationToken;
@@ -102,7 +103,7 @@ async fn a_failing_validation_is_undone_and_user_work_survives() {
     let mut rx = bus.subscribe();
     let commits_before = git_subjects(&dir).len();
     let report = run_pass(
-        &p,
+        &mut Live::new(p.clone()),
         &bus,
         &wf,
         &PassOptions::default(),
@@ -205,7 +206,7 @@ async fn the_shell_stub_is_not_progress() {
     )
     .unwrap();
     let report = run_pass(
-        &p,
+        &mut Live::new(p.clone()),
         &Bus::new(None),
         &wf,
         &PassOptions::default(),

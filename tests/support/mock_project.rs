@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use clk::engine::ground::config::Env;
 use clk::engine::runs::stages::runner::{PassOptions, PassReport, run_pass};
 use clk::engine::store::bus::Bus;
+use clk::engine::store::live::Live;
 use clk::engine::store::workflow::{Workflow, load};
 use clk::engine::store::workspace::{Project, Workspace, read_jsonl};
 use serde_json::Value;
@@ -56,7 +57,7 @@ pub fn workflow(p: &Project, yaml: &str) -> Workflow {
 pub async fn pass(p: &Project, wf: &Workflow) -> PassReport {
     let bus = Bus::new(Some(p.ws.activity_log()));
     run_pass(
-        p,
+        &mut Live::new(p.clone()),
         &bus,
         wf,
         &PassOptions::default(),

@@ -1,7 +1,7 @@
 //! Settings edited while work runs: the one place that decides whether an edit is taken in.
 //!
 //! Long work (a supervised run, a loop, a `clk work` worker) holds a [`Live`] and calls
-//! [`Live::refresh`] at its safe points: before a cycle, an iteration or a task, never in the
+//! [`Live::refresh`] at its safe points: before a stage, an iteration or a task, never in the
 //! middle of a model call. Files are compared by size and modification time, so a look with
 //! nothing edited reads no file. An edit that loads becomes the settings in force and is told
 //! once (`SettingsReloaded`); one that does not load is told once with its file and line

@@ -24,6 +24,7 @@ use crate::engine::ground::events::Event;
 use crate::engine::runs::call::dispatch;
 use crate::engine::store::blackboard;
 use crate::engine::store::bus::Bus;
+use crate::engine::store::live::Live;
 use crate::engine::store::workflow::{
     Outcome, Stage, Workflow, blocked, completed, effective_selectors, ready, select,
 };
@@ -98,9 +99,10 @@ impl PassReport {
     }
 }
 
-/// Run every runnable stage of `wf` once.
+/// Run every runnable stage of `wf` once. Each stage starts on the settings in force when it
+/// starts: an edit made while an earlier stage ran is taken in (or told and skipped) by `live`.
 pub async fn run_pass(
-    project: &Project,
+    live: &mut Live,
     bus: &Bus,
     wf: &Workflow,
     opts: &PassOptions,
@@ -113,14 +115,14 @@ pub async fn run_pass(
     let mut direction = opts.direction.clone();
     let mut redirect = None;
     let mut aborted = None;
-    let max = project.config.workflow.max_parallel_stages as usize;
-    let side_by_side = !opts.dry_run && max > 1;
     let mut pool = parallel::Pool::new();
     let mut failure: Option<DispatchError> = None;
     'pass: loop {
         // Stopped, cancelled, aborted or failed: start nothing more, let running stages end.
         let halted =
             cancel.is_cancelled() || bus.stop_requested() || aborted.is_some() || failure.is_some();
+        let now = live.refresh(bus).clone();
+        let project = &now;
         if !halted {
             let done = completed(&outcomes);
             let next: Vec<Stage> = ready(wf, &done, &started).into_iter().cloned().collect();
@@ -213,6 +215,8 @@ pub async fn run_pass(
                     break;
                 }
             }
+            let max = project.config.workflow.max_parallel_stages as usize;
+            let side_by_side = !opts.dry_run && max > 1;
             let picks = pool.pick(&next, max);
             // Alone, a stage runs in place; beside others, each in a worktree of its own.
             let beside = side_by_side && (picks.len() > 1 || !pool.is_empty());

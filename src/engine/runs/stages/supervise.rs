@@ -163,8 +163,8 @@ pub async fn supervise(
             report.end = end;
             break;
         }
-        // Settings and workflow edited during the run apply from the next cycle; an edit that
-        // breaks them is told once and the cycle runs on the ones before it.
+        // A workflow edited during the run applies from the next cycle, settings from the next
+        // stage; an edit that breaks them is told once and the run goes on with the ones before.
         let project = live.refresh(bus).clone();
         let roster = roster_names(ws, &crate::engine::store::roster::current_agents(&project));
         let wf = match (load_named(ws, &opts.workflow, &roster), &last_wf) {
@@ -208,7 +208,9 @@ pub async fn supervise(
             direction: direction.clone(),
             objectives,
         };
-        let pass = run_pass(&project, bus, &wf, &pass_opts, cancel).await?;
+        let pass = run_pass(&mut live, bus, &wf, &pass_opts, cancel).await?;
+        // What follows the pass (merging, the done gate) uses the settings its last stage had.
+        let project = live.project().clone();
         report.cycles = cycle;
         let progress = pass.made_progress();
         let failed = pass.failed().count();

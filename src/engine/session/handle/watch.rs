@@ -6,7 +6,7 @@
 //! ones the next command or step uses (`SettingsReloaded`); a file that does not load is
 //! reported with its line (`SettingsRejected`) and the settings before it stay: for a
 //! workflow, runs use the version that last loaded. Whether an edit loads is decided in
-//! `store/live.rs`, which long work also uses at its safe points (between cycles, iterations
+//! `store/live.rs`, which long work also uses at its safe points (between stages, iterations
 //! and tasks); an edit is told once, by whichever notices it first.
 
 use std::collections::BTreeSet;
