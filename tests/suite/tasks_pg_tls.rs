@@ -4,8 +4,10 @@
 //! `clk doctor`, and the LISTEN thread connects the same way; without it the server is refused
 //! with a line that says what to do; `sslmode=require` against a plain server is refused and
 //! `sslmode=disable` works there; a loopback URL with no sslmode still works against either;
-//! a password in the URL shows in no error; a local store that offers no TLS costs no read of
-//! the system's CA store (needs strace, see `support::strace`).
+//! a password in the URL shows in no error; a user the server checks by certificate gets in
+//! with its own (`sslcert`, `sslkey`) and is refused, with what to do, without one or with
+//! another name's; a local store that offers no TLS costs no read of the system's CA store
+//! (needs strace, see `support::strace`).
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
@@ -188,31 +190,89 @@ fn an_unknown_sslmode_or_a_missing_ca_file_is_one_clear_line() {
     let Some((_mock, _top, dir, url, _ca)) = tls_project() else {
         return;
     };
-    let (good, text) = run(
+    refused(
         &dir,
-        &with(&url, None, "sslmode=sometimes"),
-        &["task", "list"],
+        &url,
+        "sslmode=sometimes",
+        "sslmode=sometimes is not known; use disable, prefer, require",
     );
-    assert!(!good);
-    assert!(
-        text.contains("sslmode=sometimes is not known; use disable, prefer, require"),
-        "{text}"
-    );
-    let (good, text) = run(
+    refused(
         &dir,
-        &with(
-            &url,
-            None,
-            "sslmode=require&sslrootcert=/nonexistent/ca.pem",
-        ),
-        &["task", "list"],
+        &url,
+        "sslmode=require&sslrootcert=/nonexistent/ca.pem",
+        "could not read sslrootcert=/nonexistent/ca.pem",
     );
-    assert!(!good);
-    assert!(
-        text.contains("could not read sslrootcert=/nonexistent/ca.pem"),
-        "{text}"
-    );
+}
+
+/// `clk task list` at `url` with `query` fails, saying `expected`, and never panics.
+fn refused(dir: &Path, url: &str, query: &str, expected: &str) {
+    let (good, text) = run(dir, &with(url, None, query), &["task", "list"]);
+    assert!(!good, "{query}: {text}");
+    assert!(text.contains(expected), "{query}: {text}");
     assert!(!text.contains("panicked"), "{text}");
+}
+
+#[test]
+fn a_client_certificate_lets_in_a_user_the_server_checks_by_certificate() {
+    let Some((url, certs)) = pg::cert_database() else {
+        return;
+    };
+    let mock = MockServer::start(Script::new(vec![]));
+    let (_top, dir) = project(&mock);
+    let file = |name: &str| certs.join(name).display().to_string();
+    let verified = format!("sslmode=verify-full&sslrootcert={}", file("ca.crt"));
+    let with_cert = |cert: &str, key: &str| format!("{verified}&sslcert={cert}&sslkey={key}");
+    // Without one: refused, with what to do.
+    refused(
+        &dir,
+        &url,
+        &verified,
+        "the database asks for a client certificate: name it with \
+         sslcert=/path/client.crt&sslkey=/path/client.key",
+    );
+    // With its own: in, encrypted.
+    let mine = with(
+        &url,
+        None,
+        &with_cert(&file("certuser.crt"), &file("certuser.key")),
+    );
+    pg_ok(&dir, &mine, &["task", "add", "by certificate"]);
+    let line = doctor_store_line(&dir, &mine);
+    assert!(
+        line.starts_with("ok") && line.contains("encrypted (TLSv1."),
+        "{line}"
+    );
+    // A certificate the same CA made for another name: refused, and why.
+    refused(
+        &dir,
+        &url,
+        &with_cert(&file("intruder.crt"), &file("intruder.key")),
+        &format!(
+            "the database refused the client certificate in sslcert={}: its common name \
+             must be the user in the URL",
+            file("intruder.crt")
+        ),
+    );
+    // An old-style (v1) certificate, a key file that is not there, a certificate without its
+    // key: one clear line each.
+    refused(
+        &dir,
+        &url,
+        &with_cert(&file("v1.crt"), &file("certuser.key")),
+        "it is an X.509 v1 certificate; make a v3 one",
+    );
+    refused(
+        &dir,
+        &url,
+        &with_cert(&file("certuser.crt"), "/nonexistent/c.key"),
+        "could not read sslkey=/nonexistent/c.key",
+    );
+    refused(
+        &dir,
+        &url,
+        &format!("sslcert={}", file("certuser.crt")),
+        "sslcert needs its key: add sslkey=/path/client.key to the URL",
+    );
 }
 
 /// Lines of a `clk` run's trace that open a file under the system's CA folders.

@@ -192,6 +192,30 @@ pub fn tls_database() -> Option<(String, PathBuf)> {
     .unwrap()
 }
 
+/// A database on the TLS cluster owned by `certuser`, a user the server lets in only with a
+/// client certificate its CA signed for that name: the URL (as `certuser`, no TLS words) and
+/// the folder with `ca.crt`, `certuser.crt`/`.key`, `intruder.crt`/`.key` (a certificate
+/// from the same CA for another name) and `v1.crt` (certuser's key in an X.509 v1
+/// certificate, which rustls does not take). Skips as [`tls_database`] does.
+pub fn cert_database() -> Option<(String, PathBuf)> {
+    std::thread::spawn(|| {
+        let (base, dir) = or_skip(tls_server())?;
+        let url = create_in(&base);
+        let name = url.rsplit_once('/').unwrap().1.to_string();
+        let mut c = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+        // Several tests may ask at once: the role is made once, whoever comes first.
+        let _ = c.batch_execute("CREATE ROLE certuser LOGIN");
+        c.batch_execute(&format!("ALTER DATABASE {name} OWNER TO certuser"))
+            .unwrap();
+        Some((
+            url.replacen("postgres://clk@", "postgres://certuser@", 1),
+            dir,
+        ))
+    })
+    .join()
+    .unwrap()
+}
+
 fn tls_server() -> &'static Result<(String, PathBuf), String> {
     static SERVER: OnceLock<Result<(String, PathBuf), String>> = OnceLock::new();
     SERVER.get_or_init(|| {
@@ -209,10 +233,23 @@ fn tls_server() -> &'static Result<(String, PathBuf), String> {
                >server.ext\n\
              openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
                -days 2 -extfile server.ext -out server.crt >>openssl.log 2>&1\n\
-             chmod 600 server.key ca.key";
+             printf 'extendedKeyUsage=clientAuth\\n' >client.ext\n\
+             for who in certuser intruder; do\n\
+               openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+                 -subj /CN=$who -keyout $who.key -out $who.csr >>openssl.log 2>&1\n\
+               openssl x509 -req -in $who.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+                 -days 2 -extfile client.ext -out $who.crt >>openssl.log 2>&1\n\
+             done\n\
+             openssl x509 -req -in certuser.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+               -days 2 -out v1.crt >>openssl.log 2>&1\n\
+             printf 'local all all trust\\nhostnossl all certuser 127.0.0.1/32 reject\\n\
+hostssl all certuser 127.0.0.1/32 cert\\nhost all all 127.0.0.1/32 trust\\n' >hba.conf\n\
+             chmod 600 server.key ca.key certuser.key intruder.key";
         let dir = std::env::temp_dir().join(format!("clk-test-pg-tls-{}", std::process::id()));
+        // The CA also signs client certificates; the user `certuser` is let in only by one.
         let options = format!(
-            "-c ssl=on -c ssl_cert_file={d}/server.crt -c ssl_key_file={d}/server.key",
+            "-c ssl=on -c ssl_cert_file={d}/server.crt -c ssl_key_file={d}/server.key \
+             -c ssl_ca_file={d}/ca.crt -c hba_file={d}/hba.conf",
             d = dir.display()
         );
         start_cluster("-tls", prepare, &options)

@@ -1,7 +1,8 @@
-//! TLS to the PostgreSQL store. `sslmode` and `sslrootcert` are read out of the URL here (the
-//! client's own parser knows neither `sslrootcert` nor the verify modes), and every connection
-//! of a store, its own and the LISTEN thread's, goes through [`Link::connect`], which builds
-//! the rustls connector once, on the first connection that may use TLS.
+//! TLS to the PostgreSQL store. `sslmode`, `sslrootcert`, `sslcert` and `sslkey` are read out
+//! of the URL here (the client's own parser knows none but `sslmode`, and not all of its
+//! modes), and every connection of a store, its own and the LISTEN thread's, goes through
+//! [`Link::connect`], which builds the rustls connector once, on the first connection that
+//! may use TLS.
 //!
 //! rustls always checks the certificate's chain and host name, so `require`, `verify-ca` and
 //! `verify-full` all verify. `prefer` uses TLS when the server offers it with a certificate
@@ -13,8 +14,8 @@ use std::sync::{Arc, OnceLock};
 
 use postgres::config::{Host, SslMode};
 use postgres::{Client, NoTls};
-use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::StoreError;
@@ -59,29 +60,48 @@ pub(super) struct Link {
     pub(super) mode: Mode,
     /// The CA file `sslrootcert` names; None trusts the platform's roots.
     pub(super) root_cert: Option<PathBuf>,
+    /// The client certificate and its key (`sslcert`, `sslkey`), for a server that checks
+    /// who connects by certificate.
+    pub(super) client_cert: Option<(PathBuf, PathBuf)>,
     tls: OnceLock<Result<MakeRustlsConnect, String>>,
 }
 
-/// `url` without `sslmode` and `sslrootcert`, with what they said (already decoded).
-pub(super) fn split_tls(url: &str) -> (String, Option<String>, Option<String>) {
+/// The TLS words of a store URL, decoded: `sslmode`, `sslrootcert`, and the client
+/// certificate and its key (`sslcert`, `sslkey`) for a server that asks for one.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(super) struct TlsWords {
+    pub(super) mode: Option<String>,
+    pub(super) root: Option<String>,
+    pub(super) cert: Option<String>,
+    pub(super) key: Option<String>,
+}
+
+/// `url` without its TLS words, and what they said.
+pub(super) fn split_tls(url: &str) -> (String, TlsWords) {
     let Some((base, query)) = url.split_once('?') else {
-        return (url.to_string(), None, None);
+        return (url.to_string(), TlsWords::default());
     };
-    let (mut mode, mut root, mut kept) = (None, None, Vec::new());
+    let (mut words, mut kept) = (TlsWords::default(), Vec::new());
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        match key {
-            "sslmode" => mode = Some(decode(value)),
-            "sslrootcert" => root = Some(decode(value)),
-            _ => kept.push(pair),
-        }
+        let slot = match key {
+            "sslmode" => &mut words.mode,
+            "sslrootcert" => &mut words.root,
+            "sslcert" => &mut words.cert,
+            "sslkey" => &mut words.key,
+            _ => {
+                kept.push(pair);
+                continue;
+            }
+        };
+        *slot = Some(decode(value));
     }
     let rest = if kept.is_empty() {
         base.to_string()
     } else {
         format!("{base}?{}", kept.join("&"))
     };
-    (rest, mode, root)
+    (rest, words)
 }
 
 /// A URL value's `%XX` escapes undone (`+` left alone, as PostgreSQL's own parser does).
@@ -127,14 +147,36 @@ pub(super) fn local_only(config: &postgres::Config) -> bool {
 }
 
 impl Link {
-    /// Read `url`: the client's settings, and TLS as `sslmode` and `sslrootcert` ask. With no
-    /// `sslmode`, a loopback host or Unix socket prefers TLS and any other host requires it.
+    /// Read `url`: the client's settings, and TLS as `sslmode`, `sslrootcert`, `sslcert` and
+    /// `sslkey` ask. With no `sslmode`, a loopback host or Unix socket prefers TLS and any
+    /// other host requires it.
     pub(super) fn parse(url: &str, shown: &str) -> Result<Link, StoreError> {
         let bad = |message: String| StoreError {
             path: shown.to_string(),
             message,
         };
-        let (rest, mode, root) = split_tls(url);
+        let (rest, words) = split_tls(url);
+        let TlsWords {
+            mode,
+            root,
+            cert,
+            key,
+        } = words;
+        let given = |w: Option<String>| w.filter(|v| !v.is_empty()).map(PathBuf::from);
+        let client_cert = match (given(cert), given(key)) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(bad(
+                    "sslcert needs its key: add sslkey=/path/client.key to the URL".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(bad(
+                    "sslkey needs its certificate: add sslcert=/path/client.crt to the URL".into(),
+                ));
+            }
+        };
         let mut config: postgres::Config = rest
             .parse()
             .map_err(|e: postgres::Error| bad(format!("not a PostgreSQL URL: {e}")))?;
@@ -161,6 +203,7 @@ impl Link {
             config,
             mode,
             root_cert,
+            client_cert,
             tls: OnceLock::new(),
         })
     }
@@ -186,13 +229,31 @@ impl Link {
 
     /// The connector, built on first use and kept.
     fn connector(&self) -> PgResult<MakeRustlsConnect> {
-        let built = self.tls.get_or_init(|| build(self.root_cert.as_ref()));
+        let built = self
+            .tls
+            .get_or_init(|| build(self.root_cert.as_ref(), self.client_cert.as_ref()));
         built.clone().map_err(PgErr)
     }
 
     /// One line for a connection that failed, saying what to do when TLS was the cause.
     fn explain(&self, e: postgres::Error) -> PgErr {
         let text = chain(&e);
+        if text.contains("requires a valid client certificate") && self.client_cert.is_none() {
+            return PgErr(
+                "the database asks for a client certificate: name it with \
+                 sslcert=/path/client.crt&sslkey=/path/client.key"
+                    .into(),
+            );
+        }
+        if let Some((cert, _)) = &self.client_cert {
+            if text.contains("certificate authentication failed") {
+                return PgErr(format!(
+                    "the database refused the client certificate in sslcert={}: its common \
+                     name must be the user in the URL",
+                    cert.display()
+                ));
+            }
+        }
         if text.contains("server does not support TLS") {
             return PgErr(format!(
                 "the database refused TLS (sslmode={}); add sslmode=disable to the URL only on \
@@ -264,34 +325,77 @@ fn cert_error(e: &postgres::Error) -> Option<&rustls::CertificateError> {
 }
 
 /// The rustls connector, on the ring provider: roots from `root_cert` alone, else the
-/// platform's.
-fn build(root_cert: Option<&PathBuf>) -> Result<MakeRustlsConnect, String> {
+/// platform's; with `client` (certificate and key files) it shows that certificate when the
+/// server asks for one.
+fn build(
+    root_cert: Option<&PathBuf>,
+    client: Option<&(PathBuf, PathBuf)>,
+) -> Result<MakeRustlsConnect, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("could not set up TLS: {e}"))?;
-    let config = match root_cert {
+    let wants_client = match root_cert {
         Some(path) => {
-            let shown = path.display();
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .map_err(|e| format!("could not read sslrootcert={shown}: {}", io_text(&e)))?
-                .collect::<Result<_, _>>()
-                .map_err(|e| format!("sslrootcert={shown} is not a PEM file: {e}"))?;
+            let certs = pem_certs(path, "sslrootcert")?;
             let mut roots = rustls::RootCertStore::empty();
             let (added, _) = roots.add_parsable_certificates(certs);
             if added == 0 {
                 return Err(format!(
-                    "sslrootcert={shown} holds no certificate; name the CA's PEM file"
+                    "sslrootcert={} holds no certificate; name the CA's PEM file",
+                    path.display()
                 ));
             }
-            builder.with_root_certificates(roots).with_no_client_auth()
+            builder.with_root_certificates(roots)
         }
         None => builder
             .dangerous()
-            .with_custom_certificate_verifier(crate::engine::store::roots::verifier(provider))
-            .with_no_client_auth(),
+            .with_custom_certificate_verifier(crate::engine::store::roots::verifier(provider)),
+    };
+    let config = match client {
+        None => wants_client.with_no_client_auth(),
+        Some((cert, key)) => {
+            let chain = pem_certs(cert, "sslcert")?;
+            if chain.is_empty() {
+                return Err(format!(
+                    "sslcert={} holds no certificate; name the client certificate's PEM file",
+                    cert.display()
+                ));
+            }
+            let shown = key.display();
+            let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| match e {
+                rustls::pki_types::pem::Error::NoItemsFound => {
+                    format!("sslkey={shown} holds no private key; name the key's PEM file")
+                }
+                other => format!("could not read sslkey={shown}: {}", io_text(&other)),
+            })?;
+            wants_client
+                .with_client_auth_cert(chain, key_der)
+                .map_err(|e| {
+                    let why = if format!("{e:?}").contains("UnsupportedCertVersion") {
+                        "it is an X.509 v1 certificate; make a v3 one (openssl x509 -req with \
+                         an -extfile holding extendedKeyUsage=clientAuth)"
+                            .to_string()
+                    } else {
+                        e.to_string()
+                    };
+                    format!(
+                        "sslcert={} and sslkey={shown} do not make a client certificate: {why}",
+                        cert.display()
+                    )
+                })?
+        }
     };
     Ok(MakeRustlsConnect::new(config))
+}
+
+/// The certificates in the PEM file `path`, which the URL names as `word`.
+fn pem_certs(path: &PathBuf, word: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let shown = path.display();
+    CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("could not read {word}={shown}: {}", io_text(&e)))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{word}={shown} is not a PEM file: {e}"))
 }
 
 fn io_text(e: &rustls::pki_types::pem::Error) -> String {
@@ -311,18 +415,44 @@ mod tests {
 
     #[test]
     fn tls_words_leave_the_url_and_others_stay() {
-        let (rest, mode, root) = split_tls(
-            "postgres://u:p@db/clk?sslmode=verify-full&connect_timeout=5&sslrootcert=%2Fetc%2Fca.pem",
+        let (rest, w) = split_tls(
+            "postgres://u:p@db/clk?sslmode=verify-full&connect_timeout=5&sslrootcert=%2Fetc%2Fca.pem\
+             &sslcert=/c.crt&sslkey=/c.key",
         );
         assert_eq!(rest, "postgres://u:p@db/clk?connect_timeout=5");
-        assert_eq!(mode.as_deref(), Some("verify-full"));
-        assert_eq!(root.as_deref(), Some("/etc/ca.pem"));
-        let (rest, mode, root) = split_tls("postgres://db/clk?sslrootcert=/ca.pem");
+        assert_eq!(w.mode.as_deref(), Some("verify-full"));
+        assert_eq!(w.root.as_deref(), Some("/etc/ca.pem"));
         assert_eq!(
-            (rest.as_str(), mode, root.as_deref()),
-            ("postgres://db/clk", None, Some("/ca.pem"))
+            (w.cert.as_deref(), w.key.as_deref()),
+            (Some("/c.crt"), Some("/c.key"))
+        );
+        let (rest, w) = split_tls("postgres://db/clk?sslrootcert=/ca.pem");
+        assert_eq!(
+            (rest.as_str(), w.mode, w.root.as_deref(), w.cert),
+            ("postgres://db/clk", None, Some("/ca.pem"), None)
         );
         assert_eq!(split_tls("postgres://db/clk").0, "postgres://db/clk");
+    }
+
+    #[test]
+    fn a_client_certificate_needs_its_key_and_the_other_way_round() {
+        let err = |url: &str| match Link::parse(url, "shown") {
+            Ok(_) => String::new(),
+            Err(e) => e.message,
+        };
+        assert_eq!(
+            err("postgres://db/clk?sslcert=/c.crt"),
+            "sslcert needs its key: add sslkey=/path/client.key to the URL"
+        );
+        assert_eq!(
+            err("postgres://db/clk?sslkey=/c.key"),
+            "sslkey needs its certificate: add sslcert=/path/client.crt to the URL"
+        );
+        let both = link("postgres://db/clk?sslcert=%2Fc.crt&sslkey=/c.key");
+        assert_eq!(
+            both.client_cert,
+            Some((PathBuf::from("/c.crt"), PathBuf::from("/c.key")))
+        );
     }
 
     #[test]
@@ -392,7 +522,7 @@ mod tests {
 
     #[test]
     fn a_missing_or_empty_root_file_is_one_clear_line() {
-        let err = build(Some(&PathBuf::from("/nonexistent/ca.pem")))
+        let err = build(Some(&PathBuf::from("/nonexistent/ca.pem")), None)
             .err()
             .unwrap();
         assert!(
@@ -400,7 +530,9 @@ mod tests {
             "{err}"
         );
         let empty = tempfile::NamedTempFile::new().unwrap();
-        let err = build(Some(&empty.path().to_path_buf())).err().unwrap();
+        let err = build(Some(&empty.path().to_path_buf()), None)
+            .err()
+            .unwrap();
         assert!(err.contains("holds no certificate"), "{err}");
     }
 }
