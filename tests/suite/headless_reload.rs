@@ -1,6 +1,6 @@
 //! Settings and workflows edited while headless work runs, through the real binary against the
 //! mock model server: `clk run` takes a provider switch and a workflow edit at its next cycle,
-//! and a settings edit at its next stage,
+//! and a settings edit at its next stage, a task an edit at its next turn,
 //! `clk loop` a raised budget cap at its next model call (and tells it at its next iteration), `clk work` an edited model at its next
 //! task; a broken workflow edit is told once and the run goes on with the one before it, and
 //! `clk "idea"` goes on past a settings file broken between its steps.
@@ -228,6 +228,31 @@ fn a_worker_takes_an_edited_setting_for_its_next_task() {
             .unwrap();
         assert!(out.status.success(), "{out:?}");
     }
+    let work = headless(&dir, &["work", "--workers", "1", "--until-idle"]);
+    the_second_call_takes_an_edited_model(work, &mock, &dir);
+}
+
+#[test]
+fn a_task_takes_a_settings_edit_made_during_its_turn_at_its_next_turn() {
+    // Turn 1's handoff is not JSON, so the same task takes a second turn.
+    let mock = MockServer::start(Script::new(vec![
+        Reply::delay(
+            1500,
+            Reply::text("ACTION: write\nPATH: a.txt\nCONTENT:\na\nEND_ACTION\nHANDOFF: soon\n"),
+        ),
+        Reply::text(
+            "HANDOFF: {\"summary\": \"wrote a.txt\", \"changed_files\": [\"a.txt\"], \
+             \"checklist\": [{\"item\": \"write a.txt\", \"status\": \"done\"}], \
+             \"open_questions\": [], \"next_action\": \"review\"}\n",
+        ),
+    ]));
+    let (_t, dir) = project(&mock);
+    let out = clk()
+        .current_dir(&dir)
+        .args(["task", "add", "write a.txt", "--flow", "duo"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
     let work = headless(&dir, &["work", "--workers", "1", "--until-idle"]);
     the_second_call_takes_an_edited_model(work, &mock, &dir);
 }

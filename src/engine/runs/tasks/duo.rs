@@ -156,9 +156,8 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Ended {
 }
 
 async fn go(ctx: &mut Ctx<'_>) -> Result<Ended, Ended> {
-    let (tp, agent) = (ctx.tp.clone(), ctx.agent.clone());
-    let implementer = registry::choose(&tp, &agent);
-    let reviewer = reviewer_for(ctx.project, &implementer);
+    let implementer = registry::choose(&ctx.tp, &ctx.agent);
+    let reviewer = reviewer_for(&ctx.project, &implementer);
     // A pass the user asked for: the reviewer goes first, on the branch as it is.
     let mut asked = review_asked(ctx.task);
     if asked.is_some() && reviewer.is_none() {
@@ -188,6 +187,9 @@ async fn go(ctx: &mut Ctx<'_>) -> Result<Ended, Ended> {
         .sent_back()
         .or_else(|| checkpoint::decided(&ctx.task.reason));
     loop {
+        // Settings edited since the last turn count from this one.
+        ctx.refresh();
+        let (tp, agent) = (ctx.tp.clone(), ctx.agent.clone());
         // A pass the user asked for starts with the reviewer; after it the loop runs as usual.
         let note = asked.take();
         if note.is_none() {

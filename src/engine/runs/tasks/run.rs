@@ -15,6 +15,7 @@ use crate::engine::ground::events::Event;
 use crate::engine::ground::task::parse_autonomy;
 use crate::engine::store::bus::Bus;
 use crate::engine::store::git::{self, worktree};
+use crate::engine::store::live::Live;
 use crate::engine::store::tasks::{Task, TaskStore, TurnRecord, now};
 use crate::engine::store::workspace::Project;
 
@@ -142,7 +143,9 @@ pub struct Turn {
 
 /// Everything a flow needs to take turns on one task.
 pub struct Ctx<'a> {
-    pub project: &'a Project,
+    /// The settings in force: taken in again before each turn ([`Ctx::refresh`]).
+    pub project: Project,
+    live: Live,
     /// The project as the implementer sees it (the worktree as work root).
     pub tp: Project,
     pub agent: String,
@@ -236,6 +239,13 @@ impl Ctx<'_> {
     pub fn last_handoff(&self) -> Option<Handoff> {
         let kept = self.store.progress(self.task.id).ok()?.handoff;
         serde_json::from_str(&kept).ok()
+    }
+
+    /// Take in settings edited since the last turn (told once; an edit that does not load
+    /// keeps the ones before it), and the implementer's project with them.
+    pub fn refresh(&mut self) {
+        self.project = self.live.refresh(self.bus).clone();
+        (self.tp, self.agent) = task_project(&self.project, self.task, &self.path);
     }
 
     pub fn log(&self, kind: &str, text: &str) {
@@ -374,6 +384,7 @@ async fn solo(ctx: &mut Ctx<'_>) -> Ended {
         .sent_back()
         .or_else(|| checkpoint::decided(&ctx.task.reason));
     loop {
+        ctx.refresh();
         let again = if let Some(b) = back.take() {
             format!("\n\n{b}")
         } else if ctx.turns > 0 {
@@ -431,7 +442,8 @@ pub async fn run(
     let (tp, agent) = task_project(project, task, &t.path);
     let turns = store.turns(task.id).map(|t| t.len()).unwrap_or(0);
     let mut ctx = Ctx {
-        project,
+        project: project.clone(),
+        live: Live::new(project.clone()),
         tp,
         agent,
         bus,
