@@ -4,6 +4,8 @@
 //! `.clk/logs/activity.jsonl` and broadcasts it to every consumer (dashboard, headless
 //! printer, tests). Writing the log is synchronous so the file is complete whenever a command
 //! returns; a full broadcast channel drops events for slow consumers, never for the log.
+//! Past [`ACTIVITY_MAX`] the log starts a new file and keeps the old one beside it as
+//! `activity.jsonl.1`, so long unattended work never fills the disk with it.
 //!
 //! The bus also carries the two signals that flow back from a person to running work:
 //! answers to yes/no questions ([`Bus::ask`]) and the request to stop after the current step
@@ -27,6 +29,10 @@ use crate::engine::store::workspace::open_jsonl;
 
 /// Capacity of the broadcast channel; consumers that fall further behind see `Lagged`.
 const CAPACITY: usize = 4096;
+
+/// Size past which the activity log starts a new file; the one before stays as
+/// `activity.jsonl.1` (replacing an older one), so the two hold at most about twice this.
+pub const ACTIVITY_MAX: u64 = 64 * 1024 * 1024;
 
 /// Cheap to clone; all clones share the channel and the log.
 #[derive(Clone)]
@@ -63,6 +69,57 @@ pub struct GauntletSession {
 struct ActivityLog {
     path: PathBuf,
     file: Option<File>,
+    /// Size past which it starts a new file ([`ACTIVITY_MAX`]).
+    max: u64,
+}
+
+impl ActivityLog {
+    /// Append `line`, first moving a full log aside (see [`ActivityLog::roll`]).
+    fn append(&mut self, line: &[u8]) {
+        let full = self
+            .file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .is_some_and(|m| m.len() >= self.max);
+        if full {
+            self.roll();
+        }
+        if self.file.is_none() {
+            match open_jsonl(&self.path) {
+                Ok(f) => self.file = Some(f),
+                Err(e) => tracing::warn!("cannot open {}: {e}", self.path.display()),
+            }
+        }
+        if let Some(f) = self.file.as_mut() {
+            if let Err(e) = f.write_all(line) {
+                tracing::warn!("cannot append to {}: {e}", self.path.display());
+                self.file = None;
+            }
+        }
+    }
+
+    /// The open log is full: rename it to `<name>.1` if it is still the file in place (under
+    /// a lock, as several clk processes may write it), and let the next write open a new one.
+    /// A process whose file another one moved already just opens the new file: every writer
+    /// looks at the size of its own file before each line, and a moved file is a full one.
+    fn roll(&mut self) {
+        use std::os::unix::fs::MetadataExt;
+        let Some(f) = self.file.take() else { return };
+        let id = |m: std::fs::Metadata| (m.dev(), m.ino());
+        let ours = f.metadata().ok().map(id);
+        let path = &self.path;
+        let moved = crate::engine::store::lock::with_file_lock(path, || {
+            if std::fs::metadata(path).ok().map(id) != ours {
+                return Ok(());
+            }
+            let mut old = path.as_os_str().to_owned();
+            old.push(".1");
+            std::fs::rename(path, old)
+        });
+        if let Err(e) = moved.and_then(|r| r) {
+            tracing::warn!("cannot start a new {}: {e}", path.display());
+        }
+    }
 }
 
 impl Bus {
@@ -71,9 +128,25 @@ impl Bus {
         let (tx, _) = broadcast::channel(CAPACITY);
         Bus {
             tx,
-            log: activity.map(|path| Arc::new(Mutex::new(ActivityLog { path, file: None }))),
+            log: activity.map(|path| {
+                Arc::new(Mutex::new(ActivityLog {
+                    path,
+                    file: None,
+                    max: ACTIVITY_MAX,
+                }))
+            }),
             control: Arc::new(Control::default()),
         }
+    }
+
+    /// A bus whose log starts a new file past `max` bytes instead of [`ACTIVITY_MAX`].
+    #[cfg(test)]
+    fn with_log_limit(path: PathBuf, max: u64) -> Bus {
+        let bus = Bus::new(Some(path));
+        if let Some(log) = &bus.log {
+            log.lock().unwrap().max = max;
+        }
+        bus
     }
 
     /// Say whether a person is there to answer questions (the dashboard, a terminal).
@@ -254,21 +327,11 @@ impl Bus {
                         .into(),
                 );
             }
-            let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
-            if log.file.is_none() {
-                match open_jsonl(&log.path) {
-                    Ok(f) => log.file = Some(f),
-                    Err(e) => tracing::warn!("cannot open {}: {e}", log.path.display()),
-                }
-            }
-            if let Some(f) = log.file.as_mut() {
-                let mut line = serde_json::to_string(&value).unwrap_or_default();
-                line.push('\n');
-                if let Err(e) = f.write_all(line.as_bytes()) {
-                    tracing::warn!("cannot append to {}: {e}", log.path.display());
-                    log.file = None;
-                }
-            }
+            let mut line = serde_json::to_string(&value).unwrap_or_default();
+            line.push('\n');
+            log.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .append(line.as_bytes());
         }
         // No receivers is fine: headless commands may run without a printer.
         let _ = self.tx.send(event);
@@ -284,6 +347,75 @@ impl std::fmt::Debug for Bus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The lines of `path` (none when it is missing), each checked to be whole JSON.
+    fn json_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+            .collect()
+    }
+
+    fn note(writer: usize, n: usize) -> Event {
+        Event::Warning {
+            message: format!("writer {writer} line {n} {}", "x".repeat(60)),
+        }
+    }
+
+    #[test]
+    fn a_full_log_starts_a_new_file_and_keeps_the_last_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("logs/activity.jsonl");
+        let bus = Bus::with_log_limit(log.clone(), 8 * 1024);
+        for n in 0..100 {
+            bus.emit(note(0, n));
+        }
+        let (old, new) = (json_lines(&log.with_extension("jsonl.1")), json_lines(&log));
+        assert!(
+            !old.is_empty() && !new.is_empty(),
+            "{} / {}",
+            old.len(),
+            new.len()
+        );
+        assert_eq!(old.len() + new.len(), 100);
+        assert!(std::fs::metadata(&log).unwrap().len() < 8 * 1024);
+        // In order: the kept file ends where the new one starts.
+        let text = |v: &serde_json::Value| v["message"].as_str().unwrap().to_string();
+        assert!(text(old.last().unwrap()).contains(&format!("line {} ", old.len() - 1)));
+        assert!(text(&new[0]).contains(&format!("line {} ", old.len())));
+    }
+
+    #[test]
+    fn writers_in_several_processes_lose_no_line_when_the_log_rolls() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("logs/activity.jsonl");
+        let kept = log.with_extension("jsonl.1");
+        // Two buses, each with its own open file, as two clk processes have.
+        let (a, b) = (
+            Bus::with_log_limit(log.clone(), 4 * 1024),
+            Bus::with_log_limit(log.clone(), 4 * 1024),
+        );
+        b.emit(note(1, 0));
+        let mut n = 0;
+        while !kept.exists() {
+            a.emit(note(0, n));
+            n += 1;
+        }
+        // `a` moved the full file aside and wrote to a new one; `b` still has the full one
+        // open: it must open the new file, not move that one aside too (and lose the first).
+        b.emit(note(1, 1));
+        a.emit(note(0, n));
+        let (old, new) = (json_lines(&kept), json_lines(&log));
+        assert_eq!(
+            old.len() + new.len(),
+            n + 3,
+            "{} + {}",
+            old.len(),
+            new.len()
+        );
+        assert_eq!(new.len(), 3);
+    }
 
     #[tokio::test]
     async fn headless_questions_are_answered_no_at_once() {
