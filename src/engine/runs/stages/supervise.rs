@@ -85,7 +85,10 @@ impl RunEnd {
             | RunEnd::Aborted { reason }
             | RunEnd::ProviderFailed { reason } => reason.clone(),
             RunEnd::CycleCap { cycles } => {
-                format!("{cycles} cycles ran and the work is not done yet (supervise.max_cycles)")
+                format!(
+                    "reached supervise.max_cycles ({cycles}) before the work was done; run again \
+                     to go on, or raise the cap"
+                )
             }
             RunEnd::Cancelled => "cancelled".into(),
             RunEnd::Stopped => "stopped at your request after the current step".into(),
