@@ -283,3 +283,62 @@ fn a_freed_slot_starts_the_next_ready_stage_while_a_slow_one_runs() {
         assert!(dir.join(f).is_file(), "{f}\n{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_lets_the_running_stages_end_and_starts_no_other() {
+    use crate::support::mock_project;
+    use clk::engine::ground::events::Event;
+    use clk::engine::runs::stages::runner::{PassOptions, run_pass};
+    use clk::engine::store::bus::Bus;
+    use clk::engine::store::live::Live;
+    use clk::engine::store::workflow::Outcome;
+
+    let mock = MockServer::start(Script::new(vec![
+        Reply::delay(800, Reply::text(&work("one.txt"))),
+        Reply::delay(800, Reply::text(&work("two.txt"))),
+        Reply::text(QA),
+    ]));
+    let (_t, dir) = mock_project::new_dir();
+    let p = mock_project::project(&dir, &mock, &mock_project::KNOBS_OFF);
+    let wf = mock_project::workflow(&p, SIDE_BY_SIDE);
+    let bus = Bus::new(Some(p.ws.activity_log()));
+    // `/stop` once both side-by-side stages have asked their model.
+    let mut rx = bus.subscribe();
+    let stopper = {
+        let bus = bus.clone();
+        tokio::spawn(async move {
+            let mut asked = 0;
+            while asked < 2 {
+                if let Ok(Event::DispatchStarted { .. }) = rx.recv().await {
+                    asked += 1;
+                }
+            }
+            bus.request_stop();
+        })
+    };
+    let report = run_pass(
+        &mut Live::new(p.clone()),
+        &bus,
+        &wf,
+        &PassOptions::default(),
+        &tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    stopper.await.unwrap();
+    // Both running stages ended and kept their work; the stage after them never started.
+    assert_eq!(mock.model_calls(), 2);
+    let done: Vec<&str> = report.stages.iter().map(|s| s.stage.as_str()).collect();
+    assert_eq!(done.len(), 2, "{done:?}");
+    assert!(
+        report
+            .stages
+            .iter()
+            .all(|s| s.outcome == Outcome::Completed),
+        "{:?}",
+        report.stages
+    );
+    for f in ["one.txt", "two.txt"] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+}
