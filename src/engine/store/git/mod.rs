@@ -7,6 +7,7 @@
 
 pub mod deferred;
 pub mod merge;
+mod quick;
 pub mod scan;
 pub mod show;
 pub mod worktree;
@@ -114,9 +115,36 @@ pub fn dirty_among(repo: &Repository, paths: &[String]) -> Vec<String> {
 }
 
 /// Which of `paths` (files, relative) differ from HEAD or the index or are untracked, and
-/// with `ignored` also ignored files that are present: one status pass that visits only the
-/// folders of `paths`, never the whole tree.
+/// with `ignored` also ignored files that are present. Most files are told by a look at
+/// their index entry and metadata (`quick.rs`); the rest by one status pass over just them.
 pub fn dirty_in(
+    repo: &Repository,
+    paths: &[String],
+    ignored: bool,
+) -> Result<std::collections::HashSet<String>, GitError> {
+    let mut found = std::collections::HashSet::new();
+    let mut unsure: Vec<String> = Vec::new();
+    match quick::Look::new(repo) {
+        Some(look) => {
+            for p in paths {
+                match look.dirty(p, ignored) {
+                    Some(true) => {
+                        found.insert(p.clone());
+                    }
+                    Some(false) => {}
+                    None => unsure.push(p.clone()),
+                }
+            }
+        }
+        None => unsure = paths.to_vec(),
+    }
+    found.extend(status_of(repo, &unsure, ignored)?);
+    Ok(found)
+}
+
+/// [`dirty_in`] by a status pass alone: it visits only the folders of `paths`, but walks
+/// every entry of the index.
+pub fn status_of(
     repo: &Repository,
     paths: &[String],
     ignored: bool,

@@ -241,3 +241,114 @@ fn the_users_own_index_is_written_at_once() {
     .unwrap();
     assert_eq!(porcelain(&root), "");
 }
+
+/// `git` in `dir`, as a person would run it.
+fn git_cli(dir: &Path, args: &[&str]) {
+    let ok = std::process::Command::new("git")
+        .args(["-c", "user.name=u", "-c", "user.email=u@u"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+        .status
+        .success();
+    assert!(ok, "git {args:?}");
+}
+
+#[test]
+fn the_quick_look_agrees_with_a_status_pass_on_every_kind_of_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, _) = repo();
+    let root = dir.path();
+    let names = [
+        "clean.txt",
+        "old.txt",
+        "grown.txt",
+        "same_size.txt",
+        "staged.txt",
+        "gone.txt",
+        "unstaged_rm.txt",
+        "made_exec.sh",
+        "link",
+        "new.txt",
+        "new_dir/inner.txt",
+        "secret.env",
+        "never.txt",
+    ];
+    fs::write(root.join(".gitignore"), "*.env\n").unwrap();
+    for n in &names[..9] {
+        if *n != "link" {
+            fs::write(root.join(n), format!("{n}\n")).unwrap();
+        }
+    }
+    std::os::unix::fs::symlink("clean.txt", root.join("link")).unwrap();
+    git_cli(root, &["add", "-A"]);
+    git_cli(root, &["commit", "-qm", "base"]);
+    // A file whose entry is older than the index: told by its metadata alone.
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    fs::File::options()
+        .write(true)
+        .open(root.join("old.txt"))
+        .unwrap()
+        .set_modified(past)
+        .unwrap();
+    git_cli(root, &["add", "old.txt"]);
+    fs::write(root.join("grown.txt"), "grown.txt and more\n").unwrap();
+    fs::write(root.join("same_size.txt"), "SAME_SIZE.TXT\n").unwrap();
+    fs::write(root.join("staged.txt"), "staged, changed\n").unwrap();
+    git_cli(root, &["add", "staged.txt"]);
+    fs::remove_file(root.join("gone.txt")).unwrap();
+    git_cli(root, &["rm", "-q", "--cached", "unstaged_rm.txt"]);
+    fs::set_permissions(root.join("made_exec.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(root.join("new.txt"), "new\n").unwrap();
+    fs::create_dir(root.join("new_dir")).unwrap();
+    fs::write(root.join("new_dir/inner.txt"), "inner\n").unwrap();
+    fs::write(root.join("secret.env"), "KEY=1\n").unwrap();
+    let r = Repository::open(root).unwrap();
+    let all: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    for ignored in [true, false] {
+        let slow = status_of(&r, &all, ignored).unwrap();
+        assert_eq!(
+            dirty_in(&r, &all, ignored).unwrap(),
+            slow,
+            "ignored: {ignored}"
+        );
+        for n in &all {
+            assert_eq!(
+                dirty_in(&r, std::slice::from_ref(n), ignored).unwrap(),
+                status_of(&r, std::slice::from_ref(n), ignored).unwrap(),
+                "{n}, ignored: {ignored}"
+            );
+        }
+    }
+    let dirty = dirty_in(&r, &all, true).unwrap();
+    for n in [
+        "grown.txt",
+        "same_size.txt",
+        "staged.txt",
+        "gone.txt",
+        "new.txt",
+    ] {
+        assert!(dirty.contains(n), "{n}: {dirty:?}");
+    }
+    assert!(!dirty.contains("clean.txt") && !dirty.contains("never.txt"));
+    // The common cases need no status pass: a clean file (by metadata, or by its hash when
+    // its entry is as new as the index), a new one, one that was never there.
+    let look = quick::Look::new(&r).unwrap();
+    for (n, want) in [
+        ("old.txt", false),
+        ("clean.txt", false),
+        ("new.txt", true),
+        ("never.txt", false),
+        ("gone.txt", true),
+        ("staged.txt", true),
+    ] {
+        assert_eq!(look.dirty(n, true), Some(want), "{n}");
+    }
+    assert_eq!(look.dirty("secret.env", false), Some(false));
+    assert_eq!(
+        look.dirty("link", true),
+        None,
+        "a symlink is left to the status pass"
+    );
+}
