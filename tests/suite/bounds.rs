@@ -1,7 +1,8 @@
 //! Bounded, through the real binary: one reply's `ACTION: run` blocks are capped in number and
 //! share one time budget; a command printing megabytes leaves a head, a tail and a byte count
 //! in the activity log; a reply too large to use (streamed over HTTP past 8 MiB, or printed by
-//! a shell provider) is logged as its size and first lines, and the HTTP stream is closed.
+//! a shell provider) is logged as its size and first lines, and the HTTP stream is closed;
+//! old run records past `records.keep_runs` are removed while a dispatch waits for its model.
 
 use crate::suite::forgery::{ask, clk, project};
 
@@ -257,4 +258,55 @@ fn a_reply_the_quality_check_turned_down_is_kept_as_its_size_and_first_lines() {
         "activity.jsonl is {} bytes",
         log.len()
     );
+}
+
+#[test]
+fn old_run_records_past_the_kept_number_go_while_a_dispatch_runs() {
+    let mock = MockServer::start(Script::new(vec![]));
+    let (_d, dir) = project(&mock, &["records.keep_runs=100"]);
+    let runs = dir.join(".clk/runs");
+    let backups = dir.join(".clk/backups");
+    for i in 0..250 {
+        let name = format!("20200101T0000{i:05}-engineer");
+        fs::create_dir_all(runs.join(&name)).unwrap();
+        fs::write(runs.join(&name).join("meta.json"), "{}").unwrap();
+        fs::create_dir_all(backups.join(&name)).unwrap();
+    }
+    // The model takes a moment: the records are removed meanwhile, in a thread of their own.
+    mock.push(Reply::delay(
+        1500,
+        Reply::text(
+            "Writing it.\nACTION: write\nPATH: a.txt\nCONTENT:\nnotes\nEND_ACTION\n\
+             CONFIDENCE: 0.9\nPROGRESS: yes\n",
+        ),
+    ));
+    let out = clk(&dir)
+        .args(["ask", "engineer", "look"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        mock.model_calls(),
+        1,
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let names = |d: &Path| {
+        let mut v: Vec<String> = fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let left = names(&runs);
+    assert_eq!(left.len(), 100, "{} run folders", left.len());
+    // The newest stay, this dispatch's own among them.
+    assert_eq!(left[0], "20200101T000000151-engineer");
+    assert!(
+        !left.last().unwrap().starts_with("2020"),
+        "{:?}",
+        left.last()
+    );
+    assert_eq!(names(&backups).len(), 100);
 }

@@ -9,6 +9,7 @@ pub mod init;
 pub mod live;
 pub mod lock;
 pub mod prompts;
+pub mod prune;
 pub mod records;
 pub mod roots;
 pub mod roster;

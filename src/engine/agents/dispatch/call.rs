@@ -55,6 +55,7 @@ pub async fn call(
     }
 
     let (run_id, run_dir) = ws.reserve_run(&req.agent)?;
+    crate::engine::store::prune::now_and_then(ws, cfg.records.keep_runs);
     let template = prompts::load_template(ws, &req.agent, &spec.prompt);
     // Only what the prompt shows is read: the roster and casting notes only the chief uses.
     let mut used = prompts::names_used(&template);

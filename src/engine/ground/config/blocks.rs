@@ -244,3 +244,18 @@ impl Default for BlackboardConfig {
         }
     }
 }
+
+/// How many records of past dispatches clk keeps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RecordsConfig {
+    /// Run folders (`.clk/runs/`) kept, and as many folders of originals (`.clk/backups/`);
+    /// older ones are removed, a few at a time while work runs (0: keep all).
+    pub keep_runs: u32,
+}
+
+impl Default for RecordsConfig {
+    fn default() -> Self {
+        RecordsConfig { keep_runs: 2000 }
+    }
+}

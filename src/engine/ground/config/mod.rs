@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 
 pub use agents::{AgentSpec, AgentsFile};
 pub use blocks::{
-    BlackboardConfig, BudgetConfig, CastingConfig, ConsensusConfig, DailyBudget, RecoveryConfig,
-    RetryConfig, SuperviseConfig, TasksConfig, ValidationConfig, WorkflowConfig,
+    BlackboardConfig, BudgetConfig, CastingConfig, ConsensusConfig, DailyBudget, RecordsConfig,
+    RecoveryConfig, RetryConfig, SuperviseConfig, TasksConfig, ValidationConfig, WorkflowConfig,
 };
 pub use choices::{
     AutoConsensus, AutoRefine, Autonomy, NotifyConfig, PlateauAction, RollbackOnFailure,
@@ -88,6 +88,8 @@ pub struct ClkConfig {
     pub gauntlet: GauntletConfig,
     /// The task store: SQLite here, or a PostgreSQL database shared by many machines.
     pub store: StoreConfig,
+    /// How many records of past dispatches are kept.
+    pub records: RecordsConfig,
 }
 
 impl Default for ClkConfig {
@@ -120,6 +122,7 @@ impl Default for ClkConfig {
             serve: ServeConfig::default(),
             gauntlet: GauntletConfig::default(),
             store: StoreConfig::default(),
+            records: RecordsConfig::default(),
         }
     }
 }
@@ -216,6 +219,9 @@ impl ClkConfig {
         }
         if self.validation.output_keep_bytes < 1024 {
             return bad("validation.output_keep_bytes must be at least 1024");
+        }
+        if self.records.keep_runs != 0 && self.records.keep_runs < 100 {
+            return bad("records.keep_runs must be 0 (keep all) or at least 100");
         }
         if self.workflow.max_parallel_stages == 0 || self.workflow.max_parallel_stages > 16 {
             return bad("workflow.max_parallel_stages must be between 1 and 16 (1: one at a time)");
