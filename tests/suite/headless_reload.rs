@@ -83,6 +83,17 @@ fn the_second_call_takes_an_edited_model(cmd: assert_cmd::Command, mock: &MockSe
     assert_eq!(out.matches("settings reloaded:").count(), 1, "{out}");
 }
 
+/// `clk task add ARGS` in `dir`, which must succeed.
+fn add_task(dir: &Path, args: &[&str]) {
+    let out = clk()
+        .current_dir(dir)
+        .args(["task", "add"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
 fn one_stage(dir: &Path, objective: &str) {
     fs::write(
         dir.join(".clk/config/workflows/one.yaml"),
@@ -221,12 +232,7 @@ fn a_worker_takes_an_edited_setting_for_its_next_task() {
     );
     let (_t, dir) = project(&mock);
     for what in ["write one.txt", "write two.txt"] {
-        let out = clk()
-            .current_dir(&dir)
-            .args(["task", "add", what])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
+        add_task(&dir, &[what]);
     }
     let work = headless(&dir, &["work", "--workers", "1", "--until-idle"]);
     the_second_call_takes_an_edited_model(work, &mock, &dir);
@@ -247,12 +253,7 @@ fn a_task_takes_a_settings_edit_made_during_its_turn_at_its_next_turn() {
         ),
     ]));
     let (_t, dir) = project(&mock);
-    let out = clk()
-        .current_dir(&dir)
-        .args(["task", "add", "write a.txt", "--flow", "duo"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    add_task(&dir, &["write a.txt", "--flow", "duo"]);
     let work = headless(&dir, &["work", "--workers", "1", "--until-idle"]);
     the_second_call_takes_an_edited_model(work, &mock, &dir);
 }
