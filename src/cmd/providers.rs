@@ -1,10 +1,10 @@
 //! `clk providers`: which providers can be used now and why not (JSON), with what each costs.
 //!
 //! Every provider's check starts at once and the whole command has one hard deadline
-//! ([`CHECK_DEADLINE`], or `CLK_PROVIDERS_TIMEOUT_MS`): a check still running then (an endpoint that swallows packets, a DNS
-//! server that never answers) is reported as not usable with that reason, and the runtime is
-//! shut down without waiting for it, so the command ends well under a second. No model is
-//! called.
+//! ([`CHECK_DEADLINE`], or `CLK_PROVIDERS_TIMEOUT_MS`): a check still running then (an endpoint
+//! that swallows packets, a DNS server that never answers) is reported as not usable with that
+//! reason, and the runtime is shut down without waiting for it, so the command ends well under a
+//! second. No model is called.
 
 use std::future::Future;
 use std::path::Path;

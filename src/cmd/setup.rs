@@ -1,8 +1,8 @@
 //! `clk setup`: a guided first setup. Each step says what it is for before it asks: the agent
-//! CLIs and their logins, the sandbox, local model servers, API keys (names only), the default provider,
-//! installing what is missing; then the user-level settings are written by the same code as
-//! `clk configure --user`. Answers are kept in the user's data folder (`setup.json`), so a
-//! setup stopped half way continues where it was, asking only what is still open.
+//! CLIs and their logins, the sandbox, local model servers, API keys (names only), the default
+//! provider, installing what is missing; then the user-level settings are written by the same
+//! code as `clk configure --user`. Answers are kept in the user's data folder (`setup.json`), so
+//! a setup stopped half way continues where it was, asking only what is still open.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;

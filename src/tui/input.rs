@@ -236,9 +236,9 @@ impl InputBox {
         }
     }
 
-    /// Tab: complete a slash command's name, or the argument being typed (loop kinds,
-    /// providers, workflows, agents, task and budget actions, task ids). Returns the candidates when
-    /// more than one fits.
+    /// Tab: complete a slash command's name, or the argument being typed (loop kinds, providers,
+    /// workflows, agents, task and budget actions, task ids). Returns the candidates when more than
+    /// one fits.
     pub fn complete(&mut self, words: &Words) -> Vec<String> {
         let text = self.text();
         if !text.starts_with('/') {

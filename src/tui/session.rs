@@ -1,11 +1,11 @@
 //! What a dashboard session leaves on disk: the session lock and the status-log mirror.
 //!
-//! The dashboard holds the project lock (`store::lock`) for its lifetime, so a second
-//! dashboard, or a state-changing `clk` command, is refused while it runs. The marker
-//! `.clk/state/.tui-active` holds the dashboard's PID: found by the next dashboard (which holds
-//! the project lock, so its writer is gone), it means the last session crashed (a panic or a
-//! kill leaves it on purpose); the next start says so and points at the preserved conversation. The mirror `.clk/logs/session.log` gets every status-log
-//! line with its level, between `=== session start/end ===` markers.
+//! The dashboard holds the project lock (`store::lock`) for its lifetime, so a second dashboard, or
+//! a state-changing `clk` command, is refused while it runs. The marker `.clk/state/.tui-active`
+//! holds the dashboard's PID: found by the next dashboard (which holds the project lock, so its
+//! writer is gone), it means the last session crashed (a panic or a kill leaves it on purpose); the
+//! next start says so and points at the preserved conversation. The mirror `.clk/logs/session.log`
+//! gets every status-log line with its level, between `=== session start/end ===` markers.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};

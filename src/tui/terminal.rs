@@ -1,12 +1,12 @@
 //! The terminal guard: raw mode, the alternate screen, mouse wheel and bracketed paste on
 //! entry; all of it undone on every way out.
 //!
-//! `Drop` restores on normal returns and on errors; a panic hook restores before the panic
-//! message prints (so it is readable) and before unwinding drops anything. Restoring twice is
-//! harmless. The hook acts only for a panic on the thread that owns the screen: the engine
-//! catches panics in its own tasks (they end as failed tasks), and those must not pull the
-//! terminal out from under a dashboard that keeps running. Signals (SIGTERM, SIGHUP) are turned into a normal quit by the event loop, which
-//! then drops the guard.
+//! `Drop` restores on normal returns and on errors; a panic hook restores before the panic message
+//! prints (so it is readable) and before unwinding drops anything. Restoring twice is harmless. The
+//! hook acts only for a panic on the thread that owns the screen: the engine catches panics in its
+//! own tasks (they end as failed tasks), and those must not pull the terminal out from under a
+//! dashboard that keeps running. Signals (SIGTERM, SIGHUP) are turned into a normal quit by the
+//! event loop, which then drops the guard.
 
 use std::io::{self, Stdout};
 use std::sync::{Mutex, Once};

@@ -272,9 +272,9 @@ fn provider_max_output(settings: &ProviderSettings) -> Option<u64> {
     settings.max_tokens
 }
 
-/// Before a consensus fan-out of `samples` parallel dispatches of `agent` (on the provider
-/// whose `settings` are given) with a prompt of `prompt_chars` characters: Ok with the worst-case cost in micros (None: price unknown), or
-/// the reason it must not start.
+/// Before a consensus fan-out of `samples` parallel dispatches of `agent` (on the provider whose
+/// `settings` are given) with a prompt of `prompt_chars` characters: Ok with the worst-case cost in
+/// micros (None: price unknown), or the reason it must not start.
 ///
 /// Assumptions (see [`fanout_worst_case`]): every sample is a fresh, uncached call on the
 /// agent's provider and configured model, sending chars/4 input tokens and writing

@@ -187,8 +187,8 @@ pub enum TaskCommand {
     },
 }
 
-/// Whether `action` (approve, reject, pause, resume, cancel, review) may be done to a task in `state`,
-/// and the state it moves to; `Err` is the one line that says why not and what to do.
+/// Whether `action` (approve, reject, pause, resume, cancel, review) may be done to a task in
+/// `state`, and the state it moves to; `Err` is the one line that says why not and what to do.
 pub fn transition(id: i64, state: TaskState, action: &str) -> Result<TaskState, String> {
     use TaskState::*;
     let to = match (action, state) {

@@ -1,9 +1,9 @@
 //! Settings edited while work runs: the one place that decides whether an edit is taken in.
 //!
-//! Long work (a supervised run, a loop, a `clk work` worker and its tasks) holds a [`Live`]
-//! and calls [`Live::refresh`] at its safe points: before a stage, an iteration, a task or a
-//! turn, never in the middle of a model call. Files are compared by size and modification
-//! time, so a look with nothing edited reads no file. An edit that loads becomes the settings in force and is told
+//! Long work (a supervised run, a loop, a `clk work` worker and its tasks) holds a [`Live`] and
+//! calls [`Live::refresh`] at its safe points: before a stage, an iteration, a task or a turn,
+//! never in the middle of a model call. Files are compared by size and modification time, so a look
+//! with nothing edited reads no file. An edit that loads becomes the settings in force and is told
 //! once (`SettingsReloaded`); one that does not load is told once with its file and line
 //! (`SettingsRejected`) and the settings before it stay. The dashboard's file watcher decides
 //! through [`decide`] too, and an edit it already told about is not told again by a run.

@@ -1,7 +1,8 @@
-//! One agent's card: name (`*` marks the baseline team), tokens and cost on the border, the
-//! state in words and colour, and rows that depend on it. Working: elapsed time, whether the
-//! reply streams (or the retry and its wait), runs, PID and bytes, the latest output line.
-//! Done: how long it took and what it came to (its commit, else its last words). Failed: the reason on two rows. Aborted: "aborted by you".
+//! One agent's card: name (`*` marks the baseline team), tokens and cost on the border, the state
+//! in words and colour, and rows that depend on it. Working: elapsed time, whether the reply
+//! streams (or the retry and its wait), runs, PID and bytes, the latest output line. Done: how long
+//! it took and what it came to (its commit, else its last words). Failed: the reason on two rows.
+//! Aborted: "aborted by you".
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;

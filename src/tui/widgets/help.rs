@@ -1,6 +1,6 @@
-//! The help overlay (`/help`, F1, `?` in an empty input): every command on one line (on a
-//! narrow screen, its help on the rows under it), then the keys. Drawn over the screen in a centred box; on a short screen ↑/↓ scroll it, and any
-//! other key closes it.
+//! The help overlay (`/help`, F1, `?` in an empty input): every command on one line (on a narrow
+//! screen, its help on the rows under it), then the keys. Drawn over the screen in a centred box;
+//! on a short screen ↑/↓ scroll it, and any other key closes it.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;

@@ -1,7 +1,7 @@
-//! The title bar: project, the run's branch, provider, phase, tokens, session cost, files
-//! written, commits not pushed and tasks waiting for approval. Segments that do not fit are dropped, least important first;
-//! when space is short, tokens, cost and files move to the front and the project's name is cut
-//! last.
+//! The title bar: project, the run's branch, provider, phase, tokens, session cost, files written,
+//! commits not pushed and tasks waiting for approval. Segments that do not fit are dropped, least
+//! important first; when space is short, tokens, cost and files move to the front and the project's
+//! name is cut last.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;

@@ -2,16 +2,16 @@
 //! files with its own tools (an agent CLI with `native_tools`, or pi), and by the commands of
 //! `ACTION: run` blocks.
 //!
-//! Before the call, [`Watch::begin`] notes the work tree: which paths already differ from
-//! HEAD (the user's uncommitted work, whose bytes are kept in memory so they can be put
-//! back), git's own small files (config, hooks, HEAD, info/), and the commit HEAD points at.
-//! After the call, [`Watch::finish`] compares, and every path that changed is judged by the
-//! same rules as an ACTION block: the path jail (no `.git`, no `.clk/`, no symlinks, no
-//! backslashes), the user's uncommitted files, plain files only, no key (a secret clk knows, or
-//! a token-shaped string) in the content or the name, and the batch cap. A change that breaks a rule is undone and reported as `Decision::Rejected`; the rest
-//! belong to the agent's batch and its commit. A commit the agent made itself is undone too
-//! (its changes stay, to be judged and committed by clk). When the dispatch failed, every
-//! change is undone, so a failed call leaves nothing behind.
+//! Before the call, [`Watch::begin`] notes the work tree: which paths already differ from HEAD (the
+//! user's uncommitted work, whose bytes are kept in memory so they can be put back), git's own
+//! small files (config, hooks, HEAD, info/), and the commit HEAD points at. After the call,
+//! [`Watch::finish`] compares, and every path that changed is judged by the same rules as an ACTION
+//! block: the path jail (no `.git`, no `.clk/`, no symlinks, no backslashes), the user's
+//! uncommitted files, plain files only, no key (a secret clk knows, or a token-shaped string) in
+//! the content or the name, and the batch cap. A change that breaks a rule is undone and reported
+//! as `Decision::Rejected`; the rest belong to the agent's batch and its commit. A commit the agent
+//! made itself is undone too (its changes stay, to be judged and committed by clk). When the
+//! dispatch failed, every change is undone, so a failed call leaves nothing behind.
 //!
 //! clk's record of posts and the blackboard folder are put back if they changed
 //! ([`super::guard`]), so no post is forged that way.

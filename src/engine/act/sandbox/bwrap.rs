@@ -1,13 +1,13 @@
 //! The bubblewrap command line for one command.
 //!
-//! Mount order matters, later mounts cover earlier ones: the whole root read-only, fresh
-//! /dev and /proc, a private tmpfs on /tmp, then the writable paths (a worktree under /tmp
-//! stays visible because it is bound after the tmpfs), then the protected paths inside them
-//! read-only again, then the hidden paths covered. New PID, IPC (and, when the network is
-//! off, network) namespaces; no capabilities (as root, bwrap would otherwise leave them all and
-//! the command could remount / read-write); `--new-session` so the command cannot push input into clk's
-//! terminal; `--die-with-parent` so nothing stays when clk goes. When the command's process
-//! ends, bwrap's init in the PID namespace ends too and the kernel kills everything left.
+//! Mount order matters, later mounts cover earlier ones: the whole root read-only, fresh /dev and
+//! /proc, a private tmpfs on /tmp, then the writable paths (a worktree under /tmp stays visible
+//! because it is bound after the tmpfs), then the protected paths inside them read-only again, then
+//! the hidden paths covered. New PID, IPC (and, when the network is off, network) namespaces; no
+//! capabilities (as root, bwrap would otherwise leave them all and the command could remount /
+//! read-write); `--new-session` so the command cannot push input into clk's terminal;
+//! `--die-with-parent` so nothing stays when clk goes. When the command's process ends, bwrap's
+//! init in the PID namespace ends too and the kernel kills everything left.
 //!
 //! The environment is not passed with `--setenv`: values in bwrap's argv would be readable by
 //! every user in /proc/PID/cmdline. The caller clears bwrap's own environment instead, and

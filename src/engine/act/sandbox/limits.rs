@@ -4,9 +4,9 @@
 //! - A cgroup of the command's own (v2, or the v1 `pids` and `memory` hierarchies) when this
 //!   process may create one (root, or a delegated subtree). It counts only the command's
 //!   processes, also binds root, and lets [`Cgroup`]'s drop kill whatever is still inside.
-//! - rlimits: `RLIMIT_AS` (per process) when no cgroup holds memory, and `RLIMIT_NPROC` for a non-root user. The
-//!   kernel counts NPROC over all of the user's processes, so the limit is the user's current
-//!   count plus `max_processes`; it never binds root, hence the cgroup.
+//! - rlimits: `RLIMIT_AS` (per process) when no cgroup holds memory, and `RLIMIT_NPROC` for a
+//!   non-root user. The kernel counts NPROC over all of the user's processes, so the limit is the
+//!   user's current count plus `max_processes`; it never binds root, hence the cgroup.
 
 use std::fs;
 use std::io;

@@ -1,11 +1,12 @@
 //! The Landlock ruleset for one command, built by the parent (opening paths allocates) and
 //! applied in the child just before exec.
 //!
-//! Read and execute everywhere; every right but making device nodes on the writable paths and
-//! the command's private temporary directory; write and ioctl (no create) on a few character
-//! devices (/dev/null, /dev/zero, /dev/urandom...), never on terminals. Scoped (ABI 6): no signals to processes outside the sandbox, no connecting
-//! to abstract Unix sockets made outside it. With the network off and no network namespace,
-//! TCP bind and connect are denied (ABI 4); UDP and Unix sockets are not covered by Landlock.
+//! Read and execute everywhere; every right but making device nodes on the writable paths and the
+//! command's private temporary directory; write and ioctl (no create) on a few character devices
+//! (/dev/null, /dev/zero, /dev/urandom...), never on terminals. Scoped (ABI 6): no signals to
+//! processes outside the sandbox, no connecting to abstract Unix sockets made outside it. With the
+//! network off and no network namespace, TCP bind and connect are denied (ABI 4); UDP and Unix
+//! sockets are not covered by Landlock.
 
 use std::path::PathBuf;
 

@@ -3,17 +3,17 @@
 //! overrides).
 //!
 //! [`dispatch_careful`] is what workflow stages and loop iterations call instead of a bare
-//! dispatch. In order: a careful (or `always`) dispatch fans out into consensus samples that
-//! the chief merges; otherwise every reply is scored ([`crate::engine::ground::protocol::score`]) before
-//! anything in it is applied, and a recoverable failure is sent back with a repair preamble,
-//! the last retry escalating to consensus; a refusal is not retried but told to the chief.
-//! Then, when a `refine:` block or `auto_refine` asks, a critic reviews the applied work until
-//! it accepts. A PROPOSE_CONSENSUS in the final reply runs last ([`run_proposals`], which plain
-//! dispatches call too). Invariants: a reply that was
-//! turned down is never applied (only recorded); with every knob off, a dispatch costs exactly
-//! one provider call; a provider with fixed replies (the shell stub) gets one call per step,
-//! because asking it again cannot change its answer. Meta dispatches (recovery, checkpoint,
-//! reframe, critique, the merge itself) use the plain dispatch and none of this.
+//! dispatch. In order: a careful (or `always`) dispatch fans out into consensus samples that the
+//! chief merges; otherwise every reply is scored ([`crate::engine::ground::protocol::score`])
+//! before anything in it is applied, and a recoverable failure is sent back with a repair preamble,
+//! the last retry escalating to consensus; a refusal is not retried but told to the chief. Then,
+//! when a `refine:` block or `auto_refine` asks, a critic reviews the applied work until it
+//! accepts. A PROPOSE_CONSENSUS in the final reply runs last ([`run_proposals`], which plain
+//! dispatches call too). Invariants: a reply that was turned down is never applied (only recorded);
+//! with every knob off, a dispatch costs exactly one provider call; a provider with fixed replies
+//! (the shell stub) gets one call per step, because asking it again cannot change its answer. Meta
+//! dispatches (recovery, checkpoint, reframe, critique, the merge itself) use the plain dispatch
+//! and none of this.
 
 pub mod consensus;
 pub mod policy;

@@ -2,13 +2,13 @@
 //! `SCORE:`; until it accepts (or scores at the threshold) the agent revises with the critic's
 //! text in hand, for at most `max_rounds` reviews.
 //!
-//! A round is one review, followed by one revision when the review asks for it, so the worst
-//! case is `max_rounds` critic and `max_rounds` worker dispatches. Revisions build on the files
-//! as the earlier rounds left them; the returned outcome covers every round (see
-//! [`super::merge`]). A critic that cannot answer ends the loop and keeps the work as it is.
-//! In debate mode the critic reviews once per lens, up to `consensus.max_parallel` at once; those reviews are
-//! recorded but not applied, their transcript goes on the board as one `POST: debate`, and the
-//! panel accepts when at most half ask for a revision and the mean score reaches the threshold.
+//! A round is one review, followed by one revision when the review asks for it, so the worst case
+//! is `max_rounds` critic and `max_rounds` worker dispatches. Revisions build on the files as the
+//! earlier rounds left them; the returned outcome covers every round (see [`super::merge`]). A
+//! critic that cannot answer ends the loop and keeps the work as it is. In debate mode the critic
+//! reviews once per lens, up to `consensus.max_parallel` at once; those reviews are recorded but
+//! not applied, their transcript goes on the board as one `POST: debate`, and the panel accepts
+//! when at most half ask for a revision and the mean score reaches the threshold.
 
 use tokio_util::sync::CancellationToken;
 

@@ -1,6 +1,7 @@
-//! Where a task stands between its turns, kept so it goes on from there in a later `clk work`:
-//! the checkpoint it waits at, its last handoff, the approvals it was given (each for one
-//! checkpoint, or for its merge) and the time it was worked so far. The SQL of these few calls, for `sqlite.rs`.
+//! Where a task stands between its turns, kept so it goes on from there in a later `clk work`: the
+//! checkpoint it waits at, its last handoff, the approvals it was given (each for one checkpoint,
+//! or for its merge) and the time it was worked so far. The SQL of these few calls, for
+//! `sqlite.rs`.
 
 use rusqlite::{Connection, params};
 

@@ -5,14 +5,15 @@
 //! that are only warnings), then `turn.completed` with the usage, or `error` and
 //! `turn.failed` when the model call failed.
 //!
-//! Codex waits for the network forever when the feature `unbounded_connection_retries` is on
-//! and retries requests itself; both are switched off so a dead endpoint fails at once and
-//! clk's retry policy decides. With an `endpoint` setting clk defines a model provider of its
-//! own (`clk`, Responses API, no retries) instead of the user's configured one. Without one,
-//! the user's provider keeps its settings but loses its retries: a custom provider named in
-//! the user's config.toml gets `request_max_retries = 0` by flag; OpenAI's built-in provider
-//! cannot be changed, so clk defines the same provider under its own name (`clk-openai`: the
-//! usual OpenAI login, and the address from `openai_base_url` when set) with no retries. The user's files are only read.
+//! Codex waits for the network forever when the feature `unbounded_connection_retries` is on and
+//! retries requests itself; both are switched off so a dead endpoint fails at once and clk's retry
+//! policy decides. With an `endpoint` setting clk defines a model provider of its own (`clk`,
+//! Responses API, no retries) instead of the user's configured one. Without one, the user's
+//! provider keeps its settings but loses its retries: a custom provider named in the user's
+//! config.toml gets `request_max_retries = 0` by flag; OpenAI's built-in provider cannot be
+//! changed, so clk defines the same provider under its own name (`clk-openai`: the usual OpenAI
+//! login, and the address from `openai_base_url` when set) with no retries. The user's files are
+//! only read.
 
 use serde_json::Value;
 

@@ -8,12 +8,12 @@
 //! per CLI here) into the reply text, the real token usage and a classified failure, and is
 //! shown live as a readable line (assistant text, `tool: edit src/x.py`) rather than raw JSON.
 //!
-//! The program runs in the OS sandbox like every command clk starts for agents
-//! (`sandbox.rs` here says what it may reach beyond the project: its config folder and its
-//! vendor's variables, so a logged-in CLI or its usual variables still work). Settings that headless use needs fixed (no retries of the CLI's own, since retrying
-//! is clk's job; no update checks; no approval prompts) go in as flags and variables, never
-//! as edits to the user's config files. `home` gives the program a HOME and config folder of
-//! its own instead.
+//! The program runs in the OS sandbox like every command clk starts for agents (`sandbox.rs` here
+//! says what it may reach beyond the project: its config folder and its vendor's variables, so a
+//! logged-in CLI or its usual variables still work). Settings that headless use needs fixed (no
+//! retries of the CLI's own, since retrying is clk's job; no update checks; no approval prompts) go
+//! in as flags and variables, never as edits to the user's config files. `home` gives the program a
+//! HOME and config folder of its own instead.
 
 mod claude;
 mod codex;
