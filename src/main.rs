@@ -45,10 +45,13 @@ fn start_logging(dir: &std::path::Path) {
     if std::fs::create_dir_all(&logs).is_err() {
         return;
     }
+    let path = logs.join("clk.log");
+    // A full log is kept as clk.log.1 and a new one starts.
+    let _ = clk::engine::store::prune::roll_if_over(&path, clk::engine::store::prune::LOG_MAX);
     let Ok(file) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(logs.join("clk.log"))
+        .open(&path)
     else {
         return;
     };

@@ -211,10 +211,14 @@ impl SessionLog {
     pub fn open(ws: &Workspace) -> SessionLog {
         let dir = ws.logs_dir();
         let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("session.log");
+        // A full mirror is kept as session.log.1 and a new one starts.
+        let _ =
+            crate::engine::store::prune::roll_if_over(&path, crate::engine::store::prune::LOG_MAX);
         let out = OpenOptions::new()
             .create(true)
             .append(true)
-            .open(dir.join("session.log"))
+            .open(&path)
             .ok()
             .map(BufWriter::new);
         let mut s = SessionLog { out, next: 0 };

@@ -1,4 +1,7 @@
-//! Old run records removed, so long work does not fill the disk with them: past
+//! Old records removed, so long work does not fill the disk with them. Logs written a line at
+//! a time by one process at once (`clk.log`, the dashboard's `session.log`) start a new file
+//! when one opens past [`LOG_MAX`], the old one kept as `<name>.1` ([`roll_if_over`]; the
+//! activity log, which several processes write, rolls itself in `bus.rs`). Run records: past
 //! `records.keep_runs` (and a tenth more, so removals come in batches), the oldest folders of
 //! `.clk/runs/` go, and as many of `.clk/backups/` (the originals of files agents changed).
 //!
@@ -11,6 +14,26 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::engine::store::workspace::Workspace;
+
+/// Size past which a log opened by [`roll_if_over`] starts a new file.
+pub const LOG_MAX: u64 = 16 * 1024 * 1024;
+
+/// Before `path` is opened for appending: when it holds `max` bytes or more, move it to
+/// `<path>.1` (replacing an older one). Under a lock, so two processes starting at once move
+/// it once. Whether it was moved.
+pub fn roll_if_over(path: &Path, max: u64) -> std::io::Result<bool> {
+    crate::engine::store::lock::with_file_lock(path, || {
+        match std::fs::metadata(path) {
+            Ok(m) if m.len() >= max => {}
+            Ok(_) => return Ok(false),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        let mut old = path.as_os_str().to_owned();
+        old.push(".1");
+        std::fs::rename(path, old).map(|()| true)
+    })?
+}
 
 /// Dispatches between two looks at how many run folders there are.
 pub const LOOK_EVERY: u32 = 200;
@@ -82,6 +105,31 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn a_log_past_its_size_is_moved_aside_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("clk.log");
+        assert!(!roll_if_over(&log, 10).unwrap(), "no log yet");
+        std::fs::write(&log, "123456789").unwrap();
+        assert!(!roll_if_over(&log, 10).unwrap());
+        std::fs::write(&log, "1234567890").unwrap();
+        assert!(roll_if_over(&log, 10).unwrap());
+        assert!(!log.exists());
+        assert_eq!(
+            std::fs::read_to_string(log.with_extension("log.1")).unwrap(),
+            "1234567890"
+        );
+        // The next one replaces the kept one; a small new log stays where it is.
+        std::fs::write(&log, "abcdefghijk").unwrap();
+        assert!(roll_if_over(&log, 10).unwrap());
+        assert_eq!(
+            std::fs::read_to_string(log.with_extension("log.1")).unwrap(),
+            "abcdefghijk"
+        );
+        std::fs::write(&log, "new").unwrap();
+        assert!(!roll_if_over(&log, 10).unwrap());
     }
 
     #[test]
